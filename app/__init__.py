@@ -1,0 +1,124 @@
+"""The Gigforge application factory."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, request
+
+import tenants
+from app.embedded import ensure_services
+from app.extensions import api, csrf, db, login_manager, migrate, redis_store
+from app.logging_setup import configure_logging
+from config import BASE_DIR, Config, config_from_env
+
+# Blueprints that exist only on the bare platform host.
+PLATFORM_BLUEPRINTS = {"platform"}
+# Blueprints served on every host, before and without tenant resolution.
+ANY_HOST_BLUEPRINTS = {"api-docs", "home"}
+ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
+
+
+def create_app(config_class: type[Config] | None = None) -> Flask:
+    config_class = config_class or config_from_env()
+    config_class.validate()
+    app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
+    app.config.from_object(config_class)
+    app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
+    ensure_services(app.config)
+
+    configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
+    redis_store.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    api.init_app(app)
+
+    tenants.init_app(
+        app,
+        platform_blueprints=PLATFORM_BLUEPRINTS,
+        any_host_blueprints=ANY_HOST_BLUEPRINTS,
+        any_host_endpoints=ANY_HOST_ENDPOINTS,
+    )
+    _register_blueprints(app)
+    _register_domain_hooks()
+    _register_cli(app)
+    _register_template_context(app)
+    _register_security_headers(app)
+
+    from app.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.core import health, views
+    from app.gigs import api as gigs_api
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(views.home_bp)
+    app.register_blueprint(views.platform_bp)
+    app.register_blueprint(views.bp)
+
+    # The API is JSON only and authenticates by token: no CSRF cookie involved.
+    for blp in (gigs_api.blp,):
+        csrf.exempt(blp)
+        api.register_blueprint(blp)
+
+
+def _register_domain_hooks() -> None:
+    """Connect tenant seeds and event handlers: one explicit list, in order."""
+    from app import after_commit  # noqa: F401  (session listeners)
+    from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
+    from app.accounts.services import seed_admin
+    from app.gigs.services import seed_categories
+    from app.settings.services import seed_settings
+    from tenants.signals import tenant_seed
+
+    for receiver in (seed_settings, seed_categories, seed_admin):
+        tenant_seed.connect(receiver, weak=False)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import demo_cli, embedded_cli
+    from app.events.cli import events_cli, worker_command
+
+    for command in (worker_command, events_cli, embedded_cli, demo_cli):
+        app.cli.add_command(command)
+
+
+def _register_template_context(app: Flask) -> None:
+    from app.settings.services import get_branding
+
+    @app.context_processor
+    def _branding():
+        tenant = getattr(g, "tenant", None)
+        return {"branding": get_branding() if tenant else None, "current_tenant": tenant}
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.before_request
+    def _nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def _nonce_ctx():
+        return {"csp_nonce": getattr(g, "csp_nonce", "")}
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if response.mimetype == "text/html" and not request.path.startswith("/api/"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            nonce = getattr(g, "csp_nonce", "")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data: https:; "
+                f"style-src 'self' 'nonce-{nonce}'; script-src 'self' 'nonce-{nonce}'; "
+                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+            )
+        return response

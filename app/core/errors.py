@@ -1,0 +1,74 @@
+"""Errors: JSON in one shape under /api/, HTML pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import api
+from tenants.resolver import UNKNOWN
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have access to this page.",
+    404: "The page you are looking for does not exist.",
+    405: "This method is not allowed here.",
+    413: "The upload is too large.",
+    429: "Too many requests. Please wait a moment and try again.",
+    500: "Something went wrong on our side. We have been notified.",
+    503: "This marketplace is temporarily unavailable.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+_BARE_404 = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>404 Not Found</title></head>"
+    "<body><h1>404 Not Found</h1></body></html>"
+)
+
+
+def _html(exc: HTTPException):
+    code = exc.code or 500
+    if g.get("host_kind") == UNKNOWN:
+        # An unknown host learns nothing, not even whose server this is.
+        return _BARE_404, 404, {"Content-Type": "text/html; charset=utf-8"}
+    message = MESSAGES.get(code, exc.description)
+    if code not in MESSAGES and exc.description:
+        message = exc.description
+    return (
+        render_template(
+            "errors/error.html",
+            code=code,
+            title=exc.name,
+            message=message,
+            suspended=getattr(g, "suspended_tenant", None),
+        ),
+        code,
+    )
+
+
+def handle_http_exception(exc: HTTPException):
+    if wants_json():
+        # flask-smorest's handler produces {code, status, message?, errors?}.
+        response = api.handle_http_exception(exc)
+        return response
+    return _html(exc)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

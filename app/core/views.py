@@ -1,0 +1,24 @@
+"""Home pages. "/" is the one URL both kinds of host serve, so one view picks."""
+
+from flask import Blueprint, g, render_template
+
+from app.gigs.services import category_tree
+
+# Served on tenant and platform hosts alike (tenant bound when there is one).
+home_bp = Blueprint("home", __name__, template_folder="templates")
+# Tenant-only pages of the core package.
+bp = Blueprint("core", __name__, template_folder="templates")
+# Platform-host-only pages (the platform console arrives with its issue).
+platform_bp = Blueprint("platform", __name__, template_folder="templates", url_prefix="/platform")
+
+
+@home_bp.get("/")
+def home():
+    if g.tenant is None:
+        return render_template("platform/home.html")
+    return render_template("core/home.html", categories=category_tree())
+
+
+@platform_bp.get("/about")
+def about():
+    return render_template("platform/home.html")

@@ -1,0 +1,102 @@
+"""``flask worker`` and ``flask events ...``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import SimpleWorker
+
+from app.events.models import OutboxEvent
+from app.events.services import enqueue_delivery
+from app.events.tasks import relay_outbox
+from app.extensions import redis_store
+from tenants.db import db, tenant_context
+from tenants.resolver import get_tenant_by_slug
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUES = ("events", "default")
+
+
+def _relay_loop(app, stop: threading.Event) -> None:
+    interval = app.config["OUTBOX_RELAY_INTERVAL_SECONDS"]
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                relay_outbox()
+        except Exception:
+            log.exception("outbox relay pass failed")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--no-relay", is_flag=True, help="Do not run the outbox relay in this process.")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker_command(burst, no_relay, queues):
+    """Run an RQ worker for all tenants (plus the outbox relay)."""
+    app = current_app._get_current_object()
+    # SimpleWorker runs jobs in this process: one warm connection pool serves
+    # every tenant, and no forked child inherits the pool's sockets.
+    worker = SimpleWorker(list(queues or DEFAULT_QUEUES), connection=redis_store.client)
+    stop = threading.Event()
+    if not no_relay:
+        threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    finally:
+        stop.set()
+
+
+@click.group("events", help="Inspect and re-deliver outbox events.")
+def events_cli():
+    pass
+
+
+@events_cli.command("relay")
+@with_appcontext
+def relay_command():
+    """Enqueue pending events whose delivery was lost (one pass)."""
+    click.echo(f"re-enqueued {relay_outbox()} event(s)")
+
+
+@events_cli.command("list")
+@click.option("--tenant", "slug", required=True)
+@click.option("--status", type=click.Choice(["pending", "dispatched", "failed"]), default=None)
+@click.option("--limit", default=50)
+@with_appcontext
+def list_command(slug, status, limit):
+    """Show a tenant's recent outbox events."""
+    tenant = get_tenant_by_slug(slug)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with slug {slug!r}")
+    with tenant_context(tenant):
+        query = sa.select(OutboxEvent).order_by(OutboxEvent.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxEvent.status == status)
+        for e in db.session.execute(query).scalars():
+            click.echo(f"{e.id:>8} {e.status:<10} {e.attempts:>2} {e.name:<32} {e.last_error or ''}")
+
+
+@events_cli.command("retry")
+@click.option("--tenant", "slug", required=True)
+@click.argument("event_id", type=int)
+@with_appcontext
+def retry_command(slug, event_id):
+    """Put a failed event back to pending and enqueue it."""
+    tenant = get_tenant_by_slug(slug)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with slug {slug!r}")
+    with tenant_context(tenant):
+        event = db.session.get(OutboxEvent, event_id)
+        if event is None:
+            raise click.ClickException(f"no event {event_id} in {slug}")
+        event.status = "pending"
+        db.session.commit()
+    enqueue_delivery(tenant.id, event_id)
+    click.echo(f"event {event_id} re-enqueued")

@@ -1,0 +1,137 @@
+"""RQ jobs of the event system: delivery and the relay."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from rq import get_current_job
+
+from app.events.models import OutboxEvent, ProcessedEvent
+from app.events.registry import handlers_for
+from app.events.services import enqueue_delivery
+from app.jobs import app_job_context, tenant_job_context
+from tenants.db import db
+
+log = logging.getLogger(__name__)
+
+
+def _is_last_attempt() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def deliver_event(tenant_id: int, event_id: int) -> str:
+    """Run every handler of one outbox event that has not run yet.
+
+    Each handler runs in its own transaction together with its ProcessedEvent
+    row. A failing handler raises, so RQ retries the job with backoff; after the
+    last retry the event is marked failed and the job stays in RQ's failed
+    registry. Safe to run any number of times.
+    """
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return "tenant gone"
+        event = db.session.get(OutboxEvent, event_id)
+        if event is None:
+            return "no such event"
+        if event.status == "dispatched":
+            return "already dispatched"
+        name, done = (
+            event.name,
+            set(
+                db.session.execute(
+                    sa.select(ProcessedEvent.handler).where(ProcessedEvent.event_id == event_id)
+                ).scalars()
+            ),
+        )
+        db.session.commit()
+        for handler in handlers_for(name):
+            if handler.key in done:
+                continue
+            try:
+                event = db.session.get(OutboxEvent, event_id)
+                handler.fn(event)
+                db.session.add(ProcessedEvent(event_id=event_id, handler=handler.key))
+                db.session.commit()
+            except sa.exc.IntegrityError:
+                # A concurrent delivery applied this handler first: its work stands, ours is undone.
+                db.session.rollback()
+            except Exception as exc:
+                db.session.rollback()
+                _record_failure(event_id, handler.key, exc)
+                raise
+        event = db.session.get(OutboxEvent, event_id, with_for_update=True)
+        event.status = "dispatched"
+        event.dispatched_at = sa.func.now()
+        event.attempts += 1
+        db.session.commit()
+        return "dispatched"
+
+
+def _record_failure(event_id: int, handler_key: str, exc: Exception) -> None:
+    event = db.session.get(OutboxEvent, event_id, with_for_update=True)
+    if event is None:
+        return
+    event.attempts += 1
+    event.last_error = f"{handler_key}: {type(exc).__name__}: {exc}"[:2000]
+    if _is_last_attempt():
+        event.status = "failed"
+    else:
+        intervals = current_app.config["EVENT_RETRY_INTERVALS"]
+        wait = intervals[min(event.attempts - 1, len(intervals) - 1)]
+        # Don't let the relay re-enqueue while RQ's own retry is scheduled.
+        event.next_attempt_at = sa.func.now() + timedelta(
+            seconds=wait + current_app.config["OUTBOX_RELAY_GRACE_SECONDS"]
+        )
+    db.session.commit()
+    log.warning("event %s handler %s failed: %s", event_id, handler_key, exc)
+
+
+_RELAY_CHUNK = 200
+
+
+def relay_outbox(limit_per_tenant: int = 500) -> int:
+    """Re-enqueue pending events whose delivery looks lost; returns how many.
+
+    Finds due rows across all tenant schemas with a few ``UNION ALL`` queries,
+    claims them by pushing ``next_attempt_at`` forward (so concurrent relays
+    never enqueue the same row twice), then enqueues them.
+    """
+    grace = current_app.config["OUTBOX_RELAY_GRACE_SECONDS"]
+    enqueued = 0
+    with app_job_context():
+        with db.engine.connect() as conn:
+            tenants = conn.execute(sa.text("SELECT id, schema_name FROM public.tenants ORDER BY id")).all()
+        for i in range(0, len(tenants), _RELAY_CHUNK):
+            chunk = tenants[i : i + _RELAY_CHUNK]
+            union = " UNION ALL ".join(
+                f'(SELECT {tid} AS tenant_id, count(*) AS n FROM "{schema}".outbox_events '
+                "WHERE status = 'pending' AND next_attempt_at <= now())"
+                for tid, schema in chunk
+            )
+            with db.engine.connect() as conn:
+                due = [(tid, n) for tid, n in conn.exec_driver_sql(union) if n]
+            schemas = dict(chunk)
+            for tenant_id, _n in due:
+                with db.engine.begin() as conn:
+                    ids = (
+                        conn.exec_driver_sql(
+                            f'UPDATE "{schemas[tenant_id]}".outbox_events '
+                            f"SET next_attempt_at = now() + interval '{int(grace)} seconds' "
+                            "WHERE id IN (SELECT id FROM "
+                            f"\"{schemas[tenant_id]}\".outbox_events WHERE status = 'pending' "
+                            "AND next_attempt_at <= now() ORDER BY id "
+                            f"LIMIT {int(limit_per_tenant)} FOR UPDATE SKIP LOCKED) RETURNING id"
+                        )
+                        .scalars()
+                        .all()
+                    )
+                for event_id in sorted(ids):
+                    enqueue_delivery(tenant_id, event_id)
+                    enqueued += 1
+    if enqueued:
+        log.info("relay re-enqueued %d event(s)", enqueued)
+    return enqueued

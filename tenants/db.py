@@ -1,0 +1,213 @@
+"""Database binding for schema-per-tenant.
+
+Tenant-scoped tables are declared in the placeholder schema ``__tenant__``
+(``TenantModel`` does it). Every transaction the ORM session begins gets a
+``schema_translate_map`` of ``{"__tenant__": <bound tenant's schema>}`` on its
+connection. The translation happens when SQLAlchemy renders SQL, so no state
+ever lives on the PostgreSQL connection: a pooled connection (or a PgBouncer
+server connection in transaction mode) carries nothing from one tenant to the
+next, and no ``SET search_path`` round trip is paid per request.
+
+Failing closed: with no tenant bound, a query on a tenant model raises
+``TenantNotBound`` before reaching the database, and as a backstop any SQL that
+still names the placeholder schema is refused at the cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as _FlaskSession
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+TENANT_SCHEMA = "__tenant__"
+PUBLIC_SCHEMA = "public"
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+
+
+class TenantNotBound(RuntimeError):
+    """A tenant-scoped query ran with no tenant bound."""
+
+
+class TenantSwitchError(RuntimeError):
+    """A different tenant was bound while the session had an open transaction."""
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """An immutable snapshot of a tenant row: what request and job code sees."""
+
+    id: int
+    slug: str
+    schema: str
+    name: str
+    status: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+def schema_for_slug(slug: str) -> str:
+    """Schema name of a tenant. Slugs never contain ``_``, so this is injective."""
+    if not SLUG_RE.match(slug):
+        raise ValueError(f"invalid tenant slug {slug!r}")
+    return "tenant_" + slug.replace("-", "_")
+
+
+_current_tenant: ContextVar[TenantRef | None] = ContextVar("gigforge_tenant", default=None)
+
+
+def current_tenant() -> TenantRef:
+    """The bound tenant; raises TenantNotBound when none is."""
+    tenant = _current_tenant.get()
+    if tenant is None:
+        raise TenantNotBound("no tenant is bound to this context")
+    return tenant
+
+
+def current_tenant_or_none() -> TenantRef | None:
+    return _current_tenant.get()
+
+
+def translate_map(tenant: TenantRef | None) -> dict:
+    return {TENANT_SCHEMA: tenant.schema} if tenant else {}
+
+
+def _is_tenant_table(table) -> bool:
+    return getattr(table, "schema", None) == TENANT_SCHEMA
+
+
+class TenantSession(_FlaskSession):
+    """Flask-SQLAlchemy session that refuses tenant tables when no tenant is bound."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if mapper is not None and _current_tenant.get() is None:
+            try:
+                table = sa.inspect(mapper).local_table
+            except sa.exc.NoInspectionAvailable:
+                table = None
+            if table is not None and _is_tenant_table(table):
+                raise TenantNotBound(f"query on tenant table {table.name!r} with no tenant bound")
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _bind_connection_to_tenant(session, transaction, connection):
+    # Connection.execution_options modifies the Connection façade in place; the
+    # façade is discarded when the connection goes back to the pool, so the
+    # DBAPI connection itself never holds tenant state.
+    connection.execution_options(schema_translate_map=translate_map(_current_tenant.get()))
+
+
+# The placeholder as a schema qualifier (bind parameter names may contain it too).
+_UNTRANSLATED = (f"{TENANT_SCHEMA}.", f'"{TENANT_SCHEMA}".')
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_untranslated_tenant_sql(conn, cursor, statement, parameters, context, executemany):
+    if TENANT_SCHEMA in statement and any(token in statement for token in _UNTRANSLATED):
+        raise TenantNotBound(f"SQL names the tenant placeholder schema, no tenant bound: {statement[:200]}")
+
+
+# Names never include the schema: the same DDL must fit every tenant schema.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(
+    metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+    session_options={"class_": TenantSession},
+)
+
+
+class TenantModel(db.Model):
+    """Base for every table that lives in a tenant's schema."""
+
+    __abstract__ = True
+    __table_args__ = {"schema": TENANT_SCHEMA}
+
+
+def tenant_table_args(*args, **kwargs):
+    """``__table_args__`` for a tenant model that also declares constraints or indexes."""
+    return (*args, {"schema": TENANT_SCHEMA, **kwargs})
+
+
+def public_table_args(*args, **kwargs):
+    return (*args, {"schema": PUBLIC_SCHEMA, **kwargs})
+
+
+def _session_map():
+    """The translate map of the session's open transaction, or None when none is open."""
+    session = db.session()
+    if not session.in_transaction():
+        return None
+    return session.connection().get_execution_options().get("schema_translate_map", {})
+
+
+def bind_tenant(tenant: TenantRef | None):
+    """Bind ``tenant`` to the current context; returns a token for ``unbind_tenant``.
+
+    Raises TenantSwitchError when the session has an open transaction bound to
+    another tenant: commit or roll back first, never mix two tenants in one
+    transaction.
+    """
+    current = _session_map()
+    if current is not None and current != translate_map(tenant):
+        raise TenantSwitchError("commit or roll back before binding another tenant")
+    return _current_tenant.set(tenant)
+
+
+def unbind_tenant(token) -> None:
+    _current_tenant.reset(token)
+
+
+@contextlib.contextmanager
+def tenant_context(tenant: TenantRef):
+    """Run a block with ``tenant`` bound (jobs, CLI, tests).
+
+    Uncommitted work is discarded when the block ends, like at the end of a
+    request: commit inside the block.
+    """
+    token = bind_tenant(tenant)
+    try:
+        yield tenant
+    finally:
+        db.session.remove()
+        unbind_tenant(token)
+
+
+def public_metadata() -> sa.MetaData:
+    """A MetaData with only the public tables (for Alembic's public level)."""
+    md = sa.MetaData()
+    for table in db.metadata.sorted_tables:
+        if table.schema == PUBLIC_SCHEMA:
+            table.to_metadata(md)
+    return md
+
+
+def tenant_metadata(schema: str | None = None) -> sa.MetaData:
+    """The tenant tables copied into ``schema`` (None: unqualified, for migrations)."""
+    md = sa.MetaData()
+    for table in db.metadata.sorted_tables:
+        if _is_tenant_table(table):
+            table.to_metadata(
+                md,
+                schema=schema,
+                referred_schema_fn=lambda t, to_schema, constraint, referred: (
+                    referred
+                    if referred == PUBLIC_SCHEMA
+                    else (to_schema if to_schema is not None else sa.schema.BLANK_SCHEMA)
+                ),
+            )
+    return md

@@ -1,0 +1,198 @@
+"""Two-level migrations: ``public`` once, then every tenant schema.
+
+Each tenant schema has its own ``alembic_version`` table. ``migrate_all``:
+
+1. takes a PostgreSQL advisory lock (two release processes never race);
+2. upgrades ``public`` (Flask-Migrate's directory ``migrations/public``);
+3. reads every tenant's version in a handful of ``UNION ALL`` queries, so a
+   no-op run over thousands of tenants costs a few round trips;
+4. upgrades the tenants that are behind, each in its own transaction, in
+   ``jobs`` worker processes. A failing tenant is reported and skipped; the
+   others go on, and a re-run resumes where each one stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+
+from tenants.db import TENANT_SCHEMA, db
+
+log = logging.getLogger(__name__)
+
+_ADVISORY_LOCK_KEY = 0x6766_6D69  # "gfmi"
+_VERSION_QUERY_CHUNK = 500
+
+
+def tenant_tables() -> list[sa.Table]:
+    return [t for t in db.metadata.sorted_tables if t.schema == TENANT_SCHEMA]
+
+
+def _migrations_dir() -> Path:
+    return Path(current_app.config.get("MIGRATIONS_DIR") or Path(current_app.root_path).parent / "migrations")
+
+
+def alembic_config(level: str) -> AlembicConfig:
+    directory = _migrations_dir() / level
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(directory))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(directory / "versions"))
+    return cfg
+
+
+def tenant_head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("tenant")).get_current_head()
+
+
+def stamp_tenant_schema(conn, schema: str) -> None:
+    """Record the tenant head in a freshly created schema (used by provisioning)."""
+    head = tenant_head()
+    conn.exec_driver_sql(
+        f'CREATE TABLE "{schema}".alembic_version ('
+        "version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+    )
+    if head:
+        conn.exec_driver_sql(
+            f'INSERT INTO "{schema}".alembic_version (version_num) VALUES (%(v)s)', {"v": head}
+        )
+
+
+def tenant_versions(conn, schemas: list[str]) -> dict[str, str | None]:
+    """Current revision of each schema (None: no version table or empty)."""
+    versions: dict[str, str | None] = {s: None for s in schemas}
+    with_table = (
+        conn.execute(
+            sa.text(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'alembic_version' AND n.nspname = ANY(:schemas)"
+            ),
+            {"schemas": schemas},
+        )
+        .scalars()
+        .all()
+    )
+    for i in range(0, len(with_table), _VERSION_QUERY_CHUNK):
+        chunk = with_table[i : i + _VERSION_QUERY_CHUNK]
+        sql = " UNION ALL ".join(
+            f"SELECT '{s}' AS schema, version_num FROM \"{s}\".alembic_version" for s in chunk
+        )
+        for schema, version in conn.exec_driver_sql(sql):
+            versions[schema] = version
+    return versions
+
+
+@dataclass
+class MigrationReport:
+    public_before: str | None = None
+    public_after: str | None = None
+    head: str | None = None
+    checked: int = 0
+    upgraded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def upgrade_public() -> tuple[str | None, str | None]:
+    cfg = alembic_config("public")
+    with db.engine.begin() as conn:
+        before = MigrationContext.configure(
+            conn, opts={"version_table_schema": "public"}
+        ).get_current_revision()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        after = MigrationContext.configure(
+            conn, opts={"version_table_schema": "public"}
+        ).get_current_revision()
+    return before, after
+
+
+def upgrade_tenant_schema(schema: str, revision: str = "head") -> None:
+    """Upgrade one tenant schema in one transaction."""
+    cfg = alembic_config("tenant")
+    with db.engine.begin() as conn:
+        # SET LOCAL lasts until this transaction ends: nothing leaks to the pool.
+        conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+        cfg.attributes["connection"] = conn
+        cfg.attributes["schema"] = schema
+        command.upgrade(cfg, revision)
+
+
+_fork_app = None
+
+
+def _child_init():
+    # A forked child must not share the parent's pooled sockets.
+    db.engine.dispose(close=False)
+    _fork_app.app_context().push()
+
+
+def _child_upgrade(schema: str) -> tuple[str, str | None]:
+    try:
+        upgrade_tenant_schema(schema)
+        return schema, None
+    except Exception as exc:  # reported per tenant, never aborts the others
+        return schema, f"{type(exc).__name__}: {exc}"
+
+
+def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> MigrationReport:
+    """Upgrade public, then every tenant schema (or just ``slug``)."""
+    global _fork_app
+    started = time.perf_counter()
+    report = MigrationReport(head=tenant_head())
+    with db.engine.connect() as lock_conn:
+        lock_conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        lock_conn.commit()
+        try:
+            if public:
+                report.public_before, report.public_after = upgrade_public()
+            query = "SELECT slug, schema_name FROM public.tenants"
+            params = {}
+            if slug:
+                query += " WHERE slug = :slug"
+                params["slug"] = slug
+            rows = lock_conn.execute(sa.text(query + " ORDER BY id"), params).all()
+            schemas = {schema: s for s, schema in rows}
+            versions = tenant_versions(lock_conn, list(schemas))
+            lock_conn.commit()
+            report.checked = len(schemas)
+            todo = [schema for schema, version in versions.items() if version != report.head]
+            results: list[tuple[str, str | None]]
+            if jobs > 1 and len(todo) > 1:
+                _fork_app = current_app._get_current_object()
+                db.engine.dispose(close=False)
+                ctx = multiprocessing.get_context("fork")
+                with ctx.Pool(min(jobs, len(todo)), initializer=_child_init) as pool:
+                    results = pool.map(_child_upgrade, todo, chunksize=1)
+            else:
+                results = [_child_upgrade(schema) for schema in todo]
+            for schema, error in results:
+                if error:
+                    report.failed[schemas[schema]] = error
+                    log.error("tenant migration failed", extra={"tenant": schemas[schema], "error": error})
+                else:
+                    report.upgraded.append(schemas[schema])
+        finally:
+            lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+            lock_conn.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def default_jobs() -> int:
+    return max(1, min(8, os.cpu_count() or 1))

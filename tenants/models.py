@@ -1,0 +1,75 @@
+"""Shared rows in the ``public`` schema: tenants and their hostnames."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tenants.db import TenantRef, db, public_table_args
+
+TENANT_STATUSES = ("active", "suspended")
+
+
+def utcnow() -> datetime:
+    return datetime.now().astimezone()
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenants"
+    __table_args__ = public_table_args(
+        sa.CheckConstraint("status in ('active', 'suspended')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(31), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    schema_name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", server_default="active")
+    suspended_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    domains: Mapped[list[TenantDomain]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", order_by="TenantDomain.id"
+    )
+
+    def ref(self) -> TenantRef:
+        return TenantRef(
+            id=self.id, slug=self.slug, schema=self.schema_name, name=self.name, status=self.status
+        )
+
+    @property
+    def primary_domain(self) -> TenantDomain | None:
+        return next((d for d in self.domains if d.is_primary), None)
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"
+
+
+class TenantDomain(db.Model):
+    """A hostname that resolves to a tenant. Exactly one per tenant is primary."""
+
+    __tablename__ = "tenant_domains"
+    __table_args__ = public_table_args(
+        sa.Index(
+            "ux_tenant_domains_one_primary",
+            "tenant_id",
+            unique=True,
+            postgresql_where=sa.text("is_primary"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("public.tenants.id", ondelete="CASCADE"), index=True)
+    hostname: Mapped[str] = mapped_column(sa.String(253), unique=True)
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    tenant: Mapped[Tenant] = relationship(back_populates="domains")
+
+    def __repr__(self) -> str:
+        return f"<TenantDomain {self.hostname}>"

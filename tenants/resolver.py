@@ -1,0 +1,129 @@
+"""Host header -> tenant resolution, with a short per-process cache.
+
+Resolution never falls back to a default tenant: a host is the platform, one
+exact tenant, or unknown.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from tenants.db import TenantRef, db
+
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+_IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+PLATFORM = "platform"
+TENANT = "tenant"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    kind: str
+    tenant: TenantRef | None = None
+
+
+def normalize_host(raw: str | None) -> str | None:
+    """Lower-case hostname without port or trailing dot; None when malformed."""
+    if not raw:
+        return None
+    host = raw.strip().lower()
+    if host.startswith("["):  # IPv6 literal: only ever a platform host
+        end = host.find("]")
+        return host[: end + 1] if end > 0 else None
+    if host.count(":") == 1:
+        host, port = host.split(":")
+        if not port.isdigit():
+            return None
+    host = host.rstrip(".")
+    if _HOST_RE.match(host) or _IPV4_RE.match(host):
+        return host
+    return None
+
+
+def normalize_domain(raw: str) -> str | None:
+    """A hostname fit to be stored as a tenant domain (no port, no IP), or None."""
+    host = (raw or "").strip().lower().rstrip(".")
+    if not _HOST_RE.match(host) or _IPV4_RE.match(host) or "." not in host:
+        return None
+    return host
+
+
+_TENANT_COLUMNS = "t.id, t.slug, t.schema_name, t.name, t.status"
+
+
+class TenantResolver:
+    def __init__(self, base_domain: str, platform_hosts: list[str], ttl: float):
+        self.base_domain = base_domain
+        self.platform_hosts = {base_domain, *platform_hosts}
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Resolution]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, raw_host: str | None) -> Resolution:
+        host = normalize_host(raw_host)
+        if host is None:
+            return Resolution(UNKNOWN)
+        if host in self.platform_hosts:
+            return Resolution(PLATFORM)
+        if self.ttl > 0:
+            hit = self._cache.get(host)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+        resolution = self._lookup(host)
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:  # unknown hosts must not grow it without bound
+                    self._cache.clear()
+                self._cache[host] = (time.monotonic() + self.ttl, resolution)
+        return resolution
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _lookup(self, host: str) -> Resolution:
+        suffix = "." + self.base_domain
+        slug = host[: -len(suffix)] if host.endswith(suffix) else None
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    f"SELECT {_TENANT_COLUMNS} FROM public.tenant_domains d "
+                    "JOIN public.tenants t ON t.id = d.tenant_id WHERE d.hostname = :host"
+                ),
+                {"host": host},
+            ).first()
+            if row is None and slug and "." not in slug:
+                row = conn.execute(
+                    sa.text(f"SELECT {_TENANT_COLUMNS} FROM public.tenants t WHERE t.slug = :slug"),
+                    {"slug": slug},
+                ).first()
+        if row is None:
+            return Resolution(UNKNOWN)
+        return Resolution(TENANT, TenantRef(*row))
+
+
+def get_tenant_by_slug(slug: str) -> TenantRef | None:
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.text(f"SELECT {_TENANT_COLUMNS} FROM public.tenants t WHERE t.slug = :slug"),
+            {"slug": slug},
+        ).first()
+    return TenantRef(*row) if row else None
+
+
+def get_tenant_by_id(tenant_id: int) -> TenantRef | None:
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.text(f"SELECT {_TENANT_COLUMNS} FROM public.tenants t WHERE t.id = :id"),
+            {"id": tenant_id},
+        ).first()
+    return TenantRef(*row) if row else None

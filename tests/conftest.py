@@ -1,0 +1,295 @@
+"""Test harness: real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL /
+TEST_REDIS_URL are given), schemas created once per session, every test
+starting from the same two freshly seeded tenants (acme, globex).
+
+Isolation between tests is by cleanup rather than rollback, so tests may use
+threads, a live server, RQ workers and separate connections like production:
+after each test the tenant tables are truncated (identities restarted, so the
+two tenants hold equal IDs), the seeds re-run, extra tenants dropped and Redis
+flushed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.accounts.services import create_user
+from app.extensions import redis_store
+from config import TestingConfig
+from tenants import provisioning
+from tenants.db import TENANT_SCHEMA, db, tenant_context
+from tenants.migrations import migrate_all, tenant_tables
+from tenants.resolver import get_tenant_by_slug
+
+BASE_TENANTS = {
+    "acme": {"name": "Acme Test Market", "options": {"primary_color": "#0f766e"}},
+    "globex": {"name": "Globex Test Market", "options": {"primary_color": "#6d28d9"}},
+}
+ADMIN_PASSWORD = "admin-password-123"
+
+
+def seed_options(slug: str) -> dict:
+    options = {"admin_email": f"admin@{slug}.test", "admin_password": ADMIN_PASSWORD}
+    return {**options, **BASE_TENANTS[slug]["options"]}
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _database_url() -> str | None:
+    """Per-xdist-worker database on an external server, when one is given."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{_worker_id()}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        return None
+    index = 1 + int(_worker_id().removeprefix("gw") or 0)
+    return url.rstrip("/").rsplit("/", 1)[0] + f"/{index}" if url.count("/") > 2 else f"{url}/{index}"
+
+
+class SuiteConfig(TestingConfig):
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    REDIS_URL = _redis_url()
+    EMBEDDED_DB_NAME = f"gigforge_test_{_worker_id()}"
+    INSTANCE_DIR = str(Path(TestingConfig.INSTANCE_DIR))
+
+
+def _reset_database(app) -> None:
+    with db.engine.begin() as conn:
+        schemas = conn.execute(
+            sa.text(
+                "SELECT nspname FROM pg_namespace "
+                "WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'autogen\\_%'"
+            )
+        ).scalars()
+        for schema in schemas:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+
+
+def _create_base_tenants(app) -> None:
+    for slug, spec in BASE_TENANTS.items():
+        provisioning.create_tenant(
+            slug,
+            spec["name"],
+            base_domain=app.config["BASE_DOMAIN"],
+            options=seed_options(slug),
+        )
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app(SuiteConfig)
+    with app.app_context():
+        _reset_database(app)
+        report = migrate_all(jobs=1)
+        assert report.ok, report.failed
+        _create_base_tenants(app)
+        redis_store.client.flushdb()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _truncate_and_reseed(app) -> None:
+    tables = ", ".join(f'"{{schema}}"."{t.name}"' for t in tenant_tables())
+    with app.app_context():
+        for slug, spec in BASE_TENANTS.items():
+            ref = get_tenant_by_slug(slug)
+            if ref is None or ref.status != "active" or ref.name != spec["name"]:
+                # A test suspended, renamed or dropped a base tenant: rebuild it.
+                if ref is not None:
+                    provisioning.drop_tenant(slug)
+                provisioning.create_tenant(
+                    slug,
+                    spec["name"],
+                    base_domain=app.config["BASE_DOMAIN"],
+                    options=seed_options(slug),
+                )
+                continue
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql(f"TRUNCATE {tables.format(schema=ref.schema)} RESTART IDENTITY CASCADE")
+                conn.execution_options(schema_translate_map={TENANT_SCHEMA: ref.schema})
+                provisioning._seed(conn, ref, seed_options(slug))
+        with db.engine.connect() as conn:
+            extra = (
+                conn.execute(
+                    sa.text("SELECT slug FROM public.tenants WHERE slug <> ALL(:keep)"),
+                    {"keep": list(BASE_TENANTS)},
+                )
+                .scalars()
+                .all()
+            )
+        for slug in extra:
+            provisioning.drop_tenant(slug)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "DELETE FROM public.tenant_domains d USING public.tenants t "
+                    "WHERE d.tenant_id = t.id AND NOT d.is_primary"
+                )
+            )
+        redis_store.client.flushdb()
+        app.extensions["tenants"].invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    yield
+    if "app" in request.fixturenames:
+        _truncate_and_reseed(request.getfixturevalue("app"))
+
+
+@pytest.fixture
+def acme(app):
+    with app.app_context():
+        return get_tenant_by_slug("acme")
+
+
+@pytest.fixture
+def globex(app):
+    with app.app_context():
+        return get_tenant_by_slug("globex")
+
+
+class TenantClient(FlaskClient):
+    """A test client whose requests carry a fixed Host header."""
+
+    def __init__(self, *args, host: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.host = host
+
+    def open(self, *args, **kwargs):
+        if args and isinstance(args[0], str) or "path" in kwargs:
+            kwargs.setdefault("base_url", f"http://{self.host}/")
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def tenant_client(app):
+    """``tenant_client("acme")`` -> a client for acme.localhost (any hostname works too)."""
+
+    def factory(slug_or_host: str) -> TenantClient:
+        host = slug_or_host if "." in slug_or_host else f"{slug_or_host}.{app.config['BASE_DOMAIN']}"
+        return TenantClient(app, app.response_class, use_cookies=True, host=host)
+
+    return factory
+
+
+@pytest.fixture
+def platform_client(tenant_client, app):
+    return tenant_client(app.config["BASE_DOMAIN"] + ".")  # trailing dot: still the bare host
+
+
+@pytest.fixture
+def in_tenant(app):
+    """``with in_tenant(acme): ...`` runs the block in an app context with the tenant bound."""
+
+    @contextlib.contextmanager
+    def bind(ref):
+        with app.app_context(), tenant_context(ref):
+            yield ref
+
+    return bind
+
+
+@pytest.fixture
+def make_user(in_tenant):
+    counter = iter(range(1, 10_000))
+
+    def factory(tenant, email=None, password="correct-horse-battery", display_name=None, role="member"):
+        n = next(counter)
+        with in_tenant(tenant):
+            user = create_user(
+                email or f"user{n}@example.com", password, display_name or f"User {n}", role=role
+            )
+            db.session.commit()
+            return user.id
+
+    return factory
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued RQ job in this process until the queues are empty."""
+
+    def run(queues=("events", "default")):
+        with app.app_context():
+            worker = SimpleWorker(list(queues), connection=redis_store.client)
+            worker.work(burst=True, with_scheduler=False)
+
+    return run
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("GIGFORGE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing but GIGFORGE_REQUIRE_BROWSER is set")
+        pytest.skip(f"BROWSER TESTS SKIPPED: {CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
