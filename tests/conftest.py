@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.accounts.services import create_user
+from app.embedded import start_redis
 from app.extensions import redis_store
 from config import TestingConfig
 from tenants import provisioning
@@ -44,7 +45,14 @@ def seed_options(slug: str) -> dict:
 
 
 def _worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    """gw0, gw1... under xdist; GIGFORGE_TEST_SLOT lets parallel sessions use separate databases."""
+    slot = os.environ.get("GIGFORGE_TEST_SLOT")
+    return f"s{slot}" if slot else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _redis_db_index() -> int:
+    digits = "".join(ch for ch in _worker_id() if ch.isdigit()) or "0"
+    return 1 + int(digits) % 15
 
 
 def _database_url() -> str | None:
@@ -62,12 +70,15 @@ def _database_url() -> str | None:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def _redis_url() -> str | None:
+def _redis_url() -> str:
+    """A Redis database of this worker's own (flushed between tests)."""
     url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        return None
-    index = 1 + int(_worker_id().removeprefix("gw") or 0)
-    return url.rstrip("/").rsplit("/", 1)[0] + f"/{index}" if url.count("/") > 2 else f"{url}/{index}"
+    if url:
+        parsed = sa.engine.make_url(url.replace("redis://", "postgresql://", 1))  # just to split it
+        host = f"{parsed.host or '127.0.0.1'}:{parsed.port or 6379}"
+        return f"redis://{host}/{_redis_db_index()}"
+    socket_url = start_redis(Path(TestingConfig.INSTANCE_DIR), persist=False)
+    return f"{socket_url}?db={_redis_db_index()}"
 
 
 class SuiteConfig(TestingConfig):
