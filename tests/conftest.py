@@ -81,6 +81,20 @@ def _redis_url() -> str:
     return f"{socket_url}?db={_redis_db_index()}"
 
 
+def _hold_slot_lock() -> None:
+    """Two pytest sessions with the same slot would reset each other's database: serialize them."""
+    import fcntl
+
+    path = Path(TestingConfig.INSTANCE_DIR) / f"slot-{_worker_id()}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "w")  # noqa: SIM115  (held for the whole session)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    globals()["_SLOT_LOCK"] = handle
+
+
+_hold_slot_lock()
+
+
 class SuiteConfig(TestingConfig):
     SQLALCHEMY_DATABASE_URI = _database_url()
     REDIS_URL = _redis_url()
