@@ -63,22 +63,18 @@ def init_app(
         if resolution.kind == UNKNOWN:
             abort(404)
         blueprint = request.blueprint
-        if blueprint in any_host_blueprints:
-            pass
-        elif resolution.kind == PLATFORM:
-            if blueprint not in platform_blueprints:
+        if resolution.kind == PLATFORM:
+            if blueprint not in platform_blueprints and blueprint not in any_host_blueprints:
                 abort(404)
             return None
-        elif blueprint in platform_blueprints:
-            abort(404)
         tenant = resolution.tenant
-        if tenant is None:
-            return None
         if not tenant.is_active:
             g.suspended_tenant = tenant
             abort(503)
         g.tenant = tenant
         g._tenant_token = bind_tenant(tenant)
+        if blueprint in platform_blueprints and blueprint not in any_host_blueprints:
+            abort(404)  # after binding, so the 404 page wears the tenant's branding
         return None
 
     @app.teardown_request

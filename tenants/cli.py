@@ -22,6 +22,7 @@ from tenants.migrations import (
     upgrade_tenant_schema,
 )
 from tenants.models import Tenant
+from tenants.resolver import get_tenant_by_slug
 
 
 def _fail(message: str) -> None:
@@ -148,6 +149,10 @@ def add_domain(slug, hostname, primary):
 @with_appcontext
 def migrate(slug, jobs):
     """Upgrade public, then every tenant schema (in parallel)."""
+    if jobs is not None and jobs < 1:
+        _fail("--jobs must be at least 1")
+    if slug and get_tenant_by_slug(slug) is None:
+        _fail(f"no tenant with slug {slug!r}")
     report = migrate_all(jobs=jobs or default_jobs(), slug=slug)
     click.echo(f"public: {report.public_before or 'empty'} -> {report.public_after}")
     click.echo(

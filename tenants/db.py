@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 TENANT_SCHEMA = "__tenant__"
 PUBLIC_SCHEMA = "public"
-SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class TenantNotBound(RuntimeError):
@@ -189,7 +189,7 @@ def tenant_context(tenant: TenantRef):
 
 def public_metadata() -> sa.MetaData:
     """A MetaData with only the public tables (for Alembic's public level)."""
-    md = sa.MetaData()
+    md = sa.MetaData(naming_convention=NAMING_CONVENTION)  # names must match db.metadata's
     for table in db.metadata.sorted_tables:
         if table.schema == PUBLIC_SCHEMA:
             table.to_metadata(md)
@@ -198,7 +198,7 @@ def public_metadata() -> sa.MetaData:
 
 def tenant_metadata(schema: str | None = None) -> sa.MetaData:
     """The tenant tables copied into ``schema`` (None: unqualified, for migrations)."""
-    md = sa.MetaData()
+    md = sa.MetaData(naming_convention=NAMING_CONVENTION)  # names must match db.metadata's
     for table in db.metadata.sorted_tables:
         if _is_tenant_table(table):
             table.to_metadata(

@@ -18,13 +18,12 @@ from tenants.db import (
     SLUG_RE,
     TENANT_SCHEMA,
     TenantRef,
-    bind_tenant,
+    _current_tenant,
     db,
     schema_for_slug,
-    unbind_tenant,
 )
-from tenants.migrations import stamp_tenant_schema, tenant_tables
-from tenants.models import Tenant, TenantDomain
+from tenants.migrations import create_tenant_tables, stamp_tenant_schema
+from tenants.models import TENANT_STATUSES, Tenant, TenantDomain
 from tenants.resolver import get_tenant_by_slug, normalize_domain
 
 RESERVED_SLUGS = frozenset(
@@ -51,6 +50,9 @@ def validate_slug(slug: str) -> str:
             "slug must be 2-31 characters: a lower-case letter, then letters, digits or hyphens",
             "slug",
         )
+    if slug.endswith("-"):
+        # "<slug>.<BASE_DOMAIN>" must be a valid hostname, and a label cannot end with "-".
+        raise ProvisioningError("slug must not end with a hyphen", "slug")
     if slug in RESERVED_SLUGS:
         raise ProvisioningError(f"slug {slug!r} is reserved", "slug")
     return slug
@@ -121,8 +123,8 @@ def create_tenant(
                 ],
             )
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            create_tenant_tables(conn, schema)
             conn.execution_options(schema_translate_map={TENANT_SCHEMA: schema})
-            db.metadata.create_all(conn, tables=tenant_tables(), checkfirst=False)
             stamp_tenant_schema(conn, schema)
             ref = TenantRef(id=tenant_id, slug=slug, schema=schema, name=name, status="active")
             notes = _seed(conn, ref, options or {})
@@ -137,7 +139,10 @@ def create_tenant(
 
 def _seed(conn, ref: TenantRef, options: dict) -> list[str]:
     """Run the seed receivers; each may return a list of notes for the operator."""
-    token = bind_tenant(ref)
+    # Set the context variable directly: bind_tenant() checks db.session's open
+    # transaction, which is not the one seeding (the caller, e.g. a platform
+    # request that already read public rows, may well have one open).
+    token = _current_tenant.set(ref)
     notes: list[str] = []
     try:
         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
@@ -148,7 +153,7 @@ def _seed(conn, ref: TenantRef, options: dict) -> list[str]:
             # Releases the savepoint; the outer provisioning transaction commits it all.
             session.commit()
     finally:
-        unbind_tenant(token)
+        _current_tenant.reset(token)
     return notes
 
 
@@ -161,11 +166,13 @@ def _get_tenant(slug: str) -> Tenant:
 
 def set_status(slug: str, status: str, reason: str | None = None) -> TenantRef:
     """Suspend (status='suspended') or resume (status='active') a tenant; commits."""
+    if status not in TENANT_STATUSES:
+        raise ProvisioningError(f"status must be one of {', '.join(TENANT_STATUSES)}", "status")
     tenant = _get_tenant(slug)
     tenant.status = status
     tenant.suspended_reason = reason if status == "suspended" else None
+    ref = tenant.ref()  # before commit: reading expired attributes after it would begin a new transaction
     db.session.commit()
-    ref = tenant.ref()
     signals.tenant_status_changed.send(None, tenant=ref)
     return ref
 

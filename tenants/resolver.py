@@ -6,6 +6,7 @@ exact tenant, or unknown.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 import time
@@ -15,10 +16,12 @@ import sqlalchemy as sa
 
 from tenants.db import TenantRef, db
 
+# \Z, not $: "$" also matches before a trailing newline.
 _HOST_RE = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+    r"^(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z"
 )
-_IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_IPV4_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}\Z")
+_PORT_RE = re.compile(r"^[0-9]{1,5}\Z")
 
 PLATFORM = "platform"
 TENANT = "tenant"
@@ -38,12 +41,19 @@ def normalize_host(raw: str | None) -> str | None:
     host = raw.strip().lower()
     if host.startswith("["):  # IPv6 literal: only ever a platform host
         end = host.find("]")
-        return host[: end + 1] if end > 0 else None
+        rest = host[end + 1 :]
+        if end < 0 or (rest and not (rest[0] == ":" and _PORT_RE.match(rest[1:]))):
+            return None
+        try:
+            ipaddress.IPv6Address(host[1:end])
+        except ValueError:
+            return None
+        return host[: end + 1]
     if host.count(":") == 1:
         host, port = host.split(":")
-        if not port.isdigit():
+        if not _PORT_RE.match(port):
             return None
-    host = host.rstrip(".")
+    host = host.removesuffix(".")  # one trailing dot is the FQDN form; "a.b.." is malformed
     if _HOST_RE.match(host) or _IPV4_RE.match(host):
         return host
     return None
@@ -51,7 +61,7 @@ def normalize_host(raw: str | None) -> str | None:
 
 def normalize_domain(raw: str) -> str | None:
     """A hostname fit to be stored as a tenant domain (no port, no IP), or None."""
-    host = (raw or "").strip().lower().rstrip(".")
+    host = (raw or "").strip().lower().removesuffix(".")
     if not _HOST_RE.match(host) or _IPV4_RE.match(host) or "." not in host:
         return None
     return host

@@ -1,0 +1,46 @@
+"""Run every benchmark in order (``make bench``); see docs/benchmarks.md.
+
+Options after ``--`` go to every benchmark (e.g. ``-- --database-url URL``).
+The population grown by ``tenant_create`` (1,000+ tenants) is reused by
+``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``.
+
+    .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench import migrate_noop, request_throughput, tenant_create
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    own, shared = argv, []
+    if "--" in argv:
+        own, shared = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+    parser = argparse.ArgumentParser(prog="bench.run_all", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reset", action="store_true", help="start from an empty benchmark database")
+    args = parser.parse_args(own)
+    steps = [
+        ("tenant_create", tenant_create.main, [*(["--reset"] if args.reset else []), *shared]),
+        ("migrate_noop", migrate_noop.main, ["--real", *shared]),
+        ("request_throughput", request_throughput.main, shared),
+    ]
+    failed = []
+    for name, run, step_argv in steps:
+        print(f"\n=== bench.{name} {' '.join(step_argv)}", flush=True)
+        started = time.perf_counter()
+        code = run(step_argv)
+        print(f"=== bench.{name}: exit {code} in {time.perf_counter() - started:.0f} s", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print("missed targets or errors in: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
