@@ -44,8 +44,8 @@ def _migrations_dir() -> Path:
     return Path(current_app.config.get("MIGRATIONS_DIR") or Path(current_app.root_path).parent / "migrations")
 
 
-def alembic_config(level: str) -> AlembicConfig:
-    directory = _migrations_dir() / level
+def alembic_config(level: str, migrations_dir: Path | None = None) -> AlembicConfig:
+    directory = (migrations_dir or _migrations_dir()) / level
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(directory))
     cfg.set_main_option("path_separator", "os")
@@ -162,8 +162,12 @@ def upgrade_public() -> tuple[str | None, str | None]:
 
 def upgrade_tenant_schema(schema: str, revision: str = "head") -> None:
     """Upgrade one tenant schema in one transaction."""
-    cfg = alembic_config("tenant")
-    with db.engine.begin() as conn:
+    _upgrade_schema_on(db.engine, _migrations_dir(), schema, revision)
+
+
+def _upgrade_schema_on(engine, migrations_dir: Path, schema: str, revision: str = "head") -> None:
+    cfg = alembic_config("tenant", migrations_dir)
+    with engine.begin() as conn:
         # SET LOCAL lasts until this transaction ends: nothing leaks to the pool.
         conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
         cfg.attributes["connection"] = conn
@@ -171,18 +175,25 @@ def upgrade_tenant_schema(schema: str, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-_fork_app = None
+# Worker processes of a parallel run. They start from a clean fork server (no
+# threads, no pooled sockets: forking the app process itself can deadlock on a
+# lock some other thread held), build their own small engine, and need no app.
+_child_engine = None
+_child_dir: Path | None = None
 
 
-def _child_init():
-    # A forked child must not share the parent's pooled sockets.
-    db.engine.dispose(close=False)
-    _fork_app.app_context().push()
+def _child_init(database_url: str, migrations_dir: str) -> None:
+    global _child_engine, _child_dir
+    _child_engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    _child_dir = Path(migrations_dir)
 
 
 def _child_upgrade(schema: str) -> tuple[str, str | None]:
     try:
-        upgrade_tenant_schema(schema)
+        if _child_engine is not None:
+            _upgrade_schema_on(_child_engine, _child_dir, schema)
+        else:
+            upgrade_tenant_schema(schema)
         return schema, None
     except Exception as exc:  # reported per tenant, never aborts the others
         return schema, f"{type(exc).__name__}: {exc}"
@@ -190,7 +201,6 @@ def _child_upgrade(schema: str) -> tuple[str, str | None]:
 
 def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> MigrationReport:
     """Upgrade public, then every tenant schema (or just ``slug``)."""
-    global _fork_app
     started = time.perf_counter()
     report = MigrationReport(head=tenant_head())
     with db.engine.connect() as lock_conn:
@@ -212,10 +222,12 @@ def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> 
             todo = [schema for schema, version in versions.items() if version != report.head]
             results: list[tuple[str, str | None]]
             if jobs > 1 and len(todo) > 1:
-                _fork_app = current_app._get_current_object()
-                db.engine.dispose(close=False)
-                ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(min(jobs, len(todo)), initializer=_child_init) as pool:
+                ctx = multiprocessing.get_context("forkserver")
+                init_args = (
+                    db.engine.url.render_as_string(hide_password=False),
+                    str(_migrations_dir()),
+                )
+                with ctx.Pool(min(jobs, len(todo)), initializer=_child_init, initargs=init_args) as pool:
                     results = pool.map(_child_upgrade, todo, chunksize=1)
             else:
                 results = [_child_upgrade(schema) for schema in todo]

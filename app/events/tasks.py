@@ -56,9 +56,14 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
                 handler.fn(event)
                 db.session.add(ProcessedEvent(event_id=event_id, handler=handler.key))
                 db.session.commit()
-            except sa.exc.IntegrityError:
-                # A concurrent delivery applied this handler first: its work stands, ours is undone.
+            except sa.exc.IntegrityError as exc:
                 db.session.rollback()
+                if _already_processed(event_id, handler.key):
+                    # A concurrent delivery applied this handler first: its work stands, ours is undone.
+                    continue
+                # The handler's own constraint violation is a failure like any other.
+                _record_failure(event_id, handler.key, exc)
+                raise
             except Exception as exc:
                 db.session.rollback()
                 _record_failure(event_id, handler.key, exc)
@@ -69,6 +74,17 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
         event.attempts += 1
         db.session.commit()
         return "dispatched"
+
+
+def _already_processed(event_id: int, handler_key: str) -> bool:
+    return (
+        db.session.execute(
+            sa.select(ProcessedEvent.handler).where(
+                ProcessedEvent.event_id == event_id, ProcessedEvent.handler == handler_key
+            )
+        ).first()
+        is not None
+    )
 
 
 def _record_failure(event_id: int, handler_key: str, exc: Exception) -> None:

@@ -1,0 +1,271 @@
+"""Tenant isolation: every way in (HTTP, jobs, the relay, threads, pooled
+connections, caches) meets only its own tenant's rows.
+
+The two base tenants hold equal IDs (identities restart between tests), so a
+lookup by id that ignored the tenant would return the other tenant's row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import session
+
+from app.accounts.auth import SESSION_TENANT_KEY, load_user
+from app.accounts.models import User
+from app.events import handles, publish
+from app.events import services as event_services
+from app.events.tasks import relay_outbox
+from app.extensions import redis_store
+from app.gigs.models import Category
+from app.settings.models import MarketplaceSettings
+from app.settings.services import update_branding
+from tenants.db import TenantNotBound, current_tenant, db
+
+NAMES = {"acme": "Acme Test Market", "globex": "Globex Test Market"}
+OTHER = {"acme": "globex", "globex": "acme"}
+# Category names that appear in a tenant's pages only if that tenant's own row was read.
+MARKERS = {"acme": "Acme Exclusive Widgets", "globex": "Globex Exclusive Gadgets"}
+
+
+@pytest.fixture
+def same_id_categories(acme, globex, in_tenant) -> int:
+    """Rename the category with the same id in both tenants to ``MARKERS``; returns the id."""
+    category_id = 1
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            db.session.get(Category, category_id).name = MARKERS[tenant.slug]
+            db.session.commit()
+    return category_id
+
+
+@handles("test.isolation.snapshot")
+def snapshot_tenant_data(event):
+    """Record which tenant's rows the job sees, and write one row into that tenant."""
+    tenant = current_tenant()
+    user = db.session.get(User, event.payload["user_id"])
+    entry = {
+        "bound": tenant.slug,
+        "event_id": event.id,
+        "marker": event.payload["marker"],
+        "marketplace": db.session.get(MarketplaceSettings, 1).name,
+        "user": user.display_name if user else None,
+    }
+    redis_store.client.rpush(f"t:{tenant.id}:test:snapshot", json.dumps(entry))
+    db.session.add(Category(name=f"Made by {event.payload['marker']}", slug=f"evt-{event.payload['marker']}"))
+
+
+def _category_slugs(in_tenant, tenant) -> set[str]:
+    with in_tenant(tenant):
+        return set(db.session.scalars(sa.select(Category.slug).where(Category.slug.like("evt-%"))))
+
+
+# --- HTTP -----------------------------------------------------------------------
+
+
+def test_each_host_reads_its_own_row_for_a_shared_id_through_the_api(tenant_client, same_id_categories):
+    for slug in ("acme", "globex"):
+        response = tenant_client(slug).get("/api/v1/categories")
+        assert response.status_code == 200
+        by_id = {c["id"]: c["name"] for c in response.json}
+        assert by_id[same_id_categories] == MARKERS[slug]
+        assert MARKERS[OTHER[slug]] not in response.get_data(as_text=True)
+
+
+def test_each_host_reads_its_own_row_for_a_shared_id_in_html(tenant_client, same_id_categories):
+    for slug in ("acme", "globex"):
+        page = tenant_client(slug).get("/").get_data(as_text=True)
+        assert MARKERS[slug] in page and NAMES[slug] in page
+        assert MARKERS[OTHER[slug]] not in page and NAMES[OTHER[slug]] not in page
+
+
+def test_acme_login_replayed_on_globex_does_not_load_globex_user_with_the_same_id(
+    app, acme, globex, in_tenant, make_user
+):
+    acme_user = make_user(acme, email="same@acme.test", display_name="Acme Person")
+    globex_user = make_user(globex, email="same@globex.test", display_name="Globex Person")
+    assert acme_user == globex_user  # the same id in both schemas
+    with in_tenant(acme):
+        acme_login_id = db.session.get(User, acme_user).get_id()  # what Flask-Login stores
+    with in_tenant(globex):
+        globex_login_id = db.session.get(User, globex_user).get_id()
+
+    # acme's session (or remember cookie) replayed against globex's host.
+    with app.test_request_context("/", base_url="http://globex.localhost/"):
+        app.preprocess_request()  # resolves and binds globex like a real request
+        session[SESSION_TENANT_KEY] = acme.id
+        assert load_user(acme_login_id) is None
+        assert load_user(globex_login_id) is None  # a session bound to acme never serves globex
+        session.clear()
+        assert load_user(acme_login_id) is None
+        session[SESSION_TENANT_KEY] = globex.id
+        assert load_user(globex_login_id).email == "same@globex.test"
+
+
+def test_tenant_query_with_no_tenant_bound_raises(app):
+    with app.app_context(), pytest.raises(TenantNotBound):
+        db.session.get(Category, 1)
+
+
+# --- background jobs and the relay ------------------------------------------------
+
+
+def test_jobs_with_equal_event_ids_see_only_their_own_tenant(
+    acme, globex, in_tenant, make_user, run_jobs, seen
+):
+    user_ids, event_ids = {}, {}
+    for tenant in (acme, globex):
+        user_ids[tenant.slug] = make_user(tenant, display_name=f"{tenant.slug} person")
+        with in_tenant(tenant):
+            payload = {"user_id": user_ids[tenant.slug], "marker": tenant.slug}
+            event_ids[tenant.slug] = publish("test.isolation.snapshot", payload).id
+            db.session.commit()
+    assert event_ids["acme"] == event_ids["globex"] and user_ids["acme"] == user_ids["globex"]
+
+    run_jobs()
+
+    for tenant in (acme, globex):
+        assert seen(tenant, "snapshot") == [
+            {
+                "bound": tenant.slug,
+                "event_id": event_ids[tenant.slug],
+                "marker": tenant.slug,
+                "marketplace": NAMES[tenant.slug],
+                "user": f"{tenant.slug} person",
+            }
+        ]
+        assert _category_slugs(in_tenant, tenant) == {f"evt-{tenant.slug}"}
+
+
+def test_relay_redelivers_each_lost_event_to_its_own_tenant(
+    app, acme, globex, in_tenant, make_user, run_jobs, seen, monkeypatch
+):
+    def redis_down(*_args):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(event_services, "enqueue_delivery", redis_down)
+    for tenant in (acme, globex):
+        user_id = make_user(tenant, display_name=f"{tenant.slug} person")
+        with in_tenant(tenant):
+            publish("test.isolation.snapshot", {"user_id": user_id, "marker": tenant.slug})
+            db.session.commit()
+    monkeypatch.undo()
+
+    with app.app_context():
+        queue = event_services.get_queue()
+        assert queue.count == 0  # every enqueue was lost
+        assert relay_outbox() == 2
+        assert sorted(tuple(j.args) for j in queue.get_jobs()) == [(acme.id, 1), (globex.id, 1)]
+    run_jobs()
+
+    for tenant in (acme, globex):
+        [entry] = seen(tenant, "snapshot")
+        expected = (tenant.slug, tenant.slug, f"{tenant.slug} person")
+        assert (entry["bound"], entry["marker"], entry["user"]) == expected
+        assert _category_slugs(in_tenant, tenant) == {f"evt-{tenant.slug}"}
+
+
+# --- concurrency and pooled connections ------------------------------------------
+
+
+def test_concurrent_requests_for_different_tenants_never_cross(live_server, same_id_categories):
+    threads, per_thread = 8, 25
+    base = f"http://127.0.0.1:{live_server.port}"
+    start = threading.Barrier(threads, timeout=10)
+
+    def hammer(worker: int) -> list[tuple[str, str, int, str]]:
+        http = requests.Session()
+        http.trust_env = False  # no proxy between us and the live server
+        start.wait()
+        results = []
+        for i in range(per_thread):
+            slug = ("acme", "globex")[(worker + i) % 2]
+            path = "/api/v1/categories" if i % 3 == 0 else "/"
+            response = http.get(base + path, headers={"Host": f"{slug}.localhost"}, timeout=15)
+            results.append((slug, path, response.status_code, response.text))
+        return results
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = [r for batch in pool.map(hammer, range(threads)) for r in batch]
+
+    assert len(results) == threads * per_thread
+    crossed = []
+    for slug, path, status, body in results:
+        own = [MARKERS[slug]] + ([NAMES[slug]] if path == "/" else [])
+        other = [MARKERS[OTHER[slug]], NAMES[OTHER[slug]]]
+        if status != 200 or not all(m in body for m in own) or any(m in body for m in other):
+            crossed.append((slug, path, status))
+    assert crossed == []
+
+
+def test_pooled_connection_serves_acme_then_globex_without_carrying_state(
+    app, tenant_client, same_id_categories
+):
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()  # start from an empty pool: single-threaded requests then share one connection
+    backends, statements = [], []
+
+    def on_checkout(dbapi_connection, _record, _proxy):
+        backends.append(dbapi_connection.info.backend_pid)
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def search_path() -> str:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SHOW search_path").scalar()
+
+    initial_path = search_path()
+    sa.event.listen(engine, "checkout", on_checkout)
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        acme_response = tenant_client("acme").get("/api/v1/categories")
+        after_acme = search_path()
+        globex_response = tenant_client("globex").get("/api/v1/categories")
+        after_globex = search_path()
+    finally:
+        sa.event.remove(engine, "checkout", on_checkout)
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+
+    assert len(backends) >= 4 and len(set(backends)) == 1  # one DBAPI connection served everything
+    assert {c["id"]: c["name"] for c in acme_response.json}[same_id_categories] == MARKERS["acme"]
+    assert {c["id"]: c["name"] for c in globex_response.json}[same_id_categories] == MARKERS["globex"]
+    assert initial_path == after_acme == after_globex
+    assert not [s for s in statements if re.match(r"\s*(SET|RESET|DISCARD)\b", s, re.IGNORECASE)]
+    assert any('"tenant_acme".categories' in s or "tenant_acme.categories" in s for s in statements)
+    assert any('"tenant_globex".categories' in s or "tenant_globex.categories" in s for s in statements)
+
+
+# --- caches -------------------------------------------------------------------------
+
+
+def test_branding_cache_is_per_tenant_and_acme_rebrand_leaves_globex_alone(
+    app, acme, globex, tenant_client, in_tenant
+):
+    redis = app.extensions["redis"]
+    acme_client, globex_client = tenant_client("acme"), tenant_client("globex")
+    acme_client.get("/")
+    globex_client.get("/")
+
+    keys = {k.decode() for k in redis.keys("*") if not k.startswith(b"rq:")}
+    assert {f"t:{acme.id}:branding:v1", f"t:{globex.id}:branding:v1"} <= keys
+    assert all(re.match(r"^t:\d+:", k) for k in keys), keys
+    globex_cached = redis.get(f"t:{globex.id}:branding:v1")
+
+    with in_tenant(acme):
+        update_branding(name="Acme Rebranded", primary_color="#123456")
+        db.session.commit()
+
+    acme_page = acme_client.get("/").get_data(as_text=True)
+    globex_page = globex_client.get("/").get_data(as_text=True)
+    assert "Acme Rebranded" in acme_page and "--brand-primary: #123456" in acme_page
+    assert "Globex Test Market" in globex_page and "--brand-primary: #6d28d9" in globex_page
+    assert "Acme Rebranded" not in globex_page and "#123456" not in globex_page
+    assert redis.get(f"t:{globex.id}:branding:v1") == globex_cached
