@@ -1,4 +1,9 @@
-"""People of a tenant. Every account belongs to exactly one tenant's schema."""
+"""People of a tenant. Every account belongs to exactly one tenant's schema.
+
+Roles within a tenant: every active user can buy; a user with a seller profile
+is a seller; ``role`` adds moderator / operator admin on top. The platform admin
+lives in ``public`` and is not a User.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,21 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenants.db import TenantModel, tenant_table_args
+from tenants.db import TENANT_SCHEMA, TenantModel, current_tenant, tenant_table_args
 
 ROLES = ("member", "moderator", "admin")
 USER_STATUSES = ("active", "suspended", "deleted")
+AVAILABILITIES = ("full_time", "part_time", "occasional", "unavailable")
 
 
 class User(UserMixin, TenantModel):
     __tablename__ = "users"
     __table_args__ = tenant_table_args(
         sa.Index("ux_users_email_lower", sa.func.lower(sa.text("email")), unique=True),
+        sa.Index("ux_users_handle_lower", sa.func.lower(sa.text("handle")), unique=True),
         sa.CheckConstraint("role in ('member', 'moderator', 'admin')", name="role"),
         sa.CheckConstraint("status in ('active', 'suspended', 'deleted')", name="status"),
     )
@@ -31,6 +39,29 @@ class User(UserMixin, TenantModel):
     email_verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
+    # Public profile
+    handle: Mapped[str | None] = mapped_column(sa.String(30))
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))  # IANA zone name
+    languages: Mapped[list[str]] = mapped_column(
+        ARRAY(sa.String(8)), default=list, server_default=sa.text("'{}'")
+    )
+    bio: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    avatar_key: Mapped[str | None] = mapped_column(sa.String(300))  # app.storage key
+
+    # Login protection
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    seller_profile: Mapped[SellerProfile | None] = relationship(
+        back_populates="user", uselist=False, lazy="select"
+    )
+    portfolio_items: Mapped[list[PortfolioItem]] = relationship(
+        back_populates="user", order_by="PortfolioItem.id", lazy="select"
+    )
+
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
@@ -39,5 +70,112 @@ class User(UserMixin, TenantModel):
     def is_active(self) -> bool:  # Flask-Login: suspended accounts cannot log in
         return self.status == "active"
 
+    @property
+    def is_seller(self) -> bool:
+        return self.seller_profile is not None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def get_id(self) -> str:
+        """Flask-Login's session / remember-cookie id: ``<tenant id>:<user id>:<stamp>``.
+
+        The tenant id makes a cookie from one marketplace worthless on another;
+        the stamp (derived from the password hash) ends every other session and
+        remember cookie when the password changes.
+        """
+        from app.accounts.auth import session_stamp
+
+        return f"{current_tenant().id}:{self.id}:{session_stamp(self)}"
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class SellerProfile(TenantModel):
+    """What makes a user a seller. One per user; the row's existence is the seller role."""
+
+    __tablename__ = "seller_profiles"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint(
+            "availability in ('full_time', 'part_time', 'occasional', 'unavailable')", name="availability"
+        ),
+        sa.CheckConstraint("hourly_rate_minor is null or hourly_rate_minor >= 0", name="hourly_rate"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    headline: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    skills: Mapped[list[str]] = mapped_column(
+        ARRAY(sa.String(40)), default=list, server_default=sa.text("'{}'")
+    )
+    hourly_rate_minor: Mapped[int | None] = mapped_column(sa.Integer)  # minor units of `currency`
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    availability: Mapped[str] = mapped_column(sa.String(16), default="full_time", server_default="full_time")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    user: Mapped[User] = relationship(back_populates="seller_profile")
+
+    def __repr__(self) -> str:
+        return f"<SellerProfile {self.user_id} {self.headline!r}>"
+
+
+class PortfolioItem(TenantModel):
+    """A piece of a seller's past work: an image, a link, or both."""
+
+    __tablename__ = "portfolio_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.String(1000), default="", server_default="")
+    link: Mapped[str | None] = mapped_column(sa.String(500))
+    image_key: Mapped[str | None] = mapped_column(sa.String(300))  # app.storage key
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    user: Mapped[User] = relationship(back_populates="portfolio_items")
+
+    def __repr__(self) -> str:
+        return f"<PortfolioItem {self.id} {self.title!r}>"
+
+
+TOKEN_KINDS = ("access", "refresh")
+
+
+class ApiToken(TenantModel):
+    """An API bearer token (app/accounts/tokens.py issues and checks them).
+
+    Only the SHA-256 of the secret is stored. Refresh tokens rotate: each use
+    revokes the presented token and issues a new pair in the same ``family_id``;
+    presenting a revoked refresh token again revokes the whole family.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("kind in ('access', 'refresh')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.kind} user={self.user_id}>"

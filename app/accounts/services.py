@@ -1,15 +1,79 @@
-"""Account rules: creating users and hashing passwords (argon2id)."""
+"""Account rules: sign-up, login, verification, passwords, profiles, sellers, privacy.
+
+Every function acts on the bound tenant, flushes and never commits: the view
+(or API call, or job) commits once. A function that refuses raises
+``AccountError`` before it changes anything, so the caller only has to roll
+back (or not commit). One exception, documented on it: ``authenticate`` records
+a failed attempt and raises; its caller commits so the failure counts.
+
+Links in emails carry itsdangerous tokens signed with ``SECRET_KEY`` and a salt
+naming the purpose and the tenant id, so a token issued by one marketplace is
+worthless on another and a reset token cannot verify an email.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import re
 import secrets
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import available_timezones
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, has_request_context, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.accounts.models import ROLES, User
-from tenants.db import db
+from app.accounts.models import AVAILABILITIES, ROLES, PortfolioItem, SellerProfile, User
+from app.accounts.reference import COUNTRIES, LANGUAGES
+from app.after_commit import on_commit
+from tenants.db import current_tenant, db
+
+log = logging.getLogger(__name__)
+
+FORM = "form"  # the key of errors that belong to the whole form, not one field
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+HANDLE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{1,28}[a-z0-9])$")
+RESERVED_HANDLES = frozenset(
+    "admin administrator api account accounts login logout signup support help root staff "
+    "moderator operator system null none me settings static u www mail billing security".split()
+)
+SKILL_RE = re.compile(r"^[\w][\w .+#/-]{0,38}[\w+#]?$", re.UNICODE)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+MAX_LANGUAGES = 10
+MAX_SKILLS = 20
+MAX_PORTFOLIO_ITEMS = 30
+PROFILE_FIELDS = ("display_name", "handle", "country", "timezone", "languages", "bio")
+SELLER_FIELDS = ("headline", "description", "skills", "hourly_rate_minor", "availability")
+MAX_HOURLY_RATE_MINOR = 100_000_00  # 100,000.00 in a two-decimal currency
+
+
+class AccountError(ValueError):
+    """A refused account operation: ``errors`` maps a field (or ``"form"``) to a message."""
+
+    def __init__(self, errors: dict[str, str] | str):
+        if isinstance(errors, str):
+            errors = {FORM: errors}
+        self.errors: dict[str, str] = dict(errors)
+        super().__init__("; ".join(self.errors.values()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+# --------------------------------------------------------------------------- passwords
 
 
 def password_hasher() -> PasswordHasher:
@@ -31,7 +95,7 @@ def hash_password(password: str) -> str:
 
 def check_password(user: User, password: str) -> bool:
     """True when ``password`` matches; rehashes when the parameters changed."""
-    if not user.password_hash:
+    if not user.password_hash or not password:
         return False
     hasher = password_hasher()
     try:
@@ -43,14 +107,210 @@ def check_password(user: User, password: str) -> bool:
     return True
 
 
+def _burn_a_hash(password: str) -> None:
+    """Spend the time of a real verification, so a missing account is not faster to reject."""
+    hasher = password_hasher()
+    dummy = current_app.extensions.get("password_hasher_dummy")
+    if dummy is None:
+        dummy = current_app.extensions["password_hasher_dummy"] = hasher.hash(secrets.token_hex(16))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        hasher.verify(dummy, password or "-")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case)."""
+    path = Path(__file__).with_name("common_passwords.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def validate_password(password: str, email: str | None = None) -> None:
+    """Check a new password: 10+ characters, not the email, not a common password.
+
+    Raises AccountError({"password": ...}).
+    """
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError({"password": f"Use at least {MIN_PASSWORD_LENGTH} characters."})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError({"password": f"Use at most {MAX_PASSWORD_LENGTH} characters."})
+    lowered = password.lower()
+    if email:
+        email = email.strip().lower()
+        local = email.partition("@")[0]
+        if email in lowered or (len(local) >= 3 and local in lowered):
+            raise AccountError({"password": "Do not use your email address in your password."})
+    stripped = lowered.rstrip("0123456789!.?")
+    if lowered in common_passwords() or (len(stripped) >= 6 and stripped in common_passwords()):
+        raise AccountError({"password": "This password is too common. Choose one that is harder to guess."})
+    if len(set(password)) < 4:
+        raise AccountError({"password": "Use a password with more different characters."})
+
+
+# --------------------------------------------------------------------------- lookups
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip()
+
+
+def validate_email_address(email: str, field: str = "email") -> str:
+    """The trimmed address when its syntax is valid; raises AccountError({field: ...})."""
+    email = normalize_email(email)
+    if not email:
+        raise AccountError({field: "Enter your email address."})
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise AccountError({field: "Enter a valid email address, like name@example.com."})
+    return email
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The user of the bound tenant with this email (case-insensitive), deleted ones excluded."""
+    email = normalize_email(email)
+    if not email:
+        return None
+    return db.session.execute(
+        sa.select(User).where(sa.func.lower(User.email) == email.lower(), User.status != "deleted")
+    ).scalar_one_or_none()
+
+
+def get_user_by_handle(handle: str) -> User | None:
+    """The active user with this public handle (case-insensitive), or None."""
+    handle = (handle or "").strip().lower()
+    if not HANDLE_RE.match(handle):
+        return None
+    return db.session.execute(
+        sa.select(User).where(sa.func.lower(User.handle) == handle, User.status == "active")
+    ).scalar_one_or_none()
+
+
+def _email_taken(email: str, *, exclude_user_id: int | None = None) -> bool:
+    query = sa.select(User.id).where(sa.func.lower(User.email) == email.lower())
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def _handle_taken(handle: str, *, exclude_user_id: int | None = None) -> bool:
+    query = sa.select(User.id).where(sa.func.lower(User.handle) == handle.lower())
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def _validate_handle(handle: str, *, user_id: int | None = None) -> str:
+    handle = (handle or "").strip().lower()
+    if not HANDLE_RE.match(handle):
+        raise AccountError(
+            {
+                "handle": "Use 3 to 30 lowercase letters, digits, '-' or '_', "
+                "starting and ending with a letter or digit."
+            }
+        )
+    if handle in RESERVED_HANDLES:
+        raise AccountError({"handle": "This handle is reserved. Choose another one."})
+    if _handle_taken(handle, exclude_user_id=user_id):
+        raise AccountError({"handle": "This handle is already taken."})
+    return handle
+
+
+def _suggest_handle(display_name: str, email: str) -> str:
+    """A free handle derived from the display name (never from the email)."""
+    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-")
+    if len(base) < 3 or base in RESERVED_HANDLES:
+        base = "member"
+    candidate = base
+    for _ in range(20):
+        if not _handle_taken(candidate):
+            return candidate
+        candidate = f"{base}-{secrets.randbelow(9000) + 1000}"
+    return f"{base[:16]}-{secrets.token_hex(4)}"
+
+
+def _clean_display_name(value: str) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise AccountError({"display_name": "Enter your name."})
+    if len(value) > 80:
+        raise AccountError({"display_name": "Use at most 80 characters."})
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise AccountError({"display_name": "Remove the control characters."})
+    return value
+
+
+# --------------------------------------------------------------------------- signed tokens
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    tenant = current_tenant()
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"gigforge.accounts.{purpose}.tenant-{tenant.id}"
+    )
+
+
+def _fingerprint(value: str | None, purpose: str) -> str:
+    return hashlib.sha256(f"{purpose}:{value or ''}".encode()).hexdigest()[:16]
+
+
+def make_token(purpose: str, payload: dict) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def _load_token(purpose: str, token: str, max_age_setting: str) -> dict:
+    """The payload of a valid, unexpired token; raises AccountError({"token": ...})."""
+    try:
+        payload = _serializer(purpose).loads(token or "", max_age=current_app.config[max_age_setting])
+    except SignatureExpired:
+        raise AccountError({"token": "This link has expired. Please ask for a new one."}) from None
+    except BadSignature:
+        raise AccountError({"token": "This link is invalid. Please ask for a new one."}) from None
+    if not isinstance(payload, dict):
+        raise AccountError({"token": "This link is invalid. Please ask for a new one."})
+    return payload
+
+
+def _token_user(payload: dict) -> User:
+    user_id = payload.get("u")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or user.status == "deleted":
+        raise AccountError({"token": "This link is invalid. Please ask for a new one."})
+    return user
+
+
+def _external_url(endpoint: str, **values) -> str:
+    """An absolute URL on the host of the current request (else the tenant's primary host)."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    from app.mail.services import tenant_base_url
+
+    base = tenant_base_url(current_tenant())
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def _send(user_or_email, template: str, subject: str, context: dict, *, user_id: int | None = None):
+    from app.mail.services import send_email
+
+    to = user_or_email.email if isinstance(user_or_email, User) else user_or_email
+    if isinstance(user_or_email, User):
+        user_id = user_or_email.id
+        context = {"display_name": user_or_email.display_name, **context}
+    return send_email(to, template, subject, context, user_id=user_id)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- sign-up, verification
 
 
 def create_user(
     email: str, password: str | None, display_name: str, *, role: str = "member", session=None
 ) -> User:
-    """Add a user to the bound tenant (flushes, does not commit)."""
+    """Add a user to the bound tenant without any checks (seeds, fixtures); flushes, does not commit."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     session = session or db.session
@@ -65,6 +325,686 @@ def create_user(
     return user
 
 
+def register_user(email: str, password: str, display_name: str, handle: str | None = None) -> User:
+    """Sign a new member up and send the verification email.
+
+    The email is unique per tenant (case-insensitive); ``handle`` is optional
+    (one is derived from the display name when it is not given).
+    Raises AccountError with field errors (email, password, display_name, handle).
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for field, check in (
+        ("email", lambda: validate_email_address(email)),
+        ("display_name", lambda: _clean_display_name(display_name)),
+        ("handle", lambda: _validate_handle(handle) if handle else None),
+    ):
+        try:
+            clean[field] = check()
+        except AccountError as exc:
+            errors.update(exc.errors)
+    if "email" in clean and _email_taken(clean["email"]):
+        errors["email"] = "An account with this email already exists. Log in or reset your password."
+    try:
+        validate_password(password, clean.get("email") or email)
+    except AccountError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise AccountError(errors)
+
+    user = User(
+        email=clean["email"],
+        password_hash=hash_password(password),
+        display_name=clean["display_name"],
+        handle=clean["handle"] or _suggest_handle(clean["display_name"], clean["email"]),
+        role="member",
+        status="active",
+    )
+    db.session.add(user)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        # A concurrent sign-up took the email or handle between the check and the insert.
+        raise AccountError({"email": "An account with this email or handle already exists."}) from None
+    send_verification_email(user)
+    log.info("account registered", extra={"user_id": user.id})
+    return user
+
+
+def send_verification_email(user: User) -> None:
+    """Email ``user`` a signed link that verifies their current address.
+
+    Does nothing for a verified or inactive user; raises nothing.
+    """
+    if user.email_verified_at is not None or user.status != "active":
+        return
+    token = make_token("verify", {"u": user.id, "e": _fingerprint(user.email.lower(), "email")})
+    _send(
+        user,
+        "verify_email",
+        "Confirm your email address",
+        {
+            "verify_url": _external_url("accounts.verify_email", token=token),
+            "hours": current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600,
+        },
+    )
+
+
+def verify_email(token: str) -> User:
+    """Mark the address in a verification link as verified; returns the user.
+
+    Idempotent for an already verified address. Raises AccountError({"token": ...})
+    for a forged, expired or outdated link (the address changed since).
+    """
+    payload = _load_token("verify", token, "VERIFY_TOKEN_MAX_AGE")
+    user = _token_user(payload)
+    if payload.get("e") != _fingerprint(user.email.lower(), "email"):
+        raise AccountError({"token": "This link is for an address that is no longer on the account."})
+    if user.email_verified_at is None:
+        user.email_verified_at = _now()
+        db.session.flush()
+    return user
+
+
+# --------------------------------------------------------------------------- login
+
+
+def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
+    """The user with these credentials, if they may log in now.
+
+    Raises AccountError({"form": ...}) with one generic message for an unknown
+    email or a wrong password. Counts failures: after LOGIN_LOCKOUT_THRESHOLD
+    in a row the account is locked for LOGIN_LOCKOUT_SECONDS (even the right
+    password is refused meanwhile). Suspended accounts are refused (after the
+    password was checked, so the message reveals nothing to a stranger);
+    deleted ones look unknown.
+
+    Unlike the other services, a failure is recorded before raising: the caller
+    must commit after catching AccountError, or the failure is not counted.
+    """
+    cfg = current_app.config
+    generic = AccountError({FORM: "The email or password is incorrect."})
+    user = get_user_by_email(email)
+    if user is None:
+        _burn_a_hash(password)
+        log.info("login failed: unknown email", extra={"ip": ip})
+        raise generic
+    now = _now()
+    if user.locked_until is not None and user.locked_until > now:
+        _burn_a_hash(password)
+        log.info("login refused: locked", extra={"user_id": user.id, "ip": ip})
+        raise AccountError({FORM: "Too many failed attempts. Try again later or reset your password."})
+    if not check_password(user, password):
+        user.failed_login_count = (user.failed_login_count or 0) + 1
+        if user.failed_login_count >= cfg["LOGIN_LOCKOUT_THRESHOLD"]:
+            user.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
+            user.failed_login_count = 0
+            db.session.flush()
+            log.warning("account locked after failed logins", extra={"user_id": user.id, "ip": ip})
+            raise AccountError({FORM: "Too many failed attempts. Try again later or reset your password."})
+        db.session.flush()
+        log.info("login failed: wrong password", extra={"user_id": user.id, "ip": ip})
+        raise generic
+    if user.status != "active":
+        raise AccountError({FORM: "This account is suspended. Please contact the marketplace's support."})
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.flush()
+    return user
+
+
+# --------------------------------------------------------------------------- passwords by email
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link when an active account has this address; otherwise do nothing.
+
+    Returns None either way and raises nothing, so the answer is the same
+    whether or not the account exists.
+    """
+    user = get_user_by_email(email) if EMAIL_RE.match(normalize_email(email)) else None
+    if user is None or user.status != "active":
+        log.info("password reset asked for an unknown or inactive address")
+        return
+    token = make_token("reset", {"u": user.id, "p": _fingerprint(user.password_hash, "password")})
+    _send(
+        user,
+        "reset_password",
+        "Reset your password",
+        {
+            "reset_url": _external_url("accounts.reset_password", token=token),
+            "minutes": current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
+        },
+    )
+
+
+def check_reset_token(token: str) -> User:
+    """The user a reset link is for, if it is still usable. Raises AccountError({"token": ...})."""
+    payload = _load_token("reset", token, "RESET_TOKEN_MAX_AGE")
+    user = _token_user(payload)
+    # The fingerprint of the password hash makes the link single-use: once the
+    # password changes (by this link or otherwise), every older link is dead.
+    if payload.get("p") != _fingerprint(user.password_hash, "password") or user.status != "active":
+        raise AccountError({"token": "This link has already been used. Please ask for a new one."})
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link; unlocks the account and verifies its email.
+
+    Raises AccountError({"token": ...}) for a forged, expired or used link and
+    AccountError({"password": ...}) for a weak password.
+    """
+    user = check_reset_token(token)
+    validate_password(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    user.failed_login_count = 0
+    user.locked_until = None
+    if user.email_verified_at is None:
+        user.email_verified_at = _now()  # the link reached the inbox: the address works
+    db.session.flush()
+    _send(
+        user,
+        "password_changed",
+        "Your password was changed",
+        {"reset_url": _external_url("accounts.forgot_password")},
+    )
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Replace the password after checking the current one (other sessions end).
+
+    Raises AccountError({"current_password": ...}) or ({"password": ...}).
+    """
+    if not check_password(user, current):
+        raise AccountError({"current_password": "Your current password is incorrect."})
+    validate_password(new, user.email)
+    if current == new:
+        raise AccountError({"password": "Choose a password different from the current one."})
+    user.password_hash = hash_password(new)
+    db.session.flush()
+    _send(
+        user,
+        "password_changed",
+        "Your password was changed",
+        {"reset_url": _external_url("accounts.forgot_password")},
+    )
+
+
+# --------------------------------------------------------------------------- email change
+
+
+def request_email_change(user: User, new_email: str, password: str) -> None:
+    """Send a confirmation link to ``new_email``; the address changes when it is followed.
+
+    The current address is told about the request. Raises AccountError for a
+    wrong password ("password") or an invalid, unchanged or taken address ("new_email").
+    """
+    if not check_password(user, password):
+        raise AccountError({"password": "Your password is incorrect."})
+    new_email = validate_email_address(new_email, "new_email")
+    if new_email.lower() == user.email.lower():
+        raise AccountError({"new_email": "This is already your email address."})
+    if _email_taken(new_email, exclude_user_id=user.id):
+        raise AccountError({"new_email": "An account with this email already exists."})
+    token = make_token(
+        "email-change", {"u": user.id, "e": new_email, "o": _fingerprint(user.email.lower(), "email")}
+    )
+    _send(
+        new_email,
+        "confirm_email_change",
+        "Confirm your new email address",
+        {
+            "display_name": user.display_name,
+            "confirm_url": _external_url("accounts.confirm_email_change", token=token),
+            "hours": current_app.config["EMAIL_CHANGE_TOKEN_MAX_AGE"] // 3600,
+        },
+        user_id=user.id,
+    )
+    _send(user, "email_change_requested", "Your email address is about to change", {"new_email": new_email})
+
+
+def confirm_email_change(token: str) -> User:
+    """Switch the account to the address in a confirmation link (verified by following it).
+
+    Raises AccountError({"token": ...}) for a forged, expired or used link, or
+    when the new address was taken in the meantime.
+    """
+    payload = _load_token("email-change", token, "EMAIL_CHANGE_TOKEN_MAX_AGE")
+    user = _token_user(payload)
+    new_email = payload.get("e")
+    if not isinstance(new_email, str) or payload.get("o") != _fingerprint(user.email.lower(), "email"):
+        raise AccountError({"token": "This link has already been used. Please ask for a new one."})
+    if _email_taken(new_email, exclude_user_id=user.id):
+        raise AccountError({"token": "Another account now uses this email address."})
+    user.email = new_email
+    user.email_verified_at = _now()
+    db.session.flush()
+    return user
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def _clean_profile_field(user: User, field: str, value: Any) -> Any:
+    if field == "display_name":
+        return _clean_display_name(value)
+    if field == "handle":
+        if not value:
+            raise AccountError({"handle": "Choose a handle."})
+        return _validate_handle(value, user_id=user.id)
+    if field == "country":
+        value = (value or "").strip().upper()
+        if value and value not in COUNTRIES:
+            raise AccountError({"country": "Choose a country from the list."})
+        return value or None
+    if field == "timezone":
+        value = (value or "").strip()
+        if value and value not in _timezones():
+            raise AccountError({"timezone": "Choose a time zone from the list, like Europe/Paris."})
+        return value or None
+    if field == "languages":
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if not isinstance(value, list | tuple):
+            raise AccountError({"languages": "Give a list of language codes."})
+        codes: list[str] = []
+        for code in value:
+            code = str(code).strip().lower()
+            if code not in LANGUAGES:
+                message = f"Unknown language code {code[:8]!r}; use codes like en, fr."
+                raise AccountError({"languages": message})
+            if code not in codes:
+                codes.append(code)
+        if len(codes) > MAX_LANGUAGES:
+            raise AccountError({"languages": f"List at most {MAX_LANGUAGES} languages."})
+        return codes
+    if field == "bio":
+        value = (value or "").strip()
+        if len(value) > 500:
+            raise AccountError({"bio": "Keep your bio under 500 characters."})
+        return value
+    raise AccountError({field: "This field cannot be changed."})
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def timezone_choices() -> list[str]:
+    return sorted(_timezones())
+
+
+def update_profile(user: User, **fields) -> User:
+    """Update any of display_name, handle, country, timezone, languages, bio.
+
+    All fields are checked before any is changed. Raises AccountError with the
+    errors of every bad field (an unknown field is an error too).
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for field, value in fields.items():
+        if field not in PROFILE_FIELDS:
+            errors[field] = "This field cannot be changed."
+            continue
+        try:
+            clean[field] = _clean_profile_field(user, field, value)
+        except AccountError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise AccountError(errors)
+    for field, value in clean.items():
+        setattr(user, field, value)
+    db.session.flush()
+    return user
+
+
+def _process_upload(file, field: str, *, max_bytes: int, max_side: int, square: bool):
+    from app.storage.images import ImageError, process_image
+
+    try:
+        return process_image(file, max_bytes=max_bytes, max_side=max_side, square=square)
+    except ImageError as exc:
+        raise AccountError({field: str(exc)}) from None
+
+
+def _delete_file_after_commit(key: str | None) -> None:
+    if key:
+        on_commit(_delete_file, current_tenant().id, key)
+
+
+def _delete_file(tenant_id: int, key: str) -> None:
+    from app.storage import StorageError, storage
+    from tenants.db import bind_tenant, current_tenant_or_none, unbind_tenant
+    from tenants.resolver import get_tenant_by_id
+
+    tenant = current_tenant_or_none()
+    if tenant is not None and tenant.id == tenant_id:
+        token = None
+    else:
+        ref = get_tenant_by_id(tenant_id)
+        if ref is None:
+            return
+        token = bind_tenant(ref)
+    try:
+        storage.delete(key)
+    except StorageError:
+        log.warning("could not delete stored file %s", key)
+    finally:
+        if token is not None:
+            unbind_tenant(token)
+
+
+def set_avatar(user: User, file) -> str:
+    """Validate, square-crop and store an uploaded image as the user's avatar; returns its key.
+
+    ``file`` is bytes or a werkzeug FileStorage. The previous avatar is deleted
+    after commit. Raises AccountError({"avatar": ...}) for a missing, oversized,
+    non-image or malformed upload.
+    """
+    from app.storage import storage
+
+    if file is None or (hasattr(file, "filename") and not file.filename):
+        raise AccountError({"avatar": "Choose an image to upload."})
+    data, content_type = _process_upload(
+        file, "avatar", max_bytes=current_app.config["AVATAR_MAX_BYTES"], max_side=512, square=True
+    )
+    key = storage.save(data, namespace="avatars", filename="avatar", content_type=content_type)
+    _delete_file_after_commit(user.avatar_key)
+    user.avatar_key = key
+    db.session.flush()
+    return key
+
+
+def remove_avatar(user: User) -> None:
+    """Drop the user's avatar (the file goes after commit). Raises nothing."""
+    _delete_file_after_commit(user.avatar_key)
+    user.avatar_key = None
+    db.session.flush()
+
+
+def avatar_url(user: User, expires_in: int = 3600) -> str | None:
+    """A signed, expiring URL of the user's avatar, or None."""
+    from app.storage import storage
+
+    return storage.url(user.avatar_key, expires_in=expires_in) if user.avatar_key else None
+
+
+# --------------------------------------------------------------------------- sellers
+
+
+def marketplace_currency() -> str:
+    from app.settings.services import get_branding
+
+    return get_branding().currency
+
+
+def _clean_seller_fields(fields: dict, *, creating: bool) -> dict:
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for field in fields:
+        if field not in SELLER_FIELDS:
+            errors[field] = "This field cannot be changed."
+    if creating and not (fields.get("headline") or "").strip():
+        errors["headline"] = "Write a headline, like 'Logo designer with 10 years of experience'."
+    if "headline" in fields:
+        headline = " ".join((fields["headline"] or "").split())
+        if not headline:
+            errors["headline"] = "Write a headline."
+        elif len(headline) > 120:
+            errors["headline"] = "Keep the headline under 120 characters."
+        clean["headline"] = headline
+    if "description" in fields:
+        description = (fields["description"] or "").strip()
+        if len(description) > 5000:
+            errors["description"] = "Keep the description under 5,000 characters."
+        clean["description"] = description
+    if "skills" in fields:
+        skills = fields["skills"] or []
+        if isinstance(skills, str):
+            skills = skills.split(",")
+        if not isinstance(skills, list | tuple):
+            errors["skills"] = "Give a list of skills."
+        else:
+            tags: list[str] = []
+            for raw in skills:
+                tag = " ".join(str(raw).split()).lower()
+                if not tag:
+                    continue
+                if len(tag) > 40 or not SKILL_RE.match(tag):
+                    errors["skills"] = f"{tag[:40]!r} is not a valid skill (letters, digits, up to 40)."
+                    break
+                if tag not in tags:
+                    tags.append(tag)
+            if len(tags) > MAX_SKILLS:
+                errors["skills"] = f"List at most {MAX_SKILLS} skills."
+            clean["skills"] = tags
+    if "hourly_rate_minor" in fields:
+        rate = fields["hourly_rate_minor"]
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)):
+            errors["hourly_rate_minor"] = "The hourly rate must be a whole number of minor units."
+        elif rate is not None and not 0 <= rate <= MAX_HOURLY_RATE_MINOR:
+            errors["hourly_rate_minor"] = "The hourly rate must be between 0 and 100,000."
+        clean["hourly_rate_minor"] = rate
+    if "availability" in fields:
+        availability = fields["availability"] or "full_time"
+        if availability not in AVAILABILITIES:
+            errors["availability"] = "Choose full time, part time, occasional or unavailable."
+        clean["availability"] = availability
+    if errors:
+        raise AccountError(errors)
+    return clean
+
+
+def upsert_seller_profile(user: User, **fields) -> SellerProfile:
+    """Create the user's seller profile (they become a seller) or update it.
+
+    Fields: headline (required to create), description, skills (list of tags),
+    hourly_rate_minor (int in minor units of the marketplace currency, or None),
+    availability (full_time / part_time / occasional / unavailable).
+    Raises AccountError with field errors; nothing changes then.
+    """
+    if user.status != "active":
+        raise AccountError({FORM: "This account cannot sell."})
+    profile = user.seller_profile
+    clean = _clean_seller_fields(fields, creating=profile is None)
+    if profile is None:
+        if not user.handle:  # a seller needs a public page
+            user.handle = _suggest_handle(user.display_name, user.email)
+        profile = SellerProfile(user=user, currency=marketplace_currency(), availability="full_time")
+        db.session.add(profile)
+        log.info("user became a seller", extra={"user_id": user.id})
+    for field, value in clean.items():
+        setattr(profile, field, value)
+    if "hourly_rate_minor" in clean:
+        profile.currency = marketplace_currency()
+    db.session.flush()
+    return profile
+
+
+def _clean_link(link: str | None) -> str | None:
+    link = (link or "").strip()
+    if not link:
+        return None
+    if len(link) > 500 or not re.match(r"^https?://[^\s/$.?#][^\s]*$", link, re.IGNORECASE):
+        raise AccountError({"link": "Enter a full web address starting with https://"})
+    return link
+
+
+def add_portfolio_item(
+    user: User, title: str, description: str = "", link: str | None = None, image=None
+) -> PortfolioItem:
+    """Add a piece of work to the seller's portfolio: a title plus an image, a link or both.
+
+    Raises AccountError ("title", "description", "link", "image", "form" when
+    the user is not a seller or has too many items).
+    """
+    errors: dict[str, str] = {}
+    if not user.is_seller:
+        raise AccountError({FORM: "Create your seller profile first."})
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(PortfolioItem).where(PortfolioItem.user_id == user.id)
+    )
+    if count >= MAX_PORTFOLIO_ITEMS:
+        raise AccountError({FORM: f"A portfolio holds at most {MAX_PORTFOLIO_ITEMS} items."})
+    title = " ".join((title or "").split())
+    if not title:
+        errors["title"] = "Give the item a title."
+    elif len(title) > 120:
+        errors["title"] = "Keep the title under 120 characters."
+    description = (description or "").strip()
+    if len(description) > 1000:
+        errors["description"] = "Keep the description under 1,000 characters."
+    try:
+        link = _clean_link(link)
+    except AccountError as exc:
+        errors.update(exc.errors)
+    has_image = image is not None and not (hasattr(image, "filename") and not image.filename)
+    if not has_image and not link and "link" not in errors:
+        errors["image"] = "Add an image or a link."
+    if errors:
+        raise AccountError(errors)
+    image_key = None
+    if has_image:
+        from app.storage import storage
+
+        data, content_type = _process_upload(
+            image,
+            "image",
+            max_bytes=current_app.config["PORTFOLIO_IMAGE_MAX_BYTES"],
+            max_side=1600,
+            square=False,
+        )
+        image_key = storage.save(data, namespace="portfolio", filename="work", content_type=content_type)
+    item = PortfolioItem(
+        user_id=user.id, title=title, description=description, link=link, image_key=image_key
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def delete_portfolio_item(user: User, item_id: int) -> None:
+    """Remove one of the user's own portfolio items (its image goes after commit).
+
+    Raises AccountError({"form": ...}) when the item is not theirs or does not exist.
+    """
+    item = db.session.get(PortfolioItem, item_id) if isinstance(item_id, int) else None
+    if item is None or item.user_id != user.id:
+        raise AccountError({FORM: "This portfolio item does not exist."})
+    _delete_file_after_commit(item.image_key)
+    db.session.delete(item)
+    db.session.flush()
+
+
+def image_url(key: str | None, expires_in: int = 3600) -> str | None:
+    from app.storage import storage
+
+    return storage.url(key, expires_in=expires_in) if key else None
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export_user_data(user: User) -> dict:
+    """Everything the marketplace holds about the user, as a JSON-ready dict. Raises nothing."""
+    tenant = current_tenant()
+    profile = user.seller_profile
+    return {
+        "marketplace": {"slug": tenant.slug, "name": tenant.name},
+        "exported_at": _now().isoformat(),
+        "account": {
+            "id": user.id,
+            "email": user.email,
+            "email_verified_at": _iso(user.email_verified_at),
+            "display_name": user.display_name,
+            "role": user.role,
+            "status": user.status,
+            "created_at": _iso(user.created_at),
+            "last_login_at": _iso(user.last_login_at),
+        },
+        "profile": {
+            "handle": user.handle,
+            "country": user.country,
+            "timezone": user.timezone,
+            "languages": list(user.languages or []),
+            "bio": user.bio,
+            "avatar_url": avatar_url(user),
+        },
+        "seller_profile": (
+            {
+                "headline": profile.headline,
+                "description": profile.description,
+                "skills": list(profile.skills or []),
+                "hourly_rate_minor": profile.hourly_rate_minor,
+                "currency": profile.currency,
+                "availability": profile.availability,
+                "created_at": _iso(profile.created_at),
+            }
+            if profile
+            else None
+        ),
+        "portfolio": [
+            {
+                "id": item.id,
+                "title": item.title,
+                "description": item.description,
+                "link": item.link,
+                "image_url": image_url(item.image_key),
+                "created_at": _iso(item.created_at),
+            }
+            for item in user.portfolio_items
+        ],
+    }
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete the account after checking the password: personal data is anonymised.
+
+    The row stays (orders and ledger entries will point at it) with email
+    ``deleted-<id>@invalid``, no password, name, handle, profile, avatar or
+    portfolio, and status "deleted"; stored files go after commit.
+    Raises AccountError({"password": ...}); an admin cannot delete themself.
+    """
+    if not check_password(user, password):
+        raise AccountError({"password": "Your password is incorrect."})
+    if user.role == "admin":
+        raise AccountError({FORM: "An operator admin cannot delete their account. Ask another admin."})
+    for item in list(user.portfolio_items):
+        _delete_file_after_commit(item.image_key)
+        db.session.delete(item)
+    if user.seller_profile is not None:
+        db.session.delete(user.seller_profile)
+    _delete_file_after_commit(user.avatar_key)
+    user.email = f"deleted-{user.id}@invalid"
+    user.password_hash = None
+    user.display_name = "Deleted user"
+    user.handle = None
+    user.country = None
+    user.timezone = None
+    user.languages = []
+    user.bio = ""
+    user.avatar_key = None
+    user.email_verified_at = None
+    user.locked_until = None
+    user.failed_login_count = 0
+    user.status = "deleted"
+    user.deleted_at = _now()
+    db.session.flush()
+    log.info("account deleted", extra={"user_id": user.id})
+
+
+# --------------------------------------------------------------------------- seeds
+
+
 def seed_admin(_sender, *, session, tenant, options) -> list[str]:
     """tenant_seed receiver: the tenant's first operator admin."""
     email = options.get("admin_email") or f"admin@{tenant.slug}.{current_app.config['BASE_DOMAIN']}"
@@ -74,6 +1014,7 @@ def seed_admin(_sender, *, session, tenant, options) -> list[str]:
         password = secrets.token_urlsafe(12)
     user = create_user(email, password, "Marketplace admin", role="admin", session=session)
     user.email_verified_at = db.func.now()
+    user.handle = "marketplace-admin"
     note = f"admin: {email}"
     if generated:
         note += f" / password {password} (shown once)"

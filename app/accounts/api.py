@@ -1,0 +1,292 @@
+"""Accounts REST API: bearer tokens, sign-up, the signed-in user, public and seller profiles.
+
+Views are thin: parse with a schema, call one service, commit once, serialize.
+The services raise ``AccountError`` with field errors; ``_field_errors`` turns
+them into flask-smorest's 422 shape ``{"errors": {"json": {field: [msg]}}}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from app.accounts import services, tokens
+from app.accounts.limits import account_key, configured, ip_key
+from app.accounts.schemas import (
+    ME_ETAG_SCHEMA,
+    SELLER_ETAG_SCHEMA,
+    MeSchema,
+    PortfolioItemCreateSchema,
+    PortfolioItemSchema,
+    ProfileFieldsSchema,
+    PublicProfileSchema,
+    RefreshRequestSchema,
+    RevokeRequestSchema,
+    SellerProfileSchema,
+    SignupSchema,
+    TokenPairSchema,
+    TokenRequestSchema,
+)
+from app.extensions import limiter
+from tenants.db import db
+
+blp = Blueprint(
+    "accounts_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Accounts: bearer tokens, sign-up, your own profile, public and seller profiles.",
+)
+
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An access token from `POST /api/v1/auth/token` (valid on the issuing marketplace only).",
+}
+
+
+def register_security_scheme(api) -> None:
+    """Declare the bearer scheme in the spec (once per app, when the blueprint is registered)."""
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+
+
+def auth_required(view):
+    """A view for signed-in API clients: checks the token and documents it in the spec."""
+    view = blp.alt_response(401, response="UNAUTHORIZED")(view)
+    view = blp.doc(security=[{"bearerAuth": []}])(view)
+    return tokens.token_auth_required(view)
+
+
+def _field_errors(exc: services.AccountError):
+    """Abort 422 with the service's errors in smorest's shape (``form`` is marshmallow's ``_schema``)."""
+    errors = {("_schema" if field == services.FORM else field): [msg] for field, msg in exc.errors.items()}
+    message = exc.errors.get(services.FORM, "The request has invalid fields.")
+    abort(422, message=message, errors={"json": errors})
+
+
+# One budget with the web login form (keys carry the tenant; see app/accounts/limits.py).
+limit_login_per_ip = limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("login"))
+limit_login_per_account = limiter.limit(
+    configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("login")
+)
+limit_signup_per_ip = limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("signup"))
+
+
+def _current_user():
+    return g.api_user
+
+
+# --- tokens ----------------------------------------------------------------
+
+
+@blp.route("/auth/token")
+class Token(MethodView):
+    @limit_login_per_ip
+    @limit_login_per_account
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
+    @blp.alt_response(403, response="FORBIDDEN", description="The account is suspended")
+    @blp.alt_response(423, response="LOCKED", description="Locked after repeated failures")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, credentials):
+        """Exchange email and password for an access token and a refresh token."""
+        email = credentials["email"]
+        try:
+            user = services.authenticate(email, credentials["password"], ip=request.remote_addr)
+        except services.AccountError as exc:
+            db.session.commit()  # authenticate records the failure; it must count
+            status, message = _login_refusal(email, exc)
+            abort(status, message=message)
+        pair = tokens.issue_token_pair(user)
+        db.session.commit()
+        return pair
+
+
+GENERIC_LOGIN_FAILURE = "The email or password is incorrect."
+
+
+def _login_refusal(email: str, exc: services.AccountError) -> tuple[int, str]:
+    """Status and message of a refused login.
+
+    Locked is read from the account's state rather than the message; the
+    service only reveals suspension once the password was right, so its
+    message is passed on then. Anything else gets the one generic answer.
+    """
+    message = exc.errors.get(services.FORM, "")
+    user = services.get_user_by_email(email)
+    if user is not None and user.locked_until is not None and user.locked_until > datetime.now(UTC):
+        return 423, message or "Too many failed attempts. Try again later or reset your password."
+    if user is not None and user.status == "suspended" and "suspended" in message:
+        return 403, message
+    return 401, GENERIC_LOGIN_FAILURE
+
+
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshRequestSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def post(self, body):
+        """Trade a refresh token for a new pair. The presented refresh token stops working."""
+        try:
+            pair = tokens.refresh(body["refresh_token"])
+        except tokens.TokenError as exc:
+            db.session.commit()  # a reused token revokes its family: keep that
+            abort(401, message=str(exc), headers={"WWW-Authenticate": tokens.TOKEN_TYPE})
+        db.session.commit()
+        return pair
+
+
+@blp.route("/auth/revoke")
+class Revoke(MethodView):
+    @blp.arguments(RevokeRequestSchema)
+    @blp.response(204)
+    def post(self, body):
+        """Revoke an access or refresh token. Answers 204 whether or not the token was valid."""
+        tokens.revoke(body["token"])
+        db.session.commit()
+
+
+# --- users -----------------------------------------------------------------
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @limit_signup_per_ip
+    @blp.arguments(SignupSchema)
+    @blp.response(201, MeSchema)
+    def post(self, body):
+        """Sign up. A verification email is sent; sign in with `POST /auth/token`."""
+        try:
+            user = services.register_user(
+                body["email"], body["password"], body["display_name"], handle=body.get("handle")
+            )
+        except services.AccountError as exc:
+            _field_errors(exc)
+        db.session.commit()
+        return user
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @auth_required
+    @blp.etag
+    @blp.response(200, MeSchema)
+    def get(self):
+        """The signed-in user."""
+        user = _current_user()
+        blp.set_etag(user, ME_ETAG_SCHEMA)
+        return user
+
+    @auth_required
+    @blp.etag
+    @blp.arguments(ProfileFieldsSchema(partial=True))
+    @blp.response(200, MeSchema)
+    def patch(self, fields):
+        """Change profile fields. Send the ETag of your last read as `If-Match`."""
+        user = _current_user()
+        blp.check_etag(user, ME_ETAG_SCHEMA)
+        try:
+            services.update_profile(user, **fields)
+        except services.AccountError as exc:
+            _field_errors(exc)
+        db.session.commit()
+        blp.set_etag(user, ME_ETAG_SCHEMA)
+        return user
+
+
+@blp.route("/me/export")
+class MyData(MethodView):
+    @auth_required
+    @blp.response(
+        200,
+        description="Everything the marketplace stores about you, as JSON.",
+        example={"user": {"email": "ada@example.com", "display_name": "Ada Lovelace"}},
+    )
+    def get(self):
+        """Download your personal data."""
+        return services.export_user_data(_current_user())
+
+
+@blp.route("/me/seller-profile")
+class MySellerProfile(MethodView):
+    @auth_required
+    @blp.etag
+    @blp.response(200, SellerProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="You have no seller profile yet")
+    def get(self):
+        """Your seller profile."""
+        profile = _current_user().seller_profile
+        if profile is None:
+            abort(404, message="You have no seller profile yet.")
+        blp.set_etag(profile, SELLER_ETAG_SCHEMA)
+        return profile
+
+    @auth_required
+    @blp.etag
+    @blp.arguments(SellerProfileSchema)
+    @blp.response(200, SellerProfileSchema)
+    def put(self, body):
+        """Create or replace your seller profile: this makes you a seller.
+
+        `If-Match` must carry the ETag of your last read, or `*` to write regardless.
+        """
+        user = _current_user()
+        current = user.seller_profile
+        blp.check_etag(current if current is not None else {}, SELLER_ETAG_SCHEMA if current else None)
+        try:
+            profile = services.upsert_seller_profile(user, **body)
+        except services.AccountError as exc:
+            _field_errors(exc)
+        db.session.commit()
+        blp.set_etag(profile, SELLER_ETAG_SCHEMA)
+        return profile
+
+
+@blp.route("/me/seller-profile/portfolio")
+class MyPortfolio(MethodView):
+    @auth_required
+    @blp.arguments(PortfolioItemCreateSchema)
+    @blp.response(201, PortfolioItemSchema)
+    def post(self, body):
+        """Add a piece of work (by link) to your portfolio. You must be a seller."""
+        try:
+            item = services.add_portfolio_item(
+                _current_user(), body["title"], body["description"], link=body["link"]
+            )
+        except services.AccountError as exc:
+            _field_errors(exc)
+        db.session.commit()
+        return item
+
+
+@blp.route("/me/seller-profile/portfolio/<int(max=2147483647):item_id>")
+class MyPortfolioItem(MethodView):
+    @auth_required
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, item_id):
+        """Remove one of your portfolio items."""
+        try:
+            services.delete_portfolio_item(_current_user(), item_id)
+        except services.AccountError:
+            abort(404, message="This portfolio item does not exist.")
+        db.session.commit()
+
+
+# --- public profiles -------------------------------------------------------
+
+
+@blp.route("/profiles/<string:handle>")
+class Profile(MethodView):
+    @blp.response(200, PublicProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, handle):
+        """A member's public profile, with their seller profile when they have one."""
+        user = services.get_user_by_handle(handle)
+        if user is None or not user.is_active:
+            abort(404, message="No member has this handle.")
+        return user

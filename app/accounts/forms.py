@@ -1,0 +1,205 @@
+"""Web forms of the accounts pages (Flask-WTF: every form carries a CSRF token).
+
+Forms check shape only (required, lengths); the rules (unique email, strong
+password, valid handle...) live in services and come back as AccountError,
+which ``apply_errors`` puts on the matching fields.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
+
+from app.accounts.models import AVAILABILITIES
+from app.accounts.reference import COUNTRIES
+from app.accounts.services import AccountError, validate_email_address, validate_password
+
+AVAILABILITY_LABELS = {
+    "full_time": "Full time",
+    "part_time": "Part time",
+    "occasional": "Occasionally",
+    "unavailable": "Not available",
+}
+# Currencies whose minor unit is not a hundredth (ISO 4217 exponent).
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX", "XAF", "XOF"}
+
+
+def _service_rule(check):
+    """A WTForms validator running a service's rule, so every field's problem shows at once."""
+
+    def validator(form, field):
+        try:
+            check(form, field.data)
+        except AccountError as exc:
+            raise ValidationError(next(iter(exc.errors.values()))) from None
+
+    return validator
+
+
+class SignupForm(FlaskForm):
+    display_name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=80)])
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter your email address."),
+            _service_rule(lambda form, value: validate_email_address(value)),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Choose a password."),
+            _service_rule(lambda form, value: validate_password(value, form.email.data)),
+        ],
+        description="At least 10 characters. Avoid common passwords and your email address.",
+    )
+    handle = StringField(
+        "Handle (optional)",
+        validators=[Optional(), Length(max=30)],
+        description="Your public address: /u/<handle>. We pick one from your name if you leave it empty.",
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Keep me logged in on this device")
+    next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Choose a password.")])
+    confirm = PasswordField(
+        "Repeat the new password", validators=[EqualTo("password", "The two passwords do not match.")]
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your password.")])
+    password = PasswordField("New password", validators=[DataRequired("Choose a password.")])
+    confirm = PasswordField(
+        "Repeat the new password", validators=[EqualTo("password", "The two passwords do not match.")]
+    )
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField("New email", validators=[DataRequired("Enter the new address."), Length(max=254)])
+    password = PasswordField("Current password", validators=[DataRequired("Enter your password.")])
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired("Enter your name."), Length(max=80)])
+    handle = StringField("Handle", validators=[DataRequired("Choose a handle."), Length(max=30)])
+    country = SelectField(
+        "Country",
+        choices=[SelectChoice("", "—")]
+        + [SelectChoice(code, name) for code, name in sorted(COUNTRIES.items(), key=lambda item: item[1])],
+        validate_choice=False,  # the service checks it and says so on the field
+    )
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    languages = StringField(
+        "Languages",
+        validators=[Optional(), Length(max=200)],
+        description="Language codes separated by commas, like: en, fr, es",
+    )
+    bio = TextAreaField("Short bio", validators=[Optional(), Length(max=500)])
+
+
+class AvatarForm(FlaskForm):
+    avatar = FileField("Profile picture", description="JPEG, PNG, GIF or WebP. It is cropped to a square.")
+
+
+class SellerProfileForm(FlaskForm):
+    headline = StringField("Headline", validators=[DataRequired("Write a headline."), Length(max=120)])
+    description = TextAreaField("About your services", validators=[Optional(), Length(max=5000)])
+    skills = StringField(
+        "Skills",
+        validators=[Optional(), Length(max=1000)],
+        description="Separate skills with commas, like: logo design, branding, illustration",
+    )
+    hourly_rate = StringField("Hourly rate", validators=[Optional(), Length(max=12)])
+    availability = SelectField(
+        "Availability",
+        choices=[SelectChoice(value, AVAILABILITY_LABELS[value]) for value in AVAILABILITIES],
+        validate_choice=False,
+    )
+
+    def hourly_rate_minor(self, currency: str) -> int | None:
+        """The rate in minor units; raises ValueError with a message for bad input."""
+        raw = (self.hourly_rate.data or "").strip().replace(",", "")
+        if not raw:
+            return None
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError("Enter an amount like 45 or 45.50.") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("Enter a positive amount.")
+        exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+        minor = amount.scaleb(exponent)
+        if minor != minor.to_integral_value():
+            raise ValueError(f"Use at most {exponent} decimals.")
+        if minor > 10**12:
+            raise ValueError("This amount is too large.")
+        return int(minor)
+
+
+class PortfolioItemForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the item a title."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=1000)])
+    link = URLField("Link", validators=[Optional(), Length(max=500)])
+    image = FileField("Image")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token (log out, delete an item, resend, export)."""
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")])
+    confirm = BooleanField(
+        "I understand that my account and profile are deleted for good",
+        validators=[InputRequired("Tick the box to confirm.")],
+    )
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None) -> list[str]:
+    """Put service errors on the form's fields; returns the messages that belong to no field.
+
+    ``aliases`` maps a service field name to the form field showing it.
+    """
+    leftovers: list[str] = []
+    for field, message in errors.items():
+        name = (aliases or {}).get(field, field)
+        target = form._fields.get(name)
+        if target is not None and name != "csrf_token":
+            target.errors = [*target.errors, message]
+        else:
+            leftovers.append(message)
+    return leftovers
+
+
+def format_minor(amount: int | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+    value = Decimal(amount).scaleb(-exponent)
+    return f"{value:,.{exponent}f}"

@@ -1,0 +1,219 @@
+"""Marshmallow schemas of the accounts API (requests and responses).
+
+Request schemas reject unknown fields (marshmallow's default), so a typo in a
+field name is a 422 rather than a silently ignored value. Length limits here
+only bound the input; the rules (unique handle, strong password, valid
+timezone...) are the services' and come back as field errors.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.accounts import services
+from app.accounts.models import AVAILABILITIES
+
+# --- tokens ----------------------------------------------------------------
+
+
+class TokenRequestSchema(Schema):
+    email = fields.Str(
+        required=True, validate=validate.Length(min=1, max=254), metadata={"example": "ada@example.com"}
+    )
+    password = fields.Str(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={"example": "correct-horse-battery"},
+    )
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.Str(metadata={"example": "gfa_3q2-7wKx0vY8bTq9m1dVn4e5Jr6Zc0sHf7Ll2Pq8Uo4"})
+    refresh_token = fields.Str(metadata={"example": "gfr_Xk9pW2m4R7tQ1vB8nC3zL6yH0sJ5dF2gA9eU4iO7wE1"})
+    token_type = fields.Str(metadata={"example": "Bearer"})
+    expires_in = fields.Int(metadata={"description": "Access token lifetime in seconds", "example": 900})
+    refresh_expires_in = fields.Int(
+        metadata={"description": "Refresh token lifetime in seconds", "example": 2592000}
+    )
+
+
+class RefreshRequestSchema(Schema):
+    refresh_token = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=512),
+        metadata={"example": "gfr_Xk9pW2m4R7tQ1vB8nC3zL6yH0sJ5dF2gA9eU4iO7wE1"},
+    )
+
+
+class RevokeRequestSchema(Schema):
+    token = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=512),
+        metadata={
+            "description": "An access or refresh token. Revoking a refresh token also revokes "
+            "every token issued with it.",
+            "example": "gfr_Xk9pW2m4R7tQ1vB8nC3zL6yH0sJ5dF2gA9eU4iO7wE1",
+        },
+    )
+
+
+# --- users and profiles ----------------------------------------------------
+
+
+class SignupSchema(Schema):
+    email = fields.Email(
+        required=True, validate=validate.Length(max=254), metadata={"example": "ada@example.com"}
+    )
+    password = fields.Str(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "description": "At least 10 characters, not the email, not a common password.",
+            "example": "correct-horse-battery",
+        },
+    )
+    display_name = fields.Str(
+        required=True, validate=validate.Length(min=1, max=80), metadata={"example": "Ada Lovelace"}
+    )
+    handle = fields.Str(
+        validate=validate.Length(min=1, max=30),
+        metadata={"description": "Unique in the marketplace; generated when omitted.", "example": "ada"},
+    )
+
+
+class ProfileFieldsSchema(Schema):
+    """The profile fields a user edits (all optional on PATCH)."""
+
+    display_name = fields.Str(validate=validate.Length(min=1, max=80), metadata={"example": "Ada Lovelace"})
+    handle = fields.Str(validate=validate.Length(min=1, max=30), metadata={"example": "ada"})
+    country = fields.Str(
+        allow_none=True,
+        validate=validate.Length(equal=2),
+        metadata={"description": "ISO 3166-1 alpha-2", "example": "GB"},
+    )
+    timezone = fields.Str(
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "IANA time zone", "example": "Europe/London"},
+    )
+    languages = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=8)),
+        validate=validate.Length(max=20),
+        metadata={"example": ["en", "fr"]},
+    )
+    bio = fields.Str(
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"example": "Analytical engines, poetical science."},
+    )
+
+
+class PortfolioItemSchema(Schema):
+    id = fields.Int(dump_only=True, metadata={"example": 7})
+    title = fields.Str(metadata={"example": "Bernoulli numbers program"})
+    description = fields.Str(metadata={"example": "Note G, for the Analytical Engine."})
+    link = fields.Str(allow_none=True, metadata={"example": "https://example.com/note-g"})
+    image_url = fields.Function(
+        lambda item: services.image_url(item.image_key),
+        allow_none=True,
+        metadata={"description": "Signed URL, valid for an hour", "example": "/files/eyJrIjoi..."},
+    )
+
+
+class PortfolioItemCreateSchema(Schema):
+    """A portfolio item given by link (upload an image from the web page)."""
+
+    title = fields.Str(
+        required=True, validate=validate.Length(min=1, max=120), metadata={"example": "Note G"}
+    )
+    description = fields.Str(
+        load_default="",
+        validate=validate.Length(max=1000),
+        metadata={"example": "The first published program."},
+    )
+    link = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"example": "https://example.com/note-g"},
+    )
+
+
+class SellerProfileSchema(Schema):
+    """A seller profile: written whole by PUT, read by GET."""
+
+    headline = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"example": "Mathematician and first programmer"},
+    )
+    description = fields.Str(
+        load_default="",
+        validate=validate.Length(max=5000),
+        metadata={"example": "I write programs for engines that do not exist yet."},
+    )
+    skills = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=40)),
+        load_default=list,
+        validate=validate.Length(max=30),
+        metadata={"example": ["mathematics", "programming"]},
+    )
+    hourly_rate_minor = fields.Int(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=0, max=100_000_00),
+        metadata={"description": "Hourly rate in minor units (cents) of `currency`", "example": 12000},
+    )
+    currency = fields.Str(
+        dump_only=True, metadata={"description": "The marketplace currency (ISO 4217)", "example": "USD"}
+    )
+    availability = fields.Str(
+        load_default="full_time",
+        validate=validate.OneOf(AVAILABILITIES),
+        metadata={"example": "part_time"},
+    )
+    portfolio = fields.List(
+        fields.Nested(PortfolioItemSchema),
+        dump_only=True,
+        attribute="user.portfolio_items",
+    )
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class PublicProfileSchema(Schema):
+    handle = fields.Str(metadata={"example": "ada"})
+    display_name = fields.Str(metadata={"example": "Ada Lovelace"})
+    country = fields.Str(allow_none=True, metadata={"example": "GB"})
+    languages = fields.List(fields.Str(), metadata={"example": ["en", "fr"]})
+    bio = fields.Str(allow_none=True, metadata={"example": "Analytical engines, poetical science."})
+    avatar_url = fields.Function(
+        services.avatar_url, metadata={"description": "Signed URL, valid for an hour", "example": None}
+    )
+    member_since = fields.DateTime(attribute="created_at")
+    seller_profile = fields.Nested(SellerProfileSchema, allow_none=True)
+
+
+class MeSchema(ProfileFieldsSchema):
+    """The signed-in user, as they see themselves."""
+
+    id = fields.Int(dump_only=True, metadata={"example": 42})
+    email = fields.Email(dump_only=True, metadata={"example": "ada@example.com"})
+    email_verified = fields.Function(lambda user: user.email_verified_at is not None, dump_only=True)
+    role = fields.Str(dump_only=True, metadata={"example": "member"})
+    is_seller = fields.Function(
+        lambda user: getattr(user, "seller_profile", None) is not None, dump_only=True
+    )
+    avatar_url = fields.Function(
+        services.avatar_url,
+        dump_only=True,
+        metadata={"description": "Signed URL, valid for an hour", "example": "/files/eyJrIjoi..."},
+    )
+    created_at = fields.DateTime(dump_only=True)
+
+
+# ETags are computed without signed URLs: those change every second while the
+# resource does not, and a changing ETag would make every If-Match fail.
+ME_ETAG_SCHEMA = MeSchema(exclude=("avatar_url",))
+SELLER_ETAG_SCHEMA = SellerProfileSchema(exclude=("portfolio.image_url",))

@@ -1,0 +1,236 @@
+"""Bearer tokens for API clients.
+
+Tokens are opaque random strings (``gfa_`` access, ``gfr_`` refresh, then
+``secrets.token_urlsafe(32)``); the database keeps only their SHA-256, looked up
+through a unique index. They live in the tenant's schema, so a token is
+meaningful only on the tenant that issued it: on any other host its hash simply
+is not there.
+
+An access token is short-lived (``API_ACCESS_TOKEN_LIFETIME`` seconds); a
+refresh token is long-lived (``API_REFRESH_TOKEN_LIFETIME``) and single-use:
+``refresh`` revokes it and issues a new pair in the same family. Presenting a
+refresh token that was already rotated means it leaked (or a client raced
+itself): the whole family, access tokens included, is revoked.
+
+Functions here flush; the request that calls them commits.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from flask_smorest import abort
+
+from app.accounts.models import ApiToken, User
+from tenants.db import TENANT_SCHEMA, current_tenant, db
+
+ACCESS_PREFIX = "gfa_"
+REFRESH_PREFIX = "gfr_"
+TOKEN_TYPE = "Bearer"  # noqa: S105  (the scheme name, not a secret)
+# last_used_at is bookkeeping: write it at most this often per token.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Longest token we bother hashing: prefix + 43 characters of base64url.
+_MAX_TOKEN_LENGTH = 128
+
+
+class TokenError(Exception):
+    """A token was unknown, expired, revoked or reused. The message is safe to show."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _lifetimes() -> tuple[int, int]:
+    cfg = current_app.config
+    return int(cfg["API_ACCESS_TOKEN_LIFETIME"]), int(cfg["API_REFRESH_TOKEN_LIFETIME"])
+
+
+def _find(token: str, kind: str, *, for_update: bool = False) -> ApiToken | None:
+    prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
+    if not isinstance(token, str) or not token.startswith(prefix) or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    query = sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.kind == kind)
+    if for_update:
+        query = query.with_for_update()
+    return db.session.scalars(query).first()
+
+
+def _client_details() -> dict:
+    if not request:
+        return {}
+    agent = request.user_agent.string or None
+    return {"user_agent": agent[:255] if agent else None, "ip": (request.remote_addr or None)}
+
+
+def issue_token_pair(user: User, *, family_id: str | None = None) -> dict:
+    """Issue an access token and a refresh token for ``user`` (flushes).
+
+    Returns the response body of the token endpoint: ``access_token``,
+    ``refresh_token``, ``token_type``, ``expires_in``, ``refresh_expires_in``.
+    The secrets exist only in this return value.
+    """
+    access_lifetime, refresh_lifetime = _lifetimes()
+    now = _now()
+    family_id = family_id or secrets.token_hex(16)
+    access = ACCESS_PREFIX + secrets.token_urlsafe(32)
+    refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    details = _client_details()
+    for kind, secret, lifetime in (
+        ("access", access, access_lifetime),
+        ("refresh", refresh_token, refresh_lifetime),
+    ):
+        db.session.add(
+            ApiToken(
+                user_id=user.id,
+                kind=kind,
+                token_hash=hash_token(secret),
+                family_id=family_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=lifetime),
+                **details,
+            )
+        )
+    db.session.flush()
+    return {
+        "access_token": access,
+        "refresh_token": refresh_token,
+        "token_type": TOKEN_TYPE,
+        "expires_in": access_lifetime,
+        "refresh_expires_in": refresh_lifetime,
+    }
+
+
+def _revoke_family(family_id: str, now: datetime) -> None:
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def refresh(refresh_token: str) -> dict:
+    """Rotate ``refresh_token``: revoke it and return a new pair in its family (flushes).
+
+    Raises TokenError when the token is unknown, expired, revoked, or its user
+    can no longer sign in. A refresh token presented after it was rotated
+    revokes its whole family; the caller must still commit that.
+    """
+    now = _now()
+    # FOR UPDATE: two concurrent refreshes with one token must not both succeed.
+    row = _find(refresh_token, "refresh", for_update=True)
+    if row is None:
+        raise TokenError("The refresh token is invalid.")
+    if row.revoked_at is not None:
+        _revoke_family(row.family_id, now)
+        raise TokenError("The refresh token was already used; sign in again.")
+    if row.expires_at <= now:
+        raise TokenError("The refresh token has expired; sign in again.")
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        _revoke_family(row.family_id, now)
+        raise TokenError("The refresh token is invalid.")
+    row.revoked_at = now
+    row.last_used_at = now
+    return issue_token_pair(user, family_id=row.family_id)
+
+
+def revoke(token: str) -> bool:
+    """Revoke ``token`` (flushes). A refresh token takes its whole family with it.
+
+    Returns False when the token is unknown or already revoked; never raises
+    for a bad token, so callers can answer the same way either way (RFC 7009).
+    """
+    now = _now()
+    kind = "refresh" if isinstance(token, str) and token.startswith(REFRESH_PREFIX) else "access"
+    row = _find(token, kind)
+    if row is None or row.revoked_at is not None:
+        return False
+    if kind == "refresh":
+        _revoke_family(row.family_id, now)
+    else:
+        row.revoked_at = now
+    db.session.flush()
+    return True
+
+
+def revoke_all_for_user(user: User) -> int:
+    """Revoke every live token of ``user`` (flushes); returns how many.
+
+    For the account services to call when the password changes or is reset,
+    so a stolen token does not outlive the credentials it was issued for.
+    """
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    return result.rowcount
+
+
+def _touch(row: ApiToken, now: datetime) -> None:
+    """Record last use outside the request's unit of work.
+
+    A GET never commits, and a failed request rolls back; usage bookkeeping
+    must survive both and must not enlarge the request's transaction, so it
+    goes through its own short connection (throttled to once a minute).
+    """
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
+        return
+    table = ApiToken.__table__
+    with db.engine.begin() as conn:
+        conn.execution_options(schema_translate_map={TENANT_SCHEMA: current_tenant().schema})
+        conn.execute(sa.update(table).where(table.c.id == row.id).values(last_used_at=now))
+
+
+def authenticate_bearer(header: str | None) -> User | None:
+    """The active user behind an ``Authorization: Bearer <access token>`` header, or None."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    row = _find(token.strip(), "access")
+    now = _now()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    _touch(row, now)
+    g.api_token = row
+    return user
+
+
+def _unauthorized(message: str):
+    abort(
+        401,
+        message=message,
+        headers={"WWW-Authenticate": f'{TOKEN_TYPE} realm="api", error="invalid_token"'},
+    )
+
+
+def token_auth_required(view):
+    """Reject the request with 401 unless it carries a valid access token; sets ``g.api_user``."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization")
+        if not header:
+            abort(401, message="Authentication required.", headers={"WWW-Authenticate": TOKEN_TYPE})
+        user = authenticate_bearer(header)
+        if user is None:
+            _unauthorized("The access token is invalid or has expired.")
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper

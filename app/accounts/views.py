@@ -1,0 +1,502 @@
+"""Account web pages. Thin: parse the form, call one service, commit once, render.
+
+A service refusal (AccountError) is shown on the form with status 422 and the
+transaction is rolled back, so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.accounts.auth import SESSION_TENANT_KEY
+from app.accounts.forms import (
+    AVAILABILITY_LABELS,
+    AvatarForm,
+    ChangeEmailForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    PortfolioItemForm,
+    ProfileForm,
+    ResetPasswordForm,
+    SellerProfileForm,
+    SignupForm,
+    apply_errors,
+    format_minor,
+)
+from app.accounts.limits import account_key, configured, ip_key
+from app.accounts.reference import COUNTRIES, LANGUAGES
+from app.accounts.services import AccountError
+from app.extensions import limiter
+from tenants.db import current_tenant, db
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+INVALID = 422  # the status of a page re-shown with errors on its form
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this host, else None (no open redirects)."""
+    target = (target or "").strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
+
+
+def _render(template: str, status: int = 200, **context):
+    return render_template(f"accounts/{template}", **context), status
+
+
+def _refused(exc: AccountError, form, aliases: dict[str, str] | None = None) -> list[str]:
+    db.session.rollback()
+    return apply_errors(form, exc.errors, aliases)
+
+
+def _start_session(user, remember: bool = False) -> None:
+    """Log ``user`` in on a brand-new session (no fixation), bound to this tenant."""
+    session.clear()
+    session[SESSION_TENANT_KEY] = current_tenant().id
+    login_user(user, remember=remember)
+
+
+@bp.app_context_processor
+def _account_helpers():
+    return {
+        "avatar_url": services.avatar_url,
+        "image_url": services.image_url,
+        "logout_form": ConfirmForm,
+    }
+
+
+# --------------------------------------------------------------------------- sign-up and login
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = SignupForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            user = services.register_user(
+                form.email.data, form.password.data, form.display_name.data, form.handle.data or None
+            )
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            _start_session(user)
+            flash(f"Welcome! We sent a link to {user.email}: follow it to confirm your address.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render("signup.html", status, form=form, form_errors=form_errors)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("login"), methods=["POST"])
+@limiter.limit(configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("login"), methods=["POST"])
+def login():
+    target = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(target or url_for("accounts.profile"))
+    form = LoginForm(next=target or "")
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
+        except AccountError as exc:
+            db.session.commit()  # keep the failure count (see authenticate)
+            form_errors = apply_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            _start_session(user, remember=bool(form.remember.data))
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(safe_next(form.next.data) or url_for("accounts.profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render("login.html", status, form=form, form_errors=form_errors)
+
+
+@bp.post("/logout")
+def logout():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are logged out.", "info")
+    return redirect(url_for("home.home"))
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str):
+    try:
+        services.verify_email(token)
+    except AccountError as exc:
+        db.session.rollback()
+        return _render("link_problem.html", 400, message=exc.errors.get("token", exc.message))
+    db.session.commit()
+    flash("Your email address is confirmed. Thank you!", "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/account/verify/resend")
+@login_required
+def resend_verification():
+    if ConfirmForm().validate_on_submit():
+        services.send_verification_email(current_user)
+        db.session.commit()
+        flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+    return redirect(url_for("accounts.profile"))
+
+
+# --------------------------------------------------------------------------- forgotten password
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_RESET_PER_IP"), key_func=ip_key("reset"), methods=["POST"])
+@limiter.limit(configured("RATELIMIT_RESET_PER_ACCOUNT"), key_func=account_key("reset"), methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same answer whether or not the account exists.
+        return _render("forgot_password_sent.html", email=form.email.data)
+    return _render("forgot_password.html", INVALID if form.errors else 200, form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_RESET_PER_IP"), key_func=ip_key("reset-set"), methods=["POST"])
+def reset_password(token: str):
+    try:
+        services.check_reset_token(token)
+    except AccountError as exc:
+        return _render("link_problem.html", 400, message=exc.errors.get("token", exc.message))
+    form = ResetPasswordForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except AccountError as exc:
+            form_errors = _refused(exc, form, {"token": "csrf_token"})
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is changed. Log in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render("reset_password.html", status, form=form, form_errors=form_errors)
+
+
+# --------------------------------------------------------------------------- the account pages
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user if request.method == "GET" else None)
+    if request.method == "GET":
+        form.languages.data = ", ".join(user.languages or [])
+        form.country.data = user.country or ""
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                user,
+                display_name=form.display_name.data,
+                handle=form.handle.data,
+                country=form.country.data,
+                timezone=form.timezone.data,
+                languages=form.languages.data or "",
+                bio=form.bio.data,
+            )
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render(
+        "profile.html",
+        status,
+        form=form,
+        avatar_form=AvatarForm(),
+        form_errors=form_errors,
+        timezones=services.timezone_choices(),
+    )
+
+
+@bp.post("/account/avatar")
+@login_required
+def upload_avatar():
+    user = current_user._get_current_object()
+    avatar_form = AvatarForm()
+    if avatar_form.validate_on_submit():
+        try:
+            services.set_avatar(user, avatar_form.avatar.data)
+        except AccountError as exc:
+            form_errors = _refused(exc, avatar_form)
+        else:
+            db.session.commit()
+            flash("Your profile picture is updated.", "success")
+            return redirect(url_for("accounts.profile"))
+    else:
+        form_errors = []
+    form = ProfileForm(formdata=None, obj=user)
+    form.languages.data = ", ".join(user.languages or [])
+    return _render(
+        "profile.html",
+        INVALID,
+        form=form,
+        avatar_form=avatar_form,
+        form_errors=form_errors,
+        timezones=services.timezone_choices(),
+    )
+
+
+@bp.post("/account/avatar/remove")
+@login_required
+def remove_avatar():
+    if ConfirmForm().validate_on_submit():
+        services.remove_avatar(current_user._get_current_object())
+        db.session.commit()
+        flash("Your profile picture is removed.", "info")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.current_password.data, form.password.data)
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            _start_session(user)  # other sessions end with the old password; this one goes on
+            flash("Your password is changed.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render("change_password.html", status, form=form, form_errors=form_errors)
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    user = current_user._get_current_object()
+    form = ChangeEmailForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.request_email_change(user, form.new_email.data, form.password.data)
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            flash(f"We sent a confirmation link to {form.new_email.data.strip()}.", "info")
+            return redirect(url_for("accounts.profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render("change_email.html", status, form=form, form_errors=form_errors)
+
+
+@bp.get("/account/email/confirm/<token>")
+def confirm_email_change(token: str):
+    try:
+        user = services.confirm_email_change(token)
+    except AccountError as exc:
+        db.session.rollback()
+        return _render("link_problem.html", 400, message=exc.errors.get("token", exc.message))
+    email = user.email
+    db.session.commit()
+    flash(f"Your email address is now {email}.", "success")
+    return redirect(url_for("accounts.profile" if current_user.is_authenticated else "accounts.login"))
+
+
+@bp.route("/account/seller", methods=["GET", "POST"])
+@login_required
+def seller_profile():
+    user = current_user._get_current_object()
+    existing = user.seller_profile
+    currency = services.marketplace_currency()
+    form = SellerProfileForm(obj=existing if request.method == "GET" else None)
+    if request.method == "GET" and existing is not None:
+        form.skills.data = ", ".join(existing.skills or [])
+        form.hourly_rate.data = format_minor(existing.hourly_rate_minor, existing.currency)
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            try:
+                rate = form.hourly_rate_minor(currency)
+            except ValueError as exc:
+                raise AccountError({"hourly_rate_minor": str(exc)}) from None
+            services.upsert_seller_profile(
+                user,
+                headline=form.headline.data,
+                description=form.description.data or "",
+                skills=form.skills.data or "",
+                hourly_rate_minor=rate,
+                availability=form.availability.data,
+            )
+        except AccountError as exc:
+            form_errors = _refused(exc, form, {"hourly_rate_minor": "hourly_rate"})
+        else:
+            db.session.commit()
+            flash(
+                "Your seller profile is saved." if existing else "You are now a seller. Welcome aboard!",
+                "success",
+            )
+            return redirect(url_for("accounts.seller_profile"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render(
+        "seller_profile.html",
+        status,
+        form=form,
+        form_errors=form_errors,
+        currency=currency,
+        is_seller=existing is not None,
+    )
+
+
+@bp.route("/account/portfolio", methods=["GET", "POST"])
+@login_required
+def portfolio():
+    user = current_user._get_current_object()
+    form = PortfolioItemForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.add_portfolio_item(
+                user,
+                form.title.data,
+                form.description.data or "",
+                link=form.link.data or None,
+                image=form.image.data,
+            )
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            flash("The item is added to your portfolio.", "success")
+            return redirect(url_for("accounts.portfolio"))
+    status = INVALID if form.errors or form_errors else 200
+    return _render(
+        "portfolio.html",
+        status,
+        form=form,
+        form_errors=form_errors,
+        items=user.portfolio_items,
+        delete_form=ConfirmForm(),
+        is_seller=user.is_seller,
+    )
+
+
+@bp.post("/account/portfolio/<int:item_id>/delete")
+@login_required
+def delete_portfolio_item(item_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.delete_portfolio_item(current_user._get_current_object(), item_id)
+        except AccountError:
+            db.session.rollback()
+            abort(404)
+        db.session.commit()
+        flash("The item is removed from your portfolio.", "info")
+    return redirect(url_for("accounts.portfolio"))
+
+
+@bp.route("/account/privacy", methods=["GET"])
+@login_required
+def privacy():
+    return _render("privacy.html", delete_form=DeleteAccountForm(), form_errors=[])
+
+
+@bp.get("/account/privacy/export.json")
+@login_required
+def export_data():
+    data = services.export_user_data(current_user._get_current_object())
+    filename = f"{current_tenant().slug}-account-{current_user.id}.json"
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.post("/account/delete")
+@login_required
+def delete_account():
+    form = DeleteAccountForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user._get_current_object(), form.password.data)
+        except AccountError as exc:
+            form_errors = _refused(exc, form)
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your account is deleted. Goodbye!", "info")
+            return redirect(url_for("home.home"))
+    return _render("privacy.html", INVALID, delete_form=form, form_errors=form_errors)
+
+
+# --------------------------------------------------------------------------- public profile
+
+
+@bp.get("/u/<handle>")
+def public_profile(handle: str):
+    user = services.get_user_by_handle(handle)
+    if user is None:
+        abort(404)
+    if user.handle != handle:
+        return redirect(url_for("accounts.public_profile", handle=user.handle), 301)
+    seller = user.seller_profile
+    return _render(
+        "public_profile.html",
+        person=user,
+        seller=seller,
+        items=user.portfolio_items if seller else [],
+        country=COUNTRIES.get(user.country or ""),
+        languages=[LANGUAGES.get(code, code) for code in user.languages or []],
+        availability=AVAILABILITY_LABELS.get(seller.availability) if seller else None,
+        rate=format_minor(seller.hourly_rate_minor, seller.currency) if seller else "",
+        is_owner=current_user.is_authenticated and current_user.id == user.id,
+        gigs=_active_gigs(user) if seller else [],
+    )
+
+
+def _active_gigs(user):
+    """The seller's live gigs, from the gigs domain's public service."""
+    from app.gigs.services import list_seller_gigs
+
+    return list_seller_gigs(user, per_page=24)[0]

@@ -1,0 +1,52 @@
+"""File storage for tenants: ``from app.storage import storage``.
+
+``storage`` is the configured backend (``STORAGE_BACKEND``, default "local"):
+``save(data, namespace=, filename=, content_type=) -> key``, ``open(key)``,
+``delete(key)``, ``exists(key)``, ``url(key, expires_in=3600)``. All calls act
+for the bound tenant. Images are validated and re-encoded by
+``app.storage.images.process_image`` before they are saved.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from werkzeug.local import LocalProxy
+
+from app.storage.backends import (
+    InvalidKey,
+    LocalStorage,
+    StorageBackend,
+    StorageError,
+    StorageNotFound,
+    backend_class,
+)
+
+__all__ = [
+    "InvalidKey",
+    "LocalStorage",
+    "StorageBackend",
+    "StorageError",
+    "StorageNotFound",
+    "get_storage",
+    "storage",
+]
+
+_EXTENSION_KEY = "gigforge.storage"
+
+
+def get_storage() -> StorageBackend:
+    """The app's backend instance, created on first use from ``STORAGE_BACKEND``."""
+    name = current_app.config.get("STORAGE_BACKEND", "local")
+    cached = current_app.extensions.get(_EXTENSION_KEY)
+    if cached is None or cached[0] != name:
+        cached = (name, backend_class(name)())
+        current_app.extensions[_EXTENSION_KEY] = cached
+    return cached[1]
+
+
+storage: StorageBackend = LocalProxy(get_storage)  # type: ignore[assignment]
+
+
+def remove_tenant_files(_sender=None, *, tenant, **_kwargs) -> None:
+    """tenant_dropped receiver: delete every file of the dropped tenant."""
+    get_storage().delete_tenant(tenant.id)

@@ -1,0 +1,49 @@
+"""``GET /files/<token>``: serves a stored file to whoever holds a valid signed URL."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from flask import Blueprint, Response, abort, request
+
+from app.storage import StorageError, storage
+from app.storage.backends import backend_class, content_type_for
+from app.storage.signing import read_file_token
+from tenants.db import current_tenant
+
+bp = Blueprint("storage", __name__)
+
+# Shown in the browser; anything else (HTML, SVG, scripts...) is downloaded, never rendered
+# on the tenant's origin.
+INLINE_TYPES = {"image/webp", "image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"}
+
+
+@bp.record_once
+def _check_config(state):
+    backend_class(state.app.config.get("STORAGE_BACKEND", "local"))  # fail at startup, not at first upload
+
+
+@bp.get("/files/<token>")
+def serve_file(token: str):
+    """The file, when the token is genuine, unexpired and for this host's tenant; else 404."""
+    grant = read_file_token(token, tenant_id=current_tenant().id)
+    if grant is None:
+        abort(404)
+    key = grant.key
+    try:
+        data = storage.open(key)
+    except StorageError:
+        abort(404)
+    content_type = content_type_for(key)
+    response = Response(data, content_type=content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    disposition = "inline" if content_type in INLINE_TYPES else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{key.rpartition("/")[2]}"'
+    # The bytes under a key never change; let the browser keep them until the URL expires.
+    remaining = max(0, grant.expires_at - int(time.time()))
+    response.cache_control.private = True
+    response.cache_control.max_age = remaining
+    response.set_etag(hashlib.sha256(key.encode()).hexdigest()[:32])
+    return response.make_conditional(request)

@@ -1,0 +1,93 @@
+"""Helpers for the accounts web tests: CSRF tokens from real pages, logging in."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.accounts.models import User
+from tenants.db import db
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+STRONG_PASSWORD = "violet-harbor-lantern-42"
+
+
+def csrf_token(client, path: str) -> str:
+    """GET ``path`` and return the CSRF token of its (first) form."""
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no csrf_token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client, page: str, data: dict, action: str | None = None, **kwargs):
+    """Submit the form of ``page`` (to ``action`` or the page itself) with a fresh CSRF token."""
+    token = csrf_token(client, page)
+    return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)
+
+
+def login(client, email: str, password: str, remember: bool = False, next: str | None = None):
+    data = {"email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    if next:
+        data["next"] = next
+    return post_form(client, "/login", data)
+
+
+def signup(client, email: str, password: str = STRONG_PASSWORD, display_name: str = "Ada Lovelace", **extra):
+    return post_form(
+        client, "/signup", {"email": email, "password": password, "display_name": display_name, **extra}
+    )
+
+
+def logout(client):
+    return post_form(client, "/account", {}, action="/logout")
+
+
+def session_cookie(client):
+    cookie = client.get_cookie("session", domain=client.host)
+    return cookie.value if cookie else None
+
+
+def link_path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.fixture
+def user_row(in_tenant):
+    """``user_row(tenant, user_id=..., email=...)`` -> a fresh User (detached snapshot)."""
+
+    def fetch(tenant, user_id: int | None = None, email: str | None = None) -> User | None:
+        with in_tenant(tenant):
+            if user_id is not None:
+                user = db.session.get(User, user_id)
+            else:
+                user = db.session.execute(
+                    db.select(User).where(db.func.lower(User.email) == email.lower())
+                ).scalar_one_or_none()
+            if user is not None:
+                db.session.expunge(user)
+            return user
+
+    return fetch
+
+
+@pytest.fixture
+def web():
+    """The helpers above, for test modules (test directories are not packages)."""
+    return SimpleNamespace(
+        csrf_token=csrf_token,
+        post_form=post_form,
+        login=login,
+        signup=signup,
+        logout=logout,
+        session_cookie=session_cookie,
+        link_path=link_path,
+        STRONG_PASSWORD=STRONG_PASSWORD,
+    )
