@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, render_template
 
-from app.gigs.services import category_tree
+from app.gigs.services import visible_category_nodes
 
 # Served on tenant and platform hosts alike (tenant bound when there is one).
 home_bp = Blueprint("home", __name__, template_folder="templates")
@@ -16,7 +16,7 @@ platform_bp = Blueprint("platform", __name__, template_folder="templates", url_p
 def home():
     if g.tenant is None:
         return render_template("platform/home.html")
-    return render_template("core/home.html", categories=category_tree())
+    return render_template("core/home.html", categories=visible_category_nodes())
 
 
 @platform_bp.get("/about")

@@ -1,4 +1,23 @@
-from marshmallow import Schema, fields
+"""Marshmallow schemas of the catalog API.
+
+Request schemas check shapes and types only (``strict`` integers: a price of
+``"10"`` or ``10.5`` is refused); the rules (ranges, markup, the basic package,
+the category) are the services', so the web and the API can never disagree.
+Their limits are repeated here as OpenAPI ``minimum`` / ``maximum`` for clients.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.gigs import services
+from app.gigs.models import MAX_PRICE_MINOR, TIERS
+
+PRICE_DOC = {
+    "description": "Integer minor units (cents) of the marketplace currency.",
+    "minimum": 1,
+    "maximum": MAX_PRICE_MINOR,
+}
 
 
 class SubcategorySchema(Schema):
@@ -11,3 +30,164 @@ class SubcategorySchema(Schema):
 class CategorySchema(SubcategorySchema):
     description = fields.Str()
     children = fields.List(fields.Nested(SubcategorySchema), dump_only=True)
+
+
+class CategoryRefSchema(Schema):
+    id = fields.Int(metadata={"example": 9})
+    name = fields.Str(metadata={"example": "Logo Design"})
+    slug = fields.Str(metadata={"example": "logo-design"})
+
+
+# --- gigs --------------------------------------------------------------------------
+
+
+class PackageSchema(Schema):
+    tier = fields.Str(required=True, validate=validate.OneOf(TIERS), metadata={"example": "basic"})
+    title = fields.Str(
+        required=True, metadata={"example": "Starter", "maxLength": services.PACKAGE_TITLE_MAX}
+    )
+    description = fields.Str(
+        load_default="",
+        metadata={"example": "One logo concept", "maxLength": services.PACKAGE_DESCRIPTION_MAX},
+    )
+    price_minor = fields.Int(required=True, strict=True, metadata={**PRICE_DOC, "example": 5000})
+    delivery_days = fields.Int(
+        required=True, strict=True, metadata={"minimum": 1, "maximum": 90, "example": 5}
+    )
+    revisions = fields.Int(
+        strict=True,
+        load_default=0,
+        metadata={"description": "0-20, or -1 for unlimited", "minimum": -1, "maximum": 20, "example": 2},
+    )
+    features = fields.List(
+        fields.Str(metadata={"maxLength": services.FEATURE_MAX}),
+        load_default=list,
+        metadata={"maxItems": services.MAX_FEATURES, "example": ["1 concept", "PNG and SVG files"]},
+    )
+
+
+class ExtraSchema(Schema):
+    id = fields.Int(dump_only=True, metadata={"example": 3})
+    title = fields.Str(required=True, metadata={"example": "Fast delivery"})
+    description = fields.Str(load_default="", metadata={"example": "Two days sooner"})
+    price_minor = fields.Int(required=True, strict=True, metadata={**PRICE_DOC, "example": 3000})
+    extra_days = fields.Int(
+        strict=True,
+        load_default=0,
+        metadata={
+            "description": "Days added to the delivery time; negative for faster delivery "
+            "(every package must keep at least one day).",
+            "example": -2,
+        },
+    )
+
+
+class FaqSchema(Schema):
+    question = fields.Str(required=True, metadata={"example": "Do I get the source files?"})
+    answer = fields.Str(required=True, metadata={"example": "Yes: AI, SVG and PDF."})
+
+
+class ImageSchema(Schema):
+    id = fields.Int(metadata={"example": 4})
+    url = fields.Function(
+        lambda image: services.image_url(image.key),
+        metadata={"description": "Signed URL, valid for an hour", "example": "/files/eyJrIjoi..."},
+    )
+    thumb_url = fields.Function(lambda image: services.image_url(image.thumb_key))
+    width = fields.Int(metadata={"example": 1600})
+    height = fields.Int(metadata={"example": 1200})
+
+
+class SellerCardSchema(Schema):
+    handle = fields.Str(metadata={"example": "ada"})
+    display_name = fields.Str(metadata={"example": "Ada Lovelace"})
+    avatar_url = fields.Method("_avatar", metadata={"example": None})
+
+    def _avatar(self, user):
+        from app.accounts.services import avatar_url
+
+        return avatar_url(user)
+
+
+class GigInputSchema(Schema):
+    """The fields a seller writes. On PATCH every field is optional; lists are replaced whole."""
+
+    title = fields.Str(
+        required=True,
+        metadata={
+            "description": "15 to 100 characters, plain text",
+            "example": "I will design a minimalist logo",
+        },
+    )
+    description = fields.Str(
+        metadata={
+            "description": "Markdown (no raw HTML); rendered and sanitised into `description_html`.",
+            "example": "A **clean** logo for your brand.\n\n- three concepts\n- vector files",
+        }
+    )
+    category_id = fields.Int(strict=True, allow_none=True, metadata={"example": 9})
+    tags = fields.List(
+        fields.Str(),
+        metadata={
+            "maxItems": services.MAX_TAGS,
+            "description": "2-20 characters each, stored lowercase",
+            "example": ["logo", "branding"],
+        },
+    )
+    packages = fields.List(
+        fields.Nested(PackageSchema),
+        metadata={"description": "basic (required to publish), standard, premium"},
+    )
+    extras = fields.List(fields.Nested(ExtraSchema), metadata={"maxItems": services.MAX_EXTRAS})
+    faqs = fields.List(fields.Nested(FaqSchema), metadata={"maxItems": services.MAX_FAQS})
+
+
+class GigPatchSchema(GigInputSchema):
+    """PATCH body: any subset of the fields (use with ``partial=True``)."""
+
+
+class GigSchema(Schema):
+    """A gig as the API returns it (the owner sees every status; others only active gigs)."""
+
+    id = fields.Int(metadata={"example": 42})
+    slug = fields.Str(metadata={"example": "i-will-design-a-minimalist-logo-3fa2c1"})
+    url = fields.Method(
+        "_url", metadata={"example": "https://acme.example.com/gigs/i-will-design-a-minimalist-logo-3fa2c1"}
+    )
+    title = fields.Str(metadata={"example": "I will design a minimalist logo"})
+    description = fields.Str(attribute="description_source", metadata={"example": "A **clean** logo."})
+    description_html = fields.Str(metadata={"example": "<p>A <strong>clean</strong> logo.</p>"})
+    status = fields.Str(metadata={"example": "active", "enum": ["draft", "active", "paused", "archived"]})
+    category = fields.Nested(CategoryRefSchema, allow_none=True)
+    tags = fields.List(fields.Str(), metadata={"example": ["logo", "branding"]})
+    currency = fields.Method("_currency", metadata={"example": "USD"})
+    min_price_minor = fields.Int(allow_none=True, metadata={"example": 5000})
+    min_delivery_days = fields.Int(allow_none=True, metadata={"example": 3})
+    rating_avg = fields.Float(metadata={"example": 0})
+    rating_count = fields.Int(metadata={"example": 0})
+    version = fields.Int(
+        metadata={"description": "Bumped by every change; the ETag follows it", "example": 3}
+    )
+    packages = fields.List(fields.Nested(PackageSchema))
+    extras = fields.List(fields.Nested(ExtraSchema))
+    faqs = fields.List(fields.Nested(FaqSchema))
+    images = fields.List(fields.Nested(ImageSchema))
+    seller = fields.Nested(SellerCardSchema)
+    published_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _url(self, gig):
+        from flask import url_for
+
+        return url_for("gigs.gig_page", slug=gig.slug, _external=True)
+
+    def _currency(self, gig):
+        from app.settings.services import get_branding
+
+        return get_branding().currency
+
+
+def gig_etag_data(gig) -> dict:
+    """What the ETag of a gig is computed from: its id and version (not signed URLs, which change)."""
+    return {"id": gig.id, "version": gig.version}

@@ -1,21 +1,127 @@
-"""Catalog rules: categories (gigs arrive with the catalog issue)."""
+"""Catalog rules: categories and gigs (packages, extras, FAQ, images, publishing).
+
+Every function acts on the bound tenant, flushes and never commits: the view,
+API call or job commits once. A function that refuses raises a ``GigError``
+(or a subclass) *before* it changes anything, so the caller only has to roll
+back (or not commit). ``GigError.errors`` maps a field to a message; nested
+fields use dotted names (``packages.basic.price_minor``, ``faqs.1.answer``).
+
+Every state change publishes an event in the same transaction (payload
+``{"gig_id": id}``; the search domain's handlers load the gig fresh):
+
+- ``gig.published``: a draft or paused gig became active
+- ``gig.updated``: an edit (details, packages, extras, FAQ, images) of any gig
+- ``gig.paused``: an active gig stopped taking orders and left the catalog
+- ``gig.archived``: the gig is gone for good (terminal)
+
+Money is integer minor units of the marketplace currency.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import re
+import secrets
 import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
-from app.gigs.models import Category
+from app.accounts.models import User
+from app.after_commit import on_commit
+from app.events import publish
+from app.extensions import redis_store
+from app.gigs.models import (
+    MAX_PRICE_MINOR,
+    TIERS,
+    UNLIMITED_REVISIONS,
+    Category,
+    Gig,
+    GigExtra,
+    GigFaq,
+    GigImage,
+    GigPackage,
+)
 from app.gigs.starter_categories import STARTER_CATEGORIES
-from tenants.db import db
+from app.gigs.text import looks_like_markup, render_description, strip_controls
+from tenants.db import current_tenant, db
+
+log = logging.getLogger(__name__)
+
+FORM = "form"  # errors that belong to no single field
+TITLE_MIN, TITLE_MAX = 15, 100
+DESCRIPTION_MAX = 10_000
+MAX_TAGS = 5
+TAG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 -]{0,18}[a-z0-9])$")
+DELIVERY_MIN, DELIVERY_MAX = 1, 90
+REVISIONS_MAX = 20
+MAX_FEATURES = 10
+FEATURE_MAX = 80
+PACKAGE_TITLE_MAX, PACKAGE_DESCRIPTION_MAX = 60, 300
+MAX_EXTRAS = 10
+MAX_FAQS = 10
+QUESTION_MAX, ANSWER_MAX = 200, 1000
+MAX_PAGE = 10_000  # deeper pages are empty rather than an absurd OFFSET
+GIG_FIELDS = ("title", "description", "category_id", "tags", "packages", "extras", "faqs")
+EDITABLE_STATUSES = ("draft", "active", "paused")
 
 
-def slugify(text: str) -> str:
+class GigError(ValueError):
+    """A refused gig operation; ``errors`` maps a field (or ``"form"``) to a message.
+
+    ``status`` is the HTTP status the API answers with; the web shows the message.
+    """
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str] | str):
+        if isinstance(errors, str):
+            errors = {FORM: errors}
+        self.errors: dict[str, str] = dict(errors)
+        super().__init__("; ".join(self.errors.values()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class GigNotFound(GigError):
+    """No such gig in this marketplace (or not visible to this viewer)."""
+
+    status = 404
+
+
+class GigForbidden(GigError):
+    """The gig exists but the user may not change it (not the owner, or not a seller)."""
+
+    status = 403
+
+
+class GigStateError(GigError):
+    """The operation does not fit the gig's status (pause a draft, edit an archived gig)."""
+
+    status = 409
+
+
+class GigVersionConflict(GigError):
+    """The gig changed since the version the client last read."""
+
+    status = 412
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def slugify(text: str, fallback: str = "category") -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "category"
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-") or fallback
 
 
 def category_tree(include_hidden: bool = False) -> list[Category]:
@@ -31,6 +137,80 @@ def category_tree(include_hidden: bool = False) -> list[Category]:
     return list(db.session.execute(query).scalars())
 
 
+@dataclass(frozen=True)
+class CategoryNode:
+    """A category as pages render it: plain data, safe to cache."""
+
+    id: int
+    name: str
+    slug: str
+    description: str
+    children: tuple[CategoryNode, ...] = ()
+
+
+_CATEGORY_CACHE_TTL = 300
+
+
+def _category_cache_key(tenant_id: int) -> str:
+    return f"t:{tenant_id}:categories:v1"
+
+
+def visible_category_nodes() -> list[CategoryNode]:
+    """The visible category tree of the bound tenant, cached in Redis per tenant.
+
+    The home page reads it on every request; ``invalidate_category_cache`` drops
+    it whenever categories change.
+    """
+    tenant = current_tenant()
+    key = _category_cache_key(tenant.id)
+    raw = redis_store.client.get(key)
+    if raw is not None:
+        return [_node_from_dict(item) for item in json.loads(raw)]
+    nodes = [
+        CategoryNode(
+            parent.id,
+            parent.name,
+            parent.slug,
+            parent.description,
+            tuple(
+                CategoryNode(c.id, c.name, c.slug, c.description) for c in parent.children if not c.is_hidden
+            ),
+        )
+        for parent in category_tree()
+    ]
+    redis_store.client.set(key, json.dumps([asdict(n) for n in nodes]), ex=_CATEGORY_CACHE_TTL)
+    return nodes
+
+
+def _node_from_dict(item: dict) -> CategoryNode:
+    children = tuple(_node_from_dict(child) for child in item.get("children", ()))
+    return CategoryNode(item["id"], item["name"], item["slug"], item["description"], children)
+
+
+def invalidate_category_cache() -> None:
+    """Forget the bound tenant's cached category tree, now and after commit."""
+    tenant_id = current_tenant().id
+    redis_store.client.delete(_category_cache_key(tenant_id))
+    on_commit(lambda: redis_store.client.delete(_category_cache_key(tenant_id)))
+
+
+def category_choices() -> list[tuple[int, str]]:
+    """(id, label) of every visible category, subcategories as "Parent › Child"."""
+    choices: list[tuple[int, str]] = []
+    for parent in category_tree():
+        choices.append((parent.id, parent.name))
+        choices.extend(
+            (child.id, f"{parent.name} › {child.name}") for child in parent.children if not child.is_hidden
+        )
+    return choices
+
+
+def get_category_by_slug(slug: str) -> Category | None:
+    """The visible category with this slug, or None."""
+    category = db.session.scalar(sa.select(Category).where(Category.slug == slug))
+    return category if category is not None and category.is_visible else None
+
+
 def seed_categories(_sender, *, session, tenant, options) -> list[str]:
     """tenant_seed receiver: the starter category tree."""
     for position, (name, children) in enumerate(STARTER_CATEGORIES):
@@ -40,3 +220,762 @@ def seed_categories(_sender, *, session, tenant, options) -> list[str]:
         ]
         session.add(parent)
     return []
+
+
+# --------------------------------------------------------------------------- cleaning input
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _plain(
+    value: Any, field: str, errors: dict, *, max_len: int, required: bool, label: str, multiline: bool = False
+) -> str:
+    """A plain-text field: trimmed, no control characters, no markup, within ``max_len``."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = f"{label} must be text."
+        return ""
+    text = strip_controls(value)
+    text = text.strip() if multiline else " ".join(text.split())
+    if not text:
+        if required:
+            errors[field] = f"{label} is required."
+        return ""
+    if len(text) > max_len:
+        errors[field] = f"{label} must be at most {max_len:,} characters."
+    elif looks_like_markup(text):
+        errors[field] = f"{label} cannot contain HTML; write plain text."
+    return text
+
+
+def _price(value: Any, field: str, errors: dict) -> int:
+    if not _is_int(value):
+        errors[field] = "Enter the price as a whole number of minor units (cents)."
+        return 0
+    if value <= 0:
+        errors[field] = "The price must be more than zero."
+    elif value > MAX_PRICE_MINOR:
+        errors[field] = f"The price can be at most {MAX_PRICE_MINOR:,} minor units."
+    return value
+
+
+def _clean_title(value: Any, errors: dict) -> str:
+    title = _plain(value, "title", errors, max_len=TITLE_MAX, required=True, label="The title")
+    if "title" not in errors and len(title) < TITLE_MIN:
+        errors["title"] = f"The title must be {TITLE_MIN} to {TITLE_MAX} characters long."
+    return title
+
+
+def _clean_description(value: Any, errors: dict) -> tuple[str, str]:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors["description"] = "The description must be text."
+        return "", ""
+    source = strip_controls(value).strip()
+    if len(source) > DESCRIPTION_MAX:
+        errors["description"] = f"The description must be at most {DESCRIPTION_MAX:,} characters."
+        return "", ""
+    html = render_description(source) if source else ""
+    if source and not html:
+        errors["description"] = "The description has no readable text."
+    return source, html
+
+
+def _clean_category(value: Any, errors: dict) -> int | None:
+    if value is None or value == "":
+        return None
+    if not _is_int(value):
+        errors["category_id"] = "Choose a category."
+        return None
+    category = db.session.get(Category, value) if 0 < value < 2**31 else None
+    if category is None or not category.is_visible:
+        errors["category_id"] = "This category does not exist."
+        return None
+    return category.id
+
+
+def _clean_tags(value: Any, errors: dict) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        errors["tags"] = "Give the tags as a list."
+        return []
+    tags: list[str] = []
+    for raw in value:
+        if not isinstance(raw, str):
+            errors["tags"] = "Each tag must be text."
+            return []
+        tag = " ".join(raw.split()).lower()
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            shown = tag[:20] + ("…" if len(tag) > 20 else "")
+            errors["tags"] = f"“{shown}” is not a valid tag: use 2 to 20 letters, digits, spaces or hyphens."
+            return []
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        errors["tags"] = f"Use at most {MAX_TAGS} tags."
+    return tags
+
+
+def _clean_features(value: Any, field: str, errors: dict) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list | tuple):
+        errors[field] = "Give the features as a list."
+        return []
+    features: list[str] = []
+    for i, raw in enumerate(value):
+        text = _plain(raw, f"{field}.{i}", errors, max_len=FEATURE_MAX, required=False, label="A feature")
+        if f"{field}.{i}" in errors:
+            errors[field] = errors.pop(f"{field}.{i}")
+            return []
+        if text:
+            features.append(text)
+    if len(features) > MAX_FEATURES:
+        errors[field] = f"List at most {MAX_FEATURES} features."
+    return features
+
+
+def _clean_packages(value: Any, errors: dict) -> list[dict]:
+    """A list of package dicts (each with a ``tier``) -> clean dicts in tier order."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        errors["packages"] = "Give the packages as a list."
+        return []
+    by_tier: dict[str, dict] = {}
+    for raw in value:
+        if not isinstance(raw, dict):
+            errors["packages"] = "Each package must be an object."
+            return []
+        tier = raw.get("tier")
+        if tier not in TIERS:
+            errors["packages"] = "Each package needs a tier: basic, standard or premium."
+            return []
+        if tier in by_tier:
+            errors["packages"] = f"There are two {tier} packages."
+            return []
+        prefix = f"packages.{tier}"
+        unknown = set(raw) - {
+            "tier",
+            "title",
+            "description",
+            "price_minor",
+            "delivery_days",
+            "revisions",
+            "features",
+        }
+        if unknown:
+            errors[f"{prefix}.{sorted(unknown)[0]}"] = "Unknown field."
+        clean = {
+            "tier": tier,
+            "position": TIERS.index(tier),
+            "title": _plain(
+                raw.get("title"),
+                f"{prefix}.title",
+                errors,
+                max_len=PACKAGE_TITLE_MAX,
+                required=True,
+                label="The package title",
+            ),
+            "description": _plain(
+                raw.get("description"),
+                f"{prefix}.description",
+                errors,
+                max_len=PACKAGE_DESCRIPTION_MAX,
+                required=False,
+                label="The package description",
+                multiline=True,
+            ),
+            "price_minor": _price(raw.get("price_minor"), f"{prefix}.price_minor", errors),
+            "features": _clean_features(raw.get("features"), f"{prefix}.features", errors),
+        }
+        days = raw.get("delivery_days")
+        if not _is_int(days) or not DELIVERY_MIN <= days <= DELIVERY_MAX:
+            errors[f"{prefix}.delivery_days"] = (
+                f"Delivery time must be {DELIVERY_MIN} to {DELIVERY_MAX} days."
+            )
+        clean["delivery_days"] = days
+        revisions = raw.get("revisions", 0)
+        if revisions is None or revisions == "unlimited":
+            revisions = UNLIMITED_REVISIONS
+        if not _is_int(revisions) or not UNLIMITED_REVISIONS <= revisions <= REVISIONS_MAX:
+            errors[f"{prefix}.revisions"] = f"Revisions must be 0 to {REVISIONS_MAX}, or unlimited."
+        clean["revisions"] = revisions
+        by_tier[tier] = clean
+    if by_tier and "basic" not in by_tier:
+        errors["packages.basic"] = "The basic package is required."
+    return [by_tier[tier] for tier in TIERS if tier in by_tier]
+
+
+def _clean_extras(value: Any, errors: dict) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        errors["extras"] = "Give the extras as a list."
+        return []
+    if len(value) > MAX_EXTRAS:
+        errors["extras"] = f"Offer at most {MAX_EXTRAS} extras."
+        return []
+    extras = []
+    for i, raw in enumerate(value):
+        if not isinstance(raw, dict):
+            errors["extras"] = "Each extra must be an object."
+            return []
+        prefix = f"extras.{i}"
+        days = raw.get("extra_days", 0) or 0
+        if not _is_int(days) or not -(DELIVERY_MAX - 1) <= days <= DELIVERY_MAX:
+            errors[f"{prefix}.extra_days"] = (
+                f"Extra days must be between {-(DELIVERY_MAX - 1)} and {DELIVERY_MAX}."
+            )
+            days = 0
+        extras.append(
+            {
+                "position": i,
+                "title": _plain(
+                    raw.get("title"),
+                    f"{prefix}.title",
+                    errors,
+                    max_len=PACKAGE_TITLE_MAX,
+                    required=True,
+                    label="The extra's title",
+                ),
+                "description": _plain(
+                    raw.get("description"),
+                    f"{prefix}.description",
+                    errors,
+                    max_len=PACKAGE_DESCRIPTION_MAX,
+                    required=False,
+                    label="The extra's description",
+                    multiline=True,
+                ),
+                "price_minor": _price(raw.get("price_minor"), f"{prefix}.price_minor", errors),
+                "extra_days": days,
+            }
+        )
+    return extras
+
+
+def _clean_faqs(value: Any, errors: dict) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        errors["faqs"] = "Give the FAQ as a list."
+        return []
+    if len(value) > MAX_FAQS:
+        errors["faqs"] = f"Add at most {MAX_FAQS} questions."
+        return []
+    faqs = []
+    for i, raw in enumerate(value):
+        if not isinstance(raw, dict):
+            errors["faqs"] = "Each FAQ entry must be an object."
+            return []
+        prefix = f"faqs.{i}"
+        faqs.append(
+            {
+                "position": i,
+                "question": _plain(
+                    raw.get("question"),
+                    f"{prefix}.question",
+                    errors,
+                    max_len=QUESTION_MAX,
+                    required=True,
+                    label="The question",
+                ),
+                "answer": _plain(
+                    raw.get("answer"),
+                    f"{prefix}.answer",
+                    errors,
+                    max_len=ANSWER_MAX,
+                    required=True,
+                    label="The answer",
+                    multiline=True,
+                ),
+            }
+        )
+    return faqs
+
+
+def _clean(data: dict, *, creating: bool) -> dict:
+    """Validate the given fields; raises GigError with every problem at once."""
+    if not isinstance(data, dict):
+        raise GigError("The gig must be given as an object.")
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for field in data:
+        if field not in GIG_FIELDS:
+            errors[field] = "Unknown field."
+    if creating and "title" not in data:
+        errors["title"] = "The title is required."
+    if "title" in data:
+        clean["title"] = _clean_title(data["title"], errors)
+    if "description" in data:
+        clean["description_source"], clean["description_html"] = _clean_description(
+            data["description"], errors
+        )
+    if "category_id" in data:
+        clean["category_id"] = _clean_category(data["category_id"], errors)
+    if "tags" in data:
+        clean["tags"] = _clean_tags(data["tags"], errors)
+    if "packages" in data:
+        clean["packages"] = _clean_packages(data["packages"], errors)
+    if "extras" in data:
+        clean["extras"] = _clean_extras(data["extras"], errors)
+    if "faqs" in data:
+        clean["faqs"] = _clean_faqs(data["faqs"], errors)
+    if errors:
+        raise GigError(errors)
+    return clean
+
+
+# --------------------------------------------------------------------------- gigs: reading
+
+
+def get_gig(gig_id: Any) -> Gig | None:
+    """The gig with this id in the bound tenant, or None (also for ids that cannot exist)."""
+    if not _is_int(gig_id) or not 0 < gig_id < 2**31:
+        return None
+    return db.session.get(Gig, gig_id)
+
+
+def _seller_is_public(gig: Gig) -> bool:
+    return gig.seller.status == "active"
+
+
+def can_view(gig: Gig, viewer: User | None) -> bool:
+    """Everyone sees an active gig of an active seller; the owner sees every status."""
+    if viewer is not None and getattr(viewer, "id", None) == gig.seller_id:
+        return True
+    return gig.status == "active" and _seller_is_public(gig)
+
+
+def get_public_gig(slug: str, viewer: User | None = None) -> Gig:
+    """The gig at ``/gigs/<slug>`` as ``viewer`` (None: anonymous) may see it.
+
+    Raises GigNotFound for an unknown slug, and for a draft, paused or
+    archived gig (or a suspended seller's) unless ``viewer`` owns it.
+    """
+    gig = db.session.scalar(sa.select(Gig).where(Gig.slug == slug)) if isinstance(slug, str) else None
+    if gig is None or not can_view(gig, viewer):
+        raise GigNotFound("This gig does not exist.")
+    return gig
+
+
+def get_visible_gig(gig_id: Any, viewer: User | None = None) -> Gig:
+    """Like ``get_public_gig`` but by id (the API). Raises GigNotFound."""
+    gig = get_gig(gig_id)
+    if gig is None or not can_view(gig, viewer):
+        raise GigNotFound("This gig does not exist.")
+    return gig
+
+
+def get_gig_for_owner(user: User, gig_id: Any) -> Gig:
+    """A gig ``user`` may edit. Raises GigNotFound (no such gig) or GigForbidden (someone else's)."""
+    gig = get_gig(gig_id)
+    if gig is None:
+        raise GigNotFound("This gig does not exist.")
+    _require_owner(user, gig)
+    return gig
+
+
+def _page_bounds(page: int, per_page: int) -> tuple[int, int] | None:
+    if not _is_int(page) or page < 1 or page > MAX_PAGE:
+        return None
+    return (page - 1) * per_page, per_page
+
+
+def list_seller_gigs(
+    user: User, include_drafts: bool = False, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Gig], int]:
+    """``(gigs, total)`` of ``user``, newest first.
+
+    Without ``include_drafts``: only what the public sees (active gigs of an
+    active seller). With it: every status but archived, for the owner's pages.
+    A page beyond ``MAX_PAGE`` is empty. Raises nothing.
+    """
+    query = sa.select(Gig).where(Gig.seller_id == user.id)
+    if include_drafts:
+        query = query.where(Gig.status != "archived")
+    else:
+        if user.status != "active":
+            return [], 0
+        query = query.where(Gig.status == "active")
+    return _paginate(query.order_by(Gig.created_at.desc(), Gig.id.desc()), page, per_page)
+
+
+def list_category_gigs(category: Category, *, page: int = 1, per_page: int = 24) -> tuple[list[Gig], int]:
+    """``(gigs, total)``: active gigs of active sellers in ``category`` or its subcategories, newest first."""
+    ids = [category.id, *(child.id for child in category.children if not child.is_hidden)]
+    query = (
+        sa.select(Gig)
+        .join(Gig.seller)
+        .where(Gig.status == "active", Gig.category_id.in_(ids), User.status == "active")
+        .order_by(Gig.published_at.desc(), Gig.id.desc())
+    )
+    return _paginate(query, page, per_page)
+
+
+def _paginate(query, page: int, per_page: int) -> tuple[list[Gig], int]:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    bounds = _page_bounds(page, per_page)
+    if bounds is None:
+        return [], total
+    offset, limit = bounds
+    return list(db.session.scalars(query.offset(offset).limit(limit)).unique()), total
+
+
+# --------------------------------------------------------------------------- gigs: writing
+
+
+def _require_seller(user: User) -> None:
+    if user is None or user.status != "active":
+        raise GigForbidden("This account cannot sell.")
+    if user.seller_profile is None:
+        raise GigForbidden("Create your seller profile before you offer a gig.")
+
+
+def _require_owner(user: User | None, gig: Gig) -> None:
+    if user is None or user.id != gig.seller_id:
+        raise GigForbidden("Only the seller who owns this gig can change it.")
+
+
+def _require_editable(gig: Gig) -> None:
+    if gig.status not in EDITABLE_STATUSES:
+        raise GigStateError("This gig is archived and can no longer be changed.")
+
+
+def _check_version(gig: Gig, expected_version: Any) -> None:
+    if expected_version is not None and expected_version != gig.version:
+        raise GigVersionConflict(
+            "This gig was changed since you loaded it (in another tab or app). Reload it and try again."
+        )
+
+
+def parse_version(raw: Any) -> int | None:
+    """A version number sent back by a form ("3" -> 3); None when absent or garbled (no check)."""
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _new_slug(title: str) -> str:
+    base = slugify(title, fallback="gig")[:90].strip("-")
+    for _ in range(5):
+        slug = f"{base}-{secrets.token_hex(3)}"
+        if db.session.scalar(sa.select(Gig.id).where(Gig.slug == slug)) is None:
+            return slug
+    raise RuntimeError("could not find a free gig slug")  # 16M suffixes per title: never in practice
+
+
+def _refresh_summary(gig: Gig) -> None:
+    """Recompute the denormalised search fields from the packages."""
+    gig.min_price_minor = min((p.price_minor for p in gig.packages), default=None)
+    gig.min_delivery_days = min((p.delivery_days for p in gig.packages), default=None)
+
+
+def _bump(gig: Gig) -> None:
+    gig.version = gig.version + 1
+    gig.updated_at = datetime.now(UTC)
+
+
+def completeness_errors(gig: Gig) -> dict[str, str]:
+    """What a gig still lacks before it can be published (empty when it is complete)."""
+    errors: dict[str, str] = {}
+    if not gig.title or len(gig.title) < TITLE_MIN:
+        errors["title"] = f"The title must be {TITLE_MIN} to {TITLE_MAX} characters long."
+    if not gig.description_html:
+        errors["description"] = "Describe what you offer."
+    if gig.category_id is None:
+        errors["category_id"] = "Choose a category."
+    elif not gig.category.is_visible:
+        errors["category_id"] = "This category is no longer offered; choose another."
+    if gig.package("basic") is None:
+        errors["packages.basic"] = "The basic package is required."
+    return errors
+
+
+def _check_extras_fit(packages: list, extras: list, errors: dict) -> None:
+    """Every extra must leave every package with at least one day of delivery."""
+    shortest = min(
+        (p["delivery_days"] if isinstance(p, dict) else p.delivery_days for p in packages), default=None
+    )
+    if shortest is None:
+        return
+    for i, extra in enumerate(extras):
+        days = extra["extra_days"] if isinstance(extra, dict) else extra.extra_days
+        if _is_int(shortest) and shortest + days < DELIVERY_MIN:
+            errors[f"extras.{i}.extra_days"] = (
+                f"This would leave a package with less than one day ({shortest} days)."
+            )
+
+
+def _apply(gig: Gig, clean: dict) -> None:
+    for field in ("title", "description_source", "description_html", "category_id", "tags"):
+        if field in clean:
+            setattr(gig, field, clean[field])
+    if "category_id" in clean:
+        gig.category = db.session.get(Category, clean["category_id"]) if clean["category_id"] else None
+    if "packages" in clean:
+        # Update tiers in place: a flush inserts before it deletes, so replacing the
+        # rows would trip the (gig_id, tier) unique constraint.
+        wanted = {p["tier"]: p for p in clean["packages"]}
+        for package in list(gig.packages):
+            if package.tier not in wanted:
+                gig.packages.remove(package)
+        for tier, fields in wanted.items():
+            package = gig.package(tier)
+            if package is None:
+                gig.packages.append(GigPackage(**fields))
+            else:
+                for name, value in fields.items():
+                    setattr(package, name, value)
+        gig.packages.sort(key=lambda p: p.position)
+        _refresh_summary(gig)
+    if "extras" in clean:
+        gig.extras = [GigExtra(**e) for e in clean["extras"]]
+    if "faqs" in clean:
+        gig.faqs = [GigFaq(**f) for f in clean["faqs"]]
+
+
+def _validate_result(gig: Gig, clean: dict) -> None:
+    """Cross-field rules of the gig as it would be after ``clean`` is applied."""
+    errors: dict[str, str] = {}
+    packages = clean.get("packages", gig.packages)
+    extras = clean.get("extras", gig.extras)
+    _check_extras_fit(packages, extras, errors)
+    if errors:
+        raise GigError(errors)
+
+
+def create_gig(seller: User, data: dict) -> Gig:
+    """Create a draft gig for ``seller``.
+
+    ``data``: title (required, 15-100 characters), description (Markdown),
+    category_id, tags (up to 5), packages (list of {tier, title, description,
+    price_minor, delivery_days, revisions, features}), extras, faqs; all but
+    the title may come later. Publishes nothing (drafts are private).
+    Raises GigForbidden when ``seller`` has no seller profile, GigError with
+    field errors for bad input.
+    """
+    _require_seller(seller)
+    clean = _clean(data, creating=True)
+    gig = Gig(seller_id=seller.id, seller=seller, status="draft", slug=_new_slug(clean["title"]), version=1)
+    _validate_result(gig, {"packages": [], "extras": [], **clean})
+    _apply(gig, clean)
+    db.session.add(gig)
+    db.session.flush()
+    log.info("gig created", extra={"gig_id": gig.id, "user_id": seller.id})
+    return gig
+
+
+def update_gig(actor: User, gig: Gig, data: dict, expected_version: int | None = None) -> Gig:
+    """Change some of a gig's fields (the keys present in ``data``, as for ``create_gig``).
+
+    ``packages``, ``extras`` and ``faqs`` replace the whole list when given.
+    ``expected_version`` is the version the client read (None: do not check);
+    a concurrent write between the check and the flush is caught too.
+    An active gig must stay publishable. Publishes ``gig.updated``.
+    Raises GigForbidden (not the owner), GigStateError (archived),
+    GigVersionConflict, GigError with field errors.
+    """
+    _require_owner(actor, gig)
+    _require_editable(gig)
+    _check_version(gig, expected_version)
+    clean = _clean(data, creating=False)
+    _validate_result(gig, clean)
+    if gig.status == "active" and (
+        "packages" in clean or "description_html" in clean or "category_id" in clean
+    ):
+        errors = {}
+        if "packages" in clean and not any(p["tier"] == "basic" for p in clean["packages"]):
+            errors["packages.basic"] = "A published gig needs its basic package."
+        if "description_html" in clean and not clean["description_html"]:
+            errors["description"] = "A published gig needs a description."
+        if "category_id" in clean and clean["category_id"] is None:
+            errors["category_id"] = "A published gig needs a category."
+        if errors:
+            raise GigError(errors)
+    if "title" in clean and clean["title"] != gig.title and gig.published_at is None:
+        gig.slug = _new_slug(clean["title"])  # never published: no link to keep
+    _apply(gig, clean)
+    _bump(gig)
+    _flush_versioned()
+    publish("gig.updated", {"gig_id": gig.id})
+    return gig
+
+
+def _flush_versioned() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise GigVersionConflict(
+            "This gig was changed at the same time by another request. Reload it and try again."
+        ) from None
+
+
+def publish_gig(actor: User, gig: Gig) -> Gig:
+    """Make a draft or paused gig active (listed, searchable). Publishing an active gig changes nothing.
+
+    Publishes ``gig.published``. Raises GigForbidden (not the owner, or no
+    longer a seller), GigStateError (archived), GigError with what is missing
+    (title, description, category, basic package).
+    """
+    _require_owner(actor, gig)
+    _require_editable(gig)
+    if gig.status == "active":
+        return gig
+    _require_seller(actor)
+    errors = completeness_errors(gig)
+    if errors:
+        raise GigError(errors)
+    gig.status = "active"
+    gig.published_at = gig.published_at or datetime.now(UTC)
+    _bump(gig)
+    _flush_versioned()
+    publish("gig.published", {"gig_id": gig.id})
+    return gig
+
+
+def pause_gig(actor: User, gig: Gig) -> Gig:
+    """Take an active gig out of the catalog (it keeps its page for the owner). Pausing a paused gig
+    changes nothing. Publishes ``gig.paused``. Raises GigForbidden, GigStateError (draft or archived).
+    """
+    _require_owner(actor, gig)
+    if gig.status == "paused":
+        return gig
+    if gig.status != "active":
+        raise GigStateError("Only a published gig can be paused.")
+    gig.status = "paused"
+    _bump(gig)
+    _flush_versioned()
+    publish("gig.paused", {"gig_id": gig.id})
+    return gig
+
+
+def archive_gig(actor: User, gig: Gig) -> Gig:
+    """Retire a gig for good: it leaves the catalog and cannot be edited or published again.
+
+    Archiving an archived gig changes nothing. Publishes ``gig.archived``.
+    Raises GigForbidden (not the owner).
+    """
+    _require_owner(actor, gig)
+    if gig.status == "archived":
+        return gig
+    gig.status = "archived"
+    _bump(gig)
+    _flush_versioned()
+    publish("gig.archived", {"gig_id": gig.id})
+    return gig
+
+
+# --------------------------------------------------------------------------- images
+
+THUMB_SIDE = 480
+IMAGE_SIDE = 1600
+
+
+def add_gig_image(actor: User, gig: Gig, file) -> GigImage:
+    """Validate, re-encode and store an uploaded image (plus a thumbnail) at the end of the gallery.
+
+    ``file`` is bytes or a werkzeug FileStorage. At most ``GIG_MAX_IMAGES``
+    per gig (the gig row is locked while counting, so two uploads at once
+    cannot both take the last place). Publishes ``gig.updated``.
+    Raises GigForbidden, GigStateError (archived), GigError({"image": ...}).
+    """
+    from PIL import Image
+
+    from app.storage import storage
+    from app.storage.images import ImageError, process_image
+
+    _require_owner(actor, gig)
+    _require_editable(gig)
+    limit = current_app.config["GIG_MAX_IMAGES"]
+    db.session.execute(sa.select(Gig.id).where(Gig.id == gig.id).with_for_update())
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(GigImage).where(GigImage.gig_id == gig.id)
+    )
+    if count >= limit:
+        raise GigError({"image": f"A gig has at most {limit} images. Remove one first."})
+    if file is None or (hasattr(file, "filename") and not file.filename):
+        raise GigError({"image": "Choose an image to upload."})
+    try:
+        data, content_type = process_image(
+            file, max_bytes=current_app.config["GIG_IMAGE_MAX_BYTES"], max_side=IMAGE_SIDE
+        )
+        thumb, _ = process_image(data, max_bytes=len(data), max_side=THUMB_SIDE)
+    except ImageError as exc:
+        raise GigError({"image": str(exc)}) from None
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+    key = storage.save(data, namespace="gigs", filename="image", content_type=content_type)
+    thumb_key = storage.save(thumb, namespace="gigs", filename="thumb", content_type=content_type)
+    try:
+        position = max((image.position for image in gig.images), default=-1) + 1
+        image = GigImage(key=key, thumb_key=thumb_key, position=position, width=width, height=height)
+        gig.images.append(image)
+        _bump(gig)
+        _flush_versioned()
+    except Exception:
+        for stored in (key, thumb_key):  # nothing points at them: do not leave orphans
+            _delete_file(current_tenant().id, stored)
+        raise
+    publish("gig.updated", {"gig_id": gig.id})
+    return image
+
+
+def remove_gig_image(actor: User, gig: Gig, image_id: Any) -> None:
+    """Remove one image of the gig (its files are deleted after commit). Publishes ``gig.updated``.
+
+    Raises GigForbidden, GigStateError (archived), GigNotFound (not an image of this gig).
+    """
+    _require_owner(actor, gig)
+    _require_editable(gig)
+    image = next((img for img in gig.images if _is_int(image_id) and img.id == image_id), None)
+    if image is None:
+        raise GigNotFound("This image does not exist.")
+    tenant_id = current_tenant().id
+    for key in (image.key, image.thumb_key):
+        on_commit(_delete_file, tenant_id, key)
+    gig.images.remove(image)
+    for position, remaining in enumerate(gig.images):
+        remaining.position = position
+    _bump(gig)
+    _flush_versioned()
+    publish("gig.updated", {"gig_id": gig.id})
+
+
+def _delete_file(tenant_id: int, key: str) -> None:
+    from app.storage import StorageError, storage
+    from tenants.db import bind_tenant, current_tenant_or_none, unbind_tenant
+    from tenants.resolver import get_tenant_by_id
+
+    tenant = current_tenant_or_none()
+    token = None
+    if tenant is None or tenant.id != tenant_id:
+        ref = get_tenant_by_id(tenant_id)
+        if ref is None:
+            return
+        token = bind_tenant(ref)
+    try:
+        storage.delete(key)
+    except StorageError:
+        log.warning("could not delete stored file %s", key)
+    finally:
+        if token is not None:
+            unbind_tenant(token)
+
+
+def image_url(key: str | None, expires_in: int = 3600) -> str | None:
+    """A signed URL of a stored gig image, or None."""
+    from app.storage import storage
+
+    return storage.url(key, expires_in=expires_in) if key else None

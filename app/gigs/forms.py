@@ -1,0 +1,303 @@
+"""Web forms of the seller's gig pages (Flask-WTF: the top-level forms carry a CSRF token).
+
+Forms check shape only; ``to_data`` turns the submitted fields into the dict
+the services take (prices typed as "45.50" become minor units), and
+``apply_errors`` puts the services' dotted field errors back on the matching
+inputs (``packages.basic.price_minor`` -> the basic package's price box).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional
+
+from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
+from app.gigs import services
+from app.gigs.models import TIERS, UNLIMITED_REVISIONS
+
+REVISION_CHOICES = [SelectChoice(str(n), str(n)) for n in range(0, services.REVISIONS_MAX + 1)] + [
+    SelectChoice("unlimited", "Unlimited")
+]
+EXTRA_ROWS, FAQ_ROWS = 3, 3  # blank rows offered below the existing ones
+
+
+def parse_amount(raw: str | None, currency: str) -> int | None:
+    """ "45.50" -> 4550 (minor units); None for an empty box. Raises ValueError with a message."""
+    raw = (raw or "").strip().replace(",", "")
+    if not raw:
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError("Enter an amount like 45 or 45.50.") from None
+    if not amount.is_finite():
+        raise ValueError("Enter an amount like 45 or 45.50.")
+    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+    minor = amount.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"Use at most {exponent} decimals.")
+    if abs(minor) > 10**12:
+        raise ValueError("This amount is too large.")
+    return int(minor)
+
+
+def _int_or_none(raw: str | None) -> int | str | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # the service refuses it with its own message
+
+
+class PackageForm(Form):
+    title = StringField("Name", validators=[Optional(), Length(max=200)])
+    description = TextAreaField("What is included", validators=[Optional(), Length(max=1000)])
+    price = StringField("Price", validators=[Optional(), Length(max=20)])
+    delivery_days = StringField("Delivery (days)", validators=[Optional(), Length(max=6)])
+    revisions = SelectField("Revisions", choices=REVISION_CHOICES, default="1", validate_choice=False)
+    features = TextAreaField(
+        "Features", validators=[Optional(), Length(max=2000)], description="One per line, up to 10."
+    )
+
+    def is_blank(self) -> bool:
+        boxes = (self.title, self.description, self.price, self.delivery_days, self.features)
+        return not any((f.data or "").strip() for f in boxes)
+
+
+class ExtraForm(Form):
+    title = StringField("Extra", validators=[Optional(), Length(max=200)])
+    description = StringField("Description", validators=[Optional(), Length(max=1000)])
+    price = StringField("Price", validators=[Optional(), Length(max=20)])
+    extra_days = StringField(
+        "Extra days", validators=[Optional(), Length(max=6)], description="-2 = 2 days faster"
+    )
+
+    def is_blank(self) -> bool:
+        return not any(
+            (f.data or "").strip() for f in (self.title, self.description, self.price, self.extra_days)
+        )
+
+
+class FaqForm(Form):
+    question = StringField("Question", validators=[Optional(), Length(max=500)])
+    answer = TextAreaField("Answer", validators=[Optional(), Length(max=2000)])
+
+    def is_blank(self) -> bool:
+        return not ((self.question.data or "").strip() or (self.answer.data or "").strip())
+
+
+class GigDetailsForm(FlaskForm):
+    title = StringField(
+        "Title",
+        validators=[Length(max=200)],
+        description="15 to 100 characters, like: I will design a minimalist logo for your brand",
+    )
+    category_id = SelectField("Category", coerce=str, validate_choice=False)
+    description = TextAreaField(
+        "Description",
+        validators=[Optional(), Length(max=services.DESCRIPTION_MAX + 1000)],
+        description="Markdown: **bold**, *italic*, lists with -, links. HTML is shown as text.",
+    )
+    tags = StringField(
+        "Tags", validators=[Optional(), Length(max=300)], description="Up to 5, separated by commas."
+    )
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category_id.choices = [SelectChoice("", "— Choose a category —")] + [
+            SelectChoice(str(i), label) for i, label in categories
+        ]
+
+    def details_data(self) -> dict:
+        category = (self.category_id.data or "").strip()
+        return {
+            "title": self.title.data or "",
+            "description": self.description.data or "",
+            "category_id": _int_or_none(category) if category else None,
+            "tags": self.tags.data or "",
+        }
+
+
+class GigEditForm(GigDetailsForm):
+    version = HiddenField()
+    basic = FormField(PackageForm)
+    standard = FormField(PackageForm)
+    premium = FormField(PackageForm)
+    extras = FieldList(FormField(ExtraForm), min_entries=1, max_entries=services.MAX_EXTRAS + EXTRA_ROWS)
+    faqs = FieldList(FormField(FaqForm), min_entries=1, max_entries=services.MAX_FAQS + FAQ_ROWS)
+
+    def fill(self, gig, currency: str) -> None:
+        """Put the gig's current values in the form (GET)."""
+        self.title.data = gig.title
+        self.category_id.data = str(gig.category_id or "")
+        self.description.data = gig.description_source
+        self.tags.data = ", ".join(gig.tags)
+        self.version.data = str(gig.version)
+        for tier in TIERS:
+            package, sub = gig.package(tier), getattr(self, tier).form
+            if package is None:
+                continue
+            sub.title.data = package.title
+            sub.description.data = package.description
+            sub.price.data = format_minor(package.price_minor, currency).replace(",", "")
+            sub.delivery_days.data = str(package.delivery_days)
+            sub.revisions.data = "unlimited" if package.unlimited_revisions else str(package.revisions)
+            sub.features.data = "\n".join(package.features)
+        self._fill_rows(
+            self.extras,
+            gig.extras,
+            EXTRA_ROWS,
+            lambda row, extra: row.process(
+                None,
+                data={
+                    "title": extra.title,
+                    "description": extra.description,
+                    "price": format_minor(extra.price_minor, currency).replace(",", ""),
+                    "extra_days": str(extra.extra_days),
+                },
+            ),
+        )
+        self._fill_rows(
+            self.faqs,
+            gig.faqs,
+            FAQ_ROWS,
+            lambda row, faq: row.process(None, data={"question": faq.question, "answer": faq.answer}),
+        )
+
+    @staticmethod
+    def _fill_rows(field_list, items, blanks: int, fill) -> None:
+        while len(field_list.entries):
+            field_list.pop_entry()
+        for item in items:
+            entry = field_list.append_entry()
+            fill(entry.form, item)
+        for _ in range(blanks):
+            if len(field_list.entries) < field_list.max_entries:
+                field_list.append_entry()
+
+    def to_data(self, currency: str) -> tuple[dict, dict[str, str], dict[str, str]]:
+        """(data for update_gig, errors found while parsing, service key -> form field id aliases)."""
+        data = self.details_data()
+        errors: dict[str, str] = {}
+        aliases: dict[str, str] = {}
+        packages = []
+        for tier in TIERS:
+            sub = getattr(self, tier).form
+            for name, field in (
+                ("title", "title"),
+                ("description", "description"),
+                ("price_minor", "price"),
+                ("delivery_days", "delivery_days"),
+                ("revisions", "revisions"),
+                ("features", "features"),
+            ):
+                aliases[f"packages.{tier}.{name}"] = f"{tier}-{field}"
+            if sub.is_blank():
+                continue
+            try:
+                price = parse_amount(sub.price.data, currency)
+            except ValueError as exc:
+                errors[f"packages.{tier}.price_minor"] = str(exc)
+                price = None
+            revisions = sub.revisions.data
+            packages.append(
+                {
+                    "tier": tier,
+                    "title": sub.title.data or "",
+                    "description": sub.description.data or "",
+                    "price_minor": price,
+                    "delivery_days": _int_or_none(sub.delivery_days.data),
+                    "revisions": UNLIMITED_REVISIONS
+                    if revisions == "unlimited"
+                    else _int_or_none(revisions) or 0,
+                    "features": (sub.features.data or "").splitlines(),
+                }
+            )
+        data["packages"] = packages
+        data["extras"] = self._rows(
+            self.extras,
+            "extras",
+            aliases,
+            errors,
+            currency,
+            lambda row, price: {
+                "title": row.title.data or "",
+                "description": row.description.data or "",
+                "price_minor": price,
+                "extra_days": _int_or_none(row.extra_days.data) or 0,
+            },
+        )
+        data["faqs"] = self._rows(
+            self.faqs,
+            "faqs",
+            aliases,
+            errors,
+            currency,
+            lambda row, _price: {"question": row.question.data or "", "answer": row.answer.data or ""},
+        )
+        return data, errors, aliases
+
+    @staticmethod
+    def _rows(field_list, name, aliases, errors, currency, build) -> list[dict]:
+        rows = []
+        for form_index, entry in enumerate(field_list.entries):
+            row = entry.form
+            if row.is_blank():
+                continue
+            index = len(rows)
+            for key in row._fields:
+                service_key = "price_minor" if key == "price" else key
+                aliases[f"{name}.{index}.{service_key}"] = f"{name}-{form_index}-{key}"
+            price = None
+            if hasattr(row, "price"):
+                try:
+                    price = parse_amount(row.price.data, currency)
+                except ValueError as exc:
+                    errors[f"{name}.{index}.price_minor"] = str(exc)
+            rows.append(build(row, price))
+        return rows
+
+
+class ImageForm(FlaskForm):
+    image = FileField("Add an image", description="JPEG, PNG, GIF or WebP; up to 5 images per gig.")
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None) -> list[str]:
+    """Put service errors on the inputs showing them; returns the messages that fit no input."""
+    by_id = {}
+
+    def walk(fields):
+        for field in fields:
+            if hasattr(field, "form") and hasattr(field.form, "_fields"):  # FormField
+                walk(field.form._fields.values())
+            elif hasattr(field, "entries"):  # FieldList
+                walk(field.entries)
+            else:
+                by_id[field.id] = field
+
+    walk(form._fields.values())
+    leftovers = []
+    for key, message in errors.items():
+        target = by_id.get((aliases or {}).get(key, key))
+        if target is None or target.id == "csrf_token":
+            leftovers.append(message)
+        elif isinstance(target.errors, list):
+            target.errors.append(message)
+        else:
+            target.errors = [message]
+    return leftovers
