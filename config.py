@@ -69,6 +69,11 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     WTF_CSRF_TIME_LIMIT = None
 
+    # API bearer tokens (app/accounts/tokens.py), lifetimes in seconds. Refresh
+    # tokens rotate on every use, so the long lifetime only bounds an idle client.
+    API_ACCESS_TOKEN_LIFETIME = _int("API_ACCESS_TOKEN_LIFETIME", 15 * 60)
+    API_REFRESH_TOKEN_LIFETIME = _int("API_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)
+
     # flask-smorest / OpenAPI
     API_TITLE = "Gigforge API"
     API_VERSION = "v1"
@@ -89,6 +94,74 @@ class Config:
             )
         }
     }
+
+    # Email (app/mail). "file" writes .eml files under INSTANCE_DIR/mail-outbox/<tenant>/
+    # for a developer to read; "smtp" sends through MAIL_SERVER (production).
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "file")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 587)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # implicit TLS (SMTPS, usually port 465)
+    MAIL_USE_STARTTLS = _bool("MAIL_USE_STARTTLS", False)  # upgrade a plain connection
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+    # The address part of every From header; the display name is the tenant's marketplace name.
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "no-reply@localhost")
+    MAIL_RETRY_INTERVALS = [
+        int(x) for x in os.environ.get("MAIL_RETRY_INTERVALS", "10,60,300,1800").split(",")
+    ]
+    # Folder of the file backend (default INSTANCE_DIR/mail-outbox).
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or None
+
+    # File storage (app/storage). "local": INSTANCE_DIR/files/t<tenant_id>/...
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    STORAGE_LOCAL_DIR = os.environ.get("STORAGE_LOCAL_DIR") or None  # default INSTANCE_DIR/files
+
+    # Accounts (app/accounts): signed-link lifetimes, lockout, rate limits.
+    VERIFY_TOKEN_MAX_AGE = _int("VERIFY_TOKEN_MAX_AGE", 3 * 24 * 3600)
+    RESET_TOKEN_MAX_AGE = _int("RESET_TOKEN_MAX_AGE", 3600)
+    EMAIL_CHANGE_TOKEN_MAX_AGE = _int("EMAIL_CHANGE_TOKEN_MAX_AGE", 24 * 3600)
+    LOGIN_LOCKOUT_THRESHOLD = _int("LOGIN_LOCKOUT_THRESHOLD", 5)  # failures in a row
+    LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+    AVATAR_MAX_BYTES = _int("AVATAR_MAX_BYTES", 5 * 1024 * 1024)
+    PORTFOLIO_IMAGE_MAX_BYTES = _int("PORTFOLIO_IMAGE_MAX_BYTES", 8 * 1024 * 1024)
+    # Gigs (app/gigs): gallery size and upload limits.
+    GIG_MAX_IMAGES = _int("GIG_MAX_IMAGES", 5)
+    GIG_IMAGE_MAX_BYTES = _int("GIG_IMAGE_MAX_BYTES", 8 * 1024 * 1024)
+    # Search (app/search): "whoosh" (an index per tenant under SEARCH_INDEX_DIR, default
+    # INSTANCE_DIR/search) or "postgres" (full-text over the gigs table, multi-node).
+    SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "whoosh")
+    SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or None
+    SEARCH_LOCK_TIMEOUT = _int("SEARCH_LOCK_TIMEOUT", 60)  # seconds a writer may hold the lock
+    SEARCH_LOCK_WAIT = _int("SEARCH_LOCK_WAIT", 30)  # seconds a writer waits for it (then retried)
+    SEARCH_MAX_RESULTS_WINDOW = _int("SEARCH_MAX_RESULTS_WINDOW", 10_000)  # deeper pages are empty
+    # Messaging (app/messaging) and real time (app/realtime).
+    MESSAGE_MAX_LENGTH = _int("MESSAGE_MAX_LENGTH", 5000)  # characters, after cleaning
+    MESSAGE_MAX_ATTACHMENTS = _int("MESSAGE_MAX_ATTACHMENTS", 5)
+    MESSAGE_ATTACHMENT_MAX_BYTES = _int("MESSAGE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+    MESSAGE_HISTORY_PAGE = _int("MESSAGE_HISTORY_PAGE", 30)
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL") or None  # default names the Redis db
+    SOCKETIO_PRESENCE_TTL = _int("SOCKETIO_PRESENCE_TTL", 90)  # seconds
+    SOCKETIO_MAX_PAYLOAD = _int("SOCKETIO_MAX_PAYLOAD", 64 * 1024)  # bytes per packet
+    # Notifications (app/notifications). Email for offline users is batched: the first
+    # notification of a group (one conversation, one order) waits this long, and
+    # everything of the group still unread by then goes out in one email.
+    NOTIFY_EMAIL_BATCH_SECONDS = _int("NOTIFY_EMAIL_BATCH_SECONDS", 120)
+    NOTIFY_EMAIL_BATCH_GRACE = _int("NOTIFY_EMAIL_BATCH_GRACE", 600)  # batch key outlives a lost job by this
+    NOTIFY_EMAIL_QUEUE = os.environ.get("NOTIFY_EMAIL_QUEUE", "default")
+    NOTIFY_PAGE_SIZE = _int("NOTIFY_PAGE_SIZE", 20)
+    NOTIFY_DROPDOWN_SIZE = _int("NOTIFY_DROPDOWN_SIZE", 10)
+    REMEMBER_COOKIE_DURATION = _int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Flask-Limiter: storage is the app's Redis (create_app), keys carry the tenant.
+    RATELIMIT_KEY_PREFIX = "gigforge:rl"
+    RATELIMIT_LOGIN_PER_IP = os.environ.get("RATELIMIT_LOGIN_PER_IP", "30 per minute")
+    RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
+    RATELIMIT_RESET_PER_IP = os.environ.get("RATELIMIT_RESET_PER_IP", "10 per minute")
+    RATELIMIT_RESET_PER_ACCOUNT = os.environ.get("RATELIMIT_RESET_PER_ACCOUNT", "3 per 15 minutes")
 
     LOG_JSON = _bool("LOG_JSON", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -114,6 +187,10 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     TENANT_CACHE_TTL = 0.0
     EVENT_RETRY_INTERVALS = [0, 0, 0]
+    MAIL_BACKEND = "file"  # the `mailbox` fixture switches a test to a real SMTP server
+    MAIL_RETRY_INTERVALS = [0, 0]
+    MAIL_TIMEOUT = 5.0
+    MAIL_DEFAULT_SENDER = "no-reply@gigforge.test"
     OUTBOX_RELAY_GRACE_SECONDS = 0
     # Cheap hashing keeps the suite fast; production parameters are tested separately.
     ARGON2_TIME_COST = 1
@@ -125,11 +202,20 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     LOG_JSON = _bool("LOG_JSON", True)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
 
     @classmethod
     def validate(cls) -> None:
         problems = []
+        mail_backend = os.environ.get("MAIL_BACKEND", "smtp")
+        if mail_backend != "smtp":
+            problems.append(
+                f"MAIL_BACKEND={mail_backend!r} is for development only; use smtp with MAIL_SERVER"
+            )
+        elif not os.environ.get("MAIL_SERVER"):
+            problems.append("MAIL_SERVER must be set (emails go out over SMTP in production)")
         if not os.environ.get("DATABASE_URL"):
             problems.append("DATABASE_URL must be set (the embedded PostgreSQL is for development only)")
         if not os.environ.get("REDIS_URL"):

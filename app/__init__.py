@@ -9,7 +9,7 @@ from flask import Flask, g, request
 
 import tenants
 from app.embedded import ensure_services
-from app.extensions import api, csrf, db, login_manager, migrate, redis_store
+from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
 from app.logging_setup import configure_logging
 from config import BASE_DIR, Config, config_from_env
 
@@ -42,6 +42,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         any_host_blueprints=ANY_HOST_BLUEPRINTS,
         any_host_endpoints=ANY_HOST_ENDPOINTS,
     )
+    # After tenant resolution, so rate-limit keys can name the bound tenant.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
+    limiter.init_app(app)
+    _register_realtime(app)
     _register_blueprints(app)
     _register_domain_hooks()
     _register_cli(app)
@@ -55,18 +59,50 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.accounts import api as accounts_api
+    from app.accounts import views as account_views
     from app.core import health, views
     from app.gigs import api as gigs_api
+    from app.gigs import views as gig_views
+    from app.messaging import api as messaging_api
+    from app.messaging import views as messaging_views
+    from app.notifications import api as notifications_api
+    from app.notifications import views as notification_views
+    from app.search import api as search_api
+    from app.search import views as search_views
+    from app.storage import views as storage_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(views.home_bp)
     app.register_blueprint(views.platform_bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(storage_views.bp)
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(gig_views.bp)
+    app.register_blueprint(messaging_views.bp)
+    app.register_blueprint(notification_views.bp)
+    app.register_blueprint(search_views.bp)
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
-    for blp in (gigs_api.blp,):
+    accounts_api.register_security_scheme(api)
+    for blp in (
+        accounts_api.blp,
+        gigs_api.blp,
+        gigs_api.gigs_blp,
+        search_api.blp,
+        messaging_api.blp,
+        notifications_api.blp,
+    ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
+
+
+def _register_realtime(app: Flask) -> None:
+    """Socket.IO: handlers are imported before init_app so every app instance gets them."""
+    from app import realtime
+    from app.messaging import sockets  # noqa: F401  (registers the chat events)
+
+    realtime.init_app(app)
 
 
 def _register_domain_hooks() -> None:
@@ -75,18 +111,28 @@ def _register_domain_hooks() -> None:
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
     from app.accounts.services import seed_admin
     from app.gigs.services import seed_categories
+    from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
+    from app.mail.backends import remove_tenant_outbox
+    from app.notifications import events as _notification_events  # noqa: F401  (message.posted handler)
+    from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
+    from app.search.services import remove_tenant_index
     from app.settings.services import seed_settings
-    from tenants.signals import tenant_seed
+    from app.storage import remove_tenant_files
+    from tenants.signals import tenant_dropped, tenant_seed
 
     for receiver in (seed_settings, seed_categories, seed_admin):
         tenant_seed.connect(receiver, weak=False)
+    for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
+        tenant_dropped.connect(receiver, weak=False)
 
 
 def _register_cli(app: Flask) -> None:
     from app.cli import demo_cli, embedded_cli
     from app.events.cli import events_cli, worker_command
+    from app.mail.cli import mail_cli
+    from app.search.cli import search_cli
 
-    for command in (worker_command, events_cli, embedded_cli, demo_cli):
+    for command in (worker_command, events_cli, embedded_cli, demo_cli, mail_cli, search_cli):
         app.cli.add_command(command)
 
 

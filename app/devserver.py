@@ -12,6 +12,7 @@ import sys
 
 from app import create_app
 from app.demo import DEMO_PASSWORD, DEMO_TENANTS, seed_demo
+from app.extensions import socketio
 from tenants.migrations import default_jobs, migrate_all
 
 
@@ -40,7 +41,9 @@ def main() -> int:
     print(f"  API docs:  http://{base}:{port}/api/v1/docs")
     print(f"  worker:    RQ worker + outbox relay (pid {worker.pid})\n")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Socket.IO in threading mode on werkzeug (websockets through simple-websocket);
+        # production runs gunicorn's gthread worker instead (see Procfile).
+        socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
     finally:
         worker.terminate()
         worker.wait(timeout=10)

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import redis
 from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 from rq import Queue
 
 from tenants.db import db
 
-__all__ = ["db", "migrate", "api", "csrf", "login_manager", "redis_store", "get_queue"]
+__all__ = ["db", "migrate", "api", "csrf", "login_manager", "limiter", "redis_store", "get_queue", "socketio"]
 
 migrate = Migrate()
 api = Api()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Bound by app.realtime.init_app (Redis message queue, threading async mode).
+socketio = SocketIO()
+# No default limits: routes opt in with keys that carry the tenant (see app/accounts/views.py).
+# Storage is the app's Redis: create_app sets RATELIMIT_STORAGE_URI from REDIS_URL.
+limiter = Limiter(key_func=get_remote_address)
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """The `limits` URI of our Redis (the embedded one listens on a Unix socket)."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
 
 
 class RedisStore:

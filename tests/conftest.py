@@ -85,11 +85,14 @@ def _hold_slot_lock() -> None:
     """Two pytest sessions with the same slot would reset each other's database: serialize them."""
     import fcntl
 
+    if os.environ.get("GIGFORGE_SLOT_LOCK_PID") == str(os.getpid()):
+        return  # this module imported a second time (e.g. as tests.conftest): lock already held
     path = Path(TestingConfig.INSTANCE_DIR) / f"slot-{_worker_id()}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "w")  # noqa: SIM115  (held for the whole session)
     fcntl.flock(handle, fcntl.LOCK_EX)
     globals()["_SLOT_LOCK"] = handle
+    os.environ["GIGFORGE_SLOT_LOCK_PID"] = str(os.getpid())
 
 
 _hold_slot_lock()
@@ -318,3 +321,130 @@ def browser():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- Email and files --------------------------------------------------------------------
+# Tenant IDs and slugs restart every session and repeat across xdist workers, so each
+# worker keeps its stored files and outbox mail in folders of its own, emptied per test.
+SuiteConfig.STORAGE_LOCAL_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"files-{_worker_id()}")
+SuiteConfig.MAIL_OUTBOX_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"mail-outbox-{_worker_id()}")
+
+
+@pytest.fixture(autouse=True)
+def _clean_files():
+    yield
+    import shutil
+
+    for folder in (SuiteConfig.STORAGE_LOCAL_DIR, SuiteConfig.MAIL_OUTBOX_DIR):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _SMTPRecorder:
+    """aiosmtpd handler: keeps every message it accepts, parsed."""
+
+    def __init__(self):
+        self.messages = []
+        self.envelopes = []
+        self.condition = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=policy.default)
+        with self.condition:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.condition.notify_all()
+        return "250 Message accepted for delivery"
+
+    def clear(self):
+        with self.condition:
+            self.messages.clear()
+            self.envelopes.clear()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, for the whole session."""
+    from aiosmtpd.controller import Controller
+
+    recorder = _SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    controller.recorder = recorder
+    yield controller
+    controller.stop()
+
+
+class Mailbox:
+    """What the test SMTP server received (messages go out when the test calls ``run_jobs()``)."""
+
+    def __init__(self, recorder, host: str, port: int):
+        self._recorder = recorder
+        self.host = host
+        self.port = port
+
+    @property
+    def messages(self) -> list:
+        """Parsed ``email.message.EmailMessage`` objects, in arrival order."""
+        with self._recorder.condition:
+            return list(self._recorder.messages)
+
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        with self._recorder.condition:
+            return list(self._recorder.envelopes)
+
+    def wait_for(self, n: int, timeout: float = 5) -> list:
+        """Wait until at least ``n`` messages arrived; returns them or fails the test."""
+        with self._recorder.condition:
+            arrived = self._recorder.condition.wait_for(lambda: len(self._recorder.messages) >= n, timeout)
+            if not arrived:
+                pytest.fail(f"expected {n} email(s) within {timeout}s, got {len(self._recorder.messages)}")
+            return list(self._recorder.messages)
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    @staticmethod
+    def html(message) -> str:
+        return message.get_body(preferencelist=("html",)).get_content()
+
+    def links(self, message) -> list[str]:
+        """URLs in the text part, in order."""
+        import re
+
+        return [url.rstrip(".,;:!?") for url in re.findall(r"https?://[^\s<>\"')\]]+", self.text(message))]
+
+    def clear(self) -> None:
+        self._recorder.clear()
+
+
+@pytest.fixture
+def mailbox(app, smtp_server, monkeypatch):
+    """Point the app's mail at the loopback SMTP server for this test; starts empty."""
+    host, port = smtp_server.hostname, smtp_server.port
+    settings = {
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": host,
+        "MAIL_PORT": port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_STARTTLS": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+    }
+    for key, value in settings.items():
+        monkeypatch.setitem(app.config, key, value)
+    smtp_server.recorder.clear()
+    return Mailbox(smtp_server.recorder, host, port)

@@ -1,0 +1,209 @@
+"""Messaging REST API (bearer tokens): conversations, history, posting, read marks, attachments.
+
+Views are thin: parse, call one service, commit once, serialize. Refusals from
+the services carry their status: 404 unknown conversation (also when you are
+not part of it: the two are indistinguishable), 422 bad input (empty or
+oversized text, forbidden file type, unknown attachment).
+
+History pages backwards with a cursor: ``GET .../messages`` returns the latest
+page (oldest first); pass ``next_before_id`` as ``before_id`` for older ones.
+Messages posted here are broadcast over Socket.IO after commit, exactly like
+messages sent over a socket.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from app.accounts import tokens
+from app.messaging import services
+from app.messaging.schemas import (
+    AttachmentSchema,
+    ConversationCreateSchema,
+    ConversationReadSchema,
+    ConversationSchema,
+    HistoryArgsSchema,
+    MessageInputSchema,
+    MessagePageSchema,
+    MessageSchema,
+    UnreadSchema,
+    UploadSchema,
+)
+from tenants.db import db
+
+blp = Blueprint(
+    "messaging_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Messaging: conversations between buyers and sellers, message history, "
+    "posting messages, read marks and attachments. Live updates come over Socket.IO "
+    "(connect with `auth={token: <access token>}`; see docs/realtime.md).",
+)
+
+
+def auth_required(view):
+    view = blp.alt_response(401, response="UNAUTHORIZED")(view)
+    view = blp.doc(security=[{"bearerAuth": []}])(view)
+    return tokens.token_auth_required(view)
+
+
+def _refuse(exc: services.MessagingError):
+    db.session.rollback()
+    abort(exc.status, message=exc.message, errors={"code": exc.code})
+
+
+def conversation_json(summary: services.ConversationSummary) -> dict:
+    c = summary.conversation
+    return {
+        "id": c.id,
+        "kind": c.kind,
+        "gig_id": c.gig_id,
+        "order_id": c.order_id,
+        "created_at": c.created_at.isoformat(),
+        "last_message_at": c.last_message_at.isoformat() if c.last_message_at else None,
+        "unread_count": summary.unread_count,
+        "participants": [
+            {"id": u.id, "display_name": u.display_name, "handle": u.handle} for u in summary.others
+        ],
+        "last_message": services.serialize_message(summary.last_message) if summary.last_message else None,
+    }
+
+
+@blp.route("/conversations")
+class Conversations(MethodView):
+    @auth_required
+    @blp.response(200, ConversationSchema(many=True))
+    def get(self):
+        """Your conversations, most recent first, with unread counts."""
+        return [conversation_json(s) for s in services.list_conversations(g.api_user)]
+
+    @auth_required
+    @blp.arguments(ConversationCreateSchema)
+    @blp.response(201, ConversationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    def post(self, data):
+        """Open (or reopen) your direct conversation with another user.
+
+        There is one direct conversation per pair of users: asking again returns
+        the same one.
+        """
+        try:
+            conversation = services.start_direct_conversation(g.api_user, data["user_id"], data["gig_id"])
+            summary = services.conversation_summary(g.api_user, conversation.id)
+        except services.MessagingError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return conversation_json(summary)
+
+
+@blp.route("/conversations/unread")
+class Unread(MethodView):
+    @auth_required
+    @blp.response(200, UnreadSchema)
+    def get(self):
+        """Your unread message count across all conversations."""
+        return {"total": services.unread_total(g.api_user)}
+
+
+@blp.route("/conversations/<int:conversation_id>")
+class ConversationResource(MethodView):
+    @auth_required
+    @blp.response(200, ConversationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, conversation_id):
+        """One of your conversations."""
+        try:
+            return conversation_json(services.conversation_summary(g.api_user, conversation_id))
+        except services.MessagingError as exc:
+            _refuse(exc)
+
+
+@blp.route("/conversations/<int:conversation_id>/messages")
+class Messages(MethodView):
+    @auth_required
+    @blp.arguments(HistoryArgsSchema, location="query")
+    @blp.response(200, MessagePageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, conversation_id):
+        """A page of history, oldest first; `before_id` pages backwards."""
+        try:
+            messages, has_more = services.history(
+                g.api_user, conversation_id, before_id=args["before_id"], limit=args["limit"]
+            )
+        except services.MessagingError as exc:
+            _refuse(exc)
+        return {
+            "items": [services.serialize_message(m) for m in messages],
+            "has_more": has_more,
+            "next_before_id": messages[0].id if has_more and messages else None,
+        }
+
+    @auth_required
+    @blp.arguments(MessageInputSchema)
+    @blp.response(201, MessageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    def post(self, data, conversation_id):
+        """Post a message (text, attachments or both); it is broadcast live after it is stored."""
+        try:
+            message = services.post_message(g.api_user, conversation_id, data["body"], data["attachment_ids"])
+            body = services.serialize_message(message)
+        except services.MessagingError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return body
+
+
+@blp.route("/conversations/<int:conversation_id>/read")
+class ReadMark(MethodView):
+    @auth_required
+    @blp.arguments(ConversationReadSchema)
+    @blp.response(200, UnreadSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    def post(self, data, conversation_id):
+        """Mark the conversation read up to a message (sends a read receipt to the others)."""
+        try:
+            participant = services.mark_read(g.api_user, conversation_id, data["message_id"])
+            total = services.unread_total(g.api_user)
+        except services.MessagingError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return {
+            "conversation_id": participant.conversation_id,
+            "unread": participant.unread_count,
+            "total": total,
+        }
+
+
+@blp.route("/attachments")
+class Attachments(MethodView):
+    @auth_required
+    @blp.arguments(UploadSchema, location="files")
+    @blp.response(201, AttachmentSchema)
+    @blp.alt_response(413, response="DEFAULT_ERROR")
+    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    def post(self, files):
+        """Upload a file (multipart field `file`) to reference in a message by its id.
+
+        Allowed: PNG, JPEG, GIF, WebP, PDF, ZIP and UTF-8 text, up to
+        MESSAGE_ATTACHMENT_MAX_BYTES (10 MB by default).
+        """
+        upload = files["file"]
+        data = upload.read(current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"] + 1)
+        try:
+            attachment = services.upload_attachment(g.api_user, data, upload.filename, upload.mimetype)
+            body = {
+                "id": attachment.id,
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+                "url": services.attachment_url(attachment),
+            }
+        except services.MessagingError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return body

@@ -1,0 +1,93 @@
+"""Marshmallow schemas of the messaging API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    filename = fields.String(dump_only=True)
+    content_type = fields.String(dump_only=True)
+    size = fields.Integer(dump_only=True, metadata={"description": "Bytes."})
+    url = fields.String(dump_only=True, metadata={"description": "Signed URL, valid for 24 hours."})
+
+
+class MessageSchema(Schema):
+    """Messages are serialized by ``services.serialize_message``; this documents the shape."""
+
+    id = fields.Integer()
+    conversation_id = fields.Integer()
+    sender_id = fields.Integer(allow_none=True, metadata={"description": "Null for system messages."})
+    kind = fields.String(metadata={"description": "`user` or `system`."})
+    body = fields.String(metadata={"description": "Plain text as stored."})
+    body_html = fields.String(
+        metadata={"description": "The body as safe HTML: escaped, links made clickable, line breaks."}
+    )
+    created_at = fields.String()
+    attachments = fields.List(fields.Nested(AttachmentSchema))
+
+
+class MessagePageSchema(Schema):
+    items = fields.List(fields.Nested(MessageSchema), metadata={"description": "Oldest first."})
+    has_more = fields.Boolean()
+    next_before_id = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as `before_id` for the previous page."}
+    )
+
+
+class HistoryArgsSchema(Schema):
+    before_id = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={"description": "Messages older than this id."},
+    )
+    limit = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100))
+
+
+class MessageInputSchema(Schema):
+    body = fields.String(load_default="", metadata={"description": "Plain text; links become clickable."})
+    attachment_ids = fields.List(
+        fields.Integer(strict=True),
+        load_default=list,
+        metadata={"description": "Ids from `POST /api/v1/attachments`, each usable once."},
+    )
+
+
+class ParticipantSchema(Schema):
+    id = fields.Integer()
+    display_name = fields.String()
+    handle = fields.String(allow_none=True)
+
+
+class ConversationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "`direct` or `order`."})
+    gig_id = fields.Integer(allow_none=True)
+    order_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    last_message_at = fields.String(allow_none=True)
+    unread_count = fields.Integer()
+    participants = fields.List(fields.Nested(ParticipantSchema), metadata={"description": "The others."})
+    last_message = fields.Nested(MessageSchema, allow_none=True)
+
+
+class ConversationCreateSchema(Schema):
+    user_id = fields.Integer(required=True, strict=True, metadata={"description": "Who to talk to."})
+    gig_id = fields.Integer(load_default=None, strict=True, metadata={"description": "Gig it is about."})
+
+
+class ConversationReadSchema(Schema):
+    message_id = fields.Integer(
+        load_default=None, strict=True, metadata={"description": "Read up to here; latest when omitted."}
+    )
+
+
+class UnreadSchema(Schema):
+    conversation_id = fields.Integer(allow_none=True)
+    unread = fields.Integer(allow_none=True)
+    total = fields.Integer()
+
+
+class UploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})

@@ -1,0 +1,547 @@
+"""Messaging rules: who may talk to whom, what a message may hold, unread counts.
+
+Every function acts for the bound tenant, flushes and never commits: the
+request, socket event or job that calls it commits once. Broadcasts are queued
+with ``on_commit``, so a message reaches sockets only once it is stored (and
+never when the transaction rolls back).
+
+Events published (transactional outbox, see ``app.events``):
+
+- ``conversation.created`` ``{"conversation_id"}`` when a conversation is opened;
+- ``message.posted`` ``{"conversation_id", "message_id", "sender_id"}`` for every
+  message, ``sender_id`` None for system messages.
+
+Socket.IO events emitted after commit (see docs/realtime.md for payloads):
+``message`` and ``read_receipt`` to the conversation room; ``unread`` to each
+participant's user room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.accounts.models import User
+from app.after_commit import on_commit
+from app.events import publish
+from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
+from app.messaging.text import clean_body, clean_filename, render_body
+from app.realtime import conversation_room, emit_to_room, emit_to_user
+from tenants.db import current_tenant, db
+
+# Attachment types a message may carry, with the magic bytes their content must start with.
+ATTACHMENT_TYPES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+    "application/zip": (b"PK\x03\x04",),
+    "text/plain": (),  # checked as UTF-8 text instead
+}
+
+
+class MessagingError(Exception):
+    """A refused messaging action. ``message`` is safe to show; ``code`` is stable."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+
+class ConversationNotFound(MessagingError):
+    """Unknown conversation, or one the user is not part of (the two look the same)."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "No such conversation."):
+        super().__init__(message)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_id(value: Any) -> int | None:
+    """An id from untrusted input (JSON, socket payloads): a positive int or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isdigit() and len(value) < 19:
+        number = int(value)
+    else:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _conversation_id(value: Any) -> int:
+    number = parse_id(value)
+    if number is None:
+        raise ConversationNotFound()
+    return number
+
+
+# --- conversations -----------------------------------------------------------------------
+
+
+def participant_of(user: User, conversation_id: Any) -> ConversationParticipant:
+    """The user's participation in a conversation; raises ConversationNotFound otherwise."""
+    cid = _conversation_id(conversation_id)
+    row = db.session.get(ConversationParticipant, (cid, user.id))
+    if row is None:
+        raise ConversationNotFound()
+    return row
+
+
+def get_conversation(user: User, conversation_id: Any) -> Conversation:
+    """A conversation the user takes part in; raises ConversationNotFound otherwise."""
+    return participant_of(user, conversation_id).conversation
+
+
+def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | None = None) -> Conversation:
+    """The direct conversation between two users, created on first contact (flushes).
+
+    One per pair, whoever starts it; ``gig_id`` records the gig it started from
+    (kept on the first conversation). Publishes ``conversation.created`` when
+    one is created. Raises MessagingError when contacting yourself, an unknown
+    or inactive user, or with a gig that is not the seller's.
+    """
+    if not isinstance(seller, User):
+        seller_id = parse_id(seller)
+        seller = db.session.get(User, seller_id) if seller_id else None
+    if seller is None or not seller.is_active:
+        raise MessagingError("This person cannot be contacted.", code="unknown_user", status=404)
+    if seller.id == buyer.id:
+        raise MessagingError("You cannot start a conversation with yourself.", code="self")
+    if gig_id is not None:
+        from app.gigs.models import Gig
+
+        gig = db.session.get(Gig, parse_id(gig_id)) if parse_id(gig_id) else None
+        if gig is None or gig.seller_id != seller.id:
+            raise MessagingError("That gig is not this seller's.", code="invalid_gig")
+    low, high = sorted((buyer.id, seller.id))
+    key = f"{low}:{high}"
+
+    def find() -> Conversation | None:
+        return db.session.scalars(
+            sa.select(Conversation).where(Conversation.kind == "direct", Conversation.direct_key == key)
+        ).first()
+
+    existing = find()
+    if existing is not None:
+        return existing
+    # Two first contacts at once: the unique index lets one insert win; the other
+    # rolls back its savepoint and uses the winner's row.
+    try:
+        with db.session.begin_nested():
+            conversation = Conversation(kind="direct", direct_key=key, gig_id=gig_id)
+            db.session.add(conversation)
+            db.session.flush()
+            for user_id in (low, high):
+                db.session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user_id))
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        existing = find()
+        if existing is None:
+            raise
+        return existing
+    publish("conversation.created", {"conversation_id": conversation.id})
+    return conversation
+
+
+def start_order_conversation(order_id: int, buyer_id: int, seller_id: int) -> Conversation:
+    """The conversation of an order, created with the order (flushes). Idempotent per order."""
+    existing = db.session.scalars(sa.select(Conversation).where(Conversation.order_id == order_id)).first()
+    if existing is not None:
+        return existing
+    conversation = Conversation(kind="order", order_id=order_id)
+    db.session.add(conversation)
+    db.session.flush()
+    for user_id in sorted({buyer_id, seller_id}):
+        db.session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user_id))
+    db.session.flush()
+    publish("conversation.created", {"conversation_id": conversation.id})
+    return conversation
+
+
+@dataclass
+class ConversationSummary:
+    """One inbox row."""
+
+    conversation: Conversation
+    others: list[User]
+    unread_count: int
+    last_message: Message | None
+    last_read_message_id: int | None = None
+    other_last_read: dict[int, int | None] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        return self.conversation.id
+
+    @property
+    def title(self) -> str:
+        if not self.others:
+            return "Just you"
+        return ", ".join(u.display_name for u in self.others)
+
+
+def _summaries(user: User, rows: list[ConversationParticipant]) -> list[ConversationSummary]:
+    ids = [row.conversation_id for row in rows]
+    if not ids:
+        return []
+    members = db.session.execute(
+        sa.select(ConversationParticipant, User)
+        .join(User, User.id == ConversationParticipant.user_id)
+        .where(ConversationParticipant.conversation_id.in_(ids), ConversationParticipant.user_id != user.id)
+        .order_by(User.id)
+    ).all()
+    others: dict[int, list[User]] = {}
+    reads: dict[int, dict[int, int | None]] = {}
+    for participant, other in members:
+        others.setdefault(participant.conversation_id, []).append(other)
+        reads.setdefault(participant.conversation_id, {})[other.id] = participant.last_read_message_id
+    last = db.session.scalars(
+        sa.select(Message)
+        .where(Message.conversation_id.in_(ids))
+        .distinct(Message.conversation_id)
+        .order_by(Message.conversation_id, Message.id.desc())
+    ).all()
+    last_by_conversation = {m.conversation_id: m for m in last}
+    return [
+        ConversationSummary(
+            conversation=row.conversation,
+            others=others.get(row.conversation_id, []),
+            unread_count=row.unread_count,
+            last_message=last_by_conversation.get(row.conversation_id),
+            last_read_message_id=row.last_read_message_id,
+            other_last_read=reads.get(row.conversation_id, {}),
+        )
+        for row in rows
+    ]
+
+
+def list_conversations(user: User, *, limit: int = 100) -> list[ConversationSummary]:
+    """The user's conversations, most recent activity first, with unread counts."""
+    rows = db.session.scalars(
+        sa.select(ConversationParticipant)
+        .join(Conversation, Conversation.id == ConversationParticipant.conversation_id)
+        .where(ConversationParticipant.user_id == user.id)
+        .order_by(sa.func.coalesce(Conversation.last_message_at, Conversation.created_at).desc())
+        .limit(limit)
+    ).all()
+    return _summaries(user, rows)
+
+
+def conversation_summary(user: User, conversation_id: Any) -> ConversationSummary:
+    """One conversation as an inbox row; raises ConversationNotFound."""
+    return _summaries(user, [participant_of(user, conversation_id)])[0]
+
+
+def unread_total(user: User) -> int:
+    """Unread messages across all of the user's conversations."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0)).where(
+            ConversationParticipant.user_id == user.id
+        )
+    )
+    return int(total or 0)
+
+
+def _unread_total_for(user_id: int) -> int:
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0)).where(
+            ConversationParticipant.user_id == user_id
+        )
+    )
+    return int(total or 0)
+
+
+def history(
+    user: User, conversation_id: Any, before_id: Any = None, limit: int | None = None
+) -> tuple[list[Message], bool]:
+    """A page of messages, oldest first, ending just before ``before_id`` (latest page when None).
+
+    Returns ``(messages, has_more)``. Raises ConversationNotFound.
+    """
+    participant = participant_of(user, conversation_id)
+    page = current_app.config["MESSAGE_HISTORY_PAGE"]
+    limit = max(1, min(int(limit or page), 100))
+    query = sa.select(Message).where(Message.conversation_id == participant.conversation_id)
+    if before_id not in (None, ""):
+        before = parse_id(before_id)
+        if before is None:
+            raise MessagingError("before_id must be a message id.", code="invalid_cursor")
+        query = query.where(Message.id < before)
+    rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)).all()
+    has_more = len(rows) > limit
+    return list(reversed(rows[:limit])), has_more
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+def _clean_text(body: Any, *, allow_empty: bool) -> str:
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise MessagingError("The message must be text.", code="invalid_body")
+    text = clean_body(body)
+    limit = current_app.config["MESSAGE_MAX_LENGTH"]
+    if len(text) > limit:
+        raise MessagingError(f"The message is too long (at most {limit} characters).", code="too_long")
+    if not text and not allow_empty:
+        raise MessagingError("The message is empty.", code="empty")
+    return text
+
+
+def _claim_attachments(user: User, attachment_ids: Any) -> list[MessageAttachment]:
+    if attachment_ids in (None, ""):
+        return []
+    if not isinstance(attachment_ids, list | tuple):
+        raise MessagingError("attachment_ids must be a list of ids.", code="invalid_attachments")
+    limit = current_app.config["MESSAGE_MAX_ATTACHMENTS"]
+    ids = [parse_id(value) for value in attachment_ids]
+    if any(i is None for i in ids) or len(set(ids)) != len(ids):
+        raise MessagingError("attachment_ids must be distinct ids.", code="invalid_attachments")
+    if len(ids) > limit:
+        raise MessagingError(f"At most {limit} attachments per message.", code="too_many_attachments")
+    if not ids:
+        return []
+    rows = db.session.scalars(
+        sa.select(MessageAttachment)
+        .where(
+            MessageAttachment.id.in_(ids),
+            MessageAttachment.uploader_id == user.id,
+            MessageAttachment.message_id.is_(None),
+        )
+        .with_for_update()
+    ).all()
+    if len(rows) != len(ids):
+        raise MessagingError("Unknown or already used attachment.", code="invalid_attachments")
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in ids]
+
+
+def attachment_url(attachment: MessageAttachment) -> str:
+    """A signed URL of the file (24 hours), served on the tenant's own host."""
+    from app.storage import storage
+
+    return storage.url(attachment.storage_key, expires_in=24 * 3600)
+
+
+def serialize_message(message: Message, *, with_urls: bool = True) -> dict:
+    """The JSON shape of a message, for sockets, the API and the web page."""
+    attachments = []
+    for a in message.attachments:
+        item = {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+        if with_urls:
+            item["url"] = attachment_url(a)
+        attachments.append(item)
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender_id": message.sender_id,
+        "kind": message.kind,
+        "body": message.body,
+        "body_html": str(render_body(message.body)),
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+        "attachments": attachments,
+    }
+
+
+def _store(conversation_id: int, sender_id: int | None, kind: str, text: str, attachments) -> Message:
+    now = _now()
+    message = Message(
+        conversation_id=conversation_id, sender_id=sender_id, kind=kind, body=text, created_at=now
+    )
+    db.session.add(message)
+    db.session.flush()
+    for attachment in attachments:
+        attachment.message_id = message.id
+    db.session.execute(
+        sa.update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=now)
+    )
+    recipients = db.session.execute(
+        sa.update(ConversationParticipant)
+        .where(
+            ConversationParticipant.conversation_id == conversation_id,
+            ConversationParticipant.user_id != (sender_id or 0),
+        )
+        .values(unread_count=ConversationParticipant.unread_count + 1)
+        .returning(ConversationParticipant.user_id, ConversationParticipant.unread_count)
+    ).all()
+    if sender_id is not None:  # the sender has read everything up to their own message
+        db.session.execute(
+            sa.update(ConversationParticipant)
+            .where(
+                ConversationParticipant.conversation_id == conversation_id,
+                ConversationParticipant.user_id == sender_id,
+            )
+            .values(last_read_message_id=message.id, unread_count=0)
+        )
+    db.session.flush()
+    db.session.refresh(message, ["attachments"])
+    publish(
+        "message.posted",
+        {"conversation_id": conversation_id, "message_id": message.id, "sender_id": sender_id},
+    )
+    tenant_id = current_tenant().id
+    payload = serialize_message(message)
+    unread = [
+        (user_id, {"conversation_id": conversation_id, "unread": count, "total": _unread_total_for(user_id)})
+        for user_id, count in recipients
+    ]
+    on_commit(_broadcast_message, tenant_id, payload, unread)
+    return message
+
+
+def _broadcast_message(tenant_id: int, payload: dict, unread: list[tuple[int, dict]]) -> None:
+    emit_to_room(conversation_room(tenant_id, payload["conversation_id"]), "message", payload)
+    for user_id, counts in unread:
+        emit_to_user(tenant_id, user_id, "unread", {**counts, "message_id": payload["id"]})
+
+
+def post_message(user: User, conversation_id: Any, body: Any, attachment_ids: Any = None) -> Message:
+    """Store a message from a participant and queue its broadcast for after commit (flushes).
+
+    Publishes ``message.posted``. Raises ConversationNotFound (unknown
+    conversation or not a participant) and MessagingError (empty or oversized
+    text, bad attachments). Nothing is stored when it raises.
+    """
+    if not user.is_active:
+        raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
+    participant = participant_of(user, conversation_id)
+    attachments = _claim_attachments(user, attachment_ids)
+    text = _clean_text(body, allow_empty=bool(attachments))
+    return _store(participant.conversation_id, user.id, "user", text, attachments)
+
+
+def post_system_message(conversation_id: int, body: str) -> Message:
+    """A message from the marketplace itself (order events), unread for every participant.
+
+    Callable from workers (the tenant must be bound); broadcast after commit
+    through Redis. Raises ConversationNotFound / MessagingError.
+    """
+    cid = _conversation_id(conversation_id)
+    if db.session.get(Conversation, cid) is None:
+        raise ConversationNotFound()
+    return _store(cid, None, "system", _clean_text(body, allow_empty=False), [])
+
+
+def mark_read(user: User, conversation_id: Any, message_id: Any = None) -> ConversationParticipant:
+    """Mark the conversation read up to ``message_id`` (the latest message when None); flushes.
+
+    Read marks only move forward. Emits ``read_receipt`` to the conversation and
+    ``unread`` to the user's sockets after commit. Raises ConversationNotFound,
+    or MessagingError for a message that is not in the conversation.
+    """
+    participant = participant_of(user, conversation_id)
+    cid = participant.conversation_id
+    if message_id in (None, ""):
+        target = db.session.scalar(sa.select(sa.func.max(Message.id)).where(Message.conversation_id == cid))
+        if target is None:
+            return participant
+    else:
+        target = parse_id(message_id)
+        in_conversation = (
+            target is not None
+            and db.session.scalar(
+                sa.select(Message.id).where(Message.id == target, Message.conversation_id == cid)
+            )
+            is not None
+        )
+        if not in_conversation:
+            raise MessagingError("No such message in this conversation.", code="unknown_message")
+    if participant.last_read_message_id is not None and target <= participant.last_read_message_id:
+        return participant
+    participant.last_read_message_id = target
+    participant.unread_count = db.session.scalar(
+        sa.select(sa.func.count(Message.id)).where(
+            Message.conversation_id == cid,
+            Message.id > target,
+            sa.or_(Message.sender_id.is_(None), Message.sender_id != user.id),
+        )
+    )
+    db.session.flush()
+    tenant_id = current_tenant().id
+    receipt = {"conversation_id": cid, "user_id": user.id, "message_id": target}
+    counts = {"conversation_id": cid, "unread": participant.unread_count, "total": unread_total(user)}
+    on_commit(_broadcast_read, tenant_id, user.id, receipt, counts)
+    return participant
+
+
+def _broadcast_read(tenant_id: int, user_id: int, receipt: dict, counts: dict) -> None:
+    emit_to_room(conversation_room(tenant_id, receipt["conversation_id"]), "read_receipt", receipt)
+    emit_to_user(tenant_id, user_id, "unread", counts)
+
+
+# --- attachments -------------------------------------------------------------------------
+
+
+def _content_matches(content_type: str, data: bytes) -> bool:
+    if content_type == "text/plain":
+        if b"\x00" in data:
+            return False
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    if content_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return any(data.startswith(magic) for magic in ATTACHMENT_TYPES[content_type])
+
+
+def upload_attachment(
+    user: User, data: bytes, filename: str | None, content_type: str | None
+) -> MessageAttachment:
+    """Store an uploaded file for a later message of ``user`` (flushes).
+
+    Raises MessagingError for an empty or oversized file, a type not in
+    ATTACHMENT_TYPES, or content that is not what its type claims. Nothing is
+    stored when it raises.
+    """
+    from app.storage import storage
+
+    if not user.is_active:
+        raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
+    content_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if content_type not in ATTACHMENT_TYPES:
+        allowed = ", ".join(sorted(ATTACHMENT_TYPES))
+        raise MessagingError(f"This file type is not allowed (allowed: {allowed}).", code="forbidden_type")
+    limit = current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"]
+    if not data:
+        raise MessagingError("The file is empty.", code="empty_file")
+    if len(data) > limit:
+        raise MessagingError(
+            f"The file is too large (at most {limit // (1024 * 1024)} MB).", code="too_large"
+        )
+    if not _content_matches(content_type, data):
+        raise MessagingError("The file's content does not match its type.", code="forbidden_type")
+    key = storage.save(
+        data, namespace="attachments", filename=clean_filename(filename), content_type=content_type
+    )
+    attachment = MessageAttachment(
+        uploader_id=user.id,
+        storage_key=key,
+        filename=clean_filename(filename),
+        content_type=content_type,
+        size=len(data),
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment

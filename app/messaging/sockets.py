@@ -1,0 +1,231 @@
+"""Socket.IO events of messaging (default namespace).
+
+Connection: the tenant comes from the Host header (resolved like a request:
+unknown or suspended hosts are refused); the user from the web session cookie
+(same checks as Flask-Login's user loader) or ``auth={"token": <API access
+token>}``. A refused connection gets ``connect_error``. On connect the socket
+joins its user room and receives ``unread`` ``{"total"}``.
+
+Client -> server (each may be sent with an ack callback; the ack gets
+``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``):
+
+- ``join`` ``{"conversation_id"}``: participants only;
+- ``leave`` ``{"conversation_id"}``;
+- ``send_message`` ``{"conversation_id", "body", "attachment_ids"?}``;
+- ``typing`` ``{"conversation_id", "typing": bool}``: only in a joined conversation;
+- ``read`` ``{"conversation_id", "message_id"?}``.
+
+Server -> client: ``message`` (a stored message), ``typing``, ``read_receipt``,
+``unread`` ``{"conversation_id"?, "unread"?, "total"}``, and ``error``
+``{"event", "code", "message"}`` for anything refused (nothing is stored).
+
+Each handler binds the socket's tenant for its own duration and closes the
+database session after, like a request; it commits once on success.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+
+from flask import current_app, request
+from flask_login import current_user
+from flask_socketio import join_room, leave_room, rooms
+
+from app.accounts.models import User
+from app.accounts.tokens import authenticate_bearer
+from app.messaging import services
+from app.realtime import conversation_room, mark_offline, mark_online, socketio, user_room
+from tenants.db import bind_tenant, db, unbind_tenant
+from tenants.resolver import TENANT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SocketIdentity:
+    tenant_id: int
+    user_id: int
+
+
+# Sockets connected to this process: sid -> identity. A sid only ever lives on
+# the process that accepted it, so this needs no sharing.
+_identities: dict[str, SocketIdentity] = {}
+_identities_lock = threading.Lock()
+_presence_started = threading.Event()
+
+
+def _resolve_tenant():
+    resolution = current_app.extensions["tenants"].resolve(request.host)
+    if resolution.kind != TENANT or not resolution.tenant.is_active:
+        return None
+    return resolution.tenant
+
+
+def _authenticate(auth) -> User | None:
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if token is not None:
+        if not isinstance(token, str):
+            return None
+        return authenticate_bearer(f"Bearer {token}")
+    header = request.headers.get("Authorization")
+    if header:
+        return authenticate_bearer(header)
+    user = current_user._get_current_object()  # the user loader checks the session's tenant
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _presence_loop(app) -> None:
+    """Refresh presence for this process's sockets well within the TTL."""
+    interval = max(1, app.config.get("SOCKETIO_PRESENCE_TTL", 90) // 3)
+    while True:
+        socketio.sleep(interval)
+        try:
+            with app.app_context():
+                with _identities_lock:
+                    current = list(_identities.items())
+                for sid, ident in current:
+                    mark_online(ident.tenant_id, ident.user_id, sid)
+        except Exception:
+            log.exception("presence refresh failed")
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    tenant = _resolve_tenant()
+    if tenant is None:
+        raise ConnectionRefusedError("unknown marketplace")
+    token = bind_tenant(tenant)
+    try:
+        user = _authenticate(auth)
+        if user is None or not user.is_active:
+            raise ConnectionRefusedError("authentication required")
+        ident = SocketIdentity(tenant.id, user.id)
+        with _identities_lock:
+            _identities[request.sid] = ident
+        join_room(user_room(tenant.id, user.id))
+        mark_online(tenant.id, user.id, request.sid)
+        if not _presence_started.is_set():
+            _presence_started.set()
+            socketio.start_background_task(_presence_loop, current_app._get_current_object())
+        socketio.emit("unread", {"total": services.unread_total(user)}, to=request.sid)
+        db.session.commit()  # token bookkeeping, if any
+    finally:
+        db.session.remove()
+        unbind_tenant(token)
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_reason):
+    with _identities_lock:
+        ident = _identities.pop(request.sid, None)
+    if ident is not None:
+        mark_offline(ident.tenant_id, ident.user_id, request.sid)
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _refuse(event: str, code: str, message: str) -> dict:
+    error = {"event": event, "code": code, "message": message}
+    socketio.emit("error", error, to=request.sid)
+    return {"ok": False, "error": error}
+
+
+def chat_event(name: str):
+    """Register ``fn(user, tenant, data) -> dict`` as the handler of socket event ``name``.
+
+    The wrapper checks the socket's identity and the Host's tenant, binds the
+    tenant, loads the user fresh, validates that ``data`` is an object, commits
+    once on success and turns refusals into an ``error`` event (and the ack).
+    """
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def handler(data=None, *_extra):
+            with _identities_lock:
+                ident = _identities.get(request.sid)
+            tenant = _resolve_tenant()
+            if ident is None or tenant is None or tenant.id != ident.tenant_id:
+                return _refuse(name, "unauthenticated", "Not connected to this marketplace.")
+            if not isinstance(data, dict):
+                return _refuse(name, "invalid", "The event data must be an object.")
+            token = bind_tenant(tenant)
+            try:
+                user = db.session.get(User, ident.user_id)
+                if user is None or not user.is_active:
+                    return _refuse(name, "unauthenticated", "Your account cannot use chat.")
+                result = fn(user, tenant, data)
+                db.session.commit()
+                mark_online(tenant.id, user.id, request.sid)
+                return {"ok": True, **(result or {})}
+            except services.MessagingError as exc:
+                db.session.rollback()
+                return _refuse(name, exc.code, exc.message)
+            except _Refused as exc:
+                db.session.rollback()
+                return _refuse(name, exc.code, exc.message)
+            except Exception:
+                db.session.rollback()
+                log.exception("socket event %s failed", name)
+                return _refuse(name, "server_error", "Something went wrong; try again.")
+            finally:
+                db.session.remove()
+                unbind_tenant(token)
+
+        socketio.on(name)(handler)
+        return handler
+
+    return decorator
+
+
+@chat_event("join")
+def on_join(user, tenant, data):
+    participant = services.participant_of(user, data.get("conversation_id"))
+    join_room(conversation_room(tenant.id, participant.conversation_id))
+    return {"conversation_id": participant.conversation_id, "unread": participant.unread_count}
+
+
+@chat_event("leave")
+def on_leave(user, tenant, data):
+    cid = services.parse_id(data.get("conversation_id"))
+    if cid is not None:
+        leave_room(conversation_room(tenant.id, cid))
+    return {}
+
+
+@chat_event("send_message")
+def on_send_message(user, tenant, data):
+    message = services.post_message(
+        user, data.get("conversation_id"), data.get("body"), data.get("attachment_ids")
+    )
+    return {"message": services.serialize_message(message)}
+
+
+@chat_event("typing")
+def on_typing(user, tenant, data):
+    cid = services.parse_id(data.get("conversation_id"))
+    room = conversation_room(tenant.id, cid) if cid else None
+    # Joining proved participation; typing is too frequent to ask the database each time.
+    if room is None or room not in rooms():
+        raise _Refused("not_joined", "Join the conversation first.")
+    payload = {
+        "conversation_id": cid,
+        "user_id": user.id,
+        "display_name": user.display_name,
+        "typing": bool(data.get("typing", True)),
+    }
+    socketio.emit("typing", payload, to=room, skip_sid=request.sid)
+    return {}
+
+
+@chat_event("read")
+def on_read(user, tenant, data):
+    participant = services.mark_read(user, data.get("conversation_id"), data.get("message_id"))
+    return {"unread": participant.unread_count}

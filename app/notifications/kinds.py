@@ -1,0 +1,132 @@
+"""The kinds of notification, their defaults and how each one reads.
+
+A kind names what happened; ``data`` carries the IDs (and a few display
+strings) the caller knows. ``required`` lists the keys ``notify`` insists on;
+``render(data)`` makes the one-line text stored with the notification (so the
+list never has to load other domains' rows).
+
+Email batching: notifications of one user with the same ``group_key(data)``
+that arrive while an email is pending go out as one email (a burst of messages
+in one conversation, several events of one order).
+
+Order kinds are called by the orders domain (a later issue) from its own event
+handlers, e.g. ``notify(order.seller_id, "order_placed", {"order_id": 7,
+"gig_title": "Logo", "actor_name": "Ada"}, url="/orders/7")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str  # on the preferences form
+    category: str  # "messages", "orders", "account"
+    default_in_app: bool
+    default_email: bool
+    required: tuple[str, ...]
+    render: Callable[[dict], str]
+    group_key: Callable[[dict], str]
+
+
+def _who(data: dict, fallback: str = "Someone") -> str:
+    return str(data.get("actor_name") or fallback)
+
+
+def _order(data: dict) -> str:
+    title = data.get("gig_title")
+    return f"order #{data['order_id']}" + (f" ({title})" if title else "")
+
+
+def _by_order(data: dict) -> str:
+    return f"order:{int(data['order_id'])}"
+
+
+def _snippet(text: str, limit: int = 140) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _message_text(data: dict) -> str:
+    snippet = _snippet(data.get("snippet", ""))
+    return f"{_who(data)}: {snippet}" if snippet else f"{_who(data)} sent you a message."
+
+
+_ORDER_TEXTS = {
+    "order_placed": ("Order placed", lambda d: f"{_who(d)} placed {_order(d)}."),
+    "order_paid": ("Order paid", lambda d: f"{_order(d).capitalize()} was paid."),
+    "order_delivered": ("Order delivered", lambda d: f"{_who(d)} delivered {_order(d)}."),
+    "order_revision_requested": (
+        "Revision asked",
+        lambda d: f"{_who(d)} asked for a revision of {_order(d)}.",
+    ),
+    "order_completed": ("Order completed", lambda d: f"{_order(d).capitalize()} is complete."),
+    "order_cancellation_requested": (
+        "Cancellation asked",
+        lambda d: f"{_who(d)} asked to cancel {_order(d)}.",
+    ),
+    "order_cancellation_accepted": (
+        "Cancellation accepted",
+        lambda d: f"{_who(d)} accepted the cancellation of {_order(d)}.",
+    ),
+}
+
+KINDS: dict[str, Kind] = {
+    "new_message": Kind(
+        name="new_message",
+        label="New messages",
+        category="messages",
+        default_in_app=True,
+        default_email=True,
+        required=("conversation_id", "message_id"),
+        render=_message_text,
+        group_key=lambda d: f"conversation:{int(d['conversation_id'])}",
+    ),
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="orders",
+            default_in_app=True,
+            default_email=True,
+            required=("order_id",),
+            render=render,
+            group_key=_by_order,
+        )
+        for name, (label, render) in _ORDER_TEXTS.items()
+    },
+    # Account events: the accounts domain already emails these itself (security
+    # notices must not depend on preferences), so the default here is in-app only.
+    "password_changed": Kind(
+        name="password_changed",
+        label="Password changed",
+        category="account",
+        default_in_app=True,
+        default_email=False,
+        required=(),
+        render=lambda d: "Your password was changed.",
+        group_key=lambda d: "account",
+    ),
+    "email_changed": Kind(
+        name="email_changed",
+        label="Email address changed",
+        category="account",
+        default_in_app=True,
+        default_email=False,
+        required=(),
+        render=lambda d: (
+            "Your email address was changed."
+            + (f" It is now {d['new_email']}." if d.get("new_email") else "")
+        ),
+        group_key=lambda d: "account",
+    ),
+}
+
+CATEGORIES = (("messages", "Messages"), ("orders", "Orders"), ("account", "Account"))
+
+
+def get_kind(name: str) -> Kind | None:
+    return KINDS.get(name) if isinstance(name, str) else None

@@ -1,0 +1,180 @@
+"""Real time for every domain: Flask-SocketIO with Redis as the message queue.
+
+Rooms always carry the tenant, so equal IDs in two tenants never meet:
+
+- ``user_room(tenant_id, user_id)`` -> ``"t<tenant>:u<user>"``: every socket of
+  that user joins it on connect (each browser tab, each API client);
+- ``conversation_room(tenant_id, conversation_id)`` -> ``"t<tenant>:c<id>"``:
+  joined on request by participants only (``app/messaging/sockets.py``).
+
+Emitting works from any process: ``emit_to_user`` / ``emit_to_room`` publish on
+Redis (``SOCKETIO_CHANNEL``); every web process listening on that channel
+delivers to its own connected sockets. A web process uses the app's
+``socketio``; a process that serves no sockets (an RQ worker, a CLI command)
+uses the write-only ``get_emitter()``, which only publishes.
+
+Presence: each connected socket refreshes ``t:<tenant>:presence:<user>`` (a
+Redis hash of socket id -> expiry) with a TTL; ``is_online`` is true while at
+least one live socket of the user is recorded. A crashed process leaves entries
+that expire after ``SOCKETIO_PRESENCE_TTL`` seconds.
+
+Production: async mode ``threading`` (simple-websocket), one gunicorn worker per
+process with many threads (``--worker-class gthread --workers 1 --threads 100``),
+several processes behind a load balancer with sticky sessions (only needed for
+the long-polling fallback). See docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import socketio as python_socketio
+from flask import current_app, has_app_context
+
+from app.extensions import redis_store, socketio
+
+__all__ = [
+    "conversation_room",
+    "emit_to_room",
+    "emit_to_user",
+    "get_emitter",
+    "init_app",
+    "is_online",
+    "mark_offline",
+    "mark_online",
+    "socketio",
+    "user_room",
+]
+
+
+def user_room(tenant_id: int, user_id: int) -> str:
+    """The room every socket of one user joins (``t<tenant>:u<user>``)."""
+    return f"t{int(tenant_id)}:u{int(user_id)}"
+
+
+def conversation_room(tenant_id: int, conversation_id: int) -> str:
+    """The room of one conversation's open views (``t<tenant>:c<conversation>``)."""
+    return f"t{int(tenant_id)}:c{int(conversation_id)}"
+
+
+def channel_for(redis_url: str, configured: str | None = None) -> str:
+    """The pub/sub channel. Pub/sub ignores Redis database numbers, so the
+    channel names the database: two deployments (or test sessions) sharing one
+    Redis server on different databases never hear each other."""
+    if configured:
+        return configured
+    parsed = urlsplit(redis_url)
+    db_index = parse_qs(parsed.query).get("db", [None])[0] or parsed.path.strip("/") or "0"
+    return f"gigforge-socketio:db{db_index}"
+
+
+def _client_manager(app, *, write_only: bool) -> python_socketio.RedisManager:
+    url = app.config["REDIS_URL"]
+    return python_socketio.RedisManager(
+        url, channel=channel_for(url, app.config.get("SOCKETIO_CHANNEL")), write_only=write_only
+    )
+
+
+def init_app(app) -> None:
+    """Bind the app's ``socketio`` (called by create_app)."""
+    # RedisManager directly: Flask-SocketIO would pick Kombu for a unix:// URL
+    # (the embedded Redis), and this way the channel carries the database.
+    socketio.init_app(
+        app,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
+        client_manager=_client_manager(app, write_only=False),
+        cors_allowed_origins=[],  # same origin only; the Host decides the tenant
+        ping_interval=app.config.get("SOCKETIO_PING_INTERVAL", 25),
+        ping_timeout=app.config.get("SOCKETIO_PING_TIMEOUT", 20),
+        max_http_buffer_size=app.config.get("SOCKETIO_MAX_PAYLOAD", 64 * 1024),
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+_emitters: dict[str, python_socketio.RedisManager] = {}
+_emitters_lock = threading.Lock()
+
+
+def get_emitter() -> python_socketio.RedisManager:
+    """A write-only emitter for processes that serve no sockets (RQ workers).
+
+    It publishes on the same Redis channel as the web processes; it cannot
+    receive or join rooms. One per Redis URL per process.
+    """
+    app = current_app
+    url = app.config["REDIS_URL"]
+    with _emitters_lock:
+        emitter = _emitters.get(url)
+        if emitter is None:
+            emitter = _emitters[url] = _client_manager(app, write_only=True)
+    return emitter
+
+
+def _serving_sockets() -> bool:
+    """True in a process whose socketio server has started handling connections."""
+    server = getattr(socketio, "server", None)
+    return bool(server is not None and getattr(server, "manager_initialized", False))
+
+
+def emit_to_room(room: str, event: str, data) -> None:
+    """Publish ``event`` to every socket in ``room``, on every web process."""
+    if _serving_sockets():
+        socketio.emit(event, data, to=room)
+    else:
+        get_emitter().emit(event, data, room=room, namespace="/")
+
+
+def emit_to_user(tenant_id: int, user_id: int, event: str, data) -> None:
+    """Send ``event`` to every open socket of one user of one tenant.
+
+    Works in web and worker processes (through Redis). Nothing happens when the
+    user has no socket open; use ``is_online`` to decide on a fallback (email).
+    """
+    emit_to_room(user_room(tenant_id, user_id), event, data)
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+def _presence_key(tenant_id: int, user_id: int) -> str:
+    return f"t:{int(tenant_id)}:presence:{int(user_id)}"
+
+
+def _ttl() -> int:
+    return int(current_app.config.get("SOCKETIO_PRESENCE_TTL", 90))
+
+
+def mark_online(tenant_id: int, user_id: int, sid: str) -> None:
+    """Record one live socket of the user (refreshed on every event and ping)."""
+    ttl = _ttl()
+    key = _presence_key(tenant_id, user_id)
+    pipe = redis_store.client.pipeline()
+    pipe.hset(key, sid, int(time.time()) + ttl)
+    pipe.expire(key, ttl)
+    pipe.execute()
+
+
+def mark_offline(tenant_id: int, user_id: int, sid: str) -> None:
+    redis_store.client.hdel(_presence_key(tenant_id, user_id), sid)
+
+
+def is_online(tenant_id: int, user_id: int) -> bool:
+    """True while the user has at least one socket open (on any web process)."""
+    if not has_app_context():
+        raise RuntimeError("is_online needs an app context (for the app's Redis)")
+    key = _presence_key(tenant_id, user_id)
+    entries = redis_store.client.hgetall(key)
+    now = time.time()
+    live = False
+    stale = []
+    for sid, expires in entries.items():
+        if int(expires) > now:
+            live = True
+        else:
+            stale.append(sid)
+    if stale:
+        redis_store.client.hdel(key, *stale)
+    return live

@@ -1,0 +1,124 @@
+"""The search-backend interface: what the search services need from an index.
+
+Two implementations: ``WhooshBackend`` (one on-disk index per tenant; the
+default) and ``PostgresBackend`` (full-text search straight over the tenant's
+``gigs`` table, for multi-node deployments and the benchmark comparison).
+``get_backend()`` returns the one named by ``SEARCH_BACKEND``.
+
+Every method takes the tenant's id explicitly: an index never serves two
+tenants, and a caller cannot forget which tenant it means.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+
+SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
+
+
+@dataclass(frozen=True)
+class GigDocument:
+    """What the index knows of one active gig (built from the database row)."""
+
+    id: int
+    title: str
+    description: str  # plain text (tags stripped from the sanitised HTML)
+    tags: tuple[str, ...]
+    seller: str  # display name and handle
+    category_id: int | None
+    top_category_id: int | None  # the parent category, or the category itself when top-level
+    min_price_minor: int
+    min_delivery_days: int
+    rating: float
+    rating_count: int
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A validated search: amounts are minor units, ``page`` starts at 1.
+
+    ``category_ids`` match a gig's category or its top-level category, so a
+    top-level category finds the gigs of all its subcategories.
+    """
+
+    text: str = ""
+    category_ids: tuple[int, ...] = ()
+    min_price: int | None = None
+    max_price: int | None = None
+    max_delivery_days: int | None = None
+    min_rating: float | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 24
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+@dataclass
+class SearchResult:
+    """One page of gig ids in result order, the total number of hits, category
+    facet counts (category id -> hits, for top-level and subcategories alike,
+    computed without the category filter so a buyer can switch) and a
+    corrected query ("did you mean") when the text had unknown words."""
+
+    ids: list[int] = field(default_factory=list)
+    total: int = 0
+    facets: dict[int, int] = field(default_factory=dict)
+    corrected: str | None = None
+    # Filled in by ``app.search.services.search_gigs``: the live Gig rows, in order.
+    gigs: list = field(default_factory=list)
+
+
+class SearchBackend(ABC):
+    name = "abstract"
+
+    @abstractmethod
+    def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+        """Add or replace these gigs; returns how many were written."""
+
+    @abstractmethod
+    def delete_gigs(self, tenant_id: int, ids: Iterable[int]) -> None:
+        """Remove these gigs (absent ones are fine)."""
+
+    @abstractmethod
+    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
+        """Run a query; never raises for odd user text (it is parsed leniently)."""
+
+    @abstractmethod
+    def suggest(self, tenant_id: int, prefix: str, limit: int = 8) -> list[str]:
+        """Completions for a partly typed query (gig titles and tags)."""
+
+    @abstractmethod
+    def rebuild(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+        """Replace the whole index with ``docs``; returns how many were indexed."""
+
+    @abstractmethod
+    def clear(self, tenant_id: int) -> None:
+        """Forget the tenant's index entirely (tenant dropped)."""
+
+
+def get_backend() -> SearchBackend:
+    """The app's configured backend (one instance per app)."""
+    backend = current_app.extensions.get("search_backend")
+    if backend is None:
+        name = current_app.config.get("SEARCH_BACKEND", "whoosh")
+        if name == "whoosh":
+            from app.search.whoosh_backend import WhooshBackend
+
+            backend = WhooshBackend()
+        elif name == "postgres":
+            from app.search.pg_backend import PostgresBackend
+
+            backend = PostgresBackend()
+        else:
+            raise RuntimeError(f"unknown SEARCH_BACKEND {name!r} (whoosh or postgres)")
+        current_app.extensions["search_backend"] = backend
+    return backend

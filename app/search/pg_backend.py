@@ -1,0 +1,114 @@
+"""PostgreSQL full-text backend: searches the tenant's ``gigs`` table directly.
+
+No separate index to keep in step: a GIN expression index over
+``SEARCH_DOCUMENT`` (``app/search/models.py``, partial: active gigs only), so the
+write methods are no-ops. Used by the benchmark for the comparison with Whoosh
+and as the path to multi-node deployments (every node sees the same rows).
+Differences from Whoosh: no "did you mean" (that would need pg_trgm), and
+suggestions are title prefix matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.accounts.models import User
+from app.gigs.models import Category, Gig
+from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchResult
+from app.search.models import SEARCH_DOCUMENT
+from tenants.db import current_tenant, db
+
+
+class PostgresBackend(SearchBackend):
+    name = "postgres"
+
+    def _check(self, tenant_id: int) -> None:
+        if current_tenant().id != tenant_id:
+            raise RuntimeError("the postgres search backend reads the bound tenant only")
+
+    def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+        return 0  # the expression index follows the rows
+
+    def delete_gigs(self, tenant_id: int, ids: Iterable[int]) -> None:
+        return None
+
+    def rebuild(self, tenant_id: int, docs: Iterable[GigDocument], heartbeat=None) -> int:
+        self._check(tenant_id)
+        return sum(1 for _ in docs)
+
+    def clear(self, tenant_id: int) -> None:
+        return None
+
+    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
+        self._check(tenant_id)
+        document = sa.literal_column(f"({SEARCH_DOCUMENT})").label(None)
+        base = (
+            sa.select(Gig.id)
+            .join(User, User.id == Gig.seller_id)
+            .where(Gig.status == "active", User.status == "active", Gig.min_price_minor.is_not(None))
+        )
+        tsquery = None
+        if query.text:
+            tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'english'::regconfig"), query.text)
+            base = base.where(sa.literal_column(f"({SEARCH_DOCUMENT})").op("@@")(tsquery))
+        if query.min_price is not None:
+            base = base.where(Gig.min_price_minor >= query.min_price)
+        if query.max_price is not None:
+            base = base.where(Gig.min_price_minor <= query.max_price)
+        if query.max_delivery_days is not None:
+            base = base.where(Gig.min_delivery_days <= query.max_delivery_days)
+        if query.min_rating is not None:
+            base = base.where(Gig.rating_avg >= query.min_rating)
+        unfiltered = base
+        if query.category_ids:
+            parent = sa.select(Category.parent_id).where(Category.id == Gig.category_id).scalar_subquery()
+            base = base.where(sa.or_(Gig.category_id.in_(query.category_ids), parent.in_(query.category_ids)))
+        order = {
+            "price_asc": [Gig.min_price_minor.asc(), Gig.published_at.desc()],
+            "price_desc": [Gig.min_price_minor.desc(), Gig.published_at.desc()],
+            "rating": [Gig.rating_avg.desc(), Gig.rating_count.desc(), Gig.published_at.desc()],
+            "newest": [Gig.published_at.desc()],
+        }.get(query.sort)
+        if order is None:
+            order = (
+                [sa.func.ts_rank_cd(document, tsquery).desc(), Gig.published_at.desc()]
+                if tsquery is not None
+                else [Gig.published_at.desc()]
+            )
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery()))
+        window = current_app.config.get("SEARCH_MAX_RESULTS_WINDOW", 10_000)
+        if query.offset >= window:
+            return SearchResult(total=total)
+        ids = list(
+            db.session.scalars(
+                base.order_by(*order, Gig.id.desc()).offset(query.offset).limit(query.per_page)
+            )
+        )
+        matched = unfiltered.add_columns(Gig.category_id.label("category_id")).subquery()
+        rows = db.session.execute(
+            sa.select(Category.id, Category.parent_id, sa.func.count())
+            .select_from(matched)
+            .join(Category, Category.id == matched.c.category_id)
+            .group_by(Category.id, Category.parent_id)
+        ).all()
+        facets: dict[int, int] = {}
+        for category_id, parent_id, count in rows:
+            facets[category_id] = facets.get(category_id, 0) + count
+            if parent_id:
+                facets[parent_id] = facets.get(parent_id, 0) + count
+        return SearchResult(ids=ids, total=total, facets=facets)
+
+    def suggest(self, tenant_id: int, prefix: str, limit: int = 8) -> list[str]:
+        self._check(tenant_id)
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        titles = db.session.scalars(
+            sa.select(Gig.title)
+            .join(User, User.id == Gig.seller_id)
+            .where(Gig.status == "active", User.status == "active", Gig.title.ilike(pattern))
+            .order_by(Gig.published_at.desc())
+            .limit(limit)
+        )
+        return list(dict.fromkeys(titles))

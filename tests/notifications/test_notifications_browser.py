@@ -1,0 +1,47 @@
+"""The bell in headless Chromium: a live push raises the badge; mark all read clears it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.notifications import services
+from tenants.db import db
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse-battery"
+
+
+def test_the_bell_updates_live_and_mark_all_read_clears_it(browser, live_server, acme, make_user, in_tenant):
+    ada = make_user(acme, email="ada@example.com", display_name="Ada")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(live_server.url("acme.localhost", "/login"))
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/account")
+        page.goto(live_server.url("acme.localhost", "/"))
+        badge = page.get_by_test_id("notification-badge")
+        assert badge.is_hidden()
+        page.wait_for_function("() => typeof io !== 'undefined'")
+        page.wait_for_timeout(500)  # let the socket connect
+
+        with in_tenant(acme):
+            services.notify(ada, "order_delivered", {"order_id": 5, "actor_name": "Sam"}, url="/orders/5")
+            db.session.commit()
+
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=notification-badge]').textContent.trim() === '1'"
+        )
+        page.get_by_test_id("notification-bell-button").click()
+        dropdown = page.get_by_test_id("notification-dropdown")
+        assert dropdown.is_visible()
+        assert dropdown.get_by_test_id("notification-item").first.inner_text() == "Sam delivered order #5."
+        page.get_by_test_id("notification-mark-all").click()
+        page.wait_for_function("() => document.querySelector('[data-testid=notification-badge]').hidden")
+        with in_tenant(acme):
+            assert services.unread_count(db.session.get(services.User, ada)) == 0
+    finally:
+        context.close()
