@@ -14,7 +14,13 @@ class MarketplaceSettings(TenantModel):
     """Exactly one row per tenant (id = 1)."""
 
     __tablename__ = "marketplace_settings"
-    __table_args__ = tenant_table_args(sa.CheckConstraint("id = 1", name="single_row"))
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("id = 1", name="single_row"),
+        sa.CheckConstraint("commission_bps BETWEEN 0 AND 5000", name="commission_bps"),
+        sa.CheckConstraint("commission_min_fee_minor >= 0", name="commission_min_fee"),
+        sa.CheckConstraint("payment_provider in ('sandbox', 'stripe')", name="payment_provider"),
+        sa.CheckConstraint("payout_schedule in ('manual', 'daily', 'weekly')", name="payout_schedule"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     name: Mapped[str] = mapped_column(sa.String(120))
@@ -25,6 +31,21 @@ class MarketplaceSettings(TenantModel):
     accent_color: Mapped[str] = mapped_column(sa.String(7), default="#404145", server_default="#404145")
     support_email: Mapped[str | None] = mapped_column(sa.String(254))
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
+
+    # Money rules (orders issue). Commission = max(percent of the order, minimum fee),
+    # never more than the order amount. Percent in basis points (1000 = 10%).
+    commission_bps: Mapped[int] = mapped_column(default=1000, server_default="1000")
+    commission_min_fee_minor: Mapped[int] = mapped_column(default=100, server_default="100")
+    auto_complete_days: Mapped[int] = mapped_column(default=3, server_default="3")
+    clearance_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    cancellation_auto_resolve_days: Mapped[int] = mapped_column(default=2, server_default="2")
+    payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    # Payment provider of the tenant: "sandbox" (default, no network) or "stripe".
+    payment_provider: Mapped[str] = mapped_column(sa.String(16), default="sandbox", server_default="sandbox")
+    stripe_publishable_key: Mapped[str | None] = mapped_column(sa.String(255))
+    # Encrypted at rest (app/payments/crypto.py); never rendered back in full.
+    stripe_secret_key_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    stripe_webhook_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
