@@ -152,6 +152,9 @@ class Config:
     NOTIFY_EMAIL_QUEUE = os.environ.get("NOTIFY_EMAIL_QUEUE", "default")
     NOTIFY_PAGE_SIZE = _int("NOTIFY_PAGE_SIZE", 20)
     NOTIFY_DROPDOWN_SIZE = _int("NOTIFY_DROPDOWN_SIZE", 10)
+    # Orders (app/orders): the worker's tick enqueues auto-complete / auto-resolve / late jobs.
+    ORDER_TICK_SECONDS = _int("ORDER_TICK_SECONDS", 60)
+    ORDER_DELIVERY_FILE_MAX_BYTES = _int("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
     REMEMBER_COOKIE_DURATION = _int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -162,6 +165,19 @@ class Config:
     RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
     RATELIMIT_RESET_PER_IP = os.environ.get("RATELIMIT_RESET_PER_IP", "10 per minute")
     RATELIMIT_RESET_PER_ACCOUNT = os.environ.get("RATELIMIT_RESET_PER_ACCOUNT", "3 per 15 minutes")
+
+    # Payments (app/payments). Tenants' Stripe secrets are Fernet-encrypted with
+    # PAYMENT_SECRETS_KEY (comma-separated keys rotate: the first encrypts); development
+    # and tests derive a key from SECRET_KEY. STRIPE_API_BASE points the stripe library
+    # at another server (the tests' emulator); unset means api.stripe.com.
+    PAYMENT_SECRETS_KEY = os.environ.get("PAYMENT_SECRETS_KEY") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    STRIPE_WEBHOOK_TOLERANCE = _int("STRIPE_WEBHOOK_TOLERANCE", 300)  # seconds a signed event stays valid
+    STRIPE_MAX_NETWORK_RETRIES = _int("STRIPE_MAX_NETWORK_RETRIES", 2)  # same idempotency key on each retry
+    PAYMENT_JOB_RETRY_INTERVALS = [
+        int(x) for x in os.environ.get("PAYMENT_JOB_RETRY_INTERVALS", "10,60,300,1800,7200").split(",")
+    ]
+    PAYMENTS_TICK_SECONDS = _int("PAYMENTS_TICK_SECONDS", 300)  # clearance and scheduled payouts
 
     LOG_JSON = _bool("LOG_JSON", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -192,6 +208,8 @@ class TestingConfig(Config):
     MAIL_TIMEOUT = 5.0
     MAIL_DEFAULT_SENDER = "no-reply@gigforge.test"
     OUTBOX_RELAY_GRACE_SECONDS = 0
+    PAYMENT_JOB_RETRY_INTERVALS = [0, 0]
+    STRIPE_MAX_NETWORK_RETRIES = 1
     # Cheap hashing keeps the suite fast; production parameters are tested separately.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
@@ -223,6 +241,16 @@ class ProductionConfig(Config):
         secret = os.environ.get("SECRET_KEY", "")
         if len(secret) < 32 or secret == Config.SECRET_KEY:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        key = os.environ.get("PAYMENT_SECRETS_KEY", "")
+        if not key:
+            problems.append("PAYMENT_SECRETS_KEY must be set (a Fernet key; it encrypts the tenants' Stripe secrets)")
+        else:
+            from cryptography.fernet import Fernet
+
+            try:
+                [Fernet(k.strip()) for k in key.split(",") if k.strip()]
+            except ValueError:
+                problems.append("PAYMENT_SECRETS_KEY must be Fernet keys (Fernet.generate_key()), comma-separated")
         if os.environ.get("BASE_DOMAIN", "localhost") == "localhost":
             problems.append("BASE_DOMAIN must be set to the platform's domain")
         if problems:

@@ -68,6 +68,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.messaging import views as messaging_views
     from app.notifications import api as notifications_api
     from app.notifications import views as notification_views
+    from app.orders import api as orders_api
+    from app.orders import views as order_views
+    from app.payments import api as payments_api
+    from app.payments import views as payment_views
     from app.search import api as search_api
     from app.search import views as search_views
     from app.storage import views as storage_views
@@ -82,6 +86,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(messaging_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(search_views.bp)
+    app.register_blueprint(order_views.bp)
+    app.register_blueprint(payment_views.bp)
+    # Stripe signs its webhooks; there is no session or CSRF cookie to check.
+    csrf.exempt(payment_views.webhooks_bp)
+    app.register_blueprint(payment_views.webhooks_bp)
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
     accounts_api.register_security_scheme(api)
@@ -92,6 +101,8 @@ def _register_blueprints(app: Flask) -> None:
         search_api.blp,
         messaging_api.blp,
         notifications_api.blp,
+        orders_api.blp,
+        payments_api.blp,
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
@@ -109,31 +120,38 @@ def _register_domain_hooks() -> None:
     """Connect tenant seeds and event handlers: one explicit list, in order."""
     from app import after_commit  # noqa: F401  (session listeners)
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
-    from app.accounts.services import seed_admin
+    from app.accounts.services import invite_admin, seed_admin
     from app.gigs.services import seed_categories
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
     from app.notifications import events as _notification_events  # noqa: F401  (message.posted handler)
+    from app.orders import events as _order_events  # noqa: F401  (order.* / offer.* handlers)
+    from app.payments import events as _payment_events  # noqa: F401  (order.refunded -> provider refund)
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
     from app.settings.services import seed_settings
     from app.storage import remove_tenant_files
-    from tenants.signals import tenant_dropped, tenant_seed
+    from tenants.signals import tenant_created, tenant_dropped, tenant_seed
 
     for receiver in (seed_settings, seed_categories, seed_admin):
         tenant_seed.connect(receiver, weak=False)
     for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
         tenant_dropped.connect(receiver, weak=False)
+    tenant_created.connect(invite_admin, weak=False)
 
 
 def _register_cli(app: Flask) -> None:
     from app.cli import demo_cli, embedded_cli
+    from app.core import idempotency
     from app.events.cli import events_cli, worker_command
+    from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli
     from app.search.cli import search_cli
 
-    for command in (worker_command, events_cli, embedded_cli, demo_cli, mail_cli, search_cli):
+    for command in (worker_command, events_cli, embedded_cli, demo_cli, mail_cli, search_cli, ledger_cli):
         app.cli.add_command(command)
+    # The idempotency_keys table, and idempotency_field() for the money forms' templates.
+    idempotency.init_app(app)
 
 
 def _register_template_context(app: Flask) -> None:

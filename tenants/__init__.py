@@ -54,6 +54,7 @@ def init_app(
 
     @app.before_request
     def _bind_request_tenant():
+        request.environ["gigforge.tenancy"] = True  # this request, not a nested test_request_context
         g.tenant = None
         g.host_kind = None
         if request.endpoint in any_host_endpoints:
@@ -79,6 +80,10 @@ def init_app(
 
     @app.teardown_request
     def _unbind_request_tenant(exc):
+        if not request.environ.get("gigforge.tenancy"):
+            # A request context pushed by code (e.g. to build a URL inside a job)
+            # did not bind anything and must not end the job's session.
+            return
         token = g.pop("_tenant_token", None)
         # Close the session before unbinding: its transaction belongs to this tenant.
         db.session.remove()

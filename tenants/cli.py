@@ -44,7 +44,11 @@ def tenants_cli():
 @click.option("--name", required=True, help="Display name of the marketplace.")
 @click.option("--domain", default=None, help="Custom hostname (becomes the primary one).")
 @click.option("--admin-email", default=None, help="Email of the first operator admin.")
-@click.option("--admin-password", default=None, help="Password of that admin (generated if omitted).")
+@click.option(
+    "--admin-password",
+    default=None,
+    help="Password of that admin (if omitted, a set-password link is emailed).",
+)
 @with_appcontext
 def create(slug, name, domain, admin_email, admin_password):
     """Create a tenant: schema, tables, defaults and first admin, atomically."""

@@ -133,8 +133,10 @@ def create_tenant(
         if "already exists" not in str(exc) and "duplicate" not in str(exc):
             raise
         raise ProvisioningError(f"tenant {slug!r} or one of its hostnames already exists", "slug") from exc
-    signals.tenant_created.send(None, tenant=ref)
-    return ProvisionResult(ref, hostnames, notes, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    for _receiver, result in signals.tenant_created.send(None, tenant=ref):
+        notes.extend(result or [])
+    return ProvisionResult(ref, hostnames, notes, elapsed)
 
 
 def _seed(conn, ref: TenantRef, options: dict) -> list[str]:

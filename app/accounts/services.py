@@ -505,6 +505,7 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = _now()  # the link reached the inbox: the address works
     db.session.flush()
+    revoke_api_tokens(user)
     _send(
         user,
         "password_changed",
@@ -512,6 +513,13 @@ def reset_password(token: str, new_password: str) -> User:
         {"reset_url": _external_url("accounts.forgot_password")},
     )
     return user
+
+
+def revoke_api_tokens(user: User) -> None:
+    """End every API token of ``user``: credentials changed, old tokens must not outlive them."""
+    from app.accounts.tokens import revoke_all_for_user  # tokens imports models only; keep it lazy
+
+    revoke_all_for_user(user)
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -526,6 +534,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise AccountError({"password": "Choose a password different from the current one."})
     user.password_hash = hash_password(new)
     db.session.flush()
+    revoke_api_tokens(user)
     _send(
         user,
         "password_changed",
@@ -657,10 +666,20 @@ def update_profile(user: User, **fields) -> User:
             errors.update(exc.errors)
     if errors:
         raise AccountError(errors)
+    changed = {field for field, value in clean.items() if getattr(user, field) != value}
     for field, value in clean.items():
         setattr(user, field, value)
     db.session.flush()
+    if changed & {"display_name", "handle"} and user.seller_profile is not None:
+        _seller_updated(user)
     return user
+
+
+def _seller_updated(user: User) -> None:
+    """Tell other domains (search) that what buyers see of a seller changed."""
+    from app.events import publish
+
+    publish("seller.updated", {"user_id": user.id})
 
 
 def _process_upload(file, field: str, *, max_bytes: int, max_side: int, square: bool):
@@ -823,6 +842,7 @@ def upsert_seller_profile(user: User, **fields) -> SellerProfile:
     if "hourly_rate_minor" in clean:
         profile.currency = marketplace_currency()
     db.session.flush()
+    _seller_updated(user)
     return profile
 
 
@@ -981,7 +1001,8 @@ def delete_account(user: User, password: str) -> None:
     for item in list(user.portfolio_items):
         _delete_file_after_commit(item.image_key)
         db.session.delete(item)
-    if user.seller_profile is not None:
+    was_seller = user.seller_profile is not None
+    if was_seller:
         db.session.delete(user.seller_profile)
     _delete_file_after_commit(user.avatar_key)
     user.email = f"deleted-{user.id}@invalid"
@@ -999,6 +1020,9 @@ def delete_account(user: User, password: str) -> None:
     user.status = "deleted"
     user.deleted_at = _now()
     db.session.flush()
+    revoke_api_tokens(user)
+    if was_seller:
+        _seller_updated(user)  # their gigs leave search
     log.info("account deleted", extra={"user_id": user.id})
 
 
@@ -1006,16 +1030,56 @@ def delete_account(user: User, password: str) -> None:
 
 
 def seed_admin(_sender, *, session, tenant, options) -> list[str]:
-    """tenant_seed receiver: the tenant's first operator admin."""
+    """tenant_seed receiver: the tenant's first operator admin.
+
+    With ``admin_password`` the account gets it (demo and scripted setups).
+    Without one the account has no password yet: ``invite_admin`` emails a
+    set-password link once the tenant exists, which also keeps the costly
+    argon2 hash out of tenant creation.
+    """
     email = options.get("admin_email") or f"admin@{tenant.slug}.{current_app.config['BASE_DOMAIN']}"
     password = options.get("admin_password")
-    generated = password is None
-    if generated:
-        password = secrets.token_urlsafe(12)
     user = create_user(email, password, "Marketplace admin", role="admin", session=session)
     user.email_verified_at = db.func.now()
     user.handle = "marketplace-admin"
-    note = f"admin: {email}"
-    if generated:
-        note += f" / password {password} (shown once)"
-    return [note]
+    if password:
+        return [f"admin: {email}"]
+    return [f"admin: {email} (invited: a set-password link is emailed)"]
+
+
+def invite_admin(_sender, *, tenant) -> list[str]:
+    """tenant_created receiver: queue the invitation of the tenant's password-less admins."""
+    from app.accounts.tasks import invite_tenant_admins
+    from app.extensions import get_queue
+
+    queue = get_queue("default")
+    queue.enqueue(invite_tenant_admins, tenant.id, description=f"invite admins of {tenant.slug}")
+    return []
+
+
+def send_admin_invitations() -> int:
+    """Email each password-less active admin of the bound tenant a set-password link (flushes).
+
+    Idempotent: an admin who already has an invitation is not sent another
+    (a new link comes from "Forgot password").
+    """
+    from app.mail.services import has_email
+
+    tenant = current_tenant()
+    admins = db.session.scalars(
+        sa.select(User).where(User.role == "admin", User.password_hash.is_(None), User.status == "active")
+    ).all()
+    admins = [user for user in admins if not has_email("admin_invite", user.id)]
+    for user in admins:
+        token = make_token("reset", {"u": user.id, "p": _fingerprint(user.password_hash, "password")})
+        _send(
+            user,
+            "admin_invite",
+            f"Set up your {tenant.name} admin account",
+            {
+                "reset_url": _external_url("accounts.reset_password", token=token),
+                "hours": max(1, current_app.config["RESET_TOKEN_MAX_AGE"] // 3600),
+                "marketplace": tenant.name,
+            },
+        )
+    return len(admins)

@@ -47,6 +47,11 @@ def worker_command(burst, no_relay, queues):
     stop = threading.Event()
     if not no_relay:
         threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
+        # Periodic order jobs (auto-complete, auto-resolve cancellations, late flags): the
+        # tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine.
+        from app.orders.tasks import run_tick_loop
+
+        threading.Thread(target=run_tick_loop, args=(app, stop), daemon=True, name="orders-tick").start()
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
     finally:

@@ -85,6 +85,18 @@ def send_email(
     return message
 
 
+def has_email(template: str, user_id: int) -> bool:
+    """Whether an email of ``template`` was already queued or sent to ``user_id`` (bound tenant)."""
+    return (
+        db.session.scalar(
+            sa.select(EmailMessage.id)
+            .where(EmailMessage.template == template, EmailMessage.user_id == user_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def enqueue_send(tenant_id: int, message_id: int) -> None:
     """Queue the send job of one message (with retries). Safe to call again: the job is idempotent."""
     from app.mail.tasks import send_email_message

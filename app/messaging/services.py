@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.after_commit import on_commit
@@ -217,7 +218,7 @@ def _summaries(user: User, rows: list[ConversationParticipant]) -> list[Conversa
     last = db.session.scalars(
         sa.select(Message)
         .where(Message.conversation_id.in_(ids))
-        .distinct(Message.conversation_id)
+        .ext(distinct_on(Message.conversation_id))
         .order_by(Message.conversation_id, Message.id.desc())
     ).all()
     last_by_conversation = {m.conversation_id: m for m in last}

@@ -67,7 +67,7 @@ class TestCreate:
         assert "Created tenant initech" in result.output
         assert "schema tenant_initech" in result.output
         assert "host: initech.localhost" in result.output
-        assert "admin: boss@initech.test / password" in result.output  # generated, shown once
+        assert "admin: boss@initech.test (invited: a set-password link is emailed)" in result.output
         assert tenant(app, "initech").name == "Initech Gigs"
         page = tenant_client("initech").get("/")
         assert page.status_code == 200 and b"Initech Gigs" in page.data

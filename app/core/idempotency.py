@@ -1,0 +1,288 @@
+"""HTTP idempotency for mutating money views: ``@idempotent`` and ``idempotency_field()``.
+
+A client names an attempt with a key: the ``Idempotency-Key`` header (API), or
+the hidden ``idempotency_key`` field that ``{{ idempotency_field() }}`` renders
+into a web form (a fresh key per rendered form, so a double click or a resent
+form is the same attempt). Per tenant and user:
+
+- the first request with a key claims it (a row in ``idempotency_keys``), runs
+  the view and stores the response in the same transaction, then commits once;
+- the same key with the same method, path and body replays the stored
+  response with ``Idempotent-Replayed: true``; nothing runs again;
+- the same key with another body (or on another endpoint) is refused: 422
+  (JSON under /api/, an error page on the web);
+- a concurrent request with the same key waits for the first one to finish
+  (at most ``IDEMPOTENCY_WAIT_SECONDS``, default 10) and then replays it, or
+  gets 409 when the wait times out or the first one committed without a
+  response (a view that committed on its own and then failed);
+- keys expire after ``IDEMPOTENCY_TTL_HOURS`` (24).
+
+Requests without a key run as usual. Responses of 500 and above, and views
+that raise, are not stored: the work is rolled back and the key can be retried.
+Either way the decorator commits the view's work once (below 500) or rolls it
+back, so a decorated view never commits itself.
+
+Decorator order: below authentication (``login_required``,
+``token_auth_required``) so the user is known, above flask-smorest's
+``@blp.arguments`` / ``@blp.response`` so the stored response is the final one::
+
+    @blp.route("/orders/<int:order_id>/complete")
+    class Complete(MethodView):
+        decorators = [token_auth_required]
+
+        @idempotent
+        @blp.response(200, OrderSchema)
+        def post(self, order_id): ...
+
+Decorated views should not commit themselves: the decorator commits the
+view's work together with the stored response (a view that does commit still
+works, with a short window in which a crash leaves the key "in progress" until
+it expires).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import current_app, g, make_response, request
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import Conflict, UnprocessableEntity
+
+from tenants.db import TenantModel, db, tenant_table_args
+
+HEADER = "Idempotency-Key"
+FORM_FIELD = "idempotency_key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+# Form fields that differ between two sendings of the same form without changing its meaning.
+IGNORED_FORM_FIELDS = {FORM_FIELD, "csrf_token"}
+# Only these headers are stored and replayed (never Set-Cookie: sessions are per client moment).
+STORED_HEADERS = ("Content-Type", "Location", "ETag", "Link")
+
+
+class IdempotencyKey(TenantModel):
+    """A claimed key and, once the view has answered, its stored response."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = tenant_table_args(sa.UniqueConstraint("user_id", "key"))
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH))
+    # 0 for an anonymous client: keys are scoped per user, never shared between users.
+    user_id: Mapped[int] = mapped_column(sa.BigInteger)
+    method_path: Mapped[str] = mapped_column(sa.Text)
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    # NULL until the view has answered (the request is in progress).
+    response_status: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    response_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    response_headers: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), index=True
+    )
+
+
+def init_app(app) -> None:
+    app.config.setdefault("IDEMPOTENCY_TTL_HOURS", 24)
+    app.config.setdefault("IDEMPOTENCY_WAIT_SECONDS", 10)
+    app.add_template_global(idempotency_field)
+
+
+def idempotency_field() -> Markup:
+    """A hidden input with a fresh key: put it in every form that moves money."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_FIELD, uuid.uuid4().hex)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (request.is_json and not request.form)
+
+
+def _error(exc_class, message: str):
+    """An error in the house shape: JSON under /api/ (flask-smorest's), else the HTML error page."""
+    if _wants_json():
+        from flask_smorest import abort
+
+        abort(exc_class.code, message=message)
+    raise exc_class(description=message)
+
+
+def _request_key() -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        key = request.form.get(FORM_FIELD)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        _error(UnprocessableEntity, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
+    return key
+
+
+def _user_id() -> int:
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return api_user.id
+    if current_user and current_user.is_authenticated:
+        return current_user.id
+    return 0
+
+
+def request_fingerprint() -> str:
+    """sha256 of what makes the request what it is: query, and the body (canonical JSON,
+    form fields without the key and CSRF token, uploaded files' names and contents)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(sorted(request.args.items(multi=True))).encode())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = sorted((k, v) for k, v in request.form.items(multi=True) if k not in IGNORED_FORM_FIELDS)
+        digest.update(b"form" + json.dumps(fields).encode())
+        for name, upload in sorted(
+            request.files.items(multi=True), key=lambda item: (item[0], item[1].filename)
+        ):
+            content = upload.stream.read()
+            upload.stream.seek(0)
+            digest.update(json.dumps([name, upload.filename]).encode() + hashlib.sha256(content).digest())
+    else:
+        raw = request.get_data(cache=True)
+        try:
+            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            canonical = raw
+        digest.update(b"body" + canonical)
+    return digest.hexdigest()
+
+
+def _claim(
+    key: str, user_id: int, method_path: str, fingerprint: str
+) -> tuple[int | None, IdempotencyKey | None]:
+    """Insert the key row, or find the one another request made.
+
+    Returns ``(claimed_id, None)`` when this request owns the key, else
+    ``(None, row)``. A concurrent owner's uncommitted row makes the INSERT wait
+    for its transaction (bounded by ``lock_timeout``).
+    """
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
+    session = db.session
+    previous = session.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
+    session.execute(sa.select(sa.func.set_config("lock_timeout", f"{wait_ms}ms", True)))
+    try:
+        session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.created_at < datetime.now(UTC) - ttl,
+            )
+        )
+        claimed = session.execute(
+            pg_insert(IdempotencyKey)
+            .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
+            .returning(IdempotencyKey.id)
+        ).scalar_one_or_none()
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        session.rollback()
+        _error(Conflict, f"a request with this {HEADER} is still in progress; retry later")
+    session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
+    if claimed is not None:
+        return claimed, None
+    row = session.scalars(
+        sa.select(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    ).first()
+    return None, row
+
+
+def _replay(row: IdempotencyKey):
+    response = current_app.response_class(row.response_body or b"", status=row.response_status)
+    for name, value in (row.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _release(claimed_id: int) -> None:
+    """Drop the work and the claim, so the key can be retried."""
+    db.session.rollback()
+    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == claimed_id))
+    db.session.commit()
+
+
+def idempotent(view):
+    """Make a mutating view idempotent by key (see the module docstring)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = _request_key()
+        if key is None:
+            # No key: run as usual, but still commit once (decorated views leave that to us).
+            try:
+                response = make_response(view(*args, **kwargs))
+            except BaseException:
+                db.session.rollback()
+                raise
+            if response.status_code >= 500:
+                db.session.rollback()
+            else:
+                db.session.commit()
+            return response
+        method_path = f"{request.method} {request.path}"
+        fingerprint = request_fingerprint()
+        for _attempt in range(2):  # the owner may roll back between our INSERT and SELECT
+            claimed_id, row = _claim(key, _user_id(), method_path, fingerprint)
+            if claimed_id is not None or row is not None:
+                break
+        if claimed_id is None:
+            if row is None:
+                _error(Conflict, f"a request with this {HEADER} is still in progress; retry later")
+            if row.method_path != method_path or row.request_hash != fingerprint:
+                _error(
+                    UnprocessableEntity,
+                    f"this {HEADER} was already used for a different request; use a new key"
+                    if _wants_json()
+                    else "This form was already sent with different values. Reload the page and try again.",
+                )
+            if row.response_status is None:
+                _error(Conflict, f"a request with this {HEADER} is still in progress; retry later")
+            db.session.rollback()  # the claim attempt changed nothing
+            return _replay(row)
+
+        try:
+            response = make_response(view(*args, **kwargs))
+        except BaseException:
+            _release(claimed_id)
+            raise
+        if response.status_code >= 500 or response.is_streamed:
+            _release(claimed_id)
+            return response
+        db.session.execute(
+            sa.update(IdempotencyKey)
+            .where(IdempotencyKey.id == claimed_id)
+            .values(
+                response_status=response.status_code,
+                response_body=response.get_data(),
+                response_headers={h: response.headers[h] for h in STORED_HEADERS if h in response.headers},
+            )
+        )
+        db.session.commit()
+        return response
+
+    return wrapper
+
+
+def purge_expired_keys(now: datetime | None = None) -> int:
+    """Delete the bound tenant's keys older than the TTL; returns how many (flushes, no commit)."""
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    cutoff = (now or datetime.now(UTC)) - ttl
+    result = db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    return result.rowcount

@@ -1,0 +1,609 @@
+"""The ledger's rules: post balanced transactions, the money movements, balances, histories.
+
+Everything here flushes and never commits: the request or job that called it
+commits once. Every write goes through ``post_transaction``, which is idempotent
+by key, so a retried request or job never moves money twice.
+
+Account codes (kind and normal side follow from the prefix):
+
+    provider:clearing          money held at the PSP / platform account  (debit)
+    escrow:order:<order_id>    an order's escrow                          (credit)
+    seller:<user_id>:pending   earnings not yet cleared                   (credit)
+    seller:<user_id>:available earnings that can be paid out              (credit)
+    platform:commission        the operator's commission revenue          (credit)
+
+None of them may go negative.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
+from app.settings.models import MarketplaceSettings
+from tenants.db import db
+
+CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
+MAX_KEY_LENGTH = 200
+CLEARING = "provider:clearing"
+COMMISSION = "platform:commission"
+
+
+class LedgerError(ValueError):
+    """An invalid transaction (unbalanced, empty, bad currency, amount or account code)."""
+
+
+class LedgerConflict(LedgerError):
+    """The idempotency key was already used for a different transaction."""
+
+
+class InsufficientFunds(LedgerError):
+    """A non-negative account would go below zero; nothing was written."""
+
+    def __init__(self, code: str, currency: str, balance: int, change: int):
+        self.code, self.currency, self.balance, self.change = code, currency, balance, change
+        super().__init__(f"{code} ({currency}) holds {balance}, cannot take {-change}")
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    kind: str
+    normal_side: str
+    owner_user_id: int | None = None
+    order_id: int | None = None
+    allow_negative: bool = False
+
+
+_ESCROW_RE = re.compile(r"^escrow:order:([1-9][0-9]{0,17})\Z")
+_SELLER_RE = re.compile(r"^seller:([1-9][0-9]{0,17}):(pending|available)\Z")
+
+
+def account_spec(code: str) -> AccountSpec:
+    """What an account code means; raises LedgerError for an unknown code."""
+    if code == CLEARING:
+        return AccountSpec(code, "provider_clearing", "debit")
+    if code == COMMISSION:
+        return AccountSpec(code, "platform_commission", "credit")
+    if match := _ESCROW_RE.match(code):
+        return AccountSpec(code, "escrow", "credit", order_id=int(match[1]))
+    if match := _SELLER_RE.match(code):
+        return AccountSpec(code, f"seller_{match[2]}", "credit", owner_user_id=int(match[1]))
+    raise LedgerError(f"unknown account code {code!r}")
+
+
+def escrow_account(order_id: int) -> str:
+    return f"escrow:order:{order_id}"
+
+
+def seller_pending_account(user_id: int) -> str:
+    return f"seller:{user_id}:pending"
+
+
+def seller_available_account(user_id: int) -> str:
+    return f"seller:{user_id}:available"
+
+
+def _normal(account_normal_side: str, amount: int) -> int:
+    """A signed entry as a change of the account's normal-side balance."""
+    return amount if account_normal_side == "debit" else -amount
+
+
+# --- posting ----------------------------------------------------------------------------
+
+
+def _normalize(entries: Iterable[Sequence], currency: str) -> list[tuple[str, str, int]]:
+    """Validate entries -> sorted (currency, code, amount); raises LedgerError."""
+    if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
+        raise LedgerError(f"invalid currency {currency!r}")
+    rows = []
+    for entry in entries:
+        if len(entry) not in (2, 3):
+            raise LedgerError("an entry is (account_code, amount_minor[, currency])")
+        code, amount = entry[0], entry[1]
+        entry_currency = entry[2] if len(entry) == 3 else currency
+        if not isinstance(entry_currency, str) or not CURRENCY_RE.match(entry_currency):
+            raise LedgerError(f"invalid currency {entry_currency!r}")
+        if type(amount) is not int:  # bool, float, Decimal: never
+            raise LedgerError(f"amount of {code!r} must be an integer of minor units, not {amount!r}")
+        if amount == 0:
+            raise LedgerError(f"zero amount on {code!r}")
+        if abs(amount) >= 2**62:
+            raise LedgerError(f"amount on {code!r} is out of range")
+        account_spec(code)
+        rows.append((entry_currency, code, amount))
+    if len(rows) < 2:
+        raise LedgerError("a transaction needs at least two entries")
+    totals = Counter()
+    for entry_currency, _code, amount in rows:
+        totals[entry_currency] += amount
+    unbalanced = {c: t for c, t in totals.items() if t != 0}
+    if unbalanced:
+        raise LedgerError(f"unbalanced transaction: entries sum to {unbalanced}")
+    return sorted(rows)
+
+
+def _aggregate(rows: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+    totals: Counter = Counter()
+    for currency, code, amount in rows:
+        totals[(currency, code)] += amount
+    return dict(totals)
+
+
+def get_transaction(idempotency_key: str) -> LedgerTransaction | None:
+    return db.session.scalars(
+        sa.select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key)
+    ).first()
+
+
+def _entries_of(transaction_id: int) -> list[tuple[str, str, int]]:
+    rows = db.session.execute(
+        sa.select(LedgerEntry.currency, LedgerAccount.code, LedgerEntry.amount_minor)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id == transaction_id)
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def _same_or_conflict(existing: LedgerTransaction, kind: str, currency: str, rows) -> LedgerTransaction:
+    if (
+        existing.kind != kind
+        or existing.currency != currency
+        or _aggregate(_entries_of(existing.id)) != _aggregate(rows)
+    ):
+        raise LedgerConflict(
+            f"idempotency key {existing.idempotency_key!r} was used for another transaction ({existing.id})"
+        )
+    return existing
+
+
+def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerAccount]:
+    """Create missing accounts (race-safe) and lock all of them in (currency, code) order."""
+    values = []
+    for currency, code in keys:
+        spec = account_spec(code)
+        values.append(
+            {
+                "code": code,
+                "currency": currency,
+                "kind": spec.kind,
+                "normal_side": spec.normal_side,
+                "owner_user_id": spec.owner_user_id,
+                "order_id": spec.order_id,
+                "allow_negative": spec.allow_negative,
+                "balance_minor": 0,
+            }
+        )
+    db.session.execute(
+        pg_insert(LedgerAccount).values(values).on_conflict_do_nothing(index_elements=["code", "currency"])
+    )
+    condition = sa.tuple_(LedgerAccount.currency, LedgerAccount.code).in_(keys)
+    accounts = db.session.scalars(
+        sa.select(LedgerAccount)
+        .where(condition)
+        .order_by(LedgerAccount.currency, LedgerAccount.code)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {(a.currency, a.code): a for a in accounts}
+
+
+def post_transaction(
+    kind: str,
+    entries: list[tuple[str, int]],
+    *,
+    currency: str,
+    idempotency_key: str,
+    order_id: int | None = None,
+    milestone_id: int | None = None,
+    buyer_id: int | None = None,
+    seller_id: int | None = None,
+    memo: str = "",
+) -> LedgerTransaction:
+    """Post one balanced transaction; flushes, never commits.
+
+    ``entries`` are ``(account_code, amount_minor)`` (debit positive, credit
+    negative; an optional third item overrides ``currency``). Accounts are
+    created on first use and locked in a fixed order, so concurrent postings
+    never deadlock with each other and read exact balances.
+
+    Idempotent: the same key with the same kind, currency and entries returns
+    the transaction already posted (even one committed concurrently).
+    Raises LedgerConflict when the key was used for something else,
+    LedgerError for an invalid or unbalanced transaction, InsufficientFunds when
+    an account that may not go negative would; nothing is written then.
+    """
+    if kind not in TRANSACTION_KINDS:
+        raise LedgerError(f"unknown transaction kind {kind!r}")
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise LedgerError("an idempotency key of 1 to 200 characters is required")
+    rows = _normalize(entries, currency)
+    for _c, code, _amount in rows:
+        escrow_order = account_spec(code).order_id
+        if escrow_order is not None and escrow_order != order_id:
+            # Keeps "escrow of an order = its paid − released − refunded" true by construction.
+            raise LedgerError(f"{code} moves only in transactions of order {escrow_order}")
+
+    existing = get_transaction(idempotency_key)
+    if existing is not None:
+        return _same_or_conflict(existing, kind, currency, rows)
+
+    # A savepoint: on any error below nothing of this posting remains, and the
+    # caller's unit of work can still go on (e.g. report the error and commit).
+    with db.session.begin_nested():
+        # Claim the key first. A concurrent posting with the same key waits here
+        # until the other transaction ends, then sees its row (ON CONFLICT).
+        transaction_id = db.session.execute(
+            pg_insert(LedgerTransaction)
+            .values(
+                kind=kind,
+                idempotency_key=idempotency_key,
+                currency=currency,
+                order_id=order_id,
+                milestone_id=milestone_id,
+                buyer_id=buyer_id,
+                seller_id=seller_id,
+                memo=memo or "",
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(LedgerTransaction.id)
+        ).scalar_one_or_none()
+        if transaction_id is None:
+            claimed = None
+        else:
+            accounts = _lock_accounts(sorted({(c, code) for c, code, _ in rows}))
+            changes = Counter()
+            for entry_currency, code, amount in rows:
+                changes[(entry_currency, code)] += amount
+            for key, amount in sorted(changes.items()):
+                account = accounts[key]
+                new_balance = account.balance_minor + _normal(account.normal_side, amount)
+                if new_balance < 0 and not account.allow_negative:
+                    raise InsufficientFunds(
+                        account.code,
+                        account.currency,
+                        account.balance_minor,
+                        new_balance - account.balance_minor,
+                    )
+            db.session.execute(
+                sa.insert(LedgerEntry),
+                [
+                    {
+                        "transaction_id": transaction_id,
+                        "account_id": accounts[(c, code)].id,
+                        "amount_minor": amount,
+                        "currency": c,
+                    }
+                    for c, code, amount in rows
+                ],
+            )
+            for key, amount in changes.items():
+                account = accounts[key]
+                account.balance_minor = account.balance_minor + _normal(account.normal_side, amount)
+            db.session.flush()
+            claimed = transaction_id
+    if claimed is None:
+        existing = get_transaction(idempotency_key)
+        return _same_or_conflict(existing, kind, currency, rows)
+    return db.session.get(LedgerTransaction, claimed)
+
+
+# --- the money movements ----------------------------------------------------------------
+
+
+def _positive(amount_minor: int, what: str) -> None:
+    if type(amount_minor) is not int or amount_minor <= 0:
+        raise LedgerError(f"{what} must be a positive integer of minor units, not {amount_minor!r}")
+
+
+def _milestone_part(milestone_id: int | None) -> str:
+    return f"milestone:{milestone_id}" if milestone_id is not None else "order"
+
+
+def record_payment(
+    order_id, milestone_id, buyer_id, amount_minor, currency, payment_ref
+) -> LedgerTransaction:
+    """A captured payment: provider clearing +A, the order's escrow −A.
+
+    Idempotent by ``payment_ref`` (the provider's payment id). Raises
+    LedgerConflict when that payment was recorded with another amount.
+    """
+    _positive(amount_minor, "payment amount")
+    return post_transaction(
+        "payment",
+        [(CLEARING, amount_minor), (escrow_account(order_id), -amount_minor)],
+        currency=currency,
+        idempotency_key=f"payment:{payment_ref}",
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=buyer_id,
+        memo=f"payment {payment_ref}",
+    )
+
+
+def commission_for(amount_minor: int, bps: int, min_fee_minor: int) -> int:
+    """max(amount·bps/10000 rounded half-up, minimum fee), never more than the amount."""
+    percent = (amount_minor * bps * 2 + 10_000) // 20_000  # exact half-up on integers
+    return min(amount_minor, max(percent, min_fee_minor))
+
+
+class Release(NamedTuple):
+    seller_net: int
+    fee: int
+
+
+def release_key(order_id, milestone_id) -> str:
+    return f"release:order:{order_id}:{_milestone_part(milestone_id)}"
+
+
+def release_escrow(order_id, milestone_id, seller_id, amount_minor, currency) -> Release:
+    """Release ``amount_minor`` of the order's escrow: seller pending gets it minus commission.
+
+    The commission comes from the tenant's settings (percent with a minimum
+    fee, capped at the amount). One release per milestone (or per order when
+    ``milestone_id`` is None): a repeat returns the first release's split,
+    even when the settings changed in between. Raises InsufficientFunds when
+    the escrow holds less than ``amount_minor``.
+    """
+    _positive(amount_minor, "release amount")
+    key = release_key(order_id, milestone_id)
+    existing = get_transaction(key)
+    if existing is None:
+        settings = db.session.get(MarketplaceSettings, 1)
+        fee = commission_for(amount_minor, settings.commission_bps, settings.commission_min_fee_minor)
+        entries = [(escrow_account(order_id), amount_minor)]
+        if amount_minor - fee:
+            entries.append((seller_pending_account(seller_id), -(amount_minor - fee)))
+        if fee:
+            entries.append((COMMISSION, -fee))
+        existing = post_transaction(
+            "release",
+            entries,
+            currency=currency,
+            idempotency_key=key,
+            order_id=order_id,
+            milestone_id=milestone_id,
+            seller_id=seller_id,
+            memo=f"release of order {order_id}",
+        )
+    split = dict(((code, amount) for _c, code, amount in _entries_of(existing.id)))
+    if existing.kind != "release" or split.get(escrow_account(order_id)) != amount_minor:
+        raise LedgerConflict(f"order {order_id} was already released with another amount")
+    return Release(-split.get(seller_pending_account(seller_id), 0), -split.get(COMMISSION, 0))
+
+
+def refund_escrow(order_id, milestone_id, buyer_id, amount_minor, currency, refund_ref) -> LedgerTransaction:
+    """Refund ``amount_minor`` of the order's escrow to the buyer (escrow +R, clearing −R).
+
+    Idempotent by ``refund_ref``. Raises InsufficientFunds when the refund is
+    larger than what is in escrow.
+    """
+    _positive(amount_minor, "refund amount")
+    return post_transaction(
+        "refund",
+        [(escrow_account(order_id), amount_minor), (CLEARING, -amount_minor)],
+        currency=currency,
+        idempotency_key=f"refund:{refund_ref}",
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=buyer_id,
+        memo=f"refund {refund_ref}",
+    )
+
+
+def clear_earnings(seller_id, currency, as_of: datetime) -> LedgerTransaction | None:
+    """Move the seller's pending earnings released at least ``clearance_days`` before ``as_of`` to available.
+
+    First in, first out: what cleared before is subtracted from what was
+    released up to the cutoff. Returns the clearance, or None when nothing is
+    due. Safe to run twice or concurrently: the key names the cumulative
+    cleared total, so a repeat finds the same transaction.
+    """
+    pending = seller_pending_account(seller_id)
+    account = db.session.scalars(
+        sa.select(LedgerAccount)
+        .where(LedgerAccount.code == pending, LedgerAccount.currency == currency)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if account is None or account.balance_minor <= 0:
+        return None
+    settings = db.session.get(MarketplaceSettings, 1)
+    cutoff = as_of - timedelta(days=settings.clearance_days)
+    credited, cleared = db.session.execute(
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(-LedgerEntry.amount_minor).filter(
+                    LedgerTransaction.kind != "clearance", LedgerTransaction.created_at <= cutoff
+                ),
+                0,
+            ),
+            sa.func.coalesce(
+                sa.func.sum(LedgerEntry.amount_minor).filter(LedgerTransaction.kind == "clearance"), 0
+            ),
+        )
+        .select_from(LedgerEntry)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.account_id == account.id)
+    ).one()
+    amount = min(int(credited) - int(cleared), account.balance_minor)
+    if amount <= 0:
+        return None
+    return post_transaction(
+        "clearance",
+        [(pending, amount), (seller_available_account(seller_id), -amount)],
+        currency=currency,
+        idempotency_key=f"clearance:seller:{seller_id}:{currency}:through:{int(cleared) + amount}",
+        seller_id=seller_id,
+        memo="earnings cleared",
+    )
+
+
+def record_payout(seller_id, amount_minor, currency, payout_ref) -> LedgerTransaction:
+    """Pay ``amount_minor`` of the seller's available balance out (available +X, clearing −X).
+
+    Idempotent by ``payout_ref``. Raises InsufficientFunds when the available
+    balance is smaller.
+    """
+    _positive(amount_minor, "payout amount")
+    return post_transaction(
+        "payout",
+        [(seller_available_account(seller_id), amount_minor), (CLEARING, -amount_minor)],
+        currency=currency,
+        idempotency_key=f"payout:{payout_ref}",
+        seller_id=seller_id,
+        memo=f"payout {payout_ref}",
+    )
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def account_balance(code: str, currency: str) -> int:
+    """Cached normal-side balance of an account (0 when it does not exist yet)."""
+    balance = db.session.scalar(
+        sa.select(LedgerAccount.balance_minor).where(
+            LedgerAccount.code == code, LedgerAccount.currency == currency
+        )
+    )
+    return int(balance or 0)
+
+
+def escrow_balance(order_id, currency) -> int:
+    """What the order's escrow holds."""
+    return account_balance(escrow_account(order_id), currency)
+
+
+def seller_balances(user_id, currency) -> dict[str, int]:
+    """``{"pending": ..., "available": ...}`` of a seller."""
+    return {
+        "pending": account_balance(seller_pending_account(user_id), currency),
+        "available": account_balance(seller_available_account(user_id), currency),
+    }
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of a wallet history. ``amount_minor`` is signed from the user's side:
+    a buyer's payment is negative, a refund positive; a seller's release (net of
+    the fee) and clearance positive, a payout negative."""
+
+    transaction_id: int
+    kind: str
+    role: str
+    created_at: datetime
+    currency: str
+    amount_minor: int
+    gross_minor: int
+    fee_minor: int
+    order_id: int | None
+    milestone_id: int | None
+    memo: str
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: list[HistoryItem]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+BUYER_KINDS = ("payment", "refund")
+SELLER_KINDS = ("release", "clearance", "payout")
+
+
+def transactions_for_user(user_id, page: int = 1, per_page: int = 20) -> HistoryPage:
+    """The user's wallet history, newest first: payments and refunds as a buyer,
+    releases, clearances and payouts as a seller."""
+    page = max(1, int(page))
+    per_page = max(1, min(100, int(per_page)))
+    t = LedgerTransaction
+    mine = sa.or_(
+        sa.and_(t.buyer_id == user_id, t.kind.in_(BUYER_KINDS)),
+        sa.and_(t.seller_id == user_id, t.kind.in_(SELLER_KINDS)),
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(t).where(mine))
+    chosen = sa.select(t).where(mine).order_by(t.created_at.desc(), t.id.desc()).limit(per_page)
+    chosen = chosen.offset((page - 1) * per_page).subquery()
+    a, e = LedgerAccount, LedgerEntry
+
+    def total_of(*conditions):
+        return sa.func.coalesce(sa.func.sum(e.amount_minor).filter(*conditions), 0)
+
+    rows = db.session.execute(
+        sa.select(
+            chosen.c.id,
+            chosen.c.kind,
+            chosen.c.created_at,
+            chosen.c.currency,
+            chosen.c.order_id,
+            chosen.c.milestone_id,
+            chosen.c.memo,
+            total_of(a.kind == "provider_clearing").label("clearing"),
+            total_of(a.kind == "escrow").label("escrow"),
+            total_of(a.kind == "seller_pending").label("pending"),
+            total_of(a.kind == "seller_available").label("available"),
+            total_of(a.kind == "platform_commission").label("commission"),
+        )
+        .join(e, e.transaction_id == chosen.c.id)
+        .join(a, a.id == e.account_id)
+        .group_by(
+            *[
+                chosen.c[n]
+                for n in ("id", "kind", "created_at", "currency", "order_id", "milestone_id", "memo")
+            ]
+        )
+        .order_by(chosen.c.created_at.desc(), chosen.c.id.desc())
+    ).all()
+    items = []
+    for row in rows:
+        if row.kind in BUYER_KINDS:
+            amount, gross, fee, role = -row.clearing, abs(row.clearing), 0, "buyer"
+        elif row.kind == "release":
+            amount, gross, fee, role = -row.pending, row.escrow, -row.commission, "seller"
+        else:  # clearance (+X to available) and payout (−X from available)
+            amount, gross, fee, role = -row.available, abs(row.available), 0, "seller"
+        items.append(
+            HistoryItem(
+                transaction_id=row.id,
+                kind=row.kind,
+                role=role,
+                created_at=row.created_at,
+                currency=row.currency,
+                amount_minor=int(amount),
+                gross_minor=int(gross),
+                fee_minor=int(fee),
+                order_id=row.order_id,
+                milestone_id=row.milestone_id,
+                memo=row.memo,
+            )
+        )
+    return HistoryPage(items=items, page=page, per_page=per_page, total=int(total))
+
+
+def verify():
+    """Check the bound tenant's ledger invariants; see ``app.ledger.verify.verify``."""
+    from app.ledger.verify import verify as _verify
+
+    return _verify()

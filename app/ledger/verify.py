@@ -1,0 +1,184 @@
+"""``verify()``: the ledger's invariants, checked set-based in the bound tenant.
+
+Each check is one aggregate query over the entries (no Python loop over rows),
+returning at most ``SAMPLE`` offenders plus their count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from tenants.db import db
+
+SAMPLE = 20
+
+
+@dataclass
+class VerifyReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _offenders(query, describe, label: str, report: VerifyReport) -> None:
+    """Run ``query`` once: its first ``SAMPLE`` rows and the total count (a window)."""
+    sub = query.subquery()
+    rows = db.session.execute(sa.select(sub, sa.func.count().over().label("offenders")).limit(SAMPLE)).all()
+    if not rows:
+        return
+    report.problems.append(f"{label}: {rows[0].offenders}")
+    report.problems.extend("  " + describe(row) for row in rows)
+
+
+def verify() -> VerifyReport:
+    """Check the bound tenant's ledger. Problems are listed in the report (``ok`` is False):
+
+    - a transaction whose entries do not sum to zero (per currency), or with fewer than two entries;
+    - a cached balance that differs from the replay of its entries;
+    - an account that may not go negative below zero;
+    - an order's escrow that differs from paid − released − refunded, or that
+      moved in a transaction that is not one of its order's payments, releases
+      or refunds;
+    - a duplicate idempotency key.
+
+    Three aggregate passes over the entries (per transaction, per account,
+    escrow entries per order); nothing loops over rows in Python.
+    """
+    started = time.perf_counter()
+    report = VerifyReport()
+    a, e, t = LedgerAccount, LedgerEntry, LedgerTransaction
+    # Hash aggregates over every transaction and account: keep them in memory.
+    db.session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True)))
+    report.transactions = db.session.scalar(sa.select(sa.func.count()).select_from(t))
+    report.entries = db.session.scalar(sa.select(sa.func.count()).select_from(e))
+    report.accounts = db.session.scalar(sa.select(sa.func.count()).select_from(a))
+
+    per_currency = (
+        sa.select(
+            e.transaction_id,
+            e.currency,
+            sa.func.sum(e.amount_minor).label("total"),
+            sa.func.count().label("n"),
+        )
+        .group_by(e.transaction_id, e.currency)
+        .subquery()
+    )
+    per_transaction = (
+        sa.select(
+            per_currency.c.transaction_id,
+            sa.func.sum(per_currency.c.n).label("n"),
+            sa.func.string_agg(
+                sa.case(
+                    (
+                        per_currency.c.total != 0,
+                        per_currency.c.currency + " " + sa.cast(per_currency.c.total, sa.Text),
+                    ),
+                ),
+                ", ",
+            ).label("unbalanced"),
+        )
+        .group_by(per_currency.c.transaction_id)
+        .subquery()
+    )
+    n = sa.func.coalesce(per_transaction.c.n, 0)
+    _offenders(
+        sa.select(t.id, n.label("n"), per_transaction.c.unbalanced)
+        .outerjoin(per_transaction, per_transaction.c.transaction_id == t.id)
+        .where(sa.or_(n < 2, per_transaction.c.unbalanced.is_not(None))),
+        lambda r: (
+            f"transaction {r.id}: entries sum to {r.unbalanced}"
+            if r.unbalanced
+            else f"transaction {r.id}: {r.n} entries"
+        ),
+        "unbalanced transactions or transactions with fewer than two entries",
+        report,
+    )
+
+    sums = (
+        sa.select(e.account_id, sa.func.sum(e.amount_minor).label("total")).group_by(e.account_id).subquery()
+    )
+    total = sa.func.coalesce(sums.c.total, 0)
+    replayed = sa.case((a.normal_side == "debit", total), else_=-total)
+    _offenders(
+        sa.select(a.code, a.currency, a.balance_minor, replayed.label("replayed"))
+        .outerjoin(sums, sums.c.account_id == a.id)
+        .where(
+            sa.or_(
+                a.balance_minor != replayed,
+                sa.and_(~a.allow_negative, sa.or_(a.balance_minor < 0, replayed < 0)),
+            )
+        ),
+        lambda r: (
+            f"{r.code} ({r.currency}): cached {r.balance_minor}, entries replay to {r.replayed}"
+            if r.balance_minor != r.replayed
+            else f"{r.code} ({r.currency}): negative balance {r.balance_minor}"
+        ),
+        "cached balances that differ from their entries, or negative balances that may not be",
+        report,
+    )
+
+    # Escrow of each order: held (cached, checked against the entries above)
+    # = paid − released − refunded, counted from the escrow's own entries by the
+    # kind of their transaction; and only its order's payments, releases and
+    # refunds may move it (so the other side of each is the order's money too).
+    def moved(kind, sign):
+        return sa.func.coalesce(sa.func.sum(sign * e.amount_minor).filter(t.kind == kind), 0)
+
+    foreign = sa.func.count().filter(
+        sa.or_(t.order_id.is_distinct_from(a.order_id), t.kind.not_in(("payment", "release", "refund")))
+    )
+    escrow = (
+        sa.select(
+            a.order_id,
+            a.currency,
+            a.balance_minor.label("held"),
+            moved("payment", -1).label("paid"),
+            moved("release", 1).label("released"),
+            moved("refund", 1).label("refunded"),
+            foreign.label("foreign"),
+        )
+        .select_from(a)
+        .join(e, e.account_id == a.id)
+        .join(t, t.id == e.transaction_id)
+        .where(a.kind == "escrow")
+        .group_by(a.id)
+        .subquery()
+    )
+    _offenders(
+        sa.select(escrow).where(
+            sa.or_(
+                escrow.c.held != escrow.c.paid - escrow.c.released - escrow.c.refunded, escrow.c.foreign > 0
+            )
+        ),
+        lambda r: (
+            f"order {r.order_id} ({r.currency}): escrow {r.held} vs paid {r.paid} − released {r.released}"
+            f" − refunded {r.refunded}; {r.foreign} entries from other transactions"
+        ),
+        "escrow that differs from paid − released − refunded",
+        report,
+    )
+
+    duplicates = (
+        sa.select(t.idempotency_key, sa.func.count().label("n"))
+        .group_by(t.idempotency_key)
+        .having(sa.func.count() > 1)
+    )
+    _offenders(
+        duplicates,
+        lambda r: f"{r.idempotency_key!r}: {r.n} transactions",
+        "duplicate idempotency keys",
+        report,
+    )
+
+    report.seconds = time.perf_counter() - started
+    return report

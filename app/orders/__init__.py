@@ -1,0 +1,1 @@
+"""Orders: gig orders and custom offers, their lifecycle, deliveries and cancellations."""

@@ -1,0 +1,1295 @@
+"""Order rules: placing, paying, delivering, revising, completing and cancelling orders,
+and custom offers.
+
+Every function acts on the bound tenant, flushes and never commits: the view,
+API call or job commits once. A refusal raises an ``OrderError`` (or subclass)
+*before* anything changes — or, when the refusal is only known after money
+moved inside the same transaction, the caller's rollback undoes it all (ledger
+rows included: the ledger only flushes too).
+
+Transitions lock the order row (``SELECT ... FOR UPDATE`` with fresh values),
+so of two concurrent transitions exactly one applies and the other sees the new
+state and is refused with 409 (``OrderStateError``, naming the current status).
+Money moves through ``app.ledger.services`` with deterministic idempotency keys,
+so a retried job or a replayed call never moves it twice.
+
+Every state change writes an ``OrderEvent`` timeline row and publishes an
+outbox event with payload ``{"order_id", "order_event_id"}`` (plus the extras
+noted): ``order.placed``, ``order.paid``, ``order.requirements_submitted``,
+``order.delivered``, ``order.revision_requested``, ``order.completed``,
+``order.cancellation_requested``, ``order.cancellation_declined``,
+``order.cancelled``, ``order.refunded`` (+ ``refund_minor``, ``refunds``:
+``[{"milestone_id", "amount_minor"}]``, for the payments domain to return the
+money through the provider). Offers publish ``offer.sent``, ``offer.declined``,
+``offer.withdrawn`` ``{"offer_id"}``; an accepted offer publishes ``order.placed``.
+
+Pricing: total = (package price + the chosen extras) x quantity, computed here
+from the gig's current rows; a client's amount is only ever compared, never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.accounts.models import User
+from app.events import publish
+from app.gigs.models import Gig
+from app.orders.models import (
+    ACTIVE_STATUSES,
+    MAX_OFFER_MILESTONES,
+    CancellationRequest,
+    CustomOffer,
+    Delivery,
+    Milestone,
+    Order,
+    OrderEvent,
+)
+from app.settings.models import MarketplaceSettings
+from tenants.db import db
+
+log = logging.getLogger(__name__)
+
+FORM = "form"
+MAX_QUANTITY = 20
+MAX_AMOUNT_MINOR = 100_000_000  # 1,000,000.00 in a two-decimal currency
+MAX_TEXT = 5000
+MAX_TITLE = 200
+MAX_DELIVERY_FILES = 5
+REVISION_DAYS = 2  # a revision gives the seller at least this long again
+OFFER_EXPIRY_DAYS = 7
+OFFER_MAX_DELIVERY_DAYS = 365
+TABS = {
+    "active": ACTIVE_STATUSES,
+    "completed": ("completed",),
+    "cancelled": ("cancelled",),
+}
+STATUS_LABELS = {
+    "awaiting_payment": "Awaiting payment",
+    "awaiting_requirements": "Awaiting requirements",
+    "in_progress": "In progress",
+    "delivered": "Delivered",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class OrderError(ValueError):
+    """A refused order operation. ``message`` is safe to show; ``errors`` maps a field
+    (or ``"form"``) to a message; ``status`` is the HTTP status; ``code`` is stable."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, errors: dict[str, str] | str, *, code: str | None = None, status: int | None = None):
+        if isinstance(errors, str):
+            errors = {FORM: errors}
+        self.errors: dict[str, str] = dict(errors)
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        super().__init__("; ".join(self.errors.values()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class OrderNotFound(OrderError):
+    """No such order / offer / gig here, or not one this user takes part in."""
+
+    status = 404
+    code = "not_found"
+
+
+class OrderForbidden(OrderError):
+    """The user takes part, but this step belongs to the other side (or to an admin)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class OrderStateError(OrderError):
+    """The step is not allowed from the current status (HTTP 409); ``current_status`` says which."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, current_status: str, *, code: str | None = None):
+        super().__init__(message, code=code)
+        self.current_status = current_status
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now(now: datetime | None = None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def parse_id(value: Any) -> int | None:
+    """A positive id from untrusted input (int or digit string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isdigit() and len(value) < 19:
+        number = int(value)
+    else:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = f"{label} must be text."
+        return ""
+    text = _CONTROL_RE.sub("", value).strip()
+    if not text and required:
+        errors[field] = f"{label} is required."
+    elif len(text) > max_len:
+        errors[field] = f"{label} must be at most {max_len:,} characters."
+    return text
+
+
+def settings() -> MarketplaceSettings:
+    row = db.session.get(MarketplaceSettings, 1)
+    if row is None:
+        raise LookupError("the tenant has no settings row")
+    return row
+
+
+def marketplace_currency() -> str:
+    return settings().currency
+
+
+def commission_for(amount_minor: int) -> int:
+    """The fee the ledger takes when releasing ``amount_minor`` (its rule, the tenant's settings)."""
+    row = settings()
+    return _ledger().commission_for(amount_minor, row.commission_bps, row.commission_min_fee_minor)
+
+
+def _ledger():
+    from app.ledger import services as ledger
+
+    return ledger
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _state_error(order: Order, doing: str) -> OrderStateError:
+    return OrderStateError(
+        f"Order {order.number} is {status_label(order.status).lower()}: you cannot {doing} now.",
+        order.status,
+    )
+
+
+def _record(
+    order: Order,
+    kind: str,
+    actor_id: int | None,
+    data: dict | None = None,
+    *,
+    event: str | None = None,
+    extra: dict | None = None,
+) -> OrderEvent:
+    """A timeline row and its outbox event ``event`` (default ``order.<kind>``)."""
+    row = OrderEvent(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
+    db.session.add(row)
+    db.session.flush()
+    publish(event or f"order.{kind}", {"order_id": order.id, "order_event_id": row.id, **(extra or {})})
+    return row
+
+
+def _lock_order(order_id: Any) -> Order:
+    oid = parse_id(order_id)
+    order = (
+        db.session.execute(
+            sa.select(Order)
+            .where(Order.id == oid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if oid
+        else None
+    )
+    if order is None:
+        raise OrderNotFound("This order does not exist.")
+    # The milestones are read fresh too: another transaction may have just funded them.
+    db.session.refresh(order, ["milestones"])
+    return order
+
+
+def _lock_for(user: User, order_id: Any, role: str | None = None) -> Order:
+    """Lock an order ``user`` takes part in (as ``role`` when given)."""
+    order = _lock_order(order_id)
+    party = order.party(user.id)
+    if party is None:
+        raise OrderNotFound("This order does not exist.")
+    if role is not None and party != role:
+        raise OrderForbidden(f"Only the {role} can do this.")
+    return order
+
+
+def get_order(user: User, order_id: Any) -> Order:
+    """An order ``user`` takes part in (an admin sees every order). Raises OrderNotFound."""
+    oid = parse_id(order_id)
+    order = db.session.get(Order, oid) if oid else None
+    if order is None or (order.party(user.id) is None and not user.is_admin):
+        raise OrderNotFound("This order does not exist.")
+    return order
+
+
+def list_orders(
+    user: User,
+    *,
+    role: str = "buyer",
+    tab: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Order], int]:
+    """The user's orders as buyer or seller, newest first, filtered by tab or status.
+
+    Returns ``(orders, total)``. Raises OrderError for an unknown role, tab or status.
+    """
+    if role not in ("buyer", "seller"):
+        raise OrderError({"role": "Choose buyer or seller."})
+    column = Order.buyer_id if role == "buyer" else Order.seller_id
+    query = sa.select(Order).where(column == user.id)
+    if tab is not None:
+        if tab not in TABS:
+            raise OrderError({"tab": "Choose active, completed or cancelled."})
+        query = query.where(Order.status.in_(TABS[tab]))
+    if status is not None:
+        if status not in STATUS_LABELS:
+            raise OrderError({"status": f"Unknown status; use one of {', '.join(STATUS_LABELS)}."})
+        query = query.where(Order.status == status)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    page = page if _is_int(page) and 1 <= page <= 10_000 else 1
+    rows = db.session.scalars(query.order_by(Order.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return list(rows), int(total or 0)
+
+
+def timeline(order: Order) -> list[OrderEvent]:
+    return list(
+        db.session.scalars(
+            sa.select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+        )
+    )
+
+
+def deliveries(order: Order) -> list[Delivery]:
+    return list(
+        db.session.scalars(sa.select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id))
+    )
+
+
+def cancellations(order: Order) -> list[CancellationRequest]:
+    return list(
+        db.session.scalars(
+            sa.select(CancellationRequest)
+            .where(CancellationRequest.order_id == order.id)
+            .order_by(CancellationRequest.id)
+        )
+    )
+
+
+def pending_cancellation(order: Order, *, for_update: bool = False) -> CancellationRequest | None:
+    query = sa.select(CancellationRequest).where(
+        CancellationRequest.order_id == order.id, CancellationRequest.status == "pending"
+    )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalars(query).first()
+
+
+def funded_total(order: Order) -> int:
+    """What this order put in escrow and has not yet left it, by the order's own rows."""
+    return sum(m.amount_minor - m.refunded_minor for m in order.milestones if m.status == "funded")
+
+
+def escrow_balance(order: Order) -> int:
+    """The order's escrow according to the ledger (the source of truth for refunds)."""
+    return int(_ledger().escrow_balance(order.id, order.currency))
+
+
+@dataclass(frozen=True)
+class Money:
+    total_minor: int
+    escrow_minor: int
+    paid_minor: int
+    refunded_minor: int
+    released_minor: int
+    fee_minor: int  # commission on what is (or would be) released to the seller
+    seller_net_minor: int
+    currency: str
+
+
+def money(order: Order) -> Money:
+    """The order's money for its page and API: escrow (ledger), fee and the seller's net.
+
+    Before the order finishes, fee and net are what completion would give; after,
+    what was released. The fee is per milestone release, like the ledger's.
+    """
+    paid = sum(m.amount_minor for m in order.milestones if m.status != "pending")
+    refunded = sum(m.refunded_minor for m in order.milestones)
+    if order.status in ("completed", "cancelled"):
+        to_seller = [
+            m.amount_minor - m.refunded_minor
+            for m in order.milestones
+            if m.status in ("released", "partially_refunded")
+        ]
+    else:
+        to_seller = [m.amount_minor for m in order.milestones]
+    fee = sum(commission_for(amount) for amount in to_seller if amount > 0)
+    released = sum(to_seller) if order.status in ("completed", "cancelled") else 0
+    return Money(
+        total_minor=order.total_minor,
+        escrow_minor=escrow_balance(order) if paid else 0,
+        paid_minor=paid,
+        refunded_minor=refunded,
+        released_minor=released,
+        fee_minor=fee,
+        seller_net_minor=sum(to_seller) - fee,
+        currency=order.currency,
+    )
+
+
+def checkout_url(order: Order) -> str | None:
+    """Where the buyer pays (the payments domain's checkout), or None when it is not
+    available (the order stays awaiting payment; the order page offers to pay again)."""
+    try:
+        from app.payments.services import start_checkout
+    except ImportError:
+        return None
+    try:
+        with db.session.begin_nested():  # a refused checkout leaves the order intact
+            return start_checkout(order)
+    except Exception:
+        log.exception("checkout of order %s could not start", order.id)
+        return None
+
+
+# --------------------------------------------------------------------------- placing orders
+
+
+@dataclass(frozen=True)
+class Quote:
+    gig: Gig
+    tier: str
+    package_id: int
+    quantity: int
+    extras: list[dict]
+    subtotal_minor: int
+    total_minor: int
+    currency: str
+    delivery_days: int
+    revisions: int
+
+
+def quote(gig_id: Any, tier: Any, extras: Any = (), quantity: Any = 1, buyer: User | None = None) -> Quote:
+    """The price of a gig package with extras and quantity, from the gig's current rows.
+
+    Raises OrderNotFound (no such gig, or not public), OrderError with field
+    errors (own gig, paused gig, unknown package or extra, bad quantity).
+    """
+    gid = parse_id(gig_id)
+    gig = db.session.get(Gig, gid) if gid else None
+    if gig is None or gig.status in ("draft", "pending_approval", "archived") or not gig.seller.is_active:
+        raise OrderNotFound({"gig_id": "This gig does not exist."})
+    errors: dict[str, str] = {}
+    if buyer is not None and buyer.id == gig.seller_id:
+        raise OrderError({"gig_id": "You cannot order your own gig."}, code="own_gig")
+    if gig.status != "active":
+        raise OrderError({"gig_id": "This gig is paused and is not taking orders."}, code="gig_unavailable")
+    package = gig.package(tier) if isinstance(tier, str) else None
+    if package is None:
+        errors["tier"] = "This gig has no such package."
+    if quantity is None or quantity == "":
+        quantity = 1
+    if isinstance(quantity, str) and quantity.isdigit():
+        quantity = int(quantity)
+    if not _is_int(quantity) or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = f"The quantity must be a whole number from 1 to {MAX_QUANTITY}."
+    chosen: list[dict] = []
+    if extras is None:
+        extras = []
+    if not isinstance(extras, list | tuple):
+        errors["extras"] = "Give the extras as a list of ids."
+    else:
+        ids = [parse_id(e) for e in extras]
+        by_id = {extra.id: extra for extra in gig.extras}
+        if any(i is None or i not in by_id for i in ids):
+            errors["extras"] = "One of the extras is not offered with this gig."
+        elif len(set(ids)) != len(ids):
+            errors["extras"] = "Each extra can be chosen once."
+        else:
+            chosen = [
+                {"id": e.id, "title": e.title, "price_minor": e.price_minor, "extra_days": e.extra_days}
+                for e in (by_id[i] for i in sorted(ids))
+            ]
+    if errors:
+        raise OrderError(errors)
+    subtotal = package.price_minor * quantity
+    total = (package.price_minor + sum(e["price_minor"] for e in chosen)) * quantity
+    if total > MAX_AMOUNT_MINOR:
+        raise OrderError({"quantity": "This order is too large; lower the quantity."})
+    days = max(1, package.delivery_days + sum(e["extra_days"] for e in chosen))
+    return Quote(
+        gig=gig,
+        tier=package.tier,
+        package_id=package.id,
+        quantity=quantity,
+        extras=chosen,
+        subtotal_minor=subtotal,
+        total_minor=total,
+        currency=marketplace_currency(),
+        delivery_days=days,
+        revisions=package.revisions,
+    )
+
+
+def _check_expected(total_minor: int, currency: str, expected_total: Any, expected_currency: Any) -> None:
+    errors = {}
+    if expected_total is not None and (not _is_int(expected_total) or expected_total != total_minor):
+        errors["total_minor"] = (
+            f"The price is {total_minor} minor units, not {expected_total}: it changed or is wrong. "
+            "Check the order and try again."
+        )
+    if expected_currency is not None and expected_currency != currency:
+        errors["currency"] = f"This marketplace charges in {currency}, not {expected_currency}."
+    if errors:
+        raise OrderError(errors, code="amount_mismatch")
+
+
+def place_order(
+    buyer: User,
+    gig_id: Any,
+    tier: Any,
+    extras: Any = (),
+    quantity: Any = 1,
+    *,
+    expected_total_minor: Any = None,
+    expected_currency: Any = None,
+) -> Order:
+    """Order a gig package (status ``awaiting_payment``, one pending milestone); flushes.
+
+    The price is computed here; ``expected_total_minor`` / ``expected_currency``
+    (what the client showed the buyer) are checked against it and refused on a
+    mismatch (OrderError code ``amount_mismatch``). Raises OrderNotFound,
+    OrderError (own gig, paused gig, unknown package or extra, bad quantity),
+    OrderForbidden (inactive account). Publishes ``order.placed``.
+    """
+    if not buyer.is_active:
+        raise OrderForbidden("Your account cannot place orders.")
+    q = quote(gig_id, tier, extras, quantity, buyer)
+    _check_expected(q.total_minor, q.currency, expected_total_minor, expected_currency)
+    package = q.gig.package(q.tier)
+    order = Order(
+        kind="gig",
+        buyer_id=buyer.id,
+        seller_id=q.gig.seller_id,
+        gig_id=q.gig.id,
+        package_id=q.package_id,
+        package_tier=q.tier,
+        title=f"{q.gig.title} ({package.title})"[:MAX_TITLE],
+        quantity=q.quantity,
+        extras=q.extras,
+        currency=q.currency,
+        subtotal_minor=q.subtotal_minor,
+        total_minor=q.total_minor,
+        status="awaiting_payment",
+        delivery_days=q.delivery_days,
+        revisions_allowed=q.revisions,
+        revisions_used=0,
+    )
+    order.milestones = [Milestone(seq=1, title=order.title, amount_minor=q.total_minor, status="pending")]
+    db.session.add(order)
+    db.session.flush()
+    _record(order, "placed", buyer.id, {"total_minor": q.total_minor, "currency": q.currency})
+    return order
+
+
+# --------------------------------------------------------------------------- payment
+
+
+def mark_paid(
+    order_id: Any,
+    payment_ref: str,
+    *,
+    milestone_id: Any = None,
+    amount_minor: Any = None,
+    currency: Any = None,
+    now: datetime | None = None,
+) -> Order:
+    """Record a captured payment (called by the payments domain); flushes. Idempotent.
+
+    Funds the given milestone, or every pending milestone when ``milestone_id``
+    is None: one ledger payment each (``provider:clearing`` -> escrow). The
+    first funding moves the order from ``awaiting_payment`` to
+    ``awaiting_requirements`` and publishes ``order.paid``.
+
+    Calling it again with the same ``payment_ref`` returns the order and moves
+    nothing. Raises OrderNotFound; OrderError ``amount_mismatch`` when
+    ``amount_minor`` / ``currency`` differ from what is due; OrderStateError
+    ``already_paid`` (funded by another payment) or for a cancelled order —
+    in both cases the payments domain must refund that payment.
+    """
+    if not isinstance(payment_ref, str) or not 0 < len(payment_ref) <= 200:
+        raise OrderError({"payment_ref": "A payment reference is required."})
+    order = _lock_order(order_id)
+    targets = list(order.milestones)
+    if milestone_id is not None:
+        targets = [m for m in order.milestones if m.id == parse_id(milestone_id)]
+        if not targets:
+            raise OrderNotFound({"milestone_id": "This order has no such milestone."})
+    pending = [m for m in targets if m.status == "pending"]
+    if not pending:
+        if all(m.payment_ref == payment_ref for m in targets):
+            return order  # the same payment reported again
+        raise OrderStateError(f"Order {order.number} is already paid.", order.status, code="already_paid")
+    if order.status == "cancelled":
+        raise _state_error(order, "pay for it")
+    due = sum(m.amount_minor for m in pending)
+    _check_expected(due, order.currency, amount_minor, currency)
+    ledger = _ledger()
+    now = _now(now)
+    for m in pending:
+        ref = payment_ref if len(pending) == 1 else f"{payment_ref}:{m.seq}"
+        ledger.record_payment(order.id, m.id, order.buyer_id, m.amount_minor, order.currency, ref)
+        m.status = "funded"
+        m.payment_ref = payment_ref
+        m.funded_at = now
+    order.version += 1
+    if order.status == "awaiting_payment":
+        order.status = "awaiting_requirements"
+        order.paid_at = now
+        _record(order, "paid", order.buyer_id, {"amount_minor": due, "payment_ref": payment_ref})
+    db.session.flush()
+    return order
+
+
+# --------------------------------------------------------------------------- work
+
+
+def submit_requirements(
+    buyer: User, order_id: Any, requirements: Any, *, now: datetime | None = None
+) -> Order:
+    """The buyer's brief; starts the work (``in_progress``) and the delivery clock; flushes.
+
+    Raises OrderError (empty or too long), OrderNotFound, OrderForbidden (not
+    the buyer), OrderStateError (not awaiting requirements).
+    """
+    errors: dict[str, str] = {}
+    text = _text(
+        requirements, "requirements", errors, label="The requirements", max_len=MAX_TEXT, required=True
+    )
+    if errors:
+        raise OrderError(errors)
+    order = _lock_for(buyer, order_id, "buyer")
+    if order.status != "awaiting_requirements":
+        raise _state_error(order, "submit requirements")
+    now = _now(now)
+    order.requirements = text
+    order.status = "in_progress"
+    order.due_at = now + timedelta(days=order.delivery_days)
+    for m in order.milestones:
+        m.due_at = order.due_at
+    order.version += 1
+    _record(order, "requirements_submitted", buyer.id)
+    return order
+
+
+@dataclass(frozen=True)
+class DeliveryFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def _clean_filename(name: Any) -> str:
+    name = unicodedata.normalize("NFKC", str(name or "file")).replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[^\w.\- ()]+", "_", name).strip(" .") or "file"
+    return name[:120]
+
+
+def deliver(
+    seller: User,
+    order_id: Any,
+    message: Any,
+    files: list[DeliveryFile] | tuple = (),
+    *,
+    now: datetime | None = None,
+) -> Delivery:
+    """The seller delivers the work: a message and up to 5 files; flushes.
+
+    The order becomes ``delivered`` and completes by itself after the tenant's
+    ``auto_complete_days`` unless the buyer acts. Raises OrderError (empty
+    message, too many / empty / oversized files), OrderNotFound,
+    OrderForbidden (not the seller), OrderStateError (not in progress).
+    """
+    errors: dict[str, str] = {}
+    text = _text(message, "message", errors, label="The delivery message", max_len=MAX_TEXT, required=True)
+    files = list(files or ())
+    limit = current_app.config.get("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
+    if len(files) > MAX_DELIVERY_FILES:
+        errors["files"] = f"Deliver at most {MAX_DELIVERY_FILES} files."
+    elif any(not f.data for f in files):
+        errors["files"] = "A file is empty."
+    elif any(len(f.data) > limit for f in files):
+        errors["files"] = f"A file is too large (at most {limit // (1024 * 1024)} MB)."
+    if errors:
+        raise OrderError(errors)
+    order = _lock_for(seller, order_id, "seller")
+    if order.status != "in_progress":
+        raise _state_error(order, "deliver")
+    from app.storage import storage
+
+    stored = []
+    for f in files:
+        name = _clean_filename(f.filename)
+        content_type = (f.content_type or "application/octet-stream").split(";", 1)[0].strip().lower()[:100]
+        key = storage.save(f.data, namespace="deliveries", filename=name, content_type=content_type)
+        stored.append({"key": key, "filename": name, "content_type": content_type, "size": len(f.data)})
+    now = _now(now)
+    delivery = Delivery(order_id=order.id, seller_id=seller.id, message=text, files=stored, created_at=now)
+    db.session.add(delivery)
+    order.status = "delivered"
+    order.delivered_at = now
+    order.auto_complete_at = now + timedelta(days=settings().auto_complete_days)
+    order.version += 1
+    db.session.flush()
+    _record(order, "delivered", seller.id, {"delivery_id": delivery.id, "files": len(stored)})
+    return delivery
+
+
+def delivery_file_url(key: str) -> str:
+    from app.storage import storage
+
+    return storage.url(key, expires_in=24 * 3600)
+
+
+def request_revision(buyer: User, order_id: Any, reason: Any, *, now: datetime | None = None) -> Order:
+    """The buyer sends a delivery back for changes (``delivered`` -> ``in_progress``); flushes.
+
+    Allowed while revisions are left (the package's limit, unlimited = -1).
+    Raises OrderError (no reason), OrderNotFound, OrderForbidden,
+    OrderStateError (not delivered, or no revisions left).
+    """
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="What to change", max_len=MAX_TEXT, required=True)
+    if errors:
+        raise OrderError(errors)
+    order = _lock_for(buyer, order_id, "buyer")
+    if order.status != "delivered":
+        raise _state_error(order, "ask for a revision")
+    if order.revisions_left == 0:
+        raise OrderStateError(
+            f"Order {order.number} has no revisions left ({order.revisions_used} of "
+            f"{order.revisions_allowed} used); it is delivered.",
+            order.status,
+            code="no_revisions_left",
+        )
+    now = _now(now)
+    order.status = "in_progress"
+    order.revisions_used += 1
+    order.auto_complete_at = None
+    floor = now + timedelta(days=REVISION_DAYS)
+    if order.due_at is None or order.due_at < floor:
+        order.due_at = floor
+        order.late_at = None
+    order.version += 1
+    _record(order, "revision_requested", buyer.id, {"reason": text, "revision": order.revisions_used})
+    return order
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def _release_all(order: Order) -> int:
+    ledger = _ledger()
+    released = 0
+    for m in order.milestones:
+        if m.status != "funded":
+            continue
+        amount = m.amount_minor - m.refunded_minor
+        if amount > 0:
+            ledger.release_escrow(order.id, m.id, order.seller_id, amount, order.currency)
+            released += amount
+        m.status = "released" if m.refunded_minor == 0 else "partially_refunded"
+    return released
+
+
+def _withdraw_pending_cancellation(order: Order, now: datetime) -> None:
+    request = pending_cancellation(order, for_update=True)
+    if request is not None:
+        request.status = "withdrawn"
+        request.responded_at = now
+
+
+def _complete(order: Order, actor_id: int | None, kind: str, now: datetime) -> Order:
+    released = _release_all(order)
+    order.status = "completed"
+    order.completed_at = now
+    order.auto_complete_at = None
+    order.version += 1
+    _withdraw_pending_cancellation(order, now)
+    _record(order, kind, actor_id, {"released_minor": released}, event="order.completed")
+    return order
+
+
+def complete(buyer: User, order_id: Any, *, now: datetime | None = None) -> Order:
+    """The buyer accepts the delivery: escrow goes to the seller minus commission; flushes.
+
+    Raises OrderNotFound, OrderForbidden (not the buyer), OrderStateError (not delivered).
+    """
+    order = _lock_for(buyer, order_id, "buyer")
+    if order.status != "delivered":
+        raise _state_error(order, "complete it")
+    return _complete(order, buyer.id, "completed", _now(now))
+
+
+def auto_complete(order_id: Any, *, now: datetime | None = None) -> Order | None:
+    """Complete a delivered order whose ``auto_complete_at`` has passed (job step); flushes.
+
+    Returns None, changing nothing, when the order is no longer due (the
+    buyer acted: revision, completion, an open cancellation request).
+    """
+    now = _now(now)
+    order = _lock_order(order_id)
+    if order.status != "delivered" or order.auto_complete_at is None or order.auto_complete_at > now:
+        return None
+    if pending_cancellation(order) is not None:
+        return None
+    return _complete(order, None, "auto_completed", now)
+
+
+def orders_due_for_auto_complete(now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = _now(now)
+    return list(
+        db.session.scalars(
+            sa.select(Order.id)
+            .where(Order.status == "delivered", Order.auto_complete_at <= now)
+            .order_by(Order.auto_complete_at)
+            .limit(limit)
+        )
+    )
+
+
+def flag_late_orders(now: datetime | None = None) -> list[int]:
+    """Flag orders in progress past their due date (timeline entry ``late``); flushes.
+
+    Idempotent: an order is flagged once (until a revision moves its due date).
+    """
+    now = _now(now)
+    ids = list(
+        db.session.scalars(
+            sa.update(Order)
+            .where(Order.status == "in_progress", Order.due_at < now, Order.late_at.is_(None))
+            .values(late_at=now)
+            .returning(Order.id)
+        )
+    )
+    for oid in sorted(ids):
+        db.session.add(OrderEvent(order_id=oid, kind="late", actor_id=None, data={}))
+    db.session.flush()
+    return ids
+
+
+# --------------------------------------------------------------------------- cancellation
+
+
+def _refund_amount(order: Order, refund_minor: Any) -> int:
+    """The buyer's share, checked against what is in escrow (None: everything)."""
+    escrow = escrow_balance(order) if funded_total(order) else 0
+    if refund_minor is None or refund_minor == "":
+        return escrow
+    if not _is_int(refund_minor) or refund_minor < 0:
+        raise OrderError({"refund_minor": "The refund must be a whole number of minor units, 0 or more."})
+    if refund_minor > escrow:
+        raise OrderError(
+            {"refund_minor": f"The refund ({refund_minor}) is larger than what is in escrow ({escrow})."},
+            code="refund_exceeds_escrow",
+        )
+    return refund_minor
+
+
+def _cancel(
+    order: Order, refund_minor: int, actor_id: int | None, kind: str, now: datetime, data: dict
+) -> Order:
+    """Refund ``refund_minor`` to the buyer (latest milestones first), release the rest."""
+    ledger = _ledger()
+    left = refund_minor
+    refunds = []
+    for m in sorted(order.milestones, key=lambda m: m.seq, reverse=True):
+        if m.status != "funded":
+            continue
+        available = m.amount_minor - m.refunded_minor
+        share = min(left, available)
+        if share:
+            ledger.refund_escrow(
+                order.id, m.id, order.buyer_id, share, order.currency, f"order:{order.id}:cancel:{m.id}"
+            )
+            m.refunded_minor += share
+            left -= share
+            refunds.append({"milestone_id": m.id, "amount_minor": share})
+        m.status = "refunded" if m.refunded_minor == m.amount_minor else "funded"
+    if left:
+        raise OrderError(
+            {"refund_minor": "The refund is larger than what is in escrow."}, code="refund_exceeds_escrow"
+        )
+    released = _release_all(order)
+    order.status = "cancelled"
+    order.cancelled_at = now
+    order.auto_complete_at = None
+    order.version += 1
+    _record(
+        order,
+        kind,
+        actor_id,
+        {**data, "refund_minor": refund_minor, "released_minor": released},
+        event="order.cancelled",
+    )
+    if refund_minor:
+        _record(
+            order,
+            "refunded",
+            actor_id,
+            {"refund_minor": refund_minor},
+            extra={"refund_minor": refund_minor, "refunds": refunds},
+        )
+    return order
+
+
+def request_cancellation(
+    actor: User, order_id: Any, reason: Any, refund_minor: Any = None, *, now: datetime | None = None
+) -> CancellationRequest:
+    """Ask to cancel an order; flushes. An unpaid order is cancelled at once.
+
+    For a paid order the other side accepts or declines; unanswered, the
+    request is accepted after the tenant's ``cancellation_auto_resolve_days``.
+    ``refund_minor`` is the buyer's share of the escrow (default: all of it);
+    the rest goes to the seller. Raises OrderError (no reason; refund
+    negative or larger than the escrow, code ``refund_exceeds_escrow``),
+    OrderNotFound, OrderStateError (completed, cancelled, or a request already open).
+    """
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="The reason", max_len=MAX_TEXT, required=True)
+    if errors:
+        raise OrderError(errors)
+    order = _lock_for(actor, order_id)
+    if order.status in ("completed", "cancelled"):
+        raise _state_error(order, "ask to cancel it")
+    now = _now(now)
+    if pending_cancellation(order, for_update=True) is not None:
+        raise OrderStateError(
+            f"Order {order.number} already has an open cancellation request; it is "
+            f"{status_label(order.status).lower()}.",
+            order.status,
+            code="cancellation_pending",
+        )
+    refund = _refund_amount(order, refund_minor)
+    request = CancellationRequest(
+        order_id=order.id,
+        requested_by=actor.id,
+        reason=text,
+        refund_minor=refund,
+        created_at=now,
+        resolve_at=now + timedelta(days=settings().cancellation_auto_resolve_days),
+    )
+    db.session.add(request)
+    db.session.flush()
+    if order.status == "awaiting_payment":  # nothing paid: nothing to agree on
+        request.status = "accepted"
+        request.responded_by = actor.id
+        request.responded_at = now
+        _cancel(order, 0, actor.id, "cancelled", now, {"cancellation_id": request.id, "reason": text})
+        return request
+    _record(
+        order,
+        "cancellation_requested",
+        actor.id,
+        {"cancellation_id": request.id, "reason": text, "refund_minor": refund},
+    )
+    return request
+
+
+def respond_cancellation(
+    actor: User, order_id: Any, accept: bool, *, now: datetime | None = None
+) -> CancellationRequest:
+    """Accept or decline the other side's cancellation request (the requester may
+    withdraw it with ``accept=False``); flushes.
+
+    Accepting refunds the agreed share and releases the rest (checked again
+    against the escrow). Raises OrderNotFound, OrderForbidden (accepting your
+    own request), OrderStateError (no open request, order already finished).
+    """
+    if not isinstance(accept, bool):
+        raise OrderError({"accept": "Answer true (accept) or false (decline)."})
+    order = _lock_for(actor, order_id)
+    request = pending_cancellation(order, for_update=True)
+    if request is None or order.status in ("completed", "cancelled"):
+        raise OrderStateError(
+            f"Order {order.number} has no open cancellation request; "
+            f"it is {status_label(order.status).lower()}.",
+            order.status,
+            code="no_cancellation_pending",
+        )
+    now = _now(now)
+    own = request.requested_by == actor.id
+    if own and accept:
+        raise OrderForbidden("The other side has to accept your cancellation request.")
+    request.responded_by = actor.id
+    request.responded_at = now
+    if not accept:
+        request.status = "withdrawn" if own else "declined"
+        _record(
+            order,
+            f"cancellation_{request.status}",
+            actor.id,
+            {"cancellation_id": request.id},
+            event="order.cancellation_declined",
+        )
+        return request
+    request.status = "accepted"
+    _refund_amount(order, request.refund_minor)  # the escrow may have changed since the request
+    _cancel(
+        order,
+        request.refund_minor,
+        actor.id,
+        "cancelled",
+        now,
+        {"cancellation_id": request.id, "reason": request.reason},
+    )
+    return request
+
+
+def auto_resolve_cancellation(
+    cancellation_id: Any, *, now: datetime | None = None
+) -> CancellationRequest | None:
+    """Accept an unanswered request whose ``resolve_at`` has passed (job step); flushes.
+
+    Returns None, changing nothing, when it is no longer pending or not yet due.
+    """
+    now = _now(now)
+    cid = parse_id(cancellation_id)
+    request = db.session.get(CancellationRequest, cid) if cid else None
+    if request is None:
+        return None
+    order = _lock_order(request.order_id)
+    request = pending_cancellation(order, for_update=True)
+    if (
+        request is None
+        or request.id != cid
+        or request.resolve_at > now
+        or order.status in ("completed", "cancelled")
+    ):
+        return None
+    request.status = "auto_accepted"
+    request.responded_at = now
+    _cancel(
+        order,
+        min(request.refund_minor, escrow_balance(order)),
+        None,
+        "cancelled",
+        now,
+        {"cancellation_id": request.id, "reason": request.reason, "auto": True},
+    )
+    return request
+
+
+def cancellations_due(now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = _now(now)
+    return list(
+        db.session.scalars(
+            sa.select(CancellationRequest.id)
+            .where(CancellationRequest.status == "pending", CancellationRequest.resolve_at <= now)
+            .order_by(CancellationRequest.resolve_at)
+            .limit(limit)
+        )
+    )
+
+
+def operator_cancel(
+    admin: User, order_id: Any, refund_minor: Any = None, reason: Any = "", *, now: datetime | None = None
+) -> Order:
+    """The marketplace operator cancels an order with a full (default) or partial refund; flushes.
+
+    Raises OrderForbidden (not an admin), OrderNotFound, OrderError (refund
+    negative or larger than the escrow), OrderStateError (completed or cancelled).
+    """
+    if not admin.is_admin:
+        raise OrderForbidden("Only the marketplace's operators can do this.")
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="The reason", max_len=MAX_TEXT, required=True)
+    if errors:
+        raise OrderError(errors)
+    order = _lock_order(order_id)
+    if order.status in ("completed", "cancelled"):
+        raise _state_error(order, "cancel it")
+    now = _now(now)
+    refund = _refund_amount(order, refund_minor)
+    request = pending_cancellation(order, for_update=True)
+    if request is not None:
+        request.status = "withdrawn"
+        request.responded_at = now
+    return _cancel(order, refund, admin.id, "cancelled", now, {"reason": text, "by_operator": True})
+
+
+# --------------------------------------------------------------------------- custom offers
+
+
+def _clean_offer(data: dict, currency: str) -> tuple[dict, dict]:
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {
+        "title": _text(
+            data.get("title"), "title", errors, label="The title", max_len=MAX_TITLE, required=True
+        ),
+        "description": _text(
+            data.get("description"),
+            "description",
+            errors,
+            label="The description",
+            max_len=MAX_TEXT,
+            required=False,
+        ),
+    }
+    total = data.get("total_minor")
+    if not _is_int(total) or not 0 < total <= MAX_AMOUNT_MINOR:
+        errors["total_minor"] = (
+            f"The price must be a whole number of minor units from 1 to {MAX_AMOUNT_MINOR:,}."
+        )
+    days = data.get("delivery_days")
+    if not _is_int(days) or not 1 <= days <= OFFER_MAX_DELIVERY_DAYS:
+        errors["delivery_days"] = f"The delivery time must be 1 to {OFFER_MAX_DELIVERY_DAYS} days."
+    revisions = data.get("revisions", 0)
+    if revisions is None:
+        revisions = 0
+    if not _is_int(revisions) or not -1 <= revisions <= 20:
+        errors["revisions"] = "Revisions must be 0 to 20, or -1 for unlimited."
+    given_currency = data.get("currency")
+    if given_currency is not None and given_currency != currency:
+        errors["currency"] = f"This marketplace charges in {currency}, not {given_currency}."
+    milestones = data.get("milestones") or []
+    if not isinstance(milestones, list | tuple):
+        errors["milestones"] = "Give the milestones as a list."
+        milestones = []
+    if len(milestones) > MAX_OFFER_MILESTONES:
+        errors["milestones"] = f"An offer has at most {MAX_OFFER_MILESTONES} milestones."
+    clean_milestones = []
+    for i, raw in enumerate(milestones[:MAX_OFFER_MILESTONES]):
+        if not isinstance(raw, dict):
+            errors[f"milestones.{i}"] = "Each milestone needs a title and an amount."
+            continue
+        title = _text(
+            raw.get("title"),
+            f"milestones.{i}.title",
+            errors,
+            label="A milestone's title",
+            max_len=MAX_TITLE,
+            required=True,
+        )
+        amount = raw.get("amount_minor")
+        if not _is_int(amount) or amount <= 0:
+            errors[f"milestones.{i}.amount_minor"] = "Each milestone's amount must be more than zero."
+        clean_milestones.append({"title": title, "amount_minor": amount})
+    if (
+        clean_milestones
+        and "total_minor" not in errors
+        and not any(k.startswith("milestones") for k in errors)
+    ):
+        subtotal = sum(m["amount_minor"] for m in clean_milestones)
+        if subtotal != total:
+            errors["milestones"] = f"The milestones add up to {subtotal}, not the offer's price {total}."
+    if not clean_milestones and "total_minor" not in errors:
+        clean_milestones = [{"title": clean["title"], "amount_minor": total}]
+    clean.update(total_minor=total, delivery_days=days, revisions=revisions, milestones=clean_milestones)
+    return clean, errors
+
+
+def send_offer(seller: User, conversation_id: Any, data: dict, *, now: datetime | None = None) -> CustomOffer:
+    """A custom offer from a seller to the other person of a direct conversation; flushes.
+
+    ``data``: title, description, total_minor, delivery_days, revisions (-1
+    unlimited), optional currency (must be the marketplace's), gig_id (one of
+    the seller's gigs) and milestones (up to 3 ``{title, amount_minor}``
+    summing to total_minor). Publishes ``offer.sent``. Raises OrderNotFound
+    (conversation), OrderForbidden (no seller profile), OrderError (fields).
+    """
+    from app.messaging.services import MessagingError, get_conversation
+
+    try:
+        conversation = get_conversation(seller, conversation_id)
+    except MessagingError:
+        raise OrderNotFound({"conversation_id": "This conversation does not exist."}) from None
+    if not seller.is_seller or not seller.is_active:
+        raise OrderForbidden("Only sellers can send custom offers.")
+    others = [p.user_id for p in conversation.participants if p.user_id != seller.id]
+    if conversation.kind != "direct" or len(others) != 1:
+        raise OrderError({"conversation_id": "Send offers from a direct conversation with the buyer."})
+    if not isinstance(data, dict):
+        raise OrderError("The offer must be an object.")
+    clean, errors = _clean_offer(data, marketplace_currency())
+    gig_id = data.get("gig_id")
+    if gig_id is not None:
+        gig = db.session.get(Gig, parse_id(gig_id)) if parse_id(gig_id) else None
+        if gig is None or gig.seller_id != seller.id or gig.status == "archived":
+            errors["gig_id"] = "That gig is not one of yours."
+    if errors:
+        raise OrderError(errors)
+    now = _now(now)
+    offer = CustomOffer(
+        conversation_id=conversation.id,
+        seller_id=seller.id,
+        buyer_id=others[0],
+        gig_id=parse_id(gig_id) if gig_id is not None else None,
+        currency=marketplace_currency(),
+        status="open",
+        expires_at=now + timedelta(days=OFFER_EXPIRY_DAYS),
+        created_at=now,
+        **clean,
+    )
+    db.session.add(offer)
+    db.session.flush()
+    publish("offer.sent", {"offer_id": offer.id})
+    return offer
+
+
+def get_offer(user: User, offer_id: Any) -> CustomOffer:
+    """An offer ``user`` sent or received. Raises OrderNotFound."""
+    oid = parse_id(offer_id)
+    offer = db.session.get(CustomOffer, oid) if oid else None
+    if offer is None or user.id not in (offer.buyer_id, offer.seller_id):
+        raise OrderNotFound("This offer does not exist.")
+    return offer
+
+
+def offers_in_conversation(user: User, conversation_id: int) -> list[CustomOffer]:
+    return list(
+        db.session.scalars(
+            sa.select(CustomOffer)
+            .where(
+                CustomOffer.conversation_id == conversation_id,
+                sa.or_(CustomOffer.buyer_id == user.id, CustomOffer.seller_id == user.id),
+            )
+            .order_by(CustomOffer.id)
+        )
+    )
+
+
+def _lock_offer(user: User, offer_id: Any, role: str) -> CustomOffer:
+    oid = parse_id(offer_id)
+    offer = (
+        db.session.execute(
+            sa.select(CustomOffer)
+            .where(CustomOffer.id == oid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if oid
+        else None
+    )
+    if offer is None or user.id not in (offer.buyer_id, offer.seller_id):
+        raise OrderNotFound("This offer does not exist.")
+    if getattr(offer, f"{role}_id") != user.id:
+        raise OrderForbidden(f"Only the {role} can do this.")
+    return offer
+
+
+def _offer_state_error(offer: CustomOffer, doing: str) -> OrderStateError:
+    return OrderStateError(f"This offer is {offer.status}: you cannot {doing} it.", offer.status)
+
+
+def accept_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> Order:
+    """The buyer accepts an open offer: an order awaiting payment with the offer's
+    milestones; flushes. Publishes ``order.placed``. Raises OrderNotFound,
+    OrderForbidden (not the buyer), OrderStateError (not open, or expired)."""
+    offer = _lock_offer(buyer, offer_id, "buyer")
+    now = _now(now)
+    if offer.status != "open":
+        raise _offer_state_error(offer, "accept")
+    if offer.expires_at is not None and offer.expires_at <= now:
+        raise OrderStateError("This offer has expired: ask the seller for a new one.", "expired")
+    if not buyer.is_active:
+        raise OrderForbidden("Your account cannot place orders.")
+    order = Order(
+        kind="offer",
+        buyer_id=offer.buyer_id,
+        seller_id=offer.seller_id,
+        gig_id=offer.gig_id,
+        title=offer.title,
+        quantity=1,
+        extras=[],
+        currency=offer.currency,
+        subtotal_minor=offer.total_minor,
+        total_minor=offer.total_minor,
+        status="awaiting_payment",
+        delivery_days=offer.delivery_days,
+        revisions_allowed=offer.revisions,
+        revisions_used=0,
+    )
+    order.milestones = [
+        Milestone(seq=i, title=m["title"], amount_minor=m["amount_minor"], status="pending")
+        for i, m in enumerate(offer.milestones, start=1)
+    ]
+    db.session.add(order)
+    db.session.flush()
+    offer.status = "accepted"
+    offer.order_id = order.id
+    offer.responded_at = now
+    _record(
+        order,
+        "placed",
+        buyer.id,
+        {"offer_id": offer.id, "total_minor": order.total_minor, "currency": order.currency},
+    )
+    return order
+
+
+def decline_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> CustomOffer:
+    """The buyer declines an open offer; flushes. Raises OrderNotFound, OrderForbidden, OrderStateError."""
+    offer = _lock_offer(buyer, offer_id, "buyer")
+    if offer.status != "open":
+        raise _offer_state_error(offer, "decline")
+    offer.status = "declined"
+    offer.responded_at = _now(now)
+    publish("offer.declined", {"offer_id": offer.id})
+    return offer
+
+
+def withdraw_offer(seller: User, offer_id: Any, *, now: datetime | None = None) -> CustomOffer:
+    """The seller withdraws an open offer; flushes. Raises OrderNotFound, OrderForbidden, OrderStateError."""
+    offer = _lock_offer(seller, offer_id, "seller")
+    if offer.status != "open":
+        raise _offer_state_error(offer, "withdraw")
+    offer.status = "withdrawn"
+    offer.responded_at = _now(now)
+    publish("offer.withdrawn", {"offer_id": offer.id})
+    return offer

@@ -1,0 +1,122 @@
+"""The orders domain's periodic jobs: auto-complete, auto-resolve cancellations, late flags.
+
+``tick()`` runs in the worker's periodic loop (``flask worker``, see
+``run_tick_loop``): for every active tenant it enqueues the three jobs with
+their tenant id, under a job id per tenant and time slot, so several workers
+ticking at once queue each job once. Each job binds its tenant, selects the
+due rows and handles them one by one, each in its own transaction with the
+order row locked and the condition checked again: a job can run twice, or
+race a buyer's click, and every order still moves once.
+
+``now`` is an argument everywhere so tests move time explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import get_queue
+from app.jobs import app_job_context, tenant_job_context
+from app.orders import services
+from tenants.db import db
+
+log = logging.getLogger(__name__)
+
+
+def _each(ids: list[int], step, now: datetime) -> int:
+    done = 0
+    for item_id in ids:
+        try:
+            if step(item_id, now=now) is not None:
+                done += 1
+            db.session.commit()
+        except services.OrderError as exc:
+            db.session.rollback()
+            log.warning("order job step %s(%s) refused: %s", step.__name__, item_id, exc)
+        except Exception:
+            db.session.rollback()
+            log.exception("order job step %s(%s) failed", step.__name__, item_id)
+    return done
+
+
+def auto_complete_due_orders(tenant_id: int, now: datetime | None = None) -> int:
+    """Complete the tenant's delivered orders whose review period is over; returns how many."""
+    now = now or datetime.now(UTC)
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return 0
+        ids = services.orders_due_for_auto_complete(now)
+        db.session.rollback()
+        return _each(ids, services.auto_complete, now)
+
+
+def auto_resolve_cancellations(tenant_id: int, now: datetime | None = None) -> int:
+    """Accept the tenant's unanswered cancellation requests that are due; returns how many."""
+    now = now or datetime.now(UTC)
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return 0
+        ids = services.cancellations_due(now)
+        db.session.rollback()
+        return _each(ids, services.auto_resolve_cancellation, now)
+
+
+def flag_late_orders(tenant_id: int, now: datetime | None = None) -> int:
+    """Flag the tenant's orders past their due date; returns how many were flagged now."""
+    now = now or datetime.now(UTC)
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return 0
+        ids = services.flag_late_orders(now)
+        db.session.commit()
+        return len(ids)
+
+
+JOBS = (auto_complete_due_orders, auto_resolve_cancellations, flag_late_orders)
+
+
+def tick(now: datetime | None = None) -> int:
+    """Enqueue the order jobs of every active tenant; returns how many were enqueued."""
+    now = now or datetime.now(UTC)
+    interval = max(1, int(current_app.config.get("ORDER_TICK_SECONDS", 60)))
+    slot = int(now.timestamp()) // interval
+    with app_job_context():
+        with db.engine.connect() as conn:
+            tenant_ids = (
+                conn.execute(sa.text("SELECT id FROM public.tenants WHERE status = 'active' ORDER BY id"))
+                .scalars()
+                .all()
+            )
+        queue = get_queue("default")
+        count = 0
+        for tenant_id in tenant_ids:
+            for job in JOBS:
+                job_id = f"orders-{job.__name__}-t{tenant_id}-{slot}"
+                if queue.fetch_job(job_id) is not None:
+                    continue
+                queue.enqueue(
+                    job,
+                    tenant_id,
+                    job_id=job_id,
+                    job_timeout=600,
+                    result_ttl=interval * 2,
+                    description=f"{job.__name__} for tenant {tenant_id}",
+                )
+                count += 1
+        return count
+
+
+def run_tick_loop(app, stop: threading.Event) -> None:
+    """The worker's periodic loop thread (started by ``flask worker``)."""
+    interval = app.config.get("ORDER_TICK_SECONDS", 60)
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                tick()
+        except Exception:
+            log.exception("order tick failed")

@@ -1,0 +1,274 @@
+"""Payment providers behind one interface, chosen per tenant.
+
+``get_provider()`` returns the bound tenant's provider
+(``MarketplaceSettings.payment_provider``). Providers talk to the outside
+world only; they never touch the ledger or commit. Every call that creates
+something at the provider takes a deterministic idempotency key
+(``<tenant id>:<operation>:<object id>``) so a retried request or job gets the
+same object back instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import stripe
+from flask import current_app
+
+from app.payments.crypto import decrypt_secret
+from app.settings.models import MarketplaceSettings
+from tenants.db import current_tenant, db
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached. ``transient``: worth retrying."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+class ProviderNotConfigured(ProviderError):
+    """The tenant chose a provider but has not stored its keys."""
+
+
+class WebhookRejected(Exception):
+    """A webhook whose signature, age or payload is not acceptable (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class PaymentSession:
+    """What a buyer needs to pay: a page of ours to go to, and for Stripe a client secret."""
+
+    payment_id: int
+    status: str
+    redirect_url: str
+    client_secret: str | None = None
+    provider_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    provider_ref: str
+    status: str  # pending / succeeded / failed
+
+
+def idempotency_key(operation: str, object_id: int | str) -> str:
+    """``<tenant id>:<operation>:<object id>``: unique across tenants, stable across retries."""
+    return f"{current_tenant().id}:{operation}:{object_id}"
+
+
+def transfer_group_for_order(order_id: int) -> str:
+    return f"order_{current_tenant().id}_{order_id}"
+
+
+class PaymentProvider(abc.ABC):
+    name: str
+    #: Payouts complete inside the request (sandbox) rather than in a job.
+    instant_payouts: bool = False
+    #: Sellers must onboard (a connected account) before a payout.
+    requires_onboarding: bool = False
+
+    @abc.abstractmethod
+    def create_payment(self, payment, *, transfer_group: str, idempotency_key: str) -> PaymentSession:
+        """Open a payment at the provider for ``payment`` (a flushed Payment row)."""
+
+    @abc.abstractmethod
+    def refund(self, payment, refund, *, idempotency_key: str) -> ProviderRefund:
+        """Refund ``refund.amount_minor`` of ``payment`` to the buyer."""
+
+    def create_seller_account(self, seller, *, idempotency_key: str) -> str:
+        raise ProviderError(f"{self.name} has no connected accounts")
+
+    def onboarding_link(self, account_ref: str, *, return_url: str, refresh_url: str) -> str:
+        raise ProviderError(f"{self.name} has no onboarding")
+
+    def seller_ready(self, account_ref: str | None) -> bool:
+        return True
+
+    @abc.abstractmethod
+    def transfer(
+        self, account_ref: str | None, amount_minor: int, currency: str, *, transfer_group: str,
+        idempotency_key: str, metadata: dict,
+    ) -> str:
+        """Send money to a seller; returns the provider's transfer reference."""
+
+    def parse_webhook(self, payload: bytes, signature_header: str | None) -> dict:
+        raise WebhookRejected(f"{self.name} sends no webhooks")
+
+
+class SandboxProvider(PaymentProvider):
+    """The embedded default: no network. Checkout is our TEST MODE card page."""
+
+    name = "sandbox"
+    instant_payouts = True
+
+    def create_payment(self, payment, *, transfer_group, idempotency_key):
+        return PaymentSession(
+            payment_id=payment.id,
+            status=payment.status,
+            redirect_url=f"/checkout/sandbox/{payment.id}",
+            provider_ref=f"sandbox_pay_{payment.id}",
+        )
+
+    def refund(self, payment, refund, *, idempotency_key):
+        return ProviderRefund(provider_ref=f"sandbox_re_{refund.id}", status="succeeded")
+
+    def transfer(self, account_ref, amount_minor, currency, *, transfer_group, idempotency_key, metadata):
+        return f"sandbox_tr_{metadata['payout_id']}"
+
+
+_TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+
+
+def _stripe_call(fn, *args, **kwargs):
+    """Call the Stripe library; its errors become ProviderError (transient or not)."""
+    try:
+        return fn(*args, **kwargs)
+    except _TRANSIENT as exc:
+        raise ProviderError(f"Stripe is unreachable or failed: {exc.user_message or exc}", transient=True) from exc
+    except stripe.StripeError as exc:
+        raise ProviderError(exc.user_message or str(exc)) from exc
+
+
+class StripeProvider(PaymentProvider):
+    """Stripe with Connect (Express accounts; separate charges and transfers).
+
+    A client per tenant, with the tenant's own secret key: the global
+    ``stripe.api_key`` is never set, so no request can leave with another
+    tenant's key. ``STRIPE_API_BASE`` points the library elsewhere (tests).
+    """
+
+    name = "stripe"
+    requires_onboarding = True
+
+    def __init__(self, secret_key: str, webhook_secret: str | None, publishable_key: str | None):
+        config = current_app.config
+        base = config.get("STRIPE_API_BASE")
+        addresses = {"api": base, "connect": base, "files": base} if base else None
+        self.client = stripe.StripeClient(
+            secret_key,
+            base_addresses=addresses,
+            max_network_retries=config.get("STRIPE_MAX_NETWORK_RETRIES", 2),
+        )
+        self.webhook_secret = webhook_secret
+        self.publishable_key = publishable_key
+        self.tolerance = config.get("STRIPE_WEBHOOK_TOLERANCE", 300)
+
+    def create_payment(self, payment, *, transfer_group, idempotency_key):
+        intent = _stripe_call(
+            self.client.v1.payment_intents.create,
+            params={
+                "amount": payment.amount_minor,
+                "currency": payment.currency.lower(),
+                "transfer_group": transfer_group,
+                "automatic_payment_methods": {"enabled": True},
+                "metadata": {
+                    "tenant_id": str(current_tenant().id),
+                    "payment_id": str(payment.id),
+                    "order_id": str(payment.order_id),
+                },
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        return PaymentSession(
+            payment_id=payment.id,
+            status=payment.status,
+            redirect_url=f"/checkout/stripe/{payment.id}",
+            client_secret=intent.client_secret,
+            provider_ref=intent.id,
+        )
+
+    def refund(self, payment, refund, *, idempotency_key):
+        result = _stripe_call(
+            self.client.v1.refunds.create,
+            params={
+                "payment_intent": payment.provider_ref,
+                "amount": refund.amount_minor,
+                "metadata": {"tenant_id": str(current_tenant().id), "refund_id": str(refund.id)},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(result.status, "pending")
+        return ProviderRefund(provider_ref=result.id, status=status)
+
+    def create_seller_account(self, seller, *, idempotency_key):
+        account = _stripe_call(
+            self.client.v1.accounts.create,
+            params={
+                "type": "express",
+                "email": seller.email,
+                "capabilities": {"transfers": {"requested": True}},
+                "metadata": {"tenant_id": str(current_tenant().id), "user_id": str(seller.id)},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        return account.id
+
+    def onboarding_link(self, account_ref, *, return_url, refresh_url):
+        link = _stripe_call(
+            self.client.v1.account_links.create,
+            params={
+                "account": account_ref,
+                "type": "account_onboarding",
+                "return_url": return_url,
+                "refresh_url": refresh_url,
+            },
+        )
+        return link.url
+
+    def seller_ready(self, account_ref):
+        if not account_ref:
+            return False
+        account = _stripe_call(self.client.v1.accounts.retrieve, account_ref)
+        return account_is_ready(account.to_dict())
+
+    def transfer(self, account_ref, amount_minor, currency, *, transfer_group, idempotency_key, metadata):
+        transfer = _stripe_call(
+            self.client.v1.transfers.create,
+            params={
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "destination": account_ref,
+                "transfer_group": transfer_group,
+                "metadata": {"tenant_id": str(current_tenant().id), **{k: str(v) for k, v in metadata.items()}},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        return transfer.id
+
+    def parse_webhook(self, payload, signature_header):
+        if not self.webhook_secret:
+            raise WebhookRejected("this marketplace has no Stripe webhook secret")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature_header, self.webhook_secret, self.tolerance)
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"signature verification failed: {exc.user_message or exc}") from exc
+        except ValueError as exc:
+            raise WebhookRejected("the payload is not a Stripe event") from exc
+        return event.to_dict()
+
+
+def account_is_ready(account: dict) -> bool:
+    """A connected account can receive transfers."""
+    capabilities = account.get("capabilities") or {}
+    return bool(account.get("details_submitted")) and (
+        capabilities.get("transfers") == "active" or bool(account.get("payouts_enabled"))
+    )
+
+
+def get_provider(settings: MarketplaceSettings | None = None) -> PaymentProvider:
+    """The bound tenant's provider. Raises ProviderNotConfigured for Stripe without keys."""
+    settings = settings or db.session.get(MarketplaceSettings, 1)
+    if settings.payment_provider == "stripe":
+        secret = decrypt_secret(settings.stripe_secret_key_encrypted)
+        if not secret:
+            raise ProviderNotConfigured("Stripe is selected but this marketplace has no Stripe secret key")
+        return StripeProvider(
+            secret,
+            decrypt_secret(settings.stripe_webhook_secret_encrypted),
+            settings.stripe_publishable_key,
+        )
+    return SandboxProvider()

@@ -1,0 +1,972 @@
+"""Payments' rules: checkout, confirming and failing payments, the sandbox card page,
+refunds at the provider, payouts, clearance, Stripe keys and connected accounts.
+
+Everything here flushes and never commits: the request or job that called it
+commits once. Money moves in the ledger (``app.ledger.services``), whose
+operations are idempotent by reference; the references given here are
+deterministic (``payment-<id>``, ``payout-<id>``), so every path that confirms
+the same payment (the sandbox page, a Stripe webhook, a replayed request) moves
+money once.
+
+Refusals raise ``PaymentError`` with an HTTP status and a message safe to show
+(``errors`` maps form fields to messages for 422).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.accounts.models import SellerProfile, User
+from app.after_commit import on_commit
+from app.events import publish
+from app.ledger import services as ledger
+from app.payments.crypto import encrypt_secret
+from app.payments.models import Payment, Payout, ProcessedWebhook, Refund, SellerPaymentAccount
+from app.payments.providers import (
+    PaymentProvider,
+    PaymentSession,
+    ProviderError,
+    get_provider,
+    idempotency_key,
+    transfer_group_for_order,
+)
+from app.settings.models import MarketplaceSettings
+from tenants.db import current_tenant, db
+
+log = logging.getLogger(__name__)
+
+OPEN_PAYMENT_STATUSES = ("pending", "requires_action", "failed")
+
+
+class PaymentError(Exception):
+    """A refused payment operation. ``status`` is the HTTP status that fits."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or {}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(for_update: bool = False) -> MarketplaceSettings:
+    return db.session.get(MarketplaceSettings, 1)
+
+
+def _positive_minor(amount_minor, field: str = "amount_minor") -> int:
+    if type(amount_minor) is not int or amount_minor <= 0:
+        raise PaymentError(422, "The amount must be a positive whole number of minor units.", {field: "must be positive"})
+    return amount_minor
+
+
+def _provider() -> PaymentProvider:
+    try:
+        return get_provider(_settings())
+    except ProviderError as exc:
+        raise PaymentError(503, exc.message) from exc
+
+
+def _lock_payment(payment_id: int) -> Payment | None:
+    return db.session.scalars(
+        sa.select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
+
+
+# --- checkout ---------------------------------------------------------------------------
+
+
+def start_checkout(order) -> str:
+    """Open (or reopen) the payment of ``order``'s checkout; returns the URL to send the buyer to.
+
+    One payment per order: calling it again returns the same payment (a
+    declined card is retried on it). The amount is the order's total, which
+    must equal the sum of its milestones. Raises PaymentError: 409 when the
+    order is not awaiting payment or is already paid, 503 when the tenant's
+    provider is not configured or unreachable.
+    """
+    return open_checkout(order).redirect_url
+
+
+def open_checkout(order) -> PaymentSession:
+    """``start_checkout`` with the whole session (the Stripe page needs the client secret)."""
+    if order.status != "awaiting_payment":
+        raise PaymentError(409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}.")
+    amount = sum(m.amount_minor for m in order.milestones)
+    if amount != order.total_minor or amount <= 0:
+        raise PaymentError(409, f"Order {order.number} is inconsistent: milestones sum to {amount}, total {order.total_minor}.")
+    provider = _provider()
+    db.session.execute(
+        pg_insert(Payment)
+        .values(
+            order_id=order.id,
+            milestone_id=None,
+            buyer_id=order.buyer_id,
+            provider=provider.name,
+            amount_minor=amount,
+            currency=order.currency,
+            status="pending",
+        )
+        .on_conflict_do_nothing(index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL"))
+    )
+    payment = db.session.scalars(
+        sa.select(Payment)
+        .where(Payment.order_id == order.id, Payment.milestone_id.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if payment.status == "succeeded":
+        raise PaymentError(409, f"Order {order.number} is already paid.")
+    if (payment.amount_minor, payment.currency) != (amount, order.currency):
+        raise PaymentError(409, "The order's amount changed since its payment was opened.")
+    if payment.provider != provider.name:
+        if payment.provider_ref:
+            raise PaymentError(409, "This order's payment was opened with another payment provider.")
+        payment.provider = provider.name  # nothing exists at the old provider: switch over
+    if payment.provider_ref is None or (provider.name == "stripe" and payment.client_secret is None):
+        try:
+            session = provider.create_payment(
+                payment,
+                transfer_group=transfer_group_for_order(order.id),
+                idempotency_key=idempotency_key("payment_intent", payment.id),
+            )
+        except ProviderError as exc:
+            raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+        payment.provider_ref = session.provider_ref
+        payment.client_secret = session.client_secret
+        db.session.flush()
+        return session
+    return PaymentSession(
+        payment_id=payment.id,
+        status=payment.status,
+        redirect_url=f"/checkout/{provider.name}/{payment.id}",
+        client_secret=payment.client_secret,
+        provider_ref=payment.provider_ref,
+    )
+
+
+def confirm_payment(payment_id: int, *, amount_minor: int | None = None, currency: str | None = None) -> Payment:
+    """The provider captured the payment: mark the order paid, which escrows it in the ledger.
+
+    ``orders.mark_paid`` records the ledger payment of every milestone it funds
+    in this same transaction (reference ``payment-<id>``), so payments never
+    posts it a second time. Idempotent: a payment already succeeded is
+    returned unchanged (a second webhook, a replayed form). A success after a
+    failure is accepted (the buyer retried). Raises PaymentError 409 when the
+    captured amount or currency is not the payment's, or when the order cannot
+    take the payment any more (cancelled, paid by another payment): the caller
+    decides whether to refund it (see ``_on_payment_intent_succeeded``).
+    """
+    from app.orders import services as orders
+
+    payment = _lock_payment(payment_id)
+    if payment is None:
+        raise PaymentError(404, "No such payment.")
+    if payment.status == "succeeded":
+        return payment
+    if (amount_minor is not None and amount_minor != payment.amount_minor) or (
+        currency is not None and currency.upper() != payment.currency
+    ):
+        raise PaymentError(
+            409,
+            f"Captured {amount_minor} {currency} does not match payment {payment.id} "
+            f"of {payment.amount_minor} {payment.currency}.",
+        )
+    savepoint = db.session.begin_nested()
+    try:
+        orders.mark_paid(
+            payment.order_id,
+            payment.ledger_ref,
+            milestone_id=payment.milestone_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        )
+        savepoint.commit()
+    except orders.OrderError as exc:
+        savepoint.rollback()
+        raise PaymentError(409, exc.message) from exc
+    payment.status = "succeeded"
+    payment.succeeded_at = _now()
+    payment.failure_reason = None
+    db.session.flush()
+    return payment
+
+
+def fail_payment(payment_id: int, reason: str, *, status: str = "failed") -> Payment | None:
+    """Record a failed attempt (or a pending second step). Never undoes a success."""
+    payment = _lock_payment(payment_id)
+    if payment is None or payment.status == "succeeded":
+        return payment
+    payment.status = status
+    payment.failure_reason = reason[:255] if reason else None
+    db.session.flush()
+    return payment
+
+
+def payment_for_party(user: User, payment_id: int) -> Payment:
+    """A payment the user may see (the buyer or the seller of its order); 404 otherwise."""
+    from app.orders.models import Order
+
+    payment = db.session.get(Payment, payment_id)
+    order = db.session.get(Order, payment.order_id) if payment else None
+    if payment is None or order is None or user.id not in (order.buyer_id, order.seller_id):
+        raise PaymentError(404, "No such payment.")
+    return payment
+
+
+# --- the sandbox card page --------------------------------------------------------------
+
+# Stripe's test cards (https://docs.stripe.com/testing), with the same behaviour.
+TEST_CARDS = {
+    "4242424242424242": "succeeds",
+    "4000000000000002": "declined",
+    "4000002500003155": "authenticate",
+}
+DECLINED_MESSAGE = "Your card was declined. Try another card."
+AUTH_FAILED_MESSAGE = "The card's authentication failed. Try again or use another card."
+_EXPIRY_RE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+
+
+@dataclass(frozen=True)
+class CardResult:
+    outcome: str  # succeeded / declined / requires_action
+    payment: Payment
+
+
+def _luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def validate_test_card(number: str, expiry: str, cvc: str, today: date | None = None) -> str:
+    """The card's digits; raises PaymentError(422) with field errors."""
+    errors = {}
+    digits = re.sub(r"[\s-]", "", number or "")
+    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
+        errors["card_number"] = "Enter a valid card number."
+    elif digits not in TEST_CARDS:
+        errors["card_number"] = "This is test mode: use a test card such as 4242 4242 4242 4242."
+    match = _EXPIRY_RE.match(expiry or "")
+    if not match:
+        errors["expiry"] = "Enter the expiry date as MM/YY."
+    else:
+        month, year = int(match.group(1)), int(match.group(2))
+        year = year + 2000 if year < 100 else year
+        today = today or _now().date()
+        if not 1 <= month <= 12:
+            errors["expiry"] = "Enter the expiry date as MM/YY."
+        elif (year, month) < (today.year, today.month):
+            errors["expiry"] = "This card has expired."
+    if not re.fullmatch(r"\d{3,4}", (cvc or "").strip()):
+        errors["cvc"] = "Enter the 3 or 4 digit security code."
+    if errors:
+        raise PaymentError(422, "Check the card details.", errors)
+    return digits
+
+
+def _sandbox_payment_of(buyer: User, payment_id: int) -> Payment:
+    payment = _lock_payment(payment_id)
+    if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
+        raise PaymentError(404, "No such payment.")
+    return payment
+
+
+def _order_awaiting_payment(payment: Payment):
+    from app.orders.models import Order
+
+    order = db.session.get(Order, payment.order_id)
+    if order.status != "awaiting_payment":
+        raise PaymentError(409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}.")
+    return order
+
+
+def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc: str) -> CardResult:
+    """Pay a sandbox payment with a test card, as Stripe test mode would.
+
+    4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined (the attempt
+    is recorded; the buyer may try again); 4000 0025 0000 3155 needs a second
+    step (``sandbox_authenticate``). A payment already paid is returned as
+    succeeded without moving money again. Raises PaymentError: 422 for bad card
+    details (nothing recorded), 404 someone else's payment, 409 an order no
+    longer awaiting payment.
+    """
+    digits = validate_test_card(card_number, expiry, cvc)
+    payment = _sandbox_payment_of(buyer, payment_id)
+    if payment.status == "succeeded":
+        return CardResult("succeeded", payment)
+    _order_awaiting_payment(payment)
+    payment.attempts += 1
+    behaviour = TEST_CARDS[digits]
+    if behaviour == "declined":
+        return CardResult("declined", fail_payment(payment.id, DECLINED_MESSAGE))
+    if behaviour == "authenticate":
+        return CardResult("requires_action", fail_payment(payment.id, None, status="requires_action"))
+    return CardResult("succeeded", confirm_payment(payment.id))
+
+
+def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardResult:
+    """The second step of 4000 0025 0000 3155: approve pays, refuse fails the attempt.
+
+    Raises PaymentError 409 when no second step is pending.
+    """
+    payment = _sandbox_payment_of(buyer, payment_id)
+    if payment.status == "succeeded":
+        return CardResult("succeeded", payment)
+    if payment.status != "requires_action":
+        raise PaymentError(409, "This payment is not waiting for authentication.")
+    _order_awaiting_payment(payment)
+    if not approve:
+        return CardResult("declined", fail_payment(payment.id, AUTH_FAILED_MESSAGE))
+    return CardResult("succeeded", confirm_payment(payment.id))
+
+
+def sandbox_payment_for_page(buyer: User, payment_id: int) -> Payment:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
+        raise PaymentError(404, "No such payment.")
+    return payment
+
+
+def stripe_payment_for_page(buyer: User, payment_id: int) -> tuple[Payment, str | None]:
+    """The buyer's Stripe payment and the tenant's publishable key (for Stripe.js)."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.buyer_id != buyer.id or payment.provider != "stripe":
+        raise PaymentError(404, "No such payment.")
+    return payment, _settings().stripe_publishable_key
+
+
+# --- refunds ----------------------------------------------------------------------------
+
+
+def refund_order_payment(order_id: int, amount_minor: int, *, reference: str | None = None) -> list[Refund]:
+    """Give ``amount_minor`` of the order's payments back to the buyer at the provider.
+
+    Runs on ``order.refunded`` (``app/payments/events.py``), after the orders
+    domain's ledger refund (the ledger is not touched here). ``reference``
+    names the refund (the order event): a second call with it returns the
+    refunds already made. The sandbox refunds at once; Stripe's refund is
+    created by a job after commit (``send_refund``, idempotency key
+    ``<tenant>:refund:<refund id>``). Raises PaymentError 422 for a bad amount,
+    409 when the order's payments hold less than the amount still refundable.
+    """
+    _positive_minor(amount_minor)
+    if reference is not None:
+        existing = db.session.scalars(
+            sa.select(Refund).where(Refund.order_id == order_id, Refund.reference == reference).order_by(Refund.id)
+        ).all()
+        if existing:
+            return list(existing)
+    payments = db.session.scalars(
+        sa.select(Payment)
+        .where(Payment.order_id == order_id, Payment.status == "succeeded")
+        .order_by(Payment.id)
+        .with_for_update()
+    ).all()
+    refunded = dict(
+        db.session.execute(
+            sa.select(Refund.payment_id, sa.func.sum(Refund.amount_minor))
+            .where(Refund.order_id == order_id, Refund.status != "failed")
+            .group_by(Refund.payment_id)
+        ).all()
+    )
+    refundable = {p.id: p.amount_minor - int(refunded.get(p.id, 0)) for p in payments}
+    if amount_minor > sum(refundable.values()):
+        raise PaymentError(
+            409, f"A refund of {amount_minor} exceeds the {sum(refundable.values())} still refundable on this order."
+        )
+    provider = _provider()
+    refunds, remaining = [], amount_minor
+    for payment in payments:
+        share = min(remaining, refundable[payment.id])
+        if share <= 0:
+            continue
+        refund = Refund(
+            payment_id=payment.id,
+            order_id=order_id,
+            provider=payment.provider,
+            amount_minor=share,
+            currency=payment.currency,
+            status="pending",
+            reference=reference,
+        )
+        db.session.add(refund)
+        db.session.flush()
+        if provider.name == "sandbox" and payment.provider == "sandbox":
+            result = provider.refund(payment, refund, idempotency_key=idempotency_key("refund", refund.id))
+            refund.provider_ref, refund.status, refund.succeeded_at = result.provider_ref, result.status, _now()
+        else:
+            on_commit(_enqueue, "app.payments.tasks.send_refund", current_tenant().id, refund.id)
+        refunds.append(refund)
+        remaining -= share
+    db.session.flush()
+    return refunds
+
+
+def send_refund(refund_id: int) -> Refund | None:
+    """Create the provider refund of a pending Refund (job body; idempotent).
+
+    Raises ProviderError when the provider is unreachable (the job retries
+    with the same idempotency key); a refusal marks the refund failed.
+    """
+    refund = db.session.scalars(sa.select(Refund).where(Refund.id == refund_id).with_for_update()).first()
+    if refund is None or refund.status != "pending" or refund.provider_ref:
+        return refund
+    payment = db.session.get(Payment, refund.payment_id)
+    provider = get_provider(_settings())
+    try:
+        result = provider.refund(payment, refund, idempotency_key=idempotency_key("refund", refund.id))
+    except ProviderError as exc:
+        if exc.transient:
+            raise
+        refund.status, refund.failure_reason = "failed", exc.message[:255]
+        log.error("refund %s of order %s refused by %s: %s", refund.id, refund.order_id, provider.name, exc.message)
+        db.session.flush()
+        return refund
+    refund.provider_ref = result.provider_ref
+    if result.status != "pending":
+        refund.status = result.status
+        refund.succeeded_at = _now() if result.status == "succeeded" else None
+    db.session.flush()
+    return refund
+
+
+# --- earnings and payouts ---------------------------------------------------------------
+
+
+def _currency() -> str:
+    return _settings().currency
+
+
+@dataclass(frozen=True)
+class Earnings:
+    currency: str
+    pending_minor: int
+    available_minor: int
+    provider: str
+    needs_onboarding: bool
+    payouts: list[Payout]
+    history: object  # ledger HistoryPage
+
+
+def balances(user: User) -> dict:
+    currency = _currency()
+    balance = ledger.seller_balances(user.id, currency)
+    return {"currency": currency, "pending_minor": balance["pending"], "available_minor": balance["available"]}
+
+
+def earnings(user: User, page: int = 1) -> Earnings:
+    """What the earnings page shows: balances, payout set-up, payouts and history."""
+    settings = _settings()
+    balance = ledger.seller_balances(user.id, settings.currency)
+    needs_onboarding = False
+    if settings.payment_provider == "stripe":
+        account = _seller_account(user.id, "stripe")
+        needs_onboarding = account is None or not account.ready
+    return Earnings(
+        currency=settings.currency,
+        pending_minor=balance["pending"],
+        available_minor=balance["available"],
+        provider=settings.payment_provider,
+        needs_onboarding=needs_onboarding,
+        payouts=list_payouts(user, per_page=10)[0],
+        history=ledger.transactions_for_user(user.id, page),
+    )
+
+
+def list_payouts(user: User, page: int = 1, per_page: int = 20) -> tuple[list[Payout], int]:
+    query = sa.select(Payout).where(Payout.seller_id == user.id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Payout.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
+    ).all()
+    return list(rows), int(total)
+
+
+def _seller_account(user_id: int, provider: str) -> SellerPaymentAccount | None:
+    return db.session.scalars(
+        sa.select(SellerPaymentAccount).where(
+            SellerPaymentAccount.user_id == user_id, SellerPaymentAccount.provider == provider
+        )
+    ).first()
+
+
+def request_payout(seller: User, amount_minor, *, schedule_key: str | None = None) -> Payout:
+    """Pay ``amount_minor`` of the seller's available balance out.
+
+    Recorded in the ledger at once (so the balance cannot be paid twice); the
+    sandbox pays instantly, Stripe by a transfer job after commit
+    (``send_payout``). Raises PaymentError, with nothing changed: 422 bad
+    amount, 403 not a seller, 409 more than the available balance or a Stripe
+    seller who has not finished onboarding.
+    """
+    amount_minor = _positive_minor(amount_minor)
+    if not seller.is_seller:
+        raise PaymentError(403, "Only sellers have earnings to pay out.")
+    settings = _settings()
+    provider = _provider()
+    account = None
+    if provider.requires_onboarding:
+        account = _seller_account(seller.id, provider.name)
+        if account is None or not account.ready:
+            raise PaymentError(409, "Set up your payout account before requesting a payout.")
+    available = ledger.seller_balances(seller.id, settings.currency)["available"]
+    if amount_minor > available:
+        raise PaymentError(
+            409,
+            f"You can pay out at most your available balance ({available} minor units).",
+            {"amount": "is more than your available balance"},
+        )
+    savepoint = db.session.begin_nested()
+    try:
+        payout = Payout(
+            seller_id=seller.id,
+            provider=provider.name,
+            amount_minor=amount_minor,
+            currency=settings.currency,
+            status="pending",
+            schedule_key=schedule_key,
+        )
+        db.session.add(payout)
+        db.session.flush()
+        ledger.record_payout(seller.id, amount_minor, settings.currency, payout.ledger_ref)
+        savepoint.commit()
+    except ledger.InsufficientFunds as exc:
+        savepoint.rollback()
+        raise PaymentError(
+            409, "You can pay out at most your available balance.", {"amount": "is more than your available balance"}
+        ) from exc
+    if provider.instant_payouts:
+        payout.provider_ref = provider.transfer(
+            None,
+            amount_minor,
+            payout.currency,
+            transfer_group=f"payout_{current_tenant().id}_{payout.id}",
+            idempotency_key=idempotency_key("transfer", payout.id),
+            metadata={"payout_id": payout.id},
+        )
+        _mark_payout_sent(payout)
+    else:
+        on_commit(_enqueue, "app.payments.tasks.send_payout", current_tenant().id, payout.id)
+    db.session.flush()
+    return payout
+
+
+def _mark_payout_sent(payout: Payout) -> None:
+    if payout.status != "pending":
+        return
+    payout.status = "sent"
+    payout.sent_at = _now()
+    publish("payout.sent", {"payout_id": payout.id})
+
+
+def _reverse_payout(payout: Payout, status: str, reason: str) -> None:
+    """A payout that failed or was reversed: the money goes back to the seller's available balance."""
+    if payout.status in ("failed", "reversed"):
+        return
+    ledger.post_transaction(
+        "adjustment",
+        [(ledger.seller_available_account(payout.seller_id), -payout.amount_minor), (ledger.CLEARING, payout.amount_minor)],
+        currency=payout.currency,
+        idempotency_key=f"payout-returned:{payout.ledger_ref}",
+        seller_id=payout.seller_id,
+        memo=f"{payout.ledger_ref} {status}: {reason}"[:200],
+    )
+    payout.status = status
+    payout.failure_reason = reason[:255]
+
+
+def send_payout(payout_id: int) -> Payout | None:
+    """Send a pending payout to the seller's connected account (job body; idempotent).
+
+    The transfer's idempotency key is ``<tenant>:transfer:<payout id>``: a
+    retried job gets the same transfer. A transient provider error is raised
+    (the job retries); a refusal fails the payout and returns the money to the
+    seller's available balance.
+    """
+    payout = db.session.scalars(sa.select(Payout).where(Payout.id == payout_id).with_for_update()).first()
+    if payout is None or payout.status != "pending":
+        return payout
+    provider = get_provider(_settings())
+    account = _seller_account(payout.seller_id, provider.name)
+    try:
+        ref = provider.transfer(
+            account.account_ref if account else None,
+            payout.amount_minor,
+            payout.currency,
+            transfer_group=f"payout_{current_tenant().id}_{payout.id}",
+            idempotency_key=idempotency_key("transfer", payout.id),
+            metadata={"payout_id": payout.id},
+        )
+    except ProviderError as exc:
+        if exc.transient:
+            raise
+        _reverse_payout(payout, "failed", exc.message)
+        db.session.flush()
+        return payout
+    payout.provider_ref = ref
+    _mark_payout_sent(payout)
+    db.session.flush()
+    return payout
+
+
+def seller_ids_with_profiles() -> list[int]:
+    return list(db.session.scalars(sa.select(SellerProfile.user_id).order_by(SellerProfile.user_id)))
+
+
+def clear_due_earnings(as_of: datetime) -> int:
+    """Move every seller's pending earnings older than ``clearance_days`` to available.
+
+    Idempotent (the ledger's clearance keys are cumulative). Returns how many
+    sellers had something cleared.
+    """
+    currency = _currency()
+    cleared = 0
+    for seller_id in seller_ids_with_profiles():
+        if ledger.clear_earnings(seller_id, currency, as_of) is not None:
+            cleared += 1
+    return cleared
+
+
+def schedule_period(schedule: str, day: date) -> str | None:
+    """The payout period ``day`` falls in: the day (daily), the ISO week (weekly), None (manual)."""
+    if schedule == "daily":
+        return day.isoformat()
+    if schedule == "weekly":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return None
+
+
+def run_scheduled_payouts(day: date) -> list[Payout]:
+    """Pay every seller's whole available balance once per period of the tenant's schedule.
+
+    Each payout carries ``schedule_key = auto:<period>:<seller>``, so running
+    this twice in a period pays nobody twice. Sellers not yet able to receive
+    payouts (Stripe onboarding) are skipped.
+    """
+    settings = _settings()
+    period = schedule_period(settings.payout_schedule, day)
+    if period is None:
+        return []
+    made = []
+    for seller_id in seller_ids_with_profiles():
+        key = f"auto:{period}:{seller_id}"
+        if db.session.scalar(sa.select(Payout.id).where(Payout.schedule_key == key)):
+            continue
+        available = ledger.seller_balances(seller_id, settings.currency)["available"]
+        if available <= 0:
+            continue
+        try:
+            made.append(request_payout(db.session.get(User, seller_id), available, schedule_key=key))
+        except PaymentError as exc:
+            log.info("scheduled payout of seller %s skipped: %s", seller_id, exc.message)
+    return made
+
+
+# --- Stripe keys and connected accounts -------------------------------------------------
+
+
+def configure_stripe(publishable_key: str, secret_key: str, webhook_secret: str) -> MarketplaceSettings:
+    """Store the tenant's Stripe keys (secrets encrypted) and switch it to Stripe.
+
+    Raises PaymentError 422 when a key does not look like the kind it should be.
+    """
+    errors = {}
+    if not re.fullmatch(r"pk_(test|live)_[A-Za-z0-9]+", publishable_key or ""):
+        errors["publishable_key"] = "must be a Stripe publishable key (pk_test_... or pk_live_...)"
+    if not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9]+", secret_key or ""):
+        errors["secret_key"] = "must be a Stripe secret key (sk_test_... or sk_live_...)"
+    if not re.fullmatch(r"whsec_[A-Za-z0-9]+", webhook_secret or ""):
+        errors["webhook_secret"] = "must be a Stripe webhook signing secret (whsec_...)"
+    if errors:
+        raise PaymentError(422, "Check the Stripe keys.", errors)
+    settings = db.session.scalars(
+        sa.select(MarketplaceSettings).where(MarketplaceSettings.id == 1).with_for_update()
+    ).one()
+    settings.payment_provider = "stripe"
+    settings.stripe_publishable_key = publishable_key
+    settings.stripe_secret_key_encrypted = encrypt_secret(secret_key)
+    settings.stripe_webhook_secret_encrypted = encrypt_secret(webhook_secret)
+    db.session.flush()
+    return settings
+
+
+def start_onboarding(seller: User, *, return_url: str, refresh_url: str) -> str:
+    """Create (once) the seller's connected account and return an onboarding link.
+
+    Raises PaymentError 403 not a seller, 409 the provider needs no onboarding,
+    502/503 the provider refused or is unreachable.
+    """
+    if not seller.is_seller:
+        raise PaymentError(403, "Only sellers set up payouts.")
+    provider = _provider()
+    if not provider.requires_onboarding:
+        raise PaymentError(409, "This marketplace pays out without an account set-up.")
+    account = _seller_account(seller.id, provider.name)
+    try:
+        if account is None:
+            ref = provider.create_seller_account(seller, idempotency_key=idempotency_key("account", seller.id))
+            db.session.execute(
+                pg_insert(SellerPaymentAccount)
+                .values(user_id=seller.id, provider=provider.name, account_ref=ref, ready=False)
+                .on_conflict_do_nothing()
+            )
+            account = _seller_account(seller.id, provider.name)
+        return provider.onboarding_link(account.account_ref, return_url=return_url, refresh_url=refresh_url)
+    except ProviderError as exc:
+        raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+
+
+def refresh_seller_account(seller: User) -> bool:
+    """Ask the provider whether the seller's account can receive payouts; stores and returns it."""
+    provider = _provider()
+    if not provider.requires_onboarding:
+        return True
+    account = _seller_account(seller.id, provider.name)
+    if account is None:
+        return False
+    try:
+        account.ready = provider.seller_ready(account.account_ref)
+    except ProviderError as exc:
+        raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+    db.session.flush()
+    return account.ready
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+class RetryLater(Exception):
+    """The event names an object we do not have yet: answer non-2xx so the provider retries."""
+
+
+def handle_stripe_webhook(payload: bytes, signature_header: str | None) -> str:
+    """Verify, de-duplicate and apply one Stripe event. Returns "processed" or "duplicate".
+
+    Raises WebhookRejected (400) for a bad signature, a stale timestamp or a
+    bad payload; PaymentError 404 when the tenant does not use Stripe;
+    RetryLater when the event is ahead of our records (nothing is recorded, so
+    the redelivery is handled).
+    """
+    settings = _settings()
+    if settings.payment_provider != "stripe":
+        raise PaymentError(404, "This marketplace does not use Stripe.")
+    event = get_provider(settings).parse_webhook(payload, signature_header)
+    inserted = db.session.execute(
+        pg_insert(ProcessedWebhook)
+        .values(provider="stripe", event_id=event["id"], event_type=event.get("type", "")[:64])
+        .on_conflict_do_nothing()
+        .returning(ProcessedWebhook.id)
+    ).scalar()
+    if inserted is None:
+        return "duplicate"
+    obj = (event.get("data") or {}).get("object") or {}
+    metadata = obj.get("metadata") or {}
+    if metadata.get("tenant_id") not in (None, str(current_tenant().id)):
+        log.warning("stripe event %s names tenant %s; ignored", event["id"], metadata.get("tenant_id"))
+        return "processed"
+    handler = _STRIPE_HANDLERS.get(event.get("type"))
+    if handler is not None:
+        handler(obj)
+    db.session.flush()
+    return "processed"
+
+
+def _payment_of_intent(intent: dict) -> Payment:
+    payment_id = (intent.get("metadata") or {}).get("payment_id")
+    payment = None
+    if payment_id and payment_id.isdigit():
+        payment = db.session.get(Payment, int(payment_id))
+    if payment is None:
+        payment = db.session.scalars(
+            sa.select(Payment).where(Payment.provider == "stripe", Payment.provider_ref == intent.get("id"))
+        ).first()
+    if payment is None:
+        raise RetryLater(f"payment intent {intent.get('id')} is not known yet")
+    if payment.provider_ref not in (None, intent.get("id")):
+        raise PaymentError(409, f"payment {payment.id} belongs to another payment intent")
+    return payment
+
+
+def _on_payment_intent_succeeded(intent: dict) -> None:
+    payment = _payment_of_intent(intent)
+    if payment.provider_ref is None:
+        payment.provider_ref = intent["id"]
+    amount = intent.get("amount_received") or intent.get("amount")
+    if amount != payment.amount_minor or (intent.get("currency") or "").upper() != payment.currency:
+        log.error("stripe %s captured %s %s for payment %s", intent.get("id"), amount, intent.get("currency"), payment.id)
+        fail_payment(payment.id, "The captured amount does not match the order.")
+        return
+    try:
+        confirm_payment(payment.id, amount_minor=amount, currency=intent.get("currency"))
+    except PaymentError as exc:
+        if exc.status != 409:
+            raise
+        # The money arrived but the order cannot take it (cancelled meanwhile, or
+        # paid twice): it never entered escrow, so it goes straight back.
+        log.warning("stripe %s for payment %s refunded: %s", intent.get("id"), payment.id, exc.message)
+        _return_unusable_payment(payment, exc.message)
+
+
+def _return_unusable_payment(payment: Payment, reason: str) -> None:
+    payment = _lock_payment(payment.id)
+    payment.status = "succeeded"
+    payment.succeeded_at = payment.succeeded_at or _now()
+    payment.failure_reason = f"refunded: {reason}"[:255]
+    reference = f"unusable:{payment.id}"
+    if db.session.scalar(sa.select(Refund.id).where(Refund.reference == reference)):
+        return
+    refund = Refund(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        provider=payment.provider,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        status="pending",
+        reference=reference,
+    )
+    db.session.add(refund)
+    db.session.flush()
+    on_commit(_enqueue, "app.payments.tasks.send_refund", current_tenant().id, refund.id)
+
+
+def _on_payment_intent_failed(intent: dict) -> None:
+    payment = _payment_of_intent(intent)
+    error = intent.get("last_payment_error") or {}
+    fail_payment(payment.id, error.get("message") or "The payment failed.")
+
+
+def _on_charge_refunded(charge: dict) -> None:
+    """Reconcile every refund on the charge: ours (by metadata) and ones made at Stripe."""
+    for item in (charge.get("refunds") or {}).get("data") or []:
+        refund_id = (item.get("metadata") or {}).get("refund_id")
+        refund = None
+        if refund_id and refund_id.isdigit():
+            refund = db.session.scalars(sa.select(Refund).where(Refund.id == int(refund_id)).with_for_update()).first()
+            if refund is None:
+                raise RetryLater(f"refund {refund_id} is not recorded yet")
+        if refund is None:
+            refund = db.session.scalars(
+                sa.select(Refund).where(Refund.provider == "stripe", Refund.provider_ref == item["id"]).with_for_update()
+            ).first()
+        if refund is None:
+            _record_outside_refund(charge, item)
+            continue
+        refund.provider_ref = refund.provider_ref or item["id"]
+        if refund.status == "pending" and item.get("status") in ("succeeded", "failed", "canceled"):
+            refund.status = "succeeded" if item["status"] == "succeeded" else "failed"
+            refund.succeeded_at = _now() if refund.status == "succeeded" else None
+
+
+def _record_outside_refund(charge: dict, item: dict) -> None:
+    """A refund made at Stripe (the dashboard): take it out of the order's escrow too."""
+    payment = db.session.scalars(
+        sa.select(Payment).where(Payment.provider == "stripe", Payment.provider_ref == charge.get("payment_intent"))
+    ).first()
+    if payment is None or item.get("status") != "succeeded":
+        return
+    refund = Refund(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        provider="stripe",
+        provider_ref=item["id"],
+        amount_minor=int(item["amount"]),
+        currency=payment.currency,
+        status="succeeded",
+        origin="provider",
+        succeeded_at=_now(),
+    )
+    db.session.add(refund)
+    db.session.flush()
+    savepoint = db.session.begin_nested()
+    try:
+        ledger.refund_escrow(
+            payment.order_id, payment.milestone_id, payment.buyer_id, refund.amount_minor, refund.currency, item["id"]
+        )
+        savepoint.commit()
+    except ledger.LedgerError as exc:
+        savepoint.rollback()
+        refund.failure_reason = f"not in escrow any more, needs an operator: {exc}"[:255]
+        log.error("stripe refund %s of order %s could not come out of escrow: %s", item["id"], payment.order_id, exc)
+
+
+def _on_account_updated(account: dict) -> None:
+    from app.payments.providers import account_is_ready
+
+    row = db.session.scalars(
+        sa.select(SellerPaymentAccount).where(
+            SellerPaymentAccount.provider == "stripe", SellerPaymentAccount.account_ref == account.get("id")
+        )
+    ).first()
+    if row is not None:
+        row.ready = account_is_ready(account)
+
+
+def _payout_of_transfer(transfer: dict) -> Payout | None:
+    payout_id = (transfer.get("metadata") or {}).get("payout_id")
+    if not (payout_id and payout_id.isdigit()):
+        return None
+    payout = db.session.scalars(sa.select(Payout).where(Payout.id == int(payout_id)).with_for_update()).first()
+    if payout is None:
+        raise RetryLater(f"payout {payout_id} is not recorded yet")
+    return payout
+
+
+def _on_transfer_created(transfer: dict) -> None:
+    payout = _payout_of_transfer(transfer)
+    if payout is None:
+        return
+    payout.provider_ref = payout.provider_ref or transfer.get("id")
+    _mark_payout_sent(payout)
+
+
+def _on_transfer_reversed(transfer: dict) -> None:
+    payout = _payout_of_transfer(transfer)
+    if payout is None:
+        return
+    payout.provider_ref = payout.provider_ref or transfer.get("id")
+    _reverse_payout(payout, "reversed", "the transfer was reversed at Stripe")
+
+
+_STRIPE_HANDLERS = {
+    "payment_intent.succeeded": _on_payment_intent_succeeded,
+    "payment_intent.payment_failed": _on_payment_intent_failed,
+    "charge.refunded": _on_charge_refunded,
+    "account.updated": _on_account_updated,
+    "transfer.created": _on_transfer_created,
+    "transfer.reversed": _on_transfer_reversed,
+}
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+def _enqueue(job_path: str, tenant_id: int, object_id: int) -> None:
+    """After commit: put a payments job on the default queue (with retries)."""
+    from rq import Retry
+
+    from app.extensions import get_queue
+
+    intervals = current_app.config["PAYMENT_JOB_RETRY_INTERVALS"]
+    get_queue("default").enqueue(
+        job_path,
+        tenant_id,
+        object_id,
+        job_id=f"payments-{job_path.rsplit('.', 1)[-1]}-{tenant_id}-{object_id}",
+        retry=Retry(max=len(intervals), interval=intervals),
+        job_timeout=120,
+    )

@@ -1,0 +1,282 @@
+"""Payments web pages: the sandbox checkout (TEST MODE), the Stripe checkout page,
+the seller's earnings and payouts, Stripe onboarding, and the Stripe webhook.
+
+Thin: parse the form, call one service, commit once, render. A refusal rolls
+back and is shown (bad input changes nothing). Money-moving forms carry an
+idempotency key (``@idempotent``): a double click or a resent form replays the
+first answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.core.idempotency import FORM_FIELD, HEADER, idempotent
+from app.orders.models import Order
+from app.payments import services
+from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm, parse_major_amount
+from app.payments.providers import WebhookRejected
+from tenants.db import db
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("payments", __name__, template_folder="templates")
+webhooks_bp = Blueprint("payment_webhooks", __name__)
+
+STRIPE_JS = "https://js.stripe.com"
+
+
+def commit() -> None:
+    """Commit the request's work once: ``@idempotent`` commits it with the stored response
+    when the request carries a key; otherwise the view does."""
+    keyed = request.headers.get(HEADER) or (request.form.get(FORM_FIELD) if request.form else None)
+    if keyed:
+        db.session.flush()
+    else:
+        db.session.commit()
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _order_url(order_id: int) -> str:
+    for endpoint in ("orders.order_page", "orders.order_detail", "orders.show_order", "orders.order"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, order_id=order_id)
+    return f"/orders/{order_id}"
+
+
+def _refuse_page(exc: services.PaymentError):
+    db.session.rollback()
+    abort(exc.status, description=exc.message)
+
+
+# --------------------------------------------------------------------------- sandbox checkout
+
+
+def _render_checkout(payment, form, status=200, message=None):
+    order = db.session.get(Order, payment.order_id)
+    return (
+        render_template(
+            "payments/sandbox_checkout.html",
+            payment=payment,
+            order=order,
+            form=form,
+            message=message,
+            order_url=_order_url(payment.order_id),
+        ),
+        status,
+    )
+
+
+@bp.get("/checkout/sandbox/<int:payment_id>")
+@login_required
+def sandbox_checkout(payment_id: int):
+    try:
+        payment = services.sandbox_payment_for_page(_me(), payment_id)
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    if payment.status == "requires_action":
+        return redirect(url_for("payments.sandbox_authenticate", payment_id=payment.id))
+    return _render_checkout(payment, TestCardForm(), message=payment.failure_reason if payment.status == "failed" else None)
+
+
+@bp.post("/checkout/sandbox/<int:payment_id>")
+@login_required
+@idempotent
+def sandbox_pay(payment_id: int):
+    form = TestCardForm()
+    try:
+        payment = services.sandbox_payment_for_page(_me(), payment_id)
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    if not form.validate_on_submit():
+        return _render_checkout(payment, form, 422)
+    try:
+        result = services.sandbox_pay(_me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data)
+    except services.PaymentError as exc:
+        db.session.rollback()
+        if exc.status != 422:
+            abort(exc.status, description=exc.message)
+        for field, message in exc.errors.items():
+            getattr(form, field).errors = [*getattr(form, field).errors, message]
+        payment = services.sandbox_payment_for_page(_me(), payment_id)
+        return _render_checkout(payment, form, 422)
+    commit()
+    if result.outcome == "requires_action":
+        return redirect(url_for("payments.sandbox_authenticate", payment_id=payment_id))
+    if result.outcome == "declined":
+        return _render_checkout(result.payment, TestCardForm(formdata=None), 402, message=result.payment.failure_reason)
+    flash("Payment received (test mode). The money is held in escrow until the order is completed.", "success")
+    return redirect(_order_url(result.payment.order_id))
+
+
+@bp.route("/checkout/sandbox/<int:payment_id>/authenticate", methods=["GET", "POST"])
+@login_required
+@idempotent
+def sandbox_authenticate(payment_id: int):
+    form = AuthenticateForm()
+    try:
+        payment = services.sandbox_payment_for_page(_me(), payment_id)
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    if request.method == "GET" or not form.validate_on_submit():
+        if payment.status != "requires_action":
+            return redirect(url_for("payments.sandbox_checkout", payment_id=payment_id))
+        order = db.session.get(Order, payment.order_id)
+        return render_template("payments/sandbox_authenticate.html", payment=payment, order=order, form=form)
+    try:
+        result = services.sandbox_authenticate(_me(), payment_id, approve="approve" in request.form)
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    commit()
+    if result.outcome == "succeeded":
+        flash("Payment received (test mode). The money is held in escrow until the order is completed.", "success")
+        return redirect(_order_url(result.payment.order_id))
+    flash(result.payment.failure_reason, "error")
+    return redirect(url_for("payments.sandbox_checkout", payment_id=payment_id))
+
+
+# --------------------------------------------------------------------------- Stripe checkout
+
+
+@bp.get("/checkout/stripe/<int:payment_id>")
+@login_required
+def stripe_checkout(payment_id: int):
+    try:
+        payment, publishable_key = services.stripe_payment_for_page(_me(), payment_id)
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    order = db.session.get(Order, payment.order_id)
+    response = current_app.make_response(
+        render_template(
+            "payments/stripe_checkout.html",
+            payment=payment,
+            order=order,
+            publishable_key=publishable_key,
+            order_url=_order_url(payment.order_id),
+        )
+    )
+    # Stripe.js and its frames come from Stripe: allowed on this page only.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' {STRIPE_JS} 'nonce-{g.csp_nonce}'; "
+        f"frame-src {STRIPE_JS} https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; "
+        "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'"
+    )
+    return response
+
+
+# --------------------------------------------------------------------------- earnings and payouts
+
+
+def _earnings_page(form=None, status=200):
+    page = request.args.get("page", 1, type=int)
+    data = services.earnings(_me(), page=max(1, page))
+    return (
+        render_template(
+            "payments/earnings.html",
+            earnings=data,
+            form=form or PayoutForm(),
+            onboard_form=OnboardForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/account/earnings")
+@login_required
+def earnings():
+    if not _me().is_seller:
+        return redirect(url_for("accounts.seller_profile"))
+    return _earnings_page()
+
+
+@bp.post("/account/earnings/payouts")
+@login_required
+@idempotent
+def request_payout():
+    form = PayoutForm()
+    if not form.validate_on_submit():
+        return _earnings_page(form, 422)
+    currency = services.balances(_me())["currency"]
+    amount = parse_major_amount(form.amount.data, currency)
+    if amount is None:
+        form.amount.errors = [*form.amount.errors, "Enter an amount like 25.00."]
+        return _earnings_page(form, 422)
+    try:
+        payout = services.request_payout(_me(), amount)
+    except services.PaymentError as exc:
+        db.session.rollback()
+        form.amount.errors = [*form.amount.errors, exc.message]
+        return _earnings_page(form, 422 if exc.status in (409, 422) else exc.status)
+    commit()
+    flash(
+        "Payout sent." if payout.status == "sent" else "Payout requested; it is on its way to your account.",
+        "success",
+    )
+    return redirect(url_for("payments.earnings"))
+
+
+@bp.post("/account/earnings/onboard")
+@login_required
+def start_onboarding():
+    OnboardForm().validate_on_submit() or abort(400)
+    try:
+        link = services.start_onboarding(
+            _me(),
+            return_url=url_for("payments.onboarding_return", _external=True),
+            refresh_url=url_for("payments.onboarding_refresh", _external=True),
+        )
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    db.session.commit()
+    return redirect(link)
+
+
+@bp.get("/account/earnings/onboarded")
+@login_required
+def onboarding_return():
+    try:
+        ready = services.refresh_seller_account(_me())
+    except services.PaymentError as exc:
+        _refuse_page(exc)
+    db.session.commit()
+    flash(
+        "Your payout account is ready." if ready else "Your payout account is not complete yet.",
+        "success" if ready else "error",
+    )
+    return redirect(url_for("payments.earnings"))
+
+
+@bp.get("/account/earnings/onboard/refresh")
+@login_required
+def onboarding_refresh():
+    """Stripe sends the seller here when an onboarding link expired: offer a new one."""
+    flash("The set-up link expired. Start the payout set-up again.", "error")
+    return redirect(url_for("payments.earnings"))
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@webhooks_bp.post("/webhooks/stripe")
+def stripe_webhook():
+    """Stripe events for this marketplace (the tenant comes from the host, the secret from it)."""
+    try:
+        outcome = services.handle_stripe_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+    except WebhookRejected as exc:
+        db.session.rollback()
+        log.warning("stripe webhook rejected: %s", exc)
+        return {"error": str(exc)}, 400
+    except services.RetryLater as exc:
+        db.session.rollback()
+        return {"error": str(exc)}, 409
+    except services.PaymentError as exc:
+        db.session.rollback()
+        return {"error": exc.message}, exc.status
+    db.session.commit()
+    return {"received": True, "outcome": outcome}, 200

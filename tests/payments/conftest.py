@@ -1,0 +1,189 @@
+"""Payments test kit: orders to pay, signed-in clients, a Stripe emulator and
+tenants switched to Stripe with keys of their own."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.ledger import services as ledger
+from app.ledger.models import LedgerTransaction
+from app.orders import services as orders
+from app.orders.models import Order
+from app.payments import services
+from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
+from app.settings.models import MarketplaceSettings
+from tenants.db import db
+from tests.gigs.conftest import PASSWORD, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.payments.stripe_emulator import EmulatorServer, StripeEmulator
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+IDEM_RE = re.compile(r'name="idempotency_key" value="([^"]+)"')
+
+# Each tenant its own Stripe platform account: its own keys and webhook secret.
+STRIPE_KEYS = {
+    "acme": {
+        "publishable_key": "pk_test_acme123",
+        "secret_key": "sk_test_acmeSecret123",
+        "webhook_secret": "whsec_acmeSigning123",
+    },
+    "globex": {
+        "publishable_key": "pk_test_globex456",
+        "secret_key": "sk_test_globexSecret456",
+        "webhook_secret": "whsec_globexSigning456",
+    },
+}
+
+
+def form_tokens(client, path: str) -> dict:
+    """GET ``path``; the CSRF token and (when present) the idempotency key of its form."""
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
+    html = response.get_data(as_text=True)
+    csrf = CSRF_RE.search(html)
+    assert csrf, f"no csrf_token on {path}"
+    tokens = {"csrf_token": csrf.group(1) or csrf.group(2)}
+    idem = IDEM_RE.search(html)
+    if idem:
+        tokens["idempotency_key"] = idem.group(1)
+    return tokens
+
+
+def login(client, email: str, password: str = PASSWORD):
+    tokens = form_tokens(client, "/login")
+    response = client.post("/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
+@pytest.fixture
+def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa: F811
+    """``market(tenant)`` -> a namespace: a seller with a gig, a buyer, and helpers to order and pay."""
+
+    def build(tenant):
+        seller_email = f"seller-{tenant.slug}@example.com"
+        buyer_email = f"buyer-{tenant.slug}@example.com"
+        seller_id = make_seller(tenant, email=seller_email)
+        buyer_id = make_user(tenant, email=buyer_email)
+        gig_id = make_gig(tenant, seller_id)
+
+        def place(tier="basic", buyer=buyer_id):
+            with in_tenant(tenant):
+                order = orders.place_order(db.session.get(User, buyer), gig_id, tier)
+                db.session.commit()
+                return order.id
+
+        def checkout(order_id):
+            with in_tenant(tenant):
+                url = services.start_checkout(db.session.get(Order, order_id))
+                db.session.commit()
+                return url
+
+        def client(email):
+            return login(tenant_client(tenant.slug), email)
+
+        return SimpleNamespace(
+            tenant=tenant,
+            seller_id=seller_id,
+            buyer_id=buyer_id,
+            gig_id=gig_id,
+            seller_email=seller_email,
+            buyer_email=buyer_email,
+            place=place,
+            checkout=checkout,
+            client=client,
+        )
+
+    return build
+
+
+@pytest.fixture
+def money(in_tenant):
+    """Read-only views of a tenant's money for assertions."""
+
+    def snapshot(tenant, order_id=None, seller_id=None):
+        with in_tenant(tenant):
+            currency = db.session.get(MarketplaceSettings, 1).currency
+            data = SimpleNamespace(
+                payments=[
+                    (p.id, p.status, p.amount_minor, p.provider_ref)
+                    for p in db.session.scalars(sa.select(Payment).order_by(Payment.id))
+                ],
+                refunds=[
+                    (r.id, r.status, r.amount_minor, r.provider_ref, r.origin)
+                    for r in db.session.scalars(sa.select(Refund).order_by(Refund.id))
+                ],
+                payouts=[
+                    (p.id, p.status, p.amount_minor, p.provider_ref)
+                    for p in db.session.scalars(sa.select(Payout).order_by(Payout.id))
+                ],
+                accounts=[
+                    (a.user_id, a.account_ref, a.ready) for a in db.session.scalars(sa.select(SellerPaymentAccount))
+                ],
+                ledger_transactions=db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)),
+                clearing=ledger.account_balance(ledger.CLEARING, currency),
+            )
+            if order_id is not None:
+                order = db.session.get(Order, order_id)
+                data.order_status = order.status
+                data.escrow = ledger.escrow_balance(order_id, currency)
+            if seller_id is not None:
+                data.balances = ledger.seller_balances(seller_id, currency)
+            report = ledger.verify()
+            data.ledger_ok = report.ok
+            return data
+
+    return snapshot
+
+
+@pytest.fixture
+def seller_earnings(in_tenant):
+    """``seller_earnings(tenant, order_id)``: deliver and complete the order, then clear the
+    seller's earnings (as if the clearance delay had passed); returns the available balance."""
+    from datetime import UTC, datetime, timedelta
+
+    def run(tenant, order_id):
+        with in_tenant(tenant):
+            order = db.session.get(Order, order_id)
+            seller = db.session.get(User, order.seller_id)
+            buyer = db.session.get(User, order.buyer_id)
+            orders.submit_requirements(buyer, order_id, "Make it blue.")
+            orders.deliver(seller, order_id, "Here it is.", [])
+            orders.complete(buyer, order_id)
+            db.session.commit()
+            services.clear_due_earnings(datetime.now(UTC) + timedelta(days=365))
+            db.session.commit()
+            return ledger.seller_balances(seller.id, order.currency)["available"]
+
+    return run
+
+
+# --- Stripe ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe_emulator(app, monkeypatch):
+    """A Stripe emulator on 127.0.0.1; the app's stripe library points at it for this test."""
+    emulator = StripeEmulator()
+    server = EmulatorServer(emulator).start()
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", server.url)
+    yield emulator
+    server.stop()
+
+
+@pytest.fixture
+def use_stripe(in_tenant):
+    """``use_stripe(tenant)`` switches the tenant to Stripe with its own keys; returns them."""
+
+    def switch(tenant):
+        keys = STRIPE_KEYS[tenant.slug]
+        with in_tenant(tenant):
+            services.configure_stripe(keys["publishable_key"], keys["secret_key"], keys["webhook_secret"])
+            db.session.commit()
+        return SimpleNamespace(**keys)
+
+    return switch
