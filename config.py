@@ -243,14 +243,18 @@ class ProductionConfig(Config):
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
         key = os.environ.get("PAYMENT_SECRETS_KEY", "")
         if not key:
-            problems.append("PAYMENT_SECRETS_KEY must be set (a Fernet key; it encrypts the tenants' Stripe secrets)")
+            problems.append(
+                "PAYMENT_SECRETS_KEY must be set (a Fernet key; it encrypts the tenants' Stripe secrets)"
+            )
         else:
             from cryptography.fernet import Fernet
 
             try:
                 [Fernet(k.strip()) for k in key.split(",") if k.strip()]
             except ValueError:
-                problems.append("PAYMENT_SECRETS_KEY must be Fernet keys (Fernet.generate_key()), comma-separated")
+                problems.append(
+                    "PAYMENT_SECRETS_KEY must be Fernet keys (Fernet.generate_key()), comma-separated"
+                )
         if os.environ.get("BASE_DOMAIN", "localhost") == "localhost":
             problems.append("BASE_DOMAIN must be set to the platform's domain")
         if problems:

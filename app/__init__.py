@@ -146,9 +146,19 @@ def _register_cli(app: Flask) -> None:
     from app.events.cli import events_cli, worker_command
     from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli
+    from app.payments.cli import payments_cli
     from app.search.cli import search_cli
 
-    for command in (worker_command, events_cli, embedded_cli, demo_cli, mail_cli, search_cli, ledger_cli):
+    for command in (
+        worker_command,
+        events_cli,
+        embedded_cli,
+        demo_cli,
+        mail_cli,
+        search_cli,
+        ledger_cli,
+        payments_cli,
+    ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.
     idempotency.init_app(app)

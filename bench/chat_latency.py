@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_tenant(args.tenant)
         from tenants.migrations import migrate_all
 
-        migrate_all(jobs=4)  # the bench database may predate the messaging tables
+        migrate_all(jobs=1, slug=args.tenant)  # the bench database may predate the messaging tables
         env = environment(services)
         print(f"preparing {args.clients // 2} conversations...", flush=True)
         prepared = prepare_users(args.tenant, args.clients // 2)

@@ -2,7 +2,8 @@
 
 Options after ``--`` go to every benchmark (e.g. ``-- --database-url URL``).
 The population grown by ``tenant_create`` (1,000+ tenants) is reused by
-``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``.
+``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``; ``search_bench`` adds
+``searchbench`` with 50,000 gigs.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -13,7 +14,7 @@ import argparse
 import sys
 import time
 
-from bench import migrate_noop, request_throughput, tenant_create
+from bench import migrate_noop, request_throughput, search_bench, tenant_create
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tenant_create", tenant_create.main, [*(["--reset"] if args.reset else []), *shared]),
         ("migrate_noop", migrate_noop.main, ["--real", *shared]),
         ("request_throughput", request_throughput.main, shared),
+        ("search_bench", search_bench.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:

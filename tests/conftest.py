@@ -47,12 +47,16 @@ def seed_options(slug: str) -> dict:
 def _worker_id() -> str:
     """gw0, gw1... under xdist; GIGFORGE_TEST_SLOT lets parallel sessions use separate databases."""
     slot = os.environ.get("GIGFORGE_TEST_SLOT")
-    return f"s{slot}" if slot else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return f"s{slot}{worker}" if slot else worker
 
 
 def _redis_db_index() -> int:
-    digits = "".join(ch for ch in _worker_id() if ch.isdigit()) or "0"
-    return 1 + int(digits) % 15
+    slot = os.environ.get("GIGFORGE_TEST_SLOT")
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    if slot:
+        return 1 + (int(slot) + 3 * worker) % 15
+    return 1 + worker % 15
 
 
 def _database_url() -> str | None:
@@ -95,9 +99,6 @@ def _hold_slot_lock() -> None:
     os.environ["GIGFORGE_SLOT_LOCK_PID"] = str(os.getpid())
 
 
-_hold_slot_lock()
-
-
 class SuiteConfig(TestingConfig):
     SQLALCHEMY_DATABASE_URI = _database_url()
     REDIS_URL = _redis_url()
@@ -131,6 +132,8 @@ def _create_base_tenants(app) -> None:
 
 @pytest.fixture(scope="session")
 def app():
+    # Taken here, not at import: under xdist the controller imports this module too.
+    _hold_slot_lock()
     app = create_app(SuiteConfig)
     with app.app_context():
         _reset_database(app)

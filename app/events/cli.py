@@ -52,6 +52,12 @@ def worker_command(burst, no_relay, queues):
         from app.orders.tasks import run_tick_loop
 
         threading.Thread(target=run_tick_loop, args=(app, stop), daemon=True, name="orders-tick").start()
+        # Payments: hourly earnings clearance and scheduled payouts, per tenant, enqueued once per period.
+        from app.payments.tasks import run_payments_tick_loop
+
+        threading.Thread(
+            target=run_payments_tick_loop, args=(app, stop), daemon=True, name="payments-tick"
+        ).start()
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
     finally:

@@ -379,8 +379,12 @@ def release_escrow(order_id, milestone_id, seller_id, amount_minor, currency) ->
             memo=f"release of order {order_id}",
         )
     split = dict(((code, amount) for _c, code, amount in _entries_of(existing.id)))
-    if existing.kind != "release" or split.get(escrow_account(order_id)) != amount_minor:
-        raise LedgerConflict(f"order {order_id} was already released with another amount")
+    if (
+        existing.kind != "release"
+        or existing.seller_id != seller_id
+        or split.get(escrow_account(order_id)) != amount_minor
+    ):
+        raise LedgerConflict(f"order {order_id} was already released with another amount or seller")
     return Release(-split.get(seller_pending_account(seller_id), 0), -split.get(COMMISSION, 0))
 
 

@@ -75,6 +75,38 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_DEFERRED_KEY = "gigforge_messaging_deferred"
+
+
+def defer_broadcasts() -> None:
+    """Collect this transaction's broadcasts instead of sending them from the commit hook.
+
+    A socket handler calls it before acting, commits, gives the database
+    connection back to the pool, then calls ``send_deferred_broadcasts``: no
+    pooled connection is held while publishing on Redis.
+    """
+    db.session.info[_DEFERRED_KEY] = []
+
+
+def take_deferred_broadcasts() -> list:
+    """The broadcasts collected since ``defer_broadcasts`` (call after a successful commit)."""
+    return db.session.info.pop(_DEFERRED_KEY, None) or []
+
+
+def send_deferred_broadcasts(broadcasts: list) -> None:
+    for fn, args in broadcasts:
+        fn(*args)
+
+
+def after_commit(fn, *args) -> None:
+    """``on_commit``, or collected for the socket handler when it deferred broadcasts."""
+    deferred = db.session.info.get(_DEFERRED_KEY)
+    if deferred is not None:
+        deferred.append((fn, args))
+    else:
+        on_commit(fn, *args)
+
+
 def parse_id(value: Any) -> int | None:
     """An id from untrusted input (JSON, socket payloads): a positive int or a string of digits."""
     if isinstance(value, bool):
@@ -262,13 +294,18 @@ def unread_total(user: User) -> int:
     return int(total or 0)
 
 
-def _unread_total_for(user_id: int) -> int:
-    total = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0)).where(
-            ConversationParticipant.user_id == user_id
-        )
-    )
-    return int(total or 0)
+def _unread_totals_for(user_ids: list[int]) -> dict[int, int]:
+    """Unread totals of several users in one query."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(ConversationParticipant.user_id, sa.func.sum(ConversationParticipant.unread_count))
+        .where(ConversationParticipant.user_id.in_(user_ids))
+        .group_by(ConversationParticipant.user_id)
+    ).all()
+    totals = dict.fromkeys(user_ids, 0)
+    totals.update({user_id: int(total or 0) for user_id, total in rows})
+    return totals
 
 
 def history(
@@ -402,11 +439,12 @@ def _store(conversation_id: int, sender_id: int | None, kind: str, text: str, at
     )
     tenant_id = current_tenant().id
     payload = serialize_message(message)
+    totals = _unread_totals_for([user_id for user_id, _count in recipients])
     unread = [
-        (user_id, {"conversation_id": conversation_id, "unread": count, "total": _unread_total_for(user_id)})
+        (user_id, {"conversation_id": conversation_id, "unread": count, "total": totals[user_id]})
         for user_id, count in recipients
     ]
-    on_commit(_broadcast_message, tenant_id, payload, unread)
+    after_commit(_broadcast_message, tenant_id, payload, unread)
     return message
 
 
@@ -429,6 +467,133 @@ def post_message(user: User, conversation_id: Any, body: Any, attachment_ids: An
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
     return _store(participant.conversation_id, user.id, "user", text, attachments)
+
+
+def send_message(
+    tenant_id: int, sender_id: int, conversation_id: Any, body: Any, attachment_ids: Any = None
+) -> dict:
+    """``post_message`` for the socket hot path: returns the serialised message (flushes).
+
+    The sender is known by id (the socket cached it at connect); being an
+    active participant is checked in the same statement that stores the
+    message, bumps the others' unread counters, clears the sender's and
+    returns every recipient's new totals: one round trip plus the outbox
+    insert. Messages with attachments take ``post_message``'s ORM path. Raises
+    what ``post_message`` raises; nothing is stored when it raises.
+    """
+    if attachment_ids not in (None, "", [], ()):
+        sender = db.session.get(User, sender_id)
+        if sender is None:
+            raise ConversationNotFound()
+        return serialize_message(post_message(sender, conversation_id, body, attachment_ids))
+    cid = _conversation_id(conversation_id)
+    try:
+        text = _clean_text(body, allow_empty=False)
+    except MessagingError:
+        _check_sender(sender_id, cid)  # "not found" wins over "empty", as in post_message
+        raise
+    now = _now()
+    stored = _insert_message(cid, sender_id, text, now)
+    if not stored:
+        _check_sender(sender_id, cid)
+        raise ConversationNotFound()
+    message_id = stored[0].message_id
+    publish("message.posted", {"conversation_id": cid, "message_id": message_id, "sender_id": sender_id})
+    payload = {
+        "id": message_id,
+        "conversation_id": cid,
+        "sender_id": sender_id,
+        "kind": "user",
+        "body": text,
+        "body_html": str(render_body(text)),
+        "created_at": now.isoformat(),
+        "attachments": [],
+    }
+    unread = [
+        (row.user_id, {"conversation_id": cid, "unread": row.unread_count, "total": int(row.total)})
+        for row in stored
+        if row.user_id is not None
+    ]
+    after_commit(_broadcast_message, tenant_id, payload, unread)
+    return payload
+
+
+def _check_sender(sender_id: int, conversation_id: int) -> None:
+    """Raise the error ``post_message`` would give an inactive sender or a non-participant."""
+    status = db.session.scalar(sa.select(User.status).where(User.id == sender_id))
+    if status != "active":
+        raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
+    if db.session.get(ConversationParticipant, (conversation_id, sender_id)) is None:
+        raise ConversationNotFound()
+
+
+def _insert_message(conversation_id: int, sender_id: int, text: str, now: datetime) -> list:
+    """Store a user message in one statement; rows ``(message_id, user_id, unread_count, total)``
+    (one per recipient, ``user_id`` None when there is none), or no row when the sender
+    is not an active participant."""
+    p = ConversationParticipant.__table__
+    users = User.__table__
+    messages = Message.__table__
+    conversations = Conversation.__table__
+    sender = (
+        sa.select(p.c.conversation_id, p.c.user_id)
+        .join(users, users.c.id == p.c.user_id)
+        .where(p.c.conversation_id == conversation_id, p.c.user_id == sender_id, users.c.status == "active")
+        .cte("sender")
+    )
+    inserted = (
+        messages.insert()
+        .from_select(
+            ["conversation_id", "sender_id", "kind", "body", "created_at"],
+            sa.select(
+                sender.c.conversation_id,
+                sender.c.user_id,
+                sa.literal("user"),
+                sa.literal(text, sa.Text),
+                sa.literal(now, sa.DateTime(timezone=True)),
+            ),
+        )
+        .returning(messages.c.id, messages.c.conversation_id)
+        .cte("inserted")
+    )
+    touched = (
+        conversations.update()
+        .where(conversations.c.id == inserted.c.conversation_id)
+        .values(last_message_at=now)
+        .returning(conversations.c.id)
+        .cte("touched")
+    )
+    is_sender = p.c.user_id == sender_id
+    counted = (
+        p.update()
+        .where(p.c.conversation_id == inserted.c.conversation_id)
+        .values(
+            unread_count=sa.case((is_sender, 0), else_=p.c.unread_count + 1),
+            last_read_message_id=sa.case((is_sender, inserted.c.id), else_=p.c.last_read_message_id),
+        )
+        .returning(p.c.user_id, p.c.unread_count)
+        .cte("counted")
+    )
+    # The statement's snapshot predates its own updates: the others' totals are
+    # their other conversations' counters plus the new counter of this one.
+    others = p.alias("others")
+    elsewhere = (
+        sa.select(sa.func.coalesce(sa.func.sum(others.c.unread_count), 0))
+        .where(others.c.user_id == counted.c.user_id, others.c.conversation_id != conversation_id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            inserted.c.id.label("message_id"),
+            counted.c.user_id,
+            counted.c.unread_count,
+            (elsewhere + counted.c.unread_count).label("total"),
+        )
+        .select_from(inserted)
+        .outerjoin(counted, counted.c.user_id != sender_id)
+        .where(sa.exists(sa.select(touched.c.id)))
+    )
+    return db.session.execute(query).all()
 
 
 def post_system_message(conversation_id: int, body: str) -> Message:
@@ -481,7 +646,7 @@ def mark_read(user: User, conversation_id: Any, message_id: Any = None) -> Conve
     tenant_id = current_tenant().id
     receipt = {"conversation_id": cid, "user_id": user.id, "message_id": target}
     counts = {"conversation_id": cid, "unread": participant.unread_count, "total": unread_total(user)}
-    on_commit(_broadcast_read, tenant_id, user.id, receipt, counts)
+    after_commit(_broadcast_read, tenant_id, user.id, receipt, counts)
     return participant
 
 

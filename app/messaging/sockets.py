@@ -37,7 +37,7 @@ from flask_socketio import join_room, leave_room, rooms
 from app.accounts.models import User
 from app.accounts.tokens import authenticate_bearer
 from app.messaging import services
-from app.realtime import conversation_room, mark_offline, mark_online, socketio, user_room
+from app.realtime import conversation_room, mark_offline, mark_online, mark_online_many, socketio, user_room
 from tenants.db import bind_tenant, db, unbind_tenant
 from tenants.resolver import TENANT
 
@@ -46,8 +46,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SocketIdentity:
+    """Who a socket is, cached at connect so hot events need not load the user."""
+
     tenant_id: int
     user_id: int
+    display_name: str = ""
 
 
 # Sockets connected to this process: sid -> identity. A sid only ever lives on
@@ -85,9 +88,8 @@ def _presence_loop(app) -> None:
         try:
             with app.app_context():
                 with _identities_lock:
-                    current = list(_identities.items())
-                for sid, ident in current:
-                    mark_online(ident.tenant_id, ident.user_id, sid)
+                    current = [(ident.tenant_id, ident.user_id, sid) for sid, ident in _identities.items()]
+                mark_online_many(current)
         except Exception:
             log.exception("presence refresh failed")
 
@@ -102,7 +104,7 @@ def on_connect(auth=None):
         user = _authenticate(auth)
         if user is None or not user.is_active:
             raise ConnectionRefusedError("authentication required")
-        ident = SocketIdentity(tenant.id, user.id)
+        ident = SocketIdentity(tenant.id, user.id, user.display_name)
         with _identities_lock:
             _identities[request.sid] = ident
         join_room(user_room(tenant.id, user.id))
@@ -138,12 +140,18 @@ def _refuse(event: str, code: str, message: str) -> dict:
     return {"ok": False, "error": error}
 
 
-def chat_event(name: str):
+def chat_event(name: str, *, load_user: bool = True):
     """Register ``fn(user, tenant, data) -> dict`` as the handler of socket event ``name``.
 
     The wrapper checks the socket's identity and the Host's tenant, binds the
-    tenant, loads the user fresh, validates that ``data`` is an object, commits
-    once on success and turns refusals into an ``error`` event (and the ack).
+    tenant, validates that ``data`` is an object, commits once on success and
+    turns refusals into an ``error`` event (and the ack). ``user`` is the User
+    loaded fresh (and refused when inactive), or with ``load_user=False`` the
+    socket's cached ``SocketIdentity``: the handler must then check what it
+    needs itself (``send_message`` checks an active participant in its own
+    statement; ``typing`` only relays to a room the socket joined as a
+    participant). Broadcasts are sent after the database session is closed, so
+    no pooled connection waits on Redis.
     """
 
     def decorator(fn):
@@ -157,13 +165,17 @@ def chat_event(name: str):
             if not isinstance(data, dict):
                 return _refuse(name, "invalid", "The event data must be an object.")
             token = bind_tenant(tenant)
+            broadcasts = []
             try:
-                user = db.session.get(User, ident.user_id)
-                if user is None or not user.is_active:
-                    return _refuse(name, "unauthenticated", "Your account cannot use chat.")
+                services.defer_broadcasts()
+                user = ident
+                if load_user:
+                    user = db.session.get(User, ident.user_id)
+                    if user is None or not user.is_active:
+                        return _refuse(name, "unauthenticated", "Your account cannot use chat.")
                 result = fn(user, tenant, data)
                 db.session.commit()
-                mark_online(tenant.id, user.id, request.sid)
+                broadcasts = services.take_deferred_broadcasts()
                 return {"ok": True, **(result or {})}
             except services.MessagingError as exc:
                 db.session.rollback()
@@ -178,6 +190,11 @@ def chat_event(name: str):
             finally:
                 db.session.remove()
                 unbind_tenant(token)
+                if broadcasts:
+                    try:
+                        services.send_deferred_broadcasts(broadcasts)
+                    except Exception:
+                        log.exception("broadcast after socket event %s failed", name)
 
         socketio.on(name)(handler)
         return handler
@@ -200,16 +217,16 @@ def on_leave(user, tenant, data):
     return {}
 
 
-@chat_event("send_message")
-def on_send_message(user, tenant, data):
-    message = services.post_message(
-        user, data.get("conversation_id"), data.get("body"), data.get("attachment_ids")
+@chat_event("send_message", load_user=False)
+def on_send_message(ident, tenant, data):
+    message = services.send_message(
+        tenant.id, ident.user_id, data.get("conversation_id"), data.get("body"), data.get("attachment_ids")
     )
-    return {"message": services.serialize_message(message)}
+    return {"message": message}
 
 
-@chat_event("typing")
-def on_typing(user, tenant, data):
+@chat_event("typing", load_user=False)
+def on_typing(ident, tenant, data):
     cid = services.parse_id(data.get("conversation_id"))
     room = conversation_room(tenant.id, cid) if cid else None
     # Joining proved participation; typing is too frequent to ask the database each time.
@@ -217,8 +234,8 @@ def on_typing(user, tenant, data):
         raise _Refused("not_joined", "Join the conversation first.")
     payload = {
         "conversation_id": cid,
-        "user_id": user.id,
-        "display_name": user.display_name,
+        "user_id": ident.user_id,
+        "display_name": ident.display_name,
         "typing": bool(data.get("typing", True)),
     }
     socketio.emit("typing", payload, to=room, skip_sid=request.sid)

@@ -15,10 +15,16 @@ from flask_smorest import Blueprint, abort
 
 from app.accounts import tokens
 from app.core.idempotency import idempotent
-from app.payments.views import commit
 from app.ledger import services as ledger
 from app.payments import services
-from app.payments.schemas import BalancesSchema, PaymentSchema, PayoutRequestSchema, PayoutSchema, TransactionSchema
+from app.payments.schemas import (
+    BalancesSchema,
+    PaymentSchema,
+    PayoutRequestSchema,
+    PayoutSchema,
+    TransactionSchema,
+)
+from app.payments.views import commit
 from tenants.db import db
 
 blp = Blueprint(
@@ -44,7 +50,9 @@ def _refuse(exc: services.PaymentError):
 @blp.route("/balances")
 class Balances(MethodView):
     @auth_required
-    @blp.response(200, BalancesSchema, example={"currency": "USD", "pending_minor": 4500, "available_minor": 12000})
+    @blp.response(
+        200, BalancesSchema, example={"currency": "USD", "pending_minor": 4500, "available_minor": 12000}
+    )
     def get(self):
         """Your seller balances: pending clearance and available for payout."""
         return services.balances(g.api_user)
@@ -72,7 +80,9 @@ class Payouts(MethodView):
     @blp.paginate(page_size=20, max_page_size=100)
     def get(self, pagination_parameters):
         """Your payouts, newest first (paginated)."""
-        rows, total = services.list_payouts(g.api_user, pagination_parameters.page, pagination_parameters.page_size)
+        rows, total = services.list_payouts(
+            g.api_user, pagination_parameters.page, pagination_parameters.page_size
+        )
         pagination_parameters.item_count = total
         return rows
 
@@ -81,10 +91,26 @@ class Payouts(MethodView):
     @blp.arguments(PayoutRequestSchema, example={"amount_minor": 2500})
     @blp.response(201, PayoutSchema)
     @blp.alt_response(403, response="FORBIDDEN", description="You are not a seller")
-    @blp.alt_response(409, response="CONFLICT", description="More than your available balance, or payouts not set up")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="A bad amount, or an Idempotency-Key reused with another body")
-    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}, "required": False,
-                          "description": "Names this attempt: a retry with the same key and body replays the first answer."}])
+    @blp.alt_response(
+        409, response="CONFLICT", description="More than your available balance, or payouts not set up"
+    )
+    @blp.alt_response(
+        422,
+        response="UNPROCESSABLE_ENTITY",
+        description="A bad amount, or an Idempotency-Key reused with another body",
+    )
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "schema": {"type": "string"},
+                "required": False,
+                "description": "Names this attempt: a retry with the same key and body replays "
+                "the first answer.",
+            }
+        ]
+    )
     def post(self, data):
         """Pay out part or all of your available balance."""
         try:

@@ -40,4 +40,6 @@ def decrypt_secret(token: str | None) -> str | None:
     try:
         return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:
-        raise SecretUnavailable("a stored payment secret cannot be decrypted with PAYMENT_SECRETS_KEY") from exc
+        raise SecretUnavailable(
+            "a stored payment secret cannot be decrypted with PAYMENT_SECRETS_KEY"
+        ) from exc

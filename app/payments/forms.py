@@ -12,7 +12,9 @@ ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF
 
 
 class TestCardForm(FlaskForm):
-    card_number = StringField("Card number", validators=[DataRequired("Enter the card number."), Length(max=30)])
+    card_number = StringField(
+        "Card number", validators=[DataRequired("Enter the card number."), Length(max=30)]
+    )
     expiry = StringField("Expiry (MM/YY)", validators=[DataRequired("Enter the expiry date."), Length(max=7)])
     cvc = StringField("CVC", validators=[DataRequired("Enter the security code."), Length(max=4)])
 
@@ -30,7 +32,7 @@ class OnboardForm(FlaskForm):
 
 
 def parse_major_amount(text: str, currency: str) -> int | None:
-    """"12.50" -> 1250 minor units, exactly; None when it is not an amount with the currency's decimals."""
+    """ "12.50" -> 1250 minor units, exactly; None when it is not an amount with the currency's decimals."""
     exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
     try:
         value = Decimal((text or "").strip().replace(",", ""))

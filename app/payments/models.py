@@ -41,10 +41,16 @@ class Payment(TenantModel):
         # One checkout per order (funding all its milestones), or one payment per
         # milestone funded on its own (job contracts, next issue).
         sa.Index(
-            "ux_payments_order_checkout", "order_id", unique=True, postgresql_where=sa.text("milestone_id IS NULL")
+            "ux_payments_order_checkout",
+            "order_id",
+            unique=True,
+            postgresql_where=sa.text("milestone_id IS NULL"),
         ),
         sa.Index(
-            "ux_payments_milestone", "milestone_id", unique=True, postgresql_where=sa.text("milestone_id IS NOT NULL")
+            "ux_payments_milestone",
+            "milestone_id",
+            unique=True,
+            postgresql_where=sa.text("milestone_id IS NOT NULL"),
         ),
         sa.Index("ux_payments_provider_ref", "provider", "provider_ref", unique=True),
         sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -53,7 +59,9 @@ class Payment(TenantModel):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.orders.id"), index=True
+    )
     # None: the order's checkout, funding every pending milestone at once.
     milestone_id: Mapped[int | None] = mapped_column(
         sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.order_milestones.id")
@@ -87,7 +95,9 @@ class Refund(TenantModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.payments.id"), index=True)
-    order_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.orders.id"), index=True
+    )
     provider: Mapped[str] = mapped_column(sa.String(16))
     provider_ref: Mapped[str | None] = mapped_column(sa.String(255))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)

@@ -90,8 +90,14 @@ class PaymentProvider(abc.ABC):
 
     @abc.abstractmethod
     def transfer(
-        self, account_ref: str | None, amount_minor: int, currency: str, *, transfer_group: str,
-        idempotency_key: str, metadata: dict,
+        self,
+        account_ref: str | None,
+        amount_minor: int,
+        currency: str,
+        *,
+        transfer_group: str,
+        idempotency_key: str,
+        metadata: dict,
     ) -> str:
         """Send money to a seller; returns the provider's transfer reference."""
 
@@ -128,7 +134,9 @@ def _stripe_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except _TRANSIENT as exc:
-        raise ProviderError(f"Stripe is unreachable or failed: {exc.user_message or exc}", transient=True) from exc
+        raise ProviderError(
+            f"Stripe is unreachable or failed: {exc.user_message or exc}", transient=True
+        ) from exc
     except stripe.StripeError as exc:
         raise ProviderError(exc.user_message or str(exc)) from exc
 
@@ -191,7 +199,9 @@ class StripeProvider(PaymentProvider):
             },
             options={"idempotency_key": idempotency_key},
         )
-        status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(result.status, "pending")
+        status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(
+            result.status, "pending"
+        )
         return ProviderRefund(provider_ref=result.id, status=status)
 
     def create_seller_account(self, seller, *, idempotency_key):
@@ -233,7 +243,10 @@ class StripeProvider(PaymentProvider):
                 "currency": currency.lower(),
                 "destination": account_ref,
                 "transfer_group": transfer_group,
-                "metadata": {"tenant_id": str(current_tenant().id), **{k: str(v) for k, v in metadata.items()}},
+                "metadata": {
+                    "tenant_id": str(current_tenant().id),
+                    **{k: str(v) for k, v in metadata.items()},
+                },
             },
             options={"idempotency_key": idempotency_key},
         )
@@ -243,7 +256,9 @@ class StripeProvider(PaymentProvider):
         if not self.webhook_secret:
             raise WebhookRejected("this marketplace has no Stripe webhook secret")
         try:
-            event = stripe.Webhook.construct_event(payload, signature_header, self.webhook_secret, self.tolerance)
+            event = stripe.Webhook.construct_event(
+                payload, signature_header, self.webhook_secret, self.tolerance
+            )
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected(f"signature verification failed: {exc.user_message or exc}") from exc
         except ValueError as exc:

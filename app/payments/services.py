@@ -28,7 +28,7 @@ from app.after_commit import on_commit
 from app.events import publish
 from app.ledger import services as ledger
 from app.payments.crypto import encrypt_secret
-from app.payments.models import Payment, Payout, ProcessedWebhook, Refund, SellerPaymentAccount
+from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.payments.providers import (
     PaymentProvider,
     PaymentSession,
@@ -59,13 +59,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _settings(for_update: bool = False) -> MarketplaceSettings:
+def _settings() -> MarketplaceSettings:
     return db.session.get(MarketplaceSettings, 1)
 
 
 def _positive_minor(amount_minor, field: str = "amount_minor") -> int:
     if type(amount_minor) is not int or amount_minor <= 0:
-        raise PaymentError(422, "The amount must be a positive whole number of minor units.", {field: "must be positive"})
+        raise PaymentError(
+            422, "The amount must be a positive whole number of minor units.", {field: "must be positive"}
+        )
     return amount_minor
 
 
@@ -78,7 +80,10 @@ def _provider() -> PaymentProvider:
 
 def _lock_payment(payment_id: int) -> Payment | None:
     return db.session.scalars(
-        sa.select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+        sa.select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
 
 
@@ -100,10 +105,15 @@ def start_checkout(order) -> str:
 def open_checkout(order) -> PaymentSession:
     """``start_checkout`` with the whole session (the Stripe page needs the client secret)."""
     if order.status != "awaiting_payment":
-        raise PaymentError(409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}.")
+        raise PaymentError(
+            409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}."
+        )
     amount = sum(m.amount_minor for m in order.milestones)
     if amount != order.total_minor or amount <= 0:
-        raise PaymentError(409, f"Order {order.number} is inconsistent: milestones sum to {amount}, total {order.total_minor}.")
+        raise PaymentError(
+            409,
+            f"Order {order.number} is inconsistent: milestones sum to {amount}, total {order.total_minor}.",
+        )
     provider = _provider()
     db.session.execute(
         pg_insert(Payment)
@@ -140,7 +150,9 @@ def open_checkout(order) -> PaymentSession:
                 idempotency_key=idempotency_key("payment_intent", payment.id),
             )
         except ProviderError as exc:
-            raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+            raise PaymentError(
+                503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
+            ) from exc
         payment.provider_ref = session.provider_ref
         payment.client_secret = session.client_secret
         db.session.flush()
@@ -154,7 +166,9 @@ def open_checkout(order) -> PaymentSession:
     )
 
 
-def confirm_payment(payment_id: int, *, amount_minor: int | None = None, currency: str | None = None) -> Payment:
+def confirm_payment(
+    payment_id: int, *, amount_minor: int | None = None, currency: str | None = None
+) -> Payment:
     """The provider captured the payment: mark the order paid, which escrows it in the ledger.
 
     ``orders.mark_paid`` records the ledger payment of every milestone it funds
@@ -290,7 +304,9 @@ def _order_awaiting_payment(payment: Payment):
 
     order = db.session.get(Order, payment.order_id)
     if order.status != "awaiting_payment":
-        raise PaymentError(409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}.")
+        raise PaymentError(
+            409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}."
+        )
     return order
 
 
@@ -366,7 +382,9 @@ def refund_order_payment(order_id: int, amount_minor: int, *, reference: str | N
     _positive_minor(amount_minor)
     if reference is not None:
         existing = db.session.scalars(
-            sa.select(Refund).where(Refund.order_id == order_id, Refund.reference == reference).order_by(Refund.id)
+            sa.select(Refund)
+            .where(Refund.order_id == order_id, Refund.reference == reference)
+            .order_by(Refund.id)
         ).all()
         if existing:
             return list(existing)
@@ -386,7 +404,9 @@ def refund_order_payment(order_id: int, amount_minor: int, *, reference: str | N
     refundable = {p.id: p.amount_minor - int(refunded.get(p.id, 0)) for p in payments}
     if amount_minor > sum(refundable.values()):
         raise PaymentError(
-            409, f"A refund of {amount_minor} exceeds the {sum(refundable.values())} still refundable on this order."
+            409,
+            f"A refund of {amount_minor} exceeds the {sum(refundable.values())} "
+            "still refundable on this order.",
         )
     provider = _provider()
     refunds, remaining = [], amount_minor
@@ -407,7 +427,11 @@ def refund_order_payment(order_id: int, amount_minor: int, *, reference: str | N
         db.session.flush()
         if provider.name == "sandbox" and payment.provider == "sandbox":
             result = provider.refund(payment, refund, idempotency_key=idempotency_key("refund", refund.id))
-            refund.provider_ref, refund.status, refund.succeeded_at = result.provider_ref, result.status, _now()
+            refund.provider_ref, refund.status, refund.succeeded_at = (
+                result.provider_ref,
+                result.status,
+                _now(),
+            )
         else:
             on_commit(_enqueue, "app.payments.tasks.send_refund", current_tenant().id, refund.id)
         refunds.append(refund)
@@ -433,7 +457,9 @@ def send_refund(refund_id: int) -> Refund | None:
         if exc.transient:
             raise
         refund.status, refund.failure_reason = "failed", exc.message[:255]
-        log.error("refund %s of order %s refused by %s: %s", refund.id, refund.order_id, provider.name, exc.message)
+        log.error(
+            "refund %s of order %s refused by %s: %s", refund.id, refund.order_id, provider.name, exc.message
+        )
         db.session.flush()
         return refund
     refund.provider_ref = result.provider_ref
@@ -465,7 +491,11 @@ class Earnings:
 def balances(user: User) -> dict:
     currency = _currency()
     balance = ledger.seller_balances(user.id, currency)
-    return {"currency": currency, "pending_minor": balance["pending"], "available_minor": balance["available"]}
+    return {
+        "currency": currency,
+        "pending_minor": balance["pending"],
+        "available_minor": balance["available"],
+    }
 
 
 def earnings(user: User, page: int = 1) -> Earnings:
@@ -547,7 +577,9 @@ def request_payout(seller: User, amount_minor, *, schedule_key: str | None = Non
     except ledger.InsufficientFunds as exc:
         savepoint.rollback()
         raise PaymentError(
-            409, "You can pay out at most your available balance.", {"amount": "is more than your available balance"}
+            409,
+            "You can pay out at most your available balance.",
+            {"amount": "is more than your available balance"},
         ) from exc
     if provider.instant_payouts:
         payout.provider_ref = provider.transfer(
@@ -579,7 +611,10 @@ def _reverse_payout(payout: Payout, status: str, reason: str) -> None:
         return
     ledger.post_transaction(
         "adjustment",
-        [(ledger.seller_available_account(payout.seller_id), -payout.amount_minor), (ledger.CLEARING, payout.amount_minor)],
+        [
+            (ledger.seller_available_account(payout.seller_id), -payout.amount_minor),
+            (ledger.CLEARING, payout.amount_minor),
+        ],
         currency=payout.currency,
         idempotency_key=f"payout-returned:{payout.ledger_ref}",
         seller_id=payout.seller_id,
@@ -689,9 +724,9 @@ def configure_stripe(publishable_key: str, secret_key: str, webhook_secret: str)
     if not re.fullmatch(r"pk_(test|live)_[A-Za-z0-9]+", publishable_key or ""):
         errors["publishable_key"] = "must be a Stripe publishable key (pk_test_... or pk_live_...)"
     if not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9]+", secret_key or ""):
-        errors["secret_key"] = "must be a Stripe secret key (sk_test_... or sk_live_...)"
+        errors["secret_key"] = "must be a Stripe secret key (sk_test_... or sk_live_...)"  # noqa: S105
     if not re.fullmatch(r"whsec_[A-Za-z0-9]+", webhook_secret or ""):
-        errors["webhook_secret"] = "must be a Stripe webhook signing secret (whsec_...)"
+        errors["webhook_secret"] = "must be a Stripe webhook signing secret (whsec_...)"  # noqa: S105
     if errors:
         raise PaymentError(422, "Check the Stripe keys.", errors)
     settings = db.session.scalars(
@@ -719,7 +754,9 @@ def start_onboarding(seller: User, *, return_url: str, refresh_url: str) -> str:
     account = _seller_account(seller.id, provider.name)
     try:
         if account is None:
-            ref = provider.create_seller_account(seller, idempotency_key=idempotency_key("account", seller.id))
+            ref = provider.create_seller_account(
+                seller, idempotency_key=idempotency_key("account", seller.id)
+            )
             db.session.execute(
                 pg_insert(SellerPaymentAccount)
                 .values(user_id=seller.id, provider=provider.name, account_ref=ref, ready=False)
@@ -728,7 +765,9 @@ def start_onboarding(seller: User, *, return_url: str, refresh_url: str) -> str:
             account = _seller_account(seller.id, provider.name)
         return provider.onboarding_link(account.account_ref, return_url=return_url, refresh_url=refresh_url)
     except ProviderError as exc:
-        raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+        raise PaymentError(
+            503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
+        ) from exc
 
 
 def refresh_seller_account(seller: User) -> bool:
@@ -742,214 +781,11 @@ def refresh_seller_account(seller: User) -> bool:
     try:
         account.ready = provider.seller_ready(account.account_ref)
     except ProviderError as exc:
-        raise PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}") from exc
+        raise PaymentError(
+            503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
+        ) from exc
     db.session.flush()
     return account.ready
-
-
-# --- webhooks ---------------------------------------------------------------------------
-
-
-class RetryLater(Exception):
-    """The event names an object we do not have yet: answer non-2xx so the provider retries."""
-
-
-def handle_stripe_webhook(payload: bytes, signature_header: str | None) -> str:
-    """Verify, de-duplicate and apply one Stripe event. Returns "processed" or "duplicate".
-
-    Raises WebhookRejected (400) for a bad signature, a stale timestamp or a
-    bad payload; PaymentError 404 when the tenant does not use Stripe;
-    RetryLater when the event is ahead of our records (nothing is recorded, so
-    the redelivery is handled).
-    """
-    settings = _settings()
-    if settings.payment_provider != "stripe":
-        raise PaymentError(404, "This marketplace does not use Stripe.")
-    event = get_provider(settings).parse_webhook(payload, signature_header)
-    inserted = db.session.execute(
-        pg_insert(ProcessedWebhook)
-        .values(provider="stripe", event_id=event["id"], event_type=event.get("type", "")[:64])
-        .on_conflict_do_nothing()
-        .returning(ProcessedWebhook.id)
-    ).scalar()
-    if inserted is None:
-        return "duplicate"
-    obj = (event.get("data") or {}).get("object") or {}
-    metadata = obj.get("metadata") or {}
-    if metadata.get("tenant_id") not in (None, str(current_tenant().id)):
-        log.warning("stripe event %s names tenant %s; ignored", event["id"], metadata.get("tenant_id"))
-        return "processed"
-    handler = _STRIPE_HANDLERS.get(event.get("type"))
-    if handler is not None:
-        handler(obj)
-    db.session.flush()
-    return "processed"
-
-
-def _payment_of_intent(intent: dict) -> Payment:
-    payment_id = (intent.get("metadata") or {}).get("payment_id")
-    payment = None
-    if payment_id and payment_id.isdigit():
-        payment = db.session.get(Payment, int(payment_id))
-    if payment is None:
-        payment = db.session.scalars(
-            sa.select(Payment).where(Payment.provider == "stripe", Payment.provider_ref == intent.get("id"))
-        ).first()
-    if payment is None:
-        raise RetryLater(f"payment intent {intent.get('id')} is not known yet")
-    if payment.provider_ref not in (None, intent.get("id")):
-        raise PaymentError(409, f"payment {payment.id} belongs to another payment intent")
-    return payment
-
-
-def _on_payment_intent_succeeded(intent: dict) -> None:
-    payment = _payment_of_intent(intent)
-    if payment.provider_ref is None:
-        payment.provider_ref = intent["id"]
-    amount = intent.get("amount_received") or intent.get("amount")
-    if amount != payment.amount_minor or (intent.get("currency") or "").upper() != payment.currency:
-        log.error("stripe %s captured %s %s for payment %s", intent.get("id"), amount, intent.get("currency"), payment.id)
-        fail_payment(payment.id, "The captured amount does not match the order.")
-        return
-    try:
-        confirm_payment(payment.id, amount_minor=amount, currency=intent.get("currency"))
-    except PaymentError as exc:
-        if exc.status != 409:
-            raise
-        # The money arrived but the order cannot take it (cancelled meanwhile, or
-        # paid twice): it never entered escrow, so it goes straight back.
-        log.warning("stripe %s for payment %s refunded: %s", intent.get("id"), payment.id, exc.message)
-        _return_unusable_payment(payment, exc.message)
-
-
-def _return_unusable_payment(payment: Payment, reason: str) -> None:
-    payment = _lock_payment(payment.id)
-    payment.status = "succeeded"
-    payment.succeeded_at = payment.succeeded_at or _now()
-    payment.failure_reason = f"refunded: {reason}"[:255]
-    reference = f"unusable:{payment.id}"
-    if db.session.scalar(sa.select(Refund.id).where(Refund.reference == reference)):
-        return
-    refund = Refund(
-        payment_id=payment.id,
-        order_id=payment.order_id,
-        provider=payment.provider,
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-        status="pending",
-        reference=reference,
-    )
-    db.session.add(refund)
-    db.session.flush()
-    on_commit(_enqueue, "app.payments.tasks.send_refund", current_tenant().id, refund.id)
-
-
-def _on_payment_intent_failed(intent: dict) -> None:
-    payment = _payment_of_intent(intent)
-    error = intent.get("last_payment_error") or {}
-    fail_payment(payment.id, error.get("message") or "The payment failed.")
-
-
-def _on_charge_refunded(charge: dict) -> None:
-    """Reconcile every refund on the charge: ours (by metadata) and ones made at Stripe."""
-    for item in (charge.get("refunds") or {}).get("data") or []:
-        refund_id = (item.get("metadata") or {}).get("refund_id")
-        refund = None
-        if refund_id and refund_id.isdigit():
-            refund = db.session.scalars(sa.select(Refund).where(Refund.id == int(refund_id)).with_for_update()).first()
-            if refund is None:
-                raise RetryLater(f"refund {refund_id} is not recorded yet")
-        if refund is None:
-            refund = db.session.scalars(
-                sa.select(Refund).where(Refund.provider == "stripe", Refund.provider_ref == item["id"]).with_for_update()
-            ).first()
-        if refund is None:
-            _record_outside_refund(charge, item)
-            continue
-        refund.provider_ref = refund.provider_ref or item["id"]
-        if refund.status == "pending" and item.get("status") in ("succeeded", "failed", "canceled"):
-            refund.status = "succeeded" if item["status"] == "succeeded" else "failed"
-            refund.succeeded_at = _now() if refund.status == "succeeded" else None
-
-
-def _record_outside_refund(charge: dict, item: dict) -> None:
-    """A refund made at Stripe (the dashboard): take it out of the order's escrow too."""
-    payment = db.session.scalars(
-        sa.select(Payment).where(Payment.provider == "stripe", Payment.provider_ref == charge.get("payment_intent"))
-    ).first()
-    if payment is None or item.get("status") != "succeeded":
-        return
-    refund = Refund(
-        payment_id=payment.id,
-        order_id=payment.order_id,
-        provider="stripe",
-        provider_ref=item["id"],
-        amount_minor=int(item["amount"]),
-        currency=payment.currency,
-        status="succeeded",
-        origin="provider",
-        succeeded_at=_now(),
-    )
-    db.session.add(refund)
-    db.session.flush()
-    savepoint = db.session.begin_nested()
-    try:
-        ledger.refund_escrow(
-            payment.order_id, payment.milestone_id, payment.buyer_id, refund.amount_minor, refund.currency, item["id"]
-        )
-        savepoint.commit()
-    except ledger.LedgerError as exc:
-        savepoint.rollback()
-        refund.failure_reason = f"not in escrow any more, needs an operator: {exc}"[:255]
-        log.error("stripe refund %s of order %s could not come out of escrow: %s", item["id"], payment.order_id, exc)
-
-
-def _on_account_updated(account: dict) -> None:
-    from app.payments.providers import account_is_ready
-
-    row = db.session.scalars(
-        sa.select(SellerPaymentAccount).where(
-            SellerPaymentAccount.provider == "stripe", SellerPaymentAccount.account_ref == account.get("id")
-        )
-    ).first()
-    if row is not None:
-        row.ready = account_is_ready(account)
-
-
-def _payout_of_transfer(transfer: dict) -> Payout | None:
-    payout_id = (transfer.get("metadata") or {}).get("payout_id")
-    if not (payout_id and payout_id.isdigit()):
-        return None
-    payout = db.session.scalars(sa.select(Payout).where(Payout.id == int(payout_id)).with_for_update()).first()
-    if payout is None:
-        raise RetryLater(f"payout {payout_id} is not recorded yet")
-    return payout
-
-
-def _on_transfer_created(transfer: dict) -> None:
-    payout = _payout_of_transfer(transfer)
-    if payout is None:
-        return
-    payout.provider_ref = payout.provider_ref or transfer.get("id")
-    _mark_payout_sent(payout)
-
-
-def _on_transfer_reversed(transfer: dict) -> None:
-    payout = _payout_of_transfer(transfer)
-    if payout is None:
-        return
-    payout.provider_ref = payout.provider_ref or transfer.get("id")
-    _reverse_payout(payout, "reversed", "the transfer was reversed at Stripe")
-
-
-_STRIPE_HANDLERS = {
-    "payment_intent.succeeded": _on_payment_intent_succeeded,
-    "payment_intent.payment_failed": _on_payment_intent_failed,
-    "charge.refunded": _on_charge_refunded,
-    "account.updated": _on_account_updated,
-    "transfer.created": _on_transfer_created,
-    "transfer.reversed": _on_transfer_reversed,
-}
 
 
 # --- jobs -------------------------------------------------------------------------------

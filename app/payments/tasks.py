@@ -60,7 +60,11 @@ def run_tenant_scheduled_payouts(tenant_id: int, day: str) -> int:
 
 def _active_tenant_ids() -> list[int]:
     with db.engine.connect() as conn:
-        return list(conn.execute(sa.text("SELECT id FROM public.tenants WHERE status = 'active' ORDER BY id")).scalars())
+        return list(
+            conn.execute(
+                sa.text("SELECT id FROM public.tenants WHERE status = 'active' ORDER BY id")
+            ).scalars()
+        )
 
 
 def payments_tick(now: datetime | None = None) -> int:
@@ -89,3 +93,16 @@ def payments_tick(now: datetime | None = None) -> int:
                 )
                 enqueued += 1
     return enqueued
+
+
+def run_payments_tick_loop(app, stop) -> None:
+    """The worker's payments thread: ``payments_tick`` every ``PAYMENTS_TICK_SECONDS`` until ``stop``."""
+    interval = app.config["PAYMENTS_TICK_SECONDS"]
+    while True:
+        try:
+            with app.app_context():
+                payments_tick()
+        except Exception:
+            log.exception("payments tick failed")
+        if stop.wait(interval):
+            return

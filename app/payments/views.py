@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from app.core.idempotency import FORM_FIELD, HEADER, idempotent
 from app.orders.models import Order
-from app.payments import services
+from app.payments import services, webhooks
 from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm, parse_major_amount
 from app.payments.providers import WebhookRejected
 from tenants.db import db
@@ -44,10 +44,7 @@ def _me():
 
 
 def _order_url(order_id: int) -> str:
-    for endpoint in ("orders.order_page", "orders.order_detail", "orders.show_order", "orders.order"):
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint, order_id=order_id)
-    return f"/orders/{order_id}"
+    return url_for("orders.order_page", order_id=order_id)
 
 
 def _refuse_page(exc: services.PaymentError):
@@ -82,7 +79,9 @@ def sandbox_checkout(payment_id: int):
         _refuse_page(exc)
     if payment.status == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment.id))
-    return _render_checkout(payment, TestCardForm(), message=payment.failure_reason if payment.status == "failed" else None)
+    return _render_checkout(
+        payment, TestCardForm(), message=payment.failure_reason if payment.status == "failed" else None
+    )
 
 
 @bp.post("/checkout/sandbox/<int:payment_id>")
@@ -97,7 +96,9 @@ def sandbox_pay(payment_id: int):
     if not form.validate_on_submit():
         return _render_checkout(payment, form, 422)
     try:
-        result = services.sandbox_pay(_me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data)
+        result = services.sandbox_pay(
+            _me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data
+        )
     except services.PaymentError as exc:
         db.session.rollback()
         if exc.status != 422:
@@ -110,8 +111,12 @@ def sandbox_pay(payment_id: int):
     if result.outcome == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment_id))
     if result.outcome == "declined":
-        return _render_checkout(result.payment, TestCardForm(formdata=None), 402, message=result.payment.failure_reason)
-    flash("Payment received (test mode). The money is held in escrow until the order is completed.", "success")
+        return _render_checkout(
+            result.payment, TestCardForm(formdata=None), 402, message=result.payment.failure_reason
+        )
+    flash(
+        "Payment received (test mode). The money is held in escrow until the order is completed.", "success"
+    )
     return redirect(_order_url(result.payment.order_id))
 
 
@@ -135,7 +140,10 @@ def sandbox_authenticate(payment_id: int):
         _refuse_page(exc)
     commit()
     if result.outcome == "succeeded":
-        flash("Payment received (test mode). The money is held in escrow until the order is completed.", "success")
+        flash(
+            "Payment received (test mode). The money is held in escrow until the order is completed.",
+            "success",
+        )
         return redirect(_order_url(result.payment.order_id))
     flash(result.payment.failure_reason, "error")
     return redirect(url_for("payments.sandbox_checkout", payment_id=payment_id))
@@ -165,7 +173,8 @@ def stripe_checkout(payment_id: int):
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {STRIPE_JS} 'nonce-{g.csp_nonce}'; "
         f"frame-src {STRIPE_JS} https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; "
-        "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'"
+        "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'self'"
     )
     return response
 
@@ -267,12 +276,12 @@ def onboarding_refresh():
 def stripe_webhook():
     """Stripe events for this marketplace (the tenant comes from the host, the secret from it)."""
     try:
-        outcome = services.handle_stripe_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+        outcome = webhooks.handle_stripe_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
     except WebhookRejected as exc:
         db.session.rollback()
         log.warning("stripe webhook rejected: %s", exc)
         return {"error": str(exc)}, 400
-    except services.RetryLater as exc:
+    except webhooks.RetryLater as exc:
         db.session.rollback()
         return {"error": str(exc)}, 409
     except services.PaymentError as exc:

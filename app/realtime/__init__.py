@@ -44,6 +44,7 @@ __all__ = [
     "is_online",
     "mark_offline",
     "mark_online",
+    "mark_online_many",
     "socketio",
     "user_room",
 ]
@@ -148,12 +149,26 @@ def _ttl() -> int:
 
 
 def mark_online(tenant_id: int, user_id: int, sid: str) -> None:
-    """Record one live socket of the user (refreshed on every event and ping)."""
+    """Record one live socket of the user (at connect, then every TTL/3 by the process)."""
     ttl = _ttl()
     key = _presence_key(tenant_id, user_id)
     pipe = redis_store.client.pipeline()
     pipe.hset(key, sid, int(time.time()) + ttl)
     pipe.expire(key, ttl)
+    pipe.execute()
+
+
+def mark_online_many(sockets: list[tuple[int, int, str]]) -> None:
+    """``mark_online`` for many ``(tenant_id, user_id, sid)`` in one Redis round trip."""
+    if not sockets:
+        return
+    ttl = _ttl()
+    expires = int(time.time()) + ttl
+    pipe = redis_store.client.pipeline(transaction=False)
+    for tenant_id, user_id, sid in sockets:
+        key = _presence_key(tenant_id, user_id)
+        pipe.hset(key, sid, expires)
+        pipe.expire(key, ttl)
     pipe.execute()
 
 

@@ -73,17 +73,24 @@ def form_pay():
     return redirect(f"/done/{tx.id}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def idem_app(app):
-    """A second app on the same services, with the test-only views (routes must exist before requests)."""
-    from app import create_app
-    from app.extensions import csrf
-    from tests.conftest import SuiteConfig
+    """The suite's app with the test-only views.
 
-    second = create_app(SuiteConfig)
-    csrf.exempt(bp)
-    second.register_blueprint(bp)
-    return second
+    Flask refuses new routes once an app has served a request; lifting that
+    guard for one registration is safe here (no request is in flight), and a
+    second app would rebind the shared extensions (Socket.IO, the API).
+    """
+    from app.extensions import csrf
+
+    if bp.name not in app.blueprints:
+        served, app._got_first_request = app._got_first_request, False
+        try:
+            csrf.exempt(bp)
+            app.register_blueprint(bp)
+        finally:
+            app._got_first_request = served
+    return app
 
 
 @pytest.fixture

@@ -97,6 +97,8 @@ def test_a_release_repeats_its_first_split_even_after_the_commission_changed(acm
         assert ledger.release_escrow(1, 11, SELLER, 10_000, "USD") == first == (9_000, 1_000)
         with pytest.raises(LedgerConflict):
             ledger.release_escrow(1, 11, SELLER, 5_000, "USD")
+        with pytest.raises(LedgerConflict):
+            ledger.release_escrow(1, 11, SELLER + 1, 10_000, "USD")
 
 
 def test_the_same_payment_ref_with_another_amount_is_a_conflict(acme, in_tenant):

@@ -215,6 +215,7 @@ def test_production_refuses_the_file_backend_and_smtp_without_a_server(monkeypat
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("BASE_DOMAIN", "gigforge.example")
     monkeypatch.setenv("MAIL_SERVER", "smtp.example.com")
+    monkeypatch.setenv("PAYMENT_SECRETS_KEY", "k4WbbG-0CzGm3Z2pB7b5Wr6x3V9mQ1nHqzJ0uYpT8sE=")
     ProductionConfig.validate()  # a complete setup starts
 
     monkeypatch.setenv("MAIL_BACKEND", "file")

@@ -55,7 +55,9 @@ def form_tokens(client, path: str) -> dict:
 
 def login(client, email: str, password: str = PASSWORD):
     tokens = form_tokens(client, "/login")
-    response = client.post("/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password})
+    response = client.post(
+        "/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return client
 
@@ -122,9 +124,12 @@ def money(in_tenant):
                     for p in db.session.scalars(sa.select(Payout).order_by(Payout.id))
                 ],
                 accounts=[
-                    (a.user_id, a.account_ref, a.ready) for a in db.session.scalars(sa.select(SellerPaymentAccount))
+                    (a.user_id, a.account_ref, a.ready)
+                    for a in db.session.scalars(sa.select(SellerPaymentAccount))
                 ],
-                ledger_transactions=db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)),
+                ledger_transactions=db.session.scalar(
+                    sa.select(sa.func.count()).select_from(LedgerTransaction)
+                ),
                 clearing=ledger.account_balance(ledger.CLEARING, currency),
             )
             if order_id is not None:

@@ -126,7 +126,8 @@ class StripeEmulator:
                 if stored[0] != (path, params):
                     return self._error(
                         400,
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with.",
                         "idempotency_error",
                     )
                 return stored[1], stored[2]
@@ -169,7 +170,7 @@ class StripeEmulator:
                 "amount_received": 0,
                 "currency": params["currency"],
                 "status": "requires_payment_method",
-                "client_secret": f"{pid}_secret_{hashlib.sha1(pid.encode()).hexdigest()[:12]}",
+                "client_secret": f"{pid}_secret_{hashlib.sha256(pid.encode()).hexdigest()[:12]}",
                 "transfer_group": params.get("transfer_group"),
                 "metadata": params.get("metadata", {}),
                 "livemode": False,
@@ -185,7 +186,9 @@ class StripeEmulator:
             o["amount"] for o in self.of_type(api_key, "re_") if o["payment_intent"] == intent["id"]
         )
         if intent["status"] != "succeeded" or amount > intent["amount_received"] - refunded:
-            return self._error(400, "Refund amount is greater than unrefunded amount on charge.", code="amount_too_large")
+            return self._error(
+                400, "Refund amount is greater than unrefunded amount on charge.", code="amount_too_large"
+            )
         return self._store(
             api_key,
             {
@@ -202,7 +205,9 @@ class StripeEmulator:
     def _create_transfers(self, params, api_key):
         destination = self.objects.get((api_key, params.get("destination", "")))
         if destination is None or destination.get("capabilities", {}).get("transfers") != "active":
-            return self._error(400, "The destination account cannot receive transfers.", code="account_invalid")
+            return self._error(
+                400, "The destination account cannot receive transfers.", code="account_invalid"
+            )
         return self._store(
             api_key,
             {
@@ -247,7 +252,9 @@ class StripeEmulator:
 
     def succeed(self, api_key: str, intent_id: str) -> dict:
         intent = self.objects[(api_key, intent_id)]
-        intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=f"ch_{intent_id[3:]}")
+        intent.update(
+            status="succeeded", amount_received=intent["amount"], latest_charge=f"ch_{intent_id[3:]}"
+        )
         return intent
 
     def charge_of(self, api_key: str, intent_id: str) -> dict:

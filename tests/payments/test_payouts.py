@@ -35,7 +35,9 @@ def api_headers(client, email):
     return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
-def test_earnings_page_shows_pending_then_available_balance_and_history(market, seller_earnings, acme, in_tenant):
+def test_earnings_page_shows_pending_then_available_balance_and_history(
+    market, seller_earnings, acme, in_tenant
+):
     m = market(acme)
     order_id = paid_order(m)
     assert seller_earnings(acme, order_id) == SELLER_NET
@@ -47,7 +49,9 @@ def test_earnings_page_shows_pending_then_available_balance_and_history(market, 
     assert "TEST MODE" in html
 
 
-def test_seller_requests_a_payout_of_part_of_the_available_balance(market, seller_earnings, money, acme, in_tenant):
+def test_seller_requests_a_payout_of_part_of_the_available_balance(
+    market, seller_earnings, money, acme, in_tenant
+):
     m = market(acme)
     order_id = paid_order(m)
     seller_earnings(acme, order_id)
@@ -78,7 +82,11 @@ def test_payout_over_the_available_balance_is_refused_and_nothing_moves(market, 
     html = response.get_data(as_text=True)
     assert "Enter an amount like 25.00." in html
     after = money(acme, seller_id=m.seller_id)
-    assert after.balances == before.balances and after.payouts == [] and after.ledger_transactions == before.ledger_transactions
+    assert (
+        after.balances == before.balances
+        and after.payouts == []
+        and after.ledger_transactions == before.ledger_transactions
+    )
 
 
 def test_pending_earnings_cannot_be_paid_out_before_clearance(market, money, acme, in_tenant):
@@ -127,7 +135,9 @@ def test_api_balances_transactions_and_payouts(market, seller_earnings, tenant_c
     assert client.get("/api/v1/balances", headers=headers).json["available_minor"] == SELLER_NET - 1500
 
 
-def test_api_payment_is_visible_to_its_buyer_and_seller_only(market, make_user, tenant_client, acme, in_tenant):
+def test_api_payment_is_visible_to_its_buyer_and_seller_only(
+    market, make_user, tenant_client, acme, in_tenant
+):
     m = market(acme)
     order_id = paid_order(m)
     with in_tenant(acme):
@@ -138,10 +148,17 @@ def test_api_payment_is_visible_to_its_buyer_and_seller_only(market, make_user, 
         assert response.status_code == 200
         assert response.json["status"] == "succeeded" and response.json["amount_minor"] == 5000
     make_user(acme, email="nosy@example.com")
-    assert client.get(f"/api/v1/payments/{payment_id}", headers=api_headers(client, "nosy@example.com")).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/payments/{payment_id}", headers=api_headers(client, "nosy@example.com")
+        ).status_code
+        == 404
+    )
 
 
-def test_buyer_gets_a_refund_at_the_provider_when_the_order_is_cancelled(market, money, run_jobs, acme, in_tenant):
+def test_buyer_gets_a_refund_at_the_provider_when_the_order_is_cancelled(
+    market, money, run_jobs, acme, in_tenant
+):
     m = market(acme)
     order_id = paid_order(m)
     with in_tenant(acme):
@@ -189,3 +206,33 @@ def test_schedule_periods():
     assert services.schedule_period("weekly", date(2026, 11, 22)) == "2026-W47"
     assert services.schedule_period("weekly", date(2026, 11, 17)) == "2026-W47"
     assert services.schedule_period("manual", date(2026, 11, 22)) is None
+
+
+def test_two_concurrent_payouts_cannot_overdraw_the_balance(market, seller_earnings, money, acme, in_tenant):
+    import threading
+
+    m = market(acme)
+    seller_earnings(acme, paid_order(m))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def request():
+        with in_tenant(acme):
+            seller = db.session.get(User, m.seller_id)
+            barrier.wait()
+            try:
+                services.request_payout(seller, 3000)
+                db.session.commit()
+                outcomes.append("paid")
+            except services.PaymentError as exc:
+                db.session.rollback()
+                outcomes.append(exc.status)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes, key=str) == sorted(["paid", 409], key=str)
+    after = money(acme, seller_id=m.seller_id)
+    assert after.balances["available"] == SELLER_NET - 3000 and len(after.payouts) == 1 and after.ledger_ok

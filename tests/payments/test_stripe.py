@@ -25,7 +25,9 @@ def deliver(tenant_client, slug, evt, secret, timestamp=None, signature=None):
     payload = json.dumps(evt)
     header = signature if signature is not None else sign(payload, secret, timestamp)
     return tenant_client(slug).post(
-        "/webhooks/stripe", data=payload, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+        "/webhooks/stripe",
+        data=payload,
+        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
     )
 
 
@@ -42,7 +44,9 @@ def stripe_paid_order(m, emulator, keys, tenant_client, in_tenant):
     m.checkout(order_id)
     payment = payment_of(in_tenant, m.tenant, order_id)
     intent = emulator.succeed(keys.secret_key, payment.provider_ref)
-    response = deliver(tenant_client, m.tenant.slug, event("payment_intent.succeeded", intent), keys.webhook_secret)
+    response = deliver(
+        tenant_client, m.tenant.slug, event("payment_intent.succeeded", intent), keys.webhook_secret
+    )
     assert response.status_code == 200, response.json
     return order_id, payment
 
@@ -55,7 +59,8 @@ def test_stripe_secrets_are_encrypted_at_rest(use_stripe, acme, in_tenant, app):
     with in_tenant(acme):
         raw = db.session.execute(
             sa.select(
-                MarketplaceSettings.stripe_secret_key_encrypted, MarketplaceSettings.stripe_webhook_secret_encrypted
+                MarketplaceSettings.stripe_secret_key_encrypted,
+                MarketplaceSettings.stripe_webhook_secret_encrypted,
             )
         ).one()
         assert keys.secret_key not in raw[0] and keys.webhook_secret not in raw[1]
@@ -97,7 +102,9 @@ def test_checkout_creates_a_payment_intent_with_the_tenants_key_and_a_determinis
     assert stripe.api_key is None  # never the global key
 
 
-def test_stripe_checkout_page_carries_the_client_secret_and_publishable_key(market, use_stripe, stripe_emulator, acme, in_tenant):
+def test_stripe_checkout_page_carries_the_client_secret_and_publishable_key(
+    market, use_stripe, stripe_emulator, acme, in_tenant
+):
     keys = use_stripe(acme)
     m = market(acme)
     order_id = m.place()
@@ -110,7 +117,9 @@ def test_stripe_checkout_page_carries_the_client_secret_and_publishable_key(mark
     assert "https://js.stripe.com" in page.headers["Content-Security-Policy"]
 
 
-def test_stripe_unreachable_gives_a_clear_error_and_no_payment(market, use_stripe, stripe_emulator, acme, in_tenant):
+def test_stripe_unreachable_gives_a_clear_error_and_no_payment(
+    market, use_stripe, stripe_emulator, acme, in_tenant
+):
     use_stripe(acme)
     m = market(acme)
     order_id = m.place()
@@ -141,7 +150,12 @@ def test_payment_intent_succeeded_pays_the_order_once_even_when_duplicated(
     again = deliver(tenant_client, "acme", evt, keys.webhook_secret)  # Stripe redelivers the same event
     assert first.json["outcome"] == "processed" and again.json["outcome"] == "duplicate"
     # A second, distinct event for the same success changes nothing either.
-    assert deliver(tenant_client, "acme", event("payment_intent.succeeded", intent), keys.webhook_secret).status_code == 200
+    assert (
+        deliver(
+            tenant_client, "acme", event("payment_intent.succeeded", intent), keys.webhook_secret
+        ).status_code
+        == 200
+    )
     after = money(acme, order_id)
     assert after.order_status == "awaiting_requirements" and after.escrow == 5000
     assert after.ledger_transactions == 1 and after.ledger_ok
@@ -158,12 +172,17 @@ def test_forged_and_stale_webhooks_are_rejected_and_change_nothing(
     evt = event("payment_intent.succeeded", stripe_emulator.succeed(keys.secret_key, payment.provider_ref))
     assert deliver(tenant_client, "acme", evt, "whsec_forgedByAnAttacker").status_code == 400
     assert deliver(tenant_client, "acme", evt, keys.webhook_secret, signature="").status_code == 400
-    assert deliver(tenant_client, "acme", evt, keys.webhook_secret, timestamp=int(time.time()) - 301).status_code == 400
+    assert (
+        deliver(tenant_client, "acme", evt, keys.webhook_secret, timestamp=int(time.time()) - 301).status_code
+        == 400
+    )
     # Tampering with a validly signed payload breaks the signature.
     payload = json.dumps(evt)
     header = sign(payload, keys.webhook_secret)
     tampered = payload.replace('"amount": 5000', '"amount": 1')
-    response = tenant_client("acme").post("/webhooks/stripe", data=tampered, headers={"Stripe-Signature": header})
+    response = tenant_client("acme").post(
+        "/webhooks/stripe", data=tampered, headers={"Stripe-Signature": header}
+    )
     assert response.status_code == 400
     after = money(acme, order_id)
     assert after.order_status == "awaiting_payment" and after.escrow == 0
@@ -171,13 +190,17 @@ def test_forged_and_stale_webhooks_are_rejected_and_change_nothing(
     assert deliver(tenant_client, "acme", evt, keys.webhook_secret).json["outcome"] == "processed"
 
 
-def test_acme_webhook_secret_is_rejected_on_globex(market, use_stripe, stripe_emulator, money, tenant_client, acme, globex, in_tenant):
+def test_acme_webhook_secret_is_rejected_on_globex(
+    market, use_stripe, stripe_emulator, money, tenant_client, acme, globex, in_tenant
+):
     acme_keys, globex_keys = use_stripe(acme), use_stripe(globex)
     g = market(globex)
     order_id = g.place()
     g.checkout(order_id)
     payment = payment_of(in_tenant, globex, order_id)
-    evt = event("payment_intent.succeeded", stripe_emulator.succeed(globex_keys.secret_key, payment.provider_ref))
+    evt = event(
+        "payment_intent.succeeded", stripe_emulator.succeed(globex_keys.secret_key, payment.provider_ref)
+    )
     assert deliver(tenant_client, "globex", evt, acme_keys.webhook_secret).status_code == 400
     assert money(globex, order_id).order_status == "awaiting_payment"
     assert deliver(tenant_client, "globex", evt, globex_keys.webhook_secret).status_code == 200
@@ -198,7 +221,11 @@ def test_failure_after_success_changes_nothing_and_success_after_failure_pays(
     m.checkout(order_id)
     payment = payment_of(in_tenant, acme, order_id)
     intent = stripe_emulator.get(keys.secret_key, payment.provider_ref)
-    failed = {**intent, "status": "requires_payment_method", "last_payment_error": {"message": "Your card was declined."}}
+    failed = {
+        **intent,
+        "status": "requires_payment_method",
+        "last_payment_error": {"message": "Your card was declined."},
+    }
     deliver(tenant_client, "acme", event("payment_intent.payment_failed", failed), keys.webhook_secret)
     assert money(acme, order_id).payments[0][1] == "failed"
     succeeded = stripe_emulator.succeed(keys.secret_key, payment.provider_ref)
@@ -221,7 +248,12 @@ def test_success_for_an_order_cancelled_meanwhile_is_refunded_not_escrowed(
         db.session.commit()
     payment = payment_of(in_tenant, acme, order_id)
     intent = stripe_emulator.succeed(keys.secret_key, payment.provider_ref)
-    assert deliver(tenant_client, "acme", event("payment_intent.succeeded", intent), keys.webhook_secret).status_code == 200
+    assert (
+        deliver(
+            tenant_client, "acme", event("payment_intent.succeeded", intent), keys.webhook_secret
+        ).status_code
+        == 200
+    )
     run_jobs()
     after = money(acme, order_id)
     assert after.order_status == "cancelled" and after.escrow == 0 and after.ledger_transactions == 0
@@ -258,7 +290,10 @@ def test_cancellation_refunds_through_the_refunds_api_once_despite_retries(
     assert len(stripe_emulator.of_type(keys.secret_key, "re_")) == 1
     # charge.refunded arrives afterwards: it matches our refund and changes nothing.
     charge = stripe_emulator.charge_of(keys.secret_key, payment.provider_ref)
-    assert deliver(tenant_client, "acme", event("charge.refunded", charge), keys.webhook_secret).status_code == 200
+    assert (
+        deliver(tenant_client, "acme", event("charge.refunded", charge), keys.webhook_secret).status_code
+        == 200
+    )
     after = money(acme, order_id)
     assert len(after.refunds) == 1 and after.ledger_ok
 
@@ -270,8 +305,14 @@ def test_charge_refunded_before_our_refund_record_is_retried_later(
     m = market(acme)
     order_id, payment = stripe_paid_order(m, stripe_emulator, keys, tenant_client, in_tenant)
     charge = stripe_emulator.charge_of(keys.secret_key, payment.provider_ref)
-    early = {"id": "re_early1", "object": "refund", "amount": 1000, "status": "succeeded",
-             "payment_intent": payment.provider_ref, "metadata": {"tenant_id": str(acme.id), "refund_id": "1"}}
+    early = {
+        "id": "re_early1",
+        "object": "refund",
+        "amount": 1000,
+        "status": "succeeded",
+        "payment_intent": payment.provider_ref,
+        "metadata": {"tenant_id": str(acme.id), "refund_id": "1"},
+    }
     charge["refunds"]["data"] = [early]
     evt = event("charge.refunded", charge)
     assert deliver(tenant_client, "acme", evt, keys.webhook_secret).status_code == 409  # Stripe will retry
@@ -290,8 +331,16 @@ def test_refund_made_in_the_stripe_dashboard_comes_out_of_escrow(
     m = market(acme)
     order_id, payment = stripe_paid_order(m, stripe_emulator, keys, tenant_client, in_tenant)
     charge = stripe_emulator.charge_of(keys.secret_key, payment.provider_ref)
-    charge["refunds"]["data"] = [{"id": "re_dash1", "object": "refund", "amount": 1500, "status": "succeeded",
-                                  "payment_intent": payment.provider_ref, "metadata": {}}]
+    charge["refunds"]["data"] = [
+        {
+            "id": "re_dash1",
+            "object": "refund",
+            "amount": 1500,
+            "status": "succeeded",
+            "payment_intent": payment.provider_ref,
+            "metadata": {},
+        }
+    ]
     evt = event("charge.refunded", charge)
     deliver(tenant_client, "acme", evt, keys.webhook_secret)
     deliver(tenant_client, "acme", event("charge.refunded", charge), keys.webhook_secret)  # a second event
@@ -367,7 +416,9 @@ def test_transfer_refused_by_stripe_fails_the_payout_and_returns_the_money(
     seller_earnings(acme, order_id)
     with in_tenant(acme):
         seller = db.session.get(User, m.seller_id)
-        services.start_onboarding(seller, return_url="http://acme.localhost/r", refresh_url="http://acme.localhost/f")
+        services.start_onboarding(
+            seller, return_url="http://acme.localhost/r", refresh_url="http://acme.localhost/f"
+        )
         db.session.commit()
         services._seller_account(seller.id, "stripe").ready = True  # ready here, but Stripe disagrees
         services.request_payout(seller, 4500)
