@@ -18,6 +18,7 @@ import html
 import logging
 import math
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -241,12 +242,17 @@ def category_labels() -> dict[int, Category]:
 
 @contextlib.contextmanager
 def writer_lock(tenant_id: int) -> Iterator[Any]:
-    """Hold the tenant index's single-writer lock (Redis), or raise SearchBusy."""
+    """Hold the tenant index's single-writer lock (Redis), or raise SearchBusy.
+
+    ``thread_local=False``: the token lives on the lock object, so a
+    ``LockKeeper`` thread may extend it while this thread writes.
+    """
     config = current_app.config
     lock = redis_store.client.lock(
         f"t:{tenant_id}:search:writer",
         timeout=config.get("SEARCH_LOCK_TIMEOUT", 60),
         blocking_timeout=config.get("SEARCH_LOCK_WAIT", 30),
+        thread_local=False,
     )
     if not lock.acquire():
         raise SearchBusy(f"search index of tenant {tenant_id} is busy")
@@ -255,6 +261,44 @@ def writer_lock(tenant_id: int) -> Iterator[Any]:
     finally:
         with contextlib.suppress(LockError):  # expired meanwhile: nothing left to release
             lock.release()
+
+
+class LockKeeper:
+    """Renews a Redis lock on elapsed time (a daemon thread) during a long write.
+
+    Every ``every`` seconds (default: a sixth of the TTL, at most 10 s) the lock's
+    TTL is reset to ``ttl``, whatever the writer is doing (loading rows, a Whoosh
+    pool flush, the final merge). ``check()`` raises once the lock was lost, so
+    the writer can give up before swapping in an index it no longer owns.
+    """
+
+    def __init__(self, lock: Any, ttl: float, every: float | None = None):
+        self.lock, self.ttl = lock, ttl
+        self.every = every if every is not None else max(0.5, min(10.0, ttl / 6))
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="search-lock-keeper", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.lock.extend(self.ttl, replace_ttl=True)
+            except BaseException as exc:  # LockNotOwnedError, or Redis unreachable
+                self.error = exc
+                log.error("search writer lock lost: %s", exc)
+                return
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise SearchBusy(f"search writer lock lost during a long write: {self.error}")
+
+    def __enter__(self) -> LockKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def plain_text(description_html: str) -> str:
@@ -266,20 +310,52 @@ def gig_document(gig: Gig) -> GigDocument | None:
     if gig.status != "active" or gig.seller.status != "active" or gig.min_price_minor is None:
         return None
     category = gig.category
-    seller = gig.seller
-    return GigDocument(
-        id=gig.id,
+    return _document(
+        gig_id=gig.id,
         title=gig.title,
-        description=plain_text(gig.description_html),
-        tags=tuple(gig.tags or ()),
-        seller=" ".join(filter(None, (seller.display_name, getattr(seller, "handle", None)))),
+        description_html=gig.description_html,
+        tags=gig.tags,
+        display_name=gig.seller.display_name,
+        handle=getattr(gig.seller, "handle", None),
         category_id=category.id if category else None,
-        top_category_id=(category.parent_id or category.id) if category else None,
+        parent_id=category.parent_id if category else None,
         min_price_minor=gig.min_price_minor,
-        min_delivery_days=gig.min_delivery_days or 1,
-        rating=float(gig.rating_avg or 0),
-        rating_count=gig.rating_count or 0,
+        min_delivery_days=gig.min_delivery_days,
+        rating_avg=gig.rating_avg,
+        rating_count=gig.rating_count,
         published_at=gig.published_at or gig.created_at,
+    )
+
+
+def _document(
+    *,
+    gig_id,
+    title,
+    description_html,
+    tags,
+    display_name,
+    handle,
+    category_id,
+    parent_id,
+    min_price_minor,
+    min_delivery_days,
+    rating_avg,
+    rating_count,
+    published_at,
+) -> GigDocument:
+    return GigDocument(
+        id=gig_id,
+        title=title,
+        description=plain_text(description_html),
+        tags=tuple(tags or ()),
+        seller=" ".join(filter(None, (display_name, handle))),
+        category_id=category_id,
+        top_category_id=(parent_id or category_id) if category_id else None,
+        min_price_minor=min_price_minor,
+        min_delivery_days=min_delivery_days or 1,
+        rating=float(rating_avg or 0),
+        rating_count=rating_count or 0,
+        published_at=published_at,
     )
 
 
@@ -313,32 +389,74 @@ def index_seller_gigs(user_id: int) -> None:
         index_gigs(ids)
 
 
+REINDEX_PAGE = 1000
+
+
+def _active_documents(page_size: int = REINDEX_PAGE) -> Iterator[GigDocument]:
+    """Every indexable gig of the bound tenant, in id order, read in keyset pages.
+
+    Plain columns (no ORM entities, so no selectin loads of packages, images,
+    extras and FAQs per page); each page is its own short query, so no cursor
+    stays open while Whoosh works.
+    """
+    columns = (
+        Gig.id,
+        Gig.title,
+        Gig.description_html,
+        Gig.tags,
+        User.display_name,
+        User.handle,
+        Gig.category_id,
+        Category.parent_id,
+        Gig.min_price_minor,
+        Gig.min_delivery_days,
+        Gig.rating_avg,
+        Gig.rating_count,
+        sa.func.coalesce(Gig.published_at, Gig.created_at),
+    )
+    base = (
+        sa.select(*columns)
+        .join(User, User.id == Gig.seller_id)
+        .outerjoin(Category, Category.id == Gig.category_id)
+        .where(Gig.status == "active", User.status == "active", Gig.min_price_minor.is_not(None))
+        .order_by(Gig.id)
+        .limit(page_size)
+    )
+    last = 0
+    while True:
+        rows = db.session.execute(base.where(Gig.id > last)).all()
+        for row in rows:
+            yield _document(
+                gig_id=row[0],
+                title=row[1],
+                description_html=row[2],
+                tags=row[3],
+                display_name=row[4],
+                handle=row[5],
+                category_id=row[6],
+                parent_id=row[7],
+                min_price_minor=row[8],
+                min_delivery_days=row[9],
+                rating_avg=row[10],
+                rating_count=row[11],
+                published_at=row[12],
+            )
+        if len(rows) < page_size:
+            return
+        last = rows[-1][0]
+
+
 def reindex_tenant() -> int:
     """Rebuild the bound tenant's index from the database into a fresh one and swap it in.
 
     Holds the writer lock throughout (events wait, then apply on top of the new
-    index); returns how many gigs were indexed.
+    index), renewed every few seconds by a ``LockKeeper`` thread however long a
+    stretch of the build takes; returns how many gigs were indexed.
     """
     tenant = current_tenant()
-    with writer_lock(tenant.id) as lock:
-        query = (
-            sa.select(Gig)
-            .join(Gig.seller)
-            .where(Gig.status == "active", User.status == "active")
-            .order_by(Gig.id)
-            .execution_options(yield_per=500)
-        )
-
-        def docs():
-            for gig in db.session.scalars(query):
-                doc = gig_document(gig)
-                if doc is not None:
-                    yield doc
-
-        def heartbeat():
-            lock.extend(current_app.config.get("SEARCH_LOCK_TIMEOUT", 60), replace_ttl=True)
-
-        return get_backend().rebuild(tenant.id, docs(), heartbeat=heartbeat)
+    ttl = current_app.config.get("SEARCH_LOCK_TIMEOUT", 60)
+    with writer_lock(tenant.id) as lock, LockKeeper(lock, ttl) as keeper:
+        return get_backend().rebuild(tenant.id, _active_documents(), heartbeat=keeper.check)
 
 
 def remove_tenant_index(_sender=None, *, tenant, **_kwargs) -> None:

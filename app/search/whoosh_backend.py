@@ -13,12 +13,14 @@ release (the forks are archived or obscure). Pinned in requirements.txt.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import secrets
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import islice
 from pathlib import Path
@@ -33,6 +35,14 @@ from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchRe
 log = logging.getLogger(__name__)
 
 NGRAM_MIN, NGRAM_MAX = 2, 15
+REBUILD_LIMITMB = 256
+# Searchers kept open per thread (one per tenant, most recently used first).
+SEARCHER_CACHE_SIZE = 32
+# Text matches up to this many are filtered by reading the sortable columns;
+# beyond it the filters run as (bitset) queries over the whole index.
+COLUMN_FILTER_MAX = 20_000
+# "Did you mean" only when the query found fewer hits than this.
+CORRECT_BELOW = 5
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 # The buyer's text may use quotes, parentheses, AND / OR / NOT; everything that
 # could reach other fields or expand to many terms (field:, wildcards, ranges,
@@ -111,6 +121,9 @@ class WhooshBackend(SearchBackend):
     def __init__(self):
         self._open: dict[int, tuple[str, index.Index]] = {}
         self._open_lock = threading.Lock()
+        # Per thread: tenant id -> (index object of the generation, open Searcher).
+        # Never shared across threads (Whoosh file handles seek) nor tenants.
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ paths
 
@@ -195,17 +208,21 @@ class WhooshBackend(SearchBackend):
         count = 0
         try:
             ix = index.create_in(str(fresh), make_schema())
-            writer = ix.writer(limitmb=128)
+            # One writer, a big pool (fewer temporary runs to merge), no optimize
+            # pass: a fresh index written by one writer is a single segment anyway.
+            writer = ix.writer(limitmb=REBUILD_LIMITMB)
             try:
                 for doc in docs:
                     writer.add_document(**_fields(doc))
                     count += 1
-                    if heartbeat and count % 500 == 0:
-                        heartbeat()
+                    if heartbeat and count % 100 == 0:
+                        heartbeat()  # cheap: raises once the writer lock was lost
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(optimize=True)
+            writer.commit(optimize=False, merge=False)
+            if heartbeat:
+                heartbeat()  # never swap in an index built without the lock
             self._point(link, str(fresh))
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -231,6 +248,43 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------------ reading
 
+    def _searchers(self) -> OrderedDict:
+        cache = getattr(self._local, "searchers", None)
+        if cache is None:
+            cache = self._local.searchers = OrderedDict()
+        return cache
+
+    def _forget_searcher(self, tenant_id: int) -> None:
+        cached = self._searchers().pop(tenant_id, None)
+        if cached is not None:
+            with contextlib.suppress(Exception):
+                cached[1].close()
+
+    def _searcher(self, tenant_id: int):
+        """This thread's open searcher on the tenant's current index, or None.
+
+        Reused across queries: reopened when a rebuild swapped generations,
+        ``refresh()``-ed (a no-op unless a writer committed since) otherwise.
+        """
+        ix = self._index(tenant_id)
+        cache = self._searchers()
+        if ix is None:
+            self._forget_searcher(tenant_id)
+            return None
+        cached = cache.get(tenant_id)
+        if cached is not None and cached[0] is ix:
+            searcher = cached[1].refresh()
+        else:
+            self._forget_searcher(tenant_id)
+            searcher = ix.searcher()
+        cache[tenant_id] = (ix, searcher)
+        cache.move_to_end(tenant_id)
+        while len(cache) > SEARCHER_CACHE_SIZE:
+            _, (_, old) = cache.popitem(last=False)
+            with contextlib.suppress(Exception):
+                old.close()
+        return searcher
+
     def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
         try:
             return self._search(tenant_id, query)
@@ -238,49 +292,98 @@ class WhooshBackend(SearchBackend):
             # A rebuild swapped generations while this search was opening files: once more.
             with self._open_lock:
                 self._open.pop(tenant_id, None)
+            self._forget_searcher(tenant_id)
             return self._search(tenant_id, query)
 
     def _search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
-        ix = self._index(tenant_id)
-        if ix is None:
+        searcher = self._searcher(tenant_id)
+        if searcher is None:
             return SearchResult()
-        schema = ix.schema
+        schema = searcher.schema
         text_query = self._parse(schema, query.text) if query.text else None
-        matcher = text_query if text_query is not None else Every()
-        filters = self._filters(query)
-        category = self._category_filter(query.category_ids)
         window = current_app.config.get("SEARCH_MAX_RESULTS_WINDOW", 10_000)
-        facet = {"category": sorting.FieldFacet("category_id", maptype=sorting.Count)}
-        facet_top = {"top": sorting.FieldFacet("top_category_id", maptype=sorting.Count)}
+        sort = query.sort if (query.sort != "relevance" or text_query is not None) else "newest"
+        sortedby = sorting.MultiFacet(_SORTS[sort]) if sort in _SORTS else None
+        limit = max(1, min(query.offset + query.per_page, window))
         result = SearchResult()
-        with ix.searcher() as searcher:
-            sort = query.sort if (query.sort != "relevance" or text_query is not None) else "newest"
-            sortedby = sorting.MultiFacet(_SORTS[sort]) if sort in _SORTS else None
-            limit = max(1, min(query.offset + query.per_page, window))
-            main_filter = _and([*filters, category])
+        matched = self._matched_by_columns(searcher, text_query, query) if text_query is not None else None
+        if matched is not None:
+            # Few text matches: filters and facets straight from the sortable
+            # columns of those documents, then one scoring pass over what is left.
+            candidates, facets = matched
+            result.facets = facets
+            # (An empty set would mean "no filter" to Whoosh: nothing to search then.)
+            hits = (
+                searcher.search(text_query, filter=candidates, limit=limit, sortedby=sortedby)
+                if candidates
+                else None
+            )
+        else:
+            matcher = text_query if text_query is not None else Every()
+            filters = self._filters(query)
+            category = self._category_filter(query.category_ids)
+            facet = {
+                "category": sorting.FieldFacet("category_id", maptype=sorting.Count),
+                "top": sorting.FieldFacet("top_category_id", maptype=sorting.Count),
+            }
             hits = searcher.search(
                 matcher,
-                filter=main_filter,
+                filter=_and([*filters, category]),
                 limit=limit,
                 sortedby=sortedby,
-                groupedby=None if category is not None else {**facet, **facet_top},
+                groupedby=None if category is not None else facet,
             )
-            result.total = len(hits)
-            if query.offset < window:
-                result.ids = [int(hit["id"]) for hit in hits[query.offset : query.offset + query.per_page]]
             if category is None:
                 groups = (hits.groups("category"), hits.groups("top"))
             else:
                 # Facets leave the category filter out, so the buyer sees where else to look.
-                unfiltered = searcher.search(
-                    matcher, filter=_and(filters), limit=1, groupedby={**facet, **facet_top}
-                )
+                unfiltered = searcher.search(matcher, filter=_and(filters), limit=1, groupedby=facet)
                 groups = (unfiltered.groups("category"), unfiltered.groups("top"))
             result.facets = {int(k): v for k, v in groups[0].items() if k}
             result.facets.update({int(k): v for k, v in groups[1].items() if k})
-            if query.text:
-                result.corrected = self._correct(searcher, schema, query.text)
+        if matched is not None:
+            result.total = len(matched[0])  # every candidate matches the text: no counting pass
+        else:
+            result.total = len(hits)
+        if hits is not None and query.offset < window:
+            result.ids = [int(hit["id"]) for hit in hits[query.offset : query.offset + query.per_page]]
+        if query.text and result.total < CORRECT_BELOW:
+            result.corrected = self._correct(searcher, schema, query.text)
         return result
+
+    @staticmethod
+    def _matched_by_columns(searcher, text_query, query: SearchQuery):
+        """(doc numbers passing every filter, category facets), or None when the
+        text matches too many documents for a per-document column check."""
+        docs = list(searcher.docs_for_query(text_query))
+        if len(docs) > COLUMN_FILTER_MAX:
+            return None
+        reader = searcher.reader()
+        checks = []
+        if query.min_price is not None or query.max_price is not None:
+            lo = query.min_price if query.min_price is not None else -(2**63)
+            hi = query.max_price if query.max_price is not None else 2**63
+            checks.append((reader.column_reader("price"), lo, hi))
+        if query.max_delivery_days is not None:
+            checks.append((reader.column_reader("delivery_days"), -(2**31), query.max_delivery_days))
+        if query.min_rating is not None:
+            checks.append((reader.column_reader("rating"), round(query.min_rating * 100), 2**31))
+        if checks:
+            docs = [d for d in docs if all(lo <= col[d] <= hi for col, lo, hi in checks)]
+        category_col = reader.column_reader("category_id")
+        top_col = reader.column_reader("top_category_id")
+        facets: dict[int, int] = {}
+        wanted = set(query.category_ids)
+        kept = set()
+        for d in docs:
+            cid, top = category_col[d], top_col[d]
+            if cid:
+                facets[cid] = facets.get(cid, 0) + 1
+            if top and top != cid:
+                facets[top] = facets.get(top, 0) + 1
+            if not wanted or cid in wanted or top in wanted:
+                kept.add(d)
+        return kept, facets
 
     @staticmethod
     def _parse(schema, text: str):
@@ -342,7 +445,8 @@ class WhooshBackend(SearchBackend):
             return []
         out: list[str] = []
         seen = {typed}
-        with ix.searcher() as searcher:
+        searcher = self._searcher(tenant_id)
+        if searcher is not None:
             for tag in islice(searcher.reader().expand_prefix("tag", typed), 50):
                 tag = tag.decode() if isinstance(tag, bytes) else tag
                 if tag not in seen:
