@@ -48,6 +48,8 @@ class Config:
     # Host -> tenant resolutions are cached per process this many seconds, so a
     # suspension or a new domain takes effect on every process within it.
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))
+    # Spare tenant schemas the worker keeps built, so creating a tenant renames one.
+    TENANT_SPARE_SCHEMAS = _int("TENANT_SPARE_SCHEMAS", 2)
 
     # Events (transactional outbox delivered by RQ)
     EVENT_QUEUE = os.environ.get("EVENT_QUEUE", "events")
@@ -202,6 +204,7 @@ class TestingConfig(Config):
     INSTANCE_DIR = os.environ.get("TEST_INSTANCE_DIR", str(BASE_DIR / "instance" / "test"))
     WTF_CSRF_ENABLED = True
     TENANT_CACHE_TTL = 0.0
+    TENANT_SPARE_SCHEMAS = 0
     EVENT_RETRY_INTERVALS = [0, 0, 0]
     MAIL_BACKEND = "file"  # the `mailbox` fixture switches a test to a real SMTP server
     MAIL_RETRY_INTERVALS = [0, 0]

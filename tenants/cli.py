@@ -194,3 +194,18 @@ def revision(message, autogenerate, rev_id):
     finally:
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
+
+
+@tenants_cli.command("spares")
+@click.option("--count", default=None, type=int, help="Spare schemas to keep ready (default: config).")
+@with_appcontext
+def spares(count):
+    """Build spare tenant schemas ahead of time so creation only renames one."""
+    from tenants.spares import ensure_spares, ready_spares
+
+    if count is None:
+        count = current_app.config.get("TENANT_SPARE_SCHEMAS", 2)
+    if count < 0:
+        _fail("--count must be 0 or more")
+    built = ensure_spares(count)
+    click.echo(f"built {built} spare schema(s); {ready_spares()} ready")

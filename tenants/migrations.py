@@ -90,6 +90,11 @@ def create_tenant_tables(conn, schema: str) -> None:
     conn.connection.driver_connection.execute(rendered)
 
 
+def current_stamp_head() -> str | None:
+    """The tenant head this process's models correspond to (read once per process)."""
+    return _stamp_head(str(_migrations_dir()))
+
+
 def stamp_tenant_schema(conn, schema: str) -> None:
     """Record the tenant head in a freshly created schema (used by provisioning).
 
@@ -209,6 +214,9 @@ def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> 
         try:
             if public:
                 report.public_before, report.public_after = upgrade_public()
+                from tenants.spares import drop_stale_spares  # spares built by older code
+
+                drop_stale_spares()
             query = "SELECT slug, schema_name FROM public.tenants"
             params = {}
             if slug:

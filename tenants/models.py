@@ -73,3 +73,19 @@ class TenantDomain(db.Model):
 
     def __repr__(self) -> str:
         return f"<TenantDomain {self.hostname}>"
+
+
+class TenantSpareSchema(db.Model):
+    """A schema built ahead of time (tables + migration stamp), waiting to become a tenant.
+
+    Provisioning renames one (``ALTER SCHEMA ... RENAME``, constant time) instead of
+    running the DDL of every table while the operator waits. Only spares stamped
+    at the provisioning process's tenant head are used.
+    """
+
+    __tablename__ = "tenant_spare_schemas"
+    __table_args__ = {"schema": "public"}
+
+    schema_name: Mapped[str] = mapped_column(sa.String(63), primary_key=True)
+    head: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -1,6 +1,7 @@
 """Create, suspend, resume and drop tenants.
 
-Creation is one PostgreSQL transaction: the public rows, ``CREATE SCHEMA``,
+Creation is one PostgreSQL transaction: the public rows, ``CREATE SCHEMA``
+(or the rename of a spare schema built ahead of time, see ``tenants.spares``),
 the tables (from the models, not by replaying migrations), the Alembic stamp
 of the tenant head, and the seeds. Any failure rolls all of it back.
 """
@@ -25,6 +26,7 @@ from tenants.db import (
 from tenants.migrations import create_tenant_tables, stamp_tenant_schema
 from tenants.models import TENANT_STATUSES, Tenant, TenantDomain
 from tenants.resolver import get_tenant_by_slug, normalize_domain
+from tenants.spares import take_spare
 
 RESERVED_SLUGS = frozenset(
     """www api admin static platform app apps assets cdn media files mail email smtp ftp
@@ -122,10 +124,11 @@ def create_tenant(
                     for h in hostnames
                 ],
             )
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            create_tenant_tables(conn, schema)
+            if not take_spare(conn, schema):
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+                create_tenant_tables(conn, schema)
+                stamp_tenant_schema(conn, schema)
             conn.execution_options(schema_translate_map={TENANT_SCHEMA: schema})
-            stamp_tenant_schema(conn, schema)
             ref = TenantRef(id=tenant_id, slug=slug, schema=schema, name=name, status="active")
             notes = _seed(conn, ref, options or {})
     except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:

@@ -31,6 +31,7 @@ from tenants import provisioning
 from tenants.db import TENANT_SCHEMA, db, tenant_context
 from tenants.migrations import migrate_all, tenant_tables
 from tenants.resolver import get_tenant_by_slug
+from tenants.spares import drop_all_spares
 
 BASE_TENANTS = {
     "acme": {"name": "Acme Test Market", "options": {"primary_color": "#0f766e"}},
@@ -111,7 +112,7 @@ def _reset_database(app) -> None:
         schemas = conn.execute(
             sa.text(
                 "SELECT nspname FROM pg_namespace "
-                "WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'autogen\\_%'"
+                "WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'autogen\\_%' OR nspname LIKE 'spare\\_%'"
             )
         ).scalars()
         for schema in schemas:
@@ -177,6 +178,7 @@ def _truncate_and_reseed(app) -> None:
             )
         for slug in extra:
             provisioning.drop_tenant(slug)
+        drop_all_spares()
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text(

@@ -17,6 +17,7 @@ from app.events.tasks import relay_outbox
 from app.extensions import redis_store
 from tenants.db import db, tenant_context
 from tenants.resolver import get_tenant_by_slug
+from tenants.spares import ensure_spares
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ def _relay_loop(app, stop: threading.Event) -> None:
                 relay_outbox()
         except Exception:
             log.exception("outbox relay pass failed")
+        try:
+            with app.app_context():
+                # Keep spare tenant schemas built, so provisioning only renames one.
+                ensure_spares(app.config["TENANT_SPARE_SCHEMAS"])
+        except Exception:
+            log.exception("building spare tenant schemas failed")
 
 
 @click.command("worker")
