@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest-xdist workers: each gets its own database, Redis db and folders.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint install browser stop bench clean
 
@@ -13,7 +15,7 @@ test: install ## Set up and run lint plus the whole test suite
 	@scripts/ensure_chromium.sh || echo "!!! browser tests will be skipped: no Chromium !!!"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -rs $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs $(PYTEST_ARGS)
 
 install: $(STAMP)
 

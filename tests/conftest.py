@@ -333,6 +333,7 @@ def browser():
 # worker keeps its stored files and outbox mail in folders of its own, emptied per test.
 SuiteConfig.STORAGE_LOCAL_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"files-{_worker_id()}")
 SuiteConfig.MAIL_OUTBOX_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"mail-outbox-{_worker_id()}")
+SuiteConfig.SEARCH_INDEX_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"search-{_worker_id()}")
 
 
 @pytest.fixture(autouse=True)
@@ -340,7 +341,7 @@ def _clean_files():
     yield
     import shutil
 
-    for folder in (SuiteConfig.STORAGE_LOCAL_DIR, SuiteConfig.MAIL_OUTBOX_DIR):
+    for folder in (SuiteConfig.STORAGE_LOCAL_DIR, SuiteConfig.MAIL_OUTBOX_DIR, SuiteConfig.SEARCH_INDEX_DIR):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -356,6 +356,8 @@ class WhooshBackend(SearchBackend):
         """(doc numbers passing every filter, category facets), or None when the
         text matches too many documents for a per-document column check."""
         docs = list(searcher.docs_for_query(text_query))
+        if not docs:
+            return set(), {}  # also: an empty index's reader has no columns
         if len(docs) > COLUMN_FILTER_MAX:
             return None
         reader = searcher.reader()

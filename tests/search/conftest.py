@@ -4,7 +4,6 @@ that go through the gigs services (events -> ``run_jobs()`` -> handlers -> index
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from pathlib import Path
 
@@ -26,16 +25,10 @@ make_seller = _gigs_kit.make_seller
 gig_data = _gigs_kit.gig_data
 
 
-def _worker_id() -> str:
-    slot = os.environ.get("GIGFORGE_TEST_SLOT")
-    return f"s{slot}" if slot else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-
-
 @pytest.fixture(autouse=True)
 def search_index_dir(app):
-    """Indexes live in ``<test instance>/search-<worker>``, empty at the start and end of each test."""
-    folder = Path(app.config["INSTANCE_DIR"]) / f"search-{_worker_id()}"
-    app.config["SEARCH_INDEX_DIR"] = str(folder)
+    """Indexes live in this worker's own folder (tests/conftest.py), empty at the start of each test."""
+    folder = Path(app.config["SEARCH_INDEX_DIR"])
     shutil.rmtree(folder, ignore_errors=True)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
