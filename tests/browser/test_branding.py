@@ -15,9 +15,7 @@ def test_each_tenant_home_shows_its_own_branding(browser, live_server):
             seen[slug] = {
                 "title": page.title(),
                 "name": page.get_by_test_id("marketplace-name").inner_text(),
-                "header": page.eval_on_selector(
-                    ".site-header", "el => getComputedStyle(el).backgroundColor"
-                ),
+                "header": page.eval_on_selector(".site-header", "el => getComputedStyle(el).backgroundColor"),
             }
         assert seen["acme"]["name"] == "Acme Test Market"
         assert seen["globex"]["name"] == "Globex Test Market"
