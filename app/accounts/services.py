@@ -506,6 +506,7 @@ def reset_password(token: str, new_password: str) -> User:
         user.email_verified_at = _now()  # the link reached the inbox: the address works
     db.session.flush()
     revoke_api_tokens(user)
+    _account_event("account.password_changed", user)
     _send(
         user,
         "password_changed",
@@ -535,6 +536,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.password_hash = hash_password(new)
     db.session.flush()
     revoke_api_tokens(user)
+    _account_event("account.password_changed", user)
     _send(
         user,
         "password_changed",
@@ -592,7 +594,15 @@ def confirm_email_change(token: str) -> User:
     user.email = new_email
     user.email_verified_at = _now()
     db.session.flush()
+    _account_event("account.email_changed", user)
     return user
+
+
+def _account_event(name: str, user: User) -> None:
+    """Publish an account event (the notifications domain shows it in the bell)."""
+    from app.events import publish
+
+    publish(name, {"user_id": user.id})
 
 
 # --------------------------------------------------------------------------- profile

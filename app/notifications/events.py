@@ -63,3 +63,16 @@ def _messages_already_read(user_id: int, notifications: list[Notification]) -> s
         for n in notifications
         if (read_up_to.get(int(n.data["conversation_id"])) or 0) >= int(n.data["message_id"])
     }
+
+
+@handles("account.password_changed")
+def notify_password_changed(event) -> None:
+    """The account's owner sees the security notice in the bell too (the email is sent by accounts)."""
+    notify(int(event.payload["user_id"]), "password_changed", {}, dedupe_key=f"event:{event.id}")
+
+
+@handles("account.email_changed")
+def notify_email_changed(event) -> None:
+    user = db.session.get(User, int(event.payload["user_id"]))
+    if user is not None:
+        notify(user.id, "email_changed", {"new_email": user.email}, dedupe_key=f"event:{event.id}")
