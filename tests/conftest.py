@@ -23,6 +23,7 @@ from rq import SimpleWorker
 from werkzeug.serving import make_server
 
 from app import create_app
+from app import jobs as app_jobs
 from app.accounts.services import create_user
 from app.embedded import start_redis
 from app.extensions import redis_store
@@ -136,6 +137,9 @@ def app():
     # Taken here, not at import: under xdist the controller imports this module too.
     _hold_slot_lock()
     app = create_app(SuiteConfig)
+    # A job called outside an app context (as RQ runs it) must use this app, not
+    # build a development one against another database.
+    app_jobs._worker_app = app
     with app.app_context():
         _reset_database(app)
         report = migrate_all(jobs=1)
