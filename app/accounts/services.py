@@ -33,7 +33,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import AVAILABILITIES, ROLES, PortfolioItem, SellerProfile, User
 from app.accounts.reference import COUNTRIES, LANGUAGES
-from app.after_commit import on_commit
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -702,30 +701,9 @@ def _process_upload(file, field: str, *, max_bytes: int, max_side: int, square: 
 
 
 def _delete_file_after_commit(key: str | None) -> None:
-    if key:
-        on_commit(_delete_file, current_tenant().id, key)
+    from app.storage import delete_after_commit
 
-
-def _delete_file(tenant_id: int, key: str) -> None:
-    from app.storage import StorageError, storage
-    from tenants.db import bind_tenant, current_tenant_or_none, unbind_tenant
-    from tenants.resolver import get_tenant_by_id
-
-    tenant = current_tenant_or_none()
-    if tenant is not None and tenant.id == tenant_id:
-        token = None
-    else:
-        ref = get_tenant_by_id(tenant_id)
-        if ref is None:
-            return
-        token = bind_tenant(ref)
-    try:
-        storage.delete(key)
-    except StorageError:
-        log.warning("could not delete stored file %s", key)
-    finally:
-        if token is not None:
-            unbind_tenant(token)
+    delete_after_commit(key)
 
 
 def set_avatar(user: User, file) -> str:

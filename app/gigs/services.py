@@ -954,24 +954,9 @@ def remove_gig_image(actor: User, gig: Gig, image_id: Any) -> None:
 
 
 def _delete_file(tenant_id: int, key: str) -> None:
-    from app.storage import StorageError, storage
-    from tenants.db import bind_tenant, current_tenant_or_none, unbind_tenant
-    from tenants.resolver import get_tenant_by_id
+    from app.storage import delete_for_tenant
 
-    tenant = current_tenant_or_none()
-    token = None
-    if tenant is None or tenant.id != tenant_id:
-        ref = get_tenant_by_id(tenant_id)
-        if ref is None:
-            return
-        token = bind_tenant(ref)
-    try:
-        storage.delete(key)
-    except StorageError:
-        log.warning("could not delete stored file %s", key)
-    finally:
-        if token is not None:
-            unbind_tenant(token)
+    delete_for_tenant(tenant_id, key)
 
 
 def image_url(key: str | None, expires_in: int = 3600) -> str | None:

@@ -50,3 +50,39 @@ storage: StorageBackend = LocalProxy(get_storage)  # type: ignore[assignment]
 def remove_tenant_files(_sender=None, *, tenant, **_kwargs) -> None:
     """tenant_dropped receiver: delete every file of the dropped tenant."""
     get_storage().delete_tenant(tenant.id)
+
+
+def delete_for_tenant(tenant_id: int, key: str) -> None:
+    """Delete ``key`` of tenant ``tenant_id`` (binding it when another or none is bound).
+
+    Best effort: a file that cannot be deleted is logged, never raised, because
+    callers run after the database change that orphaned it has committed.
+    """
+    import logging
+
+    from tenants.db import bind_tenant, current_tenant_or_none, unbind_tenant
+    from tenants.resolver import get_tenant_by_id
+
+    tenant = current_tenant_or_none()
+    token = None
+    if tenant is None or tenant.id != tenant_id:
+        ref = get_tenant_by_id(tenant_id)
+        if ref is None:
+            return
+        token = bind_tenant(ref)
+    try:
+        storage.delete(key)
+    except StorageError:
+        logging.getLogger(__name__).warning("could not delete stored file %s", key)
+    finally:
+        if token is not None:
+            unbind_tenant(token)
+
+
+def delete_after_commit(key: str | None) -> None:
+    """Delete the bound tenant's file ``key`` once the current transaction commits."""
+    if key:
+        from app.after_commit import on_commit
+        from tenants.db import current_tenant
+
+        on_commit(delete_for_tenant, current_tenant().id, key)
