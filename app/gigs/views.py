@@ -44,9 +44,13 @@ def money(amount: int | None, currency: str | None = None) -> str:
     return f"{format_minor(amount, currency)} {currency}"
 
 
-@bp.app_context_processor
-def _gig_helpers():
-    return {"gig_image_url": services.image_url, "gig_status_label": STATUS_LABELS.get, "tiers": TIERS}
+@bp.record_once
+def _gig_helpers(state):
+    # Jinja globals, not a context processor: imported macros (the gig card used
+    # by search, category and profile pages) do not see the render context.
+    state.app.jinja_env.globals.update(
+        gig_image_url=services.image_url, gig_status_label=STATUS_LABELS.get, tiers=TIERS
+    )
 
 
 def _me():
