@@ -13,7 +13,6 @@ import time
 import pytest
 import socketio
 from rq import Queue
-from werkzeug.serving import make_server
 
 from app.accounts.models import User
 from app.accounts.tokens import issue_token_pair
@@ -126,33 +125,9 @@ def access_token(in_tenant):
     return issue
 
 
-# --- a live Socket.IO server (copied from tests/messaging/conftest.py) -------------------
+# --- a live Socket.IO server: the messaging tests' own -------------------------------------
 
-
-class SocketServer:
-    """The app (with its Socket.IO middleware) on a threaded werkzeug server."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def host(self, slug: str) -> str:
-        return f"{slug}.localhost:{self.port}"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-
-
-@pytest.fixture
-def socket_server(app):
-    server = SocketServer(app).start()
-    yield server
-    server.stop()
+from tests.messaging.conftest import SocketServer, socket_server  # noqa: E402, F401, F811
 
 
 class SocketClient:
@@ -201,7 +176,7 @@ class SocketClient:
 
 
 @pytest.fixture
-def socket_client(socket_server):
+def socket_client(socket_server):  # noqa: F811  (the fixture imported above)
     """``socket_client("acme", token=...)`` -> a connected SocketClient (closed after the test)."""
     clients: list[SocketClient] = []
 
