@@ -418,20 +418,40 @@ def _clean_packages(value: Any, errors: dict) -> list[dict]:
     return [by_tier[tier] for tier in TIERS if tier in by_tier]
 
 
-def _clean_extras(value: Any, errors: dict) -> list[dict]:
+def _object_list(value: Any, field: str, errors: dict, *, limit: int, messages: tuple[str, str, str]) -> list:
+    """``value`` as a list of dicts of at most ``limit`` items, else [] with one error on ``field``.
+
+    ``messages``: (not a list, too many, an item is not an object).
+    """
     if value is None:
         return []
+    not_list, too_many, not_object = messages
     if not isinstance(value, list | tuple):
-        errors["extras"] = "Give the extras as a list."
+        errors[field] = not_list
         return []
-    if len(value) > MAX_EXTRAS:
-        errors["extras"] = f"Offer at most {MAX_EXTRAS} extras."
+    if len(value) > limit:
+        errors[field] = too_many
         return []
+    if not all(isinstance(raw, dict) for raw in value):
+        errors[field] = not_object
+        return []
+    return list(value)
+
+
+def _clean_extras(value: Any, errors: dict) -> list[dict]:
+    items = _object_list(
+        value,
+        "extras",
+        errors,
+        limit=MAX_EXTRAS,
+        messages=(
+            "Give the extras as a list.",
+            f"Offer at most {MAX_EXTRAS} extras.",
+            "Each extra must be an object.",
+        ),
+    )
     extras = []
-    for i, raw in enumerate(value):
-        if not isinstance(raw, dict):
-            errors["extras"] = "Each extra must be an object."
-            return []
+    for i, raw in enumerate(items):
         prefix = f"extras.{i}"
         days = raw.get("extra_days", 0) or 0
         if not _is_int(days) or not -(DELIVERY_MAX - 1) <= days <= DELIVERY_MAX:
@@ -467,19 +487,19 @@ def _clean_extras(value: Any, errors: dict) -> list[dict]:
 
 
 def _clean_faqs(value: Any, errors: dict) -> list[dict]:
-    if value is None:
-        return []
-    if not isinstance(value, list | tuple):
-        errors["faqs"] = "Give the FAQ as a list."
-        return []
-    if len(value) > MAX_FAQS:
-        errors["faqs"] = f"Add at most {MAX_FAQS} questions."
-        return []
+    items = _object_list(
+        value,
+        "faqs",
+        errors,
+        limit=MAX_FAQS,
+        messages=(
+            "Give the FAQ as a list.",
+            f"Add at most {MAX_FAQS} questions.",
+            "Each FAQ entry must be an object.",
+        ),
+    )
     faqs = []
-    for i, raw in enumerate(value):
-        if not isinstance(raw, dict):
-            errors["faqs"] = "Each FAQ entry must be an object."
-            return []
+    for i, raw in enumerate(items):
         prefix = f"faqs.{i}"
         faqs.append(
             {
