@@ -59,6 +59,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
     from app.core import health, views
@@ -78,7 +79,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(views.home_bp)
-    app.register_blueprint(views.platform_bp)
+    platform.register(app)
+    console.register(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(storage_views.bp)
     app.register_blueprint(account_views.bp)
@@ -103,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         notifications_api.blp,
         orders_api.blp,
         payments_api.blp,
+        console.api_blueprint(),
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
@@ -121,12 +124,14 @@ def _register_domain_hooks() -> None:
     from app import after_commit  # noqa: F401  (session listeners)
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
     from app.accounts.services import invite_admin, seed_admin
+    from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.gigs.services import seed_categories
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
     from app.notifications import events as _notification_events  # noqa: F401  (message.posted handler)
     from app.orders import events as _order_events  # noqa: F401  (order.* / offer.* handlers)
     from app.payments import events as _payment_events  # noqa: F401  (order.refunded -> provider refund)
+    from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
     from app.settings.services import seed_settings

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tenants.db import TenantRef, db, public_table_args
 
 TENANT_STATUSES = ("active", "suspended")
+# A custom domain resolves only once verified; the default <slug>.<BASE_DOMAIN> is verified at birth.
+DOMAIN_STATUSES = ("pending", "verified")
 
 
 def utcnow() -> datetime:
@@ -61,12 +63,20 @@ class TenantDomain(db.Model):
             unique=True,
             postgresql_where=sa.text("is_primary"),
         ),
+        sa.CheckConstraint("status in ('pending', 'verified')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("public.tenants.id", ondelete="CASCADE"), index=True)
     hostname: Mapped[str] = mapped_column(sa.String(253), unique=True)
     is_primary: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Custom domains: the operator publishes ``verification_token`` in a DNS TXT record
+    # (see tenants/domains.py); until the check passes the hostname does not resolve.
+    status: Mapped[str] = mapped_column(sa.String(16), default="verified", server_default="verified")
+    verification_token: Mapped[str | None] = mapped_column(sa.String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_check_error: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     tenant: Mapped[Tenant] = relationship(back_populates="domains")

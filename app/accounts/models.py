@@ -54,6 +54,9 @@ class User(UserMixin, TenantModel):
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set by the operator console (app/accounts/moderation.py); the user is told the reason.
+    suspended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    suspended_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     seller_profile: Mapped[SellerProfile | None] = relationship(
         back_populates="user", uselist=False, lazy="select"

@@ -8,8 +8,6 @@ from app.gigs.services import visible_category_nodes
 home_bp = Blueprint("home", __name__, template_folder="templates")
 # Tenant-only pages of the core package.
 bp = Blueprint("core", __name__, template_folder="templates")
-# Platform-host-only pages (the platform console arrives with its issue).
-platform_bp = Blueprint("platform", __name__, template_folder="templates", url_prefix="/platform")
 
 
 @home_bp.get("/")
@@ -17,8 +15,3 @@ def home():
     if g.tenant is None:
         return render_template("platform/home.html")
     return render_template("core/home.html", categories=visible_category_nodes())
-
-
-@platform_bp.get("/about")
-def about():
-    return render_template("platform/home.html")

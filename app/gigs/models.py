@@ -20,7 +20,7 @@ from tenants.db import TENANT_SCHEMA, TenantModel, tenant_table_args
 if TYPE_CHECKING:
     from app.accounts.models import User
 
-GIG_STATUSES = ("draft", "pending_approval", "active", "paused", "archived")
+GIG_STATUSES = ("draft", "pending_approval", "rejected", "active", "paused", "archived")
 TIERS = ("basic", "standard", "premium")
 MAX_PRICE_MINOR = 10_000_000
 UNLIMITED_REVISIONS = -1
@@ -67,7 +67,8 @@ class Gig(TenantModel):
     __table_args__ = tenant_table_args(
         sa.UniqueConstraint("slug"),
         sa.CheckConstraint(
-            "status in ('draft', 'pending_approval', 'active', 'paused', 'archived')", name="status"
+            "status in ('draft', 'pending_approval', 'rejected', 'active', 'paused', 'archived')",
+            name="status",
         ),
         sa.CheckConstraint("char_length(title) between 15 and 100", name="title_length"),
         sa.CheckConstraint("cardinality(tags) <= 5", name="tag_count"),
@@ -97,12 +98,18 @@ class Gig(TenantModel):
     rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Moderation (app/gigs/moderation.py): the last decision, its reason (shown to the seller) and who.
+    moderation_reason: Mapped[str | None] = mapped_column(sa.String(1000))
+    moderated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    moderated_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
 
-    seller: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    seller: Mapped[User] = relationship(lazy="joined", innerjoin=True, foreign_keys=[seller_id])
     category: Mapped[Category | None] = relationship(lazy="joined")
     packages: Mapped[list[GigPackage]] = relationship(
         back_populates="gig",

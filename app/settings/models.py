@@ -27,6 +27,9 @@ class MarketplaceSettings(TenantModel):
     tagline: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     hero_text: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     logo_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Uploaded logo and favicon (app.storage keys); served by the branding routes.
+    logo_key: Mapped[str | None] = mapped_column(sa.String(300))
+    favicon_key: Mapped[str | None] = mapped_column(sa.String(300))
     primary_color: Mapped[str] = mapped_column(sa.String(7), default="#1dbf73", server_default="#1dbf73")
     accent_color: Mapped[str] = mapped_column(sa.String(7), default="#404145", server_default="#404145")
     support_email: Mapped[str | None] = mapped_column(sa.String(254))
@@ -40,6 +43,8 @@ class MarketplaceSettings(TenantModel):
     clearance_days: Mapped[int] = mapped_column(default=7, server_default="7")
     cancellation_auto_resolve_days: Mapped[int] = mapped_column(default=2, server_default="2")
     payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    # When on, a seller's "publish" sends the gig to the console's moderation queue.
+    gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Payment provider of the tenant: "sandbox" (default, no network) or "stripe".
     payment_provider: Mapped[str] = mapped_column(sa.String(16), default="sandbox", server_default="sandbox")
     stripe_publishable_key: Mapped[str | None] = mapped_column(sa.String(255))

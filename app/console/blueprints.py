@@ -1,0 +1,17 @@
+"""The console's two blueprints. Areas attach routes to them in their views_* / api_* modules."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_smorest import Blueprint as ApiBlueprint
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+
+blp = ApiBlueprint(
+    "console_api",
+    __name__,
+    url_prefix="/api/v1/console",
+    description="The operator console for partners: branding, domains, settings, categories, payments, "
+    "users, gig moderation, orders and refunds, audit log and KPIs. Bearer token of an operator "
+    "admin (or a moderator, for the moderation resources). Every change is written to the audit log.",
+)

@@ -1,0 +1,38 @@
+"""The console's side navigation: the areas the signed-in operator may open."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_login import current_user
+
+from app.console.access import ADMIN, MODERATOR, has_console_role
+from app.console.blueprints import bp
+
+# (endpoint, label, role needed). Areas whose routes are not registered are skipped.
+NAV = (
+    ("console.dashboard", "Dashboard", MODERATOR),
+    ("console.branding", "Branding", ADMIN),
+    ("console.domains", "Domains", ADMIN),
+    ("console.settings", "Settings", ADMIN),
+    ("console.categories", "Categories", ADMIN),
+    ("console.payments", "Payments", ADMIN),
+    ("console.users", "Users", MODERATOR),
+    ("console.gigs", "Gigs", MODERATOR),
+    ("console.orders", "Orders", MODERATOR),
+    ("console.audit_log", "Audit log", MODERATOR),
+)
+
+
+@bp.app_context_processor
+def _console_nav():
+    def console_nav():
+        return [
+            (endpoint, label)
+            for endpoint, label, role in NAV
+            if endpoint in current_app.view_functions and has_console_role(current_user, role)
+        ]
+
+    def can_use_console():
+        return "console.dashboard" in current_app.view_functions and has_console_role(current_user)
+
+    return {"console_nav": console_nav, "can_use_console": can_use_console}

@@ -1,0 +1,3 @@
+"""Console routes (filled in by its area)."""
+
+from app.console.blueprints import blp, bp  # noqa: F401
