@@ -152,6 +152,7 @@ def _register_cli(app: Flask) -> None:
     from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli
     from app.payments.cli import payments_cli
+    from app.platform.cli import platform_cli
     from app.search.cli import search_cli
 
     for command in (
@@ -163,6 +164,7 @@ def _register_cli(app: Flask) -> None:
         search_cli,
         ledger_cli,
         payments_cli,
+        platform_cli,
     ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.

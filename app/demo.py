@@ -7,6 +7,10 @@ Everything goes through the services, so the same rules hold as for a real
 seller; the content comes from ``app/demo_data`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).
 
+The demo also gets its staff: a platform admin (``DEMO_PLATFORM_ADMIN``, for the
+``/platform`` console on the bare platform host) and, in each tenant, besides the
+operator admin, a moderator (``moderator@<slug>.test``, role ``moderator``).
+
 Idempotent: a demo person who already exists (by email) is skipped with their
 gigs, so re-running `make run` adds nothing. Search is indexed once per tenant
 by ``reindex_tenant()`` instead of one index write per event (see ``_settle_events``).
@@ -45,6 +49,7 @@ from tenants.provisioning import create_tenant
 from tenants.resolver import get_tenant_by_slug
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published demo credentials)
+DEMO_PLATFORM_ADMIN = "admin@gigforge.localhost"
 DEMO_SELLERS_PER_TENANT = 20
 DEMO_GIGS_PER_TENANT = 250
 IMAGE_VARIANTS = 3  # distinct pictures per subcategory (each is re-encoded once)
@@ -100,6 +105,8 @@ def seed_demo(
                 # (each costs 0.1-0.5 s; 40+ of them would dominate the seeding time).
                 password_hash = hash_password(DEMO_PASSWORD)
                 break
+    if _ensure_platform_admin(password_hash):
+        lines.append(f"platform: admin {DEMO_PLATFORM_ADMIN} created")
     pictures: dict[tuple, bytes] = {}  # shared by the tenants, like the processed images
 
     def fill(spec: dict, ref) -> list[str]:
@@ -153,11 +160,53 @@ def _fill_tenant(slug: str, sellers: int, gigs: int, password_hash: str | None, 
         )
     else:
         done = f"{slug}: demo content already there"
+    if report["moderator"]:
+        done += f"; moderator {moderator_email(slug)} added"
     login = (
-        f"{slug}: log in as admin@{slug}.test (operator), {report['seller_login']} (seller), "
-        f"{report['buyer_login']} (buyer); password {DEMO_PASSWORD}"
+        f"{slug}: log in as admin@{slug}.test (operator), {moderator_email(slug)} (moderator), "
+        f"{report['seller_login']} (seller), {report['buyer_login']} (buyer); password {DEMO_PASSWORD}"
     )
     return [done, login]
+
+
+# --------------------------------------------------------------------------- staff
+
+
+def moderator_email(slug: str) -> str:
+    return f"moderator@{slug}.test"
+
+
+def _ensure_platform_admin(password_hash: str | None) -> bool:
+    """The demo's platform admin, created when missing; True when it was created."""
+    from app.platform.models import PlatformAdmin
+
+    db.session.remove()  # public schema: start clean of any tenant's transaction
+    exists = db.session.scalar(
+        sa.select(PlatformAdmin.id).where(sa.func.lower(PlatformAdmin.email) == DEMO_PLATFORM_ADMIN)
+    )
+    if exists is not None:
+        db.session.rollback()
+        return False
+    db.session.add(
+        PlatformAdmin(
+            email=DEMO_PLATFORM_ADMIN,
+            display_name="Demo platform admin",
+            password_hash=password_hash or hash_password(DEMO_PASSWORD),
+        )
+    )
+    db.session.commit()
+    return True
+
+
+def _ensure_moderator(slug: str, password_hash: str | None) -> bool:
+    """The bound tenant's demo moderator, created when missing (flushes); True when created."""
+    email = moderator_email(slug)
+    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email)) is not None:
+        return False
+    user = _new_person("Demo moderator", email, password_hash or hash_password(DEMO_PASSWORD))
+    user.role = "moderator"
+    db.session.flush()
+    return True
 
 
 # --------------------------------------------------------------------------- people
@@ -260,6 +309,7 @@ def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None,
         if email not in existing:
             _new_person(name, email, password_hash, bio="Here to find great freelancers.")
             report["buyers"] += 1
+    report["moderator"] = _ensure_moderator(slug, password_hash)
 
     if new_sellers and by_name:
         from app.gigs.services import add_gig_image, create_gig, publish_gig

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from app import create_app
-from app.demo import DEMO_PASSWORD, DEMO_TENANTS, seed_demo
+from app.demo import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.extensions import socketio
 from tenants.migrations import default_jobs, migrate_all
 
@@ -35,8 +35,13 @@ def main() -> int:
     base = app.config["BASE_DOMAIN"]
     print("\nGigforge is running:")
     print(f"  platform:  http://{base}:{port}/")
+    print(f"  platform console: http://{base}:{port}/platform/   ({DEMO_PLATFORM_ADMIN})")
     for spec in DEMO_TENANTS:
-        print(f"  {spec['name']:<18} http://{spec['slug']}.{base}:{port}/   (admin@{spec['slug']}.test)")
+        slug = spec["slug"]
+        print(
+            f"  {spec['name']:<18} http://{slug}.{base}:{port}/   "
+            f"(admin@{slug}.test operator, {moderator_email(slug)} moderator; console at /console)"
+        )
     print(f"  demo password: {DEMO_PASSWORD}")
     print(f"  API docs:  http://{base}:{port}/api/v1/docs")
     print(f"  worker:    RQ worker + outbox relay (pid {worker.pid})\n")

@@ -184,12 +184,26 @@ def _truncate_and_reseed(app) -> None:
             provisioning.drop_tenant(slug)
         drop_all_spares()
         with db.engine.begin() as conn:
+            # Back to the default hostname only, primary and verified (tests add and promote
+            # custom domains); platform admins are created per test.
+            default_host = "t.slug || '.' || :base"
+            params = {"base": app.config["BASE_DOMAIN"]}
             conn.execute(
                 sa.text(
                     "DELETE FROM public.tenant_domains d USING public.tenants t "
-                    "WHERE d.tenant_id = t.id AND NOT d.is_primary"
-                )
+                    f"WHERE d.tenant_id = t.id AND d.hostname <> {default_host}"
+                ),
+                params,
             )
+            conn.execute(
+                sa.text(
+                    "UPDATE public.tenant_domains d SET is_primary = true, status = 'verified' "
+                    f"FROM public.tenants t WHERE d.tenant_id = t.id AND d.hostname = {default_host} "
+                    "AND NOT (d.is_primary AND d.status = 'verified')"
+                ),
+                params,
+            )
+            conn.execute(sa.text("DELETE FROM public.platform_admins"))
         redis_store.client.flushdb()
         app.extensions["tenants"].invalidate()
 

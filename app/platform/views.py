@@ -1,12 +1,209 @@
-"""Platform-host pages: ``/platform/...``."""
+"""Platform-host pages: ``/platform/...``. Thin: parse the form, call one service, render.
+
+Only the bare platform host serves this blueprint (``PLATFORM_BLUEPRINTS``); everything
+but ``/about`` and the login page needs a signed-in platform admin (``app.platform.auth``).
+A refused action is shown on its form with status 422 and changes nothing.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from app.accounts.limits import account_key, configured, ip_key
+from app.accounts.views import safe_next
+from app.extensions import limiter
+from app.platform import services
+from app.platform.auth import current_platform_admin, end_session, platform_admin_required, start_session
+from app.platform.forms import (
+    ConfirmForm,
+    LoginForm,
+    NewTenantForm,
+    ResumeForm,
+    SuspendForm,
+    TenantFilterForm,
+    apply_errors,
+)
+from app.platform.services import PlatformError, TenantNotFound
+from tenants.db import db
 
 bp = Blueprint("platform", __name__, url_prefix="/platform", template_folder="templates")
+
+INVALID = 422  # a page re-shown with errors on its form
+
+
+def marketplace_url(hostname: str) -> str:
+    """A link to a tenant's site, on this request's scheme and port (dev servers run on one)."""
+    try:
+        port = urlsplit(request.host_url).port
+    except ValueError:
+        port = None
+    return f"{request.scheme}://{hostname}{f':{port}' if port else ''}/"
+
+
+@bp.context_processor
+def _platform_context():
+    return {
+        "platform_admin": current_platform_admin(),
+        "platform_logout_form": ConfirmForm,
+        "marketplace_url": marketplace_url,
+    }
+
+
+@bp.app_template_filter("platform_utc")
+def platform_utc(value: datetime) -> str:
+    """An aware datetime as ``YYYY-MM-DD HH:MM UTC`` (the platform console speaks UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @bp.get("/about")
 def about():
     return render_template("platform/home.html")
+
+
+# --------------------------------------------------------------------------- sign in
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("platform-login"), methods=["POST"])
+@limiter.limit(
+    configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("platform-login"), methods=["POST"]
+)
+def login():
+    target = safe_next(request.values.get("next"))
+    if target and not target.startswith(bp.url_prefix + "/"):
+        target = None  # only ever back into the console
+    if current_platform_admin() is not None:
+        return redirect(target or url_for("platform.tenants"))
+    form = LoginForm(next=target or "")
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            admin = services.authenticate(form.email.data, form.password.data)
+        except PlatformError as exc:
+            db.session.rollback()
+            form_errors = apply_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            start_session(admin)
+            services.log_action("admin.login", admin)
+            next_page = safe_next(form.next.data)
+            if not (next_page and next_page.startswith(bp.url_prefix + "/")):
+                next_page = None
+            return redirect(next_page or url_for("platform.tenants"))
+    status = INVALID if form.errors or form_errors else 200
+    return render_template("platform/login.html", form=form, form_errors=form_errors), status
+
+
+@bp.post("/logout")
+def logout():
+    if ConfirmForm().validate_on_submit():
+        admin = current_platform_admin()
+        if admin is not None:
+            services.log_action("admin.logout", admin)
+        end_session()
+        flash("You are logged out of the platform console.", "info")
+    return redirect(url_for("platform.login"))
+
+
+# --------------------------------------------------------------------------- tenants
+
+
+@bp.get("/")
+@platform_admin_required
+def tenants():
+    form = TenantFilterForm(request.args)
+    form_errors: list[str] = []
+    status = 200
+    try:
+        overview = services.tenant_overview(
+            request.args.get("page"), form.q.data, form.status.data, form.sort.data
+        )
+    except PlatformError as exc:
+        form_errors = apply_errors(form, exc.errors)
+        overview = services.tenant_overview()
+        status = INVALID
+    return render_template(
+        "platform/tenants.html", form=form, form_errors=form_errors, overview=overview
+    ), status
+
+
+@bp.route("/tenants/new", methods=["GET", "POST"])
+@platform_admin_required
+def new_tenant():
+    form = NewTenantForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            result = services.create_tenant_from_console(
+                form.slug.data, form.name.data, form.admin_email.data, actor=g.platform_admin
+            )
+        except PlatformError as exc:
+            db.session.rollback()
+            form_errors = apply_errors(form, exc.errors)
+        else:
+            flash(
+                f"Created {result.tenant.name} at {result.hostnames[-1]} in "
+                f"{result.seconds * 1000:.0f} ms. {form.admin_email.data.strip()} gets an email "
+                "to set their admin password.",
+                "success",
+            )
+            return redirect(url_for("platform.tenant_detail", slug=result.tenant.slug))
+    status = INVALID if form.errors or form_errors else 200
+    return render_template("platform/tenant_new.html", form=form, form_errors=form_errors), status
+
+
+def _detail(slug: str, status: int = 200, **forms):
+    try:
+        health = services.tenant_health(slug)
+    except TenantNotFound:
+        abort(404)
+    context = {"suspend_form": SuspendForm(formdata=None), "resume_form": ResumeForm(formdata=None)}
+    context.update(forms)
+    return render_template("platform/tenant.html", health=health, **context), status
+
+
+@bp.get("/tenants/<slug>")
+@platform_admin_required
+def tenant_detail(slug: str):
+    return _detail(slug)
+
+
+@bp.post("/tenants/<slug>/suspend")
+@platform_admin_required
+def suspend_tenant(slug: str):
+    form = SuspendForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            ref = services.suspend_tenant(slug, form.reason.data, actor=g.platform_admin)
+        except TenantNotFound:
+            abort(404)
+        except PlatformError as exc:
+            db.session.rollback()
+            form_errors = apply_errors(form, exc.errors)
+        else:
+            flash(f"{ref.name} is suspended: its sites answer 503 until you resume it.", "success")
+            return redirect(url_for("platform.tenant_detail", slug=slug))
+    return _detail(slug, INVALID, suspend_form=form, suspend_errors=form_errors)
+
+
+@bp.post("/tenants/<slug>/resume")
+@platform_admin_required
+def resume_tenant(slug: str):
+    form = ResumeForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            ref = services.resume_tenant(slug, actor=g.platform_admin)
+        except TenantNotFound:
+            abort(404)
+        except PlatformError as exc:
+            db.session.rollback()
+            form_errors = apply_errors(form, exc.errors)
+        else:
+            flash(f"{ref.name} is active again.", "success")
+            return redirect(url_for("platform.tenant_detail", slug=slug))
+    return _detail(slug, INVALID, resume_form=form, resume_errors=form_errors)

@@ -1,0 +1,100 @@
+"""``flask platform ...``: platform admins (create, list, set a password, disable, enable)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from app.platform import services
+from app.platform.services import PlatformError
+from tenants.db import db
+
+
+def _fail(exc: PlatformError) -> None:
+    db.session.rollback()
+    for field, message in exc.errors.items():
+        label = "" if field == services.FORM else f"{field}: "
+        click.secho(f"Error: {label}{message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group("platform", help="Platform admins: the people who run Gigforge (the /platform console).")
+def platform_cli():
+    pass
+
+
+@platform_cli.command("create-admin")
+@click.option("--email", required=True, help="Login email of the new platform admin.")
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@with_appcontext
+def create_admin(email, display_name, password_stdin):
+    """Add a platform admin (prompts for the password unless --password-stdin)."""
+    password = _read_password(password_stdin)
+    try:
+        admin = services.create_platform_admin(email, display_name, password)
+    except PlatformError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Created platform admin {admin.email} (id {admin.id})")
+
+
+@platform_cli.command("list-admins")
+@with_appcontext
+def list_admins():
+    """List platform admins with status and last login."""
+    admins = services.list_platform_admins()
+    click.echo(f"{'id':<5} {'email':<40} {'status':<9} {'last login':<20} name")
+    for admin in admins:
+        last = admin.last_login_at.strftime("%Y-%m-%d %H:%M") if admin.last_login_at else "never"
+        click.echo(f"{admin.id:<5} {admin.email:<40} {admin.status:<9} {last:<20} {admin.display_name}")
+    click.echo(f"{len(admins)} platform admin(s)")
+
+
+@platform_cli.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@with_appcontext
+def set_password(email, password_stdin):
+    """Give a platform admin a new password (their open sessions end)."""
+    password = _read_password(password_stdin)
+    try:
+        admin = services.set_platform_admin_password(email, password)
+    except PlatformError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Password of {admin.email} changed; their other sessions have ended")
+
+
+@platform_cli.command("disable-admin")
+@click.option("--email", required=True)
+@with_appcontext
+def disable_admin(email):
+    """Disable a platform admin: they cannot log in and their sessions end at once."""
+    try:
+        admin = services.set_platform_admin_status(email, "disabled")
+    except PlatformError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Disabled {admin.email}")
+
+
+@platform_cli.command("enable-admin")
+@click.option("--email", required=True)
+@with_appcontext
+def enable_admin(email):
+    """Re-enable a disabled platform admin."""
+    try:
+        admin = services.set_platform_admin_status(email, "active")
+    except PlatformError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Enabled {admin.email}")

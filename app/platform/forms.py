@@ -1,0 +1,123 @@
+"""Web forms of the platform console (Flask-WTF: every POST form carries a CSRF token).
+
+Forms check shape; the rules (slug syntax and reserved words, unique slug, email
+syntax, suspension reason) live in ``app.platform.services`` and come back as
+PlatformError, which ``apply_errors`` puts on the matching fields.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from app.platform.services import (
+    MAX_QUERY,
+    MAX_REASON,
+    PlatformError,
+    check_admin_email,
+    check_slug,
+    check_tenant_name,
+)
+
+
+def _service_rule(check):
+    """A WTForms validator running a service's rule, so every field's problem shows at once."""
+
+    def validator(form, field):
+        try:
+            check(field.data)
+        except PlatformError as exc:
+            raise ValidationError(next(iter(exc.errors.values()))) from None
+
+    return validator
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=1024)])
+    next = HiddenField()
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token (log out)."""
+
+
+class TenantFilterForm(FlaskForm):
+    """The tenants list's search and filters: a GET form, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=MAX_QUERY)])
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("all", "All"),
+            SelectChoice("active", "Active"),
+            SelectChoice("suspended", "Suspended"),
+        ],
+        default="all",
+        validate_choice=False,  # the service names a bad value in its own words
+    )
+    sort = SelectField(
+        "Sort",
+        choices=[SelectChoice("name", "Name"), SelectChoice("newest", "Newest")],
+        default="name",
+        validate_choice=False,
+    )
+
+
+class NewTenantForm(FlaskForm):
+    name = StringField(
+        "Marketplace name",
+        validators=[DataRequired("Enter the marketplace's name."), _service_rule(check_tenant_name)],
+    )
+    slug = StringField(
+        "Slug",
+        validators=[DataRequired("Choose a slug."), _service_rule(check_slug)],
+        description="2-31 characters: a lower-case letter, then letters, digits or hyphens. "
+        "The marketplace answers at <slug>.<platform domain>; the slug cannot be changed later.",
+    )
+    admin_email = EmailField(
+        "Admin email",
+        validators=[
+            DataRequired("Enter the email of the marketplace's first admin."),
+            Length(max=254),
+            _service_rule(check_admin_email),
+        ],
+        description="The marketplace's first operator admin. They get an email with a link to set "
+        "their password.",
+    )
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired("Say why the tenant is suspended."), Length(max=MAX_REASON)],
+        description="Kept with the tenant and shown here; the marketplace's visitors see a 503 page.",
+    )
+
+
+class ResumeForm(FlaskForm):
+    """Resume a suspended tenant: only the CSRF token."""
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
+    """Put service errors on the form's fields; returns the messages that belong to no field."""
+    leftovers: list[str] = []
+    for name, message in errors.items():
+        target = form._fields.get(name)
+        if target is not None and name != "csrf_token":
+            target.errors = [*target.errors, message]
+        else:
+            leftovers.append(message)
+    return leftovers

@@ -1,0 +1,62 @@
+"""End to end in headless Chromium: a platform admin creates and suspends a tenant from the console."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("GIGFORGE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"platform-{name}.png"), full_page=True)
+
+
+def test_platform_admin_creates_and_suspends_a_tenant(browser, live_server, make_platform_admin):
+    make_platform_admin()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(live_server.url("localhost", "/"))
+        page.get_by_test_id("platform-console-link").click()
+        assert "/platform/login" in page.url
+        page.fill("#email", "ops@gigforge.test")
+        page.fill("#password", "platform-lantern-harbor-9")
+        _shot(page, "login")
+        page.get_by_role("button", name="Log in").click()
+        assert page.url.endswith("/platform/")
+        assert page.get_by_test_id("tenant-row").count() == 2
+        _shot(page, "tenants")
+
+        page.get_by_test_id("new-tenant-button").click()
+        page.fill("#name", "Initech Gigs")
+        page.fill("#slug", "www")
+        page.fill("#admin_email", "boss@initech.test")
+        page.get_by_role("button", name="Create tenant").click()
+        assert "is reserved" in page.locator("#slug-error").inner_text()
+        _shot(page, "new-tenant-error")
+        page.fill("#slug", "initech")
+        page.get_by_role("button", name="Create tenant").click()
+        assert page.url.endswith("/platform/tenants/initech")
+        assert page.locator("[data-testid=health]").get_attribute("data-state") == "ok"
+        _shot(page, "tenant")
+
+        site = context.new_page()
+        assert site.goto(live_server.url("initech.localhost", "/")).status == 200
+
+        page.fill("#reason", "Trial ended")
+        page.get_by_role("button", name="Suspend Initech Gigs").click()
+        assert page.get_by_test_id("suspended-notice").is_visible()
+        _shot(page, "suspended")
+        assert site.goto(live_server.url("initech.localhost", "/")).status == 503
+
+        page.get_by_role("button", name="Resume Initech Gigs").click()
+        assert site.goto(live_server.url("initech.localhost", "/")).status == 200
+
+        page.get_by_test_id("platform-logout").click()
+        assert "/platform/login" in page.url
+    finally:
+        context.close()
