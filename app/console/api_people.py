@@ -1,3 +1,279 @@
-"""Console routes (filled in by its area)."""
+"""Console API: users (search, view, suspend, reactivate, role) and gig moderation
+(list / queue, review, approve, reject, pause) under ``/api/v1/console``.
 
-from app.console.blueprints import blp, bp  # noqa: F401
+Thin: parse with a schema, call one console action (``people.py``: the domain rule
+plus the audit entry), commit once, serialize. Refusals keep the house shape
+``{code, status, message, errors}``: 403 a role that may not do this (a moderator
+acting on an admin, granting roles), 404 an unknown user or gig (of this
+marketplace: another marketplace's ids are unknown here), 409 a state conflict
+(yourself, the last admin, a gig that is not pending), 412 the gig changed since
+the version you reviewed, 422 field errors as ``{"errors": {"json": {field: [msg]}}}``.
+Nothing is changed by a refused request.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import abort
+
+from app.accounts import moderation as user_rules
+from app.accounts.services import FORM, AccountError
+from app.console import people
+from app.console.access import ADMIN, MODERATOR, api_console_required
+from app.console.blueprints import blp
+from app.console.schemas_people import (
+    ConsoleApproveSchema,
+    ConsoleGigDetailSchema,
+    ConsoleGigListArgsSchema,
+    ConsoleGigReasonSchema,
+    ConsoleGigSchema,
+    ConsoleRejectSchema,
+    ConsoleRoleSchema,
+    ConsoleSuspendSchema,
+    ConsoleUserDetailSchema,
+    ConsoleUserListArgsSchema,
+    ConsoleUserSchema,
+)
+from app.gigs import moderation as gig_rules
+from app.gigs.services import GigError
+from tenants.db import db
+
+USER_ID = "/users/<int(max=2147483647):user_id>"
+GIG_ID = "/gigs/<int(max=2147483647):gig_id>"
+
+
+def _refuse(exc: AccountError | GigError, location: str = "json"):
+    """Roll back and abort with the refusal's status; field errors in smorest's 422 shape."""
+    db.session.rollback()
+    status = getattr(exc, "status", 422)
+    if status == 422:
+        fields = {k: [v] for k, v in exc.errors.items() if k != FORM}
+        general = [v for k, v in exc.errors.items() if k == FORM]
+        if general:
+            fields["_schema"] = general
+        abort(422, message=exc.message, errors={location: fields})
+    abort(status, message=exc.message)
+
+
+def _documented(*codes: tuple[int, str]):
+    def decorator(view):
+        for code, description in codes:
+            view = blp.alt_response(code, response="DEFAULT_ERROR", description=description)(view)
+        return view
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- users
+
+
+@blp.route("/users")
+class ConsoleUsers(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(ConsoleUserListArgsSchema, location="query")
+    @blp.response(200, ConsoleUserSchema(many=True))
+    @blp.paginate()
+    @_documented((422, "Unknown role or status, or an overlong query"))
+    def get(self, args, pagination_parameters):
+        """Search the marketplace's users (admins and moderators).
+
+        Filter by `q` (email, name, handle or id), `role` and `status`; newest first.
+        Paginated: `page`, `page_size`; the total is in the `X-Pagination` header.
+        """
+        try:
+            users, total = user_rules.search_users(
+                args.get("q"),
+                args.get("role"),
+                args.get("status"),
+                page=pagination_parameters.page,
+                per_page=pagination_parameters.page_size,
+            )
+        except AccountError as exc:
+            _refuse(exc, "query")
+        pagination_parameters.item_count = total
+        return users
+
+
+@blp.route(USER_ID)
+class ConsoleUser(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.response(200, ConsoleUserDetailSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, user_id):
+        """One user with their gigs, order counts and the audit entries about them."""
+        try:
+            return people.user_overview(user_id)
+        except AccountError as exc:
+            _refuse(exc)
+
+
+@blp.route(f"{USER_ID}/suspend")
+class ConsoleUserSuspend(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(
+        ConsoleSuspendSchema, example={"reason": "Repeated off-platform payment requests after two warnings."}
+    )
+    @blp.response(200, ConsoleUserSchema)
+    @_documented(
+        (403, "A moderator may only suspend members"),
+        (404, "No such user"),
+        (409, "Yourself, the last admin, or an account already suspended or deleted"),
+        (422, "Empty or overlong reason"),
+    )
+    def post(self, body, user_id):
+        """Suspend a user: they are logged out everywhere, their API tokens are revoked,
+        their gigs leave search, and they are emailed the reason."""
+        try:
+            user = people.suspend_user(g.api_user, user_id, body["reason"])
+        except AccountError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return user
+
+
+@blp.route(f"{USER_ID}/reactivate")
+class ConsoleUserReactivate(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.response(200, ConsoleUserSchema)
+    @_documented(
+        (403, "A moderator may only reactivate members"),
+        (404, "No such user"),
+        (409, "The account is not suspended"),
+    )
+    def post(self, user_id):
+        """Lift a suspension: the user can log in again and their gigs return to search."""
+        try:
+            user = people.reactivate_user(g.api_user, user_id)
+        except AccountError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return user
+
+
+@blp.route(f"{USER_ID}/role")
+class ConsoleUserRole(MethodView):
+    @api_console_required(ADMIN)
+    @blp.arguments(ConsoleRoleSchema, example={"role": "moderator"})
+    @blp.response(200, ConsoleUserSchema)
+    @_documented(
+        (404, "No such user"),
+        (409, "Demoting the last admin, or a suspended or deleted account"),
+        (422, "Unknown role"),
+    )
+    def put(self, body, user_id):
+        """Set a user's role: `member`, `moderator` or `admin` (admins only).
+
+        Setting the role the user already has changes nothing (and records nothing).
+        """
+        try:
+            user = people.set_user_role(g.api_user, user_id, body["role"])
+        except AccountError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return user
+
+
+# --------------------------------------------------------------------------- gigs
+
+
+@blp.route("/gigs")
+class ConsoleGigs(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(ConsoleGigListArgsSchema, location="query")
+    @blp.response(200, ConsoleGigSchema(many=True))
+    @blp.paginate()
+    @_documented((422, "Unknown status, or an overlong query"))
+    def get(self, args, pagination_parameters):
+        """Every gig of the marketplace, in any status. `status=pending_approval` is the
+        moderation queue, oldest first. Paginated: `page`, `page_size` (`X-Pagination`)."""
+        try:
+            gigs, total = gig_rules.list_gigs_for_operators(
+                status=args.get("status"),
+                q=args.get("q"),
+                page=pagination_parameters.page,
+                per_page=pagination_parameters.page_size,
+            )
+        except GigError as exc:
+            _refuse(exc, "query")
+        pagination_parameters.item_count = total
+        return gigs
+
+
+@blp.route(GIG_ID)
+class ConsoleGig(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.response(200, ConsoleGigDetailSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, gig_id):
+        """A gig in any status with its full content, what it lacks to go live, and its audit entries."""
+        try:
+            return gig_rules.get_gig_for_review(gig_id)
+        except GigError as exc:
+            _refuse(exc)
+
+
+_GIG_REFUSALS = (
+    (403, "Not an operator, or a moderator's own gig"),
+    (404, "No such gig"),
+    (409, "Not possible in the gig's status (named in the message)"),
+)
+
+
+@blp.route(f"{GIG_ID}/approve")
+class ConsoleGigApprove(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(ConsoleApproveSchema, example={"version": 4})
+    @blp.response(200, ConsoleGigSchema)
+    @_documented(*_GIG_REFUSALS, (412, "The gig changed since the version you reviewed"))
+    def post(self, body, gig_id):
+        """Approve a gig pending approval: it goes live and the seller is notified."""
+        try:
+            gig = people.approve_gig(g.api_user, gig_id, expected_version=body.get("version"))
+        except GigError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return gig
+
+
+@blp.route(f"{GIG_ID}/reject")
+class ConsoleGigReject(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(
+        ConsoleRejectSchema,
+        example={"reason": "The images show another company's logo. Replace them with your own work."},
+    )
+    @blp.response(200, ConsoleGigSchema)
+    @_documented(
+        *_GIG_REFUSALS,
+        (412, "The gig changed since the version you reviewed"),
+        (422, "Empty or overlong reason"),
+    )
+    def post(self, body, gig_id):
+        """Reject a gig pending approval with a reason the seller is told; they can edit it
+        and publish it again, which sends it back to the queue."""
+        try:
+            gig = people.reject_gig(g.api_user, gig_id, body["reason"], expected_version=body.get("version"))
+        except GigError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return gig
+
+
+@blp.route(f"{GIG_ID}/pause")
+class ConsoleGigPause(MethodView):
+    @api_console_required(MODERATOR)
+    @blp.arguments(
+        ConsoleGigReasonSchema, example={"reason": "Reported by buyers: the samples are not the seller's."}
+    )
+    @blp.response(200, ConsoleGigSchema)
+    @_documented(*_GIG_REFUSALS, (422, "Empty or overlong reason"))
+    def post(self, body, gig_id):
+        """Pause a live gig with a reason the seller is told. It leaves search; when the
+        seller publishes it again it goes through review."""
+        try:
+            gig = people.pause_gig(g.api_user, gig_id, body["reason"])
+        except GigError as exc:
+            _refuse(exc)
+        db.session.commit()
+        return gig

@@ -9,10 +9,16 @@ fields use dotted names (``packages.basic.price_minor``, ``faqs.1.answer``).
 Every state change publishes an event in the same transaction (payload
 ``{"gig_id": id}``; the search domain's handlers load the gig fresh):
 
-- ``gig.published``: a draft or paused gig became active
+- ``gig.published``: a draft or paused gig became active (also sent by
+  ``app/gigs/moderation.approve_gig`` when an operator approves a pending gig)
+- ``gig.submitted``: the seller published but the gig needs an operator's review first
+  (it is ``pending_approval`` and not public; see ``publish_gig``)
 - ``gig.updated``: an edit (details, packages, extras, FAQ, images) of any gig
 - ``gig.paused``: an active gig stopped taking orders and left the catalog
+  (``{"gig_id", "by_operator": true, "reason"}`` when an operator paused it)
 - ``gig.archived``: the gig is gone for good (terminal)
+
+Moderation (``app/gigs/moderation.py``) adds ``gig.approved`` and ``gig.rejected``.
 
 Money is integer minor units of the marketplace currency.
 """
@@ -70,7 +76,11 @@ MAX_FAQS = 10
 QUESTION_MAX, ANSWER_MAX = 200, 1000
 MAX_PAGE = 10_000  # deeper pages are empty rather than an absurd OFFSET
 GIG_FIELDS = ("title", "description", "category_id", "tags", "packages", "extras", "faqs")
-EDITABLE_STATUSES = ("draft", "active", "paused")
+# A pending gig stays editable (the operator reviews its latest version); a rejected
+# one is edited and published again, which sends it back to review.
+EDITABLE_STATUSES = ("draft", "pending_approval", "rejected", "active", "paused")
+# Statuses in which the gig must stay complete (it is public, or about to be).
+PUBLISHABLE_STATUSES = ("active", "pending_approval")
 
 
 class GigError(ValueError):
@@ -803,7 +813,7 @@ def update_gig(actor: User, gig: Gig, data: dict, expected_version: int | None =
     ``packages``, ``extras`` and ``faqs`` replace the whole list when given.
     ``expected_version`` is the version the client read (None: do not check);
     a concurrent write between the check and the flush is caught too.
-    An active gig must stay publishable. Publishes ``gig.updated``.
+    An active (or pending) gig must stay publishable. Publishes ``gig.updated``.
     Raises GigForbidden (not the owner), GigStateError (archived),
     GigVersionConflict, GigError with field errors.
     """
@@ -812,7 +822,7 @@ def update_gig(actor: User, gig: Gig, data: dict, expected_version: int | None =
     _check_version(gig, expected_version)
     clean = _clean(data, creating=False)
     _validate_result(gig, clean)
-    if gig.status == "active" and (
+    if gig.status in PUBLISHABLE_STATUSES and (
         "packages" in clean or "description_html" in clean or "category_id" in clean
     ):
         errors = {}
@@ -842,21 +852,51 @@ def _flush_versioned() -> None:
         ) from None
 
 
-def publish_gig(actor: User, gig: Gig) -> Gig:
-    """Make a draft or paused gig active (listed, searchable). Publishing an active gig changes nothing.
+def approval_required() -> bool:
+    """Whether the marketplace reviews new gigs before they go live (``gigs_require_approval``)."""
+    from app.settings.models import MarketplaceSettings
 
-    Publishes ``gig.published``. Raises GigForbidden (not the owner, or no
-    longer a seller), GigStateError (archived), GigError with what is missing
-    (title, description, category, basic package).
+    return bool(db.session.scalar(sa.select(MarketplaceSettings.gigs_require_approval)))
+
+
+def needs_review(gig: Gig) -> bool:
+    """Whether publishing ``gig`` sends it to the operators' review instead of making it active.
+
+    - a rejected gig, and a gig an operator paused (its ``moderation_reason`` is set),
+      always go back through review: the seller cannot undo an operator's decision alone;
+    - with approval on, a gig that was never published (``published_at`` empty) is reviewed;
+      a gig already approved or published once goes live again when its seller resumes it.
+    """
+    if gig.status == "rejected":
+        return True
+    if gig.status == "paused" and gig.moderation_reason is not None:
+        return True
+    return gig.published_at is None and approval_required()
+
+
+def publish_gig(actor: User, gig: Gig) -> Gig:
+    """Publish a draft, paused or rejected gig: it becomes active (listed, searchable), or
+    ``pending_approval`` when it needs an operator's review first (see ``needs_review``).
+
+    Publishing an active or pending gig changes nothing. Publishes ``gig.published``
+    (active) or ``gig.submitted`` (pending). Raises GigForbidden (not the owner, or no
+    longer a seller), GigStateError (archived), GigError with what is missing (title,
+    description, category, basic package).
     """
     _require_owner(actor, gig)
     _require_editable(gig)
-    if gig.status == "active":
+    if gig.status in ("active", "pending_approval"):
         return gig
     _require_seller(actor)
     errors = completeness_errors(gig)
     if errors:
         raise GigError(errors)
+    if needs_review(gig):
+        gig.status = "pending_approval"
+        _bump(gig)
+        _flush_versioned()
+        publish("gig.submitted", {"gig_id": gig.id})
+        return gig
     gig.status = "active"
     gig.published_at = gig.published_at or datetime.now(UTC)
     _bump(gig)

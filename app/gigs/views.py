@@ -25,6 +25,7 @@ CATEGORY_PAGE_SIZE = 24
 STATUS_LABELS = {
     "draft": "Draft",
     "pending_approval": "Pending approval",
+    "rejected": "Rejected",
     "active": "Live",
     "paused": "Paused",
     "archived": "Archived",
@@ -201,6 +202,8 @@ def change_status(gig_id: int, action: str):
         back = url_for("gigs.edit_gig", gig_id=gig_id) if action == "publish" else url_for("gigs.seller_gigs")
         return redirect(back, 303)
     db.session.commit()
+    if gig.status == "pending_approval":
+        done = "Your gig is sent for review: it goes live once the marketplace's team approves it."
     flash(done, "success")
     return redirect(url_for("gigs.seller_gigs"), 303)
 

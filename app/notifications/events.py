@@ -4,6 +4,15 @@
 every participant but the sender gets a ``new_message`` notification. System
 messages (``sender_id`` None) notify no one here: they are posted by the
 domain that owns the event (orders), which notifies with its own kinds.
+
+Gig moderation (``app/gigs/moderation.py``, ``app/gigs/services.py``):
+
+- ``gig.approved`` ``{"gig_id"}``: the seller gets ``gig_approved``;
+- ``gig.rejected`` ``{"gig_id", "reason"}``: the seller gets ``gig_rejected`` with the reason;
+- ``gig.paused`` ``{"gig_id", "by_operator": true, "reason"}``: the seller gets
+  ``gig_paused_by_operator`` (a pause by the seller themself notifies no one);
+- ``gig.submitted`` ``{"gig_id"}``: every active admin and moderator (but the seller)
+  gets ``gig_submitted``, linking to the gig's review page in the console.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.events import handles
+from app.gigs.models import Gig
 from app.messaging.models import Conversation, ConversationParticipant, Message
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
@@ -76,3 +86,55 @@ def notify_email_changed(event) -> None:
     user = db.session.get(User, int(event.payload["user_id"]))
     if user is not None:
         notify(user.id, "email_changed", {"new_email": user.email}, dedupe_key=f"event:{event.id}")
+
+
+# --- gig moderation --------------------------------------------------------------------
+
+
+def _gig_of(event) -> Gig | None:
+    gig_id = (event.payload or {}).get("gig_id")
+    return db.session.get(Gig, gig_id) if isinstance(gig_id, int) else None
+
+
+def _tell_seller(event, kind: str, url: str | None = None) -> None:
+    gig = _gig_of(event)
+    if gig is None:  # gone since: nothing to tell
+        return
+    reason = (event.payload or {}).get("reason") or gig.moderation_reason or ""
+    data = {"gig_id": gig.id, "gig_title": gig.title, "reason": reason[:1000]}
+    url = url or path_for("gigs.edit_gig", gig_id=gig.id)
+    notify(gig.seller_id, kind, data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("gig.approved")
+def notify_gig_approved(event) -> None:
+    gig = _gig_of(event)
+    if gig is not None:
+        _tell_seller(event, "gig_approved", path_for("gigs.gig_page", slug=gig.slug))
+
+
+@handles("gig.rejected")
+def notify_gig_rejected(event) -> None:
+    _tell_seller(event, "gig_rejected")
+
+
+@handles("gig.paused")
+def notify_gig_paused_by_operator(event) -> None:
+    if (event.payload or {}).get("by_operator"):
+        _tell_seller(event, "gig_paused_by_operator")
+
+
+@handles("gig.submitted")
+def notify_operators_of_submission(event) -> None:
+    gig = _gig_of(event)
+    if gig is None or gig.status != "pending_approval":  # decided (or withdrawn) already
+        return
+    operators = db.session.scalars(
+        sa.select(User.id).where(
+            User.role.in_(("admin", "moderator")), User.status == "active", User.id != gig.seller_id
+        )
+    ).all()
+    data = {"gig_id": gig.id, "gig_title": gig.title, "actor_name": gig.seller.display_name}
+    url = path_for("console.gig", gig_id=gig.id)
+    for operator_id in operators:
+        notify(operator_id, "gig_submitted", data, url=url, dedupe_key=f"event:{event.id}")

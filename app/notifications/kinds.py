@@ -50,6 +50,11 @@ def _snippet(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _gig(data: dict) -> str:
+    title = data.get("gig_title")
+    return f"“{title}”" if title else f"#{data['gig_id']}"
+
+
 def _message_text(data: dict) -> str:
     snippet = _snippet(data.get("snippet", ""))
     return f"{_who(data)}: {snippet}" if snippet else f"{_who(data)} sent you a message."
@@ -123,9 +128,45 @@ KINDS: dict[str, Kind] = {
         ),
         group_key=lambda d: "account",
     ),
+    # Gig moderation (app/gigs/moderation.py): the seller hears the operators' decision and
+    # reason; operators hear of gigs waiting for review. Handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="gigs",
+            default_in_app=True,
+            default_email=True,
+            required=("gig_id",),
+            render=render,
+            group_key=group,
+        )
+        for name, (label, render, group) in {
+            "gig_approved": (
+                "Gig approved",
+                lambda d: f"Your gig {_gig(d)} was approved: it is live.",
+                lambda d: f"gig:{int(d['gig_id'])}",
+            ),
+            "gig_rejected": (
+                "Gig not approved",
+                lambda d: f"Your gig {_gig(d)} was not approved: {_snippet(d.get('reason', ''), 300)}",
+                lambda d: f"gig:{int(d['gig_id'])}",
+            ),
+            "gig_paused_by_operator": (
+                "Gig paused by the marketplace",
+                lambda d: f"The marketplace paused your gig {_gig(d)}: {_snippet(d.get('reason', ''), 300)}",
+                lambda d: f"gig:{int(d['gig_id'])}",
+            ),
+            "gig_submitted": (
+                "Gig waiting for review (operators)",
+                lambda d: f"{_who(d, 'A seller')} sent {_gig(d)} for review.",
+                lambda d: "moderation",
+            ),
+        }.items()
+    },
 }
 
-CATEGORIES = (("messages", "Messages"), ("orders", "Orders"), ("account", "Account"))
+CATEGORIES = (("messages", "Messages"), ("orders", "Orders"), ("gigs", "Gigs"), ("account", "Account"))
 
 
 def get_kind(name: str) -> Kind | None:
