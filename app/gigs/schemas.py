@@ -11,7 +11,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.gigs import services
-from app.gigs.models import MAX_PRICE_MINOR, TIERS
+from app.gigs.models import GIG_STATUSES, MAX_PRICE_MINOR, TIERS
 
 PRICE_DOC = {
     "description": "Integer minor units (cents) of the marketplace currency.",
@@ -157,7 +157,16 @@ class GigSchema(Schema):
     title = fields.Str(metadata={"example": "I will design a minimalist logo"})
     description = fields.Str(attribute="description_source", metadata={"example": "A **clean** logo."})
     description_html = fields.Str(metadata={"example": "<p>A <strong>clean</strong> logo.</p>"})
-    status = fields.Str(metadata={"example": "active", "enum": ["draft", "active", "paused", "archived"]})
+    status = fields.Str(metadata={"example": "active", "enum": list(GIG_STATUSES)})
+    moderation_reason = fields.Method(
+        "_moderation_reason",
+        allow_none=True,
+        metadata={
+            "description": "Why the marketplace rejected or paused the gig (only while it is rejected or "
+            "paused; only the owner sees gigs in those states)",
+            "example": None,
+        },
+    )
     category = fields.Nested(CategoryRefSchema, allow_none=True)
     tags = fields.List(fields.Str(), metadata={"example": ["logo", "branding"]})
     currency = fields.Method("_currency", metadata={"example": "USD"})
@@ -176,6 +185,9 @@ class GigSchema(Schema):
     published_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+    def _moderation_reason(self, gig):
+        return gig.moderation_reason if gig.status in ("rejected", "paused") else None
 
     def _url(self, gig):
         from flask import url_for

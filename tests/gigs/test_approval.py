@@ -185,6 +185,21 @@ def test_publishing_through_the_api_reports_the_pending_status(
     assert client.get(f"/api/v1/gigs/{gig_id}", headers=headers).json["status"] == "pending_approval"
 
 
+def test_the_owner_reads_the_rejection_reason_through_the_api(
+    acme, approval, make_seller, make_gig, in_tenant, api_token
+):
+    approval(acme)
+    seller = make_seller(acme, email="seller@example.com")
+    gig_id = make_gig(acme, seller, status="draft")
+    with in_tenant(acme):
+        services.publish_gig(_user(seller), _gig(gig_id))
+        moderation.reject_gig(_admin(), gig_id, "The title promises too much.")
+        db.session.commit()
+    client, headers = api_token(acme, "seller@example.com")
+    body = client.get(f"/api/v1/gigs/{gig_id}", headers=headers).json
+    assert body["status"] == "rejected" and body["moderation_reason"] == "The title promises too much."
+
+
 def test_approval_is_per_marketplace(acme, globex, approval, make_seller, make_gig, gig_row):
     approval(acme)
     acme_gig = make_gig(acme, make_seller(acme), status="draft")
