@@ -15,7 +15,8 @@ form is the same attempt). Per tenant and user:
   (at most ``IDEMPOTENCY_WAIT_SECONDS``, default 10) and then replays it, or
   gets 409 when the wait times out or the first one committed without a
   response (a view that committed on its own and then failed);
-- keys expire after ``IDEMPOTENCY_TTL_HOURS`` (24).
+- keys expire after ``IDEMPOTENCY_TTL_HOURS`` (24); the worker purges expired keys of
+  every tenant hourly (``purge_expired_keys``, ``IDEMPOTENCY_PURGE_SECONDS``).
 
 Requests without a key run as usual. Responses of 500 and above, and views
 that raise, are not stored: the work is rolled back and the key can be retried.
@@ -93,6 +94,8 @@ class IdempotencyKey(TenantModel):
 def init_app(app) -> None:
     app.config.setdefault("IDEMPOTENCY_TTL_HOURS", 24)
     app.config.setdefault("IDEMPOTENCY_WAIT_SECONDS", 10)
+    # How often the worker's orders tick purges every tenant's expired keys (app/orders/tasks.py).
+    app.config.setdefault("IDEMPOTENCY_PURGE_SECONDS", 3600)
     app.add_template_global(idempotency_field)
 
 
@@ -171,22 +174,37 @@ def _claim(
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
     session = db.session
-    previous = session.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
-    session.execute(sa.select(sa.func.set_config("lock_timeout", f"{wait_ms}ms", True)))
+    # One round trip: remember the transaction's lock_timeout and shorten it for the claim
+    # (the fenced subquery, OFFSET 0, is evaluated before set_config).
+    previous = session.execute(
+        sa.text(
+            "SELECT s.previous, set_config('lock_timeout', :wait, true) "
+            "FROM (SELECT current_setting('lock_timeout') AS previous OFFSET 0) AS s"
+        ),
+        {"wait": f"{wait_ms}ms"},
+    ).first()[0]
+    claim = (
+        pg_insert(IdempotencyKey)
+        .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
     try:
-        session.execute(
-            sa.delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.created_at < datetime.now(UTC) - ttl,
-            )
-        )
-        claimed = session.execute(
-            pg_insert(IdempotencyKey)
-            .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
-            .returning(IdempotencyKey.id)
-        ).scalar_one_or_none()
+        claimed = session.execute(claim).scalar_one_or_none()
+        if claimed is None:
+            # Taken: by an attempt older than the TTL (drop it and claim the key again), or by
+            # a live one (replayed below). Only this rare path pays for the DELETE.
+            expired = session.execute(
+                sa.delete(IdempotencyKey)
+                .where(
+                    IdempotencyKey.user_id == user_id,
+                    IdempotencyKey.key == key,
+                    IdempotencyKey.created_at < datetime.now(UTC) - ttl,
+                )
+                .returning(IdempotencyKey.id)
+            ).first()
+            if expired is not None:
+                claimed = session.execute(claim).scalar_one_or_none()
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
@@ -280,9 +298,21 @@ def idempotent(view):
     return wrapper
 
 
-def purge_expired_keys(now: datetime | None = None) -> int:
-    """Delete the bound tenant's keys older than the TTL; returns how many (flushes, no commit)."""
+def purge_expired_keys(now: datetime | None = None, *, limit: int | None = None) -> int:
+    """Delete the bound tenant's keys older than the TTL; returns how many (flushes, no commit).
+
+    ``limit`` deletes at most that many (oldest first), so a job can purge a large
+    backlog in short transactions. Run by the ``purge_idempotency_keys`` job
+    (``app/orders/tasks.py``) for every tenant, every ``IDEMPOTENCY_PURGE_SECONDS``.
+    An expired key is also dropped by ``_claim`` when its owner sends it again.
+    """
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     cutoff = (now or datetime.now(UTC)) - ttl
-    result = db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    expired = IdempotencyKey.created_at < cutoff
+    if limit is not None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        oldest = sa.select(IdempotencyKey.id).where(expired).order_by(IdempotencyKey.created_at).limit(limit)
+        expired = IdempotencyKey.id.in_(oldest.scalar_subquery())
+    result = db.session.execute(sa.delete(IdempotencyKey).where(expired))
     return result.rowcount

@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 FORM = "form"
 MAX_QUANTITY = 20
+MAX_PAGE = 10_000  # list pages beyond this are empty (and keep OFFSET small)
+MAX_INT4 = 2**31 - 1  # the largest id of an INTEGER key (users, gigs)
 MAX_AMOUNT_MINOR = 100_000_000  # 1,000,000.00 in a two-decimal currency
 MAX_TEXT = 5000
 MAX_TITLE = 200
@@ -153,6 +155,12 @@ def parse_id(value: Any) -> int | None:
     else:
         return None
     return number if 0 < number < 2**63 else None
+
+
+def _gig(gig_id: Any) -> Gig | None:
+    """The gig of an untrusted id, or None (``gigs.id`` is an INTEGER: a larger id names nothing)."""
+    gid = parse_id(gig_id)
+    return db.session.get(Gig, gid) if gid and gid <= MAX_INT4 else None
 
 
 def _is_int(value: Any) -> bool:
@@ -292,7 +300,9 @@ def list_orders(
             raise OrderError({"status": f"Unknown status; use one of {', '.join(STATUS_LABELS)}."})
         query = query.where(Order.status == status)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    page = page if _is_int(page) and 1 <= page <= 10_000 else 1
+    page = page if _is_int(page) and page >= 1 else 1
+    if page > MAX_PAGE:  # nothing is listed that deep: an empty page, not the first one again
+        return [], int(total or 0)
     rows = db.session.scalars(query.order_by(Order.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return list(rows), int(total or 0)
 
@@ -420,8 +430,7 @@ def quote(gig_id: Any, tier: Any, extras: Any = (), quantity: Any = 1, buyer: Us
     Raises OrderNotFound (no such gig, or not public), OrderError with field
     errors (own gig, paused gig, unknown package or extra, bad quantity).
     """
-    gid = parse_id(gig_id)
-    gig = db.session.get(Gig, gid) if gid else None
+    gig = _gig(gig_id)
     if gig is None or gig.status in ("draft", "pending_approval", "archived") or not gig.seller.is_active:
         raise OrderNotFound({"gig_id": "This gig does not exist."})
     errors: dict[str, str] = {}
@@ -1159,7 +1168,7 @@ def send_offer(seller: User, conversation_id: Any, data: dict, *, now: datetime 
     clean, errors = _clean_offer(data, marketplace_currency())
     gig_id = data.get("gig_id")
     if gig_id is not None:
-        gig = db.session.get(Gig, parse_id(gig_id)) if parse_id(gig_id) else None
+        gig = _gig(gig_id)
         if gig is None or gig.seller_id != seller.id or gig.status == "archived":
             errors["gig_id"] = "That gig is not one of yours."
     if errors:

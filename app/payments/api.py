@@ -15,7 +15,6 @@ from flask_smorest import Blueprint, abort
 
 from app.accounts import tokens
 from app.core.idempotency import idempotent
-from app.ledger import services as ledger
 from app.payments import services
 from app.payments.schemas import (
     BalancesSchema,
@@ -66,8 +65,8 @@ class Transactions(MethodView):
     def get(self, pagination_parameters):
         """Your wallet history, newest first: payments and refunds as a buyer, releases
         (net of the fee), clearances and payouts as a seller (paginated: `page`, `page_size`)."""
-        history = ledger.transactions_for_user(
-            g.api_user.id, pagination_parameters.page, pagination_parameters.page_size
+        history = services.transaction_history(
+            g.api_user, pagination_parameters.page, pagination_parameters.page_size
         )
         pagination_parameters.item_count = history.total
         return history.items
@@ -121,7 +120,7 @@ class Payouts(MethodView):
         return payout
 
 
-@blp.route("/payments/<int:payment_id>")
+@blp.route("/payments/<int(max=2147483647):payment_id>")  # payments.id is an INTEGER
 class PaymentResource(MethodView):
     @auth_required
     @blp.response(200, PaymentSchema)

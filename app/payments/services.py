@@ -14,6 +14,7 @@ Refusals raise ``PaymentError`` with an HTTP status and a message safe to show
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from tenants.db import current_tenant, db
 log = logging.getLogger(__name__)
 
 OPEN_PAYMENT_STATUSES = ("pending", "requires_action", "failed")
+MAX_PAGE = 10_000  # history and payout pages beyond this are empty (an OFFSET past bigint would fail)
 
 
 class PaymentError(Exception):
@@ -513,13 +515,24 @@ def earnings(user: User, page: int = 1) -> Earnings:
         provider=settings.payment_provider,
         needs_onboarding=needs_onboarding,
         payouts=list_payouts(user, per_page=10)[0],
-        history=ledger.transactions_for_user(user.id, page),
+        history=transaction_history(user, page),
     )
+
+
+def transaction_history(user: User, page: int = 1, per_page: int = 20):
+    """The user's ledger history (``ledger.transactions_for_user``); a page past
+    ``MAX_PAGE`` is empty, with the real total."""
+    page = max(1, page)
+    if page <= MAX_PAGE:
+        return ledger.transactions_for_user(user.id, page, per_page)
+    return dataclasses.replace(ledger.transactions_for_user(user.id, 1, per_page), items=[], page=page)
 
 
 def list_payouts(user: User, page: int = 1, per_page: int = 20) -> tuple[list[Payout], int]:
     query = sa.select(Payout).where(Payout.seller_id == user.id)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    if page > MAX_PAGE:
+        return [], int(total)
     rows = db.session.scalars(
         query.order_by(Payout.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
     ).all()

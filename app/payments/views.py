@@ -70,7 +70,7 @@ def _render_checkout(payment, form, status=200, message=None):
     )
 
 
-@bp.get("/checkout/sandbox/<int:payment_id>")
+@bp.get("/checkout/sandbox/<int(max=2147483647):payment_id>")
 @login_required
 def sandbox_checkout(payment_id: int):
     try:
@@ -84,7 +84,7 @@ def sandbox_checkout(payment_id: int):
     )
 
 
-@bp.post("/checkout/sandbox/<int:payment_id>")
+@bp.post("/checkout/sandbox/<int(max=2147483647):payment_id>")
 @login_required
 @idempotent
 def sandbox_pay(payment_id: int):
@@ -120,7 +120,7 @@ def sandbox_pay(payment_id: int):
     return redirect(_order_url(result.payment.order_id))
 
 
-@bp.route("/checkout/sandbox/<int:payment_id>/authenticate", methods=["GET", "POST"])
+@bp.route("/checkout/sandbox/<int(max=2147483647):payment_id>/authenticate", methods=["GET", "POST"])
 @login_required
 @idempotent
 def sandbox_authenticate(payment_id: int):
@@ -152,7 +152,7 @@ def sandbox_authenticate(payment_id: int):
 # --------------------------------------------------------------------------- Stripe checkout
 
 
-@bp.get("/checkout/stripe/<int:payment_id>")
+@bp.get("/checkout/stripe/<int(max=2147483647):payment_id>")
 @login_required
 def stripe_checkout(payment_id: int):
     try:
