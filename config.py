@@ -181,6 +181,23 @@ class Config:
     ]
     PAYMENTS_TICK_SECONDS = _int("PAYMENTS_TICK_SECONDS", 300)  # clearance and scheduled payouts
 
+    # Console: branding files (app/settings). Logos and favicons are re-encoded as PNG.
+    BRANDING_IMAGE_MAX_BYTES = _int("BRANDING_IMAGE_MAX_BYTES", 2 * 1024 * 1024)
+    # Custom domains (tenants/domains.py). The verifier is an import path ("module.Class"):
+    # the default looks up the TXT record _gigforge.<host> in DNS; StaticTxtVerifier reads
+    # DOMAIN_VERIFIER_RECORDS ({"_gigforge.<host>": ["gigforge-verification=<token>"]}) instead.
+    DOMAIN_VERIFIER = os.environ.get("DOMAIN_VERIFIER", "tenants.domains.DnsTxtVerifier")
+    DOMAIN_VERIFIER_RECORDS: dict = {}
+    # Resolvers the DNS verifier asks ("ip" or "ip:port", comma-separated); empty: the system's.
+    DOMAIN_DNS_NAMESERVERS = [
+        h.strip() for h in os.environ.get("DOMAIN_DNS_NAMESERVERS", "").split(",") if h.strip()
+    ]
+    DOMAIN_DNS_TIMEOUT = float(os.environ.get("DOMAIN_DNS_TIMEOUT", "5"))
+    DOMAIN_MAX_PER_TENANT = _int("DOMAIN_MAX_PER_TENANT", 10)  # custom domains, besides the default one
+    # A pending claim on a hostname older than this may be taken over by another marketplace
+    # (someone who cannot publish the DNS record must not block the real owner for ever).
+    DOMAIN_PENDING_CLAIM_DAYS = _int("DOMAIN_PENDING_CLAIM_DAYS", 7)
+
     LOG_JSON = _bool("LOG_JSON", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 

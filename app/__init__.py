@@ -75,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.payments import views as payment_views
     from app.search import api as search_api
     from app.search import views as search_views
+    from app.settings import views as branding_files
     from app.storage import views as storage_views
 
     app.register_blueprint(health.bp)
@@ -83,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     console.register(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(storage_views.bp)
+    app.register_blueprint(branding_files.bp)  # the uploaded logo and favicon
     app.register_blueprint(account_views.bp)
     app.register_blueprint(gig_views.bp)
     app.register_blueprint(messaging_views.bp)

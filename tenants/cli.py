@@ -1,4 +1,5 @@
-"""``flask tenants ...``: create, list, suspend, resume, drop, migrate, revision, add-domain."""
+"""``flask tenants ...``: create, list, suspend, resume, drop, migrate, revision, add-domain,
+verify-domains."""
 
 from __future__ import annotations
 
@@ -209,3 +210,32 @@ def spares(count):
         _fail("--count must be 0 or more")
     built = ensure_spares(count)
     click.echo(f"built {built} spare schema(s); {ready_spares()} ready")
+
+
+@tenants_cli.command("verify-domains")
+@click.option("--tenant", "slug", default=None, help="Only this tenant's pending domains.")
+@with_appcontext
+def verify_domains(slug):
+    """Check the DNS record of every pending custom domain; verified ones start resolving.
+
+    Safe to run from cron: a domain whose record is not there yet stays pending.
+    """
+    from tenants.domains import verify_pending
+
+    tenant_id = None
+    if slug is not None:
+        ref = get_tenant_by_slug(slug)
+        if ref is None:
+            _fail(f"no tenant with slug {slug!r}")
+        tenant_id = ref.id
+    checked = verified = 0
+    for _domain_id, hostname, _tenant_id, ok, error in verify_pending(tenant_id):
+        checked += 1
+        if ok:
+            verified += 1
+            click.echo(f"verified  {hostname}")
+        else:
+            click.echo(f"pending   {hostname}: {error}")
+    if verified:
+        _invalidate()
+    click.echo(f"{checked} pending domain(s) checked, {verified} verified")

@@ -1,7 +1,10 @@
 """Host header -> tenant resolution, with a short per-process cache.
 
 Resolution never falls back to a default tenant: a host is the platform, one
-exact tenant, or unknown.
+exact tenant, or unknown. Only ``verified`` hostnames of ``public.tenant_domains``
+resolve: a custom domain added in the console stays unknown until its DNS record
+is checked (``tenants.domains``), so nobody can point a hostname they do not own
+at a marketplace.
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ class TenantResolver:
             row = conn.execute(
                 sa.text(
                     f"SELECT {_TENANT_COLUMNS} FROM public.tenant_domains d "
-                    "JOIN public.tenants t ON t.id = d.tenant_id WHERE d.hostname = :host"
+                    "JOIN public.tenants t ON t.id = d.tenant_id "
+                    # A custom domain resolves only once its owner proved it (tenants/domains.py).
+                    "WHERE d.hostname = :host AND d.status = 'verified'"
                 ),
                 {"host": host},
             ).first()

@@ -1,10 +1,21 @@
-"""Marketplace settings and the one cached branding accessor."""
+"""Marketplace settings and the one cached branding accessor.
+
+Branding (name, tagline, hero text, colours, logo, favicon) is read on every page
+and in every email through ``get_branding()`` (per request memo -> Redis -> database);
+every change here drops the cache now and again after commit, so the whole site and
+the next email wear it at once. The business settings (currency, commission, delays,
+payout schedule, gig approval) are read fresh by the domains that use them.
+
+Everything here flushes and never commits; refusals raise ``SettingsError`` with
+field errors (nothing changed).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import g
@@ -15,7 +26,11 @@ from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db
 
 _BRANDING_TTL = 300
-HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>\",;:()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z"
+)
+BRAND_IMAGE_KINDS = ("logo", "favicon")
 
 
 @dataclass(frozen=True)
@@ -28,11 +43,37 @@ class Branding:
     accent_color: str
     support_email: str | None
     currency: str
+    favicon_url: str | None = None
 
 
 def _cache_key(tenant_id: int) -> str:
-    # Every cache key carries the tenant.
+    # Every cache key carries the tenant. (favicon_url has a default, so entries cached
+    # before it existed still load.)
     return f"t:{tenant_id}:branding:v1"
+
+
+def brand_file_token(key: str) -> str:
+    """The short, stable part of a stored brand file's public name (from its random key)."""
+    return key.rpartition("/")[2].split(".")[0][:16]
+
+
+def brand_file_url(kind: str, key: str | None) -> str | None:
+    """``/brand/logo-<token>.png``: a new name for each new file, so it can be cached for ever."""
+    return f"/brand/{kind}-{brand_file_token(key)}.png" if key else None
+
+
+def _branding_of(row: MarketplaceSettings) -> Branding:
+    return Branding(
+        name=row.name,
+        tagline=row.tagline,
+        hero_text=row.hero_text,
+        logo_url=brand_file_url("logo", row.logo_key) or row.logo_url,
+        primary_color=row.primary_color,
+        accent_color=row.accent_color,
+        support_email=row.support_email,
+        currency=row.currency,
+        favicon_url=brand_file_url("favicon", row.favicon_key),
+    )
 
 
 def get_branding() -> Branding:
@@ -49,16 +90,7 @@ def get_branding() -> Branding:
         row = db.session.get(MarketplaceSettings, 1)
         if row is None:
             raise LookupError(f"tenant {tenant.slug} has no settings row")
-        branding = Branding(
-            name=row.name,
-            tagline=row.tagline,
-            hero_text=row.hero_text,
-            logo_url=row.logo_url,
-            primary_color=row.primary_color,
-            accent_color=row.accent_color,
-            support_email=row.support_email,
-            currency=row.currency,
-        )
+        branding = _branding_of(row)
         redis_store.client.set(key, json.dumps(asdict(branding)), ex=_BRANDING_TTL)
     g._branding = (tenant.id, branding)
     return branding
@@ -77,33 +109,508 @@ def invalidate_branding() -> None:
 
 
 class SettingsError(ValueError):
-    def __init__(self, errors: dict[str, str]):
+    """Refused settings input. ``errors``: field -> message; ``status``: 422, or 409 for a
+    change the marketplace's state forbids (the currency once money has moved)."""
+
+    def __init__(self, errors: dict[str, str], status: int = 422):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+        self.status = status
+
+
+def settings_row(*, lock: bool = False) -> MarketplaceSettings:
+    """The bound tenant's settings row (``lock``: FOR UPDATE, for a change)."""
+    query = sa.select(MarketplaceSettings).where(MarketplaceSettings.id == 1)
+    if lock:
+        query = query.with_for_update()
+    return db.session.execute(query).scalar_one()
+
+
+# --------------------------------------------------------------------------- branding
+
+# Editable through update_branding; ``logo_url`` is an external logo (an uploaded one wins).
+BRANDING_FIELDS = (
+    "name",
+    "tagline",
+    "hero_text",
+    "logo_url",
+    "primary_color",
+    "accent_color",
+    "support_email",
+)
+TEXT_LIMITS = {"name": 120, "tagline": 200, "hero_text": 2000}
+
+
+def _clean_email(value, errors: dict, field: str = "support_email") -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > 254 or not EMAIL_RE.match(text):
+        errors[field] = "must be an email address like help@example.com"
+        return None
+    return text
+
+
+def _clean_branding(changes: dict) -> dict:
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    for field in changes:
+        if field not in BRANDING_FIELDS:
+            errors[field] = "is not a branding field"
+    for field in ("primary_color", "accent_color"):
+        if field in changes:
+            value = changes[field]
+            if not isinstance(value, str) or not HEX_COLOR_RE.match(value.strip()):
+                errors[field] = "must be a colour like #1a2b3c"
+            else:
+                clean[field] = value.strip().lower()
+    for field, limit in TEXT_LIMITS.items():
+        if field not in changes:
+            continue
+        value = changes[field]
+        if value is None and field != "name":
+            value = ""
+        if not isinstance(value, str):
+            errors[field] = "must be text"
+            continue
+        value = value.replace("\r\n", "\n").strip()
+        if field != "hero_text":
+            value = " ".join(value.split())  # one line
+        if field == "name" and not value:
+            errors[field] = "is required"
+        elif len(value) > limit:
+            errors[field] = f"must be at most {limit} characters"
+        elif any(ord(ch) < 32 and ch != "\n" for ch in value):
+            errors[field] = "must not contain control characters"
+        else:
+            clean[field] = value
+    if "logo_url" in changes:
+        value = changes["logo_url"]
+        if value in (None, ""):
+            clean["logo_url"] = None
+        elif (
+            not isinstance(value, str)
+            or len(value) > 500
+            or not re.match(r"^(https://[^\s\"'<>]+|/[^/\s\"'<>][^\s\"'<>]*)\Z", value)
+        ):
+            errors["logo_url"] = "must be an https:// URL or a path on this site"
+        else:
+            clean["logo_url"] = value
+    if "support_email" in changes:
+        clean["support_email"] = _clean_email(changes["support_email"], errors)
+    if errors:
+        raise SettingsError(errors)
+    return clean
 
 
 def update_branding(**changes) -> MarketplaceSettings:
-    """Change branding fields of the bound tenant; invalidates the cache after flush.
+    """Change branding fields of the bound tenant (see ``BRANDING_FIELDS``); flushes and
+    invalidates the cached branding.
 
-    Raises SettingsError with field errors; nothing is changed then.
+    Colours are ``#rrggbb`` (stored lower case); name 1-120 characters, tagline up to 200
+    (one line each), hero text up to 2000 (paragraphs kept). Raises SettingsError with
+    field errors; nothing is changed then.
     """
-    errors = {}
-    for field in ("primary_color", "accent_color"):
-        if field in changes and not HEX_COLOR_RE.match(changes[field] or ""):
-            errors[field] = "must be a colour like #1a2b3c"
-    if "name" in changes and not (changes["name"] or "").strip():
-        errors["name"] = "is required"
-    for field in set(changes) - set(Branding.__dataclass_fields__):
-        errors[field] = "is not a branding field"
-    if errors:
-        raise SettingsError(errors)
-    row = db.session.execute(
-        sa.select(MarketplaceSettings).where(MarketplaceSettings.id == 1).with_for_update()
-    ).scalar_one()
-    for field, value in changes.items():
+    clean = _clean_branding(changes)
+    row = settings_row(lock=True)
+    for field, value in clean.items():
         setattr(row, field, value)
     db.session.flush()
     invalidate_branding()
+    return row
+
+
+def branding_snapshot(row: MarketplaceSettings | None = None) -> dict:
+    """The branding as stored (for the console's forms and audit diffs)."""
+    row = row or settings_row()
+    return {
+        "name": row.name,
+        "tagline": row.tagline,
+        "hero_text": row.hero_text,
+        "primary_color": row.primary_color,
+        "accent_color": row.accent_color,
+        "logo_url": brand_file_url("logo", row.logo_key) or row.logo_url,
+        "favicon_url": brand_file_url("favicon", row.favicon_key),
+    }
+
+
+def set_brand_image(kind: str, upload) -> MarketplaceSettings:
+    """Validate, re-encode and store an uploaded logo or favicon; the old file goes after commit.
+
+    ``upload`` is bytes or a werkzeug FileStorage. The logo is kept as a PNG within
+    LOGO_BOX, the favicon as a 64x64 PNG (see ``app.settings.brand_images``). Raises
+    SettingsError({kind: message}) for a missing, oversized, non-image, unsupported,
+    damaged or badly sized upload; nothing is stored then.
+    """
+    from flask import current_app
+
+    from app.settings.brand_images import BrandImageError, process_brand_image
+    from app.storage import delete_after_commit, storage
+
+    if kind not in BRAND_IMAGE_KINDS:
+        raise ValueError(f"unknown brand image {kind!r}")
+    if upload is None or (hasattr(upload, "filename") and not upload.filename):
+        raise SettingsError({kind: "Choose an image to upload."})
+    try:
+        data = process_brand_image(upload, kind, max_bytes=current_app.config["BRANDING_IMAGE_MAX_BYTES"])
+    except BrandImageError as exc:
+        raise SettingsError({kind: str(exc)}) from None
+    row = settings_row(lock=True)
+    key = storage.save(data, namespace="branding", filename=f"{kind}.png", content_type="image/png")
+    delete_after_commit(getattr(row, f"{kind}_key"))
+    setattr(row, f"{kind}_key", key)
+    if kind == "logo":
+        row.logo_url = None  # the upload replaces an external logo
+    db.session.flush()
+    invalidate_branding()
+    return row
+
+
+def remove_brand_image(kind: str) -> MarketplaceSettings:
+    """Drop the logo (also an external one) or the favicon; the file goes after commit."""
+    from app.storage import delete_after_commit
+
+    if kind not in BRAND_IMAGE_KINDS:
+        raise ValueError(f"unknown brand image {kind!r}")
+    row = settings_row(lock=True)
+    delete_after_commit(getattr(row, f"{kind}_key"))
+    setattr(row, f"{kind}_key", None)
+    if kind == "logo":
+        row.logo_url = None
+    db.session.flush()
+    invalidate_branding()
+    return row
+
+
+def brand_file_key(kind: str, token: str) -> str | None:
+    """The storage key of the tenant's current ``kind`` file when ``token`` names it, else None."""
+    if kind not in BRAND_IMAGE_KINDS:
+        return None
+    key = getattr(settings_row(), f"{kind}_key")
+    return key if key and brand_file_token(key) == token else None
+
+
+def _luminance(hex_color: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g_, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g_) + 0.0722 * channel(b)
+
+
+def contrast_with_white(hex_color: str) -> float:
+    """WCAG contrast ratio of white text on ``hex_color`` (the header and buttons)."""
+    return round(1.05 / (_luminance(hex_color) + 0.05), 2)
+
+
+def contrast_warnings(primary: str, accent: str) -> list[str]:
+    """Advice (not refusals) when white text would be hard to read on the chosen colours."""
+    warnings = []
+    for label, color in (("primary", primary), ("accent", accent)):
+        if HEX_COLOR_RE.match(color or "") and contrast_with_white(color) < 3:
+            warnings.append(
+                f"White text on the {label} colour {color} has a contrast of {contrast_with_white(color)}:1; "
+                "3:1 or more reads well."
+            )
+    return warnings
+
+
+# --------------------------------------------------------------------------- business settings
+
+# ISO 4217 codes a marketplace can price in (all of them Stripe currencies).
+CURRENCIES = {
+    "USD": "US dollar",
+    "EUR": "Euro",
+    "GBP": "Pound sterling",
+    "CAD": "Canadian dollar",
+    "AUD": "Australian dollar",
+    "NZD": "New Zealand dollar",
+    "CHF": "Swiss franc",
+    "SEK": "Swedish krona",
+    "NOK": "Norwegian krone",
+    "DKK": "Danish krone",
+    "PLN": "Polish zloty",
+    "CZK": "Czech koruna",
+    "HUF": "Hungarian forint",
+    "RON": "Romanian leu",
+    "JPY": "Japanese yen",
+    "KRW": "South Korean won",
+    "SGD": "Singapore dollar",
+    "HKD": "Hong Kong dollar",
+    "INR": "Indian rupee",
+    "BRL": "Brazilian real",
+    "MXN": "Mexican peso",
+    "ZAR": "South African rand",
+}
+PAYOUT_SCHEDULES = ("manual", "daily", "weekly")
+SETTINGS_FIELDS = (
+    "currency",
+    "commission_percent",
+    "commission_min_fee_minor",
+    "auto_complete_days",
+    "clearance_days",
+    "cancellation_auto_resolve_days",
+    "payout_schedule",
+    "gigs_require_approval",
+    "support_email",
+)
+MAX_COMMISSION_PERCENT = Decimal(50)
+MAX_MIN_FEE_MINOR = 1_000_000  # 10,000.00 in a two-decimal currency, ¥1,000,000 in yen
+DAY_RANGES = {
+    "auto_complete_days": (1, 60, "Days after delivery until an order completes by itself"),
+    "clearance_days": (0, 90, "Days after completion until the seller's earnings can be paid out"),
+    "cancellation_auto_resolve_days": (1, 30, "Days until an unanswered cancellation request is accepted"),
+}
+
+
+def currency_exponent(currency: str) -> int:
+    """Decimals of the currency's minor unit (2 for USD, 0 for JPY)."""
+    from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
+
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def percent_from_bps(bps: int) -> Decimal:
+    return (Decimal(bps) / 100).quantize(Decimal("0.01"))
+
+
+def parse_money(text, currency: str) -> int | None:
+    """ "12.50" -> 1250 minor units of ``currency``, exactly; None when it is not such an amount."""
+    exponent = currency_exponent(currency)
+    try:
+        value = Decimal(str(text).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    minor = value.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        return None
+    return int(minor)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def currency_lock_reason() -> str | None:
+    """Why the currency is locked, or None. Orders and ledger amounts are minor units of it."""
+    from app.ledger.models import LedgerTransaction
+    from app.orders.models import Order
+
+    if db.session.scalar(sa.select(sa.exists().where(Order.id.is_not(None)))):
+        return (
+            "The currency cannot change once the marketplace has orders: their prices, escrow and "
+            "sellers' balances are amounts of the current currency."
+        )
+    if db.session.scalar(sa.select(sa.exists().where(LedgerTransaction.id.is_not(None)))):
+        return (
+            "The currency cannot change once money has moved: balances are amounts of the current currency."
+        )
+    return None
+
+
+def _gigs_priced() -> int:
+    from app.gigs.models import Gig
+
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Gig)) or 0)
+
+
+def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    status = 422
+    for field in changes:
+        if field not in SETTINGS_FIELDS:
+            errors[field] = "is not a marketplace setting"
+    if "currency" in changes:
+        value = changes["currency"]
+        code = value.strip().upper() if isinstance(value, str) else ""
+        if code not in CURRENCIES:
+            errors["currency"] = "must be one of " + ", ".join(sorted(CURRENCIES))
+        elif code != row.currency:
+            locked = currency_lock_reason()
+            if locked:
+                errors["currency"], status = locked, 409
+            elif currency_exponent(code) != currency_exponent(row.currency) and _gigs_priced():
+                errors["currency"], status = (
+                    f"Gig prices are stored in minor units of {row.currency} "
+                    f"({currency_exponent(row.currency)} decimals); {code} has "
+                    f"{currency_exponent(code)}, so every price would change value. Change the "
+                    "currency before sellers add gigs, or to one with the same decimals.",
+                    409,
+                )
+            else:
+                clean["currency"] = code
+    if "commission_percent" in changes:
+        value = changes["commission_percent"]
+        try:
+            percent = Decimal(str(value).strip()) if isinstance(value, str | int | float | Decimal) else None
+        except InvalidOperation:
+            percent = None
+        if isinstance(value, bool) or percent is None or not percent.is_finite():
+            errors["commission_percent"] = "must be a number like 12.5"
+        elif percent < 0 or percent > MAX_COMMISSION_PERCENT:
+            errors["commission_percent"] = "must be between 0 and 50 (percent)"
+        elif percent != percent.quantize(Decimal("0.01")):
+            errors["commission_percent"] = "must have at most 2 decimals"
+        else:
+            clean["commission_bps"] = int(percent * 100)
+    if "commission_min_fee_minor" in changes:
+        value = changes["commission_min_fee_minor"]
+        if not _is_int(value):
+            errors["commission_min_fee_minor"] = "must be a whole number of minor units (cents)"
+        elif value < 0:
+            errors["commission_min_fee_minor"] = "must not be negative"
+        elif value > MAX_MIN_FEE_MINOR:
+            errors["commission_min_fee_minor"] = f"must be at most {MAX_MIN_FEE_MINOR} minor units"
+        else:
+            clean["commission_min_fee_minor"] = value
+    for field, (low, high, _label) in DAY_RANGES.items():
+        if field not in changes:
+            continue
+        value = changes[field]
+        if not _is_int(value) or not low <= value <= high:
+            errors[field] = f"must be a whole number of days from {low} to {high}"
+        else:
+            clean[field] = value
+    if "payout_schedule" in changes:
+        if changes["payout_schedule"] not in PAYOUT_SCHEDULES:
+            errors["payout_schedule"] = "must be one of " + ", ".join(PAYOUT_SCHEDULES)
+        else:
+            clean["payout_schedule"] = changes["payout_schedule"]
+    if "gigs_require_approval" in changes:
+        if not isinstance(changes["gigs_require_approval"], bool):
+            errors["gigs_require_approval"] = "must be true or false"
+        else:
+            clean["gigs_require_approval"] = changes["gigs_require_approval"]
+    if "support_email" in changes:
+        clean["support_email"] = _clean_email(changes["support_email"], errors)
+    if errors:
+        if status == 409 and set(errors) != {"currency"}:
+            status = 422  # report every problem at once; the plain input errors come first
+        raise SettingsError(errors, status)
+    return clean
+
+
+def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
+    """The business settings in the console's terms (percent, minor units, days)."""
+    row = row or settings_row()
+    return {
+        "currency": row.currency,
+        "commission_percent": str(percent_from_bps(row.commission_bps)),
+        "commission_min_fee_minor": row.commission_min_fee_minor,
+        "auto_complete_days": row.auto_complete_days,
+        "clearance_days": row.clearance_days,
+        "cancellation_auto_resolve_days": row.cancellation_auto_resolve_days,
+        "payout_schedule": row.payout_schedule,
+        "gigs_require_approval": row.gigs_require_approval,
+        "support_email": row.support_email,
+    }
+
+
+def update_marketplace_settings(**changes) -> MarketplaceSettings:
+    """Change the business settings of the bound tenant (``SETTINGS_FIELDS``); flushes.
+
+    - ``currency``: a code of ``CURRENCIES``; refused (409) once there is any order or
+      ledger movement, or when gigs exist and the new currency has other decimals;
+    - ``commission_percent``: 0 to 50 with at most 2 decimals (stored as basis points);
+    - ``commission_min_fee_minor``: 0 to ``MAX_MIN_FEE_MINOR`` minor units;
+    - ``auto_complete_days`` 1-60, ``clearance_days`` 0-90, ``cancellation_auto_resolve_days`` 1-30;
+    - ``payout_schedule``: manual, daily or weekly; ``gigs_require_approval``: bool;
+    - ``support_email``: an address or empty.
+
+    Raises SettingsError (422, or 409 for a locked currency) with every field's problem;
+    nothing changes then. New values apply to what happens next (orders placed, earnings
+    released, gigs published after the change).
+    """
+    row = settings_row(lock=True)
+    clean = _clean_settings(changes, row)
+    for field, value in clean.items():
+        setattr(row, field, value)
+    db.session.flush()
+    invalidate_branding()  # currency and support email are part of the branding
+    return row
+
+
+# --------------------------------------------------------------------------- payment provider
+
+STRIPE_KEY_PATTERNS = {
+    "publishable_key": r"pk_(test|live)_[A-Za-z0-9]+",
+    "secret_key": r"(sk|rk)_(test|live)_[A-Za-z0-9]+",
+    "webhook_secret": r"whsec_[A-Za-z0-9]+",
+}
+
+
+def mask_secret(value: str | None) -> str | None:
+    """``sk_test_…a1b2``: the kind of key and its last four characters, never the rest."""
+    if not value:
+        return None
+    prefix = re.match(r"^((?:sk|rk|pk)_(?:test|live)_|whsec_)", value)
+    head = prefix.group(1) if prefix else ""
+    return f"{head}…{value[-4:]}" if len(value) > len(head) + 4 else f"{head}…"
+
+
+def stripe_mode_errors(publishable_key: str, secret_key: str) -> dict[str, str]:
+    """A test publishable key with a live secret key (or the reverse) is a mistake to catch early."""
+    pk = re.match(r"^pk_(test|live)_", publishable_key or "")
+    sk = re.match(r"^(?:sk|rk)_(test|live)_", secret_key or "")
+    if pk and sk and pk.group(1) != sk.group(1):
+        return {"secret_key": f"is a {sk.group(1)} key but the publishable key is a {pk.group(1)} key"}
+    return {}
+
+
+def payment_overview(row: MarketplaceSettings | None = None) -> dict:
+    """The provider and the stored Stripe keys, masked (what the console shows)."""
+    from app.payments.crypto import SecretUnavailable, decrypt_secret
+
+    row = row or settings_row()
+    masked: dict[str, str | None] = {}
+    unreadable = False
+    for field, column in (
+        ("secret_key", "stripe_secret_key_encrypted"),
+        ("webhook_secret", "stripe_webhook_secret_encrypted"),
+    ):
+        try:
+            masked[field] = mask_secret(decrypt_secret(getattr(row, column)))
+        except SecretUnavailable:
+            masked[field] = "(stored, unreadable with the current PAYMENT_SECRETS_KEY: enter it again)"
+            unreadable = True
+    return {
+        "provider": row.payment_provider,
+        "publishable_key": row.stripe_publishable_key,
+        "secret_key": masked["secret_key"],
+        "webhook_secret": masked["webhook_secret"],
+        "stripe_configured": bool(
+            row.stripe_publishable_key
+            and row.stripe_secret_key_encrypted
+            and row.stripe_webhook_secret_encrypted
+            and not unreadable
+        ),
+    }
+
+
+def stored_stripe_secrets(row: MarketplaceSettings | None = None) -> tuple[str | None, str | None]:
+    """The decrypted secret key and webhook secret (None when absent or unreadable)."""
+    from app.payments.crypto import SecretUnavailable, decrypt_secret
+
+    row = row or settings_row()
+    values = []
+    for column in ("stripe_secret_key_encrypted", "stripe_webhook_secret_encrypted"):
+        try:
+            values.append(decrypt_secret(getattr(row, column)))
+        except SecretUnavailable:
+            values.append(None)
+    return values[0], values[1]
+
+
+def use_sandbox_payments() -> MarketplaceSettings:
+    """Switch the bound tenant to the sandbox provider. Stored Stripe keys are kept (inactive),
+    so switching back needs no re-entry; flushes."""
+    row = settings_row(lock=True)
+    row.payment_provider = "sandbox"
+    db.session.flush()
     return row
 
 

@@ -1,0 +1,153 @@
+"""Web forms of the console's settings pages (branding, domains, settings, categories,
+payments). They only parse; the rules and their messages are in the services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from app.settings.services import CURRENCIES, DAY_RANGES, PAYOUT_SCHEDULES
+
+
+class BrandingForm(FlaskForm):
+    name = StringField(
+        "Marketplace name", validators=[InputRequired("Enter the marketplace's name."), Length(max=120)]
+    )
+    tagline = StringField(
+        "Tagline", validators=[Optional(), Length(max=200)], description="One line under the name."
+    )
+    hero_text = TextAreaField(
+        "Home page hero text",
+        validators=[Optional(), Length(max=2000)],
+        description="A few sentences on the home page; a blank line starts a new paragraph.",
+    )
+    primary_color = StringField(
+        "Primary colour",
+        validators=[InputRequired("Choose a colour.")],
+        description="Header, buttons and links (#rrggbb).",
+    )
+    accent_color = StringField(
+        "Accent colour",
+        validators=[InputRequired("Choose a colour.")],
+        description="Headings and details (#rrggbb).",
+    )
+
+
+class BrandImageForm(FlaskForm):
+    image = FileField("Image")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token (remove, verify, make primary)."""
+
+
+class DomainForm(FlaskForm):
+    hostname = StringField(
+        "Custom domain",
+        validators=[InputRequired("Enter a hostname."), Length(max=253)],
+        description="Like shop.example.com. You will publish a DNS record to prove it is yours.",
+    )
+
+
+def _day_field(name: str, label: str) -> IntegerField:
+    low, high, hint = DAY_RANGES[name]
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired("Enter a number of days."),
+            NumberRange(low, high, f"Enter a number of days from {low} to {high}."),
+        ],
+        description=f"{hint} ({low}-{high} days).",
+    )
+
+
+class SettingsForm(FlaskForm):
+    currency = SelectField(
+        "Currency",
+        choices=[SelectChoice(code, f"{code} · {name}") for code, name in sorted(CURRENCIES.items())],
+        validate_choice=False,
+    )
+    commission_percent = StringField(
+        "Commission (%)",
+        validators=[InputRequired("Enter the commission.")],
+        description="Taken from each order: 0 to 50, up to 2 decimals.",
+    )
+    commission_min_fee = StringField(
+        "Minimum fee",
+        validators=[InputRequired("Enter the minimum fee (0 for none).")],
+        description="The commission is never less than this (and never more than the order).",
+    )
+    auto_complete_days = _day_field("auto_complete_days", "Auto-complete after (days)")
+    clearance_days = _day_field("clearance_days", "Clearance delay (days)")
+    cancellation_auto_resolve_days = _day_field(
+        "cancellation_auto_resolve_days", "Cancellation auto-resolve (days)"
+    )
+    payout_schedule = SelectField(
+        "Payouts",
+        choices=[SelectChoice(value, value.capitalize()) for value in PAYOUT_SCHEDULES],
+        validate_choice=False,
+        description="Manual: sellers request payouts. Daily or weekly: available balances are paid "
+        "out automatically.",
+    )
+    gigs_require_approval = BooleanField("New gigs need approval before they go live")
+    support_email = StringField(
+        "Support email",
+        validators=[Optional(), Length(max=254)],
+        description="Shown in the footer and used as Reply-To of every email.",
+    )
+
+
+class CategoryForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
+    parent_id = SelectField("Parent", choices=[], validate_choice=False)
+    slug = StringField(
+        "Address (slug)",
+        validators=[Optional(), Length(max=80)],
+        description="Leave blank to derive it from the name.",
+    )
+    description = StringField("Description", validators=[Optional(), Length(max=300)])
+
+
+class CategoryEditForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
+    slug = StringField("Address (slug)", validators=[InputRequired("Enter a slug."), Length(max=80)])
+    description = StringField("Description", validators=[Optional(), Length(max=300)])
+
+
+class CategoryActionForm(FlaskForm):
+    """Hide/show and move up/down (which one: the ``action`` field)."""
+
+    action = HiddenField()
+
+
+class PaymentsForm(FlaskForm):
+    provider = SelectField(
+        "Payment provider",
+        choices=[
+            SelectChoice("sandbox", "Sandbox (test mode, no real money)"),
+            SelectChoice("stripe", "Stripe"),
+        ],
+        validate_choice=False,
+    )
+    publishable_key = StringField("Stripe publishable key", validators=[Optional(), Length(max=255)])
+    secret_key = PasswordField(
+        "Stripe secret key",
+        validators=[Optional(), Length(max=255)],
+        description="Stored encrypted. Leave blank to keep the stored key.",
+    )
+    webhook_secret = PasswordField(
+        "Stripe webhook signing secret",
+        validators=[Optional(), Length(max=255)],
+        description="Stored encrypted. Leave blank to keep the stored secret.",
+    )
