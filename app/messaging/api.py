@@ -83,7 +83,7 @@ class Conversations(MethodView):
     @blp.arguments(ConversationCreateSchema)
     @blp.response(201, ConversationSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data):
         """Open (or reopen) your direct conversation with another user.
 
@@ -145,7 +145,7 @@ class Messages(MethodView):
     @blp.arguments(MessageInputSchema)
     @blp.response(201, MessageSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
         """Post a message (text, attachments or both); it is broadcast live after it is stored."""
         try:
@@ -163,7 +163,7 @@ class ReadMark(MethodView):
     @blp.arguments(ConversationReadSchema)
     @blp.response(200, UnreadSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
         """Mark the conversation read up to a message (sends a read receipt to the others)."""
         try:
@@ -185,7 +185,7 @@ class Attachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
     @blp.alt_response(413, response="DEFAULT_ERROR")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, files):
         """Upload a file (multipart field `file`) to reference in a message by its id.
 

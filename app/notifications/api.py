@@ -99,7 +99,7 @@ class MarkRead(MethodView):
     @blp.arguments(NotificationReadInputSchema, example={"ids": [31, 30]})
     @blp.response(200, NotificationReadResultSchema, example={"marked": 2, "unread_count": 3})
     @blp.alt_response(404, response="NOT_FOUND", description="An id is not one of your notifications.")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data):
         """Mark notifications read: `{"ids": [...]}` or `{"all": true}`.
 
@@ -135,7 +135,7 @@ class Preferences(MethodView):
         NotificationPreferencesInputSchema, example={"preferences": [{"kind": "new_message", "email": False}]}
     )
     @blp.response(200, NotificationPreferencesSchema)
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def put(self, data):
         """Change some of your preferences; kinds and channels left out keep their value.
 
