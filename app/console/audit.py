@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.console.models import AuditEntry
@@ -107,6 +109,7 @@ def _audit_query(
                 AuditEntry.summary.ilike(like),
                 AuditEntry.actor_label.ilike(like),
                 AuditEntry.action.ilike(like),
+                AuditEntry.target_type.ilike(like),
                 AuditEntry.target_id.ilike(like),
             )
         )
@@ -126,13 +129,77 @@ def _audit_query(
 
 
 def search_audit(page: int = 1, per_page: int = 50, **filters) -> tuple[list[AuditEntry], int]:
-    """Entries matching ``filters`` (see ``_audit_query``), newest first, and the total count."""
+    """Entries matching ``filters`` (see ``_audit_query``), newest first, and the total count.
+
+    ``page`` below 1 is page 1; ``per_page`` is kept within 1..500.
+    """
+    page = page if isinstance(page, int) and page >= 1 else 1
+    per_page = max(1, min(500, int(per_page)))
     query = _audit_query(**filters)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
-        query.order_by(AuditEntry.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
+        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return list(rows), int(total or 0)
+
+
+AUDIT_CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "via",
+    "action",
+    "target_type",
+    "target_id",
+    "summary",
+    "changes",
+    "ip",
+)
+
+
+def iter_audit(batch: int = 1000, **filters) -> Iterator[tuple]:
+    """Every entry matching ``filters`` as a tuple of ``AUDIT_CSV_COLUMNS``, last written first,
+    ``batch`` rows per query (keyset pagination on the id: constant memory, no ORM objects)."""
+    entries = _audit_query(**filters).subquery()
+    columns = [entries.c[name] for name in AUDIT_CSV_COLUMNS]
+    last_id = None
+    while True:
+        query = sa.select(*columns).order_by(entries.c.id.desc()).limit(batch)
+        if last_id is not None:
+            query = query.where(entries.c.id < last_id)
+        rows = db.session.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            yield tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in row)
+        last_id = rows[-1][0]
+
+
+def audit_actors() -> list[tuple[int, str]]:
+    """``(actor_id, latest label)`` of everyone who has an entry, by label (for the filter)."""
+    rows = db.session.execute(
+        sa.select(AuditEntry.actor_id, AuditEntry.actor_label)
+        .where(AuditEntry.actor_id.is_not(None))
+        .ext(distinct_on(AuditEntry.actor_id))
+        .order_by(AuditEntry.actor_id, AuditEntry.id.desc())
+    ).all()
+    return sorted(((row.actor_id, row.actor_label) for row in rows), key=lambda item: item[1].lower())
+
+
+def describe_changes(changes: dict | None) -> list[tuple[str, Any, Any, bool]]:
+    """An entry's ``changes`` as ``(field, old, new, is_change)`` lines for people to read:
+    ``{"field": [old, new]}`` pairs are changes (listed first), any other value is a detail
+    (old is None)."""
+    lines = []
+    for key, value in (changes or {}).items():
+        if isinstance(value, list) and len(value) == 2:
+            lines.append((str(key), value[0], value[1], True))
+        else:
+            lines.append((str(key), None, value, False))
+    return sorted(lines, key=lambda line: not line[3])
 
 
 def csv_rows(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:

@@ -611,3 +611,80 @@ def verify():
     from app.ledger.verify import verify as _verify
 
     return _verify()
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    """One entry of a transaction: signed (debit positive, credit negative)."""
+
+    account_code: str
+    account_kind: str
+    amount_minor: int
+    currency: str
+
+    @property
+    def debit_minor(self) -> int:
+        return self.amount_minor if self.amount_minor > 0 else 0
+
+    @property
+    def credit_minor(self) -> int:
+        return -self.amount_minor if self.amount_minor < 0 else 0
+
+
+@dataclass(frozen=True)
+class TransactionLines:
+    """A ledger transaction with its entries (read-only view for operators)."""
+
+    id: int
+    kind: str
+    created_at: datetime
+    currency: str
+    memo: str
+    idempotency_key: str
+    milestone_id: int | None
+    entries: list[EntryLine]
+
+
+def order_transactions(order_id: int) -> list[TransactionLines]:
+    """Every ledger transaction of an order (payments, releases, refunds), oldest first, each
+    with its entries (account code and kind, signed amount). One query; reads only.
+
+    Clearances and payouts move a seller's balances, not an order's, so they are not here.
+    """
+    t, e, a = LedgerTransaction, LedgerEntry, LedgerAccount
+    rows = db.session.execute(
+        sa.select(
+            t.id,
+            t.kind,
+            t.created_at,
+            t.currency,
+            t.memo,
+            t.idempotency_key,
+            t.milestone_id,
+            a.code,
+            a.kind.label("account_kind"),
+            e.amount_minor,
+            e.currency.label("entry_currency"),
+        )
+        .join(e, e.transaction_id == t.id)
+        .join(a, a.id == e.account_id)
+        .where(t.order_id == order_id)
+        .order_by(t.created_at, t.id, e.amount_minor.desc(), e.id)
+    ).all()
+    transactions: dict[int, TransactionLines] = {}
+    for row in rows:
+        if row.id not in transactions:
+            transactions[row.id] = TransactionLines(
+                id=row.id,
+                kind=row.kind,
+                created_at=row.created_at,
+                currency=row.currency,
+                memo=row.memo,
+                idempotency_key=row.idempotency_key,
+                milestone_id=row.milestone_id,
+                entries=[],
+            )
+        transactions[row.id].entries.append(
+            EntryLine(row.code, row.account_kind, int(row.amount_minor), row.entry_currency)
+        )
+    return list(transactions.values())

@@ -1,0 +1,202 @@
+"""Test kit of the console's operations tests (dashboard, orders and refunds, audit log, exports,
+permissions): a market per tenant with an operator admin, a moderator, a seller and a buyer;
+orders paid through the sandbox provider and driven to any state by the real services;
+signed-in web clients and API tokens.
+
+Test modules import the fixtures they use by name (``from tests.console.ops_kit import shop,
+web_as, ...``): the console's test directory is shared by several areas and has no conftest of
+its own for these.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.orders import services as orders
+from app.orders.models import Order
+from app.payments import services as payments
+from tenants.db import db
+from tests.conftest import ADMIN_PASSWORD
+from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures)
+
+PASSWORD = "correct-horse-battery"
+BASIC, STANDARD, PREMIUM = 5000, 12000, 25000  # tests/gigs gig_data() package prices
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+IDEM_RE = re.compile(r'name="idempotency_key" value="([^"]+)"')
+STEPS = ("awaiting_payment", "awaiting_requirements", "in_progress", "delivered", "completed")
+
+__all__ = [
+    "ADMIN_PASSWORD",
+    "BASIC",
+    "PASSWORD",
+    "PREMIUM",
+    "STANDARD",
+    "api_as",
+    "form_tokens",
+    "make_gig",
+    "make_seller",
+    "shop",
+    "web_as",
+    "drive",
+    "order_state",
+    "audit_rows",
+]
+
+
+def form_tokens(client, path: str) -> dict:
+    """GET ``path``: the CSRF token and (when the page has one) a form's idempotency key."""
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
+    html = response.get_data(as_text=True)
+    csrf = CSRF_RE.search(html)
+    assert csrf, f"no csrf_token on {path}"
+    tokens = {"csrf_token": csrf.group(1) or csrf.group(2)}
+    idem = IDEM_RE.search(html)
+    if idem:
+        tokens["idempotency_key"] = idem.group(1)
+    return tokens
+
+
+def _login(client, email: str, password: str):
+    tokens = form_tokens(client, "/login")
+    response = client.post(
+        "/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
+@pytest.fixture
+def shop(make_user, make_seller, make_gig, in_tenant):  # noqa: F811  (the imported fixtures)
+    """``shop(tenant)`` -> ids and emails of the tenant's admin (seeded), a moderator, a seller
+    with an active gig, a buyer and a second buyer."""
+
+    def build(tenant):
+        slug = tenant.slug
+        seller_id = make_seller(tenant, email=f"seller@{slug}.test", display_name=f"Sally {slug.title()}")
+        buyer_id = make_user(tenant, email=f"buyer@{slug}.test", display_name=f"Bob {slug.title()}")
+        buyer2_id = make_user(tenant, email=f"buyer2@{slug}.test", display_name=f"Beth {slug.title()}")
+        moderator_id = make_user(
+            tenant, email=f"mod@{slug}.test", display_name=f"Mo {slug.title()}", role="moderator"
+        )
+        gig_id = make_gig(tenant, seller_id, title=f"I will design a {slug} logo")
+        with in_tenant(tenant):
+            admin_id = db.session.scalar(sa.select(User.id).where(User.role == "admin"))
+        return SimpleNamespace(
+            tenant=tenant,
+            admin_id=admin_id,
+            admin_email=f"admin@{slug}.test",
+            moderator_id=moderator_id,
+            moderator_email=f"mod@{slug}.test",
+            seller_id=seller_id,
+            seller_email=f"seller@{slug}.test",
+            buyer_id=buyer_id,
+            buyer_email=f"buyer@{slug}.test",
+            buyer2_id=buyer2_id,
+            buyer2_email=f"buyer2@{slug}.test",
+            gig_id=gig_id,
+        )
+
+    return build
+
+
+def drive(s, state: str, *, tier: str = "basic", buyer_id: int | None = None) -> int:
+    """Place an order in shop ``s`` (tenant bound), pay it with the sandbox's test card, and move
+    it to ``state`` through the real services; commits; returns its id."""
+    buyer = db.session.get(User, buyer_id or s.buyer_id)
+    order = orders.place_order(buyer, s.gig_id, tier)
+    db.session.commit()
+    order_id = order.id
+    if state == "awaiting_payment":
+        return order_id
+    session = payments.open_checkout(db.session.get(Order, order_id))
+    db.session.commit()
+    result = payments.sandbox_pay(buyer, session.payment_id, "4242 4242 4242 4242", "12/40", "123")
+    assert result.outcome == "succeeded"
+    db.session.commit()
+    target = STEPS.index(state)
+    seller = db.session.get(User, s.seller_id)
+    if target >= 2:
+        orders.submit_requirements(buyer, order_id, "Blue and round, please.")
+        db.session.commit()
+    if target >= 3:
+        orders.deliver(seller, order_id, "Here it is.")
+        db.session.commit()
+    if target >= 4:
+        orders.complete(buyer, order_id)
+        db.session.commit()
+    return order_id
+
+
+def order_state(order_id: int) -> dict:
+    """What an order and the ledger say about it (tenant bound), for "nothing changed" checks."""
+    from app.ledger import services as ledger
+    from app.ledger.models import LedgerTransaction
+    from app.payments.models import Refund
+
+    db.session.expire_all()
+    order = db.session.get(Order, order_id)
+    return {
+        "status": order.status,
+        "version": order.version,
+        "refunded": sum(m.refunded_minor for m in order.milestones),
+        "escrow": ledger.escrow_balance(order_id, order.currency),
+        "transactions": sorted(
+            db.session.execute(
+                sa.select(LedgerTransaction.kind, LedgerTransaction.id).where(
+                    LedgerTransaction.order_id == order_id
+                )
+            ).all()
+        ),
+        "provider_refunds": sorted(
+            db.session.execute(
+                sa.select(Refund.amount_minor, Refund.status).where(Refund.order_id == order_id)
+            ).all()
+        ),
+    }
+
+
+def audit_rows() -> list[tuple]:
+    """(action, target_type, target_id, actor_id, via) of every audit entry, oldest first (tenant bound)."""
+    from app.console.models import AuditEntry
+
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(
+                AuditEntry.action,
+                AuditEntry.target_type,
+                AuditEntry.target_id,
+                AuditEntry.actor_id,
+                AuditEntry.via,
+            ).order_by(AuditEntry.id)
+        )
+    ]
+
+
+@pytest.fixture
+def web_as(tenant_client):
+    """``web_as(tenant, email, password=PASSWORD)`` -> a test client signed in through the login form."""
+
+    def sign_in(tenant, email, password=PASSWORD):
+        return _login(tenant_client(tenant.slug), email, password)
+
+    return sign_in
+
+
+@pytest.fixture
+def api_as(tenant_client):
+    """``api_as(tenant, email, password=PASSWORD)`` -> (client, headers with a bearer token)."""
+
+    def sign_in(tenant, email, password=PASSWORD):
+        client = tenant_client(tenant.slug)
+        response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+        assert response.status_code == 200, response.json
+        return client, {"Authorization": f"Bearer {response.json['access_token']}"}
+
+    return sign_in
