@@ -233,14 +233,9 @@ _step(
     "requester withdraws it). Accepting refunds and releases the agreed split.",
     lambda user, oid, body: services.respond_cancellation(user, oid, body["accept"]),
 )
-_step(
-    "operator-cancel",
-    "operator_cancel",
-    schemas.OperatorCancelSchema,
-    {"reason": "Dispute settled", "refund_minor": 2500},
-    "Marketplace admins only: cancel an order with a full (default) or partial refund.",
-    lambda user, oid, body: services.operator_cancel(user, oid, body.get("refund_minor"), body["reason"]),
-)
+
+
+# Operators cancel and refund in the console (POST /api/v1/console/orders/<id>/cancel), audited.
 
 
 @blp.route(f"{ORDER_ID}/deliveries")

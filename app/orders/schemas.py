@@ -174,10 +174,6 @@ class RespondSchema(Schema):
     accept = fields.Bool(required=True, metadata={"example": True})
 
 
-class OperatorCancelSchema(CancellationInputSchema):
-    pass
-
-
 class OfferMilestoneSchema(Schema):
     title = fields.Str(required=True)
     amount_minor = fields.Int(required=True, strict=True)

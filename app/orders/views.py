@@ -219,20 +219,6 @@ def respond_cancellation(order_id: int):
     )
 
 
-@bp.post("/orders/<int:order_id>/operator-cancel")
-@login_required
-@idempotent
-def operator_cancel(order_id: int):
-    return _order_step(
-        order_id,
-        "operator_cancel",
-        lambda me: services.operator_cancel(
-            me, order_id, _refund_field(me, order_id), request.form.get("reason")
-        ),
-        "The order is cancelled.",
-    )
-
-
 @bp.post("/orders/<int:order_id>/pay")
 @login_required
 def pay(order_id: int):

@@ -212,8 +212,10 @@ def test_offers_through_the_api(acme, market, api_token, in_tenant):
     assert r.status_code == 200 and r.json["status"] == "declined"
 
 
-def test_operator_cancel_is_for_admins(acme, order_in, api_token, in_tenant):
+def test_operators_cancel_in_the_console_not_through_the_orders_api(acme, order_in, api_token):
     m, oid = order_in(acme, "in_progress")
     buyer, bh = api_token(acme, m.buyer_email)
     r = buyer.post(f"/api/v1/orders/{oid}/operator-cancel", json={"reason": "x"}, headers=bh)
+    assert r.status_code in (404, 405)
+    r = buyer.post(f"/api/v1/console/orders/{oid}/cancel", json={"reason": "x"}, headers=bh)
     assert r.status_code == 403

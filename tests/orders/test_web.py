@@ -203,3 +203,16 @@ def test_custom_offer_from_a_conversation(acme, market, tenant_client, web, in_t
         order = db.session.scalars(db.select(Order)).one()
         assert order.kind == "offer" and [x.amount_minor for x in order.milestones] == [3000, 7000]
     assert BASIC  # the gig's prices play no part in an offer
+
+
+def test_an_operator_is_sent_to_the_console_to_cancel_or_refund(acme, order_in, tenant_client, web):
+    from tests.conftest import ADMIN_PASSWORD
+
+    m, oid = order_in(acme, "in_progress")
+    admin = tenant_client("acme")
+    web.login(admin, "admin@acme.test", ADMIN_PASSWORD)
+    page = admin.get(f"/orders/{oid}").get_data(as_text=True)
+    assert f'href="/console/orders/{oid}"' in page and "operator-cancel" not in page
+    buyer = tenant_client("acme")
+    web.login(buyer, m.buyer_email, PASSWORD)
+    assert 'data-testid="console-order-link"' not in buyer.get(f"/orders/{oid}").get_data(as_text=True)
