@@ -26,6 +26,7 @@ class User(UserMixin, TenantModel):
     __table_args__ = tenant_table_args(
         sa.Index("ux_users_email_lower", sa.func.lower(sa.text("email")), unique=True),
         sa.Index("ux_users_handle_lower", sa.func.lower(sa.text("handle")), unique=True),
+        sa.Index("ix_users_created_at", "created_at"),  # new users per period (console dashboard)
         sa.CheckConstraint("role in ('member', 'moderator', 'admin')", name="role"),
         sa.CheckConstraint("status in ('active', 'suspended', 'deleted')", name="status"),
     )

@@ -70,6 +70,8 @@ class LedgerTransaction(TenantModel):
         sa.Index(None, "buyer_id", "created_at", "id", postgresql_where=sa.text("buyer_id IS NOT NULL")),
         sa.Index(None, "seller_id", "created_at", "id", postgresql_where=sa.text("seller_id IS NOT NULL")),
         sa.Index(None, "order_id", postgresql_where=sa.text("order_id IS NOT NULL")),
+        # The console dashboard's periods (money in, commission, refunds by day).
+        sa.Index("ix_ledger_transactions_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)

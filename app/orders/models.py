@@ -56,6 +56,9 @@ class Order(TenantModel):
         sa.CheckConstraint("revisions_allowed >= -1 and revisions_used >= 0", name="revisions"),
         sa.Index("ix_orders_buyer_status", "buyer_id", "status", "id"),
         sa.Index("ix_orders_seller_status", "seller_id", "status", "id"),
+        # The console dashboard's periods and the console's order list by date.
+        sa.Index("ix_orders_created_at", "created_at"),
+        sa.Index("ix_orders_paid_at", "paid_at", postgresql_where=sa.text("paid_at IS NOT NULL")),
         sa.Index(
             "ix_orders_auto_complete_at",
             "auto_complete_at",
