@@ -294,20 +294,7 @@ def cancel_order(actor: User, order_id: Any, refund_minor: Any = None, reason: A
     Raises OrderForbidden (not an admin), OrderNotFound, OrderError (no reason; refund
     negative or above the escrow), OrderStateError (completed or cancelled already).
     """
-    oid = orders.parse_id(order_id)
-    order = (
-        db.session.execute(
-            sa.select(Order)
-            .where(Order.id == oid)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if oid
-        else None
-    )
-    if order is None:
-        raise orders.OrderNotFound("This order does not exist.")
-    db.session.refresh(order, ["milestones"])
+    order = orders.lock_order(order_id)
     before = {
         "status": order.status,
         "refunded_minor": sum(m.refunded_minor for m in order.milestones),

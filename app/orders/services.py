@@ -235,7 +235,9 @@ def _record(
     return row
 
 
-def _lock_order(order_id: Any) -> Order:
+def lock_order(order_id: Any) -> Order:
+    """The order with this id, locked FOR UPDATE and read fresh with its milestones (for the
+    operator console's cancel as well as every transition here). Raises OrderNotFound."""
     oid = parse_id(order_id)
     order = (
         db.session.execute(
@@ -256,7 +258,7 @@ def _lock_order(order_id: Any) -> Order:
 
 def _lock_for(user: User, order_id: Any, role: str | None = None) -> Order:
     """Lock an order ``user`` takes part in (as ``role`` when given)."""
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     party = order.party(user.id)
     if party is None:
         raise OrderNotFound("This order does not exist.")
@@ -573,7 +575,7 @@ def mark_paid(
     """
     if not isinstance(payment_ref, str) or not 0 < len(payment_ref) <= 200:
         raise OrderError({"payment_ref": "A payment reference is required."})
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     targets = list(order.milestones)
     if milestone_id is not None:
         targets = [m for m in order.milestones if m.id == parse_id(milestone_id)]
@@ -792,7 +794,7 @@ def auto_complete(order_id: Any, *, now: datetime | None = None) -> Order | None
     buyer acted: revision, completion, an open cancellation request).
     """
     now = _now(now)
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     if order.status != "delivered" or order.auto_complete_at is None or order.auto_complete_at > now:
         return None
     if pending_cancellation(order) is not None:
@@ -1012,7 +1014,7 @@ def auto_resolve_cancellation(
     request = db.session.get(CancellationRequest, cid) if cid else None
     if request is None:
         return None
-    order = _lock_order(request.order_id)
+    order = lock_order(request.order_id)
     request = pending_cancellation(order, for_update=True)
     if (
         request is None
@@ -1060,7 +1062,7 @@ def operator_cancel(
     text = _text(reason, "reason", errors, label="The reason", max_len=MAX_TEXT, required=True)
     if errors:
         raise OrderError(errors)
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     if order.status in ("completed", "cancelled"):
         raise _state_error(order, "cancel it")
     now = _now(now)
