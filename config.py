@@ -137,6 +137,12 @@ class Config:
     SEARCH_LOCK_TIMEOUT = _int("SEARCH_LOCK_TIMEOUT", 60)  # seconds a writer may hold the lock
     SEARCH_LOCK_WAIT = _int("SEARCH_LOCK_WAIT", 30)  # seconds a writer waits for it (then retried)
     SEARCH_MAX_RESULTS_WINDOW = _int("SEARCH_MAX_RESULTS_WINDOW", 10_000)  # deeper pages are empty
+    # Incremental writes commit without merging; past this many segments a background job merges
+    # the small ones.
+    SEARCH_MERGE_SEGMENTS = _int("SEARCH_MERGE_SEGMENTS", 10)
+    # A missing index is rebuilt inline by the writer when the tenant has at most this many gigs
+    # (a new tenant's first gig); a bigger one, or an outdated one, by a queued rebuild job.
+    SEARCH_REBUILD_INLINE_MAX = _int("SEARCH_REBUILD_INLINE_MAX", 2000)
     # Messaging (app/messaging) and real time (app/realtime).
     MESSAGE_MAX_LENGTH = _int("MESSAGE_MAX_LENGTH", 5000)  # characters, after cleaning
     MESSAGE_MAX_ATTACHMENTS = _int("MESSAGE_MAX_ATTACHMENTS", 5)

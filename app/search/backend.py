@@ -77,8 +77,39 @@ class SearchResult:
     gigs: list = field(default_factory=list)
 
 
+class IndexUnavailable(RuntimeError):
+    """The tenant's index cannot answer: there is none (``state == "missing"``) or it has a format
+    this code does not read (``"outdated"``). The index is a cache: the services answer from the
+    database meanwhile and queue a rebuild."""
+
+    def __init__(self, tenant_id: int, state: str):
+        self.tenant_id, self.state = tenant_id, state
+        super().__init__(f"search index of tenant {tenant_id} is {state}")
+
+
 class SearchBackend(ABC):
     name = "abstract"
+
+    def index_state(self, tenant_id: int) -> str:
+        """ "ok", "missing" (never built, or lost) or "outdated" (another format): see IndexUnavailable."""
+        return "ok"
+
+    def write(self, tenant_id: int, docs: Iterable[GigDocument], delete_ids: Iterable[int] = ()) -> int:
+        """Add or replace ``docs`` and remove ``delete_ids`` together; returns the index's segment
+        count (0 for backends without segments)."""
+        docs = list(docs)
+        upserted = {doc.id for doc in docs}
+        self.delete_gigs(tenant_id, [i for i in delete_ids if i not in upserted])
+        self.index_gigs(tenant_id, docs)
+        return 0
+
+    def merge(self, tenant_id: int) -> int:
+        """Merge small segments (background housekeeping); returns the segment count."""
+        return 0
+
+    def deleted_share(self, tenant_id: int) -> float:
+        """Share of the index taken by replaced or removed documents (a rebuild compacts it)."""
+        return 0.0
 
     @abstractmethod
     def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
@@ -90,15 +121,18 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
-        """Run a query; never raises for odd user text (it is parsed leniently)."""
+        """Run a query; never raises for odd user text (it is parsed leniently).
+
+        Raises IndexUnavailable when the tenant's index is missing or outdated."""
 
     @abstractmethod
     def suggest(self, tenant_id: int, prefix: str, limit: int = 8) -> list[str]:
         """Completions for a partly typed query (gig titles and tags)."""
 
     @abstractmethod
-    def rebuild(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
-        """Replace the whole index with ``docs``; returns how many were indexed."""
+    def rebuild(self, tenant_id: int, docs: Iterable[GigDocument], heartbeat=None) -> int:
+        """Replace the whole index with ``docs``; returns how many were indexed. ``heartbeat()``
+        is called now and then and raises to abort (the writer lock was lost)."""
 
     @abstractmethod
     def clear(self, tenant_id: int) -> None:

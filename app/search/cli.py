@@ -1,4 +1,4 @@
-"""``flask search reindex [--tenant SLUG]``: rebuild tenants' search indexes from the database."""
+"""``flask search reindex [--tenant SLUG] [--outdated]``: rebuild search indexes from the database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from app.search.services import reindex_tenant
+from app.search.services import index_state, reindex_tenant
 from tenants.db import db, tenant_context
 from tenants.models import Tenant
 from tenants.resolver import get_tenant_by_slug
@@ -20,8 +20,13 @@ search_cli = click.Group("search", help="Search: rebuild the per-tenant indexes.
 @click.option(
     "--tenant", "slug", default=None, help="Only this tenant (its slug); default: every active one."
 )
+@click.option(
+    "--outdated",
+    is_flag=True,
+    help="Only indexes that are missing or of an older format (after an upgrade that changed it).",
+)
 @with_appcontext
-def reindex(slug):
+def reindex(slug, outdated):
     """Rebuild into a fresh index and swap it in (searches keep working meanwhile)."""
     if slug is not None:
         ref = get_tenant_by_slug(slug)
@@ -33,6 +38,8 @@ def reindex(slug):
         refs = [t.ref() for t in tenants]
         db.session.remove()
     for ref in refs:
+        if outdated and index_state(ref.id) == "ok":
+            continue
         started = time.perf_counter()
         with tenant_context(ref):
             count = reindex_tenant()

@@ -2,7 +2,9 @@
 
 Payloads carry ids only; every handler loads the rows fresh (``index_gigs``) and
 upserts an active gig or deletes anything else, so a handler may run any number
-of times and in any order. A busy writer lock raises, and RQ retries the event.
+of times and in any order. Handlers of one tenant coalesce: whoever holds the
+writer lock writes every gig waiting, and the others return at once. A writer
+lock that stays busy (or a rebuild in progress) raises, and RQ retries the event.
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ for repair). Writers load the gig fresh inside the tenant's writer lock, so the
 last writer always writes the newest state, whatever order events arrive in.
 
 One writer per tenant index: every write holds the Redis lock
-``t:<tenant_id>:search:writer`` (across threads and processes).
+``t:<tenant_id>:search:writer`` (across threads and processes), and writes every
+gig of the tenant waiting to be written (``PendingWrites``), so concurrent edits
+coalesce into one writer session. When the index cannot answer (missing, or of
+an older format) searches are answered by the PostgreSQL backend and a rebuild
+is queued.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import logging
 import math
 import re
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,12 +33,20 @@ import nh3
 import sqlalchemy as sa
 from flask import current_app
 from redis.exceptions import LockError
+from sqlalchemy.orm import raiseload
 
 from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
 from app.accounts.models import User
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
-from app.search.backend import SORTS, GigDocument, SearchQuery, SearchResult, get_backend
+from app.search.backend import (
+    SORTS,
+    GigDocument,
+    IndexUnavailable,
+    SearchQuery,
+    SearchResult,
+    get_backend,
+)
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -55,7 +69,8 @@ class SearchError(ValueError):
 
 
 class SearchBusy(RuntimeError):
-    """The tenant's index writer lock could not be taken in time (the job is retried)."""
+    """The tenant's index writer lock could not be taken in time, or a rebuild holds it (the job
+    is retried)."""
 
 
 # --------------------------------------------------------------------------- the query
@@ -194,20 +209,31 @@ def _visible_category(slug: Any) -> Category | None:
 # --------------------------------------------------------------------------- searching
 
 
-def search_gigs(query: SearchQuery) -> SearchResult:
+def search_gigs(query: SearchQuery, *, cards: bool = False) -> SearchResult:
     """Run ``query`` on the bound tenant's index and load the gigs, in result order.
 
     Gigs that are no longer active (or whose seller is not) are dropped from the
-    page and queued for removal from the index.
+    page and queued for removal from the index. When the tenant's index cannot
+    answer (missing, or of an older format after an upgrade) the database answers
+    instead and a rebuild is queued. ``cards=True`` loads only what a gig card
+    shows (seller, category, images); the packages, extras and FAQs then raise
+    if touched, rather than being loaded one query each.
     """
     tenant = current_tenant()
-    result = get_backend().search(tenant.id, query)
+    try:
+        result = get_backend().search(tenant.id, query)
+    except IndexUnavailable:
+        schedule_rebuild(tenant.id)
+        result = _database_backend().search(tenant.id, query)
     if result.ids:
-        rows = db.session.scalars(
+        statement = (
             sa.select(Gig)
             .join(Gig.seller)
             .where(Gig.id.in_(result.ids), Gig.status == "active", User.status == "active")
-        ).unique()
+        )
+        if cards:
+            statement = statement.options(raiseload(Gig.packages), raiseload(Gig.extras), raiseload(Gig.faqs))
+        rows = db.session.scalars(statement).unique()
         by_id = {gig.id: gig for gig in rows}
         result.gigs = [by_id[i] for i in result.ids if i in by_id]
         stale = [i for i in result.ids if i not in by_id]
@@ -225,7 +251,12 @@ def suggest(prefix: Any, limit: int = SUGGEST_LIMIT) -> list[str]:
     prefix = " ".join(_CONTROL.sub(" ", prefix).split())[:100]
     if len(prefix) < 2:
         return []
-    return get_backend().suggest(current_tenant().id, prefix, max(1, min(limit, 20)))
+    tenant_id, limit = current_tenant().id, max(1, min(limit, 20))
+    try:
+        return get_backend().suggest(tenant_id, prefix, limit)
+    except IndexUnavailable:
+        schedule_rebuild(tenant_id)
+        return _database_backend().suggest(tenant_id, prefix, limit)
 
 
 def category_labels() -> dict[int, Category]:
@@ -237,25 +268,119 @@ def category_labels() -> dict[int, Category]:
     }
 
 
+def _database_backend():
+    from app.search.pg_backend import PostgresBackend
+
+    backend = current_app.extensions.get("search_database_backend")
+    if backend is None:
+        backend = current_app.extensions["search_database_backend"] = PostgresBackend()
+    return backend
+
+
 # --------------------------------------------------------------------------- writing
+#
+# Every index write goes through the tenant's pending set (Redis, ``PendingWrites``):
+# a caller records the gig ids it wants written, then takes the writer lock; whoever
+# holds the lock writes *every* pending gig, read fresh from the database, in one
+# writer session and one commit. So a burst of edits of one tenant costs one Whoosh
+# session per lock hand-over instead of one per event, and a caller whose gigs were
+# written by the holder before it while it waited returns at once.
+#
+# Correctness rests on one rule: a gig's id is recorded *after* its change committed,
+# and a writer reads the gigs *after* taking the snapshot of the pending set. Each
+# record carries a sequence number; a writer that wrote a snapshot taken when the
+# sequence stood at S moves the tenant's watermark to S, and removes a record only if
+# it still carries the number it read (a newer record for the same gig stays). A
+# caller whose number is <= the watermark knows its gigs were written from rows read
+# after its change. If Redis loses the keys, the watermark is gone too and every
+# caller writes its own gigs itself.
+
+_MARK = """
+local seq = 0
+for i = 1, #ARGV do
+  seq = redis.call('INCR', KEYS[1])
+  redis.call('HSET', KEYS[2], ARGV[i], seq)
+end
+return seq
+"""
+_SNAPSHOT = """
+return {redis.call('GET', KEYS[1]) or '0', redis.call('HGETALL', KEYS[2])}
+"""
+_DONE = """
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+
+class PendingWrites:
+    """The gigs of one tenant waiting to be written to its index (see the comment above)."""
+
+    def __init__(self, tenant_id: int):
+        prefix = f"t:{tenant_id}:search"
+        self.seq_key, self.pending_key, self.flushed_key = (
+            f"{prefix}:seq",
+            f"{prefix}:pending",
+            f"{prefix}:flushed",
+        )
+        self.client = redis_store.client
+
+    def mark(self, gig_ids: list[int]) -> int:
+        """Record these gigs (call after their change committed); returns the sequence number."""
+        return int(self.client.eval(_MARK, 2, self.seq_key, self.pending_key, *gig_ids))
+
+    def flushed(self) -> int:
+        return int(self.client.get(self.flushed_key) or 0)
+
+    def snapshot(self) -> tuple[int, dict[int, bytes]]:
+        seq, flat = self.client.eval(_SNAPSHOT, 2, self.seq_key, self.pending_key)
+        return int(seq), {int(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+    def done(self, seq: int, entries: dict[int, bytes]) -> None:
+        args = [seq]
+        for gig_id, number in entries.items():
+            args += [gig_id, number]
+        self.client.eval(_DONE, 2, self.pending_key, self.flushed_key, *args)
+
+    def keys(self) -> tuple[str, ...]:
+        return self.seq_key, self.pending_key, self.flushed_key
+
+
+REBUILD_TOKEN = "rebuild:"  # noqa: S105  (a lock token prefix, not a secret)
 
 
 @contextlib.contextmanager
-def writer_lock(tenant_id: int) -> Iterator[Any]:
+def writer_lock(tenant_id: int, *, rebuild: bool = False) -> Iterator[Any]:
     """Hold the tenant index's single-writer lock (Redis), or raise SearchBusy.
 
+    Waits up to ``SEARCH_LOCK_WAIT`` seconds, polling every few milliseconds (a
+    write holds the lock for tens of milliseconds). While a rebuild holds it
+    (its token starts with ``rebuild:``) a writer gives up at once: the rebuild
+    writes every pending gig before it lets go, and RQ retries the event later.
     ``thread_local=False``: the token lives on the lock object, so a
     ``LockKeeper`` thread may extend it while this thread writes.
     """
     config = current_app.config
-    lock = redis_store.client.lock(
-        f"t:{tenant_id}:search:writer",
-        timeout=config.get("SEARCH_LOCK_TIMEOUT", 60),
-        blocking_timeout=config.get("SEARCH_LOCK_WAIT", 30),
-        thread_local=False,
-    )
-    if not lock.acquire():
-        raise SearchBusy(f"search index of tenant {tenant_id} is busy")
+    client = redis_store.client
+    key = f"t:{tenant_id}:search:writer"
+    lock = client.lock(key, timeout=config.get("SEARCH_LOCK_TIMEOUT", 60), thread_local=False)
+    token = f"{REBUILD_TOKEN}{uuid.uuid4().hex}" if rebuild else uuid.uuid4().hex
+    deadline = time.monotonic() + config.get("SEARCH_LOCK_WAIT", 30)
+    pause = 0.002
+    while not lock.acquire(blocking=False, token=token):
+        holder = client.get(key)
+        if holder is not None and holder.startswith(REBUILD_TOKEN.encode()) and not rebuild:
+            raise SearchBusy(f"search index of tenant {tenant_id} is being rebuilt")
+        if time.monotonic() >= deadline:
+            raise SearchBusy(f"search index of tenant {tenant_id} is busy")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
     try:
         yield lock
     finally:
@@ -299,6 +424,13 @@ class LockKeeper:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@contextlib.contextmanager
+def _writing(tenant_id: int, *, rebuild: bool = False) -> Iterator[LockKeeper]:
+    ttl = current_app.config.get("SEARCH_LOCK_TIMEOUT", 60)
+    with writer_lock(tenant_id, rebuild=rebuild) as lock, LockKeeper(lock, ttl) as keeper:
+        yield keeper
 
 
 def plain_text(description_html: str) -> str:
@@ -359,46 +491,12 @@ def _document(
     )
 
 
-def index_gigs(gig_ids: list[int]) -> None:
-    """Bring these gigs' index entries in line with the database (upsert or delete).
-
-    Idempotent. Raises SearchBusy when the writer lock stays taken.
-    """
-    tenant = current_tenant()
-    backend = get_backend()
-    with writer_lock(tenant.id):
-        # Read inside the lock and with a fresh snapshot: the last writer writes the newest state.
-        db.session.expire_all()
-        gigs = db.session.scalars(sa.select(Gig).where(Gig.id.in_(gig_ids))).unique().all()
-        docs = [doc for doc in map(gig_document, gigs) if doc is not None]
-        keep = {doc.id for doc in docs}
-        backend.delete_gigs(tenant.id, [i for i in gig_ids if i not in keep])
-        backend.index_gigs(tenant.id, docs)
-
-
-def index_gig(gig_id: int) -> None:
-    """``index_gigs`` for one gig."""
-    index_gigs([gig_id])
-
-
-def index_seller_gigs(user_id: int) -> None:
-    """Re-index every gig of a seller (name, handle or status changed)."""
-    ids = list(db.session.scalars(sa.select(Gig.id).where(Gig.seller_id == user_id, Gig.status == "active")))
-    # Gigs of a suspended seller are active but must leave: index_gigs deletes them.
-    if ids:
-        index_gigs(ids)
-
-
 REINDEX_PAGE = 1000
 
 
-def _active_documents(page_size: int = REINDEX_PAGE) -> Iterator[GigDocument]:
-    """Every indexable gig of the bound tenant, in id order, read in keyset pages.
-
-    Plain columns (no ORM entities, so no selectin loads of packages, images,
-    extras and FAQs per page); each page is its own short query, so no cursor
-    stays open while Whoosh works.
-    """
+def _indexable():
+    """Indexable gigs of the bound tenant as plain columns (no ORM entities, so no
+    selectin loads of packages, images, extras and FAQs)."""
     columns = (
         Gig.id,
         Gig.title,
@@ -414,54 +512,216 @@ def _active_documents(page_size: int = REINDEX_PAGE) -> Iterator[GigDocument]:
         Gig.rating_count,
         sa.func.coalesce(Gig.published_at, Gig.created_at),
     )
-    base = (
+    return (
         sa.select(*columns)
         .join(User, User.id == Gig.seller_id)
         .outerjoin(Category, Category.id == Gig.category_id)
         .where(Gig.status == "active", User.status == "active", Gig.min_price_minor.is_not(None))
-        .order_by(Gig.id)
-        .limit(page_size)
     )
+
+
+def _row_document(row) -> GigDocument:
+    return _document(
+        gig_id=row[0],
+        title=row[1],
+        description_html=row[2],
+        tags=row[3],
+        display_name=row[4],
+        handle=row[5],
+        category_id=row[6],
+        parent_id=row[7],
+        min_price_minor=row[8],
+        min_delivery_days=row[9],
+        rating_avg=row[10],
+        rating_count=row[11],
+        published_at=row[12],
+    )
+
+
+def _active_documents(page_size: int = REINDEX_PAGE) -> Iterator[GigDocument]:
+    """Every indexable gig of the bound tenant, in id order, read in keyset pages.
+
+    Each page is its own short query, so no cursor stays open while Whoosh works.
+    """
+    base = _indexable().order_by(Gig.id).limit(page_size)
     last = 0
     while True:
         rows = db.session.execute(base.where(Gig.id > last)).all()
-        for row in rows:
-            yield _document(
-                gig_id=row[0],
-                title=row[1],
-                description_html=row[2],
-                tags=row[3],
-                display_name=row[4],
-                handle=row[5],
-                category_id=row[6],
-                parent_id=row[7],
-                min_price_minor=row[8],
-                min_delivery_days=row[9],
-                rating_avg=row[10],
-                rating_count=row[11],
-                published_at=row[12],
-            )
+        yield from map(_row_document, rows)
         if len(rows) < page_size:
             return
         last = rows[-1][0]
 
 
+def _documents_of(gig_ids: list[int]) -> list[GigDocument]:
+    """The documents of those of these gigs that are indexable, read fresh."""
+    docs = []
+    for start in range(0, len(gig_ids), REINDEX_PAGE):
+        chunk = gig_ids[start : start + REINDEX_PAGE]
+        docs += map(_row_document, db.session.execute(_indexable().where(Gig.id.in_(chunk))).all())
+    return docs
+
+
+def _flush(tenant_id: int, keeper: LockKeeper, extra_ids: list[int] = ()) -> None:
+    """Write every pending gig of the tenant (plus ``extra_ids``); the caller holds the writer lock."""
+    backend = get_backend()
+    state = backend.index_state(tenant_id)
+    if state != "ok":
+        if state == "missing" and _indexable_count() <= current_app.config.get(
+            "SEARCH_REBUILD_INLINE_MAX", 2000
+        ):
+            _rebuild_locked(tenant_id, keeper)  # a new tenant's first gig, or a small lost index
+        else:
+            schedule_rebuild(tenant_id)  # the rebuild writes the pending gigs when it ends
+        return
+    pending = PendingWrites(tenant_id)
+    seq, entries = pending.snapshot()
+    ids = sorted(set(entries) | set(extra_ids))
+    if ids:
+        # Plain column rows (no identity map), read now: after the snapshot of the pending set
+        # (READ COMMITTED: each statement sees what has committed when it starts).
+        docs = _documents_of(ids)
+        keep = {doc.id for doc in docs}
+        keeper.check()
+        segments = backend.write(tenant_id, docs, [i for i in ids if i not in keep])
+        if segments > current_app.config.get("SEARCH_MERGE_SEGMENTS", 10):
+            schedule_merge(tenant_id)
+    pending.done(seq, entries)
+
+
+def _indexable_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(_indexable().subquery()))
+
+
+def index_gigs(gig_ids: list[int]) -> None:
+    """Bring these gigs' index entries in line with the database (upsert or delete).
+
+    Idempotent, and coalescing: see ``PendingWrites``. Call it after the change
+    committed. Raises SearchBusy (RQ retries the event) when the writer lock
+    stays taken, at once while a rebuild holds it.
+    """
+    tenant = current_tenant()
+    gig_ids = sorted({int(i) for i in gig_ids})
+    if not gig_ids:
+        return
+    pending = PendingWrites(tenant.id)
+    seq = pending.mark(gig_ids)
+    with _writing(tenant.id) as keeper:
+        if pending.flushed() >= seq:
+            return  # the writer before us wrote these gigs from rows read after our change
+        _flush(tenant.id, keeper, gig_ids)
+
+
+def index_gig(gig_id: int) -> None:
+    """``index_gigs`` for one gig."""
+    index_gigs([gig_id])
+
+
+def index_seller_gigs(user_id: int) -> None:
+    """Re-index every gig of a seller (name, handle or status changed)."""
+    ids = list(db.session.scalars(sa.select(Gig.id).where(Gig.seller_id == user_id, Gig.status == "active")))
+    # Gigs of a suspended seller are active but must leave: index_gigs deletes them.
+    if ids:
+        index_gigs(ids)
+
+
+def _rebuild_locked(tenant_id: int, keeper: LockKeeper) -> int:
+    pending = PendingWrites(tenant_id)
+    # Gigs recorded before the rows are read changed before: the rebuild covers them.
+    seq, entries = pending.snapshot()
+    count = get_backend().rebuild(tenant_id, _active_documents(), heartbeat=keeper.check)
+    pending.done(seq, entries)
+    # Gigs that changed while the rows were being read: written on top of the new index.
+    _flush(tenant_id, keeper)
+    return count
+
+
 def reindex_tenant() -> int:
     """Rebuild the bound tenant's index from the database into a fresh one and swap it in.
 
-    Holds the writer lock throughout (events wait, then apply on top of the new
-    index), renewed every few seconds by a ``LockKeeper`` thread however long a
-    stretch of the build takes; returns how many gigs were indexed.
+    Holds the writer lock throughout (events meanwhile give up at once and are
+    retried; the gigs they name are written on top of the new index before the
+    lock is released), renewed every few seconds by a ``LockKeeper`` thread
+    however long a stretch of the build takes; returns how many gigs were indexed.
     """
     tenant = current_tenant()
-    ttl = current_app.config.get("SEARCH_LOCK_TIMEOUT", 60)
-    with writer_lock(tenant.id) as lock, LockKeeper(lock, ttl) as keeper:
-        return get_backend().rebuild(tenant.id, _active_documents(), heartbeat=keeper.check)
+    with _writing(tenant.id, rebuild=True) as keeper:
+        return _rebuild_locked(tenant.id, keeper)
+
+
+# A rebuild is queued once replaced or removed gigs take this share of the index.
+COMPACT_DELETED_SHARE = 0.25
+
+
+def merge_index(tenant_id: int) -> int:
+    """Merge the small segments of the tenant's index (background housekeeping); returns how many
+    segments are left. Queues a rebuild when replaced gigs weigh on the big segment (see
+    COMPACT_DELETED_SHARE). Raises SearchBusy when the writer lock stays taken."""
+    backend = get_backend()
+    with _writing(tenant_id):
+        segments = backend.merge(tenant_id)
+        if backend.deleted_share(tenant_id) >= COMPACT_DELETED_SHARE:
+            schedule_rebuild(tenant_id)
+        return segments
+
+
+def index_state(tenant_id: int) -> str:
+    return get_backend().index_state(tenant_id)
+
+
+def _schedule_once(flag: str, ttl: int, job, tenant_id: int, **options) -> bool:
+    """Enqueue ``job(tenant_id)`` unless the flag says one is already queued (the job clears it)."""
+    try:
+        if not redis_store.client.set(flag, 1, nx=True, ex=ttl):
+            return False
+        get_queue(SEARCH_QUEUE).enqueue(job, tenant_id, **options)
+        return True
+    except Exception:  # searching must not fail because Redis hiccuped
+        log.warning("could not enqueue %s for tenant %s", job.__name__, tenant_id, exc_info=True)
+        return False
+
+
+def schedule_rebuild(tenant_id: int) -> bool:
+    """Queue one rebuild of the tenant's index (``tasks.rebuild_index``) unless one is queued."""
+    from rq import Retry
+
+    from app.search.tasks import rebuild_index
+
+    return _schedule_once(
+        rebuild_flag(tenant_id),
+        3600,
+        rebuild_index,
+        tenant_id,
+        job_timeout=3600,
+        retry=Retry(max=3, interval=[30, 120, 600]),
+        description=f"search rebuild of tenant {tenant_id}",
+    )
+
+
+def schedule_merge(tenant_id: int) -> bool:
+    """Queue one merge of the tenant's small segments (``tasks.merge_index``) unless one is queued."""
+    from app.search.tasks import merge_index as merge_job
+
+    return _schedule_once(
+        merge_flag(tenant_id), 600, merge_job, tenant_id, description=f"search merge of tenant {tenant_id}"
+    )
+
+
+def rebuild_flag(tenant_id: int) -> str:
+    return f"t:{tenant_id}:search:rebuild-queued"
+
+
+def merge_flag(tenant_id: int) -> str:
+    return f"t:{tenant_id}:search:merge-queued"
 
 
 def remove_tenant_index(_sender=None, *, tenant, **_kwargs) -> None:
-    """tenant_dropped receiver: delete the dropped tenant's index."""
+    """tenant_dropped receiver: delete the dropped tenant's index and its writing state."""
     get_backend().clear(tenant.id)
+    with contextlib.suppress(Exception):
+        redis_store.client.delete(
+            *PendingWrites(tenant.id).keys(), rebuild_flag(tenant.id), merge_flag(tenant.id)
+        )
 
 
 def _enqueue_repair(tenant_id: int, gig_ids: list[int]) -> None:

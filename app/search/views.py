@@ -40,7 +40,7 @@ def _search_url(**changes) -> str:
 @bp.get("/search")
 def search_page():
     query, errors = services.query_from_args(request.args, get_branding().currency)
-    result = services.search_gigs(query)
+    result = services.search_gigs(query, cards=True)
     pages = max(1, -(-result.total // query.per_page))
     return render_template(
         "search/search.html",

@@ -1,11 +1,44 @@
-"""Whoosh backend: one on-disk index per tenant. The only module that imports whoosh.
+"""Whoosh backend: one on-disk index per tenant. With ``whoosh_schema``, the only modules importing whoosh.
 
 Layout: ``<SEARCH_INDEX_DIR>/t<tenant_id>`` is a symlink to a generation
-directory ``t<tenant_id>-<hex>``; ``rebuild`` fills a fresh generation and
-swaps the link atomically (``os.replace``), so searches never see a half-built
-index. Writes must be serialised per tenant by the caller (``app.search.services``
-holds the Redis lock ``t:<tenant_id>:search:writer``); Whoosh's own file lock
-is then always free, and a short ``timeout`` on it is only a backstop.
+directory ``t<tenant_id>-v<format>-<hex>``; ``rebuild`` fills a fresh
+generation and swaps the link atomically (``os.replace``), so searches never
+see a half-built index. A generation of another format (or an older one
+without a version in its name) is never opened: the backend raises
+``IndexUnavailable`` and the services answer from PostgreSQL while a rebuild
+is queued. Writes must be serialised per tenant by the caller
+(``app.search.services`` holds the Redis lock ``t:<tenant_id>:search:writer``);
+Whoosh's own file lock is then always free, and a short ``timeout`` on it is
+only a backstop.
+
+Reading. Indexes are opened without mmap (``FileStorage(supports_mmap=False)``):
+Whoosh 2.7 copies every file of an mmap-ed compound segment into a ``BytesIO``
+when a reader opens it, which cost ~190 ms and ~180 MB per reader of a
+50,000-gig index; plain file reads cost nothing to open. Each thread keeps one
+``_Snapshot`` per tenant: an open searcher plus, per segment, the document
+columns (price, delivery, rating, category, publication time, gig id) as
+arrays and the postings of the terms queries have used (``_SegmentData``,
+shared by the threads of the process). Segments never change once written
+(deletions live in the table of contents and are applied per snapshot), so
+this data is cached per (generation directory, segment id) until evicted, and
+survives commits: a new snapshot after a write re-reads only new segments.
+Cache keys carry the tenant's generation directory; a snapshot only ever
+touches its own tenant's segments.
+
+Searching. Plain keyword queries (what buyers type: words, AND-ed, each
+looked up in title / description / tags / seller) are evaluated here from the
+cached postings: candidate sets are intersected in C, filters and category
+facets read the column arrays, and only the surviving documents are scored,
+with Whoosh's own BM25F scorer objects (same scores as ``Searcher.search``).
+Anything else the parser accepts (quoted phrases, OR, NOT, parentheses) goes
+through Whoosh's matchers for the candidates and its collector for the scores;
+filters, facets and sorting are the same column code for both.
+
+Writing. One writer session per batch of gigs (``write``): one reader finds
+the documents to replace, one commit **without merging** (a commit that merges
+re-reads and rewrites the small segments every time); ``write`` returns the
+segment count so the caller can schedule ``merge`` (small segments only) in
+the background once they pile up.
 
 Package: ``Whoosh==2.7.4``, the original and by far the most widely used
 release (the forks are archived or obscure). Pinned in requirements.txt.
@@ -14,35 +47,62 @@ release (the forks are archived or obscure). Pinned in requirements.txt.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
+import marshal
 import os
 import re
 import secrets
 import shutil
+import sys
 import threading
-from collections import OrderedDict
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 
 from flask import current_app
-from whoosh import fields, index, qparser, sorting
-from whoosh.analysis import StemmingAnalyzer
-from whoosh.query import And, Every, NullQuery, NumericRange, Or, Term
+from whoosh import columns, qparser
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.filedb.filestore import FileStorage
+from whoosh.query import And, NullQuery, Or, Phrase, Term
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.scoring import BM25F
+from whoosh.util.numeric import byte_to_length
+from whoosh.writing import SegmentWriter
 
-from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchResult
+from app.search.backend import (
+    GigDocument,
+    IndexUnavailable,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+)
+from app.search.whoosh_schema import (
+    COLUMNS,
+    FORMAT_VERSION,
+    NGRAM_MAX,
+    NGRAM_MIN,
+    TEXT_FIELDS,
+    document_fields,
+    make_schema,
+)
 
 log = logging.getLogger(__name__)
 
-NGRAM_MIN, NGRAM_MAX = 2, 15
 REBUILD_LIMITMB = 256
-# Searchers kept open per thread (one per tenant, most recently used first).
-SEARCHER_CACHE_SIZE = 32
-# Text matches up to this many are filtered by reading the sortable columns;
-# beyond it the filters run as (bitset) queries over the whole index.
-COLUMN_FILTER_MAX = 20_000
+WRITER_TIMEOUT = 10.0  # Whoosh's file lock: a backstop behind the Redis writer lock
+# Snapshots kept open per thread (one per tenant, most recently used first).
+SNAPSHOT_CACHE_SIZE = 32
+# Process-wide caches of immutable segment data (see the module docstring).
+SEGMENT_CACHE_DOCS = 2_000_000  # documents whose columns are kept
+POSTINGS_CACHE_SIZE = 4_000_000  # postings (8 bytes each) kept
 # "Did you mean" only when the query found fewer hits than this.
 CORRECT_BELOW = 5
+CORRECTIONS_PER_SNAPSHOT = 10_000  # remembered corrections (a snapshot lives until the next write)
+PARSE_CACHE_SIZE = 2048
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 # The buyer's text may use quotes, parentheses, AND / OR / NOT; everything that
 # could reach other fields or expand to many terms (field:, wildcards, ranges,
@@ -54,76 +114,549 @@ _DISABLED_PLUGINS = (
     qparser.RangePlugin,
     qparser.EveryPlugin,
 )
-TEXT_FIELDS = ("title", "description", "tags", "seller")
+_GENERATION_RE = re.compile(r"^t(\d+)-v(\d+)-[0-9a-f]+$")
+_LENGTH_OF_BYTE = [1] + [byte_to_length(b) for b in range(1, 256)]
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
-def make_schema() -> fields.Schema:
-    stem = StemmingAnalyzer()
-    return fields.Schema(
-        id=fields.ID(stored=True, unique=True),
-        title=fields.TEXT(analyzer=stem, stored=True, field_boost=3.0),
-        description=fields.TEXT(analyzer=stem),
-        # Tags are searched with stemming ("logos" finds "logo") and kept whole in
-        # ``tag`` for completions.
-        tags=fields.TEXT(analyzer=stem, field_boost=2.0),
-        tag=fields.KEYWORD(commas=True, lowercase=True),
-        seller=fields.TEXT(field_boost=1.5),
-        # Every searchable word unstemmed: the vocabulary of "did you mean".
-        words=fields.TEXT(spelling=True),
-        ngrams=fields.NGRAMWORDS(minsize=NGRAM_MIN, maxsize=NGRAM_MAX, at="start"),
-        category_id=fields.NUMERIC(int, sortable=True),
-        top_category_id=fields.NUMERIC(int, sortable=True),
-        price=fields.NUMERIC(int, bits=64, sortable=True),
-        delivery_days=fields.NUMERIC(int, sortable=True),
-        rating=fields.NUMERIC(int, sortable=True),  # hundredths: 4.75 -> 475
-        rating_count=fields.NUMERIC(int, sortable=True),
-        published_at=fields.DATETIME(sortable=True),
-    )
+# --------------------------------------------------------------------------- storage
 
 
-def _fields(doc: GigDocument) -> dict:
-    tags = ", ".join(doc.tags)
-    return {
-        "id": str(doc.id),
-        "title": doc.title,
-        "description": doc.description,
-        "tags": tags,
-        "tag": tags,
-        "seller": doc.seller,
-        "words": " ".join((doc.title, tags, doc.seller, doc.description)),
-        "ngrams": f"{doc.title} {' '.join(doc.tags)}",
-        "category_id": doc.category_id or 0,
-        "top_category_id": doc.top_category_id or 0,
-        "price": doc.min_price_minor,
-        "delivery_days": doc.min_delivery_days,
-        "rating": round(doc.rating * 100),
-        "rating_count": doc.rating_count,
-        "published_at": doc.published_at.replace(tzinfo=None),  # Whoosh wants naive UTC
-    }
+def _storage(path: str | Path) -> FileStorage:
+    return FileStorage(str(path), supports_mmap=False)
 
 
-_NEWEST = sorting.FieldFacet("published_at", reverse=True)
-_SORTS = {
-    "price_asc": [sorting.FieldFacet("price"), _NEWEST],
-    "price_desc": [sorting.FieldFacet("price", reverse=True), _NEWEST],
-    "rating": [
-        sorting.FieldFacet("rating", reverse=True),
-        sorting.FieldFacet("rating_count", reverse=True),
-        _NEWEST,
-    ],
-    "newest": [_NEWEST],
-}
+class _CachedLengths:
+    """What ``SegmentWriter._flush_segment`` asks of the per-document reader, from memory.
+
+    Whoosh's own reader reads one byte from disk per posting (and for a field
+    without lengths, such as ids and tags, looks for the column file: a
+    ``stat`` per posting). Here each field's length column is read once.
+    """
+
+    def __init__(self, perdoc):
+        self._perdoc = perdoc
+        self._doccount = perdoc.doc_count_all()
+        self._lengths: dict[str, array | None] = {}
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        try:
+            lengths = self._lengths[fieldname]
+        except KeyError:
+            lenfield = f"_{fieldname}_len"
+            lengths = None
+            if self._perdoc.has_column(lenfield):
+                creader = self._perdoc.column_reader(lenfield, LENGTHS_COLUMN)
+                lengths = _load_numeric(creader, self._doccount, "B")
+            self._lengths[fieldname] = lengths
+        if lengths is None:
+            return default
+        lbyte = lengths[docnum]
+        return byte_to_length(lbyte) if lbyte else None  # None: what Whoosh answers for an empty field
+
+    def close(self):
+        self._perdoc.close()
+
+
+def _merge_small(writer, segments):
+    """Merge policy: every segment but the biggest, unless the others add up to a tenth of it."""
+    if len(segments) < 2:
+        return segments
+    ordered = sorted(segments, key=lambda seg: seg.doc_count_all())
+    biggest, rest = ordered[-1], ordered[:-1]
+    keep = [biggest]
+    if sum(seg.doc_count_all() for seg in rest) * 10 >= biggest.doc_count_all():
+        rest, keep = ordered, []
+    for seg in rest:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return keep
+
+
+# Estimated memory of one pooled posting (tuple, float, value bytes), less its term and value bytes.
+_POSTING_OVERHEAD = 130
+
+
+class _GroupingPool:
+    """The posting pool of our writers: postings grouped per (field, term) as they arrive.
+
+    Whoosh's ``PostingPool`` keeps one tuple per posting and sorts them all at
+    commit (spilling to temporary runs written and merged posting by posting).
+    Our writers add documents in ascending document number order (new
+    documents, then merged segments after them), so each group is already in
+    order: the commit sorts the terms only, and a full pool spills one record
+    per term to a run (``marshal``), merged term by term. ``iter_postings``
+    yields what ``PostingPool`` would: ``(field, term, docnum, weight, value)``
+    sorted by field, term and document.
+    """
+
+    def __init__(self, tempstore, limitmb: int):
+        self.tempstore = tempstore
+        self.limit = limitmb * 1024 * 1024
+        self.currentsize = 0
+        self.fieldnames: set[str] = set()
+        self.groups: dict[tuple[str, bytes], list] = {}
+        self.runs: list[str] = []
+
+    def add(self, item) -> None:
+        fieldname, tbytes, docnum, weight, vbytes = item
+        self.fieldnames.add(fieldname)
+        group = self.groups.get((fieldname, tbytes))
+        if group is None:
+            self.groups[(fieldname, tbytes)] = [(docnum, weight, vbytes)]
+        else:
+            group.append((docnum, weight, vbytes))
+        self.currentsize += _POSTING_OVERHEAD + 2 * len(tbytes) + (len(vbytes) if vbytes else 0)
+        if self.currentsize > self.limit:
+            self.save()
+
+    def save(self) -> None:
+        if not self.groups:
+            return
+        name = f"{secrets.token_hex(8)}.run"
+        with self.tempstore.create_file(name).raw_file() as run:
+            groups = self.groups
+            for key in sorted(groups):
+                marshal.dump((key, groups[key]), run)
+        self.runs.append(name)
+        self.groups, self.currentsize = {}, 0
+
+    def _read_run(self, name: str):
+        with self.tempstore.open_file(name).raw_file() as run:
+            while True:
+                try:
+                    yield marshal.load(run)  # noqa: S302  (a run this writer wrote moments ago)
+                except EOFError:
+                    return
+
+    def iter_postings(self):
+        groups = self.groups
+        sources = [self._read_run(name) for name in self.runs]
+        sources.append((key, groups[key]) for key in sorted(groups))
+        # Equal terms come from older runs first: their documents come first.
+        merged = heapq.merge(*sources, key=lambda record: record[0]) if len(sources) > 1 else sources[0]
+        for (fieldname, tbytes), postings in merged:
+            for docnum, weight, vbytes in postings:
+                yield fieldname, tbytes, docnum, weight, vbytes
+
+    def cleanup(self) -> None:
+        for name in self.runs:
+            with contextlib.suppress(OSError):
+                self.tempstore.delete_file(name)
+        self.runs = []
+
+
+class _Writer(SegmentWriter):
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, **kwargs)
+        self.pool = _GroupingPool(self._tempstorage, kwargs.get("limitmb", 128))
+
+    def per_document_reader(self):
+        return _CachedLengths(SegmentWriter.per_document_reader(self))
+
+    def add_gig(self, values: dict) -> None:
+        """``add_document(**values)`` for the gig schema's fields, in one tight loop.
+
+        The same postings, stored fields, lengths and columns as ``add_document``
+        (no boosts, vectors or spelling fields exist here to honour), appended to
+        the posting pool in bulk instead of one ``pool.add`` call per posting.
+        """
+        self._check_state()
+        plan = self.__dict__.get("_plan")
+        if plan is not None and len(plan) != len(values):
+            self.add_document(**values)  # not the gig schema's values: the general path
+            return
+        if plan is None:
+            schema = self.schema
+            plan = self._plan = [
+                (name, schema[name], schema[name].indexed, schema[name].scorable, schema[name].stored)
+                for name in sorted(values)
+            ]
+            self.pool.fieldnames.update(name for name, _f, indexed, _s, _st in plan if indexed)
+        perdocwriter, pool, docnum = self.perdocwriter, self.pool, self.docnum
+        groups = pool.groups
+        size = postings = 0
+        perdocwriter.start_doc(docnum)
+        for name, field, indexed, scorable, stored in plan:
+            value = values[name]
+            length = 0
+            if indexed:
+                for tbytes, freq, weight, vbytes in field.index(value):
+                    length += freq
+                    group = groups.get((name, tbytes))
+                    if group is None:
+                        groups[(name, tbytes)] = [(docnum, weight, vbytes)]
+                    else:
+                        group.append((docnum, weight, vbytes))
+                    size += 2 * len(tbytes) + (len(vbytes) if vbytes else 0)
+                    postings += 1
+            perdocwriter.add_field(name, field, value if stored else None, length if scorable else 0)
+            column = field.column_type
+            if column is not None:
+                perdocwriter.add_column_value(name, column, field.to_column_value(value))
+        perdocwriter.finish_doc()
+        pool.currentsize += size + postings * _POSTING_OVERHEAD
+        if pool.currentsize > pool.limit:
+            pool.save()
+        self._added = True
+        self.docnum += 1
+
+
+# --------------------------------------------------------------------------- segment data
+
+
+def _load_numeric(creader, doccount: int, typecode: str) -> array:
+    """A whole numeric column as an array (one read instead of one per document)."""
+    out = array(typecode)
+    if isinstance(creader, columns.NumericColumn.Reader) and creader._typecode == typecode:
+        count = min(creader._count, doccount)
+        if count:
+            out.frombytes(creader._dbfile.get(creader._basepos, count * creader._fixedlen))
+            if _LITTLE_ENDIAN:
+                out.byteswap()  # stored big-endian
+        if count < doccount:
+            out.extend([creader._default] * (doccount - count))
+        return out
+    out.extend(creader[i] for i in range(doccount))
+    return out
+
+
+class _SegmentData:
+    """Immutable data of one segment: its columns, and postings / field lengths as they are needed."""
+
+    def __init__(self, reader):
+        self.doccount = reader.doc_count_all()
+        self.columns: dict[str, array] = {}
+        for name, typecode in COLUMNS:
+            creader = reader.column_reader(name, translate=False)
+            self.columns[name] = _load_numeric(creader, self.doccount, typecode)
+        category, top = self.columns["category_id"], self.columns["top_category_id"]
+        # The top-level category when it differs from the gig's own (facets count it once).
+        self.columns["top_other"] = array(
+            "q", (t if t != c else 0 for c, t in zip(category, top, strict=True))
+        )
+        self._lengths: dict[str, array | None] = {}
+
+    def lengths(self, reader, fieldname: str) -> array | None:
+        try:
+            return self._lengths[fieldname]
+        except KeyError:
+            pass
+        lenfield = f"_{fieldname}_len"
+        perdoc = reader._perdoc
+        values = None
+        if perdoc.has_column(lenfield):
+            values = _load_numeric(perdoc.column_reader(lenfield, LENGTHS_COLUMN), self.doccount, "B")
+        self._lengths[fieldname] = values
+        return values
+
+
+def _read_postings(reader, fieldname: str, text: str) -> tuple[array, array]:
+    """(document numbers, weights) of one term in one segment, deleted documents included."""
+    ids, weights = array("i"), array("f")
+    try:
+        matcher = reader.postings(fieldname, text)
+    except TermNotFound:
+        return ids, weights
+    if type(matcher) is W3LeafMatcher and not matcher._byteids:
+        # Block by block, as W3LeafMatcher._read_ids / _read_weights decode a block, with the
+        # running sum of the id deltas in C (itertools.accumulate) rather than a generator.
+        while not matcher._atend:
+            if matcher._data is None:
+                matcher._read_data()
+            block_ids, block_weights = matcher._data[0], matcher._data[1]
+            ids.extend(accumulate(block_ids))
+            if block_weights is None:
+                weights.extend([1.0] * matcher._blocklength)
+            elif isinstance(block_weights, float):
+                weights.extend([block_weights] * matcher._blocklength)
+            else:
+                weights.extend(block_weights)
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+    return ids, weights
+
+
+class _Caches:
+    """Process-wide LRU caches of segment data and postings, keyed by (generation dir, segment id)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.segments: OrderedDict[tuple, _SegmentData] = OrderedDict()
+        self.segment_docs = 0
+        self.postings: OrderedDict[tuple, tuple[array, array]] = OrderedDict()
+        self.posting_count = 0
+
+    def segment(self, key: tuple, reader) -> _SegmentData:
+        with self.lock:
+            data = self.segments.get(key)
+            if data is not None:
+                self.segments.move_to_end(key)
+                return data
+        data = _SegmentData(reader)  # outside the lock: another thread may load it too, harmlessly
+        with self.lock:
+            if key not in self.segments:
+                self.segments[key] = data
+                self.segment_docs += data.doccount
+                while self.segment_docs > SEGMENT_CACHE_DOCS and len(self.segments) > 1:
+                    _, old = self.segments.popitem(last=False)
+                    self.segment_docs -= old.doccount
+            return self.segments[key]
+
+    def postings_of(self, key: tuple, reader, fieldname: str, text: str) -> tuple[array, array]:
+        full = (*key, fieldname, text)
+        with self.lock:
+            found = self.postings.get(full)
+            if found is not None:
+                self.postings.move_to_end(full)
+                return found
+        found = _read_postings(reader, fieldname, text)
+        with self.lock:
+            if full not in self.postings:
+                self.postings[full] = found
+                self.posting_count += len(found[0]) + 1
+                while self.posting_count > POSTINGS_CACHE_SIZE and len(self.postings) > 1:
+                    _, (old_ids, _w) = self.postings.popitem(last=False)
+                    self.posting_count -= len(old_ids) + 1
+        return found
+
+    def forget(self, directory: str) -> None:
+        """Drop everything cached for one generation directory (rebuilt or cleared)."""
+        with self.lock:
+            for key in [k for k in self.segments if k[0] == directory]:
+                self.segment_docs -= self.segments.pop(key).doccount
+            for key in [k for k in self.postings if k[0] == directory]:
+                self.posting_count -= len(self.postings.pop(key)[0]) + 1
+
+
+_caches = _Caches()
+
+
+# --------------------------------------------------------------------------- one thread's view
+
+
+class _Leaf:
+    __slots__ = ("reader", "base", "key", "data")
+
+    def __init__(self, reader, base, key, data):
+        self.reader, self.base, self.key, self.data = reader, base, key, data
+
+
+class _Snapshot:
+    """One thread's open searcher on one generation of a tenant's index, with its columns."""
+
+    def __init__(self, directory: str, ix):
+        self.directory = directory
+        self.ix = ix
+        self.searcher = ix.searcher()
+        reader = self.searcher.reader()
+        self.generation = reader.generation()
+        self.doccount = reader.doc_count_all()
+        self.leaves: list[_Leaf] = []
+        deleted: set[int] = set()
+        if self.doccount:
+            for leaf_reader, base in list(reader.leaf_readers()):
+                key = (directory, leaf_reader.segment().segment_id())
+                data = _caches.segment(key, leaf_reader)
+                self.leaves.append(_Leaf(leaf_reader, base, key, data))
+                if leaf_reader.has_deletions():
+                    deleted.update(base + d for d in leaf_reader.segment().deleted_docs())
+        self.deleted = frozenset(deleted)
+        self.bases = [leaf.base for leaf in self.leaves]
+        if len(self.leaves) == 1:
+            self.columns = self.leaves[0].data.columns
+        else:
+            self.columns = {}
+            for name in [*(n for n, _ in COLUMNS), "top_other"]:
+                merged = array(self.leaves[0].data.columns[name].typecode) if self.leaves else array("q")
+                for leaf in self.leaves:
+                    merged.extend(leaf.data.columns[name])
+                self.columns[name] = merged
+        self._live: list[int] | None = None
+        self._scorers: dict[tuple[str, str], object] = {}
+        self.corrections: dict[str, str | None] = {}
+
+    def current(self) -> bool:
+        return self.ix.latest_generation() == self.generation
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.searcher.close()
+
+    def live_docs(self) -> list[int]:
+        if self._live is None:
+            deleted = self.deleted
+            self._live = (
+                [d for d in range(self.doccount) if d not in deleted]
+                if deleted
+                else list(range(self.doccount))
+            )
+        return self._live
+
+    # -- postings of the fast path
+
+    def term(self, fieldname: str, text: str) -> list[tuple[_Leaf, array, array]]:
+        return [(leaf, *_caches.postings_of(leaf.key, leaf.reader, fieldname, text)) for leaf in self.leaves]
+
+    def scorer(self, fieldname: str, text: str):
+        key = (fieldname, text)
+        scorer = self._scorers.get(key)
+        if scorer is None:
+            scorer = self._scorers[key] = self.searcher.weighting.scorer(self.searcher, fieldname, text)
+        return scorer
+
+
+def _simple(query) -> bool:
+    """Only terms combined by plain AND / OR, unboosted: what the fast path evaluates."""
+    kind = type(query)
+    if kind is Term:
+        return query.boost == 1.0
+    if kind is And or (kind is Or and not query.minmatch and query.scale is None):
+        return query.boost == 1.0 and all(_simple(sub) for sub in query.subqueries)
+    return False
+
+
+def _flat(query, under_or: bool = False) -> bool:
+    """No AND below an OR: a document the whole query matches then takes the score of every term
+    it contains (what the parser builds from plain words: AND of per-word ORs over the fields)."""
+    kind = type(query)
+    if kind is Term:
+        return True
+    if kind is And and under_or:
+        return False
+    return all(_flat(sub, under_or or kind is Or) for sub in query.subqueries)
+
+
+def _leaves(query) -> list[Term]:
+    if type(query) is Term:
+        return [query]
+    return [leaf for sub in query.subqueries for leaf in _leaves(sub)]
+
+
+class _FastQuery:
+    """A ``_simple`` query evaluated from cached postings: candidates, then scores."""
+
+    def __init__(self, snapshot: _Snapshot, query):
+        self.snapshot = snapshot
+        self.query = query
+        self._terms: dict[tuple[str, str], tuple[set[int], list]] = {}
+
+    def scores(self, docs: list[int]) -> list[tuple[float, int]]:
+        """(score, document) of each of ``docs`` (sorted, every one matching the query).
+
+        Scores are BM25F as Whoosh computes them (its scorer objects' parameters, its
+        formula term for term); a flat query is scored term by term over the
+        documents in one loop, any other through ``score``.
+        """
+        snapshot = self.snapshot
+        if not _flat(self.query) or type(snapshot.searcher.weighting) is not BM25F:
+            return [(self.score(d), d) for d in docs]
+        totals = dict.fromkeys(docs, 0.0)
+        for term in _leaves(self.query):
+            _docs, per_leaf = self._postings(term.fieldname, term.text)
+            if not _docs:
+                continue  # not in the index (no scorer for it either)
+            scorer = snapshot.scorer(term.fieldname, term.text)
+            idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            k1_plus_1, one_minus_b = k1 + 1, 1 - b
+            for leaf, ids, weights in per_leaf:
+                if not ids:
+                    continue
+                base, count = leaf.base, len(ids)
+                lengths = leaf.data.lengths(leaf.reader, term.fieldname)
+                end = base + leaf.data.doccount
+                for d in docs[bisect_left(docs, base) : bisect_left(docs, end)]:
+                    local = d - base
+                    i = bisect_left(ids, local)
+                    if i < count and ids[i] == local:
+                        tf = weights[i]
+                        fl = _LENGTH_OF_BYTE[lengths[local]] if lengths is not None else 1
+                        # whoosh.scoring.bm25, operation for operation
+                        totals[d] += idf * ((tf * k1_plus_1) / (tf + k1 * (one_minus_b + b * fl / avgfl)))
+        return [(score, d) for d, score in totals.items()]
+
+    def _postings(self, fieldname: str, text: str) -> tuple[set[int], list]:
+        key = (fieldname, text)
+        found = self._terms.get(key)
+        if found is None:
+            per_leaf = self.snapshot.term(fieldname, text)
+            docs: set[int] = set()
+            for leaf, ids, _weights in per_leaf:
+                docs.update(ids if not leaf.base else (leaf.base + d for d in ids))
+            found = self._terms[key] = (docs, per_leaf)
+        return found
+
+    def docs(self, node=None) -> set[int]:
+        node = self.query if node is None else node
+        if type(node) is Term:
+            return self._postings(node.fieldname, node.text)[0]
+        sets = [self.docs(sub) for sub in node.subqueries]
+        if type(node) is Or:
+            return set().union(*sets)
+        sets.sort(key=len)
+        return sets[0].intersection(*sets[1:]) if sets else set()
+
+    def score(self, doc: int, node=None) -> float | None:
+        node = self.query if node is None else node
+        if type(node) is Term:
+            return self._term_score(doc, node.fieldname, node.text)
+        total, matched = 0.0, False
+        for sub in node.subqueries:
+            value = self.score(doc, sub)
+            if value is None:
+                if type(node) is And:
+                    return None
+                continue
+            total += value
+            matched = True
+        return total if matched else None
+
+    def _term_score(self, doc: int, fieldname: str, text: str) -> float | None:
+        _docs, per_leaf = self._postings(fieldname, text)
+        snapshot = self.snapshot
+        index = bisect_right(snapshot.bases, doc) - 1 if len(per_leaf) > 1 else 0
+        leaf, ids, weights = per_leaf[index]
+        local = doc - leaf.base
+        i = bisect_left(ids, local)
+        if i == len(ids) or ids[i] != local:
+            return None
+        lengths = leaf.data.lengths(leaf.reader, fieldname)
+        length = _LENGTH_OF_BYTE[lengths[local]] if lengths is not None else 1
+        return snapshot.scorer(fieldname, text)._score(weights[i], length)
+
+
+def _phrases_as_words(query, schema):
+    """Quoted phrases keep their meaning where positions are indexed; elsewhere they match the words."""
+    if isinstance(query, Phrase):
+        if schema[query.fieldname].format.supports("positions"):
+            return query
+        return And([Term(query.fieldname, word) for word in query.words], boost=query.boost)
+    if hasattr(query, "subqueries"):
+        query.subqueries = [_phrases_as_words(sub, schema) for sub in query.subqueries]
+    elif hasattr(query, "child"):
+        query.child = _phrases_as_words(query.child, schema)
+    return query
+
+
+# --------------------------------------------------------------------------- the backend
 
 
 class WhooshBackend(SearchBackend):
     name = "whoosh"
 
     def __init__(self):
-        self._open: dict[int, tuple[str, index.Index]] = {}
+        self._open: dict[int, tuple[str, object]] = {}
         self._open_lock = threading.Lock()
-        # Per thread: tenant id -> (index object of the generation, open Searcher).
-        # Never shared across threads (Whoosh file handles seek) nor tenants.
+        # Per thread: tenant id -> _Snapshot. Never shared across threads
+        # (plain file handles seek) nor tenants.
         self._local = threading.local()
+        self._parsed: OrderedDict[tuple[int, str], object] = OrderedDict()
+        self._parsed_lock = threading.Lock()
 
     # ------------------------------------------------------------------ paths
 
@@ -137,27 +670,50 @@ class WhooshBackend(SearchBackend):
             raise ValueError(f"invalid tenant id {tenant_id!r}")
         return self.base_dir() / f"t{tenant_id}"
 
-    def _index(self, tenant_id: int, create: bool = False) -> index.Index | None:
-        """The tenant's index (cached per generation), None when there is none yet."""
+    def _current(self, tenant_id: int) -> tuple[str | None, str]:
+        """(generation directory, state): state is "ok", "missing" or "outdated"."""
         link = self.index_dir(tenant_id)
+        if not os.path.islink(link):
+            return None, ("outdated" if link.exists() else "missing")
         real = os.path.realpath(link)
-        cached = self._open.get(tenant_id)
-        if cached and cached[0] == real:
-            return cached[1]
-        if os.path.isdir(real) and index.exists_in(real):
-            ix = index.open_dir(real)
-        elif create:
+        match = _GENERATION_RE.match(os.path.basename(real))
+        if match is None or int(match.group(1)) != tenant_id or int(match.group(2)) != FORMAT_VERSION:
+            return real, "outdated"
+        if not os.path.isdir(real):
+            return None, "missing"
+        return real, "ok"
+
+    def index_state(self, tenant_id: int) -> str:
+        return self._current(tenant_id)[1]
+
+    def _index(self, tenant_id: int, create: bool = False):
+        """The tenant's index of the current format (cached per generation).
+
+        Raises IndexUnavailable when there is none (unless ``create``) or it has another format.
+        """
+        real, state = self._current(tenant_id)
+        if state == "ok":
+            cached = self._open.get(tenant_id)
+            if cached and cached[0] == real:
+                return cached[1]
+            storage = _storage(real)
+            if storage.index_exists():
+                ix = storage.open_index()
+                with self._open_lock:
+                    self._open[tenant_id] = (real, ix)
+                return ix
+            state = "missing"
+        if state == "missing" and create:
             real = str(self._new_generation(tenant_id))
-            ix = index.create_in(real, make_schema())
-            self._point(link, real)
-        else:
-            return None
-        with self._open_lock:
-            self._open[tenant_id] = (real, ix)
-        return ix
+            ix = _storage(real).create_index(make_schema())
+            self._point(self.index_dir(tenant_id), real)
+            with self._open_lock:
+                self._open[tenant_id] = (real, ix)
+            return ix
+        raise IndexUnavailable(tenant_id, state)
 
     def _new_generation(self, tenant_id: int) -> Path:
-        path = self.base_dir() / f"t{tenant_id}-{secrets.token_hex(4)}"
+        path = self.base_dir() / f"t{tenant_id}-v{FORMAT_VERSION}-{secrets.token_hex(4)}"
         path.mkdir(parents=True)
         return path
 
@@ -170,34 +726,67 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------------ writing
 
-    def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+    def write(self, tenant_id: int, docs: Iterable[GigDocument], delete_ids: Iterable[int] = ()) -> int:
+        """Replace or add ``docs`` and remove ``delete_ids`` in one writer session.
+
+        Creates the index when there is none; returns the number of segments after the commit.
+        """
         docs = list(docs)
-        if not docs:
-            return 0
-        ix = self._index(tenant_id, create=True)
-        writer = ix.writer(timeout=10.0)
+        ids = {str(doc.id) for doc in docs} | {str(i) for i in delete_ids}
+        ix = self._index(tenant_id, create=bool(docs))
+        if not ids:
+            return len(ix._segments())
+        writer = _Writer(ix, timeout=WRITER_TIMEOUT)
         try:
+            deleted = 0
+            with writer.searcher() as searcher:
+                for gig_id in ids:
+                    deleted += writer.delete_by_term("id", gig_id, searcher=searcher)
             for doc in docs:
-                writer.update_document(**_fields(doc))
+                writer.add_gig(document_fields(doc))
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        if not docs and not deleted:
+            writer.cancel()  # nothing changed: no new generation for every searcher to reopen
+        else:
+            writer.commit(merge=False)
+        return len(ix._segments())
+
+    def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+        docs = list(docs)
+        if docs:
+            self.write(tenant_id, docs)
         return len(docs)
 
     def delete_gigs(self, tenant_id: int, ids: Iterable[int]) -> None:
-        ids = [str(i) for i in ids]
+        ids = list(ids)
+        if ids and self.index_state(tenant_id) == "ok":
+            self.write(tenant_id, (), ids)
+
+    def merge(self, tenant_id: int) -> int:
+        """Merge the small segments into one; returns the segment count.
+
+        The biggest segment (usually the last rebuild's) stays as it is unless the
+        others add up to a tenth of it: rewriting it costs as much as a rebuild.
+        (Whoosh's own MERGE_SMALL only merges from five segments on, and then not
+        always.)
+        """
         ix = self._index(tenant_id)
-        if ix is None or not ids:
-            return
-        writer = ix.writer(timeout=10.0)
-        try:
-            for gig_id in ids:
-                writer.delete_by_term("id", gig_id)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+        if len(ix._segments()) > 1:
+            writer = _Writer(ix, timeout=WRITER_TIMEOUT)
+            try:
+                writer.commit(mergetype=_merge_small)
+            except BaseException:
+                writer.cancel()
+                raise
+        return len(ix._segments())
+
+    def deleted_share(self, tenant_id: int) -> float:
+        """The share of deleted documents still held by the segments (replaced or removed gigs)."""
+        segments = self._index(tenant_id)._segments()
+        total = sum(seg.doc_count_all() for seg in segments)
+        return sum(seg.deleted_count() for seg in segments) / total if total else 0.0
 
     def rebuild(
         self, tenant_id: int, docs: Iterable[GigDocument], heartbeat: Callable[[], None] | None = None
@@ -207,13 +796,13 @@ class WhooshBackend(SearchBackend):
         fresh = self._new_generation(tenant_id)
         count = 0
         try:
-            ix = index.create_in(str(fresh), make_schema())
-            # One writer, a big pool (fewer temporary runs to merge), no optimize
-            # pass: a fresh index written by one writer is a single segment anyway.
-            writer = ix.writer(limitmb=REBUILD_LIMITMB)
+            ix = _storage(fresh).create_index(make_schema())
+            # One writer, a big pool (fewer temporary runs to merge), no merge pass:
+            # a fresh index written by one writer is a single segment anyway.
+            writer = _Writer(ix, limitmb=REBUILD_LIMITMB)
             try:
                 for doc in docs:
-                    writer.add_document(**_fields(doc))
+                    writer.add_gig(document_fields(doc))
                     count += 1
                     if heartbeat and count % 100 == 0:
                         heartbeat()  # cheap: raises once the writer lock was lost
@@ -223,6 +812,8 @@ class WhooshBackend(SearchBackend):
             writer.commit(optimize=False, merge=False)
             if heartbeat:
                 heartbeat()  # never swap in an index built without the lock
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)  # a directory of a very old layout in the link's place
             self._point(link, str(fresh))
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -230,6 +821,7 @@ class WhooshBackend(SearchBackend):
         with self._open_lock:
             self._open.pop(tenant_id, None)
         if old and old != str(fresh):
+            _caches.forget(old)
             shutil.rmtree(old, ignore_errors=True)
         return count
 
@@ -237,6 +829,7 @@ class WhooshBackend(SearchBackend):
         link = self.index_dir(tenant_id)
         with self._open_lock:
             self._open.pop(tenant_id, None)
+        self._forget_snapshot(tenant_id)
         if os.path.islink(link) or link.exists():
             if os.path.islink(link):
                 link.unlink()
@@ -244,182 +837,153 @@ class WhooshBackend(SearchBackend):
                 shutil.rmtree(link, ignore_errors=True)
         if self.base_dir().is_dir():
             for path in self.base_dir().glob(f"t{tenant_id}-*"):
+                _caches.forget(str(path))
                 shutil.rmtree(path, ignore_errors=True)
 
     # ------------------------------------------------------------------ reading
 
-    def _searchers(self) -> OrderedDict:
-        cache = getattr(self._local, "searchers", None)
+    def _snapshots(self) -> OrderedDict:
+        cache = getattr(self._local, "snapshots", None)
         if cache is None:
-            cache = self._local.searchers = OrderedDict()
+            cache = self._local.snapshots = OrderedDict()
         return cache
 
-    def _forget_searcher(self, tenant_id: int) -> None:
-        cached = self._searchers().pop(tenant_id, None)
+    def _forget_snapshot(self, tenant_id: int) -> None:
+        cached = self._snapshots().pop(tenant_id, None)
         if cached is not None:
-            with contextlib.suppress(Exception):
-                cached[1].close()
+            cached.close()
 
-    def _searcher(self, tenant_id: int):
-        """This thread's open searcher on the tenant's current index, or None.
+    def _snapshot(self, tenant_id: int) -> _Snapshot:
+        """This thread's snapshot of the tenant's current index (raises IndexUnavailable).
 
-        Reused across queries: reopened when a rebuild swapped generations,
-        ``refresh()``-ed (a no-op unless a writer committed since) otherwise.
+        Reused across queries; replaced when a writer committed or a rebuild swapped generations.
         """
-        ix = self._index(tenant_id)
-        cache = self._searchers()
-        if ix is None:
-            self._forget_searcher(tenant_id)
-            return None
-        cached = cache.get(tenant_id)
-        if cached is not None and cached[0] is ix:
-            searcher = cached[1].refresh()
-        else:
-            self._forget_searcher(tenant_id)
-            searcher = ix.searcher()
-        cache[tenant_id] = (ix, searcher)
-        cache.move_to_end(tenant_id)
-        while len(cache) > SEARCHER_CACHE_SIZE:
-            _, (_, old) = cache.popitem(last=False)
-            with contextlib.suppress(Exception):
-                old.close()
-        return searcher
-
-    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
         try:
-            return self._search(tenant_id, query)
+            ix = self._index(tenant_id)
+        except IndexUnavailable:
+            self._forget_snapshot(tenant_id)  # dropped, lost or outdated: let go of its files
+            raise
+        cache = self._snapshots()
+        snapshot = cache.get(tenant_id)
+        if snapshot is None or snapshot.ix is not ix or not snapshot.current():
+            self._forget_snapshot(tenant_id)
+            snapshot = _Snapshot(self._open[tenant_id][0], ix)
+        cache[tenant_id] = snapshot
+        cache.move_to_end(tenant_id)
+        while len(cache) > SNAPSHOT_CACHE_SIZE:
+            _, old = cache.popitem(last=False)
+            old.close()
+        return snapshot
+
+    def _with_snapshot(self, tenant_id: int, work: Callable[[_Snapshot], object]):
+        try:
+            return work(self._snapshot(tenant_id))
         except FileNotFoundError:
-            # A rebuild swapped generations while this search was opening files: once more.
+            # A rebuild swapped generations while this thread was opening files: once more.
             with self._open_lock:
                 self._open.pop(tenant_id, None)
-            self._forget_searcher(tenant_id)
-            return self._search(tenant_id, query)
+            self._forget_snapshot(tenant_id)
+            return work(self._snapshot(tenant_id))
 
-    def _search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
-        searcher = self._searcher(tenant_id)
-        if searcher is None:
-            return SearchResult()
-        schema = searcher.schema
-        text_query = self._parse(schema, query.text) if query.text else None
-        window = current_app.config.get("SEARCH_MAX_RESULTS_WINDOW", 10_000)
-        sort = query.sort if (query.sort != "relevance" or text_query is not None) else "newest"
-        sortedby = sorting.MultiFacet(_SORTS[sort]) if sort in _SORTS else None
-        limit = max(1, min(query.offset + query.per_page, window))
-        result = SearchResult()
-        matched = self._matched_by_columns(searcher, text_query, query) if text_query is not None else None
-        if matched is not None:
-            # Few text matches: filters and facets straight from the sortable
-            # columns of those documents, then one scoring pass over what is left.
-            candidates, facets = matched
-            result.facets = facets
-            # (An empty set would mean "no filter" to Whoosh: nothing to search then.)
-            hits = (
-                searcher.search(text_query, filter=candidates, limit=limit, sortedby=sortedby)
-                if candidates
-                else None
-            )
-        else:
-            matcher = text_query if text_query is not None else Every()
-            filters = self._filters(query)
-            category = self._category_filter(query.category_ids)
-            facet = {
-                "category": sorting.FieldFacet("category_id", maptype=sorting.Count),
-                "top": sorting.FieldFacet("top_category_id", maptype=sorting.Count),
-            }
-            hits = searcher.search(
-                matcher,
-                filter=_and([*filters, category]),
-                limit=limit,
-                sortedby=sortedby,
-                groupedby=None if category is not None else facet,
-            )
-            if category is None:
-                groups = (hits.groups("category"), hits.groups("top"))
-            else:
-                # Facets leave the category filter out, so the buyer sees where else to look.
-                unfiltered = searcher.search(matcher, filter=_and(filters), limit=1, groupedby=facet)
-                groups = (unfiltered.groups("category"), unfiltered.groups("top"))
-            result.facets = {int(k): v for k, v in groups[0].items() if k}
-            result.facets.update({int(k): v for k, v in groups[1].items() if k})
-        if matched is not None:
-            result.total = len(matched[0])  # every candidate matches the text: no counting pass
-        else:
-            result.total = len(hits)
-        if hits is not None and query.offset < window:
-            result.ids = [int(hit["id"]) for hit in hits[query.offset : query.offset + query.per_page]]
-        if query.text and result.total < CORRECT_BELOW:
-            result.corrected = self._correct(searcher, schema, query.text)
-        return result
+    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
+        return self._with_snapshot(tenant_id, lambda snapshot: self._search(tenant_id, snapshot, query))
 
-    @staticmethod
-    def _matched_by_columns(searcher, text_query, query: SearchQuery):
-        """(doc numbers passing every filter, category facets), or None when the
-        text matches too many documents for a per-document column check."""
-        docs = list(searcher.docs_for_query(text_query))
-        if not docs:
-            return set(), {}  # also: an empty index's reader has no columns
-        if len(docs) > COLUMN_FILTER_MAX:
-            return None
-        reader = searcher.reader()
-        checks = []
-        if query.min_price is not None or query.max_price is not None:
-            lo = query.min_price if query.min_price is not None else -(2**63)
-            hi = query.max_price if query.max_price is not None else 2**63
-            checks.append((reader.column_reader("price"), lo, hi))
-        if query.max_delivery_days is not None:
-            checks.append((reader.column_reader("delivery_days"), -(2**31), query.max_delivery_days))
-        if query.min_rating is not None:
-            checks.append((reader.column_reader("rating"), round(query.min_rating * 100), 2**31))
-        if checks:
-            docs = [d for d in docs if all(lo <= col[d] <= hi for col, lo, hi in checks)]
-        category_col = reader.column_reader("category_id")
-        top_col = reader.column_reader("top_category_id")
-        facets: dict[int, int] = {}
-        wanted = set(query.category_ids)
-        kept = set()
-        for d in docs:
-            cid, top = category_col[d], top_col[d]
-            if cid:
-                facets[cid] = facets.get(cid, 0) + 1
-            if top and top != cid:
-                facets[top] = facets.get(top, 0) + 1
-            if not wanted or cid in wanted or top in wanted:
-                kept.add(d)
-        return kept, facets
-
-    @staticmethod
-    def _parse(schema, text: str):
+    def _parse(self, tenant_id: int, schema, text: str):
+        key = (tenant_id, text)
+        with self._parsed_lock:
+            if key in self._parsed:
+                self._parsed.move_to_end(key)
+                return self._parsed[key]
         parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, group=qparser.AndGroup)
         for plugin in _DISABLED_PLUGINS:
             parser.remove_plugin_class(plugin)
         parsed = parser.parse(text)
-        return None if parsed is NullQuery or isinstance(parsed, type(NullQuery)) else parsed
+        if parsed is NullQuery or isinstance(parsed, type(NullQuery)):
+            parsed = None
+        else:
+            parsed = _phrases_as_words(parsed, schema)
+        with self._parsed_lock:
+            self._parsed[key] = parsed
+            while len(self._parsed) > PARSE_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+        return parsed
+
+    def _search(self, tenant_id: int, snapshot: _Snapshot, query: SearchQuery) -> SearchResult:
+        result = SearchResult()
+        text_query = self._parse(tenant_id, snapshot.searcher.schema, query.text) if query.text else None
+        fast = None
+        if text_query is None:
+            docs = snapshot.live_docs()
+        elif _simple(text_query):
+            fast = _FastQuery(snapshot, text_query)
+            docs = fast.docs() - snapshot.deleted if snapshot.deleted else fast.docs()
+        else:
+            docs = snapshot.searcher.docs_for_query(text_query)  # live documents only
+        kept, result.facets = self._filter(snapshot, docs, query)
+        result.total = len(kept)
+        window = current_app.config.get("SEARCH_MAX_RESULTS_WINDOW", 10_000)
+        limit = min(query.offset + query.per_page, window)
+        if kept and query.offset < limit:
+            ordered = self._order(snapshot, kept, query, text_query, fast, limit)
+            gid = snapshot.columns["gid"]
+            result.ids = [gid[d] for d in ordered[query.offset : limit]]
+        if query.text and result.total < CORRECT_BELOW:
+            result.corrected = self._correct(snapshot, query.text)
+        return result
 
     @staticmethod
-    def _filters(query: SearchQuery) -> list:
-        filters = []
+    def _filter(snapshot: _Snapshot, docs: Iterable[int], query: SearchQuery) -> tuple[list[int], dict]:
+        """Documents passing the price / delivery / rating / category filters, and the category
+        facets (counted before the category filter, so the buyer sees where else to look)."""
+        cols = snapshot.columns
+        docs = docs if isinstance(docs, list) else sorted(docs)
         if query.min_price is not None or query.max_price is not None:
-            filters.append(NumericRange("price", query.min_price, query.max_price))
+            price = cols["price"]
+            lo = query.min_price if query.min_price is not None else -(2**63)
+            hi = query.max_price if query.max_price is not None else 2**63
+            docs = [d for d in docs if lo <= price[d] <= hi]
         if query.max_delivery_days is not None:
-            filters.append(NumericRange("delivery_days", None, query.max_delivery_days))
+            delivery, most = cols["delivery_days"], query.max_delivery_days
+            docs = [d for d in docs if delivery[d] <= most]
         if query.min_rating is not None:
-            filters.append(NumericRange("rating", round(query.min_rating * 100), None))
-        return filters
+            rating, least = cols["rating"], round(query.min_rating * 100)
+            docs = [d for d in docs if rating[d] >= least]
+        category = cols["category_id"]
+        counts = Counter(map(category.__getitem__, docs))
+        counts.update(map(cols["top_other"].__getitem__, docs))
+        counts.pop(0, None)
+        if query.category_ids:
+            wanted = set(query.category_ids)
+            top = cols["top_category_id"]
+            docs = [d for d in docs if category[d] in wanted or top[d] in wanted]
+        return docs, dict(counts)
+
+    def _order(self, snapshot, kept, query: SearchQuery, text_query, fast, limit: int) -> list[int]:
+        cols = snapshot.columns
+        published = cols["published"]
+        sort = query.sort if (query.sort != "relevance" or text_query is not None) else "newest"
+        if sort == "newest":
+            return heapq.nlargest(limit, kept, key=published.__getitem__)
+        if sort == "price_asc":
+            price = cols["price"]
+            return heapq.nsmallest(limit, kept, key=lambda d: (price[d], -published[d]))
+        if sort == "price_desc":
+            price = cols["price"]
+            return heapq.nsmallest(limit, kept, key=lambda d: (-price[d], -published[d]))
+        if sort == "rating":
+            rating, count = cols["rating"], cols["rating_count"]
+            return heapq.nsmallest(limit, kept, key=lambda d: (-rating[d], -count[d], -published[d]))
+        if fast is not None:
+            return [d for _score, d in heapq.nsmallest(limit, ((-s, d) for s, d in fast.scores(kept)))]
+        hits = snapshot.searcher.search(text_query, filter=set(kept), limit=limit)
+        return [hit.docnum for hit in hits]
 
     @staticmethod
-    def _category_filter(category_ids: tuple[int, ...]):
-        if not category_ids:
-            return None
-        terms = []
-        for cid in category_ids:
-            terms += [NumericRange("category_id", cid, cid), NumericRange("top_category_id", cid, cid)]
-        return Or(terms)
-
-    @staticmethod
-    def _correct(searcher, schema, text: str) -> str | None:
+    def _correct(snapshot: _Snapshot, text: str) -> str | None:
         """Replace each word the index has never seen by its closest known word."""
+        schema = snapshot.searcher.schema
         analyzer = schema["words"].analyzer
-        reader = searcher.reader()
+        reader = snapshot.searcher.reader()
         corrector = None
         changed = False
 
@@ -429,46 +993,50 @@ class WhooshBackend(SearchBackend):
             tokens = [t.text for t in analyzer(word)]
             if len(tokens) != 1 or reader.frequency("words", tokens[0]) > 0:
                 return word  # a stop word, a number fragment, or a known word
-            corrector = corrector or searcher.corrector("words")
-            best = corrector.suggest(tokens[0], limit=1, maxdist=2)
-            if not best:
+            token = tokens[0]
+            if token not in snapshot.corrections:
+                if len(snapshot.corrections) >= CORRECTIONS_PER_SNAPSHOT:
+                    snapshot.corrections.clear()
+                corrector = corrector or snapshot.searcher.corrector("words")
+                best = corrector.suggest(token, limit=1, maxdist=2)
+                snapshot.corrections[token] = best[0] if best else None
+            best = snapshot.corrections[token]
+            if best is None:
                 return word
             changed = True
-            return best[0]
+            return best
 
         corrected = WORD_RE.sub(fix, text)
         return corrected if changed else None
 
     def suggest(self, tenant_id: int, prefix: str, limit: int = 8) -> list[str]:
-        ix = self._index(tenant_id)
         typed = " ".join(prefix.lower().split())
         words = [w[:NGRAM_MAX] for w in WORD_RE.findall(typed) if len(w) >= NGRAM_MIN]
-        if ix is None or not words:
+        if not words:
             return []
+        return self._with_snapshot(tenant_id, lambda snapshot: self._suggest(snapshot, typed, words, limit))
+
+    @staticmethod
+    def _suggest(snapshot: _Snapshot, typed: str, words: list[str], limit: int) -> list[str]:
         out: list[str] = []
         seen = {typed}
-        searcher = self._searcher(tenant_id)
-        if searcher is not None:
-            for tag in islice(searcher.reader().expand_prefix("tag", typed), 50):
-                tag = tag.decode() if isinstance(tag, bytes) else tag
-                if tag not in seen:
-                    seen.add(tag)
-                    out.append(tag)
-                if len(out) >= min(3, limit):
-                    break
-            hits = searcher.search(And([Term("ngrams", w) for w in words]), limit=limit * 2)
-            for hit in hits:
-                title = hit["title"]
-                if title.lower() not in seen:
-                    seen.add(title.lower())
-                    out.append(title)
-                if len(out) >= limit:
-                    break
+        if not snapshot.doccount:
+            return out
+        for tag in islice(snapshot.searcher.reader().expand_prefix("tag", typed), 50):
+            tag = tag.decode() if isinstance(tag, bytes) else tag
+            if tag not in seen:
+                seen.add(tag)
+                out.append(tag)
+            if len(out) >= min(3, limit):
+                break
+        fast = _FastQuery(snapshot, And([Term("ngrams", w) for w in words]))
+        docs = fast.docs() - snapshot.deleted if snapshot.deleted else fast.docs()
+        best = heapq.nsmallest(limit * 2, ((-s, d) for s, d in fast.scores(sorted(docs))))
+        for _score, d in best:
+            title = snapshot.searcher.stored_fields(d)["title"]
+            if title.lower() not in seen:
+                seen.add(title.lower())
+                out.append(title)
+            if len(out) >= limit:
+                break
         return out
-
-
-def _and(queries: list):
-    queries = [q for q in queries if q is not None]
-    if not queries:
-        return None
-    return queries[0] if len(queries) == 1 else And(queries)

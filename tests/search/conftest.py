@@ -124,3 +124,15 @@ def search(in_tenant):
 @pytest.fixture
 def seller(make_seller, acme):
     return make_seller(acme, display_name="Dana Designer")
+
+
+@pytest.fixture
+def index_state(app):
+    """``index_state(tenant.id)`` -> "ok", "missing" or "outdated": the tenant's index on disk."""
+    from app.search import services
+
+    def state(tenant_id: int) -> str:
+        with app.app_context():
+            return services.index_state(tenant_id)
+
+    return state

@@ -6,7 +6,7 @@ import pytest
 
 from app.gigs.models import Gig
 from app.search import services
-from app.search.backend import SearchQuery, get_backend
+from app.search.backend import IndexUnavailable, SearchQuery, get_backend
 from tenants.db import db
 
 
@@ -221,6 +221,13 @@ def test_postgres_search_uses_the_expression_index(catalog, acme, in_tenant):
         db.session.rollback()
 
 
-def test_the_backend_reads_only_the_given_tenant_index(catalog, acme, globex, in_tenant):
+def test_the_backend_reads_only_the_given_tenant_index(
+    catalog, acme, globex, in_tenant, make_seller, make_gig, run_jobs
+):
+    with in_tenant(acme), pytest.raises(IndexUnavailable):
+        get_backend().search(globex.id, SearchQuery(text="logo"))  # globex has no index yet
+    make_gig(globex, make_seller(globex), title="I will write globex world domination plans", tags=("plans",))
+    run_jobs()
     with in_tenant(acme):
         assert get_backend().search(globex.id, SearchQuery(text="logo")).ids == []
+        assert get_backend().search(acme.id, SearchQuery(text="domination")).ids == []

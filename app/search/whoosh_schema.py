@@ -1,0 +1,221 @@
+"""The Whoosh index format of a tenant's gigs: schema, field types, and a gig's field values.
+
+``FORMAT_VERSION`` names the on-disk format; it is part of every index
+generation's directory name (``t<tenant>-v<N>-<hex>``), so a deployment that
+changes the format recognises an index of the previous format without
+opening it (it is rebuilt from the database; searches are answered by the
+PostgreSQL backend meanwhile).
+
+Format 2 (this one), against format 1 (no version in the directory name):
+
+- ``description`` and ``words`` keep term frequencies but no positions
+  (nobody phrase-searches a description; a quoted phrase still matches its
+  words there, see ``whoosh_backend``). ``title``, ``tags`` and ``seller`` keep
+  positions, so quotes work on them.
+- Price, delivery time, rating, rating count, category, top category,
+  publication time and the gig id are plain per-document columns
+  (``fields.COLUMN``): filters, facets and sorting read them directly, so they
+  are no longer indexed as 8-16 numeric "trie" terms each (64 of the 206 terms
+  a gig had).
+- Index-time analysis runs through ``FastText`` / ``FastNgramWords``: field
+  types whose ``index()`` produces exactly what Whoosh's analyzer chain
+  produces (same terms, frequencies, weights and encoded positions; proven by
+  ``tests/search/test_index_format.py``), in one tight loop instead of a chain
+  of generators with a ``Token`` object per word. Queries are analysed by the
+  standard analyzers of the same fields.
+
+These classes are pickled by reference into each index's table of contents:
+renaming or moving them makes existing indexes unreadable, which is what
+``FORMAT_VERSION`` is for.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from whoosh import columns, fields
+from whoosh.analysis import STOP_WORDS, StandardAnalyzer, StemmingAnalyzer
+from whoosh.formats import Frequency, Positions
+from whoosh.lang.porter import stem as porter_stem
+from whoosh.system import pack_uint
+
+from app.search.backend import GigDocument
+
+FORMAT_VERSION = 2
+NGRAM_MIN, NGRAM_MAX = 2, 15
+
+# RegexTokenizer's default expression, the tokenizer of every analyzer used here.
+_TOKEN = re.compile(r"\w+(\.?\w+)*", re.UNICODE)
+_STOP_MINSIZE = 2  # StopFilter's default: shorter tokens are dropped as well
+_STEM_CACHE: dict[str, str] = {}
+_STEM_CACHE_MAX = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _stem(word: str) -> str:
+    stemmed = _STEM_CACHE.get(word)
+    if stemmed is None:
+        stemmed = porter_stem(word)
+        if len(_STEM_CACHE) >= _STEM_CACHE_MAX:
+            _STEM_CACHE.clear()
+        _STEM_CACHE[word] = stemmed
+    return stemmed
+
+
+def _words(text: str, stem: bool) -> list[tuple[int, str]]:
+    """(position, term) as StandardAnalyzer (``stem=False``) or StemmingAnalyzer emit them.
+
+    Positions as StopFilter renumbers them: the first kept token keeps its
+    place among all tokens, every later kept token follows it by one.
+    """
+    out = []
+    stop = STOP_WORDS
+    pos = -1
+    for index, match in enumerate(_TOKEN.finditer(text)):
+        word = match.group(0).lower()
+        if len(word) < _STOP_MINSIZE or word in stop:
+            continue
+        pos = index if pos < 0 else pos + 1
+        out.append((pos, _stem(word) if stem else word))
+    return out
+
+
+class FastText(fields.TEXT):
+    """``fields.TEXT`` with the standard (``stem=False``) or stemming analyzer and a fast ``index()``.
+
+    Query-time analysis is the field's ordinary analyzer; index time yields the
+    same ``(term bytes, frequency, weight, encoded value)`` items as
+    ``fields.TEXT.index`` would, for the ``Positions`` or ``Frequency`` format.
+    """
+
+    def __init__(self, *, stem: bool, phrase: bool = True, field_boost: float = 1.0, stored: bool = False):
+        super().__init__(
+            analyzer=StemmingAnalyzer() if stem else StandardAnalyzer(),
+            phrase=phrase,
+            field_boost=field_boost,
+            stored=stored,
+        )
+        self.fast_stem = stem
+
+    def index(self, value, **kwargs):
+        if not isinstance(value, str) or kwargs:
+            yield from super().index(value, **kwargs)
+            return
+        words = _words(value, self.fast_stem)
+        boost = self.format.field_boost
+        if isinstance(self.format, Positions):
+            positions: dict[str, list[int]] = {}
+            for pos, word in words:
+                positions.setdefault(word, []).append(pos)
+            encode = self.format.encode
+            for word, poslist in positions.items():
+                yield word.encode("utf-8"), len(poslist), float(len(poslist)) * boost, encode(poslist)
+        elif isinstance(self.format, Frequency):
+            counts: dict[str, int] = {}
+            for _pos, word in words:
+                counts[word] = counts.get(word, 0) + 1
+            for word, freq in counts.items():
+                yield word.encode("utf-8"), freq, float(freq) * boost, pack_uint(freq)
+        else:  # pragma: no cover - only the two formats above are configured
+            yield from super().index(value, **kwargs)
+
+
+class FastNgramWords(fields.NGRAMWORDS):
+    """``fields.NGRAMWORDS`` (edge n-grams from the start of each word) with a fast ``index()``."""
+
+    def __init__(self, minsize: int, maxsize: int):
+        super().__init__(minsize=minsize, maxsize=maxsize, at="start")
+        self.fast_min, self.fast_max = minsize, maxsize
+
+    def index(self, value, **kwargs):
+        if not isinstance(value, str) or kwargs:
+            yield from super().index(value, **kwargs)
+            return
+        lo, hi = self.fast_min, self.fast_max
+        counts: dict[str, int] = {}
+        for match in _TOKEN.finditer(value):
+            word = match.group(0).lower()
+            for size in range(lo, min(hi, len(word)) + 1):
+                gram = word[:size]
+                counts[gram] = counts.get(gram, 0) + 1
+        boost = self.format.field_boost
+        for gram, freq in counts.items():
+            yield gram.encode("utf-8"), freq, float(freq) * boost, pack_uint(freq)
+
+
+# Per-document numeric columns: (field name, struct typecode).
+COLUMNS = (
+    ("gid", "q"),  # the gig id
+    ("category_id", "q"),
+    ("top_category_id", "q"),
+    ("price", "q"),  # minor units
+    ("delivery_days", "i"),
+    ("rating", "i"),  # hundredths: 4.75 -> 475
+    ("rating_count", "i"),
+    ("published", "q"),  # microseconds since the epoch
+)
+TEXT_FIELDS = ("title", "description", "tags", "seller")
+
+
+def make_schema() -> fields.Schema:
+    schema = fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=FastText(stem=True, field_boost=3.0, stored=True),
+        description=FastText(stem=True, phrase=False),
+        # Tags are searched with stemming ("logos" finds "logo") and kept whole in
+        # ``tag`` for completions.
+        tags=FastText(stem=True, field_boost=2.0),
+        tag=fields.KEYWORD(commas=True, lowercase=True),
+        seller=FastText(stem=False, field_boost=1.5),
+        # Every searchable word unstemmed: the vocabulary of "did you mean".
+        words=FastText(stem=False, phrase=False),
+        # Edge n-grams of title and tag words: completions.
+        ngrams=FastNgramWords(NGRAM_MIN, NGRAM_MAX),
+    )
+    for name, typecode in COLUMNS:
+        schema.add(name, fields.COLUMN(columns.NumericColumn(typecode)))
+    return schema
+
+
+def to_micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def document_fields(doc: GigDocument) -> dict:
+    """The field values ``writer.add_document`` takes for one gig."""
+    tags = ", ".join(doc.tags)
+    return {
+        "id": str(doc.id),
+        "title": doc.title,
+        "description": doc.description,
+        "tags": tags,
+        "tag": tags,
+        "seller": doc.seller,
+        "words": " ".join((doc.title, tags, doc.seller, doc.description)),
+        "ngrams": f"{doc.title} {' '.join(doc.tags)}",
+        "gid": doc.id,
+        "category_id": doc.category_id or 0,
+        "top_category_id": doc.top_category_id or 0,
+        "price": doc.min_price_minor,
+        "delivery_days": doc.min_delivery_days,
+        "rating": round(doc.rating * 100),
+        "rating_count": doc.rating_count,
+        "published": to_micros(doc.published_at),
+    }
+
+
+__all__ = [
+    "COLUMNS",
+    "FORMAT_VERSION",
+    "NGRAM_MAX",
+    "NGRAM_MIN",
+    "TEXT_FIELDS",
+    "FastNgramWords",
+    "FastText",
+    "document_fields",
+    "make_schema",
+]
