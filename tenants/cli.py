@@ -75,8 +75,8 @@ def create(slug, name, domain, admin_email, admin_password):
 @tenants_cli.command("list")
 @with_appcontext
 def list_tenants():
-    """List tenants with status, schema version and hostnames."""
-    tenants = db.session.execute(sa.select(Tenant).order_by(Tenant.id)).scalars().all()
+    """List tenants (by slug) with status, schema version and hostnames."""
+    tenants = db.session.execute(sa.select(Tenant).order_by(Tenant.slug)).scalars().all()
     versions = tenant_versions(db.session.connection(), [t.schema_name for t in tenants])
     head = tenant_head()
     click.echo(f"{'slug':<24} {'status':<10} {'version':<14} hosts")
