@@ -2,7 +2,9 @@
 
 ``seed_demo()`` creates the tenants that are missing, then fills each with
 sellers (verified accounts, seller profiles, avatars), a few hundred active
-gigs (three packages, extras, FAQ, generated images) and a couple of buyers.
+gigs (three packages, extras, FAQ, generated images), twenty buyers and about
+four months of orders in every state, with their money (escrow, commission,
+refunds, cleared earnings, payouts; see ``app/demo_data/orders.py``).
 Everything goes through the services, so the same rules hold as for a real
 seller; the content comes from ``app/demo_data`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).
@@ -12,8 +14,9 @@ The demo also gets its staff: a platform admin (``DEMO_PLATFORM_ADMIN``, for the
 operator admin, a moderator (``moderator@<slug>.test``, role ``moderator``).
 
 Idempotent: a demo person who already exists (by email) is skipped with their
-gigs, so re-running `make run` adds nothing. Search is indexed once per tenant
-by ``reindex_tenant()`` instead of one index write per event (see ``_settle_events``).
+gigs, and orders are only added to a tenant that has none, so re-running
+`make run` adds nothing. Search is indexed once per tenant by ``reindex_tenant()``
+instead of one index write per event (see ``_settle_events``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published demo credentials)
 DEMO_PLATFORM_ADMIN = "admin@gigforge.localhost"
 DEMO_SELLERS_PER_TENANT = 20
 DEMO_GIGS_PER_TENANT = 250
+DEMO_ORDERS_PER_TENANT = 100
 IMAGE_VARIANTS = 3  # distinct pictures per subcategory (each is re-encoded once)
 
 DEMO_TENANTS = [
@@ -82,18 +86,23 @@ def seed_demo(
     *,
     sellers_per_tenant: int = DEMO_SELLERS_PER_TENANT,
     gigs_per_tenant: int = DEMO_GIGS_PER_TENANT,
+    orders_per_tenant: int | None = None,
     tenants: list[dict] | None = None,
 ) -> list[str]:
     """Create the demo tenants that are missing and fill in their missing demo content.
 
     Returns lines to print (what was done, and the demo logins). ``tenants``
     defaults to ``DEMO_TENANTS`` (a spec whose slug is not in ``people.TENANT_MIX``
-    gets an even mix of categories). The tenants' content is written in parallel,
-    one thread (own app context, session and transaction) per tenant: most of the
-    time is spent waiting for PostgreSQL, which two sessions overlap.
+    gets an even mix of categories). ``orders_per_tenant`` defaults to
+    ``DEMO_ORDERS_PER_TENANT`` scaled to the catalog (100 for 250 gigs, none for a
+    handful); orders are added only to a tenant without any. The tenants' content is
+    written in parallel, one thread (own app context, session and transaction) per
+    tenant: most of the time is spent waiting for PostgreSQL, which two sessions overlap.
     """
     app = current_app._get_current_object()
     specs = tenants or DEMO_TENANTS
+    if orders_per_tenant is None:
+        orders_per_tenant = DEMO_ORDERS_PER_TENANT * gigs_per_tenant // DEMO_GIGS_PER_TENANT
     lines: list[str] = []
     refs = [_ensure_tenant(spec, lines) for spec in specs]
     app.extensions["tenants"].invalidate()
@@ -113,7 +122,12 @@ def seed_demo(
         with app.app_context(), tenant_context(ref):
             try:
                 return _fill_tenant(
-                    spec["slug"], sellers_per_tenant, gigs_per_tenant, password_hash, pictures
+                    spec["slug"],
+                    sellers_per_tenant,
+                    gigs_per_tenant,
+                    orders_per_tenant,
+                    password_hash,
+                    pictures,
                 )
             finally:
                 db.session.remove()
@@ -148,18 +162,28 @@ def _ensure_tenant(spec: dict, lines: list[str]):
     return result.tenant
 
 
-def _fill_tenant(slug: str, sellers: int, gigs: int, password_hash: str | None, pictures: dict) -> list[str]:
-    """Add the bound tenant's missing demo content; returns lines to print."""
+def _fill_tenant(
+    slug: str, sellers: int, gigs: int, orders: int, password_hash: str | None, pictures: dict
+) -> list[str]:
+    """Add the bound tenant's missing demo content, then its orders; returns lines to print."""
+    from app.demo_data.orders import seed_orders
+
     started = time.perf_counter()
     report = _seed_content(slug, sellers, gigs, password_hash, pictures)
+    seconds = time.perf_counter() - started
+    history = seed_orders(slug, orders)
     if report["sellers"] or report["gigs"] or report["buyers"]:
         done = (
             f"{slug}: added {report['sellers']} sellers, {report['gigs']} gigs "
             f"({report['images']} images), {report['buyers']} buyers; {report['indexed']} "
-            f"in search ({time.perf_counter() - started:.1f} s)"
+            f"in search ({seconds:.1f} s)"
         )
-    else:
+    elif history is None:
         done = f"{slug}: demo content already there"
+    else:
+        done = f"{slug}: demo people and gigs already there"
+    if history is not None:
+        done += f"; added {history.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
     login = (

@@ -46,7 +46,30 @@ SELLER_NAMES = [
     ("Marcus Reid", "US", ["en", "es"]),
 ]
 
-BUYERS = [("Alex Morgan", "alex"), ("Sam Rivera", "sam")]
+# (display name, email handle). The first is the buyer `make run` prints; all of them place
+# the demo orders (app/demo_data/orders.py) and signed up over the demo's history.
+BUYERS = [
+    ("Alex Morgan", "alex"),
+    ("Sam Rivera", "sam"),
+    ("Jordan Blake", "jordan"),
+    ("Taylor Nguyen", "taylor"),
+    ("Morgan Ellis", "morgan"),
+    ("Riley Carter", "riley"),
+    ("Casey Brennan", "casey"),
+    ("Jamie Fischer", "jamie"),
+    ("Avery Johnson", "avery"),
+    ("Quinn Sullivan", "quinn"),
+    ("Harper Kim", "harper"),
+    ("Rowan Castillo", "rowan"),
+    ("Skyler Adams", "skyler"),
+    ("Dana Whitfield", "dana"),
+    ("Robin Hartmann", "robin"),
+    ("Kai Nakamura", "kai"),
+    ("Noor Rahman", "noor"),
+    ("Leila Farah", "leila"),
+    ("Elliot Moreau", "elliot"),
+    ("Frankie Russo", "frankie"),
+]
 
 # Per top category: headline templates ({years} filled in) and a bio sentence.
 HEADLINES = {

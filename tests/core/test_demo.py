@@ -1,9 +1,14 @@
 """Demo data (``app.demo.seed_demo``), seeded small into the suite's acme and globex tenants."""
 
+# The console kit's fixtures are imported below and then named as test parameters.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,13 +16,27 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import check_password
+from app.console import kpis
+from app.console.models import AuditEntry
 from app.demo import DEMO_PASSWORD, seed_demo
+from app.demo_data import people
 from app.events.models import OutboxEvent
 from app.gigs.models import Gig
+from app.ledger import services as ledger
+from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from app.ledger.verify import verify
+from app.mail.models import EmailMessage
+from app.notifications.models import Notification
+from app.orders.models import Order, OrderEvent
+from app.orders.services import commission_for
+from app.payments.models import Payment, Payout, Refund
 from app.search.services import build_query, search_gigs
 from tenants.db import db
+from tests.conftest import ADMIN_PASSWORD
+from tests.console.ops_kit import web_as  # noqa: F401  (fixture)
 
-SELLERS, GIGS = 3, 6
+SELLERS, GIGS, ORDERS = 3, 6, 30
+BUYERS = len(people.BUYERS)
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +53,7 @@ def search_index_dir(app):
 @pytest.fixture
 def seeded(app):
     with app.app_context():
-        return seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS)
+        return seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=ORDERS)
 
 
 def _demo_users(slug: str) -> list[User]:
@@ -47,7 +66,7 @@ def test_seed_creates_verified_sellers_buyers_and_published_gigs(seeded, in_tena
     with in_tenant(acme):
         users = _demo_users("acme")
         sellers = [u for u in users if u.seller_profile is not None]
-        assert len(sellers) == SELLERS and len(users) == SELLERS + 2  # plus two buyers
+        assert len(sellers) == SELLERS and len(users) == SELLERS + BUYERS
         for user in users:
             assert user.email_verified_at is not None and user.status == "active"
         assert check_password(sellers[0], DEMO_PASSWORD)
@@ -79,14 +98,22 @@ def test_seeded_gigs_are_searchable_and_their_events_consumed(seeded, in_tenant,
         assert pending == 0
 
 
+def _count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
 def test_seed_is_idempotent(seeded, app, in_tenant, acme, globex):
+    def state():
+        return [len(_demo_users("acme"))] + [_count(m) for m in (Gig, Order, LedgerTransaction, Payout)]
+
     with in_tenant(acme):
-        before = (len(_demo_users("acme")), db.session.scalar(sa.select(sa.func.count()).select_from(Gig)))
+        before = state()
+    assert before[2] == ORDERS
     with app.app_context():
-        lines = seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS)
+        lines = seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=ORDERS)
     assert "acme: demo content already there" in lines and "globex: demo content already there" in lines
     with in_tenant(acme):
-        after = (len(_demo_users("acme")), db.session.scalar(sa.select(sa.func.count()).select_from(Gig)))
+        after = state()
     assert after == before
 
 
@@ -97,8 +124,158 @@ def test_each_tenant_gets_its_own_people_and_gigs(seeded, in_tenant, acme, globe
         assert search_gigs(build_query(text=surname)).total > 0
         assert not _demo_users("globex")
     with in_tenant(globex):
-        assert len(_demo_users("globex")) == SELLERS + 2
+        assert len(_demo_users("globex")) == SELLERS + BUYERS
         assert not _demo_users("acme")
         assert search_gigs(build_query(text=surname)).total == 0  # acme's seller is unknown here
         globex_names = {u.display_name for u in _demo_users("globex")}
     assert acme_seller.display_name not in globex_names
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def test_demo_orders_are_in_every_state_with_their_money(seeded, in_tenant, acme, globex):
+    assert any(line.startswith("acme: added") and f"added {ORDERS} orders" in line for line in seeded)
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            statuses = dict(
+                db.session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all()
+            )
+            assert sum(statuses.values()) == ORDERS
+            assert set(statuses) == {
+                "awaiting_payment",
+                "awaiting_requirements",
+                "in_progress",
+                "delivered",
+                "completed",
+                "cancelled",
+            }
+            assert statuses["completed"] > ORDERS / 2  # most of them
+            orders = list(db.session.scalars(sa.select(Order)))
+            assert any(o.late_at is not None and o.status == "in_progress" for o in orders)
+            assert any(o.quantity > 1 for o in orders) and any(o.extras for o in orders)
+            assert len({o.buyer_id for o in orders}) > 5 and len({o.gig_id for o in orders}) > 1
+
+            # Completed: escrow released, commission to the platform.
+            for order in (o for o in orders if o.status == "completed"):
+                assert ledger.escrow_balance(order.id, order.currency) == 0
+                fee = db.session.scalars(
+                    sa.select(-LedgerEntry.amount_minor)
+                    .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+                    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+                    .where(
+                        LedgerTransaction.order_id == order.id,
+                        LedgerTransaction.kind == "release",
+                        LedgerAccount.code == ledger.COMMISSION,
+                    )
+                ).one()
+                assert fee == commission_for(order.total_minor) > 0  # the tenant's rate
+            currency = orders[0].currency
+            assert ledger.account_balance(ledger.COMMISSION, currency) > 0
+            # Every paid order went through the sandbox checkout, so the console can refund it.
+            paid = [o for o in orders if o.paid_at is not None]
+            payments = dict(db.session.execute(sa.select(Payment.order_id, Payment.status)).all())
+            assert all(payments.get(o.id) == "succeeded" for o in paid)
+            # Cancelled after payment: refunded in the ledger and at the provider; one by the operator.
+            refunded = [o for o in orders if o.status == "cancelled" and o.paid_at is not None]
+            assert refunded
+            refunds = dict(
+                db.session.execute(
+                    sa.select(Refund.order_id, sa.func.sum(Refund.amount_minor))
+                    .where(Refund.status == "succeeded")
+                    .group_by(Refund.order_id)
+                ).all()
+            )
+            for order in refunded:
+                assert refunds[order.id] == sum(m.refunded_minor for m in order.milestones) > 0
+            actions = set(db.session.scalars(sa.select(AuditEntry.action)))
+            assert "order.refund" in actions
+            # Earnings cleared and some paid out.
+            assert _count(Payout) >= 1
+            kinds = set(db.session.scalars(sa.select(LedgerTransaction.kind)))
+            assert {"payment", "release", "refund", "clearance", "payout"} <= kinds
+            # History: no bells, emails or pending deliveries about it.
+            assert _count(Notification) == 0 and _count(EmailMessage) == 0
+            pending = db.session.scalar(
+                sa.select(sa.func.count()).select_from(OutboxEvent).where(OutboxEvent.status != "dispatched")
+            )
+            assert pending == 0
+
+
+def test_demo_orders_are_spread_over_months_with_consistent_dates(seeded, in_tenant, acme):
+    now = datetime.now(UTC)
+    with in_tenant(acme):
+        orders = list(db.session.scalars(sa.select(Order).order_by(Order.id)))
+        placed = [o.created_at for o in orders]
+        assert placed == sorted(placed)  # numbers follow the dates
+        assert now - placed[0] > timedelta(days=60) and now - placed[-1] < timedelta(days=7)
+        for order in orders:
+            stamps = [order.created_at, order.paid_at, order.delivered_at, order.completed_at]
+            present = [s for s in stamps if s is not None]
+            assert present == sorted(present) and present[-1] <= now
+            if order.cancelled_at is not None:
+                assert order.created_at < order.cancelled_at <= now
+            if order.status == "delivered":
+                assert order.auto_complete_at > now  # the worker will not complete it at once
+            if order.status == "in_progress":
+                assert (order.due_at < now) == (order.late_at is not None)
+            timeline = list(
+                db.session.scalars(
+                    sa.select(OrderEvent.created_at)
+                    .where(OrderEvent.order_id == order.id)
+                    .order_by(OrderEvent.id)
+                )
+            )
+            assert timeline == sorted(timeline) and timeline[0] == order.created_at
+            money = dict(
+                db.session.execute(
+                    sa.select(LedgerTransaction.kind, sa.func.min(LedgerTransaction.created_at))
+                    .where(LedgerTransaction.order_id == order.id)
+                    .group_by(LedgerTransaction.kind)
+                ).all()
+            )
+            assert money.get("payment") == order.paid_at
+            if "release" in money:
+                assert money["release"] == (order.completed_at or order.cancelled_at)
+        # Buyers signed up over the period, each before their first order.
+        first = dict(
+            db.session.execute(
+                sa.select(Order.buyer_id, sa.func.min(Order.created_at)).group_by(Order.buyer_id)
+            ).all()
+        )
+        buyers = list(db.session.scalars(sa.select(User).where(User.id.in_(list(first)))))
+        assert all(b.created_at < first[b.id] for b in buyers)
+        assert len({b.created_at.date() for b in buyers}) > 5
+
+
+def test_demo_ledger_verifies(seeded, app, in_tenant, acme, globex):
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            report = verify()
+            assert report.ok, report.problems
+            assert report.transactions > ORDERS
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "acme: OK" in result.output and "globex: OK" in result.output
+
+
+def test_console_dashboard_shows_the_demo_business(seeded, in_tenant, acme, web_as):
+    with in_tenant(acme):
+        board = kpis.dashboard("90d")
+        gmv = board.figures["gmv"].value
+        assert gmv > 0 and board.figures["commission"].value > 0 and board.figures["refunds"].value > 0
+        assert board.figures["orders"].value > ORDERS / 2 and board.figures["new_users"].value > 0
+        assert len([point for point in board.series if point.gmv_minor]) > 5  # a shape, not one bar
+        assert board.top_categories
+    admin = web_as(acme, "admin@acme.test", ADMIN_PASSWORD)
+    response = admin.get("/console/?period=90d")
+    assert response.status_code == 200
+    shown = re.search(r'data-testid="kpi-gmv" data-value="(\d+)"', response.get_data(as_text=True))
+    assert shown and int(shown.group(1)) == gmv
+
+
+def test_without_orders_the_demo_still_seeds_its_catalog(app, in_tenant, acme):
+    with app.app_context():
+        seed_demo(sellers_per_tenant=1, gigs_per_tenant=1)  # scaled down: no orders for one gig
+    with in_tenant(acme):
+        assert _count(Gig) == 1 and _count(Order) == 0
