@@ -9,6 +9,7 @@ from flask import current_app
 from rq import Retry
 from sqlalchemy import event as sa_event
 
+from app.after_commit import in_savepoint, register_transaction_list
 from app.events.models import OutboxEvent
 from app.extensions import get_queue
 from tenants.db import TenantSession, current_tenant, db
@@ -16,6 +17,7 @@ from tenants.db import TenantSession, current_tenant, db
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "gigforge_outbox_pending"
+register_transaction_list(_PENDING_KEY)  # a rolled-back savepoint drops its own events only
 
 
 def publish(name: str, payload: dict | None = None) -> OutboxEvent:
@@ -51,6 +53,8 @@ def enqueue_delivery(tenant_id: int, event_id: int) -> None:
 
 @sa_event.listens_for(TenantSession, "after_commit")
 def _enqueue_after_commit(session):
+    if in_savepoint(session):
+        return  # a savepoint was released, not the transaction committed
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
@@ -63,4 +67,5 @@ def _enqueue_after_commit(session):
 
 @sa_event.listens_for(TenantSession, "after_rollback")
 def _forget_after_rollback(session):
-    session.info.pop(_PENDING_KEY, None)
+    if not in_savepoint(session):  # a savepoint's own events are dropped by app.after_commit
+        session.info.pop(_PENDING_KEY, None)

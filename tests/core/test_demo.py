@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -41,10 +40,8 @@ BUYERS = len(people.BUYERS)
 
 @pytest.fixture(autouse=True)
 def search_index_dir(app):
-    slot = os.environ.get("GIGFORGE_TEST_SLOT")
-    worker = f"s{slot}" if slot else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    folder = Path(app.config["INSTANCE_DIR"]) / f"search-{worker}"
-    app.config["SEARCH_INDEX_DIR"] = str(folder)
+    """This worker's own index folder (tests/conftest.py), empty at the start of each test."""
+    folder = Path(app.config["SEARCH_INDEX_DIR"])
     shutil.rmtree(folder, ignore_errors=True)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
