@@ -401,9 +401,8 @@ def _settle_events(after_id: int) -> None:
     with another handler (a domain that listens to orders later) stays pending for the
     worker, with the handlers known here recorded as processed so only the others run.
 
-    The events are read from the outbox rather than from the session's after-commit
-    list: a delivery job enqueued for one of them before the commit finds no row (the
-    relay enqueues it again later) or finds it dispatched, so it does nothing either way.
+    The events are read from the outbox (this transaction's rows after ``after_id``);
+    those settled here are also taken off the after-commit delivery list.
     """
     from app.events.models import OutboxEvent, ProcessedEvent
     from app.events.registry import handlers_for
