@@ -12,6 +12,7 @@ flushed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from pathlib import Path
@@ -30,7 +31,7 @@ from app.extensions import redis_store
 from config import TestingConfig
 from tenants import provisioning
 from tenants.db import TENANT_SCHEMA, db, tenant_context
-from tenants.migrations import migrate_all, tenant_tables
+from tenants.migrations import migrate_all, tenant_head, tenant_tables
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import drop_all_spares
 
@@ -151,6 +152,11 @@ def app():
         db.engine.dispose()
 
 
+@functools.cache
+def _head() -> str | None:
+    return tenant_head()
+
+
 def _truncate_and_reseed(app) -> None:
     tables = ", ".join(f'"{{schema}}"."{t.name}"' for t in tenant_tables())
     with app.app_context():
@@ -169,6 +175,11 @@ def _truncate_and_reseed(app) -> None:
                 continue
             with db.engine.begin() as conn:
                 conn.exec_driver_sql(f"TRUNCATE {tables.format(schema=ref.schema)} RESTART IDENTITY CASCADE")
+                # A test may have faked an old schema version (health pages): back to head.
+                conn.execute(
+                    sa.text(f'UPDATE "{ref.schema}".alembic_version SET version_num = :head'),
+                    {"head": _head()},
+                )
                 conn.execution_options(schema_translate_map={TENANT_SCHEMA: ref.schema})
                 provisioning._seed(conn, ref, seed_options(slug))
         with db.engine.connect() as conn:
