@@ -9,8 +9,6 @@ is told. Every decision is audited; refusals change nothing; tenants never meet.
 # ruff: noqa: F811  (fixtures imported from tests/gigs/conftest.py)
 from __future__ import annotations
 
-import re
-
 import pytest
 import sqlalchemy as sa
 
@@ -23,31 +21,10 @@ from app.notifications.models import Notification
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
+from tests.console.web_kit import csrf, token, web_login
 from tests.gigs.conftest import first_subcategory_id, gig_data, make_seller  # noqa: F401  (fixtures)
 
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="[\w-]*csrf_token" type="hidden" value="([^"]+)"')
 ADMIN_ID = 1
-
-
-def csrf(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    return CSRF_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def web_login(client, email: str, password: str = PASSWORD):
-    response = client.post(
-        "/login", data={"csrf_token": csrf(client, "/login"), "email": email, "password": password}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:400]
-    return client
-
-
-def token(client, email: str, password: str = PASSWORD) -> dict:
-    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ entry. Tenants never meet, even with equal ids.
 # ruff: noqa: F811  (fixtures imported from tests/gigs/conftest.py)
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -20,35 +19,14 @@ from app.console.models import AuditEntry
 from app.mail.models import EmailMessage
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
+from tests.console.web_kit import PASSWORD, csrf, token, web_login
 from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures)
 
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="[\w-]*csrf_token" type="hidden" value="([^"]+)"')
 ADMIN_ID = 1  # the seeded operator admin of every tenant
 
 
 def admin_email(tenant) -> str:
     return f"admin@{tenant.slug}.test"
-
-
-def csrf(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    return CSRF_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def web_login(client, email: str, password: str = PASSWORD):
-    response = client.post(
-        "/login", data={"csrf_token": csrf(client, "/login"), "email": email, "password": password}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:400]
-    return client
-
-
-def token(client, email: str, password: str = PASSWORD) -> dict:
-    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 @pytest.fixture
