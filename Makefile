@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 .PHONY: run test lint install browser stop bench clean
 
 run: install ## Set up and run the product with demo tenants (http://acme.localhost:5000)
-	$(BIN)/python -m app.devserver
+	$(BIN)/python -m app.core.devserver
 
 test: install ## Set up and run lint plus the whole test suite
 	@scripts/ensure_chromium.sh || echo "!!! browser tests will be skipped: no Chromium !!!"

@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import Flask, g, request
 
 import tenants
-from app.embedded import ensure_services
+from app.core.embedded import ensure_services
+from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
-from app.logging_setup import configure_logging
 from config import BASE_DIR, Config, config_from_env
 
 # Blueprints that exist only on the bare platform host.
@@ -123,10 +123,10 @@ def _register_realtime(app: Flask) -> None:
 
 def _register_domain_hooks() -> None:
     """Connect tenant seeds and event handlers: one explicit list, in order."""
-    from app import after_commit  # noqa: F401  (session listeners)
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
     from app.accounts.services import invite_admin, seed_admin
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
+    from app.core import after_commit  # noqa: F401  (session listeners)
     from app.gigs.services import seed_categories
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
@@ -148,8 +148,8 @@ def _register_domain_hooks() -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from app.cli import demo_cli, embedded_cli
     from app.core import idempotency
+    from app.core.cli import demo_cli, embedded_cli
     from app.events.cli import events_cli, worker_command
     from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli

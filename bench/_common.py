@@ -53,7 +53,7 @@ class Services:
         self.embedded_redis = not args.redis_url
         self.instance_dir = Path(args.instance_dir).resolve()
         if self.embedded_postgres:
-            from app.embedded import start_postgres
+            from app.core.embedded import start_postgres
 
             self._refuse(args.db_name)
             if getattr(args, "reset", False):
@@ -65,7 +65,7 @@ class Services:
                 _drop_database(url, sa.engine.make_url(url).database)
             self.database_url = _ensure_database(url)
         if self.embedded_redis:
-            from app.embedded import start_redis
+            from app.core.embedded import start_redis
 
             self.redis_url = start_redis(self.instance_dir)
             if getattr(args, "reset", False):  # stale branding caches of the dropped tenants

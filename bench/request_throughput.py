@@ -59,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def ensure_tenant(slug: str) -> None:
-    from app.demo import DEMO_TENANTS, seed_demo
+    from app.demo.seed import DEMO_TENANTS, seed_demo
     from tenants.resolver import get_tenant_by_slug
 
     if get_tenant_by_slug(slug) is not None:

@@ -3,7 +3,7 @@
 1. Population: one tenant (``searchbench``) filled to ``--gigs`` active gigs.
    Rows are bulk-generated for speed (``COPY`` for gigs, set-based ``INSERT ...
    SELECT`` for their three packages, sellers and seller profiles) from the demo
-   catalog's vocabulary (``app/demo_data/catalog.py``), so titles, tags and
+   catalog's vocabulary (``app/demo/catalog.py``), so titles, tags and
    descriptions read like real gigs; each gig is valid (title length, tags,
    status active, ``min_price_minor``/``min_delivery_days`` equal to its basic
    package, sanitised description). Reused by later runs when already there.
@@ -108,7 +108,7 @@ def active_gigs() -> int:
 
 def _gig_rows(n: int, seller_ids: list[int], categories: dict[str, int], rng: random.Random):
     """``n`` rows for COPY into gigs, written from the demo catalog's templates."""
-    from app.demo_data import catalog
+    from app.demo import catalog
 
     subs = [(name, spec) for name, spec in catalog.SUBCATEGORIES.items() if name in categories]
     now = datetime.now(UTC)
@@ -235,7 +235,7 @@ def measure_reindex() -> dict:
 
 def varied_queries(n: int, seed: int = 11) -> list[str]:
     """``n`` distinct two-word queries a buyer could type, drawn from the catalog's vocabulary."""
-    from app.demo_data import catalog
+    from app.demo import catalog
 
     rng = random.Random(seed)
     pools = []

@@ -24,9 +24,9 @@ from rq import SimpleWorker
 from werkzeug.serving import make_server
 
 from app import create_app
-from app import jobs as app_jobs
 from app.accounts.services import create_user
-from app.embedded import start_redis
+from app.core import jobs as app_jobs
+from app.core.embedded import start_redis
 from app.extensions import redis_store
 from config import TestingConfig
 from tenants import provisioning
@@ -58,7 +58,7 @@ def _redis_db_index() -> int:
     slot = os.environ.get("GIGFORGE_TEST_SLOT")
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     if slot:
-        return 1 + (int(slot) + 3 * worker) % 15
+        return 1 + (2 * int(slot) + worker) % 15  # slots 0-6 with two workers each never share
     return 1 + worker % 15
 
 

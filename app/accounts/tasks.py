@@ -1,7 +1,7 @@
 """RQ jobs of the accounts domain (IDs in, fresh rows loaded)."""
 
 from app.accounts.services import send_admin_invitations
-from app.jobs import tenant_job_context
+from app.core.jobs import tenant_job_context
 from tenants.db import db
 
 

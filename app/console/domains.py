@@ -7,8 +7,8 @@ processes follow within TENANT_CACHE_TTL). The caller commits once.
 
 from __future__ import annotations
 
-from app.after_commit import on_commit
 from app.console.audit import record_audit
+from app.core.after_commit import on_commit
 from tenants import domains
 from tenants.db import current_tenant
 

@@ -9,7 +9,7 @@ from flask import current_app
 from rq import Retry
 from sqlalchemy import event as sa_event
 
-from app.after_commit import in_savepoint, register_transaction_list
+from app.core.after_commit import in_savepoint, register_transaction_list
 from app.events.models import OutboxEvent
 from app.extensions import get_queue
 from tenants.db import TenantSession, current_tenant, db
@@ -67,5 +67,5 @@ def _enqueue_after_commit(session):
 
 @sa_event.listens_for(TenantSession, "after_rollback")
 def _forget_after_rollback(session):
-    if not in_savepoint(session):  # a savepoint's own events are dropped by app.after_commit
+    if not in_savepoint(session):  # a savepoint's own events are dropped by app.core.after_commit
         session.info.pop(_PENDING_KEY, None)

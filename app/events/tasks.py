@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask import current_app
 from rq import get_current_job
 
+from app.core.jobs import app_job_context, tenant_job_context
 from app.events.models import OutboxEvent, ProcessedEvent
 from app.events.registry import handlers_for
 from app.events.services import enqueue_delivery
-from app.jobs import app_job_context, tenant_job_context
 from tenants.db import db
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Gigs: categories, gigs with packages, extras, images and FAQ, and their publishing lifecycle."""

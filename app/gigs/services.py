@@ -41,7 +41,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.events import publish
 from app.extensions import redis_store
 from app.gigs.models import (

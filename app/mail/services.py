@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 from rq import Retry
 
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.extensions import get_queue
 from app.mail.models import EmailMessage
 from app.settings.services import Branding, get_branding

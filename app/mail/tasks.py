@@ -7,7 +7,7 @@ import logging
 import sqlalchemy as sa
 from rq import get_current_job
 
-from app.jobs import tenant_job_context
+from app.core.jobs import tenant_job_context
 from app.mail.backends import get_backend
 from app.mail.models import EmailMessage
 from app.mail.services import render_email

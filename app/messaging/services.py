@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.jobs import tenant_job_context
+from app.core.jobs import tenant_job_context
 from app.messaging import services
 from tenants.db import db
 

@@ -35,7 +35,7 @@ from rq import Retry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import User
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.extensions import get_queue, redis_store
 from app.notifications.kinds import CATEGORIES, KINDS, Kind, get_kind
 from app.notifications.models import Notification, NotificationPreference

@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.core.idempotency import purge_expired_keys
+from app.core.jobs import app_job_context, tenant_job_context
 from app.extensions import get_queue, redis_store
-from app.jobs import app_job_context, tenant_job_context
 from app.orders import services
 from tenants.db import db
 

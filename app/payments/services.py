@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.events import publish
 from app.ledger import services as ledger
 from app.payments.crypto import encrypt_secret

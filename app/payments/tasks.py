@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from flask import current_app
 from rq import Retry
 
+from app.core.jobs import app_job_context, tenant_job_context
 from app.extensions import get_queue, redis_store
-from app.jobs import app_job_context, tenant_job_context
 from app.payments import services
 from tenants.db import db
 

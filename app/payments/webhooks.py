@@ -16,7 +16,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.ledger import services as ledger
 from app.payments.models import Payment, Payout, ProcessedWebhook, Refund, SellerPaymentAccount
 from app.payments.providers import account_is_ready, get_provider

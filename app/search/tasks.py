@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.core.jobs import tenant_job_context
 from app.extensions import redis_store
-from app.jobs import tenant_job_context
 
 
 def reindex_gigs(tenant_id: int, gig_ids: list[int]) -> str:

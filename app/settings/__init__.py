@@ -1,0 +1,1 @@
+"""Marketplace settings: branding, currency, commission and delays, behind one cached accessor."""

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask import g
 
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db

@@ -82,7 +82,7 @@ def delete_for_tenant(tenant_id: int, key: str) -> None:
 def delete_after_commit(key: str | None) -> None:
     """Delete the bound tenant's file ``key`` once the current transaction commits."""
     if key:
-        from app.after_commit import on_commit
+        from app.core.after_commit import on_commit
         from tenants.db import current_tenant
 
         on_commit(delete_for_tenant, current_tenant().id, key)

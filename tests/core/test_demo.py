@@ -1,4 +1,4 @@
-"""Demo data (``app.demo.seed_demo``), seeded small into the suite's acme and globex tenants."""
+"""Demo data (``app.demo.seed.seed_demo``), seeded small into the suite's acme and globex tenants."""
 
 # The console kit's fixtures are imported below and then named as test parameters.
 # ruff: noqa: F811
@@ -17,8 +17,8 @@ from app.accounts.models import User
 from app.accounts.services import check_password
 from app.console import kpis
 from app.console.models import AuditEntry
-from app.demo import DEMO_PASSWORD, seed_demo
-from app.demo_data import people
+from app.demo import people
+from app.demo.seed import DEMO_PASSWORD, seed_demo
 from app.events.models import OutboxEvent
 from app.gigs.models import Gig
 from app.ledger import services as ledger

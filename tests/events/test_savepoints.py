@@ -3,7 +3,7 @@ and a savepoint that rolls back takes only its own events and callbacks with it.
 
 from __future__ import annotations
 
-from app.after_commit import on_commit
+from app.core.after_commit import on_commit
 from app.events.services import publish
 from tenants.db import db
 

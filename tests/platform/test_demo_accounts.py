@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.demo import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, moderator_email, seed_demo
+from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, moderator_email, seed_demo
 from app.platform.models import PlatformAdmin
 from tenants.db import db
 

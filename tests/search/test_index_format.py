@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rq import Queue
 from whoosh import fields
 
-from app.demo_data import catalog
+from app.demo import catalog
 from app.search.backend import get_backend
 from app.search.whoosh_backend import _FastQuery, _simple
 from app.search.whoosh_schema import FORMAT_VERSION, FastNgramWords, FastText, make_schema

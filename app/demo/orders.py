@@ -44,7 +44,7 @@ import sqlalchemy as sa
 
 from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
 from app.accounts.models import User
-from app.demo_data import people
+from app.demo import people
 from tenants.db import db
 
 HISTORY_DAYS = 120

@@ -4,9 +4,9 @@
 sellers (verified accounts, seller profiles, avatars), a few hundred active
 gigs (three packages, extras, FAQ, generated images), twenty buyers and about
 four months of orders in every state, with their money (escrow, commission,
-refunds, cleared earnings, payouts; see ``app/demo_data/orders.py``).
+refunds, cleared earnings, payouts; see ``app/demo/orders.py``).
 Everything goes through the services, so the same rules hold as for a real
-seller; the content comes from ``app/demo_data`` with a random generator
+seller; the content comes from ``app/demo`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).
 
 The demo also gets its staff: a platform admin (``DEMO_PLATFORM_ADMIN``, for the
@@ -44,8 +44,8 @@ from app.accounts.services import (
     update_profile,
     upsert_seller_profile,
 )
-from app.demo_data import catalog, people
-from app.demo_data.images import avatar_picture, gig_picture
+from app.demo import catalog, people
+from app.demo.images import avatar_picture, gig_picture
 from app.settings.services import get_branding, update_branding
 from tenants.db import db, tenant_context
 from tenants.provisioning import create_tenant
@@ -166,7 +166,7 @@ def _fill_tenant(
     slug: str, sellers: int, gigs: int, orders: int, password_hash: str | None, pictures: dict
 ) -> list[str]:
     """Add the bound tenant's missing demo content, then its orders; returns lines to print."""
-    from app.demo_data.orders import seed_orders
+    from app.demo.orders import seed_orders
 
     started = time.perf_counter()
     report = _seed_content(slug, sellers, gigs, password_hash, pictures)

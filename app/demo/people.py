@@ -47,7 +47,7 @@ SELLER_NAMES = [
 ]
 
 # (display name, email handle). The first is the buyer `make run` prints; all of them place
-# the demo orders (app/demo_data/orders.py) and signed up over the demo's history.
+# the demo orders (app/demo/orders.py) and signed up over the demo's history.
 BUYERS = [
     ("Alex Morgan", "alex"),
     ("Sam Rivera", "sam"),

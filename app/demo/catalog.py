@@ -3,7 +3,7 @@
 Each entry: title templates over ``{a}`` and ``{b}``, tags, the features a
 package tier can list (cheaper tiers take the first ones), the basic price
 range (major units) and delivery days, an opening sentence or two and a
-subcategory-specific FAQ entry. ``app/demo.py`` combines them with a seeded
+subcategory-specific FAQ entry. ``app/demo/seed.py`` combines them with a seeded
 random generator, so the same marketplace always gets the same gigs.
 """
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from app import create_app
-from app.demo import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
+from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.extensions import socketio
 from tenants.migrations import default_jobs, migrate_all
 

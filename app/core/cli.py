@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.embedded import stop_all
+from app.core.embedded import stop_all
 
 
 @click.group("embedded", help="The embedded PostgreSQL and Redis under instance/.")
@@ -41,7 +41,7 @@ def demo_cli():
 @with_appcontext
 def seed_command():
     """Create the demo tenants (acme, globex) with their data, if missing."""
-    from app.demo import seed_demo
+    from app.demo.seed import seed_demo
 
     for line in seed_demo():
         click.echo(line)

@@ -1,6 +1,6 @@
 """Locally generated pictures for the demo: gig covers and avatars (Pillow, no downloads).
 
-Deterministic: the same arguments give the same bytes, so ``app/demo.py`` can
+Deterministic: the same arguments give the same bytes, so ``app/demo/seed.py`` can
 validate and re-encode each distinct picture once however many gigs use it.
 """
 
