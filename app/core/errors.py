@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import g, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import flash, g, redirect, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
+from app.core.domain_errors import DomainError, api_payload
 from app.extensions import api
 from tenants.resolver import UNKNOWN
 
@@ -69,6 +71,32 @@ def handle_unexpected(exc: Exception):
     return handle_http_exception(InternalServerError())
 
 
+def _same_site_referrer() -> str | None:
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.path == request.path and request.method == "GET":
+        return None
+    return referrer
+
+
+def handle_domain_error(exc: DomainError):
+    """A service refused: JSON under /api/; on the web, the message flashed on the page the
+    browser came from (a form view that redisplays itself catches the error before this)."""
+    http_class = default_exceptions.get(exc.status, InternalServerError)
+    if wants_json():
+        http_exc = http_class()
+        http_exc.data = api_payload(exc)
+        return api.handle_http_exception(http_exc)
+    back = _same_site_referrer() if request.method != "GET" else None
+    if back and exc.status < 500:
+        flash(exc.message, "error")
+        return redirect(back, 303)
+    return _html(http_class(description=exc.message))
+
+
 def register_error_handlers(app) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -20,8 +20,8 @@ form is the same attempt). Per tenant and user:
 
 Requests without a key run as usual. Responses of 500 and above, and views
 that raise, are not stored: the work is rolled back and the key can be retried.
-Either way the decorator commits the view's work once (below 500) or rolls it
-back, so a decorated view never commits itself.
+The stored response is written in the view's transaction and the request's unit
+of work (``app.core.unit_of_work``) commits both at once.
 
 Decorator order: below authentication (``login_required``,
 ``token_auth_required``) so the user is known, above flask-smorest's
@@ -35,10 +35,6 @@ Decorator order: below authentication (``login_required``,
         @blp.response(200, OrderSchema)
         def post(self, order_id): ...
 
-Decorated views should not commit themselves: the decorator commits the
-view's work together with the stored response (a view that does commit still
-works, with a short window in which a crash leaves the key "in progress" until
-it expires).
 """
 
 from __future__ import annotations
@@ -58,6 +54,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import Conflict, UnprocessableEntity
 
+from app.core import unit_of_work
 from tenants.db import TenantModel, db, tenant_table_args
 
 HEADER = "Idempotency-Key"
@@ -229,13 +226,6 @@ def _replay(row: IdempotencyKey):
     return response
 
 
-def _release(claimed_id: int) -> None:
-    """Drop the work and the claim, so the key can be retried."""
-    db.session.rollback()
-    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == claimed_id))
-    db.session.commit()
-
-
 def idempotent(view):
     """Make a mutating view idempotent by key (see the module docstring)."""
 
@@ -243,17 +233,7 @@ def idempotent(view):
     def wrapper(*args, **kwargs):
         key = _request_key()
         if key is None:
-            # No key: run as usual, but still commit once (decorated views leave that to us).
-            try:
-                response = make_response(view(*args, **kwargs))
-            except BaseException:
-                db.session.rollback()
-                raise
-            if response.status_code >= 500:
-                db.session.rollback()
-            else:
-                db.session.commit()
-            return response
+            return view(*args, **kwargs)  # the unit of work commits or rolls back as usual
         method_path = f"{request.method} {request.path}"
         fingerprint = request_fingerprint()
         for _attempt in range(2):  # the owner may roll back between our INSERT and SELECT
@@ -272,16 +252,14 @@ def idempotent(view):
                 )
             if row.response_status is None:
                 _error(Conflict, f"a request with this {HEADER} is still in progress; retry later")
-            db.session.rollback()  # the claim attempt changed nothing
+            unit_of_work.abandon()  # the claim attempt changed nothing
             return _replay(row)
 
-        try:
-            response = make_response(view(*args, **kwargs))
-        except BaseException:
-            _release(claimed_id)
-            raise
+        # A view that raises answers through the error handlers; the unit of work then rolls
+        # back its work and the claim together, so the key can be retried.
+        response = make_response(view(*args, **kwargs))
         if response.status_code >= 500 or response.is_streamed:
-            _release(claimed_id)
+            unit_of_work.abandon()
             return response
         db.session.execute(
             sa.update(IdempotencyKey)
@@ -292,7 +270,7 @@ def idempotent(view):
                 response_headers={h: response.headers[h] for h in STORED_HEADERS if h in response.headers},
             )
         )
-        db.session.commit()
+        unit_of_work.keep()  # a returned 4xx is stored and replayed too: commit it with the key
         return response
 
     return wrapper

@@ -1,0 +1,97 @@
+"""One unit of work per request and per job: services flush, this module commits once.
+
+Requests: after the view has produced its response, ``_finish`` commits the session when
+the answer is a success (below 400) and rolls it back otherwise, so a refusal (a
+``DomainError`` mapped to 4xx, an ``abort``, a form redisplayed after ``refuse_form``)
+changes nothing. Views and API methods never call ``commit()`` or ``rollback()``.
+
+Two marks change that decision for one request:
+
+- ``keep()``: commit even though the answer is an error. For work that must stay
+  when the request is refused: a failed sign-in attempt counted toward the lockout,
+  an idempotency key whose stored 4xx answer is replayed later (``@idempotent``).
+- ``abandon()``: roll back now and never commit this request (``refuse_form`` calls it
+  before a form is shown again with a 200 status).
+
+A commit that fails (a unique constraint hit by a concurrent request, a serialization
+failure, the database gone) replaces the response with a 409 or 503 error in the house
+shape: the client is never told "done" for work that was not saved.
+
+Jobs: ``job_unit()`` is the same for an RQ job (``tenant_job_context`` uses it): commit
+when the job's body returns, roll back when it raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, g, request
+from werkzeug.exceptions import Conflict, ServiceUnavailable
+
+from tenants.db import db
+
+log = logging.getLogger(__name__)
+
+_KEEP = "_uow_keep"
+_ABANDONED = "_uow_abandoned"
+
+
+def keep() -> None:
+    """Commit this request's work even if the answer is an error (see the module docstring)."""
+    g.setdefault(_KEEP, True)
+    g.pop(_ABANDONED, None)
+
+
+def abandon() -> None:
+    """Roll back this request's work now; nothing of it is committed later."""
+    db.session.rollback()
+    g.pop(_KEEP, None)
+    setattr(g, _ABANDONED, True)
+
+
+def checkpoint() -> None:
+    """Commit now, before a step that must see the work saved (an outside call that may take
+    long, a Socket.IO emit). Rare: say why next to the call."""
+    db.session.commit()
+
+
+def _commit_failure(exc: Exception) -> Exception:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if isinstance(exc, sa.exc.IntegrityError) or sqlstate in ("40001", "40P01"):
+        return Conflict(description="This changed at the same time elsewhere. Reload and try again.")
+    return ServiceUnavailable(description="The service is temporarily unavailable. Try again in a moment.")
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _finish(response):
+        if not request.environ.get("gigforge.tenancy") or g.get("_uow_done"):
+            return response
+        g._uow_done = True
+        session = db.session
+        commit = not g.get(_ABANDONED) and (response.status_code < 400 or g.get(_KEEP))
+        if not commit:
+            session.rollback()
+            return response
+        try:
+            session.commit()
+        except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            session.rollback()
+            log.warning("commit failed on %s %s: %s", request.method, request.path, exc)
+            from app.core.errors import handle_http_exception
+
+            return app.make_response(handle_http_exception(_commit_failure(exc)))
+        return response
+
+
+@contextlib.contextmanager
+def job_unit():
+    """Commit the job's work when the block ends normally; roll back when it raises."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
