@@ -6,16 +6,25 @@ STAMP  := $(VENV)/.installed
 # pytest-xdist workers: each gets its own database, Redis db and folders.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint install browser stop bench clean
+.PHONY: run test test-pgbouncer lint install browser stop bench clean
 
 run: install ## Set up and run the product with demo tenants (http://acme.localhost:5000)
 	$(BIN)/python -m app.core.devserver
 
-test: install ## Set up and run lint plus the whole test suite
-	@scripts/ensure_chromium.sh || echo "!!! browser tests will be skipped: no Chromium !!!"
+test: install ## Set up and run lint plus the whole test suite (then isolation and an order flow via PgBouncer)
+	@scripts/ensure_packages.sh || echo "!!! some tests will be skipped: see the message above !!!"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-pgbouncer
+
+# Tenant isolation and the order flow again, through PgBouncer in transaction mode (tests/pgbouncer.py).
+test-pgbouncer: install
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then \
+	  GIGFORGE_TEST_PGBOUNCER=1 $(BIN)/python -m pytest -q -p no:xdist -m "not browser" \
+	    tests/isolation tests/orders/test_done_when.py; \
+	elif [ -n "$$GIGFORGE_REQUIRE_PGBOUNCER" ]; then echo "pgbouncer is required" >&2; exit 1; \
+	else echo "!!! PgBouncer run skipped: no pgbouncer !!!"; fi
 
 install: $(STAMP)
 

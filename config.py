@@ -35,6 +35,9 @@ class Config:
         "pool_pre_ping": True,
         "pool_size": _int("DB_POOL_SIZE", 10),
         "max_overflow": _int("DB_MAX_OVERFLOW", 10),
+        # Behind PgBouncer in transaction mode (before 1.21), set DB_PREPARED_STATEMENTS=0:
+        # a statement psycopg prepared on one server connection is unknown on the next.
+        "connect_args": {} if _bool("DB_PREPARED_STATEMENTS", True) else {"prepare_threshold": None},
     }
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

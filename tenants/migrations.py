@@ -2,7 +2,8 @@
 
 Each tenant schema has its own ``alembic_version`` table. ``migrate_all``:
 
-1. takes a PostgreSQL advisory lock (two release processes never race);
+1. takes a transaction-level PostgreSQL advisory lock (two release processes never race;
+   it holds behind PgBouncer too);
 2. upgrades ``public`` (Flask-Migrate's directory ``migrations/public``);
 3. reads every tenant's version in a handful of ``UNION ALL`` queries, so a
    no-op run over thousands of tenants costs a few round trips;
@@ -208,46 +209,43 @@ def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> 
     """Upgrade public, then every tenant schema (or just ``slug``)."""
     started = time.perf_counter()
     report = MigrationReport(head=tenant_head())
-    with db.engine.connect() as lock_conn:
-        lock_conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-        lock_conn.commit()
-        try:
-            if public:
-                report.public_before, report.public_after = upgrade_public()
-                from tenants.spares import drop_stale_spares  # spares built by older code
+    # The lock is a transaction-level one, held by a transaction that stays open for the whole
+    # run (and ends with it, even if this process dies): no session state, so it holds behind
+    # PgBouncer in transaction mode too, where a session lock would stay on a pooled connection.
+    with db.engine.connect() as lock_conn, lock_conn.begin():
+        lock_conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        if public:
+            report.public_before, report.public_after = upgrade_public()
+            from tenants.spares import drop_stale_spares  # spares built by older code
 
-                drop_stale_spares()
-            query = "SELECT slug, schema_name FROM public.tenants"
-            params = {}
-            if slug:
-                query += " WHERE slug = :slug"
-                params["slug"] = slug
-            rows = lock_conn.execute(sa.text(query + " ORDER BY id"), params).all()
-            schemas = {schema: s for s, schema in rows}
-            versions = tenant_versions(lock_conn, list(schemas))
-            lock_conn.commit()
-            report.checked = len(schemas)
-            todo = [schema for schema, version in versions.items() if version != report.head]
-            results: list[tuple[str, str | None]]
-            if jobs > 1 and len(todo) > 1:
-                ctx = multiprocessing.get_context("forkserver")
-                init_args = (
-                    db.engine.url.render_as_string(hide_password=False),
-                    str(_migrations_dir()),
-                )
-                with ctx.Pool(min(jobs, len(todo)), initializer=_child_init, initargs=init_args) as pool:
-                    results = pool.map(_child_upgrade, todo, chunksize=1)
+            drop_stale_spares()
+        query = "SELECT slug, schema_name FROM public.tenants"
+        params = {}
+        if slug:
+            query += " WHERE slug = :slug"
+            params["slug"] = slug
+        rows = lock_conn.execute(sa.text(query + " ORDER BY id"), params).all()
+        schemas = {schema: s for s, schema in rows}
+        versions = tenant_versions(lock_conn, list(schemas))
+        report.checked = len(schemas)
+        todo = [schema for schema, version in versions.items() if version != report.head]
+        results: list[tuple[str, str | None]]
+        if jobs > 1 and len(todo) > 1:
+            ctx = multiprocessing.get_context("forkserver")
+            init_args = (
+                db.engine.url.render_as_string(hide_password=False),
+                str(_migrations_dir()),
+            )
+            with ctx.Pool(min(jobs, len(todo)), initializer=_child_init, initargs=init_args) as pool:
+                results = pool.map(_child_upgrade, todo, chunksize=1)
+        else:
+            results = [_child_upgrade(schema) for schema in todo]
+        for schema, error in results:
+            if error:
+                report.failed[schemas[schema]] = error
+                log.error("tenant migration failed", extra={"tenant": schemas[schema], "error": error})
             else:
-                results = [_child_upgrade(schema) for schema in todo]
-            for schema, error in results:
-                if error:
-                    report.failed[schemas[schema]] = error
-                    log.error("tenant migration failed", extra={"tenant": schemas[schema], "error": error})
-                else:
-                    report.upgraded.append(schemas[schema])
-        finally:
-            lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-            lock_conn.commit()
+                report.upgraded.append(schemas[schema])
     report.seconds = time.perf_counter() - started
     return report
 

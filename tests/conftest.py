@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.accounts.services import create_user
 from app.core import jobs as app_jobs
-from app.core.embedded import start_redis
+from app.core.embedded import start_postgres, start_redis
 from app.extensions import redis_store
 from config import TestingConfig
 from tenants import provisioning
@@ -34,6 +34,7 @@ from tenants.db import TENANT_SCHEMA, db, tenant_context
 from tenants.migrations import migrate_all, tenant_head, tenant_tables
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import drop_all_spares
+from tests import pgbouncer
 
 BASE_TENANTS = {
     "acme": {"name": "Acme Test Market", "options": {"primary_color": "#0f766e"}},
@@ -133,10 +134,27 @@ def _create_base_tenants(app) -> None:
         )
 
 
+def _through_pgbouncer(request) -> None:
+    """GIGFORGE_TEST_PGBOUNCER=1: the suite talks to its database through PgBouncer (transaction
+    pooling, no prepared statements); see tests/pgbouncer.py."""
+    direct = SuiteConfig.SQLALCHEMY_DATABASE_URI or start_postgres(
+        Path(SuiteConfig.INSTANCE_DIR), SuiteConfig.EMBEDDED_DB_NAME, fast_unsafe=True
+    )
+    pooled, process = pgbouncer.start(direct)
+    request.addfinalizer(lambda: pgbouncer.stop(process))
+    SuiteConfig.SQLALCHEMY_DATABASE_URI = pooled
+    SuiteConfig.SQLALCHEMY_ENGINE_OPTIONS = {
+        **SuiteConfig.SQLALCHEMY_ENGINE_OPTIONS,
+        "connect_args": {"prepare_threshold": None},
+    }
+
+
 @pytest.fixture(scope="session")
-def app():
+def app(request):
     # Taken here, not at import: under xdist the controller imports this module too.
     _hold_slot_lock()
+    if pgbouncer.enabled():
+        _through_pgbouncer(request)
     app = create_app(SuiteConfig)
     # A job called outside an app context (as RQ runs it) must use this app, not
     # build a development one against another database.

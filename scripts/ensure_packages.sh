@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages the tests need are installed: Chromium (browser tests) and
+# PgBouncer (the suite's second run through a transaction-mode pool).
+# Exit 0 when they are there (or were installed); exit 3 when one cannot be installed.
+set -u
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing ${missing[*]} for the tests (apt-get)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  (apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null) >&2
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+  if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+fi
+cat >&2 <<MSG
+################################################################################
+#  Missing Debian packages that could not be installed: ${missing[*]}
+#  Browser tests (chromium) and the PgBouncer run (pgbouncer) WILL BE SKIPPED.
+#  Install them with apt-get to run the whole suite.
+################################################################################
+MSG
+exit 3
