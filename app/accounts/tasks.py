@@ -2,7 +2,6 @@
 
 from app.accounts.services import send_admin_invitations
 from app.core.jobs import tenant_job_context
-from tenants.db import db
 
 
 def invite_tenant_admins(tenant_id: int) -> int:
@@ -10,6 +9,4 @@ def invite_tenant_admins(tenant_id: int) -> int:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
             return 0
-        sent = send_admin_invitations()
-        db.session.commit()
-        return sent
+        return send_admin_invitations()

@@ -83,7 +83,14 @@ def _same_site_referrer() -> str | None:
 
 def handle_domain_error(exc: DomainError):
     """A service refused: JSON under /api/; on the web, the message flashed on the page the
-    browser came from (a form view that redisplays itself catches the error before this)."""
+    browser came from (a form view that redisplays itself catches the error before this).
+
+    The request's work is rolled back first: the page shown must not see it, and the web's
+    answer may be a redirect, which the unit of work would otherwise commit."""
+    from app.core import unit_of_work
+
+    if request.environ.get("gigforge.tenancy") and not unit_of_work.kept():
+        unit_of_work.abandon()
     http_class = default_exceptions.get(exc.status, InternalServerError)
     if wants_json():
         http_exc = http_class()

@@ -20,6 +20,9 @@ form is the same attempt). Per tenant and user:
 
 Requests without a key run as usual. Responses of 500 and above, and views
 that raise, are not stored: the work is rolled back and the key can be retried.
+A 4xx the view answers itself (a form shown again with its errors) is stored
+and replayed; its work is rolled back (the view runs in a savepoint) unless
+the view called ``unit_of_work.keep()`` (a declined card's attempt is kept).
 The stored response is written in the view's transaction and the request's unit
 of work (``app.core.unit_of_work``) commits both at once.
 
@@ -256,11 +259,19 @@ def idempotent(view):
             return _replay(row)
 
         # A view that raises answers through the error handlers; the unit of work then rolls
-        # back its work and the claim together, so the key can be retried.
-        response = make_response(view(*args, **kwargs))
+        # back its work and the claim together, so the key can be retried. The view runs in a
+        # savepoint: a refusal it answers itself (a 4xx page, ``abandon()``) drops its work
+        # but not the claim, so the refusal is stored and replayed like a success.
+        with unit_of_work.view_savepoint() as savepoint:
+            response = make_response(view(*args, **kwargs))
         if response.status_code >= 500 or response.is_streamed:
             unit_of_work.abandon()
             return response
+        if savepoint.is_active:
+            if response.status_code >= 400 and not unit_of_work.kept():
+                savepoint.rollback()  # as without a key: a refusal's work is not committed
+            else:
+                savepoint.commit()
         db.session.execute(
             sa.update(IdempotencyKey)
             .where(IdempotencyKey.id == claimed_id)

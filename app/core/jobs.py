@@ -1,7 +1,15 @@
 """Running RQ jobs: an app context and an explicitly bound tenant, per job.
 
 Jobs carry IDs only. ``tenant_job_context(tenant_id)`` loads the tenant fresh
-from ``public`` and binds it; the job then loads its own rows.
+from ``public`` and binds it; the job then loads its own rows. The block is one
+unit of work (``unit_of_work.job_unit``): committed when it ends normally,
+rolled back when it raises, so a job body never commits at its end. A job that
+commits per item on purpose (a batch, an event's handlers one by one) still may,
+and says why.
+
+``app_job_context()`` has no unit of work: no tenant is bound, and its users
+(the ticks that enqueue per-tenant jobs, the outbox relay) work on their own
+short connections (``db.engine.begin()``), one transaction per tenant.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import contextlib
 
 from flask import current_app, has_app_context
 
+from app.core.unit_of_work import job_unit
 from tenants.db import db, tenant_context
 from tenants.resolver import get_tenant_by_id
 
@@ -41,11 +50,13 @@ def app_job_context():
 
 @contextlib.contextmanager
 def tenant_job_context(tenant_id: int):
-    """Yield the bound TenantRef, or None when the tenant no longer exists."""
+    """Yield the bound TenantRef, or None when the tenant no longer exists.
+
+    The block's work is committed when it ends and rolled back when it raises."""
     with app_job_context():
         tenant = get_tenant_by_id(tenant_id)
         if tenant is None:
             yield None
             return
-        with tenant_context(tenant):
+        with tenant_context(tenant), job_unit():  # committed before tenant_context removes the session
             yield tenant

@@ -11,7 +11,9 @@ Two marks change that decision for one request:
   when the request is refused: a failed sign-in attempt counted toward the lockout,
   an idempotency key whose stored 4xx answer is replayed later (``@idempotent``).
 - ``abandon()``: roll back now and never commit this request (``refuse_form`` calls it
-  before a form is shown again with a 200 status).
+  before a form is shown again with a 200 status). Inside an ``@idempotent`` view that
+  holds a key it rolls back only the view's savepoint (``view_savepoint``): the key's
+  claim stays, so the refusal the view answers is stored and replayed.
 
 A commit that fails (a unique constraint hit by a concurrent request, a serialization
 failure, the database gone) replaces the response with a 409 or 503 error in the house
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _KEEP = "_uow_keep"
 _ABANDONED = "_uow_abandoned"
+_VIEW_SAVEPOINT = "_uow_view_savepoint"
 
 
 def keep() -> None:
@@ -44,11 +47,40 @@ def keep() -> None:
     g.pop(_ABANDONED, None)
 
 
+def kept() -> bool:
+    """True when ``keep()`` was called in this request (and not undone by ``abandon()``)."""
+    return bool(g.get(_KEEP))
+
+
 def abandon() -> None:
-    """Roll back this request's work now; nothing of it is committed later."""
-    db.session.rollback()
+    """Roll back this request's work now; nothing of it is committed later.
+
+    Inside ``view_savepoint`` (an ``@idempotent`` view with a key) only the view's work is
+    rolled back; the decorator then stores the answer with the key and commits that."""
+    savepoint = g.get(_VIEW_SAVEPOINT)
+    if savepoint is not None and savepoint.is_active:
+        savepoint.rollback()
+    else:
+        db.session.rollback()
     g.pop(_KEEP, None)
     setattr(g, _ABANDONED, True)
+
+
+@contextlib.contextmanager
+def view_savepoint():
+    """Run a view's work in a savepoint that ``abandon()`` rolls back instead of the whole
+    request (``@idempotent``: the claimed key must outlive a refusal so the refusal is replayed).
+    Yields the savepoint; the caller releases or rolls it back when the view has answered."""
+    savepoint = db.session.begin_nested()
+    outer = g.get(_VIEW_SAVEPOINT)
+    setattr(g, _VIEW_SAVEPOINT, savepoint)
+    try:
+        yield savepoint
+    finally:
+        if outer is None:
+            g.pop(_VIEW_SAVEPOINT, None)
+        else:
+            setattr(g, _VIEW_SAVEPOINT, outer)
 
 
 def checkpoint() -> None:

@@ -27,9 +27,11 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
     """Run every handler of one outbox event that has not run yet.
 
     Each handler runs in its own transaction together with its ProcessedEvent
-    row. A failing handler raises, so RQ retries the job with backoff; after the
-    last retry the event is marked failed and the job stays in RQ's failed
-    registry. Safe to run any number of times.
+    row: the commits below are that, on purpose, inside the job's unit of work
+    (which commits the final "dispatched" mark). A failing handler raises, so RQ
+    retries the job with backoff; after the last retry the event is marked
+    failed and the job stays in RQ's failed registry. Safe to run any number
+    of times.
     """
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
@@ -47,7 +49,7 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
                 ).scalars()
             ),
         )
-        db.session.commit()
+        db.session.commit()  # end the read: each handler below starts a transaction of its own
         for handler in handlers_for(name):
             if handler.key in done:
                 continue
@@ -55,7 +57,7 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
                 event = db.session.get(OutboxEvent, event_id)
                 handler.fn(event)
                 db.session.add(ProcessedEvent(event_id=event_id, handler=handler.key))
-                db.session.commit()
+                db.session.commit()  # this handler's work and its ProcessedEvent row, together
             except sa.exc.IntegrityError as exc:
                 db.session.rollback()
                 if _already_processed(event_id, handler.key):
@@ -72,7 +74,6 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
         event.status = "dispatched"
         event.dispatched_at = sa.func.now()
         event.attempts += 1
-        db.session.commit()
         return "dispatched"
 
 
@@ -102,6 +103,7 @@ def _record_failure(event_id: int, handler_key: str, exc: Exception) -> None:
         event.next_attempt_at = sa.func.now() + timedelta(
             seconds=wait + current_app.config["OUTBOX_RELAY_GRACE_SECONDS"]
         )
+    # Kept although the job raises next (its unit of work rolls back only what follows).
     db.session.commit()
     log.warning("event %s handler %s failed: %s", event_id, handler_key, exc)
 

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
@@ -38,16 +39,27 @@ CLEARING = "provider:clearing"
 COMMISSION = "platform:commission"
 
 
-class LedgerError(ValueError):
-    """An invalid transaction (unbalanced, empty, bad currency, amount or account code)."""
+class LedgerError(DomainError):
+    """An invalid transaction (unbalanced, empty, bad currency, amount or account code).
+
+    Callers usually translate a ledger refusal into their own (``PaymentError``,
+    ``OrderError``); one that reaches a view is answered like any ``DomainError``."""
+
+    code = "ledger_invalid"
 
 
-class LedgerConflict(LedgerError):
+class LedgerConflict(LedgerError, Conflict):
     """The idempotency key was already used for a different transaction."""
 
+    status = 409
+    code = "ledger_conflict"
 
-class InsufficientFunds(LedgerError):
+
+class InsufficientFunds(LedgerError, Conflict):
     """A non-negative account would go below zero; nothing was written."""
+
+    status = 409
+    code = "insufficient_funds"
 
     def __init__(self, code: str, currency: str, balance: int, change: int):
         self.code, self.currency, self.balance, self.change = code, currency, balance, change

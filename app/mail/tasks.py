@@ -41,10 +41,8 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
         ).scalar_one_or_none()
         if message is None:
             exists = db.session.get(EmailMessage, message_id) is not None
-            db.session.rollback()
             return "being sent by another worker" if exists else "no such message"
         if message.status == "sent":
-            db.session.rollback()
             return "already sent"
         try:
             mime = render_email(message, tenant)
@@ -54,6 +52,8 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if _is_last_attempt():
                 message.status = "failed"
+            # Kept although the job raises (its unit of work then rolls back): RQ retries on
+            # the exception, and the row must show the attempt and the error meanwhile.
             db.session.commit()
             log.warning("email %s of tenant %s failed: %s", message_id, tenant.slug, exc)
             raise
@@ -61,5 +61,4 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
         message.status = "sent"
         message.sent_at = sa.func.now()
         message.last_error = None
-        db.session.commit()
         return "sent"

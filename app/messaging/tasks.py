@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from app.core.jobs import tenant_job_context
 from app.messaging import services
-from tenants.db import db
 
 
 def post_system_message_job(tenant_id: int, conversation_id: int, body: str) -> int | None:
@@ -17,5 +16,4 @@ def post_system_message_job(tenant_id: int, conversation_id: int, body: str) -> 
         if tenant is None:
             return None
         message = services.post_system_message(conversation_id, body)
-        db.session.commit()
         return message.id

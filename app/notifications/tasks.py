@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from app.core.jobs import tenant_job_context
 from app.notifications import services
-from tenants.db import db
 
 
 def send_notification_email(tenant_id: int, user_id: int, group_key: str) -> str:
@@ -17,10 +16,4 @@ def send_notification_email(tenant_id: int, user_id: int, group_key: str) -> str
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
             return "tenant gone"
-        try:
-            result = services.send_pending_email(user_id, group_key)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-        return result
+        return services.send_pending_email(user_id, group_key)

@@ -1,6 +1,8 @@
 """Orders and offers REST API (``/api/v1/orders``, ``/api/v1/offers``).
 
-Thin: parse with a schema, call one service, commit once, serialize. Every
+Thin: parse with a schema, call one service, serialize; the request's unit of
+work commits (``app.core.unit_of_work``), and a refusal (an ``OrderError``, a
+``DomainError``) is answered by the central error handler and rolled back. Every
 mutating call honours an ``Idempotency-Key`` header (``app/core/idempotency``):
 the same key and body replay the first answer; another body with the key is
 refused (422). Refusals carry their status: 403 the other side's step, 404
@@ -16,9 +18,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from app.accounts import tokens
-from app.core.idempotency import FORM_FIELD, HEADER, idempotent
+from app.core.idempotency import HEADER, idempotent
 from app.orders import schemas, services
-from tenants.db import db
 
 blp = Blueprint(
     "orders_api",
@@ -59,30 +60,8 @@ def money_view(view):
     return auth_required(view)
 
 
-def commit() -> None:
-    """Commit the view's work, unless ``@idempotent`` holds a key: it commits the work
-    together with the stored answer."""
-    if request.headers.get(HEADER) is None and request.form.get(FORM_FIELD) is None:
-        db.session.commit()
-
-
-def refuse(exc: services.OrderError):
-    db.session.rollback()
-    if isinstance(exc, services.OrderStateError):
-        abort(409, message=exc.message, errors={"current_status": exc.current_status, "code": exc.code})
-    if exc.status == 422:
-        fields = {k: [v] for k, v in exc.errors.items() if k != services.FORM}
-        if services.FORM in exc.errors:
-            fields["_schema"] = [exc.errors[services.FORM]]
-        abort(422, message=exc.message, errors={"json": fields, "code": exc.code})
-    abort(exc.status, message=exc.message)
-
-
 def _order(order_id):
-    try:
-        return services.get_order(g.api_user, order_id)
-    except services.OrderError as exc:
-        refuse(exc)
+    return services.get_order(g.api_user, order_id)
 
 
 ORDER_ID = "/orders/<int(max=9223372036854775807):order_id>"
@@ -100,17 +79,14 @@ class Orders(MethodView):
         Filter by `status` (e.g. `delivered`) or by `tab` (`active`, `completed`,
         `cancelled`). Paginated: `page`, `page_size`; the total is in `X-Pagination`.
         """
-        try:
-            orders, total = services.list_orders(
-                g.api_user,
-                role=args["role"],
-                tab=args.get("tab"),
-                status=args.get("status"),
-                page=pagination_parameters.page,
-                per_page=pagination_parameters.page_size,
-            )
-        except services.OrderError as exc:
-            refuse(exc)
+        orders, total = services.list_orders(
+            g.api_user,
+            role=args["role"],
+            tab=args.get("tab"),
+            status=args.get("status"),
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
+        )
         pagination_parameters.item_count = total
         return orders
 
@@ -136,20 +112,16 @@ class Orders(MethodView):
         order starts `awaiting_payment`; `checkout_url` is where the buyer pays.
         Refused: your own gig, a paused gig, an unknown package or extra (422).
         """
-        try:
-            order = services.place_order(
-                g.api_user,
-                body["gig_id"],
-                body["tier"],
-                body.get("extras", []),
-                body.get("quantity", 1),
-                expected_total_minor=body.get("total_minor"),
-                expected_currency=body.get("currency"),
-            )
-            order.checkout_url = services.checkout_url(order)
-        except services.OrderError as exc:
-            refuse(exc)
-        commit()
+        order = services.place_order(
+            g.api_user,
+            body["gig_id"],
+            body["tier"],
+            body.get("extras", []),
+            body.get("quantity", 1),
+            expected_total_minor=body.get("total_minor"),
+            expected_currency=body.get("currency"),
+        )
+        order.checkout_url = services.checkout_url(order)
         return order
 
 
@@ -170,11 +142,7 @@ def _step(path: str, name: str, schema, example: dict | None, doc: str, call):
         @blp.arguments(schema, example=example)
         @blp.response(200, schemas.OrderDetailSchema)
         def post(self, body, order_id):
-            try:
-                call(g.api_user, order_id, body)
-            except services.OrderError as exc:
-                refuse(exc)
-            commit()
+            call(g.api_user, order_id, body)
             return services.get_order(g.api_user, order_id)
 
     Step.post.__doc__ = doc
@@ -284,12 +252,7 @@ class Deliveries(MethodView):
             if not isinstance(body, dict):
                 abort(422, message='Send JSON {"message": ...} or a multipart form.')
             message, files = body.get("message"), []
-        try:
-            delivery = services.deliver(g.api_user, order_id, message, files)
-        except services.OrderError as exc:
-            refuse(exc)
-        commit()
-        return delivery
+        return services.deliver(g.api_user, order_id, message, files)
 
 
 # --- offers ---------------------------------------------------------------------------
@@ -319,12 +282,7 @@ class Offers(MethodView):
 
         Up to 3 milestones summing to `total_minor` (default: one for the total).
         """
-        try:
-            offer = services.send_offer(g.api_user, body.pop("conversation_id"), body)
-        except services.OrderError as exc:
-            refuse(exc)
-        commit()
-        return offer
+        return services.send_offer(g.api_user, body.pop("conversation_id"), body)
 
 
 @blp.route("/offers/<int(max=9223372036854775807):offer_id>")
@@ -334,10 +292,7 @@ class OfferResource(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, offer_id):
         """An offer you sent or received."""
-        try:
-            return services.get_offer(g.api_user, offer_id)
-        except services.OrderError as exc:
-            refuse(exc)
+        return services.get_offer(g.api_user, offer_id)
 
 
 @blp.route("/offers/<int(max=9223372036854775807):offer_id>/accept")
@@ -346,12 +301,8 @@ class OfferAccept(MethodView):
     @blp.response(201, schemas.OrderSchema)
     def post(self, offer_id):
         """The buyer accepts an open offer: an order awaiting payment (`checkout_url` to pay)."""
-        try:
-            order = services.accept_offer(g.api_user, offer_id)
-            order.checkout_url = services.checkout_url(order)
-        except services.OrderError as exc:
-            refuse(exc)
-        commit()
+        order = services.accept_offer(g.api_user, offer_id)
+        order.checkout_url = services.checkout_url(order)
         return order
 
 
@@ -360,12 +311,7 @@ def _offer_step(action: str, call, doc: str):
         @money_view
         @blp.response(200, schemas.OfferSchema)
         def post(self, offer_id):
-            try:
-                offer = call(g.api_user, offer_id)
-            except services.OrderError as exc:
-                refuse(exc)
-            commit()
-            return offer
+            return call(g.api_user, offer_id)
 
     Step.post.__doc__ = doc
     Step.__name__ = f"Offer{action.title()}"

@@ -40,6 +40,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import User
+from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
+from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.events import publish
 from app.gigs.models import Gig
 from app.orders.models import (
@@ -57,7 +59,6 @@ from tenants.db import db
 
 log = logging.getLogger(__name__)
 
-FORM = "form"
 MAX_QUANTITY = 20
 MAX_PAGE = 10_000  # list pages beyond this are empty (and keep OFFSET small)
 MAX_INT4 = 2**31 - 1  # the largest id of an INTEGER key (users, gigs)
@@ -86,50 +87,51 @@ STATUS_LABELS = {
 # --------------------------------------------------------------------------- errors
 
 
-class OrderError(ValueError):
+class OrderError(DomainError):
     """A refused order operation. ``message`` is safe to show; ``errors`` maps a field
-    (or ``"form"``) to a message; ``status`` is the HTTP status; ``code`` is stable."""
+    (or ``"form"``) to a message; ``status`` is the HTTP status; ``code`` is stable
+    (also in the API's ``errors.code`` of a 409 or 422)."""
 
     status = 422
     code = "invalid"
 
-    def __init__(self, errors: dict[str, str] | str, *, code: str | None = None, status: int | None = None):
-        if isinstance(errors, str):
-            errors = {FORM: errors}
-        self.errors: dict[str, str] = dict(errors)
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-        super().__init__("; ".join(self.errors.values()))
+    def __init__(
+        self,
+        errors: dict[str, str] | str,
+        field_errors: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        extra: dict | None = None,
+    ):
+        super().__init__(errors, field_errors, code=code, status=status, extra=extra)
+        if self.status in (409, 422):
+            self.extra.setdefault("code", self.code)
 
-    @property
-    def message(self) -> str:
-        return str(self)
 
-
-class OrderNotFound(OrderError):
+class OrderNotFound(OrderError, NotFound):
     """No such order / offer / gig here, or not one this user takes part in."""
 
     status = 404
     code = "not_found"
 
 
-class OrderForbidden(OrderError):
+class OrderForbidden(OrderError, Forbidden):
     """The user takes part, but this step belongs to the other side (or to an admin)."""
 
     status = 403
     code = "forbidden"
 
 
-class OrderStateError(OrderError):
-    """The step is not allowed from the current status (HTTP 409); ``current_status`` says which."""
+class OrderStateError(OrderError, Conflict):
+    """The step is not allowed from the current status (HTTP 409); ``current_status`` says which
+    (also in the API's ``errors.current_status``)."""
 
     status = 409
     code = "conflict"
 
     def __init__(self, message: str, current_status: str, *, code: str | None = None):
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, extra={"current_status": current_status})
         self.current_status = current_status
 
 
@@ -396,16 +398,20 @@ def money(order: Order) -> Money:
 
 def checkout_url(order: Order) -> str | None:
     """Where the buyer pays (the payments domain's checkout), or None when it is not
-    available (the order stays awaiting payment; the order page offers to pay again)."""
-    try:
-        from app.payments.services import start_checkout
-    except ImportError:
-        return None
+    available (the order stays awaiting payment; the order page offers to pay again).
+
+    Only a refusal of the payments domain (a ``DomainError``: the provider is not set up,
+    unreachable or refused) gives None; anything else is a bug and propagates.
+    """
+    # Imported here: payments imports orders (confirm_payment -> mark_paid). Untangling that
+    # cycle is separate work; the signature stays.
+    from app.payments.services import start_checkout
+
     try:
         with db.session.begin_nested():  # a refused checkout leaves the order intact
             return start_checkout(order)
-    except Exception:
-        log.exception("checkout of order %s could not start", order.id)
+    except DomainError as exc:
+        log.warning("checkout of order %s could not start: %s", order.id, exc.message)
         return None
 
 

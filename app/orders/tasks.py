@@ -38,17 +38,20 @@ log = logging.getLogger(__name__)
 
 
 def _each(ids: list[int], step, now: datetime) -> int:
+    """Run ``step`` for every id, each in a transaction of its own (committed or rolled back
+    here, inside the job's unit of work): one order's refusal or failure never undoes or
+    blocks the others'."""
     done = 0
     for item_id in ids:
         try:
             if step(item_id, now=now) is not None:
                 done += 1
-            db.session.commit()
+            db.session.commit()  # per order, on purpose (see the docstring)
         except services.OrderError as exc:
-            db.session.rollback()
+            db.session.rollback()  # this order only; the next one starts clean
             log.warning("order job step %s(%s) refused: %s", step.__name__, item_id, exc)
         except Exception:
-            db.session.rollback()
+            db.session.rollback()  # this order only; the next one starts clean
             log.exception("order job step %s(%s) failed", step.__name__, item_id)
     return done
 
@@ -60,7 +63,6 @@ def auto_complete_due_orders(tenant_id: int, now: datetime | None = None) -> int
         if tenant is None:
             return 0
         ids = services.orders_due_for_auto_complete(now)
-        db.session.rollback()
         return _each(ids, services.auto_complete, now)
 
 
@@ -71,7 +73,6 @@ def auto_resolve_cancellations(tenant_id: int, now: datetime | None = None) -> i
         if tenant is None:
             return 0
         ids = services.cancellations_due(now)
-        db.session.rollback()
         return _each(ids, services.auto_resolve_cancellation, now)
 
 
@@ -81,9 +82,7 @@ def flag_late_orders(tenant_id: int, now: datetime | None = None) -> int:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
             return 0
-        ids = services.flag_late_orders(now)
-        db.session.commit()
-        return len(ids)
+        return len(services.flag_late_orders(now))
 
 
 JOBS = (auto_complete_due_orders, auto_resolve_cancellations, flag_late_orders)
@@ -135,7 +134,7 @@ def purge_idempotency_keys(tenant_id: int, now: datetime | None = None) -> int:
         purged = 0
         while True:
             deleted = purge_expired_keys(now, limit=PURGE_BATCH)
-            db.session.commit()
+            db.session.commit()  # a batch per transaction on purpose: no long-held locks
             purged += deleted
             if deleted < PURGE_BATCH:
                 break

@@ -1,12 +1,12 @@
 """Order web pages: the buyer's and seller's order lists, the order page with its actions,
 ordering from a gig page, and custom offers from a conversation.
 
-Thin: check the CSRF token, parse the fields, call one service, commit once,
-redirect. Every form that moves money carries ``idempotency_field()`` and its
-view is ``@idempotent``: a double click or a resent form runs once. A refusal
-rolls back and shows the order page (or the offer form) again with the
-message next to the form that was sent: 422 for bad input, 409 for a step the
-order's status does not allow.
+Thin: check the CSRF token, parse the fields, call one service, redirect; the
+request's unit of work (``app.core.unit_of_work``) commits. Every form that moves
+money carries ``idempotency_field()`` and its view is ``@idempotent``: a double
+click or a resent form runs once. A refusal abandons the request's work and shows
+the order page (or the offer form) again with the message next to the form that
+was sent: 422 for bad input, 409 for a step the order's status does not allow.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from app.core.idempotency import FORM_FIELD, idempotent
+from app.core import unit_of_work
+from app.core.idempotency import idempotent
 from app.gigs.forms import parse_amount
 from app.orders import services
 from tenants.db import db
@@ -29,12 +30,6 @@ class CsrfForm(FlaskForm):
 
 def _me():
     return current_user._get_current_object()
-
-
-def _commit() -> None:
-    """Commit, unless ``@idempotent`` holds a key (it commits with the stored answer)."""
-    if request.form.get(FORM_FIELD) is None:
-        db.session.commit()
 
 
 def _check_csrf() -> None:
@@ -105,7 +100,9 @@ def order_page(order_id: int):
 
 
 def _refused(exc: services.OrderError, order_id: int, action: str):
-    db.session.rollback()
+    """The order page again, with the refusal next to the form that was sent (nothing of the
+    request is kept: the page must show the order as it was)."""
+    unit_of_work.abandon()
     if exc.status == 404:
         abort(404)
     if isinstance(exc, services.OrderStateError):
@@ -128,7 +125,6 @@ def _order_step(order_id: int, action: str, call, done: str):
         call(_me())
     except services.OrderError as exc:
         return _refused(exc, order_id, action)
-    _commit()
     flash(done, "success")
     return redirect(url_for("orders.order_page", order_id=order_id), 303)
 
@@ -231,8 +227,7 @@ def pay(order_id: int):
     if order.status != "awaiting_payment" or order.buyer_id != _me().id:
         flash("This order does not need a payment.", "info")
         return redirect(url_for("orders.order_page", order_id=order_id), 303)
-    checkout = services.checkout_url(order)
-    db.session.commit()
+    checkout = services.checkout_url(order)  # the payment row is committed before the browser gets there
     if checkout is None:
         flash("Payments are not available yet.", "error")
     return redirect(checkout or url_for("orders.order_page", order_id=order_id), 303)
@@ -259,7 +254,7 @@ def place_order(gig_id: int):
         )
         checkout = services.checkout_url(order)
     except services.OrderError as exc:
-        db.session.rollback()
+        unit_of_work.abandon()  # the answer is a redirect: without this it would be committed
         if exc.status == 404:
             abort(404)
         for message in exc.errors.values():
@@ -267,7 +262,6 @@ def place_order(gig_id: int):
         gig = db.session.get(services.Gig, gig_id)
         back = url_for("gigs.gig_page", slug=gig.slug) if gig else url_for("orders.order_list")
         return redirect(back, 303)
-    _commit()
     return redirect(checkout or url_for("orders.order_page", order_id=order.id), 303)
 
 
@@ -313,12 +307,11 @@ def conversation_offers(conversation_id: int):
             }
             offer = services.send_offer(_me(), conversation.id, data)
         except services.OrderError as exc:
-            db.session.rollback()
+            unit_of_work.abandon()
             if exc.status == 404:
                 abort(404)
             errors = exc.errors
         else:
-            _commit()
             flash("Your offer is sent.", "success")
             return redirect(url_for("orders.offer_page", offer_id=offer.id), 303)
     return render_template(
@@ -355,12 +348,11 @@ def offer_action(offer_id: int, action: str):
         result = call[action](_me(), offer_id)
         checkout = services.checkout_url(result) if action == "accept" else None
     except services.OrderError as exc:
-        db.session.rollback()
+        unit_of_work.abandon()  # the answer is a redirect: without this it would be committed
         if exc.status == 404:
             abort(404)
         flash(exc.message, "error")
         return redirect(url_for("orders.offer_page", offer_id=offer_id), 303)
-    _commit()
     if action == "accept":
         return redirect(checkout or url_for("orders.order_page", order_id=result.id), 303)
     flash("The offer is declined." if action == "decline" else "The offer is withdrawn.", "info")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from app.accounts import tokens
 from app.core.idempotency import idempotent
@@ -23,8 +23,6 @@ from app.payments.schemas import (
     PayoutSchema,
     TransactionSchema,
 )
-from app.payments.views import commit
-from tenants.db import db
 
 blp = Blueprint(
     "payments_api",
@@ -39,11 +37,6 @@ def auth_required(view):
     view = blp.alt_response(401, response="UNAUTHORIZED")(view)
     view = blp.doc(security=[{"bearerAuth": []}])(view)
     return tokens.token_auth_required(view)
-
-
-def _refuse(exc: services.PaymentError):
-    db.session.rollback()
-    abort(exc.status, message=exc.message, **({"errors": {"json": exc.errors}} if exc.errors else {}))
 
 
 @blp.route("/balances")
@@ -112,12 +105,7 @@ class Payouts(MethodView):
     )
     def post(self, data):
         """Pay out part or all of your available balance."""
-        try:
-            payout = services.request_payout(g.api_user, data["amount_minor"])
-        except services.PaymentError as exc:
-            _refuse(exc)
-        commit()
-        return payout
+        return services.request_payout(g.api_user, data["amount_minor"])
 
 
 @blp.route("/payments/<int(max=2147483647):payment_id>")  # payments.id is an INTEGER
@@ -127,7 +115,4 @@ class PaymentResource(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, payment_id):
         """A payment of one of your orders (as its buyer or its seller)."""
-        try:
-            return services.payment_for_party(g.api_user, payment_id)
-        except services.PaymentError as exc:
-            _refuse(exc)
+        return services.payment_for_party(g.api_user, payment_id)

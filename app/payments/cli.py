@@ -39,5 +39,5 @@ def configure_stripe_command(slug, publishable_key, secret_key, webhook_secret):
             services.configure_stripe(publishable_key, secret_key, webhook_secret)
         except services.PaymentError as exc:
             raise click.ClickException("; ".join(f"{k} {v}" for k, v in exc.errors.items())) from exc
-        db.session.commit()
+        db.session.commit()  # a CLI command is its own unit of work: no request or job commits it
     click.echo(f"{slug}: Stripe configured; webhook endpoint https://<{slug} host>/webhooks/stripe")

@@ -16,17 +16,26 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
+from app.core.domain_errors import DomainError
 from app.payments.crypto import decrypt_secret
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db
 
 
-class ProviderError(Exception):
-    """The provider refused or could not be reached. ``transient``: worth retrying."""
+class ProviderError(DomainError):
+    """The provider refused or could not be reached. ``transient``: worth retrying.
+
+    A refusal like any other (HTTP 502, or 503 when transient) should one reach a view;
+    the payments services turn it into a ``PaymentError`` with a message for people.
+    """
+
+    status = 502
+    code = "provider_refused"
 
     def __init__(self, message: str, *, transient: bool = False):
-        super().__init__(message)
-        self.message = message
+        super().__init__(
+            message, status=503 if transient else None, code="provider_unavailable" if transient else None
+        )
         self.transient = transient
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
 from app.core.after_commit import on_commit
+from app.core.domain_errors import DomainError
 from app.events import publish
 from app.ledger import services as ledger
 from app.payments.crypto import encrypt_secret
@@ -47,14 +48,23 @@ OPEN_PAYMENT_STATUSES = ("pending", "requires_action", "failed")
 MAX_PAGE = 10_000  # history and payout pages beyond this are empty (an OFFSET past bigint would fail)
 
 
-class PaymentError(Exception):
-    """A refused payment operation. ``status`` is the HTTP status that fits."""
+class PaymentError(DomainError):
+    """A refused payment operation: ``PaymentError(status, message, field_errors=None)``.
+
+    ``status`` is the HTTP status that fits (403 to 503); ``message`` is safe to show;
+    ``errors`` maps form fields to messages (``{"form": message}`` when none is given).
+    """
+
+    CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 502: "provider_refused"}
 
     def __init__(self, status: int, message: str, errors: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors or {}
+        code = self.CODES.get(status, "unavailable" if status >= 500 else None)
+        super().__init__(message, errors or None, status=status, code=code)
+
+
+def _provider_refused(exc: ProviderError) -> PaymentError:
+    """The provider's refusal as one the buyer or seller is shown: 503 when worth retrying."""
+    return PaymentError(503 if exc.transient else 502, f"The payment provider refused: {exc.message}")
 
 
 def _now() -> datetime:
@@ -68,7 +78,9 @@ def _settings() -> MarketplaceSettings:
 def _positive_minor(amount_minor, field: str = "amount_minor") -> int:
     if type(amount_minor) is not int or amount_minor <= 0:
         raise PaymentError(
-            422, "The amount must be a positive whole number of minor units.", {field: "must be positive"}
+            422,
+            "The amount must be a positive whole number of minor units.",
+            {field: "Enter a positive whole number of minor units."},
         )
     return amount_minor
 
@@ -152,9 +164,7 @@ def open_checkout(order) -> PaymentSession:
                 idempotency_key=idempotency_key("payment_intent", payment.id),
             )
         except ProviderError as exc:
-            raise PaymentError(
-                503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
-            ) from exc
+            raise _provider_refused(exc) from exc
         payment.provider_ref = session.provider_ref
         payment.client_secret = session.client_secret
         db.session.flush()
@@ -197,18 +207,16 @@ def confirm_payment(
             f"Captured {amount_minor} {currency} does not match payment {payment.id} "
             f"of {payment.amount_minor} {payment.currency}.",
         )
-    savepoint = db.session.begin_nested()
     try:
-        orders.mark_paid(
-            payment.order_id,
-            payment.ledger_ref,
-            milestone_id=payment.milestone_id,
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-        )
-        savepoint.commit()
+        with db.session.begin_nested():  # a refused mark_paid leaves the caller's transaction usable
+            orders.mark_paid(
+                payment.order_id,
+                payment.ledger_ref,
+                milestone_id=payment.milestone_id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+            )
     except orders.OrderError as exc:
-        savepoint.rollback()
         raise PaymentError(409, exc.message) from exc
     payment.status = "succeeded"
     payment.succeeded_at = _now()
@@ -571,28 +579,26 @@ def request_payout(seller: User, amount_minor, *, schedule_key: str | None = Non
         raise PaymentError(
             409,
             f"You can pay out at most your available balance ({available} minor units).",
-            {"amount": "is more than your available balance"},
+            {"amount_minor": "This is more than your available balance."},
         )
-    savepoint = db.session.begin_nested()
     try:
-        payout = Payout(
-            seller_id=seller.id,
-            provider=provider.name,
-            amount_minor=amount_minor,
-            currency=settings.currency,
-            status="pending",
-            schedule_key=schedule_key,
-        )
-        db.session.add(payout)
-        db.session.flush()
-        ledger.record_payout(seller.id, amount_minor, settings.currency, payout.ledger_ref)
-        savepoint.commit()
+        with db.session.begin_nested():  # refused: no payout row either (scheduled payouts go on)
+            payout = Payout(
+                seller_id=seller.id,
+                provider=provider.name,
+                amount_minor=amount_minor,
+                currency=settings.currency,
+                status="pending",
+                schedule_key=schedule_key,
+            )
+            db.session.add(payout)
+            db.session.flush()
+            ledger.record_payout(seller.id, amount_minor, settings.currency, payout.ledger_ref)
     except ledger.InsufficientFunds as exc:
-        savepoint.rollback()
         raise PaymentError(
             409,
             "You can pay out at most your available balance.",
-            {"amount": "is more than your available balance"},
+            {"amount_minor": "This is more than your available balance."},
         ) from exc
     if provider.instant_payouts:
         payout.provider_ref = provider.transfer(
@@ -778,9 +784,7 @@ def start_onboarding(seller: User, *, return_url: str, refresh_url: str) -> str:
             account = _seller_account(seller.id, provider.name)
         return provider.onboarding_link(account.account_ref, return_url=return_url, refresh_url=refresh_url)
     except ProviderError as exc:
-        raise PaymentError(
-            503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
-        ) from exc
+        raise _provider_refused(exc) from exc
 
 
 def refresh_seller_account(seller: User) -> bool:
@@ -794,9 +798,7 @@ def refresh_seller_account(seller: User) -> bool:
     try:
         account.ready = provider.seller_ready(account.account_ref)
     except ProviderError as exc:
-        raise PaymentError(
-            503 if exc.transient else 502, f"The payment provider refused: {exc.message}"
-        ) from exc
+        raise _provider_refused(exc) from exc
     db.session.flush()
     return account.ready
 

@@ -1,4 +1,5 @@
-"""Payments jobs (RQ). Each carries IDs, binds its tenant, commits once, and can run twice.
+"""Payments jobs (RQ). Each carries IDs, binds its tenant, runs in one unit of work
+(``tenant_job_context``: committed at the end, rolled back when it raises), and can run twice.
 
 ``payments_tick()`` runs in the worker's periodic loop: for every active tenant
 it enqueues the hour's earnings clearance and the day's scheduled payouts, each
@@ -27,7 +28,6 @@ def send_refund(tenant_id: int, refund_id: int) -> None:
         if tenant is None:
             return
         services.send_refund(refund_id)
-        db.session.commit()
 
 
 def send_payout(tenant_id: int, payout_id: int) -> None:
@@ -35,7 +35,6 @@ def send_payout(tenant_id: int, payout_id: int) -> None:
         if tenant is None:
             return
         services.send_payout(payout_id)
-        db.session.commit()
 
 
 def clear_tenant_earnings(tenant_id: int, as_of: str) -> int:
@@ -43,9 +42,7 @@ def clear_tenant_earnings(tenant_id: int, as_of: str) -> int:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None or not tenant.is_active:
             return 0
-        cleared = services.clear_due_earnings(datetime.fromisoformat(as_of))
-        db.session.commit()
-        return cleared
+        return services.clear_due_earnings(datetime.fromisoformat(as_of))
 
 
 def run_tenant_scheduled_payouts(tenant_id: int, day: str) -> int:
@@ -53,9 +50,7 @@ def run_tenant_scheduled_payouts(tenant_id: int, day: str) -> int:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None or not tenant.is_active:
             return 0
-        made = services.run_scheduled_payouts(date.fromisoformat(day))
-        db.session.commit()
-        return len(made)
+        return len(services.run_scheduled_payouts(date.fromisoformat(day)))
 
 
 def _active_tenant_ids() -> list[int]:

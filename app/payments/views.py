@@ -1,10 +1,11 @@
 """Payments web pages: the sandbox checkout (TEST MODE), the Stripe checkout page,
 the seller's earnings and payouts, Stripe onboarding, and the Stripe webhook.
 
-Thin: parse the form, call one service, commit once, render. A refusal rolls
-back and is shown (bad input changes nothing). Money-moving forms carry an
-idempotency key (``@idempotent``): a double click or a resent form replays the
-first answer.
+Thin: parse the form, call one service, render; the request's unit of work
+(``app.core.unit_of_work``) commits. A refusal is rolled back and shown: a form
+again with its errors (``refuse_form``), otherwise the central error handler
+(bad input changes nothing). Money-moving forms carry an idempotency key
+(``@idempotent``): a double click or a resent form replays the first answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.core.idempotency import FORM_FIELD, HEADER, idempotent
+from app.core import unit_of_work
+from app.core.domain_errors import FORM, DomainError, refuse_form
+from app.core.idempotency import idempotent
 from app.orders.models import Order
 from app.payments import services, webhooks
 from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm, parse_major_amount
@@ -29,27 +32,12 @@ webhooks_bp = Blueprint("payment_webhooks", __name__)
 STRIPE_JS = "https://js.stripe.com"
 
 
-def commit() -> None:
-    """Commit the request's work once: ``@idempotent`` commits it with the stored response
-    when the request carries a key; otherwise the view does."""
-    keyed = request.headers.get(HEADER) or (request.form.get(FORM_FIELD) if request.form else None)
-    if keyed:
-        db.session.flush()
-    else:
-        db.session.commit()
-
-
 def _me():
     return current_user._get_current_object()
 
 
 def _order_url(order_id: int) -> str:
     return url_for("orders.order_page", order_id=order_id)
-
-
-def _refuse_page(exc: services.PaymentError):
-    db.session.rollback()
-    abort(exc.status, description=exc.message)
 
 
 # --------------------------------------------------------------------------- sandbox checkout
@@ -73,10 +61,7 @@ def _render_checkout(payment, form, status=200, message=None):
 @bp.get("/checkout/sandbox/<int(max=2147483647):payment_id>")
 @login_required
 def sandbox_checkout(payment_id: int):
-    try:
-        payment = services.sandbox_payment_for_page(_me(), payment_id)
-    except services.PaymentError as exc:
-        _refuse_page(exc)
+    payment = services.sandbox_payment_for_page(_me(), payment_id)
     if payment.status == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment.id))
     return _render_checkout(
@@ -89,10 +74,7 @@ def sandbox_checkout(payment_id: int):
 @idempotent
 def sandbox_pay(payment_id: int):
     form = TestCardForm()
-    try:
-        payment = services.sandbox_payment_for_page(_me(), payment_id)
-    except services.PaymentError as exc:
-        _refuse_page(exc)
+    payment = services.sandbox_payment_for_page(_me(), payment_id)
     if not form.validate_on_submit():
         return _render_checkout(payment, form, 422)
     try:
@@ -100,17 +82,15 @@ def sandbox_pay(payment_id: int):
             _me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data
         )
     except services.PaymentError as exc:
-        db.session.rollback()
         if exc.status != 422:
-            abort(exc.status, description=exc.message)
-        for field, message in exc.errors.items():
-            getattr(form, field).errors = [*getattr(form, field).errors, message]
+            raise  # the central handler: the error page (or back to the page, with the message)
+        leftovers = refuse_form(exc, form)
         payment = services.sandbox_payment_for_page(_me(), payment_id)
-        return _render_checkout(payment, form, 422)
-    commit()
+        return _render_checkout(payment, form, 422, message=" ".join(leftovers) or None)
     if result.outcome == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment_id))
     if result.outcome == "declined":
+        unit_of_work.keep()  # the declined attempt is recorded although the answer is 402
         return _render_checkout(
             result.payment, TestCardForm(formdata=None), 402, message=result.payment.failure_reason
         )
@@ -125,20 +105,13 @@ def sandbox_pay(payment_id: int):
 @idempotent
 def sandbox_authenticate(payment_id: int):
     form = AuthenticateForm()
-    try:
-        payment = services.sandbox_payment_for_page(_me(), payment_id)
-    except services.PaymentError as exc:
-        _refuse_page(exc)
+    payment = services.sandbox_payment_for_page(_me(), payment_id)
     if request.method == "GET" or not form.validate_on_submit():
         if payment.status != "requires_action":
             return redirect(url_for("payments.sandbox_checkout", payment_id=payment_id))
         order = db.session.get(Order, payment.order_id)
         return render_template("payments/sandbox_authenticate.html", payment=payment, order=order, form=form)
-    try:
-        result = services.sandbox_authenticate(_me(), payment_id, approve="approve" in request.form)
-    except services.PaymentError as exc:
-        _refuse_page(exc)
-    commit()
+    result = services.sandbox_authenticate(_me(), payment_id, approve="approve" in request.form)
     if result.outcome == "succeeded":
         flash(
             "Payment received (test mode). The money is held in escrow until the order is completed.",
@@ -155,10 +128,7 @@ def sandbox_authenticate(payment_id: int):
 @bp.get("/checkout/stripe/<int(max=2147483647):payment_id>")
 @login_required
 def stripe_checkout(payment_id: int):
-    try:
-        payment, publishable_key = services.stripe_payment_for_page(_me(), payment_id)
-    except services.PaymentError as exc:
-        _refuse_page(exc)
+    payment, publishable_key = services.stripe_payment_for_page(_me(), payment_id)
     order = db.session.get(Order, payment.order_id)
     response = current_app.make_response(
         render_template(
@@ -219,10 +189,10 @@ def request_payout():
     try:
         payout = services.request_payout(_me(), amount)
     except services.PaymentError as exc:
-        db.session.rollback()
-        form.amount.errors = [*form.amount.errors, exc.message]
+        refuse_form(
+            exc, form, aliases={FORM: "amount", "amount_minor": "amount"}
+        )  # one input: all goes there
         return _earnings_page(form, 422 if exc.status in (409, 422) else exc.status)
-    commit()
     flash(
         "Payout sent." if payout.status == "sent" else "Payout requested; it is on its way to your account.",
         "success",
@@ -234,26 +204,19 @@ def request_payout():
 @login_required
 def start_onboarding():
     OnboardForm().validate_on_submit() or abort(400)
-    try:
-        link = services.start_onboarding(
-            _me(),
-            return_url=url_for("payments.onboarding_return", _external=True),
-            refresh_url=url_for("payments.onboarding_refresh", _external=True),
-        )
-    except services.PaymentError as exc:
-        _refuse_page(exc)
-    db.session.commit()
+    link = services.start_onboarding(
+        _me(),
+        return_url=url_for("payments.onboarding_return", _external=True),
+        refresh_url=url_for("payments.onboarding_refresh", _external=True),
+    )
+    # The unit of work commits the seller's account row before the redirect leaves.
     return redirect(link)
 
 
 @bp.get("/account/earnings/onboarded")
 @login_required
 def onboarding_return():
-    try:
-        ready = services.refresh_seller_account(_me())
-    except services.PaymentError as exc:
-        _refuse_page(exc)
-    db.session.commit()
+    ready = services.refresh_seller_account(_me())
     flash(
         "Your payout account is ready." if ready else "Your payout account is not complete yet.",
         "success" if ready else "error",
@@ -274,18 +237,24 @@ def onboarding_refresh():
 
 @webhooks_bp.post("/webhooks/stripe")
 def stripe_webhook():
-    """Stripe events for this marketplace (the tenant comes from the host, the secret from it)."""
+    """Stripe events for this marketplace (the tenant comes from the host, the secret from it).
+
+    One unit of work per delivery: the event's ``processed_webhooks`` row and its effects
+    are committed together on a 2xx and rolled back together otherwise (Stripe retries),
+    except for an event its handler refused: see ``EventRefused``.
+    """
     try:
         outcome = webhooks.handle_stripe_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
     except WebhookRejected as exc:
-        db.session.rollback()
         log.warning("stripe webhook rejected: %s", exc)
         return {"error": str(exc)}, 400
     except webhooks.RetryLater as exc:
-        db.session.rollback()
-        return {"error": str(exc)}, 409
-    except services.PaymentError as exc:
-        db.session.rollback()
+        return {"error": str(exc)}, 409  # nothing recorded: the redelivery is handled
+    except webhooks.EventRefused as exc:
+        # The handler's work is already rolled back to its savepoint; the event's record is
+        # kept, so Stripe's retries of an event that can never apply are answered "duplicate".
+        unit_of_work.keep()
+        return {"error": exc.message, "outcome": "refused"}, exc.status
+    except DomainError as exc:
         return {"error": exc.message}, exc.status
-    db.session.commit()
     return {"received": True, "outcome": outcome}, 200

@@ -1,9 +1,11 @@
 """Stripe webhooks: verified with the tenant's signing secret, de-duplicated by event id,
 safe out of order.
 
-Each event is applied in the request's transaction together with its
+Each event is applied in the request's unit of work together with its
 ``processed_webhooks`` row, so a redelivered event is a no-op and a failed one
-is not recorded (Stripe retries it). State only moves forward: a payment that
+is not recorded (Stripe retries it). An event its handler refuses (a
+``DomainError``: our records can never take it) is recorded without its
+effects (``EventRefused``) instead of being retried for days. State only moves forward: a payment that
 succeeded stays succeeded when a late ``payment_intent.payment_failed``
 arrives; an event naming something we have not recorded yet (a refund whose
 row is not committed) answers 409 so that Stripe delivers it again later.
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.core.after_commit import on_commit
+from app.core.domain_errors import DomainError
 from app.ledger import services as ledger
 from app.payments.models import Payment, Payout, ProcessedWebhook, Refund, SellerPaymentAccount
 from app.payments.providers import account_is_ready, get_provider
@@ -40,13 +43,26 @@ class RetryLater(Exception):
     """The event names an object we do not have yet: answer non-2xx so the provider retries."""
 
 
+class EventRefused(Exception):
+    """A handler refused the event (a ``DomainError`` below 500). Its work is rolled back to a
+    savepoint; the event's ``processed_webhooks`` row stays for the caller to commit."""
+
+    def __init__(self, event_id: str, refusal: DomainError):
+        super().__init__(refusal.message)
+        self.event_id = event_id
+        self.refusal = refusal
+        self.status = refusal.status
+        self.message = refusal.message
+
+
 def handle_stripe_webhook(payload: bytes, signature_header: str | None) -> str:
     """Verify, de-duplicate and apply one Stripe event. Returns "processed" or "duplicate".
 
     Raises WebhookRejected (400) for a bad signature, a stale timestamp or a
     bad payload; PaymentError 404 when the tenant does not use Stripe;
     RetryLater when the event is ahead of our records (nothing is recorded, so
-    the redelivery is handled).
+    the redelivery is handled); EventRefused when the handler refused it (the
+    event is recorded, its handler's work rolled back).
     """
     settings = _settings()
     if settings.payment_provider != "stripe":
@@ -67,7 +83,14 @@ def handle_stripe_webhook(payload: bytes, signature_header: str | None) -> str:
         return "processed"
     handler = _STRIPE_HANDLERS.get(event.get("type"))
     if handler is not None:
-        handler(obj)
+        try:
+            with db.session.begin_nested():  # a refusal drops the handler's work, not the record
+                handler(obj)
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise  # not a refusal but an outage: roll everything back, Stripe retries
+            log.error("stripe event %s (%s) refused: %s", event["id"], event.get("type"), exc.message)
+            raise EventRefused(event["id"], exc) from exc
     db.session.flush()
     return "processed"
 
@@ -196,19 +219,17 @@ def _record_outside_refund(charge: dict, item: dict) -> None:
     )
     db.session.add(refund)
     db.session.flush()
-    savepoint = db.session.begin_nested()
     try:
-        ledger.refund_escrow(
-            payment.order_id,
-            payment.milestone_id,
-            payment.buyer_id,
-            refund.amount_minor,
-            refund.currency,
-            item["id"],
-        )
-        savepoint.commit()
+        with db.session.begin_nested():  # refused: the refund row stays, flagged for an operator
+            ledger.refund_escrow(
+                payment.order_id,
+                payment.milestone_id,
+                payment.buyer_id,
+                refund.amount_minor,
+                refund.currency,
+                item["id"],
+            )
     except ledger.LedgerError as exc:
-        savepoint.rollback()
         refund.failure_reason = f"not in escrow any more, needs an operator: {exc}"[:255]
         log.error(
             "stripe refund %s of order %s could not come out of escrow: %s", item["id"], payment.order_id, exc
