@@ -11,6 +11,7 @@ import pytest
 from rq import Queue
 
 from app.search import services
+from app.search import whoosh_internals as internals
 from app.search.backend import get_backend
 from app.search.services import PendingWrites, SearchBusy
 from app.search.whoosh_backend import WhooshBackend
@@ -110,7 +111,7 @@ def test_small_segments_are_merged_in_the_background(
 ):
     def segments() -> int:
         with in_tenant(acme):
-            return len(get_backend()._index(acme.id)._segments())
+            return len(internals.segments(get_backend()._index(acme.id)))
 
     make_gig(acme, seller, title="I will translate document number 0")
     run_jobs()
