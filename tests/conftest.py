@@ -35,6 +35,7 @@ from tenants.migrations import migrate_all, tenant_head, tenant_tables
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import drop_all_spares
 from tests import pgbouncer
+from tests.helpers import wait_until
 
 BASE_TENANTS = {
     "acme": {"name": "Acme Test Market", "options": {"primary_color": "#0f766e"}},
@@ -501,3 +502,36 @@ def mailbox(app, smtp_server, monkeypatch):
         monkeypatch.setitem(app.config, key, value)
     smtp_server.recorder.clear()
     return Mailbox(smtp_server.recorder, host, port)
+
+
+SENTINEL_SUBJECT = "Sentinel: everything sent before me has arrived"
+
+
+@pytest.fixture
+def mail_settled(mailbox, in_tenant, run_jobs):
+    """``mail_settled(tenant)`` -> the messages that arrived before a sentinel email, once it arrived.
+
+    "Nothing more was sent", proven rather than waited for: one more email is recorded, queued
+    and sent through the app's own path (``send_email``, the mail queue, SMTP), behind anything
+    already queued; once it is in the mailbox, whatever was on its way came before it. The
+    sentinel adds an ``EmailMessage`` row to ``tenant``.
+    """
+    from app.mail.services import send_email
+
+    def settle(tenant) -> list:
+        with in_tenant(tenant):
+            send_email("sentinel@example.com", "notice", SENTINEL_SUBJECT, {"heading": "Sentinel"})
+            db.session.commit()
+        run_jobs()
+
+        def before_sentinel():
+            messages = mailbox.messages
+            for index, message in enumerate(messages):
+                if message["Subject"] == SENTINEL_SUBJECT:
+                    return (messages[:index],)  # a tuple: true even when nothing came before
+            return None
+
+        (before,) = wait_until(before_sentinel, timeout=5, message="the sentinel email never arrived")
+        return before
+
+    return settle

@@ -3,7 +3,10 @@
 Two implementations: ``WhooshBackend`` (one on-disk index per tenant; the
 default) and ``PostgresBackend`` (full-text search straight over the tenant's
 ``gigs`` table, for multi-node deployments and the benchmark comparison).
-``get_backend()`` returns the one named by ``SEARCH_BACKEND``.
+``get_backend()`` returns the one named by ``SEARCH_BACKEND``; when that is
+Whoosh but the installed Whoosh is not the release ``whoosh_internals`` was
+written against, it logs a warning and returns ``WhooshFallbackBackend`` (the
+PostgreSQL backend, which also retires the stale Whoosh indexes it finds).
 
 Every method takes the tenant's id explicitly: an index never serves two
 tenants, and a caller cannot forget which tenant it means.
@@ -11,12 +14,18 @@ tenants, and a caller cannot forget which tenant it means.
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from flask import current_app
+
+log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
 
@@ -87,6 +96,21 @@ class IndexUnavailable(RuntimeError):
         super().__init__(f"search index of tenant {tenant_id} is {state}")
 
 
+class UnsupportedWhoosh(RuntimeError):
+    """The installed Whoosh is not the release ``app/search/whoosh_internals.py`` was written against
+    (or none is installed): the Whoosh backend must not run. Raised by ``whoosh_internals`` when it
+    is imported and by its ``check_version()``."""
+
+    def __init__(self, found: str | None, expected: str):
+        self.found, self.expected = found, expected
+        installed = f"Whoosh {found} is installed" if found else "Whoosh is not installed"
+        super().__init__(
+            f"{installed}, but app/search/whoosh_internals.py uses internals of Whoosh {expected} "
+            f"exactly, so the Whoosh search backend is off. Install Whoosh=={expected}, or check "
+            "every internal listed in that module against the new release before changing its version."
+        )
+
+
 class SearchBackend(ABC):
     name = "abstract"
 
@@ -139,15 +163,70 @@ class SearchBackend(ABC):
         """Forget the tenant's index entirely (tenant dropped)."""
 
 
+# --------------------------------------------------------------------------- Whoosh's files
+#
+# Where the Whoosh backend keeps its indexes, here rather than in ``whoosh_backend`` so that the
+# fallback can retire them without importing Whoosh.
+
+
+def whoosh_index_root() -> Path:
+    """The folder of every tenant's Whoosh index: ``SEARCH_INDEX_DIR``, default ``INSTANCE_DIR/search``."""
+    config = current_app.config
+    return Path(config.get("SEARCH_INDEX_DIR") or Path(config["INSTANCE_DIR"]) / "search")
+
+
+def whoosh_index_link(tenant_id: int) -> Path:
+    """``<root>/t<tenant_id>``: the symlink to the tenant's current index generation."""
+    if not isinstance(tenant_id, int) or isinstance(tenant_id, bool) or tenant_id <= 0:
+        raise ValueError(f"invalid tenant id {tenant_id!r}")
+    return whoosh_index_root() / f"t{tenant_id}"
+
+
+def remove_whoosh_index(tenant_id: int) -> list[str]:
+    """Delete the tenant's Whoosh index: its link and every generation; returns the generations removed."""
+    link = whoosh_index_link(tenant_id)
+    if os.path.islink(link):
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link, ignore_errors=True)  # a directory of a very old layout
+    removed = []
+    root = whoosh_index_root()
+    if root.is_dir():
+        for path in root.glob(f"t{tenant_id}-*"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    return removed
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def _whoosh_or_fallback() -> SearchBackend:
+    """The Whoosh backend, unless the installed Whoosh is not the release its internals were written
+    against: then a warning, and PostgreSQL full-text search instead (``WhooshFallbackBackend``)."""
+    try:
+        # Importing it checks the version (and raises) once per process; the explicit check
+        # repeats it for every app, e.g. after the installed package changed under a test.
+        from app.search import whoosh_internals
+
+        whoosh_internals.check_version()
+    except UnsupportedWhoosh as exc:
+        log.warning("%s Searching with the PostgreSQL backend instead.", exc)
+        from app.search.pg_backend import WhooshFallbackBackend
+
+        return WhooshFallbackBackend()
+    from app.search.whoosh_backend import WhooshBackend
+
+    return WhooshBackend()
+
+
 def get_backend() -> SearchBackend:
     """The app's configured backend (one instance per app)."""
     backend = current_app.extensions.get("search_backend")
     if backend is None:
         name = current_app.config.get("SEARCH_BACKEND", "whoosh")
         if name == "whoosh":
-            from app.search.whoosh_backend import WhooshBackend
-
-            backend = WhooshBackend()
+            backend = _whoosh_or_fallback()
         elif name == "postgres":
             from app.search.pg_backend import PostgresBackend
 

@@ -6,6 +6,9 @@ write methods are no-ops. Used by the benchmark for the comparison with Whoosh
 and as the path to multi-node deployments (every node sees the same rows).
 Differences from Whoosh: no "did you mean" (that would need pg_trgm), and
 suggestions are title prefix matches.
+
+``WhooshFallbackBackend`` is this backend standing in for Whoosh when the
+installed Whoosh is not the release the Whoosh backend was written against.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from flask import current_app
 
 from app.accounts.models import User
 from app.gigs.models import Category, Gig
-from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchResult
+from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchResult, remove_whoosh_index
 from app.search.models import SEARCH_DOCUMENT
 from tenants.db import current_tenant, db
 
@@ -112,3 +115,38 @@ class PostgresBackend(SearchBackend):
             .limit(limit)
         )
         return list(dict.fromkeys(titles))
+
+
+class WhooshFallbackBackend(PostgresBackend):
+    """PostgreSQL search standing in for Whoosh when the installed Whoosh is not the release
+    ``whoosh_internals`` was written against (``get_backend`` logs why).
+
+    Gig writes are not applied to the Whoosh indexes meanwhile. So that an index never answers
+    with stale gigs once the right Whoosh is back, the first write, rebuild or clear of a tenant
+    in this process removes the tenant's Whoosh index (plain file operations, no Whoosh): it is
+    then "missing", and the Whoosh backend answers from PostgreSQL and rebuilds it.
+    """
+
+    def __init__(self):
+        self._retired: set[int] = set()
+
+    def _retire(self, tenant_id: int) -> None:
+        if tenant_id not in self._retired:
+            remove_whoosh_index(tenant_id)
+            self._retired.add(tenant_id)
+
+    def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
+        self._retire(tenant_id)
+        return super().index_gigs(tenant_id, docs)
+
+    def delete_gigs(self, tenant_id: int, ids: Iterable[int]) -> None:
+        self._retire(tenant_id)
+        return super().delete_gigs(tenant_id, ids)
+
+    def rebuild(self, tenant_id: int, docs: Iterable[GigDocument], heartbeat=None) -> int:
+        self._retire(tenant_id)
+        return super().rebuild(tenant_id, docs, heartbeat)
+
+    def clear(self, tenant_id: int) -> None:
+        remove_whoosh_index(tenant_id)
+        self._retired.add(tenant_id)

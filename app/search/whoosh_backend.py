@@ -1,4 +1,6 @@
-"""Whoosh backend: one on-disk index per tenant. With ``whoosh_schema``, the only modules importing whoosh.
+"""Whoosh backend: one on-disk index per tenant. With ``whoosh_schema`` and ``whoosh_internals``, the only
+modules importing whoosh; this one uses Whoosh's public API only, and its internals through
+``whoosh_internals`` (which refuses any Whoosh but the release it was written against).
 
 Layout: ``<SEARCH_INDEX_DIR>/t<tenant_id>`` is a symlink to a generation
 directory ``t<tenant_id>-v<format>-<hex>``; ``rebuild`` fills a fresh
@@ -41,7 +43,8 @@ segment count so the caller can schedule ``merge`` (small segments only) in
 the background once they pile up.
 
 Package: ``Whoosh==2.7.4``, the original and by far the most widely used
-release (the forks are archived or obscure). Pinned in requirements.txt.
+release (the forks are archived or obscure). Pinned in requirements.txt and
+checked by ``whoosh_internals`` when imported.
 """
 
 from __future__ import annotations
@@ -49,36 +52,34 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
-import marshal
 import os
 import re
 import secrets
 import shutil
-import sys
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
-from itertools import accumulate, islice
+from itertools import islice
 from pathlib import Path
 
 from flask import current_app
-from whoosh import columns, qparser
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh import qparser
 from whoosh.filedb.filestore import FileStorage
 from whoosh.query import And, NullQuery, Or, Phrase, Term
-from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.scoring import BM25F
-from whoosh.util.numeric import byte_to_length
-from whoosh.writing import SegmentWriter
 
+from app.search import whoosh_internals as internals  # raises UnsupportedWhoosh on another Whoosh
 from app.search.backend import (
     GigDocument,
     IndexUnavailable,
     SearchBackend,
     SearchQuery,
     SearchResult,
+    remove_whoosh_index,
+    whoosh_index_link,
+    whoosh_index_root,
 )
 from app.search.whoosh_schema import (
     COLUMNS,
@@ -115,8 +116,7 @@ _DISABLED_PLUGINS = (
     qparser.EveryPlugin,
 )
 _GENERATION_RE = re.compile(r"^t(\d+)-v(\d+)-[0-9a-f]+$")
-_LENGTH_OF_BYTE = [1] + [byte_to_length(b) for b in range(1, 256)]
-_LITTLE_ENDIAN = sys.byteorder == "little"
+_LENGTH_OF_BYTE = internals.LENGTH_OF_BYTE
 
 
 # --------------------------------------------------------------------------- storage
@@ -126,200 +126,7 @@ def _storage(path: str | Path) -> FileStorage:
     return FileStorage(str(path), supports_mmap=False)
 
 
-class _CachedLengths:
-    """What ``SegmentWriter._flush_segment`` asks of the per-document reader, from memory.
-
-    Whoosh's own reader reads one byte from disk per posting (and for a field
-    without lengths, such as ids and tags, looks for the column file: a
-    ``stat`` per posting). Here each field's length column is read once.
-    """
-
-    def __init__(self, perdoc):
-        self._perdoc = perdoc
-        self._doccount = perdoc.doc_count_all()
-        self._lengths: dict[str, array | None] = {}
-
-    def doc_field_length(self, docnum, fieldname, default=0):
-        try:
-            lengths = self._lengths[fieldname]
-        except KeyError:
-            lenfield = f"_{fieldname}_len"
-            lengths = None
-            if self._perdoc.has_column(lenfield):
-                creader = self._perdoc.column_reader(lenfield, LENGTHS_COLUMN)
-                lengths = _load_numeric(creader, self._doccount, "B")
-            self._lengths[fieldname] = lengths
-        if lengths is None:
-            return default
-        lbyte = lengths[docnum]
-        return byte_to_length(lbyte) if lbyte else None  # None: what Whoosh answers for an empty field
-
-    def close(self):
-        self._perdoc.close()
-
-
-def _merge_small(writer, segments):
-    """Merge policy: every segment but the biggest, unless the others add up to a tenth of it."""
-    if len(segments) < 2:
-        return segments
-    ordered = sorted(segments, key=lambda seg: seg.doc_count_all())
-    biggest, rest = ordered[-1], ordered[:-1]
-    keep = [biggest]
-    if sum(seg.doc_count_all() for seg in rest) * 10 >= biggest.doc_count_all():
-        rest, keep = ordered, []
-    for seg in rest:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
-        writer.add_reader(reader)
-        reader.close()
-    return keep
-
-
-# Estimated memory of one pooled posting (tuple, float, value bytes), less its term and value bytes.
-_POSTING_OVERHEAD = 130
-
-
-class _GroupingPool:
-    """The posting pool of our writers: postings grouped per (field, term) as they arrive.
-
-    Whoosh's ``PostingPool`` keeps one tuple per posting and sorts them all at
-    commit (spilling to temporary runs written and merged posting by posting).
-    Our writers add documents in ascending document number order (new
-    documents, then merged segments after them), so each group is already in
-    order: the commit sorts the terms only, and a full pool spills one record
-    per term to a run (``marshal``), merged term by term. ``iter_postings``
-    yields what ``PostingPool`` would: ``(field, term, docnum, weight, value)``
-    sorted by field, term and document.
-    """
-
-    def __init__(self, tempstore, limitmb: int):
-        self.tempstore = tempstore
-        self.limit = limitmb * 1024 * 1024
-        self.currentsize = 0
-        self.fieldnames: set[str] = set()
-        self.groups: dict[tuple[str, bytes], list] = {}
-        self.runs: list[str] = []
-
-    def add(self, item) -> None:
-        fieldname, tbytes, docnum, weight, vbytes = item
-        self.fieldnames.add(fieldname)
-        group = self.groups.get((fieldname, tbytes))
-        if group is None:
-            self.groups[(fieldname, tbytes)] = [(docnum, weight, vbytes)]
-        else:
-            group.append((docnum, weight, vbytes))
-        self.currentsize += _POSTING_OVERHEAD + 2 * len(tbytes) + (len(vbytes) if vbytes else 0)
-        if self.currentsize > self.limit:
-            self.save()
-
-    def save(self) -> None:
-        if not self.groups:
-            return
-        name = f"{secrets.token_hex(8)}.run"
-        with self.tempstore.create_file(name).raw_file() as run:
-            groups = self.groups
-            for key in sorted(groups):
-                marshal.dump((key, groups[key]), run)
-        self.runs.append(name)
-        self.groups, self.currentsize = {}, 0
-
-    def _read_run(self, name: str):
-        with self.tempstore.open_file(name).raw_file() as run:
-            while True:
-                try:
-                    yield marshal.load(run)  # noqa: S302  (a run this writer wrote moments ago)
-                except EOFError:
-                    return
-
-    def iter_postings(self):
-        groups = self.groups
-        sources = [self._read_run(name) for name in self.runs]
-        sources.append((key, groups[key]) for key in sorted(groups))
-        # Equal terms come from older runs first: their documents come first.
-        merged = heapq.merge(*sources, key=lambda record: record[0]) if len(sources) > 1 else sources[0]
-        for (fieldname, tbytes), postings in merged:
-            for docnum, weight, vbytes in postings:
-                yield fieldname, tbytes, docnum, weight, vbytes
-
-    def cleanup(self) -> None:
-        for name in self.runs:
-            with contextlib.suppress(OSError):
-                self.tempstore.delete_file(name)
-        self.runs = []
-
-
-class _Writer(SegmentWriter):
-    def __init__(self, ix, **kwargs):
-        super().__init__(ix, **kwargs)
-        self.pool = _GroupingPool(self._tempstorage, kwargs.get("limitmb", 128))
-
-    def per_document_reader(self):
-        return _CachedLengths(SegmentWriter.per_document_reader(self))
-
-    def add_gig(self, values: dict) -> None:
-        """``add_document(**values)`` for the gig schema's fields, in one tight loop.
-
-        The same postings, stored fields, lengths and columns as ``add_document``
-        (no boosts, vectors or spelling fields exist here to honour), appended to
-        the posting pool in bulk instead of one ``pool.add`` call per posting.
-        """
-        self._check_state()
-        plan = self.__dict__.get("_plan")
-        if plan is not None and len(plan) != len(values):
-            self.add_document(**values)  # not the gig schema's values: the general path
-            return
-        if plan is None:
-            schema = self.schema
-            plan = self._plan = [
-                (name, schema[name], schema[name].indexed, schema[name].scorable, schema[name].stored)
-                for name in sorted(values)
-            ]
-            self.pool.fieldnames.update(name for name, _f, indexed, _s, _st in plan if indexed)
-        perdocwriter, pool, docnum = self.perdocwriter, self.pool, self.docnum
-        groups = pool.groups
-        size = postings = 0
-        perdocwriter.start_doc(docnum)
-        for name, field, indexed, scorable, stored in plan:
-            value = values[name]
-            length = 0
-            if indexed:
-                for tbytes, freq, weight, vbytes in field.index(value):
-                    length += freq
-                    group = groups.get((name, tbytes))
-                    if group is None:
-                        groups[(name, tbytes)] = [(docnum, weight, vbytes)]
-                    else:
-                        group.append((docnum, weight, vbytes))
-                    size += 2 * len(tbytes) + (len(vbytes) if vbytes else 0)
-                    postings += 1
-            perdocwriter.add_field(name, field, value if stored else None, length if scorable else 0)
-            column = field.column_type
-            if column is not None:
-                perdocwriter.add_column_value(name, column, field.to_column_value(value))
-        perdocwriter.finish_doc()
-        pool.currentsize += size + postings * _POSTING_OVERHEAD
-        if pool.currentsize > pool.limit:
-            pool.save()
-        self._added = True
-        self.docnum += 1
-
-
 # --------------------------------------------------------------------------- segment data
-
-
-def _load_numeric(creader, doccount: int, typecode: str) -> array:
-    """A whole numeric column as an array (one read instead of one per document)."""
-    out = array(typecode)
-    if isinstance(creader, columns.NumericColumn.Reader) and creader._typecode == typecode:
-        count = min(creader._count, doccount)
-        if count:
-            out.frombytes(creader._dbfile.get(creader._basepos, count * creader._fixedlen))
-            if _LITTLE_ENDIAN:
-                out.byteswap()  # stored big-endian
-        if count < doccount:
-            out.extend([creader._default] * (doccount - count))
-        return out
-    out.extend(creader[i] for i in range(doccount))
-    return out
 
 
 class _SegmentData:
@@ -329,8 +136,7 @@ class _SegmentData:
         self.doccount = reader.doc_count_all()
         self.columns: dict[str, array] = {}
         for name, typecode in COLUMNS:
-            creader = reader.column_reader(name, translate=False)
-            self.columns[name] = _load_numeric(creader, self.doccount, typecode)
+            self.columns[name] = internals.numeric_column(reader, name, self.doccount, typecode)
         category, top = self.columns["category_id"], self.columns["top_category_id"]
         # The top-level category when it differs from the gig's own (facets count it once).
         self.columns["top_other"] = array(
@@ -343,43 +149,8 @@ class _SegmentData:
             return self._lengths[fieldname]
         except KeyError:
             pass
-        lenfield = f"_{fieldname}_len"
-        perdoc = reader._perdoc
-        values = None
-        if perdoc.has_column(lenfield):
-            values = _load_numeric(perdoc.column_reader(lenfield, LENGTHS_COLUMN), self.doccount, "B")
-        self._lengths[fieldname] = values
+        values = self._lengths[fieldname] = internals.field_lengths(reader, fieldname, self.doccount)
         return values
-
-
-def _read_postings(reader, fieldname: str, text: str) -> tuple[array, array]:
-    """(document numbers, weights) of one term in one segment, deleted documents included."""
-    ids, weights = array("i"), array("f")
-    try:
-        matcher = reader.postings(fieldname, text)
-    except TermNotFound:
-        return ids, weights
-    if type(matcher) is W3LeafMatcher and not matcher._byteids:
-        # Block by block, as W3LeafMatcher._read_ids / _read_weights decode a block, with the
-        # running sum of the id deltas in C (itertools.accumulate) rather than a generator.
-        while not matcher._atend:
-            if matcher._data is None:
-                matcher._read_data()
-            block_ids, block_weights = matcher._data[0], matcher._data[1]
-            ids.extend(accumulate(block_ids))
-            if block_weights is None:
-                weights.extend([1.0] * matcher._blocklength)
-            elif isinstance(block_weights, float):
-                weights.extend([block_weights] * matcher._blocklength)
-            else:
-                weights.extend(block_weights)
-            matcher._next_block()
-    else:
-        while matcher.is_active():
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            matcher.next()
-    return ids, weights
 
 
 class _Caches:
@@ -415,7 +186,7 @@ class _Caches:
             if found is not None:
                 self.postings.move_to_end(full)
                 return found
-        found = _read_postings(reader, fieldname, text)
+        found = internals.read_postings(reader, fieldname, text)
         with self.lock:
             if full not in self.postings:
                 self.postings[full] = found
@@ -461,11 +232,11 @@ class _Snapshot:
         deleted: set[int] = set()
         if self.doccount:
             for leaf_reader, base in list(reader.leaf_readers()):
-                key = (directory, leaf_reader.segment().segment_id())
+                key = (directory, internals.segment_id(leaf_reader))
                 data = _caches.segment(key, leaf_reader)
                 self.leaves.append(_Leaf(leaf_reader, base, key, data))
                 if leaf_reader.has_deletions():
-                    deleted.update(base + d for d in leaf_reader.segment().deleted_docs())
+                    deleted.update(base + d for d in internals.deleted_docs(leaf_reader))
         self.deleted = frozenset(deleted)
         self.bases = [leaf.base for leaf in self.leaves]
         if len(self.leaves) == 1:
@@ -562,7 +333,7 @@ class _FastQuery:
             if not _docs:
                 continue  # not in the index (no scorer for it either)
             scorer = snapshot.scorer(term.fieldname, term.text)
-            idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            idf, avgfl, b, k1 = internals.bm25_parameters(scorer)
             k1_plus_1, one_minus_b = k1 + 1, 1 - b
             for leaf, ids, weights in per_leaf:
                 if not ids:
@@ -627,7 +398,7 @@ class _FastQuery:
             return None
         lengths = leaf.data.lengths(leaf.reader, fieldname)
         length = _LENGTH_OF_BYTE[lengths[local]] if lengths is not None else 1
-        return snapshot.scorer(fieldname, text)._score(weights[i], length)
+        return internals.term_score(snapshot.scorer(fieldname, text), weights[i], length)
 
 
 def _phrases_as_words(query, schema):
@@ -661,14 +432,10 @@ class WhooshBackend(SearchBackend):
     # ------------------------------------------------------------------ paths
 
     def base_dir(self) -> Path:
-        return Path(
-            current_app.config.get("SEARCH_INDEX_DIR") or Path(current_app.config["INSTANCE_DIR"]) / "search"
-        )
+        return whoosh_index_root()
 
     def index_dir(self, tenant_id: int) -> Path:
-        if not isinstance(tenant_id, int) or isinstance(tenant_id, bool) or tenant_id <= 0:
-            raise ValueError(f"invalid tenant id {tenant_id!r}")
-        return self.base_dir() / f"t{tenant_id}"
+        return whoosh_index_link(tenant_id)
 
     def _current(self, tenant_id: int) -> tuple[str | None, str]:
         """(generation directory, state): state is "ok", "missing" or "outdated"."""
@@ -735,8 +502,8 @@ class WhooshBackend(SearchBackend):
         ids = {str(doc.id) for doc in docs} | {str(i) for i in delete_ids}
         ix = self._index(tenant_id, create=bool(docs))
         if not ids:
-            return len(ix._segments())
-        writer = _Writer(ix, timeout=WRITER_TIMEOUT)
+            return len(internals.segments(ix))
+        writer = internals.GigWriter(ix, timeout=WRITER_TIMEOUT)
         try:
             deleted = 0
             with writer.searcher() as searcher:
@@ -751,7 +518,7 @@ class WhooshBackend(SearchBackend):
             writer.cancel()  # nothing changed: no new generation for every searcher to reopen
         else:
             writer.commit(merge=False)
-        return len(ix._segments())
+        return len(internals.segments(ix))
 
     def index_gigs(self, tenant_id: int, docs: Iterable[GigDocument]) -> int:
         docs = list(docs)
@@ -773,20 +540,19 @@ class WhooshBackend(SearchBackend):
         always.)
         """
         ix = self._index(tenant_id)
-        if len(ix._segments()) > 1:
-            writer = _Writer(ix, timeout=WRITER_TIMEOUT)
+        if len(internals.segments(ix)) > 1:
+            writer = internals.GigWriter(ix, timeout=WRITER_TIMEOUT)
             try:
-                writer.commit(mergetype=_merge_small)
+                writer.commit(mergetype=internals.merge_small)
             except BaseException:
                 writer.cancel()
                 raise
-        return len(ix._segments())
+        return len(internals.segments(ix))
 
     def deleted_share(self, tenant_id: int) -> float:
         """The share of deleted documents still held by the segments (replaced or removed gigs)."""
-        segments = self._index(tenant_id)._segments()
-        total = sum(seg.doc_count_all() for seg in segments)
-        return sum(seg.deleted_count() for seg in segments) / total if total else 0.0
+        total, deleted = internals.document_counts(self._index(tenant_id))
+        return deleted / total if total else 0.0
 
     def rebuild(
         self, tenant_id: int, docs: Iterable[GigDocument], heartbeat: Callable[[], None] | None = None
@@ -799,7 +565,7 @@ class WhooshBackend(SearchBackend):
             ix = _storage(fresh).create_index(make_schema())
             # One writer, a big pool (fewer temporary runs to merge), no merge pass:
             # a fresh index written by one writer is a single segment anyway.
-            writer = _Writer(ix, limitmb=REBUILD_LIMITMB)
+            writer = internals.GigWriter(ix, limitmb=REBUILD_LIMITMB)
             try:
                 for doc in docs:
                     writer.add_gig(document_fields(doc))
@@ -826,19 +592,11 @@ class WhooshBackend(SearchBackend):
         return count
 
     def clear(self, tenant_id: int) -> None:
-        link = self.index_dir(tenant_id)
         with self._open_lock:
             self._open.pop(tenant_id, None)
         self._forget_snapshot(tenant_id)
-        if os.path.islink(link) or link.exists():
-            if os.path.islink(link):
-                link.unlink()
-            else:
-                shutil.rmtree(link, ignore_errors=True)
-        if self.base_dir().is_dir():
-            for path in self.base_dir().glob(f"t{tenant_id}-*"):
-                _caches.forget(str(path))
-                shutil.rmtree(path, ignore_errors=True)
+        for directory in remove_whoosh_index(tenant_id):
+            _caches.forget(directory)
 
     # ------------------------------------------------------------------ reading
 

@@ -21,8 +21,9 @@ Format 2 (this one), against format 1 (no version in the directory name):
   types whose ``index()`` produces exactly what Whoosh's analyzer chain
   produces (same terms, frequencies, weights and encoded positions; proven by
   ``tests/search/test_index_format.py``), in one tight loop instead of a chain
-  of generators with a ``Token`` object per word. Queries are analysed by the
-  standard analyzers of the same fields.
+  of generators with a ``Token`` object per word (the loops live in
+  ``whoosh_internals``: they reproduce the analyzers' internals). Queries are
+  analysed by the standard analyzers of the same fields.
 
 These classes are pickled by reference into each index's table of contents:
 renaming or moving them makes existing indexes unreadable, which is what
@@ -31,54 +32,19 @@ renaming or moving them makes existing indexes unreadable, which is what
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from whoosh import columns, fields
-from whoosh.analysis import STOP_WORDS, StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.formats import Frequency, Positions
-from whoosh.lang.porter import stem as porter_stem
-from whoosh.system import pack_uint
 
+from app.search import whoosh_internals
 from app.search.backend import GigDocument
 
 FORMAT_VERSION = 2
 NGRAM_MIN, NGRAM_MAX = 2, 15
 
-# RegexTokenizer's default expression, the tokenizer of every analyzer used here.
-_TOKEN = re.compile(r"\w+(\.?\w+)*", re.UNICODE)
-_STOP_MINSIZE = 2  # StopFilter's default: shorter tokens are dropped as well
-_STEM_CACHE: dict[str, str] = {}
-_STEM_CACHE_MAX = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _stem(word: str) -> str:
-    stemmed = _STEM_CACHE.get(word)
-    if stemmed is None:
-        stemmed = porter_stem(word)
-        if len(_STEM_CACHE) >= _STEM_CACHE_MAX:
-            _STEM_CACHE.clear()
-        _STEM_CACHE[word] = stemmed
-    return stemmed
-
-
-def _words(text: str, stem: bool) -> list[tuple[int, str]]:
-    """(position, term) as StandardAnalyzer (``stem=False``) or StemmingAnalyzer emit them.
-
-    Positions as StopFilter renumbers them: the first kept token keeps its
-    place among all tokens, every later kept token follows it by one.
-    """
-    out = []
-    stop = STOP_WORDS
-    pos = -1
-    for index, match in enumerate(_TOKEN.finditer(text)):
-        word = match.group(0).lower()
-        if len(word) < _STOP_MINSIZE or word in stop:
-            continue
-        pos = index if pos < 0 else pos + 1
-        out.append((pos, _stem(word) if stem else word))
-    return out
 
 
 class FastText(fields.TEXT):
@@ -102,21 +68,11 @@ class FastText(fields.TEXT):
         if not isinstance(value, str) or kwargs:
             yield from super().index(value, **kwargs)
             return
-        words = _words(value, self.fast_stem)
-        boost = self.format.field_boost
-        if isinstance(self.format, Positions):
-            positions: dict[str, list[int]] = {}
-            for pos, word in words:
-                positions.setdefault(word, []).append(pos)
-            encode = self.format.encode
-            for word, poslist in positions.items():
-                yield word.encode("utf-8"), len(poslist), float(len(poslist)) * boost, encode(poslist)
-        elif isinstance(self.format, Frequency):
-            counts: dict[str, int] = {}
-            for _pos, word in words:
-                counts[word] = counts.get(word, 0) + 1
-            for word, freq in counts.items():
-                yield word.encode("utf-8"), freq, float(freq) * boost, pack_uint(freq)
+        if isinstance(self.format, Positions | Frequency):
+            positions = isinstance(self.format, Positions)
+            yield from whoosh_internals.text_postings(
+                value, self.format, stem=self.fast_stem, positions=positions
+            )
         else:  # pragma: no cover - only the two formats above are configured
             yield from super().index(value, **kwargs)
 
@@ -132,16 +88,7 @@ class FastNgramWords(fields.NGRAMWORDS):
         if not isinstance(value, str) or kwargs:
             yield from super().index(value, **kwargs)
             return
-        lo, hi = self.fast_min, self.fast_max
-        counts: dict[str, int] = {}
-        for match in _TOKEN.finditer(value):
-            word = match.group(0).lower()
-            for size in range(lo, min(hi, len(word)) + 1):
-                gram = word[:size]
-                counts[gram] = counts.get(gram, 0) + 1
-        boost = self.format.field_boost
-        for gram, freq in counts.items():
-            yield gram.encode("utf-8"), freq, float(freq) * boost, pack_uint(freq)
+        yield from whoosh_internals.ngram_postings(value, self.format, self.fast_min, self.fast_max)
 
 
 # Per-document numeric columns: (field name, struct typecode).

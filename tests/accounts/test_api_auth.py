@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from app.accounts import tokens
 from app.accounts.models import ApiToken, User
 from tenants.db import db
 
@@ -28,6 +29,11 @@ def token_rows(in_tenant, tenant) -> list[ApiToken]:
         rows = db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)).all()
         db.session.expunge_all()
         return rows
+
+
+def set_clock(monkeypatch, moment: datetime) -> None:
+    """From now on the token module's clock reads ``moment``."""
+    monkeypatch.setattr(tokens, "_now", lambda: moment)
 
 
 def set_status(in_tenant, tenant, user_id, status):
@@ -176,13 +182,16 @@ def test_a_refresh_token_is_not_an_access_token(tenant_client, acme, make_user):
 
 def test_an_access_token_expires(app, tenant_client, acme, make_user, monkeypatch):
     make_user(acme, email="ada@example.com")
-    monkeypatch.setitem(app.config, "API_ACCESS_TOKEN_LIFETIME", 1)
+    monkeypatch.setitem(app.config, "API_ACCESS_TOKEN_LIFETIME", 60)
     client = tenant_client("acme")
+    before = datetime.now(UTC)
     body = get_tokens(client, "ada@example.com")
-    assert body["expires_in"] == 1
+    after = datetime.now(UTC)
+    assert body["expires_in"] == 60
+    set_clock(monkeypatch, before + timedelta(seconds=59))
     assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 200
 
-    time.sleep(1.2)
+    set_clock(monkeypatch, after + timedelta(seconds=60))
     assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 401
     # The refresh token still works and issues a fresh access token.
     pair = client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}).json
@@ -191,11 +200,11 @@ def test_an_access_token_expires(app, tenant_client, acme, make_user, monkeypatc
 
 def test_an_expired_refresh_token_is_refused(app, tenant_client, acme, make_user, monkeypatch):
     make_user(acme, email="ada@example.com")
-    monkeypatch.setitem(app.config, "API_REFRESH_TOKEN_LIFETIME", 1)
+    monkeypatch.setitem(app.config, "API_REFRESH_TOKEN_LIFETIME", 60)
     client = tenant_client("acme")
     body = get_tokens(client, "ada@example.com")
 
-    time.sleep(1.2)
+    set_clock(monkeypatch, datetime.now(UTC) + timedelta(seconds=60))
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
     assert response.status_code == 401 and "expired" in response.json["message"]
 

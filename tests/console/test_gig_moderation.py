@@ -23,6 +23,7 @@ from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
 from tests.console.web_kit import csrf, token, web_login
 from tests.gigs.conftest import first_subcategory_id, gig_data, make_seller  # noqa: F401  (fixtures)
+from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 ADMIN_ID = 1
 
@@ -568,7 +569,9 @@ def test_the_moderation_api_is_documented_with_examples(acme, tenant_client):
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_two_operators_deciding_at_once_are_serialised(acme, submit_gig, make_user, in_tenant, gig_state):
+def test_two_operators_deciding_at_once_are_serialised(
+    app, acme, submit_gig, make_user, in_tenant, gig_state
+):
     """The approval holds the gig's row lock until it commits; the rejection waits, re-reads the
     gig and is refused as a state conflict (409), not a lost update."""
     import threading
@@ -578,13 +581,14 @@ def test_two_operators_deciding_at_once_are_serialised(acme, submit_gig, make_us
     mod = make_user(acme, email="mod@example.com", role="moderator")
     _seller, gig_id = submit_gig(acme)
     approved = threading.Event()
+    rejection_waits = threading.Event()
     results = {}
 
     def approve():
         with in_tenant(acme):
             people.approve_gig(db.session.get(User, ADMIN_ID), gig_id)
             approved.set()
-            threading.Event().wait(0.6)  # the transaction, and its lock, stay open a while
+            rejection_waits.wait(10)  # the transaction, and its lock, stay open until then
             db.session.commit()
             results["approve"] = "ok"
 
@@ -602,6 +606,10 @@ def test_two_operators_deciding_at_once_are_serialised(acme, submit_gig, make_us
     threads = [threading.Thread(target=approve), threading.Thread(target=reject)]
     for thread in threads:
         thread.start()
+    try:
+        wait_until(lambda: backends_waiting_for_a_lock(app) == 1, message="the rejection waits for the lock")
+    finally:
+        rejection_waits.set()
     for thread in threads:
         thread.join(10)
     assert results["approve"] == "ok"

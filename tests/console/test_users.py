@@ -21,6 +21,7 @@ from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
 from tests.console.web_kit import PASSWORD, csrf, token, web_login
 from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 ADMIN_ID = 1  # the seeded operator admin of every tenant
 
@@ -490,6 +491,7 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
 
     second_admin = make_user(acme, email="admin2@example.com", role="admin")
     first_done = threading.Event()
+    second_waits = threading.Event()
     results: dict[str, object] = {}
 
     def first():
@@ -497,7 +499,7 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
             try:
                 people.suspend_user(db.session.get(User, ADMIN_ID), second_admin, "Rogue admin.")
                 first_done.set()
-                threading.Event().wait(0.6)  # keep the transaction (and its locks) open a while
+                second_waits.wait(10)  # keep the transaction (and its locks) open until then
                 db.session.commit()
                 results["first"] = "ok"
             except Exception as exc:  # noqa: BLE001
@@ -518,6 +520,10 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
+    try:
+        wait_until(lambda: backends_waiting_for_a_lock(app) == 1, message="the second waits for the locks")
+    finally:
+        second_waits.set()
     for thread in threads:
         thread.join(10)
     assert results["first"] == "ok"

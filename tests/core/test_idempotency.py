@@ -8,7 +8,6 @@ moving money twice.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from app.core.idempotency import IdempotencyKey, idempotent, purge_expired_keys
 from app.ledger.models import LedgerTransaction
 from app.ledger.services import post_transaction
 from tenants.db import db
+from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 bp = Blueprint("idempotency_test", __name__)
 
@@ -46,11 +46,33 @@ def _pay(amount: int):
     )
 
 
+# ``?hold=<name>``: the pay view tells the test it is running (``entered``), then stays inside its
+# transaction, holding the key, until the test lets it go (``release``).
+_holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+
+
+@pytest.fixture
+def hold():
+    """``entered, release = hold("name")``: a pay request sent with ``?hold=name`` waits for ``release``."""
+
+    def make(name: str) -> tuple[threading.Event, threading.Event]:
+        _holds[name] = (threading.Event(), threading.Event())
+        return _holds[name]
+
+    yield make
+    for _entered, release in _holds.values():
+        release.set()  # never leave a server thread waiting
+    _holds.clear()
+
+
 @bp.post("/api/test-idempotency/pay")
 @idempotent
 def api_pay():
     tx = _pay(int(request.get_json()["amount"]))
-    time.sleep(float(request.args.get("slow", 0)))
+    if "hold" in request.args:
+        entered, release = _holds[request.args["hold"]]
+        entered.set()
+        release.wait(30)
     return jsonify(transaction_id=tx.id), 201
 
 
@@ -205,12 +227,13 @@ def test_a_web_form_carries_its_key_and_a_resent_form_replays_the_redirect(clien
     assert client.get("/test-idempotency/form").get_data(as_text=True) != page
 
 
-def test_concurrent_requests_with_one_key_run_once(idem_app, acme, in_tenant):
+def test_concurrent_requests_with_one_key_run_once(idem_app, acme, in_tenant, hold):
     from tests.conftest import LiveServer
 
+    entered, release = hold("race")
     server = LiveServer(idem_app).start()
     try:
-        url = server.url("127.0.0.1", "/api/test-idempotency/pay?slow=0.5")
+        url = server.url("127.0.0.1", "/api/test-idempotency/pay?hold=race")
         barrier = threading.Barrier(4)
         results = []
 
@@ -229,9 +252,14 @@ def test_concurrent_requests_with_one_key_run_once(idem_app, acme, in_tenant):
         threads = [threading.Thread(target=send) for _ in range(4)]
         for thread in threads:
             thread.start()
+        assert entered.wait(10)  # one request claimed the key and runs the view...
+        # ...and the three others wait for its transaction, on the key's row.
+        wait_until(lambda: backends_waiting_for_a_lock(idem_app) == 3, message="3 requests wait for the key")
+        release.set()
         for thread in threads:
-            thread.join()
+            thread.join(30)
     finally:
+        release.set()
         server.stop()
     assert sorted(status for status, _, _ in results) == [201] * 4
     assert len({body["transaction_id"] for _, body, _ in results}) == 1
@@ -239,22 +267,25 @@ def test_concurrent_requests_with_one_key_run_once(idem_app, acme, in_tenant):
     assert transactions(in_tenant, acme) == 1
 
 
-def test_a_concurrent_request_that_waits_too_long_gets_409(idem_app, acme, in_tenant, monkeypatch):
+def test_a_concurrent_request_that_waits_too_long_gets_409(idem_app, acme, in_tenant, monkeypatch, hold):
     from tests.conftest import LiveServer
 
     monkeypatch.setitem(idem_app.config, "IDEMPOTENCY_WAIT_SECONDS", 0.2)
+    entered, release = hold("slow")
     server = LiveServer(idem_app).start()
     try:
-        url = server.url("127.0.0.1", "/api/test-idempotency/pay")
+        url = server.url("127.0.0.1", "/api/test-idempotency/pay?hold=slow")
         headers = {"Idempotency-Key": "slow", "X-Test-User": "7", "Host": "acme.localhost"}
         slow = threading.Thread(
-            target=lambda: requests.post(url + "?slow=1.5", json={"amount": 5}, headers=headers, timeout=30)
+            target=lambda: requests.post(url, json={"amount": 5}, headers=headers, timeout=30)
         )
         slow.start()
-        time.sleep(0.4)
-        waiting = requests.post(url + "?slow=1.5", json={"amount": 5}, headers=headers, timeout=30)
-        slow.join()
+        assert entered.wait(10)  # the first request holds the key until released
+        waiting = requests.post(url, json={"amount": 5}, headers=headers, timeout=30)
+        release.set()
+        slow.join(30)
     finally:
+        release.set()
         server.stop()
     assert waiting.status_code == 409
     assert "in progress" in waiting.json()["message"]

@@ -6,10 +6,12 @@ import os
 import shlex
 import socket
 import subprocess
-import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,15 +53,24 @@ def gunicorn_server(app):
     argv[0] = str(ROOT / ".venv" / "bin" / "gunicorn") if (ROOT / ".venv/bin/gunicorn").exists() else argv[0]
     argv = [a.replace("0.0.0.0", "127.0.0.1") for a in argv]  # noqa: S104  (the Procfile's bind, made local)
     process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
+        # An answered request, not an open port: gunicorn's master listens before its worker
+        # has imported the app, and a websocket handshake meanwhile times out.
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                return response.status == 200
         except OSError:
             if process.poll() is not None:
                 raise AssertionError(process.stdout.read().decode()[-3000:]) from None
-            time.sleep(0.2)
+            return False
+
+    try:
+        wait_until(serving, timeout=60, message="gunicorn did not start serving")
+    except BaseException:
+        process.kill()
+        process.wait(timeout=15)
+        raise
     yield port
     process.terminate()
     process.wait(timeout=15)
@@ -92,9 +103,7 @@ def test_websocket_chat_through_the_production_command(
     try:
         ack = clients[0].call("send_message", {"conversation_id": cid, "body": "over gunicorn"}, timeout=10)
         assert ack["ok"], ack
-        deadline = time.monotonic() + 10
-        while len(received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(received) >= 2, timeout=10, message="both clients receive the message")
         assert [m["body"] for m in received] == ["over gunicorn", "over gunicorn"]
     finally:
         for client in clients:

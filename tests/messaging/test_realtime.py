@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import socketio
@@ -15,6 +14,7 @@ from app.messaging import services
 from app.messaging.models import ConversationParticipant, Message
 from app.realtime import is_online
 from tenants.db import db
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -72,7 +72,9 @@ def test_typing_and_read_receipts(acme, pair, chat_client, access_token, in_tena
         assert row.last_read_message_id == sent["id"] and row.unread_count == 0
 
 
-def test_third_user_cannot_join_or_read(acme, pair, make_user, chat_client, access_token, message_count):
+def test_third_user_cannot_join_or_read(
+    acme, pair, make_user, chat_client, access_token, message_count, start_conversation
+):
     buyer, seller, cid = pair
     eve_id = make_user(acme, email="eve@example.com")
     sam = chat_client("acme", token=access_token(acme, seller))
@@ -90,9 +92,15 @@ def test_third_user_cannot_join_or_read(acme, pair, make_user, chat_client, acce
         assert eve.call(event, data)["ok"] is False
 
     sent = sam.call("send_message", {"conversation_id": cid, "body": "private"})["message"]
-    time.sleep(0.5)
-    assert not eve.of("message") and not eve.of("typing") and not eve.of("read_receipt")
     assert message_count(acme) == 1 and sent["body"] == "private"
+    # Then a message Eve may read, in a conversation of her own, sent the same way: once it has
+    # reached her, anything of the private conversation would have reached her before it.
+    own = start_conversation(acme, eve_id, seller)
+    assert eve.call("join", {"conversation_id": own})["ok"]
+    mine = sam.call("send_message", {"conversation_id": own, "body": "for Eve"})["message"]
+    eve.wait_for("message", lambda m: m["id"] == mine["id"])
+    assert [m["body"] for m in eve.of("message")] == ["for Eve"]
+    assert not eve.of("typing") and not eve.of("read_receipt")
 
 
 def test_other_tenant_with_equal_ids_receives_nothing(
@@ -115,10 +123,16 @@ def test_other_tenant_with_equal_ids_receives_nothing(
     acme_seller.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
     acme_buyer.call("typing", {"conversation_id": a_cid, "typing": True})
     acme_seller.wait_for("typing")
-    time.sleep(0.5)
-    # The globex seller has the same user id in the same-numbered conversation: nothing arrives.
-    assert [e for e, _ in globex_seller.events if e != "unread"] == []
-    assert all("conversation_id" not in (d or {}) for e, d in globex_seller.events)
+    # Then globex's own buyer writes in globex's conversation: once that message has reached the
+    # globex seller, anything of acme's would have reached them before it.
+    globex_buyer = chat_client("globex", token=access_token(globex, g_buyer))
+    assert globex_buyer.call("send_message", {"conversation_id": g_cid, "body": "globex only"})["ok"]
+    globex_seller.wait_for("message", lambda m: m["body"] == "globex only")
+    events = list(globex_seller.events)
+    first_own = next(i for i, (e, d) in enumerate(events) if e == "message" and d["body"] == "globex only")
+    # The globex seller has the same user id in the same-numbered conversation: nothing of acme's
+    # arrived, only the unread count sent on connecting.
+    assert all(e == "unread" and "conversation_id" not in (d or {}) for e, d in events[:first_own])
 
     # An acme token is meaningless on globex's host: the connection is refused.
     stolen = chat_client("globex", token=access_token(acme, a_seller), connect=False)
@@ -178,14 +192,12 @@ def test_presence_follows_open_sockets(app, acme, pair, chat_client, access_toke
     with app.app_context():
         assert is_online(acme.id, buyer) and not is_online(acme.id, seller)
     client.disconnect()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def offline() -> bool:
         with app.app_context():
-            if not is_online(acme.id, buyer):
-                break
-        time.sleep(0.05)
-    with app.app_context():
-        assert not is_online(acme.id, buyer)
+            return not is_online(acme.id, buyer)
+
+    wait_until(offline, timeout=5, message="the buyer still counts as online after disconnecting")
 
 
 def test_emit_to_user_from_another_process_reaches_the_client_through_redis(
@@ -204,12 +216,17 @@ def test_emit_to_user_from_another_process_reaches_the_client_through_redis(
         app.config.update(REDIS_URL={app.config["REDIS_URL"]!r})
         with app.app_context():
             emit_to_user({acme.id}, {buyer}, "notification", {{"kind": "test", "text": "from a worker"}})
+            twin = {{"kind": "test", "text": "for the twin"}}
+            emit_to_user({globex.id}, {globex_twin}, "notification", twin)
+            emit_to_user({acme.id}, {buyer}, "notification", {{"kind": "test", "text": "after"}})
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=os.getcwd(), timeout=60)
-    assert bea.wait_for("notification") == {"kind": "test", "text": "from a worker"}
-    time.sleep(0.3)
-    assert not twin.of("notification")
+    # Each user's later notification proves the earlier one meant for the other did not come.
+    bea.wait_for("notification", lambda n: n["text"] == "after")
+    twin.wait_for("notification", lambda n: n["text"] == "for the twin")
+    assert [n["text"] for n in bea.of("notification")] == ["from a worker", "after"]
+    assert [n["text"] for n in twin.of("notification")] == ["for the twin"]
 
 
 def test_system_message_from_an_rq_worker_process_reaches_connected_clients(

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from app.notifications import services
+from app.realtime import is_online
 from tenants.db import db
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct-horse-battery"
 
 
-def test_the_bell_updates_live_and_mark_all_read_clears_it(browser, live_server, acme, make_user, in_tenant):
+def test_the_bell_updates_live_and_mark_all_read_clears_it(
+    app, browser, live_server, acme, make_user, in_tenant
+):
     ada = make_user(acme, email="ada@example.com", display_name="Ada")
     context = browser.new_context()
     try:
@@ -26,7 +30,12 @@ def test_the_bell_updates_live_and_mark_all_read_clears_it(browser, live_server,
         badge = page.get_by_test_id("notification-badge")
         assert badge.is_hidden()
         page.wait_for_function("() => typeof io !== 'undefined'")
-        page.wait_for_timeout(500)  # let the socket connect
+
+        def connected() -> bool:  # the page's socket joined Ada's room (presence is marked after)
+            with app.app_context():
+                return is_online(acme.id, ada)
+
+        wait_until(connected, timeout=10, message="the page's socket never connected")
 
         with in_tenant(acme):
             services.notify(ada, "order_delivered", {"order_id": 5, "actor_name": "Sam"}, url="/orders/5")

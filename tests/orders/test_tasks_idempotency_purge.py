@@ -5,7 +5,6 @@ keys older than the TTL (in batches), and a purged key is a new attempt again.""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,6 +13,7 @@ from app.core.idempotency import IdempotencyKey, purge_expired_keys
 from app.extensions import get_queue
 from app.orders import tasks
 from tenants.db import db
+from tests.helpers import wait_until
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -111,13 +111,13 @@ def test_worker_loop_purges_expired_keys(app, acme, globex, in_tenant, run_jobs,
     stop = threading.Event()
     loop = threading.Thread(target=tasks.run_tick_loop, args=(app, stop), daemon=True)
     loop.start()
-    deadline = time.monotonic() + 10
-    with app.app_context():
-        queue = get_queue("default")
-        while time.monotonic() < deadline and not any(
-            j.func_name.endswith("purge_idempotency_keys") for j in queue.get_jobs()
-        ):
-            time.sleep(0.05)
+
+    def purge_queued() -> bool:
+        with app.app_context():
+            queued = get_queue("default").get_jobs()
+            return any(job.func_name.endswith("purge_idempotency_keys") for job in queued)
+
+    wait_until(purge_queued, timeout=10, message="the loop never queued the purge")
     stop.set()
     loop.join(5)
     assert not loop.is_alive()

@@ -13,6 +13,7 @@ from app.platform import services
 from tenants.db import db
 from tenants.resolver import get_tenant_by_slug
 from tests.conftest import ADMIN_PASSWORD as TENANT_ADMIN_PASSWORD
+from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 from .conftest import csrf_token, drive, post_form, tenant_count, tenant_schemas, text
 
@@ -431,8 +432,8 @@ def test_two_admins_suspending_at_once_cannot_both_succeed(app):
 
         thread = threading.Thread(target=admin_b)
         thread.start()
-        thread.join(0.5)
-        assert thread.is_alive()  # waiting for A's lock
+        wait_until(lambda: backends_waiting_for_a_lock(app) == 1, message="B waits for A's lock")
+        assert thread.is_alive()
         other.commit()
         thread.join(10)
     assert outcome["b"] == "Acme Test Market is already suspended."

@@ -12,6 +12,7 @@ from rq import Queue
 from whoosh import fields
 
 from app.demo import catalog
+from app.search import whoosh_internals as internals
 from app.search.backend import get_backend
 from app.search.whoosh_backend import _FastQuery, _simple
 from app.search.whoosh_schema import FORMAT_VERSION, FastNgramWords, FastText, make_schema
@@ -207,7 +208,7 @@ def _dump(ix) -> dict:
 
 
 def test_postings_are_read_as_whooshs_matchers_read_them(tmp_path):
-    from app.search.whoosh_backend import _read_postings, _storage
+    from app.search.whoosh_backend import _storage
 
     ix = _storage(tmp_path).create_index(make_schema())
     writer = ix.writer()
@@ -218,7 +219,7 @@ def test_postings_are_read_as_whooshs_matchers_read_them(tmp_path):
         terms = list(reader.all_terms())
         assert max(reader.doc_frequency(f, t) for f, t in terms) > 128  # several blocks
         for fieldname, text in terms:
-            ids, weights = _read_postings(reader, fieldname, text)
+            ids, weights = internals.read_postings(reader, fieldname, text)
             expected = list(reader.postings(fieldname, text).items_as("weight"))
             assert list(zip(ids, weights, strict=True)) == expected, (fieldname, text)
 
@@ -231,7 +232,7 @@ def test_our_writer_writes_what_whooshs_writer_writes(tmp_path):
     from whoosh.writing import SegmentWriter
 
     from app.search.backend import GigDocument
-    from app.search.whoosh_backend import _storage, _Writer
+    from app.search.whoosh_backend import _storage
     from app.search.whoosh_schema import document_fields
 
     docs = [
@@ -262,7 +263,7 @@ def test_our_writer_writes_what_whooshs_writer_writes(tmp_path):
                 writer.add_document(**document_fields(doc))
         else:
             # limitmb=0: the pool spills a run after every document, and the commit merges them.
-            writer = _Writer(ix, limitmb=0 if way == "ours-spilling" else 128)
+            writer = internals.GigWriter(ix, limitmb=0 if way == "ours-spilling" else 128)
             for doc in docs:
                 writer.add_gig(document_fields(doc))
             assert (len(writer.pool.runs) > 1) == (way == "ours-spilling")
@@ -270,3 +271,107 @@ def test_our_writer_writes_what_whooshs_writer_writes(tmp_path):
         dumps[way] = _dump(ix)
     assert dumps["whoosh"] == dumps["ours"] == dumps["ours-spilling"]
     assert dumps["ours"]["stored"][1] == {"id": "1", "title": docs[1].title}
+
+
+def test_analysed_words_are_the_analyzers_tokens_and_positions():
+    from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+
+    for stem, analyzer in ((False, StandardAnalyzer()), (True, StemmingAnalyzer())):
+        for text in EDGE_CASES + CATALOG_TEXTS:
+            stock = [(token.pos, token.text) for token in analyzer(text, positions=True)]
+            assert internals.analysed_words(text, stem) == stock, (stem, text)
+
+
+def _segmented_index(folder, sizes, delete=()):
+    """An index of one segment per size (stock writer, no merging), then ``delete`` (gig ids) removed."""
+    from app.search.whoosh_backend import _storage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ix = _storage(folder).create_index(make_schema())
+    n = 0
+    for size in sizes:
+        writer = ix.writer()
+        for _ in range(size):
+            text = CATALOG_TEXTS[n % len(CATALOG_TEXTS)]
+            writer.add_document(
+                id=str(n),
+                title=text,
+                description=f"{text} {n}",
+                tags="logo, brand"[: n % 11],
+                gid=n,
+                price=n * 7,
+            )
+            n += 1
+        writer.commit(merge=False)
+    if delete:
+        writer = ix.writer()
+        for gig_id in delete:
+            writer.delete_by_term("id", str(gig_id))
+        writer.commit(merge=False)
+    return ix
+
+
+def test_segment_columns_lengths_and_deletions_read_as_whoosh_reads_them(tmp_path):
+    """Every reading helper of ``whoosh_internals`` against the stock reader's answer, on an index of
+    several segments with deletions."""
+    from app.search.whoosh_schema import COLUMNS
+
+    ix = _segmented_index(tmp_path, [40, 7, 3], delete=[1, 2, 41, 49])
+    assert len(internals.segments(ix)) == 3
+    with ix.reader() as reader:
+        assert internals.document_counts(ix) == (
+            reader.doc_count_all(),
+            reader.doc_count_all() - reader.doc_count(),
+        )
+        assert reader.doc_count_all() - reader.doc_count() == 4
+        leaves = list(reader.leaf_readers())
+        assert len(leaves) == 3
+        assert len({internals.segment_id(leaf) for leaf, _base in leaves}) == 3
+        deleted = set()
+        for leaf, base in leaves:
+            count = leaf.doc_count_all()
+            docs = range(count)
+            ours = sorted(internals.deleted_docs(leaf))
+            assert ours == [d for d in docs if leaf.is_deleted(d)]
+            deleted.update(base + d for d in ours)
+            for name, typecode in COLUMNS:
+                stock = leaf.column_reader(name, translate=False)
+                assert list(internals.numeric_column(leaf, name, count, typecode)) == [stock[d] for d in docs]
+            for fieldname in ("title", "description", "tags", "id", "gid"):
+                lengths = internals.field_lengths(leaf, fieldname, count)
+                stock = [leaf.doc_field_length(d, fieldname, None) for d in docs]
+                if lengths is None:  # a field without lengths
+                    assert set(stock) == {None}, fieldname
+                else:
+                    assert [internals.LENGTH_OF_BYTE[b] if b else None for b in lengths] == stock, fieldname
+            perdoc = leaf.codec().per_document_reader(leaf.storage(), leaf.segment())
+            cached = internals.CachedLengths(leaf.codec().per_document_reader(leaf.storage(), leaf.segment()))
+            for fieldname in ("title", "description", "tags", "id"):
+                assert [cached.doc_field_length(d, fieldname) for d in docs] == [
+                    perdoc.doc_field_length(d, fieldname) for d in docs
+                ], fieldname
+            cached.close()
+            perdoc.close()
+        assert deleted == {1, 2, 41, 49}
+
+
+def test_merging_small_segments_keeps_every_document_and_the_big_segment(tmp_path):
+    """``merge_small``, the merge policy of the background merges: the small segments become one, the
+    big one stays as it is (until the small ones add up to a tenth of it), and no document changes."""
+
+    def live(ix):
+        with ix.reader() as reader:
+            return sorted((f["id"], f["title"]) for _d, f in reader.iter_docs())
+
+    ix = _segmented_index(tmp_path / "a", [40, 2, 1], delete=[3, 40])
+    before, biggest = live(ix), max(internals.segments(ix), key=lambda seg: seg.doc_count_all())
+    internals.GigWriter(ix).commit(mergetype=internals.merge_small)
+    assert len(internals.segments(ix)) == 2 and biggest.segment_id() in {
+        seg.segment_id() for seg in internals.segments(ix)
+    }
+    assert live(ix) == before
+
+    ix = _segmented_index(tmp_path / "b", [20, 1, 1])  # 2 * 10 >= 20: everything is merged
+    before = live(ix)
+    internals.GigWriter(ix).commit(mergetype=internals.merge_small)
+    assert len(internals.segments(ix)) == 1 and live(ix) == before
