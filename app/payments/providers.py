@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
-from app.payments.crypto import decrypt_secret
+from app.core.crypto import decrypt_secret
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db
 

@@ -26,9 +26,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
 from app.core.after_commit import on_commit
+from app.core.crypto import encrypt_secret
 from app.events import publish
 from app.ledger import services as ledger
-from app.payments.crypto import encrypt_secret
 from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.payments.providers import (
     PaymentProvider,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import g
 
 from app.core.after_commit import on_commit
+from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db
@@ -563,8 +564,6 @@ def stripe_mode_errors(publishable_key: str, secret_key: str) -> dict[str, str]:
 
 def payment_overview(row: MarketplaceSettings | None = None) -> dict:
     """The provider and the stored Stripe keys, masked (what the console shows)."""
-    from app.payments.crypto import SecretUnavailable, decrypt_secret
-
     row = row or settings_row()
     masked: dict[str, str | None] = {}
     unreadable = False
@@ -593,8 +592,6 @@ def payment_overview(row: MarketplaceSettings | None = None) -> dict:
 
 def stored_stripe_secrets(row: MarketplaceSettings | None = None) -> tuple[str | None, str | None]:
     """The decrypted secret key and webhook secret (None when absent or unreadable)."""
-    from app.payments.crypto import SecretUnavailable, decrypt_secret
-
     row = row or settings_row()
     values = []
     for column in ("stripe_secret_key_encrypted", "stripe_webhook_secret_encrypted"):
