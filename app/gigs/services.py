@@ -42,6 +42,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.core.after_commit import on_commit
+from app.core.text import strip_controls
 from app.events import publish
 from app.extensions import redis_store
 from app.gigs.models import (
@@ -56,7 +57,7 @@ from app.gigs.models import (
     GigPackage,
 )
 from app.gigs.starter_categories import STARTER_CATEGORIES
-from app.gigs.text import looks_like_markup, render_description, strip_controls
+from app.gigs.text import looks_like_markup, render_description
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
