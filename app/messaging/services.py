@@ -31,6 +31,7 @@ from app.core.after_commit import on_commit
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
+from app.orders.services import OfferConversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from tenants.db import current_tenant, db
 
@@ -711,3 +712,20 @@ def upload_attachment(
     db.session.add(attachment)
     db.session.flush()
     return attachment
+
+
+# --- what messaging tells other domains ---------------------------------------------------
+
+
+def offer_conversation(user: User, conversation_id: Any) -> OfferConversation | None:
+    """Registered with orders (``register_conversation_lookup``): the conversation ``user``
+    takes part in, described for custom offers; None when there is no such conversation."""
+    try:
+        conversation = get_conversation(user, conversation_id)
+    except MessagingError:
+        return None
+    return OfferConversation(
+        id=conversation.id,
+        kind=conversation.kind,
+        participant_ids=tuple(p.user_id for p in conversation.participants),
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -395,27 +396,47 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def currency_lock_reason() -> str | None:
-    """Why the currency is locked, or None. Orders and ledger amounts are minor units of it."""
-    from app.ledger.models import LedgerTransaction
-    from app.orders.models import Order
+# The domains that hold amounts in the marketplace currency sit above settings in the domain
+# graph, so settings cannot ask them; each registers its answer here at app setup
+# (``app._register_domain_hooks``), in the order the reasons should be given.
+#
+# - a currency lock: ``check() -> reason | None``, a reason when no change of currency is
+#   possible any more (orders exist, money has moved);
+# - a decimals lock: ``check(current, new) -> reason | None``, a reason when changing from
+#   ``current`` to ``new`` would change the value of stored amounts (gig prices are minor units).
+CurrencyLock = Callable[[], str | None]
+DecimalsLock = Callable[[str, str], str | None]
+_currency_locks: list[CurrencyLock] = []
+_decimals_locks: list[DecimalsLock] = []
 
-    if db.session.scalar(sa.select(sa.exists().where(Order.id.is_not(None)))):
-        return (
-            "The currency cannot change once the marketplace has orders: their prices, escrow and "
-            "sellers' balances are amounts of the current currency."
-        )
-    if db.session.scalar(sa.select(sa.exists().where(LedgerTransaction.id.is_not(None)))):
-        return (
-            "The currency cannot change once money has moved: balances are amounts of the current currency."
-        )
+
+def register_currency_lock(check: CurrencyLock) -> None:
+    """Add ``check() -> reason | None`` to what locks the currency (once per function)."""
+    if check not in _currency_locks:
+        _currency_locks.append(check)
+
+
+def register_decimals_lock(check: DecimalsLock) -> None:
+    """Add ``check(current, new) -> reason | None`` to what refuses a currency of other decimals."""
+    if check not in _decimals_locks:
+        _decimals_locks.append(check)
+
+
+def currency_lock_reason() -> str | None:
+    """Why the currency cannot change at all, or None (the first registered lock that answers)."""
+    for check in _currency_locks:
+        reason = check()
+        if reason:
+            return reason
     return None
 
 
-def _gigs_priced() -> int:
-    from app.gigs.models import Gig
-
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Gig)) or 0)
+def _decimals_lock_reason(current: str, new: str) -> str | None:
+    for check in _decimals_locks:
+        reason = check(current, new)
+        if reason:
+            return reason
+    return None
 
 
 def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
@@ -434,14 +455,8 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
             locked = currency_lock_reason()
             if locked:
                 errors["currency"], status = locked, 409
-            elif currency_exponent(code) != currency_exponent(row.currency) and _gigs_priced():
-                errors["currency"], status = (
-                    f"Gig prices are stored in minor units of {row.currency} "
-                    f"({currency_exponent(row.currency)} decimals); {code} has "
-                    f"{currency_exponent(code)}, so every price would change value. Change the "
-                    "currency before sellers add gigs, or to one with the same decimals.",
-                    409,
-                )
+            elif reason := _decimals_lock_reason(row.currency, code):
+                errors["currency"], status = reason, 409
             else:
                 clean["currency"] = code
     if "commission_percent" in changes:
