@@ -9,12 +9,13 @@ TEST_WORKERS ?= 2
 .PHONY: run test lint install browser stop bench clean
 
 run: install ## Set up and run the product with demo tenants (http://acme.localhost:5000)
-	$(BIN)/python -m app.core.devserver
+	$(BIN)/python -m app.demo.devserver
 
 test: install ## Set up and run lint plus the whole test suite
 	@scripts/ensure_chromium.sh || echo "!!! browser tests will be skipped: no Chromium !!!"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs $(PYTEST_ARGS)
 
 install: $(STAMP)
@@ -26,7 +27,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 stop: install ## Stop the embedded PostgreSQL and Redis
 	$(BIN)/flask --app wsgi embedded stop
