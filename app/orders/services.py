@@ -55,6 +55,7 @@ from app.orders.models import (
     OrderEvent,
 )
 from app.settings.models import MarketplaceSettings
+from app.storage import storage
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -686,8 +687,6 @@ def deliver(
     order = _lock_for(seller, order_id, "seller")
     if order.status != "in_progress":
         raise _state_error(order, "deliver")
-    from app.storage import storage
-
     stored = []
     for f in files:
         name = _clean_filename(f.filename)
@@ -707,8 +706,6 @@ def deliver(
 
 
 def delivery_file_url(key: str) -> str:
-    from app.storage import storage
-
     return storage.url(key, expires_in=24 * 3600)
 
 

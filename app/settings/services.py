@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask import g
+from flask import current_app, g
 
 from app.core.after_commit import on_commit
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
+from app.storage import delete_after_commit, storage
 from tenants.db import current_tenant, db
 
 _BRANDING_TTL = 300
@@ -244,10 +245,7 @@ def set_brand_image(kind: str, upload) -> MarketplaceSettings:
     SettingsError({kind: message}) for a missing, oversized, non-image, unsupported,
     damaged or badly sized upload; nothing is stored then.
     """
-    from flask import current_app
-
-    from app.settings.brand_images import BrandImageError, process_brand_image
-    from app.storage import delete_after_commit, storage
+    from app.settings.brand_images import BrandImageError, process_brand_image  # Pillow: only when used
 
     if kind not in BRAND_IMAGE_KINDS:
         raise ValueError(f"unknown brand image {kind!r}")
@@ -270,8 +268,6 @@ def set_brand_image(kind: str, upload) -> MarketplaceSettings:
 
 def remove_brand_image(kind: str) -> MarketplaceSettings:
     """Drop the logo (also an external one) or the favicon; the file goes after commit."""
-    from app.storage import delete_after_commit
-
     if kind not in BRAND_IMAGE_KINDS:
         raise ValueError(f"unknown brand image {kind!r}")
     row = settings_row(lock=True)
