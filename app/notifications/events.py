@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.events import handles
 from app.gigs.models import Gig
-from app.messaging.models import Conversation, ConversationParticipant, Message
+from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
 from app.orders.announcements import order_step
@@ -43,44 +43,33 @@ def notify_message_recipients(event) -> None:
     sender_id = payload.get("sender_id")
     if sender_id is None:
         return
-    message = db.session.get(Message, payload.get("message_id"))
+    message = posted_message(payload.get("message_id"))
     if message is None:  # deleted since: nothing to tell
         return
-    conversation = db.session.get(Conversation, message.conversation_id)
     sender = db.session.get(User, sender_id)
-    snippet = message.body or ("sent an attachment" if message.attachments else "")
+    snippet = message.body or ("sent an attachment" if message.has_attachments else "")
     data = {
-        "conversation_id": conversation.id,
-        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "message_id": message.message_id,
         "sender_id": sender_id,
         "actor_name": sender.display_name if sender else "Someone",
         "snippet": snippet[:200],
     }
-    url = path_for("messaging.conversation", conversation_id=conversation.id)
-    for participant in conversation.participants:
-        if participant.user_id == sender_id:
+    url = path_for("messaging.conversation", conversation_id=message.conversation_id)
+    for user_id in message.participant_ids:
+        if user_id == sender_id:
             continue
-        notify(participant.user_id, "new_message", data, url=url, dedupe_key=f"message:{message.id}")
+        notify(user_id, "new_message", data, url=url, dedupe_key=f"message:{message.message_id}")
 
 
 @register_seen_check("new_message")
 def _messages_already_read(user_id: int, notifications: list[Notification]) -> set[int]:
     """Messages the user read in the conversation itself need no email."""
-    conversation_ids = {int(n.data["conversation_id"]) for n in notifications}
-    read_up_to = dict(
-        db.session.execute(
-            sa.select(
-                ConversationParticipant.conversation_id, ConversationParticipant.last_read_message_id
-            ).where(
-                ConversationParticipant.user_id == user_id,
-                ConversationParticipant.conversation_id.in_(conversation_ids),
-            )
-        ).all()
-    )
+    read = read_up_to(user_id, {int(n.data["conversation_id"]) for n in notifications})
     return {
         n.id
         for n in notifications
-        if (read_up_to.get(int(n.data["conversation_id"])) or 0) >= int(n.data["message_id"])
+        if (read.get(int(n.data["conversation_id"])) or 0) >= int(n.data["message_id"])
     }
 
 
