@@ -9,12 +9,13 @@ TEST_WORKERS ?= 2
 .PHONY: run test test-pgbouncer lint install browser stop bench clean
 
 run: install ## Set up and run the product with demo tenants (http://acme.localhost:5000)
-	$(BIN)/python -m app.core.devserver
+	$(BIN)/python -m app.demo.devserver
 
 test: install ## Set up and run lint plus the whole test suite (then isolation and an order flow via PgBouncer)
 	@scripts/ensure_packages.sh || echo "!!! some tests will be skipped: see the message above !!!"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pgbouncer
 
@@ -35,7 +36,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 stop: install ## Stop the embedded PostgreSQL and Redis
 	$(BIN)/flask --app wsgi embedded stop

@@ -66,9 +66,10 @@ def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
-    from app.core import health, views
+    from app.core import health
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
+    from app.home import views as home_views
     from app.messaging import api as messaging_api
     from app.messaging import views as messaging_views
     from app.notifications import api as notifications_api
@@ -83,10 +84,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.storage import views as storage_views
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(views.home_bp)
+    app.register_blueprint(home_views.home_bp)
     platform.register(app)
     console.register(app)
-    app.register_blueprint(views.bp)
     app.register_blueprint(storage_views.bp)
     app.register_blueprint(branding_files.bp)  # the uploaded logo and favicon
     app.register_blueprint(account_views.bp)
@@ -126,21 +126,30 @@ def _register_realtime(app: Flask) -> None:
 
 
 def _register_domain_hooks() -> None:
-    """Connect tenant seeds and event handlers: one explicit list, in order."""
+    """Connect tenant seeds, event handlers and the hooks a lower domain offers a higher one:
+    one explicit list, in order (the domain graph is in docs/architecture.md)."""
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
-    from app.accounts.services import invite_admin, seed_admin
+    from app.accounts.services import invite_admin, register_seller_listing, seed_admin
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.core import after_commit  # noqa: F401  (session listeners)
-    from app.gigs.services import seed_categories
+    from app.events.cli import register_periodic_loop
+    from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
+    from app.ledger.services import currency_lock as ledger_currency_lock
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
-    from app.notifications import events as _notification_events  # noqa: F401  (message.posted handler)
-    from app.orders import events as _order_events  # noqa: F401  (order.* / offer.* handlers)
+    from app.messaging import events as _messaging_events  # noqa: F401  (order.* / offer.* -> system messages)
+    from app.messaging.services import offer_conversation
+    from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
+    from app.orders.services import currency_lock as orders_currency_lock
+    from app.orders.services import register_checkout, register_conversation_lookup
+    from app.orders.tasks import run_tick_loop
     from app.payments import events as _payment_events  # noqa: F401  (order.refunded -> provider refund)
+    from app.payments.services import start_checkout
+    from app.payments.tasks import run_payments_tick_loop
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
-    from app.settings.services import seed_settings
+    from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
 
@@ -150,10 +159,24 @@ def _register_domain_hooks() -> None:
         tenant_dropped.connect(receiver, weak=False)
     tenant_created.connect(invite_admin, weak=False)
 
+    # Answers a lower domain needs from a higher one (see "Domain graph" in docs/architecture.md).
+    register_currency_lock(orders_currency_lock)  # checked first: its reason says the most
+    register_currency_lock(ledger_currency_lock)
+    register_decimals_lock(currency_decimals_lock)
+    register_seller_listing(seller_listing)
+    register_checkout(start_checkout)
+    register_conversation_lookup(offer_conversation)
+    # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
+    # (the tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine).
+    # Payments: hourly earnings clearance and scheduled payouts, enqueued once per period.
+    register_periodic_loop("orders-tick", run_tick_loop)
+    register_periodic_loop("payments-tick", run_payments_tick_loop)
+
 
 def _register_cli(app: Flask) -> None:
     from app.core import idempotency
-    from app.core.cli import demo_cli, embedded_cli
+    from app.core.cli import embedded_cli
+    from app.demo.cli import demo_cli
     from app.events.cli import events_cli, worker_command
     from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli

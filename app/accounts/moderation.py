@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError, _external_url, _send, revoke_api_tokens
+from app.core.text import strip_controls
 from app.events import publish
 from tenants.db import current_tenant, db
 
@@ -176,8 +177,6 @@ def clean_reason(value: Any) -> str:
 
     Raises ModerationError({"reason": ...}).
     """
-    from app.gigs.text import strip_controls
-
     text = strip_controls(value.replace("\r\n", "\n")).strip() if isinstance(value, str) else ""
     if not text:
         raise ModerationError({"reason": "Give a reason: the user is told it."})

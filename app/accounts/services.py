@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -1071,3 +1072,21 @@ def send_admin_invitations() -> int:
             },
         )
     return len(admins)
+
+
+# --- what other domains add to a person's public page ----------------------------------
+
+# A seller's public profile lists their live gigs. The gigs domain sits above accounts in the
+# domain graph, so it registers ``listing(user) -> gigs`` here at app setup
+# (``app._register_domain_hooks``).
+_seller_listing: Callable[[User], list] | None = None
+
+
+def register_seller_listing(listing: Callable[[User], list]) -> None:
+    global _seller_listing
+    _seller_listing = listing
+
+
+def seller_listing(user: User) -> list:
+    """What the seller offers, for their public profile (empty when nothing is registered)."""
+    return _seller_listing(user) if _seller_listing else []

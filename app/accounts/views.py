@@ -491,12 +491,5 @@ def public_profile(handle: str):
         availability=AVAILABILITY_LABELS.get(seller.availability) if seller else None,
         rate=format_minor(seller.hourly_rate_minor, seller.currency) if seller else "",
         is_owner=current_user.is_authenticated and current_user.id == user.id,
-        gigs=_active_gigs(user) if seller else [],
+        gigs=services.seller_listing(user) if seller else [],
     )
-
-
-def _active_gigs(user):
-    """The seller's live gigs, from the gigs domain's public service."""
-    from app.gigs.services import list_seller_gigs
-
-    return list_seller_gigs(user, per_page=24)[0]

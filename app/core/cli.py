@@ -1,4 +1,4 @@
-"""Developer commands: embedded services and demo data."""
+"""Developer commands: the embedded services (``flask embedded ...``)."""
 
 from __future__ import annotations
 
@@ -30,18 +30,3 @@ def urls_command():
     """Print the database and Redis URLs in use."""
     click.echo(f"DATABASE_URL={current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"REDIS_URL={current_app.config['REDIS_URL']}")
-
-
-@click.group("demo", help="Demo marketplaces.")
-def demo_cli():
-    pass
-
-
-@demo_cli.command("seed")
-@with_appcontext
-def seed_command():
-    """Create the demo tenants (acme, globex) with their data, if missing."""
-    from app.demo.seed import seed_demo
-
-    for line in seed_demo():
-        click.echo(line)

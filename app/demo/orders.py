@@ -52,9 +52,12 @@ MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 CLEARED_DAYS_AGO = 30  # the first clearance (and the payouts after it) happened this long ago
 PAYOUT_SHARE = 3  # one seller in three with money available was paid out then
 
-# The orders' own handler (timeline messages and notifications) is skipped for demo
-# history; the payments' handler (refund at the provider) runs in the seed.
-SKIPPED_HANDLERS = frozenset({"app.orders.events._handle_order_event"})
+# The handlers that tell people about order steps (system messages in the order's
+# conversation, notifications) are skipped for demo history; the payments' handler
+# (refund at the provider) runs in the seed.
+SKIPPED_HANDLERS = frozenset(
+    {"app.messaging.events.post_order_step", "app.notifications.events.notify_order_step"}
+)
 INLINE_HANDLERS = frozenset({"app.payments.events.refund_at_provider"})
 
 # What each step writes to an order's timeline (order_events.kind), to date those rows.

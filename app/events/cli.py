@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import click
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
 
@@ -22,6 +23,17 @@ from tenants.spares import ensure_spares
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUES = ("events", "default")
+
+# Periodic loops the worker runs next to the outbox relay, each in its own thread:
+# ``loop(app, stop)`` runs until the ``stop`` event is set. The domains that own them
+# (orders' tick, payments' clearance and payouts) sit above events in the domain graph,
+# so they register here at app setup (``app._register_domain_hooks``) instead of being imported.
+_periodic_loops: dict[str, Callable[[Flask, threading.Event], None]] = {}
+
+
+def register_periodic_loop(name: str, loop: Callable[[Flask, threading.Event], None]) -> None:
+    """Have ``flask worker`` run ``loop(app, stop)`` in a thread called ``name`` (once per name)."""
+    _periodic_loops[name] = loop
 
 
 def _relay_loop(app, stop: threading.Event) -> None:
@@ -46,7 +58,7 @@ def _relay_loop(app, stop: threading.Event) -> None:
 @click.argument("queues", nargs=-1)
 @with_appcontext
 def worker_command(burst, no_relay, queues):
-    """Run an RQ worker for all tenants (plus the outbox relay)."""
+    """Run an RQ worker for all tenants (plus the outbox relay and the registered periodic loops)."""
     app = current_app._get_current_object()
     # SimpleWorker runs jobs in this process: one warm connection pool serves
     # every tenant, and no forked child inherits the pool's sockets.
@@ -54,17 +66,8 @@ def worker_command(burst, no_relay, queues):
     stop = threading.Event()
     if not no_relay:
         threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
-        # Periodic order jobs (auto-complete, auto-resolve cancellations, late flags): the
-        # tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine.
-        from app.orders.tasks import run_tick_loop
-
-        threading.Thread(target=run_tick_loop, args=(app, stop), daemon=True, name="orders-tick").start()
-        # Payments: hourly earnings clearance and scheduled payouts, per tenant, enqueued once per period.
-        from app.payments.tasks import run_payments_tick_loop
-
-        threading.Thread(
-            target=run_payments_tick_loop, args=(app, stop), daemon=True, name="payments-tick"
-        ).start()
+        for name, loop in _periodic_loops.items():
+            threading.Thread(target=loop, args=(app, stop), daemon=True, name=name).start()
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
     finally:

@@ -31,11 +31,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.core.text import strip_controls
 from app.events import publish
 from app.gigs import services
 from app.gigs.models import GIG_STATUSES, Gig
 from app.gigs.services import GigError, GigForbidden, GigNotFound, GigStateError, GigVersionConflict
-from app.gigs.text import strip_controls
 from tenants.db import db
 
 REASON_MIN, REASON_MAX = 5, 1000  # gigs.moderation_reason is varchar(1000)

@@ -42,6 +42,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.core.after_commit import on_commit
+from app.core.text import strip_controls
 from app.events import publish
 from app.extensions import redis_store
 from app.gigs.models import (
@@ -56,7 +57,8 @@ from app.gigs.models import (
     GigPackage,
 )
 from app.gigs.starter_categories import STARTER_CATEGORIES
-from app.gigs.text import looks_like_markup, render_description, strip_controls
+from app.gigs.text import looks_like_markup, render_description
+from app.settings.services import currency_exponent
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -1024,3 +1026,23 @@ def image_url(key: str | None, expires_in: int = 3600) -> str | None:
     from app.storage import storage
 
     return storage.url(key, expires_in=expires_in) if key else None
+
+
+def currency_decimals_lock(current: str, new: str) -> str | None:
+    """Registered with settings (``register_decimals_lock``): gig prices are minor units of the
+    ``current`` currency, so once gigs exist a ``new`` one with other decimals is refused."""
+    if currency_exponent(new) == currency_exponent(current):
+        return None
+    if not db.session.scalar(sa.select(sa.exists().where(Gig.id.is_not(None)))):
+        return None
+    return (
+        f"Gig prices are stored in minor units of {current} ({currency_exponent(current)} decimals); "
+        f"{new} has {currency_exponent(new)}, so every price would change value. Change the "
+        "currency before sellers add gigs, or to one with the same decimals."
+    )
+
+
+def seller_listing(user: User) -> list[Gig]:
+    """Registered with accounts (``register_seller_listing``): the seller's live gigs, for
+    their public profile."""
+    return list_seller_gigs(user, per_page=24)[0]

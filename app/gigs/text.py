@@ -24,7 +24,6 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 _MARKUP_RE = re.compile(r"<\s*[a-zA-Z!/?]|&#?[a-zA-Z0-9]+;")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @cache
@@ -51,7 +50,3 @@ def render_description(source: str) -> str:
 def looks_like_markup(text: str) -> bool:
     """True when ``text`` holds something a browser would read as a tag or an entity."""
     return bool(_MARKUP_RE.search(text))
-
-
-def strip_controls(text: str) -> str:
-    return _CONTROL_RE.sub("", text)

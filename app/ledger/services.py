@@ -700,3 +700,16 @@ def order_transactions(order_id: int) -> list[TransactionLines]:
             EntryLine(row.code, row.account_kind, int(row.amount_minor), row.entry_currency)
         )
     return list(transactions.values())
+
+
+# --- what the ledger tells other domains ------------------------------------------------
+
+
+def currency_lock() -> str | None:
+    """Registered with settings (``register_currency_lock``): once money has moved, the
+    balances are amounts of the current currency, which therefore cannot change."""
+    if db.session.scalar(sa.select(sa.exists().where(LedgerTransaction.id.is_not(None)))):
+        return (
+            "The currency cannot change once money has moved: balances are amounts of the current currency."
+        )
+    return None

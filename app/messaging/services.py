@@ -18,6 +18,7 @@ participant's user room.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ from app.core.after_commit import on_commit
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
+from app.orders.services import OfferConversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from tenants.db import current_tenant, db
 
@@ -711,3 +713,62 @@ def upload_attachment(
     db.session.add(attachment)
     db.session.flush()
     return attachment
+
+
+# --- what messaging tells other domains ---------------------------------------------------
+
+
+def offer_conversation(user: User, conversation_id: Any) -> OfferConversation | None:
+    """Registered with orders (``register_conversation_lookup``): the conversation ``user``
+    takes part in, described for custom offers; None when there is no such conversation."""
+    try:
+        conversation = get_conversation(user, conversation_id)
+    except MessagingError:
+        return None
+    return OfferConversation(
+        id=conversation.id,
+        kind=conversation.kind,
+        participant_ids=tuple(p.user_id for p in conversation.participants),
+    )
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """A stored message as other domains see it (notifications tells its recipients)."""
+
+    conversation_id: int
+    message_id: int
+    body: str
+    has_attachments: bool
+    participant_ids: tuple[int, ...]
+
+
+def posted_message(message_id: Any) -> PostedMessage | None:
+    """The message ``message_id`` with its conversation's participants; None when it is gone."""
+    mid = parse_id(message_id)
+    message = db.session.get(Message, mid) if mid else None
+    if message is None:
+        return None
+    conversation = db.session.get(Conversation, message.conversation_id)
+    return PostedMessage(
+        conversation_id=conversation.id,
+        message_id=message.id,
+        body=message.body,
+        has_attachments=bool(message.attachments),
+        participant_ids=tuple(p.user_id for p in conversation.participants),
+    )
+
+
+def read_up_to(user_id: int, conversation_ids: Iterable[int]) -> dict[int, int | None]:
+    """conversation id -> the last message ``user_id`` has read there (for the conversations
+    the user takes part in)."""
+    return dict(
+        db.session.execute(
+            sa.select(
+                ConversationParticipant.conversation_id, ConversationParticipant.last_read_message_id
+            ).where(
+                ConversationParticipant.user_id == user_id,
+                ConversationParticipant.conversation_id.in_(list(conversation_ids)),
+            )
+        ).all()
+    )

@@ -2,8 +2,16 @@
 
 ``message.posted`` (messaging) ``{"conversation_id", "message_id", "sender_id"}``:
 every participant but the sender gets a ``new_message`` notification. System
-messages (``sender_id`` None) notify no one here: they are posted by the
-domain that owns the event (orders), which notifies with its own kinds.
+messages (``sender_id`` None) notify no one here: they tell an order step, whose
+own event notifies with its own kind (below).
+
+Orders (``app/orders/services.py``; who acted comes from ``app.orders.announcements``):
+every ``order.*`` event ``{"order_id", "order_event_id"}`` with a notification kind of
+its own (``ORDER_NOTIFICATIONS``) notifies the other side of the actor, or both sides
+when the marketplace acted (auto-completion, an operator) or money moved (paid,
+completed, cancelled). Steps without a kind (requirements, a declined cancellation, a
+refund) are told in the order's conversation only (``app.messaging.events``).
+De-duplicated by ``order-event:<id>``.
 
 Gig moderation (``app/gigs/moderation.py``, ``app/gigs/services.py``):
 
@@ -22,9 +30,10 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.events import handles
 from app.gigs.models import Gig
-from app.messaging.models import Conversation, ConversationParticipant, Message
+from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
+from app.orders.announcements import order_step
 from tenants.db import db
 
 
@@ -34,44 +43,33 @@ def notify_message_recipients(event) -> None:
     sender_id = payload.get("sender_id")
     if sender_id is None:
         return
-    message = db.session.get(Message, payload.get("message_id"))
+    message = posted_message(payload.get("message_id"))
     if message is None:  # deleted since: nothing to tell
         return
-    conversation = db.session.get(Conversation, message.conversation_id)
     sender = db.session.get(User, sender_id)
-    snippet = message.body or ("sent an attachment" if message.attachments else "")
+    snippet = message.body or ("sent an attachment" if message.has_attachments else "")
     data = {
-        "conversation_id": conversation.id,
-        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "message_id": message.message_id,
         "sender_id": sender_id,
         "actor_name": sender.display_name if sender else "Someone",
         "snippet": snippet[:200],
     }
-    url = path_for("messaging.conversation", conversation_id=conversation.id)
-    for participant in conversation.participants:
-        if participant.user_id == sender_id:
+    url = path_for("messaging.conversation", conversation_id=message.conversation_id)
+    for user_id in message.participant_ids:
+        if user_id == sender_id:
             continue
-        notify(participant.user_id, "new_message", data, url=url, dedupe_key=f"message:{message.id}")
+        notify(user_id, "new_message", data, url=url, dedupe_key=f"message:{message.message_id}")
 
 
 @register_seen_check("new_message")
 def _messages_already_read(user_id: int, notifications: list[Notification]) -> set[int]:
     """Messages the user read in the conversation itself need no email."""
-    conversation_ids = {int(n.data["conversation_id"]) for n in notifications}
-    read_up_to = dict(
-        db.session.execute(
-            sa.select(
-                ConversationParticipant.conversation_id, ConversationParticipant.last_read_message_id
-            ).where(
-                ConversationParticipant.user_id == user_id,
-                ConversationParticipant.conversation_id.in_(conversation_ids),
-            )
-        ).all()
-    )
+    read = read_up_to(user_id, {int(n.data["conversation_id"]) for n in notifications})
     return {
         n.id
         for n in notifications
-        if (read_up_to.get(int(n.data["conversation_id"])) or 0) >= int(n.data["message_id"])
+        if (read.get(int(n.data["conversation_id"])) or 0) >= int(n.data["message_id"])
     }
 
 
@@ -138,3 +136,37 @@ def notify_operators_of_submission(event) -> None:
     url = path_for("console.gig", gig_id=gig.id)
     for operator_id in operators:
         notify(operator_id, "gig_submitted", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+# --- orders ---------------------------------------------------------------------------
+
+# order event -> (notification kind, notify both sides?)
+ORDER_NOTIFICATIONS = {
+    "order.placed": ("order_placed", False),
+    "order.paid": ("order_paid", True),
+    "order.delivered": ("order_delivered", False),
+    "order.revision_requested": ("order_revision_requested", False),
+    "order.completed": ("order_completed", True),
+    "order.cancellation_requested": ("order_cancellation_requested", False),
+    "order.cancelled": ("order_cancellation_accepted", True),
+}
+
+
+def notify_order_step(event) -> None:
+    payload = event.payload or {}
+    step = order_step(payload.get("order_id"), payload.get("order_event_id"))
+    if step is None:  # gone since: nothing to tell
+        return
+    kind, both = ORDER_NOTIFICATIONS[event.name]
+    if both or step.actor_id is None:
+        recipients = [step.buyer_id, step.seller_id]
+    else:
+        recipients = [uid for uid in (step.buyer_id, step.seller_id) if uid != step.actor_id]
+    data = {"order_id": step.order_id, "gig_title": step.title[:80], "actor_name": step.actor_name}
+    url = path_for("orders.order_page", order_id=step.order_id)
+    for user_id in recipients:
+        notify(user_id, kind, data, url=url, dedupe_key=f"order-event:{step.order_event_id}")
+
+
+for _event_name in ORDER_NOTIFICATIONS:
+    handles(_event_name)(notify_order_step)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ from app.core.domain_errors import FORM as FORM  # re-exported: views and the co
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.events import publish
 from app.gigs.models import Gig
+from app.ledger import services as ledger
 from app.orders.models import (
     ACTIVE_STATUSES,
     MAX_OFFER_MILESTONES,
@@ -55,6 +57,7 @@ from app.orders.models import (
     OrderEvent,
 )
 from app.settings.models import MarketplaceSettings
+from app.storage import storage
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -200,13 +203,7 @@ def marketplace_currency() -> str:
 def commission_for(amount_minor: int) -> int:
     """The fee the ledger takes when releasing ``amount_minor`` (its rule, the tenant's settings)."""
     row = settings()
-    return _ledger().commission_for(amount_minor, row.commission_bps, row.commission_min_fee_minor)
-
-
-def _ledger():
-    from app.ledger import services as ledger
-
-    return ledger
+    return ledger.commission_for(amount_minor, row.commission_bps, row.commission_min_fee_minor)
 
 
 def status_label(status: str) -> str:
@@ -351,7 +348,7 @@ def funded_total(order: Order) -> int:
 
 def escrow_balance(order: Order) -> int:
     """The order's escrow according to the ledger (the source of truth for refunds)."""
-    return int(_ledger().escrow_balance(order.id, order.currency))
+    return int(ledger.escrow_balance(order.id, order.currency))
 
 
 @dataclass(frozen=True)
@@ -396,20 +393,30 @@ def money(order: Order) -> Money:
     )
 
 
-def checkout_url(order: Order) -> str | None:
-    """Where the buyer pays (the payments domain's checkout), or None when it is not
-    available (the order stays awaiting payment; the order page offers to pay again).
+# The payments domain opens checkouts. It sits above orders in the domain graph (it confirms
+# payments by calling ``mark_paid``), so it registers ``start(order) -> url`` here at app setup
+# (``app._register_domain_hooks``).
+_checkout: Callable[[Order], str] | None = None
 
-    Only a refusal of the payments domain (a ``DomainError``: the provider is not set up,
+
+def register_checkout(start: Callable[[Order], str]) -> None:
+    """Let ``checkout_url`` open payments with ``start(order) -> URL to send the buyer to``."""
+    global _checkout
+    _checkout = start
+
+
+def checkout_url(order: Order) -> str | None:
+    """Where the buyer pays (the registered checkout), or None when it is not available
+    (the order stays awaiting payment; the order page offers to pay again).
+
+    Only a refusal of the checkout (a ``DomainError``: the provider is not set up,
     unreachable or refused) gives None; anything else is a bug and propagates.
     """
-    # Imported here: payments imports orders (confirm_payment -> mark_paid). Untangling that
-    # cycle is separate work; the signature stays.
-    from app.payments.services import start_checkout
-
+    if _checkout is None:
+        return None
     try:
         with db.session.begin_nested():  # a refused checkout leaves the order intact
-            return start_checkout(order)
+            return _checkout(order)
     except DomainError as exc:
         log.warning("checkout of order %s could not start: %s", order.id, exc.message)
         return None
@@ -596,7 +603,6 @@ def mark_paid(
         raise _state_error(order, "pay for it")
     due = sum(m.amount_minor for m in pending)
     _check_expected(due, order.currency, amount_minor, currency)
-    ledger = _ledger()
     now = _now(now)
     for m in pending:
         ref = payment_ref if len(pending) == 1 else f"{payment_ref}:{m.seq}"
@@ -687,8 +693,6 @@ def deliver(
     order = _lock_for(seller, order_id, "seller")
     if order.status != "in_progress":
         raise _state_error(order, "deliver")
-    from app.storage import storage
-
     stored = []
     for f in files:
         name = _clean_filename(f.filename)
@@ -708,8 +712,6 @@ def deliver(
 
 
 def delivery_file_url(key: str) -> str:
-    from app.storage import storage
-
     return storage.url(key, expires_in=24 * 3600)
 
 
@@ -751,7 +753,6 @@ def request_revision(buyer: User, order_id: Any, reason: Any, *, now: datetime |
 
 
 def _release_all(order: Order) -> int:
-    ledger = _ledger()
     released = 0
     for m in order.milestones:
         if m.status != "funded":
@@ -862,7 +863,6 @@ def _cancel(
     order: Order, refund_minor: int, actor_id: int | None, kind: str, now: datetime, data: dict
 ) -> Order:
     """Refund ``refund_minor`` to the buyer (latest milestones first), release the rest."""
-    ledger = _ledger()
     left = refund_minor
     refunds = []
     for m in sorted(order.milestones, key=lambda m: m.seq, reverse=True):
@@ -1151,6 +1151,35 @@ def _clean_offer(data: dict, currency: str) -> tuple[dict, dict]:
     return clean, errors
 
 
+@dataclass(frozen=True)
+class OfferConversation:
+    """The conversation an offer is made in, as the messaging domain describes it."""
+
+    id: int
+    kind: str  # "direct" (offers are made here) or "order"
+    participant_ids: tuple[int, ...]
+
+
+# Conversations belong to the messaging domain, which sits above orders in the domain graph
+# (money code never depends on chat): it registers ``lookup(user, conversation_id) ->
+# OfferConversation | None`` (None: no such conversation, or the user takes no part in it)
+# here at app setup (``app._register_domain_hooks``).
+_conversation_lookup: Callable[[User, Any], OfferConversation | None] | None = None
+
+
+def register_conversation_lookup(lookup: Callable[[User, Any], OfferConversation | None]) -> None:
+    global _conversation_lookup
+    _conversation_lookup = lookup
+
+
+def offer_conversation(user: User, conversation_id: Any) -> OfferConversation:
+    """The conversation ``user`` takes part in, to make or list offers in. Raises OrderNotFound."""
+    conversation = _conversation_lookup(user, conversation_id) if _conversation_lookup else None
+    if conversation is None:
+        raise OrderNotFound({"conversation_id": "This conversation does not exist."})
+    return conversation
+
+
 def send_offer(seller: User, conversation_id: Any, data: dict, *, now: datetime | None = None) -> CustomOffer:
     """A custom offer from a seller to the other person of a direct conversation; flushes.
 
@@ -1160,15 +1189,10 @@ def send_offer(seller: User, conversation_id: Any, data: dict, *, now: datetime 
     summing to total_minor). Publishes ``offer.sent``. Raises OrderNotFound
     (conversation), OrderForbidden (no seller profile), OrderError (fields).
     """
-    from app.messaging.services import MessagingError, get_conversation
-
-    try:
-        conversation = get_conversation(seller, conversation_id)
-    except MessagingError:
-        raise OrderNotFound({"conversation_id": "This conversation does not exist."}) from None
+    conversation = offer_conversation(seller, conversation_id)
     if not seller.is_seller or not seller.is_active:
         raise OrderForbidden("Only sellers can send custom offers.")
-    others = [p.user_id for p in conversation.participants if p.user_id != seller.id]
+    others = [uid for uid in conversation.participant_ids if uid != seller.id]
     if conversation.kind != "direct" or len(others) != 1:
         raise OrderError({"conversation_id": "Send offers from a direct conversation with the buyer."})
     if not isinstance(data, dict):
@@ -1310,3 +1334,17 @@ def withdraw_offer(seller: User, offer_id: Any, *, now: datetime | None = None) 
     offer.responded_at = _now(now)
     publish("offer.withdrawn", {"offer_id": offer.id})
     return offer
+
+
+# --------------------------------------------------------------------------- what orders tell other domains
+
+
+def currency_lock() -> str | None:
+    """Registered with settings (``register_currency_lock``): orders' prices, escrow and the
+    sellers' balances are amounts of the current currency, so it cannot change once there are orders."""
+    if db.session.scalar(sa.select(sa.exists().where(Order.id.is_not(None)))):
+        return (
+            "The currency cannot change once the marketplace has orders: their prices, escrow and "
+            "sellers' balances are amounts of the current currency."
+        )
+    return None

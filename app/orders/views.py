@@ -273,11 +273,9 @@ def place_order(gig_id: int):
 @idempotent
 def conversation_offers(conversation_id: int):
     """The offers of a conversation; a seller sends a new one from here."""
-    from app.messaging.services import MessagingError, get_conversation
-
     try:
-        conversation = get_conversation(_me(), conversation_id)
-    except MessagingError:
+        conversation = services.offer_conversation(_me(), conversation_id)
+    except services.OrderNotFound:
         abort(404)
     errors: dict = {}
     if request.method == "POST":

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
+from app.core.crypto import decrypt_secret
 from app.core.domain_errors import DomainError
-from app.payments.crypto import decrypt_secret
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db
 

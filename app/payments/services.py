@@ -26,10 +26,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
 from app.core.after_commit import on_commit
+from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
 from app.events import publish
 from app.ledger import services as ledger
-from app.payments.crypto import encrypt_secret
+from app.orders import services as orders
+from app.orders.models import Order
 from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.payments.providers import (
     PaymentProvider,
@@ -192,8 +194,6 @@ def confirm_payment(
     take the payment any more (cancelled, paid by another payment): the caller
     decides whether to refund it (see ``_on_payment_intent_succeeded``).
     """
-    from app.orders import services as orders
-
     payment = _lock_payment(payment_id)
     if payment is None:
         raise PaymentError(404, "No such payment.")
@@ -238,8 +238,6 @@ def fail_payment(payment_id: int, reason: str, *, status: str = "failed") -> Pay
 
 def payment_for_party(user: User, payment_id: int) -> Payment:
     """A payment the user may see (the buyer or the seller of its order); 404 otherwise."""
-    from app.orders.models import Order
-
     payment = db.session.get(Payment, payment_id)
     order = db.session.get(Order, payment.order_id) if payment else None
     if payment is None or order is None or user.id not in (order.buyer_id, order.seller_id):
@@ -310,8 +308,6 @@ def _sandbox_payment_of(buyer: User, payment_id: int) -> Payment:
 
 
 def _order_awaiting_payment(payment: Payment):
-    from app.orders.models import Order
-
     order = db.session.get(Order, payment.order_id)
     if order.status != "awaiting_payment":
         raise PaymentError(

@@ -48,7 +48,7 @@ class MarketplaceSettings(TenantModel):
     # Payment provider of the tenant: "sandbox" (default, no network) or "stripe".
     payment_provider: Mapped[str] = mapped_column(sa.String(16), default="sandbox", server_default="sandbox")
     stripe_publishable_key: Mapped[str | None] = mapped_column(sa.String(255))
-    # Encrypted at rest (app/payments/crypto.py); never rendered back in full.
+    # Encrypted at rest (app/core/crypto.py); never rendered back in full.
     stripe_secret_key_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     stripe_webhook_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask import g
+from flask import current_app, g
 
 from app.core.after_commit import on_commit
+from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
+from app.storage import delete_after_commit, storage
 from tenants.db import current_tenant, db
 
 _BRANDING_TTL = 300
@@ -242,10 +245,7 @@ def set_brand_image(kind: str, upload) -> MarketplaceSettings:
     SettingsError({kind: message}) for a missing, oversized, non-image, unsupported,
     damaged or badly sized upload; nothing is stored then.
     """
-    from flask import current_app
-
-    from app.settings.brand_images import BrandImageError, process_brand_image
-    from app.storage import delete_after_commit, storage
+    from app.settings.brand_images import BrandImageError, process_brand_image  # Pillow: only when used
 
     if kind not in BRAND_IMAGE_KINDS:
         raise ValueError(f"unknown brand image {kind!r}")
@@ -268,8 +268,6 @@ def set_brand_image(kind: str, upload) -> MarketplaceSettings:
 
 def remove_brand_image(kind: str) -> MarketplaceSettings:
     """Drop the logo (also an external one) or the favicon; the file goes after commit."""
-    from app.storage import delete_after_commit
-
     if kind not in BRAND_IMAGE_KINDS:
         raise ValueError(f"unknown brand image {kind!r}")
     row = settings_row(lock=True)
@@ -394,27 +392,47 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def currency_lock_reason() -> str | None:
-    """Why the currency is locked, or None. Orders and ledger amounts are minor units of it."""
-    from app.ledger.models import LedgerTransaction
-    from app.orders.models import Order
+# The domains that hold amounts in the marketplace currency sit above settings in the domain
+# graph, so settings cannot ask them; each registers its answer here at app setup
+# (``app._register_domain_hooks``), in the order the reasons should be given.
+#
+# - a currency lock: ``check() -> reason | None``, a reason when no change of currency is
+#   possible any more (orders exist, money has moved);
+# - a decimals lock: ``check(current, new) -> reason | None``, a reason when changing from
+#   ``current`` to ``new`` would change the value of stored amounts (gig prices are minor units).
+CurrencyLock = Callable[[], str | None]
+DecimalsLock = Callable[[str, str], str | None]
+_currency_locks: list[CurrencyLock] = []
+_decimals_locks: list[DecimalsLock] = []
 
-    if db.session.scalar(sa.select(sa.exists().where(Order.id.is_not(None)))):
-        return (
-            "The currency cannot change once the marketplace has orders: their prices, escrow and "
-            "sellers' balances are amounts of the current currency."
-        )
-    if db.session.scalar(sa.select(sa.exists().where(LedgerTransaction.id.is_not(None)))):
-        return (
-            "The currency cannot change once money has moved: balances are amounts of the current currency."
-        )
+
+def register_currency_lock(check: CurrencyLock) -> None:
+    """Add ``check() -> reason | None`` to what locks the currency (once per function)."""
+    if check not in _currency_locks:
+        _currency_locks.append(check)
+
+
+def register_decimals_lock(check: DecimalsLock) -> None:
+    """Add ``check(current, new) -> reason | None`` to what refuses a currency of other decimals."""
+    if check not in _decimals_locks:
+        _decimals_locks.append(check)
+
+
+def currency_lock_reason() -> str | None:
+    """Why the currency cannot change at all, or None (the first registered lock that answers)."""
+    for check in _currency_locks:
+        reason = check()
+        if reason:
+            return reason
     return None
 
 
-def _gigs_priced() -> int:
-    from app.gigs.models import Gig
-
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Gig)) or 0)
+def _decimals_lock_reason(current: str, new: str) -> str | None:
+    for check in _decimals_locks:
+        reason = check(current, new)
+        if reason:
+            return reason
+    return None
 
 
 def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
@@ -433,14 +451,8 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
             locked = currency_lock_reason()
             if locked:
                 errors["currency"], status = locked, 409
-            elif currency_exponent(code) != currency_exponent(row.currency) and _gigs_priced():
-                errors["currency"], status = (
-                    f"Gig prices are stored in minor units of {row.currency} "
-                    f"({currency_exponent(row.currency)} decimals); {code} has "
-                    f"{currency_exponent(code)}, so every price would change value. Change the "
-                    "currency before sellers add gigs, or to one with the same decimals.",
-                    409,
-                )
+            elif reason := _decimals_lock_reason(row.currency, code):
+                errors["currency"], status = reason, 409
             else:
                 clean["currency"] = code
     if "commission_percent" in changes:
@@ -563,8 +575,6 @@ def stripe_mode_errors(publishable_key: str, secret_key: str) -> dict[str, str]:
 
 def payment_overview(row: MarketplaceSettings | None = None) -> dict:
     """The provider and the stored Stripe keys, masked (what the console shows)."""
-    from app.payments.crypto import SecretUnavailable, decrypt_secret
-
     row = row or settings_row()
     masked: dict[str, str | None] = {}
     unreadable = False
@@ -593,8 +603,6 @@ def payment_overview(row: MarketplaceSettings | None = None) -> dict:
 
 def stored_stripe_secrets(row: MarketplaceSettings | None = None) -> tuple[str | None, str | None]:
     """The decrypted secret key and webhook secret (None when absent or unreadable)."""
-    from app.payments.crypto import SecretUnavailable, decrypt_secret
-
     row = row or settings_row()
     values = []
     for column in ("stripe_secret_key_encrypted", "stripe_webhook_secret_encrypted"):

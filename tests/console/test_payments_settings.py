@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.console.models import AuditEntry
-from app.payments.crypto import decrypt_secret
+from app.core.crypto import decrypt_secret
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD

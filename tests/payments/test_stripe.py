@@ -10,10 +10,10 @@ import sqlalchemy as sa
 import stripe
 
 from app.accounts.models import User
+from app.core.crypto import decrypt_secret
 from app.orders import services as orders
 from app.orders.models import Order
 from app.payments import services
-from app.payments.crypto import decrypt_secret
 from app.payments.models import Payment, Refund
 from app.settings.models import MarketplaceSettings
 from tenants.db import db

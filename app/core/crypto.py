@@ -3,6 +3,9 @@
 The key is ``PAYMENT_SECRETS_KEY`` (a Fernet key; several, comma-separated,
 rotate: the first encrypts, all decrypt). Development and tests derive one from
 ``SECRET_KEY``; ProductionConfig refuses to start without it.
+
+Infrastructure rather than payments code: the settings domain stores and masks the
+secrets, the payments domain uses them, and settings sits below payments.
 """
 
 from __future__ import annotations

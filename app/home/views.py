@@ -6,12 +6,10 @@ from app.gigs.services import visible_category_nodes
 
 # Served on tenant and platform hosts alike (tenant bound when there is one).
 home_bp = Blueprint("home", __name__, template_folder="templates")
-# Tenant-only pages of the core package.
-bp = Blueprint("core", __name__, template_folder="templates")
 
 
 @home_bp.get("/")
 def home():
     if g.tenant is None:
         return render_template("platform/home.html")
-    return render_template("core/home.html", categories=visible_category_nodes())
+    return render_template("home/marketplace.html", categories=visible_category_nodes())
