@@ -24,14 +24,14 @@ from flask import Flask
 
 # Every module that adds routes to the two blueprints; imported before registration.
 ROUTE_MODULES = (
-    "views_nav",
-    "views_dashboard",
-    "views_settings",
-    "views_people",
-    "views_operations",
-    "api_settings",
-    "api_people",
-    "api_operations",
+    "nav",
+    "dashboard.views",
+    "settings.views",
+    "people.views",
+    "operations.views",
+    "settings.api",
+    "people.api",
+    "operations.api",
 )
 
 

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import audit, operations
+from app.console import audit
 from app.console.models import AuditEntry
+from app.console.operations import orders as operations
 from app.orders import services as order_services
 from tenants.db import db
 from tests.console.ops_kit import (  # noqa: F401  (fixtures)

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import kpis
-from app.console.views_dashboard import axis_value, chart_axis
+from app.console.dashboard import kpis
+from app.console.dashboard.views import axis_value, chart_axis
 from app.gigs.models import Category, Gig
 from app.ledger.models import LedgerTransaction
 from app.orders.models import Order
@@ -51,7 +51,7 @@ def _shift(order_id: int, days: int) -> None:
 
 def _business(in_tenant, tenant, s):
     """A week of business and an older order: returns the ids."""
-    from app.console import operations
+    from app.console.operations import orders as operations
 
     with in_tenant(tenant):
         old = drive(s, "completed", tier="premium")

@@ -12,7 +12,7 @@ import io
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import operations
+from app.console.operations import orders as operations
 from tenants.db import db
 from tests.console.ops_kit import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,

@@ -573,7 +573,7 @@ def test_two_operators_deciding_at_once_are_serialised(acme, submit_gig, make_us
     gig and is refused as a state conflict (409), not a lost update."""
     import threading
 
-    from app.console import people
+    from app.console.people import actions as people
 
     mod = make_user(acme, email="mod@example.com", role="moderator")
     _seller, gig_id = submit_gig(acme)

@@ -486,7 +486,7 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
     """The first suspension holds its locks until it commits; the second waits, re-reads,
     finds its own admin suspended, and is refused. Without the locks both would succeed."""
     from app.accounts import moderation
-    from app.console import people
+    from app.console.people import actions as people
 
     second_admin = make_user(acme, email="admin2@example.com", role="admin")
     first_done = threading.Event()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import check_password
-from app.console import kpis
+from app.console.dashboard import kpis
 from app.console.models import AuditEntry
 from app.demo import people
 from app.demo.seed import DEMO_PASSWORD, seed_demo

@@ -16,9 +16,10 @@ from wtforms import Field, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.forms import format_minor
-from app.console import audit, operations
+from app.console import audit
 from app.console.access import ADMIN, MODERATOR, console_required, console_user
 from app.console.blueprints import bp
+from app.console.operations import orders as operations
 from app.core.idempotency import idempotent
 from app.gigs.forms import parse_amount
 from app.orders import services as order_services

@@ -19,10 +19,10 @@ from flask_smorest import abort
 
 from app.accounts import moderation as user_rules
 from app.accounts.services import FORM, AccountError
-from app.console import people
 from app.console.access import ADMIN, MODERATOR, api_console_required
 from app.console.blueprints import blp
-from app.console.schemas_people import (
+from app.console.people import actions as people
+from app.console.people.schemas import (
     ConsoleApproveSchema,
     ConsoleGigDetailSchema,
     ConsoleGigListArgsSchema,

@@ -17,11 +17,13 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.console import audit, kpis, operations
-from app.console import schemas_operations as schemas
+from app.console import audit
 from app.console.access import ADMIN, MODERATOR, api_console_required, console_user
 from app.console.blueprints import blp
-from app.console.views_operations import csv_response
+from app.console.dashboard import kpis
+from app.console.operations import orders as operations
+from app.console.operations import schemas
+from app.console.operations.views import csv_response
 from app.core.idempotency import HEADER, idempotent
 from app.orders import services as order_services
 from tenants.db import db

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.console.kpis import PRESETS
+from app.console.dashboard.kpis import PRESETS
 from app.orders.models import ORDER_STATUSES
 from app.orders.schemas import OrderDetailSchema
 

@@ -11,11 +11,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
 from app.accounts.forms import apply_errors, format_minor
-from app.console import branding as branding_actions
-from app.console import domains as domain_actions
-from app.console import marketplace as marketplace_actions
 from app.console.access import ADMIN, console_required, console_user
 from app.console.blueprints import bp
+from app.console.settings import branding as branding_actions
+from app.console.settings import domains as domain_actions
+from app.console.settings import marketplace as marketplace_actions
 from app.gigs import categories
 from app.mail.services import tenant_base_url
 from app.payments.services import PaymentError

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from app.accounts.forms import format_minor
 from app.accounts.models import SellerProfile, User
 from app.console import audit
-from app.console.kpis import parse_day
+from app.console.dashboard.kpis import parse_day
 from app.console.models import AuditEntry
 from app.gigs.models import Gig
 from app.ledger import services as ledger

@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
 from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
-from app.console import kpis
 from app.console.access import MODERATOR, console_required
 from app.console.blueprints import bp
+from app.console.dashboard import kpis
 
 
 class PeriodForm(FlaskForm):

@@ -12,12 +12,12 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.console import branding as branding_actions
-from app.console import domains as domain_actions
-from app.console import marketplace as marketplace_actions
 from app.console.access import ADMIN, api_console_required, console_user
 from app.console.blueprints import blp
-from app.console.schemas_settings import (
+from app.console.settings import branding as branding_actions
+from app.console.settings import domains as domain_actions
+from app.console.settings import marketplace as marketplace_actions
+from app.console.settings.schemas import (
     BrandImageUploadSchema,
     BrandingPatchSchema,
     BrandingSchema,

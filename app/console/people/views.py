@@ -17,9 +17,9 @@ from app.accounts import moderation as user_rules
 from app.accounts.forms import apply_errors
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError
-from app.console import people
 from app.console.access import ADMIN, MODERATOR, console_required, console_user, has_console_role
 from app.console.blueprints import bp
+from app.console.people import actions as people
 from app.gigs import moderation as gig_rules
 from app.gigs.models import GIG_STATUSES
 from app.gigs.services import GigError, completeness_errors, parse_version
