@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         from flask import current_app
 
         from app.console.dashboard import kpis
-        from app.console.operations import orders as operations
+        from app.console.operations import orders
         from app.ledger.verify import verify
         from tenants.db import db, tenant_context
         from tenants.provisioning import create_tenant
@@ -220,14 +220,14 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
             for label, call in (
-                ("orders list, page 1", lambda: operations.search_orders(operations.order_filters())),
+                ("orders list, page 1", lambda: orders.search_orders(orders.order_filters())),
                 (
                     "orders list, status filter",
-                    lambda: operations.search_orders(operations.order_filters(status="delivered")),
+                    lambda: orders.search_orders(orders.order_filters(status="delivered")),
                 ),
                 (
                     "orders search by email",
-                    lambda: operations.search_orders(operations.order_filters(q="buyer1234@bench")),
+                    lambda: orders.search_orders(orders.order_filters(q="buyer1234@bench")),
                 ),
             ):
                 stats, (found, total) = _time(call, args.repeat)

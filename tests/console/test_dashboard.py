@@ -51,7 +51,7 @@ def _shift(order_id: int, days: int) -> None:
 
 def _business(in_tenant, tenant, s):
     """A week of business and an older order: returns the ids."""
-    from app.console.operations import orders as operations
+    from app.console.operations import orders
 
     with in_tenant(tenant):
         old = drive(s, "completed", tier="premium")
@@ -60,7 +60,7 @@ def _business(in_tenant, tenant, s):
         working = drive(s, "in_progress", tier="standard")
         unpaid = drive(s, "awaiting_payment")
         refunded = drive(s, "in_progress")
-        operations.cancel_order(db.session.get(User, s.admin_id), refunded, 2000, "Half refund agreed")
+        orders.cancel_order(db.session.get(User, s.admin_id), refunded, 2000, "Half refund agreed")
         db.session.commit()
         return {"old": old, "done": done, "working": working, "unpaid": unpaid, "refunded": refunded}
 
