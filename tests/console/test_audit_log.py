@@ -2,9 +2,6 @@
 transaction of the change (and gone with it on a refusal), searchable on the page and through
 the API, each tenant's log its own."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -19,17 +16,7 @@ from app.console.models import AuditEntry
 from app.console.operations import orders
 from app.orders import services as order_services
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    api_as,
-    audit_rows,
-    drive,
-    form_tokens,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, audit_rows, drive, form_tokens
 
 
 def _refund_through_web_and_api(acme, s, in_tenant, web_as, api_as):

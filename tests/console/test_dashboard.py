@@ -2,9 +2,6 @@
 before it, the time series and top categories, the SVG charts on the page, the period selector's
 refusals (web and API), a handful of aggregate queries, and tenants that never meet."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -19,18 +16,7 @@ from app.ledger.models import LedgerTransaction
 from app.orders.models import Order
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    BASIC,
-    PREMIUM,
-    STANDARD,
-    api_as,
-    drive,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, BASIC, PREMIUM, STANDARD, drive
 
 
 def _shift(order_id: int, days: int) -> None:

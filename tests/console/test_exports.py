@@ -1,9 +1,6 @@
 """CSV exports of users, orders and the audit log (web and API): admins only, streamed, safe to
 open in a spreadsheet, honouring the list filters, audited, and never crossing tenants."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import csv
@@ -14,18 +11,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.console.operations import exports, orders
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    BASIC,
-    STANDARD,
-    api_as,
-    audit_rows,
-    drive,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, STANDARD, audit_rows, drive
 
 
 def _csv(response) -> list[dict]:
