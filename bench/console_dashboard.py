@@ -1,4 +1,4 @@
-"""Time the console dashboard's figures (``app.console.kpis.dashboard``) and the console's order
+"""Time the console dashboard's figures (``app.console.dashboard.kpis.dashboard``) and the console's order
 list for a marketplace with 100,000 orders.
 
 A bench tenant ``console-bench`` gets, set-based (INSERT ... SELECT generate_series, seconds
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         import sqlalchemy as sa
         from flask import current_app
 
-        from app.console import kpis, operations
+        from app.console.dashboard import kpis
+        from app.console.operations import orders
         from app.ledger.verify import verify
         from tenants.db import db, tenant_context
         from tenants.provisioning import create_tenant
@@ -219,14 +220,14 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
             for label, call in (
-                ("orders list, page 1", lambda: operations.search_orders(operations.order_filters())),
+                ("orders list, page 1", lambda: orders.search_orders(orders.order_filters())),
                 (
                     "orders list, status filter",
-                    lambda: operations.search_orders(operations.order_filters(status="delivered")),
+                    lambda: orders.search_orders(orders.order_filters(status="delivered")),
                 ),
                 (
                     "orders search by email",
-                    lambda: operations.search_orders(operations.order_filters(q="buyer1234@bench")),
+                    lambda: orders.search_orders(orders.order_filters(q="buyer1234@bench")),
                 ),
             ):
                 stats, (found, total) = _time(call, args.repeat)

@@ -4,16 +4,32 @@ Who may enter: the tenant's users with ``role`` ``admin`` (everything) or
 ``moderator`` (read the console, moderate users and gigs; never settings,
 money or roles). Everyone else gets 403 on every route (app/console/access.py).
 
-Layout of the package (one module per area, each with its web views and API):
-- ``access.py``     the role checks for web and API;
-- ``audit.py``      ``record_audit`` (called in the same transaction as every change), search, CSV;
+One subpackage per area of the console; a page's code is in its area's ``views.py``,
+the same resource of the API in its ``api.py``:
+
+- ``dashboard/``   the KPI tiles and charts (``kpis.py`` computes every figure);
+- ``people/``      users (search, suspend, reactivate, roles) and gig moderation (queue,
+  approve, reject, pause); ``actions.py`` calls app/accounts/moderation.py and
+  app/gigs/moderation.py and writes the audit entry;
+- ``operations/``  orders (``orders.py``: search, detail, cancel and refund), the audit log
+  pages (``audit_log.py``: their filters) and CSV exports (``exports.py``);
+- ``settings/``    branding, domains, marketplace settings, categories and the payment
+  provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
+  tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
+
+Each area has ``views.py`` (web), ``api.py`` (REST), ``schemas.py`` (the API's
+marshmallow schemas) and ``forms.py`` (web forms) as it needs. Shared by every area:
+
 - ``blueprints.py`` the web blueprint ``console`` and the API blueprint ``console_api``;
-- ``branding.py`` / ``domains.py`` / ``marketplace.py``  console actions for branding, domains,
-  settings, categories and payments (the rules live in app/settings, tenants/domains.py, app/gigs);
-- ``people.py``     users and gig moderation (rules in app/accounts/moderation.py, app/gigs/moderation.py);
-- ``operations.py`` orders and refunds, the audit log pages, CSV exports;
-- ``kpis.py``       the dashboard's figures;
-- ``views_*.py`` / ``api_*.py`` the thin web views and API resources of each area.
+- ``access.py``     the role checks for web and API;
+- ``audit.py`` / ``models.py``  ``record_audit`` (called in the same transaction as every
+  change), the ``audit_log`` table, its search and CSV;
+- ``errors.py``     the console's refusals (``DomainError`` subclasses);
+- ``filters.py``    checks of list filters (days, ranges, text) the areas share;
+- ``nav.py``        the side navigation.
+
+Views and API methods never commit: the request's unit of work (app/core/unit_of_work.py)
+commits the change and its audit entry together, or rolls both back on a refusal.
 """
 
 from __future__ import annotations
@@ -24,14 +40,15 @@ from flask import Flask
 
 # Every module that adds routes to the two blueprints; imported before registration.
 ROUTE_MODULES = (
-    "views_nav",
-    "views_dashboard",
-    "views_settings",
-    "views_people",
-    "views_operations",
-    "api_settings",
-    "api_people",
-    "api_operations",
+    "nav",
+    "dashboard.views",
+    "dashboard.api",
+    "settings.views",
+    "settings.api",
+    "people.views",
+    "people.api",
+    "operations.views",
+    "operations.api",
 )
 
 

@@ -1,9 +1,12 @@
-"""The console's two blueprints. Areas attach routes to them in their views_* / api_* modules."""
+"""The console's two blueprints. Each area (``dashboard``, ``people``, ``operations``, ``settings``)
+attaches its routes to them in its ``views.py`` and ``api.py``."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 from flask_smorest import Blueprint as ApiBlueprint
+
+from app.console.errors import register_legacy_handlers
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -15,3 +18,5 @@ blp = ApiBlueprint(
     "users, gig moderation, orders and refunds, audit log and KPIs. Bearer token of an operator "
     "admin (or a moderator, for the moderation resources). Every change is written to the audit log.",
 )
+
+register_legacy_handlers(bp, blp)  # temporary, see app/console/errors.py

@@ -347,7 +347,7 @@ def _finished(
 
 def _drive(plan: Plan, users: dict[int, User], admin: User | None, rng: random.Random) -> None:
     """Run the plan's steps through the services (flushes only)."""
-    from app.console.operations import cancel_order
+    from app.console.operations.orders import cancel_order
     from app.orders import services as orders
     from app.payments import services as payments
 

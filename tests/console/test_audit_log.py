@@ -2,9 +2,6 @@
 transaction of the change (and gone with it on a refusal), searchable on the page and through
 the API, each tenant's log its own."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -14,21 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import audit, operations
+from app.console import audit
 from app.console.models import AuditEntry
+from app.console.operations import orders
 from app.orders import services as order_services
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    api_as,
-    audit_rows,
-    drive,
-    form_tokens,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, audit_rows, drive, form_tokens
 
 
 def _refund_through_web_and_api(acme, s, in_tenant, web_as, api_as):
@@ -189,11 +177,11 @@ def test_a_refused_action_writes_no_entry_and_the_entry_goes_with_a_rollback(acm
         oid = drive(s, "completed")
         admin = db.session.get(User, s.admin_id)
         with pytest.raises(order_services.OrderStateError):
-            operations.cancel_order(admin, oid, None, "Too late")
+            orders.cancel_order(admin, oid, None, "Too late")
         db.session.rollback()
         assert audit_rows() == []
         open_order = drive(s, "in_progress")
-        operations.cancel_order(admin, open_order, None, "Changed my mind")
+        orders.cancel_order(admin, open_order, None, "Changed my mind")
         assert [row[0] for row in audit_rows()] == ["order.refund"]  # pending in this transaction
         db.session.rollback()
         assert audit_rows() == []
@@ -206,7 +194,7 @@ def test_each_tenant_has_its_own_audit_log(acme, globex, shop, in_tenant, web_as
     _refund_through_web_and_api(acme, s, in_tenant, web_as, api_as)
     with in_tenant(globex):
         oid = drive(g, "in_progress")
-        operations.cancel_order(db.session.get(User, g.admin_id), oid, None, "Globex refund")
+        orders.cancel_order(db.session.get(User, g.admin_id), oid, None, "Globex refund")
         db.session.commit()
         assert [row[:3] for row in audit_rows()] == [("order.refund", "order", str(oid))]
     globex_admin = web_as(globex, g.admin_email, ADMIN_PASSWORD)

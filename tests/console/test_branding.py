@@ -19,8 +19,7 @@ from app.console.models import AuditEntry
 from app.settings.models import MarketplaceSettings
 from app.storage import storage
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login
+from tests.console.conftest import admin_web, bearer, csrf_token, login
 
 MODERATOR_PASSWORD = "correct-horse-battery"
 
@@ -30,21 +29,6 @@ def image_bytes(size=(400, 120), color=(200, 30, 60, 255), fmt="PNG") -> bytes:
     mode = "RGBA" if fmt in ("PNG", "WEBP", "GIF") else "RGB"
     Image.new(mode, size, color if mode == "RGBA" else color[:3]).save(out, format=fmt)
     return out.getvalue()
-
-
-def admin_web(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    login(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-    return client
-
-
-def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": email or f"admin@{tenant.slug}.test", "password": password}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def settings_row(in_tenant, tenant) -> dict:

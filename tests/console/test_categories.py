@@ -11,25 +11,7 @@ import sqlalchemy as sa
 from app.console.models import AuditEntry
 from app.gigs.models import Category
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login
-
-PASSWORD = "correct-horse-battery"
-
-
-def admin_web(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    login(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-    return client
-
-
-def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": email or f"admin@{tenant.slug}.test", "password": password}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
+from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, login
 
 
 def tree(in_tenant, tenant) -> list[tuple]:

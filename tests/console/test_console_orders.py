@@ -3,9 +3,6 @@ entries and provider records; cancel with a full or partial refund (web form and
 audited; every refusal leaves the order, the ledger and the audit log as they were; moderators
 read but never refund; an operator of acme never reaches globex's orders, even with equal ids."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import re
@@ -18,19 +15,14 @@ from app.ledger.models import LedgerTransaction
 from app.orders.models import Order
 from app.payments.models import Refund
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
+from tests.console.conftest import (
     ADMIN_PASSWORD,
     BASIC,
     STANDARD,
-    api_as,
     audit_rows,
     drive,
     form_tokens,
-    make_gig,
-    make_seller,
     order_state,
-    shop,
-    web_as,
 )
 
 

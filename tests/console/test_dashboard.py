@@ -2,9 +2,6 @@
 before it, the time series and top categories, the SVG charts on the page, the period selector's
 refusals (web and API), a handful of aggregate queries, and tenants that never meet."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -12,25 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import kpis
-from app.console.views_dashboard import axis_value, chart_axis
+from app.console.dashboard import kpis
+from app.console.dashboard.views import axis_value, chart_axis
 from app.gigs.models import Category, Gig
 from app.ledger.models import LedgerTransaction
 from app.orders.models import Order
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    BASIC,
-    PREMIUM,
-    STANDARD,
-    api_as,
-    drive,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, BASIC, PREMIUM, STANDARD, drive
 
 
 def _shift(order_id: int, days: int) -> None:
@@ -51,7 +37,7 @@ def _shift(order_id: int, days: int) -> None:
 
 def _business(in_tenant, tenant, s):
     """A week of business and an older order: returns the ids."""
-    from app.console import operations
+    from app.console.operations import orders
 
     with in_tenant(tenant):
         old = drive(s, "completed", tier="premium")
@@ -60,7 +46,7 @@ def _business(in_tenant, tenant, s):
         working = drive(s, "in_progress", tier="standard")
         unpaid = drive(s, "awaiting_payment")
         refunded = drive(s, "in_progress")
-        operations.cancel_order(db.session.get(User, s.admin_id), refunded, 2000, "Half refund agreed")
+        orders.cancel_order(db.session.get(User, s.admin_id), refunded, 2000, "Half refund agreed")
         db.session.commit()
         return {"old": old, "done": done, "working": working, "unpaid": unpaid, "refunded": refunded}
 

@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from app.console.models import AuditEntry
 from tenants.db import db
 from tenants.models import TenantDomain
-from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login, png
-
-PASSWORD = "correct-horse-battery"
+from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, login
+from tests.gigs.conftest import png
 
 
 @pytest.fixture
@@ -39,21 +37,6 @@ def _default_hosts_stay_primary(app):
             ),
             {"base": app.config["BASE_DOMAIN"]},
         )
-
-
-def admin_web(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    login(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-    return client
-
-
-def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": email or f"admin@{tenant.slug}.test", "password": password}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def domain_rows(app) -> list[tuple]:

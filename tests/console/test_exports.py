@@ -1,9 +1,6 @@
 """CSV exports of users, orders and the audit log (web and API): admins only, streamed, safe to
 open in a spreadsheet, honouring the list filters, audited, and never crossing tenants."""
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import csv
@@ -12,20 +9,9 @@ import io
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console import operations
+from app.console.operations import exports, orders
 from tenants.db import db
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    BASIC,
-    STANDARD,
-    api_as,
-    audit_rows,
-    drive,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, STANDARD, audit_rows, drive
 
 
 def _csv(response) -> list[dict]:
@@ -47,7 +33,7 @@ def test_users_csv_lists_every_user_and_defuses_formulas(acme, shop, make_user, 
     assert response.headers["Cache-Control"] == "no-store"
     rows = _csv(response)
     assert {r["email"] for r in rows} == expected
-    assert list(rows[0]) == list(operations.USER_CSV_HEADER)
+    assert list(rows[0]) == list(exports.USER_CSV_HEADER)
     by_email = {r["email"]: r for r in rows}
     assert by_email["evil@acme.test"]["display_name"].startswith("'=HYPERLINK")
     assert by_email["evil@acme.test"]["id"] == str(evil)
@@ -63,7 +49,7 @@ def test_orders_csv_honours_the_filters(acme, shop, in_tenant, web_as, api_as):
     with in_tenant(acme):
         done = drive(s, "completed", tier="standard")
         working = drive(s, "in_progress")
-        operations.cancel_order(db.session.get(User, s.admin_id), working, 1500, "Partly")
+        orders.cancel_order(db.session.get(User, s.admin_id), working, 1500, "Partly")
         db.session.commit()
         unpaid = drive(s, "awaiting_payment", buyer_id=s.buyer2_id)
     admin = web_as(acme, s.admin_email, ADMIN_PASSWORD)
@@ -95,8 +81,9 @@ def test_orders_csv_honours_the_filters(acme, shop, in_tenant, web_as, api_as):
     refused = client.get("/api/v1/console/exports/orders.csv?from=2024-13-01", headers=headers)
     assert refused.status_code == 422 and "from" in refused.json["errors"]["query"]
     with in_tenant(acme):
-        exports = [row for row in audit_rows() if row[0] == "export.orders"]
-        assert [row[4] for row in exports] == ["web", "web", "web", "api"]  # the refused ones are not exports
+        exported = [row for row in audit_rows() if row[0] == "export.orders"]
+        # the refused ones are not exports
+        assert [row[4] for row in exported] == ["web", "web", "web", "api"]
         from app.console.models import AuditEntry
 
         filtered = db.session.scalars(
@@ -109,7 +96,7 @@ def test_audit_log_csv(acme, shop, in_tenant, web_as, api_as):
     s = shop(acme)
     with in_tenant(acme):
         oid = drive(s, "in_progress")
-        operations.cancel_order(db.session.get(User, s.admin_id), oid, None, "Refund from a script")
+        orders.cancel_order(db.session.get(User, s.admin_id), oid, None, "Refund from a script")
         db.session.commit()
     admin = web_as(acme, s.admin_email, ADMIN_PASSWORD)
     rows = _csv(admin.get("/console/exports/audit-log.csv?action=order"))
@@ -157,13 +144,14 @@ def test_exports_never_cross_tenants(acme, globex, shop, in_tenant, web_as, api_
         drive(g, "in_progress")
     acme_admin = web_as(acme, a.admin_email, ADMIN_PASSWORD)
     users = _csv(acme_admin.get("/console/exports/users.csv"))
-    orders = _csv(acme_admin.get("/console/exports/orders.csv"))
+    order_rows = _csv(acme_admin.get("/console/exports/orders.csv"))
     assert all(r["email"].endswith("@acme.test") for r in users)
-    assert [r["buyer_email"] for r in orders] == ["buyer@acme.test"] and orders[0]["status"] == "completed"
+    assert [r["buyer_email"] for r in order_rows] == ["buyer@acme.test"]
+    assert order_rows[0]["status"] == "completed"
     globex_admin = web_as(globex, g.admin_email, ADMIN_PASSWORD)
     globex_orders = _csv(globex_admin.get("/console/exports/orders.csv"))
     assert [r["buyer_email"] for r in globex_orders] == ["buyer@globex.test"]
-    assert orders[0]["id"] == globex_orders[0]["id"]  # equal ids, each tenant its own row
+    assert order_rows[0]["id"] == globex_orders[0]["id"]  # equal ids, each tenant its own row
     _client, headers = api_as(acme, a.admin_email, ADMIN_PASSWORD)
     assert (
         tenant_client("globex").get("/api/v1/console/exports/users.csv", headers=headers).status_code == 401
@@ -175,7 +163,7 @@ def test_exports_never_cross_tenants(acme, globex, shop, in_tenant, web_as, api_
 def test_export_rows_come_in_batches_without_gaps_or_repeats(acme, make_user, in_tenant):
     ids = [make_user(acme, email=f"bulk{i}@acme.test") for i in range(7)]
     with in_tenant(acme):
-        exported = [row[0] for row in operations.user_csv_rows(batch=3)]
+        exported = [row[0] for row in exports.user_csv_rows(batch=3)]
         assert exported == sorted(exported) and len(set(exported)) == len(exported)
         assert set(ids) <= set(exported)
         assert len(exported) == db.session.scalar(sa.select(sa.func.count()).select_from(User))

@@ -6,7 +6,6 @@ another area's), a seller's publish sends the gig to the queue. Operators approv
 is told. Every decision is audited; refusals change nothing; tenants never meet.
 """
 
-# ruff: noqa: F811  (fixtures imported from tests/gigs/conftest.py)
 from __future__ import annotations
 
 import pytest
@@ -21,8 +20,8 @@ from app.notifications.models import Notification
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.console.web_kit import csrf, token, web_login
-from tests.gigs.conftest import first_subcategory_id, gig_data, make_seller  # noqa: F401  (fixtures)
+from tests.console.conftest import csrf_token, login, token
+from tests.gigs.conftest import first_subcategory_id, gig_data
 from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 ADMIN_ID = 1
@@ -123,7 +122,7 @@ def admin_api(tenant_client):
 @pytest.fixture
 def admin_web(tenant_client):
     def make(tenant):
-        return web_login(tenant_client(tenant.slug), f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
+        return login(tenant_client(tenant.slug), f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
 
     return make
 
@@ -225,7 +224,7 @@ def test_approving_on_the_web_publishes_indexes_audits_and_tells_the_seller(
     web = admin_web(acme)
     page = f"/console/gigs/{gig_id}"
     response = web.post(
-        f"{page}/approve", data={"approve-csrf_token": csrf(web, page), "approve-version": str(version)}
+        f"{page}/approve", data={"approve-csrf_token": csrf_token(web, page), "approve-version": str(version)}
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     state = gig_state(acme, gig_id)
@@ -268,7 +267,8 @@ def test_approving_a_version_the_seller_changed_since_is_refused(
     web = admin_web(acme)
     page = f"/console/gigs/{gig_id}"
     form = web.post(
-        f"{page}/approve", data={"approve-csrf_token": csrf(web, page), "approve-version": str(reviewed)}
+        f"{page}/approve",
+        data={"approve-csrf_token": csrf_token(web, page), "approve-version": str(reviewed)},
     )
     assert form.status_code == 412
     body = form.get_data(as_text=True)
@@ -318,7 +318,7 @@ def test_a_moderator_rejects_with_a_reason_the_seller_reads_then_the_seller_resu
         kind == "gig_rejected" and "another company's logo" in text and url == f"/seller/gigs/{gig_id}/edit"
     )
 
-    seller = web_login(tenant_client("acme"), "seller1@example.com")
+    seller = login(tenant_client("acme"), "seller1@example.com")
     edit = seller.get(f"/seller/gigs/{gig_id}/edit").get_data(as_text=True)
     assert 'data-testid="moderation-reason"' in edit and "another company&#39;s logo" in edit
     assert "Resubmit for review" in edit
@@ -327,7 +327,7 @@ def test_a_moderator_rejects_with_a_reason_the_seller_reads_then_the_seller_resu
 
     # Even with approval switched off meanwhile, a rejected gig goes back to review.
     approval(acme, False)
-    token_ = csrf(seller, "/seller/gigs")
+    token_ = csrf_token(seller, "/seller/gigs")
     resubmit = seller.post(f"/seller/gigs/{gig_id}/publish", data={"csrf_token": token_})
     assert resubmit.status_code == 303
     assert "sent for review" in seller.get("/seller/gigs").get_data(as_text=True)
@@ -379,11 +379,13 @@ def test_an_operator_pauses_a_live_gig_it_leaves_search_and_returns_only_through
 
     web = admin_web(acme)
     page = f"/console/gigs/{gig_id}"
-    empty = web.post(f"{page}/pause", data={"pause-csrf_token": csrf(web, page), "pause-reason": ""})
+    empty = web.post(f"{page}/pause", data={"pause-csrf_token": csrf_token(web, page), "pause-reason": ""})
     assert empty.status_code == 422 and 'id="pause-reason-error"' in empty.get_data(as_text=True)
     assert gig_state(acme, gig_id)["status"] == "active"
     reason = "Reported by buyers: the samples are not the seller's own work."
-    response = web.post(f"{page}/pause", data={"pause-csrf_token": csrf(web, page), "pause-reason": reason})
+    response = web.post(
+        f"{page}/pause", data={"pause-csrf_token": csrf_token(web, page), "pause-reason": reason}
+    )
     assert response.status_code == 303
     state = gig_state(acme, gig_id)
     assert state["status"] == "paused" and state["moderation_reason"] == reason
@@ -395,9 +397,11 @@ def test_an_operator_pauses_a_live_gig_it_leaves_search_and_returns_only_through
     assert kind == "gig_paused_by_operator" and "samples are not the seller" in text
 
     # The seller cannot simply switch it back on: publishing sends it to review.
-    seller_web = web_login(tenant_client("acme"), "seller1@example.com")
+    seller_web = login(tenant_client("acme"), "seller1@example.com")
     assert "Paused by the marketplace" in seller_web.get("/seller/gigs").get_data(as_text=True)
-    seller_web.post(f"/seller/gigs/{gig_id}/publish", data={"csrf_token": csrf(seller_web, "/seller/gigs")})
+    seller_web.post(
+        f"/seller/gigs/{gig_id}/publish", data={"csrf_token": csrf_token(seller_web, "/seller/gigs")}
+    )
     assert gig_state(acme, gig_id)["status"] == "pending_approval"
     run_jobs()
     assert index_ids(in_tenant, acme, "watercolor") == []
@@ -480,7 +484,9 @@ def test_web_reject_without_a_reason_shows_on_the_form(acme, submit_gig, admin_w
     _seller, gig_id = submit_gig(acme)
     web = admin_web(acme)
     page = f"/console/gigs/{gig_id}"
-    response = web.post(f"{page}/reject", data={"reject-csrf_token": csrf(web, page), "reject-reason": "  "})
+    response = web.post(
+        f"{page}/reject", data={"reject-csrf_token": csrf_token(web, page), "reject-reason": "  "}
+    )
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert 'id="reject-reason-error"' in body and "Give a reason" in body
@@ -496,10 +502,10 @@ def test_buyers_and_sellers_cannot_moderate(acme, submit_gig, make_user, tenant_
     seller_id, gig_id = submit_gig(acme)
     make_user(acme, email="buyer@example.com")
     for email in ("buyer@example.com", "seller1@example.com"):
-        web = web_login(tenant_client("acme"), email)
+        web = login(tenant_client("acme"), email)
         assert web.get("/console/gigs").status_code == 403
         assert web.get(f"/console/gigs/{gig_id}").status_code == 403
-        token_ = csrf(web, "/account")
+        token_ = csrf_token(web, "/account")
         assert (
             web.post(f"/console/gigs/{gig_id}/approve", data={"approve-csrf_token": token_}).status_code
             == 403
@@ -576,7 +582,7 @@ def test_two_operators_deciding_at_once_are_serialised(
     gig and is refused as a state conflict (409), not a lost update."""
     import threading
 
-    from app.console import people
+    from app.console.people import actions as people
 
     mod = make_user(acme, email="mod@example.com", role="moderator")
     _seller, gig_id = submit_gig(acme)

@@ -11,11 +11,9 @@ from app.orders import services as orders
 from app.settings.models import MarketplaceSettings
 from app.settings.services import get_branding
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, login
 from tests.orders.conftest import drive, market  # noqa: F401  (fixture)
 
-PASSWORD = "correct-horse-battery"
 FIELDS = (
     "currency",
     "commission_bps",
@@ -27,21 +25,6 @@ FIELDS = (
     "gigs_require_approval",
     "support_email",
 )
-
-
-def admin_web(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    login(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-    return client
-
-
-def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": email or f"admin@{tenant.slug}.test", "password": password}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def stored(in_tenant, tenant) -> dict:

@@ -12,30 +12,13 @@ from app.console.models import AuditEntry
 from app.core.crypto import decrypt_secret
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login
+from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, login
 
-PASSWORD = "correct-horse-battery"
 KEYS = {
     "publishable_key": "pk_test_51HxPublishable",
     "secret_key": "sk_test_51HxSecretValueA1b2",
     "webhook_secret": "whsec_SigningSecretZz9f3c",
 }
-
-
-def admin_web(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    login(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-    return client
-
-
-def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": email or f"admin@{tenant.slug}.test", "password": password}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def stored(in_tenant, tenant) -> dict:

@@ -11,9 +11,6 @@
 - every console API operation is documented with its bearer security and its 401/403.
 """
 
-# The kit's fixtures are imported below and then named as test parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import uuid
@@ -24,15 +21,7 @@ from flask.views import MethodView
 from werkzeug.routing.converters import AnyConverter, IntegerConverter, UUIDConverter
 
 from app.console.access import ADMIN, MODERATOR, console_required
-from tests.console.ops_kit import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD,
-    api_as,
-    form_tokens,
-    make_gig,
-    make_seller,
-    shop,
-    web_as,
-)
+from tests.console.conftest import ADMIN_PASSWORD, form_tokens
 
 CONSOLE_BLUEPRINTS = ("console", "console_api")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}

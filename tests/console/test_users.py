@@ -6,7 +6,6 @@ search and come back, the user is emailed). Refusals change nothing and write no
 entry. Tenants never meet, even with equal ids.
 """
 
-# ruff: noqa: F811  (fixtures imported from tests/gigs/conftest.py)
 from __future__ import annotations
 
 import threading
@@ -19,8 +18,7 @@ from app.console.models import AuditEntry
 from app.mail.models import EmailMessage
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.console.web_kit import PASSWORD, csrf, token, web_login
-from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.console.conftest import PASSWORD, csrf_token, login, token
 from tests.helpers import backends_waiting_for_a_lock, wait_until
 
 ADMIN_ID = 1  # the seeded operator admin of every tenant
@@ -44,7 +42,7 @@ def admin_api(tenant_client):
 @pytest.fixture
 def admin_web(tenant_client):
     def make(tenant):
-        return web_login(tenant_client(tenant.slug), admin_email(tenant), ADMIN_PASSWORD)
+        return login(tenant_client(tenant.slug), admin_email(tenant), ADMIN_PASSWORD)
 
     return make
 
@@ -170,7 +168,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     make_gig(acme, seller, title="I will paint a watercolor portrait")
     run_jobs()
     assert len(_index_ids(in_tenant, acme, "watercolor")) == 1
-    seller_web = web_login(tenant_client("acme"), "sally@example.com")
+    seller_web = login(tenant_client("acme"), "sally@example.com")
     seller_api = token(tenant_client("acme"), "sally@example.com")
     assert seller_web.get("/account").status_code == 200
     assert tenant_client("acme").get("/api/v1/me", headers=seller_api).status_code == 200
@@ -179,7 +177,10 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     page = f"/console/users/{seller}"
     response = admin.post(
         f"{page}/suspend",
-        data={"csrf_token": csrf(admin, page), "reason": "Asked buyers to pay outside the marketplace."},
+        data={
+            "csrf_token": csrf_token(admin, page),
+            "reason": "Asked buyers to pay outside the marketplace.",
+        },
     )
     assert response.status_code == 303 and response.headers["Location"].endswith(page)
     assert "is suspended" in admin.get(page).get_data(as_text=True)
@@ -205,7 +206,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     again = tenant_client("acme")
     refused = again.post(
         "/login",
-        data={"csrf_token": csrf(again, "/login"), "email": "sally@example.com", "password": PASSWORD},
+        data={"csrf_token": csrf_token(again, "/login"), "email": "sally@example.com", "password": PASSWORD},
     )
     assert refused.status_code == 422 and "suspended" in refused.get_data(as_text=True)
 
@@ -216,7 +217,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     assert "Asked buyers to pay outside the marketplace." in mailbox.text(mail)
 
     # Reactivation reverses it all.
-    response = admin.post(f"{page}/reactivate", data={"csrf_token": csrf(admin, page)})
+    response = admin.post(f"{page}/reactivate", data={"csrf_token": csrf_token(admin, page)})
     assert response.status_code == 303
     state = user_state(acme, seller)
     assert state == {"status": "active", "role": "member", "suspended_reason": None, "suspended_at": None}
@@ -225,7 +226,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     run_jobs()
     assert len(_index_ids(in_tenant, acme, "watercolor")) == 1
     assert any("active again" in m["Subject"] for m in mailbox.messages if m["To"] == "sally@example.com")
-    web_login(tenant_client("acme"), "sally@example.com")
+    login(tenant_client("acme"), "sally@example.com")
 
 
 def test_api_suspend_and_reactivate_are_audited_as_api(
@@ -299,16 +300,16 @@ def test_roles_on_the_web_are_for_admins_only(
     make_user(acme, email="mod@example.com", role="moderator")
     admin = admin_web(acme)
     page = f"/console/users/{member}"
-    response = admin.post(f"{page}/role", data={"csrf_token": csrf(admin, page), "role": "admin"})
+    response = admin.post(f"{page}/role", data={"csrf_token": csrf_token(admin, page), "role": "admin"})
     assert response.status_code == 303 and user_state(acme, member)["role"] == "admin"
-    bad = admin.post(f"{page}/role", data={"csrf_token": csrf(admin, page), "role": "owner"})
+    bad = admin.post(f"{page}/role", data={"csrf_token": csrf_token(admin, page), "role": "owner"})
     assert bad.status_code == 422 and "Choose one of" in bad.get_data(as_text=True)
     assert user_state(acme, member)["role"] == "admin"
 
-    mod = web_login(tenant_client("acme"), "mod@example.com")
+    mod = login(tenant_client("acme"), "mod@example.com")
     detail = mod.get(page)
     assert detail.status_code == 200 and 'data-testid="role-form"' not in detail.get_data(as_text=True)
-    refused = mod.post(f"{page}/role", data={"csrf_token": csrf(mod, page), "role": "member"})
+    refused = mod.post(f"{page}/role", data={"csrf_token": csrf_token(mod, page), "role": "member"})
     assert refused.status_code == 403 and user_state(acme, member)["role"] == "admin"
     assert [e[0] for e in audit_of(acme)] == ["user.role"]
 
@@ -324,10 +325,10 @@ def test_buyers_sellers_and_strangers_are_kept_out(acme, tenant_client, make_use
     assert "/login" in anonymous.get("/console/users").headers["Location"]
     assert anonymous.get("/api/v1/console/users").status_code == 401
     for email in ("buyer@example.com", "seller@example.com"):
-        web = web_login(tenant_client("acme"), email)
+        web = login(tenant_client("acme"), email)
         for path in ("/console/users", f"/console/users/{ADMIN_ID}"):
             assert web.get(path).status_code == 403, (email, path)
-        token_csrf = csrf(web, "/account")
+        token_csrf = csrf_token(web, "/account")
         assert (
             web.post(
                 f"/console/users/{ADMIN_ID}/suspend", data={"csrf_token": token_csrf, "reason": "Take over."}
@@ -416,20 +417,20 @@ def test_web_refusals_show_on_the_form(acme, make_user, admin_web, user_state, a
     member = make_user(acme, email="member@example.com")
     admin = admin_web(acme)
     page = f"/console/users/{member}"
-    empty = admin.post(f"{page}/suspend", data={"csrf_token": csrf(admin, page), "reason": " "})
+    empty = admin.post(f"{page}/suspend", data={"csrf_token": csrf_token(admin, page), "reason": " "})
     assert empty.status_code == 422
     assert 'id="reason-error"' in empty.get_data(as_text=True) and "Give a reason" in empty.get_data(
         as_text=True
     )
     me = f"/console/users/{ADMIN_ID}"
     self_suspend = admin.post(
-        f"{me}/suspend", data={"csrf_token": csrf(admin, page), "reason": "Going away."}
+        f"{me}/suspend", data={"csrf_token": csrf_token(admin, page), "reason": "Going away."}
     )
     assert self_suspend.status_code == 409 and "your own account" in self_suspend.get_data(as_text=True)
     assert admin.get("/console/users/999999").status_code == 404
     assert (
         admin.post(
-            "/console/users/999999/suspend", data={"csrf_token": csrf(admin, page), "reason": "Ghost."}
+            "/console/users/999999/suspend", data={"csrf_token": csrf_token(admin, page), "reason": "Ghost."}
         ).status_code
         == 404
     )
@@ -487,7 +488,7 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
     """The first suspension holds its locks until it commits; the second waits, re-reads,
     finds its own admin suspended, and is refused. Without the locks both would succeed."""
     from app.accounts import moderation
-    from app.console import people
+    from app.console.people import actions as people
 
     second_admin = make_user(acme, email="admin2@example.com", role="admin")
     first_done = threading.Event()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import check_password
-from app.console import kpis
+from app.console.dashboard import kpis
 from app.console.models import AuditEntry
 from app.demo import people
 from app.demo.seed import DEMO_PASSWORD, seed_demo
@@ -32,7 +32,7 @@ from app.payments.models import Payment, Payout, Refund
 from app.search.services import build_query, search_gigs
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.console.ops_kit import web_as  # noqa: F401  (fixture)
+from tests.console.conftest import web_as  # noqa: F401  (fixture)
 
 SELLERS, GIGS, ORDERS = 3, 6, 30
 BUYERS = len(people.BUYERS)

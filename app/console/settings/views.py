@@ -1,8 +1,11 @@
 """Console pages for branding, domains, settings, categories and payments (admins only).
 
-Thin: parse the form, call one console action (which audits), commit once, redirect.
-A refusal rolls back, and the page is shown again with the message on its field
-(422, or 409 for a conflict): bad input changes nothing.
+Thin: parse the form, call one console action (``branding.py``, ``domains.py``,
+``marketplace.py``: the domain rule plus the audit entry), redirect; the request's unit of
+work commits. A refusal shows the page again with the message on its field (``refuse_form``:
+422, or 409 for a conflict) and drops the request's work: bad input changes nothing. The
+buttons without a form of their own (verify a domain, hide a category...) let a refusal
+through to the central handler, which flashes it on the page the operator came from.
 """
 
 from __future__ import annotations
@@ -10,19 +13,21 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
-from app.accounts.forms import apply_errors, format_minor
-from app.console import branding as branding_actions
-from app.console import domains as domain_actions
-from app.console import marketplace as marketplace_actions
+from app.accounts.forms import format_minor
 from app.console.access import ADMIN, console_required, console_user
 from app.console.blueprints import bp
+from app.console.errors import ConsoleError, as_domain_error, refuse_prefixed_form
+from app.console.settings import branding as branding_actions
+from app.console.settings import domains as domain_actions
+from app.console.settings import marketplace as marketplace_actions
+from app.core.domain_errors import FORM, refuse_form
 from app.gigs import categories
 from app.mail.services import tenant_base_url
 from app.payments.services import PaymentError
 from app.settings import forms
 from app.settings import services as settings
-from tenants.db import current_tenant, db
-from tenants.domains import DomainError
+from tenants.db import current_tenant
+from tenants.domains import DomainError as TenantDomainError
 
 # --------------------------------------------------------------------------- branding
 
@@ -82,11 +87,9 @@ def update_branding():
             accent_color=form.accent_color.data,
         )
     except settings.SettingsError as exc:
-        db.session.rollback()
-        for message in apply_errors(form, exc.errors):
-            form.form_errors.append(message)
+        exc = as_domain_error(exc)
+        form.form_errors.extend(refuse_form(exc, form))
         return _branding_page(form, status=exc.status)
-    db.session.commit()
     flash("Branding saved. The whole site and every email now use it.", "success")
     return redirect(url_for("console.branding"))
 
@@ -107,9 +110,8 @@ def upload_brand_image(kind: str):
     try:
         branding_actions.upload_brand_image(console_user(), kind, form.image.data)
     except settings.SettingsError as exc:
-        db.session.rollback()
-        return _branding_page(image_errors={kind: exc.errors.get(kind, str(exc))}, status=exc.status)
-    db.session.commit()
+        exc = as_domain_error(exc)  # errors: {kind: message}, shown under that image's upload
+        return _branding_page(image_errors={kind: " ".join(refuse_form(exc, form))}, status=exc.status)
     flash(f"New {kind} saved.", "success")
     return redirect(url_for("console.branding"))
 
@@ -120,7 +122,6 @@ def remove_brand_image(kind: str):
     kind = _kind(kind)
     forms.ConfirmForm().validate_on_submit() or abort(400)
     branding_actions.remove_brand_image(console_user(), kind)
-    db.session.commit()
     flash(f"The {kind} was removed.", "success")
     return redirect(url_for("console.branding"))
 
@@ -154,21 +155,11 @@ def add_domain():
         return _domains_page(form, 422)
     try:
         domain = domain_actions.add_domain(console_user(), form.hostname.data)
-        hostname = domain.hostname
-    except DomainError as exc:
-        db.session.rollback()
-        form.hostname.errors = [*form.hostname.errors, exc.message]
+    except TenantDomainError as exc:
+        exc = as_domain_error(exc)
+        refuse_form(exc, form, aliases={FORM: "hostname"})
         return _domains_page(form, exc.status)
-    db.session.commit()
-    flash(f"{hostname} added. Publish the DNS record below, then press Verify.", "success")
-    return redirect(url_for("console.domains"))
-
-
-def _domain_refused(exc: DomainError):
-    db.session.rollback()
-    if exc.status == 404:
-        abort(404)
-    flash(exc.message, "error")
+    flash(f"{domain.hostname} added. Publish the DNS record below, then press Verify.", "success")
     return redirect(url_for("console.domains"))
 
 
@@ -176,16 +167,12 @@ def _domain_refused(exc: DomainError):
 @console_required(ADMIN)
 def verify_domain(domain_id: int):
     forms.ConfirmForm().validate_on_submit() or abort(400)
-    try:
-        domain = domain_actions.verify_domain(console_user(), domain_id)
-        hostname, verified, error = domain.hostname, domain.status == "verified", domain.last_check_error
-    except DomainError as exc:
-        return _domain_refused(exc)
-    db.session.commit()  # a failed check is recorded too (when, and what was found)
-    if verified:
-        flash(f"{hostname} is verified and now reaches your marketplace.", "success")
+    # A failed check is an answer, not a refusal: it is recorded (when, and what was found).
+    domain = domain_actions.verify_domain(console_user(), domain_id)
+    if domain.status == "verified":
+        flash(f"{domain.hostname} is verified and now reaches your marketplace.", "success")
     else:
-        flash(f"{hostname} is not verified yet: {error}", "error")
+        flash(f"{domain.hostname} is not verified yet: {domain.last_check_error}", "error")
     return redirect(url_for("console.domains"))
 
 
@@ -193,11 +180,7 @@ def verify_domain(domain_id: int):
 @console_required(ADMIN)
 def make_primary_domain(domain_id: int):
     forms.ConfirmForm().validate_on_submit() or abort(400)
-    try:
-        hostname = domain_actions.make_primary(console_user(), domain_id).hostname
-    except DomainError as exc:
-        return _domain_refused(exc)
-    db.session.commit()
+    hostname = domain_actions.make_primary(console_user(), domain_id).hostname
     flash(f"{hostname} is now the primary domain: links in emails use it.", "success")
     return redirect(url_for("console.domains"))
 
@@ -206,11 +189,7 @@ def make_primary_domain(domain_id: int):
 @console_required(ADMIN)
 def remove_domain(domain_id: int):
     forms.ConfirmForm().validate_on_submit() or abort(400)
-    try:
-        hostname = domain_actions.remove_domain(console_user(), domain_id)["hostname"]
-    except DomainError as exc:
-        return _domain_refused(exc)
-    db.session.commit()
+    hostname = domain_actions.remove_domain(console_user(), domain_id)["hostname"]
     flash(f"{hostname} was removed.", "success")
     return redirect(url_for("console.domains"))
 
@@ -259,8 +238,8 @@ def update_settings():
     fee_currency = currency if currency in settings.CURRENCIES else settings.settings_row().currency
     fee = settings.parse_money(form.commission_min_fee.data, fee_currency)
     if fee is None:
-        decimals = settings.currency_exponent(fee_currency)
-        form.commission_min_fee.errors = [f"Enter an amount like {'1.50' if decimals else '150'}."]
+        example = "1.50" if settings.currency_exponent(fee_currency) else "150"
+        refuse_form(ConsoleError({"commission_min_fee": f"Enter an amount like {example}."}), form)
         return _settings_page(form, 422)
     try:
         marketplace_actions.update_settings(
@@ -276,10 +255,9 @@ def update_settings():
             support_email=form.support_email.data or None,
         )
     except settings.SettingsError as exc:
-        db.session.rollback()
-        leftovers = apply_errors(form, exc.errors, aliases={"commission_min_fee_minor": "commission_min_fee"})
+        exc = as_domain_error(exc)
+        leftovers = refuse_form(exc, form, aliases={"commission_min_fee_minor": "commission_min_fee"})
         return _settings_page(form, exc.status, leftovers)
-    db.session.commit()
     flash("Settings saved. They apply to what happens from now on.", "success")
     return redirect(url_for("console.settings"))
 
@@ -341,25 +319,15 @@ def create_category():
             slug=form.slug.data or None,
             description=form.description.data or "",
         )
-        name = category.name
     except categories.CategoryError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            form.parent_id.errors = [exc.errors.get("parent_id", "This category does not exist.")]
-            return _categories_page(form, 422)
-        for message in apply_errors(form, exc.errors):
-            form.name.errors = [*form.name.errors, message]
+        if exc.status == 404:  # the chosen parent is gone: a field of this form
+            exc = ConsoleError({"parent_id": exc.errors.get("parent_id", "This category does not exist.")})
+        exc = as_domain_error(exc)
+        leftovers = refuse_form(exc, form)  # the field errors land on their inputs
+        form.name.errors = [*form.name.errors, *leftovers]
         return _categories_page(form, exc.status)
-    db.session.commit()
-    flash(f"Category {name!r} created.", "success")
+    flash(f"Category {category.name!r} created.", "success")
     return redirect(url_for("console.categories"))
-
-
-def _category_or_404(category_id: int):
-    try:
-        return categories.get_category(category_id)
-    except categories.CategoryError:
-        abort(404)
 
 
 @bp.post("/categories/<int:category_id>")
@@ -367,7 +335,7 @@ def _category_or_404(category_id: int):
 def update_category(category_id: int):
     form = forms.CategoryEditForm(prefix=f"c{category_id}")
     if not form.validate_on_submit():
-        _category_or_404(category_id)
+        categories.get_category(category_id)  # an unknown category is a 404 page
         return _categories_page(status=422, edit_forms={category_id: form})
     try:
         category = marketplace_actions.update_category(
@@ -377,16 +345,14 @@ def update_category(category_id: int):
             slug=(form.slug.data or "").strip(),
             description=form.description.data or "",
         )
-        name = category.name
     except categories.CategoryError as exc:
-        db.session.rollback()
+        exc = as_domain_error(exc)
         if exc.status == 404:
-            abort(404)
-        for message in apply_errors(form, exc.errors):
-            form.name.errors = [*form.name.errors, message]
+            raise exc
+        leftovers = refuse_prefixed_form(exc, form)  # the field errors land on their inputs
+        form.name.errors = [*form.name.errors, *leftovers]
         return _categories_page(status=exc.status, edit_forms={category_id: form})
-    db.session.commit()
-    flash(f"Category {name!r} saved.", "success")
+    flash(f"Category {category.name!r} saved.", "success")
     return redirect(url_for("console.categories"))
 
 
@@ -396,26 +362,17 @@ def category_action(category_id: int):
     form = forms.CategoryActionForm()
     form.validate_on_submit() or abort(400)
     action = form.action.data
-    try:
-        category = categories.get_category(category_id)
-        if action in ("hide", "show"):
-            changes = {"is_hidden": action == "hide"}
-        elif action in ("up", "down"):
-            index = categories.sibling_index(category)
-            changes = {"position": max(0, index - 1) if action == "up" else index + 1}
-        else:
-            abort(400)
-        category = marketplace_actions.update_category(console_user(), category_id, **changes)
-        name = category.name
-    except categories.CategoryError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(" ".join(exc.errors.values()), "error")
-        return redirect(url_for("console.categories"))
-    db.session.commit()
+    category = categories.get_category(category_id)
+    if action in ("hide", "show"):
+        changes = {"is_hidden": action == "hide"}
+    elif action in ("up", "down"):
+        index = categories.sibling_index(category)
+        changes = {"position": max(0, index - 1) if action == "up" else index + 1}
+    else:
+        abort(400)
+    category = marketplace_actions.update_category(console_user(), category_id, **changes)
     done = {"hide": "hidden", "show": "shown again", "up": "moved up", "down": "moved down"}[action]
-    flash(f"Category {name!r} {done}.", "success")
+    flash(f"Category {category.name!r} {done}.", "success")
     return redirect(url_for("console.categories"))
 
 
@@ -466,11 +423,9 @@ def update_payments():
             secret_key=form.secret_key.data,
             webhook_secret=form.webhook_secret.data,
         )
-    except PaymentError as exc:
-        db.session.rollback()
-        leftovers = apply_errors(form, exc.errors)
-        return _payments_page(form, exc.status, leftovers or ([exc.message] if not exc.errors else []))
-    db.session.commit()
+    except (PaymentError, ConsoleError) as exc:
+        exc = as_domain_error(exc)
+        return _payments_page(form, exc.status, refuse_form(exc, form))
     flash(
         "Payments now go through Stripe."
         if form.provider.data == "stripe"

@@ -1,9 +1,10 @@
 """Console actions on people and gigs: each calls the domain rule and writes the audit
-entry in the same transaction (the caller commits once, or rolls back on a refusal).
+entry in the same transaction (the request's unit of work commits both, or rolls both back
+on a refusal).
 
 The rules, and every refusal, live in ``app/accounts/moderation.py`` (users) and
-``app/gigs/moderation.py`` (gigs); the web views (``views_people.py``) and the API
-(``api_people.py``) call only these actions, so both are audited alike.
+``app/gigs/moderation.py`` (gigs); the web views (``views.py``) and the API (``api.py``)
+call only these actions, so both are audited alike.
 
 Audit actions: ``user.suspend``, ``user.reactivate``, ``user.role``, ``gig.approve``,
 ``gig.reject``, ``gig.pause``; target types ``user`` and ``gig``; ``changes`` holds

@@ -1,12 +1,13 @@
 """Console API: users (search, view, suspend, reactivate, role) and gig moderation
 (list / queue, review, approve, reject, pause) under ``/api/v1/console``.
 
-Thin: parse with a schema, call one console action (``people.py``: the domain rule
-plus the audit entry), commit once, serialize. Refusals keep the house shape
-``{code, status, message, errors}``: 403 a role that may not do this (a moderator
-acting on an admin, granting roles), 404 an unknown user or gig (of this
-marketplace: another marketplace's ids are unknown here), 409 a state conflict
-(yourself, the last admin, a gig that is not pending), 412 the gig changed since
+Thin: parse with a schema, call one console action (``actions.py``: the domain rule
+plus the audit entry), serialize; the request's unit of work commits. Refusals are domain
+errors answered by the central handler in the house shape ``{code, status, message,
+errors}``; nothing is caught here but the lists' bad filters (query arguments). 403 a role
+that may not do this (a moderator acting on an admin, granting roles), 404 an unknown user
+or gig (of this marketplace: another marketplace's ids are unknown here), 409 a state
+conflict (yourself, the last admin, a gig that is not pending), 412 the gig changed since
 the version you reviewed, 422 field errors as ``{"errors": {"json": {field: [msg]}}}``.
 Nothing is changed by a refused request.
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import abort
 
 from app.accounts import moderation as user_rules
-from app.accounts.services import FORM, AccountError
-from app.console import people
+from app.accounts.services import AccountError
 from app.console.access import ADMIN, MODERATOR, api_console_required
 from app.console.blueprints import blp
-from app.console.schemas_people import (
+from app.console.errors import as_domain_error
+from app.console.people import actions as people
+from app.console.people.schemas import (
     ConsoleApproveSchema,
     ConsoleGigDetailSchema,
     ConsoleGigListArgsSchema,
@@ -37,23 +38,9 @@ from app.console.schemas_people import (
 )
 from app.gigs import moderation as gig_rules
 from app.gigs.services import GigError
-from tenants.db import db
 
 USER_ID = "/users/<int(max=2147483647):user_id>"
 GIG_ID = "/gigs/<int(max=2147483647):gig_id>"
-
-
-def _refuse(exc: AccountError | GigError, location: str = "json"):
-    """Roll back and abort with the refusal's status; field errors in smorest's 422 shape."""
-    db.session.rollback()
-    status = getattr(exc, "status", 422)
-    if status == 422:
-        fields = {k: [v] for k, v in exc.errors.items() if k != FORM}
-        general = [v for k, v in exc.errors.items() if k == FORM]
-        if general:
-            fields["_schema"] = general
-        abort(422, message=exc.message, errors={location: fields})
-    abort(status, message=exc.message)
 
 
 def _documented(*codes: tuple[int, str]):
@@ -89,8 +76,8 @@ class ConsoleUsers(MethodView):
                 page=pagination_parameters.page,
                 per_page=pagination_parameters.page_size,
             )
-        except AccountError as exc:
-            _refuse(exc, "query")
+        except AccountError as exc:  # bad filters: they are query arguments
+            raise as_domain_error(exc, location="query") from exc
         pagination_parameters.item_count = total
         return users
 
@@ -102,10 +89,7 @@ class ConsoleUser(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, user_id):
         """One user with their gigs, order counts and the audit entries about them."""
-        try:
-            return people.user_overview(user_id)
-        except AccountError as exc:
-            _refuse(exc)
+        return people.user_overview(user_id)
 
 
 @blp.route(f"{USER_ID}/suspend")
@@ -124,12 +108,7 @@ class ConsoleUserSuspend(MethodView):
     def post(self, body, user_id):
         """Suspend a user: they are logged out everywhere, their API tokens are revoked,
         their gigs leave search, and they are emailed the reason."""
-        try:
-            user = people.suspend_user(g.api_user, user_id, body["reason"])
-        except AccountError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return user
+        return people.suspend_user(g.api_user, user_id, body["reason"])
 
 
 @blp.route(f"{USER_ID}/reactivate")
@@ -143,12 +122,7 @@ class ConsoleUserReactivate(MethodView):
     )
     def post(self, user_id):
         """Lift a suspension: the user can log in again and their gigs return to search."""
-        try:
-            user = people.reactivate_user(g.api_user, user_id)
-        except AccountError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return user
+        return people.reactivate_user(g.api_user, user_id)
 
 
 @blp.route(f"{USER_ID}/role")
@@ -166,12 +140,7 @@ class ConsoleUserRole(MethodView):
 
         Setting the role the user already has changes nothing (and records nothing).
         """
-        try:
-            user = people.set_user_role(g.api_user, user_id, body["role"])
-        except AccountError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return user
+        return people.set_user_role(g.api_user, user_id, body["role"])
 
 
 # --------------------------------------------------------------------------- gigs
@@ -194,8 +163,8 @@ class ConsoleGigs(MethodView):
                 page=pagination_parameters.page,
                 per_page=pagination_parameters.page_size,
             )
-        except GigError as exc:
-            _refuse(exc, "query")
+        except GigError as exc:  # bad filters: they are query arguments
+            raise as_domain_error(exc, location="query") from exc
         pagination_parameters.item_count = total
         return gigs
 
@@ -207,10 +176,7 @@ class ConsoleGig(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, gig_id):
         """A gig in any status with its full content, what it lacks to go live, and its audit entries."""
-        try:
-            return gig_rules.get_gig_for_review(gig_id)
-        except GigError as exc:
-            _refuse(exc)
+        return gig_rules.get_gig_for_review(gig_id)
 
 
 _GIG_REFUSALS = (
@@ -228,12 +194,7 @@ class ConsoleGigApprove(MethodView):
     @_documented(*_GIG_REFUSALS, (412, "The gig changed since the version you reviewed"))
     def post(self, body, gig_id):
         """Approve a gig pending approval: it goes live and the seller is notified."""
-        try:
-            gig = people.approve_gig(g.api_user, gig_id, expected_version=body.get("version"))
-        except GigError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return gig
+        return people.approve_gig(g.api_user, gig_id, expected_version=body.get("version"))
 
 
 @blp.route(f"{GIG_ID}/reject")
@@ -252,12 +213,7 @@ class ConsoleGigReject(MethodView):
     def post(self, body, gig_id):
         """Reject a gig pending approval with a reason the seller is told; they can edit it
         and publish it again, which sends it back to the queue."""
-        try:
-            gig = people.reject_gig(g.api_user, gig_id, body["reason"], expected_version=body.get("version"))
-        except GigError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return gig
+        return people.reject_gig(g.api_user, gig_id, body["reason"], expected_version=body.get("version"))
 
 
 @blp.route(f"{GIG_ID}/pause")
@@ -271,9 +227,4 @@ class ConsoleGigPause(MethodView):
     def post(self, body, gig_id):
         """Pause a live gig with a reason the seller is told. It leaves search; when the
         seller publishes it again it goes through review."""
-        try:
-            gig = people.pause_gig(g.api_user, gig_id, body["reason"])
-        except GigError as exc:
-            _refuse(exc)
-        db.session.commit()
-        return gig
+        return people.pause_gig(g.api_user, gig_id, body["reason"])

@@ -1,5 +1,5 @@
 """Console actions for branding: each calls the settings rule and writes the audit entry
-in the same transaction (the caller commits once)."""
+in the same transaction (the request's unit of work commits once)."""
 
 from __future__ import annotations
 

@@ -1,25 +1,32 @@
 """Console web pages: users (search, detail, suspend, reactivate, role) and gig moderation
 (the queue, every gig, the review page with approve / reject / pause).
 
-Thin: parse the form, call one console action (``people.py``), commit once, redirect.
-A refusal rolls back and re-renders the page with the message on the form and the
-refusal's status (422 field errors, 403, 409, 412); unknown ids are 404 pages.
-Admins and moderators see these pages; only admins change roles.
+Thin: parse the form, call one console action (``actions.py``), redirect; the request's unit
+of work commits. A refusal re-renders the page with the message on the form (``refuse_form``,
+which also drops the request's work) and the refusal's status (422 field errors, 403, 409,
+412); unknown ids are 404 pages. Admins and moderators see these pages; only admins change roles.
 """
 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectChoice, SelectField, TextAreaField
 
 from app.accounts import moderation as user_rules
-from app.accounts.forms import apply_errors
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError
-from app.console import people
 from app.console.access import ADMIN, MODERATOR, console_required, console_user, has_console_role
 from app.console.blueprints import bp
+from app.console.errors import as_domain_error, refuse_prefixed_form
+from app.console.people import actions as people
+from app.console.people.forms import (
+    ApproveForm,
+    ConfirmActionForm,
+    PauseForm,
+    RejectForm,
+    RoleForm,
+    SuspendForm,
+)
+from app.core.domain_errors import DomainError, refuse_form
 from app.gigs import moderation as gig_rules
 from app.gigs.models import GIG_STATUSES
 from app.gigs.services import GigError, completeness_errors, parse_version
@@ -42,57 +49,6 @@ GIG_BADGES = {
     "paused": "badge-warn",
 }
 USER_BADGES = {"active": "badge-ok", "suspended": "badge-bad", "deleted": ""}
-
-
-# --------------------------------------------------------------------------- forms
-
-
-class SuspendForm(FlaskForm):
-    reason = TextAreaField(
-        "Reason",
-        description=f"Emailed to the user. {user_rules.REASON_MIN} to {user_rules.REASON_MAX} characters.",
-    )
-
-
-class ConfirmActionForm(FlaskForm):
-    """A button that only needs the CSRF token (reactivate)."""
-
-
-class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(role, user_rules.ROLE_LABELS[role]) for role in ROLES])
-
-
-class _PrefixedForm(FlaskForm):
-    """The review page holds three forms: field names (and ids) carry the form's prefix."""
-
-    PREFIX = ""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("prefix", self.PREFIX)
-        super().__init__(*args, **kwargs)
-
-
-class ApproveForm(_PrefixedForm):
-    PREFIX = "approve"
-    version = HiddenField()
-
-
-class RejectForm(_PrefixedForm):
-    PREFIX = "reject"
-    version = HiddenField()
-    reason = TextAreaField(
-        "Why it is not approved",
-        description=f"The seller reads this and can fix the gig. {gig_rules.REASON_MIN} to "
-        f"{gig_rules.REASON_MAX} characters.",
-    )
-
-
-class PauseForm(_PrefixedForm):
-    PREFIX = "pause"
-    reason = TextAreaField(
-        "Why it is paused",
-        description="The seller reads this; publishing the gig again sends it to review.",
-    )
 
 
 def _page_arg() -> int:
@@ -147,10 +103,7 @@ def users():
 
 
 def _render_user(user_id: int, status: int = 200, **forms):
-    try:
-        overview = people.user_overview(user_id)
-    except AccountError:
-        abort(404)
+    overview = people.user_overview(user_id)  # an unknown user is a 404 page
     actor = console_user()
     role_form = forms.get("role_form") or RoleForm(formdata=None, data={"role": overview.user.role})
     return render_template(
@@ -180,12 +133,11 @@ def user(user_id: int):
     return _render_user(user_id)
 
 
-def _refused_user(user_id: int, exc: AccountError, form=None, form_name: str | None = None):
-    """Roll back and show the user's page again with the refusal on the form."""
-    db.session.rollback()
+def _refused_user(user_id: int, exc: DomainError, form, form_name: str | None = None):
+    """The user's page again (as it is now) with the refusal on the form; nothing is kept."""
     if exc.status == 404:
-        abort(404)
-    leftovers = apply_errors(form, exc.errors) if form is not None else list(exc.errors.values())
+        raise exc
+    leftovers = refuse_form(exc, form)
     forms = {form_name: form} if form_name else {}
     return _render_user(user_id, exc.status, form_errors=leftovers, **forms)
 
@@ -199,8 +151,7 @@ def suspend_user(user_id: int):
     try:
         target = people.suspend_user(console_user(), user_id, form.reason.data)
     except AccountError as exc:
-        return _refused_user(user_id, exc, form, "suspend_form")
-    db.session.commit()
+        return _refused_user(user_id, as_domain_error(exc), form, "suspend_form")
     flash(f"{target.display_name} is suspended and was emailed the reason.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -208,13 +159,13 @@ def suspend_user(user_id: int):
 @bp.post("/users/<int(max=2147483647):user_id>/reactivate")
 @console_required(MODERATOR)
 def reactivate_user(user_id: int):
-    if not ConfirmActionForm().validate_on_submit():
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
         abort(400)
     try:
         target = people.reactivate_user(console_user(), user_id)
     except AccountError as exc:
-        return _refused_user(user_id, exc)
-    db.session.commit()
+        return _refused_user(user_id, as_domain_error(exc), form)
     flash(f"{target.display_name} is active again and was emailed.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -230,8 +181,7 @@ def set_user_role(user_id: int):
     try:
         target = people.set_user_role(console_user(), user_id, form.role.data)
     except AccountError as exc:
-        return _refused_user(user_id, exc, form, "role_form")
-    db.session.commit()
+        return _refused_user(user_id, as_domain_error(exc), form, "role_form")
     flash(f"{target.display_name} is now {user_rules.ROLE_LABELS[target.role].lower()}.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -269,10 +219,7 @@ def gigs():
 
 
 def _render_gig(gig_id: int, status: int = 200, form_errors: list[str] | None = None, **forms):
-    try:
-        gig = gig_rules.get_gig_for_review(gig_id)
-    except GigError:
-        abort(404)
+    gig = gig_rules.get_gig_for_review(gig_id)  # an unknown gig is a 404 page
     approve_form = forms.get("approve_form") or ApproveForm(formdata=None)
     reject_form = forms.get("reject_form") or RejectForm(formdata=None)
     # Decisions carry the version shown on this page: a seller's edit in between is caught.
@@ -291,12 +238,11 @@ def _render_gig(gig_id: int, status: int = 200, form_errors: list[str] | None = 
     ), status
 
 
-def _refused_gig(gig_id: int, exc: GigError, form, form_name: str):
-    """Roll back and show the review page again (the gig as it is now) with the refusal."""
-    db.session.rollback()
+def _refused_gig(gig_id: int, exc: DomainError, form, form_name: str):
+    """The review page again (the gig as it is now) with the refusal; nothing is kept."""
     if exc.status == 404:
-        abort(404)
-    leftovers = apply_errors(form, exc.errors)
+        raise exc
+    leftovers = refuse_prefixed_form(exc, form)
     return _render_gig(gig_id, exc.status, form_errors=leftovers, **{form_name: form})
 
 
@@ -317,8 +263,7 @@ def approve_gig(gig_id: int):
             console_user(), gig_id, expected_version=parse_version(form.version.data)
         )
     except GigError as exc:
-        return _refused_gig(gig_id, exc, form, "approve_form")
-    db.session.commit()
+        return _refused_gig(gig_id, as_domain_error(exc), form, "approve_form")
     flash(f"“{approved.title}” is approved and live; the seller is notified.", "success")
     return redirect(url_for("console.gigs"), 303)
 
@@ -334,8 +279,7 @@ def reject_gig(gig_id: int):
             console_user(), gig_id, form.reason.data, expected_version=parse_version(form.version.data)
         )
     except GigError as exc:
-        return _refused_gig(gig_id, exc, form, "reject_form")
-    db.session.commit()
+        return _refused_gig(gig_id, as_domain_error(exc), form, "reject_form")
     flash(f"“{rejected.title}” is rejected; the seller is told why.", "success")
     return redirect(url_for("console.gigs"), 303)
 
@@ -349,7 +293,6 @@ def pause_gig(gig_id: int):
     try:
         paused = people.pause_gig(console_user(), gig_id, form.reason.data)
     except GigError as exc:
-        return _refused_gig(gig_id, exc, form, "pause_form")
-    db.session.commit()
+        return _refused_gig(gig_id, as_domain_error(exc), form, "pause_form")
     flash(f"“{paused.title}” is paused and out of search; the seller is told why.", "success")
     return redirect(url_for("console.gig", gig_id=gig_id), 303)

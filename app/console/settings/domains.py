@@ -2,7 +2,7 @@
 
 Each acts on the tenant bound to the request, writes the audit entry in the same
 transaction and has this process's host-resolution cache dropped after commit (other
-processes follow within TENANT_CACHE_TTL). The caller commits once.
+processes follow within TENANT_CACHE_TTL). The request's unit of work commits once.
 """
 
 from __future__ import annotations

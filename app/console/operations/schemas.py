@@ -1,115 +1,18 @@
-"""Marshmallow schemas of the console API for the dashboard, orders and refunds, and the audit log.
+"""Marshmallow schemas of the console API for orders and refunds, and the audit log.
 
-Query schemas check shapes and types; the rules (valid periods, ranges, filters) are
-``app.console.kpis`` and ``app.console.operations``'. Money is integer minor units.
+Query schemas check shapes and types; the rules (valid filters and ranges) are in
+``orders.py`` and ``audit_log.py``. Money is integer minor units.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.console.kpis import PRESETS
 from app.orders.models import ORDER_STATUSES
 from app.orders.schemas import OrderDetailSchema
 
 MINOR = {"description": "Integer minor units (cents) of the currency."}
 DAY = {"description": "A UTC day, inclusive (YYYY-MM-DD).", "example": "2024-05-31"}
-
-
-# --------------------------------------------------------------------------- dashboard
-
-
-class ConsoleDashboardArgs(Schema):
-    period = fields.Str(
-        validate=validate.OneOf(list(PRESETS)),
-        metadata={
-            "description": "A preset ending today (default 30d); ignored when from/to are given.",
-            "example": "30d",
-        },
-    )
-    date_from = fields.Str(data_key="from", metadata={**DAY, "example": "2024-05-01"})
-    date_to = fields.Str(data_key="to", metadata=DAY)
-
-
-class DashboardPeriodSchema(Schema):
-    key = fields.Str(metadata={"example": "30d", "description": "The preset, or `custom`."})
-    label = fields.Str(metadata={"example": "Last 30 days"})
-    first_day = fields.Date()
-    last_day = fields.Date()
-    previous_first_day = fields.Date()
-    previous_last_day = fields.Date()
-    granularity = fields.Str(metadata={"enum": ["day", "week", "month"], "example": "day"})
-
-
-class KpiFigureSchema(Schema):
-    key = fields.Str(
-        metadata={
-            "enum": [
-                "gmv",
-                "commission",
-                "refunds",
-                "orders",
-                "paid_orders",
-                "average_order",
-                "new_users",
-                "active_sellers",
-            ],
-            "example": "gmv",
-        }
-    )
-    label = fields.Str(metadata={"example": "GMV"})
-    value = fields.Int(metadata={"example": 1250000, "description": "This period (money in minor units)."})
-    previous = fields.Int(
-        metadata={"example": 990000, "description": "The previous period of the same length."}
-    )
-    kind = fields.Str(metadata={"enum": ["money", "count"]})
-    change_pct = fields.Float(
-        allow_none=True, metadata={"example": 26.3, "description": "null when previous is 0."}
-    )
-
-
-class OrderStatusCountSchema(Schema):
-    status = fields.Str(metadata={"enum": list(ORDER_STATUSES)})
-    label = fields.Str()
-    count = fields.Int()
-
-
-class CategoryGmvSchema(Schema):
-    category_id = fields.Int(
-        allow_none=True, metadata={"description": "null: custom offers and deleted gigs."}
-    )
-    name = fields.Str(metadata={"example": "Graphics & Design"})
-    gmv_minor = fields.Int(metadata=MINOR)
-    orders = fields.Int()
-
-
-class DashboardPointSchema(Schema):
-    day = fields.Date(
-        metadata={"description": "First day of the bucket (day, Monday of the week, or 1st of the month)."}
-    )
-    label = fields.Str(metadata={"example": "3 May"})
-    gmv_minor = fields.Int(metadata=MINOR)
-    orders = fields.Int()
-    new_users = fields.Int()
-    commission_minor = fields.Int(metadata=MINOR)
-
-
-class DashboardSchema(Schema):
-    period = fields.Nested(DashboardPeriodSchema)
-    currency = fields.Str(metadata={"example": "USD"})
-    figures = fields.List(
-        fields.Nested(KpiFigureSchema),
-        attribute="tiles",
-        metadata={"description": "The KPI tiles, each with the previous period's value."},
-    )
-    orders_by_status = fields.List(fields.Nested(OrderStatusCountSchema))
-    top_categories = fields.List(fields.Nested(CategoryGmvSchema))
-    series = fields.List(fields.Nested(DashboardPointSchema))
-    other_currencies = fields.Dict(
-        keys=fields.Str(),
-        values=fields.Int(),
-        metadata={"description": "GMV paid in other currencies (not in the figures).", "example": {}},
-    )
 
 
 # --------------------------------------------------------------------------- orders

@@ -31,7 +31,6 @@ Seven short aggregate queries, each reading its table once for both periods.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -39,6 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
+from app.console.errors import ConsoleInputError
+from app.console.filters import blank, parse_day
 from app.gigs.models import Category, Gig
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.ledger.services import CLEARING, COMMISSION
@@ -57,15 +58,10 @@ DEFAULT_PERIOD = "30d"
 MAX_CUSTOM_DAYS = 3 * 366
 EARLIEST = date(2000, 1, 1)
 TOP_CATEGORIES = 6
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 
-class KpiError(ValueError):
+class KpiError(ConsoleInputError):
     """Bad period input; ``errors`` maps a field (``period``, ``from``, ``to``) to a message."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
 
 
 # --------------------------------------------------------------------------- periods
@@ -127,21 +123,6 @@ def _granularity(days: int) -> str:
     return "month"
 
 
-def parse_day(raw, name: str, label: str, errors: dict) -> date | None:
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    if not isinstance(raw, str) or not _DATE_RE.match(raw.strip()):
-        errors[name] = f"{label} must be a date like 2024-05-31."
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        errors[name] = f"{label} is not a real date."
-        return None
-
-
 def resolve_period(period=None, date_from=None, date_to=None, *, today: date | None = None) -> Period:
     """The period to show: a preset (``7d``, ``30d``, ``90d``, ``12m``; default ``30d``)
     or, when ``date_from`` / ``date_to`` are given, those days (inclusive, UTC).
@@ -151,7 +132,6 @@ def resolve_period(period=None, date_from=None, date_to=None, *, today: date | N
     three years.
     """
     today = today or datetime.now(UTC).date()
-    blank = lambda value: value is None or (isinstance(value, str) and not value.strip())  # noqa: E731
     if not blank(date_from) or not blank(date_to):
         errors: dict[str, str] = {}
         if blank(date_from):

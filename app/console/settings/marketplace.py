@@ -1,13 +1,14 @@
 """Console actions for marketplace settings, categories and payments.
 
 Each calls the owning domain's rule (app/settings, app/gigs/categories.py,
-app/payments) and writes the audit entry in the same transaction; the caller
-commits once. Secrets never reach the audit log: a changed key is ``"(changed)"``.
+app/payments) and writes the audit entry in the same transaction; the request's
+unit of work commits once. Secrets never reach the audit log: a changed key is ``"(changed)"``.
 """
 
 from __future__ import annotations
 
 from app.console.audit import diff, record_audit
+from app.console.errors import ConsoleError
 from app.gigs import categories
 from app.payments import services as payments
 from app.settings import services as settings
@@ -106,7 +107,7 @@ def configure_payments(actor, provider, *, publishable_key=None, secret_key=None
     without re-entering the others); the publishable key, the secret key and the webhook
     secret must all be present in the end, have Stripe's shapes and the same mode
     (test/live). Audited as ``payments.update`` with secrets as ``"(changed)"``.
-    Raises PaymentError 422 with field errors (nothing changed).
+    Raises ConsoleError 422 with field errors (nothing changed).
     """
     before = _payments_audit_view()
     changed_secrets: list[str] = []
@@ -128,7 +129,7 @@ def configure_payments(actor, provider, *, publishable_key=None, secret_key=None
                 errors[field] = "is required to use Stripe"
         errors.update(settings.stripe_mode_errors(publishable_key, secret_key))
         if errors:
-            raise payments.PaymentError(422, "Check the Stripe keys.", errors)
+            raise ConsoleError("Check the Stripe keys.", errors)
         payments.configure_stripe(publishable_key, secret_key, webhook_secret)
         changed_secrets = [
             field
@@ -139,9 +140,7 @@ def configure_payments(actor, provider, *, publishable_key=None, secret_key=None
             if new != old
         ]
     else:
-        raise payments.PaymentError(
-            422, "Choose a payment provider.", {"provider": "must be sandbox or stripe"}
-        )
+        raise ConsoleError("Choose a payment provider.", {"provider": "must be sandbox or stripe"})
     after = _payments_audit_view()
     delta: dict = {
         field: [before[field], after[field]]

@@ -1,23 +1,25 @@
 """Console API for branding, domains, settings, categories and payments (operator admins).
 
 ``/api/v1/console/...`` on the marketplace's own host, with an admin's bearer token
-(moderators get 403). Thin: parse, call one console action (which audits), commit once,
-serialize. Refusals: 422 with field errors ``{"errors": {"json": {field: [message]}}}``,
-409 for a conflict, 404 for what this marketplace does not have; nothing changes then.
+(moderators get 403). Thin: parse, call one console action (``branding.py``, ``domains.py``,
+``marketplace.py``: the rule plus the audit entry), serialize; the request's unit of work
+commits. Refusals are domain errors answered by the central handler: 422 with field errors
+``{"errors": {"json": {field: [message]}}}``, 409 for a conflict, 404 for what this
+marketplace does not have; the unit of work rolls back, so nothing changes then.
 """
 
 from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
-from app.console import branding as branding_actions
-from app.console import domains as domain_actions
-from app.console import marketplace as marketplace_actions
 from app.console.access import ADMIN, api_console_required, console_user
 from app.console.blueprints import blp
-from app.console.schemas_settings import (
+from app.console.errors import ConsoleError
+from app.console.settings import branding as branding_actions
+from app.console.settings import domains as domain_actions
+from app.console.settings import marketplace as marketplace_actions
+from app.console.settings.schemas import (
     BrandImageUploadSchema,
     BrandingPatchSchema,
     BrandingSchema,
@@ -35,31 +37,11 @@ from app.console.schemas_settings import (
 )
 from app.gigs import categories
 from app.mail.services import tenant_base_url
-from app.payments.services import PaymentError
 from app.settings import services as settings
 from tenants import domains as tenant_domains
-from tenants.db import current_tenant, db
-from tenants.domains import DomainError
+from tenants.db import current_tenant
 
 admin_only = api_console_required(ADMIN)
-
-
-def _refuse(status: int, message: str, errors: dict[str, str] | None = None):
-    db.session.rollback()
-    if errors and status in (409, 422):
-        abort(status, message=message, errors={"json": {field: [text] for field, text in errors.items()}})
-    abort(status, message=message)
-
-
-def _first(errors: dict[str, str], fallback: str) -> str:
-    if len(errors) == 1:
-        field, text = next(iter(errors.items()))
-        return text if text[:1].isupper() else f"{field}: {text}"
-    return fallback
-
-
-def _settings_refused(exc: settings.SettingsError):
-    _refuse(exc.status, _first(exc.errors, "Some settings are not valid."), exc.errors)
 
 
 # --------------------------------------------------------------------------- branding
@@ -93,11 +75,7 @@ class Branding(MethodView):
         Colours are `#rrggbb`; the name is required (at most 120 characters), the tagline
         one line of at most 200, the hero text at most 2000 characters.
         """
-        try:
-            branding_actions.update_branding(console_user(), **body)
-        except settings.SettingsError as exc:
-            _settings_refused(exc)
-        db.session.commit()
+        branding_actions.update_branding(console_user(), **body)
         return _branding()
 
 
@@ -110,16 +88,15 @@ def _image_resource(kind: str):
         def put(self, files):
             try:
                 branding_actions.upload_brand_image(console_user(), kind, files["file"])
-            except settings.SettingsError as exc:
-                _refuse(422, exc.errors.get(kind, str(exc)), {"file": exc.errors.get(kind, str(exc))})
-            db.session.commit()
+            except settings.SettingsError as exc:  # about the upload: the API calls that field "file"
+                message = exc.errors.get(kind, str(exc))
+                raise ConsoleError(message, {"file": message}) from exc
             return _branding()
 
         @admin_only
         @blp.response(204)
         def delete(self):
             branding_actions.remove_brand_image(console_user(), kind)
-            db.session.commit()
 
     what = "logo" if kind == "logo" else "favicon (browser tab icon)"
     BrandImage.put.__doc__ = (
@@ -140,10 +117,6 @@ blp.route("/branding/favicon", endpoint="brand_favicon")(_image_resource("favico
 # --------------------------------------------------------------------------- domains
 
 
-def _domain_refused(exc: DomainError):
-    _refuse(exc.status, exc.message, {exc.field: exc.message} if exc.status != 404 else None)
-
-
 @blp.route("/domains")
 class Domains(MethodView):
     @admin_only
@@ -160,13 +133,8 @@ class Domains(MethodView):
     def post(self, body):
         """Add a custom domain. It is `pending` (and does not resolve) until its TXT record
         `_gigforge.<hostname>` holds the `dns_record` value and `POST .../verify` succeeds."""
-        try:
-            domain = domain_actions.add_domain(console_user(), body["hostname"])
-            view = domain_actions.domain_view(domain)
-        except DomainError as exc:
-            _domain_refused(exc)
-        db.session.commit()
-        return view
+        domain = domain_actions.add_domain(console_user(), body["hostname"])
+        return domain_actions.domain_view(domain)
 
 
 DOMAIN_ID = "/domains/<int(max=2147483647):domain_id>"
@@ -179,10 +147,7 @@ class DomainItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, domain_id):
         """One of the marketplace's domains."""
-        try:
-            return domain_actions.domain_view(tenant_domains.get_domain(current_tenant().id, domain_id))
-        except DomainError as exc:
-            _domain_refused(exc)
+        return domain_actions.domain_view(tenant_domains.get_domain(current_tenant().id, domain_id))
 
     @admin_only
     @blp.response(204)
@@ -190,11 +155,7 @@ class DomainItem(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="The default hostname cannot be removed")
     def delete(self, domain_id):
         """Remove a custom domain (the default hostname takes over as primary if needed)."""
-        try:
-            domain_actions.remove_domain(console_user(), domain_id)
-        except DomainError as exc:
-            _domain_refused(exc)
-        db.session.commit()
+        domain_actions.remove_domain(console_user(), domain_id)
 
 
 @blp.route(f"{DOMAIN_ID}/verify")
@@ -205,13 +166,8 @@ class DomainVerify(MethodView):
     def post(self, domain_id):
         """Check the domain's DNS record now. Answers the domain either way: `status` is
         `verified` on success, else `pending` with `last_check_error` saying what was found."""
-        try:
-            domain = domain_actions.verify_domain(console_user(), domain_id)
-            view = domain_actions.domain_view(domain)
-        except DomainError as exc:
-            _domain_refused(exc)
-        db.session.commit()
-        return view
+        domain = domain_actions.verify_domain(console_user(), domain_id)
+        return domain_actions.domain_view(domain)
 
 
 @blp.route(f"{DOMAIN_ID}/primary")
@@ -222,13 +178,8 @@ class DomainPrimary(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="The domain is not verified yet")
     def post(self, domain_id):
         """Make a verified domain the primary one (links in emails and the webhook URL use it)."""
-        try:
-            domain = domain_actions.make_primary(console_user(), domain_id)
-            view = domain_actions.domain_view(domain)
-        except DomainError as exc:
-            _domain_refused(exc)
-        db.session.commit()
-        return view
+        domain = domain_actions.make_primary(console_user(), domain_id)
+        return domain_actions.domain_view(domain)
 
 
 # --------------------------------------------------------------------------- settings
@@ -263,11 +214,7 @@ class MarketplaceSettings(MethodView):
         """Change settings; they apply to what happens next (orders placed, earnings released,
         gigs published after the change). The currency cannot change once the marketplace has
         orders (409)."""
-        try:
-            marketplace_actions.update_settings(console_user(), **body)
-        except settings.SettingsError as exc:
-            _settings_refused(exc)
-        db.session.commit()
+        marketplace_actions.update_settings(console_user(), **body)
         return _settings()
 
 
@@ -290,14 +237,6 @@ def _category_dict(category, counts: dict[int, int], *, with_children: bool = Tr
     return data
 
 
-def _category_refused(exc: categories.CategoryError):
-    _refuse(
-        exc.status,
-        _first(exc.errors, "Some fields are not valid."),
-        exc.errors if exc.status != 404 else None,
-    )
-
-
 @blp.route("/categories")
 class Categories(MethodView):
     @admin_only
@@ -314,19 +253,14 @@ class Categories(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="The name or slug is taken")
     def post(self, body):
         """Add a category (no `parent_id`) or a subcategory of a top-level one, at the end."""
-        try:
-            category = marketplace_actions.create_category(
-                console_user(),
-                body["name"],
-                parent_id=body.get("parent_id"),
-                slug=body.get("slug"),
-                description=body.get("description"),
-            )
-            data = _category_dict(category, {}, with_children=False)
-        except categories.CategoryError as exc:
-            _category_refused(exc)
-        db.session.commit()
-        return data
+        category = marketplace_actions.create_category(
+            console_user(),
+            body["name"],
+            parent_id=body.get("parent_id"),
+            slug=body.get("slug"),
+            description=body.get("description"),
+        )
+        return _category_dict(category, {}, with_children=False)
 
 
 @blp.route("/categories/order")
@@ -337,13 +271,8 @@ class CategoryOrder(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", description="No such parent")
     def put(self, body):
         """Set the order of one level (the top level, or one category's subcategories) at once."""
-        try:
-            rows = marketplace_actions.reorder_categories(console_user(), body.get("parent_id"), body["ids"])
-            data = [_category_dict(c, {}, with_children=False) for c in rows]
-        except categories.CategoryError as exc:
-            _category_refused(exc)
-        db.session.commit()
-        return data
+        rows = marketplace_actions.reorder_categories(console_user(), body.get("parent_id"), body["ids"])
+        return [_category_dict(c, {}, with_children=False) for c in rows]
 
 
 @blp.route("/categories/<int(max=2147483647):category_id>")
@@ -353,10 +282,7 @@ class CategoryItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, category_id):
         """One category (with its subcategories when top-level)."""
-        try:
-            return _category_dict(categories.get_category(category_id), categories.gig_counts())
-        except categories.CategoryError as exc:
-            _category_refused(exc)
+        return _category_dict(categories.get_category(category_id), categories.gig_counts())
 
     @admin_only
     @blp.arguments(
@@ -368,13 +294,8 @@ class CategoryItem(MethodView):
     def patch(self, body, category_id):
         """Rename (the slug stays unless given), describe, hide or show, or move a category
         among its siblings (`position`). Hiding a category hides its subcategories too."""
-        try:
-            category = marketplace_actions.update_category(console_user(), category_id, **body)
-            data = _category_dict(category, categories.gig_counts())
-        except categories.CategoryError as exc:
-            _category_refused(exc)
-        db.session.commit()
-        return data
+        category = marketplace_actions.update_category(console_user(), category_id, **body)
+        return _category_dict(category, categories.gig_counts())
 
 
 # --------------------------------------------------------------------------- payments
@@ -411,15 +332,11 @@ class Payments(MethodView):
         `stripe` needs a publishable key, a secret key and a webhook signing secret of the same
         mode (test or live); an omitted secret keeps the stored one. Secrets are stored
         encrypted and never returned in full."""
-        try:
-            marketplace_actions.configure_payments(
-                console_user(),
-                body["provider"],
-                publishable_key=body.get("publishable_key"),
-                secret_key=body.get("secret_key"),
-                webhook_secret=body.get("webhook_secret"),
-            )
-        except PaymentError as exc:
-            _refuse(exc.status, exc.message, exc.errors)
-        db.session.commit()
+        marketplace_actions.configure_payments(
+            console_user(),
+            body["provider"],
+            publishable_key=body.get("publishable_key"),
+            secret_key=body.get("secret_key"),
+            webhook_secret=body.get("webhook_secret"),
+        )
         return _payments()

@@ -1,6 +1,6 @@
 """The console's dashboard: KPI tiles with the change against the previous period, and charts.
 
-Moderators may see it. The figures come from ``app.console.kpis`` (definitions there);
+Moderators may see it. The figures come from ``kpis.py`` (definitions there);
 the charts are server-rendered SVG macros in ``console/_charts.html`` whose axis helpers
 are the Jinja globals below.
 """
@@ -10,28 +10,13 @@ from __future__ import annotations
 import math
 
 from flask import render_template, request
-from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField
 
 from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
-from app.console import kpis
 from app.console.access import MODERATOR, console_required
 from app.console.blueprints import bp
-
-
-class PeriodForm(FlaskForm):
-    """The period selector (a GET form: no CSRF token). The rules are ``kpis.resolve_period``'s."""
-
-    class Meta:
-        csrf = False
-
-    period = SelectField(
-        "Period",
-        choices=[SelectChoice(key, label) for key, (label, _days) in kpis.PRESETS.items()],
-        validate_choice=False,
-    )
-    date_from = StringField("From", name="from", render_kw={"type": "date"})
-    date_to = StringField("To", name="to", render_kw={"type": "date"})
+from app.console.dashboard import kpis
+from app.console.dashboard.forms import PeriodForm
+from app.core.domain_errors import refuse_form
 
 
 @bp.app_template_global()
@@ -75,11 +60,9 @@ def dashboard():
     try:
         board = kpis.dashboard(form.period.data, form.date_from.data, form.date_to.data)
     except kpis.KpiError as exc:
-        for name, message in exc.errors.items():
-            target = {"period": form.period, "from": form.date_from, "to": form.date_to}[name]
-            target.errors = [*target.errors, message]
+        refuse_form(exc, form)  # the fields are named period, from and to, like the refusal's
         board = kpis.dashboard()  # the default period, with the refusal on the form
-        status = 422
-    if board.period.key != "custom" and not form.errors:
+        status = exc.status
+    if board.period.key != "custom" and status == 200:
         form.period.data = board.period.key
     return render_template("console/dashboard.html", board=board, form=form, presets=kpis.PRESETS), status

@@ -192,7 +192,7 @@ class ConsoleGigDetailSchema(ConsoleGigSchema):
         return completeness_errors(gig)
 
     def _audit(self, gig):
-        from app.console.people import gig_audit
+        from app.console.people.actions import gig_audit
 
         return ConsoleAuditBriefSchema(many=True).dump(gig_audit(gig.id))
 

@@ -1,11 +1,10 @@
-"""Test kit of the console's operations tests (dashboard, orders and refunds, audit log, exports,
-permissions): a market per tenant with an operator admin, a moderator, a seller and a buyer;
-orders paid through the sandbox provider and driven to any state by the real services;
-signed-in web clients and API tokens.
+"""Test kit of the console's tests: signing in on the web and through the API, a market per
+tenant (an operator admin, a moderator, a seller with a gig, two buyers), orders driven to any
+state by the real services, and what the order, the ledger and the audit log say.
 
-Test modules import the fixtures they use by name (``from tests.console.ops_kit import shop,
-web_as, ...``): the console's test directory is shared by several areas and has no conftest of
-its own for these.
+Fixtures (``shop``, ``web_as``, ``api_as``, and ``make_seller`` / ``make_gig`` from the gigs kit)
+reach every test of this directory; modules import the plain helpers by name
+(``from tests.console.conftest import csrf_token, login, admin_web, drive``).
 """
 
 from __future__ import annotations
@@ -22,11 +21,14 @@ from app.orders.models import Order
 from app.payments import services as payments
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures for every console test)
 
 PASSWORD = "correct-horse-battery"
 BASIC, STANDARD, PREMIUM = 5000, 12000, 25000  # tests/gigs gig_data() package prices
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+# Any form's token, prefixed ones too (``approve-csrf_token``): the value is the same for all.
+CSRF_RE = re.compile(
+    r'name="[\w-]*csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="[\w-]*csrf_token"'
+)
 IDEM_RE = re.compile(r'name="idempotency_key" value="([^"]+)"')
 STEPS = ("awaiting_payment", "awaiting_requirements", "in_progress", "delivered", "completed")
 
@@ -36,16 +38,19 @@ __all__ = [
     "PASSWORD",
     "PREMIUM",
     "STANDARD",
-    "api_as",
-    "form_tokens",
-    "make_gig",
-    "make_seller",
-    "shop",
-    "web_as",
-    "drive",
-    "order_state",
+    "admin_web",
     "audit_rows",
+    "bearer",
+    "csrf_token",
+    "drive",
+    "form_tokens",
+    "login",
+    "order_state",
+    "token",
 ]
+
+
+# --------------------------------------------------------------------------- signing in
 
 
 def form_tokens(client, path: str) -> dict:
@@ -62,13 +67,60 @@ def form_tokens(client, path: str) -> dict:
     return tokens
 
 
-def _login(client, email: str, password: str):
-    tokens = form_tokens(client, "/login")
+def csrf_token(client, path: str) -> str:
+    """GET ``path`` and return the CSRF token of its forms."""
+    return form_tokens(client, path)["csrf_token"]
+
+
+def login(client, email: str, password: str = PASSWORD):
+    """Sign ``client`` in through the login form; returns the client."""
     response = client.post(
-        "/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password}
+        "/login", data={"csrf_token": csrf_token(client, "/login"), "email": email, "password": password}
     )
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
     return client
+
+
+def token(client, email: str, password: str = PASSWORD) -> dict:
+    """The ``Authorization`` header of a bearer token for ``email``."""
+    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.json
+    return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+def admin_web(tenant_client, tenant):
+    """A web client of ``tenant`` signed in as its seeded admin."""
+    return login(tenant_client(tenant.slug), f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
+
+
+def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
+    """``(client, headers)`` of ``tenant`` with a bearer token (the seeded admin's by default)."""
+    client = tenant_client(tenant.slug)
+    return client, token(client, email or f"admin@{tenant.slug}.test", password)
+
+
+@pytest.fixture
+def web_as(tenant_client):
+    """``web_as(tenant, email, password=PASSWORD)`` -> a test client signed in through the login form."""
+
+    def sign_in(tenant, email, password=PASSWORD):
+        return login(tenant_client(tenant.slug), email, password)
+
+    return sign_in
+
+
+@pytest.fixture
+def api_as(tenant_client):
+    """``api_as(tenant, email, password=PASSWORD)`` -> (client, headers with a bearer token)."""
+
+    def sign_in(tenant, email, password=PASSWORD):
+        client = tenant_client(tenant.slug)
+        return client, token(client, email, password)
+
+    return sign_in
+
+
+# --------------------------------------------------------------------------- a market with orders
 
 
 @pytest.fixture
@@ -177,26 +229,3 @@ def audit_rows() -> list[tuple]:
             ).order_by(AuditEntry.id)
         )
     ]
-
-
-@pytest.fixture
-def web_as(tenant_client):
-    """``web_as(tenant, email, password=PASSWORD)`` -> a test client signed in through the login form."""
-
-    def sign_in(tenant, email, password=PASSWORD):
-        return _login(tenant_client(tenant.slug), email, password)
-
-    return sign_in
-
-
-@pytest.fixture
-def api_as(tenant_client):
-    """``api_as(tenant, email, password=PASSWORD)`` -> (client, headers with a bearer token)."""
-
-    def sign_in(tenant, email, password=PASSWORD):
-        client = tenant_client(tenant.slug)
-        response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
-        assert response.status_code == 200, response.json
-        return client, {"Authorization": f"Bearer {response.json['access_token']}"}
-
-    return sign_in
