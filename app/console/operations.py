@@ -21,11 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from app.accounts.forms import format_minor
 from app.accounts.models import SellerProfile, User
 from app.console import audit
 from app.console.kpis import parse_day
 from app.console.models import AuditEntry
+from app.core import money
 from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders import services as orders
@@ -309,7 +309,7 @@ def cancel_order(actor: User, order_id: Any, refund_minor: Any = None, reason: A
     refunded = after["refunded_minor"] - before["refunded_minor"]
     released = before["escrow_minor"] - refunded - after["escrow_minor"]
     full = refunded == before["escrow_minor"] and refunded > 0
-    amount = f"{format_minor(refunded, order.currency)} {order.currency}"
+    amount = money.format(refunded, order.currency)
     text = reason.strip() if isinstance(reason, str) else ""
     if refunded:
         summary = (
@@ -505,7 +505,7 @@ def order_csv_rows(filters: OrderFilters, batch: int = EXPORT_BATCH) -> Iterator
             gig_id,
             currency,
             total,
-            format_minor(total, currency),
+            money.plain(total, currency),
             int(refunded_minor),
             paid,
             delivered,

@@ -13,10 +13,10 @@ from flask import render_template, request
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
 from app.console import kpis
 from app.console.access import MODERATOR, console_required
 from app.console.blueprints import bp
+from app.core import money
 
 
 class PeriodForm(FlaskForm):
@@ -54,8 +54,8 @@ def axis_value(value, kind: str = "count", currency: str | None = None, exact: b
     """A short number for an axis or a bar: 1.5k, 2M; money in major units (``exact``: in full)."""
     if kind == "money":
         if exact:
-            return format_minor(int(value), currency or "USD")
-        major = value / (1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100)
+            return money.format(int(value), currency)
+        major = float(money.to_decimal(int(value), currency))
     else:
         major = value
         if exact:

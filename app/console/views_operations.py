@@ -15,12 +15,11 @@ from flask_wtf import FlaskForm
 from wtforms import Field, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.accounts.forms import format_minor
 from app.console import audit, operations
 from app.console.access import ADMIN, MODERATOR, console_required, console_user
 from app.console.blueprints import bp
+from app.core import money
 from app.core.idempotency import idempotent
-from app.gigs.forms import parse_amount
 from app.orders import services as order_services
 from app.orders.models import ORDER_STATUSES
 from tenants.db import current_tenant, db, tenant_context
@@ -176,8 +175,8 @@ def cancel_order(order_id: int):
         db.session.rollback()
         return _render_order(order_id, form, status=422)
     try:
-        refund = parse_amount(form.refund.data, current.currency)
-    except ValueError as exc:
+        refund = money.parse_optional(form.refund.data, current.currency, allow_negative=True)
+    except money.MoneyError as exc:
         db.session.rollback()
         form.refund.errors = [*form.refund.errors, str(exc)]
         return _render_order(order_id, form, status=422)
@@ -191,9 +190,7 @@ def cancel_order(order_id: int):
         return _render_order(order_id, form, loose, status=exc.status)
     refunded = sum(m.refunded_minor for m in done.milestones)
     if refunded:
-        message = (
-            f"Order {done.number} is cancelled; {format_minor(refunded, done.currency)} {done.currency} "
-        )
+        message = f"Order {done.number} is cancelled; {money.format(refunded, done.currency)} "
         message += "goes back to the buyer."
     else:
         message = f"Order {done.number} is cancelled without a refund."

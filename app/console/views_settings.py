@@ -10,12 +10,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
-from app.accounts.forms import apply_errors, format_minor
+from app.accounts.forms import apply_errors
 from app.console import branding as branding_actions
 from app.console import domains as domain_actions
 from app.console import marketplace as marketplace_actions
 from app.console.access import ADMIN, console_required, console_user
 from app.console.blueprints import bp
+from app.core import money
 from app.gigs import categories
 from app.mail.services import tenant_base_url
 from app.payments.services import PaymentError
@@ -225,9 +226,7 @@ def _settings_page(form=None, status=200, form_errors=()):
         form = forms.SettingsForm(
             data={
                 **snapshot,
-                "commission_min_fee": format_minor(row.commission_min_fee_minor, row.currency).replace(
-                    ",", ""
-                ),
+                "commission_min_fee": money.input_value(row.commission_min_fee_minor, row.currency),
                 "support_email": row.support_email or "",
             }
         )
@@ -257,15 +256,18 @@ def update_settings():
         return _settings_page(form, 422)
     currency = (form.currency.data or "").upper()
     fee_currency = currency if currency in settings.CURRENCIES else settings.settings_row().currency
-    fee = settings.parse_money(form.commission_min_fee.data, fee_currency)
-    if fee is None:
-        decimals = settings.currency_exponent(fee_currency)
-        form.commission_min_fee.errors = [f"Enter an amount like {'1.50' if decimals else '150'}."]
+    locale = money.known_locale(form.locale.data) or settings.settings_row().locale
+    try:
+        # A negative fee is the settings service's to refuse, with the API's message.
+        fee = money.parse(form.commission_min_fee.data, fee_currency, locale=locale, allow_negative=True)
+    except money.MoneyError as exc:
+        form.commission_min_fee.errors = [str(exc)]
         return _settings_page(form, 422)
     try:
         marketplace_actions.update_settings(
             console_user(),
             currency=currency,
+            **({"locale": form.locale.data} if form.locale.data else {}),
             commission_percent=form.commission_percent.data,
             commission_min_fee_minor=fee,
             auto_complete_days=form.auto_complete_days.data,
