@@ -73,6 +73,7 @@ STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
 _SPACES = frozenset(" \u00a0\u202f\u2009")
 _APOSTROPHES = frozenset("'\u2019")
 _BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))
+_LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,3}\Z")
 _PLAIN = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)\Z", re.ASCII)
 
 
@@ -188,9 +189,9 @@ def _locale(locale: str | Locale | None) -> Locale:
 def known_locale(value: Any) -> str | None:
     """``"de-DE"`` or ``"de_de"`` -> ``"de_DE"``: the normalized identifier of a locale Babel
     has data for, or None."""
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 32:
+    text = value.strip() if isinstance(value, str) else ""
+    if not _LOCALE_RE.match(text):  # Babel alone reads "de_DE; anything" as "de"
         return None
-    text = value.strip()
     try:
         return str(Locale.parse(text, sep="-" if "-" in text else "_"))
     except (ValueError, TypeError, UnknownLocaleError):
