@@ -49,8 +49,9 @@ class Branding:
 
 
 def _cache_key(tenant_id: int) -> str:
-    # Every cache key carries the tenant; v2 added the locale.
-    return f"t:{tenant_id}:branding:v2"
+    # Every cache key carries the tenant. (favicon_url and locale have defaults, so entries
+    # cached before they existed still load; every locale was the default then.)
+    return f"t:{tenant_id}:branding:v1"
 
 
 def brand_file_token(key: str) -> str:
