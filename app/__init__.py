@@ -201,7 +201,11 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_context(app: Flask) -> None:
-    from app.settings.services import get_branding
+    from app.core import money
+    from app.settings.services import get_branding, money_defaults
+
+    # The `money` filter; amounts default to the bound marketplace's currency and locale.
+    money.init_app(app, money_defaults)
 
     @app.context_processor
     def _branding():

@@ -7,8 +7,6 @@ which ``apply_errors`` puts on the matching fields.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -27,6 +25,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 from app.accounts.models import AVAILABILITIES
 from app.accounts.reference import COUNTRIES
 from app.accounts.services import AccountError, validate_email_address, validate_password
+from app.core import money
 
 AVAILABILITY_LABELS = {
     "full_time": "Full time",
@@ -34,8 +33,6 @@ AVAILABILITY_LABELS = {
     "occasional": "Occasionally",
     "unavailable": "Not available",
 }
-# Currencies whose minor unit is not a hundredth (ISO 4217 exponent).
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX", "XAF", "XOF"}
 
 
 def _service_rule(check):
@@ -143,23 +140,9 @@ class SellerProfileForm(FlaskForm):
     )
 
     def hourly_rate_minor(self, currency: str) -> int | None:
-        """The rate in minor units; raises ValueError with a message for bad input."""
-        raw = (self.hourly_rate.data or "").strip().replace(",", "")
-        if not raw:
-            return None
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError("Enter an amount like 45 or 45.50.") from None
-        if not amount.is_finite() or amount < 0:
-            raise ValueError("Enter a positive amount.")
-        exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-        minor = amount.scaleb(exponent)
-        if minor != minor.to_integral_value():
-            raise ValueError(f"Use at most {exponent} decimals.")
-        if minor > 10**12:
-            raise ValueError("This amount is too large.")
-        return int(minor)
+        """The rate in minor units (None when left empty); raises money.MoneyError with a message.
+        The range is the service's to judge (as for the API)."""
+        return money.parse_optional(self.hourly_rate.data, currency, allow_negative=True)
 
 
 class PortfolioItemForm(FlaskForm):
@@ -195,11 +178,3 @@ def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str
         else:
             leftovers.append(message)
     return leftovers
-
-
-def format_minor(amount: int | None, currency: str) -> str:
-    if amount is None:
-        return ""
-    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-    value = Decimal(amount).scaleb(-exponent)
-    return f"{value:,.{exponent}f}"

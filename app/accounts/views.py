@@ -39,11 +39,11 @@ from app.accounts.forms import (
     SellerProfileForm,
     SignupForm,
     apply_errors,
-    format_minor,
 )
 from app.accounts.limits import account_key, configured, ip_key
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.accounts.services import AccountError
+from app.core import money
 from app.extensions import limiter
 from tenants.db import current_tenant, db
 
@@ -350,13 +350,13 @@ def seller_profile():
     form = SellerProfileForm(obj=existing if request.method == "GET" else None)
     if request.method == "GET" and existing is not None:
         form.skills.data = ", ".join(existing.skills or [])
-        form.hourly_rate.data = format_minor(existing.hourly_rate_minor, existing.currency)
+        form.hourly_rate.data = money.input_value(existing.hourly_rate_minor, existing.currency)
     form_errors: list[str] = []
     if form.validate_on_submit():
         try:
             try:
                 rate = form.hourly_rate_minor(currency)
-            except ValueError as exc:
+            except money.MoneyError as exc:
                 raise AccountError({"hourly_rate_minor": str(exc)}) from None
             services.upsert_seller_profile(
                 user,
@@ -489,7 +489,9 @@ def public_profile(handle: str):
         country=COUNTRIES.get(user.country or ""),
         languages=[LANGUAGES.get(code, code) for code in user.languages or []],
         availability=AVAILABILITY_LABELS.get(seller.availability) if seller else None,
-        rate=format_minor(seller.hourly_rate_minor, seller.currency) if seller else "",
+        rate=money.format(seller.hourly_rate_minor, seller.currency)
+        if seller and seller.hourly_rate_minor is not None
+        else "",
         is_owner=current_user.is_authenticated and current_user.id == user.id,
         gigs=services.seller_listing(user) if seller else [],
     )

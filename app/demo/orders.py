@@ -42,8 +42,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
 from app.accounts.models import User
+from app.core import money
 from app.demo import people
 from tenants.db import db
 
@@ -357,7 +357,7 @@ def _drive(plan: Plan, users: dict[int, User], admin: User | None, rng: random.R
     seller = users[order.seller_id]
     refund = None
     if plan.refund_share is not None:
-        unit = 1 if order.currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+        unit = money.minor_unit(order.currency)
         refund = max(unit, int(order.total_minor * plan.refund_share) // unit * unit)
     for step, when in plan.steps[1:]:
         if step == "pay":

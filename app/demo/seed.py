@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
 from app.accounts.models import User
 from app.accounts.services import (
     create_user,
@@ -44,6 +43,7 @@ from app.accounts.services import (
     update_profile,
     upsert_seller_profile,
 )
+from app.core import money
 from app.demo import catalog, people
 from app.demo.images import avatar_picture, gig_picture
 from app.settings.services import get_branding, update_branding
@@ -297,7 +297,7 @@ def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None,
     report["seller_login"] = _email(plan[0][0][0], slug) if plan else "-"
     report["buyer_login"] = f"{people.BUYERS[0][1]}@{slug}.test"
     by_name = {c.name: c for c in db.session.scalars(sa.select(Category)) if c.is_visible}
-    unit = 1 if get_branding().currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+    unit = money.minor_unit(get_branding().currency)
     existing = set(db.session.scalars(sa.select(User.email).where(User.email.like(f"%@{slug}.test"))))
 
     new_sellers: list[tuple[User, str, random.Random]] = []

@@ -1,14 +1,13 @@
 """Web forms of the seller's gig pages (Flask-WTF: the top-level forms carry a CSRF token).
 
 Forms check shape only; ``to_data`` turns the submitted fields into the dict
-the services take (prices typed as "45.50" become minor units), and
+the services take (prices typed as "45.50" become minor units through app.core.money; the
+services judge the range, so a negative price gets the same message as through the API), and
 ``apply_errors`` puts the services' dotted field errors back on the matching
 inputs (``packages.basic.price_minor`` -> the basic package's price box).
 """
 
 from __future__ import annotations
-
-from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -24,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
+from app.core import money
 from app.gigs import services
 from app.gigs.models import TIERS, UNLIMITED_REVISIONS
 
@@ -32,26 +31,6 @@ REVISION_CHOICES = [SelectChoice(str(n), str(n)) for n in range(0, services.REVI
     SelectChoice("unlimited", "Unlimited")
 ]
 EXTRA_ROWS, FAQ_ROWS = 3, 3  # blank rows offered below the existing ones
-
-
-def parse_amount(raw: str | None, currency: str) -> int | None:
-    """ "45.50" -> 4550 (minor units); None for an empty box. Raises ValueError with a message."""
-    raw = (raw or "").strip().replace(",", "")
-    if not raw:
-        return None
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError("Enter an amount like 45 or 45.50.") from None
-    if not amount.is_finite():
-        raise ValueError("Enter an amount like 45 or 45.50.")
-    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-    minor = amount.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"Use at most {exponent} decimals.")
-    if abs(minor) > 10**12:
-        raise ValueError("This amount is too large.")
-    return int(minor)
 
 
 def _int_or_none(raw: str | None) -> int | str | None:
@@ -154,7 +133,7 @@ class GigEditForm(GigDetailsForm):
                 continue
             sub.title.data = package.title
             sub.description.data = package.description
-            sub.price.data = format_minor(package.price_minor, currency).replace(",", "")
+            sub.price.data = money.input_value(package.price_minor, currency)
             sub.delivery_days.data = str(package.delivery_days)
             sub.revisions.data = "unlimited" if package.unlimited_revisions else str(package.revisions)
             sub.features.data = "\n".join(package.features)
@@ -167,7 +146,7 @@ class GigEditForm(GigDetailsForm):
                 data={
                     "title": extra.title,
                     "description": extra.description,
-                    "price": format_minor(extra.price_minor, currency).replace(",", ""),
+                    "price": money.input_value(extra.price_minor, currency),
                     "extra_days": str(extra.extra_days),
                 },
             ),
@@ -210,8 +189,8 @@ class GigEditForm(GigDetailsForm):
             if sub.is_blank():
                 continue
             try:
-                price = parse_amount(sub.price.data, currency)
-            except ValueError as exc:
+                price = money.parse_optional(sub.price.data, currency, allow_negative=True)
+            except money.MoneyError as exc:
                 errors[f"packages.{tier}.price_minor"] = str(exc)
                 price = None
             revisions = sub.revisions.data
@@ -266,8 +245,8 @@ class GigEditForm(GigDetailsForm):
             price = None
             if hasattr(row, "price"):
                 try:
-                    price = parse_amount(row.price.data, currency)
-                except ValueError as exc:
+                    price = money.parse_optional(row.price.data, currency, allow_negative=True)
+                except money.MoneyError as exc:
                     errors[f"{name}.{index}.price_minor"] = str(exc)
             rows.append(build(row, price))
         return rows

@@ -41,6 +41,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
+from app.core import money
 from app.core.after_commit import on_commit
 from app.core.text import strip_controls
 from app.events import publish
@@ -58,7 +59,6 @@ from app.gigs.models import (
 )
 from app.gigs.starter_categories import STARTER_CATEGORIES
 from app.gigs.text import looks_like_markup, render_description
-from app.settings.services import currency_exponent
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -1031,13 +1031,13 @@ def image_url(key: str | None, expires_in: int = 3600) -> str | None:
 def currency_decimals_lock(current: str, new: str) -> str | None:
     """Registered with settings (``register_decimals_lock``): gig prices are minor units of the
     ``current`` currency, so once gigs exist a ``new`` one with other decimals is refused."""
-    if currency_exponent(new) == currency_exponent(current):
+    if money.exponent(new) == money.exponent(current):
         return None
     if not db.session.scalar(sa.select(sa.exists().where(Gig.id.is_not(None)))):
         return None
     return (
-        f"Gig prices are stored in minor units of {current} ({currency_exponent(current)} decimals); "
-        f"{new} has {currency_exponent(new)}, so every price would change value. Change the "
+        f"Gig prices are stored in minor units of {current} ({money.exponent(current)} decimals); "
+        f"{new} has {money.exponent(new)}, so every price would change value. Change the "
         "currency before sellers add gigs, or to one with the same decimals."
     )
 

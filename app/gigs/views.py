@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.accounts.forms import ConfirmForm, format_minor
+from app.accounts.forms import ConfirmForm
 from app.gigs import services
 from app.gigs.forms import GigDetailsForm, GigEditForm, ImageForm, apply_errors
 from app.gigs.models import TIERS
@@ -34,15 +34,6 @@ STATUS_LABELS = {
 
 def _currency() -> str:
     return get_branding().currency
-
-
-@bp.app_template_filter("money")
-def money(amount: int | None, currency: str | None = None) -> str:
-    """Minor units -> "45.50 USD" in the marketplace currency."""
-    if amount is None:
-        return ""
-    currency = currency or _currency()
-    return f"{format_minor(amount, currency)} {currency}"
 
 
 @bp.record_once

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.accounts.forms import format_minor
 from app.accounts.models import User
+from app.core import money
 from app.orders.models import CustomOffer, Order, OrderEvent
 from tenants.db import db
 
@@ -56,10 +56,6 @@ class OfferStep:
     text: str
 
 
-def format_money(amount_minor: int, currency: str) -> str:
-    return f"{format_minor(amount_minor, currency)} {currency}"
-
-
 def _name(user_id: int | None, fallback: str = "The marketplace") -> str:
     user = db.session.get(User, user_id) if user_id else None
     return user.display_name if user else fallback
@@ -68,8 +64,8 @@ def _name(user_id: int | None, fallback: str = "The marketplace") -> str:
 def _text(order: Order, row: OrderEvent) -> str:
     who = _name(row.actor_id)
     data = row.data or {}
-    amount = lambda key: format_money(data.get(key, 0), order.currency)  # noqa: E731
-    total = format_money(order.total_minor, order.currency)
+    amount = lambda key: money.format(data.get(key, 0), order.currency)  # noqa: E731
+    total = money.format(order.total_minor, order.currency)
     texts = {
         "placed": f"{who} placed order {order.number}: {order.title} for {total}.",
         "paid": f"Order {order.number} is paid; the money is held in escrow. "
@@ -113,7 +109,7 @@ def order_step(order_id, order_event_id) -> OrderStep | None:
 
 
 def _offer_text(offer: CustomOffer, event_name: str) -> str:
-    price = format_money(offer.total_minor, offer.currency)
+    price = money.format(offer.total_minor, offer.currency)
     if event_name == "offer.sent":
         return (
             f"{_name(offer.seller_id)} sent a custom offer: {offer.title}, {price}, "

@@ -15,9 +15,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from app.core import unit_of_work
+from app.core import money, unit_of_work
 from app.core.idempotency import idempotent
-from app.gigs.forms import parse_amount
 from app.orders import services
 from tenants.db import db
 
@@ -112,10 +111,11 @@ def _refused(exc: services.OrderError, order_id: int, action: str):
 
 
 def _amount(raw: str | None, field: str, currency: str):
-    """A typed amount ("25.50") as minor units; an OrderError for the form when it is not one."""
+    """A typed amount ("25.50") as minor units; an OrderError for the form when it is not one.
+    The range (more than zero, within escrow) is the service's to judge, as for the API."""
     try:
-        return parse_amount(raw, currency)
-    except ValueError as exc:
+        return money.parse_optional(raw, currency, allow_negative=True)
+    except money.MoneyError as exc:
         raise services.OrderError({field: str(exc)}) from None
 
 

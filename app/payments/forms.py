@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
-
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"}
 
 
 class TestCardForm(FlaskForm):
@@ -29,18 +25,3 @@ class PayoutForm(FlaskForm):
 
 class OnboardForm(FlaskForm):
     """Start (or resume) the payout account set-up."""
-
-
-def parse_major_amount(text: str, currency: str) -> int | None:
-    """ "12.50" -> 1250 minor units, exactly; None when it is not an amount with the currency's decimals."""
-    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-    try:
-        value = Decimal((text or "").strip().replace(",", ""))
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        return None
-    return int(minor)

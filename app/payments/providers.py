@@ -6,6 +6,10 @@ world only; they never touch the ledger or commit. Every call that creates
 something at the provider takes a deterministic idempotency key
 (``<tenant id>:<operation>:<object id>``) so a retried request or job gets the
 same object back instead of paying twice.
+
+Amounts are our minor units everywhere except in the Stripe requests and events, which
+use Stripe's integer (``money.provider_amount`` / ``money.from_provider_amount``): the same
+number for most currencies, x100 for HUF, TWD and ISK.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
+from app.core import money
 from app.core.crypto import decrypt_secret
 from app.core.domain_errors import DomainError
 from app.settings.models import MarketplaceSettings
@@ -150,6 +155,14 @@ def _stripe_call(fn, *args, **kwargs):
         raise ProviderError(exc.user_message or str(exc)) from exc
 
 
+def _stripe_amount(minor: int, currency: str, *, charge: bool = False) -> int:
+    """Our minor units -> Stripe's ``amount``; an amount Stripe cannot take is a ProviderError."""
+    try:
+        return money.provider_amount(minor, currency, charge=charge)
+    except money.MoneyError as exc:
+        raise ProviderError(exc.message) from exc
+
+
 class StripeProvider(PaymentProvider):
     """Stripe with Connect (Express accounts; separate charges and transfers).
 
@@ -178,7 +191,7 @@ class StripeProvider(PaymentProvider):
         intent = _stripe_call(
             self.client.v1.payment_intents.create,
             params={
-                "amount": payment.amount_minor,
+                "amount": _stripe_amount(payment.amount_minor, payment.currency, charge=True),
                 "currency": payment.currency.lower(),
                 "transfer_group": transfer_group,
                 "automatic_payment_methods": {"enabled": True},
@@ -203,7 +216,7 @@ class StripeProvider(PaymentProvider):
             self.client.v1.refunds.create,
             params={
                 "payment_intent": payment.provider_ref,
-                "amount": refund.amount_minor,
+                "amount": _stripe_amount(refund.amount_minor, refund.currency, charge=True),
                 "metadata": {"tenant_id": str(current_tenant().id), "refund_id": str(refund.id)},
             },
             options={"idempotency_key": idempotency_key},
@@ -248,7 +261,7 @@ class StripeProvider(PaymentProvider):
         transfer = _stripe_call(
             self.client.v1.transfers.create,
             params={
-                "amount": amount_minor,
+                "amount": _stripe_amount(amount_minor, currency),
                 "currency": currency.lower(),
                 "destination": account_ref,
                 "transfer_group": transfer_group,

@@ -15,12 +15,12 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.core import unit_of_work
+from app.core import money, unit_of_work
 from app.core.domain_errors import FORM, DomainError, refuse_form
 from app.core.idempotency import idempotent
 from app.orders.models import Order
 from app.payments import services, webhooks
-from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm, parse_major_amount
+from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm
 from app.payments.providers import WebhookRejected
 from tenants.db import db
 
@@ -182,9 +182,10 @@ def request_payout():
     if not form.validate_on_submit():
         return _earnings_page(form, 422)
     currency = services.balances(_me())["currency"]
-    amount = parse_major_amount(form.amount.data, currency)
-    if amount is None:
-        form.amount.errors = [*form.amount.errors, "Enter an amount like 25.00."]
+    try:
+        amount = money.parse(form.amount.data, currency, allow_negative=True)  # the service judges the range
+    except money.MoneyError as exc:
+        form.amount.errors = [*form.amount.errors, str(exc)]
         return _earnings_page(form, 422)
     try:
         payout = services.request_payout(_me(), amount)

@@ -18,6 +18,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.core import money
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
 from app.ledger import services as ledger
@@ -119,12 +120,17 @@ def _on_payment_intent_succeeded(intent: dict) -> None:
         return
     if payment.provider_ref is None:
         payment.provider_ref = intent["id"]
-    amount = intent.get("amount_received") or intent.get("amount")
-    if amount != payment.amount_minor or (intent.get("currency") or "").upper() != payment.currency:
+    captured = intent.get("amount_received") or intent.get("amount")
+    same_currency = (intent.get("currency") or "").upper() == payment.currency
+    try:
+        amount = money.from_provider_amount(int(captured), payment.currency) if same_currency else None
+    except (money.MoneyError, TypeError, ValueError):
+        amount = None
+    if amount is None or amount != payment.amount_minor:
         log.error(
             "stripe %s captured %s %s for payment %s",
             intent.get("id"),
-            amount,
+            captured,
             intent.get("currency"),
             payment.id,
         )
@@ -206,12 +212,17 @@ def _record_outside_refund(charge: dict, item: dict) -> None:
     ).first()
     if payment is None or item.get("status") != "succeeded":
         return
+    try:
+        amount = money.from_provider_amount(int(item["amount"]), payment.currency)
+    except money.MoneyError as exc:
+        log.error("stripe refund %s of payment %s needs an operator: %s", item["id"], payment.id, exc)
+        return
     refund = Refund(
         payment_id=payment.id,
         order_id=payment.order_id,
         provider="stripe",
         provider_ref=item["id"],
-        amount_minor=int(item["amount"]),
+        amount_minor=amount,
         currency=payment.currency,
         status="succeeded",
         origin="provider",

@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import nh3
@@ -35,8 +34,8 @@ from flask import current_app
 from redis.exceptions import LockError
 from sqlalchemy.orm import raiseload
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
 from app.accounts.models import User
+from app.core import money
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
 from app.search.backend import (
@@ -150,17 +149,15 @@ def build_query(
 
 
 def major_to_minor(raw: str, currency: str) -> int:
-    """``"45.50"`` -> 4550 in ``currency``; raises ValueError with a message for the buyer."""
+    """``"45.50"`` -> 4550 in ``currency`` (``app.core.money.parse`` in the marketplace's
+    locale); raises MoneyError (a ValueError) with a message for the buyer. A negative price
+    is left to ``build_query`` to explain; a huge one filters nothing, like the dearest gig."""
     try:
-        amount = Decimal(raw.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError("Enter an amount like 45 or 45.50.") from None
-    if not amount.is_finite():
-        raise ValueError("Enter an amount like 45 or 45.50.")
-    exponent = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-    if amount > MAX_PRICE_MINOR:  # clamp before scaling: "1e999999" stays cheap
-        return MAX_PRICE_MINOR
-    return int(amount.scaleb(exponent).to_integral_value())
+        return money.parse(raw, currency, allow_negative=True)
+    except money.MoneyError as exc:
+        if exc.code == "too_large" and not raw.strip().startswith("-"):
+            return MAX_PRICE_MINOR
+        raise
 
 
 def query_from_args(args: Mapping[str, str], currency: str) -> tuple[SearchQuery, dict[str, str]]:

@@ -17,7 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.settings.services import CURRENCIES, DAY_RANGES, PAYOUT_SCHEDULES
+from app.core import money
+from app.settings.services import CURRENCIES, DAY_RANGES, LOCALE_CHOICES, PAYOUT_SCHEDULES
 
 
 class BrandingForm(FlaskForm):
@@ -78,6 +79,12 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice(code, f"{code} · {name}") for code, name in sorted(CURRENCIES.items())],
         validate_choice=False,
     )
+    locale = SelectField(
+        "Number format",
+        choices=[SelectChoice(code, f"{money.locale_name(code)} · {code}") for code in LOCALE_CHOICES],
+        validate_choice=False,  # the service accepts any locale Babel knows and says so on the field
+        description="How prices are written and typed, like 1,234.50 (English) or 1.234,50 (German).",
+    )
     commission_percent = StringField(
         "Commission (%)",
         validators=[InputRequired("Enter the commission.")],
@@ -106,6 +113,12 @@ class SettingsForm(FlaskForm):
         validators=[Optional(), Length(max=254)],
         description="Shown in the footer and used as Reply-To of every email.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.locale.data
+        if current and current not in LOCALE_CHOICES:  # set through the API: keep it selectable
+            self.locale.choices = [*self.locale.choices, SelectChoice(current, current)]
 
 
 class CategoryForm(FlaskForm):

@@ -34,6 +34,8 @@ class MarketplaceSettings(TenantModel):
     accent_color: Mapped[str] = mapped_column(sa.String(7), default="#404145", server_default="#404145")
     support_email: Mapped[str | None] = mapped_column(sa.String(254))
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD", server_default="USD")
+    # How amounts are written and read on this marketplace ("de_DE": 1.234,50 €); see app.core.money.
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en_US", server_default="en_US")
 
     # Money rules (orders issue). Commission = max(percent of the order, minimum fee),
     # never more than the order amount. Percent in basis points (1000 = 10%).

@@ -21,12 +21,13 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask import current_app, g
 
+from app.core import money
 from app.core.after_commit import on_commit
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from app.storage import delete_after_commit, storage
-from tenants.db import current_tenant, db
+from tenants.db import current_tenant, current_tenant_or_none, db
 
 _BRANDING_TTL = 300
 HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
@@ -47,11 +48,12 @@ class Branding:
     support_email: str | None
     currency: str
     favicon_url: str | None = None
+    locale: str = money.DEFAULT_LOCALE
 
 
 def _cache_key(tenant_id: int) -> str:
-    # Every cache key carries the tenant. (favicon_url has a default, so entries cached
-    # before it existed still load.)
+    # Every cache key carries the tenant. (favicon_url and locale have defaults, so entries
+    # cached before they existed still load; every locale was the default then.)
     return f"t:{tenant_id}:branding:v1"
 
 
@@ -76,11 +78,15 @@ def _branding_of(row: MarketplaceSettings) -> Branding:
         support_email=row.support_email,
         currency=row.currency,
         favicon_url=brand_file_url("favicon", row.favicon_key),
+        locale=row.locale,
     )
 
 
 def get_branding() -> Branding:
-    """Branding of the bound tenant: per request, then Redis, then the database."""
+    """Branding of the bound tenant: per request, then Redis, then the database.
+
+    Also the marketplace's currency and locale, which ``app.core.money`` uses by default
+    (see ``money_defaults``)."""
     tenant = current_tenant()
     cached = getattr(g, "_branding", None)
     if cached is not None and cached[0] == tenant.id:
@@ -97,6 +103,11 @@ def get_branding() -> Branding:
         redis_store.client.set(key, json.dumps(asdict(branding)), ex=_BRANDING_TTL)
     g._branding = (tenant.id, branding)
     return branding
+
+
+def money_defaults() -> Branding | None:
+    """For ``app.core.money``: the bound marketplace's currency and locale, None without a tenant."""
+    return get_branding() if current_tenant_or_none() is not None else None
 
 
 def _delete_cached(tenant_id: int) -> None:
@@ -316,7 +327,8 @@ def contrast_warnings(primary: str, accent: str) -> list[str]:
 
 # --------------------------------------------------------------------------- business settings
 
-# ISO 4217 codes a marketplace can price in (all of them Stripe currencies).
+# ISO 4217 codes a marketplace can price in (all of them Stripe currencies; decimals from
+# app.core.money: HUF, JPY, KRW 0, KWD 3, the others 2).
 CURRENCIES = {
     "USD": "US dollar",
     "EUR": "Euro",
@@ -331,6 +343,7 @@ CURRENCIES = {
     "PLN": "Polish zloty",
     "CZK": "Czech koruna",
     "HUF": "Hungarian forint",
+    "KWD": "Kuwaiti dinar",
     "RON": "Romanian leu",
     "JPY": "Japanese yen",
     "KRW": "South Korean won",
@@ -344,6 +357,7 @@ CURRENCIES = {
 PAYOUT_SCHEDULES = ("manual", "daily", "weekly")
 SETTINGS_FIELDS = (
     "currency",
+    "locale",
     "commission_percent",
     "commission_min_fee_minor",
     "auto_complete_days",
@@ -355,6 +369,36 @@ SETTINGS_FIELDS = (
 )
 MAX_COMMISSION_PERCENT = Decimal(50)
 MAX_MIN_FEE_MINOR = 1_000_000  # 10,000.00 in a two-decimal currency, ¥1,000,000 in yen
+# Offered in the console's list; any locale Babel knows is accepted (the API takes them all).
+LOCALE_CHOICES = (
+    "en_US",
+    "en_GB",
+    "en_AU",
+    "en_CA",
+    "en_IN",
+    "de_DE",
+    "de_AT",
+    "de_CH",
+    "fr_FR",
+    "fr_CA",
+    "es_ES",
+    "es_MX",
+    "it_IT",
+    "nl_NL",
+    "pt_BR",
+    "pt_PT",
+    "pl_PL",
+    "cs_CZ",
+    "hu_HU",
+    "ro_RO",
+    "sv_SE",
+    "nb_NO",
+    "da_DK",
+    "ja_JP",
+    "ko_KR",
+    "zh_Hant_TW",
+    "ar_KW",
+)
 DAY_RANGES = {
     "auto_complete_days": (1, 60, "Days after delivery until an order completes by itself"),
     "clearance_days": (0, 90, "Days after completion until the seller's earnings can be paid out"),
@@ -362,30 +406,8 @@ DAY_RANGES = {
 }
 
 
-def currency_exponent(currency: str) -> int:
-    """Decimals of the currency's minor unit (2 for USD, 0 for JPY)."""
-    from app.accounts.forms import ZERO_DECIMAL_CURRENCIES
-
-    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-
-
 def percent_from_bps(bps: int) -> Decimal:
     return (Decimal(bps) / 100).quantize(Decimal("0.01"))
-
-
-def parse_money(text, currency: str) -> int | None:
-    """ "12.50" -> 1250 minor units of ``currency``, exactly; None when it is not such an amount."""
-    exponent = currency_exponent(currency)
-    try:
-        value = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        return None
-    return int(minor)
 
 
 def _is_int(value) -> bool:
@@ -455,6 +477,12 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
                 errors["currency"], status = reason, 409
             else:
                 clean["currency"] = code
+    if "locale" in changes:
+        locale = money.known_locale(changes["locale"])
+        if locale is None or len(locale) > 16:
+            errors["locale"] = "must be a locale like en_US, de_DE or hu_HU"
+        else:
+            clean["locale"] = locale
     if "commission_percent" in changes:
         value = changes["commission_percent"]
         try:
@@ -511,6 +539,7 @@ def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
     row = row or settings_row()
     return {
         "currency": row.currency,
+        "locale": row.locale,
         "commission_percent": str(percent_from_bps(row.commission_bps)),
         "commission_min_fee_minor": row.commission_min_fee_minor,
         "auto_complete_days": row.auto_complete_days,
@@ -526,7 +555,10 @@ def update_marketplace_settings(**changes) -> MarketplaceSettings:
     """Change the business settings of the bound tenant (``SETTINGS_FIELDS``); flushes.
 
     - ``currency``: a code of ``CURRENCIES``; refused (409) once there is any order or
-      ledger movement, or when gigs exist and the new currency has other decimals;
+      ledger movement, or when gigs exist and the new currency has other decimals
+      (``money.exponent``);
+    - ``locale``: how amounts are written and read (``de_DE``: 1.234,50 €), any locale Babel
+      knows, stored normalized;
     - ``commission_percent``: 0 to 50 with at most 2 decimals (stored as basis points);
     - ``commission_min_fee_minor``: 0 to ``MAX_MIN_FEE_MINOR`` minor units;
     - ``auto_complete_days`` 1-60, ``clearance_days`` 0-90, ``cancellation_auto_resolve_days`` 1-30;
@@ -542,7 +574,7 @@ def update_marketplace_settings(**changes) -> MarketplaceSettings:
     for field, value in clean.items():
         setattr(row, field, value)
     db.session.flush()
-    invalidate_branding()  # currency and support email are part of the branding
+    invalidate_branding()  # currency, locale and support email are part of the branding
     return row
 
 
@@ -634,6 +666,7 @@ def seed_settings(_sender, *, session, tenant, options) -> list[str]:
             accent_color=options.get("accent_color") or "#404145",
             support_email=options.get("admin_email"),
             currency=options.get("currency") or "USD",
+            locale=options.get("locale") or money.DEFAULT_LOCALE,
         )
     )
     return []

@@ -55,6 +55,6 @@ def test_sign_up_verify_log_in_and_become_a_seller(live_server, browser, acme, m
         handle = user_row(acme, email="bea@example.com").handle
         page.goto(live_server.url("acme.localhost", f"/u/{handle}"))
         assert page.get_by_test_id("seller-headline").inner_text() == "Illustrations for children's books"
-        assert page.get_by_test_id("hourly-rate").inner_text() == "38.00 USD"
+        assert page.get_by_test_id("hourly-rate").inner_text() == "$38.00"
     finally:
         context.close()

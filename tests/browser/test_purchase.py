@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 DECLINED = "4000 0000 0000 0002"
 AUTHENTICATE = "4000 0025 0000 3155"
 SUCCEEDS = "4242 4242 4242 4242"
-# The basic package is 50.00 USD; 10 % commission (minimum 1.00): the seller gets 45.00.
+# The basic package is $50.00; 10 % commission (minimum 1.00): the seller gets 45.00.
 PRICE, FEE, NET = 5000, 500, 4500
 
 
@@ -78,13 +78,13 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
 
         # --- the buyer orders the basic package from the public gig page -----------------
         buyer.goto(live_server.url("acme.localhost", f"/gigs/{shop['slug']}"))
-        assert buyer.get_by_test_id("price-basic").inner_text() == "50.00 USD"
+        assert buyer.get_by_test_id("price-basic").inner_text() == "$50.00"
         buyer.get_by_test_id("order-basic").click()
         buyer.wait_for_load_state()
         assert re.search(r"/checkout/sandbox/\d+$", buyer.url), buyer.url
         checkout_url = buyer.url
         assert "TEST MODE" in buyer.get_by_test_id("sandbox-checkout").inner_text()
-        assert buyer.get_by_test_id("checkout-amount").inner_text() == "50.00 USD"
+        assert buyer.get_by_test_id("checkout-amount").inner_text() == "$50.00"
         with in_tenant(acme):
             order = db.session.scalars(sa.select(Order)).one()
             order_id = order.id
@@ -113,7 +113,7 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
         assert buyer.url.endswith(f"/orders/{order_id}")
         assert "Payment received (test mode)" in buyer.locator(".flashes").inner_text()
         assert status_of(buyer) == "Awaiting requirements"
-        assert buyer.get_by_test_id("money-escrow").inner_text() == "50.00 USD"
+        assert buyer.get_by_test_id("money-escrow").inner_text() == "$50.00"
 
         # --- the buyer's brief starts the work ---------------------------------------------
         buyer.get_by_label("Requirements").fill("A fox in orange, for a coffee shop.")
@@ -127,7 +127,7 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
         seller.locator(f'a[href="/orders/{order_id}"]').first.click()
         seller.wait_for_load_state()
         assert status_of(seller) == "In progress"
-        assert seller.get_by_test_id("money-net").inner_text() == "45.00 USD"
+        assert seller.get_by_test_id("money-net").inner_text() == "$45.00"
         form = seller.get_by_test_id("deliver-form")
         form.get_by_label("Message").fill("Here is your fox.")
         form.locator('input[name="files"]').set_input_files(
@@ -152,36 +152,36 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
         buyer.get_by_test_id("complete-form").get_by_role("button", name="Accept and complete").click()
         buyer.wait_for_load_state()
         assert status_of(buyer) == "Completed"
-        assert buyer.get_by_test_id("money-escrow").inner_text() == "0.00 USD"
+        assert buyer.get_by_test_id("money-escrow").inner_text() == "$0.00"
 
         # --- the earnings clear (as if the clearance delay had passed) -----------------------
         seller.goto(live_server.url("acme.localhost", "/account/earnings"))
-        assert seller.get_by_test_id("balance-pending").inner_text() == "45.00 USD"
-        assert seller.get_by_test_id("balance-available").inner_text() == "0.00 USD"
+        assert seller.get_by_test_id("balance-pending").inner_text() == "$45.00"
+        assert seller.get_by_test_id("balance-available").inner_text() == "$0.00"
         with in_tenant(acme):
             delay = db.session.get(MarketplaceSettings, 1).clearance_days
             assert payments.clear_due_earnings(datetime.now(UTC) + timedelta(days=delay, minutes=1)) == 1
             db.session.commit()
         seller.reload()
-        assert seller.get_by_test_id("balance-pending").inner_text() == "0.00 USD"
-        assert seller.get_by_test_id("balance-available").inner_text() == "45.00 USD"
+        assert seller.get_by_test_id("balance-pending").inner_text() == "$0.00"
+        assert seller.get_by_test_id("balance-available").inner_text() == "$45.00"
         history = seller.get_by_test_id("transactions").inner_text()
-        assert "Release (fee 5.00 USD)" in history and "Clearance" in history
+        assert "Release (fee $5.00)" in history and "Clearance" in history
 
         # --- more than the balance is refused; the whole balance is paid out -----------------
         seller.get_by_label("Amount").fill("45.01")
         seller.get_by_test_id("request-payout").click()
         seller.wait_for_load_state()
         assert "available balance" in seller.locator(".field-error").inner_text()
-        assert seller.get_by_test_id("balance-available").inner_text() == "45.00 USD"
+        assert seller.get_by_test_id("balance-available").inner_text() == "$45.00"
         seller.get_by_label("Amount").fill("45.00")
         seller.get_by_test_id("request-payout").click()
         seller.wait_for_load_state()
         assert "Payout sent." in seller.locator(".flashes").inner_text()
-        assert seller.get_by_test_id("balance-available").inner_text() == "0.00 USD"
+        assert seller.get_by_test_id("balance-available").inner_text() == "$0.00"
         payout_row = seller.get_by_test_id("payouts").locator("tbody tr")
         assert payout_row.count() == 1
-        assert "45.00 USD" in payout_row.inner_text() and "sent" in payout_row.inner_text()
+        assert "$45.00" in payout_row.inner_text() and "sent" in payout_row.inner_text()
     finally:
         buyer_context.close()
         seller_context.close()

@@ -102,8 +102,8 @@ def test_order_page_shows_parties_money_ledger_entries_and_provider_records(acme
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "buyer@acme.test" in html and "seller@acme.test" in html
-    assert 'data-testid="money-total">120.00 USD' in html
-    assert 'data-testid="money-fee">12.00 USD' in html  # 10 % commission
+    assert 'data-testid="money-total">$120.00' in html
+    assert 'data-testid="money-fee">$12.00' in html  # 10 % commission
     # the ledger: the payment (clearing -> escrow) and the release (escrow -> seller + commission)
     entry = 'data-testid="ledger-entry" data-kind='
     assert html.count(entry + '"payment"') == 2 and html.count(entry + '"release"') == 3
@@ -114,7 +114,7 @@ def test_order_page_shows_parties_money_ledger_entries_and_provider_records(acme
         "platform:commission",
     ):
         assert code in html
-    assert "108.00 USD" in html  # the seller's net credit
+    assert "$108.00" in html  # the seller's net credit
     assert 'data-testid="provider-record" data-kind="payment"' in html
     # a moderator reads but cannot refund: no form, a note instead
     assert 'data-testid="cancel-form"' not in html
@@ -185,7 +185,7 @@ def test_partial_refund_from_the_web_releases_the_rest_to_the_seller(acme, shop,
         follow_redirects=True,
     )
     assert response.status_code == 200
-    assert "20.00 USD goes back to the buyer" in response.get_data(as_text=True)
+    assert "$20.00 goes back to the buyer" in response.get_data(as_text=True)
     with in_tenant(acme):
         state = order_state(oid)
         assert state["status"] == "cancelled" and state["refunded"] == 2000 and state["escrow"] == 0
@@ -208,7 +208,7 @@ def test_refusals_on_the_web_form_change_nothing(acme, shop, in_tenant, web_as):
         ({"reason": "", "refund": ""}, 422, "Give the reason"),
         ({"reason": "Too much", "refund": "50.01"}, 422, "larger than what is in escrow (5000)"),
         ({"reason": "Typo", "refund": "abc"}, 422, "Enter an amount like 45 or 45.50."),
-        ({"reason": "Cents", "refund": "1.234"}, 422, "Use at most 2 decimals."),
+        ({"reason": "Cents", "refund": "1.234"}, 422, "Use at most 2 decimals for USD."),
         ({"reason": "Negative", "refund": "-5"}, 422, "0 or more"),
         ({"reason": "x" * 5001, "refund": ""}, 422, "5000"),
     ):

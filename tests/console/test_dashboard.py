@@ -202,7 +202,7 @@ def test_chart_axis_and_labels():
     assert all(isinstance(t, int) for t in counts["ticks"]) and counts["top"] >= 7
     assert axis_value(150000, "money", "USD") == "1.5k"
     assert axis_value(2500, "money", "USD") == "25"
-    assert axis_value(2500, "money", "USD", exact=True) == "25.00"
+    assert axis_value(2500, "money", "USD", exact=True) == "$25.00"
     assert axis_value(2_000_000, "count") == "2M"
 
 
@@ -217,7 +217,7 @@ def test_dashboard_page_shows_tiles_with_changes_and_accessible_svg_charts(acme,
         assert response.status_code == 200
         html = response.get_data(as_text=True)
         assert 'data-testid="kpi-gmv" data-value="22000" data-previous="25000"' in html
-        assert "220.00 USD" in html and "-12.0%" in html and "badge-bad" in html
+        assert "$220.00" in html and "-12.0%" in html and "badge-bad" in html
         assert 'data-testid="kpi-commission" data-value="800" data-previous="2500"' in html
         for chart in ("chart-gmv", "chart-orders", "chart-status", "chart-categories", "chart-users"):
             assert f'role="img" aria-labelledby="{chart}-title {chart}-desc" data-testid="{chart}"' in html

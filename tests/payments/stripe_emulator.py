@@ -8,6 +8,12 @@ records every request so tests can assert keys, idempotency keys and
 parameters. ``fail_next(path, status)`` makes the next call to a path fail
 (a 500 is retried by the library with the same idempotency key).
 
+Amounts follow Stripe's currency rules (docs.stripe.com/currencies), written out here
+on their own rather than taken from ``app.core.money``, so the emulator checks the app:
+ISK is charged, and HUF, TWD and ISK are transferred, in whole units (an ``amount``
+divisible by 100, Stripe still counting hundredths); the three-decimal currencies are
+charged and refunded in steps of ten thousandths.
+
 ``sign(payload, secret)`` and ``event(...)`` build webhook deliveries exactly as
 Stripe signs them: ``Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<payload>" under the endpoint's signing secret>``.
@@ -26,6 +32,21 @@ from urllib.parse import parse_qsl
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+WHOLE_UNIT_CHARGES = {"isk"}
+WHOLE_UNIT_TRANSFERS = {"huf", "twd", "isk"}
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+
+
+def amount_problem(amount: int, currency: str, *, charge: bool) -> str | None:
+    """Why Stripe would refuse ``amount`` of ``currency``, or None."""
+    currency = (currency or "").lower()
+    whole_units = WHOLE_UNIT_CHARGES if charge else WHOLE_UNIT_TRANSFERS
+    if currency in whole_units and amount % 100:
+        return f"Invalid amount. {currency.upper()} amounts must be evenly divisible by 100."
+    if charge and currency in THREE_DECIMAL and amount % 10:
+        return f"Invalid amount. The last digit of {currency.upper()} amounts must be 0."
+    return None
 
 
 def parse_form(body: str) -> dict:
@@ -160,6 +181,9 @@ class StripeEmulator:
         amount = int(params.get("amount", 0))
         if amount < 1 or not params.get("currency"):
             return self._error(400, "Missing required param: amount.", code="parameter_missing")
+        problem = amount_problem(amount, params["currency"], charge=True)
+        if problem:
+            return self._error(400, problem, code="invalid_amount")
         pid = self._id("pi")
         return self._store(
             api_key,
@@ -189,6 +213,9 @@ class StripeEmulator:
             return self._error(
                 400, "Refund amount is greater than unrefunded amount on charge.", code="amount_too_large"
             )
+        problem = amount_problem(amount, intent["currency"], charge=True)
+        if problem:
+            return self._error(400, problem, code="invalid_amount")
         return self._store(
             api_key,
             {
@@ -208,6 +235,9 @@ class StripeEmulator:
             return self._error(
                 400, "The destination account cannot receive transfers.", code="account_invalid"
             )
+        problem = amount_problem(int(params["amount"]), params.get("currency", ""), charge=False)
+        if problem:
+            return self._error(400, problem, code="invalid_amount")
         return self._store(
             api_key,
             {

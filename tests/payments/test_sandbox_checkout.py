@@ -24,7 +24,7 @@ def test_checkout_page_is_labelled_test_mode_and_lists_the_test_cards(market, ac
     assert "TEST MODE" in page
     for card in (SUCCEEDS, DECLINED, AUTHENTICATE):
         assert card in page
-    assert "50.00 USD" in page
+    assert "$50.00" in page
 
 
 def test_card_that_succeeds_pays_the_order_into_escrow(market, money, acme):

@@ -11,11 +11,11 @@ import math
 
 from flask import render_template, request
 
-from app.accounts.forms import ZERO_DECIMAL_CURRENCIES, format_minor
 from app.console.access import MODERATOR, console_required
 from app.console.blueprints import bp
 from app.console.dashboard import kpis
 from app.console.dashboard.forms import PeriodForm
+from app.core import money
 from app.core.domain_errors import refuse_form
 
 
@@ -39,8 +39,8 @@ def axis_value(value, kind: str = "count", currency: str | None = None, exact: b
     """A short number for an axis or a bar: 1.5k, 2M; money in major units (``exact``: in full)."""
     if kind == "money":
         if exact:
-            return format_minor(int(value), currency or "USD")
-        major = value / (1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100)
+            return money.format(int(value), currency)
+        major = float(money.to_decimal(int(value), currency))
     else:
         major = value
         if exact:

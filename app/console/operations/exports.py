@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import Response, stream_with_context
 
-from app.accounts.forms import format_minor
 from app.accounts.models import SellerProfile, User
 from app.console import audit
 from app.console.models import AuditEntry
 from app.console.operations.orders import OrderFilters, orders_select
+from app.core import money
 from app.orders.models import Milestone, Order
 from tenants.db import current_tenant, db, tenant_context
 
@@ -136,7 +136,7 @@ def order_csv_rows(filters: OrderFilters, batch: int = EXPORT_BATCH) -> Iterator
             gig_id,
             currency,
             total,
-            format_minor(total, currency),
+            money.plain(total, currency),
             int(refunded_minor),
             paid,
             delivered,

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from app.accounts.forms import format_minor
 from app.accounts.models import User
 from app.console import audit
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, day_range, short_text
 from app.console.models import AuditEntry
+from app.core import money
 from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders import services as orders
@@ -269,7 +269,7 @@ def cancel_order(actor: User, order_id: Any, refund_minor: Any = None, reason: A
     refunded = after["refunded_minor"] - before["refunded_minor"]
     released = before["escrow_minor"] - refunded - after["escrow_minor"]
     full = refunded == before["escrow_minor"] and refunded > 0
-    amount = f"{format_minor(refunded, order.currency)} {order.currency}"
+    amount = money.format(refunded, order.currency)
     text = reason.strip() if isinstance(reason, str) else ""
     if refunded:
         summary = (

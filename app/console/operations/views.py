@@ -13,17 +13,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
-from app.accounts.forms import format_minor
 from app.console import audit
 from app.console.access import ADMIN, MODERATOR, console_required, console_user
 from app.console.blueprints import bp
 from app.console.errors import ConsoleError, ConsoleInputError, as_domain_error
 from app.console.operations import audit_log, exports, orders
 from app.console.operations.forms import AuditFilterForm, CancelOrderForm, OrderFilterForm
-from app.core import unit_of_work
+from app.core import money, unit_of_work
 from app.core.domain_errors import DomainError, refuse_form
 from app.core.idempotency import idempotent
-from app.gigs.forms import parse_amount
 from app.orders import services as order_services
 
 
@@ -115,8 +113,8 @@ def cancel_order(order_id: int):
         unit_of_work.abandon()
         return _render_order(order_id, form, status=422)
     try:
-        refund = parse_amount(form.refund.data, current.currency)
-    except ValueError as exc:  # not an amount of this currency
+        refund = money.parse_optional(form.refund.data, current.currency, allow_negative=True)
+    except money.MoneyError as exc:  # not an amount of this currency
         return _refused_order(order_id, form, ConsoleError({"refund": str(exc)}))
     try:
         done = orders.cancel_order(console_user(), order_id, refund, form.reason.data)
@@ -124,9 +122,7 @@ def cancel_order(order_id: int):
         return _refused_order(order_id, form, as_domain_error(exc))
     refunded = sum(m.refunded_minor for m in done.milestones)
     if refunded:
-        message = (
-            f"Order {done.number} is cancelled; {format_minor(refunded, done.currency)} {done.currency} "
-        )
+        message = f"Order {done.number} is cancelled; {money.format(refunded, done.currency)} "
         message += "goes back to the buyer."
     else:
         message = f"Order {done.number} is cancelled without a refund."

@@ -120,6 +120,12 @@ class SettingsSchema(Schema):
     currency = fields.Str(
         metadata={"description": "ISO 4217; prices are minor units of it", "example": "USD"}
     )
+    locale = fields.Str(
+        metadata={
+            "description": "How amounts are written and read on the marketplace (CLDR locale)",
+            "example": "en_US",
+        }
+    )
     commission_percent = fields.Decimal(
         as_string=True, metadata={"description": "0 to 50, at most 2 decimals", "example": "12.50"}
     )
@@ -147,6 +153,10 @@ class SettingsSchema(Schema):
 
 class SettingsPatchSchema(Schema):
     currency = fields.Str(validate=validate.Length(max=10), metadata={"example": "EUR"})
+    locale = fields.Str(
+        validate=validate.Length(max=32),
+        metadata={"description": "A locale like en_US, de_DE or hu_HU", "example": "de_DE"},
+    )
     commission_percent = fields.Decimal(
         allow_nan=False, metadata={"description": "0 to 50, at most 2 decimals", "example": 12.5}
     )

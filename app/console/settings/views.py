@@ -13,13 +13,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
-from app.accounts.forms import format_minor
 from app.console.access import ADMIN, console_required, console_user
 from app.console.blueprints import bp
 from app.console.errors import ConsoleError, as_domain_error, refuse_prefixed_form
 from app.console.settings import branding as branding_actions
 from app.console.settings import domains as domain_actions
 from app.console.settings import marketplace as marketplace_actions
+from app.core import money
 from app.core.domain_errors import FORM, refuse_form
 from app.gigs import categories
 from app.mail.services import tenant_base_url
@@ -204,9 +204,7 @@ def _settings_page(form=None, status=200, form_errors=()):
         form = forms.SettingsForm(
             data={
                 **snapshot,
-                "commission_min_fee": format_minor(row.commission_min_fee_minor, row.currency).replace(
-                    ",", ""
-                ),
+                "commission_min_fee": money.input_value(row.commission_min_fee_minor, row.currency),
                 "support_email": row.support_email or "",
             }
         )
@@ -236,15 +234,18 @@ def update_settings():
         return _settings_page(form, 422)
     currency = (form.currency.data or "").upper()
     fee_currency = currency if currency in settings.CURRENCIES else settings.settings_row().currency
-    fee = settings.parse_money(form.commission_min_fee.data, fee_currency)
-    if fee is None:
-        example = "1.50" if settings.currency_exponent(fee_currency) else "150"
-        refuse_form(ConsoleError({"commission_min_fee": f"Enter an amount like {example}."}), form)
+    locale = money.known_locale(form.locale.data) or settings.settings_row().locale
+    try:
+        # A negative fee is the settings service's to refuse, with the API's message.
+        fee = money.parse(form.commission_min_fee.data, fee_currency, locale=locale, allow_negative=True)
+    except money.MoneyError as exc:
+        refuse_form(ConsoleError({"commission_min_fee": exc.message}), form)
         return _settings_page(form, 422)
     try:
         marketplace_actions.update_settings(
             console_user(),
             currency=currency,
+            **({"locale": form.locale.data} if form.locale.data else {}),
             commission_percent=form.commission_percent.data,
             commission_min_fee_minor=fee,
             auto_complete_days=form.auto_complete_days.data,
