@@ -2,7 +2,7 @@
 
 Forms check shape only (required, lengths); the rules (unique email, strong
 password, valid handle...) live in services and come back as AccountError,
-which ``apply_errors`` puts on the matching fields.
+which the views put on the matching fields with ``app.core.domain_errors.refuse_form``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 from app.accounts.models import AVAILABILITIES
 from app.accounts.reference import COUNTRIES
 from app.accounts.services import AccountError, validate_email_address, validate_password
+from app.core.domain_errors import apply_to_form
 
 AVAILABILITY_LABELS = {
     "full_time": "Full time",
@@ -182,19 +183,15 @@ class DeleteAccountForm(FlaskForm):
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None) -> list[str]:
-    """Put service errors on the form's fields; returns the messages that belong to no field.
-
-    ``aliases`` maps a service field name to the form field showing it.
-    """
-    leftovers: list[str] = []
-    for field, message in errors.items():
-        name = (aliases or {}).get(field, field)
-        target = form._fields.get(name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, message]
-        else:
-            leftovers.append(message)
-    return leftovers
+    """Kept for the console's views, which still import it: ``apply_to_form`` with the service's
+    field names (or ``aliases``: service name -> form field name) matched to the form's own field
+    names, so prefixed forms (``prefix="c5"``: input ids ``c5-name``) keep working."""
+    ids = {}
+    for key in errors:
+        name = (aliases or {}).get(key, key)
+        if name in form._fields and name != "csrf_token":
+            ids[key] = form._fields[name].id
+    return apply_to_form(form, errors, ids)
 
 
 def format_minor(amount: int | None, currency: str) -> str:
