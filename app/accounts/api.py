@@ -1,8 +1,8 @@
 """Accounts REST API: bearer tokens, sign-up, the signed-in user, public and seller profiles.
 
-Views are thin: parse with a schema, call one service, commit once, serialize.
-The services raise ``AccountError`` with field errors; ``_field_errors`` turns
-them into flask-smorest's 422 shape ``{"errors": {"json": {field: [msg]}}}``.
+Views are thin: parse with a schema, call one service, serialize; the request's unit of
+work commits. The services raise ``AccountError`` (a ``DomainError``) with field errors;
+the central handler answers flask-smorest's 422 shape ``{"errors": {"json": {field: [msg]}}}``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from app.accounts.schemas import (
     TokenPairSchema,
     TokenRequestSchema,
 )
+from app.core import unit_of_work
 from app.extensions import limiter
-from tenants.db import db
 
 blp = Blueprint(
     "accounts_api",
@@ -57,13 +57,6 @@ def auth_required(view):
     view = blp.alt_response(401, response="UNAUTHORIZED")(view)
     view = blp.doc(security=[{"bearerAuth": []}])(view)
     return tokens.token_auth_required(view)
-
-
-def _field_errors(exc: services.AccountError):
-    """Abort 422 with the service's errors in smorest's shape (``form`` is marshmallow's ``_schema``)."""
-    errors = {("_schema" if field == services.FORM else field): [msg] for field, msg in exc.errors.items()}
-    message = exc.errors.get(services.FORM, "The request has invalid fields.")
-    abort(422, message=message, errors={"json": errors})
 
 
 # One budget with the web login form (keys carry the tenant; see app/accounts/limits.py).
@@ -97,12 +90,10 @@ class Token(MethodView):
         try:
             user = services.authenticate(email, credentials["password"], ip=request.remote_addr)
         except services.AccountError as exc:
-            db.session.commit()  # authenticate records the failure; it must count
+            unit_of_work.keep()  # authenticate records the failure; it must count
             status, message = _login_refusal(email, exc)
             abort(status, message=message)
-        pair = tokens.issue_token_pair(user)
-        db.session.commit()
-        return pair
+        return tokens.issue_token_pair(user)
 
 
 GENERIC_LOGIN_FAILURE = "The email or password is incorrect."
@@ -132,12 +123,10 @@ class Refresh(MethodView):
     def post(self, body):
         """Trade a refresh token for a new pair. The presented refresh token stops working."""
         try:
-            pair = tokens.refresh(body["refresh_token"])
+            return tokens.refresh(body["refresh_token"])
         except tokens.TokenError as exc:
-            db.session.commit()  # a reused token revokes its family: keep that
-            abort(401, message=str(exc), headers={"WWW-Authenticate": tokens.TOKEN_TYPE})
-        db.session.commit()
-        return pair
+            unit_of_work.keep()  # a reused token revokes its family: keep that
+            abort(401, message=exc.message, headers={"WWW-Authenticate": tokens.TOKEN_TYPE})
 
 
 @blp.route("/auth/revoke")
@@ -147,7 +136,6 @@ class Revoke(MethodView):
     def post(self, body):
         """Revoke an access or refresh token. Answers 204 whether or not the token was valid."""
         tokens.revoke(body["token"])
-        db.session.commit()
 
 
 # --- users -----------------------------------------------------------------
@@ -160,13 +148,9 @@ class Users(MethodView):
     @blp.response(201, MeSchema)
     def post(self, body):
         """Sign up. A verification email is sent; sign in with `POST /auth/token`."""
-        try:
-            user = services.register_user(
-                body["email"], body["password"], body["display_name"], handle=body.get("handle")
-            )
-        except services.AccountError as exc:
-            _field_errors(exc)
-        db.session.commit()
+        user = services.register_user(
+            body["email"], body["password"], body["display_name"], handle=body.get("handle")
+        )
         return user
 
 
@@ -189,11 +173,7 @@ class Me(MethodView):
         """Change profile fields. Send the ETag of your last read as `If-Match`."""
         user = _current_user()
         blp.check_etag(user, ME_ETAG_SCHEMA)
-        try:
-            services.update_profile(user, **fields)
-        except services.AccountError as exc:
-            _field_errors(exc)
-        db.session.commit()
+        services.update_profile(user, **fields)
         blp.set_etag(user, ME_ETAG_SCHEMA)
         return user
 
@@ -237,11 +217,7 @@ class MySellerProfile(MethodView):
         user = _current_user()
         current = user.seller_profile
         blp.check_etag(current if current is not None else {}, SELLER_ETAG_SCHEMA if current else None)
-        try:
-            profile = services.upsert_seller_profile(user, **body)
-        except services.AccountError as exc:
-            _field_errors(exc)
-        db.session.commit()
+        profile = services.upsert_seller_profile(user, **body)
         blp.set_etag(profile, SELLER_ETAG_SCHEMA)
         return profile
 
@@ -253,14 +229,9 @@ class MyPortfolio(MethodView):
     @blp.response(201, PortfolioItemSchema)
     def post(self, body):
         """Add a piece of work (by link) to your portfolio. You must be a seller."""
-        try:
-            item = services.add_portfolio_item(
-                _current_user(), body["title"], body["description"], link=body["link"]
-            )
-        except services.AccountError as exc:
-            _field_errors(exc)
-        db.session.commit()
-        return item
+        return services.add_portfolio_item(
+            _current_user(), body["title"], body["description"], link=body["link"]
+        )
 
 
 @blp.route("/me/seller-profile/portfolio/<int(max=2147483647):item_id>")
@@ -270,11 +241,7 @@ class MyPortfolioItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, item_id):
         """Remove one of your portfolio items."""
-        try:
-            services.delete_portfolio_item(_current_user(), item_id)
-        except services.AccountError:
-            abort(404, message="This portfolio item does not exist.")
-        db.session.commit()
+        services.delete_portfolio_item(_current_user(), item_id)
 
 
 # --- public profiles -------------------------------------------------------

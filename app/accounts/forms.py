@@ -2,7 +2,7 @@
 
 Forms check shape only (required, lengths); the rules (unique email, strong
 password, valid handle...) live in services and come back as AccountError,
-which ``apply_errors`` puts on the matching fields.
+which the views put on the matching fields with ``app.core.domain_errors.refuse_form``.
 """
 
 from __future__ import annotations
@@ -162,19 +162,3 @@ class DeleteAccountForm(FlaskForm):
         "I understand that my account and profile are deleted for good",
         validators=[InputRequired("Tick the box to confirm.")],
     )
-
-
-def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None) -> list[str]:
-    """Put service errors on the form's fields; returns the messages that belong to no field.
-
-    ``aliases`` maps a service field name to the form field showing it.
-    """
-    leftovers: list[str] = []
-    for field, message in errors.items():
-        name = (aliases or {}).get(field, field)
-        target = form._fields.get(name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, message]
-        else:
-            leftovers.append(message)
-    return leftovers

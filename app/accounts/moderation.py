@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError, _external_url, _send, revoke_api_tokens
+from app.core.domain_errors import Conflict, Forbidden, NotFound
 from app.core.text import strip_controls
 from app.events import publish
 from tenants.db import current_tenant, db
@@ -51,25 +52,20 @@ MAX_PAGE = 10_000
 
 
 class ModerationError(AccountError):
-    """A refused operator action on a user. ``status`` is the HTTP status the API answers with."""
-
-    status = 422
-
-
-class UserNotFound(ModerationError):
-    status = 404
+    """A refused operator action on a user. ``status`` is the HTTP status the API answers with
+    (422 here; the subclasses take theirs from the core classes they also are)."""
 
 
-class ModerationForbidden(ModerationError):
+class UserNotFound(ModerationError, NotFound):
+    """No user with this id in the bound tenant."""
+
+
+class ModerationForbidden(ModerationError, Forbidden):
     """The actor's role does not allow this action (on this user)."""
 
-    status = 403
 
-
-class ModerationConflict(ModerationError):
+class ModerationConflict(ModerationError, Conflict):
     """The action does not fit the user's state (yourself, the last admin, already suspended...)."""
-
-    status = 409
 
 
 def _now() -> datetime:

@@ -34,11 +34,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import AVAILABILITIES, ROLES, PortfolioItem, SellerProfile, User
 from app.accounts.reference import COUNTRIES, LANGUAGES
+from app.core.domain_errors import FORM, DomainError
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
 
-FORM = "form"  # the key of errors that belong to the whole form, not one field
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
@@ -59,18 +59,8 @@ SELLER_FIELDS = ("headline", "description", "skills", "hourly_rate_minor", "avai
 MAX_HOURLY_RATE_MINOR = 100_000_00  # 100,000.00 in a two-decimal currency
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
     """A refused account operation: ``errors`` maps a field (or ``"form"``) to a message."""
-
-    def __init__(self, errors: dict[str, str] | str):
-        if isinstance(errors, str):
-            errors = {FORM: errors}
-        self.errors: dict[str, str] = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 # --------------------------------------------------------------------------- passwords
@@ -900,11 +890,11 @@ def add_portfolio_item(
 def delete_portfolio_item(user: User, item_id: int) -> None:
     """Remove one of the user's own portfolio items (its image goes after commit).
 
-    Raises AccountError({"form": ...}) when the item is not theirs or does not exist.
+    Raises AccountError (status 404) when the item is not theirs or does not exist.
     """
     item = db.session.get(PortfolioItem, item_id) if isinstance(item_id, int) else None
     if item is None or item.user_id != user.id:
-        raise AccountError({FORM: "This portfolio item does not exist."})
+        raise AccountError("This portfolio item does not exist.", status=404)
     _delete_file_after_commit(item.image_key)
     db.session.delete(item)
     db.session.flush()

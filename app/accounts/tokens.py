@@ -27,6 +27,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from app.accounts.models import ApiToken, User
+from app.core.domain_errors import DomainError
 from tenants.db import TENANT_SCHEMA, current_tenant, db
 
 ACCESS_PREFIX = "gfa_"
@@ -38,8 +39,11 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 128
 
 
-class TokenError(Exception):
+class TokenError(DomainError):
     """A token was unknown, expired, revoked or reused. The message is safe to show."""
+
+    status = 401
+    code = "unauthorized"
 
 
 def _now() -> datetime:

@@ -1,7 +1,8 @@
-"""Account web pages. Thin: parse the form, call one service, commit once, render.
+"""Account web pages. Thin: parse the form, call one service, render.
 
-A service refusal (AccountError) is shown on the form with status 422 and the
-transaction is rolled back, so bad input changes nothing.
+The request's unit of work commits (``app.core.unit_of_work``). A service refusal
+(AccountError) is shown on the form with status 422 by ``refuse_form``, which rolls the
+request back, so bad input changes nothing.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SellerProfileForm,
     SignupForm,
-    apply_errors,
 )
 from app.accounts.limits import account_key, configured, ip_key
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.accounts.services import AccountError
-from app.core import money
+from app.core import money, unit_of_work
+from app.core.domain_errors import apply_to_form, refuse_form
 from app.extensions import limiter
-from tenants.db import current_tenant, db
+from tenants.db import current_tenant
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -65,11 +66,6 @@ def safe_next(target: str | None) -> str | None:
 
 def _render(template: str, status: int = 200, **context):
     return render_template(f"accounts/{template}", **context), status
-
-
-def _refused(exc: AccountError, form, aliases: dict[str, str] | None = None) -> list[str]:
-    db.session.rollback()
-    return apply_errors(form, exc.errors, aliases)
 
 
 def _start_session(user, remember: bool = False) -> None:
@@ -103,9 +99,8 @@ def signup():
                 form.email.data, form.password.data, form.display_name.data, form.handle.data or None
             )
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             _start_session(user)
             flash(f"Welcome! We sent a link to {user.email}: follow it to confirm your address.", "success")
             return redirect(url_for("accounts.profile"))
@@ -126,10 +121,9 @@ def login():
         try:
             user = services.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
         except AccountError as exc:
-            db.session.commit()  # keep the failure count (see authenticate)
-            form_errors = apply_errors(form, exc.errors)
+            unit_of_work.keep()  # the failed attempt counts toward the lockout (see authenticate)
+            form_errors = apply_to_form(form, exc.errors)
         else:
-            db.session.commit()
             _start_session(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(safe_next(form.next.data) or url_for("accounts.profile"))
@@ -152,9 +146,7 @@ def verify_email(token: str):
     try:
         services.verify_email(token)
     except AccountError as exc:
-        db.session.rollback()
         return _render("link_problem.html", 400, message=exc.errors.get("token", exc.message))
-    db.session.commit()
     flash("Your email address is confirmed. Thank you!", "success")
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -166,7 +158,6 @@ def verify_email(token: str):
 def resend_verification():
     if ConfirmForm().validate_on_submit():
         services.send_verification_email(current_user)
-        db.session.commit()
         flash(f"We sent a new confirmation link to {current_user.email}.", "info")
     return redirect(url_for("accounts.profile"))
 
@@ -181,7 +172,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         # The same answer whether or not the account exists.
         return _render("forgot_password_sent.html", email=form.email.data)
     return _render("forgot_password.html", INVALID if form.errors else 200, form=form)
@@ -200,9 +190,8 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.password.data)
         except AccountError as exc:
-            form_errors = _refused(exc, form, {"token": "csrf_token"})
+            form_errors = refuse_form(exc, form, {"token": "csrf_token"})
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             flash("Your password is changed. Log in with the new one.", "success")
@@ -235,9 +224,8 @@ def profile():
                 bio=form.bio.data,
             )
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             flash("Your profile is saved.", "success")
             return redirect(url_for("accounts.profile"))
     status = INVALID if form.errors or form_errors else 200
@@ -260,9 +248,8 @@ def upload_avatar():
         try:
             services.set_avatar(user, avatar_form.avatar.data)
         except AccountError as exc:
-            form_errors = _refused(exc, avatar_form)
+            form_errors = refuse_form(exc, avatar_form)
         else:
-            db.session.commit()
             flash("Your profile picture is updated.", "success")
             return redirect(url_for("accounts.profile"))
     else:
@@ -284,7 +271,6 @@ def upload_avatar():
 def remove_avatar():
     if ConfirmForm().validate_on_submit():
         services.remove_avatar(current_user._get_current_object())
-        db.session.commit()
         flash("Your profile picture is removed.", "info")
     return redirect(url_for("accounts.profile"))
 
@@ -299,9 +285,8 @@ def change_password():
         try:
             services.change_password(user, form.current_password.data, form.password.data)
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             _start_session(user)  # other sessions end with the old password; this one goes on
             flash("Your password is changed.", "success")
             return redirect(url_for("accounts.profile"))
@@ -319,9 +304,8 @@ def change_email():
         try:
             services.request_email_change(user, form.new_email.data, form.password.data)
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             flash(f"We sent a confirmation link to {form.new_email.data.strip()}.", "info")
             return redirect(url_for("accounts.profile"))
     status = INVALID if form.errors or form_errors else 200
@@ -333,10 +317,8 @@ def confirm_email_change(token: str):
     try:
         user = services.confirm_email_change(token)
     except AccountError as exc:
-        db.session.rollback()
         return _render("link_problem.html", 400, message=exc.errors.get("token", exc.message))
     email = user.email
-    db.session.commit()
     flash(f"Your email address is now {email}.", "success")
     return redirect(url_for("accounts.profile" if current_user.is_authenticated else "accounts.login"))
 
@@ -367,9 +349,8 @@ def seller_profile():
                 availability=form.availability.data,
             )
         except AccountError as exc:
-            form_errors = _refused(exc, form, {"hourly_rate_minor": "hourly_rate"})
+            form_errors = refuse_form(exc, form, {"hourly_rate_minor": "hourly_rate"})
         else:
-            db.session.commit()
             flash(
                 "Your seller profile is saved." if existing else "You are now a seller. Welcome aboard!",
                 "success",
@@ -402,9 +383,8 @@ def portfolio():
                 image=form.image.data,
             )
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             flash("The item is added to your portfolio.", "success")
             return redirect(url_for("accounts.portfolio"))
     status = INVALID if form.errors or form_errors else 200
@@ -426,9 +406,7 @@ def delete_portfolio_item(item_id: int):
         try:
             services.delete_portfolio_item(current_user._get_current_object(), item_id)
         except AccountError:
-            db.session.rollback()
             abort(404)
-        db.session.commit()
         flash("The item is removed from your portfolio.", "info")
     return redirect(url_for("accounts.portfolio"))
 
@@ -460,9 +438,8 @@ def delete_account():
         try:
             services.delete_account(current_user._get_current_object(), form.password.data)
         except AccountError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             flash("Your account is deleted. Goodbye!", "info")

@@ -1,11 +1,11 @@
 """Catalog REST API: the category tree and gigs (CRUD for their seller, read for everyone).
 
-Views are thin: parse with a schema, call one service, commit once, serialize.
-Service refusals (``GigError`` and subclasses) carry their HTTP status: 403
-someone else's gig or not a seller, 404 unknown, 409 wrong state (an archived
-gig), 412 stale version, 422 field errors. Field errors come in smorest's
-shape ``{"errors": {"json": {...}}}``; the services' dotted names are nested
-(``packages.basic.price_minor`` -> ``{"packages": {"basic": {"price_minor": [msg]}}}``;
+Views are thin: parse with a schema, call one service, serialize; the request's unit of
+work commits. Service refusals (``GigError`` and subclasses, all ``DomainError``) go to the
+central handler with their HTTP status: 403 someone else's gig or not a seller, 404
+unknown, 409 wrong state (an archived gig), 412 stale version, 422 field errors. Field
+errors come in smorest's shape ``{"errors": {"json": {...}}}``; the services' dotted names
+are nested (``packages.basic.price_minor`` -> ``{"packages": {"basic": {"price_minor": [msg]}}}``;
 package errors are keyed by tier, extras and FAQ entries by index).
 
 Gig resources carry an ETag that follows the gig's ``version``. ``PATCH``
@@ -22,7 +22,6 @@ from flask_smorest import Blueprint, abort
 from app.accounts import tokens
 from app.gigs import services
 from app.gigs.schemas import CategorySchema, GigInputSchema, GigPatchSchema, GigSchema, gig_etag_data
-from tenants.db import db
 
 blp = Blueprint(
     "categories_api",
@@ -71,39 +70,8 @@ def _optional_user():
     return user
 
 
-def _nest(errors: dict[str, str]) -> dict:
-    """``{"a.b.c": msg}`` -> ``{"a": {"b": {"c": [msg]}}}`` (``form`` becomes marshmallow's ``_schema``)."""
-    nested: dict = {}
-    for field, message in errors.items():
-        parts = ["_schema"] if field == services.FORM else field.split(".")
-        node = nested
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):  # a message already sits there: keep both
-                child = node[part] = {"_schema": child}
-            node = child
-        leaf = node.get(parts[-1])
-        if isinstance(leaf, dict):
-            leaf.setdefault("_schema", []).append(message)
-        else:
-            node.setdefault(parts[-1], []).append(message)
-    return nested
-
-
-def _refuse(exc: services.GigError):
-    """Abort with the refusal's status; field errors in smorest's 422 shape."""
-    db.session.rollback()
-    if exc.status == 422:
-        message = exc.errors.get(services.FORM, "The request has invalid fields.")
-        abort(422, message=message, errors={"json": _nest(exc.errors)})
-    abort(exc.status, message=exc.message)
-
-
 def _own_gig(gig_id: int):
-    try:
-        return services.get_gig_for_owner(g.api_user, gig_id)
-    except services.GigError as exc:
-        _refuse(exc)
+    return services.get_gig_for_owner(g.api_user, gig_id)
 
 
 GIG_EXAMPLE = {
@@ -146,11 +114,7 @@ class Gigs(MethodView):
     @gigs_blp.alt_response(403, response="FORBIDDEN", description="You have no seller profile")
     def post(self, body):
         """Create a gig (as a draft). Only the title is required now; publishing checks the rest."""
-        try:
-            gig = services.create_gig(g.api_user, body)
-        except services.GigError as exc:
-            _refuse(exc)
-        db.session.commit()
+        gig = services.create_gig(g.api_user, body)
         gigs_blp.set_etag(gig_etag_data(gig))
         return gig
 
@@ -163,10 +127,7 @@ class GigResource(MethodView):
     @gigs_blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, gig_id):
         """Read a gig. Anyone reads an active gig; its seller (signed in) reads every status."""
-        try:
-            gig = services.get_visible_gig(gig_id, _optional_user())
-        except services.GigError as exc:
-            _refuse(exc)
+        gig = services.get_visible_gig(gig_id, _optional_user())
         gigs_blp.set_etag(gig_etag_data(gig))
         return gig
 
@@ -185,11 +146,7 @@ class GigResource(MethodView):
         """
         gig = _own_gig(gig_id)
         gigs_blp.check_etag(gig_etag_data(gig))
-        try:
-            services.update_gig(g.api_user, gig, body, expected_version=gig.version)
-        except services.GigError as exc:
-            _refuse(exc)
-        db.session.commit()
+        services.update_gig(g.api_user, gig, body, expected_version=gig.version)
         gigs_blp.set_etag(gig_etag_data(gig))
         return gig
 
@@ -200,11 +157,7 @@ class GigResource(MethodView):
     def delete(self, gig_id):
         """Archive your gig: it leaves the catalog for good (orders keep referring to it)."""
         gig = _own_gig(gig_id)
-        try:
-            services.archive_gig(g.api_user, gig)
-        except services.GigError as exc:
-            _refuse(exc)
-        db.session.commit()
+        services.archive_gig(g.api_user, gig)
 
 
 def _transition(action: str, doc: str):
@@ -221,11 +174,7 @@ def _transition(action: str, doc: str):
         @gigs_blp.alt_response(409, response="CONFLICT", description="Not possible in the gig's status")
         def post(self, gig_id):
             gig = _own_gig(gig_id)
-            try:
-                service(g.api_user, gig)
-            except services.GigError as exc:
-                _refuse(exc)
-            db.session.commit()
+            service(g.api_user, gig)
             gigs_blp.set_etag(gig_etag_data(gig))
             return gig
 

@@ -15,6 +15,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.core.domain_errors import DomainError
 from app.gigs.models import Category, Gig
 from app.gigs.services import invalidate_category_cache, slugify
 from tenants.db import db
@@ -25,13 +26,11 @@ DESCRIPTION_MAX = 300
 MAX_CATEGORIES = 500
 
 
-class CategoryError(ValueError):
+class CategoryError(DomainError):
     """A refused category change. ``errors``: field -> message; ``status``: 422, 404 or 409."""
 
-    def __init__(self, errors: dict[str, str], status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
+    def __init__(self, errors: dict[str, str], status: int | None = None):
+        super().__init__(errors, status=status)
 
 
 def tree() -> list[Category]:

@@ -2,9 +2,10 @@
 
 Forms check shape only; ``to_data`` turns the submitted fields into the dict
 the services take (prices typed as "45.50" become minor units through app.core.money; the
-services judge the range, so a negative price gets the same message as through the API), and
-``apply_errors`` puts the services' dotted field errors back on the matching
-inputs (``packages.basic.price_minor`` -> the basic package's price box).
+services judge the range, so a negative price gets the same message as through the API) and
+the aliases from the services' dotted field names to input ids, with which
+``app.core.domain_errors.refuse_form`` puts errors back on the matching inputs
+(``packages.basic.price_minor`` -> the basic package's price box).
 """
 
 from __future__ import annotations
@@ -254,29 +255,3 @@ class GigEditForm(GigDetailsForm):
 
 class ImageForm(FlaskForm):
     image = FileField("Add an image", description="JPEG, PNG, GIF or WebP; up to 5 images per gig.")
-
-
-def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None) -> list[str]:
-    """Put service errors on the inputs showing them; returns the messages that fit no input."""
-    by_id = {}
-
-    def walk(fields):
-        for field in fields:
-            if hasattr(field, "form") and hasattr(field.form, "_fields"):  # FormField
-                walk(field.form._fields.values())
-            elif hasattr(field, "entries"):  # FieldList
-                walk(field.entries)
-            else:
-                by_id[field.id] = field
-
-    walk(form._fields.values())
-    leftovers = []
-    for key, message in errors.items():
-        target = by_id.get((aliases or {}).get(key, key))
-        if target is None or target.id == "csrf_token":
-            leftovers.append(message)
-        elif isinstance(target.errors, list):
-            target.errors.append(message)
-        else:
-            target.errors = [message]
-    return leftovers

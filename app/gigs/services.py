@@ -43,6 +43,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.accounts.models import User
 from app.core import money
 from app.core.after_commit import on_commit
+from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
 from app.core.text import strip_controls
 from app.events import publish
 from app.extensions import redis_store
@@ -63,7 +64,6 @@ from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
 
-FORM = "form"  # errors that belong to no single field
 TITLE_MIN, TITLE_MAX = 15, 100
 DESCRIPTION_MAX = 10_000
 MAX_TAGS = 5
@@ -85,47 +85,28 @@ EDITABLE_STATUSES = ("draft", "pending_approval", "rejected", "active", "paused"
 PUBLISHABLE_STATUSES = ("active", "pending_approval")
 
 
-class GigError(ValueError):
+class GigError(DomainError):
     """A refused gig operation; ``errors`` maps a field (or ``"form"``) to a message.
 
-    ``status`` is the HTTP status the API answers with; the web shows the message.
+    ``status`` is the HTTP status the API answers with (422 here; the subclasses
+    below take theirs from the core classes they also are); the web shows the message.
     """
 
-    status = 422
 
-    def __init__(self, errors: dict[str, str] | str):
-        if isinstance(errors, str):
-            errors = {FORM: errors}
-        self.errors: dict[str, str] = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-
-class GigNotFound(GigError):
+class GigNotFound(GigError, NotFound):
     """No such gig in this marketplace (or not visible to this viewer)."""
 
-    status = 404
 
-
-class GigForbidden(GigError):
+class GigForbidden(GigError, Forbidden):
     """The gig exists but the user may not change it (not the owner, or not a seller)."""
 
-    status = 403
 
-
-class GigStateError(GigError):
+class GigStateError(GigError, Conflict):
     """The operation does not fit the gig's status (pause a draft, edit an archived gig)."""
 
-    status = 409
 
-
-class GigVersionConflict(GigError):
+class GigVersionConflict(GigError, PreconditionFailed):
     """The gig changed since the version the client last read."""
-
-    status = 412
 
 
 # --------------------------------------------------------------------------- categories

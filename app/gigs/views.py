@@ -1,9 +1,10 @@
 """Gig web pages: the seller's pages (list, new, edit, images, publish / pause / archive)
 and the public pages (``/gigs/<slug>``, ``/c/<category-slug>``).
 
-Thin: parse the form, call one service, commit once, render. A service refusal
-is shown on the form (status 422) after a rollback, so bad input changes nothing;
-someone else's gig is a 403 page, an unknown one a 404.
+Thin: parse the form, call one service, render; the request's unit of work commits. A
+service refusal is shown on the form (status 422) by ``refuse_form``, which rolls the
+request back, so bad input changes nothing; someone else's gig is a 403 page, an unknown
+one a 404.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from app.accounts.forms import ConfirmForm
+from app.core import unit_of_work
+from app.core.domain_errors import refuse_form
 from app.gigs import services
-from app.gigs.forms import GigDetailsForm, GigEditForm, ImageForm, apply_errors
+from app.gigs.forms import GigDetailsForm, GigEditForm, ImageForm
 from app.gigs.models import TIERS
 from app.settings.services import get_branding
-from tenants.db import db
 
 bp = Blueprint("gigs", __name__, template_folder="templates")
 
@@ -56,14 +58,6 @@ def _own_gig_or_abort(gig_id: int):
         abort(exc.status)
 
 
-def _refused(exc: services.GigError, form, aliases=None) -> list[str]:
-    """Roll back, put the errors on the form; returns the messages for the top of the form."""
-    db.session.rollback()
-    leftovers = apply_errors(form, exc.errors, aliases)
-    form.refused = True  # wtforms caches form.errors: remember the refusal for the status code
-    return leftovers
-
-
 # --------------------------------------------------------------------------- seller pages
 
 
@@ -88,9 +82,8 @@ def new_gig():
         try:
             gig = services.create_gig(user, form.details_data())
         except services.GigError as exc:
-            form_errors = _refused(exc, form)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             flash("Your draft is saved. Add packages and images, then publish it.", "success")
             return redirect(url_for("gigs.edit_gig", gig_id=gig.id))
     status = INVALID if form.errors or form_errors or getattr(form, "refused", False) else 200
@@ -117,10 +110,9 @@ def edit_gig(gig_id: int):
                 raise services.GigError(parse_errors)
             services.update_gig(_me(), gig, data, expected_version=version)
         except services.GigError as exc:
-            form_errors = _refused(exc, form, aliases)
+            form_errors = refuse_form(exc, form, aliases)
             gig = services.get_gig_for_owner(_me(), gig_id)  # reload after the rollback
         else:
-            db.session.commit()
             flash("Your changes are saved.", "success")
             return redirect(url_for("gigs.edit_gig", gig_id=gig.id))
     status = INVALID if form.errors or form_errors or getattr(form, "refused", False) else 200
@@ -146,10 +138,9 @@ def upload_image(gig_id: int):
     try:
         services.add_gig_image(_me(), gig, form.image.data)
     except services.GigError as exc:
-        db.session.rollback()
+        unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         flash(exc.message, "error")
         return redirect(url_for("gigs.edit_gig", gig_id=gig_id), 303)
-    db.session.commit()
     flash("The image is added.", "success")
     return redirect(url_for("gigs.edit_gig", gig_id=gig_id), 303)
 
@@ -163,9 +154,7 @@ def delete_image(gig_id: int, image_id: int):
     try:
         services.remove_gig_image(_me(), gig, image_id)
     except services.GigError as exc:
-        db.session.rollback()
         abort(exc.status)
-    db.session.commit()
     flash("The image is removed.", "info")
     return redirect(url_for("gigs.edit_gig", gig_id=gig_id), 303)
 
@@ -187,12 +176,11 @@ def change_status(gig_id: int, action: str):
     try:
         service(_me(), gig)
     except services.GigError as exc:
-        db.session.rollback()
+        unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         for message in exc.errors.values():
             flash(message, "error")
         back = url_for("gigs.edit_gig", gig_id=gig_id) if action == "publish" else url_for("gigs.seller_gigs")
         return redirect(back, 303)
-    db.session.commit()
     if gig.status == "pending_approval":
         done = "Your gig is sent for review: it goes live once the marketplace's team approves it."
     flash(done, "success")

@@ -19,6 +19,7 @@ from jinja2 import TemplateNotFound
 from rq import Retry
 
 from app.core.after_commit import on_commit
+from app.core.domain_errors import DomainError
 from app.extensions import get_queue
 from app.mail.models import EmailMessage
 from app.settings.services import Branding, get_branding
@@ -31,7 +32,7 @@ TEMPLATE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 EMAIL_RE = re.compile(r"^[^@\s<>\",;:()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
-class MailError(ValueError):
+class MailError(DomainError):
     """``send_email`` was given something it cannot send; nothing was recorded."""
 
 

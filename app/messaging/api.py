@@ -1,9 +1,10 @@
 """Messaging REST API (bearer tokens): conversations, history, posting, read marks, attachments.
 
-Views are thin: parse, call one service, commit once, serialize. Refusals from
-the services carry their status: 404 unknown conversation (also when you are
-not part of it: the two are indistinguishable), 422 bad input (empty or
-oversized text, forbidden file type, unknown attachment).
+Views are thin: parse, call one service, serialize; the request's unit of work commits.
+Refusals from the services (``MessagingError``, a ``DomainError``) carry their status and
+a stable ``errors.code``: 404 unknown conversation (also when you are not part of it: the
+two are indistinguishable), 422 bad input (empty or oversized text, forbidden file type,
+unknown attachment).
 
 History pages backwards with a cursor: ``GET .../messages`` returns the latest
 page (oldest first); pass ``next_before_id`` as ``before_id`` for older ones.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from app.accounts import tokens
 from app.messaging import services
@@ -31,7 +32,6 @@ from app.messaging.schemas import (
     UnreadSchema,
     UploadSchema,
 )
-from tenants.db import db
 
 blp = Blueprint(
     "messaging_api",
@@ -47,11 +47,6 @@ def auth_required(view):
     view = blp.alt_response(401, response="UNAUTHORIZED")(view)
     view = blp.doc(security=[{"bearerAuth": []}])(view)
     return tokens.token_auth_required(view)
-
-
-def _refuse(exc: services.MessagingError):
-    db.session.rollback()
-    abort(exc.status, message=exc.message, errors={"code": exc.code})
 
 
 def conversation_json(summary: services.ConversationSummary) -> dict:
@@ -90,12 +85,8 @@ class Conversations(MethodView):
         There is one direct conversation per pair of users: asking again returns
         the same one.
         """
-        try:
-            conversation = services.start_direct_conversation(g.api_user, data["user_id"], data["gig_id"])
-            summary = services.conversation_summary(g.api_user, conversation.id)
-        except services.MessagingError as exc:
-            _refuse(exc)
-        db.session.commit()
+        conversation = services.start_direct_conversation(g.api_user, data["user_id"], data["gig_id"])
+        summary = services.conversation_summary(g.api_user, conversation.id)
         return conversation_json(summary)
 
 
@@ -115,10 +106,7 @@ class ConversationResource(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, conversation_id):
         """One of your conversations."""
-        try:
-            return conversation_json(services.conversation_summary(g.api_user, conversation_id))
-        except services.MessagingError as exc:
-            _refuse(exc)
+        return conversation_json(services.conversation_summary(g.api_user, conversation_id))
 
 
 @blp.route("/conversations/<int:conversation_id>/messages")
@@ -129,12 +117,9 @@ class Messages(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, conversation_id):
         """A page of history, oldest first; `before_id` pages backwards."""
-        try:
-            messages, has_more = services.history(
-                g.api_user, conversation_id, before_id=args["before_id"], limit=args["limit"]
-            )
-        except services.MessagingError as exc:
-            _refuse(exc)
+        messages, has_more = services.history(
+            g.api_user, conversation_id, before_id=args["before_id"], limit=args["limit"]
+        )
         return {
             "items": [services.serialize_message(m) for m in messages],
             "has_more": has_more,
@@ -148,12 +133,8 @@ class Messages(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
         """Post a message (text, attachments or both); it is broadcast live after it is stored."""
-        try:
-            message = services.post_message(g.api_user, conversation_id, data["body"], data["attachment_ids"])
-            body = services.serialize_message(message)
-        except services.MessagingError as exc:
-            _refuse(exc)
-        db.session.commit()
+        message = services.post_message(g.api_user, conversation_id, data["body"], data["attachment_ids"])
+        body = services.serialize_message(message)
         return body
 
 
@@ -166,12 +147,8 @@ class ReadMark(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
         """Mark the conversation read up to a message (sends a read receipt to the others)."""
-        try:
-            participant = services.mark_read(g.api_user, conversation_id, data["message_id"])
-            total = services.unread_total(g.api_user)
-        except services.MessagingError as exc:
-            _refuse(exc)
-        db.session.commit()
+        participant = services.mark_read(g.api_user, conversation_id, data["message_id"])
+        total = services.unread_total(g.api_user)
         return {
             "conversation_id": participant.conversation_id,
             "unread": participant.unread_count,
@@ -194,16 +171,12 @@ class Attachments(MethodView):
         """
         upload = files["file"]
         data = upload.read(current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"] + 1)
-        try:
-            attachment = services.upload_attachment(g.api_user, data, upload.filename, upload.mimetype)
-            body = {
-                "id": attachment.id,
-                "filename": attachment.filename,
-                "content_type": attachment.content_type,
-                "size": attachment.size,
-                "url": services.attachment_url(attachment),
-            }
-        except services.MessagingError as exc:
-            _refuse(exc)
-        db.session.commit()
+        attachment = services.upload_attachment(g.api_user, data, upload.filename, upload.mimetype)
+        body = {
+            "id": attachment.id,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "url": services.attachment_url(attachment),
+        }
         return body

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.core.after_commit import on_commit
+from app.core.domain_errors import DomainError, NotFound
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
@@ -48,26 +49,17 @@ ATTACHMENT_TYPES: dict[str, tuple[bytes, ...]] = {
 }
 
 
-class MessagingError(Exception):
-    """A refused messaging action. ``message`` is safe to show; ``code`` is stable."""
-
-    status = 422
-    code = "invalid"
+class MessagingError(DomainError):
+    """A refused messaging action. ``message`` is safe to show; ``code`` is stable (the API
+    answers it as ``errors.code``, the sockets as ``error.code``)."""
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status:
-            self.status = status
+        super().__init__(message, code=code, status=status)
+        self.extra.setdefault("code", self.code)
 
 
-class ConversationNotFound(MessagingError):
+class ConversationNotFound(MessagingError, NotFound):
     """Unknown conversation, or one the user is not part of (the two look the same)."""
-
-    status = 404
-    code = "not_found"
 
     def __init__(self, message: str = "No such conversation."):
         super().__init__(message)

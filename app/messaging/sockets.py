@@ -20,11 +20,14 @@ Server -> client: ``message`` (a stored message), ``typing``, ``read_receipt``,
 ``{"event", "code", "message"}`` for anything refused (nothing is stored).
 
 Each handler binds the socket's tenant for its own duration and closes the
-database session after, like a request; it commits once on success.
+database session after, like a request. A socket event is not a request, so the
+request's unit of work does not cover it: ``_event_unit`` gives every event one
+(``unit_of_work.job_unit``: commit once on success, roll back on a refusal or a crash).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -36,6 +39,8 @@ from flask_socketio import join_room, leave_room, rooms
 
 from app.accounts.models import User
 from app.accounts.tokens import authenticate_bearer
+from app.core import unit_of_work
+from app.core.domain_errors import DomainError
 from app.messaging import services
 from app.realtime import conversation_room, mark_offline, mark_online, mark_online_many, socketio, user_room
 from tenants.db import bind_tenant, db, unbind_tenant
@@ -94,13 +99,25 @@ def _presence_loop(app) -> None:
             log.exception("presence refresh failed")
 
 
+@contextlib.contextmanager
+def _event_unit(tenant):
+    """One socket event's unit of work on ``tenant``: bound for the block, committed once when
+    the block ends normally, rolled back when it raises; the session is closed after either."""
+    token = bind_tenant(tenant)
+    try:
+        with unit_of_work.job_unit():
+            yield
+    finally:
+        db.session.remove()
+        unbind_tenant(token)
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
     tenant = _resolve_tenant()
     if tenant is None:
         raise ConnectionRefusedError("unknown marketplace")
-    token = bind_tenant(tenant)
-    try:
+    with _event_unit(tenant):  # commits the token's bookkeeping (last_used_at), if any
         user = _authenticate(auth)
         if user is None or not user.is_active:
             raise ConnectionRefusedError("authentication required")
@@ -113,10 +130,6 @@ def on_connect(auth=None):
             _presence_started.set()
             socketio.start_background_task(_presence_loop, current_app._get_current_object())
         socketio.emit("unread", {"total": services.unread_total(user)}, to=request.sid)
-        db.session.commit()  # token bookkeeping, if any
-    finally:
-        db.session.remove()
-        unbind_tenant(token)
 
 
 @socketio.on("disconnect")
@@ -127,14 +140,8 @@ def on_disconnect(*_reason):
         mark_offline(ident.tenant_id, ident.user_id, request.sid)
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _refuse(event: str, code: str, message: str) -> dict:
+def _error_reply(event: str, code: str, message: str) -> dict:
+    """Tell the socket its event was refused: an ``error`` event, and the ack's answer."""
     error = {"event": event, "code": code, "message": message}
     socketio.emit("error", error, to=request.sid)
     return {"ok": False, "error": error}
@@ -143,9 +150,10 @@ def _refuse(event: str, code: str, message: str) -> dict:
 def chat_event(name: str, *, load_user: bool = True):
     """Register ``fn(user, tenant, data) -> dict`` as the handler of socket event ``name``.
 
-    The wrapper checks the socket's identity and the Host's tenant, binds the
-    tenant, validates that ``data`` is an object, commits once on success and
-    turns refusals into an ``error`` event (and the ack). ``user`` is the User
+    The wrapper checks the socket's identity and the Host's tenant, validates that
+    ``data`` is an object, runs the handler in one unit of work on the tenant
+    (``_event_unit``) and turns refusals (``DomainError``) into an ``error`` event
+    (and the ack). ``user`` is the User
     loaded fresh (and refused when inactive), or with ``load_user=False`` the
     socket's cached ``SocketIdentity``: the handler must then check what it
     needs itself (``send_message`` checks an active participant in its own
@@ -161,40 +169,33 @@ def chat_event(name: str, *, load_user: bool = True):
                 ident = _identities.get(request.sid)
             tenant = _resolve_tenant()
             if ident is None or tenant is None or tenant.id != ident.tenant_id:
-                return _refuse(name, "unauthenticated", "Not connected to this marketplace.")
+                return _error_reply(name, "unauthenticated", "Not connected to this marketplace.")
             if not isinstance(data, dict):
-                return _refuse(name, "invalid", "The event data must be an object.")
-            token = bind_tenant(tenant)
-            broadcasts = []
+                return _error_reply(name, "invalid", "The event data must be an object.")
             try:
-                services.defer_broadcasts()
-                user = ident
-                if load_user:
-                    user = db.session.get(User, ident.user_id)
-                    if user is None or not user.is_active:
-                        return _refuse(name, "unauthenticated", "Your account cannot use chat.")
-                result = fn(user, tenant, data)
-                db.session.commit()
-                broadcasts = services.take_deferred_broadcasts()
-                return {"ok": True, **(result or {})}
-            except services.MessagingError as exc:
-                db.session.rollback()
-                return _refuse(name, exc.code, exc.message)
-            except _Refused as exc:
-                db.session.rollback()
-                return _refuse(name, exc.code, exc.message)
+                with _event_unit(tenant):
+                    services.defer_broadcasts()
+                    user = ident
+                    if load_user:
+                        user = db.session.get(User, ident.user_id)
+                        if user is None or not user.is_active:
+                            raise services.MessagingError(
+                                "Your account cannot use chat.", code="unauthenticated"
+                            )
+                    result = fn(user, tenant, data)
+                    # Taken inside the unit (the session and its info close with it); sent
+                    # below, once the unit has committed.
+                    broadcasts = services.take_deferred_broadcasts()
+            except DomainError as exc:
+                return _error_reply(name, exc.code, exc.message)
             except Exception:
-                db.session.rollback()
                 log.exception("socket event %s failed", name)
-                return _refuse(name, "server_error", "Something went wrong; try again.")
-            finally:
-                db.session.remove()
-                unbind_tenant(token)
-                if broadcasts:
-                    try:
-                        services.send_deferred_broadcasts(broadcasts)
-                    except Exception:
-                        log.exception("broadcast after socket event %s failed", name)
+                return _error_reply(name, "server_error", "Something went wrong; try again.")
+            try:
+                services.send_deferred_broadcasts(broadcasts)
+            except Exception:
+                log.exception("broadcast after socket event %s failed", name)
+            return {"ok": True, **(result or {})}
 
         socketio.on(name)(handler)
         return handler
@@ -231,7 +232,7 @@ def on_typing(ident, tenant, data):
     room = conversation_room(tenant.id, cid) if cid else None
     # Joining proved participation; typing is too frequent to ask the database each time.
     if room is None or room not in rooms():
-        raise _Refused("not_joined", "Join the conversation first.")
+        raise services.MessagingError("Join the conversation first.", code="not_joined")
     payload = {
         "conversation_id": cid,
         "user_id": ident.user_id,

@@ -1,7 +1,8 @@
 """Inbox web pages: the conversation list, a live conversation, "Contact seller".
 
 Live updates come over Socket.IO (``static/js/chat.js``); the form on the
-conversation page also works without JavaScript (POST, then redirect).
+conversation page also works without JavaScript (POST, then redirect). The request's unit
+of work commits; a refusal answered with a redirect is rolled back with ``abandon()``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.core import unit_of_work
 from app.messaging import services
 from app.messaging.text import render_body
-from tenants.db import current_tenant_or_none, db
+from tenants.db import current_tenant_or_none
 
 bp = Blueprint("messaging", __name__, template_folder="templates")
 
@@ -75,10 +77,9 @@ def post_message(conversation_id: int):
     except services.ConversationNotFound:
         abort(404)
     except services.MessagingError as exc:
-        db.session.rollback()
+        unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         flash(exc.message, "error")
         return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
-    db.session.commit()
     return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
 
 
@@ -93,9 +94,7 @@ def upload_attachment():
     try:
         attachment = services.upload_attachment(current_user, data, upload.filename, upload.mimetype)
     except services.MessagingError as exc:
-        db.session.rollback()
         return jsonify({"code": exc.code, "message": exc.message}), exc.status
-    db.session.commit()
     return jsonify({"id": attachment.id, "filename": attachment.filename, "size": attachment.size}), 201
 
 
@@ -107,10 +106,9 @@ def contact(user_id: int):
     try:
         conversation = services.start_direct_conversation(current_user, user_id, gig_id)
     except services.MessagingError as exc:
-        db.session.rollback()
         if exc.status == 404:
             abort(404)
+        unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         flash(exc.message, "error")
         return redirect(url_for("messaging.inbox"))
-    db.session.commit()
     return redirect(url_for("messaging.conversation", conversation_id=conversation.id))

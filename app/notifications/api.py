@@ -18,6 +18,10 @@ Examples::
     PUT /api/v1/notifications/preferences  {"preferences": [{"kind": "new_message", "email": false}]}
     200 {"preferences": [{"kind": "new_message", "label": "New messages", "in_app": true,
                           "email": false, "is_default": false, ...}, ...]}
+
+Refusals (``NotificationError``, a ``DomainError``) answer with a stable ``errors.code`` (and
+``errors.preferences``: kind -> problem for bad preferences); the request's unit of work
+commits or rolls back.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import asdict
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from app.accounts import tokens
 from app.notifications import services
@@ -39,7 +43,6 @@ from app.notifications.schemas import (
     NotificationSchema,
     NotificationUnreadCountSchema,
 )
-from tenants.db import db
 
 blp = Blueprint(
     "notifications_api",
@@ -55,12 +58,6 @@ def auth_required(view):
     view = blp.alt_response(401, response="UNAUTHORIZED")(view)
     view = blp.doc(security=[{"bearerAuth": []}])(view)
     return tokens.token_auth_required(view)
-
-
-def _refuse(exc: services.NotificationError):
-    db.session.rollback()
-    errors = {"code": exc.code, **({"preferences": exc.errors} if exc.errors else {})}
-    abort(exc.status, message=exc.message, errors=errors)
 
 
 @blp.route("")
@@ -106,15 +103,11 @@ class MarkRead(MethodView):
         Marking is all or nothing: if any id is unknown (or someone else's)
         the answer is 404 and nothing changes. Marking a read one again is fine.
         """
-        try:
-            if data.get("all"):
-                marked = services.mark_all_read(g.api_user)
-            else:
-                marked = services.mark_read(g.api_user, data["ids"])
-        except services.NotificationError as exc:
-            _refuse(exc)
+        if data.get("all"):
+            marked = services.mark_all_read(g.api_user)
+        else:
+            marked = services.mark_read(g.api_user, data["ids"])
         count = services.unread_count(g.api_user)
-        db.session.commit()
         return {"marked": marked, "unread_count": count}
 
 
@@ -144,9 +137,5 @@ class Preferences(MethodView):
         changes: dict[str, dict] = {}
         for item in data["preferences"]:
             changes.setdefault(item["kind"], {}).update({k: v for k, v in item.items() if k != "kind"})
-        try:
-            preferences = services.set_preferences(g.api_user, changes)
-        except services.NotificationError as exc:
-            _refuse(exc)
-        db.session.commit()
+        preferences = services.set_preferences(g.api_user, changes)
         return {"preferences": [asdict(p) for p in preferences]}

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import User
 from app.core.after_commit import on_commit
+from app.core.domain_errors import DomainError
 from app.extensions import get_queue, redis_store
 from app.notifications.kinds import CATEGORIES, KINDS, Kind, get_kind
 from app.notifications.models import Notification, NotificationPreference
@@ -47,15 +48,16 @@ MAX_URL_LENGTH = 500
 MAX_IDS_PER_CALL = 500
 
 
-class NotificationError(ValueError):
-    """Refused input. ``message`` is safe to show; ``code`` is stable; nothing was changed."""
+class NotificationError(DomainError):
+    """Refused input. ``message`` is safe to show; ``code`` is stable; nothing was changed.
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 422, errors: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.errors = errors or {}
+    The API answers ``errors.code`` and, for preferences, ``errors.preferences`` (kind -> problem).
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, errors=None):
+        extra = {"preferences": dict(errors)} if errors else {}
+        super().__init__(message, code=code, status=status, extra=extra)
+        self.extra = {"code": self.code, **self.extra}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Every POST carries the CSRF token (a form field, or the ``X-CSRFToken``
 header from ``static/js/notifications.js``). The read endpoint answers JSON
-to scripts (``Accept: application/json``) and redirects forms.
+to scripts (``Accept: application/json``) and redirects forms. The request's unit of work
+commits; a refusal answered with a redirect is rolled back with ``abandon()``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.core import unit_of_work
 from app.notifications import forms, services
 from app.notifications.kinds import CATEGORIES
-from tenants.db import current_tenant_or_none, db
+from tenants.db import current_tenant_or_none
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
@@ -92,13 +94,12 @@ def mark_read():
         else:
             marked = services.mark_read(current_user, ids or [])
     except services.NotificationError as exc:
-        db.session.rollback()
         if _wants_json():
             return jsonify({"code": exc.code, "message": exc.message}), exc.status
+        unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         flash(exc.message, "error")
         return redirect(_local_next(url_for("notifications.index")))
     count = services.unread_count(current_user)
-    db.session.commit()
     if _wants_json():
         return jsonify({"marked": marked, "unread_count": count})
     return redirect(_local_next(url_for("notifications.index")))
@@ -112,7 +113,6 @@ def preferences():
     form = forms.preferences_form(current, request.form if request.method == "POST" else None)
     if request.method == "POST" and form.validate_on_submit():
         services.set_preferences(user, forms.changes_from(form))
-        db.session.commit()
         flash("Your notification preferences are saved.", "success")
         return redirect(url_for("notifications.preferences"))
     status = 400 if request.method == "POST" else 200

@@ -2,7 +2,7 @@
 
 Forms check shape; the rules (slug syntax and reserved words, unique slug, email
 syntax, suspension reason) live in ``app.platform.services`` and come back as
-PlatformError, which ``apply_errors`` puts on the matching fields.
+PlatformError, which the views put on the matching fields with ``refuse_form``.
 """
 
 from __future__ import annotations
@@ -109,15 +109,3 @@ class SuspendForm(FlaskForm):
 
 class ResumeForm(FlaskForm):
     """Resume a suspended tenant: only the CSRF token."""
-
-
-def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
-    """Put service errors on the form's fields; returns the messages that belong to no field."""
-    leftovers: list[str] = []
-    for name, message in errors.items():
-        target = form._fields.get(name)
-        if target is not None and name != "csrf_token":
-            target.errors = [*target.errors, message]
-        else:
-            leftovers.append(message)
-    return leftovers

@@ -37,6 +37,7 @@ from app.accounts.services import (
     validate_email_address,
     validate_password,
 )
+from app.core.domain_errors import FORM, DomainError
 from app.platform.models import PlatformAdmin
 from tenants import provisioning
 from tenants.db import SLUG_RE, TenantRef, db
@@ -46,7 +47,6 @@ from tenants.models import Tenant, TenantDomain
 log = logging.getLogger("app.platform")
 audit_log = logging.getLogger("app.platform.audit")
 
-FORM = "form"
 PER_PAGE = 25
 MAX_QUERY = 100
 MAX_REASON = 500
@@ -58,18 +58,8 @@ _SCHEMA_RE = re.compile(r"^tenant_[a-z][a-z0-9_]{1,30}\Z")
 _ACTIVITY_TABLES = ("users", "gigs", "orders")
 
 
-class PlatformError(ValueError):
+class PlatformError(DomainError):
     """A refused platform operation: ``errors`` maps a field (or ``"form"``) to a message."""
-
-    def __init__(self, errors: dict[str, str] | str):
-        if isinstance(errors, str):
-            errors = {FORM: errors}
-        self.errors: dict[str, str] = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class TenantNotFound(LookupError):
@@ -796,7 +786,6 @@ def suspend_tenant(slug: str, reason: str, *, actor: PlatformAdmin | None) -> Te
     reason = _clean_reason(reason)
     tenant = _locked_tenant(slug)
     if tenant.status == "suspended":
-        db.session.rollback()
         raise PlatformError({FORM: f"{tenant.name} is already suspended."})
     ref = provisioning.set_status(slug, "suspended", reason)
     _invalidate_resolution()
@@ -811,7 +800,6 @@ def resume_tenant(slug: str, *, actor: PlatformAdmin | None) -> TenantRef:
     """
     tenant = _locked_tenant(slug)
     if tenant.status != "suspended":
-        db.session.rollback()
         raise PlatformError({FORM: f"{tenant.name} is not suspended."})
     ref = provisioning.set_status(slug, "active")
     _invalidate_resolution()

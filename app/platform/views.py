@@ -2,7 +2,8 @@
 
 Only the bare platform host serves this blueprint (``PLATFORM_BLUEPRINTS``); everything
 but ``/about`` and the login page needs a signed-in platform admin (``app.platform.auth``).
-A refused action is shown on its form with status 422 and changes nothing.
+A refused action is shown on its form with status 422 and changes nothing (``refuse_form``
+rolls the request back; a successful one is committed by the request's unit of work).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from app.accounts.limits import account_key, configured, ip_key
 from app.accounts.views import safe_next
+from app.core.domain_errors import apply_to_form, refuse_form
 from app.extensions import limiter
 from app.platform import services
 from app.platform.auth import current_platform_admin, end_session, platform_admin_required, start_session
@@ -24,10 +26,8 @@ from app.platform.forms import (
     ResumeForm,
     SuspendForm,
     TenantFilterForm,
-    apply_errors,
 )
 from app.platform.services import PlatformError, TenantNotFound
-from tenants.db import db
 
 bp = Blueprint("platform", __name__, url_prefix="/platform", template_folder="templates")
 
@@ -83,10 +83,8 @@ def login():
         try:
             admin = services.authenticate(form.email.data, form.password.data)
         except PlatformError as exc:
-            db.session.rollback()
-            form_errors = apply_errors(form, exc.errors)
+            form_errors = refuse_form(exc, form)
         else:
-            db.session.commit()
             start_session(admin)
             services.log_action("admin.login", admin)
             next_page = safe_next(form.next.data)
@@ -121,8 +119,8 @@ def tenants():
         overview = services.tenant_overview(
             request.args.get("page"), form.q.data, form.status.data, form.sort.data
         )
-    except PlatformError as exc:
-        form_errors = apply_errors(form, exc.errors)
+    except PlatformError as exc:  # bad filters: shown on the form, the unfiltered list below
+        form_errors = apply_to_form(form, exc.errors)
         overview = services.tenant_overview()
         status = INVALID
     return render_template(
@@ -141,8 +139,7 @@ def new_tenant():
                 form.slug.data, form.name.data, form.admin_email.data, actor=g.platform_admin
             )
         except PlatformError as exc:
-            db.session.rollback()
-            form_errors = apply_errors(form, exc.errors)
+            form_errors = refuse_form(exc, form)
         else:
             flash(
                 f"Created {result.tenant.name} at {result.hostnames[-1]} in "
@@ -182,8 +179,7 @@ def suspend_tenant(slug: str):
         except TenantNotFound:
             abort(404)
         except PlatformError as exc:
-            db.session.rollback()
-            form_errors = apply_errors(form, exc.errors)
+            form_errors = refuse_form(exc, form)
         else:
             flash(f"{ref.name} is suspended: its sites answer 503 until you resume it.", "success")
             return redirect(url_for("platform.tenant_detail", slug=slug))
@@ -201,8 +197,7 @@ def resume_tenant(slug: str):
         except TenantNotFound:
             abort(404)
         except PlatformError as exc:
-            db.session.rollback()
-            form_errors = apply_errors(form, exc.errors)
+            form_errors = refuse_form(exc, form)
         else:
             flash(f"{ref.name} is active again.", "success")
             return redirect(url_for("platform.tenant_detail", slug=slug))

@@ -4,13 +4,14 @@ Same parameters and rules as the ``/search`` page, except that prices are intege
 minor units (like everywhere in the API). Paginated with ``page`` / ``page_size``
 (``X-Pagination`` header); a corrected query ("did you mean") comes back in the
 ``X-Search-Did-You-Mean`` header, category facet counts from ``GET /api/v1/search/facets``.
-Bad parameters are a 422 in smorest's ``{"errors": {"query": {...}}}`` shape.
+Bad parameters are a 422 in smorest's ``{"errors": {"query": {...}}}`` shape (``SearchError``
+is a ``DomainError`` located in the query; the central handler answers it).
 """
 
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.gigs.models import MAX_PRICE_MINOR
@@ -98,20 +99,17 @@ class FacetsSchema(Schema):
 
 
 def _query(args: dict, page: int = 1, per_page: int = services.PER_PAGE_DEFAULT):
-    try:
-        return services.build_query(
-            text=args["q"],
-            category=args["category"],
-            min_price=args["min_price"],
-            max_price=args["max_price"],
-            max_delivery_days=args["delivery"],
-            min_rating=args["rating"],
-            sort=args["sort"],
-            page=page,
-            per_page=per_page,
-        )
-    except services.SearchError as exc:
-        abort(422, message=str(exc), errors={"query": {k: [v] for k, v in exc.errors.items()}})
+    return services.build_query(
+        text=args["q"],
+        category=args["category"],
+        min_price=args["min_price"],
+        max_price=args["max_price"],
+        max_delivery_days=args["delivery"],
+        min_rating=args["rating"],
+        sort=args["sort"],
+        page=page,
+        per_page=per_page,
+    )
 
 
 @blp.route("/gigs")

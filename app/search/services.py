@@ -36,6 +36,7 @@ from sqlalchemy.orm import raiseload
 
 from app.accounts.models import User
 from app.core import money
+from app.core.domain_errors import DomainError
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
 from app.search.backend import (
@@ -59,12 +60,14 @@ SEARCH_QUEUE = "default"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class SearchError(ValueError):
+class SearchError(DomainError):
     """Search parameters that make no sense; ``errors`` maps a parameter to a message."""
 
+    location = "query"
+
     def __init__(self, errors: dict[str, str]):
-        self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(errors)
+        self.summary = self.message  # the API's message names every bad parameter
 
 
 class SearchBusy(RuntimeError):

@@ -19,6 +19,8 @@ import struct
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
+from app.core.domain_errors import DomainError
+
 LOGO_BOX = (800, 240)
 FAVICON_SIZE = 64
 MIN_SIDE = 16
@@ -26,7 +28,7 @@ MAX_SIDE = 4096
 ALLOWED_FORMATS = {"logo": {"PNG", "JPEG", "WEBP", "GIF"}, "favicon": {"PNG", "JPEG", "WEBP", "GIF", "ICO"}}
 
 
-class BrandImageError(ValueError):
+class BrandImageError(DomainError):
     """The upload cannot be a logo or favicon; ``str(err)`` is a message for the operator."""
 
 

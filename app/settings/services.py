@@ -24,6 +24,7 @@ from flask import current_app, g
 from app.core import money
 from app.core.after_commit import on_commit
 from app.core.crypto import SecretUnavailable, decrypt_secret
+from app.core.domain_errors import DomainError
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from app.storage import delete_after_commit, storage
@@ -122,14 +123,12 @@ def invalidate_branding() -> None:
     g.pop("_branding", None)
 
 
-class SettingsError(ValueError):
+class SettingsError(DomainError):
     """Refused settings input. ``errors``: field -> message; ``status``: 422, or 409 for a
     change the marketplace's state forbids (the currency once money has moved)."""
 
-    def __init__(self, errors: dict[str, str], status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
+    def __init__(self, errors: dict[str, str], status: int | None = None):
+        super().__init__(errors, status=status)
 
 
 def settings_row(*, lock: bool = False) -> MarketplaceSettings:

@@ -14,13 +14,15 @@ import struct
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
+from app.core.domain_errors import DomainError
+
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 OUTPUT_FORMAT = "WEBP"
 OUTPUT_CONTENT_TYPE = "image/webp"
 WEBP_QUALITY = 85
 
 
-class ImageError(ValueError):
+class ImageError(DomainError):
     """The upload is not an acceptable image; ``str(err)`` is a message for the user."""
 
 

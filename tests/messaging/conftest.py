@@ -92,7 +92,7 @@ class ChatClient:
                 self.condition.notify_all()
 
         @self.sio.on("connect_error")
-        def _refused(data):
+        def _on_connect_error(data):
             self.refused = data
 
     def connect(self):
