@@ -6,8 +6,6 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_smorest import Blueprint as ApiBlueprint
 
-from app.console.errors import register_legacy_handlers
-
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
 blp = ApiBlueprint(
@@ -18,5 +16,3 @@ blp = ApiBlueprint(
     "users, gig moderation, orders and refunds, audit log and KPIs. Bearer token of an operator "
     "admin (or a moderator, for the moderation resources). Every change is written to the audit log.",
 )
-
-register_legacy_handlers(bp, blp)  # temporary, see app/console/errors.py

@@ -113,13 +113,21 @@ def nest_errors(errors: dict[str, str]) -> dict:
     return nested
 
 
+def _one_line(errors: dict[str, str]) -> str:
+    """The message of a refusal made only of field errors: the one error itself, or a summary."""
+    if len(errors) == 1:
+        field, text = next(iter(errors.items()))
+        return text if text[:1].isupper() or field == FORM else f"{field}: {text}"
+    return "The request has invalid fields."
+
+
 def api_payload(exc: DomainError) -> dict:
     """The ``data`` flask-smorest's error handler turns into ``{code, status, message, errors}``."""
     data: dict[str, Any] = {"message": exc.message}
     errors: dict[str, Any] = {}
     if exc.field_errors:
         errors[exc.location] = nest_errors(exc.errors)
-        data["message"] = exc.summary or "The request has invalid fields."
+        data["message"] = exc.summary or _one_line(exc.errors)
     errors.update(exc.extra)
     if errors:
         data["errors"] = errors

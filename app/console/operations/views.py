@@ -16,7 +16,7 @@ from wtforms import SelectChoice
 from app.console import audit
 from app.console.access import ADMIN, MODERATOR, console_required, console_user
 from app.console.blueprints import bp
-from app.console.errors import ConsoleError, ConsoleInputError, as_domain_error
+from app.console.errors import ConsoleError, ConsoleInputError
 from app.console.operations import audit_log, exports, orders
 from app.console.operations.forms import AuditFilterForm, CancelOrderForm, OrderFilterForm
 from app.core import money, unit_of_work
@@ -119,7 +119,7 @@ def cancel_order(order_id: int):
     try:
         done = orders.cancel_order(console_user(), order_id, refund, form.reason.data)
     except order_services.OrderError as exc:
-        return _refused_order(order_id, form, as_domain_error(exc))
+        return _refused_order(order_id, form, exc)
     refunded = sum(m.refunded_minor for m in done.milestones)
     if refunded:
         message = f"Order {done.number} is cancelled; {money.format(refunded, done.currency)} "

@@ -21,7 +21,6 @@ from app.accounts import moderation as user_rules
 from app.accounts.services import AccountError
 from app.console.access import ADMIN, MODERATOR, api_console_required
 from app.console.blueprints import blp
-from app.console.errors import as_domain_error
 from app.console.people import actions as people
 from app.console.people.schemas import (
     ConsoleApproveSchema,
@@ -77,7 +76,8 @@ class ConsoleUsers(MethodView):
                 per_page=pagination_parameters.page_size,
             )
         except AccountError as exc:  # bad filters: they are query arguments
-            raise as_domain_error(exc, location="query") from exc
+            exc.location = "query"
+            raise
         pagination_parameters.item_count = total
         return users
 
@@ -164,7 +164,8 @@ class ConsoleGigs(MethodView):
                 per_page=pagination_parameters.page_size,
             )
         except GigError as exc:  # bad filters: they are query arguments
-            raise as_domain_error(exc, location="query") from exc
+            exc.location = "query"
+            raise
         pagination_parameters.item_count = total
         return gigs
 

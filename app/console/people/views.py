@@ -16,7 +16,7 @@ from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError
 from app.console.access import ADMIN, MODERATOR, console_required, console_user, has_console_role
 from app.console.blueprints import bp
-from app.console.errors import as_domain_error, refuse_prefixed_form
+from app.console.errors import refuse_prefixed_form
 from app.console.people import actions as people
 from app.console.people.forms import (
     ApproveForm,
@@ -151,7 +151,7 @@ def suspend_user(user_id: int):
     try:
         target = people.suspend_user(console_user(), user_id, form.reason.data)
     except AccountError as exc:
-        return _refused_user(user_id, as_domain_error(exc), form, "suspend_form")
+        return _refused_user(user_id, exc, form, "suspend_form")
     flash(f"{target.display_name} is suspended and was emailed the reason.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -165,7 +165,7 @@ def reactivate_user(user_id: int):
     try:
         target = people.reactivate_user(console_user(), user_id)
     except AccountError as exc:
-        return _refused_user(user_id, as_domain_error(exc), form)
+        return _refused_user(user_id, exc, form)
     flash(f"{target.display_name} is active again and was emailed.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -181,7 +181,7 @@ def set_user_role(user_id: int):
     try:
         target = people.set_user_role(console_user(), user_id, form.role.data)
     except AccountError as exc:
-        return _refused_user(user_id, as_domain_error(exc), form, "role_form")
+        return _refused_user(user_id, exc, form, "role_form")
     flash(f"{target.display_name} is now {user_rules.ROLE_LABELS[target.role].lower()}.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
@@ -263,7 +263,7 @@ def approve_gig(gig_id: int):
             console_user(), gig_id, expected_version=parse_version(form.version.data)
         )
     except GigError as exc:
-        return _refused_gig(gig_id, as_domain_error(exc), form, "approve_form")
+        return _refused_gig(gig_id, exc, form, "approve_form")
     flash(f"“{approved.title}” is approved and live; the seller is notified.", "success")
     return redirect(url_for("console.gigs"), 303)
 
@@ -279,7 +279,7 @@ def reject_gig(gig_id: int):
             console_user(), gig_id, form.reason.data, expected_version=parse_version(form.version.data)
         )
     except GigError as exc:
-        return _refused_gig(gig_id, as_domain_error(exc), form, "reject_form")
+        return _refused_gig(gig_id, exc, form, "reject_form")
     flash(f"“{rejected.title}” is rejected; the seller is told why.", "success")
     return redirect(url_for("console.gigs"), 303)
 
@@ -293,6 +293,6 @@ def pause_gig(gig_id: int):
     try:
         paused = people.pause_gig(console_user(), gig_id, form.reason.data)
     except GigError as exc:
-        return _refused_gig(gig_id, as_domain_error(exc), form, "pause_form")
+        return _refused_gig(gig_id, exc, form, "pause_form")
     flash(f"“{paused.title}” is paused and out of search; the seller is told why.", "success")
     return redirect(url_for("console.gig", gig_id=gig_id), 303)

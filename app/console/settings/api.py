@@ -38,7 +38,6 @@ from app.console.settings.schemas import (
 from app.gigs import categories
 from app.mail.services import tenant_base_url
 from app.settings import services as settings
-from tenants import domains as tenant_domains
 from tenants.db import current_tenant
 
 admin_only = api_console_required(ADMIN)
@@ -147,7 +146,7 @@ class DomainItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, domain_id):
         """One of the marketplace's domains."""
-        return domain_actions.domain_view(tenant_domains.get_domain(current_tenant().id, domain_id))
+        return domain_actions.domain_view(domain_actions.get_domain(domain_id))
 
     @admin_only
     @blp.response(204)

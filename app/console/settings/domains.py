@@ -7,12 +7,29 @@ processes follow within TENANT_CACHE_TTL). The request's unit of work commits on
 
 from __future__ import annotations
 
+import functools
+
 from app.console.audit import record_audit
+from app.console.errors import ConsoleError
 from app.core.after_commit import on_commit
 from tenants import domains
 from tenants.db import current_tenant
 
 TARGET = "domain"
+
+
+def _refusals_as_console_errors(action):
+    """The tenancy engine cannot import the app's ``DomainError``: its refusals are translated
+    here, at the one place the app calls it, with the field they concern."""
+
+    @functools.wraps(action)
+    def wrapper(*args, **kwargs):
+        try:
+            return action(*args, **kwargs)
+        except domains.DomainError as exc:
+            raise ConsoleError(exc.message, {exc.field: exc.message}, status=exc.status) from exc
+
+    return wrapper
 
 
 def _after_commit_invalidate() -> None:
@@ -24,10 +41,17 @@ def list_domains() -> list[dict]:
     return [domains.as_dict(d, tenant.slug) for d in domains.list_domains(tenant.id)]
 
 
+@_refusals_as_console_errors
+def get_domain(domain_id):
+    """One of the marketplace's domains; a 404 ConsoleError when it is not one of them."""
+    return domains.get_domain(current_tenant().id, domain_id)
+
+
 def domain_view(domain) -> dict:
     return domains.as_dict(domain, current_tenant().slug)
 
 
+@_refusals_as_console_errors
 def add_domain(actor, hostname):
     """Add a pending custom domain; audited as ``domain.add``. Raises DomainError."""
     domain = domains.add_custom_domain(current_tenant().id, hostname)
@@ -42,6 +66,7 @@ def add_domain(actor, hostname):
     return domain
 
 
+@_refusals_as_console_errors
 def verify_domain(actor, domain_id):
     """Check the domain's DNS record now; audited as ``domain.verify`` (success) or
     ``domain.check_failed`` (the record was not found; the error is kept on the domain)."""
@@ -71,6 +96,7 @@ def verify_domain(actor, domain_id):
     return domain
 
 
+@_refusals_as_console_errors
 def make_primary(actor, domain_id):
     """Make a verified domain the primary hostname; audited as ``domain.primary``."""
     tenant = current_tenant()
@@ -89,6 +115,7 @@ def make_primary(actor, domain_id):
     return domain
 
 
+@_refusals_as_console_errors
 def remove_domain(actor, domain_id) -> dict:
     """Detach a custom domain; audited as ``domain.remove``. Returns what it was (as a dict:
     the row is gone once the transaction commits)."""

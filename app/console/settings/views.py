@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 
 from app.console.access import ADMIN, console_required, console_user
 from app.console.blueprints import bp
-from app.console.errors import ConsoleError, as_domain_error, refuse_prefixed_form
+from app.console.errors import ConsoleError, refuse_prefixed_form
 from app.console.settings import branding as branding_actions
 from app.console.settings import domains as domain_actions
 from app.console.settings import marketplace as marketplace_actions
@@ -27,7 +27,6 @@ from app.payments.services import PaymentError
 from app.settings import forms
 from app.settings import services as settings
 from tenants.db import current_tenant
-from tenants.domains import DomainError as TenantDomainError
 
 # --------------------------------------------------------------------------- branding
 
@@ -87,7 +86,6 @@ def update_branding():
             accent_color=form.accent_color.data,
         )
     except settings.SettingsError as exc:
-        exc = as_domain_error(exc)
         form.form_errors.extend(refuse_form(exc, form))
         return _branding_page(form, status=exc.status)
     flash("Branding saved. The whole site and every email now use it.", "success")
@@ -110,7 +108,6 @@ def upload_brand_image(kind: str):
     try:
         branding_actions.upload_brand_image(console_user(), kind, form.image.data)
     except settings.SettingsError as exc:
-        exc = as_domain_error(exc)  # errors: {kind: message}, shown under that image's upload
         return _branding_page(image_errors={kind: " ".join(refuse_form(exc, form))}, status=exc.status)
     flash(f"New {kind} saved.", "success")
     return redirect(url_for("console.branding"))
@@ -155,8 +152,7 @@ def add_domain():
         return _domains_page(form, 422)
     try:
         domain = domain_actions.add_domain(console_user(), form.hostname.data)
-    except TenantDomainError as exc:
-        exc = as_domain_error(exc)
+    except ConsoleError as exc:
         refuse_form(exc, form, aliases={FORM: "hostname"})
         return _domains_page(form, exc.status)
     flash(f"{domain.hostname} added. Publish the DNS record below, then press Verify.", "success")
@@ -256,7 +252,6 @@ def update_settings():
             support_email=form.support_email.data or None,
         )
     except settings.SettingsError as exc:
-        exc = as_domain_error(exc)
         leftovers = refuse_form(exc, form, aliases={"commission_min_fee_minor": "commission_min_fee"})
         return _settings_page(form, exc.status, leftovers)
     flash("Settings saved. They apply to what happens from now on.", "success")
@@ -323,7 +318,6 @@ def create_category():
     except categories.CategoryError as exc:
         if exc.status == 404:  # the chosen parent is gone: a field of this form
             exc = ConsoleError({"parent_id": exc.errors.get("parent_id", "This category does not exist.")})
-        exc = as_domain_error(exc)
         leftovers = refuse_form(exc, form)  # the field errors land on their inputs
         form.name.errors = [*form.name.errors, *leftovers]
         return _categories_page(form, exc.status)
@@ -347,7 +341,6 @@ def update_category(category_id: int):
             description=form.description.data or "",
         )
     except categories.CategoryError as exc:
-        exc = as_domain_error(exc)
         if exc.status == 404:
             raise exc
         leftovers = refuse_prefixed_form(exc, form)  # the field errors land on their inputs
@@ -425,7 +418,6 @@ def update_payments():
             webhook_secret=form.webhook_secret.data,
         )
     except (PaymentError, ConsoleError) as exc:
-        exc = as_domain_error(exc)
         return _payments_page(form, exc.status, refuse_form(exc, form))
     flash(
         "Payments now go through Stripe."
