@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
+# Development's default secret: ProductionConfig refuses to run with it.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -25,7 +27,7 @@ def _int(name: str, default: int) -> int:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-secret-key-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     INSTANCE_DIR = os.environ.get("INSTANCE_DIR", str(BASE_DIR / "instance"))
 
     # None means: start the embedded server under INSTANCE_DIR.
@@ -265,7 +267,9 @@ class ProductionConfig(Config):
         if not os.environ.get("REDIS_URL"):
             problems.append("REDIS_URL must be set (the embedded Redis is for development only)")
         secret = os.environ.get("SECRET_KEY", "")
-        if len(secret) < 32 or secret == Config.SECRET_KEY:
+        # Compared with the development default, not with Config.SECRET_KEY: that one was read
+        # from this same environment variable, so it always equals the secret being checked.
+        if len(secret) < 32 or secret == DEV_SECRET_KEY:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
         key = os.environ.get("PAYMENT_SECRETS_KEY", "")
         if not key:
