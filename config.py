@@ -71,6 +71,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Strict-Transport-Security on every response when > 0 (seconds; production: a year).
+    # includeSubDomains is opt-in: it binds every subdomain of the host, tenants' included.
+    HSTS_SECONDS = _int("HSTS_SECONDS", 0)
+    HSTS_INCLUDE_SUBDOMAINS = _bool("HSTS_INCLUDE_SUBDOMAINS", False)
     WTF_CSRF_TIME_LIMIT = None
 
     # API bearer tokens (app/accounts/tokens.py), lifetimes in seconds. Refresh
@@ -247,6 +251,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     LOG_JSON = _bool("LOG_JSON", True)
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")

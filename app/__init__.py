@@ -197,6 +197,10 @@ def _register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
+        if hsts_seconds > 0:
+            subdomains = "; includeSubDomains" if app.config.get("HSTS_INCLUDE_SUBDOMAINS") else ""
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}{subdomains}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if response.mimetype == "text/html" and not request.path.startswith("/api/"):

@@ -65,6 +65,7 @@ def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, tm
     )
     assert response.status_code == 200, web.output()[-3000:]
     assert "Acme Test Market" in response.text
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
     # The worker runs a real job of the app in production configuration.
     with app.app_context():
