@@ -226,3 +226,20 @@ def private_redis(tmp_path):
     server = PrivateRedis(tmp_path).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def production_web(app, processes, tmp_path):
+    """``production_web(**env)`` -> (Process, port): the Procfile's web command (gunicorn) in
+    production configuration against the suite's database and Redis, listening on loopback."""
+
+    def start(**overrides: str):
+        port = free_port()
+        env = production_env(app, tmp_path / "instance", PORT=str(port), WEB_THREADS="8", **overrides)
+        # The Procfile binds every interface; the test binds loopback only.
+        command = procfile()["web"].replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+        web = processes.start(command, env, "web")
+        web.wait_for_port(port)
+        return web, port
+
+    return start

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from rq import Queue
 
 from config import DEV_SECRET_KEY
-from tests.hardening.conftest import ROOT, free_port, procfile, production_env
+from tests.hardening.conftest import ROOT, procfile, production_env
 
 
 def _validate_in_a_fresh_process(**values) -> subprocess.CompletedProcess:
@@ -51,14 +51,9 @@ def test_production_refuses_the_development_or_a_short_secret_key(secret):
     assert "SECRET_KEY must be set to a random value" in result.stderr
 
 
-def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, tmp_path):
-    port = free_port()
-    env = production_env(app, tmp_path / "instance", PORT=str(port), WEB_THREADS="8")
-    commands = procfile()
-    # The Procfile binds every interface; the test binds loopback only.
-    web = processes.start(commands["web"].replace("0.0.0.0", "127.0.0.1"), env, "web")  # noqa: S104
-    worker = processes.start(commands["worker"], env, "worker")
-    web.wait_for_port(port)
+def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, production_web, tmp_path):
+    web, port = production_web()
+    worker = processes.start(procfile()["worker"], production_env(app, tmp_path / "instance"), "worker")
 
     response = requests.get(
         f"http://127.0.0.1:{port}/", headers={"Host": f"acme.gigforge.test:{port}"}, timeout=30
