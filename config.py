@@ -68,6 +68,11 @@ class Config:
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
 
+    # Request bodies (app/core/request_limits.py): every request, JSON API bodies; upload
+    # routes have their own limits from the per-file limits below.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    API_JSON_MAX_BYTES = _int("API_JSON_MAX_BYTES", 1024 * 1024)
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

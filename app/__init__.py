@@ -52,10 +52,11 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _register_template_context(app)
     _register_security_headers(app)
 
-    from app.core import unit_of_work
+    from app.core import request_limits, unit_of_work
     from app.core.errors import register_error_handlers
 
     register_error_handlers(app)
+    request_limits.init_app(app)  # runs before every other before_request hook
     # Registered last, so it runs first of the after_request hooks: a failed commit's
     # error response still gets the security headers.
     unit_of_work.init_app(app)
