@@ -4,7 +4,7 @@
 - JSON API bodies (anything under ``/api/`` that is not an upload below): ``API_JSON_MAX_BYTES``
   (1 MiB by default).
 - Upload routes (``UPLOAD_LIMITS``): what their files may weigh (the per-file limit times the
-  files one request may carry) plus room for the form's other fields. A route's own limit
+  files one request may carry) plus ``FORM_OVERHEAD``. A route's own limit
   replaces the global one, so an order delivery (five files of 25 MiB) still fits.
 
 A declared ``Content-Length`` over the limit is refused with 413 by the first
@@ -20,8 +20,9 @@ import io
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-# Room for the multipart boundaries, part headers and a form's text fields besides its files.
-FORM_OVERHEAD = 256 * 1024
+# Room for the multipart boundaries and a form's text fields besides its files, and for a file
+# somewhat over its limit: that one still reaches the view and gets the form's own message.
+FORM_OVERHEAD = 1024 * 1024
 
 # endpoint -> (config key of the per-file limit, files one request may carry)
 UPLOAD_LIMITS: dict[str, tuple[str, int]] = {
