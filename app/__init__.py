@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 import tenants
-from app.core.embedded import ensure_services
+from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
 from config import BASE_DIR, Config, config_from_env
@@ -26,10 +26,14 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
     app.config.from_object(config_class)
     app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
-    ensure_services(app.config)
+    # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
+    embedded = EmbeddedServices(app.config)
+    embedded.configure(app.config)
 
     configure_logging(app)
     db.init_app(app)
+    with app.app_context():
+        embedded.init_app(app, db.engines.values())
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
     redis_store.init_app(app)
     csrf.init_app(app)

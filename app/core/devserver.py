@@ -13,6 +13,7 @@ import threading
 import time
 
 from app import create_app
+from app.core.embedded import ensure_embedded
 from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.extensions import socketio
 from tenants.migrations import default_jobs, migrate_all
@@ -96,6 +97,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "5000"))
     host = os.environ.get("HOST", "127.0.0.1")
     app = create_app()
+    ensure_embedded(app)  # before the worker's environment takes their URLs
     env = dict(os.environ)
     env["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
     env["REDIS_URL"] = app.config["REDIS_URL"]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.core.embedded import ensure_embedded
 from app.events.models import OutboxEvent
 from app.events.services import enqueue_delivery
 from app.events.tasks import relay_outbox
@@ -48,6 +49,7 @@ def _relay_loop(app, stop: threading.Event) -> None:
 def worker_command(burst, no_relay, queues):
     """Run an RQ worker for all tenants (plus the outbox relay)."""
     app = current_app._get_current_object()
+    ensure_embedded(app)  # Redis comes first here, before any database connection would start it
     stop = threading.Event()
     if not no_relay:
         threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
