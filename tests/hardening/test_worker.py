@@ -135,3 +135,13 @@ def test_a_killed_workers_scheduler_dies_with_it_and_the_next_worker_schedules(p
     # Well within the dead scheduler's lock lifetime (61 s): the new worker takes the stale lock over.
     assert _wait(job, 30, second) == second.pid
     assert connection.get("rq:scheduler-lock:default") is not None
+
+
+def test_sigterm_stops_the_worker_and_frees_the_scheduler_lock(private_redis, start_worker):
+    connection = private_redis.client()
+    worker = start_worker()
+    _wait_until(lambda: connection.exists("rq:scheduler-lock:default"), 60, "no scheduler lock taken")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.output()[-3000:]
+    assert not connection.exists("rq:scheduler-lock:default")
+    assert not connection.exists("rq:scheduler-lock:events")
