@@ -113,18 +113,27 @@ def test_configured_urls_need_no_embedded_server(tmp_path, monkeypatch):
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql://db/x"
 
 
-def test_an_app_starts_them_at_its_first_request_not_when_created(tmp_path, monkeypatch):
-    from app import create_app
-    from config import TestingConfig
+def test_an_app_starts_them_at_its_first_request_or_database_connection(tmp_path, monkeypatch):
+    """The wiring of init_app, on a bare Flask app (a second create_app would rebind the
+    session app's extensions)."""
+    import sqlalchemy as sa
+    from flask import Flask
 
-    starters = _Starters(monkeypatch)
+    starters = _Starters(monkeypatch, socket_dir=str(tmp_path / "nothing-listens-here"))
+    config = {"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": None, "REDIS_URL": None}
+    services = EmbeddedServices(config)
+    services.configure(config)
+    engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    app = Flask(__name__)
+    app.get("/ping")(lambda: "pong")
+    services.init_app(app, [engine])
+    assert starters.calls == []  # wiring starts nothing
 
-    class NoServers(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = None
-        REDIS_URL = None
-        INSTANCE_DIR = str(tmp_path)
+    with pytest.raises(sa.exc.OperationalError, match="nothing-listens-here"):
+        engine.connect()  # the hook started the (fake) servers, then dialled their real socket
+    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
 
-    app = create_app(NoServers)
-    assert starters.calls == []
-    assert app.test_client().get("/healthz").status_code == 200
-    assert starters.calls == [("postgres", "gigforge_test"), ("redis", False)]
+    services.started = False
+    starters.calls.clear()
+    assert app.test_client().get("/ping").data == b"pong"
+    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
