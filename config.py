@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
+# Development's default secret: ProductionConfig refuses to run with it.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -25,7 +27,7 @@ def _int(name: str, default: int) -> int:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-secret-key-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     INSTANCE_DIR = os.environ.get("INSTANCE_DIR", str(BASE_DIR / "instance"))
 
     # None means: start the embedded server under INSTANCE_DIR.
@@ -69,9 +71,18 @@ class Config:
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
 
+    # Request bodies (app/core/request_limits.py): every request, JSON API bodies; upload
+    # routes have their own limits from the per-file limits below.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    API_JSON_MAX_BYTES = _int("API_JSON_MAX_BYTES", 1024 * 1024)
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Strict-Transport-Security on every response when > 0 (seconds; production: a year).
+    # includeSubDomains is opt-in: it binds every subdomain of the host, tenants' included.
+    HSTS_SECONDS = _int("HSTS_SECONDS", 0)
+    HSTS_INCLUDE_SUBDOMAINS = _bool("HSTS_INCLUDE_SUBDOMAINS", False)
     WTF_CSRF_TIME_LIMIT = None
 
     # API bearer tokens (app/accounts/tokens.py), lifetimes in seconds. Refresh
@@ -248,6 +259,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     LOG_JSON = _bool("LOG_JSON", True)
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
@@ -268,7 +280,9 @@ class ProductionConfig(Config):
         if not os.environ.get("REDIS_URL"):
             problems.append("REDIS_URL must be set (the embedded Redis is for development only)")
         secret = os.environ.get("SECRET_KEY", "")
-        if len(secret) < 32 or secret == Config.SECRET_KEY:
+        # Compared with the development default, not with Config.SECRET_KEY: that one was read
+        # from this same environment variable, so it always equals the secret being checked.
+        if len(secret) < 32 or secret == DEV_SECRET_KEY:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
         key = os.environ.get("PAYMENT_SECRETS_KEY", "")
         if not key:

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 import tenants
-from app.core.embedded import ensure_services
+from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
 from config import BASE_DIR, Config, config_from_env
@@ -26,10 +26,14 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
     app.config.from_object(config_class)
     app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
-    ensure_services(app.config)
+    # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
+    embedded = EmbeddedServices(app.config)
+    embedded.configure(app.config)
 
     configure_logging(app)
     db.init_app(app)
+    with app.app_context():
+        embedded.init_app(app, db.engines.values())
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
     redis_store.init_app(app)
     csrf.init_app(app)
@@ -52,10 +56,11 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _register_template_context(app)
     _register_security_headers(app)
 
-    from app.core import unit_of_work
+    from app.core import request_limits, unit_of_work
     from app.core.errors import register_error_handlers
 
     register_error_handlers(app)
+    request_limits.init_app(app)  # runs before every other before_request hook
     # Registered last, so it runs first of the after_request hooks: a failed commit's
     # error response still gets the security headers.
     unit_of_work.init_app(app)
@@ -224,6 +229,10 @@ def _register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
+        if hsts_seconds > 0:
+            subdomains = "; includeSubDomains" if app.config.get("HSTS_INCLUDE_SUBDOMAINS") else ""
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}{subdomains}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if response.mimetype == "text/html" and not request.path.startswith("/api/"):

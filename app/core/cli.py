@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.core.embedded import stop_all
+from app.core.embedded import ensure_embedded, stop_all
 
 
 @click.group("embedded", help="The embedded PostgreSQL and Redis under instance/.")
@@ -27,6 +27,7 @@ def stop_command():
 @embedded_cli.command("urls")
 @with_appcontext
 def urls_command():
-    """Print the database and Redis URLs in use."""
+    """Print the database and Redis URLs in use (starting the embedded servers if needed)."""
+    ensure_embedded(current_app)
     click.echo(f"DATABASE_URL={current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"REDIS_URL={current_app.config['REDIS_URL']}")

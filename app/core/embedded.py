@@ -4,6 +4,12 @@ Used when DATABASE_URL / REDIS_URL are not set, so a fresh machine needs only
 Python. Both servers listen on Unix sockets only and keep running after the
 process that started them exits, so the web process, the worker and the CLI
 share them; `flask embedded stop` (or `make stop`) stops them.
+
+They start on first need, not with the app: ``EmbeddedServices`` gives the app
+their URLs up front (both socket paths are known in advance) and starts the
+servers when the first database connection is opened, the first request
+arrives, or a command that needs them (the worker) begins. So ``flask --help``
+or ``flask embedded stop`` start nothing. Starting one prints a line saying so.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import hashlib
 import logging
 import os
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -141,14 +149,97 @@ def stop_all(instance_dir: Path) -> list[str]:
     return stopped
 
 
-def ensure_services(config: dict) -> None:
-    """Fill SQLALCHEMY_DATABASE_URI / REDIS_URL with embedded servers where unset."""
-    instance_dir = Path(config["INSTANCE_DIR"])
-    testing = bool(config.get("TESTING"))
-    if not config.get("SQLALCHEMY_DATABASE_URI"):
-        database = config.get("EMBEDDED_DB_NAME") or ("gigforge_test" if testing else "gigforge")
-        config["SQLALCHEMY_DATABASE_URI"] = start_postgres(instance_dir, database, fast_unsafe=testing)
-        config["EMBEDDED_POSTGRES"] = True
-    if not config.get("REDIS_URL"):
-        config["REDIS_URL"] = start_redis(instance_dir, persist=not testing)
-        config["EMBEDDED_REDIS"] = True
+# A Unix socket path holds at most this many bytes on Linux (sun_path, with its NUL).
+_MAX_UNIX_SOCKET_BYTES = 107
+
+
+def _postgres_socket_dir(pgdata: Path) -> Path:
+    """Where pgserver puts (or has put) the server's socket, without starting anything: the
+    running server's own (postmaster.pid), else ``pgdata`` when the path is short enough
+    (pgserver's first choice). The connection hook corrects a wrong guess in this process."""
+    pid_file = pgdata / "postmaster.pid"
+    with contextlib.suppress(OSError, IndexError):
+        socket_dir = pid_file.read_text().splitlines()[4].strip()
+        if socket_dir:
+            return Path(socket_dir)
+    return pgdata
+
+
+class EmbeddedServices:
+    """The embedded servers of one app: which it needs, their URLs, and starting them once."""
+
+    def __init__(self, config: dict):
+        self.instance_dir = Path(config["INSTANCE_DIR"])
+        self.testing = bool(config.get("TESTING"))
+        self.postgres = not config.get("SQLALCHEMY_DATABASE_URI")
+        self.redis = not config.get("REDIS_URL")
+        self.database = config.get("EMBEDDED_DB_NAME") or ("gigforge_test" if self.testing else "gigforge")
+        self.socket_dir = _postgres_socket_dir(self.instance_dir / "pgdata")
+        self.database_url = f"postgresql+psycopg://postgres@/{self.database}?host={self.socket_dir}"
+        self.redis_url = f"unix://{_socket_path(self.instance_dir, 'redis.sock')}"
+        self.started = False
+        self._lock = threading.Lock()
+
+    @property
+    def needed(self) -> bool:
+        return self.postgres or self.redis
+
+    def configure(self, config: dict) -> None:
+        """Fill SQLALCHEMY_DATABASE_URI / REDIS_URL with the embedded servers' URLs (nothing starts)."""
+        if self.postgres:
+            config["SQLALCHEMY_DATABASE_URI"] = self.database_url
+            config["EMBEDDED_POSTGRES"] = True
+        if self.redis:
+            config["REDIS_URL"] = self.redis_url
+            config["EMBEDDED_REDIS"] = True
+
+    def ensure(self) -> None:
+        """Start the servers this app needs, once per process (a no-op when they run)."""
+        if self.started or not self.needed:
+            return
+        with self._lock:
+            if self.started:
+                return
+            started = []
+            if self.postgres:
+                fresh = not (self.instance_dir / "pgdata" / "postmaster.pid").exists()
+                url = start_postgres(self.instance_dir, self.database, fast_unsafe=self.testing)
+                self.socket_dir = Path(url.split("host=", 1)[1])
+                if fresh:
+                    started.append(f"PostgreSQL ({self.instance_dir / 'pgdata'})")
+            if self.redis:
+                fresh = not _redis_ping(_socket_path(self.instance_dir, "redis.sock"))
+                start_redis(self.instance_dir, persist=not self.testing)
+                if fresh:
+                    started.append(f"Redis ({self.redis_url})")
+            self.started = True
+        if started:
+            message = (
+                f"Started the embedded {' and '.join(started)}; they keep running for the next "
+                "commands (`flask embedded stop` stops them)."
+            )
+            print(message, file=sys.stderr)
+
+    def _before_connect(self, dialect, conn_rec, cargs, cparams) -> None:
+        self.ensure()
+        cparams["host"] = str(self.socket_dir)
+
+    def init_app(self, app, engines) -> None:
+        """Start the servers on the first database connection of ``engines`` and on the first
+        request; the worker command calls ``ensure()`` itself."""
+        app.extensions["embedded"] = self
+        if not self.needed:
+            return
+        import sqlalchemy as sa
+
+        if self.postgres:
+            for engine in engines:
+                sa.event.listen(engine, "do_connect", self._before_connect)
+        app.before_request(self.ensure)
+
+
+def ensure_embedded(app) -> None:
+    """Start the app's embedded servers now, if it uses any (commands that need Redis first)."""
+    services = app.extensions.get("embedded")
+    if services is not None:
+        services.ensure()

@@ -19,7 +19,7 @@ MESSAGES = {
     403: "You do not have access to this page.",
     404: "The page you are looking for does not exist.",
     405: "This method is not allowed here.",
-    413: "The upload is too large.",
+    413: "The request is too large.",
     429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. We have been notified.",
     503: "This marketplace is temporarily unavailable.",
@@ -58,6 +58,9 @@ def _html(exc: HTTPException):
 
 def handle_http_exception(exc: HTTPException):
     if wants_json():
+        if exc.code == 413 and not getattr(exc, "data", None):
+            # Werkzeug's own limit (a chunked body read past it) says nothing; say what happened.
+            exc.data = {"message": MESSAGES[413]}
         # flask-smorest's handler produces {code, status, message?, errors?}.
         response = api.handle_http_exception(exc)
         return response

@@ -138,16 +138,26 @@ def _user_id() -> int:
     return 0
 
 
+def _sortable(value: str | None) -> tuple[bool, str]:
+    return (value is not None, value or "")
+
+
 def request_fingerprint() -> str:
     """sha256 of what makes the request what it is: query, and the body (canonical JSON,
     form fields without the key and CSRF token, uploaded files' names and contents)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(sorted(request.args.items(multi=True))).encode())
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        fields = sorted((k, v) for k, v in request.form.items(multi=True) if k not in IGNORED_FORM_FIELDS)
+        # A multipart part may come without a name (and a file without a filename): None sorts
+        # before every string instead of failing the comparison.
+        fields = sorted(
+            ((k, v) for k, v in request.form.items(multi=True) if k not in IGNORED_FORM_FIELDS),
+            key=lambda item: (_sortable(item[0]), item[1]),
+        )
         digest.update(b"form" + json.dumps(fields).encode())
         for name, upload in sorted(
-            request.files.items(multi=True), key=lambda item: (item[0], item[1].filename)
+            request.files.items(multi=True),
+            key=lambda item: (_sortable(item[0]), _sortable(item[1].filename)),
         ):
             content = upload.stream.read()
             upload.stream.seek(0)

@@ -10,11 +10,12 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 
+from app.core.embedded import ensure_embedded
 from app.events.models import OutboxEvent
 from app.events.services import enqueue_delivery
 from app.events.tasks import relay_outbox
+from app.events.worker import run_worker
 from app.extensions import redis_store
 from tenants.db import db, tenant_context
 from tenants.resolver import get_tenant_by_slug
@@ -60,18 +61,22 @@ def _relay_loop(app, stop: threading.Event) -> None:
 def worker_command(burst, no_relay, queues):
     """Run an RQ worker for all tenants (plus the outbox relay and the registered periodic loops)."""
     app = current_app._get_current_object()
-    # SimpleWorker runs jobs in this process: one warm connection pool serves
-    # every tenant, and no forked child inherits the pool's sockets.
-    worker = SimpleWorker(list(queues or DEFAULT_QUEUES), connection=redis_store.client)
+    ensure_embedded(app)  # Redis comes first here, before any database connection would start it
     stop = threading.Event()
     if not no_relay:
         threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
         for name, loop in _periodic_loops.items():
             threading.Thread(target=loop, args=(app, stop), daemon=True, name=name).start()
-    try:
-        worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
-    finally:
-        stop.set()
+    # Jobs run in this process (SimpleWorker): one warm connection pool serves every tenant,
+    # and no forked child inherits the pool's sockets. Redis outages are waited out, and the
+    # scheduler is a thread of this process (app/events/worker.py).
+    run_worker(
+        list(queues or DEFAULT_QUEUES),
+        redis_store.client,
+        burst=burst,
+        logging_level=app.config["LOG_LEVEL"],
+        stop=stop,
+    )
 
 
 @click.group("events", help="Inspect and re-deliver outbox events.")

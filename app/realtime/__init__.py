@@ -26,6 +26,8 @@ the long-polling fallback). See docs/realtime.md.
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +36,9 @@ import socketio as python_socketio
 from flask import current_app, has_app_context
 
 from app.extensions import redis_store, socketio
+from tenants.resolver import TENANT
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "conversation_room",
@@ -86,13 +91,57 @@ def init_app(app) -> None:
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
         client_manager=_client_manager(app, write_only=False),
-        cors_allowed_origins=[],  # same origin only; the Host decides the tenant
+        # A browser's socket may only come from the marketplace it connects to (see
+        # origin_allowed); an empty list would switch engine.io's Origin check off.
+        cors_allowed_origins=functools.partial(origin_allowed, app),
         ping_interval=app.config.get("SOCKETIO_PING_INTERVAL", 25),
         ping_timeout=app.config.get("SOCKETIO_PING_TIMEOUT", 20),
         max_http_buffer_size=app.config.get("SOCKETIO_MAX_PAYLOAD", 64 * 1024),
         logger=False,
         engineio_logger=False,
     )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_allowed(app, origin: str | None, environ: dict) -> bool:
+    """engine.io's Origin check: may a page of ``origin`` open a socket to this request's host?
+
+    Only a page of the same marketplace, with the request's own scheme and port: the Origin's
+    hostname must resolve to the tenant the Host resolves to (its verified domains and
+    ``<slug>.<BASE_DOMAIN>``). Another marketplace's pages, foreign sites and the platform
+    host are refused, so no page elsewhere can ride a member's session cookie into a socket.
+    A request without an Origin (not a browser: an API client with its token) is not checked.
+    The scheme may also be the first ``X-Forwarded-Proto`` (TLS ended at a proxy).
+    """
+    if not origin:
+        return False
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        host_port = urlsplit("//" + environ.get("HTTP_HOST", "")).port
+    except ValueError:
+        return False
+    schemes = {environ.get("wsgi.url_scheme", "http")}
+    forwarded = environ.get("HTTP_X_FORWARDED_PROTO")
+    if forwarded:
+        schemes.add(forwarded.split(",")[0].strip().lower())
+    if parts.scheme not in schemes or not parts.hostname:
+        return False
+    if origin_port != (host_port or _DEFAULT_PORTS.get(parts.scheme)):
+        return False
+    try:
+        with app.app_context():
+            resolver = app.extensions["tenants"]
+            here = resolver.resolve(environ.get("HTTP_HOST"))
+            if here.kind != TENANT:
+                return False
+            there = resolver.resolve(parts.hostname)
+    except Exception:
+        log.exception("socket origin check failed for %s", origin)
+        return False
+    return there.kind == TENANT and there.tenant.id == here.tenant.id
 
 
 _emitters: dict[str, python_socketio.RedisManager] = {}

@@ -3,12 +3,15 @@
 Same parameters and rules as the ``/search`` page, except that prices are integer
 minor units (like everywhere in the API). Paginated with ``page`` / ``page_size``
 (``X-Pagination`` header); a corrected query ("did you mean") comes back in the
-``X-Search-Did-You-Mean`` header, category facet counts from ``GET /api/v1/search/facets``.
+``X-Search-Did-You-Mean`` header (percent-encoded UTF-8), category facet counts from
+``GET /api/v1/search/facets``.
 Bad parameters are a 422 in smorest's ``{"errors": {"query": {...}}}`` shape (``SearchError``
 is a ``DomainError`` located in the query; the central handler answers it).
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -27,6 +30,15 @@ blp = Blueprint(
 )
 
 DID_YOU_MEAN = "X-Search-Did-You-Mean"
+# Printable ASCII stays as it is (an ordinary correction reads as before); "%", controls and
+# everything beyond ASCII are percent-encoded, so no query can break the header (gunicorn
+# refuses a response whose header holds a control or non-Latin-1 character).
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_text(text: str) -> str:
+    """User text made fit for a header value: percent-encoded UTF-8 (``urllib.parse.unquote``)."""
+    return quote(text, safe=_HEADER_SAFE)
 
 
 class GigSearchArgsSchema(Schema):
@@ -129,7 +141,8 @@ class GigSearch(MethodView):
         ],
         headers={
             DID_YOU_MEAN: {
-                "description": "A corrected query when some keywords are unknown",
+                "description": "A corrected query when some keywords are unknown "
+                "(percent-encoded UTF-8: decode it like a URL component)",
                 "schema": {"type": "string"},
             }
         },
@@ -144,7 +157,7 @@ class GigSearch(MethodView):
         query = _query(args, pagination_parameters.page, pagination_parameters.page_size)
         result = services.search_gigs(query)
         pagination_parameters.item_count = result.total
-        headers = {DID_YOU_MEAN: result.corrected} if result.corrected else {}
+        headers = {DID_YOU_MEAN: header_text(result.corrected)} if result.corrected else {}
         return result.gigs, headers
 
 

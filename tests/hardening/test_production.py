@@ -1,0 +1,83 @@
+"""Production configuration: the Procfile's processes start and serve (issue 12, finding 1)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from rq import Queue
+
+from config import DEV_SECRET_KEY
+from tests.hardening.conftest import ROOT, procfile, production_env
+
+
+def _validate_in_a_fresh_process(**values) -> subprocess.CompletedProcess:
+    """config.py reads the environment at import, so the check runs where it is imported."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "MAIL_BACKEND")}
+    env.update(
+        DATABASE_URL="postgresql+psycopg://db.internal/gigforge",
+        REDIS_URL="redis://redis.internal:6379/0",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        PAYMENT_SECRETS_KEY=Fernet.generate_key().decode(),
+        BASE_DOMAIN="gigforge.example",
+        MAIL_SERVER="smtp.internal",
+    )
+    env.update(values)
+    return subprocess.run(
+        [sys.executable, "-c", "import config; config.ProductionConfig.validate()"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_accepts_a_strong_random_secret_key():
+    result = _validate_in_a_fresh_process()
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", [DEV_SECRET_KEY, "short-secret"])
+def test_production_refuses_the_development_or_a_short_secret_key(secret):
+    result = _validate_in_a_fresh_process(SECRET_KEY=secret)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a random value" in result.stderr
+
+
+def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, production_web, tmp_path):
+    web, port = production_web()
+    worker = processes.start(procfile()["worker"], production_env(app, tmp_path / "instance"), "worker")
+
+    response = requests.get(
+        f"http://127.0.0.1:{port}/", headers={"Host": f"acme.gigforge.test:{port}"}, timeout=30
+    )
+    assert response.status_code == 200, web.output()[-3000:]
+    assert "Acme Test Market" in response.text
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+    # The worker runs a real job of the app in production configuration.
+    with app.app_context():
+        from app.extensions import redis_store
+
+        job = Queue("default", connection=redis_store.client).enqueue("app.events.tasks.relay_outbox")
+        deadline = time.monotonic() + 60
+        while job.get_status(refresh=True) != "finished":
+            assert worker.alive(), worker.output()[-3000:]
+            assert job.get_status() != "failed", job.latest_result()
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.1)
+        assert job.return_value() == 0
+    assert worker.alive() and web.alive()
+
+
+def test_procfile_release_runs_in_production(app, processes, tmp_path):
+    env = production_env(app, tmp_path / "instance")
+    release = processes.start(procfile()["release"], env, "release")
+    assert release.wait(timeout=120) == 0, release.output()[-3000:]

@@ -1,0 +1,57 @@
+"""User text never goes into a response header unencoded (finding 7): a "did you mean" for a
+query with control characters used to make gunicorn refuse the response (an empty 500)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pytest
+import requests
+
+from tests.search.conftest import make_gig, make_seller, search_index_dir  # noqa: F401  (fixtures)
+
+HEADER = "X-Search-Did-You-Mean"
+# What gunicorn (and RFC 9110) accept in a header value: visible ASCII, space and tab.
+SAFE_HEADER_VALUE = re.compile(r"^[\x20-\x7e\t]*\Z")
+
+
+@pytest.fixture
+def vintage_gig(acme, make_seller, make_gig, run_jobs):  # noqa: F811
+    seller = make_seller(acme, display_name="Dana Designer")
+    make_gig(acme, seller, title="I will design a vintage badge logo", category="logo-design")
+    run_jobs()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["vintge\x01", "vintge\r\nSet-Cookie: x=1", "vintge\x1b[31m", "vintge \x7f", "vintge caf\u00e9 \u2603"],
+)
+def test_did_you_mean_header_is_encoded(vintage_gig, tenant_client, query):
+    response = tenant_client("acme").get("/api/v1/gigs", query_string={"q": query})
+    assert response.status_code == 200
+    raw = response.headers[HEADER]
+    assert SAFE_HEADER_VALUE.match(raw), raw
+    assert "Set-Cookie" not in response.headers
+    decoded = unquote(raw)
+    assert decoded.startswith("vintage")
+    facets = tenant_client("acme").get("/api/v1/search/facets", query_string={"q": query}).json
+    assert decoded == facets["did_you_mean"]  # the header is the body's text, percent-encoded
+
+
+def test_an_ordinary_correction_reads_as_before(vintage_gig, tenant_client):
+    response = tenant_client("acme").get("/api/v1/gigs?q=vintge+logo")
+    assert response.headers[HEADER] == "vintage logo"
+
+
+def test_search_with_any_text_through_the_production_server(app, vintage_gig, production_web):
+    web, port = production_web(SEARCH_INDEX_DIR=app.config["SEARCH_INDEX_DIR"])
+    for query in ("vintge\x01", "vintge\u2603", "vintge\x9b"):
+        response = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/gigs",
+            params={"q": query},
+            headers={"Host": f"acme.gigforge.test:{port}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, (query, web.output()[-2000:])
+        assert unquote(response.headers[HEADER]).startswith("vintage")

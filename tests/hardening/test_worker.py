@@ -1,0 +1,147 @@
+"""The worker rides out a Redis restart (finding 4) and its scheduler dies with it (finding 5)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+from rq import Queue
+
+from tests.hardening.conftest import procfile, production_env
+
+
+def _run(queue: Queue, func: str, *args, timeout: float = 60, worker=None):
+    job = queue.enqueue(func, *args)
+    return _wait(job, timeout, worker)
+
+
+def _wait(job, timeout: float, worker=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = job.get_status(refresh=True)
+        if status == "finished":
+            return job.return_value()
+        assert status != "failed", job.latest_result()
+        if worker is not None:
+            assert worker.alive(), worker.output()[-4000:]
+        assert time.monotonic() < deadline, f"job {status} after {timeout}s" + (
+            "\n" + worker.output()[-4000:] if worker is not None else ""
+        )
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def start_worker(app, processes, tmp_path, private_redis):
+    """``start_worker()`` -> the Procfile's worker on the private Redis (production configuration)."""
+
+    def start(**overrides):
+        env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url, **overrides)
+        return processes.start(procfile()["worker"], env, "worker")
+
+    return start
+
+
+def test_the_worker_survives_a_redis_restart(private_redis, start_worker):
+    worker = start_worker()
+    queue = Queue("default", connection=private_redis.client())
+    pid = _run(queue, "os.getpid", worker=worker)
+
+    private_redis.restart()  # an empty Redis: the worker's registration and queues are gone
+
+    queue = Queue("default", connection=private_redis.client())
+    assert _run(queue, "os.getpid", worker=worker) == pid  # the same process, still working
+    assert worker.alive()
+
+
+def test_the_worker_survives_redis_going_away_while_it_runs_a_job(private_redis, start_worker):
+    worker = start_worker()
+    queue = Queue("default", connection=private_redis.client())
+    pid = _run(queue, "os.getpid", worker=worker)
+    job = queue.enqueue("time.sleep", 2)
+    _wait_until(lambda: job.get_status(refresh=True) == "started", 30, "the job did not start")
+
+    private_redis.stop()  # RQ cannot record the job's end: this used to end the worker process
+    _wait_until(
+        # Once the job ends, RQ's loop fails on recording it: the worker now waits for Redis.
+        lambda: not worker.alive() or "worker: Redis is unavailable" in worker.output(),
+        30,
+        lambda: "the worker noticed nothing:\n" + worker.output()[-3000:],
+    )
+    assert worker.alive(), worker.output()[-4000:]
+    private_redis.start()
+
+    queue = Queue("default", connection=private_redis.client())
+    assert _run(queue, "os.getpid", worker=worker) == pid
+    assert "Redis answers again; starting a new worker" in worker.output()
+
+
+def test_a_worker_started_before_redis_waits_for_it(private_redis, start_worker):
+    private_redis.stop()
+    worker = start_worker()
+    worker.wait_for_output("worker: Redis is unavailable", 60)
+    private_redis.start()
+    queue = Queue("default", connection=private_redis.client())
+    assert _run(queue, "os.getpid", worker=worker) == worker.pid
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies excluded)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _wait_until(predicate, timeout: float, message):
+    """Poll ``predicate`` until true; ``message`` (text, or a callable giving it) on timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, message() if callable(message) else message
+        time.sleep(0.1)
+
+
+def test_a_killed_workers_scheduler_dies_with_it_and_the_next_worker_schedules(private_redis, start_worker):
+    connection = private_redis.client()
+    first = start_worker()
+    _wait_until(
+        lambda: connection.exists("rq:scheduler-lock:default"),
+        60,
+        lambda: "the first worker took no scheduler lock:\n" + first.output()[-3000:],
+    )
+
+    os.kill(first.pid, signal.SIGKILL)  # the worker alone, as an OOM kill would
+    first.popen.wait(timeout=10)
+    _wait_until(
+        lambda: not _live_members(first.pid),
+        10,
+        lambda: f"processes of the killed worker still run: {_live_members(first.pid)}",
+    )
+
+    second = start_worker()
+    queue = Queue("default", connection=connection)
+    job = queue.enqueue_in(timedelta(seconds=1), "os.getpid")
+    # Well within the dead scheduler's lock lifetime (61 s): the new worker takes the stale lock over.
+    assert _wait(job, 30, second) == second.pid
+    assert connection.get("rq:scheduler-lock:default") is not None
+
+
+def test_sigterm_stops_the_worker_and_frees_the_scheduler_lock(private_redis, start_worker):
+    connection = private_redis.client()
+    worker = start_worker()
+    _wait_until(lambda: connection.exists("rq:scheduler-lock:default"), 60, "no scheduler lock taken")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.output()[-3000:]
+    assert not connection.exists("rq:scheduler-lock:default")
+    assert not connection.exists("rq:scheduler-lock:events")
