@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 import tenants
+from app.core import converters
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
@@ -25,6 +26,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     config_class.validate()
     app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
     app.config.from_object(config_class)
+    converters.init_app(app)  # before any route: <int:...> ids stay within PostgreSQL integer
     app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
     # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
     embedded = EmbeddedServices(app.config)

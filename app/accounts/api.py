@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app.accounts import services, tokens
 from app.accounts.limits import account_key, configured, ip_key
@@ -31,6 +31,7 @@ from app.accounts.schemas import (
     TokenRequestSchema,
 )
 from app.core import unit_of_work
+from app.core.api import Blueprint
 from app.extensions import limiter
 
 blp = Blueprint(

@@ -7,7 +7,6 @@ which the views put on the matching fields with ``app.core.domain_errors.refuse_
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -26,6 +25,7 @@ from app.accounts.models import AVAILABILITIES
 from app.accounts.reference import COUNTRIES
 from app.accounts.services import AccountError, validate_email_address, validate_password
 from app.core import money
+from app.core.forms import Form
 
 AVAILABILITY_LABELS = {
     "full_time": "Full time",
@@ -47,7 +47,7 @@ def _service_rule(check):
     return validator
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     display_name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=80)])
     email = EmailField(
         "Email",
@@ -71,25 +71,25 @@ class SignupForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me logged in on this device")
     next = HiddenField()
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired("Choose a password.")])
     confirm = PasswordField(
         "Repeat the new password", validators=[EqualTo("password", "The two passwords do not match.")]
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your password.")])
     password = PasswordField("New password", validators=[DataRequired("Choose a password.")])
     confirm = PasswordField(
@@ -97,12 +97,12 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     new_email = EmailField("New email", validators=[DataRequired("Enter the new address."), Length(max=254)])
     password = PasswordField("Current password", validators=[DataRequired("Enter your password.")])
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     display_name = StringField("Display name", validators=[DataRequired("Enter your name."), Length(max=80)])
     handle = StringField("Handle", validators=[DataRequired("Choose a handle."), Length(max=30)])
     country = SelectField(
@@ -120,11 +120,11 @@ class ProfileForm(FlaskForm):
     bio = TextAreaField("Short bio", validators=[Optional(), Length(max=500)])
 
 
-class AvatarForm(FlaskForm):
+class AvatarForm(Form):
     avatar = FileField("Profile picture", description="JPEG, PNG, GIF or WebP. It is cropped to a square.")
 
 
-class SellerProfileForm(FlaskForm):
+class SellerProfileForm(Form):
     headline = StringField("Headline", validators=[DataRequired("Write a headline."), Length(max=120)])
     description = TextAreaField("About your services", validators=[Optional(), Length(max=5000)])
     skills = StringField(
@@ -145,18 +145,18 @@ class SellerProfileForm(FlaskForm):
         return money.parse_optional(self.hourly_rate.data, currency, allow_negative=True)
 
 
-class PortfolioItemForm(FlaskForm):
+class PortfolioItemForm(Form):
     title = StringField("Title", validators=[DataRequired("Give the item a title."), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=1000)])
     link = URLField("Link", validators=[Optional(), Length(max=500)])
     image = FileField("Image")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that only needs the CSRF token (log out, delete an item, resend, export)."""
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     password = PasswordField("Your password", validators=[DataRequired("Enter your password.")])
     confirm = BooleanField(
         "I understand that my account and profile are deleted for good",

@@ -8,10 +8,11 @@ timezone...) are the services' and come back as field errors.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.accounts import services
 from app.accounts.models import AVAILABILITIES
+from app.core.schema import Schema
 
 # --- tokens ----------------------------------------------------------------
 
@@ -87,7 +88,8 @@ class ProfileFieldsSchema(Schema):
     """The profile fields a user edits (all optional on PATCH)."""
 
     display_name = fields.Str(validate=validate.Length(min=1, max=80), metadata={"example": "Ada Lovelace"})
-    handle = fields.Str(validate=validate.Length(min=1, max=30), metadata={"example": "ada"})
+    # Null until the user picks one (a handle cannot be cleared: null on PATCH is refused).
+    handle = fields.Str(allow_none=True, validate=validate.Length(min=1, max=30), metadata={"example": "ada"})
     country = fields.Str(
         allow_none=True,
         validate=validate.Length(equal=2),

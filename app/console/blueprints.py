@@ -4,7 +4,8 @@ attaches its routes to them in its ``views.py`` and ``api.py``."""
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_smorest import Blueprint as ApiBlueprint
+
+from app.core.api import Blueprint as ApiBlueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 

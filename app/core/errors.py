@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity, default_exceptions
 
 from app.core.domain_errors import DomainError, api_payload
 from app.extensions import api
@@ -106,7 +107,20 @@ def handle_domain_error(exc: DomainError):
     return _html(http_class(description=exc.message))
 
 
+def handle_data_error(exc: sa.exc.DataError):
+    """The database refused a value (out of range, NUL in text...): bad input that slipped past
+    the edge guards (``app.core.schema``, ``app.core.forms``), so a 422, and logged to be fixed
+    at the edge. The unit of work rolls the request back."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
+    http_exc = UnprocessableEntity()
+    http_exc.data = {"message": "A value in the request is out of the range this field accepts."}
+    if wants_json():
+        return api.handle_http_exception(http_exc)
+    return _html(UnprocessableEntity(description=http_exc.data["message"]))
+
+
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(sa.exc.DataError, handle_data_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app.accounts import tokens
+from app.core.api import Blueprint
 from app.gigs import services
 from app.gigs.schemas import CategorySchema, GigInputSchema, GigPatchSchema, GigSchema, gig_etag_data
 

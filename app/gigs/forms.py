@@ -10,7 +10,6 @@ the aliases from the services' dotted field names to input ids, with which
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     FieldList,
@@ -25,6 +24,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 
 from app.core import money
+from app.core.forms import Form as PageForm
 from app.gigs import services
 from app.gigs.models import TIERS, UNLIMITED_REVISIONS
 
@@ -81,7 +81,7 @@ class FaqForm(Form):
         return not ((self.question.data or "").strip() or (self.answer.data or "").strip())
 
 
-class GigDetailsForm(FlaskForm):
+class GigDetailsForm(PageForm):
     title = StringField(
         "Title",
         validators=[Length(max=200)],
@@ -253,5 +253,5 @@ class GigEditForm(GigDetailsForm):
         return rows
 
 
-class ImageForm(FlaskForm):
+class ImageForm(PageForm):
     image = FileField("Add an image", description="JPEG, PNG, GIF or WebP; up to 5 images per gig.")

@@ -8,8 +8,9 @@ Their limits are repeated here as OpenAPI ``minimum`` / ``maximum`` for clients.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from app.core.schema import Schema
 from app.gigs import services
 from app.gigs.models import GIG_STATUSES, MAX_PRICE_MINOR, TIERS
 

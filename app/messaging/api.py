@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.accounts import tokens
+from app.core.api import Blueprint
 from app.messaging import services
 from app.messaging.schemas import (
     AttachmentSchema,

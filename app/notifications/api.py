@@ -30,9 +30,9 @@ from dataclasses import asdict
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.accounts import tokens
+from app.core.api import Blueprint
 from app.notifications import services
 from app.notifications.schemas import (
     NotificationListArgsSchema,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
+from app.core.forms import Form
 from app.notifications.kinds import KINDS
 
 
@@ -12,10 +12,10 @@ def field_name(kind: str, channel: str) -> str:
     return f"{channel}__{kind}"
 
 
-def preferences_form(preferences, formdata=None) -> FlaskForm:
+def preferences_form(preferences, formdata=None) -> Form:
     """A form with the user's current choices as defaults (``preferences`` from services)."""
 
-    class PreferencesForm(FlaskForm):
+    class PreferencesForm(Form):
         pass
 
     for kind in KINDS:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app.core.schema import Schema
 from app.notifications.kinds import KINDS
 from app.notifications.services import MAX_IDS_PER_CALL
 

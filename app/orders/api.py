@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app.accounts import tokens
+from app.core.api import Blueprint
 from app.core.idempotency import HEADER, idempotent
 from app.orders import schemas, services
 

@@ -7,8 +7,9 @@ units with the order's currency.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from app.core.schema import Schema
 from app.orders import services
 from app.orders.models import MAX_OFFER_MILESTONES
 
@@ -68,7 +69,11 @@ class OrderSchema(Schema):
     milestones = fields.List(fields.Nested(MilestoneSchema))
     money = fields.Method("_money")
     checkout_url = fields.Str(
-        metadata={"description": "Where the buyer pays (only in the answer that placed the order)."}
+        allow_none=True,
+        metadata={
+            "description": "Where the buyer pays (only in the answer that placed the order); null when "
+            "the payment provider could not start a checkout (pay again from the order)."
+        },
     )
 
     def _money(self, order):

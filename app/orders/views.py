@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from app.core import money, unit_of_work
+from app.core.forms import Form
 from app.core.idempotency import idempotent
 from app.orders import services
 from tenants.db import db
@@ -23,7 +23,7 @@ from tenants.db import db
 bp = Blueprint("orders", __name__, template_folder="templates")
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """Only the CSRF token: the fields are read from the request and checked by the services."""
 
 

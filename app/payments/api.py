@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.accounts import tokens
+from app.core.api import Blueprint
 from app.core.idempotency import idempotent
 from app.payments import services
 from app.payments.schemas import (

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from app.core.forms import Form
 
-class TestCardForm(FlaskForm):
+
+class TestCardForm(Form):
     card_number = StringField(
         "Card number", validators=[DataRequired("Enter the card number."), Length(max=30)]
     )
@@ -15,13 +16,13 @@ class TestCardForm(FlaskForm):
     cvc = StringField("CVC", validators=[DataRequired("Enter the security code."), Length(max=4)])
 
 
-class AuthenticateForm(FlaskForm):
+class AuthenticateForm(Form):
     """Approve or fail the test second step (the pressed button's name says which)."""
 
 
-class PayoutForm(FlaskForm):
+class PayoutForm(Form):
     amount = StringField("Amount", validators=[DataRequired("Enter an amount."), Length(max=20)])
 
 
-class OnboardForm(FlaskForm):
+class OnboardForm(Form):
     """Start (or resume) the payout account set-up."""

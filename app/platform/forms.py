@@ -7,7 +7,6 @@ PlatformError, which the views put on the matching fields with ``refuse_form``.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     HiddenField,
@@ -19,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from app.core.forms import Form
 from app.platform.services import (
     MAX_QUERY,
     MAX_REASON,
@@ -41,17 +41,17 @@ def _service_rule(check):
     return validator
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=1024)])
     next = HiddenField()
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with nothing but its CSRF token (log out)."""
 
 
-class TenantFilterForm(FlaskForm):
+class TenantFilterForm(Form):
     """The tenants list's search and filters: a GET form, so no CSRF token."""
 
     class Meta:
@@ -76,7 +76,7 @@ class TenantFilterForm(FlaskForm):
     )
 
 
-class NewTenantForm(FlaskForm):
+class NewTenantForm(Form):
     name = StringField(
         "Marketplace name",
         validators=[DataRequired("Enter the marketplace's name."), _service_rule(check_tenant_name)],
@@ -99,7 +99,7 @@ class NewTenantForm(FlaskForm):
     )
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(Form):
     reason = TextAreaField(
         "Reason",
         validators=[DataRequired("Say why the tenant is suspended."), Length(max=MAX_REASON)],
@@ -107,5 +107,5 @@ class SuspendForm(FlaskForm):
     )
 
 
-class ResumeForm(FlaskForm):
+class ResumeForm(Form):
     """Resume a suspended tenant: only the CSRF token."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from app.core.api import Blueprint
+from app.core.schema import Schema
 from app.gigs.models import MAX_PRICE_MINOR
 from app.gigs.schemas import GigSchema
 from app.search import services

@@ -3,7 +3,6 @@ payments). They only parse; the rules and their messages are in the services."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -18,10 +17,11 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.core import money
+from app.core.forms import Form
 from app.settings.services import CURRENCIES, DAY_RANGES, LOCALE_CHOICES, PAYOUT_SCHEDULES
 
 
-class BrandingForm(FlaskForm):
+class BrandingForm(Form):
     name = StringField(
         "Marketplace name", validators=[InputRequired("Enter the marketplace's name."), Length(max=120)]
     )
@@ -45,15 +45,15 @@ class BrandingForm(FlaskForm):
     )
 
 
-class BrandImageForm(FlaskForm):
+class BrandImageForm(Form):
     image = FileField("Image")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that only needs the CSRF token (remove, verify, make primary)."""
 
 
-class DomainForm(FlaskForm):
+class DomainForm(Form):
     hostname = StringField(
         "Custom domain",
         validators=[InputRequired("Enter a hostname."), Length(max=253)],
@@ -73,7 +73,7 @@ def _day_field(name: str, label: str) -> IntegerField:
     )
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     currency = SelectField(
         "Currency",
         choices=[SelectChoice(code, f"{code} · {name}") for code, name in sorted(CURRENCIES.items())],
@@ -121,7 +121,7 @@ class SettingsForm(FlaskForm):
             self.locale.choices = [*self.locale.choices, SelectChoice(current, current)]
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
     parent_id = SelectField("Parent", choices=[], validate_choice=False)
     slug = StringField(
@@ -132,19 +132,19 @@ class CategoryForm(FlaskForm):
     description = StringField("Description", validators=[Optional(), Length(max=300)])
 
 
-class CategoryEditForm(FlaskForm):
+class CategoryEditForm(Form):
     name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
     slug = StringField("Address (slug)", validators=[InputRequired("Enter a slug."), Length(max=80)])
     description = StringField("Description", validators=[Optional(), Length(max=300)])
 
 
-class CategoryActionForm(FlaskForm):
+class CategoryActionForm(Form):
     """Hide/show and move up/down (which one: the ``action`` field)."""
 
     action = HiddenField()
 
 
-class PaymentsForm(FlaskForm):
+class PaymentsForm(Form):
     provider = SelectField(
         "Payment provider",
         choices=[

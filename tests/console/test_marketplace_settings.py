@@ -141,7 +141,7 @@ def test_bad_settings_on_the_web_are_shown_on_their_field_and_change_nothing(
 def test_settings_api_reads_and_patches(tenant_client, acme, in_tenant):
     client, headers = bearer(tenant_client, acme)
     body = client.get("/api/v1/console/settings", headers=headers).json
-    assert body["commission_percent"] == "10.00" and body["commission_bps"] == 1000
+    assert body["commission_percent"] == 10.0 and body["commission_bps"] == 1000
     assert body["currency_locked"] is None and "EUR" in body["currencies"]
 
     response = client.patch(
@@ -150,7 +150,7 @@ def test_settings_api_reads_and_patches(tenant_client, acme, in_tenant):
         headers=headers,
     )
     assert response.status_code == 200, response.json
-    assert response.json["commission_percent"] == "7.25" and response.json["commission_bps"] == 725
+    assert response.json["commission_percent"] == 7.25 and response.json["commission_bps"] == 725
     assert response.json["commission_min_fee_minor"] == 0 and response.json["gigs_require_approval"] is True
     (entry,) = audit(in_tenant, acme)
     assert entry.via == "api" and set(entry.changes) == {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
 from app.console.dashboard.kpis import PRESETS
+from app.core.forms import Form
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(Form):
     """A GET form (no CSRF token). The rules are ``kpis.resolve_period``'s."""
 
     class Meta:

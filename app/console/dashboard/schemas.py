@@ -6,9 +6,10 @@ The query schema checks shapes and types; the rules (valid periods and ranges) a
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.console.dashboard.kpis import PRESETS
+from app.core.schema import Schema
 from app.orders.models import ORDER_STATUSES
 
 MINOR = {"description": "Integer minor units (cents) of the currency."}

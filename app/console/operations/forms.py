@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.core.forms import Form
 from app.orders import services as order_services
 from app.orders.models import ORDER_STATUSES
 
 
-class OrderFilterForm(FlaskForm):
+class OrderFilterForm(Form):
     """The orders list's filters (a GET form: no CSRF token; rules in ``operations.order_filters``)."""
 
     class Meta:
@@ -28,7 +28,7 @@ class OrderFilterForm(FlaskForm):
     date_to = StringField("Placed to", name="to", render_kw={"type": "date"})
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -41,7 +41,7 @@ class AuditFilterForm(FlaskForm):
     date_to = StringField("To", name="to", render_kw={"type": "date"})
 
 
-class CancelOrderForm(FlaskForm):
+class CancelOrderForm(Form):
     reason = TextAreaField(
         "Reason",
         validators=[

@@ -6,8 +6,9 @@ Query schemas check shapes and types; the rules (valid filters and ranges) are i
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from app.core.schema import Schema
 from app.orders.models import ORDER_STATUSES
 from app.orders.schemas import OrderDetailSchema
 

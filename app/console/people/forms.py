@@ -3,30 +3,30 @@ lengths, known roles, who may act on whom) are the services', for web and API al
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, TextAreaField
 
 from app.accounts import moderation as user_rules
 from app.accounts.models import ROLES
+from app.core.forms import Form
 from app.gigs import moderation as gig_rules
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(Form):
     reason = TextAreaField(
         "Reason",
         description=f"Emailed to the user. {user_rules.REASON_MIN} to {user_rules.REASON_MAX} characters.",
     )
 
 
-class ConfirmActionForm(FlaskForm):
+class ConfirmActionForm(Form):
     """A button that only needs the CSRF token (reactivate)."""
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=[SelectChoice(role, user_rules.ROLE_LABELS[role]) for role in ROLES])
 
 
-class _PrefixedForm(FlaskForm):
+class _PrefixedForm(Form):
     """The review page holds three forms: field names (and ids) carry the form's prefix."""
 
     PREFIX = ""

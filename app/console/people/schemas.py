@@ -8,10 +8,11 @@ collide with the public API's.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.accounts import moderation as user_rules
 from app.accounts.models import ROLES, USER_STATUSES
+from app.core.schema import Schema
 from app.gigs import moderation as gig_rules
 from app.gigs.models import GIG_STATUSES
 from app.gigs.schemas import CategoryRefSchema, ExtraSchema, FaqSchema, ImageSchema, PackageSchema

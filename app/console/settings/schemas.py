@@ -6,7 +6,9 @@ services, which answer with field errors in the same 422 shape.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from app.core.schema import Schema
 
 # --------------------------------------------------------------------------- branding
 
@@ -126,8 +128,9 @@ class SettingsSchema(Schema):
             "example": "en_US",
         }
     )
-    commission_percent = fields.Decimal(
-        as_string=True, metadata={"description": "0 to 50, at most 2 decimals", "example": "12.50"}
+    # A JSON number (a percentage of at most 2 decimals is exact as one), as the schema says.
+    commission_percent = fields.Float(
+        metadata={"description": "0 to 50, at most 2 decimals", "example": 12.5}
     )
     commission_bps = fields.Int(
         dump_only=True, metadata={"description": "The same in basis points", "example": 1250}
