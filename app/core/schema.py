@@ -5,7 +5,7 @@ so each field gets its guard once, here, not per endpoint:
 
 - integers stay within what their column holds: ids (``id``, ``*_id``, ``*_ids``) within
   PostgreSQL ``integer``, every other integer within ``bigint`` unless the field already
-  declares a narrower ``Range``;
+  declares a ``Range`` with both ends;
 - text carries no NUL and no other control character but tab, newline and carriage return
   (PostgreSQL refuses NUL in text; the others break headers, logs and CSV files).
 
@@ -34,7 +34,10 @@ def refuse_control_characters(value) -> None:
 
 
 def _has_range(field: fields.Field) -> bool:
-    return any(isinstance(v, validate.Range) for v in field.validators)
+    """A ``Range`` with both ends already keeps the value within a column (``Range(min=0)`` does not)."""
+    return any(
+        isinstance(v, validate.Range) and v.min is not None and v.max is not None for v in field.validators
+    )
 
 
 def guard_field(name: str | None, field: fields.Field) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from app.accounts.models import User
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
+from app.core.ids import parse_id
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
@@ -99,19 +100,6 @@ def after_commit(fn, *args) -> None:
         deferred.append((fn, args))
     else:
         on_commit(fn, *args)
-
-
-def parse_id(value: Any) -> int | None:
-    """An id from untrusted input (JSON, socket payloads): a positive int or a string of digits."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.isdigit() and len(value) < 19:
-        number = int(value)
-    else:
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 def _conversation_id(value: Any) -> int:

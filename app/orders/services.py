@@ -43,6 +43,7 @@ from flask import current_app
 from app.accounts.models import User
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.ids import parse_id
 from app.events import publish
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -147,19 +148,6 @@ def _now(now: datetime | None = None) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
-
-
-def parse_id(value: Any) -> int | None:
-    """A positive id from untrusted input (int or digit string), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.isdigit() and len(value) < 19:
-        number = int(value)
-    else:
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 def _gig(gig_id: Any) -> Gig | None:

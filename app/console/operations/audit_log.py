@@ -11,7 +11,7 @@ from typing import Any
 
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, day_range, short_text
-from app.orders import services as orders
+from app.core.ids import INT32_MAX, parse_id
 
 AUDIT_PAGE_SIZE = 50
 _ACTION_RE = re.compile(r"^[a-z0-9_.]{1,64}\Z")
@@ -39,7 +39,7 @@ def audit_filters(
         errors["action"] = "An action looks like order.refund or user (lower case, dots)."
     clean["action"] = action_text
     if not blank(actor_id):
-        actor = orders.parse_id(actor_id.strip() if isinstance(actor_id, str) else actor_id)
+        actor = parse_id(actor_id.strip() if isinstance(actor_id, str) else actor_id, maximum=INT32_MAX)
         if actor is None:
             errors["actor_id"] = "Choose an operator from the list."
         clean["actor_id"] = actor
