@@ -75,6 +75,9 @@ def password_hasher() -> PasswordHasher:
             memory_cost=cfg["ARGON2_MEMORY_COST"],
             parallelism=cfg["ARGON2_PARALLELISM"],
         )
+        # The dummy that unknown emails are checked against, made now rather than on the
+        # first unknown email, which would otherwise take two hashes' time (see _burn_a_hash).
+        current_app.extensions["password_hasher_dummy"] = hasher.hash(secrets.token_hex(16))
         current_app.extensions["password_hasher"] = hasher
     return hasher
 
@@ -100,11 +103,8 @@ def check_password(user: User, password: str) -> bool:
 def _burn_a_hash(password: str) -> None:
     """Spend the time of a real verification, so a missing account is not faster to reject."""
     hasher = password_hasher()
-    dummy = current_app.extensions.get("password_hasher_dummy")
-    if dummy is None:
-        dummy = current_app.extensions["password_hasher_dummy"] = hasher.hash(secrets.token_hex(16))
     with contextlib.suppress(VerificationError, InvalidHashError):
-        hasher.verify(dummy, password or "-")
+        hasher.verify(current_app.extensions["password_hasher_dummy"], password or "-")
 
 
 @cache
@@ -446,9 +446,9 @@ def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
     """
     cfg = current_app.config
     user = get_user_by_email(email)
-    if user is None or not user.password_hash:
+    if user is None or not user.password_hash or not password:
         _burn_a_hash(password)
-        log.info("login failed: unknown email", extra={"ip": ip})
+        log.info("login failed: unknown email or no password", extra={"ip": ip})
         raise LoginFailed(LOGIN_FAILED)
     now = _now()
     locked = user.locked_until is not None and user.locked_until > now
