@@ -7,14 +7,12 @@ the central handler answers flask-smorest's 422 shape ``{"errors": {"json": {fie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import abort
 
 from app.accounts import services, tokens
-from app.accounts.limits import account_key, configured, ip_key
+from app.accounts.limits import configured, ip_key, login_limits
 from app.accounts.schemas import (
     ME_ETAG_SCHEMA,
     SELLER_ETAG_SCHEMA,
@@ -60,11 +58,6 @@ def auth_required(view):
     return tokens.token_auth_required(view)
 
 
-# One budget with the web login form (keys carry the tenant; see app/accounts/limits.py).
-limit_login_per_ip = limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("login"))
-limit_login_per_account = limiter.limit(
-    configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("login")
-)
 limit_signup_per_ip = limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("signup"))
 
 
@@ -77,13 +70,16 @@ def _current_user():
 
 @blp.route("/auth/token")
 class Token(MethodView):
-    @limit_login_per_ip
-    @limit_login_per_account
+    @login_limits  # one budget with the web login form (keys carry the tenant)
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenPairSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
-    @blp.alt_response(403, response="FORBIDDEN", description="The account is suspended")
-    @blp.alt_response(423, response="LOCKED", description="Locked after repeated failures")
+    @blp.alt_response(
+        401,
+        response="UNAUTHORIZED",
+        description="Unknown email or wrong password (the same answer, also for a locked account)",
+    )
+    @blp.alt_response(403, response="FORBIDDEN", description="Right password, but the account is suspended")
+    @blp.alt_response(423, response="LOCKED", description="Right password, but locked after failed attempts")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, credentials):
         """Exchange email and password for an access token and a refresh token."""
@@ -92,28 +88,12 @@ class Token(MethodView):
             user = services.authenticate(email, credentials["password"], ip=request.remote_addr)
         except services.AccountError as exc:
             unit_of_work.keep()  # authenticate records the failure; it must count
-            status, message = _login_refusal(email, exc)
-            abort(status, message=message)
+            # The service words the refusal: one message (and 401) for every wrong guess,
+            # 423/403 only after the right password.
+            if isinstance(exc, services.AccountLocked | services.AccountSuspended):
+                abort(exc.status, message=exc.message)
+            abort(401, message=services.LOGIN_FAILED)
         return tokens.issue_token_pair(user)
-
-
-GENERIC_LOGIN_FAILURE = "The email or password is incorrect."
-
-
-def _login_refusal(email: str, exc: services.AccountError) -> tuple[int, str]:
-    """Status and message of a refused login.
-
-    Locked is read from the account's state rather than the message; the
-    service only reveals suspension once the password was right, so its
-    message is passed on then. Anything else gets the one generic answer.
-    """
-    message = exc.errors.get(services.FORM, "")
-    user = services.get_user_by_email(email)
-    if user is not None and user.locked_until is not None and user.locked_until > datetime.now(UTC):
-        return 423, message or "Too many failed attempts. Try again later or reset your password."
-    if user is not None and user.status == "suspended" and "suspended" in message:
-        return 403, message
-    return 401, GENERIC_LOGIN_FAILURE
 
 
 @blp.route("/auth/refresh")

@@ -2,8 +2,12 @@
 
 Every key names the tenant, so one marketplace's traffic never uses up
 another's budget, and the per-account key hashes the (lower-cased) email so
-no address is written to Redis in clear. The API reuses these for its token
-endpoint: ``@limiter.limit(per_ip("login"), key_func=ip_key("login"))``.
+no address is written to Redis in clear.
+
+Logging in has two doors, the web form (``accounts.login``) and the API
+(``POST /api/v1/auth/token``), and one budget per IP and one per account
+behind both: ``login_limits`` puts the same shared limits (same scopes, same
+keys) on each, so an attacker cannot double their guesses by alternating.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import hashlib
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
+from app.extensions import limiter
 from tenants.db import current_tenant_or_none
 
 
 def _tenant_part() -> str:
     tenant = current_tenant_or_none()
-    return f"t{tenant.id}" if tenant is not None else "platform"
+    return f"t:{tenant.id}" if tenant is not None else "platform"
 
 
 def _submitted_email() -> str:
@@ -51,3 +56,21 @@ def account_key(scope: str):
 def configured(setting: str):
     """A limit value read from the config at request time (tests can change it)."""
     return lambda: current_app.config[setting]
+
+
+def login_limits(view):
+    """The login budgets (per IP, per account; each per tenant) shared by the web form and the API.
+
+    ``shared_limit`` keys the counters by scope instead of by endpoint, so a
+    guess through either door spends the one budget. Only POSTs count.
+    """
+    per_account = limiter.shared_limit(
+        configured("RATELIMIT_LOGIN_PER_ACCOUNT"),
+        scope="login-account",
+        key_func=account_key("login"),
+        methods=["POST"],
+    )
+    per_ip = limiter.shared_limit(
+        configured("RATELIMIT_LOGIN_PER_IP"), scope="login-ip", key_func=ip_key("login"), methods=["POST"]
+    )
+    return per_ip(per_account(view))

@@ -75,6 +75,9 @@ def password_hasher() -> PasswordHasher:
             memory_cost=cfg["ARGON2_MEMORY_COST"],
             parallelism=cfg["ARGON2_PARALLELISM"],
         )
+        # The dummy that unknown emails are checked against, made now rather than on the
+        # first unknown email, which would otherwise take two hashes' time (see _burn_a_hash).
+        current_app.extensions["password_hasher_dummy"] = hasher.hash(secrets.token_hex(16))
         current_app.extensions["password_hasher"] = hasher
     return hasher
 
@@ -100,11 +103,8 @@ def check_password(user: User, password: str) -> bool:
 def _burn_a_hash(password: str) -> None:
     """Spend the time of a real verification, so a missing account is not faster to reject."""
     hasher = password_hasher()
-    dummy = current_app.extensions.get("password_hasher_dummy")
-    if dummy is None:
-        dummy = current_app.extensions["password_hasher_dummy"] = hasher.hash(secrets.token_hex(16))
     with contextlib.suppress(VerificationError, InvalidHashError):
-        hasher.verify(dummy, password or "-")
+        hasher.verify(current_app.extensions["password_hasher_dummy"], password or "-")
 
 
 @cache
@@ -400,49 +400,103 @@ def verify_email(token: str) -> User:
 # --------------------------------------------------------------------------- login
 
 
+LOGIN_FAILED = "The email or password is incorrect."
+ACCOUNT_LOCKED = (
+    "Too many failed attempts: this account is locked for a while. "
+    "We emailed its owner a link to reset the password."
+)
+
+
+class LoginFailed(AccountError):
+    """Unknown email, wrong password, or a locked account with a wrong password: one answer for all."""
+
+    status = 401
+    code = "login_failed"
+
+
+class AccountLocked(AccountError):
+    """The right password for an account locked after failed attempts (only its owner learns this)."""
+
+    status = 423
+    code = "locked"
+
+
+class AccountSuspended(AccountError):
+    """The right password for a suspended account."""
+
+    status = 403
+    code = "suspended"
+
+
 def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
     """The user with these credentials, if they may log in now.
 
-    Raises AccountError({"form": ...}) with one generic message for an unknown
-    email or a wrong password. Counts failures: after LOGIN_LOCKOUT_THRESHOLD
-    in a row the account is locked for LOGIN_LOCKOUT_SECONDS (even the right
-    password is refused meanwhile). Suspended accounts are refused (after the
-    password was checked, so the message reveals nothing to a stranger);
-    deleted ones look unknown.
+    Raises LoginFailed (one generic message) for an unknown email, a wrong
+    password, and a wrong password on a locked account alike, after the same
+    work (one argon2 verification), so neither the answer nor its timing tells
+    a stranger whether an address has an account. After LOGIN_LOCKOUT_THRESHOLD
+    failures in a row the account is locked for LOGIN_LOCKOUT_SECONDS and its
+    owner gets one email with a reset link (once per lockout: failures while
+    locked neither count nor extend the lock). Only the right password learns
+    of the lock (AccountLocked) or of a suspension (AccountSuspended); deleted
+    accounts look unknown.
 
     Unlike the other services, a failure is recorded before raising: the caller
     must commit after catching AccountError, or the failure is not counted.
     """
     cfg = current_app.config
-    generic = AccountError({FORM: "The email or password is incorrect."})
     user = get_user_by_email(email)
-    if user is None:
+    if user is None or not user.password_hash or not password:
         _burn_a_hash(password)
-        log.info("login failed: unknown email", extra={"ip": ip})
-        raise generic
+        log.info("login failed: unknown email or no password", extra={"ip": ip})
+        raise LoginFailed(LOGIN_FAILED)
     now = _now()
-    if user.locked_until is not None and user.locked_until > now:
-        _burn_a_hash(password)
-        log.info("login refused: locked", extra={"user_id": user.id, "ip": ip})
-        raise AccountError({FORM: "Too many failed attempts. Try again later or reset your password."})
+    locked = user.locked_until is not None and user.locked_until > now
     if not check_password(user, password):
+        if locked:
+            log.info("login failed while locked", extra={"user_id": user.id, "ip": ip})
+            raise LoginFailed(LOGIN_FAILED)
         user.failed_login_count = (user.failed_login_count or 0) + 1
         if user.failed_login_count >= cfg["LOGIN_LOCKOUT_THRESHOLD"]:
             user.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
             user.failed_login_count = 0
-            db.session.flush()
             log.warning("account locked after failed logins", extra={"user_id": user.id, "ip": ip})
-            raise AccountError({FORM: "Too many failed attempts. Try again later or reset your password."})
+            _send_lockout_email(user)
+        else:
+            log.info("login failed: wrong password", extra={"user_id": user.id, "ip": ip})
         db.session.flush()
-        log.info("login failed: wrong password", extra={"user_id": user.id, "ip": ip})
-        raise generic
+        raise LoginFailed(LOGIN_FAILED)
+    if locked:
+        log.info("login refused: locked", extra={"user_id": user.id, "ip": ip})
+        raise AccountLocked(ACCOUNT_LOCKED)
     if user.status != "active":
-        raise AccountError({FORM: "This account is suspended. Please contact the marketplace's support."})
+        raise AccountSuspended("This account is suspended. Please contact the marketplace's support.")
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
     db.session.flush()
     return user
+
+
+def _send_lockout_email(user: User) -> None:
+    """Tell the owner their account was locked, with a reset link (the lock's one message)."""
+    if user.status != "active":
+        return
+    _send(
+        user,
+        "account_locked",
+        "Your account was locked after failed logins",
+        {
+            "reset_url": _reset_url(user),
+            "lock_minutes": max(1, current_app.config["LOGIN_LOCKOUT_SECONDS"] // 60),
+            "minutes": current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
+        },
+    )
+
+
+def _reset_url(user: User) -> str:
+    token = make_token("reset", {"u": user.id, "p": _fingerprint(user.password_hash, "password")})
+    return _external_url("accounts.reset_password", token=token)
 
 
 # --------------------------------------------------------------------------- passwords by email
@@ -458,13 +512,12 @@ def request_password_reset(email: str) -> None:
     if user is None or user.status != "active":
         log.info("password reset asked for an unknown or inactive address")
         return
-    token = make_token("reset", {"u": user.id, "p": _fingerprint(user.password_hash, "password")})
     _send(
         user,
         "reset_password",
         "Reset your password",
         {
-            "reset_url": _external_url("accounts.reset_password", token=token),
+            "reset_url": _reset_url(user),
             "minutes": current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
         },
     )

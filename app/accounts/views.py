@@ -40,7 +40,7 @@ from app.accounts.forms import (
     SellerProfileForm,
     SignupForm,
 )
-from app.accounts.limits import account_key, configured, ip_key
+from app.accounts.limits import account_key, configured, ip_key, login_limits
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.accounts.services import AccountError
 from app.core import money, unit_of_work
@@ -109,8 +109,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("login"), methods=["POST"])
-@limiter.limit(configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("login"), methods=["POST"])
+@login_limits  # one budget with POST /api/v1/auth/token
 def login():
     target = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
