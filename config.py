@@ -102,9 +102,11 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = os.environ.get(
-        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-    )
+    # Swagger UI's files are served by the app (app/core/api_docs.py, the pinned flask-swagger-ui
+    # package): the docs work with no network and under the app's Content-Security-Policy.
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/static/"
+    # No badge from validator.swagger.io (an outside request on every page view).
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
     API_SPEC_OPTIONS = {
         "info": {
             "description": (
