@@ -32,7 +32,6 @@ def test_api_docs_list_operations_without_network(browser, live_server):
         assert page.get_by_text("Gigforge API").first.is_visible()
         page.locator(".opblock-summary").first.click()  # opened: schemas, examples, try it out
         page.wait_for_selector(".opblock-body", timeout=5_000)
-        page.screenshot(path="/tmp/api-docs.png")
         assert outside == []
         assert errors == []
     finally:
