@@ -49,7 +49,12 @@ class Config:
     PLATFORM_HOSTS = [
         h.strip().lower() for h in os.environ.get("PLATFORM_HOSTS", "127.0.0.1").split(",") if h.strip()
     ]
-    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    # Where people reach the sites from outside (app/core/urls.py builds every absolute link,
+    # in emails, notifications, webhooks, from these): the public scheme, and the public port
+    # when it is not the scheme's default (`make run` sets 5000; behind a proxy leave it empty).
+    PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "http").lower()
+    PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "").strip()
+    PREFERRED_URL_SCHEME = PUBLIC_URL_SCHEME
     # Host -> tenant resolutions are cached per process this many seconds, so a
     # suspension or a new domain takes effect on every process within it.
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))
@@ -97,9 +102,11 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = os.environ.get(
-        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-    )
+    # Swagger UI's files are served by the app (app/core/api_docs.py, the pinned flask-swagger-ui
+    # package): the docs work with no network and under the app's Content-Security-Policy.
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/static/"
+    # No badge from validator.swagger.io (an outside request on every page view).
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
     API_SPEC_OPTIONS = {
         "info": {
             "description": (
@@ -262,7 +269,8 @@ class ProductionConfig(Config):
     HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https").lower()
+    PREFERRED_URL_SCHEME = PUBLIC_URL_SCHEME
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, g
 
 import tenants
 from app.core import converters
@@ -17,7 +17,7 @@ from config import BASE_DIR, Config, config_from_env
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform"}
 # Blueprints served on every host, before and without tenant resolution.
-ANY_HOST_BLUEPRINTS = {"api-docs", "home"}
+ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
 
 
@@ -73,7 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
-    from app.core import health
+    from app.core import api_docs, health
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.storage import views as storage_views
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(api_docs.bp)  # Swagger UI's files for /api/v1/docs
     app.register_blueprint(home_views.home_bp)
     platform.register(app)
     console.register(app)
@@ -237,7 +238,8 @@ def _register_security_headers(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}{subdomains}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if response.mimetype == "text/html" and not request.path.startswith("/api/"):
+        # Every HTML page, the API's docs page (/api/v1/docs) included.
+        if response.mimetype == "text/html":
             response.headers.setdefault("X-Frame-Options", "DENY")
             nonce = getattr(g, "csp_nonce", "")
             response.headers.setdefault(

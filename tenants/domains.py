@@ -65,6 +65,14 @@ def default_hostname(tenant_slug: str) -> str:
     return f"{tenant_slug}.{current_app.config['BASE_DOMAIN']}"
 
 
+def primary_hostname(tenant_id: int, tenant_slug: str) -> str:
+    """The hostname a tenant's links are built on: its primary domain, else its default one."""
+    host = db.session.execute(
+        sa.select(TenantDomain.hostname).where(TenantDomain.tenant_id == tenant_id, TenantDomain.is_primary)
+    ).scalar_one_or_none()
+    return host or default_hostname(tenant_slug)
+
+
 def is_default(domain: TenantDomain, tenant_slug: str) -> bool:
     return domain.hostname == default_hostname(tenant_slug)
 

@@ -29,12 +29,13 @@ from zoneinfo import available_timezones
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import AVAILABILITIES, ROLES, PortfolioItem, SellerProfile, User
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.core.domain_errors import FORM, DomainError
+from app.core.urls import tenant_url
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -270,14 +271,8 @@ def _token_user(payload: dict) -> User:
 
 
 def _external_url(endpoint: str, **values) -> str:
-    """An absolute URL on the host of the current request (else the tenant's primary host)."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    from app.mail.services import tenant_base_url
-
-    base = tenant_base_url(current_tenant())
-    with current_app.test_request_context(base_url=base):
-        return url_for(endpoint, _external=True, **values)
+    """An absolute URL on the bound tenant's public host, the same inside and outside a request."""
+    return tenant_url(current_tenant(), endpoint, **values)
 
 
 def _send(user_or_email, template: str, subject: str, context: dict, *, user_id: int | None = None):

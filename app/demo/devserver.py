@@ -6,17 +6,24 @@ real servers instead of the embedded ones.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
 
+import sqlalchemy as sa
+
 from app import create_app
 from app.core.embedded import ensure_embedded
+from app.core.urls import platform_url, tenant_url
 from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.extensions import socketio
+from tenants.db import db
 from tenants.migrations import default_jobs, migrate_all
+from tenants.models import Tenant
 
 
 class WorkerSupervisor:
@@ -92,35 +99,102 @@ class WorkerSupervisor:
                 self.process.wait(timeout=5)
 
 
+class SeedProgress:
+    """Step-by-step progress lines of the demo seeding, one line per step and tenant each time a
+    step advances by a tenth (the tenants are seeded side by side, so no redrawn bars)."""
+
+    def __init__(self, out=print):
+        self._out = out
+        self._lock = threading.Lock()
+        self._shown: dict[tuple[str, str], int] = {}
+
+    def __call__(self, slug: str, step: str, done: int, total: int) -> None:
+        total = max(total, 1)
+        tenth = min(10, done * 10 // total)
+        with self._lock:
+            if self._shown.get((slug, step), -1) >= tenth:
+                return
+            self._shown[(slug, step)] = tenth
+        if step in ("orders", "search index"):
+            self._out(f"  {slug}: {step} {'done' if done >= total else '...'}")
+        else:
+            bar = "#" * tenth + "." * (10 - tenth)
+            self._out(f"  {slug}: {step:<8} [{bar}] {done}/{total}")
+
+
+@contextlib.contextmanager
+def quiet_logs(*names: str, level: int = logging.WARNING):
+    """Raise the level of these loggers for a while (the seeding's per-item INFO lines)."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, before, strict=True):
+            logger.setLevel(old)
+
+
+def summary_lines() -> list[str]:
+    """Where everything is, read from the database on every start: every tenant that exists
+    (demo or created later), its site and console, the logins known for demo tenants."""
+    demo = {spec["slug"] for spec in DEMO_TENANTS}
+    tenants = db.session.scalars(sa.select(Tenant).order_by(Tenant.id)).all()
+    rows = []
+    for tenant in tenants:
+        site = tenant_url(tenant.ref(), "/")
+        if tenant.slug in demo:
+            logins = f"admin@{tenant.slug}.test (operator), {moderator_email(tenant.slug)} (moderator)"
+        else:
+            logins = "its admin, invited by email (see the mail outbox)"
+        status = "" if tenant.status == "active" else f" [{tenant.status}]"
+        rows.append((tenant.slug, f"{tenant.name}{status}", site, site + "console/", logins))
+    db.session.remove()
+    lines = ["Gigforge is running:", f"  platform:          {platform_url('/')}"]
+    lines.append(f"  platform console:  {platform_url('/platform/')}   ({DEMO_PLATFORM_ADMIN})")
+    lines.append(f"  API docs:          {platform_url('/api/v1/docs')}")
+    lines.append(f"  {len(rows)} marketplace(s):")
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(SUMMARY_HEADER)]
+    for row in [SUMMARY_HEADER, *rows]:
+        lines.append(
+            "    " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    lines.append(f"  demo password: {DEMO_PASSWORD} (demo tenants' staff, sellers and buyers)")
+    return lines
+
+
+SUMMARY_HEADER = ("slug", "name", "site", "console", "logins")
+
+
 def main() -> int:
     os.environ.setdefault("GIGFORGE_ENV", "development")
     port = int(os.environ.get("PORT", "5000"))
     host = os.environ.get("HOST", "127.0.0.1")
     app = create_app()
+    # Links name this port, in pages and in the emails the worker sends (app/core/urls.py);
+    # config.py was read at import, so the app gets it here and the worker through its env.
+    app.config["PUBLIC_PORT"] = app.config["PUBLIC_PORT"] or str(port)
     ensure_embedded(app)  # before the worker's environment takes their URLs
     env = dict(os.environ)
+    env["PUBLIC_PORT"] = app.config["PUBLIC_PORT"]
     env["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
     env["REDIS_URL"] = app.config["REDIS_URL"]
     with app.app_context():
+        print("[1/3] migrations ...")
         report = migrate_all(jobs=default_jobs())
-        print(f"migrations: public at {report.public_after}, {report.checked} tenant(s) at {report.head}")
-        for line in seed_demo():
-            print("demo:", line)
+        print(f"      public at {report.public_after}, {report.checked} tenant(s) at {report.head}")
+        print("[2/3] demo data (only what is missing) ...")
+        with quiet_logs("app", "tenants"):
+            lines = seed_demo(progress=SeedProgress())
+        for line in lines:
+            print("      " + line)
+        print("[3/3] worker and web server ...")
     worker = WorkerSupervisor([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env)
     worker.start()
-    base = app.config["BASE_DOMAIN"]
-    print("\nGigforge is running:")
-    print(f"  platform:  http://{base}:{port}/")
-    print(f"  platform console: http://{base}:{port}/platform/   ({DEMO_PLATFORM_ADMIN})")
-    for spec in DEMO_TENANTS:
-        slug = spec["slug"]
-        print(
-            f"  {spec['name']:<18} http://{slug}.{base}:{port}/   "
-            f"(admin@{slug}.test operator, {moderator_email(slug)} moderator; console at /console)"
-        )
-    print(f"  demo password: {DEMO_PASSWORD}")
-    print(f"  API docs:  http://{base}:{port}/api/v1/docs")
-    print(f"  worker:    RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)\n")
+    with app.app_context():
+        print("\n" + "\n".join(summary_lines()))
+    print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)\n")
     try:
         # Socket.IO in threading mode on werkzeug (websockets through simple-websocket);
         # production runs gunicorn's gthread worker instead (see Procfile).

@@ -28,7 +28,7 @@ import re
 import time
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -88,6 +88,7 @@ def seed_demo(
     gigs_per_tenant: int = DEMO_GIGS_PER_TENANT,
     orders_per_tenant: int | None = None,
     tenants: list[dict] | None = None,
+    progress: Callable[[str, str, int, int], None] | None = None,
 ) -> list[str]:
     """Create the demo tenants that are missing and fill in their missing demo content.
 
@@ -98,6 +99,8 @@ def seed_demo(
     handful); orders are added only to a tenant without any. The tenants' content is
     written in parallel, one thread (own app context, session and transaction) per
     tenant: most of the time is spent waiting for PostgreSQL, which two sessions overlap.
+    ``progress(slug, step, done, total)``, when given, is called as each tenant's steps
+    advance (``make run`` prints it; it is called from the tenants' threads).
     """
     app = current_app._get_current_object()
     specs = tenants or DEMO_TENANTS
@@ -128,6 +131,7 @@ def seed_demo(
                     orders_per_tenant,
                     password_hash,
                     pictures,
+                    progress or _no_progress,
                 )
             finally:
                 db.session.remove()
@@ -162,16 +166,28 @@ def _ensure_tenant(spec: dict, lines: list[str]):
     return result.tenant
 
 
+def _no_progress(slug: str, step: str, done: int, total: int) -> None:
+    pass
+
+
 def _fill_tenant(
-    slug: str, sellers: int, gigs: int, orders: int, password_hash: str | None, pictures: dict
+    slug: str,
+    sellers: int,
+    gigs: int,
+    orders: int,
+    password_hash: str | None,
+    pictures: dict,
+    progress: Callable[[str, str, int, int], None] = _no_progress,
 ) -> list[str]:
     """Add the bound tenant's missing demo content, then its orders; returns lines to print."""
     from app.demo.orders import seed_orders
 
     started = time.perf_counter()
-    report = _seed_content(slug, sellers, gigs, password_hash, pictures)
+    report = _seed_content(slug, sellers, gigs, password_hash, pictures, progress)
     seconds = time.perf_counter() - started
+    progress(slug, "orders", 0, 1)
     history = seed_orders(slug, orders)
+    progress(slug, "orders", 1, 1)
     if report["sellers"] or report["gigs"] or report["buyers"]:
         done = (
             f"{slug}: added {report['sellers']} sellers, {report['gigs']} gigs "
@@ -288,7 +304,14 @@ def _new_person(name: str, email: str, password_hash: str, **profile) -> User:
 # --------------------------------------------------------------------------- content
 
 
-def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None, pictures: dict) -> dict:
+def _seed_content(
+    slug: str,
+    sellers: int,
+    gigs: int,
+    password_hash: str | None,
+    pictures: dict,
+    progress: Callable[[str, str, int, int], None] = _no_progress,
+) -> dict:
     from app.gigs.models import Category
 
     rng = random.Random(f"gigforge-demo-{slug}")  # noqa: S311  (content, not secrets)
@@ -328,6 +351,7 @@ def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None,
         set_avatar(user, avatar_picture(name))
         new_sellers.append((user, top, person_rng))
         report["sellers"] += 1
+        progress(slug, "sellers", report["sellers"], len(plan))
     for name, handle in people.BUYERS:
         email = f"{handle}@{slug}.test"
         if email not in existing:
@@ -339,6 +363,9 @@ def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None,
         from app.gigs.services import add_gig_image, create_gig, publish_gig
 
         per_seller = _split(gigs, len(plan))
+        gigs_to_add = sum(
+            per_seller[i] for i, ((name, _c, _l), _t) in enumerate(plan) if _email(name, slug) not in existing
+        )
         index_of = {_email(name, slug): i for i, ((name, _c, _l), _t) in enumerate(plan)}
         for user, top, person_rng in new_sellers:
             subs = [s for s in _subcategories(top) if s in catalog.SUBCATEGORIES and s in by_name]
@@ -358,10 +385,13 @@ def _seed_content(slug: str, sellers: int, gigs: int, password_hash: str | None,
                     report["images"] += 1
                 publish_gig(user, gig)
                 report["gigs"] += 1
+                progress(slug, "gigs", report["gigs"], gigs_to_add)
     pending = _take_pending_events()
     db.session.commit()
     if report["sellers"] or report["buyers"]:
+        progress(slug, "search index", 0, 1)
         report["indexed"] = _settle_events(pending)
+        progress(slug, "search index", 1, 1)
     return report
 
 

@@ -191,9 +191,10 @@ class GigSchema(Schema):
         return gig.moderation_reason if gig.status in ("rejected", "paused") else None
 
     def _url(self, gig):
-        from flask import url_for
+        from app.core.urls import tenant_url
+        from tenants.db import current_tenant
 
-        return url_for("gigs.gig_page", slug=gig.slug, _external=True)
+        return tenant_url(current_tenant(), "gigs.gig_page", slug=gig.slug)
 
     def _currency(self, gig):
         from app.settings.services import get_branding

@@ -20,11 +20,11 @@ from rq import Retry
 
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
+from app.core.urls import tenant_base_url
 from app.extensions import get_queue
 from app.mail.models import EmailMessage
 from app.settings.services import Branding, get_branding
 from tenants.db import TenantRef, current_tenant, db
-from tenants.models import TenantDomain
 
 MAIL_QUEUE = "default"
 TEMPLATE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -111,15 +111,6 @@ def enqueue_send(tenant_id: int, message_id: int) -> None:
         job_timeout=120,
         description=f"send email {message_id} of tenant {tenant_id}",
     )
-
-
-def tenant_base_url(tenant: TenantRef) -> str:
-    """``scheme://primary-host`` of a tenant, for absolute links in emails."""
-    host = db.session.execute(
-        sa.select(TenantDomain.hostname).where(TenantDomain.tenant_id == tenant.id, TenantDomain.is_primary)
-    ).scalar_one_or_none()
-    host = host or f"{tenant.slug}.{current_app.config['BASE_DOMAIN']}"
-    return f"{current_app.config['PREFERRED_URL_SCHEME']}://{host}"
 
 
 def render_email(message: EmailMessage, tenant: TenantRef, branding: Branding | None = None) -> MimeMessage:

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.accounts.models import User
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
+from app.core.urls import path_for
 from app.extensions import get_queue, redis_store
 from app.notifications.kinds import CATEGORIES, KINDS, Kind, get_kind
 from app.notifications.models import Notification, NotificationPreference
@@ -100,11 +101,6 @@ def _valid_path(url: Any) -> str | None:
             "The url must be a path on this marketplace (starting with '/').", code="bad_url"
         )
     return url
-
-
-def path_for(endpoint: str, **values: Any) -> str:
-    """The path of an endpoint, also outside a request (jobs build links too)."""
-    return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 # --- preferences -------------------------------------------------------------------------

@@ -18,11 +18,12 @@ from flask_login import current_user, login_required
 from app.core import money, unit_of_work
 from app.core.domain_errors import FORM, DomainError, refuse_form
 from app.core.idempotency import idempotent
+from app.core.urls import tenant_url
 from app.orders.models import Order
 from app.payments import services, webhooks
 from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm
 from app.payments.providers import WebhookRejected
-from tenants.db import db
+from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ def start_onboarding():
     OnboardForm().validate_on_submit() or abort(400)
     link = services.start_onboarding(
         _me(),
-        return_url=url_for("payments.onboarding_return", _external=True),
-        refresh_url=url_for("payments.onboarding_refresh", _external=True),
+        return_url=tenant_url(current_tenant(), "payments.onboarding_return"),
+        refresh_url=tenant_url(current_tenant(), "payments.onboarding_refresh"),
     )
     # The unit of work commits the seller's account row before the redirect leaves.
     return redirect(link)

@@ -9,13 +9,13 @@ rolls the request back; a successful one is committed by the request's unit of w
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from app.accounts.limits import account_key, configured, ip_key
 from app.accounts.views import safe_next
 from app.core.domain_errors import apply_to_form, refuse_form
+from app.core.urls import public_origin
 from app.extensions import limiter
 from app.platform import services
 from app.platform.auth import current_platform_admin, end_session, platform_admin_required, start_session
@@ -35,12 +35,8 @@ INVALID = 422  # a page re-shown with errors on its form
 
 
 def marketplace_url(hostname: str) -> str:
-    """A link to a tenant's site, on this request's scheme and port (dev servers run on one)."""
-    try:
-        port = urlsplit(request.host_url).port
-    except ValueError:
-        port = None
-    return f"{request.scheme}://{hostname}{f':{port}' if port else ''}/"
+    """A link to a tenant's site, on the public scheme and port (app/core/urls.py)."""
+    return public_origin(hostname) + "/"
 
 
 @bp.context_processor

@@ -183,9 +183,10 @@ class ConsoleGigDetailSchema(ConsoleGigSchema):
     audit = fields.Method("_audit")
 
     def _url(self, gig):
-        from flask import url_for
+        from app.core.urls import tenant_url
+        from tenants.db import current_tenant
 
-        return url_for("gigs.gig_page", slug=gig.slug, _external=True)
+        return tenant_url(current_tenant(), "gigs.gig_page", slug=gig.slug)
 
     def _incomplete(self, gig):
         from app.gigs.services import completeness_errors

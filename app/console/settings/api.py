@@ -10,7 +10,6 @@ marketplace does not have; the unit of work rolls back, so nothing changes then.
 
 from __future__ import annotations
 
-from flask import url_for
 from flask.views import MethodView
 
 from app.console.access import ADMIN, api_console_required, console_user
@@ -35,8 +34,8 @@ from app.console.settings.schemas import (
     SettingsPatchSchema,
     SettingsSchema,
 )
+from app.core.urls import tenant_url
 from app.gigs import categories
-from app.mail.services import tenant_base_url
 from app.settings import services as settings
 from tenants.db import current_tenant
 
@@ -303,7 +302,7 @@ class CategoryItem(MethodView):
 def _payments() -> dict:
     return {
         **settings.payment_overview(),
-        "webhook_url": tenant_base_url(current_tenant()) + url_for("payment_webhooks.stripe_webhook"),
+        "webhook_url": tenant_url(current_tenant(), "payment_webhooks.stripe_webhook"),
     }
 
 

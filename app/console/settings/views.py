@@ -21,8 +21,8 @@ from app.console.settings import domains as domain_actions
 from app.console.settings import marketplace as marketplace_actions
 from app.core import money
 from app.core.domain_errors import FORM, refuse_form
+from app.core.urls import tenant_url
 from app.gigs import categories
-from app.mail.services import tenant_base_url
 from app.payments.services import PaymentError
 from app.settings import forms
 from app.settings import services as settings
@@ -375,7 +375,7 @@ def category_action(category_id: int):
 
 def webhook_url() -> str:
     """The Stripe webhook endpoint of the bound tenant, on its primary host."""
-    return tenant_base_url(current_tenant()) + url_for("payment_webhooks.stripe_webhook")
+    return tenant_url(current_tenant(), "payment_webhooks.stripe_webhook")
 
 
 def _payments_page(form=None, status=200, form_errors=()):
