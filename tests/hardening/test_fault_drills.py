@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.events.models import OutboxEvent, ProcessedEvent
 from app.events.services import publish
+from app.extensions import connect_redis
 from app.mail.models import EmailMessage
 from app.notifications import services as notifications
 from app.notifications.models import Notification
@@ -36,7 +37,7 @@ EVENT = "account.password_changed"  # one handler (notifications): a password_ch
 @pytest.fixture
 def on_private_redis(app, private_redis, monkeypatch):
     """This process's app enqueues on the private Redis too (as the web processes would)."""
-    monkeypatch.setitem(app.extensions, "redis", private_redis.client())
+    monkeypatch.setitem(app.extensions, "redis", connect_redis(private_redis.url))
     # Enqueued events are not due for the relay at once: the relay is the fallback, not the path.
     monkeypatch.setitem(app.config, "OUTBOX_RELAY_GRACE_SECONDS", 2)
     return private_redis
