@@ -179,6 +179,12 @@ class Config:
     NOTIFY_EMAIL_BATCH_SECONDS = _int("NOTIFY_EMAIL_BATCH_SECONDS", 120)
     NOTIFY_EMAIL_BATCH_GRACE = _int("NOTIFY_EMAIL_BATCH_GRACE", 600)  # batch key outlives a lost job by this
     NOTIFY_EMAIL_QUEUE = os.environ.get("NOTIFY_EMAIL_QUEUE", "default")
+    # A pending batch whose email is this late (its delayed job lost with Redis) is re-enqueued
+    # by the worker's sweep; every EMAIL_SWEEP_INTERVAL_SECONDS it also re-enqueues queued
+    # emails whose send job is MAIL_RELAY_GRACE_SECONDS overdue.
+    NOTIFY_EMAIL_SWEEP_GRACE_SECONDS = _int("NOTIFY_EMAIL_SWEEP_GRACE_SECONDS", 60)
+    MAIL_RELAY_GRACE_SECONDS = _int("MAIL_RELAY_GRACE_SECONDS", 120)
+    EMAIL_SWEEP_INTERVAL_SECONDS = _int("EMAIL_SWEEP_INTERVAL_SECONDS", 30)
     NOTIFY_PAGE_SIZE = _int("NOTIFY_PAGE_SIZE", 20)
     NOTIFY_DROPDOWN_SIZE = _int("NOTIFY_DROPDOWN_SIZE", 10)
     # Orders (app/orders): the worker's tick enqueues auto-complete / auto-resolve / late jobs.

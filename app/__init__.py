@@ -145,9 +145,11 @@ def _register_domain_hooks() -> None:
     from app.ledger.services import currency_lock as ledger_currency_lock
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
+    from app.mail.tasks import run_mail_relay_loop
     from app.messaging import events as _messaging_events  # noqa: F401  (order.* / offer.* -> system messages)
     from app.messaging.services import offer_conversation
     from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
+    from app.notifications.tasks import run_email_sweep_loop
     from app.orders.services import currency_lock as orders_currency_lock
     from app.orders.services import register_checkout, register_conversation_lookup
     from app.orders.tasks import run_tick_loop
@@ -179,6 +181,10 @@ def _register_domain_hooks() -> None:
     # Payments: hourly earnings clearance and scheduled payouts, enqueued once per period.
     register_periodic_loop("orders-tick", run_tick_loop)
     register_periodic_loop("payments-tick", run_payments_tick_loop)
+    # Email owed but lost from Redis (PostgreSQL records it with its due time): notification
+    # batches whose delayed job is overdue, and queued emails whose send job is.
+    register_periodic_loop("notifications-email-sweep", run_email_sweep_loop)
+    register_periodic_loop("mail-relay", run_mail_relay_loop)
 
 
 def _register_cli(app: Flask) -> None:

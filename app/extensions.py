@@ -11,6 +11,8 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from tenants.db import db
@@ -35,11 +37,24 @@ def limiter_storage_uri(redis_url: str) -> str:
     return redis_url
 
 
+def connect_redis(url: str) -> redis.Redis:
+    """The app's Redis client for ``url``.
+
+    redis-py's default retries a lost connection 10 times with backoff: about 3 s per command
+    while Redis is down, so a page with a few cached reads hung ~10 s before answering. Two
+    quick retries ride out a blip; a real outage fails fast and is handled (a cache read falls
+    back to the database, the sweeps catch up on what was not enqueued, the rest answers 503).
+    """
+    return redis.Redis.from_url(
+        url, retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2), socket_connect_timeout=2
+    )
+
+
 class RedisStore:
     """One Redis client per app (bytes in, bytes out: RQ needs that)."""
 
     def init_app(self, app):
-        app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["redis"] = connect_redis(app.config["REDIS_URL"])
 
     @property
     def client(self) -> redis.Redis:

@@ -24,11 +24,14 @@ T = TypeVar("T")
 POLL_STEP = 0.01
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, *, message: str | None = None) -> T:
+def wait_until(
+    condition: Callable[[], T], timeout: float = 10.0, *, message: str | Callable[[], str] | None = None
+) -> T:
     """Call ``condition()`` until it returns something truthy, and return that.
 
-    Fails the test when ``timeout`` seconds pass first. For conditions that a
-    real thread, process or server makes true; not a way to let time pass.
+    Fails the test when ``timeout`` seconds pass first, with ``message`` (or what
+    ``message()`` says then: e.g. a process's log). For conditions that a real
+    thread, process or server makes true; not a way to let time pass.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -37,6 +40,8 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, *, message: st
             return value
         if time.monotonic() >= deadline:
             name = getattr(condition, "__name__", condition)
+            if callable(message):
+                message = message()
             pytest.fail(message or f"{name} not true within {timeout}s")
         time.sleep(POLL_STEP)
 

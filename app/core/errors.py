@@ -1,16 +1,31 @@
-"""Errors: JSON in one shape under /api/, HTML pages elsewhere."""
+"""Errors: JSON in one shape under /api/, HTML pages elsewhere.
+
+A database or Redis that cannot be reached answers 503 (with ``Retry-After``), in the API's
+JSON shape under /api/ and as a template-free page elsewhere; never a 500.
+"""
 
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from urllib.parse import urlsplit
 
+import redis
 import sqlalchemy as sa
-from flask import flash, g, redirect, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity, default_exceptions
+from flask import flash, g, make_response, redirect, render_template, request
+from markupsafe import escape
+from werkzeug.exceptions import (
+    Conflict,
+    HTTPException,
+    InternalServerError,
+    ServiceUnavailable,
+    UnprocessableEntity,
+    default_exceptions,
+)
 
 from app.core.domain_errors import DomainError, api_payload
 from app.extensions import api
+from tenants.db import db
 from tenants.resolver import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -119,8 +134,74 @@ def handle_data_error(exc: sa.exc.DataError):
     return _html(UnprocessableEntity(description=http_exc.data["message"]))
 
 
+_UNAVAILABLE_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    '<meta name=viewport content="width=device-width, initial-scale=1">'
+    "<title>503 Service Unavailable</title></head>"
+    '<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">'
+    "<h1>503</h1><p>{name}is temporarily unavailable. Please try again in a moment.</p></body></html>"
+)
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "The service is temporarily unavailable. Try again in a moment."
+
+
+def _unavailable(kind: str, exc: Exception):
+    """A backing service (the database, Redis) is out of reach: a clear 503, never a 500.
+
+    The HTML page is built without templates: the usual page needs the very services that are
+    gone (branding, the signed-in user, the bell). The pool recovers on its own
+    (``pool_pre_ping`` and invalidated connections), so the next request after the outage works.
+    """
+    log.warning("%s unavailable on %s %s: %s", kind, request.method, request.path, exc)
+    with suppress(Exception):
+        db.session.rollback()  # a dead connection goes back invalidated, not half-used
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if wants_json():
+        response = make_response(
+            api.handle_http_exception(
+                ServiceUnavailable(
+                    description="The service is temporarily unavailable. Try again in a moment."
+                )
+            )
+        )
+        response.headers.update(headers)
+        return response
+    if g.get("host_kind") == UNKNOWN:
+        return _BARE_404, 404, {"Content-Type": "text/html; charset=utf-8"}
+    tenant = g.get("tenant")
+    name = f"{escape(tenant.name)} " if tenant is not None else "This site "
+    return _UNAVAILABLE_PAGE.format(name=name), 503, {"Content-Type": "text/html; charset=utf-8", **headers}
+
+
+def handle_database_error(exc: sa.exc.DBAPIError):
+    """OperationalError / InterfaceError: the database is down, restarting, or the pool is
+    exhausted -> 503. A serialization failure or deadlock (also an OperationalError) is a
+    conflict worth retrying -> 409, as when the unit of work's commit meets one."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate in ("40001", "40P01"):
+        with suppress(Exception):
+            db.session.rollback()
+        return handle_http_exception(
+            Conflict(description="This changed at the same time elsewhere. Reload and try again.")
+        )
+    return _unavailable("database", exc)
+
+
+def handle_pool_timeout(exc: sa.exc.TimeoutError):
+    return _unavailable("database pool", exc)
+
+
+def handle_redis_error(exc: redis.RedisError):
+    return _unavailable("Redis", exc)
+
+
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(sa.exc.DataError, handle_data_error)
+    app.register_error_handler(sa.exc.OperationalError, handle_database_error)
+    app.register_error_handler(sa.exc.InterfaceError, handle_database_error)
+    app.register_error_handler(sa.exc.TimeoutError, handle_pool_timeout)
+    app.register_error_handler(redis.ConnectionError, handle_redis_error)
+    app.register_error_handler(redis.TimeoutError, handle_redis_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

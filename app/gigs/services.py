@@ -31,10 +31,12 @@ import logging
 import re
 import secrets
 import unicodedata
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
@@ -156,7 +158,10 @@ def visible_category_nodes() -> list[CategoryNode]:
     """
     tenant = current_tenant()
     key = _category_cache_key(tenant.id)
-    raw = redis_store.client.get(key)
+    try:
+        raw = redis_store.client.get(key)
+    except redis.RedisError:  # only a cache: the home page stays up while Redis is down
+        raw = None
     if raw is not None:
         return [_node_from_dict(item) for item in json.loads(raw)]
     nodes = [
@@ -171,7 +176,8 @@ def visible_category_nodes() -> list[CategoryNode]:
         )
         for parent in category_tree()
     ]
-    redis_store.client.set(key, json.dumps([asdict(n) for n in nodes]), ex=_CATEGORY_CACHE_TTL)
+    with suppress(redis.RedisError):
+        redis_store.client.set(key, json.dumps([asdict(n) for n in nodes]), ex=_CATEGORY_CACHE_TTL)
     return nodes
 
 

@@ -18,12 +18,17 @@ class EmailMessage(TenantModel):
 
     The send job renders ``mail/<template>.html`` / ``.txt`` from it, so the row
     is enough to send (or re-send) the message; ``status`` makes sending
-    idempotent.
+    idempotent. A ``queued`` row whose send job Redis lost is re-enqueued by
+    the relay once ``next_attempt_at`` has passed.
     """
 
     __tablename__ = "email_messages"
     __table_args__ = tenant_table_args(
         sa.CheckConstraint("status in ('queued', 'sent', 'failed')", name="status"),
+        # The relay: queued messages whose send job may have been lost.
+        sa.Index(
+            "ix_email_messages_queued", "next_attempt_at", postgresql_where=sa.text("status = 'queued'")
+        ),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
@@ -36,6 +41,11 @@ class EmailMessage(TenantModel):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # When the relay (``tasks.relay_queued_emails``) may consider a queued message's send job
+    # lost and enqueue it again: set when recorded, pushed back past each scheduled retry.
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
     user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL"), index=True
     )

@@ -2,17 +2,22 @@
 
 ``send_email`` only writes an ``EmailMessage`` row in the caller's transaction;
 once that transaction commits, ``send_email_message(tenant_id, message_id)`` is
-queued on the "default" queue. If the caller rolls back, nothing is sent.
+queued on the "default" queue. If the caller rolls back, nothing is sent. A
+send job Redis lost (or never got) is queued again by the worker's relay
+(``tasks.relay_queued_emails``) once the row's ``next_attempt_at`` has passed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 
+import redis
 import sqlalchemy as sa
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
@@ -25,6 +30,8 @@ from app.extensions import get_queue
 from app.mail.models import EmailMessage
 from app.settings.services import Branding, get_branding
 from tenants.db import TenantRef, current_tenant, db
+
+log = logging.getLogger(__name__)
 
 MAIL_QUEUE = "default"
 TEMPLATE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -79,6 +86,7 @@ def send_email(
         status="queued",
         attempts=0,
         user_id=user_id,
+        next_attempt_at=datetime.now(UTC) + timedelta(seconds=current_app.config["MAIL_RELAY_GRACE_SECONDS"]),
     )
     db.session.add(message)
     db.session.flush()
@@ -99,7 +107,17 @@ def has_email(template: str, user_id: int) -> bool:
 
 
 def enqueue_send(tenant_id: int, message_id: int) -> None:
-    """Queue the send job of one message (with retries). Safe to call again: the job is idempotent."""
+    """Queue the send job of one message (with retries). Safe to call again: the job is idempotent.
+
+    Runs after commit: Redis failing here is logged, and the relay queues the job later."""
+    try:
+        queue_send(tenant_id, message_id)
+    except redis.RedisError as exc:
+        log.warning("email %s of tenant %s not queued (%s); left to the relay", message_id, tenant_id, exc)
+
+
+def queue_send(tenant_id: int, message_id: int) -> None:
+    """Queue the send job of one message (with retries); raises when Redis fails."""
     from app.mail.tasks import send_email_message
 
     intervals = current_app.config["MAIL_RETRY_INTERVALS"]

@@ -1,16 +1,20 @@
-"""The RQ job that sends one recorded email."""
+"""The RQ job that sends one recorded email, and the relay of queued emails whose job was lost."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 from rq import get_current_job
 
-from app.core.jobs import tenant_job_context
+from app.core.jobs import app_job_context, tenant_job_context
+from app.core.sweeps import claim_due
 from app.mail.backends import get_backend
 from app.mail.models import EmailMessage
-from app.mail.services import render_email
+from app.mail.services import queue_send, render_email
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,15 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
         except Exception as exc:
             message.attempts += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if _is_last_attempt():
+            intervals = current_app.config["MAIL_RETRY_INTERVALS"]
+            if _is_last_attempt() or message.attempts > len(intervals):
                 message.status = "failed"
+            else:
+                # Don't let the relay queue it again while RQ's own retry is scheduled.
+                wait = intervals[min(message.attempts - 1, len(intervals) - 1)]
+                message.next_attempt_at = datetime.now(UTC) + timedelta(
+                    seconds=wait + current_app.config["MAIL_RELAY_GRACE_SECONDS"]
+                )
             # Kept although the job raises (its unit of work then rolls back): RQ retries on
             # the exception, and the row must show the attempt and the error meanwhile.
             db.session.commit()
@@ -62,3 +73,43 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
         message.sent_at = sa.func.now()
         message.last_error = None
         return "sent"
+
+
+def relay_queued_emails(now: datetime | None = None) -> int:
+    """Queue again the send job of every queued email whose ``next_attempt_at`` has passed,
+    in every tenant; returns how many.
+
+    Such a row's job was lost with Redis (or never queued): the normal path queues it at
+    commit, and a failed attempt pushes ``next_attempt_at`` past RQ's scheduled retry. Rows
+    are claimed by moving ``next_attempt_at`` one ``MAIL_RELAY_GRACE_SECONDS`` on, so
+    concurrent relays queue each once; the send job is idempotent (a row is sent once).
+    """
+    now = now or datetime.now(UTC)
+    later = now + timedelta(seconds=max(1, int(current_app.config["MAIL_RELAY_GRACE_SECONDS"])))
+    queued = 0
+    with app_job_context():
+        claims = claim_due(
+            "email_messages",
+            "status = 'queued' AND next_attempt_at <= :now",
+            "next_attempt_at = :later",
+            "id",
+            {"now": now, "later": later},
+        )
+        for tenant_id, rows in claims:
+            for (message_id,) in sorted(rows):
+                queue_send(tenant_id, message_id)
+                queued += 1
+    if queued:
+        log.info("mail relay queued %d email(s) again", queued)
+    return queued
+
+
+def run_mail_relay_loop(app: Flask, stop: threading.Event) -> None:
+    """The worker's periodic thread (``flask worker``): the relay every ``EMAIL_SWEEP_INTERVAL_SECONDS``."""
+    interval = app.config["EMAIL_SWEEP_INTERVAL_SECONDS"]
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                relay_queued_emails()
+        except Exception:
+            log.exception("mail relay pass failed")

@@ -33,6 +33,12 @@ class Notification(TenantModel):
             "group_key",
             postgresql_where=sa.text("email_status = 'pending'"),
         ),
+        # The sweep: pending batches whose email is overdue (their delayed job lost with Redis).
+        sa.Index(
+            "ix_notifications_email_due",
+            "email_due_at",
+            postgresql_where=sa.text("email_status = 'pending'"),
+        ),
         # notify() is idempotent per (user, dedupe_key): a redelivered event stores nothing twice.
         sa.Index(
             "ux_notifications_user_id_dedupe_key",
@@ -57,6 +63,9 @@ class Notification(TenantModel):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     email_status: Mapped[str] = mapped_column(sa.String(16), default="none", server_default="none")
     emailed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # When its batch email is due (set with email_status "pending"; pushed to the sweep's "now"
+    # when the sweep re-enqueues the batch). PostgreSQL, not Redis, is what remembers the email.
+    email_due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     @property
     def text(self) -> str:

@@ -12,23 +12,33 @@ Socket.IO events (to the user's room, ``app.realtime.user_room``):
   that changes it (new notification, mark read, mark all read).
 
 Email: a notification the user wants by email while they are not online is
-stored ``email_status="pending"``; after commit, ``schedule_email`` claims the
-Redis key ``t:<tenant>:notify:batch:<user>:<group>`` (SET NX) and, only when it
-got it, queues ``tasks.send_notification_email`` to run in
-``NOTIFY_EMAIL_BATCH_SECONDS``. When it runs, that job sends one email with
-every notification of the group still pending (a burst of messages in one
-conversation -> one email) and marks them sent in the same transaction as the
-email row, so running it twice sends nothing twice.
+stored ``email_status="pending"`` with ``email_due_at`` = now +
+``NOTIFY_EMAIL_BATCH_SECONDS``: PostgreSQL remembers that an email is owed and
+when. After commit, ``schedule_email`` claims the Redis key
+``t:<tenant>:notify:batch:<user>:<group>`` (SET NX) and, only when it got it,
+queues ``tasks.send_notification_email`` to run at that time. When it runs, that
+job sends one email with every notification of the group still pending (a burst
+of messages in one conversation -> one email) and marks them sent in the same
+transaction as the email row, so running it twice sends nothing twice.
+
+Redis is only the fast path: a delayed job lost with Redis (a crash, a flush) or
+never queued (Redis down at commit) is found by ``tasks.enqueue_overdue_emails``,
+the worker's sweep, once ``email_due_at`` is ``NOTIFY_EMAIL_SWEEP_GRACE_SECONDS``
+past; it claims the rows (moves ``email_due_at`` to its "now") and queues the
+same job.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq import Retry
@@ -43,6 +53,8 @@ from app.notifications.kinds import CATEGORIES, KINDS, Kind, get_kind
 from app.notifications.models import Notification, NotificationPreference
 from app.realtime import emit_to_user, is_online
 from tenants.db import current_tenant, db
+
+log = logging.getLogger(__name__)
 
 MAX_DATA_CHARS = 4000  # JSON size of a notification's data
 MAX_URL_LENGTH = 500
@@ -239,6 +251,7 @@ def notify(
     else:
         email_status = "pending"
 
+    created_at = _now()
     values = {
         "user_id": user.id,
         "kind": kind,
@@ -248,7 +261,12 @@ def notify(
         "dedupe_key": dedupe_key,
         "in_app": preference.in_app,
         "email_status": email_status,
-        "created_at": _now(),
+        "created_at": created_at,
+        "email_due_at": (
+            created_at + timedelta(seconds=max(0, int(current_app.config["NOTIFY_EMAIL_BATCH_SECONDS"])))
+            if email_status == "pending"
+            else None
+        ),
     }
     statement = pg_insert(Notification).values(**values).returning(Notification.id)
     if dedupe_key is not None:
@@ -420,17 +438,23 @@ def batch_key(tenant_id: int, user_id: int, group_key: str) -> str:
 def schedule_email(tenant_id: int, user_id: int, group_key: str) -> bool:
     """Queue the email job of one batch unless one is already waiting; True when queued.
 
-    Runs after commit. The Redis key expires on its own (delay + grace), so a
-    lost job only delays the email until the next notification of the group.
+    Runs after commit. Redis failing here loses nothing: the rows are pending
+    in PostgreSQL with their due time, and the worker's sweep
+    (``tasks.enqueue_overdue_emails``) queues the job once it is overdue. The
+    Redis key expires on its own (delay + grace) in case its job is lost.
     """
     from app.notifications.tasks import send_notification_email
 
     config = current_app.config
     delay = int(config["NOTIFY_EMAIL_BATCH_SECONDS"])
     key = batch_key(tenant_id, user_id, group_key)
-    if not redis_store.client.set(
-        key, b"1", nx=True, ex=max(delay, 0) + int(config["NOTIFY_EMAIL_BATCH_GRACE"])
-    ):
+    try:
+        if not redis_store.client.set(
+            key, b"1", nx=True, ex=max(delay, 0) + int(config["NOTIFY_EMAIL_BATCH_GRACE"])
+        ):
+            return False
+    except redis.RedisError as exc:
+        log.warning("email batch %s not scheduled (%s); left to the sweep", key, exc)
         return False
     intervals = config["MAIL_RETRY_INTERVALS"]
     options = {
@@ -446,10 +470,29 @@ def schedule_email(tenant_id: int, user_id: int, group_key: str) -> bool:
             )
         else:
             queue.enqueue(send_notification_email, tenant_id, user_id, group_key, **options)
-    except Exception:
-        redis_store.client.delete(key)  # let the next notification try again
-        raise
+    except redis.RedisError as exc:
+        with suppress(redis.RedisError):
+            redis_store.client.delete(key)  # let the next notification try again
+        log.warning("email batch %s not scheduled (%s); left to the sweep", key, exc)
+        return False
     return True
+
+
+def enqueue_batch(tenant_id: int, user_id: int, group_key: str) -> None:
+    """Queue the email job of one batch now (the sweep's path: its delayed job was lost)."""
+    from app.notifications.tasks import send_notification_email
+
+    config = current_app.config
+    intervals = config["MAIL_RETRY_INTERVALS"]
+    get_queue(config["NOTIFY_EMAIL_QUEUE"]).enqueue(
+        send_notification_email,
+        tenant_id,
+        user_id,
+        group_key,
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        job_timeout=120,
+        description=f"overdue notification email of user {user_id} ({group_key}) of tenant {tenant_id}",
+    )
 
 
 def _subject(notifications: list[Notification]) -> str:
@@ -478,7 +521,8 @@ def send_pending_email(user_id: int, group_key: str) -> str:
 
     tenant = current_tenant()
     # Released first: a notification committed from now on schedules a batch of its own.
-    redis_store.client.delete(batch_key(tenant.id, user_id, group_key))
+    with suppress(redis.RedisError):  # it expires on its own anyway
+        redis_store.client.delete(batch_key(tenant.id, user_id, group_key))
     rows = db.session.scalars(
         sa.select(Notification)
         .where(

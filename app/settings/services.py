@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 
+import redis
 import sqlalchemy as sa
 from flask import current_app, g
 
@@ -93,7 +95,10 @@ def get_branding() -> Branding:
     if cached is not None and cached[0] == tenant.id:
         return cached[1]
     key = _cache_key(tenant.id)
-    raw = redis_store.client.get(key)
+    try:
+        raw = redis_store.client.get(key)
+    except redis.RedisError:  # Redis is a cache here: its outage must not take the pages down
+        raw = None
     if raw is not None:
         branding = Branding(**json.loads(raw))
     else:
@@ -101,7 +106,8 @@ def get_branding() -> Branding:
         if row is None:
             raise LookupError(f"tenant {tenant.slug} has no settings row")
         branding = _branding_of(row)
-        redis_store.client.set(key, json.dumps(asdict(branding)), ex=_BRANDING_TTL)
+        with suppress(redis.RedisError):
+            redis_store.client.set(key, json.dumps(asdict(branding)), ex=_BRANDING_TTL)
     g._branding = (tenant.id, branding)
     return branding
 

@@ -1,0 +1,73 @@
+"""Claiming overdue rows across every tenant schema: what a sweep re-enqueues after Redis lost it.
+
+Anything that must happen later is recorded in PostgreSQL with the time it is due (an outbox
+event's ``next_attempt_at``, a notification batch's ``email_due_at``, a queued email's
+``next_attempt_at``); Redis only carries the job that normally does it. A sweep in the worker
+(``flask worker``'s periodic loops) finds the rows whose time has passed, claims them by
+pushing that time forward in the same statement (``FOR UPDATE SKIP LOCKED``: two sweeps never
+claim one row, and a row a job is working on is left alone), and enqueues their jobs again.
+The jobs are idempotent, so a job that was only late, not lost, and the sweep's copy send
+nothing twice.
+
+``claim_due`` does the cross-tenant part once: a few ``UNION ALL`` counts over the tenant
+schemas (chunks of ``CHUNK``), then one short claiming transaction per tenant with due rows.
+It runs on its own connections, outside any tenant binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenants.db import db
+
+CHUNK = 200  # tenant schemas per UNION ALL
+
+
+def _tenant_schemas() -> list[tuple[int, str]]:
+    with db.engine.connect() as conn:
+        return [
+            (tid, schema)
+            for tid, schema in conn.execute(
+                sa.text("SELECT id, schema_name FROM public.tenants WHERE status = 'active' ORDER BY id")
+            )
+        ]
+
+
+def claim_due(
+    table: str, due: str, claim: str, returning: str, params: Mapping[str, Any], *, limit: int = 500
+) -> Iterator[tuple[int, list[tuple]]]:
+    """Yield ``(tenant_id, rows)`` for each active tenant with rows of ``table`` due now.
+
+    ``due`` is the SQL condition of a due row (e.g. ``status = 'queued' AND next_attempt_at <=
+    :now``), ``claim`` the SET clause that claims it (e.g. ``next_attempt_at = :later``),
+    ``returning`` the columns yielded per claimed row; ``params`` are bound in both. At most
+    ``limit`` rows per tenant and pass, oldest ids first. Each tenant's claim is committed
+    before its rows are yielded, so an enqueue that fails leaves them for the next pass after
+    the claim's delay.
+    """
+    tenants = _tenant_schemas()
+    for start in range(0, len(tenants), CHUNK):
+        chunk = tenants[start : start + CHUNK]
+        union = " UNION ALL ".join(
+            f'(SELECT {int(tid)} AS tenant_id, EXISTS (SELECT 1 FROM "{schema}".{table} WHERE {due}) AS due)'
+            for tid, schema in chunk
+        )
+        with db.engine.connect() as conn:
+            due_tenants = [tid for tid, is_due in conn.execute(sa.text(union), dict(params)) if is_due]
+        schemas = dict(chunk)
+        for tenant_id in due_tenants:
+            schema = schemas[tenant_id]
+            with db.engine.begin() as conn:
+                rows = conn.execute(
+                    sa.text(
+                        f'UPDATE "{schema}".{table} SET {claim} WHERE id IN ('
+                        f'SELECT id FROM "{schema}".{table} WHERE {due} ORDER BY id '
+                        f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING {returning}"
+                    ),
+                    dict(params),
+                ).all()
+            if rows:
+                yield tenant_id, [tuple(row) for row in rows]
