@@ -21,7 +21,7 @@ from app.orders.models import Order
 from app.payments import services as payments
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import events_of, make_gig  # noqa: F401  (fixtures for every console test)
+from tests.gigs.conftest import approval, events_of, make_gig  # noqa: F401  (fixtures for every console test)
 from tests.helpers import PASSWORD, bearer_headers, csrf_token, form_tokens, login
 
 BASIC, STANDARD, PREMIUM = 5000, 12000, 25000  # tests/gigs gig_data() package prices
@@ -38,6 +38,7 @@ __all__ = [
     "bearer",
     "csrf_token",
     "drive",
+    "form_data",
     "form_tokens",
     "index_ids",
     "login",
@@ -232,3 +233,20 @@ def index_ids(in_tenant, tenant, text):
             return backend.get_backend().search(tenant.id, backend.SearchQuery(text=text)).ids
         except missing:
             return []
+
+
+def form_data(client, **overrides) -> dict:
+    """A complete /console/settings form (with its CSRF token); an override of None leaves a field out."""
+    data = {
+        "csrf_token": csrf_token(client, "/console/settings"),
+        "currency": "USD",
+        "commission_percent": "10",
+        "commission_min_fee": "1.00",
+        "auto_complete_days": "3",
+        "clearance_days": "7",
+        "cancellation_auto_resolve_days": "2",
+        "payout_schedule": "manual",
+        "support_email": "admin@acme.test",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

@@ -15,25 +15,12 @@ from app.accounts.models import User
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
 from app.notifications.models import Notification
-from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.console.conftest import csrf_token, index_ids, login, token
 from tests.gigs.conftest import first_subcategory_id, gig_data
 from tests.helpers import race_for_a_lock
 
 ADMIN_ID = 1
-
-
-@pytest.fixture
-def approval(in_tenant):
-    """``approval(tenant, on)``: switch gigs_require_approval on the settings row."""
-
-    def switch(tenant, on=True):
-        with in_tenant(tenant):
-            db.session.get(MarketplaceSettings, 1).gigs_require_approval = on
-            db.session.commit()
-
-    return switch
 
 
 @pytest.fixture

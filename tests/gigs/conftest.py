@@ -96,6 +96,19 @@ def move_gig(seller, gig, status, published=("active", "paused")):
 
 
 @pytest.fixture
+def approval(in_tenant):
+    """``approval(tenant, on=True)``: switch gigs_require_approval on the settings row."""
+    from app.settings.models import MarketplaceSettings
+
+    def switch(tenant, on=True):
+        with in_tenant(tenant):
+            db.session.get(MarketplaceSettings, 1).gigs_require_approval = on
+            db.session.commit()
+
+    return switch
+
+
+@pytest.fixture
 def gig_row(in_tenant):
     """``gig_row(tenant, gig_id)`` -> a snapshot dict of the gig and its children (or None)."""
 
