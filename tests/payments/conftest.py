@@ -62,6 +62,11 @@ def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa:
         def client(email):
             return login(tenant_client(tenant.slug), email)
 
+        def buyer_checkout():
+            """Place an order and open its checkout -> (order id, checkout url, the buyer's web client)."""
+            order_id = place()
+            return order_id, checkout(order_id), client(buyer_email)
+
         return SimpleNamespace(
             tenant=tenant,
             seller_id=seller_id,
@@ -72,6 +77,7 @@ def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa:
             place=place,
             checkout=checkout,
             client=client,
+            buyer_checkout=buyer_checkout,
         )
 
     return build
@@ -119,6 +125,17 @@ def money(in_tenant):
     return snapshot
 
 
+def complete_order(order_id: int) -> User:
+    """Take a paid order (tenant bound) through requirements, delivery and completion; flushes.
+    Returns its seller."""
+    order = db.session.get(Order, order_id)
+    buyer, seller = db.session.get(User, order.buyer_id), db.session.get(User, order.seller_id)
+    orders.submit_requirements(buyer, order_id, "Make it blue.")
+    orders.deliver(seller, order_id, "Here it is.", [])
+    orders.complete(buyer, order_id)
+    return seller
+
+
 @pytest.fixture
 def seller_earnings(in_tenant):
     """``seller_earnings(tenant, order_id)``: deliver and complete the order, then clear the
@@ -128,11 +145,7 @@ def seller_earnings(in_tenant):
     def run(tenant, order_id):
         with in_tenant(tenant):
             order = db.session.get(Order, order_id)
-            seller = db.session.get(User, order.seller_id)
-            buyer = db.session.get(User, order.buyer_id)
-            orders.submit_requirements(buyer, order_id, "Make it blue.")
-            orders.deliver(seller, order_id, "Here it is.", [])
-            orders.complete(buyer, order_id)
+            seller = complete_order(order_id)
             db.session.commit()
             services.clear_due_earnings(datetime.now(UTC) + timedelta(days=365))
             db.session.commit()
