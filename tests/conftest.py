@@ -21,7 +21,6 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from rq import SimpleWorker
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.accounts.services import create_user
@@ -35,7 +34,7 @@ from tenants.migrations import migrate_all, tenant_head, tenant_tables
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import drop_all_spares
 from tests import pgbouncer
-from tests.helpers import wait_until
+from tests.helpers import LiveServer, SocketServer, wait_until
 
 BASE_TENANTS = {
     "acme": {"name": "Acme Test Market", "options": {"primary_color": "#0f766e"}},
@@ -315,6 +314,37 @@ def make_user(in_tenant):
 
 
 @pytest.fixture
+def make_seller(make_user, in_tenant):
+    """``make_seller(tenant, email=...)`` -> id of a new user with a seller profile."""
+    from app.accounts.models import User
+    from app.accounts.services import upsert_seller_profile
+
+    def factory(tenant, email=None, display_name=None, **kwargs):
+        user_id = make_user(tenant, email=email, display_name=display_name, **kwargs)
+        with in_tenant(tenant):
+            upsert_seller_profile(db.session.get(User, user_id), headline="Designer for hire")
+            db.session.commit()
+        return user_id
+
+    return factory
+
+
+@pytest.fixture
+def access_token(in_tenant):
+    """``access_token(tenant, user_id)`` -> a fresh API access token."""
+    from app.accounts.models import User
+    from app.accounts.tokens import issue_token_pair
+
+    def issue(tenant, user_id: int) -> str:
+        with in_tenant(tenant):
+            pair = issue_token_pair(db.session.get(User, user_id))
+            db.session.commit()
+            return pair["access_token"]
+
+    return issue
+
+
+@pytest.fixture
 def run_jobs(app):
     """Run every queued RQ job in this process until the queues are empty."""
 
@@ -326,26 +356,17 @@ def run_jobs(app):
     return run
 
 
-class LiveServer:
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-
-
 @pytest.fixture
 def live_server(app):
     server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def socket_server(app):
+    """A live server addressed by tenant slug, for Socket.IO clients (tests.helpers.ChatClient)."""
+    server = SocketServer(app).start()
     yield server
     server.stop()
 
@@ -391,6 +412,17 @@ def _clean_files():
 
     for folder in (SuiteConfig.STORAGE_LOCAL_DIR, SuiteConfig.MAIL_OUTBOX_DIR, SuiteConfig.SEARCH_INDEX_DIR):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def search_index_dir(app):
+    """This worker's own search index folder, empty at the start (and the end) of the test."""
+    import shutil
+
+    folder = Path(app.config["SEARCH_INDEX_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class _SMTPRecorder:

@@ -345,6 +345,39 @@ def _clean_features(value: Any, field: str, errors: dict) -> list[str]:
     return features
 
 
+def _heading_and_text(
+    raw: dict,
+    prefix: str,
+    errors: dict,
+    heading: tuple[str, int, str],
+    text: tuple[str, int, str],
+    *,
+    text_required: bool = False,
+) -> dict:
+    """An item's required one-line ``heading`` and its multi-line ``text``, each given as
+    (key, max_len, label): {key: clean value}, problems on ``errors`` under ``prefix.key``."""
+    (heading_key, heading_max, heading_label), (text_key, text_max, text_label) = heading, text
+    return {
+        heading_key: _plain(
+            raw.get(heading_key),
+            f"{prefix}.{heading_key}",
+            errors,
+            max_len=heading_max,
+            required=True,
+            label=heading_label,
+        ),
+        text_key: _plain(
+            raw.get(text_key),
+            f"{prefix}.{text_key}",
+            errors,
+            max_len=text_max,
+            required=text_required,
+            label=text_label,
+            multiline=True,
+        ),
+    }
+
+
 def _clean_packages(value: Any, errors: dict) -> list[dict]:
     """A list of package dicts (each with a ``tier``) -> clean dicts in tier order."""
     if value is None:
@@ -379,22 +412,12 @@ def _clean_packages(value: Any, errors: dict) -> list[dict]:
         clean = {
             "tier": tier,
             "position": TIERS.index(tier),
-            "title": _plain(
-                raw.get("title"),
-                f"{prefix}.title",
+            **_heading_and_text(
+                raw,
+                prefix,
                 errors,
-                max_len=PACKAGE_TITLE_MAX,
-                required=True,
-                label="The package title",
-            ),
-            "description": _plain(
-                raw.get("description"),
-                f"{prefix}.description",
-                errors,
-                max_len=PACKAGE_DESCRIPTION_MAX,
-                required=False,
-                label="The package description",
-                multiline=True,
+                ("title", PACKAGE_TITLE_MAX, "The package title"),
+                ("description", PACKAGE_DESCRIPTION_MAX, "The package description"),
             ),
             "price_minor": _price(raw.get("price_minor"), f"{prefix}.price_minor", errors),
             "features": _clean_features(raw.get("features"), f"{prefix}.features", errors),
@@ -461,22 +484,12 @@ def _clean_extras(value: Any, errors: dict) -> list[dict]:
         extras.append(
             {
                 "position": i,
-                "title": _plain(
-                    raw.get("title"),
-                    f"{prefix}.title",
+                **_heading_and_text(
+                    raw,
+                    prefix,
                     errors,
-                    max_len=PACKAGE_TITLE_MAX,
-                    required=True,
-                    label="The extra's title",
-                ),
-                "description": _plain(
-                    raw.get("description"),
-                    f"{prefix}.description",
-                    errors,
-                    max_len=PACKAGE_DESCRIPTION_MAX,
-                    required=False,
-                    label="The extra's description",
-                    multiline=True,
+                    ("title", PACKAGE_TITLE_MAX, "The extra's title"),
+                    ("description", PACKAGE_DESCRIPTION_MAX, "The extra's description"),
                 ),
                 "price_minor": _price(raw.get("price_minor"), f"{prefix}.price_minor", errors),
                 "extra_days": days,
@@ -503,22 +516,13 @@ def _clean_faqs(value: Any, errors: dict) -> list[dict]:
         faqs.append(
             {
                 "position": i,
-                "question": _plain(
-                    raw.get("question"),
-                    f"{prefix}.question",
+                **_heading_and_text(
+                    raw,
+                    prefix,
                     errors,
-                    max_len=QUESTION_MAX,
-                    required=True,
-                    label="The question",
-                ),
-                "answer": _plain(
-                    raw.get("answer"),
-                    f"{prefix}.answer",
-                    errors,
-                    max_len=ANSWER_MAX,
-                    required=True,
-                    label="The answer",
-                    multiline=True,
+                    ("question", QUESTION_MAX, "The question"),
+                    ("answer", ANSWER_MAX, "The answer"),
+                    text_required=True,
                 ),
             }
         )

@@ -1304,23 +1304,24 @@ def accept_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> 
 
 def decline_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> CustomOffer:
     """The buyer declines an open offer; flushes. Raises OrderNotFound, OrderForbidden, OrderStateError."""
-    offer = _lock_offer(buyer, offer_id, "buyer")
-    if offer.status != "open":
-        raise _offer_state_error(offer, "decline")
-    offer.status = "declined"
-    offer.responded_at = _now(now)
-    publish("offer.declined", {"offer_id": offer.id})
-    return offer
+    return _close_offer(buyer, offer_id, "buyer", "decline", "declined", now)
 
 
 def withdraw_offer(seller: User, offer_id: Any, *, now: datetime | None = None) -> CustomOffer:
     """The seller withdraws an open offer; flushes. Raises OrderNotFound, OrderForbidden, OrderStateError."""
-    offer = _lock_offer(seller, offer_id, "seller")
+    return _close_offer(seller, offer_id, "seller", "withdraw", "withdrawn", now)
+
+
+def _close_offer(
+    user: User, offer_id: Any, role: str, action: str, status: str, now: datetime | None
+) -> CustomOffer:
+    """Move an open offer, locked as ``role``'s, to ``status`` and announce ``offer.<status>``."""
+    offer = _lock_offer(user, offer_id, role)
     if offer.status != "open":
-        raise _offer_state_error(offer, "withdraw")
-    offer.status = "withdrawn"
+        raise _offer_state_error(offer, action)
+    offer.status = status
     offer.responded_at = _now(now)
-    publish("offer.withdrawn", {"offer_id": offer.id})
+    publish(f"offer.{status}", {"offer_id": offer.id})
     return offer
 
 

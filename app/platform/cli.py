@@ -20,6 +20,16 @@ def _fail(exc: PlatformError) -> None:
     sys.exit(1)
 
 
+def _apply(change, *args):
+    """Run the service ``change(*args)`` and commit; a refusal is printed and exits 1."""
+    try:
+        admin = change(*args)
+    except PlatformError as exc:
+        _fail(exc)
+    db.session.commit()
+    return admin
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -39,11 +49,7 @@ def platform_cli():
 def create_admin(email, display_name, password_stdin):
     """Add a platform admin (prompts for the password unless --password-stdin)."""
     password = _read_password(password_stdin)
-    try:
-        admin = services.create_platform_admin(email, display_name, password)
-    except PlatformError as exc:
-        _fail(exc)
-    db.session.commit()
+    admin = _apply(services.create_platform_admin, email, display_name, password)
     click.echo(f"Created platform admin {admin.email} (id {admin.id})")
 
 
@@ -66,11 +72,7 @@ def list_admins():
 def set_password(email, password_stdin):
     """Give a platform admin a new password (their open sessions end)."""
     password = _read_password(password_stdin)
-    try:
-        admin = services.set_platform_admin_password(email, password)
-    except PlatformError as exc:
-        _fail(exc)
-    db.session.commit()
+    admin = _apply(services.set_platform_admin_password, email, password)
     click.echo(f"Password of {admin.email} changed; their other sessions have ended")
 
 
@@ -79,11 +81,7 @@ def set_password(email, password_stdin):
 @with_appcontext
 def disable_admin(email):
     """Disable a platform admin: they cannot log in and their sessions end at once."""
-    try:
-        admin = services.set_platform_admin_status(email, "disabled")
-    except PlatformError as exc:
-        _fail(exc)
-    db.session.commit()
+    admin = _apply(services.set_platform_admin_status, email, "disabled")
     click.echo(f"Disabled {admin.email}")
 
 
@@ -92,9 +90,5 @@ def disable_admin(email):
 @with_appcontext
 def enable_admin(email):
     """Re-enable a disabled platform admin."""
-    try:
-        admin = services.set_platform_admin_status(email, "active")
-    except PlatformError as exc:
-        _fail(exc)
-    db.session.commit()
+    admin = _apply(services.set_platform_admin_status, email, "active")
     click.echo(f"Enabled {admin.email}")

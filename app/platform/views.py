@@ -168,33 +168,41 @@ def tenant_detail(slug: str):
 @platform_admin_required
 def suspend_tenant(slug: str):
     form = SuspendForm()
-    form_errors: list[str] = []
-    if form.validate_on_submit():
-        try:
-            ref = services.suspend_tenant(slug, form.reason.data, actor=g.platform_admin)
-        except TenantNotFound:
-            abort(404)
-        except PlatformError as exc:
-            form_errors = refuse_form(exc, form)
-        else:
-            flash(f"{ref.name} is suspended: its sites answer 503 until you resume it.", "success")
-            return redirect(url_for("platform.tenant_detail", slug=slug))
-    return _detail(slug, INVALID, suspend_form=form, suspend_errors=form_errors)
+    return _tenant_action(
+        slug,
+        form,
+        "suspend",
+        lambda: services.suspend_tenant(slug, form.reason.data, actor=g.platform_admin),
+        "{name} is suspended: its sites answer 503 until you resume it.",
+    )
 
 
 @bp.post("/tenants/<slug>/resume")
 @platform_admin_required
 def resume_tenant(slug: str):
     form = ResumeForm()
+    return _tenant_action(
+        slug,
+        form,
+        "resume",
+        lambda: services.resume_tenant(slug, actor=g.platform_admin),
+        "{name} is active again.",
+    )
+
+
+def _tenant_action(slug: str, form, name: str, change, done: str):
+    """Submit a tenant page's ``form`` through ``change()`` (-> the tenant); on success flash
+    ``done`` (``{name}``: the tenant's) and go back to the tenant's page, else show it with
+    the form's errors (as ``<name>_form`` / ``<name>_errors``)."""
     form_errors: list[str] = []
     if form.validate_on_submit():
         try:
-            ref = services.resume_tenant(slug, actor=g.platform_admin)
+            ref = change()
         except TenantNotFound:
             abort(404)
         except PlatformError as exc:
             form_errors = refuse_form(exc, form)
         else:
-            flash(f"{ref.name} is active again.", "success")
+            flash(done.format(name=ref.name), "success")
             return redirect(url_for("platform.tenant_detail", slug=slug))
-    return _detail(slug, INVALID, resume_form=form, resume_errors=form_errors)
+    return _detail(slug, INVALID, **{f"{name}_form": form, f"{name}_errors": form_errors})

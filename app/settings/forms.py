@@ -21,6 +21,11 @@ from app.core.forms import Form
 from app.settings.services import CURRENCIES, DAY_RANGES, LOCALE_CHOICES, PAYOUT_SCHEDULES
 
 
+def _required_text(label: str, missing: str, description: str) -> StringField:
+    """A one-line text field that must be filled in (``missing``: the message when it is not)."""
+    return StringField(label, validators=[InputRequired(missing)], description=description)
+
+
 class BrandingForm(Form):
     name = StringField(
         "Marketplace name", validators=[InputRequired("Enter the marketplace's name."), Length(max=120)]
@@ -33,16 +38,10 @@ class BrandingForm(Form):
         validators=[Optional(), Length(max=2000)],
         description="A few sentences on the home page; a blank line starts a new paragraph.",
     )
-    primary_color = StringField(
-        "Primary colour",
-        validators=[InputRequired("Choose a colour.")],
-        description="Header, buttons and links (#rrggbb).",
+    primary_color = _required_text(
+        "Primary colour", "Choose a colour.", "Header, buttons and links (#rrggbb)."
     )
-    accent_color = StringField(
-        "Accent colour",
-        validators=[InputRequired("Choose a colour.")],
-        description="Headings and details (#rrggbb).",
-    )
+    accent_color = _required_text("Accent colour", "Choose a colour.", "Headings and details (#rrggbb).")
 
 
 class BrandImageForm(Form):
@@ -85,15 +84,13 @@ class SettingsForm(Form):
         validate_choice=False,  # the service accepts any locale Babel knows and says so on the field
         description="How prices are written and typed, like 1,234.50 (English) or 1.234,50 (German).",
     )
-    commission_percent = StringField(
-        "Commission (%)",
-        validators=[InputRequired("Enter the commission.")],
-        description="Taken from each order: 0 to 50, up to 2 decimals.",
+    commission_percent = _required_text(
+        "Commission (%)", "Enter the commission.", "Taken from each order: 0 to 50, up to 2 decimals."
     )
-    commission_min_fee = StringField(
+    commission_min_fee = _required_text(
         "Minimum fee",
-        validators=[InputRequired("Enter the minimum fee (0 for none).")],
-        description="The commission is never less than this (and never more than the order).",
+        "Enter the minimum fee (0 for none).",
+        "The commission is never less than this (and never more than the order).",
     )
     auto_complete_days = _day_field("auto_complete_days", "Auto-complete after (days)")
     clearance_days = _day_field("clearance_days", "Clearance delay (days)")

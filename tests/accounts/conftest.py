@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -10,24 +9,9 @@ import pytest
 
 from app.accounts.models import User
 from tenants.db import db
+from tests.helpers import csrf_token, post_form
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 STRONG_PASSWORD = "violet-harbor-lantern-42"
-
-
-def csrf_token(client, path: str) -> str:
-    """GET ``path`` and return the CSRF token of its (first) form."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no csrf_token on {path}"
-    return match.group(1) or match.group(2)
-
-
-def post_form(client, page: str, data: dict, action: str | None = None, **kwargs):
-    """Submit the form of ``page`` (to ``action`` or the page itself) with a fresh CSRF token."""
-    token = csrf_token(client, page)
-    return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)
 
 
 def login(client, email: str, password: str, remember: bool = False, next: str | None = None):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,12 +28,7 @@ def test_operator_changes_colours_and_logo_and_the_home_page_shows_them(browser,
     context = browser.new_context()
     errors = []
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on(
-            "response",
-            lambda r: r.status >= 400 and "favicon.ico" not in r.url and errors.append(f"{r.status} {r.url}"),
-        )
+        page = watched_page(context, errors)
         page.goto(live_server.url("acme.localhost", "/login"))
         page.get_by_label("Email").fill("admin@acme.test")
         page.get_by_label("Password").fill(ADMIN_PASSWORD)

@@ -20,7 +20,7 @@ from app.orders.models import Order
 from app.payments import services as payments
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.gigs.conftest import PASSWORD, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.gigs.conftest import PASSWORD, make_gig  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -2,34 +2,29 @@
 tenant (an operator admin, a moderator, a seller with a gig, two buyers), orders driven to any
 state by the real services, and what the order, the ledger and the audit log say.
 
-Fixtures (``shop``, ``web_as``, ``api_as``, and ``make_seller`` / ``make_gig`` from the gigs kit)
+Fixtures (``shop``, ``web_as``, ``api_as``, ``make_gig`` from the gigs kit; ``make_seller`` is the suite's)
 reach every test of this directory; modules import the plain helpers by name
 (``from tests.console.conftest import csrf_token, login, admin_web, drive``).
 """
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.console.models import AuditEntry
 from app.orders import services as orders
 from app.orders.models import Order
 from app.payments import services as payments
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import make_gig, make_seller  # noqa: F401  (fixtures for every console test)
+from tests.gigs.conftest import approval, events_of, make_gig  # noqa: F401  (fixtures for every console test)
+from tests.helpers import PASSWORD, bearer_headers, csrf_token, form_tokens, login
 
-PASSWORD = "correct-horse-battery"
 BASIC, STANDARD, PREMIUM = 5000, 12000, 25000  # tests/gigs gig_data() package prices
-# Any form's token, prefixed ones too (``approve-csrf_token``): the value is the same for all.
-CSRF_RE = re.compile(
-    r'name="[\w-]*csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="[\w-]*csrf_token"'
-)
-IDEM_RE = re.compile(r'name="idempotency_key" value="([^"]+)"')
 STEPS = ("awaiting_payment", "awaiting_requirements", "in_progress", "delivered", "completed")
 
 __all__ = [
@@ -43,7 +38,9 @@ __all__ = [
     "bearer",
     "csrf_token",
     "drive",
+    "form_data",
     "form_tokens",
+    "index_ids",
     "login",
     "order_state",
     "token",
@@ -53,39 +50,7 @@ __all__ = [
 # --------------------------------------------------------------------------- signing in
 
 
-def form_tokens(client, path: str) -> dict:
-    """GET ``path``: the CSRF token and (when the page has one) a form's idempotency key."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
-    html = response.get_data(as_text=True)
-    csrf = CSRF_RE.search(html)
-    assert csrf, f"no csrf_token on {path}"
-    tokens = {"csrf_token": csrf.group(1) or csrf.group(2)}
-    idem = IDEM_RE.search(html)
-    if idem:
-        tokens["idempotency_key"] = idem.group(1)
-    return tokens
-
-
-def csrf_token(client, path: str) -> str:
-    """GET ``path`` and return the CSRF token of its forms."""
-    return form_tokens(client, path)["csrf_token"]
-
-
-def login(client, email: str, password: str = PASSWORD):
-    """Sign ``client`` in through the login form; returns the client."""
-    response = client.post(
-        "/login", data={"csrf_token": csrf_token(client, "/login"), "email": email, "password": password}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:400]
-    return client
-
-
-def token(client, email: str, password: str = PASSWORD) -> dict:
-    """The ``Authorization`` header of a bearer token for ``email``."""
-    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
+token = bearer_headers  # the sign-in helpers are the suite's: tests/helpers.py
 
 
 def admin_web(tenant_client, tenant):
@@ -97,6 +62,33 @@ def bearer(tenant_client, tenant, email=None, password=ADMIN_PASSWORD):
     """``(client, headers)`` of ``tenant`` with a bearer token (the seeded admin's by default)."""
     client = tenant_client(tenant.slug)
     return client, token(client, email or f"admin@{tenant.slug}.test", password)
+
+
+@pytest.fixture
+def operator_web(tenant_client):
+    """``operator_web(tenant)`` -> a web client signed in as the tenant's seeded admin."""
+    return lambda tenant: admin_web(tenant_client, tenant)
+
+
+@pytest.fixture
+def admin_api(tenant_client):
+    """``admin_api(tenant)`` -> (client, headers) of the tenant's seeded admin."""
+    return lambda tenant: bearer(tenant_client, tenant)
+
+
+@pytest.fixture
+def audit_of(in_tenant):
+    """``audit_of(tenant)`` -> [(action, target_type, target_id, via, actor_id, changes, summary)]
+    of the tenant's audit log, oldest first."""
+
+    def read(tenant):
+        with in_tenant(tenant):
+            rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
+            return [
+                (r.action, r.target_type, r.target_id, r.via, r.actor_id, r.changes, r.summary) for r in rows
+            ]
+
+    return read
 
 
 @pytest.fixture
@@ -229,3 +221,32 @@ def audit_rows() -> list[tuple]:
             ).order_by(AuditEntry.id)
         )
     ]
+
+
+def index_ids(in_tenant, tenant, text):
+    """Ids the tenant's search index itself holds for ``text`` (not filtered by the database)."""
+    from app.search import backend
+
+    missing = getattr(backend, "IndexUnavailable", ())  # an index never built holds nothing
+    with in_tenant(tenant):
+        try:
+            return backend.get_backend().search(tenant.id, backend.SearchQuery(text=text)).ids
+        except missing:
+            return []
+
+
+def form_data(client, **overrides) -> dict:
+    """A complete /console/settings form (with its CSRF token); an override of None leaves a field out."""
+    data = {
+        "csrf_token": csrf_token(client, "/console/settings"),
+        "currency": "USD",
+        "commission_percent": "10",
+        "commission_min_fee": "1.00",
+        "auto_complete_days": "3",
+        "clearance_days": "7",
+        "cancellation_auto_resolve_days": "2",
+        "payout_schedule": "manual",
+        "support_email": "admin@acme.test",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

@@ -12,31 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console.models import AuditEntry
-from app.events.models import OutboxEvent
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
 from app.notifications.models import Notification
-from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.console.conftest import csrf_token, login, token
+from tests.console.conftest import csrf_token, index_ids, login, token
 from tests.gigs.conftest import first_subcategory_id, gig_data
-from tests.helpers import backends_waiting_for_a_lock, wait_until
+from tests.helpers import race_for_a_lock
 
 ADMIN_ID = 1
-
-
-@pytest.fixture
-def approval(in_tenant):
-    """``approval(tenant, on)``: switch gigs_require_approval on the settings row."""
-
-    def switch(tenant, on=True):
-        with in_tenant(tenant):
-            db.session.get(MarketplaceSettings, 1).gigs_require_approval = on
-            db.session.commit()
-
-    return switch
 
 
 @pytest.fixture
@@ -77,28 +61,6 @@ def gig_state(in_tenant):
 
 
 @pytest.fixture
-def audit_of(in_tenant):
-    def read(tenant):
-        with in_tenant(tenant):
-            rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
-            return [
-                (r.action, r.target_type, r.target_id, r.via, r.actor_id, r.changes, r.summary) for r in rows
-            ]
-
-    return read
-
-
-@pytest.fixture
-def events_of(in_tenant):
-    def read(tenant):
-        with in_tenant(tenant):
-            rows = db.session.scalars(sa.select(OutboxEvent).order_by(OutboxEvent.id)).all()
-            return [(r.name, r.payload) for r in rows if r.name.startswith("gig.")]
-
-    return read
-
-
-@pytest.fixture
 def notifications_of(in_tenant):
     def read(tenant, user_id):
         with in_tenant(tenant):
@@ -110,40 +72,11 @@ def notifications_of(in_tenant):
     return read
 
 
-@pytest.fixture
-def admin_api(tenant_client):
-    def make(tenant):
-        client = tenant_client(tenant.slug)
-        return client, token(client, f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-
-    return make
-
-
-@pytest.fixture
-def admin_web(tenant_client):
-    def make(tenant):
-        return login(tenant_client(tenant.slug), f"admin@{tenant.slug}.test", ADMIN_PASSWORD)
-
-    return make
-
-
-def index_ids(in_tenant, tenant, text):
-    """Ids the tenant's search index itself holds for ``text`` (not filtered by the database)."""
-    from app.search import backend
-
-    missing = getattr(backend, "IndexUnavailable", ())  # an index never built holds nothing
-    with in_tenant(tenant):
-        try:
-            return backend.get_backend().search(tenant.id, backend.SearchQuery(text=text)).ids
-        except missing:
-            return []
-
-
 # --------------------------------------------------------------------------- the queue
 
 
 def test_a_pending_gig_waits_in_the_queue_and_is_not_public(
-    acme, submit_gig, tenant_client, admin_api, admin_web, run_jobs, in_tenant, notifications_of, gig_state
+    acme, submit_gig, tenant_client, admin_api, operator_web, run_jobs, in_tenant, notifications_of, gig_state
 ):
     seller_id, gig_id = submit_gig(acme, title="I will paint a watercolor portrait")
     run_jobs()
@@ -167,7 +100,7 @@ def test_a_pending_gig_waits_in_the_queue_and_is_not_public(
     assert [p["tier"] for p in detail.json["packages"]] == ["basic", "standard", "premium"]
     assert detail.json["incomplete"] == {} and detail.json["version"] == gig_state(acme, gig_id)["version"]
 
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = web.get("/console/gigs").get_data(as_text=True)
     assert f'data-testid="queue-row-{gig_id}"' in page and 'data-testid="queue-total">1<' in page
     review = web.get(f"/console/gigs/{gig_id}").get_data(as_text=True)
@@ -210,7 +143,7 @@ def test_operators_filter_every_gig_by_status_and_text(acme, submit_gig, make_se
 def test_approving_on_the_web_publishes_indexes_audits_and_tells_the_seller(
     acme,
     submit_gig,
-    admin_web,
+    operator_web,
     gig_state,
     audit_of,
     events_of,
@@ -221,7 +154,7 @@ def test_approving_on_the_web_publishes_indexes_audits_and_tells_the_seller(
 ):
     seller_id, gig_id = submit_gig(acme, title="I will paint a watercolor portrait")
     version = gig_state(acme, gig_id)["version"]
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = f"/console/gigs/{gig_id}"
     response = web.post(
         f"{page}/approve", data={"approve-csrf_token": csrf_token(web, page), "approve-version": str(version)}
@@ -250,7 +183,7 @@ def test_approving_on_the_web_publishes_indexes_audits_and_tells_the_seller(
 
 
 def test_approving_a_version_the_seller_changed_since_is_refused(
-    acme, submit_gig, admin_api, admin_web, gig_state, audit_of, in_tenant
+    acme, submit_gig, admin_api, operator_web, gig_state, audit_of, in_tenant
 ):
     seller_id, gig_id = submit_gig(acme)
     reviewed = gig_state(acme, gig_id)["version"]
@@ -264,7 +197,7 @@ def test_approving_a_version_the_seller_changed_since_is_refused(
     client, headers = admin_api(acme)
     stale = client.post(f"/api/v1/console/gigs/{gig_id}/approve", json={"version": reviewed}, headers=headers)
     assert stale.status_code == 412 and "changed this gig" in stale.json["message"]
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = f"/console/gigs/{gig_id}"
     form = web.post(
         f"{page}/approve",
@@ -357,7 +290,7 @@ def test_an_operator_pauses_a_live_gig_it_leaves_search_and_returns_only_through
     acme,
     make_seller,
     in_tenant,
-    admin_web,
+    operator_web,
     gig_state,
     audit_of,
     events_of,
@@ -377,7 +310,7 @@ def test_an_operator_pauses_a_live_gig_it_leaves_search_and_returns_only_through
     run_jobs()
     assert index_ids(in_tenant, acme, "watercolor") == [gig_id]
 
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = f"/console/gigs/{gig_id}"
     empty = web.post(f"{page}/pause", data={"pause-csrf_token": csrf_token(web, page), "pause-reason": ""})
     assert empty.status_code == 422 and 'id="pause-reason-error"' in empty.get_data(as_text=True)
@@ -480,9 +413,9 @@ def test_moderation_refusals_are_clear_and_change_nothing(
     assert gig_state(acme, pending)["status"] == "active" and len(audit_of(acme)) == 1
 
 
-def test_web_reject_without_a_reason_shows_on_the_form(acme, submit_gig, admin_web, gig_state, audit_of):
+def test_web_reject_without_a_reason_shows_on_the_form(acme, submit_gig, operator_web, gig_state, audit_of):
     _seller, gig_id = submit_gig(acme)
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = f"/console/gigs/{gig_id}"
     response = web.post(
         f"{page}/reject", data={"reject-csrf_token": csrf_token(web, page), "reject-reason": "  "}
@@ -580,44 +513,18 @@ def test_two_operators_deciding_at_once_are_serialised(
 ):
     """The approval holds the gig's row lock until it commits; the rejection waits, re-reads the
     gig and is refused as a state conflict (409), not a lost update."""
-    import threading
-
     from app.console.people import actions as people
 
     mod = make_user(acme, email="mod@example.com", role="moderator")
     _seller, gig_id = submit_gig(acme)
-    approved = threading.Event()
-    rejection_waits = threading.Event()
-    results = {}
-
-    def approve():
-        with in_tenant(acme):
-            people.approve_gig(db.session.get(User, ADMIN_ID), gig_id)
-            approved.set()
-            rejection_waits.wait(10)  # the transaction, and its lock, stay open until then
-            db.session.commit()
-            results["approve"] = "ok"
-
-    def reject():
-        approved.wait(5)
-        with in_tenant(acme):
-            try:
-                people.reject_gig(db.session.get(User, mod), gig_id, "Not for this marketplace.")
-                db.session.commit()
-                results["reject"] = "ok"
-            except gig_services.GigError as exc:
-                db.session.rollback()
-                results["reject"] = exc
-
-    threads = [threading.Thread(target=approve), threading.Thread(target=reject)]
-    for thread in threads:
-        thread.start()
-    try:
-        wait_until(lambda: backends_waiting_for_a_lock(app) == 1, message="the rejection waits for the lock")
-    finally:
-        rejection_waits.set()
-    for thread in threads:
-        thread.join(10)
-    assert results["approve"] == "ok"
-    assert isinstance(results["reject"], gig_services.GigStateError), results["reject"]
+    results = race_for_a_lock(
+        app,
+        in_tenant,
+        acme,
+        lambda: people.approve_gig(db.session.get(User, ADMIN_ID), gig_id),
+        lambda: people.reject_gig(db.session.get(User, mod), gig_id, "Not for this marketplace."),
+        gig_services.GigError,
+    )
+    assert results["first"] == "ok"
+    assert isinstance(results["second"], gig_services.GigStateError), results["second"]
     assert gig_state(acme, gig_id)["status"] == "active"

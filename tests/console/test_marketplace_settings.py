@@ -11,7 +11,7 @@ from app.orders import services as orders
 from app.settings.models import MarketplaceSettings
 from app.settings.services import get_branding
 from tenants.db import db
-from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, login
+from tests.console.conftest import PASSWORD, admin_web, bearer, csrf_token, form_data, login
 from tests.orders.conftest import drive, market  # noqa: F401  (fixture)
 
 FIELDS = (
@@ -41,22 +41,6 @@ def audit(in_tenant, tenant) -> list[AuditEntry]:
         for r in rows:
             db.session.expunge(r)
         return list(rows)
-
-
-def form_data(client, **overrides) -> dict:
-    data = {
-        "csrf_token": csrf_token(client, "/console/settings"),
-        "currency": "USD",
-        "commission_percent": "10",
-        "commission_min_fee": "1.00",
-        "auto_complete_days": "3",
-        "clearance_days": "7",
-        "cancellation_auto_resolve_days": "2",
-        "payout_schedule": "manual",
-        "support_email": "admin@acme.test",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def test_admin_changes_every_setting_on_the_web(tenant_client, acme, in_tenant):

@@ -8,43 +8,16 @@ entry. Tenants never meet, even with equal ids.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import ApiToken, User
-from app.console.models import AuditEntry
 from app.mail.models import EmailMessage
 from tenants.db import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.console.conftest import PASSWORD, csrf_token, login, token
-from tests.helpers import backends_waiting_for_a_lock, wait_until
+from tests.console.conftest import PASSWORD, csrf_token, index_ids, login, token
+from tests.helpers import race_for_a_lock
 
 ADMIN_ID = 1  # the seeded operator admin of every tenant
-
-
-def admin_email(tenant) -> str:
-    return f"admin@{tenant.slug}.test"
-
-
-@pytest.fixture
-def admin_api(tenant_client):
-    """``admin_api(tenant)`` -> (client, headers) of the tenant's seeded admin."""
-
-    def make(tenant):
-        client = tenant_client(tenant.slug)
-        return client, token(client, admin_email(tenant), ADMIN_PASSWORD)
-
-    return make
-
-
-@pytest.fixture
-def admin_web(tenant_client):
-    def make(tenant):
-        return login(tenant_client(tenant.slug), admin_email(tenant), ADMIN_PASSWORD)
-
-    return make
 
 
 @pytest.fixture
@@ -64,35 +37,11 @@ def user_state(in_tenant):
     return read
 
 
-@pytest.fixture
-def audit_of(in_tenant):
-    """``audit_of(tenant)`` -> [(action, target_type, target_id, via, actor_id, changes)] oldest first."""
-
-    def read(tenant):
-        with in_tenant(tenant):
-            rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
-            return [(r.action, r.target_type, r.target_id, r.via, r.actor_id, r.changes) for r in rows]
-
-    return read
-
-
-def _index_ids(in_tenant, tenant, text):
-    """Ids the tenant's search index itself holds for ``text`` (not filtered by the database)."""
-    from app.search import backend
-
-    missing = getattr(backend, "IndexUnavailable", ())  # an index never built holds nothing
-    with in_tenant(tenant):
-        try:
-            return backend.get_backend().search(tenant.id, backend.SearchQuery(text=text)).ids
-        except missing:
-            return []
-
-
 # --------------------------------------------------------------------------- search and view
 
 
 def test_operators_search_users_by_email_name_handle_role_and_status(
-    acme, make_user, in_tenant, admin_api, admin_web
+    acme, make_user, in_tenant, admin_api, operator_web
 ):
     ada = make_user(acme, email="ada@example.com", display_name="Ada Lovelace")
     make_user(acme, email="grace@example.com", display_name="Grace Hopper")
@@ -123,7 +72,7 @@ def test_operators_search_users_by_email_name_handle_role_and_status(
     bad = client.get("/api/v1/console/users", query_string={"q": "x" * 101}, headers=headers)
     assert bad.status_code == 422 and "q" in bad.json["errors"]["query"]
 
-    web = admin_web(acme)
+    web = operator_web(acme)
     page = web.get("/console/users?q=lovelace").get_data(as_text=True)
     assert "ada@example.com" in page and "grace@example.com" not in page
     assert f'data-testid="user-row-{ada}"' in page
@@ -131,7 +80,9 @@ def test_operators_search_users_by_email_name_handle_role_and_status(
     assert bad_page.status_code == 422 and "Unknown status" in bad_page.get_data(as_text=True)
 
 
-def test_user_detail_shows_profile_gigs_orders_and_history(acme, make_seller, make_gig, admin_api, admin_web):
+def test_user_detail_shows_profile_gigs_orders_and_history(
+    acme, make_seller, make_gig, admin_api, operator_web
+):
     seller = make_seller(acme, email="sally@example.com", display_name="Sally Seller")
     make_gig(acme, seller, title="I will draw a cheerful mascot for you")
     client, headers = admin_api(acme)
@@ -147,7 +98,7 @@ def test_user_detail_shows_profile_gigs_orders_and_history(acme, make_seller, ma
     assert body["orders"] == {"as_buyer": 0, "as_seller": 0, "active": 0}
     assert [a["action"] for a in body["audit"]] == ["user.suspend"]
 
-    page = admin_web(acme).get(f"/console/users/{seller}").get_data(as_text=True)
+    page = operator_web(acme).get(f"/console/users/{seller}").get_data(as_text=True)
     for expected in (
         "Sally Seller",
         "sally@example.com",
@@ -162,18 +113,27 @@ def test_user_detail_shows_profile_gigs_orders_and_history(acme, make_seller, ma
 
 
 def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_tells_them(
-    acme, tenant_client, make_seller, make_gig, admin_web, user_state, audit_of, in_tenant, run_jobs, mailbox
+    acme,
+    tenant_client,
+    make_seller,
+    make_gig,
+    operator_web,
+    user_state,
+    audit_of,
+    in_tenant,
+    run_jobs,
+    mailbox,
 ):
     seller = make_seller(acme, email="sally@example.com", display_name="Sally Seller")
     make_gig(acme, seller, title="I will paint a watercolor portrait")
     run_jobs()
-    assert len(_index_ids(in_tenant, acme, "watercolor")) == 1
+    assert len(index_ids(in_tenant, acme, "watercolor")) == 1
     seller_web = login(tenant_client("acme"), "sally@example.com")
     seller_api = token(tenant_client("acme"), "sally@example.com")
     assert seller_web.get("/account").status_code == 200
     assert tenant_client("acme").get("/api/v1/me", headers=seller_api).status_code == 200
 
-    admin = admin_web(acme)
+    admin = operator_web(acme)
     page = f"/console/users/{seller}"
     response = admin.post(
         f"{page}/suspend",
@@ -211,7 +171,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     assert refused.status_code == 422 and "suspended" in refused.get_data(as_text=True)
 
     run_jobs()  # seller.updated -> search drops the gigs; the email goes out
-    assert _index_ids(in_tenant, acme, "watercolor") == []
+    assert index_ids(in_tenant, acme, "watercolor") == []
     [mail] = [m for m in mailbox.messages if m["To"] == "sally@example.com"]
     assert "suspended" in mail["Subject"]
     assert "Asked buyers to pay outside the marketplace." in mailbox.text(mail)
@@ -224,7 +184,7 @@ def test_suspending_a_seller_on_the_web_ends_their_access_hides_their_gigs_and_t
     assert [e[0] for e in audit_of(acme)] == ["user.suspend", "user.reactivate"]
     assert audit_of(acme)[1][5]["status"] == ["suspended", "active"]
     run_jobs()
-    assert len(_index_ids(in_tenant, acme, "watercolor")) == 1
+    assert len(index_ids(in_tenant, acme, "watercolor")) == 1
     assert any("active again" in m["Subject"] for m in mailbox.messages if m["To"] == "sally@example.com")
     login(tenant_client("acme"), "sally@example.com")
 
@@ -241,7 +201,7 @@ def test_api_suspend_and_reactivate_are_audited_as_api(
     assert response.json["status"] == "suspended" and response.json["suspended_reason"] == "Fake reviews."
     response = client.post(f"/api/v1/console/users/{member}/reactivate", headers=headers)
     assert response.status_code == 200 and response.json["status"] == "active"
-    assert [(a, via) for a, _t, _i, via, _u, _c in audit_of(acme)] == [
+    assert [(a, via) for a, _t, _i, via, _u, _c, _s in audit_of(acme)] == [
         ("user.suspend", "api"),
         ("user.reactivate", "api"),
     ]
@@ -294,11 +254,11 @@ def test_admin_grants_moderator_and_the_moderator_can_then_moderate_members_only
 
 
 def test_roles_on_the_web_are_for_admins_only(
-    acme, make_user, tenant_client, admin_web, user_state, audit_of
+    acme, make_user, tenant_client, operator_web, user_state, audit_of
 ):
     member = make_user(acme, email="member@example.com")
     make_user(acme, email="mod@example.com", role="moderator")
-    admin = admin_web(acme)
+    admin = operator_web(acme)
     page = f"/console/users/{member}"
     response = admin.post(f"{page}/role", data={"csrf_token": csrf_token(admin, page), "role": "admin"})
     assert response.status_code == 303 and user_state(acme, member)["role"] == "admin"
@@ -413,9 +373,9 @@ def test_refusals_are_clear_and_change_nothing(acme, make_user, admin_api, user_
     assert [e[0] for e in audit_of(acme)] == ["user.suspend"]
 
 
-def test_web_refusals_show_on_the_form(acme, make_user, admin_web, user_state, audit_of):
+def test_web_refusals_show_on_the_form(acme, make_user, operator_web, user_state, audit_of):
     member = make_user(acme, email="member@example.com")
-    admin = admin_web(acme)
+    admin = operator_web(acme)
     page = f"/console/users/{member}"
     empty = admin.post(f"{page}/suspend", data={"csrf_token": csrf_token(admin, page), "reason": " "})
     assert empty.status_code == 422
@@ -444,7 +404,7 @@ def test_web_refusals_show_on_the_form(acme, make_user, admin_web, user_state, a
 
 
 def test_an_acme_operator_never_sees_or_touches_globex_users_even_with_equal_ids(
-    acme, globex, tenant_client, make_user, admin_api, admin_web, user_state, audit_of
+    acme, globex, tenant_client, make_user, admin_api, operator_web, user_state, audit_of
 ):
     acme_member = make_user(acme, email="acme-member@example.com", display_name="Acme Member")
     globex_member = make_user(globex, email="globex-member@example.com", display_name="Globex Member")
@@ -470,7 +430,7 @@ def test_an_acme_operator_never_sees_or_touches_globex_users_even_with_equal_ids
         f"/api/v1/console/users/{globex_member}/suspend", json={"reason": "Cross-tenant."}, headers=headers
     )
     assert refused.status_code == 401 and user_state(globex, globex_member)["status"] == "active"
-    web = admin_web(acme)
+    web = operator_web(acme)
     cookie = web.get_cookie("session", domain=web.host)
     globex_web = tenant_client("globex")
     globex_web.set_cookie("session", cookie.value, domain=globex_web.host)
@@ -491,42 +451,14 @@ def test_two_admins_suspending_each_other_at_once_never_leave_the_marketplace_wi
     from app.console.people import actions as people
 
     second_admin = make_user(acme, email="admin2@example.com", role="admin")
-    first_done = threading.Event()
-    second_waits = threading.Event()
-    results: dict[str, object] = {}
-
-    def first():
-        with in_tenant(acme):
-            try:
-                people.suspend_user(db.session.get(User, ADMIN_ID), second_admin, "Rogue admin.")
-                first_done.set()
-                second_waits.wait(10)  # keep the transaction (and its locks) open until then
-                db.session.commit()
-                results["first"] = "ok"
-            except Exception as exc:  # noqa: BLE001
-                first_done.set()
-                results["first"] = exc
-
-    def second():
-        first_done.wait(5)
-        with in_tenant(acme):
-            try:
-                people.suspend_user(db.session.get(User, second_admin), ADMIN_ID, "No, you are.")
-                db.session.commit()
-                results["second"] = "ok"
-            except moderation.ModerationError as exc:
-                db.session.rollback()
-                results["second"] = exc
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    try:
-        wait_until(lambda: backends_waiting_for_a_lock(app) == 1, message="the second waits for the locks")
-    finally:
-        second_waits.set()
-    for thread in threads:
-        thread.join(10)
+    results = race_for_a_lock(
+        app,
+        in_tenant,
+        acme,
+        lambda: people.suspend_user(db.session.get(User, ADMIN_ID), second_admin, "Rogue admin."),
+        lambda: people.suspend_user(db.session.get(User, second_admin), ADMIN_ID, "No, you are."),
+        moderation.ModerationError,
+    )
     assert results["first"] == "ok"
     assert isinstance(results["second"], moderation.ModerationForbidden)
     assert user_state(acme, ADMIN_ID)["status"] == "active"

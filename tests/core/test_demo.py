@@ -6,9 +6,7 @@
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -39,12 +37,9 @@ BUYERS = len(people.BUYERS)
 
 
 @pytest.fixture(autouse=True)
-def search_index_dir(app):
-    """This worker's own index folder (tests/conftest.py), empty at the start of each test."""
-    folder = Path(app.config["SEARCH_INDEX_DIR"])
-    shutil.rmtree(folder, ignore_errors=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def _empty_search_index(search_index_dir):
+    """Every test here starts with this worker's index folder empty (tests/conftest.py)."""
+    return search_index_dir
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -11,13 +10,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.accounts.models import User
-from app.accounts.services import upsert_seller_profile
 from app.gigs import services
 from app.gigs.models import Category, Gig
 from tenants.db import db
-
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+from tests.helpers import PASSWORD, bearer_headers, csrf_token, login  # noqa: F401  (for modules)
 
 
 def png(size=(800, 600), color=(30, 120, 200)) -> bytes:
@@ -73,20 +69,6 @@ def first_subcategory_id() -> int:
 
 
 @pytest.fixture
-def make_seller(make_user, in_tenant):
-    """``make_seller(tenant, email=...)`` -> id of a new user with a seller profile."""
-
-    def factory(tenant, email=None, display_name=None, **kwargs):
-        user_id = make_user(tenant, email=email, display_name=display_name, **kwargs)
-        with in_tenant(tenant):
-            upsert_seller_profile(db.session.get(User, user_id), headline="Designer for hire")
-            db.session.commit()
-        return user_id
-
-    return factory
-
-
-@pytest.fixture
 def make_gig(in_tenant):
     """``make_gig(tenant, seller_id, status="active", **data)`` -> gig id (a complete gig)."""
 
@@ -95,16 +77,35 @@ def make_gig(in_tenant):
             seller = db.session.get(User, seller_id)
             data = gig_data(category_id=first_subcategory_id(), **overrides)
             gig = services.create_gig(seller, data)
-            if status in ("active", "paused"):
-                services.publish_gig(seller, gig)
-            if status == "paused":
-                services.pause_gig(seller, gig)
-            if status == "archived":
-                services.archive_gig(seller, gig)
+            move_gig(seller, gig, status)
             db.session.commit()
             return gig.id
 
     return factory
+
+
+def move_gig(seller, gig, status, published=("active", "paused")):
+    """Take a new draft ``gig`` to ``status`` through the services (publishing it first when
+    ``status`` is one of ``published``)."""
+    if status in published:
+        services.publish_gig(seller, gig)
+    if status == "paused":
+        services.pause_gig(seller, gig)
+    if status == "archived":
+        services.archive_gig(seller, gig)
+
+
+@pytest.fixture
+def approval(in_tenant):
+    """``approval(tenant, on=True)``: switch gigs_require_approval on the settings row."""
+    from app.settings.models import MarketplaceSettings
+
+    def switch(tenant, on=True):
+        with in_tenant(tenant):
+            db.session.get(MarketplaceSettings, 1).gigs_require_approval = on
+            db.session.commit()
+
+    return switch
 
 
 @pytest.fixture
@@ -161,21 +162,6 @@ def events_of(in_tenant):
 # --- web -------------------------------------------------------------------------
 
 
-def csrf_token(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no csrf_token on {path}"
-    return match.group(1) or match.group(2)
-
-
-def login(client, email: str, password: str = PASSWORD):
-    token = csrf_token(client, "/login")
-    response = client.post("/login", data={"csrf_token": token, "email": email, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return response
-
-
 @pytest.fixture
 def web():
     return SimpleNamespace(csrf_token=csrf_token, login=login, png=png)
@@ -190,9 +176,7 @@ def api_token(tenant_client):
 
     def sign_in(tenant, email):
         client = tenant_client(tenant.slug)
-        response = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-        assert response.status_code == 200, response.json
-        return client, {"Authorization": f"Bearer {response.json['access_token']}"}
+        return client, bearer_headers(client, email)
 
     return sign_in
 

@@ -16,18 +16,7 @@ from app.accounts.models import User
 from app.gigs import moderation, services
 from app.gigs.models import Gig
 from app.gigs.services import GigError, GigNotFound
-from app.settings.models import MarketplaceSettings
 from tenants.db import db
-
-
-@pytest.fixture
-def approval(in_tenant):
-    def switch(tenant, on=True):
-        with in_tenant(tenant):
-            db.session.get(MarketplaceSettings, 1).gigs_require_approval = on
-            db.session.commit()
-
-    return switch
 
 
 def _user(user_id) -> User:

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 
-from tests.search.conftest import make_gig, make_seller, search_index_dir  # noqa: F401  (fixtures)
+from tests.search.conftest import _empty_search_index, make_gig  # noqa: F401  (fixtures)
 
 HEADER = "X-Search-Did-You-Mean"
 # What gunicorn (and RFC 9110) accept in a header value: visible ASCII, space and tab.

@@ -8,7 +8,6 @@ import socketio
 import sqlalchemy as sa
 
 from tenants.db import db
-from tests.messaging.conftest import socket_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture

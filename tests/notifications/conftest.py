@@ -1,44 +1,18 @@
-"""Notifications test kit: users in a conversation, logins, tokens, scheduled jobs, a live Socket.IO server.
-
-The Socket.IO server and client are copied from tests/messaging/conftest.py (test
-directories are not packages, and tests never import each other's conftest).
-"""
+"""Notifications test kit: users in a conversation, logins, scheduled jobs, Socket.IO clients
+(the live server, clients, sign-in helpers and ``access_token`` are the suite's own: tests/helpers.py,
+tests/conftest.py)."""
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-
 import pytest
-import socketio
 from rq import Queue
 
 from app.accounts.models import User
-from app.accounts.tokens import issue_token_pair
 from app.extensions import redis_store
 from app.messaging import services as messaging
 from app.notifications.models import Notification
 from tenants.db import db
-
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-
-
-def csrf_token(client, path: str) -> str:
-    """GET ``path`` and return the first CSRF token on it."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no csrf_token on {path}"
-    return match.group(1) or match.group(2)
-
-
-def login(client, email: str, password: str = PASSWORD):
-    token = csrf_token(client, "/login")
-    response = client.post("/login", data={"csrf_token": token, "email": email, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return client
+from tests.helpers import ChatClient, close_all, csrf_token, login
 
 
 @pytest.fixture
@@ -113,78 +87,14 @@ def release_scheduled(app):
 
 
 @pytest.fixture
-def access_token(in_tenant):
-    """``access_token(tenant, user_id)`` -> a fresh API access token."""
+def socket_client(socket_server):
+    """``socket_client("acme", token=...)`` -> a connected ChatClient (closed after the test)."""
+    clients: list[ChatClient] = []
 
-    def issue(tenant, user_id: int) -> str:
-        with in_tenant(tenant):
-            pair = issue_token_pair(db.session.get(User, user_id))
-            db.session.commit()
-            return pair["access_token"]
-
-    return issue
-
-
-# --- a live Socket.IO server: the messaging tests' own -------------------------------------
-
-from tests.messaging.conftest import SocketServer, socket_server  # noqa: E402, F401, F811
-
-
-class SocketClient:
-    """A python-socketio client that records every event it receives."""
-
-    def __init__(self, server: SocketServer, slug: str, *, token: str):
-        host = server.host(slug)
-        self.sio = socketio.Client(
-            reconnection=False,
-            websocket_extra_options={"host": host, "origin": f"http://{host}"},
-        )
-        self.events: list[tuple[str, object]] = []
-        self.condition = threading.Condition()
-        self._base = f"http://127.0.0.1:{server.port}"
-        self._auth = {"token": token}
-
-        @self.sio.on("*")
-        def _any(event, *args):
-            with self.condition:
-                self.events.append((event, args[0] if args else None))
-                self.condition.notify_all()
-
-    def connect(self):
-        self.sio.connect(self._base, auth=self._auth, transports=["websocket"], wait_timeout=5)
-        return self
-
-    def of(self, name: str) -> list:
-        with self.condition:
-            return [data for event, data in self.events if event == name]
-
-    def wait_for(self, name: str, predicate=lambda data: True, timeout: float = 5):
-        deadline = time.monotonic() + timeout
-        with self.condition:
-            while True:
-                for event, data in self.events:
-                    if event == name and predicate(data):
-                        return data
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no {name!r} event within {timeout}s; got {self.events!r}")
-                self.condition.wait(remaining)
-
-    def disconnect(self):
-        if self.sio.connected:
-            self.sio.disconnect()
-
-
-@pytest.fixture
-def socket_client(socket_server):  # noqa: F811  (the fixture imported above)
-    """``socket_client("acme", token=...)`` -> a connected SocketClient (closed after the test)."""
-    clients: list[SocketClient] = []
-
-    def factory(slug: str, *, token: str) -> SocketClient:
-        client = SocketClient(socket_server, slug, token=token)
+    def factory(slug: str, *, token: str) -> ChatClient:
+        client = ChatClient(socket_server, slug, token=token)
         clients.append(client)
         return client.connect()
 
     yield factory
-    for client in clients:
-        client.disconnect()
+    close_all(clients)

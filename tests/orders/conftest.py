@@ -14,7 +14,7 @@ from app.ledger.models import LedgerTransaction
 from app.orders import services
 from app.orders.models import Order
 from tenants.db import db
-from tests.gigs.conftest import api_token, csrf_token, login, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.gigs.conftest import api_token, csrf_token, login, make_gig  # noqa: F401  (fixtures)
 
 PASSWORD = "correct-horse-battery"
 # gig_data(): basic 5000 / 5 days / 2 revisions; standard 12000; premium 25000 unlimited;

@@ -22,35 +22,21 @@ def test_whole_lifecycle_through_the_api(acme, market, api_token, in_tenant, run
     buyer, bh = api_token(acme, m.buyer_email)
     seller, sh = api_token(acme, m.seller_email)
 
-    placed = buyer.post(
-        "/api/v1/orders",
-        json={
-            "gig_id": m.gig_id,
-            "tier": "standard",
-            "extras": m.extra_ids,
-            "quantity": 2,
-            "total_minor": (STANDARD + EXTRA) * 2,
-            "currency": "USD",
-        },
-        headers={**bh, "Idempotency-Key": "place-1"},
-    )
+    body = {
+        "gig_id": m.gig_id,
+        "tier": "standard",
+        "extras": m.extra_ids,
+        "quantity": 2,
+        "total_minor": (STANDARD + EXTRA) * 2,
+        "currency": "USD",
+    }
+    placed = buyer.post("/api/v1/orders", json=body, headers={**bh, "Idempotency-Key": "place-1"})
     assert placed.status_code == 201, placed.json
     order = placed.json
     assert order["status"] == "awaiting_payment" and order["total_minor"] == (STANDARD + EXTRA) * 2
     assert order["money"]["escrow_minor"] == 0
     # the same key and body replay the answer: still one order
-    again = buyer.post(
-        "/api/v1/orders",
-        json={
-            "gig_id": m.gig_id,
-            "tier": "standard",
-            "extras": m.extra_ids,
-            "quantity": 2,
-            "total_minor": (STANDARD + EXTRA) * 2,
-            "currency": "USD",
-        },
-        headers={**bh, "Idempotency-Key": "place-1"},
-    )
+    again = buyer.post("/api/v1/orders", json=body, headers={**bh, "Idempotency-Key": "place-1"})
     assert again.status_code == 201 and again.json["id"] == order["id"]
     assert again.headers.get("Idempotent-Replayed") == "true"
     listed = buyer.get("/api/v1/orders", headers=bh)

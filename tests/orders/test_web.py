@@ -167,33 +167,16 @@ def test_custom_offer_from_a_conversation(acme, market, tenant_client, web, in_t
     web.login(seller, m.seller_email, PASSWORD)
     web.login(buyer, m.buyer_email, PASSWORD)
     page = f"/inbox/{cid}/offers"
-    bad = post_on(
-        seller,
-        page,
-        page,
-        {
-            "title": "Kit",
-            "price": "100",
-            "delivery_days": "5",
-            "milestone_0_title": "A",
-            "milestone_0_amount": "30",
-        },
-    )
+    offer = {
+        "title": "Kit",
+        "price": "100",
+        "delivery_days": "5",
+        "milestone_0_title": "A",
+        "milestone_0_amount": "30",
+    }
+    bad = post_on(seller, page, page, offer)
     assert bad.status_code == 422 and "add up to" in bad.get_data(as_text=True)
-    sent = post_on(
-        seller,
-        page,
-        page,
-        {
-            "title": "Kit",
-            "price": "100",
-            "delivery_days": "5",
-            "milestone_0_title": "A",
-            "milestone_0_amount": "30",
-            "milestone_1_title": "B",
-            "milestone_1_amount": "70",
-        },
-    )
+    sent = post_on(seller, page, page, {**offer, "milestone_1_title": "B", "milestone_1_amount": "70"})
     assert sent.status_code == 303
     offer_page = sent.headers["Location"]
     offer_id = int(offer_page.rstrip("/").rsplit("/", 1)[1])

@@ -3,7 +3,6 @@ tenants switched to Stripe with keys of their own."""
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -18,11 +17,9 @@ from app.payments import services
 from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.gigs.conftest import PASSWORD, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.gigs.conftest import PASSWORD, make_gig  # noqa: F401  (fixtures)
+from tests.helpers import form_tokens, login  # noqa: F401  (for modules)
 from tests.payments.stripe_emulator import EmulatorServer, StripeEmulator
-
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-IDEM_RE = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 # Each tenant its own Stripe platform account: its own keys and webhook secret.
 STRIPE_KEYS = {
@@ -37,29 +34,6 @@ STRIPE_KEYS = {
         "webhook_secret": "whsec_globexSigning456",
     },
 }
-
-
-def form_tokens(client, path: str) -> dict:
-    """GET ``path``; the CSRF token and (when present) the idempotency key of its form."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
-    html = response.get_data(as_text=True)
-    csrf = CSRF_RE.search(html)
-    assert csrf, f"no csrf_token on {path}"
-    tokens = {"csrf_token": csrf.group(1) or csrf.group(2)}
-    idem = IDEM_RE.search(html)
-    if idem:
-        tokens["idempotency_key"] = idem.group(1)
-    return tokens
-
-
-def login(client, email: str, password: str = PASSWORD):
-    tokens = form_tokens(client, "/login")
-    response = client.post(
-        "/login", data={"csrf_token": tokens["csrf_token"], "email": email, "password": password}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
 
 
 @pytest.fixture
@@ -88,6 +62,11 @@ def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa:
         def client(email):
             return login(tenant_client(tenant.slug), email)
 
+        def buyer_checkout():
+            """Place an order and open its checkout -> (order id, checkout url, the buyer's web client)."""
+            order_id = place()
+            return order_id, checkout(order_id), client(buyer_email)
+
         return SimpleNamespace(
             tenant=tenant,
             seller_id=seller_id,
@@ -98,6 +77,7 @@ def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa:
             place=place,
             checkout=checkout,
             client=client,
+            buyer_checkout=buyer_checkout,
         )
 
     return build
@@ -145,6 +125,17 @@ def money(in_tenant):
     return snapshot
 
 
+def complete_order(order_id: int) -> User:
+    """Take a paid order (tenant bound) through requirements, delivery and completion; flushes.
+    Returns its seller."""
+    order = db.session.get(Order, order_id)
+    buyer, seller = db.session.get(User, order.buyer_id), db.session.get(User, order.seller_id)
+    orders.submit_requirements(buyer, order_id, "Make it blue.")
+    orders.deliver(seller, order_id, "Here it is.", [])
+    orders.complete(buyer, order_id)
+    return seller
+
+
 @pytest.fixture
 def seller_earnings(in_tenant):
     """``seller_earnings(tenant, order_id)``: deliver and complete the order, then clear the
@@ -154,11 +145,7 @@ def seller_earnings(in_tenant):
     def run(tenant, order_id):
         with in_tenant(tenant):
             order = db.session.get(Order, order_id)
-            seller = db.session.get(User, order.seller_id)
-            buyer = db.session.get(User, order.buyer_id)
-            orders.submit_requirements(buyer, order_id, "Make it blue.")
-            orders.deliver(seller, order_id, "Here it is.", [])
-            orders.complete(buyer, order_id)
+            seller = complete_order(order_id)
             db.session.commit()
             services.clear_due_earnings(datetime.now(UTC) + timedelta(days=365))
             db.session.commit()

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.events.models import OutboxEvent
 from app.orders import services as orders
-from app.orders.models import Order
 from app.payments import services, tasks
 from app.payments.models import Payment
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
-from tests.payments.conftest import PASSWORD, form_tokens
+from tests.helpers import bearer_headers
+from tests.payments.conftest import complete_order, form_tokens
 from tests.payments.test_sandbox_checkout import SUCCEEDS, pay
 
 SELLER_NET = 4500  # 50.00 minus the 10% commission
@@ -27,12 +27,6 @@ def paid_order(m):
     url = m.checkout(order_id)
     assert pay(m.client(m.buyer_email), url, SUCCEEDS).status_code == 302
     return order_id
-
-
-def api_headers(client, email):
-    response = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def test_earnings_page_shows_pending_then_available_balance_and_history(
@@ -93,11 +87,7 @@ def test_pending_earnings_cannot_be_paid_out_before_clearance(market, money, acm
     m = market(acme)
     order_id = paid_order(m)
     with in_tenant(acme):
-        order = db.session.get(Order, order_id)
-        buyer, seller = db.session.get(User, order.buyer_id), db.session.get(User, order.seller_id)
-        orders.submit_requirements(buyer, order_id, "Blue.")
-        orders.deliver(seller, order_id, "Done.", [])
-        orders.complete(buyer, order_id)
+        seller = complete_order(order_id)
         db.session.commit()
         try:
             services.request_payout(seller, 100)
@@ -113,7 +103,7 @@ def test_api_balances_transactions_and_payouts(market, seller_earnings, tenant_c
     m = market(acme)
     seller_earnings(acme, paid_order(m))
     client = tenant_client("acme")
-    headers = api_headers(client, m.seller_email)
+    headers = bearer_headers(client, m.seller_email)
     balances = client.get("/api/v1/balances", headers=headers)
     assert balances.json == {"currency": "USD", "pending_minor": 0, "available_minor": SELLER_NET}
     transactions = client.get("/api/v1/transactions?page=1&page_size=1", headers=headers)
@@ -144,13 +134,13 @@ def test_api_payment_is_visible_to_its_buyer_and_seller_only(
         payment_id = db.session.scalar(sa.select(Payment.id).where(Payment.order_id == order_id))
     client = tenant_client("acme")
     for email in (m.buyer_email, m.seller_email):
-        response = client.get(f"/api/v1/payments/{payment_id}", headers=api_headers(client, email))
+        response = client.get(f"/api/v1/payments/{payment_id}", headers=bearer_headers(client, email))
         assert response.status_code == 200
         assert response.json["status"] == "succeeded" and response.json["amount_minor"] == 5000
     make_user(acme, email="nosy@example.com")
     assert (
         client.get(
-            f"/api/v1/payments/{payment_id}", headers=api_headers(client, "nosy@example.com")
+            f"/api/v1/payments/{payment_id}", headers=bearer_headers(client, "nosy@example.com")
         ).status_code
         == 404
     )
@@ -179,11 +169,7 @@ def test_worker_tick_clears_earnings_and_pays_the_daily_schedule_once(
     m = market(acme)
     order_id = paid_order(m)
     with in_tenant(acme):
-        order = db.session.get(Order, order_id)
-        buyer, seller = db.session.get(User, order.buyer_id), db.session.get(User, order.seller_id)
-        orders.submit_requirements(buyer, order_id, "Blue.")
-        orders.deliver(seller, order_id, "Done.", [])
-        orders.complete(buyer, order_id)
+        complete_order(order_id)
         db.session.get(MarketplaceSettings, 1).payout_schedule = "daily"
         db.session.get(MarketplaceSettings, 1).clearance_days = 0
         db.session.commit()

@@ -42,9 +42,7 @@ def test_card_that_succeeds_pays_the_order_into_escrow(market, money, acme):
 
 def test_declined_card_shows_a_clear_message_and_moves_no_money(market, money, acme):
     m = market(acme)
-    order_id = m.place()
-    url = m.checkout(order_id)
-    client = m.client(m.buyer_email)
+    order_id, url, client = m.buyer_checkout()
     response = pay(client, url, DECLINED)
     assert response.status_code == 402
     assert "Your card was declined" in response.get_data(as_text=True)
@@ -59,9 +57,7 @@ def test_declined_card_shows_a_clear_message_and_moves_no_money(market, money, a
 
 def test_card_needing_authentication_pays_only_after_the_second_step(market, money, acme):
     m = market(acme)
-    order_id = m.place()
-    url = m.checkout(order_id)
-    client = m.client(m.buyer_email)
+    order_id, url, client = m.buyer_checkout()
     response = pay(client, url, AUTHENTICATE)
     assert response.status_code == 302
     step = response.headers["Location"]
@@ -78,9 +74,7 @@ def test_card_needing_authentication_pays_only_after_the_second_step(market, mon
 
 def test_failed_authentication_leaves_the_order_unpaid(market, money, acme):
     m = market(acme)
-    order_id = m.place()
-    url = m.checkout(order_id)
-    client = m.client(m.buyer_email)
+    order_id, url, client = m.buyer_checkout()
     step = pay(client, url, AUTHENTICATE).headers["Location"]
     client.post(step, data={**form_tokens(client, step), "fail": "1"})
     after = money(acme, order_id)
@@ -90,9 +84,7 @@ def test_failed_authentication_leaves_the_order_unpaid(market, money, acme):
 
 def test_bad_card_details_get_field_errors_and_change_nothing(market, money, acme):
     m = market(acme)
-    order_id = m.place()
-    url = m.checkout(order_id)
-    client = m.client(m.buyer_email)
+    order_id, url, client = m.buyer_checkout()
     for number, expiry, cvc, message in (
         ("4242 4242 4242 4241", "12/40", "123", "Enter a valid card number."),
         ("5555 5555 5555 4444", "12/40", "123", "use a test card"),
@@ -109,9 +101,7 @@ def test_bad_card_details_get_field_errors_and_change_nothing(market, money, acm
 
 def test_replayed_submit_pays_once(market, money, acme):
     m = market(acme)
-    order_id = m.place()
-    url = m.checkout(order_id)
-    client = m.client(m.buyer_email)
+    order_id, url, client = m.buyer_checkout()
     tokens = form_tokens(client, url)
     first = pay(client, url, SUCCEEDS, tokens=tokens)
     second = pay(client, url, SUCCEEDS, tokens=tokens)  # a double click: same form, same key

@@ -38,11 +38,16 @@ def payment_of(in_tenant, tenant, order_id):
         return payment
 
 
-def stripe_paid_order(m, emulator, keys, tenant_client, in_tenant):
-    """An order paid at Stripe and confirmed by a ``payment_intent.succeeded`` webhook."""
+def checked_out_order(m, in_tenant):
+    """An order placed in market ``m`` with its checkout opened -> (order id, its Payment)."""
     order_id = m.place()
     m.checkout(order_id)
-    payment = payment_of(in_tenant, m.tenant, order_id)
+    return order_id, payment_of(in_tenant, m.tenant, order_id)
+
+
+def stripe_paid_order(m, emulator, keys, tenant_client, in_tenant):
+    """An order paid at Stripe and confirmed by a ``payment_intent.succeeded`` webhook."""
+    order_id, payment = checked_out_order(m, in_tenant)
     intent = emulator.succeed(keys.secret_key, payment.provider_ref)
     response = deliver(
         tenant_client, m.tenant.slug, event("payment_intent.succeeded", intent), keys.webhook_secret
@@ -166,9 +171,7 @@ def test_forged_and_stale_webhooks_are_rejected_and_change_nothing(
 ):
     keys = use_stripe(acme)
     m = market(acme)
-    order_id = m.place()
-    m.checkout(order_id)
-    payment = payment_of(in_tenant, acme, order_id)
+    order_id, payment = checked_out_order(m, in_tenant)
     evt = event("payment_intent.succeeded", stripe_emulator.succeed(keys.secret_key, payment.provider_ref))
     assert deliver(tenant_client, "acme", evt, "whsec_forgedByAnAttacker").status_code == 400
     assert deliver(tenant_client, "acme", evt, keys.webhook_secret, signature="").status_code == 400
@@ -217,9 +220,7 @@ def test_failure_after_success_changes_nothing_and_success_after_failure_pays(
 ):
     keys = use_stripe(acme)
     m = market(acme)
-    order_id = m.place()
-    m.checkout(order_id)
-    payment = payment_of(in_tenant, acme, order_id)
+    order_id, payment = checked_out_order(m, in_tenant)
     intent = stripe_emulator.get(keys.secret_key, payment.provider_ref)
     failed = {
         **intent,

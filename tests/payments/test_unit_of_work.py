@@ -70,17 +70,23 @@ def test_declined_card_is_kept_although_the_answer_is_an_error(market, acme, in_
     assert payment_row(in_tenant, acme, payment_id) == ("failed", services.DECLINED_MESSAGE, 2)
 
 
+def _half_done_then(status: int, message: str):
+    """An ``account.updated`` handler that changes a setting, flushes, then fails with ``status``."""
+
+    def handler(account):
+        db.session.get(MarketplaceSettings, 1).stripe_publishable_key = "pk_test_halfDone"
+        db.session.flush()
+        raise services.PaymentError(status, message)
+
+    return handler
+
+
 def test_stripe_event_refused_by_its_handler_is_recorded_without_its_effects(
     use_stripe, tenant_client, acme, in_tenant, monkeypatch
 ):
     keys = use_stripe(acme)
-
-    def flush_then_refuse(account):
-        db.session.get(MarketplaceSettings, 1).stripe_publishable_key = "pk_test_halfDone"
-        db.session.flush()
-        raise services.PaymentError(409, "This account cannot be updated.")
-
-    monkeypatch.setitem(webhooks._STRIPE_HANDLERS, "account.updated", flush_then_refuse)
+    refuse = _half_done_then(409, "This account cannot be updated.")
+    monkeypatch.setitem(webhooks._STRIPE_HANDLERS, "account.updated", refuse)
     evt = event("account.updated", {"id": "acct_refused", "object": "account"})
     refused = deliver(tenant_client, "acme", evt, keys.webhook_secret)
     assert refused.status_code == 409 and refused.json["outcome"] == "refused"
@@ -97,12 +103,7 @@ def test_stripe_event_failing_with_an_outage_is_not_recorded(
     use_stripe, tenant_client, acme, in_tenant, monkeypatch
 ):
     keys = use_stripe(acme)
-
-    def unavailable(account):
-        db.session.get(MarketplaceSettings, 1).stripe_publishable_key = "pk_test_halfDone"
-        db.session.flush()
-        raise services.PaymentError(503, "The payment provider is unreachable.")
-
+    unavailable = _half_done_then(503, "The payment provider is unreachable.")
     monkeypatch.setitem(webhooks._STRIPE_HANDLERS, "account.updated", unavailable)
     evt = event("account.updated", {"id": "acct_later", "object": "account"})
     assert deliver(tenant_client, "acme", evt, keys.webhook_secret).status_code == 503

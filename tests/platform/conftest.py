@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -11,26 +10,11 @@ import sqlalchemy as sa
 from app.platform import services
 from app.platform.models import PlatformAdmin
 from tenants.db import db
-from tests.orders.conftest import drive, make_gig, make_seller, market  # noqa: F401  (fixtures, helper)
+from tests.helpers import csrf_token, post_form
+from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtures, helper)
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 ADMIN_EMAIL = "ops@gigforge.test"
 ADMIN_PASSWORD = "platform-lantern-harbor-9"
-
-
-def csrf_token(client, path: str) -> str:
-    """GET ``path`` and return the CSRF token of its (first) form."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no csrf_token on {path}"
-    return match.group(1) or match.group(2)
-
-
-def post_form(client, page: str, data: dict, action: str | None = None, **kwargs):
-    """Submit a form of ``page`` (to ``action`` or the page itself) with a fresh CSRF token."""
-    token = csrf_token(client, page)
-    return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)
 
 
 def platform_login(client, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, next: str | None = None):

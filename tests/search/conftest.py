@@ -4,7 +4,6 @@ that go through the gigs services (events -> ``run_jobs()`` -> handlers -> index
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,13 @@ _spec = importlib.util.spec_from_file_location(
 )
 _gigs_kit = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_gigs_kit)
-make_seller = _gigs_kit.make_seller
 gig_data = _gigs_kit.gig_data
 
 
 @pytest.fixture(autouse=True)
-def search_index_dir(app):
-    """Indexes live in this worker's own folder (tests/conftest.py), empty at the start of each test."""
-    folder = Path(app.config["SEARCH_INDEX_DIR"])
-    shutil.rmtree(folder, ignore_errors=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def _empty_search_index(search_index_dir):
+    """Every search test starts with this worker's index folder empty (tests/conftest.py)."""
+    return search_index_dir
 
 
 def category_id(slug: str) -> int:
@@ -94,12 +89,7 @@ def make_gig(in_tenant):
                 extras=[],
             )
             gig = gig_services.create_gig(seller, data)
-            if status in ("active", "paused", "archived"):
-                gig_services.publish_gig(seller, gig)
-            if status == "paused":
-                gig_services.pause_gig(seller, gig)
-            if status == "archived":
-                gig_services.archive_gig(seller, gig)
+            _gigs_kit.move_gig(seller, gig, status, published=("active", "paused", "archived"))
             db.session.commit()
             return gig.id
 

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.helpers import watched_page
+
 pytestmark = pytest.mark.browser
 
 
@@ -45,12 +47,7 @@ def test_buyer_finds_a_gig_through_suggestions_and_filters(
     context = browser.new_context()
     errors = []
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on(
-            "response",
-            lambda r: r.status >= 400 and "favicon" not in r.url and errors.append(f"{r.status} {r.url}"),
-        )
+        page = watched_page(context, errors)
         page.goto(live_server.url("acme.localhost", "/"))
         box = page.get_by_role("combobox", name="Search gigs")
         box.press_sequentially("minim", delay=40)

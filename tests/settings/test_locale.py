@@ -14,39 +14,13 @@ from app.settings.models import MarketplaceSettings
 from app.settings.services import get_branding
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
-from tests.gigs.conftest import csrf_token, login
+from tests.console.conftest import bearer, form_data, login
 
 
 def _stored(in_tenant, tenant) -> tuple[str, str, int]:
     with in_tenant(tenant):
         row = db.session.get(MarketplaceSettings, 1)
         return row.locale, row.currency, row.commission_min_fee_minor
-
-
-def _api(tenant_client, tenant):
-    client = tenant_client(tenant.slug)
-    response = client.post(
-        "/api/v1/auth/token", json={"email": f"admin@{tenant.slug}.test", "password": ADMIN_PASSWORD}
-    )
-    assert response.status_code == 200, response.json
-    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
-
-
-def _form(client, **overrides) -> dict:
-    data = {
-        "csrf_token": csrf_token(client, "/console/settings"),
-        "currency": "USD",
-        "locale": "en_US",
-        "commission_percent": "10",
-        "commission_min_fee": "1.00",
-        "auto_complete_days": "3",
-        "clearance_days": "7",
-        "cancellation_auto_resolve_days": "2",
-        "payout_schedule": "manual",
-        "support_email": "admin@acme.test",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_new_marketplaces_write_amounts_the_american_way(acme, in_tenant):
@@ -57,7 +31,7 @@ def test_new_marketplaces_write_amounts_the_american_way(acme, in_tenant):
 
 
 def test_admin_sets_the_locale_through_the_api_and_amounts_follow_at_once(tenant_client, acme, in_tenant):
-    client, headers = _api(tenant_client, acme)
+    client, headers = bearer(tenant_client, acme)
     assert client.get("/api/v1/console/settings", headers=headers).json["locale"] == "en_US"
     response = client.patch("/api/v1/console/settings", json={"locale": "de-DE"}, headers=headers)
     assert response.status_code == 200, response.json
@@ -73,7 +47,7 @@ def test_admin_sets_the_locale_through_the_api_and_amounts_follow_at_once(tenant
 
 
 def test_an_unknown_locale_is_refused_through_the_api_and_nothing_changes(tenant_client, acme, in_tenant):
-    client, headers = _api(tenant_client, acme)
+    client, headers = bearer(tenant_client, acme)
     before = _stored(in_tenant, acme)
     for bad in ("xx_YY", "", "de_DE; DROP TABLE", 42):
         response = client.patch(
@@ -92,7 +66,9 @@ def test_admin_sets_the_locale_on_the_web_and_the_fee_is_read_in_it(tenant_clien
     page = client.get("/console/settings").get_data(as_text=True)
     assert 'data-testid="locale"' in page and 'value="hu_HU"' in page
     # Hungarian: a decimal comma. The fee is read in the locale being saved.
-    response = client.post("/console/settings", data=_form(client, locale="hu_HU", commission_min_fee="1,50"))
+    response = client.post(
+        "/console/settings", data=form_data(client, locale="hu_HU", commission_min_fee="1,50")
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     assert _stored(in_tenant, acme) == ("hu_HU", "USD", 150)
     page = client.get("/console/settings").get_data(as_text=True)
@@ -107,7 +83,7 @@ def test_an_unknown_locale_on_the_web_is_shown_on_its_field_and_changes_nothing(
     login(client, "admin@acme.test", ADMIN_PASSWORD)
     before = _stored(in_tenant, acme)
     response = client.post(
-        "/console/settings", data=_form(client, locale="klingon", commission_min_fee="2.00")
+        "/console/settings", data=form_data(client, locale="klingon", commission_min_fee="2.00")
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -116,7 +92,7 @@ def test_an_unknown_locale_on_the_web_is_shown_on_its_field_and_changes_nothing(
 
 
 def test_a_locale_set_through_the_api_stays_selected_on_the_web(tenant_client, acme, in_tenant):
-    client, headers = _api(tenant_client, acme)
+    client, headers = bearer(tenant_client, acme)
     assert (
         client.patch("/api/v1/console/settings", json={"locale": "fr_CH"}, headers=headers).status_code == 200
     )
@@ -125,5 +101,5 @@ def test_a_locale_set_through_the_api_stays_selected_on_the_web(tenant_client, a
     page = web.get("/console/settings").get_data(as_text=True)
     assert re.search(r'<option selected value="fr_CH">|<option value="fr_CH" selected>', page)
     # Saving the page without touching the list keeps it.
-    assert web.post("/console/settings", data=_form(web, locale="fr_CH")).status_code == 302
+    assert web.post("/console/settings", data=form_data(web, locale="fr_CH")).status_code == 302
     assert _stored(in_tenant, acme)[0] == "fr_CH"

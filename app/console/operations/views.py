@@ -53,17 +53,31 @@ def order_list():
     filters, loose = _order_filters(form)
     page = _page()
     rows, total = orders.search_orders(filters, page) if filters is not None else ([], 0)
+    return _filtered_list(
+        "console/orders.html",
+        form,
+        loose,
+        filters,
+        page,
+        total,
+        orders.ORDER_PAGE_SIZE,
+        rows=rows,
+        invalid=filters is None,
+    )
+
+
+def _filtered_list(template, form, loose, filters, page, total, page_size, **context):
+    """A filtered, paginated list page: 422 when the filters are refused (``filters`` is None)."""
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
-        "console/orders.html",
+        template,
         form=form,
         loose_errors=loose,
-        rows=rows,
         total=total,
         page=page,
-        pages=_pages(total, orders.ORDER_PAGE_SIZE),
+        pages=_pages(total, page_size),
         args=args,
-        invalid=filters is None,
+        **context,
     ), (422 if filters is None else 200)
 
 
@@ -168,19 +182,18 @@ def audit_log_page():
         if filters is not None
         else ([], 0)
     )
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template(
+    return _filtered_list(
         "console/audit_log.html",
-        form=form,
-        loose_errors=loose,
+        form,
+        loose,
+        filters,
+        page,
+        total,
+        audit_log.AUDIT_PAGE_SIZE,
         entries=entries,
-        total=total,
-        page=page,
-        pages=_pages(total, audit_log.AUDIT_PAGE_SIZE),
-        args=args,
         describe_changes=audit.describe_changes,
         can_export=console_user().role == ADMIN,
-    ), (422 if filters is None else 200)
+    )
 
 
 # --------------------------------------------------------------------------- CSV exports

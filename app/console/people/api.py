@@ -42,6 +42,20 @@ USER_ID = "/users/<int(max=2147483647):user_id>"
 GIG_ID = "/gigs/<int(max=2147483647):gig_id>"
 
 
+def _filtered_page(search, refusal: type[Exception], pagination_parameters, **filters):
+    """One page of ``search(**filters, page=, per_page=)`` -> ``(rows, total)``; the total goes to
+    the X-Pagination header. A ``refusal`` of the filters is about the query arguments."""
+    try:
+        rows, total = search(
+            **filters, page=pagination_parameters.page, per_page=pagination_parameters.page_size
+        )
+    except refusal as exc:
+        exc.location = "query"
+        raise
+    pagination_parameters.item_count = total
+    return rows
+
+
 def _documented(*codes: tuple[int, str]):
     def decorator(view):
         for code, description in codes:
@@ -67,19 +81,14 @@ class ConsoleUsers(MethodView):
         Filter by `q` (email, name, handle or id), `role` and `status`; newest first.
         Paginated: `page`, `page_size`; the total is in the `X-Pagination` header.
         """
-        try:
-            users, total = user_rules.search_users(
-                args.get("q"),
-                args.get("role"),
-                args.get("status"),
-                page=pagination_parameters.page,
-                per_page=pagination_parameters.page_size,
-            )
-        except AccountError as exc:  # bad filters: they are query arguments
-            exc.location = "query"
-            raise
-        pagination_parameters.item_count = total
-        return users
+        return _filtered_page(
+            user_rules.search_users,
+            AccountError,
+            pagination_parameters,
+            q=args.get("q"),
+            role=args.get("role"),
+            status=args.get("status"),
+        )
 
 
 @blp.route(USER_ID)
@@ -156,18 +165,13 @@ class ConsoleGigs(MethodView):
     def get(self, args, pagination_parameters):
         """Every gig of the marketplace, in any status. `status=pending_approval` is the
         moderation queue, oldest first. Paginated: `page`, `page_size` (`X-Pagination`)."""
-        try:
-            gigs, total = gig_rules.list_gigs_for_operators(
-                status=args.get("status"),
-                q=args.get("q"),
-                page=pagination_parameters.page,
-                per_page=pagination_parameters.page_size,
-            )
-        except GigError as exc:  # bad filters: they are query arguments
-            exc.location = "query"
-            raise
-        pagination_parameters.item_count = total
-        return gigs
+        return _filtered_page(
+            gig_rules.list_gigs_for_operators,
+            GigError,
+            pagination_parameters,
+            status=args.get("status"),
+            q=args.get("q"),
+        )
 
 
 @blp.route(GIG_ID)
