@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from app.core.devserver import WorkerSupervisor
+from app.demo.devserver import WorkerSupervisor
 
 
 class FakeProcess:
