@@ -91,12 +91,14 @@ def limit_request_body() -> None:
         if length > limit:
             raise _too_large(limit, length)
         request.max_content_length = limit
-    else:
-        # Chunked: Werkzeug bounds the read at one byte past the limit, and that byte is the
-        # capped stream's cue. (Only a server that terminates such a stream, as gunicorn does,
-        # passes it on at all; otherwise Werkzeug reads no body.)
+    elif request.environ.get("wsgi.input_terminated"):
+        # No declared length (chunked), from a server that ends the stream itself (gunicorn):
+        # Werkzeug bounds the read at one byte past the limit, and that byte is the capped
+        # stream's cue. (Without wsgi.input_terminated Werkzeug reads no such body at all.)
         request.environ["wsgi.input"] = _CappedStream(request.environ["wsgi.input"], limit)
         request.max_content_length = limit + 1
+    else:
+        request.max_content_length = limit
 
 
 def init_app(app: Flask) -> None:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 FIRST_RETRY_DELAY = 0.5  # seconds; doubled after each failed attempt
 MAX_RETRY_DELAY = 30.0
+STABLE_SECONDS = 60.0  # a worker that ran this long before failing restarts without a pause
 LOCK_RETRY_SECONDS = 5.0  # how often a worker without the scheduler lock tries to get it
 
 
@@ -107,12 +108,14 @@ def run_worker(
     try:
         _install_stop_handlers(stop)
         ended = None  # the RQ worker that ended on an error
+        restart_delay = 0.0
         while wait_for_redis(connection, stop):
             if ended is not None:
                 with suppress(*REDIS_ERRORS):
                     ended.register_death()  # it could not say so itself
                 log.warning("worker: Redis answers again; starting a new worker")
             worker = None
+            started_at = time.monotonic()
             try:
                 worker = Worker(queues, connection=connection, stop=stop)
                 # In burst mode RQ moves due scheduled jobs once, in this process, and returns.
@@ -130,6 +133,12 @@ def run_worker(
             ended = worker
             # RQ's signal handlers belonged to the worker that ended: a signal now stops the wait.
             _install_stop_handlers(stop)
+            # An error that is not Redis being away (Redis answers at once) must not spin.
+            if time.monotonic() - started_at < STABLE_SECONDS:
+                restart_delay = min(max(restart_delay * 2, FIRST_RETRY_DELAY), MAX_RETRY_DELAY)
+                _sleep(stop, restart_delay)
+            else:
+                restart_delay = 0.0
     except StopRequested:
         return  # a signal reached the ended worker's handler before ours was installed
     finally:

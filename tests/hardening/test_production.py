@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,7 @@ def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, pr
     assert response.status_code == 200, web.output()[-3000:]
     assert "Acme Test Market" in response.text
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    _assert_large_bodies_are_refused(port)
 
     # The worker runs a real job of the app in production configuration.
     with app.app_context():
@@ -81,3 +83,28 @@ def test_procfile_release_runs_in_production(app, processes, tmp_path):
     env = production_env(app, tmp_path / "instance")
     release = processes.start(procfile()["release"], env, "release")
     assert release.wait(timeout=120) == 0, release.output()[-3000:]
+
+
+def _assert_large_bodies_are_refused(port: int) -> None:
+    """Through gunicorn: a declared 50 MiB is refused before a byte of it is sent; a chunked
+    body is refused once it passes the JSON limit."""
+    host = f"acme.gigforge.test:{port}"
+    head = f"POST /api/v1/auth/token HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"{head}Content-Length: {50 * 1024 * 1024}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
+
+    def chunks():
+        yield b'{"email": "a@example.com", "password": "'
+        for _ in range(4):
+            yield b"x" * (512 * 1024)
+        yield b'"}'
+
+    response = requests.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/token",
+        data=chunks(),  # a generator: requests sends it chunked, without a Content-Length
+        headers={"Host": host, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == 413
