@@ -474,7 +474,8 @@ def test_the_console_settings_api_is_documented_with_examples(platform_client):
 
 
 def test_an_ico_favicon_is_accepted_and_favicon_ico_points_at_it(tenant_client, acme):
-    assert tenant_client("acme").get("/favicon.ico").status_code == 404  # none uploaded yet
+    default = tenant_client("acme").get("/favicon.ico")  # none uploaded yet: the neutral default
+    assert default.status_code == 200 and default.mimetype == "image/png"
     icon = io.BytesIO()
     Image.new("RGBA", (32, 32), (10, 200, 30, 255)).save(icon, format="ICO", sizes=[(16, 16), (32, 32)])
     client, headers = bearer(tenant_client, acme)
@@ -497,4 +498,5 @@ def test_an_ico_favicon_is_accepted_and_favicon_ico_points_at_it(tenant_client, 
         content_type="multipart/form-data",
     )
     assert refused.status_code == 422 and "ICO images are not accepted" in refused.json["message"]
-    assert tenant_client("globex").get("/favicon.ico").status_code == 404
+    other = tenant_client("globex").get("/favicon.ico")  # another tenant keeps the default
+    assert other.status_code == 200 and other.data == default.data
