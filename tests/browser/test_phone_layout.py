@@ -1,5 +1,6 @@
-"""Every main page at 390 px in headless Chromium: no sideways scrolling, a header that stays short
-(the menu folds away), and on the gig page the order box comes before the long description.
+"""Every main page at 390 px in headless Chromium: no sideways scrolling and nothing cut off at the
+right edge (a wide table may scroll inside its own box), a header that stays short (the menu folds
+away), and on the gig page the order box comes before the long description.
 
 The data is made through the services, like the demo's: a seller with a gig (with a wide image),
 a buyer with an order and a conversation, the marketplace's operator and a platform admin.
@@ -32,13 +33,21 @@ HEADER_MAX_PX = 80
 
 MEASURE = """() => {
   const header = document.querySelector('.site-header');
+  const inScroller = (el) => {
+    for (let a = el.parentElement; a; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if (o === 'auto' || o === 'scroll') return true;
+    }
+    return false;
+  };
+  const name = (el) => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className.trim()
+    ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
   const wide = [];
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
-    if (r.right > window.innerWidth + 1 && r.width > 0 && getComputedStyle(el).position !== 'fixed') {
-      wide.push(el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
-        ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' ' + Math.round(r.right));
-    }
+    if (r.width === 0 || r.height === 0 || r.right <= window.innerWidth + 1) continue;
+    if (getComputedStyle(el).position === 'fixed' || inScroller(el)) continue;
+    wide.push(name(el) + ' ' + Math.round(r.right));
   }
   return {
     scrollWidth: document.documentElement.scrollWidth,
@@ -105,6 +114,8 @@ def _visit(page, url: str, name: str, problems: list, errors: list) -> None:
     m = page.evaluate(MEASURE)
     if m["scrollWidth"] > m["innerWidth"]:
         problems.append(f"{name}: {m['scrollWidth']} px wide > {m['innerWidth']} ({'; '.join(m['wide'])})")
+    elif m["wide"]:  # past the edge without a scrollbar of its own: cut off
+        problems.append(f"{name}: cut off at the right edge ({'; '.join(m['wide'])})")
     if m["header"] > HEADER_MAX_PX:
         problems.append(f"{name}: header {m['header']} px tall")
     if errors:
@@ -228,6 +239,11 @@ def test_the_phone_menu_opens_and_the_order_box_comes_first(browser, live_server
         assert not orders_link.is_visible()
         page.get_by_test_id("menu-toggle").click()
         assert orders_link.is_visible()
+        assert page.get_by_test_id("menu-toggle").get_attribute("aria-expanded") == "true"
+        _shot(page, "menu-open", PHONE["width"])
+        page.keyboard.press("Escape")
+        assert not orders_link.is_visible()
+        page.get_by_test_id("menu-toggle").click()
         # The order box sits above the description on a phone.
         box = page.get_by_test_id("order-basic").bounding_box()
         description = page.locator(".gig-description").bounding_box()
@@ -239,5 +255,48 @@ def test_the_phone_menu_opens_and_the_order_box_comes_first(browser, live_server
         assert not page.get_by_test_id("menu-toggle").is_visible()
         box = page.get_by_test_id("order-basic").bounding_box()
         assert box["x"] > page.locator(".gig-description").bounding_box()["x"] + 300
+    finally:
+        context.close()
+
+
+def test_unknown_host_404_is_styled_and_passes_its_csp_in_chromium(browser, live_server):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        errors: list[str] = []
+        page = _pages_of(context, errors)
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        response = page.goto(live_server.url("nobody.localhost", "/"))
+        page.wait_for_load_state("load")
+        assert response.status == 404
+        # The 404 response itself is the only console message Chromium may print.
+        # No CSP violation and nothing else: the one console line Chromium prints for any document
+        # answered with a 4xx ("Failed to load resource: ... 404") is the 404 itself.
+        assert [e for e in errors if "status of 404" not in e] == [], errors
+        assert len(errors) <= 1
+        assert requests == [live_server.url("nobody.localhost", "/")]  # no favicon.ico, nothing else
+        # Its inline style applied (a CSP violation would have left the default black serif h1).
+        assert page.eval_on_selector("h1", "el => getComputedStyle(el).color") == "rgb(64, 65, 69)"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        text = page.content()
+        assert "Gigforge" not in text and "Acme" not in text
+        _shot(page, "unknown-host-404", PHONE["width"])
+    finally:
+        context.close()
+
+
+def test_icons_have_accessible_names_in_chromium(browser, live_server, demo):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        errors: list[str] = []
+        page = _pages_of(context, errors)
+        _log_in(page, live_server, demo["market"].buyer_email)
+        assert page.get_by_role("img", name="Notifications").is_visible()
+        page.goto(live_server.url("acme.localhost", f"/inbox/{demo['conversation_id']}"))
+        assert page.get_by_role("link", name="Back to inbox").is_visible()
+        assert page.get_by_role("img", name="Attach a file").is_visible()
+        page.set_viewport_size(PHONE)
+        assert page.get_by_role("button", name="Menu").is_visible()
+        assert errors == []
     finally:
         context.close()
