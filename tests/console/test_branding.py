@@ -325,7 +325,8 @@ def test_favicon_through_the_api_is_a_64px_square_linked_from_every_page(tenant_
         assert abs(red - 200) < 4 and abs(green - 30) < 4 and abs(blue - 60) < 4  # WebP is lossy
 
     assert client.delete("/api/v1/console/branding/favicon", headers=headers).status_code == 204
-    assert 'rel="icon"' not in page(tenant_client("acme"))
+    assert f'href="{url}"' not in page(tenant_client("acme"))  # removed: the default icon again
+    assert 'href="/static/favicon.png"' in page(tenant_client("acme"))
     assert tenant_client("acme").get(url).status_code == 404
     assert [e["action"] for e in audit_entries(in_tenant, acme)] == [
         "branding.favicon",
