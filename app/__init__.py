@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from flask import Flask, g
 
 import tenants
 from app.core import converters
+from app.core.csp import csp_nonce
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
@@ -230,11 +230,11 @@ def _register_template_context(app: Flask) -> None:
 def _register_security_headers(app: Flask) -> None:
     @app.before_request
     def _nonce():
-        g.csp_nonce = secrets.token_urlsafe(16)
+        csp_nonce()
 
     @app.context_processor
     def _nonce_ctx():
-        return {"csp_nonce": getattr(g, "csp_nonce", "")}
+        return {"csp_nonce": csp_nonce()}
 
     @app.after_request
     def _headers(response):
@@ -247,7 +247,7 @@ def _register_security_headers(app: Flask) -> None:
         # Every HTML page, the API's docs page (/api/v1/docs) included.
         if response.mimetype == "text/html":
             response.headers.setdefault("X-Frame-Options", "DENY")
-            nonce = getattr(g, "csp_nonce", "")
+            nonce = csp_nonce()
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data: https:; "

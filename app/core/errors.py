@@ -23,6 +23,7 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
+from app.core.csp import csp_nonce
 from app.core.domain_errors import DomainError, api_payload
 from app.extensions import api
 from tenants.db import db
@@ -46,17 +47,30 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-_BARE_404 = (
-    "<!doctype html><html lang=en><head><meta charset=utf-8><title>404 Not Found</title></head>"
-    "<body><h1>404 Not Found</h1></body></html>"
-)
+# An unknown host's 404 names nobody (no tenant, no platform) and loads nothing from the server:
+# its style is inline under this request's CSP nonce, its icon an empty data: URL (so the
+# browser does not ask for /favicon.ico, which would be another 404 in the console).
+_BARE_404 = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Page not found</title><link rel="icon" href="data:,">
+<style nonce="{nonce}">
+body {{ margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: #222325; background: #f7f7f8; }}
+main {{ text-align: center; padding: 2rem 1.5rem; max-width: 30rem; }}
+h1 {{ font-size: 4rem; margin: 0; color: #404145; }}
+p {{ font-size: 1.1rem; color: #62646a; margin: .5rem 0 0; }}
+</style></head>
+<body><main><h1>404</h1><p>There is nothing at this address.</p></main></body></html>
+"""
 
 
 def _html(exc: HTTPException):
     code = exc.code or 500
     if g.get("host_kind") == UNKNOWN:
         # An unknown host learns nothing, not even whose server this is.
-        return _BARE_404, 404, {"Content-Type": "text/html; charset=utf-8"}
+        return _BARE_404.format(nonce=csp_nonce()), 404, {"Content-Type": "text/html; charset=utf-8"}
     message = MESSAGES.get(code, exc.description)
     if code not in MESSAGES and exc.description:
         message = exc.description

@@ -1,5 +1,5 @@
 """``GET /brand/logo-<token>.png``, ``/brand/favicon-<token>.png`` and ``/favicon.ico`` on a
-tenant's host.
+tenant's host (the uploaded favicon, or the default one in app/static).
 
 The uploaded logo and favicon are public (every page and email shows them), so they
 are served without a signed URL. The token comes from the stored file's random key:
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, abort, redirect, request
+from flask import Blueprint, Response, abort, current_app, redirect, request
 
 from app.settings.services import brand_file_key, get_branding
 from app.storage import StorageError, storage
@@ -55,10 +55,14 @@ def favicon(token: str):
 @bp.get("/favicon.ico")
 def favicon_ico():
     """Browsers (and feed readers) ask for /favicon.ico when a page names none: point them at
-    the uploaded favicon, or answer 404 when there is none."""
+    the uploaded favicon, or answer with the neutral default icon (a 404 here would be an error
+    in the browser's console on every page)."""
     url = get_branding().favicon_url
     if url is None:
-        abort(404)
+        response = current_app.send_static_file("favicon.png")
+        response.cache_control.public = True
+        response.cache_control.max_age = 86400
+        return response
     response = redirect(url, code=302)
     response.cache_control.max_age = 3600
     return response

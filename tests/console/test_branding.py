@@ -325,7 +325,8 @@ def test_favicon_through_the_api_is_a_64px_square_linked_from_every_page(tenant_
         assert abs(red - 200) < 4 and abs(green - 30) < 4 and abs(blue - 60) < 4  # WebP is lossy
 
     assert client.delete("/api/v1/console/branding/favicon", headers=headers).status_code == 204
-    assert 'rel="icon"' not in page(tenant_client("acme"))
+    assert f'href="{url}"' not in page(tenant_client("acme"))  # removed: the default icon again
+    assert 'href="/static/favicon.png"' in page(tenant_client("acme"))
     assert tenant_client("acme").get(url).status_code == 404
     assert [e["action"] for e in audit_entries(in_tenant, acme)] == [
         "branding.favicon",
@@ -474,7 +475,8 @@ def test_the_console_settings_api_is_documented_with_examples(platform_client):
 
 
 def test_an_ico_favicon_is_accepted_and_favicon_ico_points_at_it(tenant_client, acme):
-    assert tenant_client("acme").get("/favicon.ico").status_code == 404  # none uploaded yet
+    default = tenant_client("acme").get("/favicon.ico")  # none uploaded yet: the neutral default
+    assert default.status_code == 200 and default.mimetype == "image/png"
     icon = io.BytesIO()
     Image.new("RGBA", (32, 32), (10, 200, 30, 255)).save(icon, format="ICO", sizes=[(16, 16), (32, 32)])
     client, headers = bearer(tenant_client, acme)
@@ -497,4 +499,5 @@ def test_an_ico_favicon_is_accepted_and_favicon_ico_points_at_it(tenant_client, 
         content_type="multipart/form-data",
     )
     assert refused.status_code == 422 and "ICO images are not accepted" in refused.json["message"]
-    assert tenant_client("globex").get("/favicon.ico").status_code == 404
+    other = tenant_client("globex").get("/favicon.ico")  # another tenant keeps the default
+    assert other.status_code == 200 and other.data == default.data

@@ -121,7 +121,9 @@ def test_unknown_or_malformed_host_gets_a_404_that_reveals_nothing(app, host):
         response = client.get(path, environ_overrides={"HTTP_HOST": host})
         assert response.status_code == 404, path
         assert not any(word in response.data for word in TENANT_NAMES), response.data
-        assert b"<link" not in response.data  # not even the platform's stylesheet
+        # Not even the platform's stylesheet: nothing loaded from the server (the icon is an empty data: URL).
+        assert b'rel="stylesheet"' not in response.data and b'href="/' not in response.data
+        assert b"<script" not in response.data
 
 
 def test_unknown_host_api_404_is_json_and_reveals_nothing(tenant_client):

@@ -38,6 +38,27 @@
     seenEl.hidden = !(mine && otherRead >= mine && lastId(false) === mine);
   }
 
+  // The same decorative paperclip as the page's icon("paperclip") (an SVG: emoji need an emoji font).
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function paperclipIcon() {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("class", "icon icon-paperclip");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("fill", "none");
+    svg.setAttribute("stroke", "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("stroke-linecap", "round");
+    svg.setAttribute("stroke-linejoin", "round");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function render(m) {
     var el = document.createElement("article");
     el.className = "chat-message" + (m.sender_id === me ? " mine" : "") + (m.kind === "system" ? " system" : "");
@@ -53,7 +74,8 @@
       link.href = a.url;
       link.target = "_blank";
       link.rel = "noopener";
-      link.textContent = "📎 " + a.filename;
+      link.appendChild(paperclipIcon());
+      link.appendChild(document.createTextNode(" " + a.filename));
       el.appendChild(link);
     });
     var time = document.createElement("time");
