@@ -179,7 +179,8 @@ def test_my_gigs_is_paginated(acme, seller_api, make_gig, make_seller):
     assert '"total": 3' in response.headers["X-Pagination"]
     page2 = client.get("/api/v1/me/gigs?page=2&page_size=2", headers=headers).json
     assert {g["id"] for g in response.json + page2} == set(ids[:3])
-    assert client.get("/api/v1/me/gigs?page=99999999999", headers=headers).status_code == 200
+    assert client.get("/api/v1/me/gigs?page=10000", headers=headers).json == []
+    assert client.get("/api/v1/me/gigs?page=99999999999", headers=headers).status_code == 422
     assert client.get("/api/v1/me/gigs?page=0", headers=headers).status_code == 422
     assert client.get("/api/v1/me/gigs").status_code == 401
 

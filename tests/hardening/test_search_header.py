@@ -25,9 +25,7 @@ def vintage_gig(acme, make_seller, make_gig, run_jobs):  # noqa: F811
     run_jobs()
 
 
-@pytest.mark.parametrize(
-    "query", ["vintge\x01", "vintge\r\nSet-Cookie: x=1", "vintge\x1b[31m", "vintge \x7f"]
-)
+@pytest.mark.parametrize("query", ["vintge\x01", "vintge\x1b[31m", "vintge \x7f"])
 def test_a_query_with_control_characters_is_a_422_naming_q(vintage_gig, tenant_client, query):
     response = tenant_client("acme").get("/api/v1/gigs", query_string={"q": query})
     assert response.status_code == 422 and "q" in response.json["errors"]["query"]

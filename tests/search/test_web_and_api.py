@@ -107,7 +107,8 @@ def test_api_lists_and_paginates(two_gigs, tenant_client):
     assert '"total": 2' in response.headers["X-Pagination"]
     response = client.get("/api/v1/gigs?max_price=6000&delivery=5&category=logo-design")
     assert [g["title"] for g in response.json] == ["I will design a modern minimalist logo"]
-    assert client.get("/api/v1/gigs?page=100000000").json == []
+    assert client.get("/api/v1/gigs?page=10000").json == []  # the last page a client may ask for
+    assert client.get("/api/v1/gigs?page=100000000").status_code == 422  # beyond it: names `page`
     response = client.get("/api/v1/gigs?q=vintge")
     assert response.json == [] and response.headers["X-Search-Did-You-Mean"] == "vintage"
     facets = client.get("/api/v1/search/facets?q=logo").json
