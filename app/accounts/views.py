@@ -81,6 +81,7 @@ def _account_helpers():
         "avatar_url": services.avatar_url,
         "image_url": services.image_url,
         "logout_form": ConfirmForm,
+        "needs_verification": services.needs_verification,
     }
 
 
@@ -153,13 +154,23 @@ def verify_email(token: str):
     return redirect(url_for("accounts.login"))
 
 
+def _user_key(scope: str):
+    def key() -> str:
+        return f"t{current_tenant().id}:{scope}:user:{current_user.get_id() if current_user else '-'}"
+
+    return key
+
+
 @bp.post("/account/verify/resend")
 @login_required
+@limiter.limit(configured("RATELIMIT_VERIFY_RESEND"), key_func=_user_key("verify-resend"))
 def resend_verification():
+    """The banner's "Send the link again" (one email per click, a few per hour)."""
     if ConfirmForm().validate_on_submit():
         services.send_verification_email(current_user)
         flash(f"We sent a new confirmation link to {current_user.email}.", "info")
-    return redirect(url_for("accounts.profile"))
+    back = safe_next(request.form.get("next")) or url_for("accounts.profile")
+    return redirect(back, 303)
 
 
 # --------------------------------------------------------------------------- forgotten password

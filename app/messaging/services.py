@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
+from app.accounts.services import require_verified, require_verified_id
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
 from app.events import publish
@@ -153,6 +154,7 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         raise MessagingError("This person cannot be contacted.", code="unknown_user", status=404)
     if seller.id == buyer.id:
         raise MessagingError("You cannot start a conversation with yourself.", code="self")
+    require_verified(buyer)
     if gig_id is not None:
         from app.gigs.models import Gig
 
@@ -457,6 +459,7 @@ def post_message(user: User, conversation_id: Any, body: Any, attachment_ids: An
     """
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
+    require_verified(user)
     participant = participant_of(user, conversation_id)
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
@@ -486,6 +489,7 @@ def send_message(
     except MessagingError:
         _check_sender(sender_id, cid)  # "not found" wins over "empty", as in post_message
         raise
+    require_verified_id(sender_id)
     now = _now()
     stored = _insert_message(cid, sender_id, text, now)
     if not stored:
