@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from app.core import money, unit_of_work
+from app.core.confirm import Confirmation, confirmation_required
 from app.core.idempotency import idempotent
 from app.orders import services
 from tenants.db import db
@@ -170,8 +171,43 @@ def request_revision(order_id: int):
     )
 
 
+def _order_or_404(order_id: int):
+    try:
+        return services.get_order(_me(), order_id)
+    except services.OrderNotFound:
+        abort(404)
+
+
+def _confirm_complete(order_id: int) -> Confirmation:
+    order = _order_or_404(order_id)
+    held = money.format(services.escrow_balance(order), order.currency)
+    return Confirmation(
+        f"Complete order {order.number}?",
+        f"The {held} held for this order is released to the seller. This cannot be undone: "
+        "ask for a revision instead if something is missing.",
+        "Complete and release the payment",
+        url_for("orders.order_page", order_id=order_id),
+    )
+
+
+def _confirm_cancellation(order_id: int) -> Confirmation | None:
+    if request.form.get("accept") != "yes":
+        return None  # declining or withdrawing changes no money
+    order = _order_or_404(order_id)
+    pending = services.pending_cancellation(order)
+    refund = money.format(pending.refund_minor if pending else 0, order.currency)
+    return Confirmation(
+        f"Cancel order {order.number}?",
+        f"The order is cancelled and {refund} goes back to the buyer; the rest of the payment, "
+        "if any, is released to the seller. This cannot be undone.",
+        "Accept the cancellation",
+        url_for("orders.order_page", order_id=order_id),
+    )
+
+
 @bp.post("/orders/<int:order_id>/complete")
 @login_required
+@confirmation_required(_confirm_complete)
 @idempotent
 def complete(order_id: int):
     return _order_step(
@@ -204,6 +240,7 @@ def request_cancellation(order_id: int):
 
 @bp.post("/orders/<int:order_id>/cancellation/respond")
 @login_required
+@confirmation_required(_confirm_cancellation)
 @idempotent
 def respond_cancellation(order_id: int):
     accept = request.form.get("accept") == "yes"
