@@ -484,6 +484,8 @@ def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
         raise AccountError({FORM: "This account is suspended. Please contact the marketplace's support."})
     user.failed_login_count = 0
     user.locked_until = None
+    # Not a column: lets the login page greet a first visit ("Welcome", not "Welcome back").
+    user.first_login = user.last_login_at is None
     user.last_login_at = now
     db.session.flush()
     return user

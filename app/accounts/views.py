@@ -53,9 +53,24 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 INVALID = 422  # the status of a page re-shown with errors on its form
 
 
+LANDING = "dashboard.dashboard"  # where a member lands after login without a ``next``
+
+
+def landing_url() -> str:
+    return url_for(LANDING)
+
+
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this host, else None (no open redirects)."""
+    """``target`` when it is a path on this host, else None (no open redirects).
+
+    An absolute URL of this very host (Flask-Login's ``next`` is ``request.url``) counts
+    as its path and query."""
     target = (target or "").strip()
+    if target.lower().startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        if parts.netloc.lower() != request.host.lower() or parts.username or parts.password:
+            return None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     parts = urlsplit(target)
@@ -115,7 +130,7 @@ def signup():
 def login():
     target = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(target or url_for("accounts.profile"))
+        return redirect(target or landing_url())
     form = LoginForm(next=target or "")
     form_errors: list[str] = []
     if form.validate_on_submit():
@@ -126,8 +141,9 @@ def login():
             form_errors = apply_to_form(form, exc.errors)
         else:
             _start_session(user, remember=bool(form.remember.data))
-            flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(safe_next(form.next.data) or url_for("accounts.profile"))
+            greeting = "Welcome" if getattr(user, "first_login", False) else "Welcome back"
+            flash(f"{greeting}, {user.display_name}.", "success")
+            return redirect(safe_next(form.next.data) or landing_url())
     status = INVALID if form.errors or form_errors else 200
     return _render("login.html", status, form=form, form_errors=form_errors)
 
