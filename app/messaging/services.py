@@ -34,7 +34,7 @@ from app.core.domain_errors import DomainError, NotFound
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
-from app.orders.services import OfferConversation
+from app.orders.services import OfferConversation, OrderNotFound, get_order
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from tenants.db import current_tenant, db
 
@@ -189,6 +189,22 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         return existing
     publish("conversation.created", {"conversation_id": conversation.id})
     return conversation
+
+
+def order_conversation_of(user: User, order_id: Any) -> Conversation | None:
+    """The conversation of an order ``user`` is a party to, else None (flushes).
+
+    Normally made by the ``order.placed`` handler; made here when that has not run yet."""
+    oid = parse_id(order_id)
+    if oid is None:
+        return None
+    try:
+        order = get_order(user, oid)
+    except OrderNotFound:
+        return None
+    if order.party(user.id) is None:
+        return None
+    return start_order_conversation(order.id, order.buyer_id, order.seller_id)
 
 
 def start_order_conversation(order_id: int, buyer_id: int, seller_id: int) -> Conversation:

@@ -83,6 +83,16 @@ def post_message(conversation_id: int):
     return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
 
 
+@bp.get("/orders/<int:order_id>/conversation")
+@login_required
+def order_conversation(order_id: int):
+    """The order page's "conversation" link: the order's own conversation (404 for others)."""
+    conversation = services.order_conversation_of(current_user, order_id)
+    if conversation is None:
+        abort(404)
+    return redirect(url_for("messaging.conversation", conversation_id=conversation.id))
+
+
 @bp.post("/inbox/attachments")
 @login_required
 def upload_attachment():

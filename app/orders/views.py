@@ -11,10 +11,13 @@ was sent: 422 for bad input, 409 for a step the order's status does not allow.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from app.accounts.models import User
 from app.core import money, unit_of_work
 from app.core.confirm import Confirmation, confirmation_required
 from app.core.idempotency import idempotent
@@ -37,9 +40,32 @@ def _check_csrf() -> None:
         abort(400)
 
 
+def _gig_url(order) -> str | None:
+    """The page of the gig an order was placed from (None for offers or a removed gig)."""
+    gig = db.session.get(services.Gig, order.gig_id) if order.gig_id else None
+    return url_for("gigs.gig_page", slug=gig.slug) if gig is not None else None
+
+
+def _profile_url(user_id: int) -> str | None:
+    user = db.session.get(User, user_id)
+    return (
+        url_for("accounts.public_profile", handle=user.handle) if user is not None and user.handle else None
+    )
+
+
+def _expected_delivery(order):
+    """When the work is due if the requirements are sent now (orders not started yet)."""
+    return datetime.now(UTC) + timedelta(days=order.delivery_days)
+
+
 @bp.app_context_processor
 def _order_helpers():
-    return {"order_status_label": services.status_label}
+    return {
+        "order_status_label": services.status_label,
+        "order_gig_url": _gig_url,
+        "order_profile_url": _profile_url,
+        "expected_delivery_of": _expected_delivery,
+    }
 
 
 def _tab() -> str:
