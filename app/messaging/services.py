@@ -34,7 +34,7 @@ from app.core.domain_errors import DomainError, NotFound
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
-from app.orders.services import OfferConversation, OrderNotFound, get_order
+from app.orders.services import OfferConversation, OrderNotFound, get_order, offers_in_conversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from tenants.db import current_tenant, db
 
@@ -189,6 +189,24 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         return existing
     publish("conversation.created", {"conversation_id": conversation.id})
     return conversation
+
+
+def offers_by_message(
+    user: User, summary: ConversationSummary, messages: list[dict], has_more: bool
+) -> dict[int | None, list]:
+    """The custom offers of a direct conversation, placed in the chat after the last shown
+    message sent before each (key None: before the first message shown). Offers older than
+    the page's first message are left to the offers page when older messages exist."""
+    if summary.conversation.kind != "direct":
+        return {}
+    placed: dict[int | None, list] = {}
+    for offer in offers_in_conversation(user, summary.id):
+        stamp = offer.created_at.isoformat()
+        before = [m for m in messages if (m["created_at"] or "") <= stamp]
+        if not before and has_more:
+            continue
+        placed.setdefault(before[-1]["id"] if before else None, []).append(offer)
+    return placed
 
 
 def order_conversation_of(user: User, order_id: Any) -> Conversation | None:

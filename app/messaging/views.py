@@ -42,10 +42,12 @@ def conversation(conversation_id: int):
         messages, has_more = services.history(current_user, conversation_id)
     except services.MessagingError:
         abort(404)
+    serialized = [services.serialize_message(m) for m in messages]
     return render_template(
         "messaging/conversation.html",
         summary=summary,
-        messages=[services.serialize_message(m) for m in messages],
+        messages=serialized,
+        offers_after=services.offers_by_message(current_user, summary, serialized, has_more),
         has_more=has_more,
         max_length=current_app.config["MESSAGE_MAX_LENGTH"],
     )
