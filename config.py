@@ -200,6 +200,7 @@ class Config:
     RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
     RATELIMIT_RESET_PER_IP = os.environ.get("RATELIMIT_RESET_PER_IP", "10 per minute")
     RATELIMIT_RESET_PER_ACCOUNT = os.environ.get("RATELIMIT_RESET_PER_ACCOUNT", "3 per 15 minutes")
+    RATELIMIT_VERIFY_RESEND = os.environ.get("RATELIMIT_VERIFY_RESEND", "3 per hour")
 
     # Payments (app/payments). Tenants' Stripe secrets are Fernet-encrypted with
     # PAYMENT_SECRETS_KEY (comma-separated keys rotate: the first encrypts); development

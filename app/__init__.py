@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
     from app.core import api_docs, health
+    from app.dashboard import views as dashboard_views
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
@@ -103,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(search_views.bp)
     app.register_blueprint(order_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)

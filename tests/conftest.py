@@ -15,6 +15,7 @@ import contextlib
 import functools
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -301,12 +302,17 @@ def in_tenant(app):
 def make_user(in_tenant):
     counter = iter(range(1, 10_000))
 
-    def factory(tenant, email=None, password="correct-horse-battery", display_name=None, role="member"):
+    def factory(
+        tenant, email=None, password="correct-horse-battery", display_name=None, role="member", verified=True
+    ):
+        """A user of ``tenant``; verified by default (``verified=False`` for the email gate's tests)."""
         n = next(counter)
         with in_tenant(tenant):
             user = create_user(
                 email or f"user{n}@example.com", password, display_name or f"User {n}", role=role
             )
+            if verified:
+                user.email_verified_at = datetime.now(UTC)
             db.session.commit()
             return user.id
 

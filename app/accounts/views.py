@@ -53,9 +53,24 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 INVALID = 422  # the status of a page re-shown with errors on its form
 
 
+LANDING = "dashboard.dashboard"  # where a member lands after login without a ``next``
+
+
+def landing_url() -> str:
+    return url_for(LANDING)
+
+
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this host, else None (no open redirects)."""
+    """``target`` when it is a path on this host, else None (no open redirects).
+
+    An absolute URL of this very host (Flask-Login's ``next`` is ``request.url``) counts
+    as its path and query."""
     target = (target or "").strip()
+    if target.lower().startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        if parts.netloc.lower() != request.host.lower() or parts.username or parts.password:
+            return None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     parts = urlsplit(target)
@@ -81,6 +96,7 @@ def _account_helpers():
         "avatar_url": services.avatar_url,
         "image_url": services.image_url,
         "logout_form": ConfirmForm,
+        "needs_verification": services.needs_verification,
     }
 
 
@@ -113,7 +129,7 @@ def signup():
 def login():
     target = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(target or url_for("accounts.profile"))
+        return redirect(target or landing_url())
     form = LoginForm(next=target or "")
     form_errors: list[str] = []
     if form.validate_on_submit():
@@ -124,8 +140,9 @@ def login():
             form_errors = apply_to_form(form, exc.errors)
         else:
             _start_session(user, remember=bool(form.remember.data))
-            flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(safe_next(form.next.data) or url_for("accounts.profile"))
+            greeting = "Welcome" if getattr(user, "first_login", False) else "Welcome back"
+            flash(f"{greeting}, {user.display_name}.", "success")
+            return redirect(safe_next(form.next.data) or landing_url())
     status = INVALID if form.errors or form_errors else 200
     return _render("login.html", status, form=form, form_errors=form_errors)
 
@@ -152,13 +169,23 @@ def verify_email(token: str):
     return redirect(url_for("accounts.login"))
 
 
+def _user_key(scope: str):
+    def key() -> str:
+        return f"t{current_tenant().id}:{scope}:user:{current_user.get_id() if current_user else '-'}"
+
+    return key
+
+
 @bp.post("/account/verify/resend")
 @login_required
+@limiter.limit(configured("RATELIMIT_VERIFY_RESEND"), key_func=_user_key("verify-resend"))
 def resend_verification():
+    """The banner's "Send the link again" (one email per click, a few per hour)."""
     if ConfirmForm().validate_on_submit():
         services.send_verification_email(current_user)
         flash(f"We sent a new confirmation link to {current_user.email}.", "info")
-    return redirect(url_for("accounts.profile"))
+    back = safe_next(request.form.get("next")) or url_for("accounts.profile")
+    return redirect(back, 303)
 
 
 # --------------------------------------------------------------------------- forgotten password

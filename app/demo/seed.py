@@ -410,9 +410,13 @@ def _nice(price: float) -> int:
     return max(step, int(round(price / step) * step))
 
 
+_ARTICLE = re.compile(r"\b([Aa]) ([aeiouAEIOU])")
+
+
 def _gig_data(spec: dict, category_id: int, unit: int, rng: random.Random) -> dict:
     title = rng.choice(spec["titles"]).format(a=rng.choice(spec["a"]), b=rng.choice(spec["b"]))
     title = title[0].upper() + title[1:]
+    title = _ARTICLE.sub(lambda m: f"{m.group(1)}n {m.group(2)}", title)  # "a acoustic" -> "an acoustic"
     features = spec["features"]
     low, high = spec["price"]
     basic_price = _nice(rng.uniform(low, high))

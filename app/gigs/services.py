@@ -43,6 +43,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
+from app.accounts.services import require_verified
 from app.core import money
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
@@ -881,6 +882,7 @@ def publish_gig(actor: User, gig: Gig) -> Gig:
     if gig.status in ("active", "pending_approval"):
         return gig
     _require_seller(actor)
+    require_verified(actor)
     errors = completeness_errors(gig)
     if errors:
         raise GigError(errors)

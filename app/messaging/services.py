@@ -28,13 +28,14 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
+from app.accounts.services import require_verified, require_verified_id
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, clean_filename, render_body
-from app.orders.services import OfferConversation
+from app.orders.services import OfferConversation, OrderNotFound, get_order, offers_in_conversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from tenants.db import current_tenant, db
 
@@ -141,6 +142,7 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         raise MessagingError("This person cannot be contacted.", code="unknown_user", status=404)
     if seller.id == buyer.id:
         raise MessagingError("You cannot start a conversation with yourself.", code="self")
+    require_verified(buyer)
     if gig_id is not None:
         from app.gigs.models import Gig
 
@@ -175,6 +177,40 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         return existing
     publish("conversation.created", {"conversation_id": conversation.id})
     return conversation
+
+
+def offers_by_message(
+    user: User, summary: ConversationSummary, messages: list[dict], has_more: bool
+) -> dict[int | None, list]:
+    """The custom offers of a direct conversation, placed in the chat after the last shown
+    message sent before each (key None: before the first message shown). Offers older than
+    the page's first message are left to the offers page when older messages exist."""
+    if summary.conversation.kind != "direct":
+        return {}
+    placed: dict[int | None, list] = {}
+    for offer in offers_in_conversation(user, summary.id):
+        stamp = offer.created_at.isoformat()
+        before = [m for m in messages if (m["created_at"] or "") <= stamp]
+        if not before and has_more:
+            continue
+        placed.setdefault(before[-1]["id"] if before else None, []).append(offer)
+    return placed
+
+
+def order_conversation_of(user: User, order_id: Any) -> Conversation | None:
+    """The conversation of an order ``user`` is a party to, else None (flushes).
+
+    Normally made by the ``order.placed`` handler; made here when that has not run yet."""
+    oid = parse_id(order_id)
+    if oid is None:
+        return None
+    try:
+        order = get_order(user, oid)
+    except OrderNotFound:
+        return None
+    if order.party(user.id) is None:
+        return None
+    return start_order_conversation(order.id, order.buyer_id, order.seller_id)
 
 
 def start_order_conversation(order_id: int, buyer_id: int, seller_id: int) -> Conversation:
@@ -445,6 +481,7 @@ def post_message(user: User, conversation_id: Any, body: Any, attachment_ids: An
     """
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
+    require_verified(user)
     participant = participant_of(user, conversation_id)
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
@@ -474,6 +511,7 @@ def send_message(
     except MessagingError:
         _check_sender(sender_id, cid)  # "not found" wins over "empty", as in post_message
         raise
+    require_verified_id(sender_id)
     now = _now()
     stored = _insert_message(cid, sender_id, text, now)
     if not stored:

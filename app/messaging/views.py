@@ -42,10 +42,12 @@ def conversation(conversation_id: int):
         messages, has_more = services.history(current_user, conversation_id)
     except services.MessagingError:
         abort(404)
+    serialized = [services.serialize_message(m) for m in messages]
     return render_template(
         "messaging/conversation.html",
         summary=summary,
-        messages=[services.serialize_message(m) for m in messages],
+        messages=serialized,
+        offers_after=services.offers_by_message(current_user, summary, serialized, has_more),
         has_more=has_more,
         max_length=current_app.config["MESSAGE_MAX_LENGTH"],
     )
@@ -81,6 +83,16 @@ def post_message(conversation_id: int):
         flash(exc.message, "error")
         return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
     return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
+
+
+@bp.get("/orders/<int:order_id>/conversation")
+@login_required
+def order_conversation(order_id: int):
+    """The order page's "conversation" link: the order's own conversation (404 for others)."""
+    conversation = services.order_conversation_of(current_user, order_id)
+    if conversation is None:
+        abort(404)
+    return redirect(url_for("messaging.conversation", conversation_id=conversation.id))
 
 
 @bp.post("/inbox/attachments")

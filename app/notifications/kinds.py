@@ -41,6 +41,12 @@ def _order(data: dict) -> str:
     return f"order #{data['order_id']}" + (f" ({title})" if title else "")
 
 
+def _first_upper(text: str) -> str:
+    """``text`` with its first letter capitalised and the rest as written (a gig title keeps its
+    capitals, which ``str.capitalize`` would lower)."""
+    return text[:1].upper() + text[1:]
+
+
 def _by_order(data: dict) -> str:
     return f"order:{int(data['order_id'])}"
 
@@ -62,13 +68,13 @@ def _message_text(data: dict) -> str:
 
 _ORDER_TEXTS = {
     "order_placed": ("Order placed", lambda d: f"{_who(d)} placed {_order(d)}."),
-    "order_paid": ("Order paid", lambda d: f"{_order(d).capitalize()} was paid."),
+    "order_paid": ("Order paid", lambda d: f"{_first_upper(_order(d))} was paid."),
     "order_delivered": ("Order delivered", lambda d: f"{_who(d)} delivered {_order(d)}."),
     "order_revision_requested": (
         "Revision asked",
         lambda d: f"{_who(d)} asked for a revision of {_order(d)}.",
     ),
-    "order_completed": ("Order completed", lambda d: f"{_order(d).capitalize()} is complete."),
+    "order_completed": ("Order completed", lambda d: f"{_first_upper(_order(d))} is complete."),
     "order_cancellation_requested": (
         "Cancellation asked",
         lambda d: f"{_who(d)} asked to cancel {_order(d)}.",

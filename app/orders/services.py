@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import User
+from app.accounts.services import require_verified
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
@@ -521,6 +522,7 @@ def place_order(
     """
     if not buyer.is_active:
         raise OrderForbidden("Your account cannot place orders.")
+    require_verified(buyer)
     q = quote(gig_id, tier, extras, quantity, buyer)
     _check_expected(q.total_minor, q.currency, expected_total_minor, expected_currency)
     package = q.gig.package(q.tier)
@@ -1180,6 +1182,7 @@ def send_offer(seller: User, conversation_id: Any, data: dict, *, now: datetime 
     conversation = offer_conversation(seller, conversation_id)
     if not seller.is_seller or not seller.is_active:
         raise OrderForbidden("Only sellers can send custom offers.")
+    require_verified(seller)
     others = [uid for uid in conversation.participant_ids if uid != seller.id]
     if conversation.kind != "direct" or len(others) != 1:
         raise OrderError({"conversation_id": "Send offers from a direct conversation with the buyer."})
@@ -1268,6 +1271,7 @@ def accept_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> 
         raise OrderStateError("This offer has expired: ask the seller for a new one.", "expired")
     if not buyer.is_active:
         raise OrderForbidden("Your account cannot place orders.")
+    require_verified(buyer)
     order = Order(
         kind="offer",
         buyer_id=offer.buyer_id,

@@ -11,10 +11,14 @@ was sent: 422 for bad input, 409 for a step the order's status does not allow.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.accounts.models import User
 from app.core import money, unit_of_work
+from app.core.confirm import Confirmation, confirmation_required
 from app.core.forms import Form
 from app.core.idempotency import idempotent
 from app.orders import services
@@ -36,9 +40,32 @@ def _check_csrf() -> None:
         abort(400)
 
 
+def _gig_url(order) -> str | None:
+    """The page of the gig an order was placed from (None for offers or a removed gig)."""
+    gig = db.session.get(services.Gig, order.gig_id) if order.gig_id else None
+    return url_for("gigs.gig_page", slug=gig.slug) if gig is not None else None
+
+
+def _profile_url(user_id: int) -> str | None:
+    user = db.session.get(User, user_id)
+    return (
+        url_for("accounts.public_profile", handle=user.handle) if user is not None and user.handle else None
+    )
+
+
+def _expected_delivery(order):
+    """When the work is due if the requirements are sent now (orders not started yet)."""
+    return datetime.now(UTC) + timedelta(days=order.delivery_days)
+
+
 @bp.app_context_processor
 def _order_helpers():
-    return {"order_status_label": services.status_label}
+    return {
+        "order_status_label": services.status_label,
+        "order_gig_url": _gig_url,
+        "order_profile_url": _profile_url,
+        "expected_delivery_of": _expected_delivery,
+    }
 
 
 def _tab() -> str:
@@ -170,8 +197,43 @@ def request_revision(order_id: int):
     )
 
 
+def _order_or_404(order_id: int):
+    try:
+        return services.get_order(_me(), order_id)
+    except services.OrderNotFound:
+        abort(404)
+
+
+def _confirm_complete(order_id: int) -> Confirmation:
+    order = _order_or_404(order_id)
+    held = money.format(services.escrow_balance(order), order.currency)
+    return Confirmation(
+        f"Complete order {order.number}?",
+        f"The {held} held for this order is released to the seller. This cannot be undone: "
+        "ask for a revision instead if something is missing.",
+        "Complete and release the payment",
+        url_for("orders.order_page", order_id=order_id),
+    )
+
+
+def _confirm_cancellation(order_id: int) -> Confirmation | None:
+    if request.form.get("accept") != "yes":
+        return None  # declining or withdrawing changes no money
+    order = _order_or_404(order_id)
+    pending = services.pending_cancellation(order)
+    refund = money.format(pending.refund_minor if pending else 0, order.currency)
+    return Confirmation(
+        f"Cancel order {order.number}?",
+        f"The order is cancelled and {refund} goes back to the buyer; the rest of the payment, "
+        "if any, is released to the seller. This cannot be undone.",
+        "Accept the cancellation",
+        url_for("orders.order_page", order_id=order_id),
+    )
+
+
 @bp.post("/orders/<int:order_id>/complete")
 @login_required
+@confirmation_required(_confirm_complete)
 @idempotent
 def complete(order_id: int):
     return _order_step(
@@ -204,6 +266,7 @@ def request_cancellation(order_id: int):
 
 @bp.post("/orders/<int:order_id>/cancellation/respond")
 @login_required
+@confirmation_required(_confirm_cancellation)
 @idempotent
 def respond_cancellation(order_id: int):
     accept = request.form.get("accept") == "yes"

@@ -105,6 +105,7 @@ class SettingsForm(Form):
         "out automatically.",
     )
     gigs_require_approval = BooleanField("New gigs need approval before they go live")
+    require_verified_email = BooleanField("Members confirm their email before ordering, selling or messaging")
     support_email = StringField(
         "Support email",
         validators=[Optional(), Length(max=254)],

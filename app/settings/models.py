@@ -47,6 +47,8 @@ class MarketplaceSettings(TenantModel):
     payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
     # When on, a seller's "publish" sends the gig to the console's moderation queue.
     gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # When on (the default), ordering, publishing, offers and messages need a verified email.
+    require_verified_email: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # Payment provider of the tenant: "sandbox" (default, no network) or "stripe".
     payment_provider: Mapped[str] = mapped_column(sa.String(16), default="sandbox", server_default="sandbox")
     stripe_publishable_key: Mapped[str | None] = mapped_column(sa.String(255))

@@ -370,6 +370,7 @@ SETTINGS_FIELDS = (
     "cancellation_auto_resolve_days",
     "payout_schedule",
     "gigs_require_approval",
+    "require_verified_email",
     "support_email",
 )
 MAX_COMMISSION_PERCENT = Decimal(50)
@@ -525,11 +526,12 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
             errors["payout_schedule"] = "must be one of " + ", ".join(PAYOUT_SCHEDULES)
         else:
             clean["payout_schedule"] = changes["payout_schedule"]
-    if "gigs_require_approval" in changes:
-        if not isinstance(changes["gigs_require_approval"], bool):
-            errors["gigs_require_approval"] = "must be true or false"
-        else:
-            clean["gigs_require_approval"] = changes["gigs_require_approval"]
+    for flag in ("gigs_require_approval", "require_verified_email"):
+        if flag in changes:
+            if not isinstance(changes[flag], bool):
+                errors[flag] = "must be true or false"
+            else:
+                clean[flag] = changes[flag]
     if "support_email" in changes:
         clean["support_email"] = _clean_email(changes["support_email"], errors)
     if errors:
@@ -552,6 +554,7 @@ def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
         "cancellation_auto_resolve_days": row.cancellation_auto_resolve_days,
         "payout_schedule": row.payout_schedule,
         "gigs_require_approval": row.gigs_require_approval,
+        "require_verified_email": row.require_verified_email,
         "support_email": row.support_email,
     }
 
@@ -568,6 +571,8 @@ def update_marketplace_settings(**changes) -> MarketplaceSettings:
     - ``commission_min_fee_minor``: 0 to ``MAX_MIN_FEE_MINOR`` minor units;
     - ``auto_complete_days`` 1-60, ``clearance_days`` 0-90, ``cancellation_auto_resolve_days`` 1-30;
     - ``payout_schedule``: manual, daily or weekly; ``gigs_require_approval``: bool;
+    - ``require_verified_email``: bool, whether ordering, publishing, offers and messages need a
+      verified email address;
     - ``support_email``: an address or empty.
 
     Raises SettingsError (422, or 409 for a locked currency) with every field's problem;

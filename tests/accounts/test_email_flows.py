@@ -56,10 +56,10 @@ def test_a_forged_verification_link_is_refused(tenant_client, acme):
 
 
 def test_resending_the_verification_link(web, tenant_client, acme, mailbox, run_jobs, make_user):
-    make_user(acme, email="late@example.com", password=PASSWORD)
+    make_user(acme, email="late@example.com", password=PASSWORD, verified=False)
     client = tenant_client("acme")
     web.login(client, "late@example.com", PASSWORD)
-    assert web.post_form(client, "/account", {}, action="/account/verify/resend").status_code == 302
+    assert web.post_form(client, "/account", {}, action="/account/verify/resend").status_code == 303
     run_jobs()
     (message,) = mailbox.wait_for(1)
     assert message["Subject"] == "Confirm your email address"

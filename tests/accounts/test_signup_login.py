@@ -86,13 +86,17 @@ def test_same_email_on_acme_and_globex_is_two_accounts(web, tenant_client, acme,
     assert on_acme.password_hash != on_globex.password_hash
 
 
-def test_login_with_the_right_password_lands_on_the_account(web, tenant_client, acme, make_user, user_row):
+def test_login_with_the_right_password_lands_on_the_dashboard(web, tenant_client, acme, make_user, user_row):
     user_id = make_user(acme, email="seller@example.com", password="correct-horse-battery")
     client = tenant_client("acme")
     response = web.login(client, "SELLER@example.com", "correct-horse-battery")
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
-    assert client.get("/account").status_code == 200
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Welcome, User" in page and "Welcome back" not in page  # the first login
     assert user_row(acme, user_id=user_id).last_login_at is not None
+    again = tenant_client("acme")
+    web.login(again, "seller@example.com", "correct-horse-battery")
+    assert "Welcome back, User" in again.get("/dashboard").get_data(as_text=True)
 
 
 def test_login_with_a_wrong_password_or_unknown_email_gets_the_same_message(
@@ -133,9 +137,16 @@ def test_login_follows_a_local_next_but_never_an_external_one(web, tenant_client
     make_user(acme, email="n@example.com", password="correct-horse-battery")
     local = web.login(tenant_client("acme"), "n@example.com", "correct-horse-battery", next="/account/seller")
     assert local.headers["Location"] == "/account/seller"
-    for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+    client = tenant_client("acme")
+    # Flask-Login's next is the full URL of the page asked for: this host's own is followed.
+    full = web.login(
+        client, "n@example.com", "correct-horse-battery", next=f"http://{client.host}/orders?tab=completed"
+    )
+    assert full.headers["Location"] == "/orders?tab=completed"
+    evils = ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)")
+    for evil in (*evils, f"http://user@{client.host}.evil.example/x"):
         response = web.login(tenant_client("acme"), "n@example.com", "correct-horse-battery", next=evil)
-        assert response.headers["Location"] == "/account", evil
+        assert response.headers["Location"] == "/dashboard", evil
 
 
 def test_pages_that_need_a_login_redirect_to_it_with_next(web, tenant_client, acme):

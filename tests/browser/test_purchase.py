@@ -149,7 +149,14 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
             file_link.get_attribute("href"),
         )
         assert served == [200, "%PDF-1.4 a fox"]
+        # Releasing the money asks first, in a dialog: going back does nothing.
         buyer.get_by_test_id("complete-form").get_by_role("button", name="Accept and complete").click()
+        dialog = buyer.get_by_role("dialog")
+        assert "released to the seller" in dialog.inner_text()
+        dialog.get_by_role("button", name="Go back").click()
+        assert not dialog.is_visible() and status_of(buyer) == "Delivered"
+        buyer.get_by_test_id("complete-form").get_by_role("button", name="Accept and complete").click()
+        buyer.get_by_role("dialog").get_by_role("button", name="Complete and release the payment").click()
         buyer.wait_for_load_state()
         assert status_of(buyer) == "Completed"
         assert buyer.get_by_test_id("money-escrow").inner_text() == "$0.00"

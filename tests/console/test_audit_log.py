@@ -25,7 +25,8 @@ def _refund_through_web_and_api(acme, s, in_tenant, web_as, api_as):
     admin = web_as(acme, s.admin_email, ADMIN_PASSWORD)
     page = f"/console/orders/{web_order}"
     posted = admin.post(
-        f"{page}/cancel", data={**form_tokens(admin, page), "reason": "Duplicate order", "refund": ""}
+        f"{page}/cancel",
+        data={**form_tokens(admin, page), "confirm": "yes", "reason": "Duplicate order", "refund": ""},
     )
     assert posted.status_code == 303
     client, headers = api_as(acme, s.admin_email, ADMIN_PASSWORD)

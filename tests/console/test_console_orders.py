@@ -137,7 +137,7 @@ def test_admin_refunds_in_full_from_the_order_page_once_even_when_the_form_is_se
     admin = web_as(acme, s.admin_email, ADMIN_PASSWORD)
     page = f"/console/orders/{oid}"
     tokens = form_tokens(admin, page)
-    data = {**tokens, "reason": "Seller unreachable for a week.", "refund": ""}
+    data = {**tokens, "confirm": "yes", "reason": "Seller unreachable for a week.", "refund": ""}
 
     first = admin.post(f"{page}/cancel", data=data)
     assert first.status_code == 303 and first.headers["Location"].endswith(page)
@@ -179,6 +179,7 @@ def test_partial_refund_from_the_web_releases_the_rest_to_the_seller(acme, shop,
         f"/console/orders/{oid}/cancel",
         data={
             **form_tokens(admin, f"/console/orders/{oid}"),
+            "confirm": "yes",
             "reason": "Half was delivered.",
             "refund": "20.00",
         },
@@ -212,7 +213,7 @@ def test_refusals_on_the_web_form_change_nothing(acme, shop, in_tenant, web_as):
         ({"reason": "Negative", "refund": "-5"}, 422, "0 or more"),
         ({"reason": "x" * 5001, "refund": ""}, 422, "5000"),
     ):
-        response = admin.post(f"{page}/cancel", data={**form_tokens(admin, page), **fields})
+        response = admin.post(f"{page}/cancel", data={**form_tokens(admin, page), "confirm": "yes", **fields})
         assert response.status_code == status, (fields, response.status_code)
         html = response.get_data(as_text=True)
         assert message in html, (fields, html[:3000])
@@ -220,14 +221,20 @@ def test_refusals_on_the_web_form_change_nothing(acme, shop, in_tenant, web_as):
     # completed already: 409 with the order's status
     response = admin.post(
         f"/console/orders/{done}/cancel",
-        data={**form_tokens(admin, f"/console/orders/{oid}"), "reason": "Late", "refund": ""},
+        data={
+            **form_tokens(admin, f"/console/orders/{oid}"),
+            "confirm": "yes",
+            "reason": "Late",
+            "refund": "",
+        },
     )
     assert response.status_code == 409
     assert f"Order #{done} is completed: you cannot cancel it now." in response.get_data(as_text=True)
     # unknown order, no CSRF token
     assert (
         admin.post(
-            "/console/orders/424242/cancel", data={**form_tokens(admin, page), "reason": "x"}
+            "/console/orders/424242/cancel",
+            data={**form_tokens(admin, page), "confirm": "yes", "reason": "x"},
         ).status_code
         == 404
     )
@@ -373,7 +380,12 @@ def test_an_operator_of_acme_never_sees_or_touches_globex_orders_even_with_equal
     assert _ids(listing) == []
     response = admin.post(
         f"/console/orders/{acme_order}/cancel",
-        data={**form_tokens(admin, f"/console/orders/{acme_order}"), "reason": "Acme only", "refund": ""},
+        data={
+            **form_tokens(admin, f"/console/orders/{acme_order}"),
+            "confirm": "yes",
+            "reason": "Acme only",
+            "refund": "",
+        },
     )
     assert response.status_code == 303
     with in_tenant(globex):
@@ -397,3 +409,19 @@ def test_an_operator_of_acme_never_sees_or_touches_globex_orders_even_with_equal
     with in_tenant(globex):
         assert order_state(globex_order) == globex_before
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) == 1
+
+
+def test_cancel_and_refund_asks_for_confirmation_first(acme, shop, in_tenant, web_as):
+    s = shop(acme)
+    (oid,) = _orders(in_tenant, acme, s, "in_progress")
+    admin = web_as(acme, s.admin_email, ADMIN_PASSWORD)
+    page = f"/console/orders/{oid}"
+    html = admin.get(page).get_data(as_text=True)
+    assert "data-confirm=" in html.split('data-testid="cancel-form"', 1)[1].split(">", 1)[0]
+    with in_tenant(acme):
+        before = order_state(oid)
+    asked = admin.post(f"{page}/cancel", data={**form_tokens(admin, page), "reason": "Gone", "refund": ""})
+    assert asked.status_code == 200
+    assert 'data-testid="confirm-page"' in asked.get_data(as_text=True)
+    with in_tenant(acme):
+        assert order_state(oid) == before and audit_rows() == []

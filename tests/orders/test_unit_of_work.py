@@ -68,7 +68,9 @@ def test_refused_web_step_keeps_nothing_it_flushed_and_a_resent_form_replays_the
     page = f"/orders/{oid}"
     csrf, key, _ = form_tokens(buyer, page)
 
-    first = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key})
+    first = buyer.post(
+        f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key, "confirm": "yes"}
+    )
     assert first.status_code == 409
     html = first.get_data(as_text=True)
     assert 'data-testid="state-error"' in html and "in progress" in html
@@ -76,7 +78,9 @@ def test_refused_web_step_keeps_nothing_it_flushed_and_a_resent_form_replays_the
     assert stored(in_tenant, acme, oid) == before
 
     # The same form again (a double click): the stored refusal, without running the step.
-    again = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key})
+    again = buyer.post(
+        f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key, "confirm": "yes"}
+    )
     assert again.status_code == 409 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_data() == first.get_data()
     assert flushing_complete == [oid]
@@ -85,7 +89,7 @@ def test_refused_web_step_keeps_nothing_it_flushed_and_a_resent_form_replays_the
         assert row.response_status == 409
 
     # Without a key the refusal is the same, and nothing is kept either.
-    plain = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf})
+    plain = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "confirm": "yes"})
     assert plain.status_code == 409 and TAMPERED not in plain.get_data(as_text=True)
     assert flushing_complete == [oid, oid]
     assert stored(in_tenant, acme, oid) == before
@@ -119,7 +123,9 @@ def test_accepted_web_step_is_committed_by_the_request(acme, order_in, tenant_cl
     buyer = tenant_client("acme")
     web.login(buyer, m.buyer_email, PASSWORD)
     csrf, _key, _ = form_tokens(buyer, f"/orders/{oid}")
-    assert buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf}).status_code == 303
+    assert (
+        buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "confirm": "yes"}).status_code == 303
+    )
     assert stored(in_tenant, acme, oid)["status"] == "completed"
 
 

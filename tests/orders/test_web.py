@@ -101,8 +101,12 @@ def test_purchase_from_gig_page_through_sandbox_checkout_to_completion(
     )
     # a double click on "complete": the same form (same key) runs once
     csrf, key, _ = form_tokens(buyer, order_page)
-    first = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key})
-    second = buyer.post(f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key})
+    first = buyer.post(
+        f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key, "confirm": "yes"}
+    )
+    second = buyer.post(
+        f"/orders/{oid}/complete", data={"csrf_token": csrf, "idempotency_key": key, "confirm": "yes"}
+    )
     assert first.status_code == second.status_code == 303
     assert order_row(in_tenant, acme, oid).status == "completed"
     with in_tenant(acme):
@@ -125,7 +129,7 @@ def test_refusals_are_shown_on_the_form_and_change_nothing(acme, order_in, tenan
     assert "larger than what is in escrow" in r.get_data(as_text=True)
     r = post_on(buyer, page, f"/orders/{oid}/cancellation", {"reason": "Stop", "refund": "abc"})
     assert r.status_code == 422
-    r = post_on(buyer, page, f"/orders/{oid}/complete", {})
+    r = post_on(buyer, page, f"/orders/{oid}/complete", {"confirm": "yes"})
     assert r.status_code == 409 and "in progress" in r.get_data(as_text=True)
     with in_tenant(acme):
         assert money_snapshot(oid)["transactions"] == {"payment": 1}

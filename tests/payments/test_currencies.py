@@ -119,7 +119,8 @@ def test_checkout_payout_and_refund_in_the_marketplaces_own_currency(
     page = f"/console/orders/{second}"
     typed, message = case["bad_refund"]
     response = admin.post(
-        f"{page}/cancel", data={**form_tokens(admin, page), "reason": "Partly delivered", "refund": typed}
+        f"{page}/cancel",
+        data={**form_tokens(admin, page), "confirm": "yes", "reason": "Partly delivered", "refund": typed},
     )
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     untouched = money(acme, second)
@@ -131,7 +132,8 @@ def test_checkout_payout_and_refund_in_the_marketplaces_own_currency(
 
     typed, minor = case["refund"]
     response = admin.post(
-        f"{page}/cancel", data={**form_tokens(admin, page), "reason": "Partly delivered", "refund": typed}
+        f"{page}/cancel",
+        data={**form_tokens(admin, page), "confirm": "yes", "reason": "Partly delivered", "refund": typed},
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     run_jobs()  # order.refunded -> the provider's refund

@@ -20,6 +20,7 @@ from app.console.errors import ConsoleError, ConsoleInputError
 from app.console.operations import audit_log, exports, orders
 from app.console.operations.forms import AuditFilterForm, CancelOrderForm, OrderFilterForm
 from app.core import money, unit_of_work
+from app.core.confirm import Confirmation, confirmation_required
 from app.core.domain_errors import DomainError, refuse_form
 from app.core.idempotency import idempotent
 from app.orders import services as order_services
@@ -113,8 +114,21 @@ def _refused_order(order_id: int, form: CancelOrderForm, exc: DomainError):
     return _render_order(order_id, form, loose, status=exc.status)
 
 
+def _confirm_cancel(order_id: int) -> Confirmation:
+    current = orders.get_order(order_id)
+    refund = (request.form.get("refund") or "").strip() or "everything in escrow"
+    return Confirmation(
+        f"Cancel order {current.number} and refund?",
+        f"Refund: {refund}. The buyer gets it back through the payment provider; what is not "
+        "refunded is released to the seller minus commission. This cannot be undone.",
+        "Cancel the order and refund",
+        url_for("console.order", order_id=order_id),
+    )
+
+
 @bp.post("/orders/<int(max=9223372036854775807):order_id>/cancel")
 @console_required(ADMIN)
+@confirmation_required(_confirm_cancel)
 @idempotent
 def cancel_order(order_id: int):
     """Cancel with a full (empty amount) or partial refund and a reason; audited."""

@@ -145,6 +145,12 @@ class SettingsSchema(Schema):
     gigs_require_approval = fields.Bool(
         metadata={"description": "New gigs wait in the moderation queue", "example": False}
     )
+    require_verified_email = fields.Bool(
+        metadata={
+            "description": "Ordering, publishing gigs, sending offers and messaging need a verified email",
+            "example": True,
+        }
+    )
     support_email = fields.Str(allow_none=True, metadata={"example": "help@acme.com"})
     currency_locked = fields.Str(
         allow_none=True,
@@ -169,6 +175,7 @@ class SettingsPatchSchema(Schema):
     cancellation_auto_resolve_days = fields.Int(strict=True, metadata={"example": 3})
     payout_schedule = fields.Str(validate=validate.Length(max=20), metadata={"example": "weekly"})
     gigs_require_approval = fields.Bool(metadata={"example": True})
+    require_verified_email = fields.Bool(metadata={"example": False})
     support_email = fields.Str(
         allow_none=True, validate=validate.Length(max=300), metadata={"example": "help@acme.com"}
     )

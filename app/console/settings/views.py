@@ -249,6 +249,7 @@ def update_settings():
             cancellation_auto_resolve_days=form.cancellation_auto_resolve_days.data,
             payout_schedule=form.payout_schedule.data,
             gigs_require_approval=bool(form.gigs_require_approval.data),
+            require_verified_email=bool(form.require_verified_email.data),
             support_email=form.support_email.data or None,
         )
     except settings.SettingsError as exc:

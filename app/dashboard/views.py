@@ -1,0 +1,70 @@
+"""``/dashboard``: what needs the member's action first, then what they are waiting for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+
+from app.messaging import services as messaging
+from app.notifications import services as notifications
+from app.orders import services as orders
+from app.orders.models import Order
+from app.payments import services as payments
+
+bp = Blueprint("dashboard", __name__, template_folder="templates")
+
+# The statuses in which an order waits for this side (and what they should do).
+BUYER_ACTION = {
+    "awaiting_payment": "Pay to start the order",
+    "awaiting_requirements": "Send the seller your requirements",
+    "delivered": "Review the delivery: accept it or ask for a revision",
+}
+SELLER_ACTION = {"in_progress": "Deliver the work"}
+ACTIVE_LIMIT = 50  # a dashboard, not the full list (the orders page pages through the rest)
+
+
+@dataclass
+class OrderRow:
+    order: Order
+    role: str
+    todo: str | None  # what this member should do now; None: waiting for the other side
+
+
+@dataclass
+class Overview:
+    to_do: list[OrderRow] = field(default_factory=list)
+    waiting: list[OrderRow] = field(default_factory=list)
+
+
+def _overview(user) -> Overview:
+    overview = Overview()
+    roles = [("buyer", BUYER_ACTION)] + ([("seller", SELLER_ACTION)] if user.is_seller else [])
+    for role, actions in roles:
+        active, _total = orders.list_orders(user, role=role, tab="active", per_page=ACTIVE_LIMIT)
+        for order in active:
+            todo = actions.get(order.status)
+            pending = orders.pending_cancellation(order)
+            if pending is not None and pending.requested_by != user.id:
+                todo = "Answer the request to cancel"
+            (overview.to_do if todo else overview.waiting).append(OrderRow(order, role, todo))
+    overview.to_do.sort(key=lambda row: (row.order.due_at is None, row.order.due_at or 0, row.order.id))
+    return overview
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    """The member's overview: orders needing their action, unread messages and notifications,
+    earnings for sellers."""
+    user = current_user._get_current_object()
+    conversations = [c for c in messaging.list_conversations(user, limit=20) if c.unread_count][:5]
+    return render_template(
+        "dashboard/dashboard.html",
+        overview=_overview(user),
+        unread_messages=messaging.unread_total(user),
+        conversations=conversations,
+        unread_notifications=notifications.unread_count(user),
+        balances=payments.balances(user) if user.is_seller else None,
+    )
