@@ -364,8 +364,12 @@ def run_jobs(app):
 
 @pytest.fixture
 def live_server(app):
+    """A real HTTP server of the suite's app; absolute links (emails, app.core.urls) carry its port."""
     server = LiveServer(app).start()
+    previous = app.config.get("PUBLIC_PORT", "")
+    app.config["PUBLIC_PORT"] = str(server.port)
     yield server
+    app.config["PUBLIC_PORT"] = previous
     server.stop()
 
 

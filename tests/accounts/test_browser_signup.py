@@ -38,7 +38,7 @@ def test_sign_up_verify_log_in_and_become_a_seller(live_server, browser, acme, m
         page.get_by_label("Email").fill("bea@example.com")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/account")
+        page.wait_for_url("**/dashboard")  # the landing page after login
         assert page.get_by_test_id("account-link").inner_text() == "Bea Browser"
 
         page.get_by_role("link", name="Become a seller").first.click()

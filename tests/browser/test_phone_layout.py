@@ -22,7 +22,7 @@ from app.messaging import services as messaging
 from app.orders.models import Order
 from tenants.db import db
 from tests.gigs.conftest import PASSWORD, png
-from tests.orders.conftest import drive, make_gig, make_seller, market  # noqa: F401  (fixtures, helper)
+from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtures, helper)
 from tests.platform.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_platform_admin  # noqa: F401
 
 pytestmark = pytest.mark.browser

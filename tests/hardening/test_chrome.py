@@ -10,7 +10,7 @@ import pytest
 from app.accounts.models import User
 from app.messaging import services as messaging
 from tenants.db import db
-from tests.gigs.conftest import login, make_gig, make_seller  # noqa: F401  (fixtures)
+from tests.gigs.conftest import login, make_gig  # noqa: F401  (fixtures)
 
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 

@@ -15,7 +15,7 @@ from app.messaging import services as messaging
 from tenants import provisioning
 from tenants.db import db
 from tests.notifications.conftest import release_scheduled  # noqa: F401  (fixture)
-from tests.orders.conftest import drive, make_gig, make_seller, market  # noqa: F401  (fixtures)
+from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtures)
 
 HREF_RE = re.compile(r'(?:href|src)="(https?://[^"]+)"')
 

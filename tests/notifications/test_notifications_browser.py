@@ -25,7 +25,7 @@ def test_the_bell_updates_live_and_mark_all_read_clears_it(
         page.get_by_label("Email").fill("ada@example.com")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/account")
+        page.wait_for_url("**/dashboard")
         page.goto(live_server.url("acme.localhost", "/"))
         badge = page.get_by_test_id("notification-badge")
         assert badge.is_hidden()

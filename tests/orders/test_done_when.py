@@ -364,7 +364,7 @@ def test_bad_input_on_the_money_endpoints_gets_clear_errors_and_moves_nothing(
         (seller, sh, "POST", f"/api/v1/orders/{in_escrow}/complete", {}, 403, "buyer"),
         (buyer, bh, "POST", f"/api/v1/orders/{in_escrow}/complete", {}, 409, "in progress"),
         (seller, sh, "POST", "/api/v1/payouts", {"amount_minor": net + 1}, 409, "available balance"),
-        (seller, sh, "POST", "/api/v1/payouts", {"amount_minor": 10**30}, 409, "available balance"),
+        (seller, sh, "POST", "/api/v1/payouts", {"amount_minor": 10**30}, 422, "between"),
         (buyer, bh, "POST", "/api/v1/payouts", {"amount_minor": 100}, 403, "sellers"),
         (buyer, bh, "GET", f"/api/v1/payments/{huge}", None, 404, ""),
     ]
@@ -372,14 +372,17 @@ def test_bad_input_on_the_money_endpoints_gets_clear_errors_and_moves_nothing(
         r = client.open(path, method=method, json=body, headers=headers)
         assert r.status_code == status, (path, body, r.status_code, r.get_data(as_text=True)[:300])
         assert expected in json.dumps(r.json), (path, body, r.json)
-    # Pages past any listing are empty (with the real total), not page 1 again and not a 500.
+    # Pages past any listing are empty (with the real total), not page 1 again and not a 500;
+    # a page past the last one a client may ask for (10,000) is a 422 naming `page`.
     for client, headers, path, total in (
-        (seller, sh, "/api/v1/transactions?page=100000000000000000000", 2),  # release, clearance
-        (seller, sh, "/api/v1/payouts?page=100000000000000000000", 0),
-        (buyer, bh, "/api/v1/orders?page=100000000000000000000", 2),
+        (seller, sh, "/api/v1/transactions?page=10000", 2),  # release, clearance
+        (seller, sh, "/api/v1/payouts?page=10000", 0),
+        (buyer, bh, "/api/v1/orders?page=10000", 2),
     ):
         r = client.get(path, headers=headers)
         assert r.status_code == 200 and r.json == [], (path, r.status_code)
+        beyond = client.get(path.replace("10000", "100000000000000000000"), headers=headers)
+        assert beyond.status_code == 422 and "page" in beyond.json["errors"]["query"]
         assert json.loads(r.headers["X-Pagination"])["total"] == total
     # The web pages of the checkout and the earnings, with ids and pages out of range.
     seller_web = login(tenant_client("acme"), m.seller_email)
