@@ -189,10 +189,11 @@ def test_pages_answer_503_when_redis_is_gone_where_they_need_it(app, acme, tenan
 
 
 class TcpProxy:
-    """127.0.0.1:<port> -> PostgreSQL, that the test can cut (every connection dropped, new ones
-    refused) and restore: a database restart, as the app sees it."""
+    """127.0.0.1:<port> -> PostgreSQL (a TCP address, or the Unix socket file of the embedded
+    server), that the test can cut (every connection dropped, new ones refused) and restore: a
+    database restart, as the app sees it."""
 
-    def __init__(self, upstream: tuple[str, int]):
+    def __init__(self, upstream: tuple[str, int] | str):
         self.upstream = upstream
         self.port = free_port()
         self.listener: socket.socket | None = None
@@ -211,7 +212,13 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                server = socket.create_connection(self.upstream, timeout=5)
+                if isinstance(self.upstream, str):
+                    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    server.settimeout(5)
+                    server.connect(self.upstream)
+                    server.settimeout(None)
+                else:
+                    server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
                 client.close()
                 continue
@@ -251,10 +258,16 @@ class TcpProxy:
 @pytest.fixture
 def db_proxy(app):
     url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if not url.host or url.host.startswith("/"):
-        pytest.skip("the suite's database is on a unix socket: no TCP proxy to cut")
-    proxy = TcpProxy((url.host, url.port or 5432)).start()
-    yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    socket_dir = url.query.get("host") or (url.host if url.host and url.host.startswith("/") else None)
+    if socket_dir:  # the embedded server listens on a Unix socket only
+        upstream = f"{socket_dir}/.s.PGSQL.{url.port or 5432}"
+    else:
+        upstream = (url.host or "127.0.0.1", url.port or 5432)
+    proxy = TcpProxy(upstream).start()
+    direct = url.set(
+        host="127.0.0.1", port=proxy.port, query={k: v for k, v in url.query.items() if k != "host"}
+    )
+    yield proxy, direct.render_as_string(hide_password=False)
     proxy.cut()
 
 
