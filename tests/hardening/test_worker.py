@@ -11,6 +11,7 @@ import pytest
 from rq import Queue
 
 from tests.hardening.conftest import procfile, production_env
+from tests.helpers import wait_until
 
 
 def _run(queue: Queue, func: str, *args, timeout: float = 60, worker=None):
@@ -105,11 +106,8 @@ def _live_members(pgid: int) -> list[int]:
 
 
 def _wait_until(predicate, timeout: float, message):
-    """Poll ``predicate`` until true; ``message`` (text, or a callable giving it) on timeout."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, message() if callable(message) else message
-        time.sleep(0.1)
+    """``tests.helpers.wait_until`` with the message as a positional argument, as these tests read."""
+    wait_until(predicate, timeout, message=message)
 
 
 def test_a_killed_workers_scheduler_dies_with_it_and_the_next_worker_schedules(private_redis, start_worker):
