@@ -16,6 +16,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import current_user, login_required
 
 from app.core import money, unit_of_work
+from app.core.confirm import Confirmation, confirmation_required
 from app.core.domain_errors import FORM, DomainError, refuse_form
 from app.core.idempotency import idempotent
 from app.core.urls import tenant_url
@@ -175,8 +176,19 @@ def earnings():
     return _earnings_page()
 
 
+def _confirm_payout() -> Confirmation:
+    return Confirmation(
+        "Send this payout?",
+        "The amount leaves your available balance for your payout account. A payout that has been "
+        "sent cannot be called back.",
+        "Send the payout",
+        url_for("payments.earnings"),
+    )
+
+
 @bp.post("/account/earnings/payouts")
 @login_required
+@confirmation_required(_confirm_payout)
 @idempotent
 def request_payout():
     form = PayoutForm()

@@ -178,11 +178,13 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
         # --- more than the balance is refused; the whole balance is paid out -----------------
         seller.get_by_label("Amount").fill("45.01")
         seller.get_by_test_id("request-payout").click()
+        seller.get_by_role("dialog").get_by_role("button", name="Send the payout").click()
         seller.wait_for_load_state()
         assert "available balance" in seller.locator(".field-error").inner_text()
         assert seller.get_by_test_id("balance-available").inner_text() == "$45.00"
         seller.get_by_label("Amount").fill("45.00")
         seller.get_by_test_id("request-payout").click()
+        seller.get_by_role("dialog").get_by_role("button", name="Send the payout").click()
         seller.wait_for_load_state()
         assert "Payout sent." in seller.locator(".flashes").inner_text()
         assert seller.get_by_test_id("balance-available").inner_text() == "$0.00"

@@ -88,7 +88,8 @@ def test_checkout_payout_and_refund_in_the_marketplaces_own_currency(
     before = money(acme, seller_id=shop.seller_id)
     typed, message = case["bad_payout"]
     response = seller.post(
-        "/account/earnings/payouts", data={**form_tokens(seller, "/account/earnings"), "amount": typed}
+        "/account/earnings/payouts",
+        data={"confirm": "yes", **form_tokens(seller, "/account/earnings"), "amount": typed},
     )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -102,7 +103,8 @@ def test_checkout_payout_and_refund_in_the_marketplaces_own_currency(
     # The payout typed as the seller would: exactly that many minor units leave.
     typed, minor = case["payout"]
     response = seller.post(
-        "/account/earnings/payouts", data={**form_tokens(seller, "/account/earnings"), "amount": typed}
+        "/account/earnings/payouts",
+        data={"confirm": "yes", **form_tokens(seller, "/account/earnings"), "amount": typed},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     after = money(acme, seller_id=shop.seller_id)
@@ -192,7 +194,12 @@ def test_a_forint_payout_is_transferred_in_hundredths(
     deliver(tenant_client, "acme", event("account.updated", account), keys.webhook_secret)
     client = shop.client(shop.seller_email)
     tokens = form_tokens(client, "/account/earnings")
-    assert client.post("/account/earnings/payouts", data={**tokens, "amount": "4500"}).status_code == 302
+    assert (
+        client.post(
+            "/account/earnings/payouts", data={"confirm": "yes", **tokens, "amount": "4500"}
+        ).status_code
+        == 302
+    )
     run_jobs()
     transfers = stripe_emulator.of_type(keys.secret_key, "tr_")
     assert [(t["amount"], t["currency"]) for t in transfers] == [(450000, "huf")]

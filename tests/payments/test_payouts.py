@@ -43,6 +43,17 @@ def test_earnings_page_shows_pending_then_available_balance_and_history(
     assert "TEST MODE" in html
 
 
+def test_a_payout_without_confirmation_asks_first_and_moves_nothing(market, seller_earnings, money, acme):
+    m = market(acme)
+    seller_earnings(acme, paid_order(m))
+    client = m.client(m.seller_email)
+    response = client.post(
+        "/account/earnings/payouts", data={**form_tokens(client, "/account/earnings"), "amount": "20"}
+    )
+    assert response.status_code == 200 and "Send this payout?" in response.get_data(as_text=True)
+    assert money(acme, seller_id=m.seller_id).payouts == []
+
+
 def test_seller_requests_a_payout_of_part_of_the_available_balance(
     market, seller_earnings, money, acme, in_tenant
 ):
@@ -51,9 +62,11 @@ def test_seller_requests_a_payout_of_part_of_the_available_balance(
     seller_earnings(acme, order_id)
     client = m.client(m.seller_email)
     tokens = form_tokens(client, "/account/earnings")
-    response = client.post("/account/earnings/payouts", data={**tokens, "amount": "20.00"})
+    response = client.post("/account/earnings/payouts", data={"confirm": "yes", **tokens, "amount": "20.00"})
     assert response.status_code == 302
-    replay = client.post("/account/earnings/payouts", data={**tokens, "amount": "20.00"})  # double click
+    replay = client.post(
+        "/account/earnings/payouts", data={"confirm": "yes", **tokens, "amount": "20.00"}
+    )  # double click
     assert replay.status_code == 302 and replay.headers.get("Idempotent-Replayed") == "true"
     after = money(acme, seller_id=m.seller_id)
     assert after.balances == {"pending": 0, "available": SELLER_NET - 2000}
@@ -71,7 +84,9 @@ def test_payout_over_the_available_balance_is_refused_and_nothing_moves(market, 
     client = m.client(m.seller_email)
     for amount in ("45.01", "1000", "-5", "0", "abc", "1.001"):
         tokens = form_tokens(client, "/account/earnings")
-        response = client.post("/account/earnings/payouts", data={**tokens, "amount": amount})
+        response = client.post(
+            "/account/earnings/payouts", data={"confirm": "yes", **tokens, "amount": amount}
+        )
         assert response.status_code == 422, amount
     html = response.get_data(as_text=True)
     assert "Use at most 2 decimals for USD." in html  # the last one, "1.001"

@@ -381,7 +381,12 @@ def test_seller_onboards_then_is_paid_out_by_a_transfer_once(
     assert money(acme).accounts == [(m.seller_id, account_id, True)]
 
     tokens = form_tokens(client, "/account/earnings")
-    assert client.post("/account/earnings/payouts", data={**tokens, "amount": "45.00"}).status_code == 302
+    assert (
+        client.post(
+            "/account/earnings/payouts", data={"confirm": "yes", **tokens, "amount": "45.00"}
+        ).status_code
+        == 302
+    )
     stripe_emulator.fail_next("/v1/transfers", 500)
     run_jobs()
     run_jobs()
