@@ -27,7 +27,8 @@ def test_platform_admin_creates_and_suspends_a_tenant(browser, live_server, make
         page.fill("#password", "platform-lantern-harbor-9")
         _shot(page, "login")
         page.get_by_role("button", name="Log in").click()
-        assert page.url.endswith("/platform/")
+        page.wait_for_url("**/platform/")  # the redirect after login, before counting its rows
+        page.get_by_test_id("tenant-row").first.wait_for()
         assert page.get_by_test_id("tenant-row").count() == 2
         _shot(page, "tenants")
 
