@@ -189,6 +189,7 @@ class Config:
     NOTIFY_DROPDOWN_SIZE = _int("NOTIFY_DROPDOWN_SIZE", 10)
     # Orders (app/orders): the worker's tick enqueues auto-complete / auto-resolve / late jobs.
     ORDER_TICK_SECONDS = _int("ORDER_TICK_SECONDS", 60)
+    REVIEWS_SWEEP_SECONDS = _int("REVIEWS_SWEEP_SECONDS", 60)  # review windows: publish at close, remind
     ORDER_DELIVERY_FILE_MAX_BYTES = _int("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
     REMEMBER_COOKIE_DURATION = _int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600
     REMEMBER_COOKIE_HTTPONLY = True

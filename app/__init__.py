@@ -159,6 +159,9 @@ def _register_domain_hooks() -> None:
     from app.payments.services import start_checkout
     from app.payments.tasks import run_payments_tick_loop
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
+    from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
+    from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
+    from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
@@ -187,6 +190,8 @@ def _register_domain_hooks() -> None:
     # batches whose delayed job is overdue, and queued emails whose send job is.
     register_periodic_loop("notifications-email-sweep", run_email_sweep_loop)
     register_periodic_loop("mail-relay", run_mail_relay_loop)
+    # Reviews: publish both reviews of an order when its window closes; the one reminder before.
+    register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
 
 
 def _register_cli(app: Flask) -> None:

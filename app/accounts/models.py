@@ -8,6 +8,7 @@ lives in ``public`` and is not a User.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -19,6 +20,10 @@ from tenants.db import TENANT_SCHEMA, TenantModel, current_tenant, tenant_table_
 ROLES = ("member", "moderator", "admin")
 USER_STATUSES = ("active", "suspended", "deleted")
 AVAILABILITIES = ("full_time", "part_time", "occasional", "unavailable")
+
+
+# Seller levels, assigned by the reviews domain's daily reputation job (app.reviews.reputation).
+SELLER_LEVELS = {"new": "New seller", "level_1": "Level 1", "level_2": "Level 2", "top_rated": "Top Rated"}
 
 
 class User(UserMixin, TenantModel):
@@ -106,6 +111,8 @@ class SellerProfile(TenantModel):
             "availability in ('full_time', 'part_time', 'occasional', 'unavailable')", name="availability"
         ),
         sa.CheckConstraint("hourly_rate_minor is null or hourly_rate_minor >= 0", name="hourly_rate"),
+        sa.CheckConstraint("level in ('new', 'level_1', 'level_2', 'top_rated')", name="level"),
+        sa.Index("ix_seller_profiles_level", "level"),
     )
 
     user_id: Mapped[int] = mapped_column(
@@ -119,6 +126,12 @@ class SellerProfile(TenantModel):
     hourly_rate_minor: Mapped[int | None] = mapped_column(sa.Integer)  # minor units of `currency`
     currency: Mapped[str] = mapped_column(sa.String(3))
     availability: Mapped[str] = mapped_column(sa.String(16), default="full_time", server_default="full_time")
+    # Reputation, kept by the reviews domain (``set_seller_reputation``): the level the daily
+    # job assigned and the average of the seller's published reviews (what cards and search show).
+    level: Mapped[str] = mapped_column(sa.String(16), default="new", server_default="new")
+    level_since: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    rating_avg: Mapped[Decimal] = mapped_column(sa.Numeric(3, 2), default=0, server_default="0")
+    rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()

@@ -32,7 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.accounts.models import AVAILABILITIES, ROLES, PortfolioItem, SellerProfile, User
+from app.accounts.models import AVAILABILITIES, ROLES, SELLER_LEVELS, PortfolioItem, SellerProfile, User
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.core.domain_errors import FORM, DomainError
 from app.core.urls import tenant_url
@@ -767,6 +767,43 @@ def update_profile(user: User, **fields) -> User:
     if changed & {"display_name", "handle"} and user.seller_profile is not None:
         _seller_updated(user)
     return user
+
+
+def set_seller_reputation(
+    user_id: int,
+    *,
+    level: str | None = None,
+    rating: tuple[Any, int] | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Store what the reviews domain computed of a seller: their ``level`` (one of
+    ``SELLER_LEVELS``) and/or ``rating`` ``(average, count)``; flushes.
+
+    A plain UPDATE (no ORM version check, nothing else of the profile is touched). Returns
+    whether anything changed; a change tells search (``seller.updated``) so the seller's gigs
+    are indexed with it. A user without a seller profile is left alone (returns False).
+    """
+    values: dict[str, Any] = {}
+    profile = db.session.get(SellerProfile, user_id)
+    if profile is None:
+        return False
+    if level is not None:
+        if level not in SELLER_LEVELS:
+            raise ValueError(f"unknown seller level {level!r}")
+        if profile.level != level:
+            values.update(level=level, level_since=now or datetime.now(UTC))
+    if rating is not None:
+        average, count = rating
+        if profile.rating_count != count or float(profile.rating_avg or 0) != float(average or 0):
+            values.update(rating_avg=average or 0, rating_count=count)
+    if not values:
+        return False
+    db.session.execute(sa.update(SellerProfile).where(SellerProfile.user_id == user_id).values(**values))
+    db.session.refresh(profile)
+    from app.events import publish
+
+    publish("seller.updated", {"user_id": user_id})
+    return True
 
 
 def _seller_updated(user: User) -> None:

@@ -36,6 +36,28 @@ def _tenant_schemas() -> list[tuple[int, str]]:
         ]
 
 
+def _due_schemas(table: str, due: str, params: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
+    """``(tenant_id, schema)`` of each active tenant with a row of ``table`` matching ``due``."""
+    tenants = _tenant_schemas()
+    for start in range(0, len(tenants), CHUNK):
+        chunk = tenants[start : start + CHUNK]
+        union = " UNION ALL ".join(
+            f'(SELECT {int(tid)} AS tenant_id, EXISTS (SELECT 1 FROM "{schema}".{table} WHERE {due}) AS due)'
+            for tid, schema in chunk
+        )
+        with db.engine.connect() as conn:
+            due_tenants = [tid for tid, is_due in conn.execute(sa.text(union), dict(params)) if is_due]
+        schemas = dict(chunk)
+        for tenant_id in due_tenants:
+            yield tenant_id, schemas[tenant_id]
+
+
+def tenants_with_due(table: str, due: str, params: Mapping[str, Any]) -> list[int]:
+    """Ids of the active tenants with a row of ``table`` matching ``due`` (read-only: for work
+    whose job decides row by row under a lock, so nothing needs claiming here)."""
+    return [tenant_id for tenant_id, _schema in _due_schemas(table, due, params)]
+
+
 def claim_due(
     table: str, due: str, claim: str, returning: str, params: Mapping[str, Any], *, limit: int = 500
 ) -> Iterator[tuple[int, list[tuple]]]:
@@ -48,26 +70,15 @@ def claim_due(
     before its rows are yielded, so an enqueue that fails leaves them for the next pass after
     the claim's delay.
     """
-    tenants = _tenant_schemas()
-    for start in range(0, len(tenants), CHUNK):
-        chunk = tenants[start : start + CHUNK]
-        union = " UNION ALL ".join(
-            f'(SELECT {int(tid)} AS tenant_id, EXISTS (SELECT 1 FROM "{schema}".{table} WHERE {due}) AS due)'
-            for tid, schema in chunk
-        )
-        with db.engine.connect() as conn:
-            due_tenants = [tid for tid, is_due in conn.execute(sa.text(union), dict(params)) if is_due]
-        schemas = dict(chunk)
-        for tenant_id in due_tenants:
-            schema = schemas[tenant_id]
-            with db.engine.begin() as conn:
-                rows = conn.execute(
-                    sa.text(
-                        f'UPDATE "{schema}".{table} SET {claim} WHERE id IN ('
-                        f'SELECT id FROM "{schema}".{table} WHERE {due} ORDER BY id '
-                        f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING {returning}"
-                    ),
-                    dict(params),
-                ).all()
-            if rows:
-                yield tenant_id, [tuple(row) for row in rows]
+    for tenant_id, schema in _due_schemas(table, due, params):
+        with db.engine.begin() as conn:
+            rows = conn.execute(
+                sa.text(
+                    f'UPDATE "{schema}".{table} SET {claim} WHERE id IN ('
+                    f'SELECT id FROM "{schema}".{table} WHERE {due} ORDER BY id '
+                    f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING {returning}"
+                ),
+                dict(params),
+            ).all()
+        if rows:
+            yield tenant_id, [tuple(row) for row in rows]

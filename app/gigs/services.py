@@ -932,6 +932,27 @@ def archive_gig(actor: User, gig: Gig) -> Gig:
     return gig
 
 
+def set_gig_rating(gig_id: int, average: Any, count: int) -> bool:
+    """Store the average and count of a gig's published reviews (the reviews domain computes
+    them); flushes. A plain UPDATE: it neither bumps nor checks the gig's ``version``, so a
+    review publishing while the seller edits the gig never makes the edit stale. Returns
+    whether anything changed; a change publishes ``gig.rating_changed`` ``{"gig_id"}`` for the
+    search index.
+    """
+    changed = db.session.execute(
+        sa.update(Gig)
+        .where(
+            Gig.id == gig_id,
+            sa.or_(Gig.rating_count != count, Gig.rating_avg != (average or 0)),
+        )
+        .values(rating_avg=average or 0, rating_count=count)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if changed:
+        publish("gig.rating_changed", {"gig_id": gig_id})
+    return bool(changed)
+
+
 # --------------------------------------------------------------------------- images
 
 THUMB_SIDE = 480

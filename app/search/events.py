@@ -20,7 +20,7 @@ def _gig_changed(event) -> None:
         services.index_gig(gig_id)
 
 
-for _name in ("gig.published", "gig.updated", "gig.paused", "gig.archived"):
+for _name in ("gig.published", "gig.updated", "gig.paused", "gig.archived", "gig.rating_changed"):
     handles(_name)(_gig_changed)
 
 
