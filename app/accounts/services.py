@@ -1211,3 +1211,18 @@ def register_seller_listing(listing: Callable[[User], list]) -> None:
 def seller_listing(user: User) -> list:
     """What the seller offers, for their public profile (empty when nothing is registered)."""
     return _seller_listing(user) if _seller_listing else []
+
+
+# Sections higher domains add to a public profile (reviews: reputation and reviews), in the
+# order registered: ``section(person, viewer) -> Markup | None`` (None: nothing to show).
+_profile_sections: list[Callable[[User, Any], Any]] = []
+
+
+def register_profile_section(section: Callable[[User, Any], Any]) -> None:
+    if section not in _profile_sections:
+        _profile_sections.append(section)
+
+
+def profile_sections(person: User, viewer: Any) -> list:
+    """The rendered sections of ``person``'s public profile as ``viewer`` sees it."""
+    return [html for html in (section(person, viewer) for section in _profile_sections) if html]

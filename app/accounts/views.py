@@ -41,6 +41,7 @@ from app.accounts.forms import (
     SignupForm,
 )
 from app.accounts.limits import account_key, configured, ip_key, login_limits
+from app.accounts.models import SELLER_LEVELS
 from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.accounts.services import AccountError
 from app.core import money, unit_of_work
@@ -497,4 +498,6 @@ def public_profile(handle: str):
         else "",
         is_owner=current_user.is_authenticated and current_user.id == user.id,
         gigs=services.seller_listing(user) if seller else [],
+        sections=services.profile_sections(user, current_user),
+        level_label=SELLER_LEVELS.get(seller.level) if seller else None,
     )
