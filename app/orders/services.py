@@ -831,6 +831,53 @@ def flag_late_orders(now: datetime | None = None) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class SellerOrderFigures:
+    """A seller's order record: the reputation's raw figures (see app.reviews.reputation)."""
+
+    completed: int = 0
+    cancelled: int = 0
+    delivered: int = 0  # orders with a delivery (completed or not)
+    delivered_on_time: int = 0  # of those, first delivered by the due date then in force
+    earned_minor: int = 0  # escrow released to the seller (before commission)
+    first_order_at: datetime | None = None
+
+
+def seller_order_figures(seller_ids: list[int] | None = None) -> dict[int, SellerOrderFigures]:
+    """``{seller_id: SellerOrderFigures}`` for the given sellers (every seller with an order when
+    None), in two set-based queries. On time: ``delivered_at <= due_at``, or delivered and
+    never flagged late when the order had no due date."""
+    on_time = sa.and_(
+        Order.delivered_at.is_not(None),
+        sa.or_(Order.delivered_at <= Order.due_at, sa.and_(Order.due_at.is_(None), Order.late_at.is_(None))),
+    )
+    query = sa.select(
+        Order.seller_id,
+        sa.func.count().filter(Order.status == "completed"),
+        sa.func.count().filter(Order.status == "cancelled", Order.paid_at.is_not(None)),
+        sa.func.count().filter(Order.delivered_at.is_not(None)),
+        sa.func.count().filter(on_time),
+        sa.func.min(Order.paid_at),
+    ).group_by(Order.seller_id)
+    released = (
+        sa.select(
+            Order.seller_id,
+            sa.func.coalesce(sa.func.sum(Milestone.amount_minor - Milestone.refunded_minor), 0),
+        )
+        .join(Milestone, Milestone.order_id == Order.id)
+        .where(Milestone.status.in_(("released", "partially_refunded")))
+        .group_by(Order.seller_id)
+    )
+    if seller_ids is not None:
+        query = query.where(Order.seller_id.in_(seller_ids))
+        released = released.where(Order.seller_id.in_(seller_ids))
+    earned = dict(db.session.execute(released).all())
+    return {
+        row[0]: SellerOrderFigures(row[1], row[2], row[3], row[4], int(earned.get(row[0], 0)), row[5])
+        for row in db.session.execute(query)
+    }
+
+
 # --------------------------------------------------------------------------- cancellation
 
 

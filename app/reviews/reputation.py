@@ -11,10 +11,14 @@ threshold of a level (each ``>=``) gets it, otherwise "New seller".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from app.accounts.models import SELLER_LEVELS
+from app.accounts.models import SELLER_LEVELS, User
+from app.messaging import services as messaging
+from app.orders import services as orders
+from app.reviews.services import rating_summary
+from tenants.db import db
 
 # Close to Fiverr's published criteria, in a marketplace's own currency (earnings in minor units
 # of a two-decimal currency: 40000 = 400.00). Operators tune them in the console.
@@ -78,3 +82,46 @@ def level_for(figures: dict, thresholds: dict | None = None) -> str:
         ):
             return level
     return "new"
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def seller_stats(user_id: int, *, now: datetime | None = None) -> SellerStats | None:
+    """A seller's figures, live (None when the user is not a seller). Response figures come
+    from the seller's conversations (``response_figures``)."""
+    user = db.session.get(User, user_id)
+    profile = user.seller_profile if user is not None else None
+    if profile is None:
+        return None
+    now = now or datetime.now(UTC)
+    figures = orders.seller_order_figures([user_id]).get(user_id) or orders.SellerOrderFigures()
+    average, count = rating_summary(subject_id=user_id)
+    rate, seconds = response_figures([user_id], now=now).get(user_id, (None, None))
+    return SellerStats(
+        user_id=user_id,
+        member_since=user.created_at,
+        orders_completed=figures.completed,
+        orders_cancelled=figures.cancelled,
+        orders_delivered=figures.delivered,
+        delivered_on_time=figures.delivered_on_time,
+        on_time_rate=_rate(figures.delivered_on_time, figures.delivered),
+        completion_rate=_rate(figures.completed, figures.completed + figures.cancelled),
+        rating_avg=average,
+        rating_count=count,
+        earnings_minor=figures.earned_minor,
+        response_rate=rate,
+        response_seconds=seconds,
+        days_active=max(0, (now - profile.created_at).days),
+        level=profile.level,
+        languages=tuple(user.languages or ()),
+    )
+
+
+def response_figures(user_ids: list[int], *, now: datetime | None = None) -> dict[int, tuple]:
+    """``{user_id: (response_rate %, average first-response seconds)}`` over the last 90 days of
+    direct conversations others started with them (answered within 24 h counts as responded)."""
+    return messaging.response_figures(user_ids, since=(now or datetime.now(UTC)) - timedelta(days=90))
