@@ -18,10 +18,11 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests.helpers import wait_until
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
@@ -71,17 +72,18 @@ def start(direct_url: str) -> tuple[str, subprocess.Popen]:
         owner = pwd.getpwuid(Path(host).stat().st_uid).pw_name if host.startswith("/") else "nobody"
         command[1:1] = ["-u", owner]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"pgbouncer exited: {process.stderr.read().decode()[-500:]}")
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)  # waiting for a process to listen, not for test time to pass
-    else:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_until(listening, 10, message="pgbouncer did not start listening within 10 s")
+    except BaseException:
         process.kill()
-        raise RuntimeError("pgbouncer did not start listening within 10 s")
+        raise
     pooled = url.set(host="127.0.0.1", port=port, query={})
     return pooled.render_as_string(hide_password=False), process
 

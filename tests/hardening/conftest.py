@@ -13,11 +13,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -95,27 +96,31 @@ class Process:
             tail = self.output()[-3000:]
             raise AssertionError(f"{self.command!r} still running after {timeout}s:\n{tail}") from None
 
+    def _running(self) -> None:
+        if not self.alive():
+            raise AssertionError(f"{self.command!r} exited:\n{self.output()[-3000:]}")
+
     def wait_for_output(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if not self.alive():
-                raise AssertionError(f"{self.command!r} exited:\n{self.output()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} within {timeout}s:\n{self.output()[-3000:]}")
-            time.sleep(0.1)
+        def printed() -> bool:
+            if text in self.output():
+                return True
+            self._running()
+            return False
+
+        wait_until(
+            printed, timeout, message=lambda: f"no {text!r} within {timeout}s:\n{self.output()[-3000:]}"
+        )
 
     def wait_for_port(self, port: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def listening() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return
+                    return True
             except OSError:
-                if not self.alive():
-                    raise AssertionError(f"{self.command!r} exited:\n{self.output()[-3000:]}") from None
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"port {port} not open within {timeout}s") from None
-                time.sleep(0.1)
+                self._running()
+                return False
+
+        wait_until(listening, timeout, message=f"port {port} not open within {timeout}s")
 
     def signal(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -196,15 +201,15 @@ class PrivateRedis:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 10
-        while True:
+
+        def answers() -> bool:
             try:
-                if self.client().ping():
-                    return self
+                return bool(self.client().ping())
             except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("private redis-server did not start") from None
-                time.sleep(0.05)
+                return False
+
+        wait_until(answers, 10, message="private redis-server did not start")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

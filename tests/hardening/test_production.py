@@ -7,7 +7,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -16,6 +15,7 @@ from rq import Queue
 
 from config import DEV_SECRET_KEY
 from tests.hardening.conftest import ROOT, procfile, production_env
+from tests.helpers import wait_until
 
 
 def _validate_in_a_fresh_process(**values) -> subprocess.CompletedProcess:
@@ -69,12 +69,14 @@ def test_procfile_web_and_worker_serve_a_tenant_in_production(app, processes, pr
         from app.extensions import redis_store
 
         job = Queue("default", connection=redis_store.client).enqueue("app.events.tasks.relay_outbox")
-        deadline = time.monotonic() + 60
-        while job.get_status(refresh=True) != "finished":
+
+        def finished() -> bool:
             assert worker.alive(), worker.output()[-3000:]
-            assert job.get_status() != "failed", job.latest_result()
-            assert time.monotonic() < deadline, worker.output()[-3000:]
-            time.sleep(0.1)
+            status = job.get_status(refresh=True)
+            assert status != "failed", job.latest_result()
+            return status == "finished"
+
+        wait_until(finished, 60, message=lambda: worker.output()[-3000:])
         assert job.return_value() == 0
     assert worker.alive() and web.alive()
 
