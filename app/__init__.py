@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.orders import views as order_views
     from app.payments import api as payments_api
     from app.payments import views as payment_views
+    from app.reviews import api as reviews_api
     from app.search import api as search_api
     from app.search import views as search_views
     from app.settings import views as branding_files
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
         notifications_api.blp,
         orders_api.blp,
         payments_api.blp,
+        reviews_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)

@@ -1,7 +1,13 @@
 """Schemathesis over the whole OpenAPI spec: no input gets a 500, every answer matches the spec.
 
 One throwaway marketplace ("probe") with a buyer, a seller (with a published gig) and an
-operator admin; every operation of the spec runs a bounded number of generated cases as
+operator admin, and orders between them: completed with both reviews published (and a reply),
+completed with the buyer's review still unpublished, completed with no review yet, so the
+reviews operations meet real resources. Every other generated path id of a reviews operation
+is mapped to one of the probe's own (``_map_to_known_ids``), so their reads answer 200 and
+their writes meet real rules instead of only 404s; the run asserts each reviews read answered
+a 2xx at least once.
+Every operation of the spec runs a bounded number of generated cases as
 each of the three (operator routes too: destructive calls only hurt the probe tenant,
 dropped after the test). Default checks: no server error, response schema, status code,
 content type and headers conformance. Failures are collected over all operations and
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
@@ -26,6 +33,8 @@ from app.accounts.models import User
 from app.accounts.services import create_user, upsert_seller_profile
 from app.gigs import services as gig_services
 from app.gigs.models import Category
+from app.orders import services as order_services
+from app.reviews import services as review_services
 from tenants import provisioning
 from tenants.db import db
 from tenants.resolver import get_tenant_by_slug
@@ -84,7 +93,53 @@ def probe_tenant(app, in_tenant):
         gig_services.publish_gig(seller, gig)
         db.session.commit()
         assert db.session.scalar(db.select(db.func.count(User.id))) >= 3
-    return ref
+        published, unpublished, unreviewed = (_completed_order(buyer, seller, gig.id) for _ in range(3))
+        of_seller = review_services.submit_review(buyer, published, REVIEW)
+        of_buyer = review_services.submit_review(seller, published, {"rating": 4, "text": "Clear brief."})
+        review_services.reply_to_review(seller, of_seller.id, "Thank you!")
+        draft = review_services.submit_review(buyer, unpublished, REVIEW)
+        db.session.commit()
+        assert (of_seller.status, of_buyer.status, draft.status) == ("published", "published", "submitted")
+        known = {
+            "order_id": [published, unpublished, unreviewed],
+            "review_id": [of_seller.id, of_buyer.id, draft.id],
+            "gig_id": [gig.id],
+            "user_id": [seller.id, buyer.id],
+        }
+    return SimpleNamespace(ref=ref, known=known)
+
+
+REVIEW = {"rating": 5, "communication": 5, "as_described": 4, "would_recommend": 5, "text": "Lovely logo."}
+REVIEW_PATHS = ("/reviews", "/reputation")
+
+
+def _completed_order(buyer, seller, gig_id) -> int:
+    order = order_services.place_order(buyer, gig_id, "basic", [], 1)
+    order_services.mark_paid(order.id, f"pay_probe_{order.id}")
+    order_services.submit_requirements(buyer, order.id, "Navy and gold.")
+    order_services.deliver(seller, order.id, "Three concepts.")
+    order_services.complete(buyer, order.id)
+    return order.id
+
+
+def _is_reviews_operation(operation) -> bool:
+    return any(part in operation.path for part in REVIEW_PATHS) and not operation.path.startswith(
+        "/api/v1/console"
+    )
+
+
+def _map_to_known_ids(schema, known: dict[str, list[int]]) -> None:
+    """Every other generated id of a reviews operation becomes one of the probe's resources."""
+
+    @schema.hook
+    def map_path_parameters(context, path_parameters):
+        if context.operation is None or not _is_reviews_operation(context.operation):
+            return path_parameters
+        for name, value in path_parameters.items():
+            if name in known and isinstance(value, int) and value % 2 == 0:
+                ids = known[name]
+                path_parameters[name] = ids[(value // 2) % len(ids)]
+        return path_parameters
 
 
 def _tokens(client) -> dict[str, dict[str, str]]:
@@ -100,7 +155,7 @@ def _tokens(client) -> dict[str, dict[str, str]]:
     return headers
 
 
-def _run_operation(operation, app, base_url: str, headers: dict, failures: dict) -> None:
+def _run_operation(operation, app, base_url: str, headers: dict, failures: dict, statuses: dict) -> None:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -112,7 +167,8 @@ def _run_operation(operation, app, base_url: str, headers: dict, failures: dict)
     @given(case=operation.as_strategy())
     def run(case):
         try:
-            case.call_and_validate(base_url=base_url, headers=headers, app=app, checks=CHECKS)
+            response = case.call_and_validate(base_url=base_url, headers=headers, app=app, checks=CHECKS)
+            statuses[operation.label].add(response.status_code)
         except FailureGroup as group:
             for failure in group.exceptions:
                 failures[f"{operation.label}: {failure.title}"].append(
@@ -130,12 +186,21 @@ def test_no_operation_of_the_spec_fails_schemathesis_checks(app, probe_tenant, t
     client = tenant_client("probe")
     role_headers = _tokens(client)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers={"Host": "probe.localhost"})
+    _map_to_known_ids(schema, probe_tenant.known)
     base_url = f"http://probe.{app.config['BASE_DOMAIN']}"
     failures: dict[str, list[str]] = defaultdict(list)
+    statuses: dict[str, set[int]] = defaultdict(set)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 50
     for operation in operations:
         for role in ROLES:
-            _run_operation(operation, app, base_url, role_headers[role], failures)
+            _run_operation(operation, app, base_url, role_headers[role], failures, statuses)
     report = "\n".join(f"{name} ({len(cases)}x): {cases[0]}" for name, cases in sorted(failures.items()))
     assert not failures, f"{len(failures)} failing operation checks:\n{report}"
+    # The reviews reads met the probe's reviews, not only 404s.
+    reads = [op.label for op in operations if _is_reviews_operation(op) and op.method.upper() == "GET"]
+    assert len(reads) >= 7
+    unanswered = {
+        label: sorted(statuses[label]) for label in reads if not any(200 <= s < 300 for s in statuses[label])
+    }
+    assert not unanswered, f"reviews reads that never answered 2xx: {unanswered}"
