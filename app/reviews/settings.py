@@ -29,6 +29,7 @@ from app.core import money
 from app.reviews import reputation
 from app.reviews.models import ReviewSettings
 from app.reviews.services import ReviewError
+from app.settings.services import settings_row
 from tenants.db import db
 
 LEVELS = ("level_1", "level_2", "top_rated")  # lowest first: each asks at least the one before
@@ -79,8 +80,6 @@ def level_thresholds(row: ReviewSettings | None = None) -> dict[str, dict[str, i
 
 
 def _currency() -> str:
-    from app.settings.services import settings_row
-
     return settings_row().currency
 
 

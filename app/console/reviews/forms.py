@@ -20,11 +20,7 @@ class ReviewFilterForm(PageForm):
     class Meta:
         csrf = False
 
-    q = StringField(
-        "Search",
-        validators=[Optional()],
-        description="Gig title, a name, email or handle, words of the review, or an id.",
-    )
+    q = StringField("Search", validators=[Optional()])
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "Any status")]

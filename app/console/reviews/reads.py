@@ -23,9 +23,11 @@ from app.console.filters import blank, short_text
 from app.console.models import AuditEntry
 from app.core.ids import INT32_MAX, parse_id
 from app.gigs.models import Gig
+from app.orders.models import Order
 from app.reviews import services
 from app.reviews import settings as level_settings
 from app.reviews.models import REVIEW_STATUSES, Review, ReviewReport
+from app.settings.services import settings_row
 from tenants.db import db
 
 REVIEW_PAGE_SIZE = 25
@@ -74,6 +76,7 @@ class ReviewItem:
     gig: Gig | None
     reports: list[ReportItem] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    order: Order | None = None  # read for one review's page only
 
     @property
     def open_reports(self) -> list[ReportItem]:
@@ -278,6 +281,7 @@ def review_detail(actor: User, review_id: Any) -> ReviewItem:
     reports = _reports_of([review.id])[review.id]
     item = _hydrate([(review, reports)])[0]
     item.audit = review_audit(review.id, [r.id for r in reports])
+    item.order = db.session.get(Order, review.order_id)
     return item
 
 
@@ -292,8 +296,6 @@ def get_review(actor: User, review_id: Any) -> Review:
 def reputation_settings() -> dict:
     """The review window, the banned-word hold and the level thresholds (saved over the
     defaults), with the defaults and the marketplace's currency (earnings are minor units)."""
-    from app.settings.services import settings_row
-
     row = services.review_settings()
     return {
         "window_days": row.window_days,

@@ -261,7 +261,11 @@ def update_reputation_settings():
             raise services.ReviewError("Please correct the settings.", money_errors)
     except services.ReviewError as exc:
         refusal = services.ReviewError("Please correct the settings.", {**exc.errors, **money_errors})
-        return _settings_page(form, exc.status, refuse_form(refusal, form, aliases=THRESHOLD_ALIASES))
+        leftovers = refuse_form(refusal, form, aliases=THRESHOLD_ALIASES)
+        # The form is long: say at the top that something below needs correcting.
+        return _settings_page(
+            form, exc.status, leftovers or ["Nothing was saved: correct the fields marked below."]
+        )
     flash(
         "Review and reputation settings saved. Seller levels follow the new thresholds from the next "
         "daily update.",
