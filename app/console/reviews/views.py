@@ -95,7 +95,6 @@ def _render_review(review_id: int, status: int = 200, form_errors: list[str] | N
         review=item.review,
         hide_form=forms.get("hide_form") or HideForm(formdata=None),
         restore_form=forms.get("restore_form") or RestoreForm(formdata=None),
-        action_form=ConfirmActionForm(formdata=None),
         form_errors=form_errors or [],
         report_status_labels=reads.REPORT_STATUS_LABELS,
     ), status
