@@ -13,6 +13,9 @@ the same resource of the API in its ``api.py``:
   app/gigs/moderation.py and writes the audit entry;
 - ``operations/``  orders (``orders.py``: search, detail, cancel and refund), the audit log
   pages (``audit_log.py``: their filters) and CSV exports (``exports.py``);
+- ``reviews/``     review moderation (the queue of reported and held reviews, every review,
+  hide, restore, approve, dismiss a report) and the reputation settings (review window,
+  banned words, seller level thresholds); ``actions.py`` calls app/reviews and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -49,6 +52,8 @@ ROUTE_MODULES = (
     "people.api",
     "operations.views",
     "operations.api",
+    "reviews.views",
+    "reviews.api",
 )
 
 

@@ -18,6 +18,8 @@ NAV = (
     ("console.payments", "Payments", ADMIN),
     ("console.users", "Users", MODERATOR),
     ("console.gigs", "Gigs", MODERATOR),
+    ("console.reviews", "Reviews", MODERATOR),
+    ("console.reputation_settings", "Reputation", ADMIN),
     ("console.orders", "Orders", MODERATOR),
     ("console.audit_log", "Audit log", MODERATOR),
 )

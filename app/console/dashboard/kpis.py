@@ -18,21 +18,27 @@ ledger is the source of truth for money, the orders table for order counts):
   published a gig in it (``gigs.published_at``).
 - **Top categories**: GMV of the period by top-level category of the ordered gig (custom
   offers without a gig, and gigs since deleted, are "No category").
-- **Series**: GMV, orders placed, new users and commission per day (periods up to about
-  two months), week (Monday first) or month. Buckets and dates are UTC.
+- **Reviews published**: reviews (both directions) whose ``published_at`` falls in the period
+  and that are still published (a hidden review leaves every figure, as it leaves the
+  averages). **Average rating**: the mean overall rating of those of them in which buyers
+  rate sellers (``of_seller``: the stars gigs and sellers show); None when there are none.
+- **Series**: GMV, orders placed, new users, commission, reviews published and their average
+  rating per day (periods up to about two months), week (Monday first) or month. Buckets and
+  dates are UTC.
 
 The previous period has the same length and ends where the period starts (for ``12m``:
 the same months a year earlier). Money in another currency than the marketplace's (a
 currency changed after sales) is left out of the figures and listed in
 ``other_currencies``.
 
-Seven short aggregate queries, each reading its table once for both periods.
+Eight short aggregate queries, each reading its table once for both periods.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -45,6 +51,7 @@ from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.ledger.services import CLEARING, COMMISSION
 from app.orders.models import ORDER_STATUSES, Order
 from app.orders.services import STATUS_LABELS
+from app.reviews.models import Review
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 
@@ -245,6 +252,32 @@ class SeriesPoint:
     orders: int
     new_users: int
     commission_minor: int
+    reviews: int = 0
+    average_rating: Decimal | None = None  # buyers' reviews of sellers in the bucket; None: none
+
+
+def _average(stars: int, count: int) -> Decimal | None:
+    if not count:
+        return None
+    return (Decimal(stars) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class RatingFigure:
+    """The average rating buyers gave sellers in reviews published in the period (see the
+    module docstring), against the previous period; None where nothing was rated."""
+
+    average: Decimal | None
+    previous: Decimal | None
+    count: int
+    previous_count: int
+
+    @property
+    def change(self) -> Decimal | None:
+        """The difference in stars (not percent: a rating is a bounded scale)."""
+        if self.average is None or self.previous is None:
+            return None
+        return self.average - self.previous
 
 
 @dataclass(frozen=True)
@@ -271,6 +304,7 @@ class Dashboard:
     top_categories: list[CategoryFigure]
     series: list[SeriesPoint]
     other_currencies: dict[str, int] = field(default_factory=dict)
+    rating: RatingFigure = field(default_factory=lambda: RatingFigure(None, None, 0, 0))
 
     @property
     def tiles(self) -> list[Figure]:
@@ -333,7 +367,10 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
     currency = db.session.scalar(sa.select(MarketplaceSettings.currency).where(MarketplaceSettings.id == 1))
     currency = currency or "USD"
     points = buckets(p)
-    series = {day: {"gmv": 0, "orders": 0, "users": 0, "commission": 0} for day in points}
+    series = {
+        day: {"gmv": 0, "orders": 0, "users": 0, "commission": 0, "reviews": 0, "rated": 0, "stars": 0}
+        for day in points
+    }
 
     # 1. Money, from the ledger: entries on the clearing and commission accounts.
     accounts, first_transaction = _money_scope(p)
@@ -484,6 +521,30 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
                 )
             )
 
+    # 6. Reviews published in the period (still published), and the buyers' ratings of sellers.
+    rv = Review
+    rows = db.session.execute(
+        sa.select(
+            _bucket(rv.published_at, p).label("bucket"),
+            sa.func.count().label("n"),
+            sa.func.count().filter(rv.direction == "of_seller").label("rated"),
+            sa.func.coalesce(sa.func.sum(rv.rating).filter(rv.direction == "of_seller"), 0).label("stars"),
+        )
+        .where(rv.status == "published", _window(rv.published_at, p))
+        .group_by(sa.text("1"))
+    ).all()
+    reviews, rated, stars = [0, 0], [0, 0], [0, 0]
+    for row in rows:
+        slot = 0 if row.bucket is not None else 1
+        reviews[slot] += int(row.n)
+        rated[slot] += int(row.rated)
+        stars[slot] += int(row.stars)
+        if row.bucket is not None and row.bucket in series:
+            point = series[row.bucket]
+            point["reviews"] += int(row.n)
+            point["rated"] += int(row.rated)
+            point["stars"] += int(row.stars)
+
     def figure(key, label, pair, kind):
         return Figure(key, label, int(pair[0]), int(pair[1]), kind)
 
@@ -499,6 +560,7 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
             figure("average_order", "Average order value", aov, "money"),
             figure("new_users", "New users", users, "count"),
             figure("active_sellers", "Active sellers", (sellers[0], sellers[1]), "count"),
+            figure("reviews", "Reviews published", reviews, "count"),
         )
     }
     return Dashboard(
@@ -518,8 +580,16 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
                 orders=values["orders"],
                 new_users=values["users"],
                 commission_minor=values["commission"],
+                reviews=values["reviews"],
+                average_rating=_average(values["stars"], values["rated"]),
             )
             for day, values in series.items()
         ],
         other_currencies=other_currencies,
+        rating=RatingFigure(
+            average=_average(stars[0], rated[0]),
+            previous=_average(stars[1], rated[1]),
+            count=rated[0],
+            previous_count=rated[1],
+        ),
     )

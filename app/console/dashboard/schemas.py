@@ -50,6 +50,7 @@ class KpiFigureSchema(Schema):
                 "average_order",
                 "new_users",
                 "active_sellers",
+                "reviews",
             ],
             "example": "gmv",
         }
@@ -89,6 +90,31 @@ class DashboardPointSchema(Schema):
     orders = fields.Int()
     new_users = fields.Int()
     commission_minor = fields.Int(metadata=MINOR)
+    reviews = fields.Int(metadata={"description": "Reviews published (and still published).", "example": 3})
+    average_rating = fields.Float(
+        allow_none=True,
+        metadata={"description": "Average of buyers' ratings of sellers; null: none.", "example": 4.67},
+    )
+
+
+class DashboardRatingSchema(Schema):
+    average = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Average overall rating (1-5) of buyers' reviews of sellers published in the "
+            "period and still published; null when there are none.",
+            "example": 4.62,
+        },
+    )
+    previous = fields.Float(
+        allow_none=True, metadata={"description": "The previous period's.", "example": 4.5}
+    )
+    count = fields.Int(metadata={"description": "How many reviews the average is of.", "example": 48})
+    previous_count = fields.Int(metadata={"example": 41})
+    change = fields.Float(
+        allow_none=True,
+        metadata={"description": "average - previous, in stars; null when either is null.", "example": 0.12},
+    )
 
 
 class DashboardSchema(Schema):
@@ -102,6 +128,7 @@ class DashboardSchema(Schema):
     orders_by_status = fields.List(fields.Nested(OrderStatusCountSchema))
     top_categories = fields.List(fields.Nested(CategoryGmvSchema))
     series = fields.List(fields.Nested(DashboardPointSchema))
+    rating = fields.Nested(DashboardRatingSchema)
     other_currencies = fields.Dict(
         keys=fields.Str(),
         values=fields.Int(),

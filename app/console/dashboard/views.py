@@ -21,7 +21,10 @@ from app.core.domain_errors import refuse_form
 
 @bp.app_template_global()
 def chart_axis(values, kind: str = "count") -> dict:
-    """A rounded top and 4–5 evenly spaced ticks covering ``values`` (never an empty axis)."""
+    """A rounded top and 4–5 evenly spaced ticks covering ``values`` (never an empty axis).
+    A rating's axis is always its whole scale, 0 to 5 stars."""
+    if kind == "rating":
+        return {"top": 5, "ticks": [0, 1, 2, 3, 4, 5]}
     high = max([v for v in values if v is not None] or [0])
     if high <= 0:
         step = 100 if kind == "money" else 1
@@ -36,7 +39,10 @@ def chart_axis(values, kind: str = "count") -> dict:
 
 @bp.app_template_global()
 def axis_value(value, kind: str = "count", currency: str | None = None, exact: bool = False) -> str:
-    """A short number for an axis or a bar: 1.5k, 2M; money in major units (``exact``: in full)."""
+    """A short number for an axis or a bar: 1.5k, 2M; money in major units (``exact``: in full);
+    a rating with two decimals (``exact``) or as few as it needs."""
+    if kind == "rating":
+        return f"{float(value):.2f}" if exact else f"{float(value):g}"
     if kind == "money":
         if exact:
             return money.format(int(value), currency)
@@ -54,7 +60,7 @@ def axis_value(value, kind: str = "count", currency: str | None = None, exact: b
 @bp.get("/")
 @console_required(MODERATOR)
 def dashboard():
-    """GMV, commission, refunds, orders, users and sellers over a period, with charts."""
+    """GMV, commission, refunds, orders, users, sellers and reviews over a period, with charts."""
     form = PeriodForm(formdata=request.args)
     status = 200
     try:
