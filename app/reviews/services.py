@@ -491,18 +491,22 @@ def vote_helpful(user: User, review_id: Any, helpful: bool = True) -> Review:
         raise ReviewNotFound("This review does not exist.")
     if review.author_id == user.id:
         raise ReviewForbidden("You cannot vote on your own review.", code="own_review")
+    # RETURNING counts the rows: an ORM-enabled INSERT ... ON CONFLICT reports rowcount -1.
     if helpful:
         added = db.session.execute(
             sa.dialects.postgresql.insert(ReviewVote)
             .values(review_id=review.id, user_id=user.id)
             .on_conflict_do_nothing()
-        ).rowcount
-        review.helpful_count += added
+            .returning(ReviewVote.user_id)
+        ).all()
+        review.helpful_count += len(added)
     else:
         removed = db.session.execute(
-            sa.delete(ReviewVote).where(ReviewVote.review_id == review.id, ReviewVote.user_id == user.id)
-        ).rowcount
-        review.helpful_count = max(0, review.helpful_count - removed)
+            sa.delete(ReviewVote)
+            .where(ReviewVote.review_id == review.id, ReviewVote.user_id == user.id)
+            .returning(ReviewVote.user_id)
+        ).all()
+        review.helpful_count = max(0, review.helpful_count - len(removed))
     db.session.flush()
     return review
 
