@@ -58,6 +58,7 @@ from app.gigs.models import Gig
 from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
+from app.orders import services as orders
 from app.orders.announcements import order_step
 from app.reviews import services as reviews
 from app.reviews.models import Review, ReviewWindow
@@ -257,15 +258,24 @@ def _review_of(event) -> Review | None:
     return db.session.get(Review, review_id, populate_existing=True)
 
 
-def _review_data(review: Review, actor_id: int | None, **extra) -> dict:
-    """What a review notification stores: the order, the gig's title, who acted. Never the
+def _order_title(recipient_id: int, order_id: int) -> str | None:
+    """The order's title as its party ``recipient_id`` sees it (the orders domain's own read)."""
+    recipient = db.session.get(User, recipient_id)
+    try:
+        return orders.get_order(recipient, order_id).title[:80] if recipient else None
+    except orders.OrderNotFound:
+        return None
+
+
+def _review_data(review: Review, recipient_id: int, actor_id: int | None, **extra) -> dict:
+    """What a review notification stores: the order and its title, who acted. Never the
     rating or the text (a submitted review is secret until the pair publishes)."""
-    gig = db.session.get(Gig, review.gig_id) if review.gig_id else None
     data = {"order_id": review.order_id}
     if actor_id is not None:
         data["actor_name"] = _name(actor_id)
-    if gig is not None:
-        data["gig_title"] = gig.title[:80]
+    title = _order_title(recipient_id, review.order_id)
+    if title:
+        data["gig_title"] = title
     return {**data, **extra}
 
 
@@ -283,7 +293,7 @@ def notify_review_submitted(event) -> None:
     notify(
         review.subject_id,
         "review_submitted",
-        _review_data(review, review.author_id),
+        _review_data(review, review.subject_id, review.author_id),
         url=_review_path(review.order_id),
         dedupe_key=f"event:{event.id}",
     )
@@ -294,7 +304,7 @@ def notify_review_published(event) -> None:
     review = _review_of(event)
     if review is None or review.status != "published":
         return  # hidden since: nothing to read
-    data = _review_data(review, review.author_id, review_id=review.id)
+    data = _review_data(review, review.subject_id, review.author_id, review_id=review.id)
     notify(
         review.subject_id,
         "review_published",
@@ -315,7 +325,6 @@ def notify_review_reminder(event) -> None:
         return
     parties = {window.buyer_id: window.seller_id, window.seller_id: window.buyer_id}
     written = _authors(order_id)
-    gig = db.session.get(Gig, window.gig_id) if window.gig_id else None
     for user_id in payload.get("user_ids") or []:
         if user_id not in parties or user_id in written:
             continue  # not a party of this tenant's order, or written since
@@ -324,8 +333,9 @@ def notify_review_reminder(event) -> None:
             "actor_name": _name(parties[user_id]),
             "days_left": _days_left(window.closes_at, now),
         }
-        if gig is not None:
-            data["gig_title"] = gig.title[:80]
+        title = _order_title(user_id, order_id)
+        if title:
+            data["gig_title"] = title
         notify(user_id, "review_reminder", data, url=_review_path(order_id), dedupe_key=f"event:{event.id}")
 
 
@@ -337,7 +347,7 @@ def notify_review_replied(event) -> None:
     notify(
         review.author_id,
         "review_replied",
-        _review_data(review, review.subject_id, review_id=review.id),
+        _review_data(review, review.author_id, review.subject_id, review_id=review.id),
         url=_review_path(review.order_id),
         dedupe_key=f"event:{event.id}",
     )
@@ -360,7 +370,7 @@ def notify_review_moderated(event) -> None:
         return
     reason = (review.moderation_reason or "") if action != "held" else ""
     # The moderator stays unnamed: the author hears "a moderator" and the reason.
-    data = _review_data(review, None, review_id=review.id, action=action, reason=reason)
+    data = _review_data(review, review.author_id, None, review_id=review.id, action=action, reason=reason)
     notify(
         review.author_id,
         "review_moderated",

@@ -32,7 +32,7 @@ GOOD = {
     "text": "Secret praise: quick, tidy vector files.",
 }
 BACK = {"rating": 4, "text": "Clear brief and paid on time."}
-TITLE = "I will design a modern minimalist logo"
+TITLE = "I will design a modern minimalist logo (Starter)"  # the order's title: gig and package
 REVIEW_KINDS = (
     "review_requested",
     "review_submitted",
@@ -110,10 +110,7 @@ def test_a_completed_order_asks_both_sides_for_a_review_in_the_completion_email(
 
     for me, other in ((m.buyer_id, "Sally Seller"), (m.seller_id, "Bob Buyer")):
         (prompt,) = _of(notifications_of, acme, me, "review_requested")
-        assert (
-            prompt.text
-            == f"Leave a review of {other} for order #{order_id} ({TITLE} (Starter)): you have 14 days."
-        )
+        assert prompt.text == f"Leave a review of {other} for order #{order_id} ({TITLE}): you have 14 days."
         assert prompt.url == f"/orders/{order_id}#review"
         assert _of(notifications_of, acme, me, "order_completed")  # the completion notice stays
 
