@@ -17,14 +17,17 @@ packages and fates each time; the dates are relative to now), then:
 3. dates what the services stamped "now" (plain UPDATEs in the bound tenant): the
    orders' created/paid/updated/cancelled/late dates, milestones' funding, the timeline
    rows, the ledger transactions of each order, the provider's payments, the console's
-   audit entries, and the demo buyers' sign-up dates (each before their first order).
+   audit entries, the demo buyers' sign-up dates (each before their first order) and the
+   sellers' (before the history: "member since", days active for the seller levels).
    Amounts never change, so the ledger's invariants still hold (``verify`` does not look
    at dates);
 4. clears earnings as of a month ago (clearance goes by the release dates just set) and
    pays a few sellers out then, then clears what is due today, so sellers have pending,
    available and paid-out money;
 5. settles the outbox events of all this (see ``_settle_events``): the provider refund of
-   a refunded order is made now (and dated like its cancellation); the timeline
+   a refunded order is made now (and dated like its cancellation), the review window of a
+   completed order opens (from its completion date; ``app/demo/reviews.py`` writes the
+   reviews next); the timeline
    messages, bells and emails of the orders' own handler are skipped, since telling two
    parties about a delivery of three months ago would only flood the demo inboxes.
 
@@ -58,7 +61,9 @@ PAYOUT_SHARE = 3  # one seller in three with money available was paid out then
 SKIPPED_HANDLERS = frozenset(
     {"app.messaging.events.post_order_step", "app.notifications.events.notify_order_step"}
 )
-INLINE_HANDLERS = frozenset({"app.payments.events.refund_at_provider"})
+# The reviews' window of a completed order opens in the seed too (from the order's own
+# completion date), so the demo reviews (app/demo/reviews.py) are written into it.
+INLINE_HANDLERS = frozenset({"app.payments.events.refund_at_provider", "app.reviews.events.order_completed"})
 
 # What each step writes to an order's timeline (order_events.kind), to date those rows.
 STEP_EVENTS = {
@@ -199,6 +204,7 @@ def seed_orders(slug: str, count: int, *, now: datetime | None = None) -> Orders
     db.session.flush()
     _date_orders(plans, flagged, now)
     _date_buyers(plans, buyers, rng, now)
+    _date_sellers({g.seller_id for g in gigs}, random.Random(f"gigforge-demo-sellers-{slug}"), now)  # noqa: S311
     db.session.flush()
     db.session.expire_all()  # the rows above changed underneath the loaded objects
     payouts = _earnings_and_payouts(rng, now)
@@ -580,6 +586,22 @@ def _date_buyers(plans: list[Plan], buyers: list[User], rng: random.Random, now:
         verified = joined + _between(rng, 2 * MINUTE, 30 * MINUTE)
         updates.append({"id": buyer.id, "created_at": joined, "email_verified_at": verified})
     db.session.execute(sa.update(User), updates)
+
+
+def _date_sellers(seller_ids: set[int], rng: random.Random, now: datetime) -> None:
+    """Demo sellers joined before the history starts (4 months to 2 years ago): their profiles
+    say "member since" then, and the days-active threshold of the seller levels can be met."""
+    from app.accounts.models import SellerProfile
+
+    users, profiles = [], []
+    for seller_id in sorted(seller_ids):
+        joined = now - HISTORY_DAYS * DAY - _between(rng, 10 * DAY, 600 * DAY)
+        verified = joined + _between(rng, 2 * MINUTE, 30 * MINUTE)
+        users.append({"id": seller_id, "created_at": joined, "email_verified_at": verified})
+        profiles.append({"user_id": seller_id, "created_at": joined + _between(rng, HOUR, 5 * DAY)})
+    if users:
+        db.session.execute(sa.update(User), users)
+        db.session.execute(sa.update(SellerProfile), profiles)
 
 
 # --------------------------------------------------------------------------- earnings

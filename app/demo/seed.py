@@ -4,7 +4,9 @@
 sellers (verified accounts, seller profiles, avatars), a few hundred active
 gigs (three packages, extras, FAQ, generated images), twenty buyers and about
 four months of orders in every state, with their money (escrow, commission,
-refunds, cleared earnings, payouts; see ``app/demo/orders.py``).
+refunds, cleared earnings, payouts; see ``app/demo/orders.py``) and the reviews of the
+completed ones (ratings, replies, a reported and a held review, windows still open; see
+``app/demo/reviews.py``).
 Everything goes through the services, so the same rules hold as for a real
 seller; the content comes from ``app/demo`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).
@@ -14,9 +16,10 @@ The demo also gets its staff: a platform admin (``DEMO_PLATFORM_ADMIN``, for the
 operator admin, a moderator (``moderator@<slug>.test``, role ``moderator``).
 
 Idempotent: a demo person who already exists (by email) is skipped with their
-gigs, and orders are only added to a tenant that has none, so re-running
-`make run` adds nothing. Search is indexed once per tenant by ``reindex_tenant()``
-instead of one index write per event (see ``_settle_events``).
+gigs, orders are only added to a tenant that has none and reviews to one that has none, so
+re-running `make run` adds nothing. Search is indexed once per tenant by ``reindex_tenant()``,
+after the reviews (the gigs' ratings), instead of one index write per event (see
+``_settle_events``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ DEMO_TENANTS = [
             "primary_color": "#0f766e",
             "accent_color": "#134e4a",
         },
+        # Acme holds reviews with these words for a moderator (one demo review waits there).
+        "review_settings": {"hold_banned_words": True, "banned_words": ["scam", "fraud", "rip-off"]},
     },
     {
         "slug": "globex",
@@ -132,6 +137,7 @@ def seed_demo(
                     password_hash,
                     pictures,
                     progress or _no_progress,
+                    review_settings=spec.get("review_settings"),
                 )
             finally:
                 db.session.remove()
@@ -178,28 +184,41 @@ def _fill_tenant(
     password_hash: str | None,
     pictures: dict,
     progress: Callable[[str, str, int, int], None] = _no_progress,
+    *,
+    review_settings: dict | None = None,
 ) -> list[str]:
-    """Add the bound tenant's missing demo content, then its orders; returns lines to print."""
+    """Add the bound tenant's missing demo content, then its orders and their reviews; returns
+    lines to print. The search index is rebuilt once at the end, with the gigs' ratings."""
     from app.demo.orders import seed_orders
+    from app.demo.reviews import seed_reviews
 
     started = time.perf_counter()
-    report = _seed_content(slug, sellers, gigs, password_hash, pictures, progress)
+    report, pending = _seed_content(slug, sellers, gigs, password_hash, pictures, progress)
     seconds = time.perf_counter() - started
     progress(slug, "orders", 0, 1)
     history = seed_orders(slug, orders)
     progress(slug, "orders", 1, 1)
+    reviewed, review_events = seed_reviews(slug, settings=review_settings, progress=progress)
+    if report["sellers"] or report["buyers"] or reviewed is not None:
+        progress(slug, "search index", 0, 1)
+        indexing = time.perf_counter()
+        report["indexed"] = _settle_events(pending + review_events)
+        seconds += time.perf_counter() - indexing
+        progress(slug, "search index", 1, 1)
     if report["sellers"] or report["gigs"] or report["buyers"]:
         done = (
             f"{slug}: added {report['sellers']} sellers, {report['gigs']} gigs "
             f"({report['images']} images), {report['buyers']} buyers; {report['indexed']} "
             f"in search ({seconds:.1f} s)"
         )
-    elif history is None:
+    elif history is None and reviewed is None:
         done = f"{slug}: demo content already there"
     else:
         done = f"{slug}: demo people and gigs already there"
     if history is not None:
         done += f"; added {history.summary()}"
+    if reviewed is not None:
+        done += f"; added {reviewed.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
     login = (
@@ -311,7 +330,9 @@ def _seed_content(
     password_hash: str | None,
     pictures: dict,
     progress: Callable[[str, str, int, int], None] = _no_progress,
-) -> dict:
+) -> tuple[dict, list[tuple[int, int]]]:
+    """The bound tenant's missing people and gigs (committed) and their outbox events, taken
+    off the after-commit delivery list for ``_settle_events``."""
     from app.gigs.models import Category
 
     rng = random.Random(f"gigforge-demo-{slug}")  # noqa: S311  (content, not secrets)
@@ -388,11 +409,8 @@ def _seed_content(
                 progress(slug, "gigs", report["gigs"], gigs_to_add)
     pending = _take_pending_events()
     db.session.commit()
-    if report["sellers"] or report["buyers"]:
-        progress(slug, "search index", 0, 1)
-        report["indexed"] = _settle_events(pending)
-        progress(slug, "search index", 1, 1)
-    return report
+    # The index is rebuilt (and these events settled) once the orders and reviews are in too.
+    return report, pending
 
 
 def _subcategories(top: str) -> list[str]:

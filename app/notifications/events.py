@@ -21,19 +21,47 @@ Gig moderation (``app/gigs/moderation.py``, ``app/gigs/services.py``):
   ``gig_paused_by_operator`` (a pause by the seller themself notifies no one);
 - ``gig.submitted`` ``{"gig_id"}``: every active admin and moderator (but the seller)
   gets ``gig_submitted``, linking to the gig's review page in the console.
+
+Reviews (``app/reviews/services.py``; every link goes to the order page's review section,
+``/orders/<id>#review``). Each handler loads the review or window fresh and tells only what
+is still true (a review hidden and restored before its ``review.hidden`` is handled is not
+told as hidden); de-duplicated by ``event:<id>`` (the prompt by ``review-request:<order>``):
+
+- ``order.completed``: besides ``order_completed``, both parties get ``review_requested``
+  ("Leave a review of <other> for order #7"), in the same transaction and email group, so
+  the completion and the prompt arrive as one email;
+- ``review.submitted`` ``{"review_id"}``: the other side gets ``review_submitted`` while the
+  review waits for theirs (never its rating or text: both publish together);
+- ``review.published``: the reviewed side gets ``review_published``;
+- ``review.reminder`` ``{"order_id", "user_ids"}``: each of them still without a review
+  gets ``review_reminder`` ("3 days left ...");
+- ``review.replied``: the author gets ``review_replied``;
+- ``review.held`` / ``review.hidden`` / ``review.restored``: the author gets
+  ``review_moderated`` with the moderator's reason (``Review.moderation_reason``);
+- ``seller.level_changed`` ``{"user_id", "old", "new"}`` (reputation): the seller gets
+  ``seller_level_changed``, worded as a congratulation or, for a drop, with the way back.
+
+The event's tenant is bound when a handler runs, and every row (review, window, user) is
+read in that tenant: a user of another tenant with an equal id is never told.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 
-from app.accounts.models import User
+from app.accounts.models import SELLER_LEVELS, User
 from app.events import handles
 from app.gigs.models import Gig
 from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
+from app.orders import services as orders
 from app.orders.announcements import order_step
+from app.reviews import services as reviews
+from app.reviews.models import Review, ReviewWindow
 from tenants.db import db
 
 
@@ -166,7 +194,210 @@ def notify_order_step(event) -> None:
     url = path_for("orders.order_page", order_id=step.order_id)
     for user_id in recipients:
         notify(user_id, kind, data, url=url, dedupe_key=f"order-event:{step.order_event_id}")
+    if event.name == "order.completed":
+        _ask_for_reviews(step)
 
 
 for _event_name in ORDER_NOTIFICATIONS:
     handles(_event_name)(notify_order_step)
+
+
+# --- reviews --------------------------------------------------------------------------
+
+
+def _review_path(order_id: int) -> str:
+    """The review section of the order page (both parties' reviews and the form are there)."""
+    return path_for("orders.order_page", order_id=order_id) + "#review"
+
+
+def _name(user_id: int | None, fallback: str = "Someone") -> str:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.display_name if user else fallback
+
+
+def _days_left(closes_at: datetime, now: datetime) -> int:
+    """Whole days left, rounded up: a window closing in 2 days 3 hours has "3 days" left."""
+    return max(1, math.ceil((closes_at - now) / timedelta(days=1)))
+
+
+def _authors(order_id: int) -> set[int]:
+    return set(db.session.scalars(sa.select(Review.author_id).where(Review.order_id == order_id)))
+
+
+def _ask_for_reviews(step) -> None:
+    """Both parties of a completed order are asked to review the other.
+
+    In the same transaction as the ``order_completed`` notifications and in the same email
+    group (``order:<id>``), so one email carries both ("2 updates on order #7"). The window is
+    opened here if the reviews domain's own handler of this event has not run yet (idempotent).
+    """
+    window = reviews.open_window(step.order_id)
+    now = datetime.now(UTC)
+    if window is None or window.status != "open" or window.closes_at <= now:
+        return
+    written = _authors(step.order_id)
+    days = _days_left(window.closes_at, now)
+    for user_id, other_id in ((step.buyer_id, step.seller_id), (step.seller_id, step.buyer_id)):
+        if user_id in written:
+            continue
+        data = {
+            "order_id": step.order_id,
+            "gig_title": step.title[:80],
+            "actor_name": _name(other_id),
+            "days_left": days,
+        }
+        url = _review_path(step.order_id)
+        notify(user_id, "review_requested", data, url=url, dedupe_key=f"review-request:{step.order_id}")
+
+
+def _review_of(event) -> Review | None:
+    """The event's review, loaded fresh (None when it is gone)."""
+    review_id = (event.payload or {}).get("review_id")
+    if not isinstance(review_id, int) or isinstance(review_id, bool):
+        return None
+    return db.session.get(Review, review_id, populate_existing=True)
+
+
+def _order_title(recipient_id: int, order_id: int) -> str | None:
+    """The order's title as its party ``recipient_id`` sees it (the orders domain's own read)."""
+    recipient = db.session.get(User, recipient_id)
+    try:
+        return orders.get_order(recipient, order_id).title[:80] if recipient else None
+    except orders.OrderNotFound:
+        return None
+
+
+def _review_data(review: Review, recipient_id: int, actor_id: int | None, **extra) -> dict:
+    """What a review notification stores: the order and its title, who acted. Never the
+    rating or the text (a submitted review is secret until the pair publishes)."""
+    data = {"order_id": review.order_id}
+    if actor_id is not None:
+        data["actor_name"] = _name(actor_id)
+    title = _order_title(recipient_id, review.order_id)
+    if title:
+        data["gig_title"] = title
+    return {**data, **extra}
+
+
+@handles("review.submitted")
+def notify_review_submitted(event) -> None:
+    """The other side hears that a review waits for theirs (only while it does)."""
+    review = _review_of(event)
+    if review is None or review.status != "submitted":
+        return  # published together with theirs already: review.published tells them
+    window = db.session.get(ReviewWindow, review.order_id)
+    if window is None or window.status != "open" or window.closes_at <= datetime.now(UTC):
+        return
+    if review.subject_id in _authors(review.order_id):
+        return
+    notify(
+        review.subject_id,
+        "review_submitted",
+        _review_data(review, review.subject_id, review.author_id),
+        url=_review_path(review.order_id),
+        dedupe_key=f"event:{event.id}",
+    )
+
+
+@handles("review.published")
+def notify_review_published(event) -> None:
+    review = _review_of(event)
+    if review is None or review.status != "published":
+        return  # hidden since: nothing to read
+    data = _review_data(review, review.subject_id, review.author_id, review_id=review.id)
+    notify(
+        review.subject_id,
+        "review_published",
+        data,
+        url=_review_path(review.order_id),
+        dedupe_key=f"event:{event.id}",
+    )
+
+
+@handles("review.reminder")
+def notify_review_reminder(event) -> None:
+    """``{"order_id", "user_ids"}``: each party named who has still not written theirs."""
+    payload = event.payload or {}
+    order_id = payload.get("order_id")
+    window = db.session.get(ReviewWindow, order_id) if isinstance(order_id, int) else None
+    now = datetime.now(UTC)
+    if window is None or window.status != "open" or window.closes_at <= now:
+        return
+    parties = {window.buyer_id: window.seller_id, window.seller_id: window.buyer_id}
+    written = _authors(order_id)
+    for user_id in payload.get("user_ids") or []:
+        if user_id not in parties or user_id in written:
+            continue  # not a party of this tenant's order, or written since
+        data = {
+            "order_id": order_id,
+            "actor_name": _name(parties[user_id]),
+            "days_left": _days_left(window.closes_at, now),
+        }
+        title = _order_title(user_id, order_id)
+        if title:
+            data["gig_title"] = title
+        notify(user_id, "review_reminder", data, url=_review_path(order_id), dedupe_key=f"event:{event.id}")
+
+
+@handles("review.replied")
+def notify_review_replied(event) -> None:
+    review = _review_of(event)
+    if review is None or review.status != "published" or review.reply_text is None:
+        return
+    notify(
+        review.author_id,
+        "review_replied",
+        _review_data(review, review.author_id, review.subject_id, review_id=review.id),
+        url=_review_path(review.order_id),
+        dedupe_key=f"event:{event.id}",
+    )
+
+
+# event -> (the review's status it tells of, the action named in the text)
+REVIEW_MODERATION = {
+    "review.held": ("held", "held"),
+    "review.hidden": ("hidden", "hidden"),
+    "review.restored": ("published", "restored"),
+}
+
+
+def notify_review_moderated(event) -> None:
+    """The author hears a moderator's decision and reason. A decision undone before this ran
+    (hidden, then restored) is not told: the later event tells the state the review is in."""
+    review = _review_of(event)
+    status, action = REVIEW_MODERATION[event.name]
+    if review is None or review.status != status:
+        return
+    reason = (review.moderation_reason or "") if action != "held" else ""
+    # The moderator stays unnamed: the author hears "a moderator" and the reason.
+    data = _review_data(review, review.author_id, None, review_id=review.id, action=action, reason=reason)
+    notify(
+        review.author_id,
+        "review_moderated",
+        data,
+        url=_review_path(review.order_id),
+        dedupe_key=f"event:{event.id}",
+    )
+
+
+for _event_name in REVIEW_MODERATION:
+    handles(_event_name)(notify_review_moderated)
+
+
+@handles("seller.level_changed")
+def notify_seller_level_changed(event) -> None:
+    """``{"user_id", "old", "new"}``: the seller hears of a new level, kindly when it is a drop."""
+    payload = event.payload or {}
+    user_id, new = payload.get("user_id"), payload.get("new")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or user.seller_profile is None or new not in SELLER_LEVELS:
+        return
+    if user.seller_profile.level != new:
+        return  # changed again since: that change's event tells the level they have
+    notify(
+        user.id,
+        "seller_level_changed",
+        {"user_id": user.id, "old": payload.get("old"), "new": new},
+        url=path_for("accounts.public_profile", handle=user.handle),
+        dedupe_key=f"event:{event.id}",
+    )

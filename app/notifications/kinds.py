@@ -9,6 +9,10 @@ Email batching: notifications of one user with the same ``group_key(data)``
 that arrive while an email is pending go out as one email (a burst of messages
 in one conversation, several events of one order).
 
+Review kinds (category "reviews") are notified by the handlers of the reviews domain's events
+in ``events.py``; their data carries names and IDs only, never a rating or a review's text
+before it is published (the double-blind rule), and reasons given by moderators.
+
 Order kinds are called by the orders domain (a later issue) from its own event
 handlers, e.g. ``notify(order.seller_id, "order_placed", {"order_id": 7,
 "gig_title": "Logo", "actor_name": "Ada"}, url="/orders/7")``.
@@ -18,6 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from app.accounts.models import SELLER_LEVELS
+from app.reviews.models import LEVELS
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class Kind:
     required: tuple[str, ...]
     render: Callable[[dict], str]
     group_key: Callable[[dict], str]
+    action_label: str | None = None  # the email's button when this kind's link leads it
 
 
 def _who(data: dict, fallback: str = "Someone") -> str:
@@ -64,6 +72,49 @@ def _gig(data: dict) -> str:
 def _message_text(data: dict) -> str:
     snippet = _snippet(data.get("snippet", ""))
     return f"{_who(data)}: {snippet}" if snippet else f"{_who(data)} sent you a message."
+
+
+def _days(count) -> str:
+    count = int(count)
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def _level_label(level) -> str:
+    return SELLER_LEVELS.get(level, str(level))
+
+
+def _level_text(data: dict) -> str:
+    new, old = data["new"], data.get("old")
+    rank = {level: i for i, level in enumerate(LEVELS)}  # lowest first: up or down decides the words
+    if old is None or rank.get(new, 0) > rank.get(old, 0):
+        if new == "top_rated":
+            return "Congratulations: you are now a Top Rated seller!"
+        return f"Congratulations: you are now a {_level_label(new)} seller!"
+    # A drop: said plainly, with the way back (levels are recomputed every day).
+    if new == "new":
+        return (
+            f"Your seller level is back to New seller (it was {_level_label(old)}). Levels are "
+            "checked every day: on-time deliveries and good reviews bring it back."
+        )
+    return (
+        f"Your seller level is now {_level_label(new)} (it was {_level_label(old)}). Levels are "
+        "checked every day: on-time deliveries and good reviews bring it back."
+    )
+
+
+def _moderation_text(data: dict) -> str:
+    action, target = data["action"], f"your review of {_order(data)}"
+    reason = _snippet(data.get("reason", ""), 300)
+    if action == "held":
+        return (
+            f"{_first_upper(target)} is waiting for a moderator before it is published "
+            "(it contains words this marketplace checks first)."
+        )
+    if action == "hidden":
+        return f"A moderator hid {target}" + (f": {reason}" if reason else ".")
+    if action == "restored":
+        return f"A moderator restored {target}" + (f": {reason}" if reason else ".")
+    raise ValueError(f"unknown moderation action {action!r}")
 
 
 _ORDER_TEXTS = {
@@ -170,9 +221,86 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # Reviews (app/reviews/services.py, reputation.py): handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="reviews",
+            default_in_app=True,
+            default_email=True,
+            required=required,
+            render=render,
+            group_key=group,
+            action_label=action,
+        )
+        for name, (label, required, render, group, action) in {
+            "review_requested": (
+                "Time to leave a review",
+                ("order_id",),
+                lambda d: (
+                    f"Leave a review of {_who(d, 'the other side')} for {_order(d)}"
+                    + (f": you have {_days(d['days_left'])}." if d.get("days_left") else ".")
+                ),
+                _by_order,
+                "Write your review",
+            ),
+            "review_submitted": (
+                "The other side left a review",
+                ("order_id",),
+                lambda d: (
+                    f"{_who(d)} reviewed {_order(d)}. Write yours to see it: both reviews are "
+                    "published together."
+                ),
+                _by_order,
+                "Write your review",
+            ),
+            "review_published": (
+                "You have a new review",
+                ("order_id",),
+                lambda d: f"You have a new review from {_who(d)} on {_order(d)}.",
+                _by_order,
+                "Read the review",
+            ),
+            "review_reminder": (
+                "Last days to leave a review",
+                ("order_id", "days_left"),
+                lambda d: f"{_first_upper(_days(d['days_left']))} left to review {_order(d)}.",
+                _by_order,
+                "Write your review",
+            ),
+            "review_replied": (
+                "Reply to your review",
+                ("order_id",),
+                lambda d: f"{_who(d)} replied to your review of {_order(d)}.",
+                _by_order,
+                "Read the reply",
+            ),
+            "review_moderated": (
+                "Moderation of your reviews",
+                ("order_id", "action"),
+                _moderation_text,
+                _by_order,
+                "See your review",
+            ),
+            "seller_level_changed": (
+                "Seller level changes",
+                ("new",),
+                _level_text,
+                lambda d: "seller-level",
+                "See your profile",
+            ),
+        }.items()
+    },
 }
 
-CATEGORIES = (("messages", "Messages"), ("orders", "Orders"), ("gigs", "Gigs"), ("account", "Account"))
+CATEGORIES = (
+    ("messages", "Messages"),
+    ("orders", "Orders"),
+    ("reviews", "Reviews and seller level"),
+    ("gigs", "Gigs"),
+    ("account", "Account"),
+)
 
 
 def get_kind(name: str) -> Kind | None:

@@ -564,7 +564,11 @@ def send_pending_email(user_id: int, group_key: str) -> str:
         return "nothing to send"
 
     subject = _subject(keep)
-    first_url = next((row.url for row in reversed(keep) if row.url), None)
+    leading = next((row for row in reversed(keep) if row.url), None)  # the newest with a link
+    first_url = leading.url if leading else None
+    action_label = "Open the conversation" if keep[0].kind == "new_message" else "View"
+    if leading is not None and KINDS[leading.kind].action_label:
+        action_label = KINDS[leading.kind].action_label
     send_email(
         user.email,
         "notification_digest",
@@ -574,7 +578,7 @@ def send_pending_email(user_id: int, group_key: str) -> str:
             "display_name": user.display_name,
             "items": [{"text": row.text, "url": row.url} for row in keep],
             "action_path": first_url or path_for("notifications.index"),
-            "action_label": "Open the conversation" if keep[0].kind == "new_message" else "View",
+            "action_label": action_label,
             "preferences_path": path_for("notifications.preferences"),
         },
         user_id=user.id,

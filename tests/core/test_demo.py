@@ -27,6 +27,8 @@ from app.notifications.models import Notification
 from app.orders.models import Order, OrderEvent
 from app.orders.services import commission_for
 from app.payments.models import Payment, Payout, Refund
+from app.reviews import services as reviews
+from app.reviews.models import Review, ReviewReport, ReviewWindow
 from app.search.services import build_query, search_gigs
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
@@ -271,3 +273,64 @@ def test_without_orders_the_demo_still_seeds_its_catalog(app, in_tenant, acme):
         seed_demo(sellers_per_tenant=1, gigs_per_tenant=1)  # scaled down: no orders for one gig
     with in_tenant(acme):
         assert _count(Gig) == 1 and _count(Order) == 0
+
+
+# --------------------------------------------------------------------------- reviews
+
+
+def test_demo_reviews_rate_the_completed_orders_through_the_rules(seeded, in_tenant, acme, globex):
+    assert any("reviews (" in line and "replies" in line for line in seeded)
+    now = datetime.now(UTC)
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            rows = list(db.session.scalars(sa.select(Review)))
+            published = [r for r in rows if r.status == "published"]
+            assert published and {r.direction for r in published} == {"of_seller", "of_buyer"}
+            # Every review belongs to a completed order, written in its window by one of its parties.
+            for review in rows:
+                order = db.session.get(Order, review.order_id)
+                window = db.session.get(ReviewWindow, review.order_id)
+                assert order.status == "completed"
+                assert {review.author_id, review.subject_id} == {order.buyer_id, order.seller_id}
+                assert order.completed_at < review.created_at < window.closes_at
+                assert review.created_at <= now
+                if review.direction == "of_seller":
+                    assert review.communication and review.as_described and review.would_recommend
+            assert any(r.reply_text for r in published)
+            assert _count(ReviewReport) >= 1
+            assert db.session.scalar(sa.select(ReviewReport.status)) == "open"
+            reported = db.session.scalar(sa.select(ReviewReport.review_id))
+            assert db.session.get(Review, reported).status == "published"  # for the console's queue
+            # Both sides' reviews publish together: an open window keeps a lone review unseen.
+            for window in db.session.scalars(sa.select(ReviewWindow)):
+                statuses = [r.status for r in rows if r.order_id == window.order_id]
+                if window.status == "open":
+                    assert window.closes_at > now and statuses in ([], ["submitted"])
+                else:
+                    assert window.closes_at <= now or len(statuses) == 2
+                    assert "submitted" not in statuses
+            # The gigs' averages are the services' own, so search can filter on them.
+            gigs = [g for g in db.session.scalars(sa.select(Gig)).unique() if g.rating_count]
+            assert gigs
+            for gig in gigs:
+                average, count = reviews.rating_summary(gig_id=gig.id)
+                assert (gig.rating_avg, gig.rating_count) == (average, count)
+            assert search_gigs(build_query(min_rating=1, per_page=100)).total == len(gigs)
+    with in_tenant(acme):
+        # Acme holds banned words: one review waits for a moderator.
+        assert db.session.scalar(sa.select(sa.func.count()).where(Review.status == "held")) == 1
+        ratings = [
+            r.rating for r in db.session.scalars(sa.select(Review).where(Review.direction == "of_seller"))
+        ]
+        assert min(ratings) <= 2 and max(ratings) == 5
+        assert sum(1 for r in ratings if r >= 4) > len(ratings) / 2  # mostly good
+
+
+def test_demo_reviews_leave_windows_open_with_one_side_written(app, in_tenant, acme):
+    with app.app_context():
+        seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=60)
+    with in_tenant(acme):
+        waiting = db.session.scalars(sa.select(Review).where(Review.status == "submitted")).all()
+        assert waiting, "an open window with one review written, unseen by the other side"
+        for review in waiting:
+            assert db.session.get(ReviewWindow, review.order_id).status == "open"
