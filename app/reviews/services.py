@@ -492,12 +492,14 @@ def vote_helpful(user: User, review_id: Any, helpful: bool = True) -> Review:
     if review.author_id == user.id:
         raise ReviewForbidden("You cannot vote on your own review.", code="own_review")
     if helpful:
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
         added = db.session.execute(
             sa.dialects.postgresql.insert(ReviewVote)
             .values(review_id=review.id, user_id=user.id)
             .on_conflict_do_nothing()
-        ).rowcount
-        review.helpful_count += added
+            .returning(ReviewVote.review_id)
+        ).all()
+        review.helpful_count += len(added)
     else:
         removed = db.session.execute(
             sa.delete(ReviewVote).where(ReviewVote.review_id == review.id, ReviewVote.user_id == user.id)
