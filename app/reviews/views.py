@@ -100,12 +100,6 @@ def _url_maker(endpoint: str, *, sort_arg: str, page_arg: str, anchor: str | Non
 # --------------------------------------------------------------------------- the order section
 
 
-def _refused(key: tuple) -> dict | None:
-    """The form this request refused for ``key`` (its messages), if any (see the module doc)."""
-    refused = g.get("review_refused")
-    return refused if refused and refused["key"] == key else None
-
-
 def _remember_refusal(key: tuple, form, messages: list[str]) -> None:
     g.review_refused = {"key": key, "form": form, "messages": messages}
 
@@ -124,24 +118,21 @@ def order_section(order, viewer) -> Markup | None:
     state = services.order_review_state(viewer, order, now=now)
     other_id = order.seller_id if order.party(viewer.id) == "buyer" else order.buyer_id
     form_class = review_form_class(state.direction)
-    refused = _refused(("review", order.id))
-    review_form = refused["form"] if refused else None
+    refusal = g.get("review_refused")  # what this request refused, if anything
+    review_form = refusal["form"] if refusal and refusal["key"] == ("review", order.id) else None
     if review_form is None and (state.can_write or state.can_edit):
         mine = state.mine
         data = {name: getattr(mine, name) for name in form_class.review_fields()} if mine else {}
         review_form = form_class(
             formdata=None, data={k: (str(v) if isinstance(v, int) else v) for k, v in data.items()}
         )
-    reply_refused = _refused(("reply", state.theirs.id)) if state.theirs else None
-    reply_form = None
+    reply_form, reply_messages = None, []
     if state.theirs is not None and state.theirs.reply_text is None:
-        reply_form = (reply_refused or {}).get("form") or ReplyForm(formdata=None)
-    messages = refused["messages"] if refused else []
-    if reply_refused is None or reply_form is None:
-        # A refusal with no form of its own here (a reply to the wrong review): say it on top.
-        stray = g.get("review_refused")
-        if stray and stray["key"][0] == "reply" and not (reply_refused and reply_form):
-            messages = messages + stray["messages"]
+        if refusal and refusal["key"] == ("reply", state.theirs.id):
+            reply_form, reply_messages = refusal["form"], refusal["messages"]
+        reply_form = reply_form or ReplyForm(formdata=None)
+    # Every other refusal (the review's, a reply to a review with no form here) goes on top.
+    messages = refusal["messages"] if refusal and not reply_messages else []
     items = display.listing([r for r in (state.mine, state.theirs) if r is not None], viewer)
     return Markup(  # noqa: S704  (a rendered, autoescaped template)
         _render(
@@ -155,7 +146,7 @@ def order_section(order, viewer) -> Markup | None:
             review_form=review_form,
             review_messages=messages,
             reply_form=reply_form,
-            reply_messages=reply_refused["messages"] if reply_refused else [],
+            reply_messages=reply_messages,
         )
     )
 
@@ -170,15 +161,16 @@ def _order_for_review(me, order_id: int):
 def _reshow_order(order_id: int, key: tuple, form, exc: services.ReviewError | None):
     """The order page again with ``form``'s messages in the reviews section."""
     messages = refuse_form(exc, form) if exc is not None else []
-    if exc is None:
+    status = exc.status if exc is not None else 422
+    if exc is None:  # the form's own checks (control characters, the CSRF token)
         unit_of_work.abandon()
         if form.csrf_token.errors:
-            messages = list(form.csrf_token.errors)
+            messages, status = list(form.csrf_token.errors), 400
     # A 409 (already reviewed, window closed, published) says so above the section; the form
     # shown is then the one the state allows, not the refused one.
     keep_form = exc is None or exc.status != 409
     _remember_refusal(key, form if keep_form else None, messages)
-    return render_order_page(order_id, status=exc.status if exc is not None else 422)
+    return render_order_page(order_id, status=status)
 
 
 @bp.post("/orders/<int:order_id>/review")

@@ -275,6 +275,10 @@ def test_the_gig_page_shows_the_rating_the_histogram_and_the_reviews(
     assert "Communication" in body and "3.5" in body  # (5 + 2) / 2
     assert body.count('data-testid="review"') == 2
     assert "Bob Buyer" in body and "Thanks a lot!" in body
+    # The seller is pointed to the order page to answer the review they have not answered yet.
+    seller_view = html(signed_in(tenant_client, "acme", m.seller_email).get(f"/gigs/{slug}"))
+    assert seller_view.count('data-testid="reply-link"') == 1
+    assert f'href="/orders/{second}#reviews" data-testid="reply-link"' in seller_view
     assert '<a href="https://example.com/logo" target="_blank" rel="nofollow noopener noreferrer">' in body
     # Newest first; "most helpful" puts the voted review first.
     newest = re.findall(r'data-review-id="(\d+)"', body)
