@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.payments import api as payments_api
     from app.payments import views as payment_views
     from app.reviews import api as reviews_api
+    from app.reviews import views as review_views
     from app.search import api as search_api
     from app.search import views as search_views
     from app.settings import views as branding_files
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(order_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
+    app.register_blueprint(review_views.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -194,6 +196,18 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("mail-relay", run_mail_relay_loop)
     # Reviews: publish both reviews of an order when its window closes; the one reminder before.
     register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
+
+    # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
+    # page's review banner and forms, the gig page's reviews, and, on a public profile, the
+    # reviews as a seller and from sellers (after the reputation stats section).
+    from app.accounts.services import register_profile_section
+    from app.gigs.services import register_gig_section
+    from app.orders.services import register_order_section
+    from app.reviews import views as review_views
+
+    register_order_section(review_views.order_section)
+    register_gig_section(review_views.gig_section)
+    register_profile_section(review_views.profile_section)
 
 
 def _register_cli(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
@@ -12,6 +13,7 @@ from app.notifications import services as notifications
 from app.orders import services as orders
 from app.orders.models import Order
 from app.payments import services as payments
+from app.reviews import services as reviews
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 
@@ -53,11 +55,30 @@ def _overview(user) -> Overview:
     return overview
 
 
+REVIEWS_LIMIT = 10
+
+
+@dataclass
+class ReviewToWrite:
+    order: Order
+    role: str  # the member's side: "buyer" reviews the seller, "seller" the buyer
+    closes_at: datetime
+
+
+def _reviews_to_write(user) -> list[ReviewToWrite]:
+    """Completed orders whose review window is open and the member has not reviewed yet."""
+    rows = []
+    for window in reviews.pending_reviews_for(user, limit=REVIEWS_LIMIT):
+        order = orders.get_order(user, window.order_id)
+        rows.append(ReviewToWrite(order, order.party(user.id) or "buyer", window.closes_at))
+    return rows
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    """The member's overview: orders needing their action, unread messages and notifications,
-    earnings for sellers."""
+    """The member's overview: orders needing their action, reviews to write, unread messages and
+    notifications, earnings for sellers."""
     user = current_user._get_current_object()
     conversations = [c for c in messaging.list_conversations(user, limit=20) if c.unread_count][:5]
     return render_template(
@@ -67,4 +88,5 @@ def dashboard():
         conversations=conversations,
         unread_notifications=notifications.unread_count(user),
         balances=payments.balances(user) if user.is_seller else None,
+        reviews_to_write=_reviews_to_write(user),
     )

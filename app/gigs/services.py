@@ -31,6 +31,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -951,6 +952,24 @@ def set_gig_rating(gig_id: int, average: Any, count: int) -> bool:
     if changed:
         publish("gig.rating_changed", {"gig_id": gig_id})
     return bool(changed)
+
+
+# --------------------------------------------------------------------------- page sections
+
+# Sections higher domains add to a gig's page (reviews: the rating summary and the reviews), in
+# the order registered: ``section(gig, viewer) -> Markup | None`` (None: nothing to show; viewer
+# None when anonymous). Registered at app setup (``app._register_domain_hooks``).
+_gig_sections: list[Callable[[Gig, User | None], Any]] = []
+
+
+def register_gig_section(section: Callable[[Gig, User | None], Any]) -> None:
+    if section not in _gig_sections:
+        _gig_sections.append(section)
+
+
+def gig_sections(gig: Gig, viewer: User | None) -> list:
+    """The rendered sections of ``gig``'s page as ``viewer`` sees it."""
+    return [html for html in (section(gig, viewer) for section in _gig_sections) if html]
 
 
 # --------------------------------------------------------------------------- images

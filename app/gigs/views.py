@@ -208,6 +208,7 @@ def gig_page(slug: str):
         gig=gig,
         is_owner=_me() is not None and _me().id == gig.seller_id,
         packages=gig.packages,
+        sections=services.gig_sections(gig, _me()),
     )
 
 

@@ -23,7 +23,7 @@ Gig moderation (``app/gigs/moderation.py``, ``app/gigs/services.py``):
   gets ``gig_submitted``, linking to the gig's review page in the console.
 
 Reviews (``app/reviews/services.py``; every link goes to the order page's review section,
-``/orders/<id>#review``). Each handler loads the review or window fresh and tells only what
+``/orders/<id>#reviews``). Each handler loads the review or window fresh and tells only what
 is still true (a review hidden and restored before its ``review.hidden`` is handled is not
 told as hidden); de-duplicated by ``event:<id>`` (the prompt by ``review-request:<order>``):
 
@@ -207,7 +207,7 @@ for _event_name in ORDER_NOTIFICATIONS:
 
 def _review_path(order_id: int) -> str:
     """The review section of the order page (both parties' reviews and the form are there)."""
-    return path_for("orders.order_page", order_id=order_id) + "#review"
+    return path_for("orders.order_page", order_id=order_id) + "#reviews"
 
 
 def _name(user_id: int | None, fallback: str = "Someone") -> str:

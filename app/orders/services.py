@@ -382,6 +382,23 @@ def money(order: Order) -> Money:
     )
 
 
+# Sections higher domains add to the order page (reviews: the review banner and form, then both
+# published reviews), in the order registered: ``section(order, viewer) -> Markup | None`` (None:
+# nothing to show). Orders sits below reviews in the domain graph, so the reviews domain
+# registers its section here at app setup (``app._register_domain_hooks``).
+_order_sections: list[Callable[[Order, User], Any]] = []
+
+
+def register_order_section(section: Callable[[Order, User], Any]) -> None:
+    if section not in _order_sections:
+        _order_sections.append(section)
+
+
+def order_sections(order: Order, viewer: User) -> list:
+    """The rendered sections of ``order``'s page as ``viewer`` (a party) sees it."""
+    return [html for html in (section(order, viewer) for section in _order_sections) if html]
+
+
 # The payments domain opens checkouts. It sits above orders in the domain graph (it confirms
 # payments by calling ``mark_paid``), so it registers ``start(order) -> url`` here at app setup
 # (``app._register_domain_hooks``).

@@ -116,7 +116,14 @@ def _render_order(order_id: int, *, errors: dict | None = None, action: str | No
         action=action,
         form_values=request.form if status != 200 else {},
         file_url=services.delivery_file_url,
+        sections=services.order_sections(order, _me()),
     ), status
+
+
+def render_order_page(order_id: int, status: int = 200):
+    """The order page as the signed-in party sees it (404 for anyone else). A higher domain's
+    view re-shows it with a refused form of its section (reviews), answering ``status``."""
+    return _render_order(order_id, status=status)
 
 
 @bp.get("/orders/<int:order_id>")

@@ -111,7 +111,7 @@ def test_a_completed_order_asks_both_sides_for_a_review_in_the_completion_email(
     for me, other in ((m.buyer_id, "Sally Seller"), (m.seller_id, "Bob Buyer")):
         (prompt,) = _of(notifications_of, acme, me, "review_requested")
         assert prompt.text == f"Leave a review of {other} for order #{order_id} ({TITLE}): you have 14 days."
-        assert prompt.url == f"/orders/{order_id}#review"
+        assert prompt.url == f"/orders/{order_id}#reviews"
         assert _of(notifications_of, acme, me, "order_completed")  # the completion notice stays
 
     assert release_scheduled() == 2, "one email job per person: completion and prompt batched"
@@ -124,7 +124,7 @@ def test_a_completed_order_asks_both_sides_for_a_review_in_the_completion_email(
     text = mailbox.text(buyer_mail)
     assert "is complete" in text and "Leave a review of Sally Seller" in text
     assert "Write your review: http://acme.localhost/orders/" in text
-    link = f"http://acme.localhost/orders/{order_id}#review"
+    link = f"http://acme.localhost/orders/{order_id}#reviews"
     assert link in mailbox.links(buyer_mail)
     assert f'href="{link}"' in mailbox.html(buyer_mail)
     # The absolute link leads to the order page, for the person it was sent to.
@@ -167,7 +167,7 @@ def test_the_other_side_hears_of_a_review_but_not_its_rating_or_text(
         f"Bob Buyer reviewed order #{order_id} ({TITLE}). Write yours to see it: both reviews are "
         "published together."
     )
-    assert hint.url == f"/orders/{order_id}#review"
+    assert hint.url == f"/orders/{order_id}#reviews"
     stored = json.dumps(hint.data)
     assert "Secret praise" not in stored and "rating" not in stored and "communication" not in stored
     assert set(hint.data) == {"order_id", "gig_title", "actor_name", "text"}
@@ -183,7 +183,7 @@ def test_the_other_side_hears_of_a_review_but_not_its_rating_or_text(
     assert str(message["To"]) == m.seller_email
     body = mailbox.text(message) + mailbox.html(message)
     assert "Secret praise" not in body and "5 stars" not in body and "★" not in body
-    link = f"http://acme.localhost/orders/{order_id}#review"
+    link = f"http://acme.localhost/orders/{order_id}#reviews"
     assert link in mailbox.links(message)
     assert client.get(f"/orders/{order_id}").status_code == 200
 
@@ -198,7 +198,7 @@ def test_publication_tells_each_reviewed_side(acme, market, in_tenant, run_jobs,
 
     (for_seller,) = _of(notifications_of, acme, m.seller_id, "review_published")
     assert for_seller.text == f"You have a new review from Bob Buyer on order #{order_id} ({TITLE})."
-    assert for_seller.url == f"/orders/{order_id}#review"
+    assert for_seller.url == f"/orders/{order_id}#reviews"
     (for_buyer,) = _of(notifications_of, acme, m.buyer_id, "review_published")
     assert "from Sally Seller" in for_buyer.text
     # The seller's review published at once: the buyer never got "write yours" for it.
@@ -227,7 +227,7 @@ def test_the_reminder_says_how_many_days_are_left(acme, market, in_tenant, run_j
     run_jobs()
     (reminder,) = _of(notifications_of, acme, m.seller_id, "review_reminder")
     assert reminder.text == f"3 days left to review order #{order_id} ({TITLE})."
-    assert reminder.url == f"/orders/{order_id}#review"
+    assert reminder.url == f"/orders/{order_id}#reviews"
     assert _of(notifications_of, acme, m.buyer_id, "review_reminder") == []
 
 
