@@ -161,6 +161,7 @@ def _register_domain_hooks() -> None:
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
     from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
+    from app.reviews.tasks import run_reputation_loop
     from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
@@ -192,6 +193,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("mail-relay", run_mail_relay_loop)
     # Reviews: publish both reviews of an order when its window closes; the one reminder before.
     register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
+    # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
+    register_periodic_loop("reputation-daily", run_reputation_loop)
 
 
 def _register_cli(app: Flask) -> None:
@@ -203,6 +206,7 @@ def _register_cli(app: Flask) -> None:
     from app.mail.cli import mail_cli
     from app.payments.cli import payments_cli
     from app.platform.cli import platform_cli
+    from app.reviews.cli import reviews_cli
     from app.search.cli import search_cli
 
     for command in (
@@ -215,6 +219,7 @@ def _register_cli(app: Flask) -> None:
         ledger_cli,
         payments_cli,
         platform_cli,
+        reviews_cli,
     ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.
