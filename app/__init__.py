@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.orders import views as order_views
     from app.payments import api as payments_api
     from app.payments import views as payment_views
+    from app.reviews import sections as review_sections
     from app.search import api as search_api
     from app.search import views as search_views
     from app.settings import views as branding_files
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(order_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
+    app.register_blueprint(review_sections.bp)  # templates only (the profile's seller stats)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -139,7 +141,12 @@ def _register_domain_hooks() -> None:
     """Connect tenant seeds, event handlers and the hooks a lower domain offers a higher one:
     one explicit list, in order (the domain graph is in docs/architecture.md)."""
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
-    from app.accounts.services import invite_admin, register_seller_listing, seed_admin
+    from app.accounts.services import (
+        invite_admin,
+        register_profile_section,
+        register_seller_listing,
+        seed_admin,
+    )
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.events.cli import register_periodic_loop
@@ -161,6 +168,7 @@ def _register_domain_hooks() -> None:
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
     from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
+    from app.reviews.sections import profile_stats_section
     from app.reviews.tasks import run_reputation_loop
     from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
@@ -180,6 +188,7 @@ def _register_domain_hooks() -> None:
     register_currency_lock(ledger_currency_lock)
     register_decimals_lock(currency_decimals_lock)
     register_seller_listing(seller_listing)
+    register_profile_section(profile_stats_section)  # a seller's reputation figures
     register_checkout(start_checkout)
     register_conversation_lookup(offer_conversation)
     # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
@@ -227,11 +236,14 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_context(app: Flask) -> None:
+    from app.accounts.models import SELLER_LEVELS
     from app.core import money
     from app.settings.services import get_branding, money_defaults
 
     # The `money` filter; amounts default to the bound marketplace's currency and locale.
     money.init_app(app, money_defaults)
+    # A global (imported macros such as _reputation.html's level_badge see no render context).
+    app.jinja_env.globals["seller_level_labels"] = SELLER_LEVELS
 
     @app.context_processor
     def _branding():
