@@ -28,23 +28,27 @@ transaction that stores it; notifications tells the seller. ``accounts`` also pu
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import redis
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SELLER_LEVELS, SellerProfile, User
 from app.accounts.services import SellerReputation, set_seller_reputations
 from app.events import publish
+from app.extensions import redis_store
 from app.messaging import services as messaging
 from app.orders import services as orders
 from app.reviews.models import ReputationSnapshot, Review
 from app.reviews.services import rating_summary, review_settings
-from tenants.db import db
+from tenants.db import current_tenant, db
 
 # Close to Fiverr's published criteria, in a marketplace's own currency (earnings in minor units
 # of a two-decimal currency: 40000 = 400.00). Operators tune them in the console.
@@ -144,6 +148,67 @@ def seller_stats(user_id: int, *, now: datetime | None = None) -> SellerStats | 
         days_active=max(0, (now - profile.created_at).days),
         level=profile.level,
         languages=tuple(user.languages or ()),
+    )
+
+
+STATS_CACHE_SECONDS = 120  # how stale a public page's order and response figures may be
+
+
+def _stats_key(user_id: int) -> str:
+    return f"t:{current_tenant().id}:reputation:stats:{user_id}"
+
+
+def _stats_to_json(stats: SellerStats) -> str:
+    data = asdict(stats)
+    data["member_since"] = stats.member_since.isoformat()
+    for name in ("on_time_rate", "completion_rate", "rating_avg", "response_rate"):
+        data[name] = None if data[name] is None else str(data[name])
+    return json.dumps(data)
+
+
+def _stats_from_json(raw: bytes) -> SellerStats:
+    data = json.loads(raw)
+    data["member_since"] = datetime.fromisoformat(data["member_since"])
+    for name in ("on_time_rate", "completion_rate", "rating_avg", "response_rate"):
+        data[name] = None if data[name] is None else Decimal(data[name])
+    data["languages"] = tuple(data["languages"])
+    return SellerStats(**data)
+
+
+def cached_seller_stats(user_id: int, *, now: datetime | None = None) -> SellerStats | None:
+    """``seller_stats`` for public pages (None when the user is not a seller).
+
+    Counting a long record (a seller with 10,000 orders) costs tens of milliseconds per view, so
+    the figures are kept in Redis (the key carries the tenant) for ``STATS_CACHE_SECONDS``; the
+    level and the rating are read fresh from the profile (kept by every review published, hidden
+    or restored, and by the daily job), so they always match the stars and badge beside them.
+    A Redis outage only costs the cache.
+    """
+    profile = db.session.get(SellerProfile, user_id)
+    if profile is None:
+        return None
+    key = _stats_key(user_id)
+    try:
+        raw = redis_store.client.get(key)
+    except redis.RedisError:
+        raw = None
+    stats = None
+    if raw is not None:
+        try:
+            stats = _stats_from_json(raw)
+        except (ValueError, TypeError, KeyError):
+            stats = None  # written by another version: recompute
+    if stats is None or stats.user_id != user_id:
+        stats = seller_stats(user_id, now=now)
+        if stats is None:
+            return None
+        with contextlib.suppress(redis.RedisError):
+            redis_store.client.set(key, _stats_to_json(stats), ex=STATS_CACHE_SECONDS)
+    return replace(
+        stats,
+        level=profile.level,
+        rating_avg=Decimal(profile.rating_avg or 0).quantize(Decimal("0.01")),
+        rating_count=profile.rating_count,
     )
 
 
@@ -355,16 +420,17 @@ _SNAPSHOT_UPDATED = (
 
 
 def _write_snapshots(rows: list[dict], progress: Callable[[int], None] | None) -> None:
-    """Upsert the day's rows, a chunk per statement (a second run of the day replaces them)."""
+    """Upsert the day's rows (a second run of the day replaces them): one statement compiled once,
+    executed for a chunk of rows at a time (executemany: batched into multi-row VALUES)."""
+    table = ReputationSnapshot.__table__
+    statement = pg_insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.user_id, table.c.taken_on],
+        set_={name: statement.excluded[name] for name in _SNAPSHOT_UPDATED},
+    )
     for start in range(0, len(rows), SNAPSHOT_CHUNK):
         chunk = rows[start : start + SNAPSHOT_CHUNK]
-        statement = pg_insert(ReputationSnapshot).values(chunk)
-        db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[ReputationSnapshot.user_id, ReputationSnapshot.taken_on],
-                set_={name: statement.excluded[name] for name in _SNAPSHOT_UPDATED},
-            )
-        )
+        db.session.connection().execute(statement, chunk)
         if progress is not None:
             progress(len(chunk))
 

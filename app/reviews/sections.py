@@ -2,8 +2,9 @@
 
 ``profile_stats_section`` is registered with ``accounts.register_profile_section`` (in
 ``app/__init__.py``): a seller's public profile shows their reputation figures from
-``reputation.seller_stats``. ``bp`` is a blueprint without routes: it only makes this package's
-templates (``app/reviews/templates``) loadable wherever the section renders.
+``reputation.seller_stats`` (through its short Redis cache, ``cached_seller_stats``). ``bp`` is a
+blueprint without routes: it only makes this package's templates (``app/reviews/templates``)
+loadable wherever the section renders.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from markupsafe import Markup
 
 from app.accounts.models import User
 from app.accounts.reference import LANGUAGES
-from app.reviews.reputation import seller_stats
+from app.reviews.reputation import cached_seller_stats
 
 bp = Blueprint("reviews_templates", __name__, template_folder="templates")
 
@@ -35,8 +36,9 @@ def response_time_label(seconds: int | None) -> str | None:
 
 
 def profile_stats_section(person: User, viewer: Any) -> Markup | None:
-    """The "Seller stats" section of ``person``'s public profile (None for a non-seller)."""
-    stats = seller_stats(person.id)
+    """The "Seller stats" section of ``person``'s public profile (None for a non-seller); order and
+    response figures may be ``reputation.STATS_CACHE_SECONDS`` old."""
+    stats = cached_seller_stats(person.id)
     if stats is None:
         return None
     # render_template's output is autoescaped HTML: it is the section as it must appear.

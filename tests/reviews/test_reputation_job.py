@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from app.accounts.models import SellerProfile
 from app.accounts.services import SellerReputation, set_seller_reputation, set_seller_reputations
 from app.events.models import OutboxEvent
-from app.extensions import get_queue
+from app.extensions import get_queue, redis_store
 from app.orders import services as orders
 from app.reviews import reputation, services, tasks
 from app.reviews.models import ReputationSnapshot, ReviewSettings
 from tenants.db import db
-from tests.reviews.conftest import BACK, GOOD, user
+from tests.reviews.conftest import BACK, GOOD, drive, user
 
 
 def _save_thresholds(thresholds: dict) -> None:
@@ -254,3 +254,26 @@ def test_cli_runs_the_job_with_a_summary(app, acme, reviewed_seller, in_tenant):
         assert _profile(m.seller_id).level == "level_1"
     bad = app.test_cli_runner().invoke(args=["reviews", "reputation", "--tenant", "nope"])
     assert bad.exit_code != 0 and "no tenant" in bad.output
+
+
+def test_cached_stats_keep_the_figures_briefly_but_level_and_rating_fresh(
+    acme, globex, completed, market, in_tenant
+):
+    m, _order_id = completed(acme)
+    g = market(globex)
+    assert m.seller_id == g.seller_id  # equal ids: the cache key carries the tenant
+    with in_tenant(acme):
+        assert reputation.cached_seller_stats(m.seller_id).orders_completed == 1
+        drive(m, "completed")
+        assert reputation.cached_seller_stats(m.seller_id).orders_completed == 1  # cached
+        assert reputation.seller_stats(m.seller_id).orders_completed == 2  # live
+        set_seller_reputation(m.seller_id, level="level_1", rating=(Decimal("4.50"), 3))
+        db.session.commit()
+        cached = reputation.cached_seller_stats(m.seller_id)
+        assert (cached.level, cached.rating_avg, cached.rating_count) == ("level_1", Decimal("4.50"), 3)
+        assert reputation.cached_seller_stats(m.buyer_id) is None  # not a seller
+    with in_tenant(globex):
+        assert reputation.cached_seller_stats(g.seller_id).orders_completed == 0
+    with in_tenant(acme):
+        redis_store.client.delete(reputation._stats_key(m.seller_id))
+        assert reputation.cached_seller_stats(m.seller_id).orders_completed == 2
