@@ -841,7 +841,7 @@ def set_seller_reputations(
     (search re-indexes their gigs). Returns ``[(user_id, old level, new level)]`` of the level
     changes. Users without a seller profile are skipped. Raises ValueError on an unknown level.
     """
-    from app.events import publish
+    from app.events import publish_many
 
     now = now or datetime.now(UTC)
     changes: list[tuple[int, str, str]] = []
@@ -902,8 +902,7 @@ def set_seller_reputations(
             )
             .execution_options(synchronize_session=False)
         )
-        for row in rows:
-            publish("seller.updated", {"user_id": row[0]})
+        publish_many("seller.updated", [{"user_id": row[0]} for row in rows])
     # Profiles already in the session now hold old values: make the next access read again.
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, SellerProfile):

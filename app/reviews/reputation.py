@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SELLER_LEVELS, SellerProfile, User
 from app.accounts.services import SellerReputation, set_seller_reputations
-from app.events import publish
+from app.events import publish_many
 from app.extensions import redis_store
 from app.messaging import services as messaging
 from app.orders import services as orders
@@ -393,8 +393,10 @@ def snapshot_tenant(
     _write_snapshots(snapshots, progress)
     summary.sellers = len(snapshots)
     summary.level_changes = set_seller_reputations(updates, now=now)
-    for user_id, old, new in summary.level_changes:
-        publish("seller.level_changed", {"user_id": user_id, "old": old, "new": new})
+    publish_many(
+        "seller.level_changed",
+        [{"user_id": user_id, "old": old, "new": new} for user_id, old, new in summary.level_changes],
+    )
     summary.seconds = time.perf_counter() - started
     return summary
 
