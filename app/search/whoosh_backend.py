@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import operator
 import os
 import re
 import secrets
@@ -278,13 +279,11 @@ class _Snapshot:
         ``backend.RATING_PRIOR_WEIGHT``), computed once per snapshot."""
         if self._rating_mean is None:
             rating, count = self.columns["rating"], self.columns["rating_count"]
-            deleted = self.deleted
-            total = reviews = 0
-            for d in range(self.doccount):
-                n = count[d]
-                if n and d not in deleted:
-                    total += rating[d] * n
-                    reviews += n
+            # Whole columns in C (map/sum), then the few deleted documents taken back out.
+            total, reviews = sum(map(operator.mul, rating, count)), sum(count)
+            for d in self.deleted:
+                total -= rating[d] * count[d]
+                reviews -= count[d]
             self._rating_mean = (rating_mean(total, reviews),)
         return self._rating_mean[0]
 
