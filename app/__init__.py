@@ -108,7 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(order_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
-    app.register_blueprint(review_views.bp)
+    app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -143,7 +143,12 @@ def _register_domain_hooks() -> None:
     """Connect tenant seeds, event handlers and the hooks a lower domain offers a higher one:
     one explicit list, in order (the domain graph is in docs/architecture.md)."""
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
-    from app.accounts.services import invite_admin, register_seller_listing, seed_admin
+    from app.accounts.services import (
+        invite_admin,
+        register_profile_section,
+        register_seller_listing,
+        seed_admin,
+    )
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.events.cli import register_periodic_loop
@@ -165,6 +170,8 @@ def _register_domain_hooks() -> None:
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
     from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
+    from app.reviews.sections import profile_stats_section
+    from app.reviews.tasks import run_reputation_loop
     from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
@@ -183,6 +190,7 @@ def _register_domain_hooks() -> None:
     register_currency_lock(ledger_currency_lock)
     register_decimals_lock(currency_decimals_lock)
     register_seller_listing(seller_listing)
+    register_profile_section(profile_stats_section)  # a seller's reputation figures
     register_checkout(start_checkout)
     register_conversation_lookup(offer_conversation)
     # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
@@ -196,11 +204,12 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("mail-relay", run_mail_relay_loop)
     # Reviews: publish both reviews of an order when its window closes; the one reminder before.
     register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
+    # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
+    register_periodic_loop("reputation-daily", run_reputation_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the
     # reviews as a seller and from sellers (after the reputation stats section).
-    from app.accounts.services import register_profile_section
     from app.gigs.services import register_gig_section
     from app.orders.services import register_order_section
     from app.reviews import views as review_views
@@ -219,6 +228,7 @@ def _register_cli(app: Flask) -> None:
     from app.mail.cli import mail_cli
     from app.payments.cli import payments_cli
     from app.platform.cli import platform_cli
+    from app.reviews.cli import reviews_cli
     from app.search.cli import search_cli
 
     for command in (
@@ -231,6 +241,7 @@ def _register_cli(app: Flask) -> None:
         ledger_cli,
         payments_cli,
         platform_cli,
+        reviews_cli,
     ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.
@@ -238,11 +249,14 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_context(app: Flask) -> None:
+    from app.accounts.models import SELLER_LEVELS
     from app.core import money
     from app.settings.services import get_branding, money_defaults
 
     # The `money` filter; amounts default to the bound marketplace's currency and locale.
     money.init_app(app, money_defaults)
+    # A global (imported macros such as _reputation.html's level_badge see no render context).
+    app.jinja_env.globals["seller_level_labels"] = SELLER_LEVELS
 
     @app.context_processor
     def _branding():

@@ -4,7 +4,7 @@ Options after ``--`` go to every benchmark (e.g. ``-- --database-url URL``).
 The population grown by ``tenant_create`` (1,000+ tenants) is reused by
 ``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``; ``search_bench`` adds
 ``searchbench`` with 50,000 gigs; ``order_flow`` rebuilds ``orderbench`` (200 sellers,
-400 buyers) on every run.
+400 buyers) on every run; ``reviews`` adds ``reviewbench`` (10,000 sellers, 151,000 orders).
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from bench import migrate_noop, order_flow, request_throughput, search_bench, tenant_create
+from bench import migrate_noop, order_flow, request_throughput, reviews, search_bench, tenant_create
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         ("request_throughput", request_throughput.main, shared),
         ("search_bench", search_bench.main, shared),
         ("order_flow", order_flow.main, shared),
+        ("reviews", reviews.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:

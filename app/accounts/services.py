@@ -20,6 +20,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -804,6 +805,109 @@ def set_seller_reputation(
 
     publish("seller.updated", {"user_id": user_id})
     return True
+
+
+@dataclass(frozen=True)
+class SellerReputation:
+    """One seller's reputation as the daily job computed it (``set_seller_reputations``).
+
+    ``rating_seen``: the ``(average, count)`` the caller read from the profile before computing
+    ``rating``; the rating is only replaced while the profile still holds it, so a review
+    published (and stored by ``set_seller_reputation``) meanwhile is never overwritten by an
+    older aggregate. None: leave the rating alone.
+    """
+
+    user_id: int
+    level: str
+    rating: tuple[Any, int] | None = None
+    rating_seen: tuple[Any, int] | None = None
+
+
+REPUTATION_CHUNK = 2000  # profiles per locking read and per UPDATE statement
+
+
+def _same_rating(a: tuple[Any, int], b: tuple[Any, int]) -> bool:
+    return int(a[1]) == int(b[1]) and float(a[0] or 0) == float(b[0] or 0)
+
+
+def set_seller_reputations(
+    updates: list[SellerReputation], *, now: datetime | None = None
+) -> list[tuple[int, str, str]]:
+    """``set_seller_reputation`` for many sellers at once (the reviews domain's daily job); flushes.
+
+    Per chunk: one locking read of the profiles (``FOR UPDATE``: a concurrent
+    ``set_seller_reputation`` finishes first, and its rating is then seen) and one UPDATE of
+    those whose level or rating differs. Publishes ``seller.updated`` for each seller changed
+    (search re-indexes their gigs). Returns ``[(user_id, old level, new level)]`` of the level
+    changes. Users without a seller profile are skipped. Raises ValueError on an unknown level.
+    """
+    from app.events import publish_many
+
+    now = now or datetime.now(UTC)
+    changes: list[tuple[int, str, str]] = []
+    for update in updates:
+        if update.level not in SELLER_LEVELS:
+            raise ValueError(f"unknown seller level {update.level!r}")
+    ordered = sorted(updates, key=lambda u: u.user_id)  # one lock order for every caller
+    for start in range(0, len(ordered), REPUTATION_CHUNK):
+        chunk = {u.user_id: u for u in ordered[start : start + REPUTATION_CHUNK]}
+        current = db.session.execute(
+            sa.select(
+                SellerProfile.user_id,
+                SellerProfile.level,
+                SellerProfile.level_since,
+                SellerProfile.rating_avg,
+                SellerProfile.rating_count,
+            )
+            .where(SellerProfile.user_id.in_(list(chunk)))
+            .order_by(SellerProfile.user_id)
+            .with_for_update()
+        ).all()
+        rows = []
+        for user_id, level, level_since, average, count in current:
+            update = chunk[user_id]
+            rating = (average, count)
+            if (
+                update.rating is not None
+                and update.rating_seen is not None
+                and _same_rating(rating, update.rating_seen)
+                and not _same_rating(rating, update.rating)
+            ):
+                rating = (update.rating[0] or 0, int(update.rating[1]))
+            if update.level == level and rating == (average, count):
+                continue
+            if update.level != level:
+                changes.append((user_id, level, update.level))
+                level_since = now
+            rows.append((user_id, update.level, level_since, rating[0], rating[1]))
+        if not rows:
+            continue
+        values = sa.values(
+            sa.column("user_id", sa.Integer),
+            sa.column("level", sa.String),
+            sa.column("level_since", sa.DateTime(timezone=True)),
+            sa.column("rating_avg", sa.Numeric(3, 2)),
+            sa.column("rating_count", sa.Integer),
+            name="v",
+        ).data(rows)
+        db.session.execute(
+            sa.update(SellerProfile)
+            .where(SellerProfile.user_id == values.c.user_id)
+            .values(
+                level=values.c.level,
+                # Cast: a VALUES column of NULLs only (no level changed) would be read as text.
+                level_since=sa.cast(values.c.level_since, sa.DateTime(timezone=True)),
+                rating_avg=sa.cast(values.c.rating_avg, sa.Numeric(3, 2)),
+                rating_count=values.c.rating_count,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        publish_many("seller.updated", [{"user_id": row[0]} for row in rows])
+    # Profiles already in the session now hold old values: make the next access read again.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, SellerProfile):
+            db.session.expire(obj)
+    return changes
 
 
 def _seller_updated(user: User) -> None:

@@ -35,8 +35,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.models import User
+from app.accounts.models import SellerProfile, User
 from app.demo import people
+from app.reviews import reputation
 from tenants.db import db
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -199,6 +200,7 @@ class ReviewsReport:
     votes: int = 0
     open_windows: int = 0
     skipped: int = 0  # windows closed before this seed (an older demo): nothing can be written
+    levels: Counter = field(default_factory=Counter)  # sellers per level after today's snapshot
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -207,6 +209,8 @@ class ReviewsReport:
             f"{self.reviews} reviews ({', '.join(parts) or 'none'}), {self.replies} replies, "
             f"{self.reports} reported, {self.votes} helpful votes, {self.open_windows} windows open"
         )
+        if self.levels:
+            text += "; levels: " + ", ".join(f"{n} {level}" for level, n in sorted(self.levels.items()))
         if self.skipped:
             text += f", {self.skipped} orders skipped (window closed earlier)"
         return text + f" ({self.seconds:.1f} s)"
@@ -315,6 +319,16 @@ def seed_reviews(
     )
     report.open_windows = db.session.scalar(
         sa.select(sa.func.count()).select_from(ReviewWindow).where(ReviewWindow.status == "open")
+    )
+    # Today's reputation snapshot, so levels show at once (the worker's daily job would assign
+    # them only after its next claim); its level-change notices are settled with the rest.
+    reputation.snapshot_tenant(now)
+    report.levels.update(
+        dict(
+            db.session.execute(
+                sa.select(SellerProfile.level, sa.func.count()).group_by(SellerProfile.level)
+            ).all()
+        )
     )
     left = _settle_events(watermark)
     db.session.commit()

@@ -103,11 +103,22 @@ class SellerCardSchema(Schema):
     handle = fields.Str(metadata={"example": "ada"})
     display_name = fields.Str(metadata={"example": "Ada Lovelace"})
     avatar_url = fields.Method("_avatar", metadata={"example": None})
+    level = fields.Method(
+        "_level",
+        metadata={
+            "description": "The seller's level: new, level_1, level_2 or top_rated",
+            "example": "level_2",
+        },
+    )
 
     def _avatar(self, user):
         from app.accounts.services import avatar_url
 
         return avatar_url(user)
+
+    def _level(self, user):
+        profile = user.seller_profile
+        return profile.level if profile is not None else "new"
 
 
 class GigInputSchema(Schema):

@@ -40,7 +40,7 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
@@ -646,6 +646,8 @@ def list_category_gigs(category: Category, *, page: int = 1, per_page: int = 24)
         .join(Gig.seller)
         .where(Gig.status == "active", Gig.category_id.in_(ids), User.status == "active")
         .order_by(Gig.published_at.desc(), Gig.id.desc())
+        # Cards show the seller's level: loaded with the page, not one query per seller.
+        .options(joinedload(Gig.seller).joinedload(User.seller_profile))
     )
     return _paginate(query, page, per_page)
 

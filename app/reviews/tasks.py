@@ -1,5 +1,5 @@
 """The reviews domain's periodic work: publish the reviews of windows that closed, send the one
-reminder before a window closes.
+reminder before a window closes, and the daily reputation snapshot.
 
 ``sweep()`` runs in the worker's periodic loop (``reviews-sweep``, every
 ``REVIEWS_SWEEP_SECONDS``): one read-only ``UNION ALL`` over the tenant schemas finds the tenants
@@ -8,20 +8,28 @@ for each, under a job id per tenant and time slot, so several workers sweeping a
 once. The job locks each window and checks again (``services.publish_window`` and
 ``services.remind`` are idempotent), one transaction per window: it can run twice, or race the
 second review, and every window still publishes once.
+
+``reputation_tick()`` runs in its own loop (``reputation-daily``, every
+``REPUTATION_TICK_SECONDS``, default 300): for every active tenant it claims the day once (a Redis
+``SET NX`` on ``t:<tenant>:reviews-reputation-<YYYY-MM-DD>``, kept two days, plus the same
+deterministic job id) and enqueues ``daily_reputation(tenant_id, day)``, which runs
+``reputation.snapshot_tenant`` in one transaction. So each tenant is snapshotted once per UTC
+day, on the first tick after midnight, however many workers tick; a job that runs twice for a
+day rewrites that day's rows (an upsert) and finds no level left to change.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import current_app
 
 from app.core.jobs import app_job_context, tenant_job_context
 from app.core.sweeps import tenants_with_due
-from app.extensions import get_queue
-from app.reviews import services
+from app.extensions import get_queue, redis_store
+from app.reviews import reputation, services
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -93,3 +101,82 @@ def run_sweep_loop(app, stop: threading.Event) -> None:
                 sweep()
         except Exception:
             log.exception("reviews sweep failed")
+
+
+# --------------------------------------------------------------------------- reputation
+
+
+def daily_reputation(tenant_id: int, day: str, now: datetime | None = None) -> dict:
+    """Snapshot the tenant's sellers for ``day`` (ISO date) and assign their levels (one unit of
+    work: committed when it ends). Returns the summary's figures."""
+    now = now or datetime.now(UTC)
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return {}
+        summary = reputation.snapshot_tenant(now, day=date.fromisoformat(day))
+        log.info(
+            "reputation of tenant %s for %s: %s sellers, %s level changes in %.2fs",
+            tenant_id,
+            day,
+            summary.sellers,
+            len(summary.level_changes),
+            summary.seconds,
+        )
+        return {"sellers": summary.sellers, "level_changes": len(summary.level_changes)}
+
+
+def _active_tenant_ids() -> list[int]:
+    import sqlalchemy as sa
+
+    with db.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text("SELECT id FROM public.tenants WHERE status = 'active' ORDER BY id")
+            ).scalars()
+        )
+
+
+def reputation_claim_key(tenant_id: int, day: date) -> str:
+    return f"t:{tenant_id}:reviews-reputation-{day.isoformat()}"
+
+
+def reputation_tick(now: datetime | None = None) -> int:
+    """Enqueue ``daily_reputation`` for each active tenant not yet claimed today (UTC); returns
+    how many were enqueued. A second tick the same day (this worker or another) enqueues nothing."""
+    now = now or datetime.now(UTC)
+    day = now.astimezone(UTC).date()
+    count = 0
+    with app_job_context():
+        queue = get_queue("default")
+        for tenant_id in _active_tenant_ids():
+            # Claimed atomically; the key carries the tenant and the day and outlives the day.
+            if not redis_store.client.set(reputation_claim_key(tenant_id, day), 1, nx=True, ex=2 * 86400):
+                continue
+            job_id = f"reviews-reputation-t{tenant_id}-{day.isoformat()}"
+            if queue.fetch_job(job_id) is not None:
+                continue
+            queue.enqueue(
+                daily_reputation,
+                tenant_id,
+                day.isoformat(),
+                job_id=job_id,
+                job_timeout=1800,
+                result_ttl=86400,
+                description=f"daily reputation of tenant {tenant_id} for {day.isoformat()}",
+            )
+            count += 1
+    return count
+
+
+def run_reputation_loop(app, stop: threading.Event) -> None:
+    """The worker's ``reputation-daily`` loop thread: a tick at start, then every
+    ``REPUTATION_TICK_SECONDS`` (each tenant's job is enqueued once per day)."""
+    interval = app.config.get("REPUTATION_TICK_SECONDS", 300)
+    while True:
+        try:
+            with app.app_context():
+                reputation_tick()
+        except Exception:
+            log.exception("reputation tick failed")
+        if stop.wait(interval):
+            return

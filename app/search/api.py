@@ -21,7 +21,7 @@ from app.core.schema import Schema
 from app.gigs.models import MAX_PRICE_MINOR
 from app.gigs.schemas import GigSchema
 from app.search import services
-from app.search.backend import SORTS
+from app.search.backend import RATING_PRIOR_WEIGHT, SELLER_LEVEL_FILTERS, SORTS
 
 blp = Blueprint(
     "search_api",
@@ -87,11 +87,27 @@ class GigSearchArgsSchema(Schema):
         validate=validate.Range(min=0, max=services.RATING_MAX),
         metadata={"description": "Minimum average rating (0-5)", "example": 4.5},
     )
+    seller_level = fields.List(
+        fields.Str(validate=validate.OneOf(SELLER_LEVEL_FILTERS)),
+        load_default=None,
+        validate=validate.Length(max=len(SELLER_LEVEL_FILTERS)),
+        metadata={
+            "description": "Only gigs of sellers at one of these levels: "
+            f"{', '.join(SELLER_LEVEL_FILTERS)} (repeat the parameter for several: "
+            "`seller_level=level_2&seller_level=top_rated`). Levels are assigned daily from the "
+            "marketplace's thresholds (orders, earnings, rating, on-time rate, days active).",
+            "example": ["top_rated"],
+        },
+    )
     sort = fields.Str(
         load_default="relevance",
         validate=validate.OneOf(SORTS),
         metadata={
-            "description": "relevance (newest without keywords), price_asc, price_desc, rating, newest",
+            "description": "relevance (newest without keywords), price_asc, price_desc, rating, newest. "
+            "`rating` (top rated) orders rated gigs by a Bayesian average "
+            f"`({RATING_PRIOR_WEIGHT}·m + average·count) / ({RATING_PRIOR_WEIGHT} + count)`, m being the "
+            "marketplace's mean rating, so one 5-star review does not beat many at 4.9; gigs "
+            "without reviews come last, newest first.",
             "example": "price_asc",
         },
     )
@@ -119,6 +135,7 @@ def _query(args: dict, page: int = 1, per_page: int = services.PER_PAGE_DEFAULT)
         max_price=args["max_price"],
         max_delivery_days=args["delivery"],
         min_rating=args["rating"],
+        seller_level=args["seller_level"],
         sort=args["sort"],
         page=page,
         per_page=per_page,
@@ -153,7 +170,8 @@ class GigSearch(MethodView):
         """Search active gigs (paginated: `page`, `page_size`).
 
         Example:
-        `GET /api/v1/gigs?q=minimalist+logo&category=logo-design&max_price=10000&delivery=7&sort=price_asc`
+        `GET /api/v1/gigs?q=minimalist+logo&category=logo-design&max_price=10000&delivery=7&sort=price_asc`,
+        `GET /api/v1/gigs?rating=4&seller_level=level_2&seller_level=top_rated&sort=rating`
         """
         query = _query(args, pagination_parameters.page, pagination_parameters.page_size)
         result = services.search_gigs(query)

@@ -28,6 +28,33 @@ from flask import current_app
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
+# The seller levels a search can filter on (``SearchQuery.seller_levels``), and every level's rank
+# as the Whoosh index stores it (accounts.models.SELLER_LEVELS names them).
+SELLER_LEVEL_FILTERS = ("level_1", "level_2", "top_rated")
+LEVEL_RANK = {"new": 0, "level_1": 1, "level_2": 2, "top_rated": 3}
+
+# "Top rated" (sort=rating) orders rated gigs by a Bayesian average, so a single 5-star review
+# does not beat two hundred reviews at 4.9:
+#
+#     score = (C * m + average * count) / (C + count)
+#
+# with the prior weight C = RATING_PRIOR_WEIGHT and m the marketplace's mean rating: the mean of
+# every review counted on an active gig, Σ(average · count) / Σ count over the indexed gigs
+# (``rating_mean``). Gigs without reviews come after every rated one, newest first. Ties: more
+# reviews first, then newest, then the higher id. Both backends compute m from the same integers
+# (averages in hundredths) and the score in IEEE doubles with the same operations, so they
+# return the same order.
+RATING_PRIOR_WEIGHT = 10
+
+
+def rating_mean(hundredths_times_count: int, count: int) -> float | None:
+    """m from Σ(round(average · 100) · count) and Σ count (None when nothing is rated)."""
+    return hundredths_times_count / (100 * count) if count else None
+
+
+def bayesian_rating(average: float, count: int, mean: float) -> float:
+    """The "Top rated" score of a gig (see above): exactly what the PostgreSQL backend computes."""
+    return (RATING_PRIOR_WEIGHT * mean + average * count) / (RATING_PRIOR_WEIGHT + count)
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,7 @@ class GigDocument:
     rating: float
     rating_count: int
     published_at: datetime
+    seller_level: str = "new"  # one of accounts.models.SELLER_LEVELS
 
 
 @dataclass(frozen=True)
@@ -62,6 +90,7 @@ class SearchQuery:
     max_price: int | None = None
     max_delivery_days: int | None = None
     min_rating: float | None = None
+    seller_levels: tuple[str, ...] = ()  # any of SELLER_LEVEL_FILTERS; empty: every seller
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24

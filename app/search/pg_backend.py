@@ -17,10 +17,19 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 
-from app.accounts.models import User
+from app.accounts.models import SellerProfile, User
 from app.gigs.models import Category, Gig
-from app.search.backend import GigDocument, SearchBackend, SearchQuery, SearchResult, remove_whoosh_index
+from app.search.backend import (
+    RATING_PRIOR_WEIGHT,
+    GigDocument,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    rating_mean,
+    remove_whoosh_index,
+)
 from app.search.models import SEARCH_DOCUMENT
 from tenants.db import current_tenant, db
 
@@ -45,14 +54,44 @@ class PostgresBackend(SearchBackend):
     def clear(self, tenant_id: int) -> None:
         return None
 
-    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
-        self._check(tenant_id)
-        document = sa.literal_column(f"({SEARCH_DOCUMENT})").label(None)
-        base = (
+    @staticmethod
+    def _searchable():
+        return (
             sa.select(Gig.id)
             .join(User, User.id == Gig.seller_id)
             .where(Gig.status == "active", User.status == "active", Gig.min_price_minor.is_not(None))
         )
+
+    def rating_mean(self) -> float | None:
+        """The marketplace's mean rating over the searchable gigs, from the same integers as the
+        Whoosh backend (averages in hundredths): see ``backend.RATING_PRIOR_WEIGHT``."""
+        rated = self._searchable().where(Gig.rating_count > 0).subquery()
+        total, count = db.session.execute(
+            sa.select(
+                sa.func.sum(sa.cast(sa.func.round(Gig.rating_avg * 100), sa.BigInteger) * Gig.rating_count),
+                sa.func.sum(Gig.rating_count),
+            ).where(Gig.id.in_(sa.select(rated.c.id)))
+        ).one()
+        return rating_mean(int(total or 0), int(count or 0))
+
+    def _top_rated_order(self) -> list:
+        """ORDER BY of "Top rated": rated gigs first, by the Bayesian average computed in doubles
+        with the operations of ``backend.bayesian_rating``, then more reviews, newest."""
+        mean = self.rating_mean() or 0.0
+        weight = sa.literal(RATING_PRIOR_WEIGHT, sa.Integer)
+        numerator = weight * sa.cast(sa.literal(mean), DOUBLE_PRECISION) + sa.cast(
+            Gig.rating_avg, DOUBLE_PRECISION
+        ) * sa.cast(Gig.rating_count, DOUBLE_PRECISION)
+        # A plain "/" between explicit groups: (C·m + avg·n) / (C + n), in doubles.
+        score = numerator.self_group().op("/")(
+            sa.cast(weight + Gig.rating_count, DOUBLE_PRECISION).self_group()
+        )
+        return [(Gig.rating_count == 0).asc(), score.desc(), Gig.rating_count.desc(), Gig.published_at.desc()]
+
+    def search(self, tenant_id: int, query: SearchQuery) -> SearchResult:
+        self._check(tenant_id)
+        document = sa.literal_column(f"({SEARCH_DOCUMENT})").label(None)
+        base = self._searchable()
         tsquery = None
         if query.text:
             tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'english'::regconfig"), query.text)
@@ -65,6 +104,12 @@ class PostgresBackend(SearchBackend):
             base = base.where(Gig.min_delivery_days <= query.max_delivery_days)
         if query.min_rating is not None:
             base = base.where(Gig.rating_avg >= query.min_rating)
+        if query.seller_levels:
+            base = base.where(
+                Gig.seller_id.in_(
+                    sa.select(SellerProfile.user_id).where(SellerProfile.level.in_(query.seller_levels))
+                )
+            )
         unfiltered = base
         if query.category_ids:
             parent = sa.select(Category.parent_id).where(Category.id == Gig.category_id).scalar_subquery()
@@ -72,9 +117,10 @@ class PostgresBackend(SearchBackend):
         order = {
             "price_asc": [Gig.min_price_minor.asc(), Gig.published_at.desc()],
             "price_desc": [Gig.min_price_minor.desc(), Gig.published_at.desc()],
-            "rating": [Gig.rating_avg.desc(), Gig.rating_count.desc(), Gig.published_at.desc()],
             "newest": [Gig.published_at.desc()],
         }.get(query.sort)
+        if query.sort == "rating":
+            order = self._top_rated_order()
         if order is None:
             order = (
                 [sa.func.ts_rank_cd(document, tsquery).desc(), Gig.published_at.desc()]

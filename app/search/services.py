@@ -32,14 +32,15 @@ import nh3
 import sqlalchemy as sa
 from flask import current_app
 from redis.exceptions import LockError
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import joinedload, raiseload
 
-from app.accounts.models import User
+from app.accounts.models import SellerProfile, User
 from app.core import money
 from app.core.domain_errors import DomainError
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
 from app.search.backend import (
+    SELLER_LEVEL_FILTERS,
     SORTS,
     GigDocument,
     IndexUnavailable,
@@ -86,11 +87,13 @@ def build_query(
     max_price: Any = None,
     max_delivery_days: Any = None,
     min_rating: Any = None,
+    seller_level: Any = None,
     sort: Any = None,
     page: Any = 1,
     per_page: Any = PER_PAGE_DEFAULT,
 ) -> SearchQuery:
-    """A validated ``SearchQuery`` from typed values (prices in minor units, ``category`` a slug).
+    """A validated ``SearchQuery`` from typed values (prices in minor units, ``category`` a slug,
+    ``seller_level`` one level or a list of them: ``level_1``, ``level_2``, ``top_rated``).
 
     Raises SearchError naming every bad parameter. Clamps rather than refuses
     where a clamp is what the buyer meant: a price ceiling above any possible
@@ -129,6 +132,13 @@ def build_query(
             errors["rating"] = f"The rating goes from 0 to {RATING_MAX}."
         elif min_rating == 0:
             min_rating = None
+    seller_levels: tuple[str, ...] = ()
+    if seller_level not in (None, "", [], ()):
+        wanted = [seller_level] if isinstance(seller_level, str) else seller_level
+        if not isinstance(wanted, list | tuple) or not all(v in SELLER_LEVEL_FILTERS for v in wanted):
+            errors["seller_level"] = f"Seller level: any of {', '.join(SELLER_LEVEL_FILTERS)}."
+        else:
+            seller_levels = tuple(level for level in SELLER_LEVEL_FILTERS if level in wanted)
     sort = sort or "relevance"
     if sort not in SORTS:
         errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
@@ -145,6 +155,7 @@ def build_query(
         max_price=max_price,
         max_delivery_days=max_delivery_days,
         min_rating=float(min_rating) if min_rating is not None else None,
+        seller_levels=seller_levels,
         sort=sort,
         page=page,
         per_page=per_page,
@@ -185,6 +196,10 @@ def query_from_args(args: Mapping[str, str], currency: str) -> tuple[SearchQuery
                 values[key] = cast(raw[:20])
             except ValueError:
                 errors[field] = "Choose a value from the list."
+    levels = _listed(args, "seller_level")
+    if any(level not in SELLER_LEVEL_FILTERS for level in levels):
+        errors["seller_level"] = "Choose seller levels from the list."
+    values["seller_level"] = [level for level in levels if level in SELLER_LEVEL_FILTERS]
     values["sort"] = args.get("sort") or None
     raw_page = args.get("page", "1")
     values["page"] = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 and int(raw_page) > 0 else 1
@@ -197,6 +212,12 @@ def query_from_args(args: Mapping[str, str], currency: str) -> tuple[SearchQuery
             for field in exc.errors:
                 key = {"q": "text", "delivery": "max_delivery_days", "rating": "min_rating"}.get(field, field)
                 values[key] = {"text": "", "page": 1, "per_page": PER_PAGE_DEFAULT}.get(key)
+
+
+def _listed(args: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a repeatable parameter (``?seller_level=a&seller_level=b`` or ``a,b``)."""
+    raw = args.getlist(name) if hasattr(args, "getlist") else [args.get(name) or ""]
+    return [part.strip() for value in raw[:10] for part in value[:100].split(",") if part.strip()]
 
 
 def _visible_category(slug: Any) -> Category | None:
@@ -230,6 +251,8 @@ def search_gigs(query: SearchQuery, *, cards: bool = False) -> SearchResult:
             sa.select(Gig)
             .join(Gig.seller)
             .where(Gig.id.in_(result.ids), Gig.status == "active", User.status == "active")
+            # Cards show the seller's level badge: loaded with the page, not one query per seller.
+            .options(joinedload(Gig.seller).joinedload(User.seller_profile))
         )
         if cards:
             statement = statement.options(raiseload(Gig.packages), raiseload(Gig.extras), raiseload(Gig.faqs))
@@ -456,6 +479,7 @@ def gig_document(gig: Gig) -> GigDocument | None:
         rating_avg=gig.rating_avg,
         rating_count=gig.rating_count,
         published_at=gig.published_at or gig.created_at,
+        seller_level=gig.seller.seller_profile.level if gig.seller.seller_profile else None,
     )
 
 
@@ -474,6 +498,7 @@ def _document(
     rating_avg,
     rating_count,
     published_at,
+    seller_level,
 ) -> GigDocument:
     return GigDocument(
         id=gig_id,
@@ -488,6 +513,7 @@ def _document(
         rating=float(rating_avg or 0),
         rating_count=rating_count or 0,
         published_at=published_at,
+        seller_level=seller_level or "new",
     )
 
 
@@ -511,10 +537,12 @@ def _indexable():
         Gig.rating_avg,
         Gig.rating_count,
         sa.func.coalesce(Gig.published_at, Gig.created_at),
+        SellerProfile.level,
     )
     return (
         sa.select(*columns)
         .join(User, User.id == Gig.seller_id)
+        .outerjoin(SellerProfile, SellerProfile.user_id == Gig.seller_id)
         .outerjoin(Category, Category.id == Gig.category_id)
         .where(Gig.status == "active", User.status == "active", Gig.min_price_minor.is_not(None))
     )
@@ -535,6 +563,7 @@ def _row_document(row) -> GigDocument:
         rating_avg=row[10],
         rating_count=row[11],
         published_at=row[12],
+        seller_level=row[13],
     )
 
 

@@ -24,12 +24,18 @@ SORT_LABELS = {
     "rating": "Top rated",
     "newest": "Newest",
 }
-FILTER_KEYS = ("q", "category", "min_price", "max_price", "delivery", "rating", "sort")
+FILTER_KEYS = ("q", "category", "min_price", "max_price", "delivery", "rating", "seller_level", "sort")
+SELLER_LEVEL_CHOICES = {"level_1": "Level 1", "level_2": "Level 2", "top_rated": "Top Rated"}
 
 
 def _search_url(**changes) -> str:
-    """This search with some parameters changed (None removes one); back to page 1 unless given."""
-    args = {k: v for k, v in request.args.items() if k in FILTER_KEYS and v}
+    """This search with some parameters changed (None removes one); back to page 1 unless given.
+    A repeated parameter (``seller_level``) keeps every value."""
+    args: dict = {}
+    for key, values in request.args.lists():
+        values = [v for v in values if v]
+        if key in FILTER_KEYS and values:
+            args[key] = values if len(values) > 1 else values[0]
     args.update(changes)
     args = {k: v for k, v in args.items() if v not in (None, "")}
     if args.get("page") == 1:
@@ -52,6 +58,7 @@ def search_page():
         categories=category_tree(),
         delivery_choices=DELIVERY_CHOICES,
         rating_choices=RATING_CHOICES,
+        seller_level_choices=SELLER_LEVEL_CHOICES,
         sort_labels=SORT_LABELS,
         search_url=_search_url,
     )

@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import operator
 import os
 import re
 import secrets
@@ -72,11 +73,14 @@ from whoosh.scoring import BM25F
 
 from app.search import whoosh_internals as internals  # raises UnsupportedWhoosh on another Whoosh
 from app.search.backend import (
+    LEVEL_RANK,
     GigDocument,
     IndexUnavailable,
     SearchBackend,
     SearchQuery,
     SearchResult,
+    bayesian_rating,
+    rating_mean,
     remove_whoosh_index,
     whoosh_index_link,
     whoosh_index_root,
@@ -249,6 +253,7 @@ class _Snapshot:
                     merged.extend(leaf.data.columns[name])
                 self.columns[name] = merged
         self._live: list[int] | None = None
+        self._rating_mean: tuple[float | None] | None = None
         self._scorers: dict[tuple[str, str], object] = {}
         self.corrections: dict[str, str | None] = {}
 
@@ -268,6 +273,19 @@ class _Snapshot:
                 else list(range(self.doccount))
             )
         return self._live
+
+    def rating_mean(self) -> float | None:
+        """The marketplace's mean rating over this snapshot's live gigs ("Top rated"; see
+        ``backend.RATING_PRIOR_WEIGHT``), computed once per snapshot."""
+        if self._rating_mean is None:
+            rating, count = self.columns["rating"], self.columns["rating_count"]
+            # Whole columns in C (map/sum), then the few deleted documents taken back out.
+            total, reviews = sum(map(operator.mul, rating, count)), sum(count)
+            for d in self.deleted:
+                total -= rating[d] * count[d]
+                reviews -= count[d]
+            self._rating_mean = (rating_mean(total, reviews),)
+        return self._rating_mean[0]
 
     # -- postings of the fast path
 
@@ -706,6 +724,9 @@ class WhooshBackend(SearchBackend):
         if query.min_rating is not None:
             rating, least = cols["rating"], round(query.min_rating * 100)
             docs = [d for d in docs if rating[d] >= least]
+        if query.seller_levels:
+            level, wanted_levels = cols["level"], {LEVEL_RANK[name] for name in query.seller_levels}
+            docs = [d for d in docs if level[d] in wanted_levels]
         category = cols["category_id"]
         counts = Counter(map(category.__getitem__, docs))
         counts.update(map(cols["top_other"].__getitem__, docs))
@@ -729,8 +750,18 @@ class WhooshBackend(SearchBackend):
             price = cols["price"]
             return heapq.nsmallest(limit, kept, key=lambda d: (-price[d], -published[d]))
         if sort == "rating":
-            rating, count = cols["rating"], cols["rating_count"]
-            return heapq.nsmallest(limit, kept, key=lambda d: (-rating[d], -count[d], -published[d]))
+            # Rated gigs by their Bayesian average, then the unrated, newest first (see
+            # backend.RATING_PRIOR_WEIGHT); the PostgreSQL backend orders exactly the same way.
+            rating, count, gid = cols["rating"], cols["rating_count"], cols["gid"]
+            mean = snapshot.rating_mean()
+
+            def top_rated(d: int) -> tuple:
+                n = count[d]
+                if not n:
+                    return (1, 0.0, 0, -published[d], -gid[d])
+                return (0, -bayesian_rating(rating[d] / 100, n, mean), -n, -published[d], -gid[d])
+
+            return heapq.nsmallest(limit, kept, key=top_rated)
         if fast is not None:
             return [d for _score, d in heapq.nsmallest(limit, ((-s, d) for s, d in fast.scores(kept)))]
         hits = snapshot.searcher.search(text_query, filter=set(kept), limit=limit)

@@ -6,7 +6,10 @@ changes the format recognises an index of the previous format without
 opening it (it is rebuilt from the database; searches are answered by the
 PostgreSQL backend meanwhile).
 
-Format 2 (this one), against format 1 (no version in the directory name):
+Format 3 (this one) adds the seller's level as a column (``level``: the rank in
+``backend.LEVEL_RANK``) for the "seller level" filter; everything else is format 2.
+
+Format 2, against format 1 (no version in the directory name):
 
 - ``description`` and ``words`` keep term frequencies but no positions
   (nobody phrase-searches a description; a quoted phrase still matches its
@@ -39,9 +42,9 @@ from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.formats import Frequency, Positions
 
 from app.search import whoosh_internals
-from app.search.backend import GigDocument
+from app.search.backend import LEVEL_RANK, GigDocument
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 NGRAM_MIN, NGRAM_MAX = 2, 15
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -101,6 +104,7 @@ COLUMNS = (
     ("rating", "i"),  # hundredths: 4.75 -> 475
     ("rating_count", "i"),
     ("published", "q"),  # microseconds since the epoch
+    ("level", "i"),  # the seller's level: backend.LEVEL_RANK (format 3)
 )
 TEXT_FIELDS = ("title", "description", "tags", "seller")
 
@@ -152,6 +156,7 @@ def document_fields(doc: GigDocument) -> dict:
         "rating": round(doc.rating * 100),
         "rating_count": doc.rating_count,
         "published": to_micros(doc.published_at),
+        "level": LEVEL_RANK.get(doc.seller_level, 0),
     }
 
 
