@@ -50,14 +50,16 @@ def test_platform_admin_creates_and_suspends_a_tenant(browser, live_server, make
 
         page.fill("#reason", "Trial ended")
         page.get_by_role("button", name="Suspend Initech Gigs").click()
-        assert page.get_by_test_id("suspended-notice").is_visible()
+        # The click submits a form: wait for the page it lands on, not for the click.
+        page.get_by_test_id("suspended-notice").wait_for(state="visible")
         _shot(page, "suspended")
         assert site.goto(live_server.url("initech.localhost", "/")).status == 503
 
         page.get_by_role("button", name="Resume Initech Gigs").click()
+        page.get_by_test_id("suspended-notice").wait_for(state="detached")
         assert site.goto(live_server.url("initech.localhost", "/")).status == 200
 
         page.get_by_test_id("platform-logout").click()
-        assert "/platform/login" in page.url
+        page.wait_for_url("**/platform/login**")
     finally:
         context.close()
