@@ -36,11 +36,34 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import SellerProfile, User
+from app.core import money
 from app.demo import people
 from app.reviews import reputation
+from app.reviews import settings as review_settings
+from app.settings.services import get_branding
 from tenants.db import db
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
+# What the demo operators ask of each level (see the console's Reputation page); earnings in
+# major units of the marketplace's currency.
+DEMO_LEVEL_THRESHOLDS = {
+    "level_1": {"orders": 3, "earnings": 150, "rating": 4.3, "on_time_rate": 80, "days_active": 60},
+    "level_2": {"orders": 5, "earnings": 800, "rating": 4.5, "on_time_rate": 85, "days_active": 120},
+    "top_rated": {"orders": 8, "earnings": 1000, "rating": 4.8, "on_time_rate": 90, "days_active": 180},
+}
+
+
+def _demo_thresholds(currency: str) -> dict:
+    unit = money.minor_unit(currency)
+    return {
+        level: {
+            **{k: v for k, v in rule.items() if k != "earnings"},
+            "earnings_minor": rule["earnings"] * unit,
+        }
+        for level, rule in DEMO_LEVEL_THRESHOLDS.items()
+    }
+
 
 # Handlers of review events that a demo of past months does not run: nobody is told today
 # about a review written in spring. Search's are covered by the index rebuild that follows.
@@ -320,6 +343,9 @@ def seed_reviews(
     report.open_windows = db.session.scalar(
         sa.select(sa.func.count()).select_from(ReviewWindow).where(ReviewWindow.status == "open")
     )
+    # A young marketplace's operator asks less of its sellers than Fiverr's defaults (which few
+    # demo sellers, a handful of orders each, would reach): tuned thresholds, so every level shows.
+    review_settings.update_level_thresholds(_demo_thresholds(get_branding().currency))
     # Today's reputation snapshot, so levels show at once (the worker's daily job would assign
     # them only after its next claim); its level-change notices are settled with the rest.
     reputation.snapshot_tenant(now)

@@ -334,3 +334,27 @@ def test_demo_reviews_leave_windows_open_with_one_side_written(app, in_tenant, a
         assert waiting, "an open window with one review written, unseen by the other side"
         for review in waiting:
             assert db.session.get(ReviewWindow, review.order_id).status == "open"
+
+
+def test_seeded_sellers_have_todays_reputation_and_the_demo_thresholds(seeded, in_tenant, acme):
+    from app.accounts.models import SellerProfile
+    from app.reviews import reputation
+    from app.reviews import settings as review_settings
+    from app.reviews.models import ReputationSnapshot
+
+    with in_tenant(acme):
+        thresholds = review_settings.level_thresholds()
+        assert thresholds["level_1"]["orders"] == 3 and thresholds["level_1"]["earnings_minor"] == 15_000
+        profiles = {p.user_id: p for p in db.session.scalars(sa.select(SellerProfile))}
+        snapshots = {s.user_id: s for s in db.session.scalars(sa.select(ReputationSnapshot))}
+        assert set(snapshots) == set(profiles)
+        for user_id, snapshot in snapshots.items():
+            assert profiles[user_id].level == snapshot.level
+            figures = {
+                "orders": snapshot.orders_completed,
+                "earnings_minor": snapshot.earnings_minor,
+                "rating": snapshot.rating_avg,
+                "on_time_rate": snapshot.on_time_rate,
+                "days_active": snapshot.days_active,
+            }
+            assert reputation.level_for(figures, thresholds) == snapshot.level
