@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -195,6 +196,8 @@ def main() -> int:
     with app.app_context():
         print("\n" + "\n".join(summary_lines()))
     print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)\n")
+    # `kill` (SIGTERM) stops the worker too, as Ctrl-C does: SystemExit runs the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         # Socket.IO in threading mode on werkzeug (websockets through simple-websocket);
         # production runs gunicorn's gthread worker instead (see Procfile).
