@@ -60,3 +60,15 @@ def tenant_job_context(tenant_id: int):
             return
         with tenant_context(tenant), job_unit():  # committed before tenant_context removes the session
             yield tenant
+
+
+def enqueue_once(queue, job, *args, job_id: str, job_timeout: int, result_ttl: int, description: str) -> bool:
+    """Enqueue ``job(*args)`` under ``job_id`` unless a job with that id is already queued, running
+    or kept (periodic ticks name their jobs by tenant and time slot, so several workers ticking at
+    once queue each job once). Returns whether it enqueued."""
+    if queue.fetch_job(job_id) is not None:
+        return False
+    queue.enqueue(
+        job, *args, job_id=job_id, job_timeout=job_timeout, result_ttl=result_ttl, description=description
+    )
+    return True

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.core.idempotency import purge_expired_keys
-from app.core.jobs import app_job_context, tenant_job_context
+from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
 from app.extensions import get_queue, redis_store
 from app.orders import services
 from tenants.db import db
@@ -107,18 +107,15 @@ def tick(now: datetime | None = None) -> int:
         count = 0
         for tenant_id in _active_tenant_ids():
             for job in JOBS:
-                job_id = f"orders-{job.__name__}-t{tenant_id}-{slot}"
-                if queue.fetch_job(job_id) is not None:
-                    continue
-                queue.enqueue(
+                count += enqueue_once(
+                    queue,
                     job,
                     tenant_id,
-                    job_id=job_id,
+                    job_id=f"orders-{job.__name__}-t{tenant_id}-{slot}",
                     job_timeout=600,
                     result_ttl=interval * 2,
                     description=f"{job.__name__} for tenant {tenant_id}",
                 )
-                count += 1
         return count
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 
 from flask import current_app
 
-from app.core.jobs import app_job_context, tenant_job_context
+from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
 from app.core.sweeps import tenants_with_due
 from app.extensions import get_queue, redis_store
 from app.reviews import reputation, services
@@ -77,18 +77,15 @@ def sweep(now: datetime | None = None) -> int:
         for tenant_id in tenants_with_due(
             "review_windows", due, {"horizon": now + services.REMIND_BEFORE, "now": now}
         ):
-            job_id = f"reviews-publish_due_windows-t{tenant_id}-{slot}"
-            if queue.fetch_job(job_id) is not None:
-                continue
-            queue.enqueue(
+            count += enqueue_once(
+                queue,
                 publish_due_windows,
                 tenant_id,
-                job_id=job_id,
+                job_id=f"reviews-publish_due_windows-t{tenant_id}-{slot}",
                 job_timeout=600,
                 result_ttl=interval * 2,
                 description=f"publish_due_windows for tenant {tenant_id}",
             )
-            count += 1
     return count
 
 
@@ -152,19 +149,16 @@ def reputation_tick(now: datetime | None = None) -> int:
             # Claimed atomically; the key carries the tenant and the day and outlives the day.
             if not redis_store.client.set(reputation_claim_key(tenant_id, day), 1, nx=True, ex=2 * 86400):
                 continue
-            job_id = f"reviews-reputation-t{tenant_id}-{day.isoformat()}"
-            if queue.fetch_job(job_id) is not None:
-                continue
-            queue.enqueue(
+            count += enqueue_once(
+                queue,
                 daily_reputation,
                 tenant_id,
                 day.isoformat(),
-                job_id=job_id,
+                job_id=f"reviews-reputation-t{tenant_id}-{day.isoformat()}",
                 job_timeout=1800,
                 result_ttl=86400,
                 description=f"daily reputation of tenant {tenant_id} for {day.isoformat()}",
             )
-            count += 1
     return count
 
 
