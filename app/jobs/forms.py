@@ -3,7 +3,7 @@ dict the services take (amounts typed as "1,500.00" become minor units through a
 
 from __future__ import annotations
 
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.core import money
@@ -39,7 +39,9 @@ class JobForm(Form):
         "Skills", description="Comma-separated, up to 15.", validators=[Optional(), Length(max=800)]
     )
     budget_type = SelectField(
-        "Budget", choices=[("fixed", "Fixed price"), ("hourly", "Hourly")], validate_choice=False
+        "Budget",
+        choices=[SelectChoice("fixed", "Fixed price"), SelectChoice("hourly", "Hourly")],
+        validate_choice=False,
     )
     budget_min = StringField("Lowest budget", validators=[Optional(), Length(max=20)])
     budget_max = StringField("Highest budget", validators=[Optional(), Length(max=20)])
@@ -47,11 +49,13 @@ class JobForm(Form):
     rate_max = StringField("Highest hourly rate", validators=[Optional(), Length(max=20)])
     hours_per_week = StringField("Hours per week", validators=[Optional(), Length(max=4)])
     duration = SelectField(
-        "Expected duration", choices=[(d, DURATION_LABELS[d]) for d in DURATIONS], validate_choice=False
+        "Expected duration",
+        choices=[SelectChoice(d, DURATION_LABELS[d]) for d in DURATIONS],
+        validate_choice=False,
     )
     experience_level = SelectField(
         "Experience level",
-        choices=[(e, EXPERIENCE_LABELS[e]) for e in EXPERIENCE_LEVELS],
+        choices=[SelectChoice(e, EXPERIENCE_LABELS[e]) for e in EXPERIENCE_LEVELS],
         default="intermediate",
         validate_choice=False,
     )
@@ -64,7 +68,9 @@ class JobForm(Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.category_id.choices = [("", "No category")] + [(str(i), label) for i, label in categories]
+        self.category_id.choices = [SelectChoice("", "No category")] + [
+            SelectChoice(str(i), label) for i, label in categories
+        ]
 
     def to_data(self, currency: str) -> dict:
         errors: dict[str, str] = {}
