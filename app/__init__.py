@@ -78,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
+    from app.jobs import api as jobs_api
+    from app.jobs import views as job_views
     from app.messaging import api as messaging_api
     from app.messaging import views as messaging_views
     from app.notifications import api as notifications_api
@@ -108,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(order_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
+    app.register_blueprint(job_views.bp)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
@@ -125,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
         orders_api.blp,
         payments_api.blp,
         reviews_api.blp,
+        jobs_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)
@@ -153,6 +157,8 @@ def _register_domain_hooks() -> None:
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
+    from app.jobs.matching import register_delivery_source
+    from app.jobs.services import seed_job_templates
     from app.ledger.services import currency_lock as ledger_currency_lock
     from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
     from app.mail.backends import remove_tenant_outbox
@@ -170,6 +176,7 @@ def _register_domain_hooks() -> None:
     from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
     from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
+    from app.reviews.delivery import latest_on_time_rates
     from app.reviews.sections import profile_stats_section
     from app.reviews.tasks import run_reputation_loop
     from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
@@ -179,7 +186,7 @@ def _register_domain_hooks() -> None:
     from app.storage import remove_tenant_files
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
 
-    for receiver in (seed_settings, seed_categories, seed_admin):
+    for receiver in (seed_settings, seed_categories, seed_job_templates, seed_admin):
         tenant_seed.connect(receiver, weak=False)
     for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
         tenant_dropped.connect(receiver, weak=False)
@@ -192,6 +199,7 @@ def _register_domain_hooks() -> None:
     register_seller_listing(seller_listing)
     register_profile_section(profile_stats_section)  # a seller's reputation figures
     register_checkout(start_checkout)
+    register_delivery_source(latest_on_time_rates)  # job matching's delivery term
     register_conversation_lookup(offer_conversation)
     # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
     # (the tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine).

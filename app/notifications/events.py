@@ -41,6 +41,16 @@ told as hidden); de-duplicated by ``event:<id>`` (the prompt by ``review-request
 - ``seller.level_changed`` ``{"user_id", "old", "new"}`` (reputation): the seller gets
   ``seller_level_changed``, worded as a congratulation or, for a drop, with the way back.
 
+Jobs (``app/jobs/services.py``, ``app/jobs/proposals.py``), de-duplicated by ``event:<id>``;
+each handler reads the row fresh and tells only what is still true:
+
+- ``proposal.submitted`` ``{"proposal_id", "job_id"}``: the job's client gets
+  ``proposal_received`` (unless the proposal was withdrawn since);
+- ``proposal.declined`` ``{"proposal_id", "job_id"}``: the freelancer gets
+  ``proposal_declined`` with the client's optional message;
+- ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: the freelancer gets
+  ``job_invite`` (unless already answered).
+
 The event's tenant is bound when a handler runs, and every row (review, window, user) is
 read in that tenant: a user of another tenant with an equal id is never told.
 """
@@ -55,6 +65,7 @@ import sqlalchemy as sa
 from app.accounts.models import SELLER_LEVELS, User
 from app.events import handles
 from app.gigs.models import Gig
+from app.jobs.models import Job, JobInvite, Proposal
 from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
@@ -401,3 +412,51 @@ def notify_seller_level_changed(event) -> None:
         url=path_for("accounts.public_profile", handle=user.handle),
         dedupe_key=f"event:{event.id}",
     )
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+
+@handles("proposal.submitted")
+def notify_proposal_received(event) -> None:
+    proposal = db.session.get(Proposal, (event.payload or {}).get("proposal_id"))
+    if proposal is None or proposal.status == "withdrawn":
+        return
+    job = db.session.get(Job, proposal.job_id)
+    freelancer = db.session.get(User, proposal.freelancer_id)
+    data = {
+        "job_id": job.id,
+        "job_title": job.title,
+        "proposal_id": proposal.id,
+        "actor_name": freelancer.display_name if freelancer else None,
+    }
+    url = path_for("jobs.job_proposals", job_id=job.id)
+    notify(job.client_id, "proposal_received", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("proposal.declined")
+def notify_proposal_declined(event) -> None:
+    proposal = db.session.get(Proposal, (event.payload or {}).get("proposal_id"))
+    if proposal is None or proposal.status != "declined":
+        return
+    job = db.session.get(Job, proposal.job_id)
+    data = {"job_id": job.id, "job_title": job.title, "message": proposal.decline_message or ""}
+    url = path_for("jobs.my_proposals")
+    notify(proposal.freelancer_id, "proposal_declined", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("job.invite_sent")
+def notify_job_invite(event) -> None:
+    invite = db.session.get(JobInvite, (event.payload or {}).get("invite_id"))
+    if invite is None or invite.status != "sent":
+        return
+    job = db.session.get(Job, invite.job_id)
+    client = db.session.get(User, job.client_id)
+    data = {
+        "job_id": job.id,
+        "job_title": job.title,
+        "invite_id": invite.id,
+        "actor_name": client.display_name if client else None,
+    }
+    url = path_for("jobs.job_page", job_id=job.id)
+    notify(invite.freelancer_id, "job_invite", data, url=url, dedupe_key=f"event:{event.id}")

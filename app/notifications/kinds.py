@@ -49,6 +49,11 @@ def _order(data: dict) -> str:
     return f"order #{data['order_id']}" + (f" ({title})" if title else "")
 
 
+def _job(data: dict) -> str:
+    title = data.get("job_title")
+    return f"“{title}”" if title else f"job #{data['job_id']}"
+
+
 def _first_upper(text: str) -> str:
     """``text`` with its first letter capitalised and the rest as written (a gig title keeps its
     capitals, which ``str.capitalize`` would lower)."""
@@ -292,6 +297,40 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # Jobs (app/jobs/services.py, proposals.py): handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="jobs",
+            default_in_app=True,
+            default_email=True,
+            required=("job_id",),
+            render=render,
+            group_key=lambda d: f"job:{int(d['job_id'])}",
+            action_label=action,
+        )
+        for name, (label, render, action) in {
+            "proposal_received": (
+                "A proposal for your job",
+                lambda d: f"{_who(d, 'A freelancer')} sent a proposal for your job {_job(d)}.",
+                "See the proposals",
+            ),
+            "proposal_declined": (
+                "Your proposal was declined",
+                lambda d: (
+                    f"Your proposal for {_job(d)} was declined"
+                    + (f": {_snippet(d['message'], 300)}" if d.get("message") else ".")
+                ),
+                "See the job",
+            ),
+            "job_invite": (
+                "An invitation to apply to a job",
+                lambda d: f"{_who(d, 'A client')} invited you to apply to {_job(d)}.",
+                "See the job",
+            ),
+        }.items()
+    },
 }
 
 CATEGORIES = (
@@ -299,6 +338,7 @@ CATEGORIES = (
     ("orders", "Orders"),
     ("reviews", "Reviews and seller level"),
     ("gigs", "Gigs"),
+    ("jobs", "Jobs and proposals"),
     ("account", "Account"),
 )
 

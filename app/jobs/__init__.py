@@ -1,0 +1,1 @@
+"""Jobs: clients' job posts and their templates, freelancers' proposals, invites, and matching."""

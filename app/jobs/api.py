@@ -1,0 +1,315 @@
+"""Jobs REST API: jobs (post, edit, publish, close, browse and search), templates, proposals
+(submit, edit, withdraw, list, shortlist / archive / decline) and invites.
+
+Thin: parse with a schema, call one service of ``app.jobs.services`` / ``app.jobs.proposals``,
+serialize; the request's unit of work commits. Refusals are answered centrally in the house
+shape ``{code, status, message, errors}``: 403 not yours (or not a seller), 404 unknown or
+not visible to you (drafts and invite-only jobs of others), 409 not possible in the current
+status (``errors.current_status``: the job closed, a second live proposal, a proposal
+already declined ...), 422 field errors in ``errors.json.<field>``. No money moves here, so no
+``Idempotency-Key``: repeated writes are refused by the rules themselves (a second proposal
+or invite is a 409).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import g
+from flask.views import MethodView
+
+from app.accounts import tokens
+from app.core.api import Blueprint
+from app.jobs import proposals, schemas, services
+from app.jobs.matching import jobs_for_skills
+
+blp = Blueprint(
+    "jobs_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Jobs: clients post jobs (blank or from a template), freelancers browse them and send "
+    "proposals, clients shortlist, archive or decline proposals (ranked by match) and invite "
+    "freelancers. Amounts are integer minor units.",
+)
+
+JOB_ID = "/jobs/<int(max=2147483647):job_id>"
+PROPOSAL_ID = "/proposals/<int(max=2147483647):proposal_id>"
+INVITE_ID = "/invites/<int(max=2147483647):invite_id>"
+DESCRIPTIONS = {
+    403: "Not yours (or not allowed to you)",
+    404: "Not found (or not visible to you)",
+    409: "Not possible in the current status (named in the message and errors.current_status)",
+    422: "Invalid fields (errors.json.<field>)",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def auth_required(*codes: int):
+    def decorate(view):
+        for code in codes:
+            view = blp.alt_response(code, response="DEFAULT_ERROR", description=DESCRIPTIONS[code])(view)
+        view = blp.alt_response(401, response="UNAUTHORIZED")(view)
+        view = blp.doc(security=[{"bearerAuth": []}])(view)
+        return tokens.token_auth_required(view)
+
+    return decorate
+
+
+def _with_match(ranked):
+    out = []
+    for proposal, match in ranked:
+        proposal.match = {"score": match.score, "terms": match.terms, "explanation": match.explanation}
+        out.append(proposal)
+    return out
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@blp.route("/jobs")
+class Jobs(MethodView):
+    @auth_required(422)
+    @blp.arguments(schemas.JobBrowseArgs, location="query")
+    @blp.response(200, schemas.JobSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Browse open public jobs: keyword search and filters, best match first.
+
+        `matching=true`: only jobs naming your seller skills, most skills in common first.
+        Paginated (`page`, `page_size`); the total is in `X-Pagination`.
+        """
+        page, per_page = pagination_parameters.page, pagination_parameters.page_size
+        if args.get("matching"):
+            rows, total = jobs_for_skills(
+                services.freelancer_skills(g.api_user),
+                exclude_client_id=g.api_user.id,
+                page=page,
+                per_page=per_page,
+            )
+            jobs = [job for job, _hits in rows]
+        else:
+            jobs, total = services.browse_jobs(
+                q=args.get("q"),
+                category_id=args.get("category_id"),
+                skills=args.get("skills"),
+                budget_type=args.get("budget_type"),
+                budget_min_minor=args.get("budget_min_minor"),
+                budget_max_minor=args.get("budget_max_minor"),
+                posted_within_days=args.get("posted_within_days"),
+                page=page,
+                per_page=per_page,
+                now=_now(),
+            )
+        pagination_parameters.item_count = total
+        return jobs
+
+    @auth_required(403, 422)
+    @blp.arguments(
+        schemas.JobCreateSchema,
+        example={
+            "template_id": 1,
+            "budget_type": "fixed",
+            "budget_min_minor": 200000,
+            "budget_max_minor": 500000,
+            "experience_level": "intermediate",
+            "publish": True,
+        },
+    )
+    @blp.response(201, schemas.JobSchema)
+    def post(self, body):
+        """Post a job: a draft, or open at once with `publish: true`.
+
+        With `template_id`, the template fills the title, description (scope, milestones with
+        deliverables and Definition of Done), skills, budget type and duration you leave out.
+        """
+        template_id = body.pop("template_id", None)
+        publish_now = body.pop("publish", False)
+        return services.post_job(
+            g.api_user, body, template_id=template_id, publish_now=publish_now, now=_now()
+        )
+
+
+@blp.route("/jobs/mine")
+class MyJobs(MethodView):
+    @auth_required(422)
+    @blp.arguments(schemas.MyJobsArgs, location="query")
+    @blp.response(200, schemas.JobSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Your jobs as a client, newest first (all states; filter by `status`)."""
+        jobs, total = services.list_my_jobs(
+            g.api_user,
+            status=args.get("status"),
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return jobs
+
+
+@blp.route("/job-templates")
+class Templates(MethodView):
+    @auth_required()
+    @blp.response(200, schemas.TemplateSchema(many=True))
+    def get(self):
+        """The marketplace's job templates (scope, suggested skills, milestones with a DoD)."""
+        return services.list_templates()
+
+
+@blp.route(JOB_ID)
+class JobResource(MethodView):
+    @auth_required(404)
+    @blp.response(200, schemas.JobSchema)
+    def get(self, job_id):
+        """A job: open public ones for everyone; drafts for their client; invite-only ones for the
+        client, invited freelancers and those who applied."""
+        return services.get_job(g.api_user, job_id)
+
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(schemas.JobInputSchema)
+    @blp.response(200, schemas.JobSchema)
+    def put(self, body, job_id):
+        """Replace a draft or open job's fields (409 once hired or closed)."""
+        return services.edit_job(g.api_user, job_id, body, now=_now())
+
+
+@blp.route(JOB_ID + "/publish")
+class PublishJob(MethodView):
+    @auth_required(403, 404, 409)
+    @blp.response(200, schemas.JobSchema)
+    def post(self, job_id):
+        """Open a draft to proposals (event `job.posted`)."""
+        return services.publish_job(g.api_user, job_id, now=_now())
+
+
+@blp.route(JOB_ID + "/close")
+class CloseJob(MethodView):
+    @auth_required(403, 404, 409)
+    @blp.response(200, schemas.JobSchema)
+    def post(self, job_id):
+        """Close a draft or open job (status `cancelled`): no more proposals."""
+        return services.close_job(g.api_user, job_id, now=_now())
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+@blp.route(JOB_ID + "/proposals")
+class JobProposals(MethodView):
+    @auth_required(403, 404, 422)
+    @blp.arguments(schemas.ProposalListArgs, location="query")
+    @blp.response(200, schemas.ProposalSchema(many=True))
+    def get(self, args, job_id):
+        """The proposals of your job, best match first, each with its score and explanation."""
+        return _with_match(proposals.list_job_proposals(g.api_user, job_id, status=args.get("status")))
+
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(
+        schemas.ProposalInputSchema,
+        example={
+            "cover_letter": "I have built three booking tools for gyms; here is how I would approach yours.",
+            "total_minor": 300000,
+            "milestones": [
+                {"title": "Design", "amount_minor": 100000, "due_in_days": 7},
+                {"title": "Build", "amount_minor": 200000, "due_in_days": 30},
+            ],
+            "delivery_days": 30,
+        },
+    )
+    @blp.response(201, schemas.ProposalSchema)
+    def post(self, body, job_id):
+        """Apply to an open job (sellers only; not your own job; one live proposal per job).
+
+        Fixed price: `total_minor` and `milestones` adding up to it; hourly: `rate_minor`.
+        Event `proposal.submitted` (the client is notified).
+        """
+        return proposals.submit_proposal(g.api_user, job_id, body, now=_now())
+
+
+@blp.route("/proposals")
+class MyProposals(MethodView):
+    @auth_required(422)
+    @blp.arguments(schemas.ProposalListArgs, location="query")
+    @blp.response(200, schemas.ProposalSchema(many=True))
+    def get(self, args):
+        """Your proposals as a freelancer, newest first."""
+        return proposals.list_my_proposals(g.api_user, status=args.get("status"))
+
+
+@blp.route(PROPOSAL_ID)
+class ProposalResource(MethodView):
+    @auth_required(404)
+    @blp.response(200, schemas.ProposalSchema)
+    def get(self, proposal_id):
+        """A proposal, for its freelancer or the job's client."""
+        return proposals.get_proposal(g.api_user, proposal_id)
+
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(schemas.ProposalInputSchema)
+    @blp.response(200, schemas.ProposalSchema)
+    def put(self, body, proposal_id):
+        """Change your proposal while it is submitted or shortlisted and the job open."""
+        return proposals.edit_proposal(g.api_user, proposal_id, body, now=_now())
+
+
+@blp.route(PROPOSAL_ID + "/withdraw")
+class WithdrawProposal(MethodView):
+    @auth_required(403, 404, 409)
+    @blp.response(200, schemas.ProposalSchema)
+    def post(self, proposal_id):
+        """Withdraw your proposal while the job is open (event `proposal.withdrawn`)."""
+        return proposals.withdraw_proposal(g.api_user, proposal_id, now=_now())
+
+
+@blp.route(PROPOSAL_ID + "/review")
+class ReviewProposal(MethodView):
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(schemas.ProposalReviewSchema)
+    @blp.response(200, schemas.ProposalSchema)
+    def post(self, body, proposal_id):
+        """The client shortlists, archives or declines a proposal (a decline may carry a message;
+        event `proposal.declined`)."""
+        return proposals.review_proposal(
+            g.api_user, proposal_id, body["status"], message=body["message"], now=_now()
+        )
+
+
+# --------------------------------------------------------------------------- invites
+
+
+@blp.route(JOB_ID + "/invites")
+class JobInvites(MethodView):
+    @auth_required(403, 404)
+    @blp.response(200, schemas.InviteSchema(many=True))
+    def get(self, job_id):
+        """The invites of your job."""
+        return services.list_invites(g.api_user, job_id=job_id)
+
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(schemas.InviteInputSchema)
+    @blp.response(201, schemas.InviteSchema)
+    def post(self, body, job_id):
+        """Invite a freelancer to apply to your open job (event `job.invite_sent`)."""
+        return services.send_invite(g.api_user, job_id, body["freelancer_id"], body["message"], now=_now())
+
+
+@blp.route("/invites")
+class MyInvites(MethodView):
+    @auth_required()
+    @blp.response(200, schemas.InviteSchema(many=True))
+    def get(self):
+        """Invites you received as a freelancer, newest first."""
+        return services.list_invites(g.api_user)
+
+
+@blp.route(INVITE_ID + "/answer")
+class AnswerInvite(MethodView):
+    @auth_required(403, 404, 409, 422)
+    @blp.arguments(schemas.InviteAnswerSchema)
+    @blp.response(200, schemas.InviteSchema)
+    def post(self, body, invite_id):
+        """Accept (then apply with a proposal) or decline an invite; 409 once answered or expired."""
+        return services.respond_to_invite(g.api_user, invite_id, accept=body["accept"], now=_now())

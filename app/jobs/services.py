@@ -1,0 +1,677 @@
+"""Jobs: posting (blank or from a template), editing, publishing, closing; browsing and
+keyword search; templates; invites.
+
+Every function takes the acting user and, where time matters, ``now``; it flushes and never
+commits (the request or job commits once). Refusals are ``JobError`` subclasses: 404 unknown
+or not visible to you, 403 not yours, 409 not possible in the job's current status (``extra``
+names ``current_status``), 422 field errors.
+
+State machine (``JOB_TRANSITIONS``, consulted by ``_move``):
+
+| from | to | who | event |
+| --- | --- | --- | --- |
+| draft | open | the client (``publish_job``) | ``job.posted`` ``{"job_id"}`` |
+| draft, open | cancelled | the client (``close_job``) | |
+| open | in_progress | contracts (hiring, a later slice) | |
+| in_progress | completed, cancelled | contracts (ending, a later slice) | |
+
+Search: jobs use PostgreSQL full-text search (the generated ``jobs.search_document`` and a
+GIN index limited to open jobs), not the per-tenant Whoosh index of gigs. Why: job search
+filters mostly on structured columns (status, visibility, skills, budget, date) that the
+database indexes already; jobs change state often (a post closes when hired), and a
+second index would need its own event handlers and rebuilds to stay in step with every
+transition. ``browse_jobs`` is the one query; a Whoosh backend can come behind it later.
+
+Events (outbox, ``app.events.publish``), documented where published:
+
+- ``job.posted`` ``{"job_id"}``: a job was published (draft -> open);
+- ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: a client invited a
+  freelancer (``app.notifications.events`` tells the freelancer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.accounts.models import SellerProfile, User
+from app.accounts.services import require_verified
+from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.text import strip_controls
+from app.events import publish
+from app.gigs.models import Category
+from app.gigs.text import looks_like_markup, render_description
+from app.jobs.models import (
+    BUDGET_TYPES,
+    DURATIONS,
+    EXPERIENCE_LEVELS,
+    MAX_QUESTIONS,
+    MAX_SKILLS,
+    TITLE_MAX,
+    TITLE_MIN,
+    VISIBILITIES,
+    Job,
+    JobInvite,
+    JobTemplate,
+    Proposal,
+)
+from app.jobs.starter_templates import STARTER_TEMPLATES
+from app.settings.services import get_branding
+from tenants.db import db
+
+DESCRIPTION_MAX = 10_000
+QUESTION_MAX = 300
+SKILL_MAX = 40
+MAX_BUDGET_MINOR = 100_000_000_000  # a billion in a two-decimal currency: beyond any job
+MAX_RATE_MINOR = 10_000_000
+INVITE_DAYS = 14
+INVITE_MESSAGE_MAX = 1000
+
+DURATION_LABELS = {
+    "under_1_week": "Less than a week",
+    "1_to_4_weeks": "1 to 4 weeks",
+    "1_to_3_months": "1 to 3 months",
+    "3_to_6_months": "3 to 6 months",
+    "over_6_months": "More than 6 months",
+}
+EXPERIENCE_LABELS = {"entry": "Entry", "intermediate": "Intermediate", "expert": "Expert"}
+STATUS_LABELS = {
+    "draft": "Draft",
+    "open": "Open",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Closed",
+}
+
+# (from, to) -> who may take the step. Services consult it; a refused step is a 409.
+JOB_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("draft", "open"): "client",
+    ("draft", "cancelled"): "client",
+    ("open", "cancelled"): "client",
+    ("open", "in_progress"): "contracts",
+    ("in_progress", "completed"): "contracts",
+    ("in_progress", "cancelled"): "contracts",
+}
+EDITABLE_STATUSES = ("draft", "open")
+
+
+class JobError(DomainError):
+    code = "job_invalid"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class JobForbidden(Forbidden):
+    code = "job_forbidden"
+
+
+class JobStateError(Conflict):
+    code = "job_state"
+
+
+def _state_error(job: Job, action: str) -> JobStateError:
+    return JobStateError(
+        f"This job is {STATUS_LABELS[job.status].lower()}: it cannot be {action}.",
+        extra={"current_status": job.status},
+    )
+
+
+def _move(job: Job, to: str, action: str) -> None:
+    if (job.status, to) not in JOB_TRANSITIONS:
+        raise _state_error(job, action)
+    job.status = to
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def seed_job_templates(_sender, *, session, tenant, options) -> list[str]:
+    """tenant_seed receiver: the brief's nine job templates."""
+    for position, spec in enumerate(STARTER_TEMPLATES):
+        session.add(JobTemplate(position=position, **spec))
+    return []
+
+
+def list_templates(*, include_hidden: bool = False) -> list[JobTemplate]:
+    """The marketplace's job templates in their order (hidden ones only for the operator)."""
+    query = sa.select(JobTemplate).order_by(JobTemplate.position, JobTemplate.id)
+    if not include_hidden:
+        query = query.where(JobTemplate.hidden.is_(False))
+    return list(db.session.scalars(query))
+
+
+def get_template(template_id: Any) -> JobTemplate:
+    """A visible template; raises JobError (field ``template_id``) for an unknown or hidden one."""
+    template = db.session.get(JobTemplate, template_id) if _is_int(template_id) else None
+    if template is None or template.hidden:
+        raise JobError({"template_id": "Choose one of the templates offered."})
+    return template
+
+
+def template_prefill(template: JobTemplate) -> dict:
+    """The job fields a template fills in: title, description (scope and milestones) and skills."""
+    lines = [template.scope, "", "## Milestones", ""]
+    for n, milestone in enumerate(template.milestones, 1):
+        lines.append(
+            f"{n}. **{milestone['title']}** ({milestone['share_percent']} %): {milestone['deliverable']}"
+        )
+        lines.extend(f"   - {item}" for item in milestone.get("dod", []))
+    return {
+        "title": f"{template.name} project",
+        "description": "\n".join(lines),
+        "skills": list(template.skills),
+        "budget_type": template.budget_type,
+        "duration": template.duration or "1_to_4_weeks",
+    }
+
+
+# --------------------------------------------------------------------------- cleaning input
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, min_len: int = 0) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = f"{label} must be text."
+        return ""
+    value = strip_controls(value.replace("\r\n", "\n")).strip()
+    if len(value) < min_len:
+        errors[field] = (
+            f"{label} is required." if not value else f"{label} needs at least {min_len} characters."
+        )
+    elif len(value) > max_len:
+        errors[field] = f"{label} can be at most {max_len:,} characters."
+    return value
+
+
+def clean_skills(value: Any, errors: dict, field: str = "skills") -> list[str]:
+    """Skills as lower-case tags, without duplicates; a list or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        errors[field] = "Skills must be a list of words."
+        return []
+    skills: list[str] = []
+    for raw in value:
+        skill = re.sub(r"\s+", " ", strip_controls(raw)).strip().lower()
+        if not skill or skill in skills:
+            continue
+        if len(skill) > SKILL_MAX or looks_like_markup(skill):
+            errors[field] = f"Each skill is plain text of at most {SKILL_MAX} characters."
+            return []
+        skills.append(skill)
+    if len(skills) > MAX_SKILLS:
+        errors[field] = f"Name at most {MAX_SKILLS} skills."
+    return skills
+
+
+def _amount(value: Any, field: str, errors: dict, *, label: str, maximum: int) -> int | None:
+    if value is None:
+        errors[field] = f"{label} is required."
+        return None
+    if not _is_int(value):
+        errors[field] = f"{label} must be a whole number of minor units."
+        return None
+    if value <= 0:
+        errors[field] = f"{label} must be more than zero."
+        return None
+    if value > maximum:
+        errors[field] = f"{label} is too large."
+        return None
+    return value
+
+
+def _choice(value: Any, field: str, errors: dict, choices: Iterable[str], label: str) -> str | None:
+    if value not in tuple(choices):
+        errors[field] = f"Choose a {label}."
+        return None
+    return value
+
+
+def _bool(value: Any, field: str, errors: dict) -> bool:
+    if not isinstance(value, bool):
+        errors[field] = "Must be true or false."
+        return False
+    return value
+
+
+def _category(value: Any, errors: dict) -> int | None:
+    if value is None:
+        return None
+    category = db.session.get(Category, value) if _is_int(value) else None
+    if category is None or not category.is_visible:
+        errors["category_id"] = "Choose one of the categories offered."
+        return None
+    return category.id
+
+
+def _questions(value: Any, errors: dict) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors["screening_questions"] = "Screening questions must be a list."
+        return []
+    questions = []
+    for i, raw in enumerate(value):
+        text = _text(raw, f"screening_questions.{i}", errors, label="A question", max_len=QUESTION_MAX)
+        if text:
+            questions.append(text)
+    if len(questions) > MAX_QUESTIONS:
+        errors["screening_questions"] = f"Ask at most {MAX_QUESTIONS} screening questions."
+    return questions
+
+
+DEFAULTS = {
+    "description": "",
+    "category_id": None,
+    "skills": [],
+    "visibility": "public",
+    "nda_required": False,
+    "ip_assignment": True,
+    "screening_questions": [],
+}
+
+
+def clean_job(data: dict) -> dict:
+    """The job fields of ``data`` checked and cleaned; raises JobError with every field error.
+
+    Budgets: ``fixed`` needs ``budget_min_minor`` <= ``budget_max_minor``, both > 0;
+    ``hourly`` needs ``rate_min_minor`` <= ``rate_max_minor`` (> 0) and ``hours_per_week``
+    (1-80). The other type's amounts must be absent.
+    """
+    data = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None or k in ("category_id",)}}
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    clean["title"] = _text(
+        data.get("title"), "title", errors, label="The title", max_len=TITLE_MAX, min_len=TITLE_MIN
+    )
+    if clean["title"] and looks_like_markup(clean["title"]):
+        errors["title"] = "The title is plain text: no HTML tags or entities."
+    clean["description_source"] = _text(
+        data.get("description"),
+        "description",
+        errors,
+        label="The description",
+        max_len=DESCRIPTION_MAX,
+        min_len=30,
+    )
+    clean["category_id"] = _category(data.get("category_id"), errors)
+    clean["skills"] = clean_skills(data.get("skills"), errors)
+    clean["budget_type"] = _choice(
+        data.get("budget_type"), "budget_type", errors, BUDGET_TYPES, "budget type"
+    )
+    clean["duration"] = _choice(data.get("duration"), "duration", errors, DURATIONS, "duration")
+    clean["experience_level"] = _choice(
+        data.get("experience_level"), "experience_level", errors, EXPERIENCE_LEVELS, "level of experience"
+    )
+    clean["visibility"] = _choice(data.get("visibility"), "visibility", errors, VISIBILITIES, "visibility")
+    clean["nda_required"] = _bool(data.get("nda_required"), "nda_required", errors)
+    clean["ip_assignment"] = _bool(data.get("ip_assignment"), "ip_assignment", errors)
+    clean["screening_questions"] = _questions(data.get("screening_questions"), errors)
+    for field in (
+        "budget_min_minor",
+        "budget_max_minor",
+        "rate_min_minor",
+        "rate_max_minor",
+        "hours_per_week",
+    ):
+        clean[field] = None
+    if clean["budget_type"] == "fixed":
+        low = _amount(
+            data.get("budget_min_minor"),
+            "budget_min_minor",
+            errors,
+            label="The lowest budget",
+            maximum=MAX_BUDGET_MINOR,
+        )
+        high = _amount(
+            data.get("budget_max_minor"),
+            "budget_max_minor",
+            errors,
+            label="The highest budget",
+            maximum=MAX_BUDGET_MINOR,
+        )
+        if low and high and high < low:
+            errors["budget_max_minor"] = "The highest budget cannot be below the lowest."
+        clean.update(budget_min_minor=low, budget_max_minor=high)
+        for field in ("rate_min_minor", "rate_max_minor", "hours_per_week"):
+            if data.get(field) is not None:
+                errors[field] = "A fixed-price job has no hourly rate or hours."
+    elif clean["budget_type"] == "hourly":
+        low = _amount(
+            data.get("rate_min_minor"),
+            "rate_min_minor",
+            errors,
+            label="The lowest rate",
+            maximum=MAX_RATE_MINOR,
+        )
+        high = _amount(
+            data.get("rate_max_minor"),
+            "rate_max_minor",
+            errors,
+            label="The highest rate",
+            maximum=MAX_RATE_MINOR,
+        )
+        if low and high and high < low:
+            errors["rate_max_minor"] = "The highest rate cannot be below the lowest."
+        hours = data.get("hours_per_week")
+        if not _is_int(hours) or not 1 <= hours <= 80:
+            errors["hours_per_week"] = "Expected hours per week: a whole number from 1 to 80."
+            hours = None
+        clean.update(rate_min_minor=low, rate_max_minor=high, hours_per_week=hours)
+        for field in ("budget_min_minor", "budget_max_minor"):
+            if data.get(field) is not None:
+                errors[field] = "An hourly job has a rate range, not a fixed budget."
+    if errors:
+        raise JobError(errors)
+    clean["description_html"] = render_description(clean["description_source"])
+    return clean
+
+
+# --------------------------------------------------------------------------- posting
+
+
+def post_job(
+    client: User, data: dict, *, template_id: int | None = None, publish_now: bool = False, now: datetime
+) -> Job:
+    """Create a job as a draft (or open it at once with ``publish_now``).
+
+    With ``template_id`` the template's fields fill whatever ``data`` leaves out (title,
+    description, skills, budget type, duration). Raises JobError (422) for bad fields or an
+    unknown template, EmailUnverified (403) for an unverified client.
+    """
+    require_verified(client)
+    if template_id is not None:
+        template = get_template(template_id)
+        data = {**template_prefill(template), **{k: v for k, v in data.items() if v not in (None, "", [])}}
+    clean = clean_job(data)
+    job = Job(
+        client_id=client.id,
+        currency=get_branding().currency,
+        status="draft",
+        template_id=template_id,
+        **clean,
+    )
+    db.session.add(job)
+    db.session.flush()
+    if publish_now:
+        _publish(job, now)
+    return job
+
+
+def get_own_job(client: User, job_id: int) -> Job:
+    """The client's own job; JobNotFound (404) unknown, JobForbidden (403) someone else's."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound("This job does not exist.")
+    if client is None or job.client_id != client.id:
+        raise JobForbidden("This is not your job.")
+    return job
+
+
+def edit_job(client: User, job_id: int, data: dict, *, now: datetime) -> Job:
+    """Change a draft or open job (all fields at once). Raises as ``clean_job``; 409 once hired or closed."""
+    job = get_own_job(client, job_id)
+    if job.status not in EDITABLE_STATUSES:
+        raise _state_error(job, "edited")
+    for field, value in clean_job(data).items():
+        setattr(job, field, value)
+    job.updated_at = now
+    db.session.flush()
+    return job
+
+
+def _publish(job: Job, now: datetime) -> None:
+    _move(job, "open", "published")
+    job.published_at = now
+    db.session.flush()
+    publish("job.posted", {"job_id": job.id})
+
+
+def publish_job(client: User, job_id: int, *, now: datetime) -> Job:
+    """Open a draft to proposals (``job.posted``). 409 unless it is a draft."""
+    require_verified(client)
+    job = get_own_job(client, job_id)
+    _publish(job, now)
+    return job
+
+
+def close_job(client: User, job_id: int, *, now: datetime) -> Job:
+    """Close (cancel) a draft or open job: no more proposals. 409 once hired, completed or closed."""
+    job = get_own_job(client, job_id)
+    _move(job, "cancelled", "closed")
+    job.closed_at = now
+    db.session.flush()
+    return job
+
+
+def list_my_jobs(
+    client: User, *, status: str | None = None, page: int = 1, per_page: int = 20
+) -> tuple[list[Job], int]:
+    """The client's jobs, newest first, with their total."""
+    query = sa.select(Job).where(Job.client_id == client.id)
+    if status:
+        query = query.where(Job.status == status)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    jobs = db.session.scalars(
+        query.order_by(Job.created_at.desc(), Job.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return list(jobs), total
+
+
+def proposal_counts(job_ids: list[int]) -> dict[int, int]:
+    """Live proposals per job (for lists)."""
+    if not job_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Proposal.job_id, sa.func.count())
+        .where(Proposal.job_id.in_(job_ids), Proposal.status.in_(("submitted", "shortlisted", "hired")))
+        .group_by(Proposal.job_id)
+    )
+    return dict(rows.all())
+
+
+def can_view(viewer: User | None, job: Job) -> bool:
+    """Who sees a job: its client always; others an open or filled public job, and an invite-only
+    one only with an invite or a proposal of theirs."""
+    if viewer is not None and viewer.id == job.client_id:
+        return True
+    if job.status == "draft":
+        return False
+    if job.visibility == "public":
+        return True
+    if viewer is None:
+        return False
+    invited = db.session.scalar(
+        sa.select(sa.func.count()).where(JobInvite.job_id == job.id, JobInvite.freelancer_id == viewer.id)
+    )
+    proposed = db.session.scalar(
+        sa.select(sa.func.count()).where(Proposal.job_id == job.id, Proposal.freelancer_id == viewer.id)
+    )
+    return bool(invited or proposed)
+
+
+def get_job(viewer: User | None, job_id: int) -> Job:
+    """A job the viewer may see; JobNotFound (404) otherwise (a draft or an invite-only job
+    stays invisible rather than forbidden, so its existence is not told)."""
+    job = db.session.get(Job, job_id)
+    if job is None or not can_view(viewer, job):
+        raise JobNotFound("This job does not exist.")
+    return job
+
+
+# --------------------------------------------------------------------------- browsing
+
+
+def _open_public():
+    return sa.select(Job).where(Job.status == "open", Job.visibility == "public")
+
+
+def browse_jobs(
+    *,
+    q: str | None = None,
+    category_id: int | None = None,
+    skills: list[str] | None = None,
+    budget_type: str | None = None,
+    budget_min_minor: int | None = None,
+    budget_max_minor: int | None = None,
+    posted_within_days: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    now: datetime,
+) -> tuple[list[Job], int]:
+    """Open public jobs matching the filters, best keyword match first (newest without a keyword).
+
+    ``skills``: jobs naming any of them; budget range: a fixed job's range (or an hourly job's
+    rate range) overlaps [min, max]; ``category_id`` includes its subcategories.
+    """
+    query = _open_public()
+    order = [Job.published_at.desc(), Job.id.desc()]
+    text = strip_controls(q or "").strip()[:200]
+    if text:
+        tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'english'::regconfig"), text)
+        query = query.where(Job.search_document.op("@@")(tsquery))
+        order = [sa.func.ts_rank(Job.search_document, tsquery).desc(), *order]
+    if category_id is not None:
+        children = sa.select(Category.id).where(Category.parent_id == category_id)
+        query = query.where(sa.or_(Job.category_id == category_id, Job.category_id.in_(children)))
+    wanted = clean_skills(skills or [], {})
+    if wanted:
+        query = query.where(Job.skills.overlap(sa.cast(wanted, Job.skills.type)))
+    if budget_type:
+        query = query.where(Job.budget_type == budget_type)
+    low_col = sa.func.coalesce(Job.budget_min_minor, Job.rate_min_minor)
+    high_col = sa.func.coalesce(Job.budget_max_minor, Job.rate_max_minor)
+    if budget_min_minor is not None:
+        query = query.where(high_col >= budget_min_minor)
+    if budget_max_minor is not None:
+        query = query.where(low_col <= budget_max_minor)
+    if posted_within_days:
+        query = query.where(Job.published_at >= now - timedelta(days=posted_within_days))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    jobs = db.session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
+    return list(jobs), total
+
+
+def freelancer_skills(user: User) -> list[str]:
+    profile = db.session.get(SellerProfile, user.id) if user is not None else None
+    return clean_skills(list(profile.skills), {}) if profile is not None else []
+
+
+# --------------------------------------------------------------------------- invites
+
+
+class InviteStateError(Conflict):
+    code = "invite_state"
+
+
+def send_invite(
+    client: User, job_id: int, freelancer_id: Any, message: str = "", *, now: datetime
+) -> JobInvite:
+    """Invite a seller to apply to the client's open (or draft-to-be-open) job.
+
+    Publishes ``job.invite_sent``. Raises JobError (422) for someone who is not an active
+    seller or the client themself, a second invite of the same person (409), a job not open (409).
+    """
+    require_verified(client)
+    job = get_own_job(client, job_id)
+    if job.status != "open":
+        raise _state_error(job, "offered to freelancers")
+    freelancer = db.session.get(User, freelancer_id) if _is_int(freelancer_id) else None
+    if freelancer is None or not freelancer.is_active or not freelancer.is_seller:
+        raise JobError({"freelancer_id": "Invite a freelancer of this marketplace."})
+    if freelancer.id == client.id:
+        raise JobError({"freelancer_id": "You cannot invite yourself."})
+    errors: dict[str, str] = {}
+    text = _text(message, "message", errors, label="The message", max_len=INVITE_MESSAGE_MAX)
+    if errors:
+        raise JobError(errors)
+    exists = db.session.scalar(
+        sa.select(JobInvite).where(JobInvite.job_id == job.id, JobInvite.freelancer_id == freelancer.id)
+    )
+    if exists is not None:
+        raise InviteStateError(
+            "This freelancer was already invited to this job.",
+            extra={"current_status": exists.effective_status(now)},
+        )
+    invite = JobInvite(
+        job_id=job.id,
+        freelancer_id=freelancer.id,
+        message=text,
+        status="sent",
+        expires_at=now + timedelta(days=INVITE_DAYS),
+    )
+    db.session.add(invite)
+    db.session.flush()
+    publish("job.invite_sent", {"invite_id": invite.id, "job_id": job.id, "freelancer_id": freelancer.id})
+    return invite
+
+
+def get_invite(user: User, invite_id: int) -> JobInvite:
+    """An invite the user sent (as the job's client) or received; 404 otherwise."""
+    invite = db.session.get(JobInvite, invite_id)
+    if invite is None or user is None:
+        raise NotFound("This invite does not exist.", code="invite_not_found")
+    job = db.session.get(Job, invite.job_id)
+    if user.id not in (invite.freelancer_id, job.client_id):
+        raise NotFound("This invite does not exist.", code="invite_not_found")
+    return invite
+
+
+def respond_to_invite(freelancer: User, invite_id: int, *, accept: bool, now: datetime) -> JobInvite:
+    """The invited freelancer accepts (then applies with a proposal) or declines.
+
+    409 (``current_status``) once answered or expired, or when the job is no longer open;
+    403 for the job's client.
+    """
+    invite = get_invite(freelancer, invite_id)
+    if invite.freelancer_id != freelancer.id:
+        raise Forbidden("Only the invited freelancer answers an invite.", code="invite_forbidden")
+    status = invite.effective_status(now)
+    if status != "sent":
+        raise InviteStateError(
+            f"This invite is {status}: it cannot be answered.", extra={"current_status": status}
+        )
+    job = db.session.get(Job, invite.job_id)
+    if accept and job.status != "open":
+        raise _state_error(job, "applied to")
+    invite.status = "accepted" if accept else "declined"
+    invite.responded_at = now
+    db.session.flush()
+    return invite
+
+
+def list_invites(user: User, *, job_id: int | None = None) -> list[JobInvite]:
+    """Invites the user received, or those of one of the user's jobs (``job_id``), newest first."""
+    if job_id is not None:
+        job = get_own_job(user, job_id)
+        query = sa.select(JobInvite).where(JobInvite.job_id == job.id)
+    else:
+        query = sa.select(JobInvite).where(JobInvite.freelancer_id == user.id)
+    return list(db.session.scalars(query.order_by(JobInvite.created_at.desc(), JobInvite.id.desc())))
+
+
+def jobs_by_id(ids: Iterable[int]) -> dict[int, Job]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {job.id: job for job in db.session.scalars(sa.select(Job).where(Job.id.in_(ids)))}
+
+
+def users_by_id(ids: Iterable[int]) -> dict[int, User]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
