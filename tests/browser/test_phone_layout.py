@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -18,10 +19,13 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
+from app.jobs import proposals
+from app.jobs import services as job_services
 from app.messaging import services as messaging
 from app.orders.models import Order
 from tenants.db import db
 from tests.gigs.conftest import PASSWORD, png
+from tests.jobs.conftest import JOB, PROPOSAL
 from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtures, helper)
 from tests.platform.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_platform_admin  # noqa: F401
 
@@ -76,8 +80,15 @@ def demo(acme, market, make_user, in_tenant):  # noqa: F811  (the imported fixtu
         # Other orders for the tables: one awaiting payment, one cancelled.
         drive(m, "awaiting_payment")
         drive(m, "cancelled")
+        # A job the buyer posted, with the seller's proposal (the jobs pages).
+        job = job_services.post_job(buyer, JOB, publish_now=True, now=datetime.now(UTC))
+        db.session.flush()
+        proposals.submit_proposal(seller, job.id, PROPOSAL, now=datetime.now(UTC))
+        db.session.commit()
+        job_id = job.id
         gig = db.session.get(Gig, m.gig_id)
         data = {
+            "job_id": job_id,
             "gig_slug": gig.slug,
             "gig_id": gig.id,
             "category_slug": gig.category.slug,
@@ -174,6 +185,10 @@ def test_every_main_page_fits_a_390px_phone(browser, live_server, demo, make_pla
             ("notifications", "/notifications"),
             ("account", "/account"),
             ("gig-signed-in", f"/gigs/{demo['gig_slug']}"),
+            ("jobs", "/jobs"),
+            ("job-new", "/jobs/new"),
+            ("my-jobs", "/jobs/mine"),
+            ("job-proposals", f"/jobs/{demo['job_id']}/proposals"),
         ],
     )
     sweep(
@@ -184,6 +199,8 @@ def test_every_main_page_fits_a_390px_phone(browser, live_server, demo, make_pla
             ("seller-gigs", "/seller/gigs"),
             ("gig-edit", f"/seller/gigs/{demo['gig_id']}/edit"),
             ("seller-profile", "/account/seller"),
+            ("job", f"/jobs/{demo['job_id']}"),
+            ("my-proposals", "/proposals"),
         ],
     )
     sweep(
