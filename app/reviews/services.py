@@ -19,19 +19,25 @@ argument wherever time matters.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import set_seller_reputation
+from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
 from app.events import publish
+from app.extensions import redis_store
 from app.gigs.services import set_gig_rating
 from app.messaging.text import clean_body
 from app.orders import services as orders
@@ -48,7 +54,9 @@ from app.reviews.models import (
     ReviewVote,
     ReviewWindow,
 )
-from tenants.db import db
+from tenants.db import current_tenant, db
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_DAYS = 14
 REMIND_BEFORE = timedelta(days=3)  # the one reminder goes out this long before the window closes
@@ -663,7 +671,9 @@ def rating_summary(*, gig_id: int | None = None, subject_id: int | None = None, 
 
 
 def refresh_aggregates(review: Review) -> None:
-    """Recompute the gig's and the seller's rating after ``review`` changed state (of_seller only)."""
+    """Recompute the gig's and the seller's rating after ``review`` changed state (of_seller only);
+    forget the cached summaries it counts in (both directions)."""
+    _forget_summaries(review)
     if review.direction != "of_seller":
         return
     if review.gig_id is not None:
@@ -671,10 +681,32 @@ def refresh_aggregates(review: Review) -> None:
     set_seller_reputation(review.subject_id, rating=rating_summary(subject_id=review.subject_id))
 
 
-def rating_breakdown(
-    *, gig_id: int | None = None, subject_id: int | None = None, direction: str = "of_seller"
-):
-    """``{5: n, 4: n, ... 1: n}`` of published reviews, plus sub-rating averages (of_seller)."""
+SUMMARY_CACHE_SECONDS = 600
+
+
+def _summary_key(gig_id: int | None, subject_id: int | None, direction: str) -> str:
+    scope = f"gig:{gig_id}" if gig_id is not None else f"user:{subject_id}:{direction}"
+    return f"t:{current_tenant().id}:reviews:summary:{scope}"
+
+
+def _forget_summaries(review: Review) -> None:
+    """Drop the cached summaries ``review`` counts in, now and again after the commit (so a reader
+    between the two cannot keep the old figures)."""
+    keys = [_summary_key(None, review.subject_id, review.direction)]
+    if review.gig_id is not None and review.direction == "of_seller":
+        keys.append(_summary_key(review.gig_id, None, review.direction))
+
+    def forget() -> None:
+        try:
+            redis_store.client.delete(*keys)
+        except redis.RedisError:
+            log.warning("review summaries not forgotten (Redis): %s", keys)
+
+    forget()
+    on_commit(forget)
+
+
+def _computed_breakdown(gig_id: int | None, subject_id: int | None, direction: str) -> dict:
     scope = [Review.status == "published", Review.direction == direction]
     scope.append(Review.gig_id == gig_id if gig_id is not None else Review.subject_id == subject_id)
     counts = dict(
@@ -692,6 +724,42 @@ def rating_breakdown(
         "histogram": {star: int(counts.get(star, 0)) for star in range(RATING_MAX, RATING_MIN - 1, -1)},
         "sub_ratings": subs,
     }
+
+
+def rating_breakdown(
+    *, gig_id: int | None = None, subject_id: int | None = None, direction: str = "of_seller"
+):
+    """``{5: n, 4: n, ... 1: n}`` of published reviews, plus sub-rating averages (of_seller).
+
+    Kept in Redis (the key carries the tenant) for ``SUMMARY_CACHE_SECONDS``: a seller with
+    10,000 reviews would otherwise cost two aggregates over all of them on every profile view.
+    Every change of what is published (``refresh_aggregates``) forgets the entries it affects;
+    a Redis outage only costs the cache.
+    """
+    key = _summary_key(gig_id, subject_id, direction)
+    try:
+        raw = redis_store.client.get(key)
+    except redis.RedisError:
+        raw = None
+    if raw is not None:
+        try:
+            cached = json.loads(raw)
+            return {
+                "histogram": {int(star): int(n) for star, n in cached["histogram"].items()},
+                "sub_ratings": {
+                    f: (Decimal(v) if v is not None else None) for f, v in cached["sub_ratings"].items()
+                },
+            }
+        except (ValueError, TypeError, KeyError, ArithmeticError):
+            pass  # written by another version: recompute
+    result = _computed_breakdown(gig_id, subject_id, direction)
+    encoded = {
+        "histogram": result["histogram"],
+        "sub_ratings": {f: (str(v) if v is not None else None) for f, v in result["sub_ratings"].items()},
+    }
+    with contextlib.suppress(redis.RedisError):
+        redis_store.client.set(key, json.dumps(encoded), ex=SUMMARY_CACHE_SECONDS)
+    return result
 
 
 # --------------------------------------------------------------------------- reading
@@ -718,13 +786,14 @@ def _order_by(sort: str):
     }[sort]
 
 
-def _page(scope: list, sort: str, page: int, per_page: int) -> Page:
+def _page(scope: list, sort: str, page: int, per_page: int, total: int | None = None) -> Page:
     if sort not in SORTS:
         raise ReviewError("Unknown sort.", {"sort": f"Choose one of: {', '.join(SORTS)}."})
     if not isinstance(page, int) or page < 1 or page > 10_000:
         raise ReviewError("Unknown page.", {"page": "The page goes from 1 to 10,000."})
     per_page = max(1, min(int(per_page), PER_PAGE_MAX))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Review).where(*scope))
+    if total is None:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(Review).where(*scope))
     items = list(
         db.session.scalars(
             sa.select(Review)
@@ -740,7 +809,8 @@ def _page(scope: list, sort: str, page: int, per_page: int) -> Page:
 def gig_reviews(gig_id: int, *, sort: str = "newest", page: int = 1, per_page: int = 10) -> Page:
     """Published reviews of a gig (by its buyers)."""
     scope = [Review.gig_id == gig_id, Review.status == "published", Review.direction == "of_seller"]
-    return _page(scope, sort, page, per_page)
+    total = sum(rating_breakdown(gig_id=gig_id)["histogram"].values())  # cached
+    return _page(scope, sort, page, per_page, total)
 
 
 def reviews_of(
@@ -748,7 +818,8 @@ def reviews_of(
 ) -> Page:
     """Published reviews of a person: as a seller (``of_seller``) or as a buyer (``of_buyer``)."""
     scope = [Review.subject_id == user_id, Review.status == "published", Review.direction == direction]
-    return _page(scope, sort, page, per_page)
+    total = sum(rating_breakdown(subject_id=user_id, direction=direction)["histogram"].values())  # cached
+    return _page(scope, sort, page, per_page, total)
 
 
 @dataclass(frozen=True)

@@ -220,3 +220,24 @@ def test_now_must_be_aware():
     with pytest.raises(ValueError):
         services._now(datetime(2026, 1, 1))
     assert services._now(datetime(2026, 1, 1, tzinfo=UTC)).tzinfo is UTC
+
+
+def test_rating_summaries_are_cached_per_tenant_and_forgotten_when_a_review_changes(
+    acme, completed, in_tenant
+):
+    from app.extensions import redis_store
+
+    m, order_id = completed(acme)
+    with in_tenant(acme):
+        review = services.submit_review(user(m.buyer_id), order_id, GOOD)
+        services.submit_review(user(m.seller_id), order_id, BACK)
+        db.session.commit()
+        assert services.rating_breakdown(gig_id=m.gig_id)["histogram"][5] == 1
+        key = services._summary_key(m.gig_id, None, "of_seller")
+        assert key.startswith(f"t:{acme.id}:") and redis_store.client.exists(key)
+        assert services.rating_breakdown(gig_id=m.gig_id)["sub_ratings"]["as_described"] == 4  # from Redis
+        services.hide_review(user(m.admin_id), review.id, "Off topic")
+        db.session.commit()
+        assert services.rating_breakdown(gig_id=m.gig_id)["histogram"][5] == 0
+        assert services.gig_reviews(m.gig_id).total == 0
+        assert services.reviews_of(m.seller_id, "of_seller").total == 0
