@@ -212,6 +212,29 @@ def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerA
     return {(a.currency, a.code): a for a in accounts}
 
 
+def milestone_escrow_held(account_id: int, milestone_id: int) -> int:
+    """What one milestone holds in its order's escrow account (normal side): its payments less
+    its releases and refunds, i.e. the entries of transactions carrying its ``milestone_id``."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_minor), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.account_id == account_id, LedgerTransaction.milestone_id == milestone_id)
+    )
+    return -int(total)  # escrow is credit-normal
+
+
+def _check_milestone_escrow(account: LedgerAccount, milestone_id: int, amount: int) -> None:
+    """Per-milestone escrow: a posting of milestone M may take out of the order's escrow only
+    what M itself put in, so one milestone's money never pays another's. Runs after the escrow
+    account row is locked, so the sum is exact (every posting on that escrow waits for it)."""
+    held = milestone_escrow_held(account.id, milestone_id)
+    after = held + _normal(account.normal_side, amount)
+    if after < 0:
+        raise InsufficientFunds(
+            f"{account.code}:milestone:{milestone_id}", account.currency, held, after - held
+        )
+
+
 def post_transaction(
     kind: str,
     entries: list[tuple[str, int]],
@@ -289,6 +312,8 @@ def post_transaction(
                         account.balance_minor,
                         new_balance - account.balance_minor,
                     )
+                if milestone_id is not None and account.kind == "escrow":
+                    _check_milestone_escrow(account, milestone_id, amount)
             db.session.execute(
                 sa.insert(LedgerEntry),
                 [
@@ -500,6 +525,17 @@ def account_balance(code: str, currency: str) -> int:
 def escrow_balance(order_id, currency) -> int:
     """What the order's escrow holds."""
     return account_balance(escrow_account(order_id), currency)
+
+
+def milestone_escrow_balance(order_id, milestone_id, currency) -> int:
+    """What milestone ``milestone_id`` of order ``order_id`` holds in escrow, by its own ledger
+    transactions (payments less releases and refunds keyed to that milestone)."""
+    account_id = db.session.scalar(
+        sa.select(LedgerAccount.id).where(
+            LedgerAccount.code == escrow_account(order_id), LedgerAccount.currency == currency
+        )
+    )
+    return milestone_escrow_held(account_id, milestone_id) if account_id is not None else 0
 
 
 def seller_balances(user_id, currency) -> dict[str, int]:

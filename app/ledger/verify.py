@@ -168,6 +168,25 @@ def verify() -> VerifyReport:
         report,
     )
 
+    # Per-milestone escrow: no milestone's slice of its order's escrow (entries of the
+    # transactions carrying its milestone_id) is below zero, i.e. no milestone was paid out or
+    # refunded with another milestone's money.
+    slices = (
+        sa.select(a.order_id, t.milestone_id, a.currency, (-sa.func.sum(e.amount_minor)).label("held"))
+        .select_from(a)
+        .join(e, e.account_id == a.id)
+        .join(t, t.id == e.transaction_id)
+        .where(a.kind == "escrow", t.milestone_id.is_not(None))
+        .group_by(a.order_id, t.milestone_id, a.currency)
+        .subquery()
+    )
+    _offenders(
+        sa.select(slices).where(slices.c.held < 0),
+        lambda r: f"order {r.order_id} milestone {r.milestone_id} ({r.currency}): escrow slice {r.held}",
+        "milestones that took more out of escrow than they put in",
+        report,
+    )
+
     duplicates = (
         sa.select(t.idempotency_key, sa.func.count().label("n"))
         .group_by(t.idempotency_key)

@@ -6,6 +6,7 @@ graph and read orders only through these functions, never its tables:
 
 - ``order_step(order_id, order_event_id)``: one timeline row, named by the
   payload of every ``order.*`` event (see ``app.orders.services``);
+  and every ``milestone.*`` step of the milestone engine (``app.orders.milestones``);
 - ``offer_step(offer_id, event_name)``: an ``offer.sent`` / ``offer.declined`` /
   ``offer.withdrawn`` event (payload ``{"offer_id"}``).
 
@@ -33,6 +34,14 @@ ORDER_EVENTS = (
     "order.cancellation_declined",
     "order.cancelled",
     "order.refunded",
+    # The milestone engine's steps (``app.orders.milestones``): the same payload plus
+    # ``milestone_id``, a timeline row ``milestone_<step>`` told below.
+    "milestone.funding_requested",
+    "milestone.funded",
+    "milestone.submitted",
+    "milestone.rejected",
+    "milestone.accepted",
+    "milestone.auto_release_reminder",
 )
 OFFER_EVENTS = ("offer.sent", "offer.declined", "offer.withdrawn")
 
@@ -66,6 +75,7 @@ def _text(order: Order, row: OrderEvent) -> str:
     data = row.data or {}
     amount = lambda key: money.format(data.get(key, 0), order.currency)  # noqa: E731
     total = money.format(order.total_minor, order.currency)
+    ms = f"{data.get('seq', '')} ({data.get('title', '')})"
     texts = {
         "placed": f"{who} placed order {order.number}: {order.title} for {total}.",
         "paid": f"Order {order.number} is paid; the money is held in escrow. "
@@ -86,6 +96,17 @@ def _text(order: Order, row: OrderEvent) -> str:
         + f". Refund to the buyer: {amount('refund_minor')}; "
         f"released to the seller: {amount('released_minor')}.",
         "refunded": f"{amount('refund_minor')} is being refunded to the buyer.",
+        "milestone_funding_requested": f"{who} is funding milestone {ms}.",
+        "milestone_funded": f"Milestone {ms} is funded: {amount('amount_minor')} is held in escrow.",
+        "milestone_submitted": f"{who} submitted milestone {ms} for review.",
+        "milestone_changes_requested": f"{who} asked for changes to milestone {ms}: "
+        f"{data.get('feedback', '')}",
+        "milestone_accepted": f"{who} accepted milestone {ms}; its payment is released to the seller.",
+        "milestone_auto_accepted": f"Milestone {ms} was accepted automatically after the review period; "
+        "its payment is released to the seller.",
+        "milestone_auto_release_reminder": f"Milestone {ms} will be accepted and paid automatically on "
+        f"{str(data.get('auto_release_at', ''))[:16].replace('T', ' ')} UTC unless the buyer accepts it "
+        "or asks for changes.",
     }
     return texts.get(row.kind, f"Order {order.number}: {row.kind.replace('_', ' ')}.")
 

@@ -20,7 +20,7 @@ from flask_smorest import abort
 from app.accounts import tokens
 from app.core.api import Blueprint
 from app.core.idempotency import HEADER, idempotent
-from app.orders import schemas, services
+from app.orders import milestones, schemas, services
 
 blp = Blueprint(
     "orders_api",
@@ -201,6 +201,67 @@ _step(
     "Accept or decline the other side's cancellation request (`accept: false` by the "
     "requester withdraws it). Accepting refunds and releases the agreed split.",
     lambda user, oid, body: services.respond_cancellation(user, oid, body["accept"]),
+)
+
+
+# --------------------------------------------------------------------------- milestones
+# An order worked milestone by milestone (a custom offer with several milestones; job
+# contracts later): each milestone is funded, submitted, accepted (released) on its own.
+# 409 names the milestone's current state in ``errors.current_status``.
+
+MILESTONE_ID = f"{ORDER_ID}/milestones/<int(max=9223372036854775807):milestone_id>"
+
+
+def _milestone_step(path: str, name: str, schema, example: dict, doc: str, call):
+    class Step(MethodView):
+        @money_view
+        @blp.arguments(schema, example=example)
+        @blp.response(200, schemas.MilestoneSchema)
+        def post(self, body, order_id, milestone_id):
+            return call(g.api_user, order_id, milestone_id, body)
+
+    Step.post.__doc__ = doc
+    Step.__name__ = f"Milestone{name.title().replace('_', '')}"
+    blp.route(f"{MILESTONE_ID}/{path}", endpoint=f"milestone_{name}")(Step)
+
+
+_milestone_step(
+    "fund",
+    "fund",
+    _Empty,
+    {},
+    "The buyer funds a milestone (the next one, or one further ahead): `checkout_url` is where "
+    "the buyer pays its amount with the marketplace's provider; the milestone is `funded` once "
+    "the provider confirms (`escrow.funded`, `milestone.funded`). 409 when it is already funded.",
+    lambda user, oid, mid, body: milestones.fund_milestone(user, oid, mid),
+)
+_milestone_step(
+    "submit",
+    "submit",
+    schemas.SubmitMilestoneSchema,
+    {"message": "Logo in three variants.", "links": ["https://example.com/logo"]},
+    "The seller submits a funded milestone's work (or resubmits after changes were requested). "
+    "Unanswered, it is accepted and released after the marketplace's `milestone_auto_release_days`.",
+    lambda user, oid, mid, body: milestones.submit_milestone(
+        user, oid, mid, body["message"], body.get("links"), dod_done=body.get("dod_done")
+    ),
+)
+_milestone_step(
+    "accept",
+    "accept",
+    _Empty,
+    {},
+    "The buyer accepts a submitted milestone: its escrow is released to the seller minus "
+    "commission and it is `paid`; the last one paid completes the order. 409 when not submitted.",
+    lambda user, oid, mid, body: milestones.accept_milestone(user, oid, mid),
+)
+_milestone_step(
+    "request-changes",
+    "request_changes",
+    schemas.ChangesSchema,
+    {"feedback": "Please try a darker blue."},
+    "The buyer sends a submitted milestone back with feedback (`changes_requested`); the seller resubmits.",
+    lambda user, oid, mid, body: milestones.request_changes(user, oid, mid, body["feedback"]),
 )
 
 

@@ -31,7 +31,23 @@ ORDER_STATUSES = (
     "cancelled",
 )
 ACTIVE_STATUSES = ("awaiting_payment", "awaiting_requirements", "in_progress", "delivered")
-MILESTONE_STATUSES = ("pending", "funded", "released", "refunded", "partially_refunded")
+# The milestone engine's states (``app.orders.milestones.TRANSITIONS`` says who moves them):
+# planned -> funding_required -> funded -> submitted <-> changes_requested -> accepted -> paid,
+# or refunded / partially_refunded; ``disputed`` is reserved for the disputes issue.
+MILESTONE_STATUSES = (
+    "planned",
+    "funding_required",
+    "funded",
+    "submitted",
+    "changes_requested",
+    "accepted",
+    "paid",
+    "refunded",
+    "partially_refunded",
+    "disputed",
+)
+# A milestone in one of these holds its amount (less refunds) in escrow.
+MILESTONE_HELD_STATUSES = ("funded", "submitted", "changes_requested", "accepted", "disputed")
 CANCELLATION_STATUSES = ("pending", "accepted", "declined", "auto_accepted", "withdrawn")
 OFFER_STATUSES = ("open", "accepted", "declined", "withdrawn", "expired")
 UNLIMITED_REVISIONS = -1
@@ -127,6 +143,13 @@ class Order(TenantModel):
             return None
         return max(0, self.revisions_allowed - self.revisions_used)
 
+    @property
+    def uses_milestones(self) -> bool:
+        """Worked milestone by milestone (fund, submit, accept each): an offer with several
+        milestones (and, later, a job contract). A one-milestone gig order keeps the order-level
+        deliver / revision / complete flow."""
+        return self.kind == "contract" or len(self.milestones) > 1
+
     def party(self, user_id: int) -> str | None:
         if user_id == self.buyer_id:
             return "buyer"
@@ -145,6 +168,12 @@ class Milestone(TenantModel):
         sa.CheckConstraint(_in("status", MILESTONE_STATUSES), name="status"),
         sa.CheckConstraint("amount_minor > 0", name="amount"),
         sa.CheckConstraint("refunded_minor >= 0 and refunded_minor <= amount_minor", name="refunded"),
+        # The auto-release job's scan.
+        sa.Index(
+            "ix_order_milestones_auto_release_at",
+            "auto_release_at",
+            postgresql_where=sa.text("status = 'submitted'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
@@ -154,13 +183,36 @@ class Milestone(TenantModel):
     seq: Mapped[int] = mapped_column(sa.SmallInteger)
     title: Mapped[str] = mapped_column(sa.String(200))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    status: Mapped[str] = mapped_column(sa.String(24), default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(
+        sa.String(24), default="funding_required", server_default="funding_required"
+    )
     payment_ref: Mapped[str | None] = mapped_column(sa.String(200))
     refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     funded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # What the seller delivers, and the Definition of Done: [{"text", "done"}].
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    dod: Mapped[list] = mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
+    funding_requested_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    changes_requested_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The buyer's last "request changes" text; the seller's last submission.
+    feedback: Mapped[str | None] = mapped_column(sa.Text)
+    submission_message: Mapped[str | None] = mapped_column(sa.Text)
+    # [{"key", "filename", "content_type", "size"}] (app.storage keys) and ["https://..."]
+    submission_files: Mapped[list] = mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
+    submission_links: Mapped[list] = mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
+    # When a submitted milestone is accepted by itself (the tenant's milestone_auto_release_days).
+    auto_release_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     order: Mapped[Order] = relationship(back_populates="milestones")
+
+    @property
+    def held_minor(self) -> int:
+        """What this milestone holds in escrow by its own row (the ledger is the truth)."""
+        return self.amount_minor - self.refunded_minor if self.status in MILESTONE_HELD_STATUSES else 0
 
 
 class OrderEvent(TenantModel):

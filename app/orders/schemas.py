@@ -24,6 +24,39 @@ class MilestoneSchema(Schema):
     status = fields.Str(metadata={"example": "funded"})
     refunded_minor = fields.Int(metadata=MINOR)
     due_at = fields.DateTime(allow_none=True)
+    description = fields.Str()
+    dod = fields.List(fields.Dict(), metadata={"description": 'Definition of Done: [{"text", "done"}].'})
+    funded_at = fields.DateTime(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    changes_requested_at = fields.DateTime(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    auto_release_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "Accepted and released automatically then, unless the buyer acts."},
+    )
+    feedback = fields.Str(allow_none=True, metadata={"description": "The buyer's last request for changes."})
+    submission_message = fields.Str(allow_none=True)
+    submission_links = fields.List(fields.Str())
+    submission_files = fields.List(fields.Nested("DeliveryFileSchema"))
+    checkout_url = fields.Str(
+        allow_none=True,
+        metadata={"description": "Where the buyer pays this milestone (only in the answer to `fund`)."},
+    )
+
+
+class SubmitMilestoneSchema(Schema):
+    message = fields.Str(required=True, metadata={"example": "The logo in three variants."})
+    links = fields.List(fields.Str(), load_default=list, metadata={"example": ["https://example.com/logo"]})
+    dod_done = fields.List(
+        fields.Int(strict=True),
+        load_default=list,
+        metadata={"description": "The Definition-of-Done items ticked (1-based); all are required."},
+    )
+
+
+class ChangesSchema(Schema):
+    feedback = fields.Str(required=True, metadata={"example": "Please try a darker blue."})
 
 
 class MoneySchema(Schema):

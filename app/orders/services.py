@@ -51,6 +51,7 @@ from app.ledger import services as ledger
 from app.orders.models import (
     ACTIVE_STATUSES,
     MAX_OFFER_MILESTONES,
+    MILESTONE_HELD_STATUSES,
     CancellationRequest,
     CustomOffer,
     Delivery,
@@ -332,7 +333,7 @@ def pending_cancellation(order: Order, *, for_update: bool = False) -> Cancellat
 
 def funded_total(order: Order) -> int:
     """What this order put in escrow and has not yet left it, by the order's own rows."""
-    return sum(m.amount_minor - m.refunded_minor for m in order.milestones if m.status == "funded")
+    return sum(m.held_minor for m in order.milestones)
 
 
 def escrow_balance(order: Order) -> int:
@@ -358,18 +359,20 @@ def money(order: Order) -> Money:
     Before the order finishes, fee and net are what completion would give; after,
     what was released. The fee is per milestone release, like the ledger's.
     """
-    paid = sum(m.amount_minor for m in order.milestones if m.status != "pending")
+    paid = sum(m.amount_minor for m in order.milestones if m.status not in ("planned", "funding_required"))
     refunded = sum(m.refunded_minor for m in order.milestones)
+    # Released: what milestones already paid out (a milestone order releases as it goes).
+    released_parts = [
+        m.amount_minor - m.refunded_minor
+        for m in order.milestones
+        if m.status in ("paid", "partially_refunded")
+    ]
     if order.status in ("completed", "cancelled"):
-        to_seller = [
-            m.amount_minor - m.refunded_minor
-            for m in order.milestones
-            if m.status in ("released", "partially_refunded")
-        ]
+        to_seller = released_parts
     else:
-        to_seller = [m.amount_minor for m in order.milestones]
+        to_seller = [m.amount_minor for m in order.milestones if m.status not in ("refunded",)]
     fee = sum(commission_for(amount) for amount in to_seller if amount > 0)
-    released = sum(to_seller) if order.status in ("completed", "cancelled") else 0
+    released = sum(released_parts)
     return Money(
         total_minor=order.total_minor,
         escrow_minor=escrow_balance(order) if paid else 0,
@@ -402,16 +405,18 @@ def order_sections(order: Order, viewer: User) -> list:
 # The payments domain opens checkouts. It sits above orders in the domain graph (it confirms
 # payments by calling ``mark_paid``), so it registers ``start(order) -> url`` here at app setup
 # (``app._register_domain_hooks``).
-_checkout: Callable[[Order], str] | None = None
+_checkout: Callable[..., str] | None = None
 
 
-def register_checkout(start: Callable[[Order], str]) -> None:
-    """Let ``checkout_url`` open payments with ``start(order) -> URL to send the buyer to``."""
+def register_checkout(start: Callable[..., str]) -> None:
+    """Let ``checkout_url`` open payments with ``start(order, milestone=None) -> URL to send the
+    buyer to`` (``milestone``: fund that milestone of a milestone order; None: the order's
+    checkout, which funds the first milestone of a milestone order)."""
     global _checkout
     _checkout = start
 
 
-def checkout_url(order: Order) -> str | None:
+def checkout_url(order: Order, milestone: Milestone | None = None) -> str | None:
     """Where the buyer pays (the registered checkout), or None when it is not available
     (the order stays awaiting payment; the order page offers to pay again).
 
@@ -422,7 +427,7 @@ def checkout_url(order: Order) -> str | None:
         return None
     try:
         with db.session.begin_nested():  # a refused checkout leaves the order intact
-            return _checkout(order)
+            return _checkout(order, milestone) if milestone is not None else _checkout(order)
     except DomainError as exc:
         log.warning("checkout of order %s could not start: %s", order.id, exc.message)
         return None
@@ -561,7 +566,9 @@ def place_order(
         revisions_allowed=q.revisions,
         revisions_used=0,
     )
-    order.milestones = [Milestone(seq=1, title=order.title, amount_minor=q.total_minor, status="pending")]
+    order.milestones = [
+        Milestone(seq=1, title=order.title, amount_minor=q.total_minor, status="funding_required")
+    ]
     db.session.add(order)
     db.session.flush()
     _record(order, "placed", buyer.id, {"total_minor": q.total_minor, "currency": q.currency})
@@ -596,12 +603,24 @@ def mark_paid(
     if not isinstance(payment_ref, str) or not 0 < len(payment_ref) <= 200:
         raise OrderError({"payment_ref": "A payment reference is required."})
     order = lock_order(order_id)
+    if order.uses_milestones:
+        # Funded one milestone at a time (the checkout funds the first): the milestone engine.
+        from app.orders import milestones as engine  # same domain; it builds on this module
+
+        return engine.mark_milestone_funded(
+            order.id,
+            milestone_id if milestone_id is not None else order.milestones[0].id,
+            payment_ref,
+            amount_minor=amount_minor,
+            currency=currency,
+            now=now,
+        )
     targets = list(order.milestones)
     if milestone_id is not None:
         targets = [m for m in order.milestones if m.id == parse_id(milestone_id)]
         if not targets:
             raise OrderNotFound({"milestone_id": "This order has no such milestone."})
-    pending = [m for m in targets if m.status == "pending"]
+    pending = [m for m in targets if m.status in ("planned", "funding_required")]
     if not pending:
         if all(m.payment_ref == payment_ref for m in targets):
             return order  # the same payment reported again
@@ -700,6 +719,12 @@ def deliver(
     order = _lock_for(seller, order_id, "seller")
     if order.status != "in_progress":
         raise _state_error(order, "deliver")
+    if order.uses_milestones:
+        raise OrderStateError(
+            f"Order {order.number} is delivered milestone by milestone: submit a milestone instead.",
+            order.status,
+            code="use_milestones",
+        )
     stored = []
     for f in files:
         name = _clean_filename(f.filename)
@@ -762,13 +787,14 @@ def request_revision(buyer: User, order_id: Any, reason: Any, *, now: datetime |
 def _release_all(order: Order) -> int:
     released = 0
     for m in order.milestones:
-        if m.status != "funded":
+        if m.status not in MILESTONE_HELD_STATUSES:
             continue
         amount = m.amount_minor - m.refunded_minor
         if amount > 0:
             ledger.release_escrow(order.id, m.id, order.seller_id, amount, order.currency)
             released += amount
-        m.status = "released" if m.refunded_minor == 0 else "partially_refunded"
+        m.status = "paid" if m.refunded_minor == 0 else "partially_refunded"
+        m.auto_release_at = None
     return released
 
 
@@ -882,7 +908,7 @@ def seller_order_figures(seller_ids: list[int] | None = None) -> dict[int, Selle
             sa.func.coalesce(sa.func.sum(Milestone.amount_minor - Milestone.refunded_minor), 0),
         )
         .join(Milestone, Milestone.order_id == Order.id)
-        .where(Milestone.status.in_(("released", "partially_refunded")))
+        .where(Milestone.status.in_(("paid", "partially_refunded")))
         .group_by(Order.seller_id)
     )
     if seller_ids is not None:
@@ -920,7 +946,7 @@ def _cancel(
     left = refund_minor
     refunds = []
     for m in sorted(order.milestones, key=lambda m: m.seq, reverse=True):
-        if m.status != "funded":
+        if m.status not in MILESTONE_HELD_STATUSES:
             continue
         available = m.amount_minor - m.refunded_minor
         share = min(left, available)
@@ -931,7 +957,9 @@ def _cancel(
             m.refunded_minor += share
             left -= share
             refunds.append({"milestone_id": m.id, "amount_minor": share})
-        m.status = "refunded" if m.refunded_minor == m.amount_minor else "funded"
+        if m.refunded_minor == m.amount_minor:
+            m.status = "refunded"
+            m.auto_release_at = None
     if left:
         raise OrderError(
             {"refund_minor": "The refund is larger than what is in escrow."}, code="refund_exceeds_escrow"
@@ -1353,7 +1381,14 @@ def accept_offer(buyer: User, offer_id: Any, *, now: datetime | None = None) -> 
         revisions_used=0,
     )
     order.milestones = [
-        Milestone(seq=i, title=m["title"], amount_minor=m["amount_minor"], status="pending")
+        # The checkout funds the first milestone; the buyer funds each next one (or several
+        # ahead) from the order page: they wait as "planned" until then.
+        Milestone(
+            seq=i,
+            title=m["title"],
+            amount_minor=m["amount_minor"],
+            status="funding_required" if i == 1 else "planned",
+        )
         for i, m in enumerate(offer.milestones, start=1)
     ]
     db.session.add(order)

@@ -31,7 +31,7 @@ from flask import current_app
 from app.core.idempotency import purge_expired_keys
 from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
 from app.extensions import get_queue, redis_store
-from app.orders import services
+from app.orders import milestones, services
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,35 @@ def _each(ids: list[int], step, now: datetime) -> int:
 
 
 def auto_complete_due_orders(tenant_id: int, now: datetime | None = None) -> int:
-    """Complete the tenant's delivered orders whose review period is over; returns how many."""
+    """Complete the tenant's delivered orders whose review period is over; returns how many.
+
+    The same job releases the submitted milestones the buyer left untouched for the tenant's
+    ``milestone_auto_release_days`` (and reminds the buyer before): see ``release_due_milestones``.
+    """
     now = now or datetime.now(UTC)
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
             return 0
         ids = services.orders_due_for_auto_complete(now)
-        return _each(ids, services.auto_complete, now)
+        done = _each(ids, services.auto_complete, now)
+        _release_due_milestones(now)
+        return done
+
+
+def _release_due_milestones(now: datetime) -> tuple[int, int]:
+    reminded = _each(milestones.milestones_due_for_reminder(now), milestones.remind_auto_release, now)
+    released = _each(milestones.milestones_due_for_auto_release(now), milestones.auto_release, now)
+    return reminded, released
+
+
+def release_due_milestones(tenant_id: int, now: datetime | None = None) -> tuple[int, int]:
+    """Remind buyers of submitted milestones released within ``milestones.REMINDER_DAYS`` and
+    accept (release) those past their ``auto_release_at``; returns ``(reminded, released)``."""
+    now = now or datetime.now(UTC)
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            return 0, 0
+        return _release_due_milestones(now)
 
 
 def auto_resolve_cancellations(tenant_id: int, now: datetime | None = None) -> int:

@@ -21,7 +21,7 @@ from app.core import money, unit_of_work
 from app.core.confirm import Confirmation, confirmation_required
 from app.core.forms import Form
 from app.core.idempotency import idempotent
-from app.orders import services
+from app.orders import milestones, services
 from tenants.db import db
 
 bp = Blueprint("orders", __name__, template_folder="templates")
@@ -65,6 +65,8 @@ def _order_helpers():
         "order_gig_url": _gig_url,
         "order_profile_url": _profile_url,
         "expected_delivery_of": _expected_delivery,
+        "milestone_actions": milestones.actions,
+        "milestone_state_label": milestones.state_label,
     }
 
 
@@ -282,6 +284,92 @@ def respond_cancellation(order_id: int):
         "respond",
         lambda me: services.respond_cancellation(me, order_id, accept),
         "The order is cancelled." if accept else "The cancellation request is closed.",
+    )
+
+
+# --------------------------------------------------------------------------- milestones
+
+
+MILESTONE_PATH = "/orders/<int:order_id>/milestones/<int:milestone_id>"
+
+
+def _confirm_accept_milestone(order_id: int, milestone_id: int) -> Confirmation:
+    order = _order_or_404(order_id)
+    m = next((x for x in order.milestones if x.id == milestone_id), None)
+    if m is None:
+        abort(404)
+    amount = money.format(m.amount_minor - m.refunded_minor, order.currency)
+    return Confirmation(
+        f"Accept milestone {m.seq} of order {order.number}?",
+        f"The {amount} held for “{m.title}” is released to the seller. This cannot be undone: "
+        "request changes instead if something is missing.",
+        "Accept and release the payment",
+        url_for("orders.order_page", order_id=order_id),
+    )
+
+
+@bp.post(f"{MILESTONE_PATH}/fund")
+@login_required
+@idempotent
+def fund_milestone(order_id: int, milestone_id: int):
+    """The buyer funds a milestone: off to its checkout."""
+    _check_csrf()
+    try:
+        m = milestones.fund_milestone(_me(), order_id, milestone_id)
+    except services.OrderError as exc:
+        return _refused(exc, order_id, f"milestone-{milestone_id}")
+    if m.checkout_url is None:
+        flash("Payments are not available yet.", "error")
+    return redirect(m.checkout_url or url_for("orders.order_page", order_id=order_id), 303)
+
+
+@bp.post(f"{MILESTONE_PATH}/submit")
+@login_required
+@idempotent
+def submit_milestone(order_id: int, milestone_id: int):
+    files = [
+        services.DeliveryFile(f.filename, f.mimetype or "", f.read())
+        for f in request.files.getlist("files")
+        if f and f.filename
+    ]
+    return _order_step(
+        order_id,
+        f"milestone-{milestone_id}",
+        lambda me: milestones.submit_milestone(
+            me,
+            order_id,
+            milestone_id,
+            request.form.get("message"),
+            request.form.get("links", ""),
+            files,
+            dod_done=request.form.getlist("dod"),
+        ),
+        "The milestone is submitted for review.",
+    )
+
+
+@bp.post(f"{MILESTONE_PATH}/request-changes")
+@login_required
+@idempotent
+def request_milestone_changes(order_id: int, milestone_id: int):
+    return _order_step(
+        order_id,
+        f"milestone-{milestone_id}",
+        lambda me: milestones.request_changes(me, order_id, milestone_id, request.form.get("feedback")),
+        "The seller is asked for changes.",
+    )
+
+
+@bp.post(f"{MILESTONE_PATH}/accept")
+@login_required
+@confirmation_required(_confirm_accept_milestone)
+@idempotent
+def accept_milestone(order_id: int, milestone_id: int):
+    return _order_step(
+        order_id,
+        f"milestone-{milestone_id}",
+        lambda me: milestones.accept_milestone(me, order_id, milestone_id),
+        "The milestone is accepted and its payment released to the seller.",
     )
 
 

@@ -30,8 +30,9 @@ from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
 from app.events import publish
 from app.ledger import services as ledger
+from app.orders import milestones
 from app.orders import services as orders
-from app.orders.models import Order
+from app.orders.models import Milestone, Order
 from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.payments.providers import (
     PaymentProvider,
@@ -106,20 +107,35 @@ def _lock_payment(payment_id: int) -> Payment | None:
 # --- checkout ---------------------------------------------------------------------------
 
 
-def start_checkout(order) -> str:
-    """Open (or reopen) the payment of ``order``'s checkout; returns the URL to send the buyer to.
+def start_checkout(order, milestone=None) -> str:
+    """Open (or reopen) a payment of ``order``; returns the URL to send the buyer to.
 
-    One payment per order: calling it again returns the same payment (a
-    declined card is retried on it). The amount is the order's total, which
-    must equal the sum of its milestones. Raises PaymentError: 409 when the
-    order is not awaiting payment or is already paid, 503 when the tenant's
-    provider is not configured or unreachable.
+    A one-milestone order has one payment for its total (the order's checkout). An order
+    worked milestone by milestone (``order.uses_milestones``) has one payment per milestone,
+    for that milestone's amount: ``milestone`` names it (None: the first, which the order's
+    checkout funds). Calling it again returns the same payment (a declined card is retried
+    on it). Raises PaymentError: 409 when the order or milestone is not waiting for money or
+    is already paid, 503 when the tenant's provider is not configured or unreachable.
     """
-    return open_checkout(order).redirect_url
+    return open_checkout(order, milestone).redirect_url
 
 
-def open_checkout(order) -> PaymentSession:
-    """``start_checkout`` with the whole session (the Stripe page needs the client secret)."""
+def _checkout_target(order, milestone):
+    """(milestone_id or None, amount) of the payment to open; refuses what needs no money."""
+    if order.uses_milestones:
+        milestone = milestone or order.milestones[0]
+        if milestone.order_id != order.id:
+            raise PaymentError(404, "No such milestone.")
+        if order.status in ("completed", "cancelled") or milestone.status not in (
+            "planned",
+            "funding_required",
+        ):
+            raise PaymentError(
+                409,
+                f"Milestone {milestone.seq} of order {order.number} cannot be paid: "
+                f"it is {milestone.status.replace('_', ' ')}.",
+            )
+        return milestone.id, milestone.amount_minor
     if order.status != "awaiting_payment":
         raise PaymentError(
             409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}."
@@ -130,23 +146,36 @@ def open_checkout(order) -> PaymentSession:
             409,
             f"Order {order.number} is inconsistent: milestones sum to {amount}, total {order.total_minor}.",
         )
+    return None, amount
+
+
+def open_checkout(order, milestone=None) -> PaymentSession:
+    """``start_checkout`` with the whole session (the Stripe page needs the client secret)."""
+    milestone_id, amount = _checkout_target(order, milestone)
     provider = _provider()
-    db.session.execute(
-        pg_insert(Payment)
-        .values(
-            order_id=order.id,
-            milestone_id=None,
-            buyer_id=order.buyer_id,
-            provider=provider.name,
-            amount_minor=amount,
-            currency=order.currency,
-            status="pending",
-        )
-        .on_conflict_do_nothing(index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL"))
+    insert = pg_insert(Payment).values(
+        order_id=order.id,
+        milestone_id=milestone_id,
+        buyer_id=order.buyer_id,
+        provider=provider.name,
+        amount_minor=amount,
+        currency=order.currency,
+        status="pending",
     )
+    if milestone_id is None:
+        insert = insert.on_conflict_do_nothing(
+            index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL")
+        )
+        mine = Payment.milestone_id.is_(None)
+    else:
+        insert = insert.on_conflict_do_nothing(
+            index_elements=["milestone_id"], index_where=sa.text("milestone_id IS NOT NULL")
+        )
+        mine = Payment.milestone_id == milestone_id
+    db.session.execute(insert)
     payment = db.session.scalars(
         sa.select(Payment)
-        .where(Payment.order_id == order.id, Payment.milestone_id.is_(None))
+        .where(Payment.order_id == order.id, mine)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
@@ -209,13 +238,21 @@ def confirm_payment(
         )
     try:
         with db.session.begin_nested():  # a refused mark_paid leaves the caller's transaction usable
-            orders.mark_paid(
-                payment.order_id,
-                payment.ledger_ref,
-                milestone_id=payment.milestone_id,
-                amount_minor=payment.amount_minor,
-                currency=payment.currency,
-            )
+            if payment.milestone_id is not None:  # one milestone's payment: the milestone engine
+                milestones.mark_milestone_funded(
+                    payment.order_id,
+                    payment.milestone_id,
+                    payment.ledger_ref,
+                    amount_minor=payment.amount_minor,
+                    currency=payment.currency,
+                )
+            else:
+                orders.mark_paid(
+                    payment.order_id,
+                    payment.ledger_ref,
+                    amount_minor=payment.amount_minor,
+                    currency=payment.currency,
+                )
     except orders.OrderError as exc:
         raise PaymentError(409, exc.message) from exc
     payment.status = "succeeded"
@@ -309,6 +346,18 @@ def _sandbox_payment_of(buyer: User, payment_id: int) -> Payment:
 
 def _order_awaiting_payment(payment: Payment):
     order = db.session.get(Order, payment.order_id)
+    if payment.milestone_id is not None:  # a milestone's own payment: that milestone must wait for it
+        milestone = db.session.get(Milestone, payment.milestone_id)
+        if order.status in ("completed", "cancelled") or milestone.status not in (
+            "planned",
+            "funding_required",
+        ):
+            raise PaymentError(
+                409,
+                f"Milestone {milestone.seq} of order {order.number} cannot be paid: "
+                f"it is {milestone.status.replace('_', ' ')}.",
+            )
+        return order
     if order.status != "awaiting_payment":
         raise PaymentError(
             409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}."

@@ -20,6 +20,9 @@ class MarketplaceSettings(TenantModel):
         sa.CheckConstraint("commission_min_fee_minor >= 0", name="commission_min_fee"),
         sa.CheckConstraint("payment_provider in ('sandbox', 'stripe')", name="payment_provider"),
         sa.CheckConstraint("payout_schedule in ('manual', 'daily', 'weekly')", name="payout_schedule"),
+        sa.CheckConstraint(
+            "milestone_auto_release_days BETWEEN 1 AND 90", name="milestone_auto_release_days"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -44,6 +47,8 @@ class MarketplaceSettings(TenantModel):
     auto_complete_days: Mapped[int] = mapped_column(default=3, server_default="3")
     clearance_days: Mapped[int] = mapped_column(default=7, server_default="7")
     cancellation_auto_resolve_days: Mapped[int] = mapped_column(default=2, server_default="2")
+    # A submitted milestone the buyer leaves untouched this long is accepted and released (#15).
+    milestone_auto_release_days: Mapped[int] = mapped_column(default=14, server_default="14")
     payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
     # When on, a seller's "publish" sends the gig to the console's moderation queue.
     gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.ledger import services as ledger
 from app.ledger.verify import verify
-from app.orders import services
+from app.orders import milestones, services
 from app.orders.models import CancellationRequest, Order, OrderEvent
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
@@ -340,13 +340,25 @@ def test_offer_with_milestones_becomes_an_order(acme, market, in_tenant):
             services.accept_offer(user(m.buyer_id), offer.id)
         assert again.value.current_status == "accepted"
         db.session.rollback()
+        # Issue #15: the checkout funds the first milestone only; each is then submitted,
+        # accepted and released on its own (tests/orders/test_milestones.py has the whole flow).
         services.mark_paid(order.id, "pay_offer")
         db.session.commit()
-        assert money_snapshot(order.id)["escrow"] == 30000
+        assert money_snapshot(order.id)["escrow"] == 10000
         services.submit_requirements(user(m.buyer_id), order.id, "Go")
-        services.deliver(user(m.seller_id), order.id, "Done")
-        services.complete(user(m.buyer_id), order.id)
         db.session.commit()
+        with pytest.raises(services.OrderStateError) as whole:
+            services.deliver(user(m.seller_id), order.id, "Done")
+        assert whole.value.code == "use_milestones"
+        db.session.rollback()
+        first, second = order.milestones
+        milestones.submit_milestone(user(m.seller_id), order.id, first.id, "Logo done")
+        milestones.accept_milestone(user(m.buyer_id), order.id, first.id)
+        services.mark_paid(order.id, "pay_offer_2", milestone_id=second.id)
+        milestones.submit_milestone(user(m.seller_id), order.id, second.id, "The rest")
+        milestones.accept_milestone(user(m.buyer_id), order.id, second.id)
+        db.session.commit()
+        assert _order(order.id).status == "completed"
         assert money_snapshot(order.id)["transactions"] == {"payment": 2, "release": 2}
         assert verify().ok
 

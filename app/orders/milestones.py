@@ -1,0 +1,539 @@
+"""The milestone engine: an engagement paid milestone by milestone out of escrow.
+
+Serves custom offers with several milestones now and job contracts later (issue #15, see
+docs/design/jobs-and-contracts.md); a one-milestone gig order keeps the order-level
+deliver / revision / complete flow of ``app.orders.services``.
+
+The state machine is data (``TRANSITIONS``): every move goes through ``_move``, which
+refuses (409, ``OrderStateError`` naming the milestone's current state) a move the table
+does not list for that actor. Moves lock the order row first (``services.lock_order``), so
+of two concurrent steps on one order (accept vs an operator's refund or cancel) exactly one
+applies and the other sees the new state.
+
+Money: funding posts the milestone's payment into the order's escrow; accepting releases
+that milestone's amount (less refunds) to the seller minus commission in the same
+transaction, and the milestone is ``paid``. Every posting carries the milestone's id and
+the ledger refuses one that would take out of escrow more than that milestone put in
+(``app.ledger.services._check_milestone_escrow``): one milestone's money never pays another's.
+
+Events (outbox), besides the order-level ``order.paid`` (first funding) and
+``order.completed`` (last milestone paid):
+
+- ``milestone.funding_requested``, ``milestone.funded``, ``milestone.submitted``,
+  ``milestone.rejected`` (changes requested), ``milestone.accepted``,
+  ``milestone.auto_release_reminder``: payload ``{"order_id", "order_event_id",
+  "milestone_id"}`` (a timeline row, told in words by ``app.orders.announcements``, so the
+  order's conversation and notifications follow them like ``order.*`` steps);
+- ``escrow.funded`` ``{"order_id", "milestone_id", "amount_minor", "currency",
+  "payment_ref"}`` and ``escrow.released`` ``{"order_id", "milestone_id", "amount_minor",
+  "fee_minor", "seller_net_minor", "currency"}``: the money, for the payments and
+  reporting side.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.core.ids import parse_id
+from app.events import publish
+from app.ledger import services as ledger
+from app.orders import services
+from app.orders.models import Milestone, Order, OrderEvent
+from app.orders.services import OrderError, OrderNotFound, OrderStateError
+from tenants.db import db
+
+MAX_LINKS = 5
+MAX_LINK = 500
+REMINDER_DAYS = 2  # the auto-release reminder goes out this long before the release
+
+
+class Transition(NamedTuple):
+    source: str
+    target: str
+    who: tuple[str, ...]  # buyer, seller, payments, engine, job, operator, party
+    guard: str  # what must hold besides the state (documentation; checked in the step)
+    event: str | None
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("planned", "funding_required", ("buyer",), "", "milestone.funding_requested"),
+    Transition(
+        "funding_required",
+        "funded",
+        ("payments",),
+        "the captured amount equals the milestone's",
+        "milestone.funded",
+    ),
+    Transition("planned", "funded", ("payments",), "funded ahead", "milestone.funded"),
+    Transition(
+        "funded", "submitted", ("seller",), "order in progress; every DoD item ticked", "milestone.submitted"
+    ),
+    Transition("changes_requested", "submitted", ("seller",), "every DoD item ticked", "milestone.submitted"),
+    Transition("submitted", "changes_requested", ("buyer",), "feedback text", "milestone.rejected"),
+    Transition(
+        "submitted", "accepted", ("buyer", "job"), "job: auto_release_at passed", "milestone.accepted"
+    ),
+    Transition("accepted", "paid", ("engine",), "same transaction: ledger release", "escrow.released"),
+    # Refunds come from the order-level cancellation (mutual, auto-resolved, or operator):
+    # ``services._cancel`` refunds the held milestones latest first and releases the rest.
+    Transition("funded", "refunded", ("operator", "party"), "", "order.refunded"),
+    Transition("submitted", "refunded", ("operator", "party"), "", "order.refunded"),
+    Transition("changes_requested", "refunded", ("operator", "party"), "", "order.refunded"),
+    Transition("funded", "partially_refunded", ("operator", "party"), "", "order.refunded"),
+    Transition("submitted", "partially_refunded", ("operator", "party"), "", "order.refunded"),
+    Transition("changes_requested", "partially_refunded", ("operator", "party"), "", "order.refunded"),
+    # Reserved for the disputes issue (#16): listed, but no step leads here yet.
+    Transition("funded", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
+    Transition("submitted", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
+    Transition("changes_requested", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
+)
+
+STATE_LABELS = {
+    "planned": "Planned",
+    "funding_required": "Funding required",
+    "funded": "Funded",
+    "submitted": "Submitted",
+    "changes_requested": "Changes requested",
+    "accepted": "Accepted",
+    "paid": "Paid",
+    "refunded": "Refunded",
+    "partially_refunded": "Partially refunded",
+    "disputed": "Disputed",
+}
+FUNDABLE = ("planned", "funding_required")
+DONE = ("paid", "refunded", "partially_refunded")
+
+
+def allowed(source: str, target: str, who: str) -> Transition | None:
+    """The table's row for ``source -> target`` by ``who``, or None."""
+    for row in TRANSITIONS:
+        if row.source == source and row.target == target and who in row.who:
+            return row
+    return None
+
+
+def state_label(status: str) -> str:
+    return STATE_LABELS.get(status, status.replace("_", " "))
+
+
+def _state_error(m: Milestone, doing: str) -> OrderStateError:
+    return OrderStateError(
+        f"Milestone {m.seq} ({m.title}) is {state_label(m.status).lower()}: you cannot {doing} now.",
+        m.status,
+    )
+
+
+def _move(m: Milestone, target: str, who: str, doing: str) -> Transition:
+    row = allowed(m.status, target, who)
+    if row is None:
+        raise _state_error(m, doing)
+    m.status = target
+    return row
+
+
+def _milestone_of(order: Order, milestone_id: Any) -> Milestone:
+    mid = parse_id(milestone_id)
+    for m in order.milestones:
+        if m.id == mid:
+            return m
+    raise OrderNotFound({"milestone_id": "This order has no such milestone."})
+
+
+def _lock(user: User, order_id: Any, milestone_id: Any, role: str) -> tuple[Order, Milestone]:
+    """Lock an order ``user`` takes part in as ``role``, and one of its milestones."""
+    order = services._lock_for(user, order_id)
+    if order.party(user.id) != role:
+        raise services.OrderForbidden(f"Only the {role} can do this.")
+    milestone = _milestone_of(order, milestone_id)
+    if not order.uses_milestones:
+        raise OrderStateError(
+            f"Order {order.number} is worked as a whole: use deliver, revision and complete.",
+            order.status,
+            code="not_milestone_order",
+        )
+    return order, milestone
+
+
+def _step(order: Order, m: Milestone, kind: str, actor_id: int | None, event: str, data: dict | None = None):
+    """A timeline row ``milestone_<kind>`` and its outbox event (``order_event_id`` + ``milestone_id``)."""
+    order.version += 1
+    return services._record(
+        order,
+        f"milestone_{kind}",
+        actor_id,
+        {"milestone_id": m.id, "seq": m.seq, "title": m.title, **(data or {})},
+        event=event,
+        extra={"milestone_id": m.id},
+    )
+
+
+def _ensure_live(order: Order, doing: str) -> None:
+    if order.status in ("completed", "cancelled"):
+        raise services._state_error(order, doing)
+
+
+# --------------------------------------------------------------------------- funding
+
+
+def request_funding(
+    buyer: User, order_id: Any, milestone_id: Any, *, now: datetime | None = None
+) -> Milestone:
+    """The buyer asks to fund a milestone (``planned -> funding_required``); flushes.
+
+    Funding one that already requires funding changes nothing (the buyer opens its checkout
+    again). Publishes ``milestone.funding_requested``. Raises OrderNotFound, OrderForbidden
+    (not the buyer), OrderStateError (the order is finished or the milestone already funded).
+    """
+    order, m = _lock(buyer, order_id, milestone_id, "buyer")
+    _ensure_live(order, "fund a milestone")
+    if m.status == "funding_required":
+        return m
+    _move(m, "funding_required", "buyer", "fund it")
+    m.funding_requested_at = services._now(now)
+    _step(order, m, "funding_requested", buyer.id, "milestone.funding_requested")
+    return m
+
+
+def fund_milestone(
+    buyer: User, order_id: Any, milestone_id: Any, *, now: datetime | None = None
+) -> Milestone:
+    """The buyer funds a milestone: its funding is requested (``request_funding``) and its
+    checkout opened with the tenant's provider; flushes. The milestone's ``checkout_url`` is
+    where the buyer pays (None when the provider could not start: try again). Funding is
+    confirmed later by payments (``mark_milestone_funded``). Raises as ``request_funding``.
+    """
+    m = request_funding(buyer, order_id, milestone_id, now=now)
+    m.checkout_url = services.checkout_url(m.order, m)
+    return m
+
+
+def mark_milestone_funded(
+    order_id: Any,
+    milestone_id: Any,
+    payment_ref: str,
+    *,
+    amount_minor: Any = None,
+    currency: Any = None,
+    now: datetime | None = None,
+) -> Order:
+    """The provider captured a milestone's payment (called by payments); flushes. Idempotent.
+
+    Posts the ledger payment keyed ``payment:<payment_ref>`` (clearing -> the order's escrow,
+    carrying the milestone's id) and moves the milestone to ``funded``. The first funding
+    of an order awaiting payment moves it to ``awaiting_requirements`` (``order.paid``).
+    Publishes ``escrow.funded`` and ``milestone.funded``.
+
+    The same ``payment_ref`` again returns the order and moves nothing. Raises
+    OrderNotFound; OrderError ``amount_mismatch`` (amount or currency not the milestone's);
+    OrderStateError ``already_paid`` (funded by another payment) or for a finished order —
+    the payments domain refunds such a payment.
+    """
+    if not isinstance(payment_ref, str) or not 0 < len(payment_ref) <= 200:
+        raise OrderError({"payment_ref": "A payment reference is required."})
+    order = services.lock_order(order_id)
+    m = _milestone_of(order, milestone_id)
+    if m.status not in FUNDABLE:
+        if m.payment_ref == payment_ref:
+            return order  # the same payment reported again
+        raise OrderStateError(
+            f"Milestone {m.seq} of order {order.number} is already funded.", m.status, code="already_paid"
+        )
+    _ensure_live(order, "pay for it")
+    services._check_expected(m.amount_minor, order.currency, amount_minor, currency)
+    now = services._now(now)
+    ledger.record_payment(order.id, m.id, order.buyer_id, m.amount_minor, order.currency, payment_ref)
+    _move(m, "funded", "payments", "fund it")
+    m.payment_ref = payment_ref
+    m.funded_at = now
+    if order.status == "awaiting_payment":
+        order.status = "awaiting_requirements"
+        order.paid_at = now
+        services._record(
+            order,
+            "paid",
+            order.buyer_id,
+            {"amount_minor": m.amount_minor, "payment_ref": payment_ref, "milestone_id": m.id},
+        )
+    publish(
+        "escrow.funded",
+        {
+            "order_id": order.id,
+            "milestone_id": m.id,
+            "amount_minor": m.amount_minor,
+            "currency": order.currency,
+            "payment_ref": payment_ref,
+        },
+    )
+    _step(order, m, "funded", order.buyer_id, "milestone.funded", {"amount_minor": m.amount_minor})
+    db.session.flush()
+    return order
+
+
+# --------------------------------------------------------------------------- work
+
+
+def _clean_links(links: Any, errors: dict) -> list[str]:
+    if links is None or links == "":
+        return []
+    if isinstance(links, str):
+        links = [line.strip() for line in links.splitlines() if line.strip()]
+    if not isinstance(links, list | tuple):
+        errors["links"] = "Give the links as a list."
+        return []
+    clean = []
+    for link in links:
+        if not isinstance(link, str) or not link.startswith(("https://", "http://")) or len(link) > MAX_LINK:
+            errors["links"] = f"Each link must be an http(s) address of at most {MAX_LINK} characters."
+            return []
+        clean.append(link.strip())
+    if len(clean) > MAX_LINKS:
+        errors["links"] = f"Give at most {MAX_LINKS} links."
+    return clean
+
+
+def submit_milestone(
+    seller: User,
+    order_id: Any,
+    milestone_id: Any,
+    message: Any,
+    links: Any = (),
+    files: list | tuple = (),
+    dod_done: Any = None,
+    *,
+    now: datetime | None = None,
+) -> Milestone:
+    """The seller submits a funded milestone's work (message, optional links and files, the
+    Definition-of-Done items ticked); flushes. ``funded | changes_requested -> submitted``.
+
+    Starts the auto-release clock (the tenant's ``milestone_auto_release_days``). Publishes
+    ``milestone.submitted``. Raises OrderError (no message, bad links or files, DoD items not
+    all ticked), OrderNotFound, OrderForbidden (not the seller), OrderStateError (the order
+    has not started, or the milestone is not funded / sent back).
+    """
+    errors: dict[str, str] = {}
+    text = services._text(
+        message, "message", errors, label="The message", max_len=services.MAX_TEXT, required=True
+    )
+    clean_links = _clean_links(links, errors)
+    files = list(files or ())
+    if len(files) > services.MAX_DELIVERY_FILES:
+        errors["files"] = f"Submit at most {services.MAX_DELIVERY_FILES} files."
+    elif any(not f.data for f in files):
+        errors["files"] = "A file is empty."
+    if errors:
+        raise OrderError(errors)
+    order, m = _lock(seller, order_id, milestone_id, "seller")
+    if m.status in ("funded", "changes_requested") and order.status != "in_progress":
+        raise services._state_error(order, "submit work")
+    if m.dod:
+        ticked = {parse_id(i) for i in (dod_done or ()) if parse_id(i) is not None}
+        if any(i + 1 not in ticked for i in range(len(m.dod))):
+            raise OrderError({"dod": "Tick every item of the Definition of Done before submitting."})
+    _move(m, "submitted", "seller", "submit it")
+    now = services._now(now)
+    stored = []
+    for f in files:
+        name = services._clean_filename(f.filename)
+        content_type = (f.content_type or "application/octet-stream").split(";", 1)[0].strip().lower()[:100]
+        key = services.storage.save(f.data, namespace="deliveries", filename=name, content_type=content_type)
+        stored.append({"key": key, "filename": name, "content_type": content_type, "size": len(f.data)})
+    m.submission_message = text
+    m.submission_links = clean_links
+    m.submission_files = stored
+    m.dod = [{**item, "done": True} for item in (m.dod or [])]
+    m.submitted_at = now
+    m.auto_release_at = now + timedelta(days=services.settings().milestone_auto_release_days)
+    _step(order, m, "submitted", seller.id, "milestone.submitted", {"links": len(clean_links)})
+    return m
+
+
+def request_changes(
+    buyer: User, order_id: Any, milestone_id: Any, feedback: Any, *, now: datetime | None = None
+) -> Milestone:
+    """The buyer sends a submitted milestone back with feedback (``submitted -> changes_requested``);
+    flushes. Stops the auto-release clock. Publishes ``milestone.rejected``. Raises OrderError
+    (no feedback), OrderNotFound, OrderForbidden, OrderStateError (not submitted)."""
+    errors: dict[str, str] = {}
+    text = services._text(
+        feedback, "feedback", errors, label="The feedback", max_len=services.MAX_TEXT, required=True
+    )
+    if errors:
+        raise OrderError(errors)
+    order, m = _lock(buyer, order_id, milestone_id, "buyer")
+    _move(m, "changes_requested", "buyer", "request changes")
+    m.feedback = text
+    m.changes_requested_at = services._now(now)
+    m.auto_release_at = None
+    _step(order, m, "changes_requested", buyer.id, "milestone.rejected", {"feedback": text})
+    return m
+
+
+# --------------------------------------------------------------------------- acceptance and release
+
+
+def _accept(order: Order, m: Milestone, actor_id: int | None, who: str, now: datetime) -> Milestone:
+    """``submitted -> accepted -> paid``: release this milestone's escrow, minus commission."""
+    _move(m, "accepted", who, "accept it")
+    m.accepted_at = now
+    m.auto_release_at = None
+    kind = "accepted" if actor_id is not None else "auto_accepted"
+    _step(order, m, kind, actor_id, "milestone.accepted")
+    amount = m.amount_minor - m.refunded_minor
+    release = ledger.release_escrow(order.id, m.id, order.seller_id, amount, order.currency)
+    if m.refunded_minor:
+        m.status = "partially_refunded"  # accepted after a partial refund (a split): the rest is paid
+    else:
+        _move(m, "paid", "engine", "release it")
+    m.paid_at = now
+    publish(
+        "escrow.released",
+        {
+            "order_id": order.id,
+            "milestone_id": m.id,
+            "amount_minor": amount,
+            "fee_minor": release.fee,
+            "seller_net_minor": release.seller_net,
+            "currency": order.currency,
+        },
+    )
+    if all(x.status in DONE for x in order.milestones):
+        order.status = "completed"
+        order.completed_at = now
+        order.auto_complete_at = None
+        order.version += 1
+        services._withdraw_pending_cancellation(order, now)
+        released = sum(x.amount_minor - x.refunded_minor for x in order.milestones if x.status in DONE)
+        services._record(
+            order,
+            "completed" if actor_id is not None else "auto_completed",
+            actor_id,
+            {"released_minor": released},
+            event="order.completed",
+        )
+    db.session.flush()
+    return m
+
+
+def accept_milestone(
+    buyer: User, order_id: Any, milestone_id: Any, *, now: datetime | None = None
+) -> Milestone:
+    """The buyer accepts a submitted milestone: its escrow is released to the seller minus
+    commission in this transaction and the milestone is ``paid``; flushes. The last milestone
+    paid completes the order (``order.completed``: the review window opens).
+
+    Publishes ``milestone.accepted`` and ``escrow.released``. Raises OrderNotFound,
+    OrderForbidden (not the buyer), OrderStateError (not submitted, e.g. still funded or
+    already paid or refunded).
+    """
+    order, m = _lock(buyer, order_id, milestone_id, "buyer")
+    return _accept(order, m, buyer.id, "buyer", services._now(now))
+
+
+def auto_release(milestone_id: Any, *, now: datetime | None = None) -> Milestone | None:
+    """Accept a submitted milestone whose ``auto_release_at`` has passed (job step); flushes.
+
+    Returns None, changing nothing, when it is no longer due (the buyer acted, or the
+    order was cancelled).
+    """
+    now = services._now(now)
+    mid = parse_id(milestone_id)
+    row = db.session.get(Milestone, mid) if mid else None
+    if row is None:
+        return None
+    order = services.lock_order(row.order_id)
+    m = _milestone_of(order, mid)
+    if m.status != "submitted" or m.auto_release_at is None or m.auto_release_at > now:
+        return None
+    if order.status in ("completed", "cancelled") or services.pending_cancellation(order) is not None:
+        return None
+    return _accept(order, m, None, "job", now)
+
+
+def milestones_due_for_auto_release(now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = services._now(now)
+    return list(
+        db.session.scalars(
+            sa.select(Milestone.id)
+            .where(Milestone.status == "submitted", Milestone.auto_release_at <= now)
+            .order_by(Milestone.auto_release_at)
+            .limit(limit)
+        )
+    )
+
+
+def remind_auto_release(milestone_id: Any, *, now: datetime | None = None) -> Milestone | None:
+    """Tell the buyer a submitted milestone will be released on its own soon (job step); flushes.
+
+    Once per submission (a timeline row names its ``auto_release_at``); publishes
+    ``milestone.auto_release_reminder``. Returns None when nothing was due.
+    """
+    now = services._now(now)
+    mid = parse_id(milestone_id)
+    row = db.session.get(Milestone, mid) if mid else None
+    if row is None:
+        return None
+    order = services.lock_order(row.order_id)
+    m = _milestone_of(order, mid)
+    if m.status != "submitted" or m.auto_release_at is None:
+        return None
+    if not now >= m.auto_release_at - timedelta(days=REMINDER_DAYS) or now >= m.auto_release_at:
+        return None
+    due = m.auto_release_at.isoformat()
+    sent = db.session.scalar(
+        sa.select(
+            sa.exists().where(
+                OrderEvent.order_id == order.id,
+                OrderEvent.kind == "milestone_auto_release_reminder",
+                OrderEvent.data["milestone_id"].as_integer() == m.id,
+                OrderEvent.data["auto_release_at"].as_string() == due,
+            )
+        )
+    )
+    if sent:
+        return None
+    _step(
+        order, m, "auto_release_reminder", None, "milestone.auto_release_reminder", {"auto_release_at": due}
+    )
+    return m
+
+
+def milestones_due_for_reminder(now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = services._now(now)
+    return list(
+        db.session.scalars(
+            sa.select(Milestone.id)
+            .where(
+                Milestone.status == "submitted",
+                Milestone.auto_release_at > now,
+                Milestone.auto_release_at <= now + timedelta(days=REMINDER_DAYS),
+            )
+            .order_by(Milestone.auto_release_at)
+            .limit(limit)
+        )
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def actions(order: Order, m: Milestone, party: str | None) -> list[str]:
+    """The steps ``party`` may take on ``m`` now (the order page's buttons and the API's)."""
+    if not order.uses_milestones or party is None or order.status in ("completed", "cancelled"):
+        return []
+    if party == "buyer":
+        if m.status in FUNDABLE:
+            return ["fund"]
+        if m.status == "submitted":
+            return ["accept", "request_changes"]
+    if party == "seller" and m.status in ("funded", "changes_requested") and order.status == "in_progress":
+        return ["submit"]
+    return []
+
+
+def escrow_held(order: Order, m: Milestone) -> int:
+    """What the ledger says this milestone holds in escrow."""
+    return int(ledger.milestone_escrow_balance(order.id, m.id, order.currency))
