@@ -188,6 +188,12 @@ ORDER_NOTIFICATIONS = {
     "order.completed": ("order_completed", True),
     "order.cancellation_requested": ("order_cancellation_requested", False),
     "order.cancelled": ("order_cancellation_accepted", True),
+    "milestone.funding_requested": ("milestone_funding_requested", False),
+    "milestone.funded": ("milestone_funded", True),
+    "milestone.submitted": ("milestone_submitted", False),
+    "milestone.rejected": ("milestone_rejected", False),
+    "milestone.accepted": ("milestone_accepted", True),
+    "milestone.auto_release_reminder": ("milestone_auto_release_reminder", True),
 }
 
 

@@ -139,6 +139,31 @@ _ORDER_TEXTS = {
         "Cancellation accepted",
         lambda d: f"{_who(d)} accepted the cancellation of {_order(d)}.",
     ),
+    # The milestone engine's steps (orders with milestones; job contracts later).
+    "milestone_funding_requested": (
+        "Milestone to fund",
+        lambda d: f"The next milestone of {_order(d)} is ready to be funded.",
+    ),
+    "milestone_funded": (
+        "Milestone funded",
+        lambda d: f"A milestone of {_order(d)} is funded: the work can start.",
+    ),
+    "milestone_submitted": (
+        "Milestone submitted",
+        lambda d: f"{_who(d)} submitted a milestone of {_order(d)} for your review.",
+    ),
+    "milestone_rejected": (
+        "Milestone changes asked",
+        lambda d: f"{_who(d)} asked for changes to a milestone of {_order(d)}.",
+    ),
+    "milestone_accepted": (
+        "Milestone accepted",
+        lambda d: f"A milestone of {_order(d)} was accepted and paid to the seller.",
+    ),
+    "milestone_auto_release_reminder": (
+        "Milestone release soon",
+        lambda d: f"A submitted milestone of {_order(d)} will be accepted automatically soon.",
+    ),
 }
 
 KINDS: dict[str, Kind] = {

@@ -411,3 +411,31 @@ def test_migration_maps_existing_statuses():
     # The table reserves "disputed" with no step leading to it from the engine's functions.
     assert milestones.allowed("funded", "disputed", "party") is not None
     assert Milestone.__table__.c.status.server_default.arg == "funding_required"
+
+
+def test_each_milestone_step_tells_the_other_side(acme, offer_in, in_tenant, run_jobs):
+    from app.notifications.models import Notification
+
+    m, order_id, (m1, _m2) = offer_in(acme)
+    with in_tenant(acme):
+        milestones.submit_milestone(user(m.seller_id), order_id, m1, "Here is the first part")
+        db.session.commit()
+    run_jobs()
+    with in_tenant(acme):
+        milestones.request_changes(user(m.buyer_id), order_id, m1, "Bigger logo, please")
+        db.session.commit()
+    run_jobs()
+    with in_tenant(acme):
+        kinds = {
+            (n.user_id, n.kind)
+            for n in db.session.scalars(sa.select(Notification).where(Notification.kind.like("milestone_%")))
+        }
+        assert (m.buyer_id, "milestone_submitted") in kinds and (
+            m.seller_id,
+            "milestone_submitted",
+        ) not in kinds
+        assert (m.seller_id, "milestone_rejected") in kinds and (
+            m.buyer_id,
+            "milestone_rejected",
+        ) not in kinds
+        assert (m.buyer_id, "milestone_funded") in kinds and (m.seller_id, "milestone_funded") in kinds
