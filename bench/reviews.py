@@ -488,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from app.search.services import index_state, reindex_tenant
         from tenants.db import db, tenant_context
+        from tenants.migrations import upgrade_tenant_schema
         from tenants.provisioning import create_tenant
         from tenants.resolver import get_tenant_by_slug
 
@@ -497,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             ref = create_tenant(
                 SLUG, "Review Bench", base_domain=current_app.config["BASE_DOMAIN"], options={}
             ).tenant
+        else:
+            upgrade_tenant_schema(ref.schema)  # a tenant kept from an older run: today's schema
         with db.engine.connect() as conn:
             existing = conn.exec_driver_sql(f'SELECT count(*) FROM "{ref.schema}".orders').scalar_one()
         wanted = HEAVY_GIG_REVIEWS + HEAVY_SELLER_REVIEWS + args.orders

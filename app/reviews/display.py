@@ -42,7 +42,9 @@ def listing(reviews: Iterable[Review], viewer: User | None) -> Listing:
     gig_ids = {r.gig_id for r in reviews if r.gig_id is not None}
     gigs = {}
     if gig_ids:
-        for gig in db.session.scalars(sa.select(Gig).where(Gig.id.in_(gig_ids))):
+        # Title and link only: not the packages, extras, images and FAQs a Gig loads eagerly.
+        lean = [sa.orm.lazyload(rel) for rel in (Gig.packages, Gig.extras, Gig.images, Gig.faqs)]
+        for gig in db.session.scalars(sa.select(Gig).where(Gig.id.in_(gig_ids)).options(*lean)):
             if can_view(gig, viewer):
                 gigs[gig.id] = gig
     voted: frozenset[int] = frozenset()
