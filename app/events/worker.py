@@ -219,9 +219,12 @@ class SchedulerThread(threading.Thread):
 
     def _acquire(self) -> None:
         self._release_stale_locks()
+        # The metadata (this host and pid) is written BEFORE the lock is taken: a worker killed
+        # right after taking it must leave a lock the next worker can tell is stale (written
+        # after, a kill in between left a lock nobody could claim until it expired).
+        self.scheduler.register_birth()
         if self.scheduler.acquire_locks():
-            # Its metadata names this process: the lock is stale once the process is gone.
-            self.scheduler.register_birth()
+            self.scheduler.save()  # now with the locks it holds
 
     def _release_stale_locks(self) -> None:
         scheduler = self.scheduler
