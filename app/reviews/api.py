@@ -258,9 +258,15 @@ class GigReviews(MethodView):
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
         )
-        pagination_parameters.item_count = page.total
-        schemas.preload_people(page.items)
-        return page.items
+        return _items(page, pagination_parameters)
+
+
+def _items(page, pagination_parameters) -> list:
+    """A page of reviews for a paginated response: the total in ``X-Pagination``, the people
+    the schema names loaded in one query."""
+    pagination_parameters.item_count = page.total
+    schemas.preload_people(page.items)
+    return page.items
 
 
 @blp.route(f"{GIG_ID}/reviews/summary")
@@ -300,9 +306,7 @@ class UserReviews(MethodView):
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
         )
-        pagination_parameters.item_count = page.total
-        schemas.preload_people(page.items)
-        return page.items
+        return _items(page, pagination_parameters)
 
 
 @blp.route(f"{USER_ID}/reviews/summary")

@@ -31,14 +31,21 @@ class Listing:
     voted: frozenset[int] = frozenset()
 
 
+def people_of(reviews: Iterable[Review]) -> dict[int, User]:
+    """The authors and subjects of ``reviews``, in one query (``{user_id: User}``)."""
+    user_ids = {r.author_id for r in reviews} | {r.subject_id for r in reviews}
+    if not user_ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))}
+
+
 def listing(reviews: Iterable[Review], viewer: User | None) -> Listing:
     """``reviews`` with their authors and subjects, their gigs (those ``viewer`` may see) and the
     ids of those ``viewer`` found helpful."""
     reviews = list(reviews)
     if not reviews:
         return Listing([])
-    user_ids = {r.author_id for r in reviews} | {r.subject_id for r in reviews}
-    people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))}
+    people = people_of(reviews)
     gig_ids = {r.gig_id for r in reviews if r.gig_id is not None}
     gigs = {}
     if gig_ids:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-import sqlalchemy as sa
 from marshmallow import fields, pre_dump, validate
 
 from app.accounts.models import SELLER_LEVELS, User
 from app.accounts.services import avatar_url
 from app.core.schema import Schema
-from app.reviews import services
+from app.reviews import display, services
 from app.reviews.models import RATING_MAX, RATING_MIN, REPLY_MAX, REPORT_REASONS, TEXT_MAX
 from tenants.db import db
 
@@ -168,9 +167,7 @@ DIRECTION_OF = {"seller": "of_seller", "buyer": "of_buyer"}
 def preload_people(reviews: Iterable) -> None:
     """Load the authors and subjects of ``reviews`` in one query (the schema then reads them
     from the session's identity map instead of one query per review)."""
-    ids = {r.author_id for r in reviews} | {r.subject_id for r in reviews}
-    if ids:
-        db.session.scalars(sa.select(User).where(User.id.in_(ids))).all()
+    display.people_of(list(reviews))
 
 
 class PersonSchema(Schema):
