@@ -73,6 +73,8 @@ def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
+    from app.contracts import api as contracts_api
+    from app.contracts import views as contract_views
     from app.core import api_docs, health
     from app.dashboard import views as dashboard_views
     from app.gigs import api as gigs_api
@@ -111,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
     app.register_blueprint(job_views.bp)
+    app.register_blueprint(contract_views.bp)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
@@ -129,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
         payments_api.blp,
         reviews_api.blp,
         jobs_api.blp,
+        contracts_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)
@@ -154,6 +158,8 @@ def _register_domain_hooks() -> None:
         seed_admin,
     )
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
+    from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
+    from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
@@ -223,6 +229,11 @@ def _register_domain_hooks() -> None:
     from app.reviews import views as review_views
 
     register_order_section(review_views.order_section)
+    # A contract's engagement (an order of kind "contract") is worked on the contract's page.
+    from app.contracts import views as contract_views
+    from app.orders.services import register_engagement_page
+
+    register_engagement_page("contract", contract_views.engagement_url)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 

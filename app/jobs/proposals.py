@@ -9,7 +9,7 @@ State machine (``PROPOSAL_TRANSITIONS``; a refused step is a 409 naming ``curren
 | submitted, archived | shortlisted | the client | |
 | submitted, shortlisted | archived | the client | |
 | submitted, shortlisted, archived | declined | the client (optional message) | ``proposal.declined`` |
-| submitted, shortlisted | hired | contracts (a later slice) | |
+| submitted, shortlisted | hired | contracts (``mark_hired``: contract accepted) | ``proposal.accepted`` |
 
 Editing (cover letter, answers, price, delivery) is the freelancer's while the proposal is
 submitted or shortlisted and the job open. Events (outbox), payload ``{"proposal_id",
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import PortfolioItem, User
 from app.accounts.services import require_verified
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.ids import parse_id
 from app.events import publish
 from app.jobs import matching
 from app.jobs.models import LIVE_PROPOSAL_STATUSES, MAX_MILESTONES, Job, Proposal
@@ -343,6 +344,43 @@ def review_proposal(client: User, proposal_id: int, to: str, *, message: str = "
     db.session.flush()
     if to == "declined":
         publish("proposal.declined", {"proposal_id": proposal.id, "job_id": proposal.job_id})
+    return proposal
+
+
+def lock_proposal(proposal_id: Any) -> Proposal:
+    """The proposal, locked FOR UPDATE, for contracts. ProposalNotFound."""
+    pid = parse_id(proposal_id)
+    proposal = (
+        db.session.scalar(
+            sa.select(Proposal)
+            .where(Proposal.id == pid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if pid
+        else None
+    )
+    if proposal is None:
+        raise ProposalNotFound("This proposal does not exist.")
+    return proposal
+
+
+def check_hireable(proposal: Proposal) -> None:
+    """409 unless the proposal can still be hired (submitted or shortlisted)."""
+    if PROPOSAL_TRANSITIONS.get((proposal.status, "hired")) != "contracts":
+        raise ProposalStateError(
+            f"This proposal is {STATUS_LABELS[proposal.status].lower()}: it cannot be hired.",
+            extra={"current_status": proposal.status},
+        )
+
+
+def mark_hired(proposal_id: Any, *, now: datetime) -> Proposal:
+    """The freelancer accepted the contract made from this proposal; publishes ``proposal.accepted``."""
+    proposal = lock_proposal(proposal_id)
+    _move(proposal, "hired", "contracts")
+    proposal.updated_at = now
+    db.session.flush()
+    publish("proposal.accepted", {"proposal_id": proposal.id, "job_id": proposal.job_id})
     return proposal
 
 

@@ -12,8 +12,9 @@ State machine (``JOB_TRANSITIONS``, consulted by ``_move``):
 | --- | --- | --- | --- |
 | draft | open | the client (``publish_job``) | ``job.posted`` ``{"job_id"}`` |
 | draft, open | cancelled | the client (``close_job``) | |
-| open | in_progress | contracts (hiring, a later slice) | |
-| in_progress | completed, cancelled | contracts (ending, a later slice) | |
+| open | in_progress | contracts (``hire_for_job``: an offer accepted) | ``job.filled`` |
+| in_progress | open | contracts (``reopen_job``: the contract was called off before it started) | |
+| in_progress | completed | contracts (``complete_job``: the contract ended) | |
 
 Search: jobs use PostgreSQL full-text search (the generated ``jobs.search_document`` and a
 GIN index limited to open jobs), not the per-tenant Whoosh index of gigs. Why: job search
@@ -93,6 +94,7 @@ JOB_TRANSITIONS: dict[tuple[str, str], str] = {
     ("draft", "cancelled"): "client",
     ("open", "cancelled"): "client",
     ("open", "in_progress"): "contracts",
+    ("in_progress", "open"): "contracts",
     ("in_progress", "completed"): "contracts",
     ("in_progress", "cancelled"): "contracts",
 }
@@ -509,6 +511,50 @@ def get_job(viewer: User | None, job_id: int) -> Job:
     job = db.session.get(Job, job_id)
     if job is None or not can_view(viewer, job):
         raise JobNotFound("This job does not exist.")
+    return job
+
+
+# --------------------------------------------------------------------------- what contracts do to jobs
+
+
+def lock_job(job_id: int) -> Job:
+    """The job, locked FOR UPDATE (contracts hire one freelancer at a time). JobNotFound."""
+    job = db.session.scalar(
+        sa.select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if job is None:
+        raise JobNotFound("This job does not exist.")
+    return job
+
+
+def hire_for_job(job_id: int, proposal_id: int | None, *, now: datetime) -> Job:
+    """A contract on the job was accepted: open -> in progress; publishes ``job.filled``
+    (``app.notifications.events`` tells the other live proposals). 409 when not open."""
+    job = lock_job(job_id)
+    _move(job, "in_progress", "filled")
+    job.updated_at = now
+    db.session.flush()
+    publish("job.filled", {"job_id": job.id, "proposal_id": proposal_id})
+    return job
+
+
+def reopen_job(job_id: int, *, now: datetime) -> Job:
+    """The job's contract was called off before it started: in progress -> open again."""
+    job = lock_job(job_id)
+    if job.status == "in_progress":
+        _move(job, "open", "reopened")
+        job.updated_at = now
+        db.session.flush()
+    return job
+
+
+def complete_job(job_id: int, *, now: datetime) -> Job:
+    """The job's contract ended: in progress -> completed (idempotent)."""
+    job = lock_job(job_id)
+    if job.status == "in_progress":
+        _move(job, "completed", "completed")
+        job.closed_at = now
+        db.session.flush()
     return job
 
 

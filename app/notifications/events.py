@@ -49,7 +49,15 @@ each handler reads the row fresh and tells only what is still true:
 - ``proposal.declined`` ``{"proposal_id", "job_id"}``: the freelancer gets
   ``proposal_declined`` with the client's optional message;
 - ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: the freelancer gets
-  ``job_invite`` (unless already answered).
+  ``job_invite`` (unless already answered);
+- ``job.filled`` ``{"job_id", "proposal_id"}``: every other live proposal's freelancer gets
+  ``job_filled``.
+
+Contracts (``app/contracts/services.py``), payload ``{"contract_id", ...}``, de-duplicated by
+``event:<id>``: ``contract.offered`` (the freelancer), ``contract.declined`` (the client),
+``contract.withdrawn`` (the freelancer), ``contract.created`` (the client: sign the SoW),
+``contract.signed`` (the other party), ``contract.activated`` (both), ``contract.ended``
+(the other party, or both when the marketplace ended it).
 
 The event's tenant is bound when a handler runs, and every row (review, window, user) is
 read in that tenant: a user of another tenant with an equal id is never told.
@@ -63,6 +71,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import SELLER_LEVELS, User
+from app.contracts.models import Contract
 from app.events import handles
 from app.gigs.models import Gig
 from app.jobs.models import Job, JobInvite, Proposal
@@ -466,3 +475,74 @@ def notify_job_invite(event) -> None:
     }
     url = path_for("jobs.job_page", job_id=job.id)
     notify(invite.freelancer_id, "job_invite", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("job.filled")
+def notify_job_filled(event) -> None:
+    payload = event.payload or {}
+    job = db.session.get(Job, payload.get("job_id"))
+    if job is None:
+        return
+    others = db.session.scalars(
+        sa.select(Proposal).where(
+            Proposal.job_id == job.id,
+            Proposal.status.in_(("submitted", "shortlisted", "archived")),
+            Proposal.id != (payload.get("proposal_id") or 0),
+        )
+    )
+    data = {"job_id": job.id, "job_title": job.title}
+    url = path_for("jobs.my_proposals")
+    for proposal in others:
+        notify(proposal.freelancer_id, "job_filled", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+# --- contracts ------------------------------------------------------------------------
+
+# event -> (kind, who is told: "client", "freelancer", "other", "both")
+CONTRACT_NOTIFICATIONS = {
+    "contract.offered": ("contract_offered", "freelancer"),
+    "contract.declined": ("contract_declined", "client"),
+    "contract.withdrawn": ("contract_withdrawn", "freelancer"),
+    "contract.created": ("contract_created", "client"),
+    "contract.signed": ("contract_signed", "other"),
+    "contract.activated": ("contract_activated", "both"),
+    "contract.ended": ("contract_ended", "other"),
+}
+
+
+def notify_contract_step(event) -> None:
+    payload = event.payload or {}
+    contract = db.session.get(Contract, payload.get("contract_id"))
+    if contract is None:
+        return
+    kind, who = CONTRACT_NOTIFICATIONS[event.name]
+    actor_id = {
+        "contract.offered": contract.client_id,
+        "contract.withdrawn": contract.client_id,
+        "contract.declined": contract.freelancer_id,
+        "contract.created": contract.freelancer_id,
+        "contract.signed": payload.get("user_id"),
+        "contract.ended": contract.ended_by,
+    }.get(event.name)
+    if who == "client":
+        recipients = [contract.client_id]
+    elif who == "freelancer":
+        recipients = [contract.freelancer_id]
+    elif who == "other" and actor_id is not None:
+        recipients = [uid for uid in (contract.client_id, contract.freelancer_id) if uid != actor_id]
+    else:
+        recipients = [contract.client_id, contract.freelancer_id]
+    data = {"contract_id": contract.id, "title": contract.title[:80], "actor_name": _name(actor_id)}
+    if event.name == "contract.declined" and contract.decline_reason:
+        data["reason"] = contract.decline_reason
+    if event.name == "contract.ended":
+        data["status"] = contract.status
+        if contract.end_reason:
+            data["reason"] = contract.end_reason
+    url = path_for("contracts.contract_page", contract_id=contract.id)
+    for user_id in recipients:
+        notify(user_id, kind, data, url=url, dedupe_key=f"event:{event.id}")
+
+
+for _event_name in CONTRACT_NOTIFICATIONS:
+    handles(_event_name)(notify_contract_step)

@@ -54,6 +54,11 @@ def _job(data: dict) -> str:
     return f"“{title}”" if title else f"job #{data['job_id']}"
 
 
+def _contract(data: dict) -> str:
+    title = data.get("title")
+    return f"contract C-{data['contract_id']}" + (f" (“{title}”)" if title else "")
+
+
 def _first_upper(text: str) -> str:
     """``text`` with its first letter capitalised and the rest as written (a gig title keeps its
     capitals, which ``str.capitalize`` would lower)."""
@@ -354,6 +359,82 @@ KINDS: dict[str, Kind] = {
                 lambda d: f"{_who(d, 'A client')} invited you to apply to {_job(d)}.",
                 "See the job",
             ),
+            "job_filled": (
+                "A job you applied to was filled",
+                lambda d: f"{_first_upper(_job(d))} was filled: the client hired another freelancer.",
+                "See your proposals",
+            ),
+        }.items()
+    },
+    # Contracts (app/contracts/services.py): handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="jobs",
+            default_in_app=True,
+            default_email=email,
+            required=("contract_id",),
+            render=render,
+            group_key=lambda d: f"contract:{int(d['contract_id'])}",
+            action_label=action,
+        )
+        for name, (label, render, action, email) in {
+            "contract_offered": (
+                "A contract offer for you",
+                lambda d: f"{_who(d, 'A client')} offered you a contract: {_contract(d)}.",
+                "See the offer",
+                True,
+            ),
+            "contract_declined": (
+                "Your contract offer was declined",
+                lambda d: (
+                    f"{_who(d, 'The freelancer')} declined your offer {_contract(d)}"
+                    + (f": {_snippet(d['reason'], 300)}" if d.get("reason") else ".")
+                ),
+                "See the contract",
+                True,
+            ),
+            "contract_withdrawn": (
+                "A contract offer was withdrawn",
+                lambda d: f"The offer {_contract(d)} was withdrawn.",
+                "See the contract",
+                False,
+            ),
+            "contract_created": (
+                "Your offer was accepted: sign the Statement of Work",
+                lambda d: (
+                    f"{_who(d, 'The freelancer')} accepted {_contract(d)}: "
+                    "sign the Statement of Work to start."
+                ),
+                "Sign the Statement of Work",
+                True,
+            ),
+            "contract_signed": (
+                "The other party signed the Statement of Work",
+                lambda d: f"{_who(d)} signed the Statement of Work of {_contract(d)}.",
+                "See the contract",
+                False,
+            ),
+            "contract_activated": (
+                "A contract started",
+                lambda d: (
+                    f"{_first_upper(_contract(d))} is signed by both and active: "
+                    "milestone 1 is waiting for funding."
+                ),
+                "See the contract",
+                True,
+            ),
+            "contract_ended": (
+                "A contract ended",
+                lambda d: (
+                    f"{_first_upper(_contract(d))} ended"
+                    + (f" ({d['status']})" if d.get("status") else "")
+                    + (f": {_snippet(d['reason'], 300)}" if d.get("reason") else ".")
+                ),
+                "See the contract",
+                True,
+            ),
         }.items()
     },
 }
@@ -363,7 +444,7 @@ CATEGORIES = (
     ("orders", "Orders"),
     ("reviews", "Reviews and seller level"),
     ("gigs", "Gigs"),
-    ("jobs", "Jobs and proposals"),
+    ("jobs", "Jobs, proposals and contracts"),
     ("account", "Account"),
 )
 

@@ -86,6 +86,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("funded", "partially_refunded", ("operator", "party"), "", "order.refunded"),
     Transition("submitted", "partially_refunded", ("operator", "party"), "", "order.refunded"),
     Transition("changes_requested", "partially_refunded", ("operator", "party"), "", "order.refunded"),
+    # Ending a contract drops the milestones that hold no money (``end_engagement``).
+    Transition("planned", "cancelled", ("party", "operator"), "the engagement ends", None),
+    Transition("funding_required", "cancelled", ("party", "operator"), "the engagement ends", None),
     # Reserved for the disputes issue (#16): listed, but no step leads here yet.
     Transition("funded", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
     Transition("submitted", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
@@ -103,9 +106,12 @@ STATE_LABELS = {
     "refunded": "Refunded",
     "partially_refunded": "Partially refunded",
     "disputed": "Disputed",
+    "cancelled": "Cancelled",
 }
 FUNDABLE = ("planned", "funding_required")
-DONE = ("paid", "refunded", "partially_refunded")
+DONE = ("paid", "refunded", "partially_refunded", "cancelled")
+# Work the buyer has not judged yet: ending the engagement alone would take it from the seller.
+UNDER_REVIEW = ("submitted", "changes_requested", "accepted", "disputed")
 
 
 def allowed(source: str, target: str, who: str) -> Transition | None:
@@ -250,8 +256,12 @@ def mark_milestone_funded(
     m.payment_ref = payment_ref
     m.funded_at = now
     if order.status == "awaiting_payment":
-        order.status = "awaiting_requirements"
+        # A contract's scope is its Statement of Work: the work starts with the first funding.
+        # An offer's seller waits for the buyer's requirements first.
+        order.status = "in_progress" if order.kind == "contract" else "awaiting_requirements"
         order.paid_at = now
+        if order.kind == "contract":
+            order.due_at = max((x.due_at for x in order.milestones if x.due_at), default=None)
         services._record(
             order,
             "paid",
@@ -515,6 +525,181 @@ def milestones_due_for_reminder(now: datetime | None = None, limit: int = 500) -
             .limit(limit)
         )
     )
+
+
+# --------------------------------------------------------------------------- engagements of other domains
+
+
+class PlannedMilestone(NamedTuple):
+    title: str
+    amount_minor: int
+    description: str = ""
+    due_at: datetime | None = None
+    dod: tuple[str, ...] = ()
+
+
+MAX_ENGAGEMENT_MILESTONES = 10
+
+
+def open_engagement(
+    kind: str,
+    buyer_id: int,
+    seller_id: int,
+    title: str,
+    currency: str,
+    planned: list[PlannedMilestone],
+    *,
+    delivery_days: int,
+    now: datetime | None = None,
+) -> Order:
+    """An engagement worked milestone by milestone for another domain (``kind="contract"``:
+    a job contract, whose terms that domain has checked); flushes.
+
+    The order awaits payment with its first milestone ``funding_required`` (its funding is
+    requested at once: ``milestone.funding_requested``) and the others ``planned``. Publishes
+    ``order.placed`` (the order's conversation opens). Raises OrderError for terms that break
+    the engine's own rules (no milestone, too many, an amount not positive).
+    """
+    if kind != "contract":
+        raise OrderError({"kind": "Only contracts open engagements here."})
+    if not 1 <= len(planned) <= MAX_ENGAGEMENT_MILESTONES:
+        raise OrderError({"milestones": f"Give 1 to {MAX_ENGAGEMENT_MILESTONES} milestones."})
+    if any(not isinstance(p.amount_minor, int) or p.amount_minor <= 0 for p in planned):
+        raise OrderError({"milestones": "Every milestone needs an amount above zero."})
+    total = sum(p.amount_minor for p in planned)
+    now = services._now(now)
+    order = Order(
+        kind=kind,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        title=title[: services.MAX_TITLE],
+        quantity=1,
+        extras=[],
+        currency=currency,
+        subtotal_minor=total,
+        total_minor=total,
+        status="awaiting_payment",
+        delivery_days=max(1, min(365, delivery_days)),
+        revisions_allowed=-1,
+        revisions_used=0,
+    )
+    order.milestones = [
+        Milestone(
+            seq=i,
+            title=p.title[:200],
+            amount_minor=p.amount_minor,
+            description=p.description,
+            due_at=p.due_at,
+            dod=[{"text": text, "done": False} for text in p.dod],
+            status="funding_required" if i == 1 else "planned",
+            funding_requested_at=now if i == 1 else None,
+        )
+        for i, p in enumerate(planned, start=1)
+    ]
+    db.session.add(order)
+    db.session.flush()
+    services._record(order, "placed", buyer_id, {"kind": kind, "total_minor": total, "currency": currency})
+    first = order.milestones[0]
+    _step(order, first, "funding_requested", buyer_id, "milestone.funding_requested")
+    return order
+
+
+def end_engagement(
+    actor: User, order_id: Any, reason: Any, *, operator: bool = False, now: datetime | None = None
+) -> Order:
+    """End an engagement worked milestone by milestone, as one of its parties (or, with
+    ``operator=True``, an admin); flushes.
+
+    Milestones funded but not yet submitted are refunded to the buyer in full (``refunded``,
+    ``order.refunded`` tells payments to give the money back at the provider); those never
+    funded are ``cancelled``; paid ones stay paid. The order is ``completed`` when some
+    milestone was paid (``order.completed``: the review window opens), else ``cancelled``
+    (``order.cancelled``). A pending cancellation request is withdrawn.
+
+    Work the buyer has not judged (a milestone submitted, sent back for changes, accepted or
+    disputed) is not the ending side's to take or give alone: refused with
+    OrderStateError ``work_under_review``; the parties agree on a split with a cancellation
+    request (``services.request_cancellation``) or accept the work first. Raises OrderError
+    (no reason), OrderNotFound, OrderForbidden, OrderStateError (finished or not milestone-worked).
+    """
+    errors: dict[str, str] = {}
+    text = services._text(
+        reason, "reason", errors, label="The reason", max_len=services.MAX_TEXT, required=True
+    )
+    if errors:
+        raise OrderError(errors)
+    if operator:
+        if not actor.is_admin:
+            raise services.OrderForbidden("Only the marketplace's operators can do this.")
+        order = services.lock_order(order_id)
+        who = "operator"
+    else:
+        order = services._lock_for(actor, order_id)
+        who = "party"
+    if not order.uses_milestones:
+        raise OrderStateError(
+            f"Order {order.number} is worked as a whole: cancel it instead.",
+            order.status,
+            code="not_milestone_order",
+        )
+    _ensure_live(order, "end it")
+    pending_review = [m for m in order.milestones if m.status in UNDER_REVIEW]
+    if pending_review and not operator:
+        m = pending_review[0]
+        raise OrderStateError(
+            f"Milestone {m.seq} ({m.title}) is {state_label(m.status).lower()}: accept it, or agree with "
+            "the other side on a split, before ending.",
+            m.status,
+            code="work_under_review",
+        )
+    now = services._now(now)
+    refunds, refunded = [], 0
+    for m in sorted(order.milestones, key=lambda m: m.seq, reverse=True):
+        if m.status in FUNDABLE:
+            _move(m, "cancelled", who, "end it")
+            continue
+        if m.status not in ("funded", "submitted", "changes_requested"):
+            continue
+        share = m.amount_minor - m.refunded_minor
+        ledger.refund_escrow(
+            order.id, m.id, order.buyer_id, share, order.currency, f"order:{order.id}:end:{m.id}"
+        )
+        m.refunded_minor += share
+        refunded += share
+        refunds.append({"milestone_id": m.id, "amount_minor": share})
+        _move(m, "refunded", who, "end it")
+        m.auto_release_at = None
+    request = services.pending_cancellation(order, for_update=True)
+    if request is not None:
+        request.status = "withdrawn"
+        request.responded_at = now
+    paid = any(m.status in ("paid", "partially_refunded") for m in order.milestones)
+    order.version += 1
+    order.auto_complete_at = None
+    if refunded:
+        services._record(
+            order,
+            "refunded",
+            actor.id,
+            {"refund_minor": refunded},
+            extra={"refund_minor": refunded, "refunds": refunds},
+        )
+    data = {
+        "reason": text,
+        "refund_minor": refunded,
+        "ended": True,
+        **({"by_operator": True} if operator else {}),
+    }
+    if paid:
+        order.status = "completed"
+        order.completed_at = now
+        services._record(order, "completed", actor.id, data, event="order.completed")
+    else:
+        order.status = "cancelled"
+        order.cancelled_at = now
+        services._record(order, "cancelled", actor.id, data, event="order.cancelled")
+    db.session.flush()
+    return order
 
 
 # --------------------------------------------------------------------------- reading

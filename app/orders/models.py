@@ -3,8 +3,8 @@
 An ``Order`` is an engagement with one or more ``Milestone`` rows, each funded
 into escrow and later released to the seller or refunded to the buyer through
 the ledger (``app/ledger``). A gig order has one milestone; a custom offer up
-to three (all funded at checkout in this issue; job contracts and hourly
-contracts will fund them one by one on the same tables).
+to three and a job contract's engagement (``kind="contract"``) up to ten, funded one
+by one (``app/orders/milestones.py``); hourly contracts will use the same tables.
 
 Money is integer minor units in the order's ``currency``. The rules live in
 ``app/orders/services.py``; the CHECK constraints here are the database's
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.db import TENANT_SCHEMA, TenantModel, tenant_table_args
 
-ORDER_KINDS = ("gig", "offer")
+# ``contract``: the engagement of a job contract (``app.contracts``), worked milestone by milestone.
+ORDER_KINDS = ("gig", "offer", "contract")
 ORDER_STATUSES = (
     "awaiting_payment",
     "awaiting_requirements",
@@ -33,7 +34,8 @@ ORDER_STATUSES = (
 ACTIVE_STATUSES = ("awaiting_payment", "awaiting_requirements", "in_progress", "delivered")
 # The milestone engine's states (``app.orders.milestones.TRANSITIONS`` says who moves them):
 # planned -> funding_required -> funded -> submitted <-> changes_requested -> accepted -> paid,
-# or refunded / partially_refunded; ``disputed`` is reserved for the disputes issue.
+# or refunded / partially_refunded; ``cancelled`` (never funded, dropped when a contract ends);
+# ``disputed`` is reserved for the disputes issue.
 MILESTONE_STATUSES = (
     "planned",
     "funding_required",
@@ -45,6 +47,7 @@ MILESTONE_STATUSES = (
     "refunded",
     "partially_refunded",
     "disputed",
+    "cancelled",
 )
 # A milestone in one of these holds its amount (less refunds) in escrow.
 MILESTONE_HELD_STATUSES = ("funded", "submitted", "changes_requested", "accepted", "disputed")

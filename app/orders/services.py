@@ -402,6 +402,21 @@ def order_sections(order: Order, viewer: User) -> list:
     return [html for html in (section(order, viewer) for section in _order_sections) if html]
 
 
+# Engagements another domain owns (a job contract) have their own page there; the order page
+# sends the browser to it (``register_engagement_page``, wired in ``app._register_domain_hooks``).
+_engagement_pages: dict[str, Callable[[Order], str | None]] = {}
+
+
+def register_engagement_page(kind: str, url_of: Callable[[Order], str | None]) -> None:
+    """Let the order page of an order of ``kind`` redirect to ``url_of(order)``."""
+    _engagement_pages[kind] = url_of
+
+
+def engagement_page(order: Order) -> str | None:
+    url_of = _engagement_pages.get(order.kind)
+    return url_of(order) if url_of is not None else None
+
+
 # The payments domain opens checkouts. It sits above orders in the domain graph (it confirms
 # payments by calling ``mark_paid``), so it registers ``start(order) -> url`` here at app setup
 # (``app._register_domain_hooks``).
@@ -965,6 +980,10 @@ def _cancel(
             {"refund_minor": "The refund is larger than what is in escrow."}, code="refund_exceeds_escrow"
         )
     released = _release_all(order)
+    if order.kind == "contract":  # a contract's milestones never funded end with it
+        for m in order.milestones:
+            if m.status in ("planned", "funding_required"):
+                m.status = "cancelled"
     order.status = "cancelled"
     order.cancelled_at = now
     order.auto_complete_at = None

@@ -131,6 +131,15 @@ def render_order_page(order_id: int, status: int = 200):
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order_page(order_id: int):
+    """The order page; an engagement another domain owns (a contract) opens on its own page."""
+    if request.args.get("view") != "order":
+        try:
+            order = services.get_order(_me(), order_id)
+        except services.OrderNotFound:
+            abort(404)
+        url = services.engagement_page(order)
+        if url is not None:
+            return redirect(url, 303)
     return _render_order(order_id)
 
 

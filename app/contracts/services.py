@@ -1,0 +1,891 @@
+"""Contracts: the client's offer, the freelancer's answer, the Statement of Work both sign,
+and ending the contract. Money moves only through the engagement's milestone engine
+(``app.orders.milestones``); this module never touches the ledger.
+
+State machine (``TRANSITIONS``; a refused step is a 409 naming ``current_status``):
+
+| from | to | who | event |
+| --- | --- | --- | --- |
+| (new) | offered | the client (from a proposal, or direct) | ``contract.offered`` |
+| offered | withdrawn | the client; the system when another offer is accepted | ``contract.withdrawn`` |
+| offered | declined | the freelancer (optional reason) | ``contract.declined`` |
+| offered | awaiting_signatures | the freelancer accepts: SoW made, job filled | ``contract.created`` |
+| awaiting_signatures | active | the second signature: engagement opens | ``contract.activated`` |
+| awaiting_signatures | cancelled | either party, before it starts (job reopens) | ``contract.ended`` |
+| active | completed / cancelled | the engagement finished (paid, ended, split) | ``contract.ended`` |
+
+Events (outbox), payload ``{"contract_id"}`` (``contract.signed`` adds ``"user_id"``;
+``contract.ended`` adds ``"order_id"`` and ``"status"``): ``app.notifications.events``
+tells the other party. The engagement's own steps (``order.*``, ``milestone.*``,
+``escrow.*``) come from the orders domain; ``app.contracts.events`` follows its
+``order.completed`` / ``order.cancelled`` to end the contract and complete the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.accounts.services import require_verified
+from app.contracts.models import LIVE_STATUSES, Contract, SowSignature, StatementOfWork
+from app.core import money
+from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.ids import parse_id
+from app.core.text import strip_controls
+from app.events import publish
+from app.jobs import proposals as job_proposals
+from app.jobs import services as jobs
+from app.jobs.models import Job, Proposal
+from app.orders import milestones as engine
+from app.orders import services as orders
+from app.orders.models import Order
+from app.settings.services import get_branding
+from tenants.db import db
+
+OFFER_DAYS = 14
+MAX_MILESTONES = engine.MAX_ENGAGEMENT_MILESTONES
+MAX_DOD = 10
+TITLE_MAX = 200
+SCOPE_MAX = 10_000
+TEXT_MAX = 2000
+DOD_MAX = 200
+MESSAGE_MAX = 2000
+MAX_TOTAL_MINOR = jobs.MAX_BUDGET_MINOR
+MAX_DUE_DAYS = 3 * 365
+
+STATUS_LABELS = {
+    "offered": "Offer sent",
+    "declined": "Declined",
+    "withdrawn": "Withdrawn",
+    "awaiting_signatures": "Awaiting signatures",
+    "active": "Active",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("offered", "withdrawn"): "client",
+    ("offered", "declined"): "freelancer",
+    ("offered", "awaiting_signatures"): "freelancer",
+    ("awaiting_signatures", "active"): "signatures",
+    ("awaiting_signatures", "cancelled"): "party",
+    ("active", "completed"): "engagement",
+    ("active", "cancelled"): "engagement",
+}
+NDA_TEXT = (
+    "Both parties keep confidential all non-public information the other shares for this contract, "
+    "during the contract and for two years after it ends."
+)
+IP_TEXT = (
+    "On payment of each milestone, the freelancer assigns to the client all rights in the work "
+    "delivered for it, and confirms the work is original or properly licensed."
+)
+NO_IP_TEXT = "The freelancer keeps the rights in the work and grants the client a licence to use it."
+
+
+class ContractError(DomainError):
+    code = "contract_invalid"
+
+
+class ContractNotFound(NotFound):
+    code = "contract_not_found"
+
+
+class ContractForbidden(Forbidden):
+    code = "contract_forbidden"
+
+
+class ContractStateError(Conflict):
+    code = "contract_state"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _state_error(contract: Contract, doing: str) -> ContractStateError:
+    return ContractStateError(
+        f"Contract {contract.number} is {status_label(contract.status).lower()}: you cannot {doing} now.",
+        extra={"current_status": contract.status},
+    )
+
+
+def _move(contract: Contract, to: str, who: str, doing: str) -> None:
+    allowed = TRANSITIONS.get((contract.status, to))
+    if allowed is None or (allowed != who and not (allowed == "party" and who in ("client", "freelancer"))):
+        raise _state_error(contract, doing)
+    contract.status = to
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- terms
+
+
+def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = f"{label} must be text."
+        return ""
+    text = strip_controls(value).strip()
+    if required and not text:
+        errors[field] = f"{label} is required."
+    elif len(text) > max_len:
+        errors[field] = f"{label} is too long (at most {max_len} characters)."
+    return text
+
+
+def _due_date(value: Any, field: str, errors: dict, today: date) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            errors[field] = "Give the due date as YYYY-MM-DD."
+            return None
+    else:
+        errors[field] = "Give the due date as YYYY-MM-DD."
+        return None
+    if day < today:
+        errors[field] = "The due date is in the past."
+    elif day > today + timedelta(days=MAX_DUE_DAYS):
+        errors[field] = "The due date is more than three years away."
+    return day.isoformat()
+
+
+def _bool(value: Any, field: str, errors: dict, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    errors[field] = "Answer true or false."
+    return default
+
+
+def clean_terms(data: Any, *, now: datetime) -> tuple[dict, int]:
+    """Check an offer's terms; the clean terms and their total, or ContractError with field
+    errors (milestones ``milestones.<i>.<field>``; ``total_minor`` when a given total is not
+    the milestones' sum)."""
+    if not isinstance(data, dict):
+        raise ContractError({"terms": "Give the terms as an object."})
+    errors: dict[str, str] = {}
+    today = now.date()
+    scope = _text(data.get("scope"), "scope", errors, label="The scope", max_len=SCOPE_MAX, required=True)
+    raw = data.get("milestones")
+    clean: list[dict] = []
+    if not isinstance(raw, list) or not raw or not all(isinstance(m, dict) for m in raw):
+        errors["milestones"] = (
+            "Give at least one milestone: {title, amount_minor, due_date, description, dod}."
+        )
+    elif len(raw) > MAX_MILESTONES:
+        errors["milestones"] = f"Give at most {MAX_MILESTONES} milestones."
+    else:
+        for i, m in enumerate(raw):
+            prefix = f"milestones.{i}"
+            title = _text(
+                m.get("title"), f"{prefix}.title", errors, label="The title", max_len=120, required=True
+            )
+            amount = m.get("amount_minor")
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+                errors[f"{prefix}.amount_minor"] = (
+                    "The amount must be a whole number of minor units above zero."
+                )
+                amount = 0
+            elif amount > MAX_TOTAL_MINOR:
+                errors[f"{prefix}.amount_minor"] = "The amount is too large."
+            description = _text(
+                m.get("description"),
+                f"{prefix}.description",
+                errors,
+                label="The deliverable",
+                max_len=TEXT_MAX,
+            )
+            dod_raw = m.get("dod") or []
+            dod: list[str] = []
+            if not isinstance(dod_raw, list) or not all(isinstance(x, str) for x in dod_raw):
+                errors[f"{prefix}.dod"] = "The Definition of Done is a list of texts."
+            elif len(dod_raw) > MAX_DOD:
+                errors[f"{prefix}.dod"] = f"Give at most {MAX_DOD} Definition-of-Done items."
+            else:
+                dod = [strip_controls(x).strip() for x in dod_raw if strip_controls(x).strip()]
+                if any(len(x) > DOD_MAX for x in dod):
+                    errors[f"{prefix}.dod"] = (
+                        f"Each Definition-of-Done item has at most {DOD_MAX} characters."
+                    )
+            due = _due_date(m.get("due_date"), f"{prefix}.due_date", errors, today)
+            clean.append(
+                {
+                    "title": title,
+                    "description": description,
+                    "amount_minor": amount,
+                    "due_date": due,
+                    "dod": dod,
+                }
+            )
+    total = sum(m["amount_minor"] for m in clean)
+    given = data.get("total_minor")
+    if given not in (None, "") and not errors.get("milestones"):
+        if isinstance(given, bool) or not isinstance(given, int):
+            errors["total_minor"] = "The total must be a whole number of minor units."
+        elif given != total:
+            errors["total_minor"] = f"The milestones add up to {total}, not {given}."
+    if total > MAX_TOTAL_MINOR:
+        errors["milestones"] = "The total is too large."
+    nda = _bool(data.get("nda"), "nda", errors, False)
+    ip = _bool(data.get("ip_assignment"), "ip_assignment", errors, True)
+    if errors:
+        raise ContractError(errors)
+    return {"scope": scope, "milestones": clean, "nda": nda, "ip_assignment": ip}, total
+
+
+def prefill_from_proposal(proposal: Proposal, job: Job) -> dict:
+    """Terms for the hire form: the proposal's milestones, with the deliverables and DoD of
+    the job's template when it has as many milestones."""
+    template = db.session.get(jobs.JobTemplate, job.template_id) if job.template_id else None
+    tmpl = (template.milestones or []) if template is not None else []
+    milestones = []
+    for i, m in enumerate(proposal.milestones or []):
+        t = tmpl[i] if len(tmpl) == len(proposal.milestones) else {}
+        milestones.append(
+            {
+                "title": m.get("title") or f"Milestone {i + 1}",
+                "description": t.get("deliverable", ""),
+                "amount_minor": m.get("amount_minor"),
+                "due_date": None,
+                "dod": list(t.get("dod", [])),
+            }
+        )
+    return {
+        "scope": job.description_source or job.title,
+        "milestones": milestones,
+        "nda": job.nda_required,
+        "ip_assignment": job.ip_assignment,
+    }
+
+
+# --------------------------------------------------------------------------- offers
+
+
+def _freelancer(user_id: Any) -> User:
+    uid = parse_id(user_id)
+    user = db.session.get(User, uid) if uid else None
+    if user is None or not user.is_active or user.seller_profile is None:
+        raise ContractError({"freelancer_id": "No freelancer with this id."})
+    return user
+
+
+def _new_contract(
+    client: User, freelancer: User, title: str, data: dict, *, job: Job | None, proposal: Proposal | None, now
+) -> Contract:
+    require_verified(client)
+    if not client.is_active:
+        raise ContractForbidden("Your account cannot hire.")
+    if freelancer.id == client.id:
+        raise ContractError({"freelancer_id": "You cannot hire yourself."})
+    terms, total = clean_terms(data, now=now)
+    errors: dict[str, str] = {}
+    message = _text(data.get("message"), "message", errors, label="The message", max_len=MESSAGE_MAX)
+    if errors:
+        raise ContractError(errors)
+    contract = Contract(
+        job_id=job.id if job else None,
+        proposal_id=proposal.id if proposal else None,
+        client_id=client.id,
+        freelancer_id=freelancer.id,
+        title=title[:TITLE_MAX],
+        payment_model="fixed",
+        currency=orders.marketplace_currency(),
+        total_minor=total,
+        terms=terms,
+        message=message,
+        status="offered",
+        offer_expires_at=now + timedelta(days=OFFER_DAYS),
+        created_at=now,
+    )
+    db.session.add(contract)
+    db.session.flush()
+    publish("contract.offered", {"contract_id": contract.id})
+    return contract
+
+
+def offer_from_proposal(
+    client: User, proposal_id: Any, data: dict, *, now: datetime | None = None
+) -> Contract:
+    """The client offers a contract to a proposal's freelancer (terms from the form); flushes.
+
+    Raises ContractError (bad terms), ProposalNotFound / 403 (not the client's job),
+    ProposalStateError (the proposal is not submitted or shortlisted), JobStateError (the job is
+    not open), ContractStateError (an offer to this proposal is already open).
+    """
+    now = _now(now)
+    proposal = job_proposals.get_proposal(client, proposal_id)
+    job = jobs.lock_job(proposal.job_id)
+    if job.client_id != client.id:
+        raise ContractForbidden("Only the job's client hires.")
+    if job.status != "open":
+        raise jobs._state_error(job, "hired for")
+    job_proposals.check_hireable(proposal)
+    open_offer = db.session.scalar(
+        sa.select(Contract).where(
+            Contract.proposal_id == proposal.id, Contract.status.in_(("offered", *LIVE_STATUSES))
+        )
+    )
+    if open_offer is not None:
+        raise ContractStateError(
+            f"You already sent an offer for this proposal (contract {open_offer.number}).",
+            extra={"current_status": open_offer.status},
+        )
+    freelancer = db.session.get(User, proposal.freelancer_id)
+    return _new_contract(client, freelancer, job.title, data, job=job, proposal=proposal, now=now)
+
+
+def direct_offer(
+    client: User, freelancer_id: Any, data: dict, *, job_id: Any = None, now: datetime | None = None
+) -> Contract:
+    """The client offers a contract straight to a freelancer (optionally for one of their open
+    jobs); flushes. ``data["title"]`` names it when there is no job. Raises ContractError,
+    JobNotFound / JobStateError."""
+    now = _now(now)
+    freelancer = _freelancer(freelancer_id)
+    job = None
+    if job_id not in (None, ""):
+        jid = parse_id(job_id)
+        job = jobs.get_own_job(client, jid) if jid else None
+        if job is None:
+            raise ContractError({"job_id": "No job of yours with this id."})
+        job = jobs.lock_job(job.id)
+        if job.status != "open":
+            raise jobs._state_error(job, "hired for")
+    errors: dict[str, str] = {}
+    title = _text(
+        data.get("title") if job is None else job.title, "title", errors, label="The title", max_len=TITLE_MAX
+    )
+    if job is None and len(title) < 5:
+        errors["title"] = "Give the contract a title of at least 5 characters."
+    if errors:
+        raise ContractError(errors)
+    return _new_contract(client, freelancer, title, data, job=job, proposal=None, now=now)
+
+
+def _lock(contract_id: Any) -> Contract:
+    cid = parse_id(contract_id)
+    contract = (
+        db.session.scalar(
+            sa.select(Contract)
+            .where(Contract.id == cid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if cid
+        else None
+    )
+    if contract is None:
+        raise ContractNotFound("This contract does not exist.")
+    return contract
+
+
+def _lock_for(user: User, contract_id: Any, role: str | None = None) -> Contract:
+    contract = _lock(contract_id)
+    party = contract.party(user.id)
+    if party is None:
+        raise ContractNotFound("This contract does not exist.")
+    if role is not None and party != role:
+        raise ContractForbidden(f"Only the {role} can do this.")
+    return contract
+
+
+def _expired(contract: Contract, now: datetime) -> bool:
+    return (
+        contract.status == "offered"
+        and contract.offer_expires_at is not None
+        and now >= contract.offer_expires_at
+    )
+
+
+def effective_status(contract: Contract, now: datetime | None = None) -> str:
+    """``expired`` for an offer past its time (it can no longer be accepted)."""
+    return "expired" if _expired(contract, _now(now)) else contract.status
+
+
+def withdraw_offer(client: User, contract_id: Any, *, now: datetime | None = None) -> Contract:
+    """The client takes an offer back; flushes. 409 unless offered."""
+    contract = _lock_for(client, contract_id, "client")
+    _move(contract, "withdrawn", "client", "withdraw the offer")
+    contract.responded_at = _now(now)
+    publish("contract.withdrawn", {"contract_id": contract.id})
+    return contract
+
+
+def decline_offer(
+    freelancer: User, contract_id: Any, reason: Any = "", *, now: datetime | None = None
+) -> Contract:
+    """The freelancer declines an offer (optional reason); flushes. 409 unless offered."""
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="The reason", max_len=1000)
+    if errors:
+        raise ContractError(errors)
+    contract = _lock_for(freelancer, contract_id, "freelancer")
+    _move(contract, "declined", "freelancer", "decline the offer")
+    contract.decline_reason = text or None
+    contract.responded_at = _now(now)
+    publish("contract.declined", {"contract_id": contract.id})
+    return contract
+
+
+def accept_offer(freelancer: User, contract_id: Any, *, now: datetime | None = None) -> Contract:
+    """The freelancer accepts an offer: the Statement of Work is generated for both to sign,
+    the job is filled (in progress; ``job.filled``), the proposal hired (``proposal.accepted``)
+    and the job's other open offers withdrawn; flushes. Publishes ``contract.created``.
+
+    Raises ContractNotFound, ContractForbidden (not the freelancer), ContractStateError (not
+    offered, or expired), JobStateError (the job was filled or closed meanwhile).
+    """
+    now = _now(now)
+    contract = _lock_for(freelancer, contract_id, "freelancer")
+    if _expired(contract, now):
+        raise ContractStateError(
+            "This offer has expired: ask the client for a new one.", extra={"current_status": "expired"}
+        )
+    require_verified(freelancer)
+    _move(contract, "awaiting_signatures", "freelancer", "accept the offer")
+    contract.responded_at = now
+    if contract.job_id is not None:
+        jobs.hire_for_job(contract.job_id, contract.proposal_id, now=now)
+        others = db.session.scalars(
+            sa.select(Contract)
+            .where(
+                Contract.job_id == contract.job_id, Contract.status == "offered", Contract.id != contract.id
+            )
+            .with_for_update()
+        ).all()
+        for other in others:
+            other.status = "withdrawn"
+            other.responded_at = now
+            publish("contract.withdrawn", {"contract_id": other.id})
+    if contract.proposal_id is not None:
+        job_proposals.mark_hired(contract.proposal_id, now=now)
+    db.session.flush()
+    _generate_sow(contract, now)
+    publish("contract.created", {"contract_id": contract.id})
+    return contract
+
+
+# --------------------------------------------------------------------------- the Statement of Work
+
+
+def _person(user: User) -> str:
+    return f"{user.display_name} (@{user.handle})" if user.handle else user.display_name
+
+
+def render_sow(contract: Contract, now: datetime) -> str:
+    """The SoW's text: scope, deliverables, the milestone schedule with amounts and due dates,
+    payment and fee, NDA and IP terms, ending. Plain text, so the hash is of what people read."""
+    client = db.session.get(User, contract.client_id)
+    freelancer = db.session.get(User, contract.freelancer_id)
+    settings = orders.settings()
+    branding = get_branding()
+    fmt = lambda minor: money.format(minor, contract.currency)  # noqa: E731
+    terms = contract.terms
+    lines = [
+        f"STATEMENT OF WORK — CONTRACT {contract.number}",
+        "",
+        f"Marketplace: {branding.name}",
+        f"Client: {_person(client)}",
+        f"Freelancer: {_person(freelancer)}",
+        f"Title: {contract.title}",
+    ]
+    if contract.job_id:
+        lines.append(f"Job: #{contract.job_id}")
+    lines += [
+        f"Date: {now.date().isoformat()}",
+        "",
+        "1. SCOPE",
+        "",
+        terms["scope"],
+        "",
+        "2. DELIVERABLES AND SCHEDULE",
+        "",
+    ]
+    for i, m in enumerate(terms["milestones"], start=1):
+        due = f", due {m['due_date']}" if m.get("due_date") else ""
+        lines.append(f"Milestone {i}: {m['title']} — {fmt(m['amount_minor'])}{due}")
+        if m.get("description"):
+            lines.append(f"  Deliverable: {m['description']}")
+        if m.get("dod"):
+            lines.append("  Definition of Done:")
+            lines += [f"  - {item}" for item in m["dod"]]
+        lines.append("")
+    fee = f"{settings.commission_bps / 100:g}% of each released milestone, at least " + fmt(
+        settings.commission_min_fee_minor
+    )
+    lines += [
+        f"Total: {fmt(contract.total_minor)} ({contract.currency})",
+        "",
+        "3. PAYMENT",
+        "",
+        "Each milestone is funded by the client into the marketplace's escrow before the work on it is "
+        "due. The freelancer submits the work; the client accepts it (the payment is released to the "
+        "freelancer) or asks for changes. A submitted milestone the client does not answer within "
+        f"{settings.milestone_auto_release_days} days is accepted and released automatically.",
+        f"Marketplace fee, deducted from the freelancer's payment: {fee} (the rate in force at release).",
+        "",
+        "4. CONFIDENTIALITY",
+        "",
+        NDA_TEXT if terms.get("nda") else "No confidentiality agreement beyond the marketplace's terms.",
+        "",
+        "5. INTELLECTUAL PROPERTY",
+        "",
+        IP_TEXT if terms.get("ip_assignment") else NO_IP_TEXT,
+        "",
+        "6. ENDING THE CONTRACT",
+        "",
+        "Either party may end the contract. Milestones funded but not submitted are refunded to the "
+        "client; submitted work is accepted, or split by agreement, before the contract ends.",
+        "",
+        "Signed electronically by typing their names:",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _generate_sow(contract: Contract, now: datetime) -> StatementOfWork:
+    body = render_sow(contract, now)
+    sow = StatementOfWork(
+        contract_id=contract.id, version=1, body=body, content_sha256=_sha256(body), created_at=now
+    )
+    db.session.add(sow)
+    db.session.flush()
+    return sow
+
+
+class SowIntegrityError(Conflict):
+    code = "sow_integrity"
+
+
+def statement_of(contract: Contract) -> StatementOfWork | None:
+    """The contract's SoW, its hash checked (SowIntegrityError when the text was altered)."""
+    sow = db.session.scalar(
+        sa.select(StatementOfWork)
+        .where(StatementOfWork.contract_id == contract.id)
+        .order_by(StatementOfWork.version.desc())
+        .limit(1)
+    )
+    if sow is not None and _sha256(sow.body) != sow.content_sha256:
+        raise SowIntegrityError("The Statement of Work does not match its recorded hash: contact support.")
+    return sow
+
+
+def signatures(sow: StatementOfWork | None) -> list[SowSignature]:
+    if sow is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(SowSignature).where(SowSignature.sow_id == sow.id).order_by(SowSignature.id)
+        )
+    )
+
+
+def signed_document(contract: Contract) -> str:
+    """The SoW with its signatures and hash (the download)."""
+    sow = statement_of(contract)
+    if sow is None:
+        raise ContractStateError(
+            "There is no Statement of Work until the freelancer accepts the offer.",
+            extra={"current_status": contract.status},
+        )
+    lines = [sow.body.rstrip("\n")]
+    for s in signatures(sow):
+        when = s.signed_at.isoformat(timespec="seconds")
+        lines.append(f"  {s.role.title()}: /{s.typed_name}/ — {when} from {s.ip or 'unknown'}")
+    if len(lines) == 1:
+        lines.append("  (not signed yet)")
+    lines += ["", f"SHA-256 of the statement above the signatures: {sow.content_sha256}"]
+    return "\n".join(lines) + "\n"
+
+
+def _normal(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def sign(
+    user: User,
+    contract_id: Any,
+    typed_name: Any,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    now: datetime | None = None,
+) -> SowSignature:
+    """A party signs the SoW by typing their name (as on their account); flushes. The second
+    signature activates the contract: its engagement opens with milestone 1 to fund.
+
+    Raises ContractError (name missing or not theirs), ContractNotFound, ContractStateError
+    (not awaiting signatures, or already signed by them).
+    """
+    errors: dict[str, str] = {}
+    name = _text(typed_name, "typed_name", errors, label="Your typed name", max_len=120, required=True)
+    if not errors and _normal(name) != _normal(user.display_name):
+        errors["typed_name"] = f"Type your name as it is on your account: {user.display_name}."
+    if errors:
+        raise ContractError(errors)
+    now = _now(now)
+    contract = _lock_for(user, contract_id)
+    if contract.status != "awaiting_signatures":
+        raise _state_error(contract, "sign")
+    sow = statement_of(contract)
+    existing = {s.user_id for s in signatures(sow)}
+    if user.id in existing:
+        raise ContractStateError(
+            "You have already signed this Statement of Work.", extra={"current_status": contract.status}
+        )
+    signature = SowSignature(
+        sow_id=sow.id,
+        user_id=user.id,
+        role=contract.party(user.id),
+        typed_name=name,
+        content_sha256=sow.content_sha256,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+        signed_at=now,
+    )
+    db.session.add(signature)
+    db.session.flush()
+    publish("contract.signed", {"contract_id": contract.id, "user_id": user.id})
+    if existing | {user.id} >= {contract.client_id, contract.freelancer_id}:
+        _activate(contract, now)
+    return signature
+
+
+def _due_at(day: str | None) -> datetime | None:
+    return datetime.combine(date.fromisoformat(day), time(23, 59), tzinfo=UTC) if day else None
+
+
+def _activate(contract: Contract, now: datetime) -> None:
+    planned = [
+        engine.PlannedMilestone(
+            title=m["title"],
+            amount_minor=m["amount_minor"],
+            description=m.get("description", ""),
+            due_at=_due_at(m.get("due_date")),
+            dod=tuple(m.get("dod", [])),
+        )
+        for m in contract.terms["milestones"]
+    ]
+    last_due = max((p.due_at for p in planned if p.due_at), default=None)
+    days = (last_due - now).days + 1 if last_due else 30
+    order = engine.open_engagement(
+        "contract",
+        contract.client_id,
+        contract.freelancer_id,
+        contract.title,
+        contract.currency,
+        planned,
+        delivery_days=days,
+        now=now,
+    )
+    _move(contract, "active", "signatures", "activate it")
+    contract.order_id = order.id
+    contract.activated_at = now
+    db.session.flush()
+    publish("contract.activated", {"contract_id": contract.id, "order_id": order.id})
+
+
+# --------------------------------------------------------------------------- ending
+
+
+def _finish(contract: Contract, status: str, actor_id: int | None, reason: str | None, now: datetime) -> None:
+    _move(contract, status, "engagement" if contract.status == "active" else "client", "end it")
+    contract.ended_at = now
+    contract.ended_by = actor_id
+    contract.end_reason = reason
+    if contract.job_id is not None:
+        if status == "cancelled" and contract.order_id is None:
+            jobs.reopen_job(contract.job_id, now=now)
+        else:
+            jobs.complete_job(contract.job_id, now=now)
+    db.session.flush()
+    publish(
+        "contract.ended",
+        {"contract_id": contract.id, "order_id": contract.order_id, "status": status},
+    )
+
+
+def end_contract(user: User, contract_id: Any, reason: Any, *, now: datetime | None = None) -> Contract:
+    """Either party ends the contract; flushes.
+
+    Before it starts (awaiting signatures) it is cancelled and the job reopens. Once active,
+    the engagement ends (``orders.milestones.end_engagement``): milestones funded but not
+    submitted are refunded to the client, unfunded ones dropped; the contract is completed if
+    any milestone was paid, else cancelled, and the job completed. Publishes ``contract.ended``.
+
+    Raises ContractError (no reason), ContractNotFound, ContractStateError (not live),
+    OrderStateError ``work_under_review`` (submitted work waits for the client's answer:
+    accept it or agree on a split first).
+    """
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="The reason", max_len=TEXT_MAX, required=True)
+    if errors:
+        raise ContractError(errors)
+    now = _now(now)
+    contract = _lock_for(user, contract_id)
+    if contract.status == "awaiting_signatures":
+        _finish(contract, "cancelled", user.id, text, now)
+        return contract
+    if contract.status != "active":
+        raise _state_error(contract, "end it")
+    order = engine.end_engagement(user, contract.order_id, text, now=now)
+    _finish(contract, "completed" if order.status == "completed" else "cancelled", user.id, text, now)
+    return contract
+
+
+def propose_split(
+    user: User, contract_id: Any, reason: Any, refund_minor: Any, *, now: datetime | None = None
+):
+    """Ask the other party to end the contract with the escrow split: ``refund_minor`` back to
+    the client, the rest released to the freelancer (the orders domain's cancellation request:
+    the other side accepts or declines; unanswered, it is accepted after the marketplace's
+    ``cancellation_auto_resolve_days``). Raises as ``orders.request_cancellation``."""
+    contract = _lock_for(user, contract_id)
+    if contract.status != "active":
+        raise _state_error(contract, "propose a split")
+    return orders.request_cancellation(user, contract.order_id, reason, refund_minor, now=now)
+
+
+def answer_split(user: User, contract_id: Any, accept: bool, *, now: datetime | None = None):
+    """Accept or decline the other party's split (the requester may withdraw it)."""
+    contract = _lock_for(user, contract_id)
+    if contract.status != "active":
+        raise _state_error(contract, "answer a split")
+    request = orders.respond_cancellation(user, contract.order_id, accept, now=now)
+    if accept:
+        sync_with_engagement(contract.order_id, now=now)
+    return request
+
+
+def sync_with_engagement(order_id: Any, *, now: datetime | None = None) -> Contract | None:
+    """End an active contract whose engagement finished (the last milestone paid, an agreed
+    split, an operator's cancellation): completed when work was paid, else cancelled.
+    Idempotent (``app.contracts.events`` runs it on ``order.completed`` / ``order.cancelled``)."""
+    oid = parse_id(order_id)
+    if oid is None:
+        return None
+    contract = db.session.scalar(
+        sa.select(Contract)
+        .where(Contract.order_id == oid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if contract is None or contract.status != "active":
+        return contract
+    order = db.session.get(Order, oid)
+    if order is None or order.status not in ("completed", "cancelled"):
+        return contract
+    paid = any(m.status in ("paid", "partially_refunded") for m in order.milestones)
+    _finish(contract, "completed" if paid else "cancelled", None, None, _now(now))
+    return contract
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_contract(user: User, contract_id: Any) -> Contract:
+    """A contract ``user`` is a party to (an admin sees every one). ContractNotFound otherwise."""
+    cid = parse_id(contract_id)
+    contract = db.session.get(Contract, cid) if cid else None
+    if contract is None or (contract.party(user.id) is None and not user.is_admin):
+        raise ContractNotFound("This contract does not exist.")
+    return contract
+
+
+def contract_of_order(order_id: int) -> Contract | None:
+    return db.session.scalar(sa.select(Contract).where(Contract.order_id == order_id))
+
+
+def engagement(contract: Contract) -> Order | None:
+    return db.session.get(Order, contract.order_id) if contract.order_id else None
+
+
+TABS = {
+    "offers": ("offered",),
+    "active": ("awaiting_signatures", "active"),
+    "ended": ("completed", "cancelled", "declined", "withdrawn"),
+}
+
+
+def list_contracts(
+    user: User, *, role: str | None = None, tab: str | None = None, page: int = 1, per_page: int = 20
+) -> tuple[list[Contract], int]:
+    """The user's contracts (as client, as freelancer, or both), newest first, with the total."""
+    if role == "client":
+        who = Contract.client_id == user.id
+    elif role == "freelancer":
+        who = Contract.freelancer_id == user.id
+    else:
+        who = sa.or_(Contract.client_id == user.id, Contract.freelancer_id == user.id)
+    query = sa.select(Contract).where(who)
+    if tab in TABS:
+        query = query.where(Contract.status.in_(TABS[tab]))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Contract.created_at.desc(), Contract.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(rows), total
+
+
+@dataclass(frozen=True)
+class ContractMoney:
+    total: int
+    funded: int
+    in_escrow: int
+    released: int
+    refunded: int
+
+
+def money_of(contract: Contract) -> ContractMoney:
+    order = engagement(contract)
+    if order is None:
+        return ContractMoney(contract.total_minor, 0, 0, 0, 0)
+    funded = sum(m.amount_minor for m in order.milestones if m.funded_at is not None)
+    released = sum(
+        m.amount_minor - m.refunded_minor
+        for m in order.milestones
+        if m.status in ("paid", "partially_refunded")
+    )
+    refunded = sum(m.refunded_minor for m in order.milestones)
+    return ContractMoney(order.total_minor, funded, orders.escrow_balance(order), released, refunded)
+
+
+def actions(contract: Contract, user: User, *, now: datetime | None = None) -> list[str]:
+    """What ``user`` may do with the contract now (the page's buttons and the API's ``actions``)."""
+    party = contract.party(user.id)
+    status = effective_status(contract, now)
+    if party is None:
+        return []
+    if status == "offered":
+        return ["withdraw"] if party == "client" else ["accept", "decline"]
+    if status == "awaiting_signatures":
+        signed = {s.user_id for s in signatures(statement_of(contract))}
+        return (["sign"] if user.id not in signed else []) + ["end"]
+    if status == "active":
+        return ["end", "propose_split"]
+    return []
+
+
+def users_by_id(ids) -> dict[int, User]:
+    return jobs.users_by_id(ids)

@@ -1,0 +1,336 @@
+"""Contract web pages: hire from a proposal (the terms form), the contract page (offer answer,
+the Statement of Work with its signatures, the milestones worked through the orders domain's
+forms, ending or splitting), the SoW download, and "My contracts".
+
+Thin: parse the form, call one service, redirect; the request's unit of work commits. A
+refused form is shown again with its errors (the request rolled back); other refusals are
+flashed by the central handler on the page the browser came from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.contracts import services
+from app.contracts.api import download
+from app.core import money, unit_of_work
+from app.core.domain_errors import DomainError
+from app.core.forms import Form
+from app.core.idempotency import idempotent
+from app.jobs import proposals as job_proposals
+from app.jobs.models import Job
+from app.orders import milestones as engine
+from app.orders import services as orders
+from tenants.db import db
+
+bp = Blueprint("contracts", __name__, template_folder="templates")
+MAX_ROWS = services.MAX_MILESTONES
+
+
+class CsrfForm(Form):
+    """Only the CSRF token: the fields are read from the request and checked by the services."""
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _check_csrf() -> None:
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+
+
+@bp.record_once
+def _helpers(state):
+    state.app.jinja_env.globals.update(contract_status_label=services.status_label)
+
+
+def engagement_url(order) -> str | None:
+    """The contract page of a contract's engagement (the order page sends the browser there)."""
+    contract = services.contract_of_order(order.id)
+    return url_for("contracts.contract_page", contract_id=contract.id) if contract is not None else None
+
+
+# --------------------------------------------------------------------------- hiring
+
+
+def _terms_from_form(currency: str) -> tuple[dict, dict]:
+    """The hire form's fields as the services' terms, and amount errors the form alone can tell."""
+    errors: dict[str, str] = {}
+    rows = []
+    for i in range(MAX_ROWS):
+        title = (request.form.get(f"m{i}_title") or "").strip()
+        raw_amount = (request.form.get(f"m{i}_amount") or "").strip()
+        if not title and not raw_amount:
+            continue
+        n = len(rows)
+        try:
+            amount = money.parse_optional(raw_amount, currency, allow_negative=True)
+        except money.MoneyError as exc:
+            errors[f"milestones.{n}.amount_minor"] = str(exc)
+            amount = None
+        rows.append(
+            {
+                "title": title,
+                "amount_minor": amount,
+                "due_date": (request.form.get(f"m{i}_due") or "").strip() or None,
+                "description": request.form.get(f"m{i}_description") or "",
+                "dod": [
+                    line.strip()
+                    for line in (request.form.get(f"m{i}_dod") or "").splitlines()
+                    if line.strip()
+                ],
+            }
+        )
+    data = {
+        "scope": request.form.get("scope"),
+        "milestones": rows,
+        "nda": request.form.get("nda") == "on",
+        "ip_assignment": request.form.get("ip_assignment") == "on",
+        "message": request.form.get("message") or "",
+    }
+    return data, errors
+
+
+def _form_rows(terms: dict, currency: str) -> list[dict]:
+    rows = []
+    for m in terms.get("milestones") or []:
+        amount = m.get("amount_minor")
+        rows.append(
+            {
+                "title": m.get("title") or "",
+                "amount": money.input_value(amount, currency) if isinstance(amount, int) else (amount or ""),
+                "due": m.get("due_date") or "",
+                "description": m.get("description") or "",
+                "dod": "\n".join(m.get("dod") or []),
+            }
+        )
+    while len(rows) < min(MAX_ROWS, max(3, len(rows) + 1)):
+        rows.append({"title": "", "amount": "", "due": "", "description": "", "dod": ""})
+    return rows
+
+
+def _hire_rows_from_request() -> list[dict]:
+    rows = []
+    for i in range(MAX_ROWS):
+        row = {
+            "title": request.form.get(f"m{i}_title") or "",
+            "amount": request.form.get(f"m{i}_amount") or "",
+            "due": request.form.get(f"m{i}_due") or "",
+            "description": request.form.get(f"m{i}_description") or "",
+            "dod": request.form.get(f"m{i}_dod") or "",
+        }
+        if any(row.values()) or i < 3:
+            rows.append(row)
+    return rows
+
+
+@bp.route("/proposals/<int:proposal_id>/hire", methods=["GET", "POST"])
+@login_required
+def hire(proposal_id: int):
+    """The client's terms for a proposal (pre-filled from it), sent as a contract offer."""
+    me = _me()
+    proposal = job_proposals.get_proposal(me, proposal_id)
+    job = db.session.get(Job, proposal.job_id)
+    if job is None or job.client_id != me.id:
+        abort(404)
+    currency = orders.marketplace_currency()
+    freelancer = db.session.get(services.User, proposal.freelancer_id)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        _check_csrf()
+        data, errors = _terms_from_form(currency)
+        if not errors:
+            try:
+                contract = services.offer_from_proposal(me, proposal_id, data)
+            except DomainError as exc:
+                unit_of_work.abandon()
+                errors, status = exc.errors, exc.status
+            else:
+                flash(f"Your offer is sent to {freelancer.display_name}.", "success")
+                return redirect(url_for("contracts.contract_page", contract_id=contract.id), 303)
+        else:
+            status = 422
+        terms = {
+            "scope": request.form.get("scope", ""),
+            "nda": data["nda"],
+            "ip_assignment": data["ip_assignment"],
+        }
+        rows = _hire_rows_from_request()
+        message = request.form.get("message", "")
+    else:
+        terms = services.prefill_from_proposal(proposal, job)
+        rows = _form_rows(terms, currency)
+        message = ""
+    return render_template(
+        "contracts/hire.html",
+        proposal=proposal,
+        job=job,
+        freelancer=freelancer,
+        terms=terms,
+        rows=rows,
+        message=message,
+        errors=errors,
+        currency=currency,
+        form=CsrfForm(),
+    ), status
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+def _render(contract_id: int, *, errors: dict | None = None, status: int = 200):
+    me = _me()
+    contract = services.get_contract(me, contract_id)
+    order = services.engagement(contract)
+    sow = services.statement_of(contract)
+    return render_template(
+        "contracts/contract.html",
+        contract=contract,
+        party=contract.party(me.id),
+        status=services.effective_status(contract),
+        people=services.users_by_id([contract.client_id, contract.freelancer_id]),
+        job=db.session.get(Job, contract.job_id) if contract.job_id else None,
+        order=order,
+        order_party=order.party(me.id) if order is not None else None,
+        money_of=services.money_of(contract),
+        sow=sow,
+        signatures=services.signatures(sow),
+        actions=services.actions(contract, me),
+        pending=orders.pending_cancellation(order) if order is not None else None,
+        sections=orders.order_sections(order, me) if order is not None and order.party(me.id) else [],
+        file_url=orders.delivery_file_url,
+        milestone_actions=engine.actions,
+        errors=errors or {},
+        form=CsrfForm(),
+    ), status
+
+
+@bp.get("/contracts/<int:contract_id>")
+@login_required
+def contract_page(contract_id: int):
+    return _render(contract_id)
+
+
+def _step(contract_id: int, call, done: str):
+    _check_csrf()
+    try:
+        call(_me())
+    except DomainError as exc:
+        unit_of_work.abandon()
+        if exc.status == 404:
+            abort(404)
+        return _render(contract_id, errors=exc.errors, status=exc.status)
+    flash(done, "success")
+    return redirect(url_for("contracts.contract_page", contract_id=contract_id), 303)
+
+
+@bp.post("/contracts/<int:contract_id>/accept")
+@login_required
+def accept(contract_id: int):
+    return _step(
+        contract_id,
+        lambda me: services.accept_offer(me, contract_id),
+        "You accepted the offer: sign the Statement of Work to start.",
+    )
+
+
+@bp.post("/contracts/<int:contract_id>/decline")
+@login_required
+def decline(contract_id: int):
+    return _step(
+        contract_id,
+        lambda me: services.decline_offer(me, contract_id, request.form.get("reason", "")),
+        "You declined the offer.",
+    )
+
+
+@bp.post("/contracts/<int:contract_id>/withdraw")
+@login_required
+def withdraw(contract_id: int):
+    return _step(contract_id, lambda me: services.withdraw_offer(me, contract_id), "Your offer is withdrawn.")
+
+
+@bp.post("/contracts/<int:contract_id>/sign")
+@login_required
+def sign(contract_id: int):
+    return _step(
+        contract_id,
+        lambda me: services.sign(
+            me,
+            contract_id,
+            request.form.get("typed_name"),
+            ip=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+        ),
+        "You signed the Statement of Work.",
+    )
+
+
+@bp.post("/contracts/<int:contract_id>/end")
+@login_required
+@idempotent
+def end(contract_id: int):
+    return _step(
+        contract_id,
+        lambda me: services.end_contract(me, contract_id, request.form.get("reason")),
+        "The contract ended.",
+    )
+
+
+@bp.post("/contracts/<int:contract_id>/split")
+@login_required
+@idempotent
+def split(contract_id: int):
+    contract = services.get_contract(_me(), contract_id)
+
+    def call(me):
+        try:
+            refund = money.parse_optional(request.form.get("refund"), contract.currency)
+        except money.MoneyError as exc:
+            raise services.ContractError({"refund_minor": str(exc)}) from None
+        if refund is None:
+            raise services.ContractError(
+                {"refund_minor": "Say how much goes back to the client (0 or more)."}
+            )
+        services.propose_split(me, contract_id, request.form.get("reason"), refund)
+
+    return _step(contract_id, call, "Your proposal is sent: the other party accepts or declines it.")
+
+
+@bp.post("/contracts/<int:contract_id>/split/answer")
+@login_required
+@idempotent
+def answer_split(contract_id: int):
+    accept = request.form.get("accept") == "1"
+    return _step(
+        contract_id,
+        lambda me: services.answer_split(me, contract_id, accept),
+        "The contract ended with the agreed split." if accept else "The proposal is closed.",
+    )
+
+
+@bp.get("/contracts/<int:contract_id>/sow.txt")
+@login_required
+def sow_download(contract_id: int):
+    return download(services.get_contract(_me(), contract_id))
+
+
+@bp.get("/contracts")
+@login_required
+def my_contracts():
+    tab = request.args.get("tab", "active")
+    tab = tab if tab in services.TABS else "active"
+    rows, total = services.list_contracts(_me(), tab=tab, per_page=100)
+    return render_template(
+        "contracts/list.html",
+        contracts=rows,
+        total=total,
+        tab=tab,
+        people=services.users_by_id({uid for c in rows for uid in (c.client_id, c.freelancer_id)}),
+        now=datetime.now(UTC),
+    )

@@ -1,0 +1,57 @@
+"""Contracts test kit: a published job of each tenant's client with proposals of Ann and Bob,
+and terms to hire with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
+from tests.jobs.conftest import JOB, PROPOSAL, people  # noqa: F401  (fixture)
+
+TERMS = {
+    "scope": "Build the booking tool described in the job: calendar, payments and reminders.",
+    "milestones": [
+        {
+            "title": "Design",
+            "amount_minor": 100000,
+            "description": "Screens and data model",
+            "dod": ["ERD shared"],
+        },
+        {"title": "Build", "amount_minor": 200000, "description": "The working tool", "dod": []},
+    ],
+    "total_minor": 300000,
+    "nda": True,
+    "ip_assignment": True,
+    "message": "Happy to start on Monday.",
+}
+
+
+@pytest.fixture
+def hiring(people, in_tenant):
+    """``hiring(tenant)`` -> people plus ``job_id`` (open) and ``ann_proposal`` / ``bob_proposal`` ids."""
+    from app.accounts.models import User
+    from app.jobs import proposals, services
+    from tenants.db import db
+
+    def build(tenant):
+        p = people(tenant)
+        now = datetime.now(UTC)
+        with in_tenant(tenant):
+            client = db.session.get(User, p.client)
+            job = services.post_job(client, dict(JOB), publish_now=True, now=now)
+            ann = proposals.submit_proposal(db.session.get(User, p.ann), job.id, dict(PROPOSAL), now=now)
+            bob = proposals.submit_proposal(db.session.get(User, p.bob), job.id, dict(PROPOSAL), now=now)
+            db.session.commit()
+            return SimpleNamespace(**vars(p), job_id=job.id, ann_proposal=ann.id, bob_proposal=bob.id)
+
+    return build
+
+
+def user(user_id):
+    from app.accounts.models import User
+    from tenants.db import db
+
+    return db.session.get(User, user_id)
