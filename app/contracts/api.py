@@ -146,6 +146,7 @@ def _step(path: str, name: str, schema, example: dict | None, doc: str, call, co
 
 class NoBody(schemas.Schema):
     """No fields: the step needs none."""
+
     pass
 
 

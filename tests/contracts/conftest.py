@@ -10,6 +10,8 @@ import pytest
 
 from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
 from tests.jobs.conftest import JOB, PROPOSAL, people  # noqa: F401  (fixture)
+from tests.orders.test_done_when import provider  # noqa: F401  (fixture: the sandbox, then Stripe)
+from tests.payments.conftest import stripe_emulator  # noqa: F401  (fixture)
 
 TERMS = {
     "scope": "Build the booking tool described in the job: calendar, payments and reminders.",
@@ -30,14 +32,16 @@ TERMS = {
 
 
 @pytest.fixture
-def hiring(people, in_tenant):
+def hiring(request, in_tenant):
     """``hiring(tenant)`` -> people plus ``job_id`` (open) and ``ann_proposal`` / ``bob_proposal`` ids."""
     from app.accounts.models import User
     from app.jobs import proposals, services
     from tenants.db import db
 
+    make_people = request.getfixturevalue("people")
+
     def build(tenant):
-        p = people(tenant)
+        p = make_people(tenant)
         now = datetime.now(UTC)
         with in_tenant(tenant):
             client = db.session.get(User, p.client)

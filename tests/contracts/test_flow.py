@@ -16,8 +16,7 @@ from app.payments import tasks as payment_tasks
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.helpers import login
-from tests.orders.test_done_when import COMMISSION_BPS, provider  # noqa: F401  (fixture)
-from tests.payments.conftest import stripe_emulator  # noqa: F401  (fixture)
+from tests.orders.test_done_when import COMMISSION_BPS
 
 AMOUNTS = (120000, 180000)
 FEES = tuple(a * COMMISSION_BPS // 10000 for a in AMOUNTS)
