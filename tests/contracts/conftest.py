@@ -59,3 +59,32 @@ def user(user_id):
     from tenants.db import db
 
     return db.session.get(User, user_id)
+
+
+@pytest.fixture
+def contract_in(hiring, in_tenant):
+    """``contract_in(tenant, sign=True, fund=1)`` -> (people, contract_id, order_id or None,
+    milestone ids): Ann hired on TERMS, the SoW signed by both (the engagement open) and the
+    first ``fund`` milestones funded in the ledger (as payments would)."""
+    from app.contracts import services
+    from app.orders import milestones
+    from app.orders.models import Order
+    from tenants.db import db
+
+    def make(tenant, sign=True, fund=1, terms=TERMS):
+        h = hiring(tenant)
+        with in_tenant(tenant):
+            contract = services.offer_from_proposal(user(h.client), h.ann_proposal, dict(terms))
+            services.accept_offer(user(h.ann), contract.id)
+            order_id, ids = None, []
+            if sign:
+                services.sign(user(h.ann), contract.id, "Ann Dev", ip="10.0.0.1")
+                services.sign(user(h.client), contract.id, "Cleo Client", ip="10.0.0.2")
+                order_id = contract.order_id
+                ids = [m.id for m in db.session.get(Order, order_id).milestones]
+                for i, mid in enumerate(ids[:fund]):
+                    milestones.mark_milestone_funded(order_id, mid, f"pay_{order_id}_{i}")
+            db.session.commit()
+            return h, contract.id, order_id, ids
+
+    return make
