@@ -482,11 +482,8 @@ def refund_order_payment(order_id: int, amount_minor: int, *, reference: str | N
         db.session.flush()
         if provider.name == "sandbox" and payment.provider == "sandbox":
             result = provider.refund(payment, refund, idempotency_key=idempotency_key("refund", refund.id))
-            refund.provider_ref, refund.status, refund.succeeded_at = (
-                result.provider_ref,
-                result.status,
-                _now(),
-            )
+            refund.provider_ref = result.provider_ref
+            settle_refund(refund, result.status)
         else:
             on_commit(_enqueue, "app.payments.tasks.send_refund", current_tenant().id, refund.id)
         refunds.append(refund)
@@ -519,10 +516,29 @@ def send_refund(refund_id: int) -> Refund | None:
         return refund
     refund.provider_ref = result.provider_ref
     if result.status != "pending":
-        refund.status = result.status
-        refund.succeeded_at = _now() if result.status == "succeeded" else None
+        settle_refund(refund, result.status)
     db.session.flush()
     return refund
+
+
+def settle_refund(refund: Refund, status: str) -> None:
+    """The provider's last word on a pending refund (``succeeded`` or ``failed``). A success
+    publishes ``refund.completed`` ``{"refund_id", "order_id", "amount_minor", "currency"}``
+    (the brief's saga event: the buyer has the money back), once."""
+    if refund.status != "pending":
+        return
+    refund.status = "succeeded" if status == "succeeded" else "failed"
+    refund.succeeded_at = _now() if refund.status == "succeeded" else None
+    if refund.status == "succeeded":
+        publish(
+            "refund.completed",
+            {
+                "refund_id": refund.id,
+                "order_id": refund.order_id,
+                "amount_minor": refund.amount_minor,
+                "currency": refund.currency,
+            },
+        )
 
 
 # --- earnings and payouts ---------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.payments.services import (
     _settings,
     confirm_payment,
     fail_payment,
+    settle_refund,
 )
 from tenants.db import current_tenant, db
 
@@ -199,8 +200,7 @@ def _on_charge_refunded(charge: dict) -> None:
             continue
         refund.provider_ref = refund.provider_ref or item["id"]
         if refund.status == "pending" and item.get("status") in ("succeeded", "failed", "canceled"):
-            refund.status = "succeeded" if item["status"] == "succeeded" else "failed"
-            refund.succeeded_at = _now() if refund.status == "succeeded" else None
+            settle_refund(refund, item["status"])
 
 
 def _record_outside_refund(charge: dict, item: dict) -> None:

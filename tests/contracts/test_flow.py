@@ -182,6 +182,32 @@ def test_done_when_post_propose_hire_sign_fund_accept_pay_out(
     provider.settle()
     assert ann.get("/api/v1/balances", headers=ah).json["available_minor"] == 0
 
+    # --- a direct offer to Bob: funded, then ended before any work; refunded at the provider
+    r = client.post(
+        "/api/v1/contracts",
+        json={**terms, "freelancer_id": p.bob, "title": "Landing page", "total_minor": None},
+        headers=ch,
+    )
+    assert r.status_code == 201, r.json
+    second = f"/api/v1/contracts/{r.json['id']}"
+    assert bob.post(f"{second}/accept", json={}, headers=bh).status_code == 200
+    assert bob.post(f"{second}/sow/sign", json={"typed_name": "Bob Dev"}, headers=bh).status_code == 200
+    signed = client.post(f"{second}/sow/sign", json={"typed_name": "Cleo Client"}, headers=ch).json
+    steps = f"/api/v1/orders/{signed['order_id']}/milestones"
+    funded = money_step(client, ch, signed["milestones"][0]["id"], "fund", "c2-fund-1")
+    provider.pay(client_web, funded["checkout_url"])
+    ended = client.post(f"{second}/end", json={"reason": "Plans changed"}, headers=ch)
+    assert ended.status_code == 200, ended.json
+    assert ended.json["status"] == "cancelled" and ended.json["money"]["refunded"] == AMOUNTS[0]
+    provider.settle()  # order.refunded -> the provider refunds the payment
+    provider.settle()
+    with in_tenant(acme):
+        refunds = [
+            e.payload
+            for e in db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.name == "refund.completed"))
+        ]
+    assert [(x["order_id"], x["amount_minor"]) for x in refunds] == [(signed["order_id"], AMOUNTS[0])]
+
     # --- the ledger and the outbox -----------------------------------------------------------
     with in_tenant(acme):
         report = ledger.verify()

@@ -181,7 +181,7 @@ def test_ending_refunds_funded_unsubmitted_work_and_drops_the_rest(acme, contrac
         assert ledger.verify().ok
         with pytest.raises(services.ContractStateError):
             services.end_contract(user(h.ann), cid, "Again")
-    run_jobs()  # order.refunded -> the payment is refunded at the provider; contract.ended told
+    run_jobs()  # contract.ended told (the provider refund is the flow test's: no payment here)
     with in_tenant(acme):
         told = {(n.user_id, n.kind) for n in db.session.scalars(sa.select(Notification))}
         assert (h.ann, "contract_ended") in told
