@@ -58,6 +58,7 @@ def detail(contract):
     if sow is not None:
         sow.signatures = services.signatures(sow)
     contract.sow = sow
+    contract.changes = services.changes_of(contract)
     contract.actions = services.actions(contract, g.api_user)
     return contract
 
@@ -177,6 +178,10 @@ _step(
 )
 
 
+def _then_contract(user, cid, _done):
+    return services.get_contract(user, cid)
+
+
 def _sign(user, cid, body):
     services.sign(
         user,
@@ -208,6 +213,36 @@ _step(
     "`work_under_review` while submitted work waits for the client: accept it, or propose a "
     "split with `/orders/{order_id}/cancellation`.",
     lambda user, cid, body: services.end_contract(user, cid, body["reason"]),
+)
+
+
+_step(
+    "changes",
+    "change",
+    schemas.ChangeInputSchema,
+    {
+        "action": "add",
+        "title": "Admin dashboard",
+        "amount_minor": 80000,
+        "dod": ["Roles work"],
+        "note": "As agreed",
+    },
+    "Propose a change to the milestones: `add` one, or `edit` / `remove` one not funded yet "
+    "(`milestone_id`). The other party accepts or declines; one proposal at a time (409 while one waits).",
+    lambda user, cid, body: _then_contract(
+        user,
+        cid,
+        services.propose_change(user, cid, body.pop("action"), body, milestone_id=body.pop("milestone_id")),
+    ),
+)
+_step(
+    "changes/answer",
+    "change_answer",
+    schemas.AnswerSchema,
+    {"accept": True},
+    "Accept (the change is applied) or decline the other party's pending change; `accept: false` "
+    "by its proposer withdraws it.",
+    lambda user, cid, body: _then_contract(user, cid, services.answer_change(user, cid, body["accept"])),
 )
 
 

@@ -146,3 +146,44 @@ class SowSignature(TenantModel):
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(sa.String(300))
     signed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+CHANGE_ACTIONS = ("add", "edit", "remove")
+CHANGE_STATUSES = ("pending", "accepted", "declined", "withdrawn")
+
+
+class ContractChange(TenantModel):
+    """A change to an active contract's milestones one party proposes and the other accepts:
+    add a milestone, edit or remove one not funded yet. ``data``: the milestone's fields
+    (``title``, ``description``, ``amount_minor``, ``due_date``, ``dod``) for add and edit.
+    The SoW stays as signed; the accepted changes are its amendments."""
+
+    __tablename__ = "contract_changes"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint(_in("action", CHANGE_ACTIONS), name="action"),
+        sa.CheckConstraint(_in("status", CHANGE_STATUSES), name="status"),
+        # One proposal at a time per contract: the other party answers it first.
+        sa.Index(
+            "uq_contract_changes_pending",
+            "contract_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+        sa.Index("ix_contract_changes_contract_id", "contract_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.contracts.id", ondelete="CASCADE")
+    )
+    proposed_by: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(sa.String(8))
+    milestone_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=sa.text("'{}'::jsonb"))
+    note: Mapped[str] = mapped_column(sa.String(1000), default="", server_default="")
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending", server_default="pending")
+    responded_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL")
+    )
+    responded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -111,6 +111,36 @@ class ContractMoneySchema(Schema):
     refunded = fields.Int(metadata=MINOR)
 
 
+class ChangeInputSchema(Schema):
+    action = fields.Str(required=True, validate=validate.OneOf(("add", "edit", "remove")))
+    milestone_id = fields.Int(
+        strict=True, allow_none=True, load_default=None, metadata={"description": "edit, remove"}
+    )
+    title = fields.Str(load_default=None, metadata={"example": "Admin dashboard"})
+    description = fields.Str(load_default="")
+    amount_minor = fields.Int(strict=True, allow_none=True, load_default=None, metadata=MINOR)
+    due_date = fields.Str(allow_none=True, load_default=None, metadata={"description": "YYYY-MM-DD"})
+    dod = fields.List(fields.Str(), load_default=list)
+    note = fields.Str(load_default="", metadata={"description": "Why, for the other party."})
+
+
+class AnswerSchema(Schema):
+    accept = fields.Bool(required=True)
+
+
+class ChangeSchema(Schema):
+    id = fields.Int()
+    action = fields.Str()
+    milestone_id = fields.Int(allow_none=True)
+    data = fields.Dict(metadata={"description": "The milestone's fields (add, edit)."})
+    note = fields.Str()
+    status = fields.Str(metadata={"example": "pending"})
+    proposed_by = fields.Int()
+    responded_by = fields.Int(allow_none=True)
+    created_at = fields.DateTime()
+    responded_at = fields.DateTime(allow_none=True)
+
+
 class ContractSchema(Schema):
     id = fields.Int()
     number = fields.Str(metadata={"example": "C-12"})
@@ -154,6 +184,9 @@ class ContractDetailSchema(ContractSchema):
     )
     money = fields.Nested(ContractMoneySchema)
     sow = fields.Nested(SowSchema, allow_none=True)
+    changes = fields.List(
+        fields.Nested(ChangeSchema), metadata={"description": "Milestone changes proposed."}
+    )
     actions = fields.List(
         fields.Str(), metadata={"description": "What you may do now: accept, decline, withdraw, sign, end."}
     )

@@ -33,7 +33,14 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
-from app.contracts.models import LIVE_STATUSES, Contract, SowSignature, StatementOfWork
+from app.contracts.models import (
+    CHANGE_ACTIONS,
+    LIVE_STATUSES,
+    Contract,
+    ContractChange,
+    SowSignature,
+    StatementOfWork,
+)
 from app.core import money
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
@@ -173,6 +180,32 @@ def _bool(value: Any, field: str, errors: dict, default: bool) -> bool:
     return default
 
 
+def _clean_milestone(m: dict, prefix: str, errors: dict, today: date) -> dict:
+    """One milestone of the terms (or of a change), field errors under ``prefix``."""
+    title = _text(m.get("title"), f"{prefix}.title", errors, label="The title", max_len=120, required=True)
+    amount = m.get("amount_minor")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        errors[f"{prefix}.amount_minor"] = "The amount must be a whole number of minor units above zero."
+        amount = 0
+    elif amount > MAX_TOTAL_MINOR:
+        errors[f"{prefix}.amount_minor"] = "The amount is too large."
+    description = _text(
+        m.get("description"), f"{prefix}.description", errors, label="The deliverable", max_len=TEXT_MAX
+    )
+    dod_raw = m.get("dod") or []
+    dod: list[str] = []
+    if not isinstance(dod_raw, list) or not all(isinstance(x, str) for x in dod_raw):
+        errors[f"{prefix}.dod"] = "The Definition of Done is a list of texts."
+    elif len(dod_raw) > MAX_DOD:
+        errors[f"{prefix}.dod"] = f"Give at most {MAX_DOD} Definition-of-Done items."
+    else:
+        dod = [strip_controls(x).strip() for x in dod_raw if strip_controls(x).strip()]
+        if any(len(x) > DOD_MAX for x in dod):
+            errors[f"{prefix}.dod"] = f"Each Definition-of-Done item has at most {DOD_MAX} characters."
+    due = _due_date(m.get("due_date"), f"{prefix}.due_date", errors, today)
+    return {"title": title, "description": description, "amount_minor": amount, "due_date": due, "dod": dod}
+
+
 def clean_terms(data: Any, *, now: datetime) -> tuple[dict, int]:
     """Check an offer's terms; the clean terms and their total, or ContractError with field
     errors (milestones ``milestones.<i>.<field>``; ``total_minor`` when a given total is not
@@ -191,48 +224,7 @@ def clean_terms(data: Any, *, now: datetime) -> tuple[dict, int]:
     elif len(raw) > MAX_MILESTONES:
         errors["milestones"] = f"Give at most {MAX_MILESTONES} milestones."
     else:
-        for i, m in enumerate(raw):
-            prefix = f"milestones.{i}"
-            title = _text(
-                m.get("title"), f"{prefix}.title", errors, label="The title", max_len=120, required=True
-            )
-            amount = m.get("amount_minor")
-            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-                errors[f"{prefix}.amount_minor"] = (
-                    "The amount must be a whole number of minor units above zero."
-                )
-                amount = 0
-            elif amount > MAX_TOTAL_MINOR:
-                errors[f"{prefix}.amount_minor"] = "The amount is too large."
-            description = _text(
-                m.get("description"),
-                f"{prefix}.description",
-                errors,
-                label="The deliverable",
-                max_len=TEXT_MAX,
-            )
-            dod_raw = m.get("dod") or []
-            dod: list[str] = []
-            if not isinstance(dod_raw, list) or not all(isinstance(x, str) for x in dod_raw):
-                errors[f"{prefix}.dod"] = "The Definition of Done is a list of texts."
-            elif len(dod_raw) > MAX_DOD:
-                errors[f"{prefix}.dod"] = f"Give at most {MAX_DOD} Definition-of-Done items."
-            else:
-                dod = [strip_controls(x).strip() for x in dod_raw if strip_controls(x).strip()]
-                if any(len(x) > DOD_MAX for x in dod):
-                    errors[f"{prefix}.dod"] = (
-                        f"Each Definition-of-Done item has at most {DOD_MAX} characters."
-                    )
-            due = _due_date(m.get("due_date"), f"{prefix}.due_date", errors, today)
-            clean.append(
-                {
-                    "title": title,
-                    "description": description,
-                    "amount_minor": amount,
-                    "due_date": due,
-                    "dod": dod,
-                }
-            )
+        clean = [_clean_milestone(m, f"milestones.{i}", errors, today) for i, m in enumerate(raw)]
     total = sum(m["amount_minor"] for m in clean)
     given = data.get("total_minor")
     if given not in (None, "") and not errors.get("milestones"):
@@ -799,6 +791,146 @@ def sync_with_engagement(order_id: Any, *, now: datetime | None = None) -> Contr
     return contract
 
 
+# --------------------------------------------------------------------------- changing milestones
+
+
+def _planned(m: dict) -> engine.PlannedMilestone:
+    return engine.PlannedMilestone(
+        title=m["title"],
+        amount_minor=m["amount_minor"],
+        description=m.get("description", ""),
+        due_at=_due_at(m.get("due_date")),
+        dod=tuple(m.get("dod", [])),
+    )
+
+
+def pending_change(contract: Contract) -> ContractChange | None:
+    return db.session.scalar(
+        sa.select(ContractChange).where(
+            ContractChange.contract_id == contract.id, ContractChange.status == "pending"
+        )
+    )
+
+
+def changes_of(contract: Contract) -> list[ContractChange]:
+    return list(
+        db.session.scalars(
+            sa.select(ContractChange)
+            .where(ContractChange.contract_id == contract.id)
+            .order_by(ContractChange.id)
+        )
+    )
+
+
+def propose_change(
+    user: User,
+    contract_id: Any,
+    action: Any,
+    data: Any,
+    *,
+    milestone_id: Any = None,
+    now: datetime | None = None,
+) -> ContractChange:
+    """A party proposes to add a milestone, or to edit or remove one not funded yet; the other
+    party accepts or declines (``answer_change``). One proposal at a time. Publishes
+    ``contract.change_proposed``. Raises ContractError (bad fields), ContractNotFound,
+    ContractStateError (not active, a proposal already pending, the milestone already funded).
+    """
+    now = _now(now)
+    if action not in CHANGE_ACTIONS:
+        raise ContractError({"action": "Choose add, edit or remove."})
+    data = data if isinstance(data, dict) else {}
+    errors: dict[str, str] = {}
+    note = _text(data.get("note"), "note", errors, label="The note", max_len=1000)
+    clean: dict = {}
+    if action in ("add", "edit"):
+        clean = _clean_milestone(data, "milestone", errors, now.date())
+    if errors:
+        raise ContractError(errors)
+    contract = _lock_for(user, contract_id)
+    if contract.status != "active":
+        raise _state_error(contract, "change its milestones")
+    if pending_change(contract) is not None:
+        raise ContractStateError(
+            "A change is already waiting for an answer: answer or withdraw it first.",
+            extra={"current_status": contract.status},
+        )
+    mid = None
+    if action in ("edit", "remove"):
+        order = engagement(contract)
+        mid = parse_id(milestone_id)
+        m = next((x for x in order.milestones if x.id == mid), None)
+        if m is None:
+            raise ContractError({"milestone_id": "This contract has no such milestone."})
+        if m.status not in engine.FUNDABLE:
+            raise ContractStateError(
+                f"Milestone {m.seq} is {engine.state_label(m.status).lower()}: "
+                "only milestones not funded yet change.",
+                extra={"current_status": m.status},
+            )
+    change = ContractChange(
+        contract_id=contract.id,
+        proposed_by=user.id,
+        action=action,
+        milestone_id=mid,
+        data=clean,
+        note=note,
+        status="pending",
+        created_at=now,
+    )
+    db.session.add(change)
+    db.session.flush()
+    publish(
+        "contract.change_proposed", {"contract_id": contract.id, "change_id": change.id, "user_id": user.id}
+    )
+    return change
+
+
+def answer_change(
+    user: User, contract_id: Any, accept: bool, *, now: datetime | None = None
+) -> ContractChange:
+    """The other party accepts (the change is applied to the engagement) or declines the
+    pending change; its proposer may withdraw it (``accept=False``). Publishes
+    ``contract.change_answered``. Raises ContractNotFound, ContractForbidden (accepting your
+    own), ContractStateError (no change pending), OrderStateError (the milestone was funded
+    meanwhile)."""
+    if not isinstance(accept, bool):
+        raise ContractError({"accept": "Answer true (accept) or false (decline)."})
+    now = _now(now)
+    contract = _lock_for(user, contract_id)
+    change = pending_change(contract)
+    if change is None or contract.status != "active":
+        raise ContractStateError(
+            "No change is waiting for an answer.", extra={"current_status": contract.status}
+        )
+    own = change.proposed_by == user.id
+    if own and accept:
+        raise ContractForbidden("The other party accepts your change.")
+    change.responded_by, change.responded_at = user.id, now
+    if accept:
+        planned = _planned(change.data) if change.action in ("add", "edit") else None
+        m = engine.change_milestones(
+            contract.order_id,
+            change.action,
+            milestone_id=change.milestone_id,
+            planned=planned,
+            actor_id=user.id,
+            now=now,
+        )
+        change.milestone_id = m.id
+        change.status = "accepted"
+        contract.total_minor = engagement(contract).total_minor
+    else:
+        change.status = "withdrawn" if own else "declined"
+    db.session.flush()
+    publish(
+        "contract.change_answered",
+        {"contract_id": contract.id, "change_id": change.id, "user_id": user.id, "status": change.status},
+    )
+    sync_with_engagement(contract.order_id, now=now)  # removing the last open milestone may end it
+    return change
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -883,7 +1015,14 @@ def actions(contract: Contract, user: User, *, now: datetime | None = None) -> l
         signed = {s.user_id for s in signatures(statement_of(contract))}
         return (["sign"] if user.id not in signed else []) + ["end"]
     if status == "active":
-        return ["end", "propose_split"]
+        change = pending_change(contract)
+        if change is None:
+            return ["end", "propose_split", "propose_change"]
+        return [
+            "end",
+            "propose_split",
+            "withdraw_change" if change.proposed_by == user.id else "answer_change",
+        ]
     return []
 
 

@@ -201,6 +201,8 @@ def _render(contract_id: int, *, errors: dict | None = None, status: int = 200):
         sow=sow,
         signatures=services.signatures(sow),
         actions=services.actions(contract, me),
+        changes=services.changes_of(contract),
+        pending_change=services.pending_change(contract),
         pending=orders.pending_cancellation(order) if order is not None else None,
         sections=orders.order_sections(order, me) if order is not None and order.party(me.id) else [],
         file_url=orders.delivery_file_url,
@@ -311,6 +313,41 @@ def answer_split(contract_id: int):
         contract_id,
         lambda me: services.answer_split(me, contract_id, accept),
         "The contract ended with the agreed split." if accept else "The proposal is closed.",
+    )
+
+
+@bp.post("/contracts/<int:contract_id>/changes")
+@login_required
+def propose_change(contract_id: int):
+    contract = services.get_contract(_me(), contract_id)
+
+    def call(me):
+        data = {
+            "title": request.form.get("title"),
+            "description": request.form.get("description") or "",
+            "due_date": (request.form.get("due_date") or "").strip() or None,
+            "dod": [line.strip() for line in (request.form.get("dod") or "").splitlines() if line.strip()],
+            "note": request.form.get("note") or "",
+        }
+        action = request.form.get("action")
+        if action in ("add", "edit"):
+            try:
+                data["amount_minor"] = money.parse_optional(request.form.get("amount"), contract.currency)
+            except money.MoneyError as exc:
+                raise services.ContractError({"milestone.amount_minor": str(exc)}) from None
+        services.propose_change(me, contract_id, action, data, milestone_id=request.form.get("milestone_id"))
+
+    return _step(contract_id, call, "Your change is proposed: the other party accepts or declines it.")
+
+
+@bp.post("/contracts/<int:contract_id>/changes/answer")
+@login_required
+def answer_change(contract_id: int):
+    accept = request.form.get("accept") == "1"
+    return _step(
+        contract_id,
+        lambda me: services.answer_change(me, contract_id, accept),
+        "The change is applied." if accept else "The change is closed.",
     )
 
 

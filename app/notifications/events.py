@@ -57,7 +57,8 @@ Contracts (``app/contracts/services.py``), payload ``{"contract_id", ...}``, de-
 ``event:<id>``: ``contract.offered`` (the freelancer), ``contract.declined`` (the client),
 ``contract.withdrawn`` (the freelancer), ``contract.created`` (the client: sign the SoW),
 ``contract.signed`` (the other party), ``contract.activated`` (both), ``contract.ended``
-(the other party, or both when the marketplace ended it).
+(the other party, or both when the marketplace ended it), ``contract.change_proposed`` and
+``contract.change_answered`` (the other party).
 
 The event's tenant is bound when a handler runs, and every row (review, window, user) is
 read in that tenant: a user of another tenant with an equal id is never told.
@@ -507,6 +508,8 @@ CONTRACT_NOTIFICATIONS = {
     "contract.signed": ("contract_signed", "other"),
     "contract.activated": ("contract_activated", "both"),
     "contract.ended": ("contract_ended", "other"),
+    "contract.change_proposed": ("contract_change_proposed", "other"),
+    "contract.change_answered": ("contract_change_answered", "other"),
 }
 
 
@@ -522,6 +525,8 @@ def notify_contract_step(event) -> None:
         "contract.declined": contract.freelancer_id,
         "contract.created": contract.freelancer_id,
         "contract.signed": payload.get("user_id"),
+        "contract.change_proposed": payload.get("user_id"),
+        "contract.change_answered": payload.get("user_id"),
         "contract.ended": contract.ended_by,
     }.get(event.name)
     if who == "client":
@@ -535,6 +540,8 @@ def notify_contract_step(event) -> None:
     data = {"contract_id": contract.id, "title": contract.title[:80], "actor_name": _name(actor_id)}
     if event.name == "contract.declined" and contract.decline_reason:
         data["reason"] = contract.decline_reason
+    if event.name == "contract.change_answered":
+        data["status"] = payload.get("status", "")
     if event.name == "contract.ended":
         data["status"] = contract.status
         if contract.end_reason:

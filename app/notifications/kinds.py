@@ -425,6 +425,22 @@ KINDS: dict[str, Kind] = {
                 "See the contract",
                 True,
             ),
+            "contract_change_proposed": (
+                "A change to a contract's milestones",
+                lambda d: f"{_who(d)} proposed a change to the milestones of {_contract(d)}.",
+                "Answer it",
+                True,
+            ),
+            "contract_change_answered": (
+                "An answer to your milestone change",
+                lambda d: (
+                    f"{_who(d)} withdrew the change they proposed to {_contract(d)}."
+                    if d.get("status") == "withdrawn"
+                    else f"{_who(d)} {d.get('status') or 'answered'} your change to {_contract(d)}."
+                ),
+                "See the contract",
+                True,
+            ),
             "contract_ended": (
                 "A contract ended",
                 lambda d: (

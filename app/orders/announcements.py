@@ -42,6 +42,7 @@ ORDER_EVENTS = (
     "milestone.rejected",
     "milestone.accepted",
     "milestone.auto_release_reminder",
+    "milestone.changed",
 )
 OFFER_EVENTS = ("offer.sent", "offer.declined", "offer.withdrawn")
 
@@ -104,6 +105,11 @@ def _text(order: Order, row: OrderEvent) -> str:
         "milestone_accepted": f"{who} accepted milestone {ms}; its payment is released to the seller.",
         "milestone_auto_accepted": f"Milestone {ms} was accepted automatically after the review period; "
         "its payment is released to the seller.",
+        "milestone_changed": {
+            "add": f"Milestone {ms} ({amount('amount_minor')}) was added by agreement.",
+            "edit": f"Milestone {ms} was changed by agreement: it is now {amount('amount_minor')}.",
+            "remove": f"Milestone {ms} was removed by agreement.",
+        }.get(data.get("action"), f"Milestone {ms} was changed by agreement."),
         "milestone_auto_release_reminder": f"Milestone {ms} will be accepted and paid automatically on "
         f"{str(data.get('auto_release_at', ''))[:16].replace('T', ' ')} UTC unless the buyer accepts it "
         "or asks for changes.",

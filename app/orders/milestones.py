@@ -410,22 +410,30 @@ def _accept(order: Order, m: Milestone, actor_id: int | None, who: str, now: dat
             "currency": order.currency,
         },
     )
-    if all(x.status in DONE for x in order.milestones):
-        order.status = "completed"
-        order.completed_at = now
-        order.auto_complete_at = None
-        order.version += 1
-        services._withdraw_pending_cancellation(order, now)
-        released = sum(x.amount_minor - x.refunded_minor for x in order.milestones if x.status in DONE)
-        services._record(
-            order,
-            "completed" if actor_id is not None else "auto_completed",
-            actor_id,
-            {"released_minor": released},
-            event="order.completed",
-        )
+    _complete_when_done(order, actor_id, now)
     db.session.flush()
     return m
+
+
+def _complete_when_done(order: Order, actor_id: int | None, now: datetime) -> None:
+    """The last milestone settled (paid, or dropped by agreement) completes the order."""
+    if not all(x.status in DONE for x in order.milestones):
+        return
+    if not any(x.status in ("paid", "partially_refunded") for x in order.milestones):
+        return  # nothing was ever paid: ending is the parties' step, not a completion
+    order.status = "completed"
+    order.completed_at = now
+    order.auto_complete_at = None
+    order.version += 1
+    services._withdraw_pending_cancellation(order, now)
+    released = sum(x.amount_minor - x.refunded_minor for x in order.milestones if x.status in DONE)
+    services._record(
+        order,
+        "completed" if actor_id is not None else "auto_completed",
+        actor_id,
+        {"released_minor": released},
+        event="order.completed",
+    )
 
 
 def accept_milestone(
@@ -602,6 +610,82 @@ def open_engagement(
     first = order.milestones[0]
     _step(order, first, "funding_requested", buyer_id, "milestone.funding_requested")
     return order
+
+
+def _recount(order: Order) -> None:
+    live = [m for m in order.milestones if m.status != "cancelled"]
+    order.total_minor = order.subtotal_minor = sum(m.amount_minor for m in live)
+
+
+def change_milestones(
+    order_id: Any,
+    action: str,
+    *,
+    milestone_id: Any = None,
+    planned: PlannedMilestone | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Milestone:
+    """Apply a change both parties agreed to (the contracts domain checked who and what);
+    flushes. ``add`` appends a ``planned`` milestone; ``edit`` rewrites one not funded yet;
+    ``remove`` drops one not funded yet (``cancelled``; the last live one cannot go: end the
+    engagement instead). The order's total follows. Records ``milestone_changed`` on the
+    timeline (``milestone.changed``). Raises OrderNotFound, OrderStateError (finished, or the
+    milestone already funded), OrderError (too many milestones, a bad amount).
+    """
+    order = services.lock_order(order_id)
+    if not order.uses_milestones:
+        raise OrderStateError(f"Order {order.number} has no milestones to change.", order.status)
+    _ensure_live(order, "change its milestones")
+    now = services._now(now)
+    if action == "add":
+        if planned is None or planned.amount_minor <= 0:
+            raise OrderError({"amount_minor": "The amount must be above zero."})
+        if len(order.milestones) >= MAX_ENGAGEMENT_MILESTONES:
+            raise OrderError(
+                {"milestones": f"An engagement has at most {MAX_ENGAGEMENT_MILESTONES} milestones."}
+            )
+        m = Milestone(
+            seq=max(x.seq for x in order.milestones) + 1,
+            title=planned.title[:200],
+            amount_minor=planned.amount_minor,
+            description=planned.description,
+            due_at=planned.due_at,
+            dod=[{"text": text, "done": False} for text in planned.dod],
+            status="planned",
+        )
+        order.milestones.append(m)
+        db.session.flush()
+    else:
+        m = _milestone_of(order, milestone_id)
+        if m.status not in FUNDABLE:
+            raise _state_error(m, "change it (only milestones not funded yet change)")
+        if action == "edit":
+            if planned is None or planned.amount_minor <= 0:
+                raise OrderError({"amount_minor": "The amount must be above zero."})
+            m.title, m.amount_minor, m.description = (
+                planned.title[:200],
+                planned.amount_minor,
+                planned.description,
+            )
+            m.due_at = planned.due_at
+            m.dod = [{"text": text, "done": False} for text in planned.dod]
+        elif action == "remove":
+            if not any(x.status not in ("cancelled",) and x.id != m.id for x in order.milestones):
+                raise OrderStateError(
+                    "This is the last milestone: end the contract instead.", m.status, code="last_milestone"
+                )
+            _move(m, "cancelled", "party", "remove it")
+        else:
+            raise OrderError({"action": "Choose add, edit or remove."})
+    _recount(order)
+    _step(
+        order, m, "changed", actor_id, "milestone.changed", {"action": action, "amount_minor": m.amount_minor}
+    )
+    if action == "remove":
+        _complete_when_done(order, actor_id, now)
+    db.session.flush()
+    return m
 
 
 def end_engagement(
