@@ -34,6 +34,13 @@ UPLOAD_LIMITS: dict[str, tuple[str, int]] = {
     # 5: app.orders.services.MAX_DELIVERY_FILES (tests/hardening/test_body_limits.py checks it)
     "orders.deliver": ("ORDER_DELIVERY_FILE_MAX_BYTES", 5),
     "orders_api.Deliveries": ("ORDER_DELIVERY_FILE_MAX_BYTES", 5),
+    # 10 and 5: app.jobs.models.MAX_JOB_ATTACHMENTS / MAX_PROPOSAL_ATTACHMENTS (tests/jobs checks them)
+    "jobs.post_job": ("JOB_ATTACHMENT_MAX_BYTES", 10),
+    "jobs.add_job_attachments": ("JOB_ATTACHMENT_MAX_BYTES", 10),
+    "jobs_api.JobAttachments": ("JOB_ATTACHMENT_MAX_BYTES", 10),
+    "jobs.submit_proposal": ("JOB_ATTACHMENT_MAX_BYTES", 5),
+    "jobs.add_proposal_attachments": ("JOB_ATTACHMENT_MAX_BYTES", 5),
+    "jobs_api.ProposalAttachments": ("JOB_ATTACHMENT_MAX_BYTES", 5),
     "console.upload_brand_image": ("BRANDING_IMAGE_MAX_BYTES", 1),
     "console_api.brand_logo": ("BRANDING_IMAGE_MAX_BYTES", 1),
     "console_api.brand_favicon": ("BRANDING_IMAGE_MAX_BYTES", 1),

@@ -1,5 +1,6 @@
 """Jobs REST API: jobs (post, edit, publish, close, browse and search), templates, proposals
-(submit, edit, withdraw, list, shortlist / archive / decline) and invites.
+(submit, edit, withdraw, list, shortlist / archive / decline), invites, and the files attached
+to jobs and proposals (multipart uploads; listed with signed download URLs).
 
 Thin: parse with a schema, call one service of ``app.jobs.services`` / ``app.jobs.proposals``,
 serialize; the request's unit of work commits. Refusals are answered centrally in the house
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 
 from app.accounts import tokens
 from app.core.api import Blueprint
-from app.jobs import proposals, schemas, services
+from app.jobs import attachments, proposals, schemas, services
 from app.jobs.matching import jobs_for_skills
+from app.jobs.models import MAX_JOB_ATTACHMENTS, MAX_PROPOSAL_ATTACHMENTS
+from app.storage.uploads import read_uploads
 
 blp = Blueprint(
     "jobs_api",
@@ -35,10 +38,12 @@ blp = Blueprint(
 JOB_ID = "/jobs/<int(max=2147483647):job_id>"
 PROPOSAL_ID = "/proposals/<int(max=2147483647):proposal_id>"
 INVITE_ID = "/invites/<int(max=2147483647):invite_id>"
+ATTACHMENT_ID = "/attachments/<int(max=2147483647):attachment_id>"
 DESCRIPTIONS = {
     403: "Not yours (or not allowed to you)",
     404: "Not found (or not visible to you)",
     409: "Not possible in the current status (named in the message and errors.current_status)",
+    413: "The request body is larger than the files allowed (per-file limit times the count)",
     422: "Invalid fields (errors.json.<field>)",
 }
 
@@ -56,6 +61,16 @@ def auth_required(*codes: int):
         return tokens.token_auth_required(view)
 
     return decorate
+
+
+def _uploads():
+    """The request's files (multipart ``files``, or ``file``), each read to one byte past the limit."""
+    if request.mimetype != "multipart/form-data":
+        raise attachments.AttachmentError(
+            "Send the files as multipart/form-data (field `files`).", code="no_file"
+        )
+    parts = request.files.getlist("files") + request.files.getlist("file")
+    return read_uploads(parts, attachments.max_bytes())
 
 
 def _with_match(ranked):
@@ -194,6 +209,39 @@ class CloseJob(MethodView):
         return services.close_job(g.api_user, job_id, now=_now())
 
 
+@blp.route(JOB_ID + "/attachments")
+class JobAttachments(MethodView):
+    @auth_required(404)
+    @blp.response(200, schemas.JobAttachmentSchema(many=True))
+    def get(self, job_id):
+        """The files attached to a job, for whoever may see the job, with signed download URLs."""
+        return services.get_job(g.api_user, job_id).attachments
+
+    @auth_required(403, 404, 409, 413, 422)
+    @blp.doc(requestBody=schemas.upload_body(MAX_JOB_ATTACHMENTS))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    def post(self, job_id):
+        """Attach files (specs, mockups, datasets) to your draft or open job.
+
+        Multipart `files`, one part per file; at most 10 files per job in all, each up to
+        JOB_ATTACHMENT_MAX_BYTES (20 MB by default). PDF, PNG, JPEG, GIF, WebP, ZIP, CSV, text,
+        Markdown, Word (.docx) and Excel (.xlsx), checked by content. Answers the new
+        attachments. 409 once the job is hired or closed; 422 for no file, a type not allowed
+        or content that is not what its type claims, an empty or too large file, or too many
+        files (`errors.code`: `no_file`, `forbidden_type`, `empty_file`, `too_large`,
+        `too_many_files`). Nothing is stored when refused."""
+        return services.add_job_attachments(g.api_user, job_id, _uploads(), now=_now())
+
+
+@blp.route(JOB_ID + ATTACHMENT_ID)
+class JobAttachmentResource(MethodView):
+    @auth_required(403, 404, 409)
+    @blp.response(204)
+    def delete(self, job_id, attachment_id):
+        """Remove a file from your draft or open job (its download URLs stop working)."""
+        services.remove_job_attachment(g.api_user, job_id, attachment_id, now=_now())
+
+
 # --------------------------------------------------------------------------- proposals
 
 
@@ -275,6 +323,36 @@ class ReviewProposal(MethodView):
         return proposals.review_proposal(
             g.api_user, proposal_id, body["status"], message=body["message"], now=_now()
         )
+
+
+@blp.route(PROPOSAL_ID + "/attachments")
+class ProposalAttachments(MethodView):
+    @auth_required(404)
+    @blp.response(200, schemas.JobAttachmentSchema(many=True))
+    def get(self, proposal_id):
+        """The files attached to a proposal, for its freelancer and the job's client."""
+        return proposals.get_proposal(g.api_user, proposal_id).attachments
+
+    @auth_required(403, 404, 409, 413, 422)
+    @blp.doc(requestBody=schemas.upload_body(MAX_PROPOSAL_ATTACHMENTS))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    def post(self, proposal_id):
+        """Attach files to your proposal while it is submitted or shortlisted and the job open.
+
+        Multipart `files`; at most 5 files per proposal in all, with the types and per-file
+        limit of job attachments. Only you and the job's client can download them. Answers the
+        new attachments. 403 for the job's client; 409 once the proposal or the job moved on;
+        422 as for job attachments (`errors.code` says why). Nothing is stored when refused."""
+        return proposals.add_proposal_attachments(g.api_user, proposal_id, _uploads(), now=_now())
+
+
+@blp.route(PROPOSAL_ID + ATTACHMENT_ID)
+class ProposalAttachmentResource(MethodView):
+    @auth_required(403, 404, 409)
+    @blp.response(204)
+    def delete(self, proposal_id, attachment_id):
+        """Remove a file from your editable proposal (its download URLs stop working)."""
+        proposals.remove_proposal_attachment(g.api_user, proposal_id, attachment_id, now=_now())
 
 
 # --------------------------------------------------------------------------- invites

@@ -3,14 +3,22 @@ dict the services take (amounts typed as "1,500.00" become minor units through a
 
 from __future__ import annotations
 
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, MultipleFileField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.core import money
 from app.core.domain_errors import DomainError
 from app.core.forms import Form
-from app.jobs.models import BUDGET_TYPES, DURATIONS, EXPERIENCE_LEVELS
+from app.jobs import attachments
+from app.jobs.models import (
+    BUDGET_TYPES,
+    DURATIONS,
+    EXPERIENCE_LEVELS,
+    MAX_JOB_ATTACHMENTS,
+    MAX_PROPOSAL_ATTACHMENTS,
+)
 from app.jobs.services import DURATION_LABELS, EXPERIENCE_LABELS
+from app.storage.uploads import Upload, read_uploads
 
 
 def _minor(raw: str | None, currency: str, field: str, errors: dict):
@@ -31,7 +39,27 @@ def _int(raw: str | None):
         return raw  # the service refuses it with its own message
 
 
-class JobForm(Form):
+class FilesMixin:
+    """A multiple file input ``files`` (multipart forms), described with the types and limits."""
+
+    files = MultipleFileField("Attachments")
+
+    def describe_files(self, limit: int) -> None:
+        self.files.description = attachments.hint(limit)
+        self.files.render_kw = {"accept": attachments.accept()}
+
+    def uploads(self) -> list[Upload]:
+        """The chosen files, each read to one byte past the per-file limit (enough to refuse it)."""
+        return read_uploads(self.files.data or [], attachments.max_bytes())
+
+
+class AttachmentsForm(FilesMixin, Form):
+    """Add files to a job or a proposal (the page sets the count in ``describe_files``)."""
+
+    files = MultipleFileField("Add files")
+
+
+class JobForm(FilesMixin, Form):
     title = StringField("Title", validators=[Optional(), Length(max=200)])
     category_id = SelectField("Category", choices=[], validate_choice=False)
     description = TextAreaField("Description (Markdown)", validators=[Optional(), Length(max=12000)])
@@ -68,6 +96,7 @@ class JobForm(Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.describe_files(MAX_JOB_ATTACHMENTS)
         self.category_id.choices = [SelectChoice("", "No category")] + [
             SelectChoice(str(i), label) for i, label in categories
         ]
@@ -116,7 +145,7 @@ class JobForm(Form):
     }
 
 
-class ProposalForm(Form):
+class ProposalForm(FilesMixin, Form):
     cover_letter = TextAreaField("Cover letter", validators=[Optional(), Length(max=6000)])
     price = StringField("Total price (fixed) or hourly rate", validators=[Optional(), Length(max=20)])
     milestones = TextAreaField(
@@ -126,6 +155,10 @@ class ProposalForm(Form):
     )
     delivery_days = StringField("Estimated delivery (days)", validators=[Optional(), Length(max=4)])
     answers = TextAreaField("Answers", validators=[Optional(), Length(max=12000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.describe_files(MAX_PROPOSAL_ATTACHMENTS)
 
     def to_data(self, job, answers: list[str]) -> dict:
         errors: dict[str, str] = {}

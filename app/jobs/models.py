@@ -1,4 +1,4 @@
-"""Jobs, job templates, proposals and invites (issue #15, slices 2 and 3).
+"""Jobs, job templates, proposals, invites and attachments (issue #15, slices 2 and 3).
 
 Money is integer minor units of the job's ``currency`` (the marketplace currency when the
 job was posted). The rules live in ``app/jobs/services.py`` (jobs, templates, invites) and
@@ -12,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.db import TENANT_SCHEMA, TenantModel, tenant_table_args
 
@@ -28,6 +28,8 @@ INVITE_STATUSES = ("sent", "accepted", "declined", "expired")
 MAX_SKILLS = 15
 MAX_QUESTIONS = 5
 MAX_MILESTONES = 10
+MAX_JOB_ATTACHMENTS = 10
+MAX_PROPOSAL_ATTACHMENTS = 5
 TITLE_MIN, TITLE_MAX = 10, 120
 
 # The keyword document of a job (the PostgreSQL search backend of jobs): a generated column,
@@ -149,6 +151,15 @@ class Job(TenantModel):
     )
     search_document = mapped_column(TSVECTOR, sa.Computed(JOB_SEARCH_DOCUMENT, persisted=True), deferred=True)
 
+    # Loaded with the jobs of a list in one query; removing one deletes its row.
+    attachments: Mapped[list[JobAttachment]] = relationship(
+        primaryjoin="Job.id == JobAttachment.job_id",
+        order_by="JobAttachment.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.status}>"
 
@@ -203,6 +214,14 @@ class Proposal(TenantModel):
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
 
+    attachments: Mapped[list[JobAttachment]] = relationship(
+        primaryjoin="Proposal.id == JobAttachment.proposal_id",
+        order_by="JobAttachment.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
     def __repr__(self) -> str:
         return f"<Proposal {self.id} {self.status}>"
 
@@ -232,3 +251,38 @@ class JobInvite(TenantModel):
 
     def effective_status(self, now: datetime) -> str:
         return "expired" if self.status == "sent" and now >= self.expires_at else self.status
+
+
+class JobAttachment(TenantModel):
+    """A file attached to a job (by its client) or to a proposal (by its freelancer): exactly
+    one of ``job_id`` and ``proposal_id``. The bytes live in the tenant's storage
+    (``app.storage``) under ``storage_key``; ``filename`` is the uploader's name for the file,
+    shown and offered as the download name, never part of a path. Rules, types and limits:
+    ``app/jobs/attachments.py``."""
+
+    __tablename__ = "job_attachments"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("(job_id is null) <> (proposal_id is null)", name="one_owner"),
+        sa.CheckConstraint("size > 0", name="size"),
+        sa.Index("ix_job_attachments_job_id", "job_id", postgresql_where=sa.text("job_id is not null")),
+        sa.Index(
+            "ix_job_attachments_proposal_id",
+            "proposal_id",
+            postgresql_where=sa.text("proposal_id is not null"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.jobs.id", ondelete="CASCADE"))
+    proposal_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.proposals.id", ondelete="CASCADE")
+    )
+    uploader_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    storage_key: Mapped[str] = mapped_column(sa.String(300))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    def __repr__(self) -> str:
+        return f"<JobAttachment {self.id} {self.filename!r}>"

@@ -11,14 +11,16 @@ State machine (``PROPOSAL_TRANSITIONS``; a refused step is a 409 naming ``curren
 | submitted, shortlisted, archived | declined | the client (optional message) | ``proposal.declined`` |
 | submitted, shortlisted | hired | contracts (``mark_hired``: contract accepted) | ``proposal.accepted`` |
 
-Editing (cover letter, answers, price, delivery) is the freelancer's while the proposal is
-submitted or shortlisted and the job open. Events (outbox), payload ``{"proposal_id",
-"job_id"}``: ``proposal.submitted`` (``app.notifications.events`` tells the client),
+Editing (cover letter, answers, price, delivery, attachments) is the freelancer's while the
+proposal is submitted or shortlisted and the job open; attachments (``app.jobs.attachments``)
+are seen and downloaded by the freelancer and the job's client only. Events (outbox), payload
+``{"proposal_id", "job_id"}``: ``proposal.submitted`` (``app.notifications.events`` tells the client),
 ``proposal.withdrawn``, ``proposal.declined`` (the freelancer is told, with the message).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +32,17 @@ from app.accounts.services import require_verified
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
 from app.events import publish
-from app.jobs import matching
-from app.jobs.models import LIVE_PROPOSAL_STATUSES, MAX_MILESTONES, Job, Proposal
+from app.jobs import attachments, matching
+from app.jobs.models import (
+    LIVE_PROPOSAL_STATUSES,
+    MAX_MILESTONES,
+    MAX_PROPOSAL_ATTACHMENTS,
+    Job,
+    JobAttachment,
+    Proposal,
+)
 from app.jobs.services import MAX_BUDGET_MINOR, MAX_RATE_MINOR, _is_int, _text, get_job, get_own_job
+from app.storage.uploads import Upload
 from tenants.db import db
 
 COVER_MIN, COVER_MAX = 50, 5000
@@ -227,12 +237,14 @@ def clean_proposal(job: Job, freelancer: User, data: dict) -> dict:
     return clean
 
 
-def submit_proposal(freelancer: User, job_id: int, data: dict, *, now: datetime) -> Proposal:
-    """Apply to a job (``proposal.submitted``).
+def submit_proposal(
+    freelancer: User, job_id: int, data: dict, *, now: datetime, files: Sequence[Upload] = ()
+) -> Proposal:
+    """Apply to a job (``proposal.submitted``), with ``files`` attached.
 
-    Raises ProposalError 422 (fields; not a seller: 403), JobNotFound 404 (unknown or not
-    visible), ProposalStateError 409 (the job is not open, your own job, a live proposal
-    already sent).
+    Raises ProposalError 422 (fields, refused files under ``files``; not a seller: 403),
+    JobNotFound 404 (unknown or not visible), ProposalStateError 409 (the job is not open,
+    your own job, a live proposal already sent). Nothing is stored when it raises.
     """
     require_verified(freelancer)
     job = get_job(freelancer, job_id)
@@ -257,11 +269,22 @@ def submit_proposal(freelancer: User, job_id: int, data: dict, *, now: datetime)
             "You already sent a proposal for this job: edit it instead.",
             extra={"current_status": live.status, "proposal_id": live.id},
         )
+    file_error = None
+    checked: list[Upload] = []
+    try:
+        checked = attachments.check_files(files, existing=0, limit=MAX_PROPOSAL_ATTACHMENTS)
+    except attachments.AttachmentError as exc:
+        file_error = exc
+    try:
+        clean = clean_proposal(job, freelancer, data)
+    except ProposalError as exc:
+        if file_error is None:
+            raise
+        raise ProposalError({**exc.errors, **file_error.errors}) from None
+    if file_error is not None:
+        raise file_error
     proposal = Proposal(
-        job_id=job.id,
-        freelancer_id=freelancer.id,
-        status="submitted",
-        **clean_proposal(job, freelancer, data),
+        job_id=job.id, freelancer_id=freelancer.id, status="submitted", attachments=[], **clean
     )
     db.session.add(proposal)
     try:
@@ -271,6 +294,10 @@ def submit_proposal(freelancer: User, job_id: int, data: dict, *, now: datetime)
         raise ProposalStateError(
             "You already sent a proposal for this job.", extra={"current_status": "submitted"}
         ) from None
+    proposal.attachments.extend(
+        attachments.store(checked, owner="proposal", uploader_id=freelancer.id, now=now)
+    )
+    db.session.flush()
     publish("proposal.submitted", {"proposal_id": proposal.id, "job_id": job.id})
     return proposal
 
@@ -304,6 +331,58 @@ def edit_proposal(freelancer: User, proposal_id: int, data: dict, *, now: dateti
         )
     for field, value in clean_proposal(job, freelancer, data).items():
         setattr(proposal, field, value)
+    proposal.updated_at = now
+    db.session.flush()
+    return proposal
+
+
+def _editable_own_proposal(freelancer: User, proposal_id: int) -> Proposal:
+    proposal = _own_proposal(freelancer, proposal_id)
+    db.session.refresh(proposal, with_for_update=True)  # concurrent uploads count one after the other
+    _job_open(db.session.get(Job, proposal.job_id), "changed")
+    if proposal.status not in EDITABLE:
+        raise ProposalStateError(
+            f"This proposal is {STATUS_LABELS[proposal.status].lower()}: it cannot be changed.",
+            extra={"current_status": proposal.status},
+        )
+    return proposal
+
+
+def add_proposal_attachments(
+    freelancer: User, proposal_id: int, files: Sequence[Upload], *, now: datetime
+) -> list[JobAttachment]:
+    """Attach files to the freelancer's proposal while it is editable (submitted or
+    shortlisted, the job open); returns the new attachments.
+
+    Raises ProposalNotFound (404), Forbidden (403: the job's client), ProposalStateError (409),
+    AttachmentError (422: no file, a forbidden type or disguised content, an empty or too large
+    file, more than MAX_PROPOSAL_ATTACHMENTS in all). Nothing is stored when it raises.
+    """
+    proposal = _editable_own_proposal(freelancer, proposal_id)
+    if not files:
+        raise attachments.AttachmentError("Choose a file to attach.", code="no_file")
+    checked = attachments.check_files(
+        files, existing=len(proposal.attachments), limit=MAX_PROPOSAL_ATTACHMENTS
+    )
+    added = attachments.store(checked, owner="proposal", uploader_id=freelancer.id, now=now)
+    proposal.attachments.extend(added)
+    proposal.updated_at = now
+    db.session.flush()
+    return added
+
+
+def remove_proposal_attachment(
+    freelancer: User, proposal_id: int, attachment_id: int, *, now: datetime
+) -> Proposal:
+    """Remove a file from the freelancer's editable proposal (the stored file is deleted after
+    the commit). Raises ProposalNotFound / NotFound (404, ``attachment_not_found``), Forbidden
+    (403), ProposalStateError (409)."""
+    proposal = _editable_own_proposal(freelancer, proposal_id)
+    attachment = attachments.find(proposal.attachments, attachment_id)
+    if attachment is None:
+        raise NotFound("This attachment does not exist.", code="attachment_not_found")
+    proposal.attachments.remove(attachment)
+    attachments.forget(attachment)
     proposal.updated_at = now
     db.session.flush()
     return proposal

@@ -11,12 +11,15 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.core.schema import Schema
+from app.jobs import attachments
 from app.jobs.models import (
     BUDGET_TYPES,
     DURATIONS,
     EXPERIENCE_LEVELS,
     INVITE_STATUSES,
     JOB_STATUSES,
+    MAX_JOB_ATTACHMENTS,
+    MAX_PROPOSAL_ATTACHMENTS,
     PROPOSAL_STATUSES,
     VISIBILITIES,
 )
@@ -141,7 +144,58 @@ class InviteAnswerSchema(Schema):
     accept = fields.Bool(required=True)
 
 
+def upload_body(limit: int) -> dict:
+    """The OpenAPI request body of an attachments upload (multipart ``files``, repeated)."""
+    return {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
+                            "maxItems": limit,
+                            "description": "One part per file (a single part may also be named `file`).",
+                        }
+                    },
+                    "required": ["files"],
+                }
+            }
+        }
+    }
+
+
 # --------------------------------------------------------------------------- responses
+
+
+class JobAttachmentSchema(Schema):
+    id = fields.Int()
+    filename = fields.Str(
+        metadata={"description": "The uploader's name for the file.", "example": "spec.pdf"}
+    )
+    content_type = fields.Str(metadata={"example": "application/pdf"})
+    size = fields.Int(metadata={"description": "Bytes."})
+    uploader_id = fields.Int()
+    created_at = fields.DateTime()
+    url = fields.Method(
+        "_url",
+        metadata={
+            "type": "string",
+            "description": f"Signed download URL, valid for {attachments.URL_SECONDS // 60} minutes, "
+            "on this marketplace's host only; fetch the job or proposal again for a fresh one.",
+        },
+    )
+
+    def _url(self, attachment):
+        return attachments.url(attachment)
+
+
+ATTACHMENTS_DOC = (
+    "Files attached (at most {n}); download URLs only for those who may download them: "
+    "{who}. Types: " + ", ".join(sorted(attachments.ATTACHMENT_TYPES)) + "."
+)
 
 
 class JobSchema(Schema):
@@ -169,6 +223,12 @@ class JobSchema(Schema):
     template_id = fields.Int(allow_none=True)
     published_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    attachments = fields.List(
+        fields.Nested(JobAttachmentSchema),
+        metadata={
+            "description": ATTACHMENTS_DOC.format(n=MAX_JOB_ATTACHMENTS, who="everyone who may see the job")
+        },
+    )
 
 
 class TemplateMilestoneSchema(Schema):
@@ -215,6 +275,14 @@ class ProposalSchema(Schema):
     updated_at = fields.DateTime()
     match = fields.Nested(
         MatchSchema, allow_none=True, metadata={"description": "For the job's client only."}
+    )
+    attachments = fields.List(
+        fields.Nested(JobAttachmentSchema),
+        metadata={
+            "description": ATTACHMENTS_DOC.format(
+                n=MAX_PROPOSAL_ATTACHMENTS, who="the freelancer and the job's client"
+            )
+        },
     )
 
 

@@ -1,5 +1,5 @@
-"""Jobs: posting (blank or from a template), editing, publishing, closing; browsing and
-keyword search; templates; invites.
+"""Jobs: posting (blank or from a template), editing, publishing, closing; attachments;
+browsing and keyword search; templates; invites.
 
 Every function takes the acting user and, where time matters, ``now``; it flushes and never
 commits (the request or job commits once). Refusals are ``JobError`` subclasses: 404 unknown
@@ -28,12 +28,15 @@ Events (outbox, ``app.events.publish``), documented where published:
 - ``job.posted`` ``{"job_id"}``: a job was published (draft -> open);
 - ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: a client invited a
   freelancer (``app.notifications.events`` tells the freelancer).
+
+Attachments (specs, mockups, datasets): the client adds and removes them while the job is a
+draft or open; types, sizes, counts and download URLs are ``app.jobs.attachments``'.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,22 +49,26 @@ from app.core.text import strip_controls
 from app.events import publish
 from app.gigs.models import Category
 from app.gigs.text import looks_like_markup, render_description
+from app.jobs import attachments
 from app.jobs.models import (
     BUDGET_TYPES,
     DURATIONS,
     EXPERIENCE_LEVELS,
+    MAX_JOB_ATTACHMENTS,
     MAX_QUESTIONS,
     MAX_SKILLS,
     TITLE_MAX,
     TITLE_MIN,
     VISIBILITIES,
     Job,
+    JobAttachment,
     JobInvite,
     JobTemplate,
     Proposal,
 )
 from app.jobs.starter_templates import STARTER_TEMPLATES
 from app.settings.services import get_branding
+from app.storage.uploads import Upload
 from tenants.db import db
 
 DESCRIPTION_MAX = 10_000
@@ -386,27 +393,54 @@ def clean_job(data: dict) -> dict:
 
 
 def post_job(
-    client: User, data: dict, *, template_id: int | None = None, publish_now: bool = False, now: datetime
+    client: User,
+    data: dict,
+    *,
+    template_id: int | None = None,
+    publish_now: bool = False,
+    now: datetime,
+    files: Sequence[Upload] = (),
 ) -> Job:
-    """Create a job as a draft (or open it at once with ``publish_now``).
+    """Create a job as a draft (or open it at once with ``publish_now``), with its ``files``.
 
     With ``template_id`` the template's fields fill whatever ``data`` leaves out (title,
     description, skills, budget type, duration). Raises JobError (422) for bad fields or an
-    unknown template, EmailUnverified (403) for an unverified client.
+    unknown template, and for refused files (field ``files``, together with the other fields'
+    errors; see ``app.jobs.attachments``), EmailUnverified (403) for an unverified client.
+    Nothing is stored when it raises.
     """
     require_verified(client)
-    if template_id is not None:
-        template = get_template(template_id)
-        data = {**template_prefill(template), **{k: v for k, v in data.items() if v not in (None, "", [])}}
-    clean = clean_job(data)
+    file_error = None
+    checked: list[Upload] = []
+    try:
+        checked = attachments.check_files(files, existing=0, limit=MAX_JOB_ATTACHMENTS)
+    except attachments.AttachmentError as exc:
+        file_error = exc
+    try:
+        if template_id is not None:
+            template = get_template(template_id)
+            data = {
+                **template_prefill(template),
+                **{k: v for k, v in data.items() if v not in (None, "", [])},
+            }
+        clean = clean_job(data)
+    except JobError as exc:
+        if file_error is None:
+            raise
+        raise JobError({**exc.errors, **file_error.errors}) from None
+    if file_error is not None:
+        raise file_error
     job = Job(
         client_id=client.id,
         currency=get_branding().currency,
         status="draft",
         template_id=template_id,
+        attachments=[],
         **clean,
     )
     db.session.add(job)
+    db.session.flush()
+    job.attachments.extend(attachments.store(checked, owner="job", uploader_id=client.id, now=now))
     db.session.flush()
     if publish_now:
         _publish(job, now)
@@ -455,6 +489,52 @@ def close_job(client: User, job_id: int, *, now: datetime) -> Job:
     job = get_own_job(client, job_id)
     _move(job, "cancelled", "closed")
     job.closed_at = now
+    db.session.flush()
+    return job
+
+
+def _lock_own_job(client: User, job_id: int) -> Job:
+    job = get_own_job(client, job_id)
+    db.session.refresh(job, with_for_update=True)  # concurrent uploads count one after the other
+    return job
+
+
+def add_job_attachments(
+    client: User, job_id: int, files: Sequence[Upload], *, now: datetime
+) -> list[JobAttachment]:
+    """Attach files to the client's draft or open job; returns the new attachments.
+
+    Raises JobNotFound (404), JobForbidden (403) not the client, JobStateError (409) once hired
+    or closed, AttachmentError (422: no file, a forbidden type or content that is not what its
+    type claims, an empty or too large file, more than MAX_JOB_ATTACHMENTS in all). Nothing is
+    stored when it raises.
+    """
+    job = _lock_own_job(client, job_id)
+    if job.status not in EDITABLE_STATUSES:
+        raise _state_error(job, "edited")
+    if not files:
+        raise attachments.AttachmentError("Choose a file to attach.", code="no_file")
+    checked = attachments.check_files(files, existing=len(job.attachments), limit=MAX_JOB_ATTACHMENTS)
+    added = attachments.store(checked, owner="job", uploader_id=client.id, now=now)
+    job.attachments.extend(added)
+    job.updated_at = now
+    db.session.flush()
+    return added
+
+
+def remove_job_attachment(client: User, job_id: int, attachment_id: int, *, now: datetime) -> Job:
+    """Remove a file from the client's draft or open job (the stored file is deleted after the
+    commit). Raises JobNotFound / NotFound (404, code ``attachment_not_found``), JobForbidden
+    (403), JobStateError (409)."""
+    job = _lock_own_job(client, job_id)
+    attachment = attachments.find(job.attachments, attachment_id)
+    if attachment is None:
+        raise NotFound("This attachment does not exist.", code="attachment_not_found")
+    if job.status not in EDITABLE_STATUSES:
+        raise _state_error(job, "edited")
+    job.attachments.remove(attachment)
+    attachments.forget(attachment)
+    job.updated_at = now
     db.session.flush()
     return job
 

@@ -1,6 +1,7 @@
 """Job web pages: browse jobs (filters, "matching my skills"), the job page with the proposal
 form, posting a job (template picker that pre-fills), my jobs, my proposals, and the client's
-ranked proposals with shortlist / archive / decline.
+ranked proposals with shortlist / archive / decline; files attached to jobs and proposals
+(multipart forms; listed with sizes and signed download links, removable by their owner).
 
 Thin: parse the form, call one service, render; the request's unit of work commits. A refusal
 is shown on the form (``refuse_form``, which rolls the request back); other refusals are
@@ -18,9 +19,11 @@ from app.accounts.forms import ConfirmForm
 from app.core import money
 from app.core.domain_errors import DomainError, refuse_form
 from app.gigs.services import category_choices
-from app.jobs import matching, proposals, services
-from app.jobs.forms import DeclineForm, JobForm, ProposalForm
+from app.jobs import attachments, matching, proposals, services
+from app.jobs.forms import AttachmentsForm, DeclineForm, JobForm, ProposalForm
+from app.jobs.models import MAX_JOB_ATTACHMENTS, MAX_PROPOSAL_ATTACHMENTS
 from app.settings.services import get_branding
+from app.storage.uploads import human_size
 
 bp = Blueprint("jobs", __name__, template_folder="templates")
 INVALID = 422
@@ -41,7 +44,9 @@ def _helpers(state):
         proposal_status_label=proposals.STATUS_LABELS.get,
         job_duration_label=services.DURATION_LABELS.get,
         job_experience_label=services.EXPERIENCE_LABELS.get,
+        job_attachment_url=attachments.url,
     )
+    state.app.jinja_env.filters["file_size"] = human_size
 
 
 def _int_arg(name: str) -> int | None:
@@ -122,6 +127,7 @@ def post_job():
                 template_id=template_id,
                 publish_now=publish_now,
                 now=_now(),
+                files=form.uploads(),
             )
             flash(
                 "Your job is open for proposals." if publish_now else "Your job is saved as a draft.",
@@ -143,17 +149,30 @@ def job_page(job_id: int):
         job = services.get_job(me, job_id)
     except DomainError:
         abort(404)
+    return _job_page(me, job, ProposalForm())
+
+
+def _job_page(me, job, form, form_errors=(), status=200):
     mine = proposals.my_live_proposal(me, job.id)
-    form = ProposalForm()
+    job_files_form = AttachmentsForm()
+    job_files_form.describe_files(MAX_JOB_ATTACHMENTS)
+    proposal_files_form = AttachmentsForm()
+    proposal_files_form.describe_files(MAX_PROPOSAL_ATTACHMENTS)
     return render_template(
         "jobs/job.html",
         job=job,
         mine=mine,
+        mine_editable=mine is not None and mine.status in proposals.EDITABLE and job.status == "open",
+        job_editable=job.status in services.EDITABLE_STATUSES,
         form=form,
-        form_errors=[],
+        form_errors=list(form_errors),
         action_form=ConfirmForm(),
+        job_files_form=job_files_form,
+        proposal_files_form=proposal_files_form,
+        max_job_files=MAX_JOB_ATTACHMENTS,
+        max_proposal_files=MAX_PROPOSAL_ATTACHMENTS,
         is_client=me is not None and me.id == job.client_id,
-    )
+    ), status
 
 
 @bp.post("/jobs/<int:job_id>/proposals")
@@ -169,7 +188,11 @@ def submit_proposal(job_id: int):
     if form.validate_on_submit():
         try:
             proposals.submit_proposal(
-                me, job.id, form.to_data(job, request.form.getlist("answer")), now=_now()
+                me,
+                job.id,
+                form.to_data(job, request.form.getlist("answer")),
+                now=_now(),
+                files=form.uploads(),
             )
             flash("Your proposal was sent.", "success")
             return redirect(url_for("jobs.my_proposals"))
@@ -178,15 +201,7 @@ def submit_proposal(job_id: int):
             status = exc.status
     else:
         status = INVALID
-    return render_template(
-        "jobs/job.html",
-        job=job,
-        mine=None,
-        form=form,
-        form_errors=form_errors,
-        action_form=ConfirmForm(),
-        is_client=me.id == job.client_id,
-    ), status
+    return _job_page(me, job, form, form_errors, status)
 
 
 @bp.post("/jobs/<int:job_id>/<any(publish, close):action>")
@@ -197,6 +212,48 @@ def job_action(job_id: int, action: str):
         step(_me(), job_id, now=_now())
         flash("Your job is open for proposals." if action == "publish" else "Your job is closed.", "success")
     return redirect(url_for("jobs.job_page", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/attachments")
+@login_required
+def add_job_attachments(job_id: int):
+    """The client adds files to a draft or open job; refusals are flashed on the job page."""
+    form = AttachmentsForm()
+    if form.validate_on_submit():
+        added = services.add_job_attachments(_me(), job_id, form.uploads(), now=_now())
+        flash(f"{len(added)} file{'s' if len(added) != 1 else ''} attached.", "success")
+    return redirect(url_for("jobs.job_page", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/attachments/<int:attachment_id>/remove")
+@login_required
+def remove_job_attachment(job_id: int, attachment_id: int):
+    if ConfirmForm().validate_on_submit():
+        services.remove_job_attachment(_me(), job_id, attachment_id, now=_now())
+        flash("The file was removed.", "success")
+    return redirect(url_for("jobs.job_page", job_id=job_id))
+
+
+@bp.post("/proposals/<int:proposal_id>/attachments")
+@login_required
+def add_proposal_attachments(proposal_id: int):
+    """The freelancer adds files to an editable proposal; refusals are flashed on the job page."""
+    form = AttachmentsForm()
+    proposal = proposals.get_proposal(_me(), proposal_id)
+    if form.validate_on_submit():
+        added = proposals.add_proposal_attachments(_me(), proposal.id, form.uploads(), now=_now())
+        flash(f"{len(added)} file{'s' if len(added) != 1 else ''} attached to your proposal.", "success")
+    return redirect(url_for("jobs.job_page", job_id=proposal.job_id))
+
+
+@bp.post("/proposals/<int:proposal_id>/attachments/<int:attachment_id>/remove")
+@login_required
+def remove_proposal_attachment(proposal_id: int, attachment_id: int):
+    proposal = proposals.get_proposal(_me(), proposal_id)
+    if ConfirmForm().validate_on_submit():
+        proposals.remove_proposal_attachment(_me(), proposal.id, attachment_id, now=_now())
+        flash("The file was removed from your proposal.", "success")
+    return redirect(url_for("jobs.job_page", job_id=proposal.job_id))
 
 
 @bp.get("/jobs/mine")

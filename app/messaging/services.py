@@ -35,21 +35,17 @@ from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
-from app.messaging.text import clean_body, clean_filename, render_body
+from app.messaging.text import clean_body, render_body
 from app.orders.services import OfferConversation, OrderNotFound, get_order, offers_in_conversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
+from app.storage.uploads import Upload, UploadRefused, check_upload
 from tenants.db import current_tenant, db
 
-# Attachment types a message may carry, with the magic bytes their content must start with.
-ATTACHMENT_TYPES: dict[str, tuple[bytes, ...]] = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),
-    "application/pdf": (b"%PDF-",),
-    "application/zip": (b"PK\x03\x04",),
-    "text/plain": (),  # checked as UTF-8 text instead
-}
+# Attachment types a message may carry; app.storage.uploads checks each one's content
+# (magic bytes, or UTF-8 text).
+ATTACHMENT_TYPES = frozenset(
+    ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "application/zip", "text/plain")
+)
 
 
 class MessagingError(DomainError):
@@ -679,20 +675,6 @@ def _broadcast_read(tenant_id: int, user_id: int, receipt: dict, counts: dict) -
 # --- attachments -------------------------------------------------------------------------
 
 
-def _content_matches(content_type: str, data: bytes) -> bool:
-    if content_type == "text/plain":
-        if b"\x00" in data:
-            return False
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return True
-    if content_type == "image/webp":
-        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    return any(data.startswith(magic) for magic in ATTACHMENT_TYPES[content_type])
-
-
 def upload_attachment(
     user: User, data: bytes, filename: str | None, content_type: str | None
 ) -> MessageAttachment:
@@ -706,28 +688,23 @@ def upload_attachment(
 
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
-    content_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if content_type not in ATTACHMENT_TYPES:
-        allowed = ", ".join(sorted(ATTACHMENT_TYPES))
-        raise MessagingError(f"This file type is not allowed (allowed: {allowed}).", code="forbidden_type")
-    limit = current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"]
-    if not data:
-        raise MessagingError("The file is empty.", code="empty_file")
-    if len(data) > limit:
-        raise MessagingError(
-            f"The file is too large (at most {limit // (1024 * 1024)} MB).", code="too_large"
+    try:
+        upload = check_upload(
+            Upload(filename or "", content_type or "", data),
+            allowed=ATTACHMENT_TYPES,
+            max_bytes=current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"],
         )
-    if not _content_matches(content_type, data):
-        raise MessagingError("The file's content does not match its type.", code="forbidden_type")
+    except UploadRefused as exc:
+        raise MessagingError(exc.message, code=exc.code) from None
     key = storage.save(
-        data, namespace="attachments", filename=clean_filename(filename), content_type=content_type
+        upload.data, namespace="attachments", filename=upload.filename, content_type=upload.content_type
     )
     attachment = MessageAttachment(
         uploader_id=user.id,
         storage_key=key,
-        filename=clean_filename(filename),
-        content_type=content_type,
-        size=len(data),
+        filename=upload.filename,
+        content_type=upload.content_type,
+        size=upload.size,
     )
     db.session.add(attachment)
     db.session.flush()

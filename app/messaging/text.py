@@ -31,13 +31,6 @@ def clean_body(raw: str) -> str:
     return text.strip()
 
 
-def clean_filename(raw: str | None, fallback: str = "file") -> str:
-    """A display name for an uploaded file: last path part, no control characters, 255 chars."""
-    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _CONTROL_RE.sub("", unicodedata.normalize("NFC", name)).strip().strip(".")
-    return (name or fallback)[:255]
-
-
 def _linkify(text: str) -> str:
     """Escape ``text`` and wrap its http(s) URLs in links (URLs found in the raw text)."""
     parts = []

@@ -2,9 +2,10 @@
 
 ``storage`` is the configured backend (``STORAGE_BACKEND``, default "local"):
 ``save(data, namespace=, filename=, content_type=) -> key``, ``open(key)``,
-``delete(key)``, ``exists(key)``, ``url(key, expires_in=3600)``. All calls act
-for the bound tenant. Images are validated and re-encoded by
-``app.storage.images.process_image`` before they are saved.
+``delete(key)``, ``exists(key)``, ``url(key, expires_in=3600, download_name=None)``.
+All calls act for the bound tenant. Images are validated and re-encoded by
+``app.storage.images.process_image`` before they are saved; other uploads are checked by
+``app.storage.uploads.check_upload`` (types by content, sizes, clean display names).
 """
 
 from __future__ import annotations

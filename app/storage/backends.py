@@ -12,7 +12,8 @@ Adding an S3-compatible backend (planned, not built): subclass
 ``StorageBackend`` as ``S3Storage`` with boto3, store objects under
 ``t<tenant_id>/<key>`` in one bucket (``STORAGE_S3_BUCKET``, endpoint and
 credentials from the environment), make ``url`` return a presigned GET URL with
-``ExpiresIn=expires_in`` and ``ResponseContentType`` set, ``delete_tenant``
+``ExpiresIn=expires_in``, ``ResponseContentType`` and (for ``download_name``)
+``ResponseContentDisposition`` set, ``delete_tenant``
 delete the ``t<tenant_id>/`` prefix, and register it in ``BACKENDS`` as "s3".
 Callers do not change.
 """
@@ -51,6 +52,9 @@ EXTENSIONS = {
     "application/pdf": "pdf",
     "text/plain": "txt",
     "text/csv": "csv",
+    "text/markdown": "md",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "application/json": "json",
     "application/zip": "zip",
     "application/octet-stream": "bin",
@@ -115,8 +119,11 @@ class StorageBackend:
     def exists(self, key: str) -> bool:
         raise NotImplementedError
 
-    def url(self, key: str, expires_in: int = 3600) -> str:
-        """A URL that serves the file for ``expires_in`` seconds, on the tenant's own host only."""
+    def url(self, key: str, expires_in: int = 3600, *, download_name: str | None = None) -> str:
+        """A URL that serves the file for ``expires_in`` seconds, on the tenant's own host only.
+
+        ``download_name``: the name a browser saves the file under (the uploader's filename);
+        without it, the key's last part."""
         raise NotImplementedError
 
     def delete_tenant(self, tenant_id: int) -> None:
@@ -185,11 +192,13 @@ class LocalStorage(StorageBackend):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def url(self, key: str, expires_in: int = 3600) -> str:
+    def url(self, key: str, expires_in: int = 3600, *, download_name: str | None = None) -> str:
         check_key(key)
         if not 0 < int(expires_in) <= MAX_URL_LIFETIME:
             raise ValueError(f"expires_in must be between 1 and {MAX_URL_LIFETIME} seconds")
-        token = sign_file_token(current_tenant().id, key, int(time.time()) + int(expires_in))
+        token = sign_file_token(
+            current_tenant().id, key, int(time.time()) + int(expires_in), download_name=download_name
+        )
         if has_request_context():
             return url_for("storage.serve_file", token=token)
         return f"/files/{token}"

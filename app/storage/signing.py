@@ -1,4 +1,5 @@
-"""Signed, expiring file tokens: ``/files/<token>`` binds tenant id + key + expiry."""
+"""Signed, expiring file tokens: ``/files/<token>`` binds tenant id + key + expiry (and, when
+given, the name the file is downloaded under)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ _SALT = "gigforge.storage.file-url.v1"
 class FileGrant(NamedTuple):
     key: str
     expires_at: int
+    download_name: str | None = None
 
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.secret_key, salt=_SALT)
 
 
-def sign_file_token(tenant_id: int, key: str, expires_at: int) -> str:
-    return _serializer().dumps([int(tenant_id), key, int(expires_at)])
+def sign_file_token(tenant_id: int, key: str, expires_at: int, *, download_name: str | None = None) -> str:
+    payload = [int(tenant_id), key, int(expires_at)]
+    if download_name:
+        payload.append(str(download_name))
+    return _serializer().dumps(payload)
 
 
 def read_file_token(token: str, *, tenant_id: int, now: float | None = None) -> FileGrant | None:
@@ -30,11 +35,14 @@ def read_file_token(token: str, *, tenant_id: int, now: float | None = None) -> 
         payload = _serializer().loads(token)
     except BadSignature:
         return None
-    if not (isinstance(payload, list) and len(payload) == 3):
+    if not (isinstance(payload, list) and len(payload) in (3, 4)):
         return None
-    token_tenant, key, expires_at = payload
+    token_tenant, key, expires_at = payload[:3]
+    download_name = payload[3] if len(payload) == 4 else None
     if not isinstance(key, str) or not isinstance(expires_at, int) or token_tenant != tenant_id:
+        return None
+    if download_name is not None and not isinstance(download_name, str):
         return None
     if expires_at <= (time.time() if now is None else now):
         return None
-    return FileGrant(key, expires_at)
+    return FileGrant(key, expires_at, download_name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+import unicodedata
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, request
 
@@ -24,6 +26,16 @@ def _check_config(state):
     backend_class(state.app.config.get("STORAGE_BACKEND", "local"))  # fail at startup, not at first upload
 
 
+def _filename(name: str) -> dict[str, str]:
+    """Content-Disposition parameters for ``name`` (RFC 6266: an ASCII fallback and UTF-8)."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii") or "file"
+        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+^`|~')}"}
+    return {"filename": name}
+
+
 @bp.get("/files/<token>")
 def serve_file(token: str):
     """The file, when the token is genuine, unexpired and for this host's tenant; else 404."""
@@ -40,7 +52,9 @@ def serve_file(token: str):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     disposition = "inline" if content_type in INLINE_TYPES else "attachment"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{key.rpartition("/")[2]}"'
+    response.headers.set(
+        "Content-Disposition", disposition, **_filename(grant.download_name or key.rpartition("/")[2])
+    )
     # The bytes under a key never change; let the browser keep them until the URL expires.
     remaining = max(0, grant.expires_at - int(time.time()))
     response.cache_control.private = True

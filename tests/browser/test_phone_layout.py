@@ -23,6 +23,7 @@ from app.jobs import proposals
 from app.jobs import services as job_services
 from app.messaging import services as messaging
 from app.orders.models import Order
+from app.storage.uploads import Upload
 from tenants.db import db
 from tests.gigs.conftest import PASSWORD, png
 from tests.jobs.conftest import JOB, PROPOSAL
@@ -80,10 +81,13 @@ def demo(acme, market, make_user, in_tenant):  # noqa: F811  (the imported fixtu
         # Other orders for the tables: one awaiting payment, one cancelled.
         drive(m, "awaiting_payment")
         drive(m, "cancelled")
-        # A job the buyer posted, with the seller's proposal (the jobs pages).
-        job = job_services.post_job(buyer, JOB, publish_now=True, now=datetime.now(UTC))
+        # A job the buyer posted, with the seller's proposal (the jobs pages); both with a file
+        # whose long name must wrap.
+        long_name = "Requirements-and-acceptance-criteria-for-the-booking-tool-version-2-final.pdf"
+        spec = Upload(long_name, "application/pdf", b"%PDF-1.7\n")
+        job = job_services.post_job(buyer, JOB, publish_now=True, now=datetime.now(UTC), files=[spec])
         db.session.flush()
-        proposals.submit_proposal(seller, job.id, PROPOSAL, now=datetime.now(UTC))
+        proposals.submit_proposal(seller, job.id, PROPOSAL, now=datetime.now(UTC), files=[spec])
         db.session.commit()
         job_id = job.id
         gig = db.session.get(Gig, m.gig_id)
