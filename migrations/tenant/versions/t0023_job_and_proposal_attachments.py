@@ -1,7 +1,7 @@
 """jobs: job and proposal attachments (one table, exactly one owner per row)
 
 Revision ID: t0023
-Revises: t0021
+Revises: t0022
 Create Date: 2026-12-02 21:25:34.744362
 
 The files themselves live in the tenant's storage (app.storage); rows keep their keys, the
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 't0023'
-down_revision = 't0021'
+down_revision = 't0022'
 branch_labels = None
 depends_on = None
 
