@@ -16,7 +16,8 @@ from flask import Response, g, request
 from flask.views import MethodView
 
 from app.accounts import tokens
-from app.contracts import schemas, services
+from app.contracts import changes, schemas, services
+from app.contracts import sow as statements
 from app.core.api import Blueprint
 
 blp = Blueprint(
@@ -54,9 +55,9 @@ def detail(contract):
     order = services.engagement(contract)
     contract.milestones = list(order.milestones) if order is not None else []
     contract.money = services.money_of(contract)
-    sow = services.statement_of(contract)
+    sow = statements.statement_of(contract)
     if sow is not None:
-        sow.signatures = services.signatures(sow)
+        sow.signatures = statements.signatures(sow)
     contract.sow = sow
     contract.changes = services.changes_of(contract)
     contract.actions = services.actions(contract, g.api_user)
@@ -232,7 +233,7 @@ _step(
     lambda user, cid, body: _then_contract(
         user,
         cid,
-        services.propose_change(user, cid, body.pop("action"), body, milestone_id=body.pop("milestone_id")),
+        changes.propose_change(user, cid, body.pop("action"), body, milestone_id=body.pop("milestone_id")),
     ),
 )
 _step(
@@ -242,7 +243,7 @@ _step(
     {"accept": True},
     "Accept (the change is applied) or decline the other party's pending change; `accept: false` "
     "by its proposer withdraws it.",
-    lambda user, cid, body: _then_contract(user, cid, services.answer_change(user, cid, body["accept"])),
+    lambda user, cid, body: _then_contract(user, cid, changes.answer_change(user, cid, body["accept"])),
 )
 
 
@@ -253,13 +254,13 @@ class Sow(MethodView):
     def get(self, contract_id):
         """The Statement of Work (after the freelancer accepted) with its hash and signatures."""
         contract = _mine(contract_id)
-        sow = services.statement_of(contract)
+        sow = statements.statement_of(contract)
         if sow is None:
             raise services.ContractStateError(
                 "There is no Statement of Work until the freelancer accepts the offer.",
                 extra={"current_status": contract.status},
             )
-        sow.signatures = services.signatures(sow)
+        sow.signatures = statements.signatures(sow)
         return sow
 
 

@@ -23,7 +23,6 @@ tells the other party. The engagement's own steps (``order.*``, ``milestone.*``,
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,15 +32,13 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
+from app.contracts import sow
 from app.contracts.models import (
-    CHANGE_ACTIONS,
     LIVE_STATUSES,
     Contract,
     ContractChange,
     SowSignature,
-    StatementOfWork,
 )
-from app.core import money
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
 from app.core.text import strip_controls
@@ -52,7 +49,6 @@ from app.jobs.models import Job, Proposal
 from app.orders import milestones as engine
 from app.orders import services as orders
 from app.orders.models import Order
-from app.settings.services import get_branding
 from tenants.db import db
 
 OFFER_DAYS = 14
@@ -84,15 +80,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("active", "completed"): "engagement",
     ("active", "cancelled"): "engagement",
 }
-NDA_TEXT = (
-    "Both parties keep confidential all non-public information the other shares for this contract, "
-    "during the contract and for two years after it ends."
-)
-IP_TEXT = (
-    "On payment of each milestone, the freelancer assigns to the client all rights in the work "
-    "delivered for it, and confirms the work is original or properly licensed."
-)
-NO_IP_TEXT = "The freelancer keeps the rights in the work and grants the client a licence to use it."
 
 
 class ContractError(DomainError):
@@ -468,144 +455,29 @@ def accept_offer(freelancer: User, contract_id: Any, *, now: datetime | None = N
     if contract.proposal_id is not None:
         job_proposals.mark_hired(contract.proposal_id, now=now)
     db.session.flush()
-    _generate_sow(contract, now)
+    sow.generate(contract, now)
     publish("contract.created", {"contract_id": contract.id})
     return contract
 
 
-# --------------------------------------------------------------------------- the Statement of Work
-
-
-def _person(user: User) -> str:
-    return f"{user.display_name} (@{user.handle})" if user.handle else user.display_name
-
-
-def render_sow(contract: Contract, now: datetime) -> str:
-    """The SoW's text: scope, deliverables, the milestone schedule with amounts and due dates,
-    payment and fee, NDA and IP terms, ending. Plain text, so the hash is of what people read."""
-    client = db.session.get(User, contract.client_id)
-    freelancer = db.session.get(User, contract.freelancer_id)
-    settings = orders.settings()
-    branding = get_branding()
-    fmt = lambda minor: money.format(minor, contract.currency)  # noqa: E731
-    terms = contract.terms
-    lines = [
-        f"STATEMENT OF WORK — CONTRACT {contract.number}",
-        "",
-        f"Marketplace: {branding.name}",
-        f"Client: {_person(client)}",
-        f"Freelancer: {_person(freelancer)}",
-        f"Title: {contract.title}",
-    ]
-    if contract.job_id:
-        lines.append(f"Job: #{contract.job_id}")
-    lines += [
-        f"Date: {now.date().isoformat()}",
-        "",
-        "1. SCOPE",
-        "",
-        terms["scope"],
-        "",
-        "2. DELIVERABLES AND SCHEDULE",
-        "",
-    ]
-    for i, m in enumerate(terms["milestones"], start=1):
-        due = f", due {m['due_date']}" if m.get("due_date") else ""
-        lines.append(f"Milestone {i}: {m['title']} — {fmt(m['amount_minor'])}{due}")
-        if m.get("description"):
-            lines.append(f"  Deliverable: {m['description']}")
-        if m.get("dod"):
-            lines.append("  Definition of Done:")
-            lines += [f"  - {item}" for item in m["dod"]]
-        lines.append("")
-    fee = f"{settings.commission_bps / 100:g}% of each released milestone, at least " + fmt(
-        settings.commission_min_fee_minor
-    )
-    lines += [
-        f"Total: {fmt(contract.total_minor)} ({contract.currency})",
-        "",
-        "3. PAYMENT",
-        "",
-        "Each milestone is funded by the client into the marketplace's escrow before the work on it is "
-        "due. The freelancer submits the work; the client accepts it (the payment is released to the "
-        "freelancer) or asks for changes. A submitted milestone the client does not answer within "
-        f"{settings.milestone_auto_release_days} days is accepted and released automatically.",
-        f"Marketplace fee, deducted from the freelancer's payment: {fee} (the rate in force at release).",
-        "",
-        "4. CONFIDENTIALITY",
-        "",
-        NDA_TEXT if terms.get("nda") else "No confidentiality agreement beyond the marketplace's terms.",
-        "",
-        "5. INTELLECTUAL PROPERTY",
-        "",
-        IP_TEXT if terms.get("ip_assignment") else NO_IP_TEXT,
-        "",
-        "6. ENDING THE CONTRACT",
-        "",
-        "Either party may end the contract. Milestones funded but not submitted are refunded to the "
-        "client; submitted work is accepted, or split by agreement, before the contract ends.",
-        "",
-        "Signed electronically by typing their names:",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _generate_sow(contract: Contract, now: datetime) -> StatementOfWork:
-    body = render_sow(contract, now)
-    sow = StatementOfWork(
-        contract_id=contract.id, version=1, body=body, content_sha256=_sha256(body), created_at=now
-    )
-    db.session.add(sow)
-    db.session.flush()
-    return sow
-
-
-class SowIntegrityError(Conflict):
-    code = "sow_integrity"
-
-
-def statement_of(contract: Contract) -> StatementOfWork | None:
-    """The contract's SoW, its hash checked (SowIntegrityError when the text was altered)."""
-    sow = db.session.scalar(
-        sa.select(StatementOfWork)
-        .where(StatementOfWork.contract_id == contract.id)
-        .order_by(StatementOfWork.version.desc())
-        .limit(1)
-    )
-    if sow is not None and _sha256(sow.body) != sow.content_sha256:
-        raise SowIntegrityError("The Statement of Work does not match its recorded hash: contact support.")
-    return sow
-
-
-def signatures(sow: StatementOfWork | None) -> list[SowSignature]:
-    if sow is None:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(SowSignature).where(SowSignature.sow_id == sow.id).order_by(SowSignature.id)
-        )
-    )
+# --------------------------------------------------------------------------- signing
 
 
 def signed_document(contract: Contract) -> str:
     """The SoW with its signatures and hash (the download)."""
-    sow = statement_of(contract)
-    if sow is None:
+    statement = sow.statement_of(contract)
+    if statement is None:
         raise ContractStateError(
             "There is no Statement of Work until the freelancer accepts the offer.",
             extra={"current_status": contract.status},
         )
-    lines = [sow.body.rstrip("\n")]
-    for s in signatures(sow):
+    lines = [statement.body.rstrip("\n")]
+    for s in sow.signatures(statement):
         when = s.signed_at.isoformat(timespec="seconds")
         lines.append(f"  {s.role.title()}: /{s.typed_name}/ — {when} from {s.ip or 'unknown'}")
     if len(lines) == 1:
         lines.append("  (not signed yet)")
-    lines += ["", f"SHA-256 of the statement above the signatures: {sow.content_sha256}"]
+    lines += ["", f"SHA-256 of the statement above the signatures: {statement.content_sha256}"]
     return "\n".join(lines) + "\n"
 
 
@@ -638,18 +510,18 @@ def sign(
     contract = _lock_for(user, contract_id)
     if contract.status != "awaiting_signatures":
         raise _state_error(contract, "sign")
-    sow = statement_of(contract)
-    existing = {s.user_id for s in signatures(sow)}
+    statement = sow.statement_of(contract)
+    existing = {s.user_id for s in sow.signatures(statement)}
     if user.id in existing:
         raise ContractStateError(
             "You have already signed this Statement of Work.", extra={"current_status": contract.status}
         )
     signature = SowSignature(
-        sow_id=sow.id,
+        sow_id=statement.id,
         user_id=user.id,
         role=contract.party(user.id),
         typed_name=name,
-        content_sha256=sow.content_sha256,
+        content_sha256=statement.content_sha256,
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
         signed_at=now,
@@ -791,17 +663,7 @@ def sync_with_engagement(order_id: Any, *, now: datetime | None = None) -> Contr
     return contract
 
 
-# --------------------------------------------------------------------------- changing milestones
-
-
-def _planned(m: dict) -> engine.PlannedMilestone:
-    return engine.PlannedMilestone(
-        title=m["title"],
-        amount_minor=m["amount_minor"],
-        description=m.get("description", ""),
-        due_at=_due_at(m.get("due_date")),
-        dod=tuple(m.get("dod", [])),
-    )
+# --------------------------------------------------------------------------- reading
 
 
 def pending_change(contract: Contract) -> ContractChange | None:
@@ -820,118 +682,6 @@ def changes_of(contract: Contract) -> list[ContractChange]:
             .order_by(ContractChange.id)
         )
     )
-
-
-def propose_change(
-    user: User,
-    contract_id: Any,
-    action: Any,
-    data: Any,
-    *,
-    milestone_id: Any = None,
-    now: datetime | None = None,
-) -> ContractChange:
-    """A party proposes to add a milestone, or to edit or remove one not funded yet; the other
-    party accepts or declines (``answer_change``). One proposal at a time. Publishes
-    ``contract.change_proposed``. Raises ContractError (bad fields), ContractNotFound,
-    ContractStateError (not active, a proposal already pending, the milestone already funded).
-    """
-    now = _now(now)
-    if action not in CHANGE_ACTIONS:
-        raise ContractError({"action": "Choose add, edit or remove."})
-    data = data if isinstance(data, dict) else {}
-    errors: dict[str, str] = {}
-    note = _text(data.get("note"), "note", errors, label="The note", max_len=1000)
-    clean: dict = {}
-    if action in ("add", "edit"):
-        clean = _clean_milestone(data, "milestone", errors, now.date())
-    if errors:
-        raise ContractError(errors)
-    contract = _lock_for(user, contract_id)
-    if contract.status != "active":
-        raise _state_error(contract, "change its milestones")
-    if pending_change(contract) is not None:
-        raise ContractStateError(
-            "A change is already waiting for an answer: answer or withdraw it first.",
-            extra={"current_status": contract.status},
-        )
-    mid = None
-    if action in ("edit", "remove"):
-        order = engagement(contract)
-        mid = parse_id(milestone_id)
-        m = next((x for x in order.milestones if x.id == mid), None)
-        if m is None:
-            raise ContractError({"milestone_id": "This contract has no such milestone."})
-        if m.status not in engine.FUNDABLE:
-            raise ContractStateError(
-                f"Milestone {m.seq} is {engine.state_label(m.status).lower()}: "
-                "only milestones not funded yet change.",
-                extra={"current_status": m.status},
-            )
-    change = ContractChange(
-        contract_id=contract.id,
-        proposed_by=user.id,
-        action=action,
-        milestone_id=mid,
-        data=clean,
-        note=note,
-        status="pending",
-        created_at=now,
-    )
-    db.session.add(change)
-    db.session.flush()
-    publish(
-        "contract.change_proposed", {"contract_id": contract.id, "change_id": change.id, "user_id": user.id}
-    )
-    return change
-
-
-def answer_change(
-    user: User, contract_id: Any, accept: bool, *, now: datetime | None = None
-) -> ContractChange:
-    """The other party accepts (the change is applied to the engagement) or declines the
-    pending change; its proposer may withdraw it (``accept=False``). Publishes
-    ``contract.change_answered``. Raises ContractNotFound, ContractForbidden (accepting your
-    own), ContractStateError (no change pending), OrderStateError (the milestone was funded
-    meanwhile)."""
-    if not isinstance(accept, bool):
-        raise ContractError({"accept": "Answer true (accept) or false (decline)."})
-    now = _now(now)
-    contract = _lock_for(user, contract_id)
-    change = pending_change(contract)
-    if change is None or contract.status != "active":
-        raise ContractStateError(
-            "No change is waiting for an answer.", extra={"current_status": contract.status}
-        )
-    own = change.proposed_by == user.id
-    if own and accept:
-        raise ContractForbidden("The other party accepts your change.")
-    change.responded_by, change.responded_at = user.id, now
-    if accept:
-        planned = _planned(change.data) if change.action in ("add", "edit") else None
-        m = engine.change_milestones(
-            contract.order_id,
-            change.action,
-            milestone_id=change.milestone_id,
-            planned=planned,
-            actor_id=user.id,
-            now=now,
-        )
-        change.milestone_id = m.id
-        change.status = "accepted"
-        contract.total_minor = engagement(contract).total_minor
-    else:
-        change.status = "withdrawn" if own else "declined"
-    db.session.flush()
-    publish(
-        "contract.change_answered",
-        {"contract_id": contract.id, "change_id": change.id, "user_id": user.id, "status": change.status},
-    )
-    sync_with_engagement(contract.order_id, now=now)  # removing the last open milestone may end it
-    return change
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def get_contract(user: User, contract_id: Any) -> Contract:
@@ -1012,7 +762,7 @@ def actions(contract: Contract, user: User, *, now: datetime | None = None) -> l
     if status == "offered":
         return ["withdraw"] if party == "client" else ["accept", "decline"]
     if status == "awaiting_signatures":
-        signed = {s.user_id for s in signatures(statement_of(contract))}
+        signed = {s.user_id for s in sow.signatures(sow.statement_of(contract))}
         return (["sign"] if user.id not in signed else []) + ["end"]
     if status == "active":
         change = pending_change(contract)

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.contracts import services
+from app.contracts import changes, services
+from app.contracts import sow as statements
 from app.contracts.api import download
 from app.core import money, unit_of_work
 from app.core.domain_errors import DomainError
@@ -187,7 +188,7 @@ def _render(contract_id: int, *, errors: dict | None = None, status: int = 200):
     me = _me()
     contract = services.get_contract(me, contract_id)
     order = services.engagement(contract)
-    sow = services.statement_of(contract)
+    sow = statements.statement_of(contract)
     return render_template(
         "contracts/contract.html",
         contract=contract,
@@ -199,7 +200,7 @@ def _render(contract_id: int, *, errors: dict | None = None, status: int = 200):
         order_party=order.party(me.id) if order is not None else None,
         money_of=services.money_of(contract),
         sow=sow,
-        signatures=services.signatures(sow),
+        signatures=statements.signatures(sow),
         actions=services.actions(contract, me),
         changes=services.changes_of(contract),
         pending_change=services.pending_change(contract),
@@ -335,7 +336,7 @@ def propose_change(contract_id: int):
                 data["amount_minor"] = money.parse_optional(request.form.get("amount"), contract.currency)
             except money.MoneyError as exc:
                 raise services.ContractError({"milestone.amount_minor": str(exc)}) from None
-        services.propose_change(me, contract_id, action, data, milestone_id=request.form.get("milestone_id"))
+        changes.propose_change(me, contract_id, action, data, milestone_id=request.form.get("milestone_id"))
 
     return _step(contract_id, call, "Your change is proposed: the other party accepts or declines it.")
 
@@ -346,7 +347,7 @@ def answer_change(contract_id: int):
     accept = request.form.get("accept") == "1"
     return _step(
         contract_id,
-        lambda me: services.answer_change(me, contract_id, accept),
+        lambda me: changes.answer_change(me, contract_id, accept),
         "The change is applied." if accept else "The change is closed.",
     )
 

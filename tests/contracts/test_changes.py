@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.contracts import services
+from app.contracts import changes, services
 from app.contracts.models import Contract, ContractChange
 from app.ledger import services as ledger
 from app.orders import milestones
@@ -27,41 +27,41 @@ def _fresh_order(order_id) -> Order:
 def test_adding_editing_and_removing_milestones_by_agreement(acme, contract_in, in_tenant, run_jobs):
     h, cid, order_id, (m1, m2) = contract_in(acme, fund=1)
     with in_tenant(acme):
-        services.propose_change(user(h.client), cid, "add", dict(NEW))
+        changes.propose_change(user(h.client), cid, "add", dict(NEW))
         db.session.commit()
         with pytest.raises(services.ContractStateError):  # one proposal at a time
-            services.propose_change(user(h.ann), cid, "remove", {}, milestone_id=m2)
+            changes.propose_change(user(h.ann), cid, "remove", {}, milestone_id=m2)
         db.session.rollback()
         with pytest.raises(services.ContractForbidden):  # the other party accepts it
-            services.answer_change(user(h.client), cid, True)
+            changes.answer_change(user(h.client), cid, True)
         db.session.rollback()
-        services.answer_change(user(h.ann), cid, True)
+        changes.answer_change(user(h.ann), cid, True)
         db.session.commit()
         order = _fresh_order(order_id)
         assert [(m.seq, m.title, m.status) for m in order.milestones][-1] == (3, "Admin dashboard", "planned")
         assert order.total_minor == 350000 and db.session.get(Contract, cid).total_minor == 350000
 
         # Editing milestone 2 (not funded): Ann proposes a lower amount, Cleo accepts.
-        services.propose_change(
+        changes.propose_change(
             user(h.ann), cid, "edit", {**NEW, "title": "Build", "amount_minor": 150000}, milestone_id=m2
         )
-        services.answer_change(user(h.client), cid, True)
+        changes.answer_change(user(h.client), cid, True)
         db.session.commit()
         order = _fresh_order(order_id)
         assert [m.amount_minor for m in order.milestones] == [100000, 150000, 50000]
 
         # Milestone 1 is funded: it cannot change.
         with pytest.raises(services.ContractStateError) as refused:
-            services.propose_change(user(h.client), cid, "edit", dict(NEW), milestone_id=m1)
+            changes.propose_change(user(h.client), cid, "edit", dict(NEW), milestone_id=m1)
         assert refused.value.extra["current_status"] == "funded"
         db.session.rollback()
 
         # Removing milestone 2, declined then proposed again and accepted.
-        services.propose_change(user(h.client), cid, "remove", {"note": "Out of scope"}, milestone_id=m2)
-        services.answer_change(user(h.ann), cid, False)
+        changes.propose_change(user(h.client), cid, "remove", {"note": "Out of scope"}, milestone_id=m2)
+        changes.answer_change(user(h.ann), cid, False)
         db.session.commit()
-        services.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
-        services.answer_change(user(h.ann), cid, True)
+        changes.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
+        changes.answer_change(user(h.ann), cid, True)
         db.session.commit()
         order = _fresh_order(order_id)
         assert [m.status for m in order.milestones] == ["funded", "cancelled", "planned"]
@@ -95,7 +95,7 @@ def test_bad_changes_are_refused_and_nothing_changes(acme, contract_in, in_tenan
     h, cid, order_id, _ = contract_in(acme, fund=1)
     with in_tenant(acme):
         with pytest.raises(services.ContractError) as refused:
-            services.propose_change(user(h.client), cid, action, data)
+            changes.propose_change(user(h.client), cid, action, data)
         assert field in refused.value.errors
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ContractChange)) == 0
@@ -108,8 +108,8 @@ def test_removing_the_last_open_milestone_after_paid_work_completes_the_contract
     with in_tenant(acme):
         milestones.submit_milestone(user(h.ann), order_id, m1, "Designs", dod_done=[1])
         milestones.accept_milestone(user(h.client), order_id, m1)
-        services.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
-        services.answer_change(user(h.ann), cid, True)
+        changes.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
+        changes.answer_change(user(h.ann), cid, True)
         db.session.commit()
         assert _fresh_order(order_id).status == "completed"
         assert db.session.get(Contract, cid).status == "completed"
@@ -118,12 +118,12 @@ def test_removing_the_last_open_milestone_after_paid_work_completes_the_contract
 def test_the_last_live_milestone_cannot_be_removed(acme, contract_in, in_tenant):
     h, cid, order_id, (m1, m2) = contract_in(acme, fund=0)
     with in_tenant(acme):
-        services.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
-        services.answer_change(user(h.ann), cid, True)
+        changes.propose_change(user(h.client), cid, "remove", {}, milestone_id=m2)
+        changes.answer_change(user(h.ann), cid, True)
         db.session.commit()
-        services.propose_change(user(h.client), cid, "remove", {}, milestone_id=m1)
+        changes.propose_change(user(h.client), cid, "remove", {}, milestone_id=m1)
         with pytest.raises(services.orders.OrderStateError) as refused:
-            services.answer_change(user(h.ann), cid, True)
+            changes.answer_change(user(h.ann), cid, True)
         assert refused.value.code == "last_milestone"
 
 

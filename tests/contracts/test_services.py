@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.contracts import services
+from app.contracts import sow as statements
 from app.contracts.models import Contract, SowSignature, StatementOfWork
 from app.jobs.models import Job, Proposal
 from app.ledger import services as ledger
@@ -129,8 +130,8 @@ def test_the_sow_is_signed_by_typed_names_and_its_hash_is_checked(acme, contract
     h, cid, order_id, ids = contract_in(acme, fund=0)
     with in_tenant(acme):
         contract = db.session.get(Contract, cid)
-        sow = services.statement_of(contract)
-        signatures = services.signatures(sow)
+        sow = statements.statement_of(contract)
+        signatures = statements.signatures(sow)
         assert [(s.role, s.typed_name, str(s.ip)) for s in signatures] == [
             ("freelancer", "Ann Dev", "10.0.0.1"),
             ("client", "Cleo Client", "10.0.0.2"),
@@ -147,7 +148,7 @@ def test_the_sow_is_signed_by_typed_names_and_its_hash_is_checked(acme, contract
         # Someone altered the stored text: every read refuses it.
         db.session.execute(sa.update(StatementOfWork).values(body=sow.body + "Extra clause.\n"))
         db.session.commit()
-        with pytest.raises(services.SowIntegrityError):
+        with pytest.raises(statements.SowIntegrityError):
             services.signed_document(_fresh(Contract, cid))
 
 
