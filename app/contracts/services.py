@@ -776,5 +776,47 @@ def actions(contract: Contract, user: User, *, now: datetime | None = None) -> l
     return []
 
 
+@dataclass(frozen=True)
+class ContractToDo:
+    contract: Contract
+    todo: str | None  # what the member should do now; None: waiting for the other party
+
+
+def to_do(user: User, *, limit: int = 50) -> list[ContractToDo]:
+    """The member's live contracts and offers, each with their next step (the dashboard)."""
+    rows, _ = list_contracts(user, tab=None, per_page=limit)
+    out = []
+    for contract in rows:
+        status = effective_status(contract)
+        if status not in ("offered", "awaiting_signatures", "active"):
+            continue
+        party = contract.party(user.id)
+        todo = None
+        steps = actions(contract, user)
+        if "accept" in steps:
+            todo = "Answer the contract offer"
+        elif "sign" in steps:
+            todo = "Sign the Statement of Work"
+        elif "answer_change" in steps:
+            todo = "Answer the proposed change to the milestones"
+        elif status == "active":
+            order = engagement(contract)
+            if order is not None and order.status not in ("completed", "cancelled"):
+                for m in order.milestones:
+                    step = engine.actions(order, m, order.party(user.id))
+                    if "fund" in step and m.status == "funding_required":
+                        todo = f"Fund milestone {m.seq}"
+                    elif "accept" in step:
+                        todo = f"Review milestone {m.seq}: accept it or ask for changes"
+                    elif "submit" in step:
+                        todo = f"Deliver milestone {m.seq}"
+                    if todo:
+                        break
+        if party == "client" and status == "offered":
+            todo = None  # waiting for the freelancer's answer
+        out.append(ContractToDo(contract, todo))
+    return out
+
+
 def users_by_id(ids) -> dict[int, User]:
     return jobs.users_by_id(ids)

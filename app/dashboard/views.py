@@ -8,6 +8,7 @@ from datetime import datetime
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
+from app.contracts import services as contracts
 from app.messaging import services as messaging
 from app.notifications import services as notifications
 from app.orders import services as orders
@@ -46,6 +47,8 @@ def _overview(user) -> Overview:
     for role, actions in roles:
         active, _total = orders.list_orders(user, role=role, tab="active", per_page=ACTIVE_LIMIT)
         for order in active:
+            if order.kind == "contract":
+                continue  # a contract's steps are told by the contract (below)
             todo = actions.get(order.status)
             pending = orders.pending_cancellation(order)
             if pending is not None and pending.requested_by != user.id:
@@ -89,4 +92,5 @@ def dashboard():
         unread_notifications=notifications.unread_count(user),
         balances=payments.balances(user) if user.is_seller else None,
         reviews_to_write=_reviews_to_write(user),
+        contracts=contracts.to_do(user),
     )

@@ -129,3 +129,22 @@ def test_tenants_never_meet_with_equal_contract_ids(acme, globex, contract_in, t
     with in_tenant(globex):
         assert "globex scope" in db.session.get(Contract, cid).terms["scope"]
         assert db.session.get(Order, order_id).milestones[0].status == "funded"
+
+
+def test_the_dashboard_says_whose_step_it_is(acme, contract_in, tenant_client, in_tenant):
+    from app.orders import milestones
+
+    h, cid, order_id, (m1, m2) = contract_in(acme, fund=0)
+    client = login(tenant_client("acme"), h.emails["client"])
+    ann = login(tenant_client("acme"), h.emails["ann"])
+    assert "Fund milestone 1" in client.get("/dashboard").get_data(as_text=True)
+    with in_tenant(acme):
+        milestones.mark_milestone_funded(order_id, m1, "pay_dash_1")
+        db.session.commit()
+    assert "Deliver milestone 1" in ann.get("/dashboard").get_data(as_text=True)
+    with in_tenant(acme):
+        milestones.submit_milestone(user(h.ann), order_id, m1, "Designs", dod_done=[1])
+        db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Review milestone 1" in page and f"/contracts/{cid}" in page
+    assert 'data-testid="todo-order"' not in page  # the engagement is told by its contract
