@@ -148,3 +148,12 @@ def test_the_dashboard_says_whose_step_it_is(acme, contract_in, tenant_client, i
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Review milestone 1" in page and f"/contracts/{cid}" in page
     assert 'data-testid="todo-order"' not in page  # the engagement is told by its contract
+
+
+def test_the_client_messages_a_freelancer_from_the_proposals(acme, hiring, tenant_client):
+    h = hiring(acme)
+    client = login(tenant_client("acme"), h.emails["client"])
+    page = client.get(f"/jobs/{h.job_id}/proposals").get_data(as_text=True)
+    assert f'data-testid="contact-{h.ann_proposal}"' in page and f'data-testid="hire-{h.ann_proposal}"' in page
+    r = client.post(f"/contact/{h.ann}", data=form_tokens(client, f"/jobs/{h.job_id}/proposals"))
+    assert r.status_code == 302 and "/inbox/" in r.headers["Location"]
