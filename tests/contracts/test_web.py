@@ -154,6 +154,8 @@ def test_the_client_messages_a_freelancer_from_the_proposals(acme, hiring, tenan
     h = hiring(acme)
     client = login(tenant_client("acme"), h.emails["client"])
     page = client.get(f"/jobs/{h.job_id}/proposals").get_data(as_text=True)
-    assert f'data-testid="contact-{h.ann_proposal}"' in page and f'data-testid="hire-{h.ann_proposal}"' in page
+    assert (
+        f'data-testid="contact-{h.ann_proposal}"' in page and f'data-testid="hire-{h.ann_proposal}"' in page
+    )
     r = client.post(f"/contact/{h.ann}", data=form_tokens(client, f"/jobs/{h.job_id}/proposals"))
     assert r.status_code == 302 and "/inbox/" in r.headers["Location"]
