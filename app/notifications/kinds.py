@@ -354,6 +354,11 @@ KINDS: dict[str, Kind] = {
                 lambda d: f"{_who(d, 'A client')} invited you to apply to {_job(d)}.",
                 "See the job",
             ),
+            "job_closed_by_operator": (
+                "Your job was closed by the marketplace",
+                lambda d: f"The marketplace closed your job {_job(d)}: {_snippet(d.get('reason', ''), 300)}",
+                "See the job",
+            ),
         }.items()
     },
 }
