@@ -22,7 +22,7 @@ class JobFilterForm(PageForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", description="Words of the title, or a job id")
+    q = StringField("Search")
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "Any status")] + [SelectChoice(s, status_label(s)) for s in JOB_STATUSES],
@@ -53,7 +53,7 @@ class MilestoneForm(Form):
     dod = TextAreaField(
         "Definition of Done", description="One item per line.", validators=[Optional(), Length(max=5000)]
     )
-    share_percent = StringField("Share of the budget (%)", validators=[Optional(), Length(max=10)])
+    share_percent = StringField("Share (%)", validators=[Optional(), Length(max=10)])
 
     def is_blank(self) -> bool:
         return not any(

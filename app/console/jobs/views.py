@@ -166,9 +166,9 @@ def _save_template(form: TemplateForm, template_id: int | None):
         if exc.status == 404:
             raise
         loose = refuse_form(exc, form, aliases)
-        return _template_page(
-            form, item, loose or ["Nothing was saved: correct the fields marked below."], exc.status
-        )
+        if len(loose) < len(exc.errors):  # some errors are on the inputs below
+            loose.append("Nothing was saved: correct the fields marked below.")
+        return _template_page(form, item, loose, exc.status)
     flash(f"The job template “{template.name}” is saved.", "success")
     return redirect(url_for("console.job_template", template_id=template.id), 303)
 
@@ -249,6 +249,9 @@ def update_matching_settings():
     try:
         actions.update_matching_weights(console_user(), form.to_data())
     except services.JobError as exc:
-        return _matching_page(form, exc.status, refuse_form(exc, form))
+        loose = refuse_form(exc, form)
+        if len(loose) < len(exc.errors):  # some errors are on the weights below
+            loose.append("Nothing was saved: correct the weights marked below.")
+        return _matching_page(form, exc.status, loose)
     flash("Matching weights saved: rankings use them from now on.", "success")
     return redirect(url_for("console.matching_settings"), 303)
