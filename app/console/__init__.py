@@ -16,6 +16,9 @@ the same resource of the API in its ``api.py``:
 - ``reviews/``     review moderation (the queue of reported and held reviews, every review,
   hide, restore, approve, dismiss a report) and the reputation settings (review window,
   banned words, seller level thresholds); ``actions.py`` calls app/reviews and audits;
+- ``jobs/``        every job (filters, a job's proposals and invites, close an abusive one),
+  the job templates (add, edit, hide, reorder) and the matching weights; ``actions.py`` calls
+  app/jobs/services.py and app/jobs/settings.py and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -54,6 +57,8 @@ ROUTE_MODULES = (
     "operations.api",
     "reviews.views",
     "reviews.api",
+    "jobs.views",
+    "jobs.api",
 )
 
 

@@ -21,6 +21,9 @@ NAV = (
     ("console.reviews", "Reviews", MODERATOR),
     ("console.reputation_settings", "Reputation", ADMIN),
     ("console.orders", "Orders", MODERATOR),
+    ("console.jobs", "Jobs", MODERATOR),
+    ("console.job_templates", "Job templates", ADMIN),
+    ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),
 )
 

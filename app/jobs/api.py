@@ -93,7 +93,8 @@ class Jobs(MethodView):
     def get(self, args, pagination_parameters):
         """Browse open public jobs: keyword search and filters, best match first.
 
-        `matching=true`: only jobs naming your seller skills, most skills in common first.
+        `matching=true`: only jobs naming your seller skills, best fit first (the share of the
+        job's skills you have and your portfolio shows, weighted as the marketplace tunes matching).
         Paginated (`page`, `page_size`); the total is in `X-Pagination`.
         """
         page, per_page = pagination_parameters.page, pagination_parameters.page_size
@@ -101,6 +102,7 @@ class Jobs(MethodView):
             rows, total = jobs_for_skills(
                 services.freelancer_skills(g.api_user),
                 exclude_client_id=g.api_user.id,
+                freelancer_id=g.api_user.id,
                 page=page,
                 per_page=per_page,
             )

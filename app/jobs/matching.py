@@ -15,8 +15,10 @@ each term in 0..1 (docs/design/jobs-and-contracts.md):
   reviews and cannot read its tables); 0.5 (neutral) without one;
 - availability: full time 1, part time 0.6, occasional 0.3, unavailable 0.
 
-Default weights .35 .15 .2 .2 .1 (``DEFAULT_WEIGHTS``; per-tenant tuning in the console is
-a later slice). One SQL statement scores any number of sellers.
+Default weights .35 .15 .2 .2 .1 (``DEFAULT_WEIGHTS``). The operator tunes them per tenant in
+the console (``job_settings``, app/jobs/settings.py); ``tenant_weights()`` is what every ranking
+uses when no ``weights`` are passed, scaled to sum 1 so a score stays in 0..1 (a "% match").
+One SQL statement scores any number of sellers.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.accounts.models import PortfolioItem, SellerProfile
-from app.jobs.models import Job
+from app.jobs.models import Job, JobSettings
 from tenants.db import db
 
 DEFAULT_WEIGHTS = {
@@ -57,6 +59,19 @@ def register_delivery_source(fn: Callable[[], sa.Subquery]) -> None:
     _delivery_source[:] = [fn]
 
 
+def tenant_weights() -> dict[str, float]:
+    """The bound tenant's weights (the console's ``job_settings``; ``DEFAULT_WEIGHTS`` until the
+    operator saves), scaled to sum 1: only their proportions rank, and a score stays in 0..1."""
+    row = db.session.get(JobSettings, 1)
+    weights = row.weights() if row is not None else dict(DEFAULT_WEIGHTS)
+    total = sum(weights.values())
+    if total <= 0:  # the table's CHECK refuses it; defaults rather than a division by zero
+        return dict(DEFAULT_WEIGHTS)
+    if abs(total - 1) < 1e-9:
+        return weights
+    return {term: value / total for term, value in weights.items()}
+
+
 @dataclass
 class Match:
     user_id: int
@@ -80,8 +95,9 @@ def score_freelancers(
     job: Job, user_ids: Iterable[int] | None = None, *, limit: int | None = None, weights: dict | None = None
 ) -> dict[int, Match]:
     """Score sellers for ``job``: the given ``user_ids`` (members without a seller profile get a
-    neutral score), or every seller but the client (best first, ``limit``)."""
-    weights = weights or DEFAULT_WEIGHTS
+    neutral score), or every seller but the client (best first, ``limit``). ``weights``: the
+    tenant's (``tenant_weights()``) unless given."""
+    weights = weights or tenant_weights()
     skills = [s.lower() for s in job.skills]
     n = len(skills)
     sp = SellerProfile.__table__
@@ -181,14 +197,48 @@ def rank_freelancers(job: Job, *, limit: int = 20, weights: dict | None = None) 
     return sorted(matches.values(), key=lambda m: (-m.score, m.user_id))
 
 
+def _portfolio_text(user_id: int) -> str:
+    return (
+        db.session.scalar(
+            sa.select(
+                sa.func.lower(sa.func.string_agg(PortfolioItem.title + " " + PortfolioItem.description, " "))
+            ).where(PortfolioItem.user_id == user_id)
+        )
+        or ""
+    )
+
+
 def jobs_for_skills(
-    skills: list[str], *, exclude_client_id: int | None = None, page: int = 1, per_page: int = 20
+    skills: list[str],
+    *,
+    exclude_client_id: int | None = None,
+    freelancer_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    weights: dict | None = None,
 ) -> tuple[list[tuple[Job, int]], int]:
-    """Open public jobs naming any of ``skills`` (lower-case), most skills in common first,
-    then newest; each with the number of skills in common."""
+    """Open public jobs naming any of ``skills`` (lower-case), each with the number of skills in
+    common, best fit first, then newest.
+
+    For one freelancer only the job-dependent terms of the score differ between jobs, so the
+    fit is ``w_skill_match · skill_match + w_portfolio_fit · portfolio_fit`` with the tenant's
+    weights (``weights`` if given); portfolio_fit reads ``freelancer_id``'s portfolio."""
     if not skills:
         return [], 0
+    weights = weights or tenant_weights()
     hits = sum((sa.case((sa.literal(s) == sa.any_(Job.skills), 1), else_=0) for s in skills), sa.literal(0))
+    per_skill = sa.cast(sa.func.greatest(sa.func.cardinality(Job.skills), 1), sa.Float)
+    fit = weights["skill_match"] * sa.cast(hits, sa.Float) / per_skill
+    portfolio = _portfolio_text(freelancer_id) if freelancer_id is not None else ""
+    if portfolio and weights["portfolio_fit"]:
+        named = sa.func.unnest(Job.skills).table_valued("skill").render_derived()
+        portfolio_hits = (
+            sa.select(sa.func.count())
+            .select_from(named)
+            .where(sa.func.strpos(sa.literal(portfolio), named.c.skill) > 0)
+            .scalar_subquery()
+        )
+        fit = fit + weights["portfolio_fit"] * sa.cast(portfolio_hits, sa.Float) / per_skill
     query = sa.select(Job, hits.label("hits")).where(
         Job.status == "open", Job.visibility == "public", Job.skills.overlap(sa.cast(skills, Job.skills.type))
     )
@@ -196,7 +246,7 @@ def jobs_for_skills(
         query = query.where(Job.client_id != exclude_client_id)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.execute(
-        query.order_by(sa.desc("hits"), Job.published_at.desc(), Job.id.desc())
+        query.order_by(fit.desc(), sa.desc("hits"), Job.published_at.desc(), Job.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     )

@@ -25,6 +25,8 @@ PROPOSAL_STATUSES = ("submitted", "shortlisted", "archived", "declined", "withdr
 # A live proposal blocks a second one of the same freelancer on the same job.
 LIVE_PROPOSAL_STATUSES = ("submitted", "shortlisted", "archived", "hired")
 INVITE_STATUSES = ("sent", "accepted", "declined", "expired")
+# The terms of the matching score (app/jobs/matching.py), each with a weight per tenant (JobSettings).
+MATCHING_TERMS = ("skill_match", "portfolio_fit", "reviews", "delivery_score", "availability")
 MAX_SKILLS = 15
 MAX_QUESTIONS = 5
 MAX_MILESTONES = 10
@@ -145,6 +147,11 @@ class Job(TenantModel):
     )
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set when the marketplace closed the job (``operator_close_job``): who and why (the client reads it).
+    closed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL")
+    )
+    closed_reason: Mapped[str | None] = mapped_column(sa.String(1000))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
@@ -286,3 +293,43 @@ class JobAttachment(TenantModel):
 
     def __repr__(self) -> str:
         return f"<JobAttachment {self.id} {self.filename!r}>"
+
+
+def _weight_column(term: str) -> str:
+    return f"{term}_weight"
+
+
+class JobSettings(TenantModel):
+    """The operator's jobs settings (one row per tenant, created when first saved): the weight of
+    each matching term (``MATCHING_TERMS``), each 0..1 with at least one above 0.
+
+    Until the row exists the defaults of ``app.jobs.matching.DEFAULT_WEIGHTS`` apply (read through
+    ``matching.tenant_weights()``; saved through ``app.jobs.settings.update_matching_weights``).
+    Three decimals are enough for a weight and keep what the operator typed exactly.
+    """
+
+    __tablename__ = "job_settings"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("id = 1", name="singleton"),
+        *(
+            sa.CheckConstraint(f"{_weight_column(term)} between 0 and 1", name=_weight_column(term))
+            for term in MATCHING_TERMS
+        ),
+        sa.CheckConstraint(
+            " + ".join(_weight_column(term) for term in MATCHING_TERMS) + " > 0", name="some_weight"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    skill_match_weight: Mapped[float] = mapped_column(sa.Numeric(4, 3, asdecimal=False))
+    portfolio_fit_weight: Mapped[float] = mapped_column(sa.Numeric(4, 3, asdecimal=False))
+    reviews_weight: Mapped[float] = mapped_column(sa.Numeric(4, 3, asdecimal=False))
+    delivery_score_weight: Mapped[float] = mapped_column(sa.Numeric(4, 3, asdecimal=False))
+    availability_weight: Mapped[float] = mapped_column(sa.Numeric(4, 3, asdecimal=False))
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    def weights(self) -> dict[str, float]:
+        """``{term: weight}`` as saved."""
+        return {term: float(getattr(self, _weight_column(term))) for term in MATCHING_TERMS}

@@ -8,6 +8,8 @@ Money is integer minor units of the job's ``currency``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from marshmallow import fields, validate
 
 from app.core.schema import Schema
@@ -286,11 +288,24 @@ class ProposalSchema(Schema):
     )
 
 
+def _invite_status(invite) -> str:
+    # As of this answer: a ``sent`` invite past ``expires_at`` is ``expired`` (the services
+    # refuse to answer it), although no job rewrites the row.
+    return invite.effective_status(datetime.now(UTC))
+
+
 class InviteSchema(Schema):
     id = fields.Int()
     job_id = fields.Int()
     freelancer_id = fields.Int()
     message = fields.Str()
-    status = fields.Str(metadata={"enum": list(INVITE_STATUSES)})
+    status = fields.Function(
+        _invite_status,
+        metadata={
+            "type": "string",
+            "enum": list(INVITE_STATUSES),
+            "description": "`expired` once `expires_at` passed without an answer.",
+        },
+    )
     expires_at = fields.DateTime()
     created_at = fields.DateTime()

@@ -12,6 +12,7 @@ State machine (``JOB_TRANSITIONS``, consulted by ``_move``):
 | --- | --- | --- | --- |
 | draft | open | the client (``publish_job``) | ``job.posted`` ``{"job_id"}`` |
 | draft, open | cancelled | the client (``close_job``) | |
+| open | cancelled | an operator, with a reason (``operator_close_job``) | ``job.closed`` |
 | open | in_progress | contracts (``hire_for_job``: an offer accepted) | ``job.filled`` |
 | in_progress | open | contracts (``reopen_job``: the contract was called off before it started) | |
 | in_progress | completed | contracts (``complete_job``: the contract ended) | |
@@ -27,20 +28,29 @@ Events (outbox, ``app.events.publish``), documented where published:
 
 - ``job.posted`` ``{"job_id"}``: a job was published (draft -> open);
 - ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: a client invited a
-  freelancer (``app.notifications.events`` tells the freelancer).
+  freelancer (``app.notifications.events`` tells the freelancer);
+- ``job.closed`` ``{"job_id", "by_operator": true, "reason"}``: an operator closed an open job
+  (``app.notifications.events`` tells the client, with the reason);
+- ``job.filled`` ``{"job_id", "proposal_id"}``: a contract on the job was accepted.
 
 Attachments (specs, mockups, datasets): the client adds and removes them while the job is a
 draft or open; types, sizes, counts and download URLs are ``app.jobs.attachments``'.
+
+Templates (the operator's, through the console): ``create_template``, ``update_template``,
+``set_template_hidden``, ``move_template``; ``clean_template`` checks every field at once. A
+hidden template is never offered to clients (``list_templates``, ``get_template``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import SellerProfile, User
 from app.accounts.services import require_verified
@@ -55,6 +65,7 @@ from app.jobs.models import (
     DURATIONS,
     EXPERIENCE_LEVELS,
     MAX_JOB_ATTACHMENTS,
+    MAX_MILESTONES,
     MAX_QUESTIONS,
     MAX_SKILLS,
     TITLE_MAX,
@@ -96,15 +107,17 @@ STATUS_LABELS = {
 }
 
 # (from, to) -> who may take the step. Services consult it; a refused step is a 409.
-JOB_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("draft", "open"): "client",
-    ("draft", "cancelled"): "client",
-    ("open", "cancelled"): "client",
-    ("open", "in_progress"): "contracts",
-    ("in_progress", "open"): "contracts",
-    ("in_progress", "completed"): "contracts",
-    ("in_progress", "cancelled"): "contracts",
+JOB_TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("draft", "open"): ("client",),
+    ("draft", "cancelled"): ("client",),
+    ("open", "cancelled"): ("client", "operator"),
+    ("open", "in_progress"): ("contracts",),
+    ("in_progress", "open"): ("contracts",),
+    ("in_progress", "completed"): ("contracts",),
+    ("in_progress", "cancelled"): ("contracts",),
 }
+OPERATOR_ROLES = ("admin", "moderator")
+CLOSE_REASON_MIN, CLOSE_REASON_MAX = 5, 1000  # jobs.closed_reason is varchar(1000)
 EDITABLE_STATUSES = ("draft", "open")
 
 
@@ -131,8 +144,8 @@ def _state_error(job: Job, action: str) -> JobStateError:
     )
 
 
-def _move(job: Job, to: str, action: str) -> None:
-    if (job.status, to) not in JOB_TRANSITIONS:
+def _move(job: Job, to: str, action: str, who: str = "client") -> None:
+    if who not in JOB_TRANSITIONS.get((job.status, to), ()):
         raise _state_error(job, action)
     job.status = to
 
@@ -611,7 +624,7 @@ def hire_for_job(job_id: int, proposal_id: int | None, *, now: datetime) -> Job:
     """A contract on the job was accepted: open -> in progress; publishes ``job.filled``
     (``app.notifications.events`` tells the other live proposals). 409 when not open."""
     job = lock_job(job_id)
-    _move(job, "in_progress", "filled")
+    _move(job, "in_progress", "filled", who="contracts")
     job.updated_at = now
     db.session.flush()
     publish("job.filled", {"job_id": job.id, "proposal_id": proposal_id})
@@ -622,7 +635,7 @@ def reopen_job(job_id: int, *, now: datetime) -> Job:
     """The job's contract was called off before it started: in progress -> open again."""
     job = lock_job(job_id)
     if job.status == "in_progress":
-        _move(job, "open", "reopened")
+        _move(job, "open", "reopened", who="contracts")
         job.updated_at = now
         db.session.flush()
     return job
@@ -632,7 +645,7 @@ def complete_job(job_id: int, *, now: datetime) -> Job:
     """The job's contract ended: in progress -> completed (idempotent)."""
     job = lock_job(job_id)
     if job.status == "in_progress":
-        _move(job, "completed", "completed")
+        _move(job, "completed", "completed", who="contracts")
         job.closed_at = now
         db.session.flush()
     return job
@@ -801,3 +814,259 @@ def users_by_id(ids: Iterable[int]) -> dict[int, User]:
     if not ids:
         return {}
     return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
+# --------------------------------------------------------------------------- templates: the operator's
+
+TEMPLATE_NAME_MIN, TEMPLATE_NAME_MAX = 2, 80
+TEMPLATE_SUMMARY_MAX = 300
+TEMPLATE_SCOPE_MIN, TEMPLATE_SCOPE_MAX = 20, 3000
+TEMPLATE_MILESTONE_TITLE_MAX = 80
+TEMPLATE_DELIVERABLE_MAX = 200
+TEMPLATE_DOD_ITEMS, TEMPLATE_DOD_ITEM_MAX = 10, 150
+TEMPLATE_KEY_MAX = 40
+TEMPLATE_FIELDS = ("name", "summary", "scope", "skills", "budget_type", "duration", "milestones")
+
+
+class TemplateNotFound(NotFound):
+    code = "job_template_not_found"
+
+
+class TemplateConflict(Conflict):
+    code = "job_template_conflict"
+
+
+def get_any_template(template_id: Any) -> JobTemplate:
+    """A template of this marketplace, hidden or not (the operator's view); TemplateNotFound (404)."""
+    template = db.session.get(JobTemplate, template_id) if _is_int(template_id) else None
+    if template is None:
+        raise TemplateNotFound("This job template does not exist.")
+    return template
+
+
+def _dod(value: Any, field: str, errors: dict) -> list[str]:
+    """A Definition-of-Done checklist: a list of items, or text with one item per line."""
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list):
+        errors[field] = "The Definition of Done is a list of items."
+        return []
+    items: list[str] = []
+    for raw in value:
+        item = _text(raw, field, errors, label="A Definition-of-Done item", max_len=TEMPLATE_DOD_ITEM_MAX)
+        if item:
+            items.append(item)
+    if not items and field not in errors:
+        errors[field] = "Give at least one Definition-of-Done item: how the client checks the milestone."
+    elif len(items) > TEMPLATE_DOD_ITEMS:
+        errors[field] = f"At most {TEMPLATE_DOD_ITEMS} Definition-of-Done items per milestone."
+    return items
+
+
+def _template_milestones(value: Any, errors: dict) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
+        errors["milestones"] = "Milestones are a list of {title, deliverable, dod, share_percent}."
+        return []
+    if not value:
+        errors["milestones"] = "Give at least one milestone."
+        return []
+    if len(value) > MAX_MILESTONES:
+        errors["milestones"] = f"At most {MAX_MILESTONES} milestones."
+        return []
+    milestones = []
+    for i, raw in enumerate(value):
+        title = _text(
+            raw.get("title"),
+            f"milestones.{i}.title",
+            errors,
+            label="The milestone's title",
+            max_len=TEMPLATE_MILESTONE_TITLE_MAX,
+            min_len=1,
+        )
+        deliverable = _text(
+            raw.get("deliverable"),
+            f"milestones.{i}.deliverable",
+            errors,
+            label="The deliverable",
+            max_len=TEMPLATE_DELIVERABLE_MAX,
+            min_len=1,
+        )
+        dod = _dod(raw.get("dod"), f"milestones.{i}.dod", errors)
+        share = raw.get("share_percent")
+        if not _is_int(share) or not 1 <= share <= 100:
+            errors[f"milestones.{i}.share_percent"] = "The share is a whole percent from 1 to 100."
+            share = None
+        milestones.append({"title": title, "deliverable": deliverable, "dod": dod, "share_percent": share})
+    shares = [m["share_percent"] for m in milestones]
+    if None not in shares and sum(shares) != 100:
+        errors["milestones"] = (
+            f"The milestones' shares must add up to 100 % (they add up to {sum(shares)} %)."
+        )
+    return milestones
+
+
+def clean_template(data: dict) -> dict:
+    """The template fields of ``data`` (all of ``TEMPLATE_FIELDS``) checked and cleaned; raises
+    JobError with every field error at once (``milestones.1.share_percent`` ...).
+
+    Name 2-80 characters of plain text; summary up to 300; scope 20-3,000; skills as for jobs;
+    budget type fixed or hourly; duration one of ``DURATIONS`` or none; 1-10 milestones, each
+    with a title, a deliverable, 1-10 Definition-of-Done items and a whole-percent share, the
+    shares adding up to 100. The job description a template fills in must fit a job.
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    clean["name"] = _text(
+        data.get("name"),
+        "name",
+        errors,
+        label="The name",
+        max_len=TEMPLATE_NAME_MAX,
+        min_len=TEMPLATE_NAME_MIN,
+    )
+    if clean["name"] and looks_like_markup(clean["name"]):
+        errors["name"] = "The name is plain text: no HTML tags or entities."
+    clean["summary"] = _text(
+        data.get("summary"), "summary", errors, label="The summary", max_len=TEMPLATE_SUMMARY_MAX
+    )
+    clean["scope"] = _text(
+        data.get("scope"),
+        "scope",
+        errors,
+        label="The scope",
+        max_len=TEMPLATE_SCOPE_MAX,
+        min_len=TEMPLATE_SCOPE_MIN,
+    )
+    clean["skills"] = clean_skills(data.get("skills"), errors)
+    clean["budget_type"] = _choice(
+        data.get("budget_type"), "budget_type", errors, BUDGET_TYPES, "budget type"
+    )
+    duration = data.get("duration") or None
+    clean["duration"] = _choice(duration, "duration", errors, DURATIONS, "duration") if duration else None
+    clean["milestones"] = _template_milestones(data.get("milestones"), errors)
+    if not errors:
+        description = template_prefill(JobTemplate(**clean))["description"]
+        if len(description) > DESCRIPTION_MAX:
+            errors["scope"] = (
+                f"The scope and the milestones fill a job description of {len(description):,} characters; "
+                f"a job takes at most {DESCRIPTION_MAX:,}. Shorten them."
+            )
+    if errors:
+        raise JobError(errors)
+    return clean
+
+
+def _template_key(name: str) -> str:
+    """A key from the name (``"Shopify app"`` -> ``shopify-app``), unique among the templates."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[: TEMPLATE_KEY_MAX - 4].strip("-")
+    base = base or "template"
+    taken = set(db.session.scalars(sa.select(JobTemplate.key).where(JobTemplate.key.startswith(base))))
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    return key
+
+
+def create_template(data: dict) -> JobTemplate:
+    """Add a template (shown to clients unless ``hidden``), last in the order; its ``key`` is
+    derived from the name and unique. Raises JobError (422) for bad fields, TemplateConflict
+    (409) when another template took the same key at the same moment."""
+    clean = clean_template(data)
+    hidden = data.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise JobError({"hidden": "Must be true or false."})
+    last = db.session.scalar(sa.select(sa.func.max(JobTemplate.position)))
+    template = JobTemplate(
+        key=_template_key(clean["name"]),
+        position=(last + 1) if last is not None else 0,
+        hidden=hidden,
+        **clean,
+    )
+    db.session.add(template)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:  # a concurrent creation took the key
+        raise TemplateConflict("Another template with this name was just added: try again.") from None
+    return template
+
+
+def update_template(template_id: Any, data: dict) -> JobTemplate:
+    """Change any of a template's ``TEMPLATE_FIELDS`` (the others keep their values; the key
+    never changes). Raises TemplateNotFound (404), JobError (422) as ``clean_template``."""
+    template = get_any_template(template_id)
+    current = {field: getattr(template, field) for field in TEMPLATE_FIELDS}
+    given = {field: data[field] for field in TEMPLATE_FIELDS if field in data}
+    for field, value in clean_template({**current, **given}).items():
+        if getattr(template, field) != value:
+            setattr(template, field, value)
+    db.session.flush()
+    return template
+
+
+def set_template_hidden(template_id: Any, hidden: Any) -> JobTemplate:
+    """Hide a template from clients posting jobs (``hidden`` true) or offer it again. Jobs
+    already posted from it keep their text. Raises TemplateNotFound, JobError."""
+    if not isinstance(hidden, bool):
+        raise JobError({"hidden": "Must be true or false."})
+    template = get_any_template(template_id)
+    template.hidden = hidden
+    db.session.flush()
+    return template
+
+
+def move_template(template_id: Any, position: Any) -> JobTemplate:
+    """Put a template at ``position`` (0 first) among all templates, hidden ones included; the
+    others shift and the positions become 0..n-1. Raises TemplateNotFound, JobError
+    (``position`` out of range)."""
+    template = get_any_template(template_id)
+    ordered = list(
+        db.session.scalars(
+            sa.select(JobTemplate).order_by(JobTemplate.position, JobTemplate.id).with_for_update()
+        )
+    )
+    if not _is_int(position) or not 0 <= position < len(ordered):
+        raise JobError({"position": f"The position is a whole number from 0 (first) to {len(ordered) - 1}."})
+    ordered.remove(template)
+    ordered.insert(position, template)
+    for index, item in enumerate(ordered):
+        if item.position != index:
+            item.position = index
+    db.session.flush()
+    return template
+
+
+# --------------------------------------------------------------------------- the operator closes a job
+
+
+def operator_close_job(actor: User, job_id: Any, reason: Any, *, now: datetime) -> Job:
+    """An operator closes an open job (abuse, spam, off-platform payment ...) with a reason the
+    client reads; no more proposals or invite answers. Publishes ``job.closed`` (the client is
+    notified). Raises JobForbidden (403) for anyone but an admin or moderator, JobError (422)
+    for a reason of under 5 or over 1,000 characters, JobNotFound (404), JobStateError (409,
+    ``current_status``) unless the job is open.
+    """
+    if actor is None or not actor.is_active or actor.role not in OPERATOR_ROLES:
+        raise JobForbidden("Only the marketplace's admins and moderators close jobs.")
+    errors: dict[str, str] = {}
+    text = _text(
+        reason, "reason", errors, label="The reason", max_len=CLOSE_REASON_MAX, min_len=CLOSE_REASON_MIN
+    )
+    if errors:
+        raise JobError(errors)
+    job = db.session.get(Job, job_id, with_for_update=True) if _is_int(job_id) else None
+    if job is None:
+        raise JobNotFound("This job does not exist.")
+    if job.status != "open":
+        raise JobStateError(
+            f"This job is {STATUS_LABELS[job.status].lower()}: only an open job can be closed here.",
+            extra={"current_status": job.status},
+        )
+    _move(job, "cancelled", "closed", who="operator")
+    job.closed_at = now
+    job.closed_by_id = actor.id
+    job.closed_reason = text
+    db.session.flush()
+    publish("job.closed", {"job_id": job.id, "by_operator": True, "reason": text})
+    return job

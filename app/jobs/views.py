@@ -64,7 +64,7 @@ def browse():
     currency = get_branding().currency
     if matching_only:
         rows, total = matching.jobs_for_skills(
-            services.freelancer_skills(me), exclude_client_id=me.id, page=page
+            services.freelancer_skills(me), exclude_client_id=me.id, freelancer_id=me.id, page=page
         )
         jobs = [job for job, _ in rows]
         hits = {job.id: n for job, n in rows}

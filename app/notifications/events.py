@@ -50,6 +50,8 @@ each handler reads the row fresh and tells only what is still true:
   ``proposal_declined`` with the client's optional message;
 - ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: the freelancer gets
   ``job_invite`` (unless already answered);
+- ``job.closed`` ``{"job_id", "by_operator": true, "reason"}``: the job's client gets
+  ``job_closed_by_operator`` with the operator's reason (unless the job was reopened since);
 - ``job.filled`` ``{"job_id", "proposal_id"}``: every other live proposal's freelancer gets
   ``job_filled``.
 
@@ -553,3 +555,18 @@ def notify_contract_step(event) -> None:
 
 for _event_name in CONTRACT_NOTIFICATIONS:
     handles(_event_name)(notify_contract_step)
+
+
+@handles("job.closed")
+def notify_job_closed_by_operator(event) -> None:
+    payload = event.payload or {}
+    if not payload.get("by_operator"):
+        return
+    job_id = payload.get("job_id")
+    job = db.session.get(Job, job_id) if isinstance(job_id, int) else None
+    if job is None or job.status != "cancelled":
+        return
+    reason = str(payload.get("reason") or job.closed_reason or "")[:1000]
+    data = {"job_id": job.id, "job_title": job.title, "reason": reason}
+    url = path_for("jobs.job_page", job_id=job.id)
+    notify(job.client_id, "job_closed_by_operator", data, url=url, dedupe_key=f"event:{event.id}")

@@ -364,6 +364,11 @@ KINDS: dict[str, Kind] = {
                 lambda d: f"{_first_upper(_job(d))} was filled: the client hired another freelancer.",
                 "See your proposals",
             ),
+            "job_closed_by_operator": (
+                "Your job was closed by the marketplace",
+                lambda d: f"The marketplace closed your job {_job(d)}: {_snippet(d.get('reason', ''), 300)}",
+                "See the job",
+            ),
         }.items()
     },
     # Contracts (app/contracts/services.py): handlers in notifications/events.py.
