@@ -27,7 +27,7 @@ packages and fates each time; the dates are relative to now), then:
 5. settles the outbox events of all this (see ``_settle_events``): the provider refund of
    a refunded order is made now (and dated like its cancellation), the review window of a
    completed order opens (from its completion date; ``app/demo/reviews.py`` writes the
-   reviews next); the timeline
+   reviews next), the contracts' handler finds no contract to end; the timeline
    messages, bells and emails of the orders' own handler are skipped, since telling two
    parties about a delivery of three months ago would only flood the demo inboxes.
 
@@ -40,6 +40,7 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,8 +63,16 @@ SKIPPED_HANDLERS = frozenset(
     {"app.messaging.events.post_order_step", "app.notifications.events.notify_order_step"}
 )
 # The reviews' window of a completed order opens in the seed too (from the order's own
-# completion date), so the demo reviews (app/demo/reviews.py) are written into it.
-INLINE_HANDLERS = frozenset({"app.payments.events.refund_at_provider", "app.reviews.events.order_completed"})
+# completion date), so the demo reviews (app/demo/reviews.py) are written into it; the
+# contracts' handler of order.completed / order.cancelled runs too (a gig order is no contract's
+# engagement: it finds nothing to end).
+INLINE_HANDLERS = frozenset(
+    {
+        "app.payments.events.refund_at_provider",
+        "app.reviews.events.order_completed",
+        "app.contracts.events.end_with_engagement",
+    }
+)
 
 # What each step writes to an order's timeline (order_events.kind), to date those rows.
 STEP_EVENTS = {
@@ -401,7 +410,12 @@ def _drive(plan: Plan, users: dict[int, User], admin: User | None, rng: random.R
 # --------------------------------------------------------------------------- events
 
 
-def _settle_events(after_id: int) -> None:
+def _settle_events(
+    after_id: int,
+    *,
+    inline: frozenset[str] = INLINE_HANDLERS,
+    skip: Callable[[str], bool] = SKIPPED_HANDLERS.__contains__,
+) -> None:
     """Settle the outbox events published in this transaction (ids above ``after_id``).
 
     An event whose handlers are all known here is marked dispatched: the payments'
@@ -410,32 +424,43 @@ def _settle_events(after_id: int) -> None:
     with another handler (a domain that listens to orders later) stays pending for the
     worker, with the handlers known here recorded as processed so only the others run.
 
-    The events are read from the outbox (this transaction's rows after ``after_id``);
-    those settled here are also taken off the after-commit delivery list.
+    The events are read from the outbox (this transaction's rows after ``after_id``), again
+    after the inline handlers ran, until none is new (a provider refund publishes
+    ``refund.completed``); those settled here are also taken off the after-commit delivery
+    list. ``inline`` and ``skip`` name the handlers run here and those skipped (the demo jobs
+    pass their own).
     """
     from app.events.models import OutboxEvent, ProcessedEvent
     from app.events.registry import handlers_for
     from app.events.services import _PENDING_KEY
 
-    known = INLINE_HANDLERS | SKIPPED_HANDLERS
-    events = db.session.scalars(
-        sa.select(OutboxEvent)
-        .where(OutboxEvent.id > after_id, OutboxEvent.status == "pending")
-        .order_by(OutboxEvent.id)
-    ).all()
+    def known(key: str) -> bool:
+        return key in inline or skip(key)
+
     settled, leftover = [], set()
-    for event in events:
-        handlers = handlers_for(event.name)
-        for handler in handlers:
-            if handler.key in INLINE_HANDLERS:
-                handler.fn(event)
-        if all(h.key in known for h in handlers):
-            settled.append(event.id)
-        else:
-            leftover.add(event.id)
-            db.session.add_all(
-                ProcessedEvent(event_id=event.id, handler=h.key) for h in handlers if h.key in known
-            )
+    cursor = after_id
+    while True:
+        events = db.session.scalars(
+            sa.select(OutboxEvent)
+            .where(OutboxEvent.id > cursor, OutboxEvent.status == "pending")
+            .order_by(OutboxEvent.id)
+        ).all()
+        if not events:
+            break
+        cursor = events[-1].id
+        for event in events:
+            handlers = handlers_for(event.name)
+            for handler in handlers:
+                if handler.key in inline:
+                    handler.fn(event)
+            if all(known(h.key) for h in handlers):
+                settled.append(event.id)
+            else:
+                leftover.add(event.id)
+                db.session.add_all(
+                    ProcessedEvent(event_id=event.id, handler=h.key) for h in handlers if known(h.key)
+                )
+        db.session.flush()
     if settled:
         db.session.execute(
             sa.update(OutboxEvent)

@@ -6,7 +6,9 @@ gigs (three packages, extras, FAQ, generated images), twenty buyers and about
 four months of orders in every state, with their money (escrow, commission,
 refunds, cleared earnings, payouts; see ``app/demo/orders.py``) and the reviews of the
 completed ones (ratings, replies, a reported and a held review, windows still open; see
-``app/demo/reviews.py``).
+``app/demo/reviews.py``), then jobs with proposals, an invite and contracts (an open offer,
+an active one with a submitted and a funded milestone, a completed one; see
+``app/demo/jobs.py``).
 Everything goes through the services, so the same rules hold as for a real
 seller; the content comes from ``app/demo`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).
@@ -16,10 +18,10 @@ The demo also gets its staff: a platform admin (``DEMO_PLATFORM_ADMIN``, for the
 operator admin, a moderator (``moderator@<slug>.test``, role ``moderator``).
 
 Idempotent: a demo person who already exists (by email) is skipped with their
-gigs, orders are only added to a tenant that has none and reviews to one that has none, so
-re-running `make run` adds nothing. Search is indexed once per tenant by ``reindex_tenant()``,
-after the reviews (the gigs' ratings), instead of one index write per event (see
-``_settle_events``).
+gigs, orders are only added to a tenant that has none, reviews to one that has none and jobs
+to one that has none, so re-running `make run` adds nothing. Search is indexed once per
+tenant by ``reindex_tenant()``, after the reviews (the gigs' ratings), instead of one index
+write per event (see ``_settle_events``).
 """
 
 from __future__ import annotations
@@ -187,8 +189,10 @@ def _fill_tenant(
     *,
     review_settings: dict | None = None,
 ) -> list[str]:
-    """Add the bound tenant's missing demo content, then its orders and their reviews; returns
-    lines to print. The search index is rebuilt once at the end, with the gigs' ratings."""
+    """Add the bound tenant's missing demo content, then its orders and their reviews, then its
+    jobs and contracts; returns lines to print. The search index is rebuilt once at the end,
+    with the gigs' ratings."""
+    from app.demo.jobs import seed_jobs
     from app.demo.orders import seed_orders
     from app.demo.reviews import seed_reviews
 
@@ -199,6 +203,7 @@ def _fill_tenant(
     history = seed_orders(slug, orders)
     progress(slug, "orders", 1, 1)
     reviewed, review_events = seed_reviews(slug, settings=review_settings, progress=progress)
+    jobs = seed_jobs(slug, seller_email=report["seller_login"], progress=progress)
     if report["sellers"] or report["buyers"] or reviewed is not None:
         progress(slug, "search index", 0, 1)
         indexing = time.perf_counter()
@@ -211,7 +216,7 @@ def _fill_tenant(
             f"({report['images']} images), {report['buyers']} buyers; {report['indexed']} "
             f"in search ({seconds:.1f} s)"
         )
-    elif history is None and reviewed is None:
+    elif history is None and reviewed is None and jobs is None:
         done = f"{slug}: demo content already there"
     else:
         done = f"{slug}: demo people and gigs already there"
@@ -219,6 +224,8 @@ def _fill_tenant(
         done += f"; added {history.summary()}"
     if reviewed is not None:
         done += f"; added {reviewed.summary()}"
+    if jobs is not None:
+        done += f"; added {jobs.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
     login = (
