@@ -109,7 +109,9 @@ def _form_rows(terms: dict, currency: str) -> list[dict]:
                 "dod": "\n".join(m.get("dod") or []),
             }
         )
-    while len(rows) < min(MAX_ROWS, max(3, len(rows) + 1)):
+    # The proposal's rows, then empty ones: at least three rows, and one to spare.
+    target = min(MAX_ROWS, max(3, len(rows) + 1))
+    while len(rows) < target:
         rows.append({"title": "", "amount": "", "due": "", "description": "", "dod": ""})
     return rows
 

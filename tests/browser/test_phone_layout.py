@@ -3,7 +3,8 @@ right edge (a wide table may scroll inside its own box), a header that stays sho
 away), and on the gig page the order box comes before the long description.
 
 The data is made through the services, like the demo's: a seller with a gig (with a wide image),
-a buyer with an order and a conversation, the marketplace's operator and a platform admin.
+a buyer with an order, a conversation, a job with a proposal and a contract, the marketplace's
+operator and a platform admin.
 Set GIGFORGE_SCREENSHOTS=<folder> to keep a full-page screenshot of each page at 390 and 1366 px.
 """
 
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.contracts import services as contracts
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
 from app.jobs import proposals
@@ -31,6 +33,15 @@ from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtur
 from tests.platform.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_platform_admin  # noqa: F401
 
 pytestmark = pytest.mark.browser
+
+CONTRACT = {
+    "title": "Booking tool, phase one",
+    "scope": "The booking tool's first phase: calendar and reminders, as discussed in the chat.",
+    "milestones": [
+        {"title": "Design", "amount_minor": 100000, "dod": ["Wireframes approved", "Data model reviewed"]},
+        {"title": "Build and launch", "amount_minor": 200000},
+    ],
+}
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -87,7 +98,13 @@ def demo(acme, market, make_user, in_tenant):  # noqa: F811  (the imported fixtu
         spec = Upload(long_name, "application/pdf", b"%PDF-1.7\n")
         job = job_services.post_job(buyer, JOB, publish_now=True, now=datetime.now(UTC), files=[spec])
         db.session.flush()
-        proposals.submit_proposal(seller, job.id, PROPOSAL, now=datetime.now(UTC), files=[spec])
+        proposal = proposals.submit_proposal(seller, job.id, PROPOSAL, now=datetime.now(UTC), files=[spec])
+        # A contract between them (a direct offer, accepted and signed by both): the contract
+        # page with its Statement of Work and milestones; the proposal stays open to hire.
+        contract = contracts.direct_offer(buyer, seller.id, dict(CONTRACT))
+        contracts.accept_offer(seller, contract.id)
+        contracts.sign(seller, contract.id, seller.display_name)
+        contracts.sign(buyer, contract.id, buyer.display_name)
         db.session.commit()
         job_id = job.id
         gig = db.session.get(Gig, m.gig_id)
@@ -100,6 +117,8 @@ def demo(acme, market, make_user, in_tenant):  # noqa: F811  (the imported fixtu
             "order_id": order_id,
             "conversation_id": conversation.id,
             "seller_id": seller.id,
+            "proposal_id": proposal.id,
+            "contract_id": contract.id,
             "orders": db.session.scalar(sa.select(sa.func.count()).select_from(Order)),
         }
     return {**data, "market": m, "operator_email": "operator@acme.test", "operator_id": operator_id}
@@ -193,6 +212,9 @@ def test_every_main_page_fits_a_390px_phone(browser, live_server, demo, make_pla
             ("job-new", "/jobs/new"),
             ("my-jobs", "/jobs/mine"),
             ("job-proposals", f"/jobs/{demo['job_id']}/proposals"),
+            ("hire", f"/proposals/{demo['proposal_id']}/hire"),
+            ("contracts", "/contracts"),
+            ("contract", f"/contracts/{demo['contract_id']}"),
         ],
     )
     sweep(
@@ -205,6 +227,8 @@ def test_every_main_page_fits_a_390px_phone(browser, live_server, demo, make_pla
             ("seller-profile", "/account/seller"),
             ("job", f"/jobs/{demo['job_id']}"),
             ("my-proposals", "/proposals"),
+            ("seller-contracts", "/contracts"),
+            ("seller-contract", f"/contracts/{demo['contract_id']}"),
         ],
     )
     sweep(
