@@ -24,7 +24,8 @@ rule holds as for real members:
 Money goes through the sandbox provider exactly as the demo orders pay
 (``payments.open_checkout(order, milestone)`` + ``payments.sandbox_pay``), so each funded
 milestone has its provider payment and the ledger its escrow, releases and commission
-(``flask ledger verify`` holds). What the services stamp "now" without taking it (server
+(``flask ledger verify`` holds); earnings due by now are cleared, like the demo orders' ones.
+What the services stamp "now" without taking it (server
 defaults: jobs', proposals' and invites' creation, the engagement's timeline rows, ledger
 transactions, provider payments, funding dates) is dated after each step (``_Clock``).
 
@@ -318,6 +319,7 @@ def seed_jobs(
     from app.demo.orders import _settle_events
     from app.events.models import OutboxEvent
     from app.jobs.models import Job
+    from app.payments import services as payments
 
     started = time.perf_counter()
     if db.session.scalar(sa.select(Job.id).limit(1)) is not None:
@@ -344,6 +346,9 @@ def seed_jobs(
         story.tell(spec)
         progress(slug, "jobs", index, len(JOBS))
     db.session.flush()
+    # Earnings due by now are cleared, as the demo orders' were: the completed contract's first
+    # milestone is available for a payout, its second still pending.
+    payments.clear_due_earnings(now)
     _settle_events(
         watermark,
         inline=INLINE_HANDLERS,
