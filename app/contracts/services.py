@@ -818,5 +818,17 @@ def to_do(user: User, *, limit: int = 50) -> list[ContractToDo]:
     return out
 
 
+def open_jobs_of(client: User) -> list[Job]:
+    """The client's open jobs (a direct offer may be for one of them)."""
+    return list(
+        db.session.scalars(
+            sa.select(Job)
+            .where(Job.client_id == client.id, Job.status == "open")
+            .order_by(Job.id.desc())
+            .limit(50)
+        )
+    )
+
+
 def users_by_id(ids) -> dict[int, User]:
     return jobs.users_by_id(ids)

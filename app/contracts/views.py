@@ -131,25 +131,19 @@ def _hire_rows_from_request() -> list[dict]:
     return rows
 
 
-@bp.route("/proposals/<int:proposal_id>/hire", methods=["GET", "POST"])
-@login_required
-def hire(proposal_id: int):
-    """The client's terms for a proposal (pre-filled from it), sent as a contract offer."""
-    me = _me()
-    proposal = job_proposals.get_proposal(me, proposal_id)
-    job = db.session.get(Job, proposal.job_id)
-    if job is None or job.client_id != me.id:
-        abort(404)
+def _offer_page(freelancer, send, *, prefill: dict, job=None, proposal=None, jobs=()):
+    """The terms form (hire from a proposal, or a direct offer): shown pre-filled, or sent with
+    ``send(data) -> Contract`` and shown again with the refusal."""
     currency = orders.marketplace_currency()
-    freelancer = db.session.get(services.User, proposal.freelancer_id)
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         _check_csrf()
         data, errors = _terms_from_form(currency)
+        data["title"] = request.form.get("title")
         if not errors:
             try:
-                contract = services.offer_from_proposal(me, proposal_id, data)
+                contract = send(data)
             except DomainError as exc:
                 unit_of_work.abandon()
                 errors, status = exc.errors, exc.status
@@ -162,17 +156,20 @@ def hire(proposal_id: int):
             "scope": request.form.get("scope", ""),
             "nda": data["nda"],
             "ip_assignment": data["ip_assignment"],
+            "title": request.form.get("title", ""),
+            "job_id": request.form.get("job_id", ""),
         }
         rows = _hire_rows_from_request()
         message = request.form.get("message", "")
     else:
-        terms = services.prefill_from_proposal(proposal, job)
+        terms = prefill
         rows = _form_rows(terms, currency)
         message = ""
     return render_template(
         "contracts/hire.html",
         proposal=proposal,
         job=job,
+        jobs=jobs,
         freelancer=freelancer,
         terms=terms,
         rows=rows,
@@ -181,6 +178,54 @@ def hire(proposal_id: int):
         currency=currency,
         form=CsrfForm(),
     ), status
+
+
+@bp.route("/proposals/<int:proposal_id>/hire", methods=["GET", "POST"])
+@login_required
+def hire(proposal_id: int):
+    """The client's terms for a proposal (pre-filled from it), sent as a contract offer."""
+    me = _me()
+    proposal = job_proposals.get_proposal(me, proposal_id)
+    job = db.session.get(Job, proposal.job_id)
+    if job is None or job.client_id != me.id:
+        abort(404)
+    return _offer_page(
+        db.session.get(services.User, proposal.freelancer_id),
+        lambda data: services.offer_from_proposal(me, proposal_id, data),
+        prefill=services.prefill_from_proposal(proposal, job),
+        job=job,
+        proposal=proposal,
+    )
+
+
+@bp.route("/contracts/new/<int:freelancer_id>", methods=["GET", "POST"])
+@login_required
+def direct_offer(freelancer_id: int):
+    """A direct offer to a freelancer (from their profile), optionally for one of my open jobs."""
+    me = _me()
+    freelancer = db.session.get(services.User, freelancer_id)
+    if (
+        freelancer is None
+        or freelancer.seller_profile is None
+        or not freelancer.is_active
+        or freelancer.id == me.id
+    ):
+        abort(404)
+    return _offer_page(
+        freelancer,
+        lambda data: services.direct_offer(
+            me, freelancer_id, data, job_id=request.form.get("job_id") or None
+        ),
+        prefill={
+            "scope": "",
+            "milestones": [],
+            "nda": False,
+            "ip_assignment": True,
+            "title": "",
+            "job_id": "",
+        },
+        jobs=services.open_jobs_of(me),
+    )
 
 
 # --------------------------------------------------------------------------- the contract

@@ -159,3 +159,32 @@ def test_the_client_messages_a_freelancer_from_the_proposals(acme, hiring, tenan
     )
     r = client.post(f"/contact/{h.ann}", data=form_tokens(client, f"/jobs/{h.job_id}/proposals"))
     assert r.status_code == 302 and "/inbox/" in r.headers["Location"]
+
+
+def test_a_direct_offer_from_the_freelancers_profile(acme, hiring, tenant_client, in_tenant):
+    h = hiring(acme)
+    with in_tenant(acme):
+        from app.accounts.models import User
+
+        handle = db.session.get(User, h.ann).handle
+    client = login(tenant_client("acme"), h.emails["client"])
+    assert handle and f"/contracts/new/{h.ann}" in client.get(f"/u/{handle}").get_data(as_text=True)
+    path = f"/contracts/new/{h.ann}"
+    page = client.get(path).get_data(as_text=True)
+    assert (
+        'data-testid="offer-title"' in page and "Build a booking tool for gyms" in page
+    )  # the open job offered
+    form = {**_hire_form(("Landing page", "400", "")), "title": "Land"}
+    short = client.post(path, data={**form_tokens(client, path), **form})
+    assert short.status_code == 422 and "at least 5 characters" in short.get_data(as_text=True)
+    sent = client.post(path, data={**form_tokens(client, path), **form, "title": "Landing page for the gym"})
+    assert sent.status_code == 303
+    with in_tenant(acme):
+        contract = db.session.query(Contract).one()
+        assert (contract.title, contract.job_id, contract.total_minor) == (
+            "Landing page for the gym",
+            None,
+            40000,
+        )
+    assert client.get(f"/contracts/new/{h.client}").status_code == 404  # not a freelancer (and yourself)
+    assert client.get(f"/contracts/new/{h.member}").status_code == 404
