@@ -19,6 +19,10 @@ the same resource of the API in its ``api.py``:
 - ``jobs/``        every job (filters, a job's proposals and invites, close an abusive one),
   the job templates (add, edit, hide, reorder) and the matching weights; ``actions.py`` calls
   app/jobs/services.py and app/jobs/settings.py and audits;
+- ``contracts/``   every contract (filters, money, a contract's SoW, milestones, changes,
+  timeline and ledger; the operator's end) and the milestones of every contract's
+  engagement (by state, auto-release due); ``actions.py`` calls app/contracts/services.py
+  and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -59,6 +63,8 @@ ROUTE_MODULES = (
     "reviews.api",
     "jobs.views",
     "jobs.api",
+    "contracts.views",
+    "contracts.api",
 )
 
 

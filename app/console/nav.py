@@ -22,6 +22,8 @@ NAV = (
     ("console.reputation_settings", "Reputation", ADMIN),
     ("console.orders", "Orders", MODERATOR),
     ("console.jobs", "Jobs", MODERATOR),
+    ("console.contracts", "Contracts", MODERATOR),
+    ("console.milestones", "Milestones", MODERATOR),
     ("console.job_templates", "Job templates", ADMIN),
     ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),

@@ -12,13 +12,15 @@ State machine (``TRANSITIONS``; a refused step is a 409 naming ``current_status`
 | offered | awaiting_signatures | the freelancer accepts: SoW made, job filled | ``contract.created`` |
 | awaiting_signatures | active | the second signature: engagement opens | ``contract.activated`` |
 | awaiting_signatures | cancelled | either party, before it starts (job reopens) | ``contract.ended`` |
-| active | completed / cancelled | the engagement finished (paid, ended, split) | ``contract.ended`` |
+| active | completed / cancelled | the engagement ends: paid, ended, split, operator | ``contract.ended`` |
 
 Events (outbox), payload ``{"contract_id"}`` (``contract.signed`` adds ``"user_id"``;
-``contract.ended`` adds ``"order_id"`` and ``"status"``): ``app.notifications.events``
-tells the other party. The engagement's own steps (``order.*``, ``milestone.*``,
-``escrow.*``) come from the orders domain; ``app.contracts.events`` follows its
-``order.completed`` / ``order.cancelled`` to end the contract and complete the job.
+``contract.ended`` adds ``"order_id"``, ``"status"`` and, when the marketplace ended it
+(``operator_end_contract``), ``"by_operator": true``): ``app.notifications.events``
+tells the other party (both, when the marketplace ended it). The engagement's own steps
+(``order.*``, ``milestone.*``, ``escrow.*``) come from the orders domain;
+``app.contracts.events`` follows its ``order.completed`` / ``order.cancelled`` to end the
+contract and complete the job.
 """
 
 from __future__ import annotations
@@ -571,7 +573,15 @@ def _activate(contract: Contract, now: datetime) -> None:
 # --------------------------------------------------------------------------- ending
 
 
-def _finish(contract: Contract, status: str, actor_id: int | None, reason: str | None, now: datetime) -> None:
+def _finish(
+    contract: Contract,
+    status: str,
+    actor_id: int | None,
+    reason: str | None,
+    now: datetime,
+    *,
+    by_operator: bool = False,
+) -> None:
     _move(contract, status, "engagement" if contract.status == "active" else "client", "end it")
     contract.ended_at = now
     contract.ended_by = actor_id
@@ -584,7 +594,12 @@ def _finish(contract: Contract, status: str, actor_id: int | None, reason: str |
     db.session.flush()
     publish(
         "contract.ended",
-        {"contract_id": contract.id, "order_id": contract.order_id, "status": status},
+        {
+            "contract_id": contract.id,
+            "order_id": contract.order_id,
+            "status": status,
+            **({"by_operator": True} if by_operator else {}),
+        },
     )
 
 
@@ -613,6 +628,45 @@ def end_contract(user: User, contract_id: Any, reason: Any, *, now: datetime | N
         raise _state_error(contract, "end it")
     order = engine.end_engagement(user, contract.order_id, text, now=now)
     _finish(contract, "completed" if order.status == "completed" else "cancelled", user.id, text, now)
+    return contract
+
+
+OPERATOR_REASON_MIN = 5
+
+
+def operator_end_contract(
+    operator: User, contract_id: Any, reason: Any, *, now: datetime | None = None
+) -> Contract:
+    """The marketplace ends an active contract (the console's "End the contract"); flushes.
+
+    The engagement ends as an operator's (``orders.milestones.end_engagement(...,
+    operator=True)``): every milestone holding money that was not released — funded,
+    submitted or sent back for changes — is refunded to the client in full, unfunded ones are
+    dropped, paid ones stay paid. The contract is completed if any milestone was paid, else
+    cancelled; its job is completed; ``ended_by`` is the operator and ``end_reason`` the
+    reason. Publishes ``contract.ended`` (with ``"by_operator": true``): both parties are told.
+
+    Raises ContractForbidden (not an admin), ContractError (a reason of under 5 or over 2,000
+    characters), ContractNotFound, ContractStateError (the contract is not active: an offer or
+    a contract awaiting signatures holds no money, an ended one is ended).
+    """
+    if not operator.is_admin:
+        raise ContractForbidden("Only the marketplace's admins can end a contract.")
+    errors: dict[str, str] = {}
+    text = _text(reason, "reason", errors, label="The reason", max_len=TEXT_MAX, required=True)
+    if not errors and len(text) < OPERATOR_REASON_MIN:
+        errors["reason"] = (
+            f"Give a reason of at least {OPERATOR_REASON_MIN} characters: both parties read it."
+        )
+    if errors:
+        raise ContractError(errors)
+    now = _now(now)
+    contract = _lock(contract_id)
+    if contract.status != "active":
+        raise _state_error(contract, "end it")
+    order = engine.end_engagement(operator, contract.order_id, text, operator=True, now=now)
+    status = "completed" if order.status == "completed" else "cancelled"
+    _finish(contract, status, operator.id, text, now, by_operator=True)
     return contract
 
 

@@ -548,6 +548,8 @@ def notify_contract_step(event) -> None:
         data["status"] = contract.status
         if contract.end_reason:
             data["reason"] = contract.end_reason
+        if payload.get("by_operator"):
+            data["by_operator"] = True
     url = path_for("contracts.contract_page", contract_id=contract.id)
     for user_id in recipients:
         notify(user_id, kind, data, url=url, dedupe_key=f"event:{event.id}")

@@ -450,6 +450,7 @@ KINDS: dict[str, Kind] = {
                 "A contract ended",
                 lambda d: (
                     f"{_first_upper(_contract(d))} ended"
+                    + (" by the marketplace" if d.get("by_operator") else "")
                     + (f" ({d['status']})" if d.get("status") else "")
                     + (f": {_snippet(d['reason'], 300)}" if d.get("reason") else ".")
                 ),

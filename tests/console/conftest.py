@@ -4,7 +4,8 @@ state by the real services, and what the order, the ledger and the audit log say
 
 Fixtures (``shop``, ``web_as``, ``api_as``, ``make_gig`` from the gigs kit, ``reviewed``, ``completed`` and
 ``market`` from tests/console/review_kit.py, ``jobs_market`` and ``people`` from
-tests/console/jobs_kit.py; ``make_seller`` is the suite's)
+tests/console/jobs_kit.py, ``contracts_market`` (with ``contract_in`` and ``hiring``) from
+tests/console/contracts_kit.py; ``make_seller`` is the suite's)
 reach every test of this directory; modules import the plain helpers by name
 (``from tests.console.conftest import csrf_token, login, admin_web, drive``).
 """
@@ -23,6 +24,7 @@ from app.orders.models import Order
 from app.payments import services as payments
 from tenants.db import db
 from tests.conftest import ADMIN_PASSWORD
+from tests.console.contracts_kit import contract_in, contracts_market, hiring  # noqa: F401  (contracts area)
 from tests.console.jobs_kit import jobs_market, people  # noqa: F401  (the jobs area's fixtures)
 from tests.console.review_kit import completed, market, reviewed  # noqa: F401  (the reviews area's fixtures)
 from tests.gigs.conftest import approval, events_of, make_gig  # noqa: F401  (fixtures for every console test)

@@ -251,6 +251,60 @@ def test_the_last_paid_milestone_completes_the_contract_and_auto_release_uses_th
         assert ledger.verify().ok
 
 
+def test_an_operator_ends_an_active_contract_refunding_submitted_work(
+    acme, contract_in, in_tenant, make_user
+):
+    from app.events.models import OutboxEvent
+
+    h, cid, order_id, (m1, _m2) = contract_in(acme, fund=1)
+    admin_id = make_user(acme, email="ops@acme.test", role="admin")
+    moderator_id = make_user(acme, email="mod@acme.test", role="moderator")
+    with in_tenant(acme):
+        milestones.submit_milestone(user(h.ann), order_id, m1, "Designs", dod_done=[1])
+        db.session.commit()
+        for who in (moderator_id, h.client, h.ann):  # a party's own end is end_contract
+            with pytest.raises(services.ContractForbidden):
+                services.operator_end_contract(user(who), cid, "Fraud report")
+        with pytest.raises(services.ContractError) as short:
+            services.operator_end_contract(user(admin_id), cid, "no")
+        assert "reason" in short.value.errors
+        db.session.rollback()
+        assert _fresh(Contract, cid).status == "active"
+        contract = services.operator_end_contract(user(admin_id), cid, "  Fraud report  ")
+        db.session.commit()
+        assert (contract.status, contract.ended_by, contract.end_reason) == (
+            "cancelled",
+            admin_id,
+            "Fraud report",
+        )
+        order = _fresh(Order, order_id)
+        assert [(m.status, m.refunded_minor) for m in order.milestones] == [
+            ("refunded", 100000),
+            ("cancelled", 0),
+        ]
+        assert order.status == "cancelled" and ledger.escrow_balance(order_id, "USD") == 0
+        assert _fresh(Job, h.job_id).status == "completed"
+        ended = db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.name == "contract.ended")).all()
+        assert [e.payload for e in ended] == [
+            {"contract_id": cid, "order_id": order_id, "status": "cancelled", "by_operator": True}
+        ]
+        with pytest.raises(services.ContractStateError) as again:
+            services.operator_end_contract(user(admin_id), cid, "Fraud report")
+        assert again.value.extra == {"current_status": "cancelled"}
+        assert ledger.verify().ok
+
+
+def test_an_operator_cannot_end_a_contract_that_holds_no_money_yet(acme, contract_in, in_tenant, make_user):
+    h, cid, _order_id, _ids = contract_in(acme, sign=False)
+    admin_id = make_user(acme, email="ops@acme.test", role="admin")
+    with in_tenant(acme):
+        with pytest.raises(services.ContractStateError) as refused:
+            services.operator_end_contract(user(admin_id), cid, "Fraud report")
+        assert refused.value.extra == {"current_status": "awaiting_signatures"}
+        with pytest.raises(services.ContractNotFound):
+            services.operator_end_contract(user(admin_id), 999999, "Fraud report")
+
+
 @pytest.mark.parametrize("accept_first", [True, False])
 def test_accepting_and_an_operators_end_race_the_money_moves_once(
     acme, contract_in, in_tenant, app, make_user, accept_first

@@ -24,7 +24,9 @@ class ConsoleDashboard(MethodView):
 
         `period`: `7d`, `30d` (default), `90d` or `12m`, ending today (UTC); or `from` and `to`
         (inclusive UTC days, at most three years). GMV is money paid in by buyers (ledger
-        payments); commission is the net fee revenue; see each figure's `previous` and
-        `change_pct`. The series is per day, week or month depending on the length.
+        payments, milestone payments included); commission is the net fee revenue. The
+        jobs-and-contracts figures follow: jobs posted, contracts started, contract milestones
+        paid and contract GMV (the payments of contract engagements). See each figure's
+        `previous` and `change_pct`. The series is per day, week or month depending on the length.
         """
         return kpis.dashboard(args.get("period"), args.get("date_from"), args.get("date_to"))

@@ -5,7 +5,9 @@ ledger is the source of truth for money, the orders table for order counts):
 
 - **GMV** (gross merchandise value): money paid in by buyers in the period, i.e. the sum
   of the ledger's ``payment`` transactions (their debit to ``provider:clearing``) created
-  in the period. Refunds do not lower it; they are reported on their own.
+  in the period. Refunds do not lower it; they are reported on their own. Every milestone
+  funded is such a payment, so GMV already includes milestone payments (custom offers'
+  and contracts' alike); **contract GMV** below is the contracts' part of it.
 - **Refunds**: money given back to buyers in the period (the ledger's ``refund``
   transactions, their credit to ``provider:clearing``).
 - **Commission revenue**: the net credit to ``platform:commission`` in the period — the
@@ -22,6 +24,14 @@ ledger is the source of truth for money, the orders table for order counts):
   and that are still published (a hidden review leaves every figure, as it leaves the
   averages). **Average rating**: the mean overall rating of those of them in which buyers
   rate sellers (``of_seller``: the stars gigs and sellers show); None when there are none.
+- **Jobs posted**: jobs published in the period (``jobs.published_at``; still open or not).
+- **Contracts started**: contracts activated in the period (both signatures:
+  ``contracts.activated_at``), whatever became of them since.
+- **Milestones paid**: milestones of contract engagements released to the freelancer in the
+  period (``order_milestones.paid_at``, of orders of kind ``contract``).
+- **Contract GMV**: the part of GMV paid for contracts: the ledger's ``payment``
+  transactions of the period whose order is a contract engagement (``orders.kind =
+  'contract'``), i.e. the milestones the clients funded.
 - **Series**: GMV, orders placed, new users, commission, reviews published and their average
   rating per day (periods up to about two months), week (Monday first) or month. Buckets and
   dates are UTC.
@@ -31,7 +41,9 @@ the same months a year earlier). Money in another currency than the marketplace'
 currency changed after sales) is left out of the figures and listed in
 ``other_currencies``.
 
-Eight short aggregate queries, each reading its table once for both periods.
+Nine short aggregate queries, each reading its table once for both periods (the money one
+joins each payment's order for its kind; jobs, contracts and contract milestones are one
+statement of three subqueries).
 """
 
 from __future__ import annotations
@@ -46,10 +58,12 @@ from sqlalchemy.orm import aliased
 from app.accounts.models import User
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, parse_day
+from app.contracts.models import Contract
 from app.gigs.models import Category, Gig
+from app.jobs.models import Job
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.ledger.services import CLEARING, COMMISSION
-from app.orders.models import ORDER_STATUSES, Order
+from app.orders.models import ORDER_STATUSES, Milestone, Order
 from app.orders.services import STATUS_LABELS
 from app.reviews.models import Review
 from app.settings.models import MarketplaceSettings
@@ -65,6 +79,8 @@ DEFAULT_PERIOD = "30d"
 MAX_CUSTOM_DAYS = 3 * 366
 EARLIEST = date(2000, 1, 1)
 TOP_CATEGORIES = 6
+# The tiles of the jobs-and-contracts half, shown as their own group after the others.
+CONTRACT_FIGURES = ("jobs_posted", "contracts_started", "milestones_paid", "contract_gmv")
 
 
 class KpiError(ConsoleInputError):
@@ -308,7 +324,16 @@ class Dashboard:
 
     @property
     def tiles(self) -> list[Figure]:
+        """Every figure, the marketplace's first, then the jobs-and-contracts ones."""
         return list(self.figures.values())
+
+    @property
+    def marketplace_tiles(self) -> list[Figure]:
+        return [f for f in self.figures.values() if f.key not in CONTRACT_FIGURES]
+
+    @property
+    def contract_tiles(self) -> list[Figure]:
+        return [f for f in self.figures.values() if f.key in CONTRACT_FIGURES]
 
 
 def _window(column, period: Period):
@@ -377,11 +402,12 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
     clearing_ids = [i for i, (code, _c) in accounts.items() if code == CLEARING]
     commission_ids = [i for i, (code, _c) in accounts.items() if code == COMMISSION]
     t, e = LedgerTransaction, LedgerEntry
-    money = {"gmv": [0, 0], "refunds": [0, 0], "commission": [0, 0]}
+    money = {"gmv": [0, 0], "refunds": [0, 0], "commission": [0, 0], "contract_gmv": [0, 0]}
     other_currencies: dict[str, int] = {}
     if accounts and first_transaction is not None:
         is_clearing = e.account_id.in_(clearing_ids or [-1])
         is_commission = e.account_id.in_(commission_ids or [-1])
+        engagement = aliased(Order, name="engagement")
         rows = db.session.execute(
             sa.select(
                 t.currency,
@@ -390,12 +416,19 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
                     sa.func.sum(e.amount_minor).filter(t.kind == "payment", is_clearing), 0
                 ).label("gmv"),
                 sa.func.coalesce(
+                    sa.func.sum(e.amount_minor).filter(
+                        t.kind == "payment", is_clearing, engagement.kind == "contract"
+                    ),
+                    0,
+                ).label("contract_gmv"),
+                sa.func.coalesce(
                     sa.func.sum(-e.amount_minor).filter(t.kind == "refund", is_clearing), 0
                 ).label("refunds"),
                 sa.func.coalesce(sa.func.sum(-e.amount_minor).filter(is_commission), 0).label("commission"),
             )
             .select_from(e)
             .join(t, t.id == e.transaction_id)
+            .outerjoin(engagement, engagement.id == t.order_id)
             .where(
                 e.account_id.in_(list(accounts)),
                 e.transaction_id >= first_transaction,
@@ -545,6 +578,29 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
             point["rated"] += int(row.rated)
             point["stars"] += int(row.stars)
 
+    # 7. The jobs-and-contracts half, in one statement: jobs posted, contracts started, contract
+    # milestones paid (each a scalar subquery reading its table once for both periods).
+    ms = Milestone
+
+    def both(column, extra=lambda q: q):
+        query = extra(
+            sa.select(
+                sa.func.count().filter(_in_period(column, p)).label("now"),
+                sa.func.count().filter(_in_previous(column, p)).label("before"),
+            ).where(_window(column, p))
+        ).subquery()
+        return sa.select(query.c.now).scalar_subquery(), sa.select(query.c.before).scalar_subquery()
+
+    jobs_now, jobs_before = both(Job.published_at)
+    started_now, started_before = both(Contract.activated_at)
+    paid_now, paid_before = both(
+        ms.paid_at, lambda q: q.select_from(ms).join(o, o.id == ms.order_id).where(o.kind == "contract")
+    )
+    upwork = db.session.execute(
+        sa.select(jobs_now, jobs_before, started_now, started_before, paid_now, paid_before)
+    ).one()
+    jobs_posted, contracts_started, milestones_paid = upwork[0:2], upwork[2:4], upwork[4:6]
+
     def figure(key, label, pair, kind):
         return Figure(key, label, int(pair[0]), int(pair[1]), kind)
 
@@ -561,6 +617,10 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
             figure("new_users", "New users", users, "count"),
             figure("active_sellers", "Active sellers", (sellers[0], sellers[1]), "count"),
             figure("reviews", "Reviews published", reviews, "count"),
+            figure("jobs_posted", "Jobs posted", jobs_posted, "count"),
+            figure("contracts_started", "Contracts started", contracts_started, "count"),
+            figure("milestones_paid", "Milestones paid", milestones_paid, "count"),
+            figure("contract_gmv", "Contract GMV", money["contract_gmv"], "money"),
         )
     }
     return Dashboard(

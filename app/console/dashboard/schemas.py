@@ -51,8 +51,16 @@ class KpiFigureSchema(Schema):
                 "new_users",
                 "active_sellers",
                 "reviews",
+                "jobs_posted",
+                "contracts_started",
+                "milestones_paid",
+                "contract_gmv",
             ],
             "example": "gmv",
+            "description": "The marketplace's figures, then the jobs-and-contracts ones: `jobs_posted` "
+            "(published in the period), `contracts_started` (activated), `milestones_paid` (contract "
+            "milestones released), `contract_gmv` (the ledger payments of contract engagements: the "
+            "contracts' part of `gmv`, which includes every milestone payment).",
         }
     )
     label = fields.Str(metadata={"example": "GMV"})

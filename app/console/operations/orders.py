@@ -23,6 +23,8 @@ from app.console import audit
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, day_range, short_text
 from app.console.models import AuditEntry
+from app.contracts.models import Contract
+from app.contracts.services import contract_of_order
 from app.core import money
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -197,9 +199,10 @@ class OrderDetail:
     provider_records: list[ProviderPayment]
     audit: list[AuditEntry]
     actor_names: dict[int, str] = field(default_factory=dict)
+    contract: Contract | None = None  # the contract whose engagement this order is
 
 
-def _provider_records(order_id: int) -> list[ProviderPayment]:
+def provider_records(order_id: int) -> list[ProviderPayment]:
     """The provider's payments and refunds of an order (read-only), oldest first."""
     from app.payments.models import Payment, Refund
 
@@ -237,9 +240,10 @@ def order_detail(order_id: Any) -> OrderDetail:
         deliveries=orders.deliveries(order),
         cancellations=orders.cancellations(order),
         ledger_transactions=ledger.order_transactions(order.id),
-        provider_records=_provider_records(order.id),
+        provider_records=provider_records(order.id),
         audit=entries,
         actor_names=names,
+        contract=contract_of_order(order.id) if order.kind == "contract" else None,
     )
 
 
