@@ -42,6 +42,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} in ({', '.join(repr(v) for v in values)})"
 
 
+# The jobs anyone may browse and search (the partial indexes' predicate).
+BROWSABLE = sa.text("status = 'open' AND visibility = 'public'")
+
+
 class JobTemplate(TenantModel):
     """A starting point for a job post: scope text, suggested skills and milestones.
 
@@ -100,15 +104,21 @@ class Job(TenantModel):
             name="budget",
         ),
         sa.Index("ix_jobs_status_published_at", "status", "published_at"),
-        sa.Index("ix_jobs_open_published_at", "published_at", postgresql_where=sa.text("status = 'open'")),
+        # Browsing (``browse_jobs``, ``jobs_for_skills``) reads open public jobs only: the newest
+        # first from this index (and counted from it alone), those naming skills from the GIN one.
+        sa.Index("ix_jobs_public_open_published_at", "published_at", "id", postgresql_where=BROWSABLE),
+        sa.Index("ix_jobs_open_skills", "skills", postgresql_using="gin", postgresql_where=BROWSABLE),
         sa.Index(
             "ix_jobs_open_search",
             "search_document",
             postgresql_using="gin",
             postgresql_where=sa.text("status = 'open'"),
         ),
-        sa.Index("ix_jobs_skills", "skills", postgresql_using="gin"),
         sa.Index("ix_jobs_client_status", "client_id", "status"),
+        # No parallel scans: a request reads jobs through the indexes above, and a parallel
+        # sequential scan the planner prefers for a long list of skills (all the table's wide
+        # rows, in three processes) was 5x slower than the bitmap scan (docs/benchmarks.md).
+        postgresql_with={"parallel_workers": 0},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
