@@ -54,7 +54,11 @@ _delivery_source: list[Callable[[], sa.Subquery]] = []
 
 
 def register_delivery_source(fn: Callable[[], sa.Subquery]) -> None:
-    """Let a higher domain (reviews) provide sellers' latest on-time rates to the score."""
+    """Let a higher domain (reviews) provide sellers' latest on-time rates to the score.
+
+    The source is read seller by seller (``WHERE user_id = <seller> LIMIT 1``, a LATERAL
+    join): at most one row per ``user_id``, and cheap to filter on it (an index leading with
+    ``user_id``: reviews' ``DISTINCT ON`` is served by ``(user_id, taken_on)``)."""
     _delivery_source[:] = [fn]
 
 

@@ -157,7 +157,14 @@ class Job(TenantModel):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
-    search_document = mapped_column(TSVECTOR, sa.Computed(JOB_SEARCH_DOCUMENT, persisted=True), deferred=True)
+    # Kept in the row (MAIN storage, compressed before anything else moves out) rather than in
+    # the TOAST table: ranking a keyword search reads the document of every match.
+    search_document = mapped_column(
+        TSVECTOR,
+        sa.Computed(JOB_SEARCH_DOCUMENT, persisted=True),
+        deferred=True,
+        info={"postgresql_storage": "main"},
+    )
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.status}>"
