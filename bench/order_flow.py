@@ -45,6 +45,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bench._common import (
     Services,
@@ -143,8 +144,8 @@ def _gig_data(n: int, category_id: int) -> dict:
     }
 
 
-def build_population(app, args) -> Population:
-    """Drop and provision ``orderbench`` with sellers, gigs and buyers (through the services)."""
+def build_population(app, args, slug: str = SLUG) -> Population:
+    """Drop and provision ``slug`` (``orderbench``) with sellers, gigs and buyers (through the services)."""
     import sqlalchemy as sa
     from flask import current_app
 
@@ -158,13 +159,13 @@ def build_population(app, args) -> Population:
     from tenants.resolver import get_tenant_by_slug
 
     started = time.perf_counter()
-    previous = get_tenant_by_slug(SLUG)
+    previous = get_tenant_by_slug(slug)
     if previous is not None:
         discard_queued_jobs(previous.id)  # e.g. left by an interrupted run
-        drop_tenant(SLUG)
+        drop_tenant(slug)
     base_domain = current_app.config["BASE_DOMAIN"]
-    tenant = create_tenant(SLUG, "Order Bench", base_domain=base_domain, options={}).tenant
-    host = f"{SLUG}.{base_domain}"
+    tenant = create_tenant(slug, "Order Bench", base_domain=base_domain, options={}).tenant
+    host = f"{slug}.{base_domain}"
     sellers, gig_rows, buyers = {}, [], []
     with tenant_context(tenant):
         settings = db.session.get(MarketplaceSettings, 1)
@@ -174,8 +175,10 @@ def build_population(app, args) -> Population:
             sa.select(Category.id).where(Category.parent_id.is_not(None)).order_by(Category.id).limit(1)
         )
         db.session.commit()
+        verified = datetime.now(UTC)
         for n in range(1, args.sellers + 1):
-            seller = create_user(f"seller{n}@{SLUG}.test", PASSWORD, f"Seller {n}")
+            seller = create_user(f"seller{n}@{slug}.test", PASSWORD, f"Seller {n}")
+            seller.email_verified_at = verified  # publishing and buying need a confirmed address
             upsert_seller_profile(seller, headline="Illustrator")
             gig = gigs.create_gig(seller, _gig_data(n, category_id))
             gigs.publish_gig(seller, gig)
@@ -186,7 +189,8 @@ def build_population(app, args) -> Population:
             if n % 50 == 0:
                 db.session.commit()
         for n in range(1, args.buyers + 1):
-            buyer = create_user(f"buyer{n}@{SLUG}.test", PASSWORD, f"Buyer {n}")
+            buyer = create_user(f"buyer{n}@{slug}.test", PASSWORD, f"Buyer {n}")
+            buyer.email_verified_at = verified
             token = issue_token_pair(buyer)["access_token"]
             buyers.append(Buyer(buyer.id, buyer.email, {"Authorization": f"Bearer {token}"}))
             if n % 100 == 0:

@@ -4,7 +4,9 @@ Options after ``--`` go to every benchmark (e.g. ``-- --database-url URL``).
 The population grown by ``tenant_create`` (1,000+ tenants) is reused by
 ``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``; ``search_bench`` adds
 ``searchbench`` with 50,000 gigs; ``order_flow`` rebuilds ``orderbench`` (200 sellers,
-400 buyers) on every run; ``reviews`` adds ``reviewbench`` (10,000 sellers, 151,000 orders).
+400 buyers) on every run; ``reviews`` adds ``reviewbench`` (10,000 sellers, 151,000 orders);
+``jobs_bench`` adds ``jobbench`` (60,000 jobs, 10,000 freelancers); ``milestone_flow`` rebuilds
+``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -15,7 +17,16 @@ import argparse
 import sys
 import time
 
-from bench import migrate_noop, order_flow, request_throughput, reviews, search_bench, tenant_create
+from bench import (
+    jobs_bench,
+    migrate_noop,
+    milestone_flow,
+    order_flow,
+    request_throughput,
+    reviews,
+    search_bench,
+    tenant_create,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         ("search_bench", search_bench.main, shared),
         ("order_flow", order_flow.main, shared),
         ("reviews", reviews.main, shared),
+        ("jobs_bench", jobs_bench.main, shared),
+        ("milestone_flow", milestone_flow.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:

@@ -73,9 +73,18 @@ def _tenant_ddl(dialect_name: str) -> str:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = db.engine.dialect
+    quote = dialect.identifier_preparer
     statements = []
     for table in tenant_tables():
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        # A column's storage strategy (``info={"postgresql_storage": "main"}``), which
+        # SQLAlchemy's CREATE TABLE cannot say: e.g. a value read by every query kept inline.
+        for column in table.columns:
+            if storage := column.info.get("postgresql_storage"):
+                statements.append(
+                    f"ALTER TABLE {quote.format_table(table)} ALTER COLUMN {quote.quote(column.name)} "
+                    f"SET STORAGE {storage.upper()}"
+                )
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
     return ";\n".join(statements) + ";"

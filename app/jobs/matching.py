@@ -18,7 +18,7 @@ each term in 0..1 (docs/design/jobs-and-contracts.md):
 Default weights .35 .15 .2 .2 .1 (``DEFAULT_WEIGHTS``). The operator tunes them per tenant in
 the console (``job_settings``, app/jobs/settings.py); ``tenant_weights()`` is what every ranking
 uses when no ``weights`` are passed, scaled to sum 1 so a score stays in 0..1 (a "% match").
-One SQL statement scores any number of sellers.
+One SQL statement scores any number of sellers (``score_freelancers``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import PortfolioItem, SellerProfile
 from app.jobs.models import Job, JobSettings
+from app.jobs.services import page_by_ids
 from tenants.db import db
 
 DEFAULT_WEIGHTS = {
@@ -55,7 +56,11 @@ _delivery_source: list[Callable[[], sa.Subquery]] = []
 
 
 def register_delivery_source(fn: Callable[[], sa.Subquery]) -> None:
-    """Let a higher domain (reviews) provide sellers' latest on-time rates to the score."""
+    """Let a higher domain (reviews) provide sellers' latest on-time rates to the score.
+
+    The source is read seller by seller (``WHERE user_id = <seller> LIMIT 1``, a LATERAL
+    join): at most one row per ``user_id``, and cheap to filter on it (an index leading with
+    ``user_id``: reviews' ``DISTINCT ON`` is served by ``(user_id, taken_on)``)."""
     _delivery_source[:] = [fn]
 
 
@@ -96,27 +101,69 @@ def score_freelancers(
 ) -> dict[int, Match]:
     """Score sellers for ``job``: the given ``user_ids`` (members without a seller profile get a
     neutral score), or every seller but the client (best first, ``limit``). ``weights``: the
-    tenant's (``tenant_weights()``) unless given."""
+    tenant's (``tenant_weights()``) unless given.
+
+    One statement. The terms read from the profile row (skills, reviews, availability) are
+    computed for every seller first; with ``limit``, the portfolio and delivery terms (an
+    aggregate and a lookup per seller, the expensive part) are then computed only for the
+    sellers who can still reach the top ``limit``: a seller whose profile terms plus the most
+    the other two terms can add stay below the ``limit``-th best profile terms plus the least
+    they can add cannot make the list. Exact for any weights (``bench/jobs_bench.py``: ranking
+    10,000 sellers reads the portfolios and snapshots of one to two thousand of them).
+    """
     weights = weights or tenant_weights()
+    w = weights
     skills = [s.lower() for s in job.skills]
     n = len(skills)
+    wanted = None if user_ids is None else list(set(user_ids))
     sp = SellerProfile.__table__
-    lowered = sa.func.string_to_array(sa.func.lower(sa.func.array_to_string(sp.c.skills, "\x1f")), "\x1f")
+    # Sellers' skills are stored lower-case (``upsert_seller_profile`` lowers them; t0025 lowered
+    # any row written before), so each job skill is a plain array membership test.
     if n:
         skill_hits = sum(
-            (sa.case((sa.literal(s) == sa.any_(lowered), 1), else_=0) for s in skills), sa.literal(0)
+            (sa.case((sa.literal(s) == sa.any_(sp.c.skills), 1), else_=0) for s in skills), sa.literal(0)
         )
     else:
         skill_hits = sa.literal(0)
+    reviews = sa.cast(
+        (sp.c.rating_avg * sp.c.rating_count + PRIOR_MEAN * PRIOR_COUNT)
+        / (sp.c.rating_count + PRIOR_COUNT)
+        / 5,
+        sa.Float,
+    )
+    availability = sa.cast(
+        sa.case(*((sp.c.availability == k, v) for k, v in AVAILABILITY.items()), else_=0), sa.Float
+    )
+    profile_terms = (
+        w["skill_match"] * (sa.cast(skill_hits, sa.Float) / n if n else NEUTRAL)
+        + w["reviews"] * reviews
+        + w["availability"] * availability
+    )
+    sellers = sa.select(
+        sp.c.user_id,
+        skill_hits.label("skill_hits"),
+        reviews.label("reviews"),
+        sp.c.availability,
+        availability.label("availability_term"),
+        sp.c.rating_avg,
+        sp.c.rating_count,
+        profile_terms.label("profile_terms"),
+    )
+    if wanted is not None:
+        sellers = sellers.where(sp.c.user_id.in_(wanted))
+    else:
+        sellers = sellers.where(sp.c.user_id != job.client_id)
+    sellers = sellers.cte("sellers")
+
+    # The portfolio's titles and descriptions, lower-cased, and the latest on-time rate: per seller.
     portfolio = (
         sa.select(
-            PortfolioItem.user_id.label("user_id"),
             sa.func.lower(
                 sa.func.string_agg(PortfolioItem.title + " " + PortfolioItem.description, " ")
-            ).label("text"),
+            ).label("text")
         )
-        .group_by(PortfolioItem.user_id)
-        .subquery("portfolio")
+        .where(PortfolioItem.user_id == sellers.c.user_id)
+        .lateral("portfolio")
     )
     if n:
         portfolio_hits = sum(
@@ -128,43 +175,55 @@ def score_freelancers(
         )
     else:
         portfolio_hits = sa.literal(0)
-    reviews = (
-        (sp.c.rating_avg * sp.c.rating_count + PRIOR_MEAN * PRIOR_COUNT)
-        / (sp.c.rating_count + PRIOR_COUNT)
-        / 5
-    )
-    availability = sa.case(*((sp.c.availability == k, v) for k, v in AVAILABILITY.items()), else_=0)
     source = _delivery_source[0]() if _delivery_source else None
-    on_time = source.c.on_time_rate if source is not None else sa.null()
-    columns = [
-        sp.c.user_id,
-        skill_hits.label("skill_hits"),
-        portfolio_hits.label("portfolio_hits"),
-        sa.cast(reviews, sa.Float).label("reviews"),
-        sa.cast(on_time, sa.Float).label("on_time"),
-        sp.c.availability,
-        sa.cast(availability, sa.Float).label("availability_term"),
-        sp.c.rating_avg,
-        sp.c.rating_count,
-    ]
-    query = sa.select(*columns).select_from(sp.outerjoin(portfolio, portfolio.c.user_id == sp.c.user_id))
+    joined = sellers.join(portfolio, sa.true())
+    on_time = sa.null()
     if source is not None:
-        query = query.outerjoin(source, source.c.user_id == sp.c.user_id)
-    wanted = None if user_ids is None else list(set(user_ids))
-    if wanted is not None:
-        query = query.where(sp.c.user_id.in_(wanted))
-    else:
-        query = query.where(sp.c.user_id != job.client_id)
-    if limit is not None:
-        w = weights
-        score_sql = (
-            w["skill_match"] * (sa.cast(skill_hits, sa.Float) / n if n else NEUTRAL)
-            + w["portfolio_fit"] * (sa.cast(portfolio_hits, sa.Float) / n if n else NEUTRAL)
-            + w["reviews"] * sa.cast(reviews, sa.Float)
-            + w["delivery_score"] * sa.func.coalesce(sa.cast(on_time, sa.Float) / 100, NEUTRAL)
-            + w["availability"] * sa.cast(availability, sa.Float)
+        # Looked up seller by seller (the source's index serves each lookup) rather than the
+        # source computed for every seller and joined: snapshots grow by a row per seller a day.
+        delivery = (
+            sa.select(source.c.on_time_rate)
+            .where(source.c.user_id == sellers.c.user_id)
+            .limit(1)
+            .lateral("delivery")
         )
-        query = query.order_by(score_sql.desc(), sp.c.user_id).limit(limit)
+        joined = joined.outerjoin(delivery, sa.true())
+        on_time = delivery.c.on_time_rate
+    query = sa.select(
+        sellers.c.user_id,
+        sellers.c.skill_hits,
+        portfolio_hits.label("portfolio_hits"),
+        sellers.c.reviews,
+        sa.cast(on_time, sa.Float).label("on_time"),
+        sellers.c.availability,
+        sellers.c.availability_term,
+        sellers.c.rating_avg,
+        sellers.c.rating_count,
+    ).select_from(joined)
+    if limit is not None:
+        # Portfolio and delivery terms are each in 0..1: with weights of either sign, they add
+        # between ``least`` and ``most`` to a seller's profile terms.
+        others = (w["portfolio_fit"], w["delivery_score"])
+        least, most = sum(min(0.0, x) for x in others), sum(max(0.0, x) for x in others)
+        kth_lowest = (
+            sa.select(sellers.c.profile_terms + least)
+            .order_by(sellers.c.profile_terms.desc())
+            .offset(limit - 1)
+            .limit(1)
+            .correlate(None)  # its own scan of the CTE, not the outer row's
+            .scalar_subquery()
+        )
+        # 1e-9: the bound and the score add the same floats in a different order.
+        query = query.where(
+            sellers.c.profile_terms + most
+            >= sa.func.coalesce(kth_lowest, sellers.c.profile_terms + most) - 1e-9
+        )
+        score_sql = (
+            sellers.c.profile_terms
+            + w["portfolio_fit"] * (sa.cast(portfolio_hits, sa.Float) / n if n else NEUTRAL)
+            + w["delivery_score"] * sa.func.coalesce(sa.cast(on_time, sa.Float) / 100, NEUTRAL)
+        )
+        query = query.order_by(score_sql.desc(), sellers.c.user_id).limit(limit)
     matches: dict[int, Match] = {}
     for row in db.session.execute(query):
         terms = {
@@ -222,7 +281,10 @@ def jobs_for_skills(
 
     For one freelancer only the job-dependent terms of the score differ between jobs, so the
     fit is ``w_skill_match · skill_match + w_portfolio_fit · portfolio_fit`` with the tenant's
-    weights (``weights`` if given); portfolio_fit reads ``freelancer_id``'s portfolio."""
+    weights (``weights`` if given); portfolio_fit reads ``freelancer_id``'s portfolio. Every job
+    naming one of the skills is read to order them: the same pass counts them
+    (``page_by_ids``), and the page's jobs are loaded by id.
+    """
     if not skills:
         return [], 0
     weights = weights or tenant_weights()
@@ -239,15 +301,18 @@ def jobs_for_skills(
             .scalar_subquery()
         )
         fit = fit + weights["portfolio_fit"] * sa.cast(portfolio_hits, sa.Float) / per_skill
-    query = sa.select(Job, hits.label("hits")).where(
-        Job.status == "open", Job.visibility == "public", Job.skills.overlap(sa.cast(skills, Job.skills.type))
-    )
+    conditions = [
+        Job.status == "open",
+        Job.visibility == "public",
+        Job.skills.overlap(sa.cast(skills, Job.skills.type)),
+    ]
     if exclude_client_id is not None:
-        query = query.where(Job.client_id != exclude_client_id)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.session.execute(
-        query.order_by(fit.desc(), sa.desc("hits"), Job.published_at.desc(), Job.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        conditions.append(Job.client_id != exclude_client_id)
+    ids_query = (
+        sa.select(Job.id, hits.label("value"), sa.func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(fit.desc(), sa.desc("value"), Job.published_at.desc(), Job.id.desc())
     )
-    return [(row.Job, row.hits) for row in rows], total
+    count_query = sa.select(sa.func.count()).select_from(Job).where(*conditions)
+    jobs, counts, total = page_by_ids(ids_query, count_query, page=page, per_page=per_page)
+    return list(zip(jobs, counts, strict=True)), total

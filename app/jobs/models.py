@@ -46,6 +46,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} in ({', '.join(repr(v) for v in values)})"
 
 
+# The jobs anyone may browse and search (the partial indexes' predicate).
+BROWSABLE = sa.text("status = 'open' AND visibility = 'public'")
+
+
 class JobTemplate(TenantModel):
     """A starting point for a job post: scope text, suggested skills and milestones.
 
@@ -104,15 +108,21 @@ class Job(TenantModel):
             name="budget",
         ),
         sa.Index("ix_jobs_status_published_at", "status", "published_at"),
-        sa.Index("ix_jobs_open_published_at", "published_at", postgresql_where=sa.text("status = 'open'")),
+        # Browsing (``browse_jobs``, ``jobs_for_skills``) reads open public jobs only: the newest
+        # first from this index (and counted from it alone), those naming skills from the GIN one.
+        sa.Index("ix_jobs_public_open_published_at", "published_at", "id", postgresql_where=BROWSABLE),
+        sa.Index("ix_jobs_open_skills", "skills", postgresql_using="gin", postgresql_where=BROWSABLE),
         sa.Index(
             "ix_jobs_open_search",
             "search_document",
             postgresql_using="gin",
             postgresql_where=sa.text("status = 'open'"),
         ),
-        sa.Index("ix_jobs_skills", "skills", postgresql_using="gin"),
         sa.Index("ix_jobs_client_status", "client_id", "status"),
+        # No parallel scans: a request reads jobs through the indexes above, and a parallel
+        # sequential scan the planner prefers for a long list of skills (all the table's wide
+        # rows, in three processes) was 5x slower than the bitmap scan (docs/benchmarks.md).
+        postgresql_with={"parallel_workers": 0},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,7 +166,14 @@ class Job(TenantModel):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
-    search_document = mapped_column(TSVECTOR, sa.Computed(JOB_SEARCH_DOCUMENT, persisted=True), deferred=True)
+    # Kept in the row (MAIN storage, compressed before anything else moves out) rather than in
+    # the TOAST table: ranking a keyword search reads the document of every match.
+    search_document = mapped_column(
+        TSVECTOR,
+        sa.Computed(JOB_SEARCH_DOCUMENT, persisted=True),
+        deferred=True,
+        info={"postgresql_storage": "main"},
+    )
 
     # Loaded with the jobs of a list in one query; removing one deletes its row.
     attachments: Mapped[list[JobAttachment]] = relationship(

@@ -654,8 +654,28 @@ def complete_job(job_id: int, *, now: datetime) -> Job:
 # --------------------------------------------------------------------------- browsing
 
 
-def _open_public():
-    return sa.select(Job).where(Job.status == "open", Job.visibility == "public")
+def _open_public_conditions() -> list:
+    return [Job.status == "open", Job.visibility == "public"]
+
+
+def page_by_ids(
+    ids_query: sa.Select, count_query: sa.Select, *, page: int, per_page: int
+) -> tuple[list[Job], list[Any], int]:
+    """A page of jobs from a query of ``Job.id``, a sort value and the sort's own
+    ``count() over ()`` as ``total``: one pass over the matches gives the page's ids and the
+    total (a query that must read every match to order them, read once rather than once more
+    to count them); then the page's jobs. Returns the jobs in order, each row's sort value and
+    the total (``count_query`` only for a page past the end, which returns no row to read it from).
+    """
+    rows = db.session.execute(ids_query.limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        total = rows[0].total
+    elif page > 1:
+        total = db.session.scalar(count_query)
+    else:
+        total = 0
+    jobs = jobs_by_id(row.id for row in rows)
+    return [jobs[row.id] for row in rows], [row.value for row in rows], total
 
 
 def browse_jobs(
@@ -675,33 +695,52 @@ def browse_jobs(
 
     ``skills``: jobs naming any of them; budget range: a fixed job's range (or an hourly job's
     rate range) overlaps [min, max]; ``category_id`` includes its subcategories.
+
+    Plans (docs/benchmarks.md, jobs at 50,000): without a keyword the page walks
+    ``ix_jobs_public_open_published_at`` newest first and the total is counted apart (from that
+    index alone when there is no other filter); with one, the matches (GIN ``ix_jobs_open_search``)
+    are ranked and counted in the same pass and the page's jobs loaded by id.
     """
-    query = _open_public()
-    order = [Job.published_at.desc(), Job.id.desc()]
-    text = strip_controls(q or "").strip()[:200]
-    if text:
-        tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'english'::regconfig"), text)
-        query = query.where(Job.search_document.op("@@")(tsquery))
-        order = [sa.func.ts_rank(Job.search_document, tsquery).desc(), *order]
+    conditions = _open_public_conditions()
     if category_id is not None:
         children = sa.select(Category.id).where(Category.parent_id == category_id)
-        query = query.where(sa.or_(Job.category_id == category_id, Job.category_id.in_(children)))
+        conditions.append(sa.or_(Job.category_id == category_id, Job.category_id.in_(children)))
     wanted = clean_skills(skills or [], {})
     if wanted:
-        query = query.where(Job.skills.overlap(sa.cast(wanted, Job.skills.type)))
+        conditions.append(Job.skills.overlap(sa.cast(wanted, Job.skills.type)))
     if budget_type:
-        query = query.where(Job.budget_type == budget_type)
+        conditions.append(Job.budget_type == budget_type)
     low_col = sa.func.coalesce(Job.budget_min_minor, Job.rate_min_minor)
     high_col = sa.func.coalesce(Job.budget_max_minor, Job.rate_max_minor)
     if budget_min_minor is not None:
-        query = query.where(high_col >= budget_min_minor)
+        conditions.append(high_col >= budget_min_minor)
     if budget_max_minor is not None:
-        query = query.where(low_col <= budget_max_minor)
+        conditions.append(low_col <= budget_max_minor)
     if posted_within_days:
-        query = query.where(Job.published_at >= now - timedelta(days=posted_within_days))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    jobs = db.session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
-    return list(jobs), total
+        conditions.append(Job.published_at >= now - timedelta(days=posted_within_days))
+    text = strip_controls(q or "").strip()[:200]
+    if text:
+        tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'english'::regconfig"), text)
+        conditions.append(Job.search_document.op("@@")(tsquery))
+    count_query = sa.select(sa.func.count()).select_from(Job).where(*conditions)
+    if not text:
+        total = db.session.scalar(count_query)
+        jobs = db.session.scalars(
+            sa.select(Job)
+            .where(*conditions)
+            .order_by(Job.published_at.desc(), Job.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        return list(jobs), total
+    rank = sa.func.ts_rank(Job.search_document, tsquery)
+    ids_query = (
+        sa.select(Job.id, rank.label("value"), sa.func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(rank.desc(), Job.published_at.desc(), Job.id.desc())
+    )
+    jobs, _ranks, total = page_by_ids(ids_query, count_query, page=page, per_page=per_page)
+    return jobs, total
 
 
 def freelancer_skills(user: User) -> list[str]:

@@ -50,6 +50,28 @@ def test_create_makes_schema_tables_version_stamp_and_public_rows(app, catalog):
         assert get_tenant_by_slug("newco") == tenant
 
 
+def test_column_storage_declared_on_the_models_reaches_new_tenants(app):
+    declared = {
+        (table.name, column.name): column.info["postgresql_storage"][0]
+        for table in tenant_tables()
+        for column in table.columns
+        if "postgresql_storage" in column.info
+    }
+    assert declared  # jobs.search_document at least
+    with app.app_context():
+        create()
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT c.relname, a.attname, a.attstorage FROM pg_attribute a "
+                    "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'tenant_newco' AND a.attnum > 0"
+                )
+            ).all()
+        storage = {(table, column): kind for table, column, kind in rows}
+        assert {key: storage[key] for key in declared} == declared
+
+
 def test_create_seeds_settings_starter_categories_and_an_argon2_admin(app):
     with app.app_context():
         result = create(options={"admin_email": "boss@newco.test", "admin_password": "s3cret-pass"})
