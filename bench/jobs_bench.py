@@ -462,7 +462,9 @@ def _run_search(kind: str, args: dict, now: datetime) -> int:
 
     if kind == "matching my skills":
         me = db.session.get(User, args["freelancer_id"])
-        rows, total = matching.jobs_for_skills(services.freelancer_skills(me), exclude_client_id=me.id)
+        rows, total = matching.jobs_for_skills(
+            services.freelancer_skills(me), exclude_client_id=me.id, freelancer_id=me.id
+        )
         return total
     jobs, total = services.browse_jobs(**args, now=now)
     return total

@@ -49,6 +49,7 @@ CANCELLED_STEPS = [
     "order.cancellation_requested",
     "order.cancelled",
     "order.refunded",
+    "refund.completed",  # payments: the provider gave the money back
 ]
 
 
