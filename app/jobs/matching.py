@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import PortfolioItem, SellerProfile
 from app.jobs.models import Job, JobSettings
-from app.jobs.services import page_by_ids
+from app.jobs.services import page_by_ids, skill_vocabulary
 from tenants.db import db
 
 DEFAULT_WEIGHTS = {
@@ -281,26 +281,14 @@ def jobs_for_skills(
 
     For one freelancer only the job-dependent terms of the score differ between jobs, so the
     fit is ``w_skill_match · skill_match + w_portfolio_fit · portfolio_fit`` with the tenant's
-    weights (``weights`` if given); portfolio_fit reads ``freelancer_id``'s portfolio. Every job
+    weights (``weights`` if given); portfolio_fit counts the job's skills that
+    ``freelancer_id``'s portfolio names. Ties: newest first. Every job
     naming one of the skills is read to order them: the same pass counts them
     (``page_by_ids``), and the page's jobs are loaded by id.
     """
     if not skills:
         return [], 0
     weights = weights or tenant_weights()
-    hits = sum((sa.case((sa.literal(s) == sa.any_(Job.skills), 1), else_=0) for s in skills), sa.literal(0))
-    per_skill = sa.cast(sa.func.greatest(sa.func.cardinality(Job.skills), 1), sa.Float)
-    fit = weights["skill_match"] * sa.cast(hits, sa.Float) / per_skill
-    portfolio = _portfolio_text(freelancer_id) if freelancer_id is not None else ""
-    if portfolio and weights["portfolio_fit"]:
-        named = sa.func.unnest(Job.skills).table_valued("skill").render_derived()
-        portfolio_hits = (
-            sa.select(sa.func.count())
-            .select_from(named)
-            .where(sa.func.strpos(sa.literal(portfolio), named.c.skill) > 0)
-            .scalar_subquery()
-        )
-        fit = fit + weights["portfolio_fit"] * sa.cast(portfolio_hits, sa.Float) / per_skill
     conditions = [
         Job.status == "open",
         Job.visibility == "public",
@@ -308,11 +296,31 @@ def jobs_for_skills(
     ]
     if exclude_client_id is not None:
         conditions.append(Job.client_id != exclude_client_id)
+    # portfolio_fit counts the job's skills that the portfolio names: which skills of open jobs
+    # the portfolio names is found once here (``skill_vocabulary``), not by a text search per
+    # row. So the fit is one weighted sum per row over those skills and the freelancer's:
+    # (w_skill · skills in common + w_portfolio · skills the portfolio names) / the job's count.
+    portfolio = _portfolio_text(freelancer_id) if freelancer_id is not None else ""
+    named = (
+        {s for s in skill_vocabulary() if s in portfolio} if portfolio and weights["portfolio_fit"] else set()
+    )
+    weight_of = {s: weights["skill_match"] for s in skills}
+    for s in named:
+        weight_of[s] = weight_of.get(s, 0.0) + weights["portfolio_fit"]
+    weighted = sum(
+        (
+            sa.case((sa.literal(s) == sa.any_(Job.skills), sa.literal(w, sa.Float)), else_=0.0)
+            for s, w in weight_of.items()
+        ),
+        sa.literal(0.0, sa.Float),
+    )
+    fit = weighted / sa.cast(sa.func.greatest(sa.func.cardinality(Job.skills), 1), sa.Float)
     ids_query = (
-        sa.select(Job.id, hits.label("value"), sa.func.count().over().label("total"))
+        sa.select(Job.id, sa.literal(0).label("value"), sa.func.count().over().label("total"))
         .where(*conditions)
-        .order_by(fit.desc(), sa.desc("value"), Job.published_at.desc(), Job.id.desc())
+        .order_by(fit.desc(), Job.published_at.desc(), Job.id.desc())
     )
     count_query = sa.select(sa.func.count()).select_from(Job).where(*conditions)
-    jobs, counts, total = page_by_ids(ids_query, count_query, page=page, per_page=per_page)
-    return list(zip(jobs, counts, strict=True)), total
+    jobs, _values, total = page_by_ids(ids_query, count_query, page=page, per_page=per_page)
+    wanted = set(skills)
+    return [(job, len(wanted.intersection(job.skills))) for job in jobs], total

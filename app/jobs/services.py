@@ -43,20 +43,25 @@ hidden template is never offered to clients (``list_templates``, ``get_template`
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import SellerProfile, User
 from app.accounts.services import require_verified
+from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.text import strip_controls
 from app.events import publish
+from app.extensions import redis_store
 from app.gigs.models import Category
 from app.gigs.text import looks_like_markup, render_description
 from app.jobs import attachments
@@ -80,7 +85,7 @@ from app.jobs.models import (
 from app.jobs.starter_templates import STARTER_TEMPLATES
 from app.settings.services import get_branding
 from app.storage.uploads import Upload
-from tenants.db import db
+from tenants.db import current_tenant, db
 
 DESCRIPTION_MAX = 10_000
 QUESTION_MAX = 300
@@ -479,6 +484,8 @@ def edit_job(client: User, job_id: int, data: dict, *, now: datetime) -> Job:
         setattr(job, field, value)
     job.updated_at = now
     db.session.flush()
+    if job.status == "open":
+        forget_skill_vocabulary()
     return job
 
 
@@ -487,6 +494,48 @@ def _publish(job: Job, now: datetime) -> None:
     job.published_at = now
     db.session.flush()
     publish("job.posted", {"job_id": job.id})
+    forget_skill_vocabulary()
+
+
+VOCABULARY_SECONDS = 300
+
+
+def _vocabulary_key() -> str:
+    return f"t:{current_tenant().id}:jobs:skill-vocabulary"
+
+
+def skill_vocabulary() -> list[str]:
+    """Every skill an open public job names (lower-case): what "jobs matching my skills" looks
+    for in a freelancer's portfolio. Kept in Redis per tenant for ``VOCABULARY_SECONDS`` and
+    forgotten when a job opens or is edited; a Redis outage only costs the cache."""
+    key = _vocabulary_key()
+    try:
+        raw = redis_store.client.get(key)
+    except redis.RedisError:
+        raw = None
+    if raw is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            return [str(s) for s in json.loads(raw)]
+    skill = sa.func.unnest(Job.skills)
+    vocabulary = sorted(
+        db.session.scalars(
+            sa.select(skill).where(Job.status == "open", Job.visibility == "public").distinct()
+        )
+    )
+    with contextlib.suppress(redis.RedisError):
+        redis_store.client.set(key, json.dumps(vocabulary), ex=VOCABULARY_SECONDS)
+    return vocabulary
+
+
+def forget_skill_vocabulary() -> None:
+    """After the commit: the next "jobs matching my skills" reads the vocabulary afresh."""
+    key = _vocabulary_key()
+
+    def forget() -> None:
+        with contextlib.suppress(redis.RedisError):
+            redis_store.client.delete(key)
+
+    on_commit(forget)
 
 
 def publish_job(client: User, job_id: int, *, now: datetime) -> Job:
