@@ -586,6 +586,9 @@ def _finish(
     contract.ended_at = now
     contract.ended_by = actor_id
     contract.end_reason = reason
+    change = pending_change(contract)
+    if change is not None:  # nothing left to change: the proposal closes with the contract
+        change.status, change.responded_at = "withdrawn", now
     if contract.job_id is not None:
         if status == "cancelled" and contract.order_id is None:
             jobs.reopen_job(contract.job_id, now=now)

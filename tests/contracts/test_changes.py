@@ -157,3 +157,14 @@ def test_changes_through_the_page_and_the_api(acme, contract_in, tenant_client, 
         f"/api/v1/contracts/{cid}/changes", json={"action": "remove", "milestone_id": m1}, headers=ah
     )
     assert r.status_code == 409 and r.json["errors"]["current_status"] == "funded"
+
+
+def test_a_pending_change_closes_with_the_contract(acme, contract_in, in_tenant):
+    h, cid, order_id, (m1, m2) = contract_in(acme, fund=1)
+    with in_tenant(acme):
+        change = changes.propose_change(user(h.ann), cid, "remove", {}, milestone_id=m2)
+        services.end_contract(user(h.client), cid, "Plans changed")
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(ContractChange, change.id).status == "withdrawn"
+        assert services.actions(db.session.get(Contract, cid), user(h.ann)) == []
