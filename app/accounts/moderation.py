@@ -38,7 +38,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError, _external_url, _send, revoke_api_tokens
 from app.core.domain_errors import Conflict, Forbidden, NotFound
-from app.core.text import strip_controls
+from app.core.text import escape_like, strip_controls
 from app.events import publish
 from tenants.db import current_tenant, db
 
@@ -87,10 +87,6 @@ def _label(user: User) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_users(
     q: Any = None, role: Any = None, status: Any = None, page: Any = 1, per_page: int = 25
 ) -> tuple[list[User], int]:
@@ -119,7 +115,7 @@ def search_users(
             errors["q"] = f"Search with at most {QUERY_MAX} characters."
         else:
             text = q.strip()
-            like = "%" + _escape_like(text) + "%"
+            like = "%" + escape_like(text) + "%"
             conditions = [User.email.ilike(like), User.display_name.ilike(like), User.handle.ilike(like)]
             if text.isdigit() and len(text) < 10:
                 conditions.append(User.id == int(text))

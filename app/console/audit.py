@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.console.models import AuditEntry
+from app.core.text import escape_like
 from tenants.db import db
 
 MAX_SUMMARY = 500
@@ -88,10 +89,6 @@ def record_audit(
     return entry
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _audit_query(
     q: str | None = None,
     action: str | None = None,
@@ -103,7 +100,7 @@ def _audit_query(
 ):
     query = sa.select(AuditEntry)
     if q:
-        like = "%" + _escape_like(q.strip()[:100]) + "%"
+        like = "%" + escape_like(q.strip()[:100]) + "%"
         query = query.where(
             sa.or_(
                 AuditEntry.summary.ilike(like),

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.core.text import strip_controls
+from app.core.text import escape_like, strip_controls
 from app.events import publish
 from app.gigs import services
 from app.gigs.models import GIG_STATUSES, Gig
@@ -193,10 +193,6 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_gigs_for_operators(
     *, status: Any = None, q: Any = None, page: Any = 1, per_page: int = 25
 ) -> tuple[list[Gig], int]:
@@ -217,7 +213,7 @@ def list_gigs_for_operators(
         if not isinstance(q, str) or len(q) > 100:
             raise GigError({"q": "Search with at most 100 characters."})
         text = q.strip()
-        like = "%" + _escape_like(text) + "%"
+        like = "%" + escape_like(text) + "%"
         conditions = [
             Gig.title.ilike(like),
             User.display_name.ilike(like),

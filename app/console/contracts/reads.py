@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.console.audit import search_audit
 from app.console.errors import ConsoleInputError
-from app.console.filters import blank, day_range, short_text
+from app.console.filters import ListFilters, blank, list_filters
 from app.console.models import AuditEntry
 from app.console.operations.orders import ProviderPayment, provider_records
 from app.contracts import services as contracts
 from app.contracts import sow as statements
 from app.contracts.models import CONTRACT_STATUSES, Contract, ContractChange, SowSignature, StatementOfWork
 from app.core.ids import parse_id
+from app.core.text import escape_like
 from app.jobs.models import Job
 from app.ledger import services as ledger
 from app.ledger.models import LedgerAccount
@@ -73,10 +74,6 @@ def status_label(status: str) -> str:
 
 def milestone_label(status: str) -> str:
     return engine.state_label(status)
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _people(ids) -> dict[int, User]:
@@ -156,24 +153,7 @@ def money_by_contract(rows: list[Contract]) -> dict[int, Money]:
 # --------------------------------------------------------------------------- every contract
 
 
-@dataclass(frozen=True)
-class ContractFilters:
-    status: str | None = None
-    q: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def as_args(self) -> dict:
-        """The filters given, for links (page numbers keep them)."""
-        values = {
-            "status": self.status,
-            "q": self.q,
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-        }
-        return {k: v for k, v in values.items() if v is not None}
+ContractFilters = ListFilters  # status, search text and a range of days
 
 
 def contract_filters(
@@ -182,21 +162,7 @@ def contract_filters(
     """Checked filters of the contract list: a status, a search (words of the title, a
     contract number ``C-12`` / ``#12`` / ``12``, a party's email or name) and a range of UTC
     days the contract started (was activated) in. Raises ConsoleInputError."""
-    errors: dict[str, str] = {}
-    if not blank(status) and status not in CONTRACT_STATUSES:
-        errors["status"] = f"Unknown status; use one of {', '.join(CONTRACT_STATUSES)}."
-    text = short_text(q, "q", "The search", MAX_QUERY, errors)
-    since, until = day_range(date_from, date_to, errors)
-    if errors:
-        raise ConsoleInputError(errors)
-    return ContractFilters(
-        status=None if blank(status) else status,
-        q=text,
-        since=since,
-        until=until,
-        date_from=since.date() if since else None,
-        date_to=(until - timedelta(days=1)).date() if until else None,
-    )
+    return list_filters(CONTRACT_STATUSES, status, q, date_from, date_to, max_query=MAX_QUERY)
 
 
 def _conditions(filters: ContractFilters) -> list:
@@ -208,7 +174,7 @@ def _conditions(filters: ContractFilters) -> list:
     if filters.until is not None:
         conditions.append(Contract.activated_at < filters.until)
     if filters.q:
-        like = "%" + _escape_like(filters.q) + "%"
+        like = "%" + escape_like(filters.q) + "%"
         people = sa.select(User.id).where(sa.or_(User.email.ilike(like), User.display_name.ilike(like)))
         matches = [
             Contract.title.ilike(like),

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.console.errors import ConsoleInputError
-from app.console.filters import blank, day_range, short_text
+from app.console.filters import ListFilters, list_filters
 from app.console.models import AuditEntry
+from app.core.text import escape_like
 from app.gigs.models import Category
 from app.jobs import matching, proposals, services
 from app.jobs import settings as job_settings
@@ -54,48 +54,13 @@ def status_label(status: str) -> str:
 # --------------------------------------------------------------------------- every job
 
 
-@dataclass(frozen=True)
-class JobFilters:
-    status: str | None = None
-    q: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def as_args(self) -> dict:
-        """The filters given, for links (page numbers keep them)."""
-        values = {
-            "status": self.status,
-            "q": self.q,
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-        }
-        return {k: v for k, v in values.items() if v is not None}
+JobFilters = ListFilters  # status, search text and a range of days
 
 
 def job_filters(status: Any = None, q: Any = None, date_from: Any = None, date_to: Any = None) -> JobFilters:
     """Checked filters of the job list: a status, words of the title (or a job id) and a range
     of UTC days the job was posted (published) in. Raises ConsoleInputError."""
-    errors: dict[str, str] = {}
-    if not blank(status) and status not in JOB_STATUSES:
-        errors["status"] = f"Unknown status; use one of {', '.join(JOB_STATUSES)}."
-    text = short_text(q, "q", "The search", MAX_QUERY, errors)
-    since, until = day_range(date_from, date_to, errors)
-    if errors:
-        raise ConsoleInputError(errors)
-    return JobFilters(
-        status=None if blank(status) else status,
-        q=text,
-        since=since,
-        until=until,
-        date_from=since.date() if since else None,
-        date_to=(until - timedelta(days=1)).date() if until else None,
-    )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list_filters(JOB_STATUSES, status, q, date_from, date_to, max_query=MAX_QUERY)
 
 
 def _conditions(filters: JobFilters) -> list:
@@ -107,7 +72,7 @@ def _conditions(filters: JobFilters) -> list:
     if filters.until is not None:
         conditions.append(Job.published_at < filters.until)
     if filters.q:
-        matches = [Job.title.ilike("%" + _escape_like(filters.q) + "%")]
+        matches = [Job.title.ilike("%" + escape_like(filters.q) + "%")]
         number = _NUMBER_RE.match(filters.q)
         if number and int(number[1]) < 2**31:
             matches.append(Job.id == int(number[1]))

@@ -160,7 +160,7 @@ class ExportOrders(MethodView):
         filters = orders.order_filters(
             args.get("status"), args.get("q"), args.get("date_from"), args.get("date_to")
         )
-        exports.record_export(console_user(), "orders", filters.as_dict())
+        exports.record_export(console_user(), "orders", filters.as_args())
         return exports.csv_response("orders", exports.ORDER_CSV_HEADER, exports.order_csv_rows(filters))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +20,12 @@ from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.console import audit
-from app.console.errors import ConsoleInputError
-from app.console.filters import blank, day_range, short_text
+from app.console.filters import ListFilters, list_filters
 from app.console.models import AuditEntry
 from app.contracts.models import Contract
 from app.contracts.services import contract_of_order
 from app.core import money
+from app.core.text import escape_like
 from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders import services as orders
@@ -40,24 +40,7 @@ _ORDER_NUMBER_RE = re.compile(r"^#?\s*(\d{1,18})\Z")
 # --------------------------------------------------------------------------- orders: search
 
 
-@dataclass(frozen=True)
-class OrderFilters:
-    status: str | None = None
-    q: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def as_dict(self) -> dict:
-        """For the audit entry of an export and for links: only what was given."""
-        values = {
-            "status": self.status,
-            "q": self.q,
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-        }
-        return {k: v for k, v in values.items() if v is not None}
+OrderFilters = ListFilters  # status, search text and a range of days
 
 
 def order_filters(
@@ -66,25 +49,7 @@ def order_filters(
     """Checked order filters: a status, a search text (order number, buyer or seller name or
     email, order or gig title) and a range of days the order was placed in.
     Raises ConsoleInputError."""
-    errors: dict[str, str] = {}
-    if not blank(status) and status not in ORDER_STATUSES:
-        errors["status"] = f"Unknown status; use one of {', '.join(ORDER_STATUSES)}."
-    text = short_text(q, "q", "The search", MAX_QUERY, errors)
-    since, until = day_range(date_from, date_to, errors)
-    if errors:
-        raise ConsoleInputError(errors)
-    return OrderFilters(
-        status=None if blank(status) else status,
-        q=text,
-        since=since,
-        until=until,
-        date_from=since.date() if since else None,
-        date_to=(until - timedelta(days=1)).date() if until else None,
-    )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list_filters(ORDER_STATUSES, status, q, date_from, date_to, max_query=MAX_QUERY)
 
 
 def _order_conditions(filters: OrderFilters) -> list:
@@ -101,7 +66,7 @@ def _order_conditions(filters: OrderFilters) -> list:
     if filters.until is not None:
         conditions.append(Order.created_at < filters.until)
     if filters.q:
-        like = "%" + _escape_like(filters.q) + "%"
+        like = "%" + escape_like(filters.q) + "%"
         # a CTE: the users are searched once for both sides of the order
         people = (
             sa.select(User.id)

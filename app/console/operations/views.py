@@ -240,7 +240,7 @@ def export_orders():
             args={},
             invalid=True,
         ), 422
-    exports.record_export(console_user(), "orders", filters.as_dict())
+    exports.record_export(console_user(), "orders", filters.as_args())
     return exports.csv_response("orders", exports.ORDER_CSV_HEADER, exports.order_csv_rows(filters))
 
 

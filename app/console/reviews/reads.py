@@ -22,6 +22,7 @@ from app.console.errors import ConsoleInputError
 from app.console.filters import blank, short_text
 from app.console.models import AuditEntry
 from app.core.ids import INT32_MAX, parse_id
+from app.core.text import escape_like
 from app.gigs.models import Gig
 from app.orders.models import Order
 from app.reviews import services
@@ -191,10 +192,6 @@ def review_filters(
     return ReviewFilters(status=None if blank(status) else status, q=text, gig_id=gig, user_id=person)
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(filters: ReviewFilters) -> list:
     conditions = []
     if filters.status:
@@ -204,7 +201,7 @@ def _conditions(filters: ReviewFilters) -> list:
     if filters.user_id is not None:
         conditions.append(sa.or_(Review.author_id == filters.user_id, Review.subject_id == filters.user_id))
     if filters.q:
-        like = "%" + _escape_like(filters.q) + "%"
+        like = "%" + escape_like(filters.q) + "%"
         # The people and gigs are searched first (a CTE read once for both sides of the review).
         people = (
             sa.select(User.id)
