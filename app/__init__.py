@@ -161,6 +161,8 @@ def _register_domain_hooks() -> None:
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
+    from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
+    from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
     from app.jobs.matching import register_delivery_source
@@ -218,6 +220,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("mail-relay", run_mail_relay_loop)
     # Reviews: publish both reviews of an order when its window closes; the one reminder before.
     register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
+    # Disputes: the ladder's deadlines (the silent side loses, mediation, the admin's decision).
+    register_periodic_loop("disputes-sweep", run_disputes_sweep_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
 

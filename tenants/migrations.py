@@ -87,6 +87,9 @@ def _tenant_ddl(dialect_name: str) -> str:
                 )
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+        # What CREATE TABLE cannot say either: triggers and their functions
+        # (``info={"postgresql_after_create": [...]}``, naming the placeholder schema).
+        statements.extend(table.info.get("postgresql_after_create", ()))
     return ";\n".join(statements) + ";"
 
 

@@ -833,3 +833,12 @@ def response_figures(user_ids: list[int], *, since: datetime) -> dict[int, tuple
         )
         for user_id, total, responded, average in rows
     }
+
+
+def message_of_conversation(conversation_id: int, message_id: int) -> Message | None:
+    """A person's message (not a system one) of conversation ``conversation_id``, else None
+    (the disputes domain quotes such a message as evidence)."""
+    message = db.session.get(Message, message_id) if isinstance(message_id, int) else None
+    if message is None or message.conversation_id != conversation_id or message.kind != "user":
+        return None
+    return message

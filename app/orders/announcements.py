@@ -43,6 +43,11 @@ ORDER_EVENTS = (
     "milestone.accepted",
     "milestone.auto_release_reminder",
     "milestone.changed",
+    # A dispute (``app.disputes``) locks the money, then settles or gives it back.
+    "order.disputed",
+    "milestone.disputed",
+    "milestone.dispute_resolved",
+    "milestone.dispute_dismissed",
 )
 OFFER_EVENTS = ("offer.sent", "offer.declined", "offer.withdrawn")
 
@@ -77,7 +82,19 @@ def _text(order: Order, row: OrderEvent) -> str:
     amount = lambda key: money.format(data.get(key, 0), order.currency)  # noqa: E731
     total = money.format(order.total_minor, order.currency)
     ms = f"{data.get('seq', '')} ({data.get('title', '')})"
+    if data.get("dispute_id") and row.kind in ("completed", "cancelled"):
+        return (
+            f"Order {order.number} is settled by its dispute: {amount('released_minor')} released to the "
+            f"seller, {amount('refund_minor')} refunded to the buyer."
+        )
     texts = {
+        "disputed": f"{who} opened a dispute. The money in escrow is locked until it is resolved.",
+        "milestone_disputed": f"{who} opened a dispute about milestone {ms}. Its money in escrow is "
+        "locked until the dispute is resolved.",
+        "milestone_dispute_resolved": f"The dispute about milestone {ms} is resolved: "
+        f"{amount('release_minor')} released to the seller, {amount('refund_minor')} refunded to the buyer.",
+        "milestone_dispute_dismissed": f"The dispute about milestone {ms} was dismissed; the milestone "
+        "goes on where it was.",
         "placed": f"{who} placed order {order.number}: {order.title} for {total}.",
         "paid": f"Order {order.number} is paid; the money is held in escrow. "
         "Waiting for the buyer's requirements.",

@@ -54,7 +54,7 @@ REMINDER_DAYS = 2  # the auto-release reminder goes out this long before the rel
 class Transition(NamedTuple):
     source: str
     target: str
-    who: tuple[str, ...]  # buyer, seller, payments, engine, job, operator, party
+    who: tuple[str, ...]  # buyer, seller, payments, engine, job, operator, party, dispute
     guard: str  # what must hold besides the state (documentation; checked in the step)
     event: str | None
 
@@ -89,10 +89,31 @@ TRANSITIONS: tuple[Transition, ...] = (
     # Ending a contract drops the milestones that hold no money (``end_engagement``).
     Transition("planned", "cancelled", ("party", "operator"), "the engagement ends", None),
     Transition("funding_required", "cancelled", ("party", "operator"), "the engagement ends", None),
-    # Reserved for the disputes issue (#16): listed, but no step leads here yet.
-    Transition("funded", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
-    Transition("submitted", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
-    Transition("changes_requested", "disputed", ("party",), "reserved (#16)", "milestone.disputed"),
+    # A dispute (``app.disputes``) locks the milestone's escrow; its resolution moves the money
+    # (``resolve_disputed``) or, dismissed, gives the milestone back its state (``restore_disputed``).
+    Transition("funded", "disputed", ("party",), "an open dispute on this money", "milestone.disputed"),
+    Transition("submitted", "disputed", ("party",), "an open dispute on this money", "milestone.disputed"),
+    Transition(
+        "changes_requested", "disputed", ("party",), "an open dispute on this money", "milestone.disputed"
+    ),
+    Transition("disputed", "paid", ("dispute",), "decided: all released", "milestone.dispute_resolved"),
+    Transition("disputed", "refunded", ("dispute",), "decided: all refunded", "milestone.dispute_resolved"),
+    Transition(
+        "disputed", "partially_refunded", ("dispute",), "decided: a split", "milestone.dispute_resolved"
+    ),
+    Transition(
+        "disputed", "funded", ("dispute",), "dismissed: back where it was", "milestone.dispute_dismissed"
+    ),
+    Transition(
+        "disputed", "submitted", ("dispute",), "dismissed: back where it was", "milestone.dispute_dismissed"
+    ),
+    Transition(
+        "disputed",
+        "changes_requested",
+        ("dispute",),
+        "dismissed: back where it was",
+        "milestone.dispute_dismissed",
+    ),
 )
 
 STATE_LABELS = {
@@ -109,6 +130,7 @@ STATE_LABELS = {
     "cancelled": "Cancelled",
 }
 FUNDABLE = ("planned", "funding_required")
+DISPUTABLE = ("funded", "submitted", "changes_requested")
 DONE = ("paid", "refunded", "partially_refunded", "cancelled")
 # Work the buyer has not judged yet: ending the engagement alone would take it from the seller.
 UNDER_REVIEW = ("submitted", "changes_requested", "accepted", "disputed")
@@ -727,6 +749,7 @@ def end_engagement(
             code="not_milestone_order",
         )
     _ensure_live(order, "end it")
+    services._refuse_disputed(order, "end it")
     pending_review = [m for m in order.milestones if m.status in UNDER_REVIEW]
     if pending_review and not operator:
         m = pending_review[0]
@@ -784,6 +807,217 @@ def end_engagement(
         services._record(order, "cancelled", actor.id, data, event="order.cancelled")
     db.session.flush()
     return order
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+def lock_disputable(actor: User, order_id: Any, milestone_id: Any = None) -> tuple[Order, Milestone]:
+    """Lock an order ``actor`` takes part in and the milestone a dispute would be about (a
+    one-milestone gig order's only milestone when ``milestone_id`` is None), checking that its
+    money can be disputed now: funded, submitted or sent back for changes, on an order not
+    finished. The caller (``app.disputes``) records the dispute, then ``mark_disputed``.
+
+    Raises OrderNotFound (not a party, no such milestone), OrderStateError ``not_disputable``
+    (unpaid, already released or refunded, already disputed, the order finished).
+    """
+    order = services._lock_for(actor, order_id)
+    if milestone_id is None or milestone_id == "":
+        if order.uses_milestones:
+            raise OrderError({"milestone_id": "Choose the milestone the dispute is about."})
+        if not order.milestones:
+            raise OrderStateError(
+                f"Order {order.number} is not paid: there is no money to dispute.",
+                order.status,
+                code="not_disputable",
+            )
+        m = order.milestones[0]
+    else:
+        m = _milestone_of(order, milestone_id)
+    if order.status in ("completed", "cancelled", "awaiting_payment") or m.status not in DISPUTABLE:
+        if m.status == "disputed":
+            reason = "a dispute about this money is already open"
+        elif order.status == "awaiting_payment" or m.status in FUNDABLE:
+            reason = "nothing is held in escrow for it yet (not paid)"
+        elif not order.uses_milestones or order.status in ("completed", "cancelled"):
+            reason = f"order {order.number} is {services.status_label(order.status).lower()}"
+        else:
+            reason = f"milestone {m.seq} ({m.title}) is {state_label(m.status).lower()}"
+        raise OrderStateError(
+            f"You cannot open a dispute: {reason}.",
+            m.status if order.uses_milestones else order.status,
+            code="dispute_open" if m.status == "disputed" else "not_disputable",
+        )
+    return order, m
+
+
+def mark_disputed(
+    order: Order, m: Milestone, actor_id: int, dispute_id: int, *, now: datetime | None = None
+) -> Milestone:
+    """Lock ``m``'s escrow for dispute ``dispute_id`` (the order locked by ``lock_disputable``);
+    flushes. ``funded | submitted | changes_requested -> disputed``; the state it left is kept
+    in ``disputed_from``; the auto-release and auto-completion clocks stop. Publishes
+    ``order.disputed`` (a gig order) or ``milestone.disputed`` (an engagement), payload
+    ``{"order_id", "order_event_id", "milestone_id", "dispute_id"}``.
+    """
+    source = m.status
+    _move(m, "disputed", "party", "dispute it")
+    m.disputed_from = source
+    m.auto_release_at = None
+    order.auto_complete_at = None
+    services._withdraw_pending_cancellation(order, services._now(now))  # the dispute supersedes it
+    data = {"dispute_id": dispute_id}
+    if order.uses_milestones:
+        _step(order, m, "disputed", actor_id, "milestone.disputed", data)
+    else:
+        order.version += 1
+        services._record(
+            order,
+            "disputed",
+            actor_id,
+            {**data, "milestone_id": m.id},
+            event="order.disputed",
+            extra={"milestone_id": m.id, "dispute_id": dispute_id},
+        )
+    db.session.flush()
+    return m
+
+
+def _locked_disputed(order_id: Any, milestone_id: Any, doing: str) -> tuple[Order, Milestone]:
+    order = services.lock_order(order_id)
+    m = _milestone_of(order, milestone_id)
+    if m.status != "disputed":
+        raise _state_error(m, doing)
+    return order, m
+
+
+class Resolution(NamedTuple):
+    order: Order
+    milestone: Milestone
+    refund_minor: int
+    release_minor: int
+    fee_minor: int
+
+
+def resolve_disputed(
+    order_id: Any,
+    milestone_id: Any,
+    refund_minor: int,
+    release_minor: int,
+    *,
+    actor_id: int | None,
+    dispute_id: int,
+    now: datetime | None = None,
+) -> Resolution:
+    """Settle a disputed milestone's escrow as decided; flushes. The money moves once, in this
+    transaction: ``refund_minor`` back to the buyer (ledger refund keyed
+    ``dispute:<dispute_id>``; ``order.refunded`` has payments return it at the provider) and
+    ``release_minor`` to the seller minus commission on that part only (the milestone's one
+    release). ``refund_minor + release_minor`` must be exactly what the milestone holds.
+
+    The milestone is ``paid`` (all released), ``refunded`` (all refunded) or
+    ``partially_refunded`` (a split). A gig order then completes (something released:
+    ``order.completed``) or is cancelled (all refunded: ``order.cancelled``); an engagement
+    completes when its last milestone is settled. Publishes ``milestone.dispute_resolved``
+    (timeline ``milestone_dispute_resolved``) and ``escrow.released`` for a release.
+
+    Raises OrderNotFound; OrderStateError (the milestone is no longer disputed: decided
+    already); OrderError ``split_mismatch`` (amounts negative or not summing to what is held).
+    """
+    order, m = _locked_disputed(order_id, milestone_id, "settle its dispute")
+    held = m.amount_minor - m.refunded_minor
+    for field, value in (("refund_minor", refund_minor), ("release_minor", release_minor)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise OrderError({field: "Give a whole number of minor units, 0 or more."}, code="split_mismatch")
+    if refund_minor + release_minor != held:
+        raise OrderError(
+            {"release_minor": f"The refund and the release must add up to the {held} held in escrow."},
+            code="split_mismatch",
+        )
+    now = services._now(now)
+    fee = 0
+    if refund_minor:
+        ledger.refund_escrow(
+            order.id, m.id, order.buyer_id, refund_minor, order.currency, f"dispute:{dispute_id}"
+        )
+        m.refunded_minor += refund_minor
+    if release_minor:
+        release = ledger.release_escrow(order.id, m.id, order.seller_id, release_minor, order.currency)
+        fee = release.fee
+        m.paid_at = now
+    target = "refunded" if not release_minor else "paid" if not refund_minor else "partially_refunded"
+    _move(m, target, "dispute", "settle its dispute")
+    m.disputed_from = None
+    data = {"dispute_id": dispute_id, "refund_minor": refund_minor, "release_minor": release_minor}
+    _step(order, m, "dispute_resolved", actor_id, "milestone.dispute_resolved", data)
+    if refund_minor:
+        services._record(
+            order,
+            "refunded",
+            actor_id,
+            {"refund_minor": refund_minor, "dispute_id": dispute_id},
+            extra={
+                "refund_minor": refund_minor,
+                "refunds": [{"milestone_id": m.id, "amount_minor": refund_minor}],
+            },
+        )
+    if release_minor:
+        publish(
+            "escrow.released",
+            {
+                "order_id": order.id,
+                "milestone_id": m.id,
+                "amount_minor": release_minor,
+                "fee_minor": fee,
+                "seller_net_minor": release_minor - fee,
+                "currency": order.currency,
+            },
+        )
+    if order.uses_milestones:
+        _complete_when_done(order, actor_id, now)
+    else:
+        order.version += 1
+        order.auto_complete_at = None
+        services._withdraw_pending_cancellation(order, now)
+        summary = {"refund_minor": refund_minor, "released_minor": release_minor, "dispute_id": dispute_id}
+        if release_minor:
+            order.status = "completed"
+            order.completed_at = now
+            services._record(order, "completed", actor_id, summary, event="order.completed")
+        else:
+            order.status = "cancelled"
+            order.cancelled_at = now
+            services._record(order, "cancelled", actor_id, summary, event="order.cancelled")
+    db.session.flush()
+    return Resolution(order, m, refund_minor, release_minor, fee)
+
+
+def restore_disputed(
+    order_id: Any, milestone_id: Any, *, actor_id: int | None, dispute_id: int, now: datetime | None = None
+) -> Milestone:
+    """A dismissed dispute gives the milestone back the state it was disputed from; flushes.
+    Nothing moves; the clocks start again from ``now`` (a submitted milestone's auto-release, a
+    delivered gig order's auto-completion). Publishes ``milestone.dispute_dismissed``. Raises
+    OrderNotFound, OrderStateError (not disputed)."""
+    order, m = _locked_disputed(order_id, milestone_id, "dismiss its dispute")
+    now = services._now(now)
+    _move(m, m.disputed_from or "funded", "dispute", "dismiss its dispute")
+    m.disputed_from = None
+    if m.status == "submitted":
+        m.auto_release_at = now + timedelta(days=services.settings().milestone_auto_release_days)
+    if not order.uses_milestones and order.status == "delivered":
+        order.auto_complete_at = now + timedelta(days=services.settings().auto_complete_days)
+    _step(order, m, "dispute_dismissed", actor_id, "milestone.dispute_dismissed", {"dispute_id": dispute_id})
+    db.session.flush()
+    return m
+
+
+def disputed_held(order_id: Any, milestone_id: Any) -> int:
+    """What a milestone holds in escrow now (amount less refunds; 0 once settled)."""
+    m = db.session.get(Milestone, parse_id(milestone_id))
+    if m is None or m.order_id != parse_id(order_id):
+        return 0
+    return m.held_minor
 
 
 # --------------------------------------------------------------------------- reading

@@ -35,7 +35,7 @@ ACTIVE_STATUSES = ("awaiting_payment", "awaiting_requirements", "in_progress", "
 # The milestone engine's states (``app.orders.milestones.TRANSITIONS`` says who moves them):
 # planned -> funding_required -> funded -> submitted <-> changes_requested -> accepted -> paid,
 # or refunded / partially_refunded; ``cancelled`` (never funded, dropped when a contract ends);
-# ``disputed`` is reserved for the disputes issue.
+# ``disputed``: an open dispute locks the milestone's escrow (``app.disputes``).
 MILESTONE_STATUSES = (
     "planned",
     "funding_required",
@@ -209,6 +209,8 @@ class Milestone(TenantModel):
     submission_links: Mapped[list] = mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
     # When a submitted milestone is accepted by itself (the tenant's milestone_auto_release_days).
     auto_release_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # While disputed: the state the dispute found it in (a dismissal goes back there).
+    disputed_from: Mapped[str | None] = mapped_column(sa.String(24))
 
     order: Mapped[Order] = relationship(back_populates="milestones")
 

@@ -207,6 +207,21 @@ def _state_error(order: Order, doing: str) -> OrderStateError:
     )
 
 
+def disputed_milestone(order: Order) -> Milestone | None:
+    """The order's milestone under an open dispute (its escrow is locked), if any."""
+    return next((m for m in order.milestones if m.status == "disputed"), None)
+
+
+def _refuse_disputed(order: Order, doing: str) -> None:
+    """While a dispute is open, its money moves only by the dispute's resolution (409 ``disputed``)."""
+    if disputed_milestone(order) is not None:
+        raise OrderStateError(
+            f"Order {order.number} is under dispute: you cannot {doing} until the dispute is resolved.",
+            order.status,
+            code="disputed",
+        )
+
+
 def _record(
     order: Order,
     kind: str,
@@ -734,6 +749,7 @@ def deliver(
     order = _lock_for(seller, order_id, "seller")
     if order.status != "in_progress":
         raise _state_error(order, "deliver")
+    _refuse_disputed(order, "deliver")
     if order.uses_milestones:
         raise OrderStateError(
             f"Order {order.number} is delivered milestone by milestone: submit a milestone instead.",
@@ -776,6 +792,7 @@ def request_revision(buyer: User, order_id: Any, reason: Any, *, now: datetime |
     order = _lock_for(buyer, order_id, "buyer")
     if order.status != "delivered":
         raise _state_error(order, "ask for a revision")
+    _refuse_disputed(order, "ask for a revision")
     if order.revisions_left == 0:
         raise OrderStateError(
             f"Order {order.number} has no revisions left ({order.revisions_used} of "
@@ -839,6 +856,7 @@ def complete(buyer: User, order_id: Any, *, now: datetime | None = None) -> Orde
     order = _lock_for(buyer, order_id, "buyer")
     if order.status != "delivered":
         raise _state_error(order, "complete it")
+    _refuse_disputed(order, "complete it")
     return _complete(order, buyer.id, "completed", _now(now))
 
 
@@ -852,6 +870,8 @@ def auto_complete(order_id: Any, *, now: datetime | None = None) -> Order | None
     order = lock_order(order_id)
     if order.status != "delivered" or order.auto_complete_at is None or order.auto_complete_at > now:
         return None
+    if disputed_milestone(order) is not None:
+        return None  # locked by a dispute: it ends by the dispute's resolution
     if pending_cancellation(order) is not None:
         return None
     return _complete(order, None, "auto_completed", now)
@@ -1025,6 +1045,7 @@ def request_cancellation(
     order = _lock_for(actor, order_id)
     if order.status in ("completed", "cancelled"):
         raise _state_error(order, "ask to cancel it")
+    _refuse_disputed(order, "ask to cancel it")
     now = _now(now)
     if pending_cancellation(order, for_update=True) is not None:
         raise OrderStateError(
@@ -1084,6 +1105,8 @@ def respond_cancellation(
     own = request.requested_by == actor.id
     if own and accept:
         raise OrderForbidden("The other side has to accept your cancellation request.")
+    if accept:
+        _refuse_disputed(order, "accept a cancellation")
     request.responded_by = actor.id
     request.responded_at = now
     if not accept:
@@ -1130,6 +1153,8 @@ def auto_resolve_cancellation(
         or order.status in ("completed", "cancelled")
     ):
         return None
+    if disputed_milestone(order) is not None:
+        return None
     request.status = "auto_accepted"
     request.responded_at = now
     _cancel(
@@ -1172,6 +1197,7 @@ def operator_cancel(
     order = lock_order(order_id)
     if order.status in ("completed", "cancelled"):
         raise _state_error(order, "cancel it")
+    _refuse_disputed(order, "cancel it (decide the dispute instead)")
     now = _now(now)
     refund = _refund_amount(order, refund_minor)
     request = pending_cancellation(order, for_update=True)
