@@ -572,3 +572,145 @@ def notify_job_closed_by_operator(event) -> None:
     data = {"job_id": job.id, "job_title": job.title, "reason": reason}
     url = path_for("jobs.job_page", job_id=job.id)
     notify(job.client_id, "job_closed_by_operator", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+# --- disputes -------------------------------------------------------------------------
+#
+# Disputes (``app/disputes/services.py``), payload ``{"dispute_id", "dispute_event_id", "kind"}``
+# plus the event's own keys; de-duplicated by ``event:<id>``; each handler reads the dispute
+# fresh and tells only what is still true:
+#
+# - ``dispute.opened``: the other party gets ``dispute_opened`` (with the answer deadline);
+# - ``dispute.activity`` (evidence, proposals and answers, messages, assignment): the parties
+#   and the mediator but the actor get ``dispute_activity``;
+# - ``dispute.escalated`` ``{"stage"}``: both parties get ``dispute_escalated``; the
+#   marketplace's moderators and admins too when it reaches mediation unassigned, the admins
+#   when it reaches a decision;
+# - ``dispute.expert_requested``: the expert gets ``dispute_expert_requested``;
+#   ``dispute.expert_answered``: the mediator hears of the assessment (``dispute_activity``);
+# - ``dispute.resolved`` ``{"outcome", "winner", "split"}``: both parties get ``dispute_resolved``.
+
+
+def _dispute_of(event):
+    from app.disputes.models import Dispute
+
+    dispute_id = (event.payload or {}).get("dispute_id")
+    if not isinstance(dispute_id, int) or isinstance(dispute_id, bool):
+        return None
+    return db.session.get(Dispute, dispute_id, populate_existing=True)
+
+
+def _dispute_data(d, actor_id: int | None, **extra) -> dict:
+    order = db.session.get(orders.Order, d.order_id)
+    data = {"dispute_id": d.id, "title": order.title[:80] if order else None, **extra}
+    if actor_id is not None:
+        data["actor_name"] = _name(actor_id)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _tell_dispute(d, user_ids, kind: str, data: dict, event) -> None:
+    staff = set(
+        db.session.scalars(
+            sa.select(User.id).where(User.id.in_(list(user_ids)), User.role.in_(("admin", "moderator")))
+        )
+    )
+    for user_id in dict.fromkeys(user_ids):
+        if d.party(user_id) is None and user_id in staff:
+            url = path_for("console.dispute_case", dispute_id=d.id)
+        else:
+            url = path_for("disputes.dispute_page", dispute_id=d.id)
+        notify(user_id, kind, data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("dispute.opened")
+def notify_dispute_opened(event) -> None:
+    d = _dispute_of(event)
+    if d is None or not d.is_open:
+        return
+    deadline = (
+        d.stage_deadline_at.strftime("%Y-%m-%d %H:%M") if d.awaiting_id and d.stage_deadline_at else None
+    )
+    _tell_dispute(
+        d, [d.against_id], "dispute_opened", _dispute_data(d, d.opened_by, deadline=deadline), event
+    )
+
+
+@handles("dispute.activity")
+def notify_dispute_activity(event) -> None:
+    from app.disputes.models import DisputeEvent
+
+    d = _dispute_of(event)
+    payload = event.payload or {}
+    row = db.session.get(DisputeEvent, payload.get("dispute_event_id"))
+    if d is None or row is None or row.dispute_id != d.id:
+        return
+    if row.kind == "proposal_withdrawn":
+        return  # nothing for the other side to do
+    audience = [d.buyer_id, d.seller_id] + ([d.mediator_id] if d.mediator_id else [])
+    recipients = [uid for uid in audience if uid != row.actor_id]
+    extra = {"step": row.kind}
+    if row.kind == "message":
+        extra["snippet"] = row.body[:140]
+    if row.kind == "assigned":
+        recipients = [d.buyer_id, d.seller_id]
+        actor = (row.data or {}).get("mediator_id")
+        _tell_dispute(d, recipients, "dispute_activity", _dispute_data(d, actor, **extra), event)
+        return
+    _tell_dispute(d, recipients, "dispute_activity", _dispute_data(d, row.actor_id, **extra), event)
+
+
+@handles("dispute.escalated")
+def notify_dispute_escalated(event) -> None:
+    d = _dispute_of(event)
+    stage = (event.payload or {}).get("stage")
+    if d is None or not d.is_open or d.stage != stage:
+        return  # moved on since: the later step tells
+    recipients = [d.buyer_id, d.seller_id]
+    roles = {"mediation": ("admin", "moderator"), "decision": ("admin",)}.get(stage, ())
+    if roles and not (stage == "mediation" and d.mediator_id):
+        recipients += list(
+            db.session.scalars(sa.select(User.id).where(User.role.in_(roles), User.status == "active"))
+        )
+    elif d.mediator_id:
+        recipients.append(d.mediator_id)
+    _tell_dispute(d, recipients, "dispute_escalated", _dispute_data(d, None, stage=stage), event)
+
+
+@handles("dispute.expert_requested")
+def notify_dispute_expert(event) -> None:
+    d = _dispute_of(event)
+    if d is None or d.stage != "expert_review" or d.expert_id is None:
+        return
+    _tell_dispute(d, [d.expert_id], "dispute_expert_requested", _dispute_data(d, d.mediator_id), event)
+
+
+@handles("dispute.expert_answered")
+def notify_dispute_assessment(event) -> None:
+    d = _dispute_of(event)
+    if d is None or not d.is_open or d.mediator_id is None:
+        return
+    data = _dispute_data(
+        d,
+        d.expert_id,
+        step="message",
+        snippet="(the expert's assessment) " + (d.expert_assessment or "no answer in time"),
+    )
+    _tell_dispute(d, [d.mediator_id], "dispute_activity", data, event)
+
+
+@handles("dispute.resolved")
+def notify_dispute_resolved(event) -> None:
+    from app.core import money
+
+    d = _dispute_of(event)
+    if d is None or d.is_open:
+        return
+    extra = {"outcome": d.outcome}
+    if d.outcome == "resolved_split":
+        extra["split_text"] = (
+            f"{money.format(d.refund_minor, d.currency)} refunded to the buyer, "
+            f"{money.format(d.release_minor, d.currency)} released to the seller"
+        )
+    _tell_dispute(
+        d, [d.buyer_id, d.seller_id], "dispute_resolved", _dispute_data(d, d.decided_by, **extra), event
+    )

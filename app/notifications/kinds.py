@@ -59,6 +59,11 @@ def _contract(data: dict) -> str:
     return f"contract C-{data['contract_id']}" + (f" (“{title}”)" if title else "")
 
 
+def _dispute(data: dict) -> str:
+    title = data.get("title")
+    return f"dispute D-{int(data['dispute_id']):06d}" + (f" (“{title}”)" if title else "")
+
+
 def _first_upper(text: str) -> str:
     """``text`` with its first letter capitalised and the rest as written (a gig title keeps its
     capitals, which ``str.capitalize`` would lower)."""
@@ -459,6 +464,77 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # Disputes (app/disputes/services.py): handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="disputes",
+            default_in_app=True,
+            default_email=True,
+            required=("dispute_id",),
+            render=render,
+            group_key=lambda d: f"dispute:{int(d['dispute_id'])}",
+            action_label=action,
+        )
+        for name, (label, render, action) in {
+            "dispute_opened": (
+                "A dispute was opened with you",
+                lambda d: (
+                    f"{_who(d)} opened {_dispute(d)}: the money in escrow is locked. "
+                    + (
+                        f"Answer by {d['deadline']} UTC, or it is resolved for them."
+                        if d.get("deadline")
+                        else ""
+                    )
+                ).strip(),
+                "Answer the dispute",
+            ),
+            "dispute_activity": (
+                "News in a dispute",
+                lambda d: {
+                    "evidence_added": f"{_who(d)} added evidence to {_dispute(d)}.",
+                    "proposal_made": f"{_who(d)} proposed a resolution of {_dispute(d)}.",
+                    "mediator_proposal": (
+                        f"The mediator proposed a resolution of {_dispute(d)}: accept or refuse it."
+                    ),
+                    "proposal_answered": f"{_who(d)} answered a proposal in {_dispute(d)}.",
+                    "message": f"{_who(d)} wrote in {_dispute(d)}"
+                    + (f": {_snippet(d['snippet'])}" if d.get("snippet") else "."),
+                    "assigned": f"A mediator ({_who(d)}) now handles {_dispute(d)}.",
+                }.get(d.get("step"), f"{_first_upper(_dispute(d))} has news."),
+                "See the dispute",
+            ),
+            "dispute_escalated": (
+                "A dispute went up a step",
+                lambda d: {
+                    "mediation": f"{_first_upper(_dispute(d))} is now in the marketplace's mediation.",
+                    "decision": f"{_first_upper(_dispute(d))} goes to an admin's decision.",
+                    "expert_review": f"{_first_upper(_dispute(d))} is with an expert for review.",
+                }.get(d.get("stage"), f"{_first_upper(_dispute(d))} went up a step."),
+                "See the dispute",
+            ),
+            "dispute_expert_requested": (
+                "Your assessment is asked",
+                lambda d: f"A mediator asks for your written assessment of {_dispute(d)}.",
+                "Review the case",
+            ),
+            "dispute_resolved": (
+                "A dispute is resolved",
+                lambda d: (
+                    f"{_first_upper(_dispute(d))} is "
+                    + {
+                        "resolved_client": "resolved: the money is refunded to the buyer",
+                        "resolved_freelancer": "resolved: the money is released to the seller",
+                        "resolved_split": f"resolved with a split: {d.get('split_text', '')}".rstrip(": "),
+                        "dismissed": "closed without a ruling: the work goes on where it was",
+                    }.get(d.get("outcome"), "resolved")
+                    + "."
+                ),
+                "See the outcome",
+            ),
+        }.items()
+    },
 }
 
 CATEGORIES = (
@@ -467,6 +543,7 @@ CATEGORIES = (
     ("reviews", "Reviews and seller level"),
     ("gigs", "Gigs"),
     ("jobs", "Jobs, proposals and contracts"),
+    ("disputes", "Disputes"),
     ("account", "Account"),
 )
 

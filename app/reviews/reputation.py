@@ -17,8 +17,10 @@ Delivery score (0-100, ``delivery_score``): a weighted mean of what was measured
 with ``on_time`` and ``completion`` and ``response`` the rates as fractions (0-1) and
 ``rating`` the average mapped from 1..5 onto 0..1 (``(average - 1) / 4``). A part with nothing
 to measure (no delivery, no finished order, no review, no conversation to answer) is left out
-and the others weigh more; with nothing measured at all the score is None. Disputes count 0
-until disputes exist. On time weighs most: it is what buyers complain about first.
+and the others weigh more; with nothing measured at all the score is None. ``disputes`` is the
+number of disputes the seller lost (refunded in full, or split with a refund) that ended in
+the last 365 days (``app.disputes.services.seller_dispute_figures``). On time weighs most: it
+is what buyers complain about first.
 
 Events: ``seller.level_changed`` ``{"user_id", "old", "new"}`` (levels as in
 ``accounts.models.SELLER_LEVELS``), published by the daily job once per change, in the
@@ -42,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SELLER_LEVELS, SellerProfile, User
 from app.accounts.services import SellerReputation, set_seller_reputations
+from app.disputes import services as disputes_service
 from app.events import publish_many
 from app.extensions import redis_store
 from app.messaging import services as messaging
@@ -222,7 +225,8 @@ def response_figures(user_ids: list[int], *, now: datetime | None = None) -> dic
 
 RESPONSE_PERIOD = timedelta(days=90)  # response figures look this far back
 SCORE_WEIGHTS = {"on_time": 0.35, "completion": 0.25, "rating": 0.25, "response": 0.15}
-DISPUTE_PENALTY = 10  # points per dispute (0 until disputes exist)
+DISPUTE_PENALTY = 10  # points per dispute lost
+DISPUTE_PERIOD = timedelta(days=365)  # disputes lost count this long after their resolution
 SNAPSHOT_CHUNK = 1000  # snapshot rows per INSERT ... ON CONFLICT statement
 RESPONSE_CHUNK = 20_000  # sellers per response-figures query
 
@@ -320,6 +324,7 @@ def snapshot_tenant(
         return summary
     thresholds = _level_thresholds()
     figures = orders.seller_order_figures(None)
+    lost = disputes_service.seller_dispute_figures(None, since=now - DISPUTE_PERIOD)
     ratings = _ratings()
     responses: dict[int, tuple] = {}
     seller_ids = [row[0] for row in sellers]
@@ -336,7 +341,7 @@ def snapshot_tenant(
         completion = _rate(record.completed, record.completed + record.cancelled)
         response_rate, response_seconds = responses.get(user_id, (None, None))
         days_active = max(0, (now - profile_created).days) if profile_created else 0
-        disputes = 0  # disputes do not exist yet
+        disputes = lost[user_id].lost if user_id in lost else 0
         new_level = level_for(
             {
                 "orders": record.completed,
