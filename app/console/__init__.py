@@ -23,6 +23,9 @@ the same resource of the API in its ``api.py``:
   timeline and ledger; the operator's end) and the milestones of every contract's
   engagement (by state, auto-release due); ``actions.py`` calls app/contracts/services.py
   and audits;
+- ``payouts/``     payouts (filters, retry a failed one), sellers' payout accounts (KYC status and
+  requirements; the sandbox's simulated verification) and holds on a seller's payouts;
+  ``actions.py`` calls app/payments/backoffice.py and audits. Admins only;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -65,6 +68,8 @@ ROUTE_MODULES = (
     "jobs.api",
     "contracts.views",
     "contracts.api",
+    "payouts.views",
+    "payouts.api",
 )
 
 

@@ -1,6 +1,6 @@
 """Who may use the console, for the web views and the API alike.
 
-- ``admin``: everything.
+- ``admin``: everything (the payouts area, its KYC decisions, holds and retries included).
 - ``moderator``: reads the console (dashboard, users, gigs, orders, audit log) and moderates
   users and gigs; never settings, branding, domains, payments, money or roles.
 - anyone else (buyers, sellers, anonymous): 403 on the web once signed in (the login page

@@ -642,6 +642,7 @@ def _earnings_and_payouts(rng: random.Random, now: datetime) -> int:
 
     currency = marketplace_currency()
     then = now - CLEARED_DAYS_AGO * DAY
+    blocked = _payout_accounts(then)
     watermark = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(LedgerTransaction.id), 0)))
     payments.clear_due_earnings(then)
     db.session.execute(
@@ -653,7 +654,7 @@ def _earnings_and_payouts(rng: random.Random, now: datetime) -> int:
         (ledger.seller_balances(seller_id, currency)["available"], seller_id)
         for seller_id in payments.seller_ids_with_profiles()
     ]
-    available = sorted((a for a in available if a[0] > 0), reverse=True)
+    available = sorted((a for a in available if a[0] > 0 and a[1] not in blocked), reverse=True)
     chosen = available[: max(1, len(available) // PAYOUT_SHARE)] if available else []
     made = 0
     for amount, seller_id in chosen:
@@ -673,3 +674,30 @@ def _earnings_and_payouts(rng: random.Random, now: datetime) -> int:
     payments.clear_due_earnings(now)
     db.session.flush()
     return made
+
+
+def _payout_accounts(then: datetime) -> set[int]:
+    """Sellers' identity checks (the sandbox's simulation, as an operator completes it): every
+    seller verified but the last two: one waits for the operator (pending), one is verified and
+    held (a hold with a reason). Returns those two, whom no payout goes to."""
+    from app.payments import backoffice
+    from app.payments import services as payments
+    from app.payments.models import PayoutHold, SellerPaymentAccount
+
+    admin = db.session.scalar(sa.select(User).where(User.role == "admin").order_by(User.id).limit(1))
+    seller_ids = payments.seller_ids_with_profiles()
+    if admin is None or not seller_ids:
+        return set()
+    pending = seller_ids[-1] if len(seller_ids) > 2 else None
+    held = seller_ids[-2] if len(seller_ids) > 2 else None
+    for seller_id in seller_ids:
+        backoffice.start_sandbox_verification(db.session.get(User, seller_id), now=then)
+        if seller_id != pending:
+            backoffice.decide_sandbox_kyc(admin, seller_id, "verified", now=then)
+    if held is not None:
+        backoffice.place_hold(
+            admin, held, "Demo: a buyer reported the seller's portfolio as copied; checking.", now=then
+        )
+    db.session.execute(sa.update(SellerPaymentAccount).values(created_at=then, updated_at=then))
+    db.session.execute(sa.update(PayoutHold).values(placed_at=then))
+    return {i for i in (pending, held) if i is not None}

@@ -4,11 +4,11 @@
 sellers (verified accounts, seller profiles, avatars), a few hundred active
 gigs (three packages, extras, FAQ, generated images), twenty buyers and about
 four months of orders in every state, with their money (escrow, commission,
-refunds, cleared earnings, payouts; see ``app/demo/orders.py``) and the reviews of the
-completed ones (ratings, replies, a reported and a held review, windows still open; see
-``app/demo/reviews.py``), then jobs with proposals, an invite and contracts (an open offer,
-an active one with a submitted and a funded milestone, a completed one; see
-``app/demo/jobs.py``).
+refunds, cleared earnings, payouts; sellers' identity checks, one pending, and a payout hold;
+see ``app/demo/orders.py``) and the reviews of the completed ones (ratings, replies, a
+reported and a held review, windows still open; see ``app/demo/reviews.py``), then jobs with
+proposals, an invite and contracts (an open offer, an active one with a submitted and a funded
+milestone, a completed one; see ``app/demo/jobs.py``).
 Everything goes through the services, so the same rules hold as for a real
 seller; the content comes from ``app/demo`` with a random generator
 seeded by the tenant's slug (same marketplace, same gigs).

@@ -62,6 +62,16 @@ Contracts (``app/contracts/services.py``), payload ``{"contract_id", ...}``, de-
 (the other party, or both when the marketplace ended it), ``contract.change_proposed`` and
 ``contract.change_answered`` (the other party).
 
+Payouts (``app/payments/backoffice.py``, ``app/payments/services.py``), de-duplicated by
+``event:<id>``, each read fresh (a hold released before its ``payout.held`` is handled is not
+told as held):
+
+- ``payout.held`` ``{"user_id", "hold_id"}``: the seller gets ``payout_held`` (no reason:
+  "contact support");
+- ``payout.hold_released`` ``{"user_id", "hold_id"}``: the seller gets ``payout_hold_released``;
+- ``payout_account.kyc_changed`` ``{"user_id", "old", "new"}``: the seller gets
+  ``payout_kyc_changed`` when the status is ``verified`` or ``rejected`` (with the note).
+
 The event's tenant is bound when a handler runs, and every row (review, window, user) is
 read in that tenant: a user of another tenant with an equal id is never told.
 """
@@ -83,6 +93,8 @@ from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
 from app.orders import services as orders
 from app.orders.announcements import order_step
+from app.payments.models import PayoutHold
+from app.payments.services import payout_account_of
 from app.reviews import services as reviews
 from app.reviews.models import Review, ReviewWindow
 from tenants.db import db
@@ -714,3 +726,47 @@ def notify_dispute_resolved(event) -> None:
     _tell_dispute(
         d, [d.buyer_id, d.seller_id], "dispute_resolved", _dispute_data(d, d.decided_by, **extra), event
     )
+
+
+# --- payouts ---------------------------------------------------------------------------
+
+
+def _hold_of(event) -> PayoutHold | None:
+    hold_id = (event.payload or {}).get("hold_id")
+    return db.session.get(PayoutHold, hold_id) if isinstance(hold_id, int) else None
+
+
+@handles("payout.held")
+def notify_payout_held(event) -> None:
+    hold = _hold_of(event)
+    if hold is None or not hold.active:  # released since: nothing to tell
+        return
+    url = path_for("payments.earnings")
+    notify(hold.user_id, "payout_held", {"hold_id": hold.id}, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("payout.hold_released")
+def notify_payout_hold_released(event) -> None:
+    hold = _hold_of(event)
+    if hold is None or hold.active:
+        return
+    url = path_for("payments.earnings")
+    notify(
+        hold.user_id, "payout_hold_released", {"hold_id": hold.id}, url=url, dedupe_key=f"event:{event.id}"
+    )
+
+
+@handles("payout_account.kyc_changed")
+def notify_payout_kyc_changed(event) -> None:
+    payload = event.payload or {}
+    user_id = payload.get("user_id")
+    if not isinstance(user_id, int) or payload.get("new") not in ("verified", "rejected"):
+        return
+    account = payout_account_of(user_id)
+    if account is None or account.kyc_status != payload["new"]:  # changed again since
+        return
+    data = {"status": account.kyc_status}
+    if account.kyc_status == "rejected" and account.kyc_note:
+        data["note"] = account.kyc_note[:1000]
+    url = path_for("payments.earnings")
+    notify(user_id, "payout_kyc_changed", data, url=url, dedupe_key=f"event:{event.id}")

@@ -535,6 +535,48 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # Payouts (app/payments/backoffice.py): an operator held or released the seller's payouts,
+    # or the seller's identity check (KYC) changed. The hold's reason is the operators' (not
+    # told: "contact support"). Handlers in notifications/events.py.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="account",
+            default_in_app=True,
+            default_email=True,
+            required=required,
+            render=render,
+            group_key=lambda d: "payouts",
+            action_label="See your earnings",
+        )
+        for name, (label, required, render) in {
+            "payout_held": (
+                "Your payouts were put on hold",
+                ("hold_id",),
+                lambda d: (
+                    "The marketplace put your payouts on hold. Your balance stays available; "
+                    "contact support to know more."
+                ),
+            ),
+            "payout_hold_released": (
+                "Your payouts are no longer on hold",
+                ("hold_id",),
+                lambda d: "The hold on your payouts was released: you can request payouts again.",
+            ),
+            "payout_kyc_changed": (
+                "Identity verification for payouts",
+                ("status",),
+                lambda d: {
+                    "verified": "Your identity is verified: you can request payouts.",
+                    "rejected": "Your identity verification was not accepted"
+                    + (f": {_snippet(d['note'], 300)}" if d.get("note") else ".")
+                    + " Contact support to be paid out.",
+                    "pending": "Your identity verification is in progress.",
+                }.get(d["status"], "Your identity verification needs your attention."),
+            ),
+        }.items()
+    },
 }
 
 CATEGORIES = (

@@ -26,3 +26,7 @@ class PayoutForm(Form):
 
 class OnboardForm(Form):
     """Start (or resume) the payout account set-up."""
+
+
+class VerifyIdentityForm(Form):
+    """Start the sandbox's simulated identity verification."""

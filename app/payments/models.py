@@ -4,7 +4,9 @@
 payment, as with a Stripe PaymentIntent). ``Refund``: money back to the buyer
 at the provider (the ledger refund is the orders domain's). ``Payout``: money
 from a seller's available balance to the seller. ``SellerPaymentAccount``: a
-seller's connected account at the provider. ``ProcessedWebhook``: provider
+seller's account at the provider (Stripe: the connected account; the sandbox: a
+simulated one) with its KYC status. ``PayoutHold``: an operator's hold on a
+seller's payouts (at most one active per seller). ``ProcessedWebhook``: provider
 event IDs already handled (de-duplication).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.db import TENANT_SCHEMA, TenantModel, tenant_table_args
@@ -25,6 +28,9 @@ REFUND_STATUSES = ("pending", "succeeded", "failed")
 # pending: recorded in the ledger, transfer not yet confirmed; sent; failed and
 # reversed put the money back on the seller's available balance.
 PAYOUT_STATUSES = ("pending", "sent", "failed", "reversed")
+# none: nothing submitted yet; pending: the provider is checking (or waits for more);
+# verified: payouts allowed; rejected: the provider refused the seller (payouts blocked).
+KYC_STATUSES = ("none", "pending", "verified", "rejected")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -130,6 +136,9 @@ class Payout(TenantModel):
     status: Mapped[str] = mapped_column(sa.String(20), default="pending", server_default="pending")
     # "auto:<period>:<seller>" for scheduled payouts: a re-run job finds its payout.
     schedule_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The failed payout an operator retried with this one (``retry_payout``): unique, so a
+    # failed payout is retried at most once (a failed retry is retried in its turn).
+    retry_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.payouts.id"), unique=True)
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
     requested_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -144,6 +153,7 @@ class SellerPaymentAccount(TenantModel):
     __table_args__ = tenant_table_args(
         sa.UniqueConstraint("user_id", "provider"),
         sa.UniqueConstraint("provider", "account_ref"),
+        sa.CheckConstraint(_in("kyc_status", KYC_STATUSES), name="kyc_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,10 +161,49 @@ class SellerPaymentAccount(TenantModel):
     provider: Mapped[str] = mapped_column(sa.String(16))
     account_ref: Mapped[str] = mapped_column(sa.String(255))
     ready: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Know-your-customer: payouts need ``verified``. Stripe: from the connected account
+    # (``account.updated``); the sandbox: its simulated check, completed by an operator.
+    kyc_status: Mapped[str] = mapped_column(sa.String(16), default="none", server_default="none")
+    kyc_checked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Stripe's ``disabled_reason``, or the operator's note on a sandbox decision.
+    kyc_note: Mapped[str | None] = mapped_column(sa.String(1000))
+    # What the provider still needs (Stripe's ``requirements.currently_due``), e.g.
+    # ``["individual.verification.document"]``.
+    kyc_requirements: Mapped[list] = mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
+
+
+class PayoutHold(TenantModel):
+    """An operator's hold on a seller's payouts: while active (``released_at`` is NULL) no
+    payout leaves, the money stays on the seller's available balance. History is kept: a
+    released hold stays as a row; at most one is active per seller (partial unique index)."""
+
+    __tablename__ = "payout_holds"
+    __table_args__ = tenant_table_args(
+        sa.Index(
+            "ux_payout_holds_active",
+            "user_id",
+            unique=True,
+            postgresql_where=sa.text("released_at IS NULL"),
+        ),
+        sa.CheckConstraint("length(btrim(reason)) > 0", name="reason_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(1000))
+    placed_by: Mapped[int | None] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id"))
+    placed_at: Mapped[datetime] = _now_column()
+    released_by: Mapped[int | None] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id"))
+    released_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    release_note: Mapped[str | None] = mapped_column(sa.String(1000))
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
 
 
 class ProcessedWebhook(TenantModel):

@@ -102,6 +102,10 @@ class PaymentProvider(abc.ABC):
     def seller_ready(self, account_ref: str | None) -> bool:
         return True
 
+    def retrieve_account(self, account_ref: str) -> dict:
+        """The provider's view of a seller's account (Stripe's Account object)."""
+        raise ProviderError(f"{self.name} has no connected accounts")
+
     @abc.abstractmethod
     def transfer(
         self,
@@ -254,8 +258,10 @@ class StripeProvider(PaymentProvider):
     def seller_ready(self, account_ref):
         if not account_ref:
             return False
-        account = _stripe_call(self.client.v1.accounts.retrieve, account_ref)
-        return account_is_ready(account.to_dict())
+        return account_is_ready(self.retrieve_account(account_ref))
+
+    def retrieve_account(self, account_ref):
+        return _stripe_call(self.client.v1.accounts.retrieve, account_ref).to_dict()
 
     def transfer(self, account_ref, amount_minor, currency, *, transfer_group, idempotency_key, metadata):
         transfer = _stripe_call(
@@ -294,6 +300,38 @@ def account_is_ready(account: dict) -> bool:
     return bool(account.get("details_submitted")) and (
         capabilities.get("transfers") == "active" or bool(account.get("payouts_enabled"))
     )
+
+
+def stripe_kyc(account: dict) -> tuple[str, list[str], str | None]:
+    """``(kyc_status, requirements, note)`` of a Stripe connected account (an ``account.updated``
+    event's object, or ``accounts.retrieve``):
+
+    - ``rejected``: ``requirements.disabled_reason`` is ``rejected.*`` (fraud, terms of service,
+      listed, other): Stripe will not pay this account;
+    - ``verified``: the account can receive transfers (details submitted, payouts enabled or
+      the transfers capability active), even with requirements due later;
+    - ``none``: the seller has not submitted their details and Stripe checks nothing yet;
+    - ``pending``: anything else: details submitted and Stripe is checking them, or it needs
+      more (``requirements`` lists ``currently_due`` and ``past_due``).
+
+    ``note``: Stripe's ``disabled_reason``, when there is one.
+    """
+    requirements = account.get("requirements") or {}
+    due = []
+    for item in [*(requirements.get("past_due") or []), *(requirements.get("currently_due") or [])]:
+        if isinstance(item, str) and item not in due:
+            due.append(item[:200])
+    disabled = requirements.get("disabled_reason")
+    disabled = str(disabled)[:200] if disabled else None
+    if disabled and disabled.startswith("rejected"):
+        status = "rejected"
+    elif account_is_ready(account):
+        status = "verified"
+    elif not account.get("details_submitted") and not requirements.get("pending_verification"):
+        status = "none"
+    else:
+        status = "pending"
+    return status, due[:50], disabled
 
 
 def get_provider(settings: MarketplaceSettings | None = None) -> PaymentProvider:

@@ -33,13 +33,14 @@ from app.ledger import services as ledger
 from app.orders import milestones
 from app.orders import services as orders
 from app.orders.models import Milestone, Order
-from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
+from app.payments.models import Payment, Payout, PayoutHold, Refund, SellerPaymentAccount
 from app.payments.providers import (
     PaymentProvider,
     PaymentSession,
     ProviderError,
     get_provider,
     idempotency_key,
+    stripe_kyc,
     transfer_group_for_order,
 )
 from app.settings.models import MarketplaceSettings
@@ -55,14 +56,26 @@ class PaymentError(DomainError):
     """A refused payment operation: ``PaymentError(status, message, field_errors=None)``.
 
     ``status`` is the HTTP status that fits (403 to 503); ``message`` is safe to show;
-    ``errors`` maps form fields to messages (``{"form": message}`` when none is given).
+    ``errors`` maps form fields to messages (``{"form": message}`` when none is given);
+    ``code`` names a refusal of its own (``kyc_required``, ``payouts_held``...), also given to
+    API clients as ``errors.code``; ``extra`` goes into the API's ``errors`` as is.
     """
 
     CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 502: "provider_refused"}
 
-    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None):
-        code = self.CODES.get(status, "unavailable" if status >= 500 else None)
-        super().__init__(message, errors or None, status=status, code=code)
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        extra: dict | None = None,
+    ):
+        if code:  # a refusal of its own: API clients branch on ``errors.code``
+            extra = {"code": code, **(extra or {})}
+        code = code or self.CODES.get(status, "unavailable" if status >= 500 else None)
+        super().__init__(message, errors or None, status=status, code=code, extra=extra)
 
 
 def _provider_refused(exc: ProviderError) -> PaymentError:
@@ -557,6 +570,20 @@ class Earnings:
     needs_onboarding: bool
     payouts: list[Payout]
     history: object  # ledger HistoryPage
+    # The seller's KYC status at the tenant's provider (``none`` without an account yet),
+    # what the provider still needs, the note of the last decision, and whether an
+    # operator holds the seller's payouts.
+    kyc_status: str = "none"
+    kyc_requirements: tuple[str, ...] = ()
+    kyc_note: str | None = None
+    held: bool = False
+
+    @property
+    def payout_block(self) -> str | None:
+        """Why a payout would be refused now (``kyc_required``, ``payouts_held``), or None."""
+        if self.kyc_status != "verified":
+            return "kyc_required"
+        return "payouts_held" if self.held else None
 
 
 def balances(user: User) -> dict:
@@ -574,8 +601,8 @@ def earnings(user: User, page: int = 1) -> Earnings:
     settings = _settings()
     balance = ledger.seller_balances(user.id, settings.currency)
     needs_onboarding = False
+    account = _seller_account(user.id, settings.payment_provider)
     if settings.payment_provider == "stripe":
-        account = _seller_account(user.id, "stripe")
         needs_onboarding = account is None or not account.ready
     return Earnings(
         currency=settings.currency,
@@ -585,6 +612,10 @@ def earnings(user: User, page: int = 1) -> Earnings:
         needs_onboarding=needs_onboarding,
         payouts=list_payouts(user, per_page=10)[0],
         history=transaction_history(user, page),
+        kyc_status=account.kyc_status if account is not None else "none",
+        kyc_requirements=tuple(account.kyc_requirements or ()) if account is not None else (),
+        kyc_note=account.kyc_note if account is not None else None,
+        held=active_hold(user.id) is not None,
     )
 
 
@@ -608,6 +639,11 @@ def list_payouts(user: User, page: int = 1, per_page: int = 20) -> tuple[list[Pa
     return list(rows), int(total)
 
 
+def payout_account_of(user_id: int) -> SellerPaymentAccount | None:
+    """The user's payout account at the tenant's current provider (None: none yet)."""
+    return _seller_account(user_id, _settings().payment_provider)
+
+
 def _seller_account(user_id: int, provider: str) -> SellerPaymentAccount | None:
     return db.session.scalars(
         sa.select(SellerPaymentAccount).where(
@@ -616,25 +652,68 @@ def _seller_account(user_id: int, provider: str) -> SellerPaymentAccount | None:
     ).first()
 
 
-def request_payout(seller: User, amount_minor, *, schedule_key: str | None = None) -> Payout:
+def active_hold(user_id: int, *, lock: bool = False) -> PayoutHold | None:
+    """The seller's active payout hold (``released_at`` NULL), or None."""
+    query = sa.select(PayoutHold).where(PayoutHold.user_id == user_id, PayoutHold.released_at.is_(None))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalars(query).first()
+
+
+KYC_REQUIRED = "kyc_required"
+PAYOUTS_HELD = "payouts_held"
+
+
+def payout_refusal(seller_id: int, provider: PaymentProvider) -> PaymentError | None:
+    """Why the seller cannot be paid out now, whatever the amount, or None.
+
+    The KYC gate: the seller's account at the tenant's provider must be ``verified``
+    (Stripe: by Stripe, the sandbox: by its simulated check); then no active hold. Both
+    are 409s with a code of their own (``kyc_required``, ``payouts_held``); the money
+    stays on the available balance.
+    """
+    account = _seller_account(seller_id, provider.name)
+    if account is None or account.kyc_status != "verified":
+        status = account.kyc_status if account is not None else "none"
+        if provider.requires_onboarding and (account is None or not account.ready):
+            message = "Set up your payout account before requesting a payout."
+        elif status == "pending":
+            message = "Your identity verification is in progress: payouts open once it is verified."
+        elif status == "rejected":
+            message = "Your identity verification was not accepted: contact support to be paid out."
+        else:
+            message = "Verify your identity before requesting a payout (see your earnings page)."
+        return PaymentError(409, message, code=KYC_REQUIRED, extra={"kyc_status": status})
+    if active_hold(seller_id) is not None:
+        return PaymentError(
+            409,
+            "Payouts from your account are on hold. Your balance stays available; contact support.",
+            code=PAYOUTS_HELD,
+        )
+    return None
+
+
+def request_payout(
+    seller: User, amount_minor, *, schedule_key: str | None = None, retry_of: Payout | None = None
+) -> Payout:
     """Pay ``amount_minor`` of the seller's available balance out.
 
     Recorded in the ledger at once (so the balance cannot be paid twice); the
     sandbox pays instantly, Stripe by a transfer job after commit
     (``send_payout``). Raises PaymentError, with nothing changed: 422 bad
-    amount, 403 not a seller, 409 more than the available balance or a Stripe
-    seller who has not finished onboarding.
+    amount, 403 not a seller, 409 ``kyc_required`` (the seller's account is not
+    verified, or a Stripe seller has not finished onboarding), 409 ``payouts_held``
+    (an operator holds the seller's payouts), 409 more than the available balance.
+    ``retry_of``: the failed payout an operator retries with this one (``retry_payout``).
     """
     amount_minor = _positive_minor(amount_minor)
     if not seller.is_seller:
         raise PaymentError(403, "Only sellers have earnings to pay out.")
     settings = _settings()
     provider = _provider()
-    account = None
-    if provider.requires_onboarding:
-        account = _seller_account(seller.id, provider.name)
-        if account is None or not account.ready:
-            raise PaymentError(409, "Set up your payout account before requesting a payout.")
+    refusal = payout_refusal(seller.id, provider)
+    if refusal is not None:
+        raise refusal
     available = ledger.seller_balances(seller.id, settings.currency)["available"]
     if amount_minor > available:
         raise PaymentError(
@@ -651,6 +730,7 @@ def request_payout(seller: User, amount_minor, *, schedule_key: str | None = Non
                 currency=settings.currency,
                 status="pending",
                 schedule_key=schedule_key,
+                retry_of_id=retry_of.id if retry_of is not None else None,
             )
             db.session.add(payout)
             db.session.flush()
@@ -766,18 +846,31 @@ def schedule_period(schedule: str, day: date) -> str | None:
     return None
 
 
-def run_scheduled_payouts(day: date) -> list[Payout]:
+@dataclass(frozen=True)
+class ScheduledPayouts:
+    """What one run of the scheduled payouts did: the payouts made, and the sellers with an
+    available balance it skipped, as ``(seller_id, code, message)`` (``kyc_required``,
+    ``payouts_held``, or the refusal's code)."""
+
+    made: list[Payout] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+
+
+def run_scheduled_payouts(day: date) -> ScheduledPayouts:
     """Pay every seller's whole available balance once per period of the tenant's schedule.
 
     Each payout carries ``schedule_key = auto:<period>:<seller>``, so running
-    this twice in a period pays nobody twice. Sellers not yet able to receive
-    payouts (Stripe onboarding) are skipped.
+    this twice in a period pays nobody twice. Sellers who cannot be paid out now
+    (KYC not verified, Stripe onboarding not finished, payouts held) are skipped
+    and listed in ``skipped`` (and logged); their money stays available and the
+    next period tries again.
     """
     settings = _settings()
     period = schedule_period(settings.payout_schedule, day)
+    result = ScheduledPayouts()
     if period is None:
-        return []
-    made = []
+        return result
+    made, skipped = result.made, result.skipped
     for seller_id in seller_ids_with_profiles():
         key = f"auto:{period}:{seller_id}"
         if db.session.scalar(sa.select(Payout.id).where(Payout.schedule_key == key)):
@@ -788,8 +881,16 @@ def run_scheduled_payouts(day: date) -> list[Payout]:
         try:
             made.append(request_payout(db.session.get(User, seller_id), available, schedule_key=key))
         except PaymentError as exc:
-            log.info("scheduled payout of seller %s skipped: %s", seller_id, exc.message)
-    return made
+            skipped.append((seller_id, exc.code, exc.message))
+            log.info("scheduled payout of seller %s skipped (%s): %s", seller_id, exc.code, exc.message)
+    if skipped:
+        log.warning(
+            "scheduled payouts of %s skipped %d seller(s): %s",
+            period,
+            len(skipped),
+            ", ".join(f"{seller_id} ({code})" for seller_id, code, _ in skipped),
+        )
+    return result
 
 
 # --- Stripe keys and connected accounts -------------------------------------------------
@@ -848,8 +949,23 @@ def start_onboarding(seller: User, *, return_url: str, refresh_url: str) -> str:
         raise _provider_refused(exc) from exc
 
 
+def apply_provider_account(row: SellerPaymentAccount, account: dict, now: datetime | None = None) -> None:
+    """Store what Stripe says of a connected account (``account.updated``, or the
+    onboarding's return): whether it can receive transfers, and its KYC status,
+    requirements and disabled reason (``providers.stripe_kyc``). A change of KYC status
+    publishes ``payout_account.kyc_changed`` ``{"user_id", "old", "new"}`` (the seller is told)."""
+    status, requirements, note = stripe_kyc(account)
+    old = row.kyc_status
+    row.ready = status == "verified"
+    row.kyc_status, row.kyc_requirements, row.kyc_note = status, requirements, note
+    row.kyc_checked_at = now or _now()
+    if old != status:
+        publish("payout_account.kyc_changed", {"user_id": row.user_id, "old": old, "new": status})
+
+
 def refresh_seller_account(seller: User) -> bool:
-    """Ask the provider whether the seller's account can receive payouts; stores and returns it."""
+    """Ask the provider whether the seller's account can receive payouts; stores and returns it
+    (with the KYC status: ``apply_provider_account``)."""
     provider = _provider()
     if not provider.requires_onboarding:
         return True
@@ -857,7 +973,7 @@ def refresh_seller_account(seller: User) -> bool:
     if account is None:
         return False
     try:
-        account.ready = provider.seller_ready(account.account_ref)
+        apply_provider_account(account, provider.retrieve_account(account.account_ref))
     except ProviderError as exc:
         raise _provider_refused(exc) from exc
     db.session.flush()

@@ -50,7 +50,7 @@ def run_tenant_scheduled_payouts(tenant_id: int, day: str) -> int:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None or not tenant.is_active:
             return 0
-        return len(services.run_scheduled_payouts(date.fromisoformat(day)))
+        return len(services.run_scheduled_payouts(date.fromisoformat(day)).made)
 
 
 def _active_tenant_ids() -> list[int]:

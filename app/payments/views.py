@@ -21,8 +21,8 @@ from app.core.domain_errors import FORM, DomainError, refuse_form
 from app.core.idempotency import idempotent
 from app.core.urls import tenant_url
 from app.orders.models import Order
-from app.payments import services, webhooks
-from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm
+from app.payments import backoffice, services, webhooks
+from app.payments.forms import AuthenticateForm, OnboardForm, PayoutForm, TestCardForm, VerifyIdentityForm
 from app.payments.providers import WebhookRejected
 from tenants.db import current_tenant, db
 
@@ -163,6 +163,7 @@ def _earnings_page(form=None, status=200):
             earnings=data,
             form=form or PayoutForm(),
             onboard_form=OnboardForm(),
+            verify_form=VerifyIdentityForm(),
         ),
         status,
     )
@@ -225,6 +226,20 @@ def start_onboarding():
     )
     # The unit of work commits the seller's account row before the redirect leaves.
     return redirect(link)
+
+
+@bp.post("/account/earnings/verify-identity")
+@login_required
+def start_identity_verification():
+    """The sandbox's simulated identity check: the seller's account becomes pending until an
+    operator decides in the console."""
+    VerifyIdentityForm().validate_on_submit() or abort(400)
+    backoffice.start_sandbox_verification(_me())
+    flash(
+        "Identity verification started (test mode: the marketplace's operator completes it).",
+        "success",
+    )
+    return redirect(url_for("payments.earnings"), 303)
 
 
 @bp.get("/account/earnings/onboarded")

@@ -23,7 +23,7 @@ from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
 from app.ledger import services as ledger
 from app.payments.models import Payment, Payout, ProcessedWebhook, Refund, SellerPaymentAccount
-from app.payments.providers import account_is_ready, get_provider
+from app.payments.providers import get_provider
 from app.payments.services import (
     PaymentError,
     _enqueue,
@@ -32,6 +32,7 @@ from app.payments.services import (
     _now,
     _reverse_payout,
     _settings,
+    apply_provider_account,
     confirm_payment,
     fail_payment,
     settle_refund,
@@ -254,7 +255,7 @@ def _on_account_updated(account: dict) -> None:
         )
     ).first()
     if row is not None:
-        row.ready = account_is_ready(account)
+        apply_provider_account(row, account)
 
 
 def _payout_of_transfer(transfer: dict) -> Payout | None:

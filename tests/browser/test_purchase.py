@@ -21,6 +21,7 @@ from app.payments import services as payments
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.gigs.conftest import PASSWORD, make_gig  # noqa: F401  (fixtures)
+from tests.payments.conftest import verify_identity
 
 pytestmark = pytest.mark.browser
 
@@ -174,6 +175,16 @@ def test_purchase_from_gig_page_to_the_sellers_payout(browser, live_server, shop
         assert seller.get_by_test_id("balance-available").inner_text() == "$45.00"
         history = seller.get_by_test_id("transactions").inner_text()
         assert "Release (fee $5.00)" in history and "Clearance" in history
+
+        # --- identity first (the sandbox's simulated check): the seller starts it, the operator
+        # verifies it in the console ------------------------------------------------------------
+        assert seller.get_by_test_id("request-payout").is_disabled()
+        seller.get_by_test_id("verify-identity").click()
+        seller.wait_for_load_state()
+        assert "In progress" in seller.get_by_test_id("kyc-status").inner_text()
+        verify_identity(in_tenant, acme, shop["seller_id"], start=False)
+        seller.reload()
+        assert "Verified" in seller.get_by_test_id("kyc-status").inner_text()
 
         # --- more than the balance is refused; the whole balance is paid out -----------------
         seller.get_by_label("Amount").fill("45.01")

@@ -24,7 +24,13 @@ from app.payments import tasks as payment_tasks
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 from tests.orders.conftest import drive
-from tests.payments.conftest import STRIPE_KEYS, form_tokens, login, stripe_emulator  # noqa: F401
+from tests.payments.conftest import (  # noqa: F401
+    STRIPE_KEYS,
+    form_tokens,
+    login,
+    stripe_emulator,
+    verify_identity,
+)
 from tests.payments.stripe_emulator import event, sign
 
 PRICE = 5000  # the basic package
@@ -67,7 +73,14 @@ class Sandbox:
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     def set_up_payouts(self, seller_web, seller_id) -> None:
-        assert "Set up payouts" not in seller_web.get("/account/earnings").get_data(as_text=True)
+        """The sandbox's simulated identity check: the seller starts it, the operator verifies."""
+        page = seller_web.get("/account/earnings").get_data(as_text=True)
+        assert "Set up payouts" not in page and "Verify identity" in page
+        started = seller_web.post(
+            "/account/earnings/verify-identity", data=form_tokens(seller_web, "/account/earnings")
+        )
+        assert started.status_code == 303
+        verify_identity(self.in_tenant, self.tenant, seller_id, start=False)
 
     def settle(self) -> None:
         self.run_jobs()
@@ -150,7 +163,9 @@ def provider(request, acme, in_tenant, tenant_client, run_jobs, app, monkeypatch
         settings.commission_bps, settings.commission_min_fee_minor = COMMISSION_BPS, 0
         db.session.commit()
     if request.param == "sandbox":
-        return Sandbox(acme, tenant_client, run_jobs)
+        sandbox = Sandbox(acme, tenant_client, run_jobs)
+        sandbox.in_tenant = in_tenant
+        return sandbox
     emulator = request.getfixturevalue("stripe_emulator")
     keys = STRIPE_KEYS[acme.slug]
     from app.payments import services as payments
@@ -325,6 +340,7 @@ def test_bad_input_on_the_money_endpoints_gets_clear_errors_and_moves_nothing(
         payments.clear_due_earnings(datetime.now(UTC) + timedelta(days=365))
         db.session.commit()
         in_escrow = drive(m, "in_progress")  # a second order, its money in escrow
+    verify_identity(in_tenant, acme, m.seller_id)  # the KYC gate passed: the balance is what refuses
     paused = make_gig(acme, m.seller_id, status="paused", title="I will do something paused for you")
     buyer, bh = api_token(acme, m.buyer_email)
     seller, sh = api_token(acme, m.seller_email)

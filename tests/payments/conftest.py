@@ -13,7 +13,7 @@ from app.ledger import services as ledger
 from app.ledger.models import LedgerTransaction
 from app.orders import services as orders
 from app.orders.models import Order
-from app.payments import services
+from app.payments import backoffice, services
 from app.payments.models import Payment, Payout, Refund, SellerPaymentAccount
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
@@ -36,14 +36,39 @@ STRIPE_KEYS = {
 }
 
 
+def verify_identity(in_tenant, tenant, seller_id: int, *, start: bool = True) -> None:
+    """Take a seller through the sandbox's simulated identity check (KYC), as in the product:
+    the seller starts it (``start``), the tenant's seeded admin verifies it; commits. Payouts
+    need it (``services.payout_refusal``)."""
+    with in_tenant(tenant):
+        seller = db.session.get(User, seller_id)
+        if start:
+            backoffice.start_sandbox_verification(seller)
+        admin = db.session.scalars(sa.select(User).where(User.role == "admin").order_by(User.id)).first()
+        backoffice.decide_sandbox_kyc(admin, seller_id, "verified")
+        db.session.commit()
+
+
+@pytest.fixture
+def verified(in_tenant):
+    """``verified(tenant, seller_id)``: the seller's identity verified for payouts (sandbox)."""
+    return lambda tenant, seller_id: verify_identity(in_tenant, tenant, seller_id)
+
+
 @pytest.fixture
 def market(make_user, make_seller, make_gig, in_tenant, tenant_client):  # noqa: F811
-    """``market(tenant)`` -> a namespace: a seller with a gig, a buyer, and helpers to order and pay."""
+    """``market(tenant)`` -> a namespace: a seller with a gig (on the sandbox, identity verified
+    for payouts: ``verify_identity``; ``market(tenant, verified=False)`` for one who is not), a
+    buyer, and helpers to order and pay."""
 
-    def build(tenant):
+    def build(tenant, verified=True):
         seller_email = f"seller-{tenant.slug}@example.com"
         buyer_email = f"buyer-{tenant.slug}@example.com"
         seller_id = make_seller(tenant, email=seller_email)
+        with in_tenant(tenant):
+            sandbox = db.session.get(MarketplaceSettings, 1).payment_provider == "sandbox"
+        if verified and sandbox:  # with Stripe, Stripe verifies (onboarding, account.updated)
+            verify_identity(in_tenant, tenant, seller_id)
         buyer_id = make_user(tenant, email=buyer_email)
         gig_id = make_gig(tenant, seller_id)
 
@@ -105,7 +130,9 @@ def money(in_tenant):
                 ],
                 accounts=[
                     (a.user_id, a.account_ref, a.ready)
-                    for a in db.session.scalars(sa.select(SellerPaymentAccount))
+                    for a in db.session.scalars(
+                        sa.select(SellerPaymentAccount).where(SellerPaymentAccount.provider != "sandbox")
+                    )
                 ],
                 ledger_transactions=db.session.scalar(
                     sa.select(sa.func.count()).select_from(LedgerTransaction)
