@@ -192,6 +192,7 @@ def _fill_tenant(
     """Add the bound tenant's missing demo content, then its orders and their reviews, then its
     jobs and contracts; returns lines to print. The search index is rebuilt once at the end,
     with the gigs' ratings."""
+    from app.demo.disputes import seed_disputes
     from app.demo.jobs import seed_jobs
     from app.demo.orders import seed_orders
     from app.demo.reviews import seed_reviews
@@ -204,6 +205,9 @@ def _fill_tenant(
     progress(slug, "orders", 1, 1)
     reviewed, review_events = seed_reviews(slug, settings=review_settings, progress=progress)
     jobs = seed_jobs(slug, seller_email=report["seller_login"], progress=progress)
+    progress(slug, "disputes", 0, 1)
+    disputed = seed_disputes(slug)
+    progress(slug, "disputes", 1, 1)
     if report["sellers"] or report["buyers"] or reviewed is not None:
         progress(slug, "search index", 0, 1)
         indexing = time.perf_counter()
@@ -216,7 +220,7 @@ def _fill_tenant(
             f"({report['images']} images), {report['buyers']} buyers; {report['indexed']} "
             f"in search ({seconds:.1f} s)"
         )
-    elif history is None and reviewed is None and jobs is None:
+    elif history is None and reviewed is None and jobs is None and disputed is None:
         done = f"{slug}: demo content already there"
     else:
         done = f"{slug}: demo people and gigs already there"
@@ -226,6 +230,8 @@ def _fill_tenant(
         done += f"; added {reviewed.summary()}"
     if jobs is not None:
         done += f"; added {jobs.summary()}"
+    if disputed is not None:
+        done += f"; added {disputed.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
     login = (
