@@ -3,8 +3,8 @@ and jobs (``seed_disputes(slug)``, once per tenant, while it has no dispute), th
 disputes services with the dates of the story, so every rule holds as for real members:
 
 - the printed buyer (``people.BUYERS[0]``; another buyer when they have none) disputes one of
-  their delivered or in-progress gig orders ("not as described"); the seller answered with a note, a link and a proposal to refund
-  30 %: it waits for the buyer (self-resolution);
+  their delivered or in-progress gig orders ("not as described"); the seller answered with a
+  note, a link and a proposal to refund 30 %: it waits for the buyer (self-resolution);
 - another buyer's gig order is in the admin's decision queue: opened five days ago, escalated,
   assigned to the demo moderator, who wrote to both sides and handed it over; the operator
   decides it in the console (a 60/40 split is the issue's "Done when");
