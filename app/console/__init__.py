@@ -23,6 +23,11 @@ the same resource of the API in its ``api.py``:
   timeline and ledger; the operator's end) and the milestones of every contract's
   engagement (by state, auto-release due); ``actions.py`` calls app/contracts/services.py
   and audits;
+- ``disputes/``    the disputes queue (stage, status, mediator, age; by age or deadline), a
+  dispute's case view (the order, its timeline and conversation, evidence, proposals, the
+  dispute's timeline) and the operator's steps (assign, write, propose, ask an expert, hand
+  over; admins decide and dismiss), the ladder's settings and the experts; ``actions.py``
+  calls app/disputes/services.py and app/disputes/admin.py and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -65,6 +70,8 @@ ROUTE_MODULES = (
     "jobs.api",
     "contracts.views",
     "contracts.api",
+    "disputes.views",
+    "disputes.api",
 )
 
 

@@ -24,6 +24,8 @@ NAV = (
     ("console.jobs", "Jobs", MODERATOR),
     ("console.contracts", "Contracts", MODERATOR),
     ("console.milestones", "Milestones", MODERATOR),
+    ("console.disputes", "Disputes", MODERATOR),
+    ("console.dispute_settings", "Dispute settings", ADMIN),
     ("console.job_templates", "Job templates", ADMIN),
     ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),

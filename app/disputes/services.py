@@ -1274,13 +1274,16 @@ def seller_dispute_figures(
     return {sid: SellerDisputeFigures(int(n_lost), int(n)) for sid, n_lost, n in db.session.execute(query)}
 
 
-def dashboard_figures(since: datetime | None = None) -> dict:
+def dashboard_figures(since: datetime | None = None, until: datetime | None = None) -> dict:
     """Open disputes, the median time to resolution (hours) and what disputes refunded (minor
-    units of each currency), for the console's dashboard."""
+    units of each currency), for the console's dashboard (the ended ones: resolved in
+    ``[since, until)`` when given)."""
     open_count = db.session.scalar(sa.select(sa.func.count()).where(Dispute.status == "open")) or 0
     ended = sa.select(Dispute).where(Dispute.status != "open")
     if since is not None:
         ended = ended.where(Dispute.resolved_at >= since)
+    if until is not None:
+        ended = ended.where(Dispute.resolved_at < until)
     sub = ended.subquery()
     median = db.session.scalar(
         sa.select(

@@ -32,9 +32,12 @@ ledger is the source of truth for money, the orders table for order counts):
 - **Contract GMV**: the part of GMV paid for contracts: the ledger's ``payment``
   transactions of the period whose order is a contract engagement (``orders.kind =
   'contract'``), i.e. the milestones the clients funded.
+- **Disputes**: open now; of the disputes that ended in the period (resolved or dismissed),
+  the median time from opening to the end and what they refunded to buyers
+  (``app.disputes.services.dashboard_figures``); disputes opened and ended per bucket.
 - **Series**: GMV, orders placed, new users, commission, reviews published and their average
-  rating per day (periods up to about two months), week (Monday first) or month. Buckets and
-  dates are UTC.
+  rating, disputes opened and ended per day (periods up to about two months), week (Monday
+  first) or month. Buckets and dates are UTC.
 
 The previous period has the same length and ends where the period starts (for ``12m``:
 the same months a year earlier). Money in another currency than the marketplace's (a
@@ -59,6 +62,8 @@ from app.accounts.models import User
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, parse_day
 from app.contracts.models import Contract
+from app.disputes import services as disputes
+from app.disputes.models import Dispute
 from app.gigs.models import Category, Gig
 from app.jobs.models import Job
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -270,6 +275,8 @@ class SeriesPoint:
     commission_minor: int
     reviews: int = 0
     average_rating: Decimal | None = None  # buyers' reviews of sellers in the bucket; None: none
+    disputes_opened: int = 0
+    disputes_resolved: int = 0  # resolved or dismissed in the bucket
 
 
 def _average(stars: int, count: int) -> Decimal | None:
@@ -297,6 +304,19 @@ class RatingFigure:
 
 
 @dataclass(frozen=True)
+class DisputeFigures:
+    """Disputes (``app.disputes.services.dashboard_figures``): open now; of those that ended
+    in the period (resolved or dismissed), the median time from opening to the end and what
+    they refunded to buyers (in the marketplace's currency); opened and ended in the period."""
+
+    open: int = 0
+    median_hours: float | None = None
+    refunded_minor: int = 0
+    opened: int = 0
+    ended: int = 0
+
+
+@dataclass(frozen=True)
 class StatusCount:
     status: str
     label: str
@@ -321,6 +341,7 @@ class Dashboard:
     series: list[SeriesPoint]
     other_currencies: dict[str, int] = field(default_factory=dict)
     rating: RatingFigure = field(default_factory=lambda: RatingFigure(None, None, 0, 0))
+    disputes: DisputeFigures = field(default_factory=DisputeFigures)
 
     @property
     def tiles(self) -> list[Figure]:
@@ -601,6 +622,24 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
     ).one()
     jobs_posted, contracts_started, milestones_paid = upwork[0:2], upwork[2:4], upwork[4:6]
 
+    # 8. Disputes: opened and ended per bucket, and the domain's own figures for the period.
+    dispute_series = {day: [0, 0] for day in points}
+    opened_total = ended_total = 0
+    for column, slot in ((Dispute.opened_at, 0), (Dispute.resolved_at, 1)):
+        rows = db.session.execute(
+            sa.select(_bucket(column, p).label("bucket"), sa.func.count().label("n"))
+            .where(_in_period(column, p))
+            .group_by(sa.text("1"))
+        ).all()
+        for row in rows:
+            if slot == 0:
+                opened_total += int(row.n)
+            else:
+                ended_total += int(row.n)
+            if row.bucket in dispute_series:
+                dispute_series[row.bucket][slot] += int(row.n)
+    dispute_figures = disputes.dashboard_figures(since=p.start, until=p.end)
+
     def figure(key, label, pair, kind):
         return Figure(key, label, int(pair[0]), int(pair[1]), kind)
 
@@ -642,6 +681,8 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
                 commission_minor=values["commission"],
                 reviews=values["reviews"],
                 average_rating=_average(values["stars"], values["rated"]),
+                disputes_opened=dispute_series[day][0],
+                disputes_resolved=dispute_series[day][1],
             )
             for day, values in series.items()
         ],
@@ -651,5 +692,12 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
             previous=_average(stars[1], rated[1]),
             count=rated[0],
             previous_count=rated[1],
+        ),
+        disputes=DisputeFigures(
+            open=dispute_figures["open"],
+            median_hours=dispute_figures["median_hours"],
+            refunded_minor=int(dispute_figures["refunded_minor"].get(currency, 0)),
+            opened=opened_total,
+            ended=ended_total,
         ),
     )
