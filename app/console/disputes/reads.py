@@ -306,7 +306,12 @@ def get_dispute(dispute_id: Any) -> Dispute:
 class EvidenceItem:
     row: DisputeEvidence
     author: User | None
-    url: str | None
+    file_url: str | None  # a file's signed download link
+
+    @property
+    def url(self) -> str | None:
+        """A file's signed link, or a link's address."""
+        return self.file_url or self.row.url
 
     def __getattr__(self, name: str):
         if name.startswith("__") or name == "row":
