@@ -26,6 +26,11 @@ the same resource of the API in its ``api.py``:
 - ``payouts/``     payouts (filters, retry a failed one), sellers' payout accounts (KYC status and
   requirements; the sandbox's simulated verification) and holds on a seller's payouts;
   ``actions.py`` calls app/payments/backoffice.py and audits. Admins only;
+- ``disputes/``    the disputes queue (stage, status, mediator, age; by age or deadline), a
+  dispute's case view (the order, its timeline and conversation, evidence, proposals, the
+  dispute's timeline) and the operator's steps (assign, write, propose, ask an expert, hand
+  over; admins decide and dismiss), the ladder's settings and the experts; ``actions.py``
+  calls app/disputes/services.py and app/disputes/admin.py and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -70,6 +75,8 @@ ROUTE_MODULES = (
     "contracts.api",
     "payouts.views",
     "payouts.api",
+    "disputes.views",
+    "disputes.api",
 )
 
 

@@ -15,8 +15,9 @@ blp = ApiBlueprint(
     url_prefix="/api/v1/console",
     description="The operator console for partners: branding, domains, settings, categories, payments, "
     "users, gig moderation, review moderation and reputation settings, orders and refunds, jobs, job "
-    "templates and matching weights, contracts and their milestones, payouts, sellers' payout "
-    "accounts (KYC) and payout holds, audit log and KPIs. Bearer token "
+    "templates and matching weights, contracts and their milestones, disputes (queue, case, mediation, "
+    "decisions, settings, experts), payouts, sellers' payout accounts (KYC) and payout holds, "
+    "audit log and KPIs. Bearer token "
     "of an operator admin (or a moderator, for the moderation resources). Every change is written to "
     "the audit log.",
 )

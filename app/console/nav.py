@@ -27,6 +27,8 @@ NAV = (
     ("console.payouts", "Payouts", ADMIN),
     ("console.payout_accounts", "Payout accounts", ADMIN),
     ("console.payout_holds", "Payout holds", ADMIN),
+    ("console.disputes", "Disputes", MODERATOR),
+    ("console.dispute_settings", "Dispute settings", ADMIN),
     ("console.job_templates", "Job templates", ADMIN),
     ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),

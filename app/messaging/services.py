@@ -210,6 +210,27 @@ def order_conversation_of(user: User, order_id: Any) -> Conversation | None:
     return start_order_conversation(order.id, order.buyer_id, order.seller_id)
 
 
+def order_messages_for_operator(order_id: int, limit: int = 200) -> tuple[list[Message], bool]:
+    """The latest messages of an order's conversation (oldest first; system ones included)
+    and whether older ones exist, read without being a participant: for the operator console
+    (a dispute's case view), which checks the operator's role itself. No conversation: none.
+    Reading does not mark anything read."""
+    oid = parse_id(order_id)
+    conversation_id = (
+        db.session.scalar(sa.select(Conversation.id).where(Conversation.order_id == oid)) if oid else None
+    )
+    if conversation_id is None:
+        return [], False
+    limit = max(1, min(int(limit), 500))
+    rows = db.session.scalars(
+        sa.select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
 def start_order_conversation(order_id: int, buyer_id: int, seller_id: int) -> Conversation:
     """The conversation of an order, created with the order (flushes). Idempotent per order."""
     existing = db.session.scalars(sa.select(Conversation).where(Conversation.order_id == order_id)).first()

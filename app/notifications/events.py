@@ -628,7 +628,7 @@ def _tell_dispute(d, user_ids, kind: str, data: dict, event) -> None:
     )
     for user_id in dict.fromkeys(user_ids):
         if d.party(user_id) is None and user_id in staff:
-            url = path_for("console.dispute_case", dispute_id=d.id)
+            url = path_for("console.dispute", dispute_id=d.id)
         else:
             url = path_for("disputes.dispute_page", dispute_id=d.id)
         notify(user_id, kind, data, url=url, dedupe_key=f"event:{event.id}")

@@ -32,9 +32,12 @@ ledger is the source of truth for money, the orders table for order counts):
 - **Contract GMV**: the part of GMV paid for contracts: the ledger's ``payment``
   transactions of the period whose order is a contract engagement (``orders.kind =
   'contract'``), i.e. the milestones the clients funded.
+- **Disputes**: open now; of the disputes that ended in the period (resolved or dismissed),
+  the median time from opening to the end and what they refunded to buyers
+  (``app.disputes.services.dashboard_figures``); disputes opened and ended per bucket.
 - **Series**: GMV, orders placed, new users, commission, reviews published and their average
-  rating per day (periods up to about two months), week (Monday first) or month. Buckets and
-  dates are UTC.
+  rating, disputes opened and ended per day (periods up to about two months), week (Monday
+  first) or month. Buckets and dates are UTC.
 
 The previous period has the same length and ends where the period starts (for ``12m``:
 the same months a year earlier). Money in another currency than the marketplace's (a
@@ -43,7 +46,8 @@ currency changed after sales) is left out of the figures and listed in
 
 Nine short aggregate queries, each reading its table once for both periods (the money one
 joins each payment's order for its kind; jobs, contracts and contract milestones are one
-statement of three subqueries).
+statement of three subqueries), and two for disputes (opened and ended per bucket; the
+disputes domain's figures in one statement).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ from app.accounts.models import User
 from app.console.errors import ConsoleInputError
 from app.console.filters import blank, parse_day
 from app.contracts.models import Contract
+from app.disputes import services as disputes
+from app.disputes.models import Dispute
 from app.gigs.models import Category, Gig
 from app.jobs.models import Job
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -270,6 +276,8 @@ class SeriesPoint:
     commission_minor: int
     reviews: int = 0
     average_rating: Decimal | None = None  # buyers' reviews of sellers in the bucket; None: none
+    disputes_opened: int = 0
+    disputes_resolved: int = 0  # resolved or dismissed in the bucket
 
 
 def _average(stars: int, count: int) -> Decimal | None:
@@ -297,6 +305,19 @@ class RatingFigure:
 
 
 @dataclass(frozen=True)
+class DisputeFigures:
+    """Disputes (``app.disputes.services.dashboard_figures``): open now; of those that ended
+    in the period (resolved or dismissed), the median time from opening to the end and what
+    they refunded to buyers (in the marketplace's currency); opened and ended in the period."""
+
+    open: int = 0
+    median_hours: float | None = None
+    refunded_minor: int = 0
+    opened: int = 0
+    ended: int = 0
+
+
+@dataclass(frozen=True)
 class StatusCount:
     status: str
     label: str
@@ -321,6 +342,7 @@ class Dashboard:
     series: list[SeriesPoint]
     other_currencies: dict[str, int] = field(default_factory=dict)
     rating: RatingFigure = field(default_factory=lambda: RatingFigure(None, None, 0, 0))
+    disputes: DisputeFigures = field(default_factory=DisputeFigures)
 
     @property
     def tiles(self) -> list[Figure]:
@@ -601,6 +623,28 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
     ).one()
     jobs_posted, contracts_started, milestones_paid = upwork[0:2], upwork[2:4], upwork[4:6]
 
+    # 8. Disputes: opened and ended per bucket, and the domain's own figures for the period.
+    dispute_series = {day: [0, 0] for day in points}
+    steps = sa.union_all(
+        sa.select(Dispute.opened_at.label("at"), sa.literal(0).label("slot")).where(
+            _in_period(Dispute.opened_at, p)
+        ),
+        sa.select(Dispute.resolved_at.label("at"), sa.literal(1).label("slot")).where(
+            _in_period(Dispute.resolved_at, p)
+        ),
+    ).subquery()
+    totals = [0, 0]
+    for row in db.session.execute(
+        sa.select(_bucket(steps.c.at, p).label("bucket"), steps.c.slot, sa.func.count().label("n")).group_by(
+            sa.text("1"), sa.text("2")
+        )
+    ).all():
+        totals[row.slot] += int(row.n)
+        if row.bucket in dispute_series:
+            dispute_series[row.bucket][row.slot] += int(row.n)
+    opened_total, ended_total = totals
+    dispute_figures = disputes.dashboard_figures(since=p.start, until=p.end)
+
     def figure(key, label, pair, kind):
         return Figure(key, label, int(pair[0]), int(pair[1]), kind)
 
@@ -642,6 +686,8 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
                 commission_minor=values["commission"],
                 reviews=values["reviews"],
                 average_rating=_average(values["stars"], values["rated"]),
+                disputes_opened=dispute_series[day][0],
+                disputes_resolved=dispute_series[day][1],
             )
             for day, values in series.items()
         ],
@@ -651,5 +697,12 @@ def dashboard(period=None, date_from=None, date_to=None, *, today: date | None =
             previous=_average(stars[1], rated[1]),
             count=rated[0],
             previous_count=rated[1],
+        ),
+        disputes=DisputeFigures(
+            open=dispute_figures["open"],
+            median_hours=dispute_figures["median_hours"],
+            refunded_minor=int(dispute_figures["refunded_minor"].get(currency, 0)),
+            opened=opened_total,
+            ended=ended_total,
         ),
     )

@@ -103,6 +103,27 @@ class DashboardPointSchema(Schema):
         allow_none=True,
         metadata={"description": "Average of buyers' ratings of sellers; null: none.", "example": 4.67},
     )
+    disputes_opened = fields.Int(metadata={"example": 1})
+    disputes_resolved = fields.Int(metadata={"description": "Resolved or dismissed.", "example": 2})
+
+
+class DashboardDisputesSchema(Schema):
+    open = fields.Int(metadata={"description": "Disputes open now.", "example": 4})
+    median_hours = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Median hours from opening to the end of the disputes that ended in the period; "
+            "null: none ended.",
+            "example": 52.5,
+        },
+    )
+    refunded_minor = fields.Int(
+        metadata={**MINOR, "description": "What the disputes that ended in the period refunded to buyers."}
+    )
+    opened = fields.Int(metadata={"description": "Disputes opened in the period.", "example": 6})
+    ended = fields.Int(
+        metadata={"description": "Disputes resolved or dismissed in the period.", "example": 5}
+    )
 
 
 class DashboardRatingSchema(Schema):
@@ -137,6 +158,7 @@ class DashboardSchema(Schema):
     top_categories = fields.List(fields.Nested(CategoryGmvSchema))
     series = fields.List(fields.Nested(DashboardPointSchema))
     rating = fields.Nested(DashboardRatingSchema)
+    disputes = fields.Nested(DashboardDisputesSchema)
     other_currencies = fields.Dict(
         keys=fields.Str(),
         values=fields.Int(),
