@@ -153,7 +153,7 @@ class DisputeResource(MethodView):
 EVIDENCE_BODY = {
     "content": {
         "application/json": {
-            "schema": schemas.EvidenceInputSchema,
+            "schema": schemas.DisputeEvidenceInputSchema,
             "example": {"kind": "link", "url": "https://github.com/acme/app/pull/7", "text": "The fix"},
         },
         "multipart/form-data": {
@@ -179,7 +179,7 @@ EVIDENCE_BODY = {
 @blp.route(f"{DISPUTE_ID}/evidence")
 class Evidence(MethodView):
     @auth_required(404)
-    @blp.response(200, schemas.EvidenceSchema(many=True))
+    @blp.response(200, schemas.DisputeEvidenceSchema(many=True))
     def get(self, dispute_id):
         """The dispute's evidence, oldest first, attributed and timestamped (files with signed
         download URLs valid one hour). Evidence is append-only: never changed or removed."""
@@ -187,7 +187,7 @@ class Evidence(MethodView):
 
     @auth_required(404, 409, 413, 422, mutating=True)
     @blp.doc(requestBody=EVIDENCE_BODY)
-    @blp.response(201, schemas.EvidenceSchema(many=True))
+    @blp.response(201, schemas.DisputeEvidenceSchema(many=True))
     def post(self, dispute_id):
         """Add evidence to an open dispute. JSON: `note` (`text`), `link` (`url`, optional
         `text`), `message` (`message_id` of the order's conversation, quoted as it is now) or
@@ -205,7 +205,7 @@ class Evidence(MethodView):
             if not isinstance(payload, dict):
                 abort(422, message='Send JSON {"kind": ...} or multipart `files`.')
             try:
-                body = schemas.EvidenceInputSchema().load(payload)
+                body = schemas.DisputeEvidenceInputSchema().load(payload)
             except ValidationError as exc:
                 abort(422, message="The request has invalid fields.", errors={"json": exc.messages})
             rows = services.add_evidence(
@@ -222,7 +222,7 @@ class Evidence(MethodView):
 @blp.route(f"{DISPUTE_ID}/messages")
 class Messages(MethodView):
     @auth_required(404, 409, 422, mutating=True)
-    @blp.arguments(schemas.MessageInputSchema, example={"body": "I can fix the colour by Friday."})
+    @blp.arguments(schemas.DisputeMessageInputSchema, example={"body": "I can fix the colour by Friday."})
     @blp.response(201, schemas.DisputeEventSchema)
     def post(self, body, dispute_id):
         """Write in the dispute: both parties and the marketplace's mediator read it (it is on
@@ -233,17 +233,17 @@ class Messages(MethodView):
 @blp.route(f"{DISPUTE_ID}/proposals")
 class Proposals(MethodView):
     @auth_required(404)
-    @blp.response(200, schemas.ProposalSchema(many=True))
+    @blp.response(200, schemas.DisputeProposalSchema(many=True))
     def get(self, dispute_id):
         """Every proposal of the dispute, oldest first, with its status and answers."""
         return services.proposals_of(_mine(dispute_id))
 
     @auth_required(404, 409, 422, mutating=True)
     @blp.arguments(
-        schemas.ProposalInputSchema,
+        schemas.DisputeProposalInputSchema,
         example={"refund_minor": 4000, "release_minor": 6000, "message": "60/40 for the work done."},
     )
-    @blp.response(201, schemas.ProposalSchema)
+    @blp.response(201, schemas.DisputeProposalSchema)
     def post(self, body, dispute_id):
         """Propose a way out: `refund_minor` back to the buyer and `release_minor` to the seller,
         adding up to the dispute's `amount_minor` (release all, refund all, or a split). Your
@@ -262,7 +262,7 @@ class Proposals(MethodView):
 @blp.route(f"{DISPUTE_ID}/proposals/<int(max=2147483647):proposal_id>/answer")
 class ProposalAnswer(MethodView):
     @auth_required(403, 404, 409, 422, mutating=True)
-    @blp.arguments(schemas.AnswerInputSchema, example={"accept": True})
+    @blp.arguments(schemas.DisputeAnswerInputSchema, example={"accept": True})
     @blp.response(200, schemas.DisputeDetailSchema)
     def post(self, body, dispute_id, proposal_id):
         """Accept or decline the other side's proposal (accepting resolves the dispute and moves
@@ -290,7 +290,7 @@ def _step(path: str, name: str, schema, example: dict, doc: str, call, codes=(40
 _step(
     "escalate",
     "escalate",
-    schemas.EscalateInputSchema,
+    schemas.DisputeEscalateInputSchema,
     {"reason": "We cannot agree on the colours."},
     "Ask the marketplace to mediate (self-resolution -> mediation): a moderator reads the case "
     "and writes to both parties. 409 when not in self-resolution.",
@@ -299,7 +299,7 @@ _step(
 _step(
     "withdraw",
     "withdraw",
-    schemas.NoBody,
+    schemas.DisputeNoBody,
     {},
     "The side that opened the dispute withdraws it: dismissed, nothing moves, the money goes back "
     "to where it was. 403 for the other side; 409 once it ended.",
@@ -309,7 +309,7 @@ _step(
 _step(
     "assessment",
     "assessment",
-    schemas.AssessmentInputSchema,
+    schemas.DisputeAssessmentInputSchema,
     {"assessment": "The delivered logo meets items 1 and 2 of the brief, not item 3."},
     "The expert the mediator asked sends their written assessment; the dispute goes back to "
     "mediation. 404 for anyone but that expert; 409 when no assessment is awaited.",

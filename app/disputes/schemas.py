@@ -64,7 +64,7 @@ class OpenDisputeSchema(Schema):
     statement = fields.Str(required=True, validate=validate.Length(min=1, max=STATEMENT_MAX))
 
 
-class EvidenceInputSchema(Schema):
+class DisputeEvidenceInputSchema(Schema):
     """JSON evidence (files are sent as multipart ``files`` to the same path)."""
 
     kind = fields.Str(required=True, validate=validate.OneOf(JSON_KINDS))
@@ -86,11 +86,11 @@ class EvidenceInputSchema(Schema):
     )
 
 
-class MessageInputSchema(Schema):
+class DisputeMessageInputSchema(Schema):
     body = fields.Str(required=True, validate=validate.Length(min=1, max=NOTE_MAX))
 
 
-class ProposalInputSchema(Schema):
+class DisputeProposalInputSchema(Schema):
     refund_minor = _minor(description="Back to the buyer, in minor units.")
     release_minor = _minor(
         description="Released to the seller (commission on this part only), in minor units."
@@ -104,7 +104,7 @@ class ProposalInputSchema(Schema):
     message = fields.Str(load_default="", validate=validate.Length(max=NOTE_MAX))
 
 
-class AnswerInputSchema(Schema):
+class DisputeAnswerInputSchema(Schema):
     accept = fields.Bool(
         required=True,
         truthy={True},
@@ -113,15 +113,15 @@ class AnswerInputSchema(Schema):
     )
 
 
-class EscalateInputSchema(Schema):
+class DisputeEscalateInputSchema(Schema):
     reason = fields.Str(load_default="", validate=validate.Length(max=NOTE_MAX))
 
 
-class NoBody(Schema):
+class DisputeNoBody(Schema):
     """No fields: the step needs none."""
 
 
-class AssessmentInputSchema(Schema):
+class DisputeAssessmentInputSchema(Schema):
     assessment = fields.Str(required=True, validate=validate.Length(min=1, max=NOTE_MAX))
 
 
@@ -165,7 +165,7 @@ class DisputeSchema(Schema):
     next_step = fields.Str(metadata={"description": "What you should do next, in words."})
 
 
-class EvidenceSchema(Schema):
+class DisputeEvidenceSchema(Schema):
     id = fields.Int()
     author_id = fields.Int(allow_none=True)
     kind = fields.Str(validate=validate.OneOf(EVIDENCE_KINDS))
@@ -184,7 +184,7 @@ class EvidenceSchema(Schema):
     created_at = fields.DateTime()
 
 
-class ProposalSchema(Schema):
+class DisputeProposalSchema(Schema):
     id = fields.Int()
     author_id = fields.Int(allow_none=True)
     by_mediator = fields.Bool()
@@ -208,8 +208,8 @@ class DisputeEventSchema(Schema):
 
 
 class DisputeDetailSchema(DisputeSchema):
-    evidence = fields.List(fields.Nested(EvidenceSchema))
-    proposals = fields.List(fields.Nested(ProposalSchema))
+    evidence = fields.List(fields.Nested(DisputeEvidenceSchema))
+    proposals = fields.List(fields.Nested(DisputeProposalSchema))
     timeline = fields.List(fields.Nested(DisputeEventSchema))
     expert_question = fields.Str(allow_none=True)
     expert_assessment = fields.Str(allow_none=True)
