@@ -9,7 +9,15 @@ messages as the API, and ``refuse_form`` puts them back on the inputs of the sam
 
 from __future__ import annotations
 
-from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -33,7 +41,7 @@ class OpenDisputeForm(FilesMixin, Form):
     milestone_id = SelectField("Milestone", choices=[], validate_choice=False)
     reason = SelectField(
         "Reason",
-        choices=[("", "Choose a reason")] + [(r, REASON_LABELS[r]) for r in REASONS],
+        choices=[SelectChoice("", "Choose a reason")] + [SelectChoice(r, REASON_LABELS[r]) for r in REASONS],
         validate_choice=False,
     )
     statement = TextAreaField(
@@ -98,9 +106,9 @@ class ProposalForm(Form):
     way = RadioField(
         "Your proposal",
         choices=[
-            ("release", "Release everything to the seller"),
-            ("refund", "Refund everything to the buyer"),
-            ("split", "Split it"),
+            SelectChoice("release", "Release everything to the seller"),
+            SelectChoice("refund", "Refund everything to the buyer"),
+            SelectChoice("split", "Split it"),
         ],
         default="split",
         validate_choice=False,

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from wtforms import SelectChoice
 
 from app.core import money, unit_of_work
 from app.core.confirm import Confirmation, confirmation_required
@@ -138,9 +139,9 @@ def _disputable_order(me, order_id):
     return order
 
 
-def _milestone_choices(order, milestones) -> list[tuple[str, str]]:
+def _milestone_choices(order, milestones) -> list[SelectChoice]:
     return [
-        (
+        SelectChoice(
             str(m.id),
             f"{m.seq}. {m.title} — {money.format(m.amount_minor - m.refunded_minor, order.currency)}",
         )
@@ -257,7 +258,7 @@ def _render_page(dispute_id: int, *, refused: tuple[str, object] | None = None, 
     picked = services.conversation_messages(me, d) if can_add and party else []
     for kind, form_class in EVIDENCE_FORMS.items():
         forms[kind] = form_for(kind, lambda form_class=form_class: form_class(formdata=None))
-    forms["message"].message_id.choices = [(str(m.id), m.body) for m in picked]
+    forms["message"].message_id.choices = [SelectChoice(str(m.id), m.body) for m in picked]
     forms["chat"] = form_for("chat", lambda: MessageForm(formdata=None))
     forms["proposal"] = form_for("proposal", lambda: ProposalForm(formdata=None))
     forms["escalate"] = form_for("escalate", lambda: EscalateForm(formdata=None))
@@ -366,7 +367,7 @@ def add_evidence(dispute_id: int):
         abort(400)
     form = form_class()
     if kind == "message":
-        form.message_id.choices = [(v, v) for v in request.form.getlist("message_id")]
+        form.message_id.choices = [SelectChoice(v, v) for v in request.form.getlist("message_id")]
 
     def call(me, form):
         if kind == "file":

@@ -82,6 +82,10 @@ def test_open_a_dispute_propose_and_accept_in_the_browser(
         buyer.wait_for_load_state()
         _fits(buyer)
         dispute_url = buyer.url
+        buyer.goto(live_server.url("acme.localhost", f"/orders/{order_id}"))
+        assert buyer.get_by_test_id("dispute-banner").count() == 1
+        _fits(buyer)
+        _shot(buyer, "order-under-dispute")
         with in_tenant(acme):
             did = db.session.query(Dispute).one().id
 

@@ -68,6 +68,8 @@ def test_buyer_opens_a_dispute_from_the_order_page_with_a_file(acme, order_in, t
     # The order page now shows the banner instead of the button; the money stays in escrow.
     order_page = buyer.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "Under dispute: D-" in order_page and 'data-testid="open-dispute-link"' not in order_page
+    for refused_step in ("complete-form", "revision-form", "cancellation-form"):  # wait for the dispute
+        assert f'data-testid="{refused_step}"' not in order_page
     with in_tenant(acme):
         d = db.session.get(Dispute, did)
         assert d.opened_by == m.buyer_id and d.status == "open"
