@@ -77,6 +77,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.contracts import views as contract_views
     from app.core import api_docs, health
     from app.dashboard import views as dashboard_views
+    from app.disputes import api as disputes_api
+    from app.disputes import views as dispute_views
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
@@ -114,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(payment_views.bp)
     app.register_blueprint(job_views.bp)
     app.register_blueprint(contract_views.bp)
+    app.register_blueprint(dispute_views.bp)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
@@ -133,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
         reviews_api.blp,
         jobs_api.blp,
         contracts_api.blp,
+        disputes_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)
@@ -228,10 +232,13 @@ def _register_domain_hooks() -> None:
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the
     # reviews as a seller and from sellers (after the reputation stats section).
+    from app.disputes import views as dispute_views
     from app.gigs.services import register_gig_section
     from app.orders.services import register_order_section
     from app.reviews import views as review_views
 
+    # Disputes first: an open dispute's banner goes above everything else of the order.
+    register_order_section(dispute_views.order_section)
     register_order_section(review_views.order_section)
     # A contract's engagement (an order of kind "contract") is worked on the contract's page.
     from app.contracts import views as contract_views

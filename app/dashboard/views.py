@@ -9,6 +9,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from app.contracts import services as contracts
+from app.disputes import services as disputes
 from app.messaging import services as messaging
 from app.notifications import services as notifications
 from app.orders import services as orders
@@ -77,6 +78,21 @@ def _reviews_to_write(user) -> list[ReviewToWrite]:
     return rows
 
 
+DISPUTES_LIMIT = 5
+
+
+@dataclass
+class DisputeRow:
+    dispute: object
+    next_step: str
+
+
+def _open_disputes(user) -> list[DisputeRow]:
+    """The member's open disputes (the latest few) with what they should do next."""
+    rows, _total = disputes.list_for_user(user, status="open", per_page=DISPUTES_LIMIT)
+    return [DisputeRow(d, disputes.next_step(user, d)) for d in rows]
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
@@ -93,4 +109,5 @@ def dashboard():
         balances=payments.balances(user) if user.is_seller else None,
         reviews_to_write=_reviews_to_write(user),
         contracts=contracts.to_do(user),
+        disputes=_open_disputes(user),
     )

@@ -1228,6 +1228,32 @@ def disputes_of_order(order_id: int) -> list[Dispute]:
     )
 
 
+def names_of(user_ids) -> dict[int, str]:
+    """``{user_id: display name}`` of the people on a dispute's page (parties, mediator, expert)."""
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+def orders_by_id(order_ids) -> dict[int, Order]:
+    """The orders of a page of disputes (My disputes), by id."""
+    ids = {i for i in order_ids if i}
+    if not ids:
+        return {}
+    return {o.id: o for o in db.session.scalars(sa.select(Order).where(Order.id.in_(ids)))}
+
+
+def order_of(d: Dispute) -> Order:
+    """The order (a gig order, an offer's or a contract's engagement) ``d`` is about."""
+    return db.session.get(Order, d.order_id)
+
+
+def milestone_of(d: Dispute) -> Milestone:
+    """The milestone whose money ``d`` is about (its title, seq and Definition of Done)."""
+    return db.session.get(Milestone, d.milestone_id)
+
+
 def next_step(user: User, d: Dispute) -> str:
     """What ``user`` should do next, in words (My disputes, the dispute page)."""
     if not d.is_open:
