@@ -87,6 +87,28 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class CodedError(DomainError):
+    """A refusal whose stable ``code`` also goes into the API's ``errors.code`` when it is a 409
+    or a 422 (clients branch on it). The base of the domains' error families."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.status in (409, 422):
+            self.extra.setdefault("code", self.code)
+
+
+class StateConflict(CodedError, Conflict):
+    """A step the resource's current state does not allow (409); ``current_status`` names that
+    state (also in the API's ``errors.current_status``)."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, current_status: str, *, code: str | None = None):
+        super().__init__(message, code=code, extra={"current_status": current_status})
+        self.current_status = current_status
+
+
 class PreconditionFailed(DomainError):
     """The resource changed since the version the client read (If-Match, ``version`` fields)."""
 

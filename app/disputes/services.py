@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.domain_errors import CodedError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
 from app.core.text import strip_controls
 from app.disputes.models import (
@@ -182,16 +182,11 @@ def allowed(source: str, target: str, who: str) -> Transition | None:
 # --------------------------------------------------------------------------- errors
 
 
-class DisputeError(DomainError):
+class DisputeError(CodedError):
     """A refused dispute operation (422 by default); ``code`` is stable."""
 
     status = 422
     code = "invalid"
-
-    def __init__(self, errors, field_errors=None, *, code=None, status=None, extra=None):
-        super().__init__(errors, field_errors, code=code, status=status, extra=extra)
-        if self.status in (409, 422):
-            self.extra.setdefault("code", self.code)
 
 
 class DisputeNotFound(DisputeError, NotFound):
@@ -204,15 +199,11 @@ class DisputeForbidden(DisputeError, Forbidden):
     code = "forbidden"
 
 
-class DisputeStateError(DisputeError, Conflict):
+class DisputeStateError(DisputeError, StateConflict):
     """Not possible at the dispute's current stage or status (409, ``current_status``)."""
 
     status = 409
     code = "conflict"
-
-    def __init__(self, message: str, current_status: str, *, code: str | None = None):
-        super().__init__(message, code=code, extra={"current_status": current_status})
-        self.current_status = current_status
 
 
 def _from_order_error(exc: OrderError) -> DisputeError:
@@ -656,6 +647,36 @@ def _check_split(d: Dispute, refund_minor: Any, release_minor: Any, currency: An
     return refund, release
 
 
+def _new_proposal(
+    d: Dispute, author: User, refund: int, release: int, text: str, *, by_mediator: bool, now: datetime
+) -> DisputeProposal:
+    """A proposal by ``author`` (the mediator's when ``by_mediator``), superseding their open one."""
+    for p in _open_proposals(d):
+        if p.by_mediator == by_mediator and (by_mediator or p.author_id == author.id):
+            p.status, p.answered_at = "superseded", now
+    proposal = DisputeProposal(
+        dispute_id=d.id,
+        author_id=author.id,
+        by_mediator=by_mediator,
+        refund_minor=refund,
+        release_minor=release,
+        message=text,
+        created_at=now,
+    )
+    db.session.add(proposal)
+    db.session.flush()
+    _touch(d)
+    _record(
+        d,
+        "mediator_proposal" if by_mediator else "proposal_made",
+        author.id,
+        body=text,
+        data={"proposal_id": proposal.id, "refund_minor": refund, "release_minor": release},
+        now=now,
+    )
+    return proposal
+
+
 def propose(
     user: User,
     dispute_id: Any,
@@ -682,30 +703,8 @@ def propose(
     if not d.is_open or d.stage not in ("self_resolution", "mediation"):
         raise _stage_error(d, "propose a resolution")
     refund, release = _check_split(d, refund_minor, release_minor, currency)
-    for p in _open_proposals(d):
-        if p.author_id == user.id and not p.by_mediator:
-            p.status, p.answered_at = "superseded", now
-    proposal = DisputeProposal(
-        dispute_id=d.id,
-        author_id=user.id,
-        refund_minor=refund,
-        release_minor=release,
-        message=text,
-        created_at=now,
-    )
-    db.session.add(proposal)
-    db.session.flush()
     _answered(d, user.id, now)
-    _touch(d)
-    _record(
-        d,
-        "proposal_made",
-        user.id,
-        body=text,
-        data={"proposal_id": proposal.id, "refund_minor": refund, "release_minor": release},
-        now=now,
-    )
-    return proposal
+    return _new_proposal(d, user, refund, release, text, by_mediator=False, now=now)
 
 
 def mediator_propose(
@@ -730,32 +729,9 @@ def mediator_propose(
     if not d.is_open or d.stage != "mediation":
         raise _stage_error(d, "propose a resolution as mediator")
     refund, release = _check_split(d, refund_minor, release_minor)
-    for p in _open_proposals(d):
-        if p.by_mediator:
-            p.status, p.answered_at = "superseded", now
     if d.mediator_id is None:
         d.mediator_id = mediator.id
-    proposal = DisputeProposal(
-        dispute_id=d.id,
-        author_id=mediator.id,
-        by_mediator=True,
-        refund_minor=refund,
-        release_minor=release,
-        message=text,
-        created_at=now,
-    )
-    db.session.add(proposal)
-    db.session.flush()
-    _touch(d)
-    _record(
-        d,
-        "mediator_proposal",
-        mediator.id,
-        body=text,
-        data={"proposal_id": proposal.id, "refund_minor": refund, "release_minor": release},
-        now=now,
-    )
-    return proposal
+    return _new_proposal(d, mediator, refund, release, text, by_mediator=True, now=now)
 
 
 def answer_proposal(
@@ -889,6 +865,39 @@ def withdraw(user: User, dispute_id: Any, *, now: datetime | None = None) -> Dis
     return d
 
 
+def _close(
+    d: Dispute,
+    status: str,
+    outcome: str,
+    row: Transition,
+    who: str,
+    actor_id: int | None,
+    now: datetime,
+    *,
+    reason: str,
+    data: dict,
+    split: dict | None,
+) -> None:
+    """End the dispute (the engine has moved the money, or given the milestone back)."""
+    d.status, d.outcome = status, outcome
+    d.decided_by, d.decision_reason, d.resolved_at = actor_id, reason, now
+    d.stage_deadline_at = d.awaiting_id = None
+    for p in _open_proposals(d):
+        p.status, p.answered_at = "superseded", now
+    _touch(d)
+    winner = {"resolved_client": "client", "resolved_freelancer": "freelancer"}.get(outcome)
+    _record(
+        d,
+        status,
+        actor_id,
+        body=reason,
+        data={"outcome": outcome, **data, "by": who},
+        event=row.event,
+        now=now,
+        extra={"outcome": outcome, "winner": winner, "split": split},
+    )
+
+
 def _resolve(
     d: Dispute, refund: int, release: int, who: str, actor_id: int | None, now: datetime, *, reason: str
 ) -> None:
@@ -899,34 +908,10 @@ def _resolve(
         )
     except OrderError as exc:
         raise _from_order_error(exc) from None
-    d.status = "resolved"
-    d.outcome = (
-        "resolved_client" if not release else "resolved_freelancer" if not refund else "resolved_split"
-    )
     d.refund_minor, d.release_minor = refund, release
-    d.decided_by = actor_id
-    d.decision_reason = reason
-    d.resolved_at = now
-    d.stage_deadline_at = None
-    d.awaiting_id = None
-    for p in _open_proposals(d):
-        p.status, p.answered_at = "superseded", now
-    _touch(d)
-    winner = {"resolved_client": "client", "resolved_freelancer": "freelancer"}.get(d.outcome)
-    _record(
-        d,
-        "resolved",
-        actor_id,
-        body=reason,
-        data={"outcome": d.outcome, "refund_minor": refund, "release_minor": release, "by": who},
-        event=row.event,
-        now=now,
-        extra={
-            "outcome": d.outcome,
-            "winner": winner,
-            "split": {"refund_minor": refund, "release_minor": release},
-        },
-    )
+    outcome = "resolved_client" if not release else "resolved_freelancer" if not refund else "resolved_split"
+    split = {"refund_minor": refund, "release_minor": release}
+    _close(d, "resolved", outcome, row, who, actor_id, now, reason=reason, data=split, split=split)
 
 
 def _dismiss(d: Dispute, who: str, actor_id: int | None, now: datetime, *, reason: str) -> None:
@@ -935,26 +920,7 @@ def _dismiss(d: Dispute, who: str, actor_id: int | None, now: datetime, *, reaso
         engine.restore_disputed(d.order_id, d.milestone_id, actor_id=actor_id, dispute_id=d.id, now=now)
     except OrderError as exc:
         raise _from_order_error(exc) from None
-    d.status = "dismissed"
-    d.outcome = "dismissed"
-    d.decided_by = actor_id
-    d.decision_reason = reason
-    d.resolved_at = now
-    d.stage_deadline_at = None
-    d.awaiting_id = None
-    for p in _open_proposals(d):
-        p.status, p.answered_at = "superseded", now
-    _touch(d)
-    _record(
-        d,
-        "dismissed",
-        actor_id,
-        body=reason,
-        data={"outcome": "dismissed", "by": who},
-        event=row.event,
-        now=now,
-        extra={"outcome": "dismissed", "winner": None, "split": None},
-    )
+    _close(d, "dismissed", "dismissed", row, who, actor_id, now, reason=reason, data={}, split=None)
 
 
 # --------------------------------------------------------------------------- the marketplace's side

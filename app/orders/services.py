@@ -43,7 +43,7 @@ from flask import current_app
 from app.accounts.models import User
 from app.accounts.services import require_verified
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
-from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
 from app.events import publish
 from app.gigs.models import Gig
@@ -93,26 +93,13 @@ STATUS_LABELS = {
 # --------------------------------------------------------------------------- errors
 
 
-class OrderError(DomainError):
+class OrderError(CodedError):
     """A refused order operation. ``message`` is safe to show; ``errors`` maps a field
     (or ``"form"``) to a message; ``status`` is the HTTP status; ``code`` is stable
     (also in the API's ``errors.code`` of a 409 or 422)."""
 
     status = 422
     code = "invalid"
-
-    def __init__(
-        self,
-        errors: dict[str, str] | str,
-        field_errors: dict[str, str] | None = None,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        extra: dict | None = None,
-    ):
-        super().__init__(errors, field_errors, code=code, status=status, extra=extra)
-        if self.status in (409, 422):
-            self.extra.setdefault("code", self.code)
 
 
 class OrderNotFound(OrderError, NotFound):
@@ -129,16 +116,12 @@ class OrderForbidden(OrderError, Forbidden):
     code = "forbidden"
 
 
-class OrderStateError(OrderError, Conflict):
+class OrderStateError(OrderError, StateConflict):
     """The step is not allowed from the current status (HTTP 409); ``current_status`` says which
     (also in the API's ``errors.current_status``)."""
 
     status = 409
     code = "conflict"
-
-    def __init__(self, message: str, current_status: str, *, code: str | None = None):
-        super().__init__(message, code=code, extra={"current_status": current_status})
-        self.current_status = current_status
 
 
 # --------------------------------------------------------------------------- helpers
