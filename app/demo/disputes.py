@@ -63,7 +63,7 @@ def _gig_orders(buyer_ids: list[int], statuses: tuple[str, ...]) -> list:
 def seed_disputes(slug: str, *, now: datetime | None = None) -> DisputesReport | None:
     """Add the bound tenant's demo disputes when it has none; commits once. Returns the report,
     or None when nothing was done (disputes exist, or no order fits)."""
-    from app.demo.jobs import SKIPPED_PREFIXES
+    from app.demo.jobs import SKIPPED_PREFIXES, _Clock
     from app.demo.orders import INLINE_HANDLERS, _settle_events
     from app.disputes import services as disputes
     from app.disputes.models import Dispute
@@ -83,6 +83,19 @@ def seed_disputes(slug: str, *, now: datetime | None = None) -> DisputesReport |
         return None
     watermark = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(OutboxEvent.id), 0)))
     report = DisputesReport()
+    clock = _Clock()  # dates the timeline rows and ledger transactions the services stamp "now"
+
+    def start(order: Order, ago: timedelta) -> tuple[datetime, timedelta]:
+        """When a story on ``order`` begins (``ago`` before now, but after its last step) and the
+        length of one of its steps (eight fit before now)."""
+        from app.orders.models import OrderEvent
+
+        last = db.session.scalar(
+            sa.select(sa.func.max(OrderEvent.created_at)).where(OrderEvent.order_id == order.id)
+        )
+        begin = max(now - ago, (last or now - ago) + HOUR)
+        return begin, (now - begin) / 8
+
     printed, others = buyers[0], buyers[1:]
     used: set[int] = set()
 
@@ -95,79 +108,90 @@ def seed_disputes(slug: str, *, now: datetime | None = None) -> DisputesReport |
     def seller_of(order: Order) -> User:
         return db.session.get(User, order.seller_id)
 
+    def at_step(when: datetime, call, *args, **kwargs):
+        """One service step at ``when``; the rows it stamped with the database's "now" get that date."""
+        result = call(*args, now=when, **kwargs)
+        clock.stamp(when)
+        return result
+
     # 1. The printed buyer's dispute, answered by the seller with a proposal.
     order = pick(
         _gig_orders([printed.id], ("delivered", "in_progress"))
         + _gig_orders([b.id for b in others], ("delivered", "in_progress"))
     )
     if order is not None:
-        at = now - 1 * DAY
-        d = disputes.open_dispute(
+        at, unit = start(order, DAY)
+        seller = seller_of(order)
+        d = at_step(
+            at,
+            disputes.open_dispute,
             db.session.get(User, order.buyer_id),
             order.id,
             "not_as_described",
             "The delivery uses a different style from the samples in the gig, and two of the "
             "three files I asked for are missing.",
-            now=at,
         )
-        seller = seller_of(order)
-        disputes.add_evidence(
+        at_step(
+            at + unit,
+            disputes.add_evidence,
             seller,
             d.id,
             "note",
             text="The brief asked for the modern style; the missing files are in the ZIP's second folder.",
-            now=at + 3 * HOUR,
         )
-        disputes.add_evidence(
+        at_step(
+            at + 2 * unit,
+            disputes.add_evidence,
             seller,
             d.id,
             "link",
             url="https://example.com/preview/modern-style",
             text="Preview",
-            now=at + 3 * HOUR,
         )
         refund = d.amount_minor * 30 // 100
-        disputes.propose(
+        at_step(
+            at + 3 * unit,
+            disputes.propose,
             seller,
             d.id,
             refund,
             d.amount_minor - refund,
             "I can refund 30 % for the trouble.",
-            now=at + 4 * HOUR,
         )
         report.opened += 1
 
     # 2. Another buyer's dispute waiting for the operator's decision.
     order = pick(_gig_orders([b.id for b in others] or [printed.id], ("delivered", "in_progress")))
     if order is not None:
-        buyer = db.session.get(User, order.buyer_id)
-        at = now - 5 * DAY
-        d = disputes.open_dispute(
+        at, unit = start(order, 5 * DAY)
+        buyer, seller, mediator = db.session.get(User, order.buyer_id), seller_of(order), moderator or admin
+        d = at_step(
+            at,
+            disputes.open_dispute,
             buyer,
             order.id,
             "quality",
             "The work has obvious mistakes and the seller stopped answering after the first revision.",
-            now=at,
         )
-        seller = seller_of(order)
-        disputes.post_message(
+        at_step(
+            at + unit,
+            disputes.post_message,
             seller,
             d.id,
             "I answered within a day each time; the changes asked were outside the brief.",
-            now=at + DAY,
         )
-        disputes.escalate(buyer, d.id, "We cannot agree.", now=at + 2 * DAY)
-        mediator = moderator or admin
-        disputes.assign(mediator, d.id, now=at + 2 * DAY + HOUR)
-        disputes.post_message(
+        at_step(at + 2 * unit, disputes.escalate, buyer, d.id, "We cannot agree.")
+        at_step(at + 3 * unit, disputes.assign, mediator, d.id)
+        at_step(
+            at + 4 * unit,
+            disputes.post_message,
             mediator,
             d.id,
             "Thank you both. I have read the brief, the deliveries and the conversation: an admin "
             "will decide.",
-            now=at + 3 * DAY,
         )
-        disputes.hand_to_decision(
-            mediator, d.id, "Part of the work matches the brief.", now=at + 3 * DAY + HOUR
+        at_step(
+            at + 5 * unit, disputes.hand_to_decision, mediator, d.id, "Part of the work matches the brief."
         )
         report.opened += 1
 
@@ -177,30 +201,37 @@ def seed_disputes(slug: str, *, now: datetime | None = None) -> DisputesReport |
             Order.kind == "contract", Order.buyer_id == printed.id, Order.status == "in_progress"
         )
     ).first()
-    if contract_order is not None:
-        funded = [m for m in contract_order.milestones if m.status == "funded"]
-        if funded:
-            disputes.open_dispute(
-                printed,
-                contract_order.id,
-                "late",
-                "Milestone 2 was funded a week ago and has not started; I would like the money back.",
-                milestone_id=funded[-1].id,
-                now=now - 2 * HOUR,
-            )
-            report.opened += 1
+    funded = [m for m in contract_order.milestones if m.status == "funded"] if contract_order else []
+    if funded:
+        at, _unit = start(contract_order, 2 * HOUR)
+        at_step(
+            at,
+            disputes.open_dispute,
+            printed,
+            contract_order.id,
+            "late",
+            "Milestone 2 was funded a week ago and has not started; I would like the money back.",
+            milestone_id=funded[-1].id,
+        )
+        report.opened += 1
 
     # 4. A dispute settled by an agreed 60/40 split.
     order = pick(_gig_orders([b.id for b in buyers], ("delivered", "in_progress")))
     if order is not None:
+        at, unit = start(order, 12 * DAY)
         buyer = db.session.get(User, order.buyer_id)
-        at = now - 12 * DAY
-        d = disputes.open_dispute(buyer, order.id, "late", "Delivered four days late.", now=at)
+        d = at_step(at, disputes.open_dispute, buyer, order.id, "late", "Delivered four days late.")
         refund = d.amount_minor * 60 // 100
-        p = disputes.propose(
-            buyer, d.id, refund, d.amount_minor - refund, "60 % back and we are done.", now=at + DAY
+        p = at_step(
+            at + unit,
+            disputes.propose,
+            buyer,
+            d.id,
+            refund,
+            d.amount_minor - refund,
+            "60 % back and we are done.",
         )
-        disputes.answer_proposal(seller_of(order), d.id, p.id, True, now=at + 2 * DAY)
+        at_step(at + 2 * unit, disputes.answer_proposal, seller_of(order), d.id, p.id, True)
         report.opened += 1
         report.resolved += 1
 

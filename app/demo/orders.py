@@ -60,7 +60,13 @@ PAYOUT_SHARE = 3  # one seller in three with money available was paid out then
 # conversation, notifications) are skipped for demo history; the payments' handler
 # (refund at the provider) runs in the seed.
 SKIPPED_HANDLERS = frozenset(
-    {"app.messaging.events.post_order_step", "app.notifications.events.notify_order_step"}
+    {
+        "app.messaging.events.post_order_step",
+        "app.notifications.events.notify_order_step",
+        # The sellers' identity checks and the payout hold of the demo history (no bells either).
+        "app.notifications.events.notify_payout_kyc_changed",
+        "app.notifications.events.notify_payout_held",
+    }
 )
 # The reviews' window of a completed order opens in the seed too (from the order's own
 # completion date), so the demo reviews (app/demo/reviews.py) are written into it; the
@@ -676,10 +682,14 @@ def _earnings_and_payouts(rng: random.Random, now: datetime) -> int:
     return made
 
 
+MIN_SELLERS_FOR_BLOCKED = 5
+
+
 def _payout_accounts(then: datetime) -> set[int]:
     """Sellers' identity checks (the sandbox's simulation, as an operator completes it): every
-    seller verified but the last two: one waits for the operator (pending), one is verified and
-    held (a hold with a reason). Returns those two, whom no payout goes to."""
+    seller verified but the last two (with at least ``MIN_SELLERS_FOR_BLOCKED`` sellers): one
+    waits for the operator (pending), one is verified and held (a hold with a reason). Returns
+    those two, whom no payout goes to."""
     from app.payments import backoffice
     from app.payments import services as payments
     from app.payments.models import PayoutHold, SellerPaymentAccount
@@ -688,8 +698,9 @@ def _payout_accounts(then: datetime) -> set[int]:
     seller_ids = payments.seller_ids_with_profiles()
     if admin is None or not seller_ids:
         return set()
-    pending = seller_ids[-1] if len(seller_ids) > 2 else None
-    held = seller_ids[-2] if len(seller_ids) > 2 else None
+    # Only a marketplace with a few sellers to spare shows them (a tiny one keeps its payouts).
+    pending = seller_ids[-1] if len(seller_ids) >= MIN_SELLERS_FOR_BLOCKED else None
+    held = seller_ids[-2] if len(seller_ids) >= MIN_SELLERS_FOR_BLOCKED else None
     for seller_id in seller_ids:
         backoffice.start_sandbox_verification(db.session.get(User, seller_id), now=then)
         if seller_id != pending:

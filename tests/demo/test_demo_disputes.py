@@ -1,6 +1,7 @@
 """Demo disputes (``app.demo.disputes.seed_disputes``), seeded small into the suite's acme
 tenant: one answered by a proposal, one in the admin's decision queue, one about a contract
-milestone, one settled by a 60/40 split; escrow stays locked where open; the ledger verifies."""
+milestone, one settled by a 60/40 split; escrow stays locked where open; the ledger verifies.
+With it, the payouts demo: a pending identity check and a held seller."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.demo.seed import DEMO_TENANTS, seed_demo
 from app.disputes.models import Dispute, DisputeProposal
 from app.ledger.verify import verify
 from app.orders.models import Milestone
+from app.payments.models import PayoutHold, SellerPaymentAccount
 from tenants.db import db
 
 
@@ -18,7 +20,7 @@ from tenants.db import db
 def seeded(app, search_index_dir):
     with app.app_context():
         return seed_demo(
-            sellers_per_tenant=4, gigs_per_tenant=2, orders_per_tenant=40, tenants=[DEMO_TENANTS[0]]
+            sellers_per_tenant=5, gigs_per_tenant=2, orders_per_tenant=40, tenants=[DEMO_TENANTS[0]]
         )
 
 
@@ -38,8 +40,13 @@ def test_demo_disputes_in_each_state(seeded, in_tenant, acme, app):
         waiting = db.session.scalars(sa.select(DisputeProposal).where(DisputeProposal.status == "open")).all()
         assert waiting, "the printed buyer's dispute has the seller's proposal waiting"
         assert verify().ok
+        # The payouts back office's demo (five sellers or more): one identity check waiting for
+        # the operator, one seller's payouts held.
+        kyc = [a.kyc_status for a in db.session.scalars(sa.select(SellerPaymentAccount))]
+        assert kyc.count("pending") == 1 and kyc.count("verified") >= 3
+        assert db.session.scalars(sa.select(PayoutHold).where(PayoutHold.released_at.is_(None))).one()
     with app.app_context():
         again = seed_demo(
-            sellers_per_tenant=4, gigs_per_tenant=2, orders_per_tenant=40, tenants=[DEMO_TENANTS[0]]
+            sellers_per_tenant=5, gigs_per_tenant=2, orders_per_tenant=40, tenants=[DEMO_TENANTS[0]]
         )
     assert not any("disputes" in line for line in again)
