@@ -158,6 +158,14 @@ def validate_email_address(email: str, field: str = "email") -> str:
     return email
 
 
+def users_by_id(ids) -> dict[int, User]:
+    """``{id: User}`` of these ids (None and repeats skipped), in one query."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
 def get_user_by_email(email: str) -> User | None:
     """The user of the bound tenant with this email (case-insensitive), deleted ones excluded."""
     email = normalize_email(email)

@@ -43,7 +43,7 @@ from app.contracts.models import (
 )
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
-from app.core.text import strip_controls
+from app.core.text import strip_controls, text_field
 from app.events import publish
 from app.jobs import proposals as job_proposals
 from app.jobs import services as jobs
@@ -125,18 +125,7 @@ def _now(now: datetime | None) -> datetime:
 # --------------------------------------------------------------------------- terms
 
 
-def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[field] = f"{label} must be text."
-        return ""
-    text = strip_controls(value).strip()
-    if required and not text:
-        errors[field] = f"{label} is required."
-    elif len(text) > max_len:
-        errors[field] = f"{label} is too long (at most {max_len} characters)."
-    return text
+_text = text_field  # the one text input check (app.core.text)
 
 
 def _due_date(value: Any, field: str, errors: dict, today: date) -> str | None:

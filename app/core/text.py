@@ -13,6 +13,22 @@ def strip_controls(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
+def text_field(value, field: str, errors: dict, *, label: str, max_len: int, required: bool = False) -> str:
+    """A text input cleaned (controls stripped, trimmed; None is empty), or a message in
+    ``errors[field]``: not text, required and empty, or longer than ``max_len``."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = f"{label} must be text."
+        return ""
+    text = strip_controls(value).strip()
+    if required and not text:
+        errors[field] = f"{label} is required."
+    elif len(text) > max_len:
+        errors[field] = f"{label} is too long (at most {max_len} characters)."
+    return text
+
+
 def escape_like(value: str) -> str:
     """``value`` for a LIKE pattern: its own ``%``, ``_`` and backslashes match themselves."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

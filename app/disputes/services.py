@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.core.domain_errors import CodedError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
-from app.core.text import strip_controls
+from app.core.text import text_field
 from app.disputes.models import (
     EVIDENCE_KINDS,
     NOTE_MAX,
@@ -231,15 +231,7 @@ def settings() -> DisputeSettings:
     return row
 
 
-def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, required: bool) -> str:
-    text = strip_controls(value).strip() if isinstance(value, str) else ""
-    if value is not None and not isinstance(value, str):
-        errors[field] = f"{label} must be text."
-    elif required and not text:
-        errors[field] = f"{label} is required."
-    elif len(text) > max_len:
-        errors[field] = f"{label} is too long (at most {max_len} characters)."
-    return text
+_text = text_field  # the one text input check (app.core.text)
 
 
 def _amount(value: Any, field: str, errors: dict) -> int:
@@ -414,14 +406,6 @@ def _answered(d: Dispute, actor_id: int, now: datetime) -> None:
 # --------------------------------------------------------------------------- evidence
 
 
-@dataclass(frozen=True)
-class EvidenceInput:
-    kind: str
-    text: str = ""
-    url: str = ""
-    message_id: Any = None
-
-
 def _order_conversation_message(user: User, d: Dispute, message_id: Any):
     conversation = messaging.order_conversation_of(user, d.order_id)
     mid = parse_id(message_id)
@@ -431,14 +415,14 @@ def _order_conversation_message(user: User, d: Dispute, message_id: Any):
     return message
 
 
-def _lock_for_evidence(user: User, dispute_id: Any) -> tuple[Dispute, str]:
+def _lock_for_evidence(user: User, dispute_id: Any) -> Dispute:
+    """The open dispute locked for a party, the marketplace's staff or its expert to add to."""
     d = lock(dispute_id)
-    role = d.party(user.id)
-    if role is None and not (d.expert_id == user.id or _is_staff(user)):
+    if d.party(user.id) is None and not (d.expert_id == user.id or _is_staff(user)):
         raise DisputeNotFound("This dispute does not exist.")
     if not d.is_open:
         raise _stage_error(d, "add evidence")
-    return d, role or "staff"
+    return d
 
 
 def add_evidence(
@@ -500,7 +484,7 @@ def add_evidence(
     if errors:
         raise DisputeError(errors)
     now = _now(now)
-    d, _role = _lock_for_evidence(user, dispute_id)
+    d = _lock_for_evidence(user, dispute_id)
     count = db.session.scalar(sa.select(sa.func.count()).where(DisputeEvidence.dispute_id == d.id)) or 0
     adding = max(1, len(checked))
     if count + adding > MAX_EVIDENCE:
@@ -594,7 +578,7 @@ def post_message(user: User, dispute_id: Any, body: Any, *, now: datetime | None
     if errors:
         raise DisputeError(errors)
     now = _now(now)
-    d, role = _lock_for_evidence(user, dispute_id)
+    d = _lock_for_evidence(user, dispute_id)
     _answered(d, user.id, now)
     _touch(d)
     return _record(d, "message", user.id, body=text, data={"role": _role_name(d, user)}, now=now)

@@ -56,7 +56,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import SellerProfile, User
-from app.accounts.services import require_verified
+from app.accounts.services import require_verified, users_by_id  # noqa: F401  (users_by_id re-exported)
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.text import strip_controls
@@ -895,13 +895,6 @@ def jobs_by_id(ids: Iterable[int]) -> dict[int, Job]:
     if not ids:
         return {}
     return {job.id: job for job in db.session.scalars(sa.select(Job).where(Job.id.in_(ids)))}
-
-
-def users_by_id(ids: Iterable[int]) -> dict[int, User]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
 
 
 # --------------------------------------------------------------------------- templates: the operator's

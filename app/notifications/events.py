@@ -93,6 +93,7 @@ from app.notifications.models import Notification
 from app.notifications.services import notify, path_for, register_seen_check
 from app.orders import services as orders
 from app.orders.announcements import order_step
+from app.orders.models import Order
 from app.payments.models import PayoutHold
 from app.payments.services import payout_account_of
 from app.reviews import services as reviews
@@ -613,7 +614,7 @@ def _dispute_of(event):
 
 
 def _dispute_data(d, actor_id: int | None, **extra) -> dict:
-    order = db.session.get(orders.Order, d.order_id)
+    order = db.session.get(Order, d.order_id)
     data = {"dispute_id": d.id, "title": order.title[:80] if order else None, **extra}
     if actor_id is not None:
         data["actor_name"] = _name(actor_id)

@@ -1012,14 +1012,6 @@ def restore_disputed(
     return m
 
 
-def disputed_held(order_id: Any, milestone_id: Any) -> int:
-    """What a milestone holds in escrow now (amount less refunds; 0 once settled)."""
-    m = db.session.get(Milestone, parse_id(milestone_id))
-    if m is None or m.order_id != parse_id(order_id):
-        return 0
-    return m.held_minor
-
-
 # --------------------------------------------------------------------------- reading
 
 

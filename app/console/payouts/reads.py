@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.models import SellerProfile, User
+from app.accounts.services import users_by_id
 from app.console.audit import search_audit
 from app.console.errors import ConsoleInputError
 from app.console.filters import ListFilters, blank, list_filters, short_text
@@ -57,11 +58,7 @@ def provider_name() -> str:
     return _settings().payment_provider
 
 
-def _people(ids) -> dict[int, User]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+_people = users_by_id  # {id: User} in one query (app.accounts.services)
 
 
 def _people_matching(q: str):
