@@ -281,12 +281,15 @@ def _register_cli(app: Flask) -> None:
 def _register_template_context(app: Flask) -> None:
     from app.accounts.models import SELLER_LEVELS
     from app.core import money
+    from app.orders.services import milestone_notes
     from app.settings.services import get_branding, money_defaults
 
     # The `money` filter; amounts default to the bound marketplace's currency and locale.
     money.init_app(app, money_defaults)
     # A global (imported macros such as _reputation.html's level_badge see no render context).
     app.jinja_env.globals["seller_level_labels"] = SELLER_LEVELS
+    # Notes higher domains add under a milestone (orders/_milestones.html).
+    app.jinja_env.globals["milestone_notes"] = milestone_notes
 
     @app.context_processor
     def _branding():

@@ -743,6 +743,24 @@ def contract_of_order(order_id: int) -> Contract | None:
     return db.session.scalar(sa.select(Contract).where(Contract.order_id == order_id))
 
 
+# Sections higher domains add to the contract page (hourly: time and timesheets; workroom: its
+# link and the week's tasks; code: the linked repository), in the order registered:
+# ``section(contract, viewer) -> Markup | None``. Wired in ``app._register_domain_hooks``.
+_contract_sections: list = []
+
+
+def register_contract_section(section) -> None:
+    if section not in _contract_sections:
+        _contract_sections.append(section)
+
+
+def contract_sections(contract: Contract, viewer: User) -> list:
+    """The rendered sections of ``contract``'s page as ``viewer`` (a party) sees it."""
+    if contract.party(viewer.id) is None:
+        return []
+    return [html for html in (section(contract, viewer) for section in _contract_sections) if html]
+
+
 def engagement(contract: Contract) -> Order | None:
     return db.session.get(Order, contract.order_id) if contract.order_id else None
 

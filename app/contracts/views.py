@@ -252,7 +252,8 @@ def _render(contract_id: int, *, errors: dict | None = None, status: int = 200):
         changes=services.changes_of(contract),
         pending_change=services.pending_change(contract),
         pending=orders.pending_cancellation(order) if order is not None else None,
-        sections=orders.order_sections(order, me) if order is not None and order.party(me.id) else [],
+        sections=services.contract_sections(contract, me)
+        + (orders.order_sections(order, me) if order is not None and order.party(me.id) else []),
         file_url=orders.delivery_file_url,
         milestone_actions=engine.actions,
         errors=errors or {},

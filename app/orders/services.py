@@ -400,6 +400,22 @@ def order_sections(order: Order, viewer: User) -> list:
     return [html for html in (section(order, viewer) for section in _order_sections) if html]
 
 
+# Notes higher domains show under a milestone (code: its pull requests and CI status), in the
+# order registered: ``note(order, milestone) -> Markup | None``. Rendered by orders/_milestones.html
+# through the ``milestone_notes`` template global (``app._register_template_context``).
+_milestone_notes: list[Callable[[Order, Any], Any]] = []
+
+
+def register_milestone_note(note: Callable[[Order, Any], Any]) -> None:
+    if note not in _milestone_notes:
+        _milestone_notes.append(note)
+
+
+def milestone_notes(order: Order, milestone) -> list:
+    """The rendered notes under ``milestone`` of ``order`` (shown to its parties)."""
+    return [html for html in (note(order, milestone) for note in _milestone_notes) if html]
+
+
 # Engagements another domain owns (a job contract) have their own page there; the order page
 # sends the browser to it (``register_engagement_page``, wired in ``app._register_domain_hooks``).
 _engagement_pages: dict[str, Callable[[Order], str | None]] = {}
