@@ -193,6 +193,7 @@ class Config:
     ORDER_TICK_SECONDS = _int("ORDER_TICK_SECONDS", 60)
     REVIEWS_SWEEP_SECONDS = _int("REVIEWS_SWEEP_SECONDS", 60)  # review windows: publish at close, remind
     DISPUTES_SWEEP_SECONDS = _int("DISPUTES_SWEEP_SECONDS", 60)  # dispute deadlines: the ladder moves on
+    HOURLY_SWEEP_SECONDS = _int("HOURLY_SWEEP_SECONDS", 300)  # hourly weeks closed, timesheets auto-approved
     ORDER_DELIVERY_FILE_MAX_BYTES = _int("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
     # Jobs (app/jobs): the per-file limit of job and proposal attachments (specs, mockups, datasets).
     JOB_ATTACHMENT_MAX_BYTES = _int("JOB_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)

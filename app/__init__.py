@@ -166,6 +166,9 @@ def _register_domain_hooks() -> None:
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
+    from app.hourly import events as _hourly_events  # noqa: F401  (a week funded later, a dispute settled)
+    from app.hourly import models as _hourly_models  # noqa: F401  (time entries, timesheets, rate changes)
+    from app.hourly.tasks import run_sweep_loop as run_hourly_sweep_loop
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
@@ -226,6 +229,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("reviews-sweep", run_reviews_sweep_loop)
     # Disputes: the ladder's deadlines (the silent side loses, mediation, the admin's decision).
     register_periodic_loop("disputes-sweep", run_disputes_sweep_loop)
+    # Hourly contracts: close finished weeks into timesheets, approve (and bill) unanswered ones.
+    register_periodic_loop("hourly-sweep", run_hourly_sweep_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
 
@@ -245,6 +250,11 @@ def _register_domain_hooks() -> None:
     from app.orders.services import register_engagement_page
 
     register_engagement_page("contract", contract_views.engagement_url)
+    # Ending an hourly contract closes its running week first (app.hourly sits above contracts).
+    from app.contracts.services import register_hourly_ender
+    from app.hourly.services import end_hourly
+
+    register_hourly_ender(end_hourly)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 
@@ -254,6 +264,7 @@ def _register_cli(app: Flask) -> None:
     from app.core.cli import embedded_cli
     from app.demo.cli import demo_cli
     from app.events.cli import events_cli, worker_command
+    from app.hourly.cli import hourly_cli
     from app.ledger.cli import ledger_cli
     from app.mail.cli import mail_cli
     from app.payments.cli import payments_cli
@@ -272,6 +283,7 @@ def _register_cli(app: Flask) -> None:
         payments_cli,
         platform_cli,
         reviews_cli,
+        hourly_cli,
     ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.

@@ -72,7 +72,7 @@ def propose_change(
     if errors:
         raise ContractError(errors)
     contract = _lock_for(user, contract_id)
-    if contract.status != "active":
+    if contract.status != "active" or contract.payment_model == "hourly":
         raise _state_error(contract, "change its milestones")
     if pending_change(contract) is not None:
         raise ContractStateError(

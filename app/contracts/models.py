@@ -38,7 +38,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 class Contract(TenantModel):
     """``terms``: ``{"scope", "milestones": [{"title", "description", "amount_minor",
     "due_date" (ISO date), "dod": [str]}], "nda", "ip_assignment", "commission_bps",
-    "commission_min_fee_minor"}``."""
+    "commission_min_fee_minor"}``; an hourly contract's: ``{"scope", "rate_minor",
+    "weekly_cap_hours", "timezone", "nda", "ip_assignment", "rate_history": [{"week",
+    "rate_minor", "weekly_cap_hours"}]}`` (``total_minor``: the most one week can cost)."""
 
     __tablename__ = "contracts"
     __table_args__ = tenant_table_args(
@@ -88,6 +90,10 @@ class Contract(TenantModel):
     decline_reason: Mapped[str | None] = mapped_column(sa.String(1000))
     responded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # An hourly contract on hold (``app.hourly``): no time is logged while paused. ``pause_reason``:
+    # ``client`` / ``freelancer`` (paused by that party) or ``payment_failed`` (a weekly charge failed).
+    paused_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    pause_reason: Mapped[str | None] = mapped_column(sa.String(16))
     ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     ended_by: Mapped[int | None] = mapped_column(
         sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL")

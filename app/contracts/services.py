@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -37,6 +38,7 @@ from app.accounts.services import require_verified
 from app.contracts import sow
 from app.contracts.models import (
     LIVE_STATUSES,
+    PAYMENT_MODELS,
     Contract,
     ContractChange,
     SowSignature,
@@ -219,6 +221,72 @@ def clean_terms(data: Any, *, now: datetime) -> tuple[dict, int]:
     return {"scope": scope, "milestones": clean, "nda": nda, "ip_assignment": ip}, total
 
 
+MAX_RATE_MINOR = 100_000_000  # 1,000,000.00 an hour in a two-decimal currency
+MAX_CAP_HOURS = 80
+
+
+def clean_timezone(value: Any, field: str, errors: dict, default: str = "UTC") -> str:
+    """An IANA time zone name (``Europe/Berlin``), or ``default`` when none is given."""
+    if value in (None, ""):
+        return default
+    if not isinstance(value, str) or len(value) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", value):
+        errors[field] = "Give a time zone such as Europe/Berlin or America/New_York."
+        return default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors[field] = f"{value} is not a known time zone."
+        return default
+    return value
+
+
+def clean_rate(value: Any, field: str, errors: dict) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[field] = "The hourly rate must be a whole number of minor units."
+        return 0
+    if value <= 0:
+        errors[field] = "The hourly rate must be above zero."
+    elif value > MAX_RATE_MINOR:
+        errors[field] = "The hourly rate is too large."
+    return value
+
+
+def clean_cap(value: Any, field: str, errors: dict) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[field] = "The weekly limit is a whole number of hours."
+        return 0
+    if not 1 <= value <= MAX_CAP_HOURS:
+        errors[field] = f"The weekly limit is 1 to {MAX_CAP_HOURS} hours."
+    return value
+
+
+def clean_hourly_terms(data: Any) -> tuple[dict, int]:
+    """Check an hourly offer's terms: scope, ``rate_minor`` (an hour, minor units),
+    ``weekly_cap_hours`` (1-80), ``timezone`` (the weeks run Monday to Sunday there), NDA and
+    IP. The clean terms and the most one week can cost, or ContractError with field errors."""
+    if not isinstance(data, dict):
+        raise ContractError({"terms": "Give the terms as an object."})
+    errors: dict[str, str] = {}
+    scope = _text(data.get("scope"), "scope", errors, label="The scope", max_len=SCOPE_MAX, required=True)
+    rate = clean_rate(data.get("rate_minor"), "rate_minor", errors)
+    cap = clean_cap(data.get("weekly_cap_hours"), "weekly_cap_hours", errors)
+    zone = clean_timezone(data.get("timezone"), "timezone", errors)
+    nda = _bool(data.get("nda"), "nda", errors, False)
+    ip = _bool(data.get("ip_assignment"), "ip_assignment", errors, True)
+    if errors:
+        raise ContractError(errors)
+    terms = {
+        "scope": scope,
+        "rate_minor": rate,
+        "weekly_cap_hours": cap,
+        "timezone": zone,
+        "nda": nda,
+        "ip_assignment": ip,
+        "rate_history": [],
+    }
+    return terms, rate * cap
+
+
 def prefill_from_proposal(proposal: Proposal, job: Job) -> dict:
     """Terms for the hire form: the proposal's milestones, with the deliverables and DoD of
     the job's template when it has as many milestones."""
@@ -263,7 +331,10 @@ def _new_contract(
         raise ContractForbidden("Your account cannot hire.")
     if freelancer.id == client.id:
         raise ContractError({"freelancer_id": "You cannot hire yourself."})
-    terms, total = clean_terms(data, now=now)
+    model = data.get("payment_model") or "fixed"
+    if model not in PAYMENT_MODELS:
+        raise ContractError({"payment_model": "Choose fixed (milestones) or hourly."})
+    terms, total = clean_hourly_terms(data) if model == "hourly" else clean_terms(data, now=now)
     errors: dict[str, str] = {}
     message = _text(data.get("message"), "message", errors, label="The message", max_len=MESSAGE_MAX)
     if errors:
@@ -274,7 +345,7 @@ def _new_contract(
         client_id=client.id,
         freelancer_id=freelancer.id,
         title=title[:TITLE_MAX],
-        payment_model="fixed",
+        payment_model=model,
         currency=orders.marketplace_currency(),
         total_minor=total,
         terms=terms,
@@ -373,6 +444,17 @@ def _lock_for(user: User, contract_id: Any, role: str | None = None) -> Contract
     if role is not None and party != role:
         raise ContractForbidden(f"Only the {role} can do this.")
     return contract
+
+
+def lock_for(user: User, contract_id: Any, role: str | None = None) -> Contract:
+    """The contract, row-locked, if ``user`` is a party (``role``: that party only); raises
+    ContractNotFound (unknown, or not theirs) or ContractForbidden (the other party)."""
+    return _lock_for(user, contract_id, role)
+
+
+def lock(contract_id: Any) -> Contract:
+    """The contract, row-locked (for jobs acting on no one's behalf); raises ContractNotFound."""
+    return _lock(contract_id)
 
 
 def _expired(contract: Contract, now: datetime) -> bool:
@@ -530,6 +612,17 @@ def _due_at(day: str | None) -> datetime | None:
 
 
 def _activate(contract: Contract, now: datetime) -> None:
+    if contract.payment_model == "hourly":
+        # Nothing to fund up front: each approved week is billed (``app.hourly``).
+        order = engine.open_ended_engagement(
+            contract.client_id, contract.freelancer_id, contract.title, contract.currency, now=now
+        )
+        _move(contract, "active", "signatures", "activate it")
+        contract.order_id = order.id
+        contract.activated_at = now
+        db.session.flush()
+        publish("contract.activated", {"contract_id": contract.id, "order_id": order.id})
+        return
     planned = [
         engine.PlannedMilestone(
             title=m["title"],
@@ -618,9 +711,32 @@ def end_contract(user: User, contract_id: Any, reason: Any, *, now: datetime | N
         return contract
     if contract.status != "active":
         raise _state_error(contract, "end it")
+    if contract.payment_model == "hourly":
+        _end_hourly(contract, user.id, text, now, by_operator=False)
+        return contract
     order = engine.end_engagement(user, contract.order_id, text, now=now)
     _finish(contract, "completed" if order.status == "completed" else "cancelled", user.id, text, now)
     return contract
+
+
+# Ending an hourly contract is the hourly domain's (it closes the open week into a last
+# timesheet; the engagement closes once every week is settled). It sits above contracts, so it
+# registers ``end(contract, actor_id, now, by_operator) -> status`` here at app setup.
+_hourly_ender = None
+
+
+def register_hourly_ender(end) -> None:
+    global _hourly_ender
+    _hourly_ender = end
+
+
+def _end_hourly(contract: Contract, actor_id: int, reason: str, now: datetime, *, by_operator: bool) -> None:
+    if _hourly_ender is None:
+        raise ContractStateError(
+            "Hourly contracts cannot be ended here.", extra={"current_status": contract.status}
+        )
+    status = _hourly_ender(contract, actor_id, now, by_operator)
+    _finish(contract, status, actor_id, reason, now, by_operator=by_operator)
 
 
 OPERATOR_REASON_MIN = 5
@@ -656,6 +772,9 @@ def operator_end_contract(
     contract = _lock(contract_id)
     if contract.status != "active":
         raise _state_error(contract, "end it")
+    if contract.payment_model == "hourly":
+        _end_hourly(contract, operator.id, text, now, by_operator=True)
+        return contract
     order = engine.end_engagement(operator, contract.order_id, text, operator=True, now=now)
     status = "completed" if order.status == "completed" else "cancelled"
     _finish(contract, status, operator.id, text, now, by_operator=True)
@@ -670,7 +789,7 @@ def propose_split(
     the other side accepts or declines; unanswered, it is accepted after the marketplace's
     ``cancellation_auto_resolve_days``). Raises as ``orders.request_cancellation``."""
     contract = _lock_for(user, contract_id)
-    if contract.status != "active":
+    if contract.status != "active" or contract.payment_model == "hourly":
         raise _state_error(contract, "propose a split")
     return orders.request_cancellation(user, contract.order_id, reason, refund_minor, now=now)
 
@@ -828,6 +947,8 @@ def actions(contract: Contract, user: User, *, now: datetime | None = None) -> l
     if status == "awaiting_signatures":
         signed = {s.user_id for s in sow.signatures(sow.statement_of(contract))}
         return (["sign"] if user.id not in signed else []) + ["end"]
+    if status == "active" and contract.payment_model == "hourly":
+        return ["end"]  # the hourly steps (time, timesheets, pause, rate) are app.hourly's
     if status == "active":
         change = pending_change(contract)
         if change is None:

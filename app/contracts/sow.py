@@ -60,6 +60,9 @@ def render_sow(contract: Contract, now: datetime) -> str:
         "2. DELIVERABLES AND SCHEDULE",
         "",
     ]
+    if contract.payment_model == "hourly":
+        _hourly_schedule(lines, contract, settings, fmt)
+        return "\n".join(lines) + "\n"
     for i, m in enumerate(terms["milestones"], start=1):
         due = f", due {m['due_date']}" if m.get("due_date") else ""
         lines.append(f"Milestone {i}: {m['title']} — {fmt(m['amount_minor'])}{due}")
@@ -99,6 +102,46 @@ def render_sow(contract: Contract, now: datetime) -> str:
         "Signed electronically by typing their names:",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _hourly_schedule(lines: list[str], contract: Contract, settings, fmt) -> None:
+    """Sections 2 to 6 of an hourly contract's SoW: the rate and the week instead of milestones."""
+    terms = contract.terms
+    fee = f"{settings.commission_bps / 100:g}% of each weekly payment, at least " + fmt(
+        settings.commission_min_fee_minor
+    )
+    lines += [
+        f"Hourly rate: {fmt(terms['rate_minor'])} an hour",
+        f"Weekly limit: {terms['weekly_cap_hours']} hours (at most {fmt(contract.total_minor)} a week)",
+        f"Weeks run Monday to Sunday in {terms['timezone']}.",
+        "",
+        "3. PAYMENT",
+        "",
+        "The freelancer logs time against the contract. Each Monday the past week's time is closed into a "
+        "timesheet, capped at the weekly limit; its amount is the billable minutes times the hourly rate "
+        "divided by 60, rounded half to even to the currency's minor unit. The client approves or disputes "
+        f"it within {settings.timesheet_review_days} days; a timesheet not answered by then is approved. "
+        "An approved timesheet is charged to the client's saved card, held in escrow and released to "
+        "the freelancer. A failed charge pauses the contract until it is paid. A disputed timesheet "
+        "goes to the marketplace's resolution centre.",
+        f"Marketplace fee, deducted from the freelancer's payment: {fee} (the rate in force at release).",
+        "Changes to the rate or the weekly limit are agreed by both parties and apply from the next week.",
+        "",
+        "4. CONFIDENTIALITY",
+        "",
+        NDA_TEXT if terms.get("nda") else "No confidentiality agreement beyond the marketplace's terms.",
+        "",
+        "5. INTELLECTUAL PROPERTY",
+        "",
+        IP_TEXT if terms.get("ip_assignment") else NO_IP_TEXT,
+        "",
+        "6. ENDING THE CONTRACT",
+        "",
+        "Either party may end the contract. The time logged in the current week is closed into a last "
+        "timesheet, reviewed and paid like the others.",
+        "",
+        "Signed electronically by typing their names:",
+    ]
 
 
 def content_hash(text: str) -> str:

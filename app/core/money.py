@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from copy import copy
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -89,6 +89,15 @@ class MoneyError(ValueError):
 
 
 # --------------------------------------------------------------------------- currencies
+
+
+def time_amount(minutes: int, rate_minor: int) -> int:
+    """What ``minutes`` of work cost at ``rate_minor`` an hour, in minor units: the exact product
+    ``minutes × rate / 60`` rounded once, half to even (banker's rounding), never summed from
+    rounded parts (an hourly timesheet's amount)."""
+    if minutes < 0 or rate_minor < 0:
+        raise ValueError("minutes and rate must not be negative")
+    return int((Decimal(minutes) * Decimal(rate_minor) / 60).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def _code(currency: str) -> str:

@@ -122,6 +122,7 @@ def _text(order: Order, row: OrderEvent) -> str:
         "milestone_accepted": f"{who} accepted milestone {ms}; its payment is released to the seller.",
         "milestone_auto_accepted": f"Milestone {ms} was accepted automatically after the review period; "
         "its payment is released to the seller.",
+        "milestone_billed": f"Milestone {ms} was charged to the client and paid to the freelancer.",
         "milestone_changed": {
             "add": f"Milestone {ms} ({amount('amount_minor')}) was added by agreement.",
             "edit": f"Milestone {ms} was changed by agreement: it is now {amount('amount_minor')}.",

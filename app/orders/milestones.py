@@ -77,6 +77,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         "submitted", "accepted", ("buyer", "job"), "job: auto_release_at passed", "milestone.accepted"
     ),
+    Transition(
+        "funded",
+        "accepted",
+        ("billing",),
+        "an hourly week the client approved: released once its charge is confirmed",
+        "milestone.accepted",
+    ),
     Transition("accepted", "paid", ("engine",), "same transaction: ledger release", "escrow.released"),
     # Refunds come from the order-level cancellation (mutual, auto-resolved, or operator):
     # ``services._cancel`` refunds the held milestones latest first and releases the rest.
@@ -412,7 +419,7 @@ def _accept(order: Order, m: Milestone, actor_id: int | None, who: str, now: dat
     _move(m, "accepted", who, "accept it")
     m.accepted_at = now
     m.auto_release_at = None
-    kind = "accepted" if actor_id is not None else "auto_accepted"
+    kind = "billed" if who == "billing" else "accepted" if actor_id is not None else "auto_accepted"
     _step(order, m, kind, actor_id, "milestone.accepted")
     amount = m.amount_minor - m.refunded_minor
     release = ledger.release_escrow(order.id, m.id, order.seller_id, amount, order.currency)
@@ -438,7 +445,10 @@ def _accept(order: Order, m: Milestone, actor_id: int | None, who: str, now: dat
 
 
 def _complete_when_done(order: Order, actor_id: int | None, now: datetime) -> None:
-    """The last milestone settled (paid, or dropped by agreement) completes the order."""
+    """The last milestone settled (paid, or dropped by agreement) completes the order; an
+    open-ended engagement waits for ``close_open_ended``."""
+    if order.open_ended:
+        return
     if not all(x.status in DONE for x in order.milestones):
         return
     if not any(x.status in ("paid", "partially_refunded") for x in order.milestones):
@@ -631,6 +641,124 @@ def open_engagement(
     services._record(order, "placed", buyer_id, {"kind": kind, "total_minor": total, "currency": currency})
     first = order.milestones[0]
     _step(order, first, "funding_requested", buyer_id, "milestone.funding_requested")
+    return order
+
+
+def open_ended_engagement(
+    buyer_id: int, seller_id: int, title: str, currency: str, *, now: datetime | None = None
+) -> Order:
+    """An hourly contract's engagement (kind ``contract``, ``open_ended``); flushes.
+
+    No milestone and nothing to pay up front: the order is ``in_progress`` at once, and each
+    week the client approves becomes a milestone (``add_billed_milestone``). Publishes
+    ``order.placed`` (the contract's conversation opens)."""
+    now = services._now(now)
+    order = Order(
+        kind="contract",
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        title=title[: services.MAX_TITLE],
+        quantity=1,
+        extras=[],
+        currency=currency,
+        subtotal_minor=0,
+        total_minor=0,
+        status="in_progress",
+        delivery_days=7,
+        revisions_allowed=-1,
+        revisions_used=0,
+        open_ended=True,
+        paid_at=now,
+    )
+    order.milestones = []
+    db.session.add(order)
+    db.session.flush()
+    services._record(
+        order,
+        "placed",
+        buyer_id,
+        {"kind": "contract", "total_minor": 0, "currency": currency, "hourly": True},
+    )
+    return order
+
+
+def add_billed_milestone(
+    order_id: Any, title: str, amount_minor: int, *, description: str = "", now: datetime | None = None
+) -> Milestone:
+    """Append a milestone for money the buyer owes now (an approved hourly week) to an
+    open-ended engagement; flushes. It is ``funding_required``: payments charges the buyer's
+    saved billing method for it, and ``release_billed`` pays the seller once it is funded.
+    Raises OrderError (amount not positive), OrderStateError (not open-ended, or finished)."""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise OrderError({"amount_minor": "The amount must be a whole number of minor units above zero."})
+    order = services.lock_order(order_id)
+    if not order.open_ended:
+        raise OrderStateError(
+            f"Order {order.number} has its milestones agreed up front.", order.status, code="not_open_ended"
+        )
+    _ensure_live(order, "bill it")
+    now = services._now(now)
+    m = Milestone(
+        seq=max((x.seq for x in order.milestones), default=0) + 1,
+        title=title[:200],
+        amount_minor=amount_minor,
+        description=description,
+        dod=[],
+        status="funding_required",
+        funding_requested_at=now,
+    )
+    order.milestones.append(m)
+    order.total_minor += amount_minor
+    order.subtotal_minor += amount_minor
+    order.version += 1
+    db.session.flush()
+    return m
+
+
+def release_billed(order_id: Any, milestone_id: Any, *, now: datetime | None = None) -> Milestone:
+    """Pay the seller a billed milestone of an open-ended engagement once its charge is
+    confirmed (``funded -> accepted -> paid``: escrow released minus commission in this
+    transaction); flushes. Idempotent: a milestone already paid is returned unchanged.
+    Raises OrderStateError when it is not funded (disputed, refunded...)."""
+    order = services.lock_order(order_id)
+    m = _milestone_of(order, milestone_id)
+    if m.status == "paid":
+        return m
+    if not order.open_ended:
+        raise OrderStateError(
+            f"Order {order.number} has its milestones agreed up front.", order.status, code="not_open_ended"
+        )
+    return _accept(order, m, None, "billing", services._now(now))
+
+
+def close_open_ended(order_id: Any, actor_id: int | None, *, now: datetime | None = None) -> Order:
+    """Finish an open-ended engagement whose contract ended and whose weeks are settled;
+    flushes. Completed when something was paid (``order.completed``: the review window opens),
+    else cancelled (``order.cancelled``). Idempotent. Raises OrderStateError ``unsettled``
+    while a milestone still waits for money or a decision."""
+    order = services.lock_order(order_id)
+    if order.status in ("completed", "cancelled"):
+        return order
+    open_ms = [m for m in order.milestones if m.status not in DONE]
+    if open_ms:
+        m = open_ms[0]
+        raise OrderStateError(
+            f"Milestone {m.seq} ({m.title}) is {state_label(m.status).lower()}: it settles first.",
+            m.status,
+            code="unsettled",
+        )
+    now = services._now(now)
+    order.version += 1
+    if any(m.status in ("paid", "partially_refunded") for m in order.milestones):
+        order.status = "completed"
+        order.completed_at = now
+        released = sum(m.amount_minor - m.refunded_minor for m in order.milestones)
+        services._record(order, "completed", actor_id, {"released_minor": released}, event="order.completed")
+    else:
+        order.status = "cancelled"
+        order.cancelled_at = now
+        services._record(order, "cancelled", actor_id, {"ended": True}, event="order.cancelled")
+    db.session.flush()
     return order
 
 

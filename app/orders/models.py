@@ -71,7 +71,8 @@ class Order(TenantModel):
         sa.CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
         sa.CheckConstraint("buyer_id <> seller_id", name="distinct_parties"),
         sa.CheckConstraint("quantity between 1 and 100", name="quantity"),
-        sa.CheckConstraint("subtotal_minor >= 0 and total_minor > 0", name="amounts"),
+        # An open-ended engagement (an hourly contract) starts at zero: each billed week adds to it.
+        sa.CheckConstraint("subtotal_minor >= 0 and (total_minor > 0 or open_ended)", name="amounts"),
         sa.CheckConstraint("revisions_allowed >= -1 and revisions_used >= 0", name="revisions"),
         sa.Index("ix_orders_buyer_status", "buyer_id", "status", "id"),
         sa.Index("ix_orders_seller_status", "seller_id", "status", "id"),
@@ -121,6 +122,9 @@ class Order(TenantModel):
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # An hourly contract's engagement: no milestones up front, one appended per billed week
+    # (``milestones.add_billed_milestone``); it never completes by itself (``close_open_ended``).
+    open_ended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="order", order_by="Milestone.seq", lazy="selectin", cascade="all, delete-orphan"

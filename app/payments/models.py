@@ -6,7 +6,8 @@ at the provider (the ledger refund is the orders domain's). ``Payout``: money
 from a seller's available balance to the seller. ``SellerPaymentAccount``: a
 seller's account at the provider (Stripe: the connected account; the sandbox: a
 simulated one) with its KYC status. ``PayoutHold``: an operator's hold on a
-seller's payouts (at most one active per seller). ``ProcessedWebhook``: provider
+seller's payouts (at most one active per seller). ``BillingMethod``: a client's saved card for
+charges made without them (an hourly contract's weekly bill). ``ProcessedWebhook``: provider
 event IDs already handled (de-duplication).
 """
 
@@ -215,3 +216,37 @@ class ProcessedWebhook(TenantModel):
     event_id: Mapped[str] = mapped_column(sa.String(255))
     event_type: Mapped[str] = mapped_column(sa.String(64))
     processed_at: Mapped[datetime] = _now_column()
+
+
+class BillingMethod(TenantModel):
+    """A client's saved way to pay, charged without them (off-session): an hourly contract's
+    approved weeks. One per user and provider. The sandbox keeps the test card's behaviour
+    (``sandbox_behaviour``: succeeds / declined / authenticate, like Stripe's test cards; never
+    the number); Stripe keeps the Customer and its PaymentMethod (saved with a SetupIntent)."""
+
+    __tablename__ = "billing_methods"
+    __table_args__ = tenant_table_args(
+        sa.UniqueConstraint("user_id", "provider"),
+        sa.CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    brand: Mapped[str] = mapped_column(sa.String(20), default="card", server_default="card")
+    last4: Mapped[str] = mapped_column(sa.String(4))
+    exp_month: Mapped[int] = mapped_column(sa.SmallInteger)
+    exp_year: Mapped[int] = mapped_column(sa.SmallInteger)
+    sandbox_behaviour: Mapped[str | None] = mapped_column(sa.String(16))
+    customer_ref: Mapped[str | None] = mapped_column(sa.String(255))
+    payment_method_ref: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.brand.title()} •••• {self.last4} (expires {self.exp_month:02d}/{self.exp_year % 100:02d})"
+        )

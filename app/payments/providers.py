@@ -280,6 +280,73 @@ class StripeProvider(PaymentProvider):
         )
         return transfer.id
 
+    # --- saved cards and off-session charges (hourly contracts' weekly bills)
+
+    def create_customer(self, user, *, idempotency_key):
+        customer = _stripe_call(
+            self.client.v1.customers.create,
+            params={
+                "email": user.email,
+                "metadata": {"tenant_id": str(current_tenant().id), "user_id": str(user.id)},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        return customer.id
+
+    def create_setup_intent(self, customer_ref):
+        intent = _stripe_call(
+            self.client.v1.setup_intents.create,
+            params={
+                "customer": customer_ref,
+                "usage": "off_session",
+                "automatic_payment_methods": {"enabled": True},
+                "metadata": {"tenant_id": str(current_tenant().id)},
+            },
+        )
+        return intent.client_secret
+
+    def retrieve_setup_intent(self, setup_intent_ref):
+        return _stripe_call(self.client.v1.setup_intents.retrieve, setup_intent_ref).to_dict()
+
+    def retrieve_card(self, payment_method_ref):
+        method = _stripe_call(self.client.v1.payment_methods.retrieve, payment_method_ref).to_dict()
+        return method.get("card") or {}
+
+    def charge_saved(self, payment, customer_ref, payment_method_ref, *, transfer_group, idempotency_key):
+        """An off-session PaymentIntent confirmed at once: (status, provider ref, reason) with
+        status succeeded / pending / failed. A decline is a failure, not an error."""
+        params = {
+            "amount": _stripe_amount(payment.amount_minor, payment.currency, charge=True),
+            "currency": payment.currency.lower(),
+            "customer": customer_ref,
+            "payment_method": payment_method_ref,
+            "off_session": True,
+            "confirm": True,
+            "transfer_group": transfer_group,
+            "metadata": {
+                "tenant_id": str(current_tenant().id),
+                "payment_id": str(payment.id),
+                "order_id": str(payment.order_id),
+            },
+        }
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.CardError as exc:
+            pi = (exc.error.payment_intent or {}) if exc.error else {}
+            ref = pi.get("id") if isinstance(pi, dict) else getattr(pi, "id", None)
+            return "failed", ref, exc.user_message or "The card was declined."
+        except _TRANSIENT as exc:
+            raise ProviderError(
+                f"Stripe is unreachable or failed: {exc.user_message or exc}", transient=True
+            ) from exc
+        except stripe.StripeError as exc:
+            raise ProviderError(exc.user_message or str(exc)) from exc
+        status = {"succeeded": "succeeded", "processing": "pending"}.get(intent.status, "failed")
+        reason = None if status != "failed" else "The bank asked the cardholder to confirm this charge."
+        return status, intent.id, reason
+
     def parse_webhook(self, payload, signature_header):
         if not self.webhook_secret:
             raise WebhookRejected("this marketplace has no Stripe webhook secret")

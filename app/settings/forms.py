@@ -97,6 +97,7 @@ class SettingsForm(Form):
     cancellation_auto_resolve_days = _day_field(
         "cancellation_auto_resolve_days", "Cancellation auto-resolve (days)"
     )
+    timesheet_review_days = _day_field("timesheet_review_days", "Timesheet review period (days)")
     payout_schedule = SelectField(
         "Payouts",
         choices=[SelectChoice(value, value.capitalize()) for value in PAYOUT_SCHEDULES],

@@ -23,6 +23,7 @@ class MarketplaceSettings(TenantModel):
         sa.CheckConstraint(
             "milestone_auto_release_days BETWEEN 1 AND 90", name="milestone_auto_release_days"
         ),
+        sa.CheckConstraint("timesheet_review_days BETWEEN 1 AND 30", name="timesheet_review_days"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -49,6 +50,8 @@ class MarketplaceSettings(TenantModel):
     cancellation_auto_resolve_days: Mapped[int] = mapped_column(default=2, server_default="2")
     # A submitted milestone the buyer leaves untouched this long is accepted and released (#15).
     milestone_auto_release_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    # A submitted hourly timesheet the client leaves unanswered this long is approved (#17).
+    timesheet_review_days: Mapped[int] = mapped_column(default=5, server_default="5")
     payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
     # When on, a seller's "publish" sends the gig to the console's moderation queue.
     gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

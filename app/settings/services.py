@@ -368,6 +368,7 @@ SETTINGS_FIELDS = (
     "auto_complete_days",
     "clearance_days",
     "cancellation_auto_resolve_days",
+    "timesheet_review_days",
     "payout_schedule",
     "gigs_require_approval",
     "require_verified_email",
@@ -409,6 +410,7 @@ DAY_RANGES = {
     "auto_complete_days": (1, 60, "Days after delivery until an order completes by itself"),
     "clearance_days": (0, 90, "Days after completion until the seller's earnings can be paid out"),
     "cancellation_auto_resolve_days": (1, 30, "Days until an unanswered cancellation request is accepted"),
+    "timesheet_review_days": (1, 30, "Days until an unanswered hourly timesheet is approved"),
 }
 
 
@@ -552,6 +554,7 @@ def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
         "auto_complete_days": row.auto_complete_days,
         "clearance_days": row.clearance_days,
         "cancellation_auto_resolve_days": row.cancellation_auto_resolve_days,
+        "timesheet_review_days": row.timesheet_review_days,
         "payout_schedule": row.payout_schedule,
         "gigs_require_approval": row.gigs_require_approval,
         "require_verified_email": row.require_verified_email,

@@ -141,6 +141,9 @@ class SettingsSchema(Schema):
     auto_complete_days = fields.Int(metadata={"description": "1-60", "example": 3})
     clearance_days = fields.Int(metadata={"description": "0-90", "example": 7})
     cancellation_auto_resolve_days = fields.Int(metadata={"description": "1-30", "example": 2})
+    timesheet_review_days = fields.Int(
+        metadata={"description": "1-30: an hourly timesheet unanswered this long is approved", "example": 5}
+    )
     payout_schedule = fields.Str(metadata={"description": "manual, daily or weekly", "example": "manual"})
     gigs_require_approval = fields.Bool(
         metadata={"description": "New gigs wait in the moderation queue", "example": False}
@@ -173,6 +176,7 @@ class SettingsPatchSchema(Schema):
     auto_complete_days = fields.Int(strict=True, metadata={"example": 5})
     clearance_days = fields.Int(strict=True, metadata={"example": 14})
     cancellation_auto_resolve_days = fields.Int(strict=True, metadata={"example": 3})
+    timesheet_review_days = fields.Int(strict=True, metadata={"example": 5})
     payout_schedule = fields.Str(validate=validate.Length(max=20), metadata={"example": "weekly"})
     gigs_require_approval = fields.Bool(metadata={"example": True})
     require_verified_email = fields.Bool(metadata={"example": False})

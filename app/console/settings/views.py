@@ -247,6 +247,7 @@ def update_settings():
             auto_complete_days=form.auto_complete_days.data,
             clearance_days=form.clearance_days.data,
             cancellation_auto_resolve_days=form.cancellation_auto_resolve_days.data,
+            timesheet_review_days=form.timesheet_review_days.data,
             payout_schedule=form.payout_schedule.data,
             gigs_require_approval=bool(form.gigs_require_approval.data),
             require_verified_email=bool(form.require_verified_email.data),
