@@ -166,12 +166,12 @@ def _register_domain_hooks() -> None:
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
-    from app.hourly import events as _hourly_events  # noqa: F401  (a week funded later, a dispute settled)
-    from app.hourly import models as _hourly_models  # noqa: F401  (time entries, timesheets, rate changes)
-    from app.hourly.tasks import run_sweep_loop as run_hourly_sweep_loop
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
+    from app.hourly import events as _hourly_events  # noqa: F401  (a week funded later, a dispute settled)
+    from app.hourly import models as _hourly_models  # noqa: F401  (time entries, timesheets, rate changes)
+    from app.hourly.tasks import run_sweep_loop as run_hourly_sweep_loop
     from app.jobs.matching import register_delivery_source
     from app.jobs.services import seed_job_templates
     from app.ledger.services import currency_lock as ledger_currency_lock
