@@ -111,11 +111,11 @@ def current_week(contract: Contract, now: datetime) -> date:
 
 
 def week_bounds(contract: Contract, week_start: date) -> tuple[datetime, datetime]:
-    """The week's start and end as aware datetimes (Monday 00:00 to the next Monday 00:00 local)."""
+    """The week's start and end in UTC (Monday 00:00 to the next Monday 00:00, local time)."""
     tz = zone(contract)
     return (
-        datetime.combine(week_start, time(0), tzinfo=tz),
-        datetime.combine(week_start + timedelta(days=7), time(0), tzinfo=tz),
+        datetime.combine(week_start, time(0), tzinfo=tz).astimezone(UTC),
+        datetime.combine(week_start + timedelta(days=7), time(0), tzinfo=tz).astimezone(UTC),
     )
 
 

@@ -251,6 +251,7 @@ def form_data(client, **overrides) -> dict:
         "auto_complete_days": "3",
         "clearance_days": "7",
         "cancellation_auto_resolve_days": "2",
+        "timesheet_review_days": "5",
         "payout_schedule": "manual",
         "support_email": "admin@acme.test",
     }
