@@ -140,6 +140,26 @@ class Disputes(MethodView):
         return detail(d)
 
 
+@blp.route("/timesheets/<int(max=2147483647):timesheet_id>/dispute")
+class TimesheetDispute(MethodView):
+    @auth_required(404, 409, 422, mutating=True)
+    @blp.arguments(
+        schemas.OpenTimesheetDisputeSchema,
+        example={
+            "reason": EXAMPLE_OPEN["reason"],
+            "statement": "I was billed for hours nobody worked: no commits on Thursday or Friday.",
+        },
+    )
+    @blp.response(201, schemas.DisputeDetailSchema)
+    def post(self, body, timesheet_id):
+        """Dispute an hourly week you have not approved yet (the client): the week is charged to
+        your saved card into escrow and held, and a dispute opens on that money. 404 not your
+        timesheet; 409 not waiting for your review, or `payment_failed` (the card was declined:
+        nothing is recorded; update the card and try again)."""
+        d = services.open_timesheet_dispute(g.api_user, timesheet_id, body["reason"], body["statement"])
+        return detail(d)
+
+
 @blp.route(DISPUTE_ID)
 class DisputeResource(MethodView):
     @auth_required(404)

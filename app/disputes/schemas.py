@@ -64,6 +64,11 @@ class OpenDisputeSchema(Schema):
     statement = fields.Str(required=True, validate=validate.Length(min=1, max=STATEMENT_MAX))
 
 
+class OpenTimesheetDisputeSchema(Schema):
+    reason = fields.Str(required=True, validate=validate.OneOf(REASONS))
+    statement = fields.Str(required=True, validate=validate.Length(min=1, max=STATEMENT_MAX))
+
+
 class DisputeEvidenceInputSchema(Schema):
     """JSON evidence (files are sent as multipart ``files`` to the same path)."""
 

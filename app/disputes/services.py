@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.contracts.services import ContractForbidden, ContractNotFound
 from app.core.domain_errors import CodedError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
 from app.core.text import text_field
@@ -65,6 +66,7 @@ from app.disputes.models import (
     DisputeSettings,
 )
 from app.events import publish
+from app.hourly import services as hourly
 from app.messaging import services as messaging
 from app.orders import milestones as engine
 from app.orders.models import Milestone, Order
@@ -392,6 +394,33 @@ def open_dispute(
         extra={"order_id": order.id, "milestone_id": m.id},
     )
     return d
+
+
+def open_timesheet_dispute(
+    client: User, timesheet_id: Any, reason: Any, statement: Any, *, now: datetime | None = None
+) -> Dispute:
+    """The client disputes an hourly week they have not approved yet; flushes. The week is
+    charged to their saved card into escrow first (``hourly.charge_for_dispute``: held, not
+    released), then the dispute opens on that money like any milestone's. Raises DisputeError
+    (reason, statement), DisputeNotFound (not the client's), DisputeStateError (the timesheet
+    is not waiting for the client, or ``payment_failed``: the card was declined, nothing
+    recorded)."""
+    errors: dict[str, str] = {}
+    if reason not in REASONS:
+        errors["reason"] = "Choose a reason: " + ", ".join(REASON_LABELS[r].lower() for r in REASONS) + "."
+    text = _text(statement, "statement", errors, label="The statement", max_len=STATEMENT_MAX, required=True)
+    if errors:
+        raise DisputeError(errors)
+    now = _now(now)
+    try:
+        _contract, _sheet, order, m = hourly.charge_for_dispute(client, timesheet_id, text, now=now)
+    except (hourly.HourlyNotFound, ContractNotFound, ContractForbidden) as exc:
+        raise DisputeNotFound("No timesheet of yours to dispute.") from exc
+    except hourly.HourlyStateError as exc:
+        raise DisputeStateError(
+            exc.message, str(exc.extra.get("current_status") or ""), code=exc.code
+        ) from None
+    return open_dispute(client, order.id, reason, text, milestone_id=m.id, now=now)
 
 
 def _answered(d: Dispute, actor_id: int, now: datetime) -> None:

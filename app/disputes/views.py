@@ -28,6 +28,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from wtforms import SelectChoice
 
+from app.contracts.services import ContractNotFound
 from app.core import money, unit_of_work
 from app.core.confirm import Confirmation, confirmation_required
 from app.core.domain_errors import refuse_form
@@ -46,6 +47,7 @@ from app.disputes.forms import (
 )
 from app.disputes.models import NOTE_MAX, REASON_LABELS, STATEMENT_MAX
 from app.disputes.services import DisputeError
+from app.hourly import services as hourly
 from app.orders import services as orders
 
 bp = Blueprint("disputes", __name__, template_folder="templates")
@@ -210,6 +212,71 @@ def create_dispute():
     flash(
         f"Dispute {d.number} is open: the money is held until it is resolved. "
         "Add your evidence and try to agree with the other side.",
+        "success",
+    )
+    return redirect(url_for("disputes.dispute_page", dispute_id=d.id), 303)
+
+
+# --------------------------------------------------------------------------- disputing an hourly week
+
+
+def _client_timesheet(me, timesheet_id: int):
+    try:
+        contract, sheet = hourly.get_timesheet(me, timesheet_id)
+    except (hourly.HourlyNotFound, ContractNotFound):
+        abort(404)
+    if contract.client_id != me.id:
+        abort(404)
+    return contract, sheet
+
+
+def _render_timesheet_dispute(contract, sheet, form, *, messages=(), status: int = 200):
+    return render_template(
+        "disputes/new_timesheet.html",
+        contract=contract,
+        sheet=sheet,
+        form=form,
+        messages=messages,
+        statement_max=STATEMENT_MAX,
+        open=sheet.status == "submitted",
+        hours=f"{sheet.minutes_billable // 60} h {sheet.minutes_billable % 60:02d} min",
+    ), status
+
+
+@bp.get("/timesheets/<int:timesheet_id>/dispute")
+@login_required
+def new_for_timesheet(timesheet_id: int):
+    """The client disputes an hourly week instead of approving it: the week is charged into
+    escrow (held) and the resolution centre decides what is paid."""
+    contract, sheet = _client_timesheet(_me(), timesheet_id)
+    return _render_timesheet_dispute(contract, sheet, OpenDisputeForm(formdata=None))
+
+
+@bp.post("/timesheets/<int:timesheet_id>/dispute")
+@login_required
+@idempotent
+def create_timesheet_dispute(timesheet_id: int):
+    me = _me()
+    contract, sheet = _client_timesheet(me, timesheet_id)
+    form = OpenDisputeForm()
+    if not form.validate_on_submit():
+        unit_of_work.abandon()
+        messages = list(form.csrf_token.errors)
+        status = 400 if messages else 422
+        return _render_timesheet_dispute(contract, sheet, form, messages=messages, status=status)
+    try:
+        d = services.open_timesheet_dispute(me, sheet.id, form.reason.data, form.statement.data)
+        files = form.uploads(_file_limit())
+        if files:
+            services.add_evidence(me, d.id, "file", files=files)
+    except DisputeError as exc:
+        unit_of_work.abandon()
+        if exc.status == 404:
+            abort(404)
+        messages = refuse_form(exc, form)
+        return _render_timesheet_dispute(contract, sheet, form, messages=messages, status=exc.status)
+    flash(
+        f"Dispute {d.number} is open: the week is charged and held until it is resolved.",
         "success",
     )
     return redirect(url_for("disputes.dispute_page", dispute_id=d.id), 303)

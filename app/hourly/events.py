@@ -4,7 +4,8 @@
 Stripe charge still processing when it was made, confirmed by its webhook) is released to the
 freelancer and its timesheet billed (``services.funded_by_provider``; idempotent, and nothing
 for any other milestone). ``milestone.dispute_resolved``: a disputed week settled by the
-resolution centre (``services.dispute_settled``).
+resolution centre (``services.dispute_settled``). ``milestone.dispute_dismissed``: a week's
+dispute withdrawn or dismissed, so the held week is paid (``services.dispute_dismissed``).
 """
 
 from __future__ import annotations
@@ -26,3 +27,10 @@ def settle_disputed_week(event) -> None:
     milestone_id = parse_id((event.payload or {}).get("milestone_id"))
     if milestone_id is not None:
         services.dispute_settled(milestone_id)
+
+
+@handles("milestone.dispute_dismissed")
+def pay_undisputed_week(event) -> None:
+    milestone_id = parse_id((event.payload or {}).get("milestone_id"))
+    if milestone_id is not None:
+        services.dispute_dismissed(milestone_id)

@@ -15,6 +15,7 @@ Timesheet state machine (``TRANSITIONS``; a refused step is a 409 naming ``curre
 | payment_failed | approved | the client retries (then billed or failed again) | |
 | submitted | disputed | the client disputes (charged into escrow first) | ``timesheet.disputed`` |
 | disputed | resolved | the dispute's decision moved the money (``milestone.dispute_resolved``) | |
+| disputed | billed | the dispute withdrawn or dismissed: paid as billed | ``timesheet.billed`` |
 
 Amount: ``money.time_amount(minutes_billable, rate)`` (half to even, once);
 ``minutes_billable = min(minutes_logged, cap × 60)``. The rate and cap are those in force for
@@ -67,6 +68,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("payment_failed", "approved"): ("client",),
     ("submitted", "disputed"): ("client",),
     ("disputed", "resolved"): ("dispute",),
+    ("disputed", "billed"): ("dispute",),
 }
 
 
@@ -694,7 +696,7 @@ def mark_billed(sheet: Timesheet, *, now: datetime | None = None) -> Timesheet:
     engine.release_billed(contract.order_id, sheet.milestone_id, now=now)
     if sheet.status == "payment_failed":
         sheet.status = "approved"
-    _move(sheet, "billed", "payments", "bill it")
+    _move(sheet, "billed", "dispute" if sheet.status == "disputed" else "payments", "bill it")
     sheet.billed_at = now
     sheet.failure_reason = None
     db.session.flush()
@@ -792,8 +794,8 @@ def charge_for_dispute(client: User, sheet_id: Any, reason: Any, *, now: datetim
     result = billing.charge_saved(order, m)
     if result.outcome != "succeeded":
         raise HourlyStateError(
-            f"The charge for this week failed: {result.reason or 'try again'}. Update your card, then "
-            "open the dispute again.",
+            f"The charge for this week failed: {(result.reason or 'try again').rstrip('.')}. Update "
+            "your card, then open the dispute again.",
             extra={"current_status": sheet.status},
             code="payment_failed",
         )
@@ -817,6 +819,18 @@ def dispute_settled(milestone_id: int, *, now: datetime | None = None) -> Timesh
     db.session.flush()
     settle_if_ended(contracts.lock(sheet.contract_id), now=now)
     return sheet
+
+
+def dispute_dismissed(milestone_id: int, *, now: datetime | None = None) -> Timesheet | None:
+    """A week's dispute was withdrawn or dismissed (its milestone is funded again): the week is
+    paid as if approved (``mark_billed``). Idempotent."""
+    sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.milestone_id == milestone_id))
+    if sheet is None or sheet.status != "disputed":
+        return sheet
+    sheet = _lock_sheet(sheet.id)
+    if sheet.status != "disputed":
+        return sheet
+    return mark_billed(sheet, now=now)
 
 
 def funded_by_provider(milestone_id: int, *, now: datetime | None = None) -> Timesheet | None:
