@@ -274,17 +274,21 @@
     showError("");
     var payload = { conversation_id: conversationId, body: body, attachment_ids: pendingAttachments.map(function (a) { return a.id; }) };
     if (replyTo) payload.reply_to_id = replyTo;
+    // Cleared at once, so what is typed while the ack travels is kept; put back on a refusal.
+    var sentReply = replyTo;
+    input.value = "";
+    setReply(null);
     socket.emit("send_message", payload, function (ack) {
       if (ack && ack.ok) {
-        input.value = "";
         pendingAttachments = [];
         pendingEl.hidden = true;
-        setReply(null);
         append(ack.message);
         clearTimeout(typingTimer);
         typingSentAt = 0;
         sendTyping(false);
       } else if (ack && ack.error) {
+        if (!input.value) input.value = body;
+        if (!replyTo && sentReply) setReply(sentReply);
         showError(ack.error.message);
       }
     });
