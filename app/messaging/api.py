@@ -4,7 +4,7 @@ Views are thin: parse, call one service, serialize; the request's unit of work c
 Refusals from the services (``MessagingError``, a ``DomainError``) carry their status and
 a stable ``errors.code``: 404 unknown conversation (also when you are not part of it: the
 two are indistinguishable), 422 bad input (empty or oversized text, forbidden file type,
-unknown attachment).
+unknown attachment, a `reply_to_id` that is no person's message of the conversation).
 
 History pages backwards with a cursor: ``GET .../messages`` returns the latest
 page (oldest first); pass ``next_before_id`` as ``before_id`` for older ones.
@@ -49,8 +49,10 @@ def auth_required(view):
     return tokens.token_auth_required(view)
 
 
-def conversation_json(summary: services.ConversationSummary) -> dict:
+def conversation_json(summary: services.ConversationSummary, last_message: dict | None = None) -> dict:
     c = summary.conversation
+    if last_message is None and summary.last_message is not None:
+        last_message = services.serialize_message(summary.last_message)
     return {
         "id": c.id,
         "kind": c.kind,
@@ -62,7 +64,7 @@ def conversation_json(summary: services.ConversationSummary) -> dict:
         "participants": [
             {"id": u.id, "display_name": u.display_name, "handle": u.handle} for u in summary.others
         ],
-        "last_message": services.serialize_message(summary.last_message) if summary.last_message else None,
+        "last_message": last_message,
     }
 
 
@@ -72,7 +74,10 @@ class Conversations(MethodView):
     @blp.response(200, ConversationSchema(many=True))
     def get(self):
         """Your conversations, most recent first, with unread counts."""
-        return [conversation_json(s) for s in services.list_conversations(g.api_user)]
+        summaries = services.list_conversations(g.api_user)
+        last = services.serialize_messages([s.last_message for s in summaries if s.last_message])
+        by_id = {m["conversation_id"]: m for m in last}
+        return [conversation_json(s, by_id.get(s.id)) for s in summaries]
 
     @auth_required
     @blp.arguments(ConversationCreateSchema)
@@ -121,7 +126,7 @@ class Messages(MethodView):
             g.api_user, conversation_id, before_id=args["before_id"], limit=args["limit"]
         )
         return {
-            "items": [services.serialize_message(m) for m in messages],
+            "items": services.serialize_messages(messages),
             "has_more": has_more,
             "next_before_id": messages[0].id if has_more and messages else None,
         }
@@ -132,8 +137,14 @@ class Messages(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
-        """Post a message (text, attachments or both); it is broadcast live after it is stored."""
-        message = services.post_message(g.api_user, conversation_id, data["body"], data["attachment_ids"])
+        """Post a message (text, attachments or both); it is broadcast live after it is stored.
+
+        `reply_to_id` makes it a reply (threads); `@handle` mentions of the conversation's
+        participants notify them (`message.mentioned`).
+        """
+        message = services.post_message(
+            g.api_user, conversation_id, data["body"], data["attachment_ids"], data["reply_to_id"]
+        )
         body = services.serialize_message(message)
         return body
 

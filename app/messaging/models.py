@@ -86,6 +86,10 @@ class Message(TenantModel):
     __tablename__ = "messages"
     __table_args__ = tenant_table_args(
         sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Partial: most messages are no reply, and their inserts skip this index.
+        sa.Index(
+            "ix_messages_reply_to_id", "reply_to_id", postgresql_where=sa.text("reply_to_id IS NOT NULL")
+        ),
         sa.CheckConstraint("kind in ('user', 'system')", name="kind"),
         sa.CheckConstraint("kind = 'system' or sender_id is not null", name="sender"),
     )
@@ -100,6 +104,11 @@ class Message(TenantModel):
     )
     kind: Mapped[str] = mapped_column(sa.String(16), default="user", server_default="user")
     body: Mapped[str] = mapped_column(sa.Text, default="", server_default="")  # plain text, sanitised
+    # The message this one answers (a user message of the same conversation, checked by the
+    # services); SET NULL: a reply outlives its parent as a plain message.
+    reply_to_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.messages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     attachments: Mapped[list[MessageAttachment]] = relationship(

@@ -15,6 +15,14 @@ class AttachmentSchema(Schema):
     url = fields.String(dump_only=True, metadata={"description": "Signed URL, valid for 24 hours."})
 
 
+class ReplyToSchema(Schema):
+    id = fields.Integer(metadata={"description": "The message replied to."})
+    sender_id = fields.Integer(allow_none=True)
+    sender_name = fields.String()
+    excerpt = fields.String(metadata={"description": "Its text on one line, at most 140 characters."})
+    deleted = fields.Boolean(metadata={"description": "Its author's account is deleted."})
+
+
 class MessageSchema(Schema):
     """Messages are serialized by ``services.serialize_message``; this documents the shape."""
 
@@ -24,10 +32,18 @@ class MessageSchema(Schema):
     kind = fields.String(metadata={"description": "`user` or `system`."})
     body = fields.String(metadata={"description": "Plain text as stored."})
     body_html = fields.String(
-        metadata={"description": "The body as safe HTML: escaped, links made clickable, line breaks."}
+        metadata={
+            "description": "The body as safe HTML: escaped, links made clickable, line breaks, "
+            'participants\' `@handle` mentions in `<span class="mention">`.'
+        }
     )
     created_at = fields.String()
     attachments = fields.List(fields.Nested(AttachmentSchema))
+    reply_to = fields.Nested(
+        ReplyToSchema,
+        allow_none=True,
+        metadata={"description": "The message this one replies to (null: not a reply, or it is gone)."},
+    )
 
 
 class MessagePageSchema(Schema):
@@ -53,6 +69,16 @@ class MessageInputSchema(Schema):
         fields.Integer(strict=True),
         load_default=list,
         metadata={"description": "Ids from `POST /api/v1/attachments`, each usable once."},
+    )
+    reply_to_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        metadata={
+            "description": "Reply to this message: a person's message (not a system one) of the same "
+            "conversation, else 422 with a `reply_to_id` field error. `@handle` mentions of "
+            "participants in `body` notify them."
+        },
     )
 
 

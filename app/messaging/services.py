@@ -9,7 +9,13 @@ Events published (transactional outbox, see ``app.events``):
 
 - ``conversation.created`` ``{"conversation_id"}`` when a conversation is opened;
 - ``message.posted`` ``{"conversation_id", "message_id", "sender_id"}`` for every
-  message, ``sender_id`` None for system messages.
+  message, ``sender_id`` None for system messages;
+- ``message.mentioned`` ``{"conversation_id", "message_id", "mentioned_user_id",
+  "by_user_id"}`` once per participant (other than the sender) ``@handle``-mentioned in a
+  user message (see ``app.messaging.text`` for what counts as a mention).
+
+Threads: a user message may reply to a user message of the same conversation
+(``reply_to_id``); serialized messages carry ``reply_to`` (``reply_summaries``).
 
 Socket.IO events emitted after commit (see docs/realtime.md for payloads):
 ``message`` and ``read_receipt`` to the conversation room; ``unread`` to each
@@ -35,7 +41,7 @@ from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
 from app.events import publish
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
-from app.messaging.text import clean_body, render_body
+from app.messaging.text import clean_body, mentioned_handles, render_body
 from app.orders.services import OfferConversation, OrderNotFound, get_order, offers_in_conversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
 from app.storage.uploads import Upload, UploadRefused, check_upload
@@ -52,8 +58,15 @@ class MessagingError(DomainError):
     """A refused messaging action. ``message`` is safe to show; ``code`` is stable (the API
     answers it as ``errors.code``, the sockets as ``error.code``)."""
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message, code=code, status=status)
+    def __init__(
+        self,
+        message: str,
+        field_errors: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message, field_errors, code=code, status=status)
         self.extra.setdefault("code", self.code)
 
 
@@ -417,8 +430,110 @@ def attachment_url(attachment: MessageAttachment) -> str:
     return storage.url(attachment.storage_key, expires_in=24 * 3600)
 
 
-def serialize_message(message: Message, *, with_urls: bool = True) -> dict:
-    """The JSON shape of a message, for sockets, the API and the web page."""
+REPLY_EXCERPT_LENGTH = 140
+
+
+def _excerpt(message: Message) -> str:
+    """At most REPLY_EXCERPT_LENGTH characters of the body on one line (or the attachments)."""
+    text = " ".join((message.body or "").split())
+    if not text and message.attachments:
+        text = "Attachment: " + ", ".join(a.filename for a in message.attachments)
+    limit = REPLY_EXCERPT_LENGTH
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def reply_summaries(message_ids: Iterable[int]) -> dict[int, dict]:
+    """message id -> the ``reply_to`` object of a reply to it: ``{id, sender_id, sender_name,
+    excerpt, deleted}`` (``deleted``: its author's account is gone). One query for many."""
+    ids = sorted({i for i in message_ids if i})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Message, User.display_name, User.status)
+        .outerjoin(User, User.id == Message.sender_id)
+        .where(Message.id.in_(ids))
+    ).all()
+    return {
+        parent.id: {
+            "id": parent.id,
+            "sender_id": parent.sender_id,
+            "sender_name": name if name and status != "deleted" else "Deleted user",
+            "excerpt": _excerpt(parent),
+            "deleted": parent.sender_id is None or status == "deleted",
+        }
+        for parent, name, status in rows
+    }
+
+
+def participant_handles(conversation_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """conversation id -> {lower-case handle: user id} of its participants (those with a handle)."""
+    ids = sorted(set(conversation_ids))
+    result: dict[int, dict[str, int]] = {cid: {} for cid in ids}
+    if not ids:
+        return result
+    rows = db.session.execute(
+        sa.select(ConversationParticipant.conversation_id, sa.func.lower(User.handle), User.id)
+        .join(User, User.id == ConversationParticipant.user_id)
+        .where(ConversationParticipant.conversation_id.in_(ids), User.handle.is_not(None))
+    ).all()
+    for cid, handle, user_id in rows:
+        result[cid][handle] = user_id
+    return result
+
+
+def _mentioned(conversation_id: int, text: str) -> dict[str, int]:
+    """{handle: user id} of the participants ``text`` mentions (no query without a mention)."""
+    handles = mentioned_handles(text) if "@" in text else []
+    if not handles:
+        return {}
+    rows = db.session.execute(
+        sa.select(sa.func.lower(User.handle), User.id)
+        .join(ConversationParticipant, ConversationParticipant.user_id == User.id)
+        .where(
+            ConversationParticipant.conversation_id == conversation_id,
+            sa.func.lower(User.handle).in_(handles),
+        )
+    ).all()
+    return dict(rows)
+
+
+def _publish_mentions(
+    conversation_id: int, message_id: int, sender_id: int, mentioned: dict[str, int]
+) -> None:
+    for user_id in sorted(set(mentioned.values())):
+        if user_id == sender_id:
+            continue  # mentioning yourself tells no one
+        publish(
+            "message.mentioned",
+            {
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "mentioned_user_id": user_id,
+                "by_user_id": sender_id,
+            },
+        )
+
+
+def serialize_message(
+    message: Message,
+    *,
+    with_urls: bool = True,
+    handles: Iterable[str] | None = None,
+    replies: dict[int, dict] | None = None,
+) -> dict:
+    """The JSON shape of a message, for sockets, the API and the web page.
+
+    ``handles`` (the conversation's participants' handles) are highlighted where mentioned,
+    ``replies`` (``reply_summaries``) give ``reply_to``; either is looked up when not given
+    (``serialize_messages`` does it once for a page)."""
+    if handles is None:
+        handles = (
+            participant_handles([message.conversation_id])[message.conversation_id]
+            if message.kind == "user" and "@" in (message.body or "")
+            else ()
+        )
+    if replies is None:
+        replies = reply_summaries([message.reply_to_id]) if message.reply_to_id else {}
     attachments = []
     for a in message.attachments:
         item = {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
@@ -431,16 +546,67 @@ def serialize_message(message: Message, *, with_urls: bool = True) -> dict:
         "sender_id": message.sender_id,
         "kind": message.kind,
         "body": message.body,
-        "body_html": str(render_body(message.body)),
+        "body_html": str(render_body(message.body, handles if message.kind == "user" else None)),
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "attachments": attachments,
+        "reply_to": replies.get(message.reply_to_id) if message.reply_to_id else None,
     }
 
 
-def _store(conversation_id: int, sender_id: int | None, kind: str, text: str, attachments) -> Message:
+def serialize_messages(messages: list[Message], *, with_urls: bool = True) -> list[dict]:
+    """``serialize_message`` for a page of messages: two queries for the lot (handles, parents)."""
+    handles = participant_handles({m.conversation_id for m in messages})
+    replies = reply_summaries(m.reply_to_id for m in messages if m.reply_to_id)
+    return [
+        serialize_message(m, with_urls=with_urls, handles=handles[m.conversation_id], replies=replies)
+        for m in messages
+    ]
+
+
+def _reply_target(value: Any) -> int | None:
+    """The id of ``reply_to_id`` as given (None: no reply); MessagingError when it is no id."""
+    if value in (None, ""):
+        return None
+    number = parse_id(value)
+    if number is None:
+        raise _bad_reply("reply_to_id must be a message id.")
+    return number
+
+
+def _bad_reply(message: str) -> MessagingError:
+    return MessagingError(message, {"reply_to_id": message}, code="invalid_reply")
+
+
+_NO_PARENT = "You can only reply to a person's message in this conversation."
+
+
+def _check_reply(conversation_id: int, reply_to_id: int | None) -> None:
+    """Refuse a parent that is not a user message of ``conversation_id``."""
+    if reply_to_id is None:
+        return
+    kind = db.session.scalar(
+        sa.select(Message.kind).where(Message.id == reply_to_id, Message.conversation_id == conversation_id)
+    )
+    if kind != "user":
+        raise _bad_reply(_NO_PARENT)
+
+
+def _store(
+    conversation_id: int,
+    sender_id: int | None,
+    kind: str,
+    text: str,
+    attachments,
+    reply_to_id: int | None = None,
+) -> Message:
     now = _now()
     message = Message(
-        conversation_id=conversation_id, sender_id=sender_id, kind=kind, body=text, created_at=now
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        kind=kind,
+        body=text,
+        created_at=now,
+        reply_to_id=reply_to_id,
     )
     db.session.add(message)
     db.session.flush()
@@ -473,8 +639,11 @@ def _store(conversation_id: int, sender_id: int | None, kind: str, text: str, at
         "message.posted",
         {"conversation_id": conversation_id, "message_id": message.id, "sender_id": sender_id},
     )
+    mentioned = _mentioned(conversation_id, text) if sender_id is not None else {}
+    if mentioned:
+        _publish_mentions(conversation_id, message.id, sender_id, mentioned)
     tenant_id = current_tenant().id
-    payload = serialize_message(message)
+    payload = serialize_message(message, handles=mentioned)
     totals = _unread_totals_for([user_id for user_id, _count in recipients])
     unread = [
         (user_id, {"conversation_id": conversation_id, "unread": count, "total": totals[user_id]})
@@ -490,24 +659,36 @@ def _broadcast_message(tenant_id: int, payload: dict, unread: list[tuple[int, di
         emit_to_user(tenant_id, user_id, "unread", {**counts, "message_id": payload["id"]})
 
 
-def post_message(user: User, conversation_id: Any, body: Any, attachment_ids: Any = None) -> Message:
+def post_message(
+    user: User, conversation_id: Any, body: Any, attachment_ids: Any = None, reply_to_id: Any = None
+) -> Message:
     """Store a message from a participant and queue its broadcast for after commit (flushes).
 
-    Publishes ``message.posted``. Raises ConversationNotFound (unknown
-    conversation or not a participant) and MessagingError (empty or oversized
-    text, bad attachments). Nothing is stored when it raises.
+    ``reply_to_id`` makes it a reply to a user message of the same conversation.
+    Publishes ``message.posted``, and ``message.mentioned`` per mentioned participant.
+    Raises ConversationNotFound (unknown conversation or not a participant) and
+    MessagingError (empty or oversized text, bad attachments, a ``reply_to_id`` that
+    is no user message of this conversation: code ``invalid_reply``, field
+    ``reply_to_id``). Nothing is stored when it raises.
     """
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
     require_verified(user)
     participant = participant_of(user, conversation_id)
+    reply_to = _reply_target(reply_to_id)
+    _check_reply(participant.conversation_id, reply_to)
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
-    return _store(participant.conversation_id, user.id, "user", text, attachments)
+    return _store(participant.conversation_id, user.id, "user", text, attachments, reply_to)
 
 
 def send_message(
-    tenant_id: int, sender_id: int, conversation_id: Any, body: Any, attachment_ids: Any = None
+    tenant_id: int,
+    sender_id: int,
+    conversation_id: Any,
+    body: Any,
+    attachment_ids: Any = None,
+    reply_to_id: Any = None,
 ) -> dict:
     """``post_message`` for the socket hot path: returns the serialised message (flushes).
 
@@ -515,37 +696,45 @@ def send_message(
     active participant is checked in the same statement that stores the
     message, bumps the others' unread counters, clears the sender's and
     returns every recipient's new totals: one round trip plus the outbox
-    insert. Messages with attachments take ``post_message``'s ORM path. Raises
-    what ``post_message`` raises; nothing is stored when it raises.
+    insert (a reply's parent is checked in the same statement; its summary and
+    the mentioned participants each cost one query, only when there are any).
+    Messages with attachments take ``post_message``'s ORM path. Raises what
+    ``post_message`` raises; nothing is stored when it raises.
     """
     if attachment_ids not in (None, "", [], ()):
         sender = db.session.get(User, sender_id)
         if sender is None:
             raise ConversationNotFound()
-        return serialize_message(post_message(sender, conversation_id, body, attachment_ids))
+        return serialize_message(post_message(sender, conversation_id, body, attachment_ids, reply_to_id))
     cid = _conversation_id(conversation_id)
     try:
+        reply_to = _reply_target(reply_to_id)
         text = _clean_text(body, allow_empty=False)
     except MessagingError:
-        _check_sender(sender_id, cid)  # "not found" wins over "empty", as in post_message
+        _check_sender(sender_id, cid)  # "not found" wins over bad input, as in post_message
         raise
     require_verified_id(sender_id)
     now = _now()
-    stored = _insert_message(cid, sender_id, text, now)
+    stored = _insert_message(cid, sender_id, text, now, reply_to)
     if not stored:
         _check_sender(sender_id, cid)
+        _check_reply(cid, reply_to)
         raise ConversationNotFound()
     message_id = stored[0].message_id
     publish("message.posted", {"conversation_id": cid, "message_id": message_id, "sender_id": sender_id})
+    mentioned = _mentioned(cid, text)
+    if mentioned:
+        _publish_mentions(cid, message_id, sender_id, mentioned)
     payload = {
         "id": message_id,
         "conversation_id": cid,
         "sender_id": sender_id,
         "kind": "user",
         "body": text,
-        "body_html": str(render_body(text)),
+        "body_html": str(render_body(text, mentioned)),
         "created_at": now.isoformat(),
         "attachments": [],
+        "reply_to": reply_summaries([reply_to]).get(reply_to) if reply_to else None,
     }
     unread = [
         (row.user_id, {"conversation_id": cid, "unread": row.unread_count, "total": int(row.total)})
@@ -565,10 +754,12 @@ def _check_sender(sender_id: int, conversation_id: int) -> None:
         raise ConversationNotFound()
 
 
-def _insert_message(conversation_id: int, sender_id: int, text: str, now: datetime) -> list:
+def _insert_message(
+    conversation_id: int, sender_id: int, text: str, now: datetime, reply_to_id: int | None = None
+) -> list:
     """Store a user message in one statement; rows ``(message_id, user_id, unread_count, total)``
     (one per recipient, ``user_id`` None when there is none), or no row when the sender
-    is not an active participant."""
+    is not an active participant or ``reply_to_id`` is no user message of the conversation."""
     p = ConversationParticipant.__table__
     users = User.__table__
     messages = Message.__table__
@@ -579,18 +770,28 @@ def _insert_message(conversation_id: int, sender_id: int, text: str, now: dateti
         .where(p.c.conversation_id == conversation_id, p.c.user_id == sender_id, users.c.status == "active")
         .cte("sender")
     )
+    row = sa.select(
+        sender.c.conversation_id,
+        sender.c.user_id,
+        sa.literal("user"),
+        sa.literal(text, sa.Text),
+        sa.literal(now, sa.DateTime(timezone=True)),
+        sa.literal(reply_to_id, sa.BigInteger),
+    )
+    if reply_to_id is not None:
+        parent = messages.alias("parent")
+        row = row.where(
+            sa.exists(
+                sa.select(parent.c.id).where(
+                    parent.c.id == reply_to_id,
+                    parent.c.conversation_id == conversation_id,
+                    parent.c.kind == "user",
+                )
+            )
+        )
     inserted = (
         messages.insert()
-        .from_select(
-            ["conversation_id", "sender_id", "kind", "body", "created_at"],
-            sa.select(
-                sender.c.conversation_id,
-                sender.c.user_id,
-                sa.literal("user"),
-                sa.literal(text, sa.Text),
-                sa.literal(now, sa.DateTime(timezone=True)),
-            ),
-        )
+        .from_select(["conversation_id", "sender_id", "kind", "body", "created_at", "reply_to_id"], row)
         .returning(messages.c.id, messages.c.conversation_id)
         .cte("inserted")
     )
@@ -758,6 +959,8 @@ class PostedMessage:
     body: str
     has_attachments: bool
     participant_ids: tuple[int, ...]
+    sender_id: int | None = None
+    mentioned_ids: tuple[int, ...] = ()  # participants @mentioned (the sender left out)
 
 
 def posted_message(message_id: Any) -> PostedMessage | None:
@@ -767,12 +970,15 @@ def posted_message(message_id: Any) -> PostedMessage | None:
     if message is None:
         return None
     conversation = db.session.get(Conversation, message.conversation_id)
+    mentioned = _mentioned(conversation.id, message.body) if message.kind == "user" else {}
     return PostedMessage(
         conversation_id=conversation.id,
         message_id=message.id,
         body=message.body,
         has_attachments=bool(message.attachments),
         participant_ids=tuple(p.user_id for p in conversation.participants),
+        sender_id=message.sender_id,
+        mentioned_ids=tuple(sorted({u for u in mentioned.values() if u != message.sender_id})),
     )
 
 
@@ -863,3 +1069,23 @@ def message_of_conversation(conversation_id: int, message_id: int) -> Message | 
     if message is None or message.conversation_id != conversation_id or message.kind != "user":
         return None
     return message
+
+
+def attachments_of_conversation(conversation_id: int) -> list[MessageAttachment]:
+    """Every file sent in conversation ``conversation_id``, oldest first, for the workroom's
+    Files tab. Each attachment has ``message_id``, ``uploader_id``, ``filename``,
+    ``content_type``, ``size``, ``created_at`` and ``message`` (its ``sender_id``,
+    ``created_at``); ``attachment_url(a)`` signs a download. Who may see them is the
+    caller's check (a party of the contract); uploads not yet sent are not listed."""
+    cid = parse_id(conversation_id)
+    if cid is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(MessageAttachment)
+            .join(Message, Message.id == MessageAttachment.message_id)
+            .where(Message.conversation_id == cid)
+            .options(sa.orm.contains_eager(MessageAttachment.message))
+            .order_by(MessageAttachment.id)
+        ).all()
+    )

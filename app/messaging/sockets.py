@@ -11,7 +11,7 @@ Client -> server (each may be sent with an ack callback; the ack gets
 
 - ``join`` ``{"conversation_id"}``: participants only;
 - ``leave`` ``{"conversation_id"}``;
-- ``send_message`` ``{"conversation_id", "body", "attachment_ids"?}``;
+- ``send_message`` ``{"conversation_id", "body", "attachment_ids"?, "reply_to_id"?}``;
 - ``typing`` ``{"conversation_id", "typing": bool}``: only in a joined conversation;
 - ``read`` ``{"conversation_id", "message_id"?}``.
 
@@ -221,7 +221,12 @@ def on_leave(user, tenant, data):
 @chat_event("send_message", load_user=False)
 def on_send_message(ident, tenant, data):
     message = services.send_message(
-        tenant.id, ident.user_id, data.get("conversation_id"), data.get("body"), data.get("attachment_ids")
+        tenant.id,
+        ident.user_id,
+        data.get("conversation_id"),
+        data.get("body"),
+        data.get("attachment_ids"),
+        data.get("reply_to_id"),
     )
     return {"message": message}
 

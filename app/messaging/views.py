@@ -7,9 +7,12 @@ of work commits; a refusal answered with a redirect is rolled back with ``abando
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.accounts.views import safe_next
 from app.core import unit_of_work
 from app.messaging import services
 from app.messaging.text import render_body
@@ -42,15 +45,47 @@ def conversation(conversation_id: int):
         messages, has_more = services.history(current_user, conversation_id)
     except services.MessagingError:
         abort(404)
-    serialized = [services.serialize_message(m) for m in messages]
-    return render_template(
-        "messaging/conversation.html",
-        summary=summary,
-        messages=serialized,
-        offers_after=services.offers_by_message(current_user, summary, serialized, has_more),
-        has_more=has_more,
-        max_length=current_app.config["MESSAGE_MAX_LENGTH"],
-    )
+    return render_template("messaging/conversation.html", **conversation_context(summary, messages, has_more))
+
+
+def conversation_context(
+    summary: services.ConversationSummary,
+    messages,
+    has_more: bool,
+    *,
+    embedded: bool = False,
+    next_url: str | None = None,
+) -> dict:
+    """What ``messaging/_conversation.html`` needs; a page that embeds the conversation (the
+    contract workroom) renders it with ``{% include "messaging/_conversation.html" %}`` and
+    this context (``summary`` and ``messages`` from ``services.conversation_summary`` and
+    ``services.history``; ``embedded=True``; ``next_url``: where the no-JavaScript form
+    returns, a local path)."""
+    serialized = services.serialize_messages(messages)
+    participants = [u for u in summary.others if u.handle and u.is_active]
+    names = {str(u.id): u.display_name for u in summary.others}
+    names[str(current_user.id)] = "You"
+
+    def reply_url(message_id: int | None) -> str:
+        args = request.args.to_dict()
+        args.pop("reply_to", None)
+        if message_id:
+            args["reply_to"] = message_id
+        return request.path + (f"?{urlencode(args)}" if args else "")
+
+    return {
+        "summary": summary,
+        "messages": serialized,
+        "offers_after": services.offers_by_message(current_user, summary, serialized, has_more),
+        "has_more": has_more,
+        "max_length": current_app.config["MESSAGE_MAX_LENGTH"],
+        "mention_candidates": [{"handle": u.handle, "name": u.display_name} for u in participants],
+        "sender_names": names,
+        "reply_to": services.parse_id(request.args.get("reply_to")),
+        "reply_url": reply_url,
+        "embedded": embedded,
+        "next_url": safe_next(next_url) if next_url else None,
+    }
 
 
 @bp.get("/inbox/<int:conversation_id>/messages")
@@ -63,7 +98,7 @@ def history(conversation_id: int):
         return jsonify({"code": exc.code, "message": exc.message}), exc.status
     return jsonify(
         {
-            "items": [services.serialize_message(m) for m in messages],
+            "items": services.serialize_messages(messages),
             "has_more": has_more,
             "next_before_id": messages[0].id if has_more and messages else None,
         }
@@ -73,16 +108,25 @@ def history(conversation_id: int):
 @bp.post("/inbox/<int:conversation_id>/messages")
 @login_required
 def post_message(conversation_id: int):
-    """Form fallback for browsers without JavaScript."""
+    """Form fallback for browsers without JavaScript (``reply_to_id`` from the Reply link;
+    ``next``: the embedding page to return to, a local path)."""
+    back = safe_next(request.form.get("next")) or url_for(
+        "messaging.conversation", conversation_id=conversation_id
+    )
     try:
-        services.post_message(current_user, conversation_id, request.form.get("body", ""))
+        services.post_message(
+            current_user,
+            conversation_id,
+            request.form.get("body", ""),
+            reply_to_id=request.form.get("reply_to_id") or None,
+        )
     except services.ConversationNotFound:
         abort(404)
     except services.MessagingError as exc:
         unit_of_work.abandon()  # the answer is a redirect, which would otherwise commit
         flash(exc.message, "error")
-        return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
-    return redirect(url_for("messaging.conversation", conversation_id=conversation_id))
+        return redirect(back)
+    return redirect(back)
 
 
 @bp.get("/orders/<int:order_id>/conversation")

@@ -3,7 +3,11 @@
 ``message.posted`` (messaging) ``{"conversation_id", "message_id", "sender_id"}``:
 every participant but the sender gets a ``new_message`` notification. System
 messages (``sender_id`` None) notify no one here: they tell an order step, whose
-own event notifies with its own kind (below).
+own event notifies with its own kind (below). A participant ``@mentioned`` in the
+message who wants ``mention`` notifications gets none for it here: ``message.mentioned``
+``{"conversation_id", "message_id", "mentioned_user_id", "by_user_id"}`` tells them
+(``mention``, "Ana mentioned you: …", linking to the message in the conversation;
+de-duplicated by ``mention:<message id>``; whatever the conversation's state).
 
 Orders (``app/orders/services.py``; who acted comes from ``app.orders.announcements``):
 every ``order.*`` event ``{"order_id", "order_event_id"}`` with a notification kind of
@@ -90,7 +94,7 @@ from app.gigs.models import Gig
 from app.jobs.models import Job, JobInvite, Proposal
 from app.messaging.services import posted_message, read_up_to
 from app.notifications.models import Notification
-from app.notifications.services import notify, path_for, register_seen_check
+from app.notifications.services import notify, path_for, register_seen_check, wants
 from app.orders import services as orders
 from app.orders.announcements import order_step
 from app.orders.models import Order
@@ -123,10 +127,39 @@ def notify_message_recipients(event) -> None:
     for user_id in message.participant_ids:
         if user_id == sender_id:
             continue
+        if user_id in message.mentioned_ids and wants(user_id, "mention"):
+            continue  # message.mentioned tells them (one notification per message)
         notify(user_id, "new_message", data, url=url, dedupe_key=f"message:{message.message_id}")
 
 
+@handles("message.mentioned")
+def notify_mentioned(event) -> None:
+    payload = event.payload or {}
+    user_id, by_user_id = payload.get("mentioned_user_id"), payload.get("by_user_id")
+    message = posted_message(payload.get("message_id"))
+    if message is None or user_id == by_user_id or user_id not in message.participant_ids:
+        return  # gone since, or no longer theirs to see
+    sender = db.session.get(User, by_user_id) if by_user_id else None
+    snippet = message.body or ("sent an attachment" if message.has_attachments else "")
+    data = {
+        "conversation_id": message.conversation_id,
+        "message_id": message.message_id,
+        "sender_id": by_user_id,
+        "actor_name": sender.display_name if sender else "Someone",
+        "snippet": snippet[:200],
+    }
+    url = path_for("messaging.conversation", conversation_id=message.conversation_id)
+    notify(
+        user_id,
+        "mention",
+        data,
+        url=f"{url}#m-{message.message_id}",
+        dedupe_key=f"mention:{message.message_id}",
+    )
+
+
 @register_seen_check("new_message")
+@register_seen_check("mention")
 def _messages_already_read(user_id: int, notifications: list[Notification]) -> set[int]:
     """Messages the user read in the conversation itself need no email."""
     read = read_up_to(user_id, {int(n.data["conversation_id"]) for n in notifications})

@@ -89,6 +89,11 @@ def _message_text(data: dict) -> str:
     return f"{_who(data)}: {snippet}" if snippet else f"{_who(data)} sent you a message."
 
 
+def _mention_text(data: dict) -> str:
+    snippet = _snippet(data.get("snippet", ""))
+    return f"{_who(data)} mentioned you: {snippet}" if snippet else f"{_who(data)} mentioned you."
+
+
 def _days(count) -> str:
     count = int(count)
     return "1 day" if count == 1 else f"{count} days"
@@ -186,6 +191,19 @@ KINDS: dict[str, Kind] = {
         required=("conversation_id", "message_id"),
         render=_message_text,
         group_key=lambda d: f"conversation:{int(d['conversation_id'])}",
+    ),
+    # An @handle of yours in a conversation you take part in (replaces that message's
+    # new_message for you while you want mentions in the app or by email).
+    "mention": Kind(
+        name="mention",
+        label="Mentions (@you)",
+        category="messages",
+        default_in_app=True,
+        default_email=True,
+        required=("conversation_id", "message_id"),
+        render=_mention_text,
+        group_key=lambda d: f"conversation:{int(d['conversation_id'])}",
+        action_label="Open the conversation",
     ),
     **{
         name: Kind(

@@ -136,6 +136,15 @@ def _effective(kind: Kind, row: NotificationPreference | None) -> Preference:
     )
 
 
+def wants(user_id: int, kind: str) -> bool:
+    """Whether user ``user_id`` wants ``kind`` in the app or by email (their choice or the default)."""
+    spec = get_kind(kind)
+    if spec is None:
+        return False
+    preference = _effective(spec, db.session.get(NotificationPreference, (user_id, kind)))
+    return preference.in_app or preference.email
+
+
 def get_preferences(user: User) -> list[Preference]:
     """Every kind with the user's effective choice (their own, or the kind's default)."""
     rows = _preference_rows(user.id)
@@ -500,6 +509,10 @@ def _subject(notifications: list[Notification]) -> str:
     actor = first.data.get("actor_name") or "someone"
     if all(n.kind == "new_message" for n in notifications):
         return f"New message from {actor}" if count == 1 else f"{count} new messages from {actor}"
+    if all(n.kind in ("new_message", "mention") for n in notifications):
+        if count == 1:
+            return f"{actor} mentioned you"
+        return f"{count} new messages from {actor}, mentioning you"
     if count == 1:
         return KINDS[first.kind].label
     if first.group_key.startswith("order:"):
@@ -566,7 +579,7 @@ def send_pending_email(user_id: int, group_key: str) -> str:
     subject = _subject(keep)
     leading = next((row for row in reversed(keep) if row.url), None)  # the newest with a link
     first_url = leading.url if leading else None
-    action_label = "Open the conversation" if keep[0].kind == "new_message" else "View"
+    action_label = "Open the conversation" if keep[0].kind in ("new_message", "mention") else "View"
     if leading is not None and KINDS[leading.kind].action_label:
         action_label = KINDS[leading.kind].action_label
     send_email(

@@ -47,7 +47,7 @@ def test_buyer_and_seller_chat_live(
         incoming = sam.locator("[data-testid=message]").last
         incoming.wait_for(timeout=5_000)
         assert "Hello Sam" in incoming.inner_text()
-        assert incoming.locator("a").get_attribute("href") == "https://example.com/brief"
+        assert incoming.locator(".chat-body a").get_attribute("href") == "https://example.com/brief"
         # The seller's page is visible, so it marks the message read: the buyer sees "Seen".
         bea.wait_for_selector("[data-testid=seen]:not([hidden])", timeout=5_000)
 

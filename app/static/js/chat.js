@@ -1,6 +1,7 @@
-/* Live conversation page: Socket.IO chat, typing indicator, read receipts, attachments.
- * Message HTML (body_html) comes from the server, already sanitised (nh3, only <a> and <br>);
- * everything else is inserted as text. */
+/* Live conversation (messaging/_conversation.html): Socket.IO chat, typing indicator, read
+ * receipts, attachments, replies (threads) and an @-autocomplete of the participants' handles.
+ * Message HTML (body_html) comes from the server, already sanitised (nh3: only <a>, <br> and
+ * <span class="mention">); everything else is inserted as text. */
 (function () {
   "use strict";
   var root = document.querySelector("[data-testid=chat]");
@@ -17,6 +18,14 @@
   var seenEl = root.querySelector(".chat-seen");
   var errorEl = root.querySelector(".chat-error");
   var pendingEl = root.querySelector(".chat-pending");
+  var replyBar = root.querySelector(".chat-replying");
+  var replyName = root.querySelector(".chat-replying-name");
+  var replyExcerpt = root.querySelector(".chat-replying-excerpt");
+  var replyField = form.querySelector("input[name=reply_to_id]");
+  var mentionList = root.querySelector(".chat-mentions");
+  var candidates = JSON.parse(root.dataset.mentionCandidates || "[]");
+  var senderNames = JSON.parse(root.dataset.senderNames || "{}");
+  var replyTo = Number(replyField.value || 0) || null;
   var pendingAttachments = [];
   var otherRead = Number(root.dataset.otherRead || 0);
   var typingTimer = null, typingSentAt = 0, typingHide = null;
@@ -59,11 +68,30 @@
     return svg;
   }
 
+  function quote(r) {
+    var link = document.createElement("a");
+    link.className = "chat-quote";
+    link.href = "#m-" + r.id;
+    link.dataset.quoteOf = r.id;
+    link.setAttribute("data-testid", "message-quote");
+    var who = document.createElement("strong");
+    who.textContent = r.sender_name;
+    var text = document.createElement("span");
+    text.textContent = r.excerpt;
+    link.appendChild(who);
+    link.appendChild(document.createTextNode(" "));
+    link.appendChild(text);
+    return link;
+  }
+
   function render(m) {
     var el = document.createElement("article");
     el.className = "chat-message" + (m.sender_id === me ? " mine" : "") + (m.kind === "system" ? " system" : "");
+    el.id = "m-" + m.id;
     el.dataset.messageId = m.id;
+    if (m.sender_id) el.dataset.senderId = m.sender_id;
     el.setAttribute("data-testid", "message");
+    if (m.reply_to) el.appendChild(quote(m.reply_to));
     var body = document.createElement("div");
     body.className = "chat-body";
     body.innerHTML = m.body_html; // server-sanitised
@@ -78,13 +106,75 @@
       link.appendChild(document.createTextNode(" " + a.filename));
       el.appendChild(link);
     });
+    var meta = document.createElement("footer");
+    meta.className = "chat-meta";
     var time = document.createElement("time");
     time.className = "muted";
     time.dateTime = m.created_at || "";
     time.textContent = (m.created_at || "").slice(11, 16);
-    el.appendChild(time);
+    meta.appendChild(time);
+    if (m.kind === "user") {
+      var reply = document.createElement("a");
+      reply.className = "chat-reply";
+      reply.href = "?reply_to=" + m.id + "#chat-form";
+      reply.dataset.reply = m.id;
+      reply.setAttribute("data-testid", "reply");
+      reply.textContent = "Reply";
+      meta.appendChild(document.createTextNode(" "));
+      meta.appendChild(reply);
+    }
+    el.appendChild(meta);
     return el;
   }
+
+  // --- replies ---------------------------------------------------------------------------
+  function setReply(id) {
+    var target = id && log.querySelector('[data-message-id="' + id + '"]');
+    replyTo = target ? id : null;
+    replyField.value = replyTo || "";
+    replyBar.hidden = !replyTo;
+    if (!target) return;
+    var sender = target.classList.contains("mine") ? String(me) : target.dataset.senderId;
+    replyName.textContent = senderNames[sender] || target.dataset.senderName || "";
+    var text = (target.querySelector(".chat-body").textContent || "").replace(/\s+/g, " ").trim();
+    replyExcerpt.textContent = text.length > 140 ? text.slice(0, 139) + "…" : text;
+    input.focus();
+  }
+
+  function flash(el) {
+    el.classList.add("chat-flash");
+    setTimeout(function () { el.classList.remove("chat-flash"); }, 1600);
+  }
+
+  function showMessage(id, tries) {
+    var target = log.querySelector('[data-message-id="' + id + '"]');
+    if (target) {
+      target.scrollIntoView({ block: "center", behavior: "smooth" });
+      flash(target);
+    } else if (tries > 0 && root.querySelector(".chat-older")) {
+      loadOlder().then(function () { showMessage(id, tries - 1); });
+    }
+  }
+
+  log.addEventListener("click", function (event) {
+    var reply = event.target.closest(".chat-reply");
+    if (reply) {
+      event.preventDefault();
+      setReply(Number(reply.dataset.reply));
+      return;
+    }
+    var quoted = event.target.closest(".chat-quote");
+    if (quoted) {
+      event.preventDefault();
+      showMessage(Number(quoted.dataset.quoteOf), 5);
+    }
+  });
+
+  replyBar.querySelector(".chat-replying-cancel").addEventListener("click", function (event) {
+    event.preventDefault();
+    setReply(null);
+    input.focus();
+  });
 
   function atBottom() {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
@@ -169,6 +259,7 @@
   });
 
   input.addEventListener("keydown", function (event) {
+    if (!mentionList.hidden && mentionKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       form.requestSubmit();
@@ -182,9 +273,13 @@
     if (!body && !pendingAttachments.length) return;
     showError("");
     var payload = { conversation_id: conversationId, body: body, attachment_ids: pendingAttachments.map(function (a) { return a.id; }) };
+    if (replyTo) payload.reply_to_id = replyTo;
+    // Cleared at once, so what is typed while the ack travels is kept; put back on a refusal.
+    var sentReply = replyTo;
+    input.value = "";
+    setReply(null);
     socket.emit("send_message", payload, function (ack) {
       if (ack && ack.ok) {
-        input.value = "";
         pendingAttachments = [];
         pendingEl.hidden = true;
         append(ack.message);
@@ -192,6 +287,8 @@
         typingSentAt = 0;
         sendTyping(false);
       } else if (ack && ack.error) {
+        if (!input.value) input.value = body;
+        if (!replyTo && sentReply) setReply(sentReply);
         showError(ack.error.message);
       }
     });
@@ -221,21 +318,101 @@
   });
 
   var older = root.querySelector(".chat-older");
-  if (older) {
-    older.addEventListener("click", function () {
-      var first = log.querySelector(".chat-message");
-      var url = root.dataset.historyUrl + (first ? "?before_id=" + first.dataset.messageId : "");
-      fetch(url, { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
-        .then(function (page) {
-          var anchor = log.querySelector(".chat-message");
-          page.items.forEach(function (m) {
-            if (!log.querySelector('[data-message-id="' + m.id + '"]')) log.insertBefore(render(m), anchor);
-          });
-          if (!page.has_more) older.remove();
+  function loadOlder() {
+    var first = log.querySelector(".chat-message");
+    var url = root.dataset.historyUrl + (first ? "?before_id=" + first.dataset.messageId : "");
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (page) {
+        var anchor = log.querySelector(".chat-message");
+        page.items.forEach(function (m) {
+          if (!log.querySelector('[data-message-id="' + m.id + '"]')) log.insertBefore(render(m), anchor);
         });
-    });
+        if (!page.has_more && older) older.remove();
+      });
   }
+  if (older) older.addEventListener("click", function () { loadOlder(); });
+
+  // --- @mentions: the participants' handles, offered while typing "@" ---------------------
+  var mentionStart = -1, mentionActive = 0, mentionItems = [];
+
+  function closeMentions() {
+    mentionList.hidden = true;
+    mentionList.textContent = "";
+    mentionItems = [];
+    mentionStart = -1;
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function pickMention(i) {
+    var c = mentionItems[i];
+    if (!c) return closeMentions();
+    var caret = input.selectionStart;
+    var before = input.value.slice(0, mentionStart) + "@" + c.handle + " ";
+    input.value = before + input.value.slice(caret);
+    input.setSelectionRange(before.length, before.length);
+    closeMentions();
+    input.focus();
+  }
+
+  function highlightMention(i) {
+    mentionActive = (i + mentionItems.length) % mentionItems.length;
+    Array.prototype.forEach.call(mentionList.children, function (li, n) {
+      li.setAttribute("aria-selected", n === mentionActive ? "true" : "false");
+    });
+    input.setAttribute("aria-activedescendant", "mention-option-" + mentionActive);
+  }
+
+  function mentionKey(event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      highlightMention(mentionActive + (event.key === "ArrowDown" ? 1 : -1));
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      pickMention(mentionActive);
+    } else if (event.key === "Escape") {
+      closeMentions();
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
+  function updateMentions() {
+    var caret = input.selectionStart;
+    var match = /(^|[^A-Za-z0-9_.+@-])@([A-Za-z0-9_-]{0,30})$/.exec(input.value.slice(0, caret));
+    if (!match || !candidates.length) return closeMentions();
+    var typed = match[2].toLowerCase();
+    mentionItems = candidates.filter(function (c) {
+      return c.handle.indexOf(typed) === 0 || c.name.toLowerCase().indexOf(typed) === 0;
+    }).slice(0, 6);
+    if (!mentionItems.length) return closeMentions();
+    mentionStart = caret - match[2].length - 1;
+    mentionList.textContent = "";
+    mentionItems.forEach(function (c, n) {
+      var li = document.createElement("li");
+      li.id = "mention-option-" + n;
+      li.setAttribute("role", "option");
+      li.setAttribute("data-testid", "mention-option");
+      var handle = document.createElement("strong");
+      handle.textContent = "@" + c.handle;
+      var name = document.createElement("span");
+      name.className = "muted";
+      name.textContent = " " + c.name;
+      li.appendChild(handle);
+      li.appendChild(name);
+      li.addEventListener("mousedown", function (event) {
+        event.preventDefault(); // keep the focus in the textarea
+        pickMention(n);
+      });
+      mentionList.appendChild(li);
+    });
+    mentionList.hidden = false;
+    highlightMention(0);
+  }
+
+  input.addEventListener("input", updateMentions);
+  input.addEventListener("blur", function () { setTimeout(closeMentions, 150); });
+  if (replyTo) setReply(replyTo);
 
   log.scrollTop = log.scrollHeight;
   updateSeen();
