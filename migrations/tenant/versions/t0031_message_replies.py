@@ -1,7 +1,7 @@
 """messaging: threads (a message may reply to another message of its conversation)
 
 Revision ID: t0031
-Revises: t0027
+Revises: t0030
 Create Date: 2026-12-10 10:00:00
 
 ``messages.reply_to_id``: the message a reply answers (nullable; ON DELETE SET NULL, so a
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "t0031"
-down_revision = "t0027"
+down_revision = "t0030"
 branch_labels = None
 depends_on = None
 
