@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.dialects.postgresql import insert
 
@@ -41,6 +41,7 @@ from app.contracts.models import Contract
 from app.core.domain_errors import NotFound
 from app.core.ids import parse_id
 from app.core.text import text_field
+from app.core.urls import path_for, tenant_url
 from app.events import publish
 from app.workroom import services
 from app.workroom.models import EVENT_KINDS, RECURRENCES, WorkroomEvent, WorkroomReminder
@@ -386,8 +387,11 @@ def feed_token(tenant_id: int, user_id: int, contract_id: int) -> str:
 def feed_url(user: User, contract_id: Any, *, external: bool = True) -> str:
     """The private feed URL of ``user`` (a party) for the contract's calendar."""
     contract = services.open_workroom(user, contract_id)
-    token = feed_token(current_tenant().id, user.id, contract.id)
-    return url_for("workroom.ics_feed", token=token, _external=external)
+    tenant = current_tenant()
+    token = feed_token(tenant.id, user.id, contract.id)
+    if external:  # on the marketplace's primary host, also outside a request (the API, emails)
+        return tenant_url(tenant, "workroom.ics_feed", token=token)
+    return path_for("workroom.ics_feed", token=token)
 
 
 def read_feed_token(token: str) -> tuple[User, Contract] | None:

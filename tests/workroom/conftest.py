@@ -30,7 +30,7 @@ def user(user_id: int) -> User:
 
 
 @pytest.fixture
-def room(contract_in):
+def room(contract_in):  # noqa: F811  (the imported fixture)
     """``room(tenant)`` -> SimpleNamespace(people..., contract_id, order_id, milestone_ids)."""
 
     def make(tenant, terms=DUE_TERMS):

@@ -33,7 +33,9 @@ def test_parties_add_edit_move_and_delete_tasks(acme, room, in_tenant):
     r = room(acme)
     with in_tenant(acme):
         cleo, ann = user(r.client), user(r.ann)
-        a = board.create_task(cleo, r.contract_id, {"title": "Wireframes", "milestone_id": r.milestone_ids[0]})
+        a = board.create_task(
+            cleo, r.contract_id, {"title": "Wireframes", "milestone_id": r.milestone_ids[0]}
+        )
         b = board.create_task(ann, r.contract_id, {"title": "API", "assignee_id": r.ann})
         c = board.create_task(ann, r.contract_id, {"title": "Deploy", "status": "doing"})
         db.session.commit()
@@ -49,7 +51,9 @@ def test_parties_add_edit_move_and_delete_tasks(acme, room, in_tenant):
         board.step_task(ann, r.contract_id, c.id, "right")
         assert titles(r.contract_id, "done") == ["Deploy"]
 
-        edited = board.update_task(cleo, r.contract_id, a.id, {"title": "Wireframes v2", "version": a.version})
+        edited = board.update_task(
+            cleo, r.contract_id, a.id, {"title": "Wireframes v2", "version": a.version}
+        )
         assert edited.title == "Wireframes v2"
         with pytest.raises(PreconditionFailed):
             board.update_task(cleo, r.contract_id, a.id, {"title": "stale", "version": 1})
@@ -138,7 +142,11 @@ def test_concurrent_moves_by_both_parties_leave_a_total_order(acme, room, in_ten
                 with in_tenant(acme):
                     task = rng.choice(ids)
                     board.move_task(
-                        user(user_id), r.contract_id, task, rng.choice(["todo", "doing"]), index=rng.randint(0, 8)
+                        user(user_id),
+                        r.contract_id,
+                        task,
+                        rng.choice(["todo", "doing"]),
+                        index=rng.randint(0, 8),
                     )
                     db.session.commit()
         except Exception as exc:  # pragma: no cover - reported below
@@ -151,7 +159,9 @@ def test_concurrent_moves_by_both_parties_leave_a_total_order(acme, room, in_ten
         t.join(60)
     assert not errors, errors
     with in_tenant(acme):
-        rows = db.session.scalars(sa.select(WorkroomTask).where(WorkroomTask.contract_id == r.contract_id)).all()
+        rows = db.session.scalars(
+            sa.select(WorkroomTask).where(WorkroomTask.contract_id == r.contract_id)
+        ).all()
         assert sorted(t.id for t in rows) == sorted(ids)  # every task present, once
         for status in ("todo", "doing"):
             positions = [t.position for t in rows if t.status == status]
