@@ -6,6 +6,7 @@ GIGFORGE_SCREENSHOTS=<folder> to keep screenshots of each tab at both widths."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -38,6 +39,14 @@ def _shot(page, name: str) -> None:
             os.makedirs(folder, exist_ok=True)
             page.screenshot(path=os.path.join(folder, f"{name}-{viewport['width']}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def _until(page, expression: str, timeout: float = 10) -> None:
+    """Poll ``expression`` (an arrow function: the CSP forbids evaluating plain strings)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        page.wait_for_timeout(100)
 
 
 def _signed_in(browser, socket_server, cookie, viewport):
@@ -90,7 +99,7 @@ def test_four_tabs_and_a_live_drag(browser, socket_server, acme, room, in_tenant
             _shot(cleo_page, f"workroom-{tab}")
         ann_page.goto(f"{page_url}?tab=tasks")
         for p in (cleo_page, ann_page):
-            p.wait_for_function("document.querySelector('[data-testid=workroom]').dataset.live === 'joined'")
+            _until(p, "() => document.querySelector('[data-testid=workroom]').dataset.live === 'joined'")
 
         card = cleo_page.locator("[data-testid=task]", has_text="Data model")
         target = cleo_page.locator("[data-testid=column-doing] .kanban-cards")
@@ -100,12 +109,13 @@ def test_four_tabs_and_a_live_drag(browser, socket_server, acme, room, in_tenant
         cleo_page.mouse.move(box["x"] + 40, box["y"] + 30, steps=4)
         cleo_page.mouse.move(goal["x"] + 30, goal["y"] + goal["height"] - 5, steps=12)
         cleo_page.mouse.up()
-        cleo_page.wait_for_function("document.querySelector('[data-testid=workroom]').dataset.lastMove")
+        _until(cleo_page, "() => !!document.querySelector('[data-testid=workroom]').dataset.lastMove")
         # Ann's phone shows the card in "Doing", after "Set up CI", without reloading.
-        ann_page.wait_for_function(
-            "Array.from(document.querySelectorAll("
+        _until(
+            ann_page,
+            "() => Array.from(document.querySelectorAll("
             "'[data-testid=column-doing] [data-testid=task] .kanban-title'))"
-            ".map(n => n.textContent).join('|') === 'Set up CI|Data model'"
+            ".map(n => n.textContent).join('|') === 'Set up CI|Data model'",
         )
         _shot(ann_page, "workroom-live-move")
         with in_tenant(acme):
