@@ -197,6 +197,8 @@ class Config:
     ORDER_DELIVERY_FILE_MAX_BYTES = _int("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
     # Jobs (app/jobs): the per-file limit of job and proposal attachments (specs, mockups, datasets).
     JOB_ATTACHMENT_MAX_BYTES = _int("JOB_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
+    WORKROOM_FILE_MAX_BYTES = _int("WORKROOM_FILE_MAX_BYTES", 25 * 1024 * 1024)  # one workroom upload
+    WORKROOM_REMINDER_SWEEP_SECONDS = _int("WORKROOM_REMINDER_SWEEP_SECONDS", 60)  # calendar reminders
     REMEMBER_COOKIE_DURATION = _int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"

@@ -98,6 +98,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.search import views as search_views
     from app.settings import views as branding_files
     from app.storage import views as storage_views
+    from app.workroom import api as workroom_api
+    from app.workroom import views as workroom_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api_docs.bp)  # Swagger UI's files for /api/v1/docs
@@ -117,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(job_views.bp)
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(dispute_views.bp)
+    app.register_blueprint(workroom_views.bp)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
@@ -137,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
         jobs_api.blp,
         contracts_api.blp,
         disputes_api.blp,
+        workroom_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)
@@ -147,6 +151,7 @@ def _register_realtime(app: Flask) -> None:
     """Socket.IO: handlers are imported before init_app so every app instance gets them."""
     from app import realtime
     from app.messaging import sockets  # noqa: F401  (registers the chat events)
+    from app.workroom import sockets as _workroom_sockets  # noqa: F401  (join_workroom / leave_workroom)
 
     realtime.init_app(app)
 
@@ -199,6 +204,8 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
+    from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
 
     for receiver in (seed_settings, seed_categories, seed_job_templates, seed_admin):
@@ -231,6 +238,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("disputes-sweep", run_disputes_sweep_loop)
     # Hourly contracts: close finished weeks into timesheets, approve (and bill) unanswered ones.
     register_periodic_loop("hourly-sweep", run_hourly_sweep_loop)
+    # Workroom: calendar reminders, once per occurrence of an event.
+    register_periodic_loop("workroom-reminders", run_workroom_reminders_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
 
@@ -255,6 +264,11 @@ def _register_domain_hooks() -> None:
     from app.hourly.services import end_hourly
 
     register_hourly_ender(end_hourly)
+    # The workroom's link (and the board's counts) on the contract page.
+    from app.contracts.services import register_contract_section
+    from app.workroom import views as workroom_views
+
+    register_contract_section(workroom_views.contract_section)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 

@@ -41,6 +41,8 @@ UPLOAD_LIMITS: dict[str, tuple[str, int]] = {
     "jobs.submit_proposal": ("JOB_ATTACHMENT_MAX_BYTES", 5),
     "jobs.add_proposal_attachments": ("JOB_ATTACHMENT_MAX_BYTES", 5),
     "jobs_api.ProposalAttachments": ("JOB_ATTACHMENT_MAX_BYTES", 5),
+    "workroom.upload_file": ("WORKROOM_FILE_MAX_BYTES", 1),
+    "workroom_api.Files": ("WORKROOM_FILE_MAX_BYTES", 1),
     "console.upload_brand_image": ("BRANDING_IMAGE_MAX_BYTES", 1),
     "console_api.brand_logo": ("BRANDING_IMAGE_MAX_BYTES", 1),
     "console_api.brand_favicon": ("BRANDING_IMAGE_MAX_BYTES", 1),

@@ -62,7 +62,9 @@ class TimeEntry(TenantModel):
     milestone_id: Mapped[int | None] = mapped_column(
         sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.order_milestones.id", ondelete="SET NULL")
     )
-    task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    task_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.workroom_tasks.id", ondelete="SET NULL")
+    )
     timesheet_id: Mapped[int | None] = mapped_column(
         sa.BigInteger, sa.ForeignKey(f"{TENANT_SCHEMA}.timesheets.id", ondelete="RESTRICT")
     )

@@ -49,6 +49,7 @@ from app.orders import milestones as engine
 from app.orders import services as orders
 from app.orders.models import Order
 from app.payments import billing
+from app.workroom import services as workroom
 from tenants.db import db
 
 MEMO_MAX = 500
@@ -246,10 +247,6 @@ class EntryInput:
     task_id: int | None
 
 
-def _task_in_contract(contract_id: int, task_id: int) -> bool:
-    return False  # the workroom's tasks (merged next): workroom.services.task_in_contract
-
-
 def _clean_entry(contract: Contract, data: dict, now: datetime) -> EntryInput:
     if not isinstance(data, dict):
         raise HourlyError({"entry": "Give the time entry as an object."})
@@ -286,7 +283,7 @@ def _clean_entry(contract: Contract, data: dict, now: datetime) -> EntryInput:
     task_id = None
     if data.get("task_id") not in (None, ""):
         task_id = parse_id(data.get("task_id"))
-        if task_id is None or not _task_in_contract(contract.id, task_id):
+        if task_id is None or workroom.task_in_contract(contract.id, task_id) is None:
             errors["task_id"] = "No task of this contract has this id."
             task_id = None
     if day is not None and not errors.get("work_date"):

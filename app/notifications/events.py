@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -102,6 +103,7 @@ from app.payments.models import PayoutHold
 from app.payments.services import payout_account_of
 from app.reviews import services as reviews
 from app.reviews.models import Review, ReviewWindow
+from app.workroom.models import WorkroomEvent, WorkroomTask
 from tenants.db import db
 
 
@@ -760,6 +762,61 @@ def notify_dispute_resolved(event) -> None:
     _tell_dispute(
         d, [d.buyer_id, d.seller_id], "dispute_resolved", _dispute_data(d, d.decided_by, **extra), event
     )
+
+
+# --- the contract workroom -------------------------------------------------------------
+#
+# ``calendar.reminder`` ``{"contract_id", "event_id", "occurrence_start", "title", "timezone",
+# "user_ids"}`` (``app/workroom/calendar.py``): each party still a party gets
+# ``calendar_reminder`` (the time in the event's timezone), unless the event was deleted since.
+# ``task.updated`` with ``"assigned_to"`` (``app/workroom/board.py``): that party gets
+# ``task_assigned`` while the task is still theirs. De-duplicated by ``event:<id>``.
+
+
+@handles("calendar.reminder")
+def notify_calendar_reminder(event) -> None:
+    payload = event.payload or {}
+    row = (
+        db.session.get(WorkroomEvent, payload.get("event_id"))
+        if isinstance(payload.get("event_id"), int)
+        else None
+    )
+    contract = db.session.get(Contract, row.contract_id) if row is not None else None
+    if row is None or contract is None:
+        return
+    when = None
+    try:
+        start = datetime.fromisoformat(str(payload.get("occurrence_start")))
+        when = f"{start.astimezone(ZoneInfo(row.timezone)):%Y-%m-%d %H:%M} {row.timezone}"
+    except (ValueError, KeyError):
+        pass
+    data = {"contract_id": contract.id, "event_id": row.id, "title": row.title[:120], "when": when}
+    data = {k: v for k, v in data.items() if v is not None}
+    url = path_for("workroom.page", contract_id=contract.id, tab="calendar")
+    for user_id in (contract.client_id, contract.freelancer_id):
+        notify(user_id, "calendar_reminder", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("task.updated")
+def notify_task_assigned(event) -> None:
+    payload = event.payload or {}
+    assignee = payload.get("assigned_to")
+    task_id = payload.get("task_id")
+    if not isinstance(assignee, int) or not isinstance(task_id, int):
+        return
+    task = db.session.get(WorkroomTask, task_id)
+    contract = db.session.get(Contract, task.contract_id) if task is not None else None
+    if task is None or contract is None or task.assignee_id != assignee or contract.party(assignee) is None:
+        return
+    data = {
+        "contract_id": contract.id,
+        "task_id": task.id,
+        "task_title": task.title[:120],
+        "title": contract.title[:80],
+        "actor_name": _name(payload.get("actor_id")),
+    }
+    url = path_for("workroom.page", contract_id=contract.id, tab="tasks")
+    notify(assignee, "task_assigned", data, url=url, dedupe_key=f"event:{event.id}")
 
 
 # --- payouts ---------------------------------------------------------------------------

@@ -553,6 +553,36 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # The contract workroom (app/workroom): a calendar reminder before an occurrence of a meeting
+    # or stand-up; a task the other party assigned to you. Handlers in notifications/events.py.
+    "calendar_reminder": Kind(
+        name="calendar_reminder",
+        label="A meeting or stand-up is about to start",
+        category="jobs",
+        default_in_app=True,
+        default_email=True,
+        required=("contract_id", "event_id"),
+        render=lambda d: (
+            f"{_first_upper(str(d.get('title') or 'A meeting'))} starts "
+            + (f"at {d['when']}" if d.get("when") else "soon")
+            + f" ({_contract(d)})."
+        ),
+        group_key=lambda d: f"contract:{int(d['contract_id'])}",
+        action_label="Open the workroom",
+    ),
+    "task_assigned": Kind(
+        name="task_assigned",
+        label="A task was assigned to you",
+        category="jobs",
+        default_in_app=True,
+        default_email=False,
+        required=("contract_id", "task_id"),
+        render=lambda d: (
+            f"{_who(d)} assigned you “{_snippet(d.get('task_title', ''), 120)}” in {_contract(d)}."
+        ),
+        group_key=lambda d: f"contract:{int(d['contract_id'])}",
+        action_label="Open the board",
+    ),
     # Payouts (app/payments/backoffice.py): an operator held or released the seller's payouts,
     # or the seller's identity check (KYC) changed. The hold's reason is the operators' (not
     # told: "contact support"). Handlers in notifications/events.py.

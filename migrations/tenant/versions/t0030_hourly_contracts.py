@@ -1,7 +1,7 @@
 """hourly contracts: time entries, timesheets, rate changes, billing methods
 
 Revision ID: t0030
-Revises: t0027
+Revises: t0028
 Create Date: 2026-12-03 05:36:01.550200
 
 Hourly contracts (#17): the freelancer's ``time_entries``, weekly ``timesheets`` (one per
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = 't0030'
-down_revision = 't0027'
+down_revision = 't0028'
 branch_labels = None
 depends_on = None
 
@@ -117,6 +117,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['freelancer_id'], ['users.id'], name=op.f('fk_time_entries_freelancer_id_users'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['milestone_id'], ['order_milestones.id'], name=op.f('fk_time_entries_milestone_id_order_milestones'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['timesheet_id'], ['timesheets.id'], name=op.f('fk_time_entries_timesheet_id_timesheets'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['task_id'], ['workroom_tasks.id'], name=op.f('fk_time_entries_task_id_workroom_tasks'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_time_entries'))
     )
     op.create_index('ix_time_entries_contract_day', 'time_entries', ['contract_id', 'work_date', 'id'], unique=False)
