@@ -161,6 +161,7 @@ def _register_domain_hooks() -> None:
         register_seller_listing,
         seed_admin,
     )
+    from app.code import models as _code_models  # noqa: F401  (repo links, PRs, CI runs, deliveries)
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
