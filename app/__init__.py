@@ -73,6 +73,8 @@ def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
+    from app.code import api as code_api
+    from app.code import views as code_views
     from app.contracts import api as contracts_api
     from app.contracts import views as contract_views
     from app.core import api_docs, health
@@ -117,10 +119,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(job_views.bp)
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(dispute_views.bp)
+    app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
+    # GitHub and GitLab sign their webhooks (a repository link's secret): no session, no CSRF.
+    csrf.exempt(code_views.webhooks_bp)
+    app.register_blueprint(code_views.webhooks_bp)
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
     accounts_api.register_security_scheme(api)
@@ -136,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         reviews_api.blp,
         jobs_api.blp,
         contracts_api.blp,
+        code_api.blp,
         disputes_api.blp,
         console.api_blueprint(),
     ):
@@ -246,6 +253,14 @@ def _register_domain_hooks() -> None:
     from app.orders.services import register_engagement_page
 
     register_engagement_page("contract", contract_views.engagement_url)
+    # Code & CI (code sits above contracts and orders): the contract page's "Repository"
+    # section, and the PRs, CI and previews under a contract milestone's submission.
+    from app.code import views as code_views
+    from app.contracts.services import register_contract_section
+    from app.orders.services import register_milestone_note
+
+    register_contract_section(code_views.contract_section)
+    register_milestone_note(code_views.milestone_note)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 
