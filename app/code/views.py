@@ -18,7 +18,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 
 from app.code import services
 from app.contracts import services as contracts
@@ -38,7 +38,7 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 class LinkRepoForm(Form):
     provider = SelectField(
         "Provider",
-        choices=[(p, services.PROVIDER_LABELS[p]) for p in services.PROVIDER_LABELS],
+        choices=[SelectChoice(p, label) for p, label in services.PROVIDER_LABELS.items()],
         validate_choice=False,
     )
     full_name = StringField("Repository (owner/name)")
