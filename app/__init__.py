@@ -73,6 +73,8 @@ def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
     from app.accounts import views as account_views
+    from app.code import api as code_api
+    from app.code import views as code_views
     from app.contracts import api as contracts_api
     from app.contracts import views as contract_views
     from app.core import api_docs, health
@@ -120,10 +122,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(dispute_views.bp)
     app.register_blueprint(workroom_views.bp)
+    app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
+    # GitHub and GitLab sign their webhooks (a repository link's secret): no session, no CSRF.
+    csrf.exempt(code_views.webhooks_bp)
+    app.register_blueprint(code_views.webhooks_bp)
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
     accounts_api.register_security_scheme(api)
@@ -139,6 +145,7 @@ def _register_blueprints(app: Flask) -> None:
         reviews_api.blp,
         jobs_api.blp,
         contracts_api.blp,
+        code_api.blp,
         disputes_api.blp,
         workroom_api.blp,
         console.api_blueprint(),
@@ -166,6 +173,7 @@ def _register_domain_hooks() -> None:
         register_seller_listing,
         seed_admin,
     )
+    from app.code import models as _code_models  # noqa: F401  (repo links, PRs, CI runs, deliveries)
     from app.console import models as _console_models  # noqa: F401  (audit_log table)
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
@@ -269,6 +277,13 @@ def _register_domain_hooks() -> None:
     from app.workroom import views as workroom_views
 
     register_contract_section(workroom_views.contract_section)
+    # Code & CI (code sits above contracts and orders): the contract page's "Repository"
+    # section, and the PRs, CI and previews under a contract milestone's submission.
+    from app.code import views as code_views
+    from app.orders.services import register_milestone_note
+
+    register_contract_section(code_views.contract_section)
+    register_milestone_note(code_views.milestone_note)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 

@@ -211,7 +211,8 @@ class Evidence(MethodView):
     def post(self, dispute_id):
         """Add evidence to an open dispute. JSON: `note` (`text`), `link` (`url`, optional
         `text`), `message` (`message_id` of the order's conversation, quoted as it is now) or
-        `dod` (the milestone's Definition-of-Done checklist; 422 `no_dod` without one).
+        `dod` (the milestone's Definition-of-Done checklist; 422 `no_dod` without one), `pr`
+        (`pull_request_id`) or `ci` (`ci_run_id`) of the contract's linked repositories.
         Multipart: `files` (up to 5; PDF, images, ZIP, CSV, text, Markdown, Word, Excel, checked
         by content) and an optional `text`. Answers the new pieces. 409 once the dispute ended."""
         if request.mimetype == "multipart/form-data":
@@ -235,6 +236,8 @@ class Evidence(MethodView):
                 text=body["text"],
                 url=body["url"],
                 message_id=body["message_id"],
+                pull_request_id=body["pull_request_id"],
+                ci_run_id=body["ci_run_id"],
             )
         return _with_urls(rows)
 

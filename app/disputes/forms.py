@@ -86,12 +86,30 @@ class DodForm(Form):
     text = StringField("Comment (optional)")
 
 
+class PullRequestEvidenceForm(Form):
+    """A pull request of the contract's linked repositories (app.code), picked."""
+
+    kind = HiddenField(default="pr")
+    pull_request_id = SelectField("Pull request", choices=[], validate_choice=False)
+    text = StringField("What it shows (optional)")
+
+
+class CiRunEvidenceForm(Form):
+    """A CI run of the contract's linked repositories, picked."""
+
+    kind = HiddenField(default="ci")
+    ci_run_id = SelectField("CI run", choices=[], validate_choice=False)
+    text = StringField("What it shows (optional)")
+
+
 EVIDENCE_FORMS = {
     "note": NoteForm,
     "link": LinkForm,
     "file": FileEvidenceForm,
     "message": MessageEvidenceForm,
     "dod": DodForm,
+    "pr": PullRequestEvidenceForm,
+    "ci": CiRunEvidenceForm,
 }
 
 

@@ -89,6 +89,24 @@ class DisputeEvidenceInputSchema(Schema):
         **ID,
         metadata={"description": "For `message`: a message of the order's conversation, quoted as it is."},
     )
+    pull_request_id = fields.Int(
+        load_default=None,
+        allow_none=True,
+        **ID,
+        metadata={
+            "description": "For `pr`: a pull request of the contract's repositories (GET "
+            "/contracts/{id}/pull-requests), copied as it is now with its latest CI."
+        },
+    )
+    ci_run_id = fields.Int(
+        load_default=None,
+        allow_none=True,
+        **ID,
+        metadata={
+            "description": "For `ci`: a CI run of the contract's repositories (the `runs` of "
+            "a pull request's `ci`), copied as it is now."
+        },
+    )
 
 
 class DisputeMessageInputSchema(Schema):
@@ -181,7 +199,11 @@ class DisputeEvidenceSchema(Schema):
     content_type = fields.Str(allow_none=True)
     size = fields.Int(allow_none=True)
     data = fields.Dict(
-        metadata={"description": "A quoted message's `sent_at` and `sender_id`; a DoD's `items`."}
+        metadata={
+            "description": "A quoted message's `sent_at` and `sender_id`; a DoD's `items`; a pull "
+            "request's `repo`, `number`, `title`, `state`, `ci_status`, `ci_text`; a CI run's `repo`, "
+            "`name`, `status`, `summary`, `head_sha`."
+        }
     )
     download_url = fields.Str(
         allow_none=True, metadata={"description": "A file's signed download URL (valid one hour)."}

@@ -48,7 +48,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.contracts.services import ContractForbidden, ContractNotFound
+from app.code import services as code
+from app.contracts.services import ContractForbidden, ContractNotFound, contract_of_order
 from app.core.domain_errors import CodedError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
 from app.core.text import text_field
@@ -463,6 +464,8 @@ def add_evidence(
     url: Any = "",
     message_id: Any = None,
     files: list[Upload] | tuple = (),
+    pull_request_id: Any = None,
+    ci_run_id: Any = None,
     now: datetime | None = None,
 ) -> list[DisputeEvidence]:
     """Add evidence to an open dispute (a party, the mediator or the expert); flushes.
@@ -470,15 +473,19 @@ def add_evidence(
     ``kind``: ``message`` (a message of the order's conversation, picked by ``message_id``;
     its text is copied as it is now), ``file`` (``files``, up to 5, types checked by content),
     ``link`` (an http(s) ``url`` and an optional ``text``), ``dod`` (the milestone's
-    Definition-of-Done checklist as it stands), ``note`` (``text``). Each piece is timestamped
-    and attributed and can never be changed or removed. Returns the new rows.
+    Definition-of-Done checklist as it stands), ``note`` (``text``), ``pr`` (a pull request of
+    the dispute's contract's repositories, ``pull_request_id``) or ``ci`` (a CI run of them,
+    ``ci_run_id``): a PR or CI run is copied as it is now (title, state, status, its latest CI)
+    with an optional ``text``. Each piece is timestamped and attributed and can never be
+    changed or removed. Returns the new rows.
 
-    Raises DisputeError (a bad kind, link, file or message; no text for a note; too many
-    pieces), DisputeNotFound, DisputeStateError (the dispute is over).
+    Raises DisputeError (a bad kind, link, file, message, pull request or CI run (another
+    contract's or unknown: a field error); no text for a note; too many pieces),
+    DisputeNotFound, DisputeStateError (the dispute is over).
     """
     errors: dict[str, str] = {}
     if kind not in EVIDENCE_KINDS:
-        raise DisputeError({"kind": "Choose message, file, link, dod or note."})
+        raise DisputeError({"kind": "Choose message, file, link, dod, note, pr or ci."})
     note = _text(text, "text", errors, label="The text", max_len=NOTE_MAX, required=kind == "note")
     link = ""
     checked: list[Upload] = []
@@ -510,6 +517,10 @@ def add_evidence(
                     break
     if kind == "message" and parse_id(message_id) is None:
         errors["message_id"] = "Pick a message of this order's conversation."
+    if kind == "pr" and parse_id(pull_request_id) is None:
+        errors["pull_request_id"] = PICK_PR
+    if kind == "ci" and parse_id(ci_run_id) is None:
+        errors["ci_run_id"] = PICK_CI
     if errors:
         raise DisputeError(errors)
     now = _now(now)
@@ -561,6 +572,8 @@ def add_evidence(
         rows.append(
             DisputeEvidence(**base, kind="dod", text=note, data={"items": list(m.dod), "milestone": m.title})
         )
+    elif kind in ("pr", "ci"):
+        rows.append(_code_evidence(d, kind, base, note, pull_request_id, ci_run_id))
     else:
         rows.append(DisputeEvidence(**base, kind="note", text=note))
     db.session.add_all(rows)
@@ -569,6 +582,59 @@ def add_evidence(
     _touch(d)
     _record(d, "evidence_added", user.id, data={"kind": kind, "evidence_ids": [r.id for r in rows]}, now=now)
     return rows
+
+
+PICK_PR = "Pick a pull request of this contract's repositories."
+PICK_CI = "Pick a CI run of this contract's repositories."
+
+
+def _code_evidence(d: Dispute, kind: str, base: dict, note: str, pull_request_id: Any, ci_run_id: Any):
+    """A pull request or CI run of the dispute's contract, copied as it is now (app.code)."""
+    contract = contract_of_order(d.order_id)
+    if kind == "pr":
+        pr = code.evidence_pull_request(contract.id, pull_request_id) if contract else None
+        if pr is None:
+            raise DisputeError({"pull_request_id": PICK_PR})
+        link = code.link_of(pr)
+        ci = code.ci_of(pr)
+        data = {
+            "pull_request_id": pr.id,
+            "provider": link.provider,
+            "repo": link.full_name,
+            "number": pr.number,
+            "title": pr.title,
+            "state": pr.state,
+            "author": pr.author,
+            "head_sha": pr.head_sha,
+            "merged_at": pr.merged_at.isoformat() if pr.merged_at else None,
+            "ci_status": ci.status,
+            "ci_text": ci.text,
+        }
+        return DisputeEvidence(**base, kind="pr", url=pr.url or None, text=note, data=data)
+    run = code.evidence_ci_run(contract.id, ci_run_id) if contract else None
+    if run is None:
+        raise DisputeError({"ci_run_id": PICK_CI})
+    link = code.link_of(run)
+    data = {
+        "ci_run_id": run.id,
+        "provider": link.provider,
+        "repo": link.full_name,
+        "kind": run.kind,
+        "name": run.name,
+        "status": run.status,
+        "summary": run.summary,
+        "head_sha": run.head_sha,
+        "reported_at": run.updated_at.isoformat(),
+    }
+    return DisputeEvidence(**base, kind="ci", url=run.url, text=note, data=data)
+
+
+def code_choices(d: Dispute) -> tuple[list, list]:
+    """The pull requests and CI runs a party may pick as evidence (the dispute's contract's)."""
+    contract = contract_of_order(d.order_id)
+    if contract is None:
+        return [], []
+    return code.pull_requests_of(contract), code.ci_runs_of(contract)
 
 
 def evidence_of(d: Dispute) -> list[DisputeEvidence]:

@@ -326,6 +326,13 @@ def _render_page(dispute_id: int, *, refused: tuple[str, object] | None = None, 
     for kind, form_class in EVIDENCE_FORMS.items():
         forms[kind] = form_for(kind, lambda form_class=form_class: form_class(formdata=None))
     forms["message"].message_id.choices = [SelectChoice(str(m.id), m.body) for m in picked]
+    code_prs, code_runs = services.code_choices(d) if can_add and party else ([], [])
+    forms["pr"].pull_request_id.choices = [
+        SelectChoice(str(pr.id), f"#{pr.number} {pr.title} ({pr.state})") for pr in code_prs
+    ]
+    forms["ci"].ci_run_id.choices = [
+        SelectChoice(str(run.id), f"{run.name} · {run.status} · {run.head_sha[:7]}") for run in code_runs
+    ]
     forms["chat"] = form_for("chat", lambda: MessageForm(formdata=None))
     forms["proposal"] = form_for("proposal", lambda: ProposalForm(formdata=None))
     forms["escalate"] = form_for("escalate", lambda: EscalateForm(formdata=None))
@@ -427,7 +434,8 @@ DISPUTE_PATH = "/disputes/<int(max=2147483647):dispute_id>"
 @login_required
 @idempotent
 def add_evidence(dispute_id: int):
-    """Add a note, a link, files, quoted messages or the milestone's Definition of Done."""
+    """Add a note, a link, files, quoted messages, the milestone's Definition of Done, or a pull
+    request or CI run of the contract's repositories."""
     kind = request.form.get("kind", "")
     form_class = EVIDENCE_FORMS.get(kind)
     if form_class is None:
@@ -451,6 +459,12 @@ def add_evidence(dispute_id: int):
                 services.add_evidence(me, dispute_id, "message", message_id=message_id)
         elif kind == "link":
             services.add_evidence(me, dispute_id, "link", url=form.url.data, text=form.text.data)
+        elif kind == "pr":
+            services.add_evidence(
+                me, dispute_id, "pr", pull_request_id=form.pull_request_id.data, text=form.text.data
+            )
+        elif kind == "ci":
+            services.add_evidence(me, dispute_id, "ci", ci_run_id=form.ci_run_id.data, text=form.text.data)
         else:
             services.add_evidence(me, dispute_id, kind, text=form.text.data)
         return None

@@ -1,7 +1,7 @@
 """hourly contracts: time entries, timesheets, rate changes, billing methods
 
 Revision ID: t0030
-Revises: t0028
+Revises: t0029
 Create Date: 2026-12-03 05:36:01.550200
 
 Hourly contracts (#17): the freelancer's ``time_entries``, weekly ``timesheets`` (one per
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = 't0030'
-down_revision = 't0028'
+down_revision = 't0029'
 branch_labels = None
 depends_on = None
 
