@@ -176,3 +176,25 @@ def test_a_processing_charge_is_billed_once_by_its_webhook(
         )
         assert releases == 1
         ledger.verify()
+
+
+def test_the_card_is_saved_through_the_api(acme, hourly_in, use_stripe, stripe_emulator, api_token):
+    h = hourly_in(acme, card=None)
+    keys = use_stripe(acme)
+    c, ch = api_token(acme, h.emails["client"])
+    a, ah = api_token(acme, h.emails["ann"])
+    card = {"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
+    assert c.put("/api/v1/billing-method", json=card, headers=ch).status_code == 409  # Stripe here
+    r = c.post("/api/v1/billing-method/stripe-setup", headers=ch)
+    assert r.status_code == 200 and r.json["publishable_key"] == keys.publishable_key
+    setup_intent = r.json["client_secret"].split("_secret_")[0]
+    assert c.get("/api/v1/billing-method", headers=ch).status_code == 404  # not usable yet
+    body = {"setup_intent": setup_intent}
+    assert c.post("/api/v1/billing-method/stripe-complete", json=body, headers=ch).status_code == 409
+    stripe_emulator.confirm_setup(keys.secret_key, setup_intent, "pm_card_visa")
+    # Someone else's SetupIntent is not theirs to save.
+    assert a.post("/api/v1/billing-method/stripe-setup", headers=ah).status_code == 200
+    assert a.post("/api/v1/billing-method/stripe-complete", json=body, headers=ah).status_code == 404
+    r = c.post("/api/v1/billing-method/stripe-complete", json=body, headers=ch)
+    assert r.status_code == 200 and (r.json["provider"], r.json["last4"]) == ("stripe", "4242")
+    assert c.get("/api/v1/billing-method", headers=ch).json["brand"] == "visa"
