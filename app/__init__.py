@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
+    from app.hourly import api as hourly_api
     from app.jobs import api as jobs_api
     from app.jobs import views as job_views
     from app.messaging import api as messaging_api
@@ -146,6 +147,7 @@ def _register_blueprints(app: Flask) -> None:
         jobs_api.blp,
         contracts_api.blp,
         code_api.blp,
+        hourly_api.blp,
         disputes_api.blp,
         workroom_api.blp,
         console.api_blueprint(),

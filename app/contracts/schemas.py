@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.contracts.models import CONTRACT_STATUSES
+from app.contracts.models import CONTRACT_STATUSES, PAYMENT_MODELS
 from app.contracts.services import TABS, effective_status
 from app.core.schema import Schema
 from app.orders.schemas import MilestoneSchema
@@ -32,9 +32,40 @@ class TermMilestoneSchema(Schema):
 
 
 class TermsInputSchema(Schema):
+    payment_model = fields.Str(
+        load_default="fixed",
+        validate=validate.OneOf(PAYMENT_MODELS),
+        metadata={
+            "description": "`fixed` (milestones) or `hourly` (`rate_minor`, `weekly_cap_hours`, "
+            "`timezone`; no milestones: each week is billed)."
+        },
+    )
     scope = fields.Str(required=True, metadata={"example": "Build the booking MVP described in the job."})
     milestones = fields.List(
-        fields.Nested(TermMilestoneSchema), required=True, validate=validate.Length(min=1, max=10)
+        fields.Nested(TermMilestoneSchema),
+        load_default=None,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Required for `fixed`; ignored for `hourly`."},
+    )
+    rate_minor = fields.Int(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        metadata={**MINOR, "description": "Hourly: the rate an hour (above 0).", "example": 4500},
+    )
+    weekly_cap_hours = fields.Int(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Hourly: the most hours billed a week (1 to 80).", "example": 20},
+    )
+    timezone = fields.Str(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "Hourly: the IANA time zone the weeks (Monday to Sunday) run in; default UTC.",
+            "example": "Europe/Berlin",
+        },
     )
     total_minor = fields.Int(
         strict=True,
@@ -80,9 +111,22 @@ class ContractListArgs(Schema):
     tab = fields.Str(load_default=None, validate=validate.OneOf(tuple(TABS)))
 
 
+class RateHistorySchema(Schema):
+    week = fields.Str(metadata={"description": "The Monday (YYYY-MM-DD) it applies from."})
+    rate_minor = fields.Int(metadata=MINOR)
+    weekly_cap_hours = fields.Int()
+
+
 class TermsSchema(Schema):
     scope = fields.Str()
-    milestones = fields.List(fields.Nested(TermMilestoneSchema))
+    milestones = fields.List(fields.Nested(TermMilestoneSchema), metadata={"description": "Fixed only."})
+    rate_minor = fields.Int(metadata={**MINOR, "description": "Hourly only: the starting rate an hour."})
+    weekly_cap_hours = fields.Int(metadata={"description": "Hourly only: the starting weekly limit."})
+    timezone = fields.Str(metadata={"description": "Hourly only: the weeks' time zone."})
+    rate_history = fields.List(
+        fields.Nested(RateHistorySchema),
+        metadata={"description": "Hourly only: accepted changes, each from its Monday."},
+    )
     nda = fields.Bool()
     ip_assignment = fields.Bool()
 
@@ -165,7 +209,7 @@ class ContractSchema(Schema):
     )
     client_id = fields.Int()
     freelancer_id = fields.Int()
-    payment_model = fields.Str(metadata={"example": "fixed"})
+    payment_model = fields.Str(metadata={"description": "`fixed` or `hourly`.", "example": "fixed"})
     currency = fields.Str(metadata={"example": "USD"})
     total_minor = fields.Int(metadata=MINOR)
     message = fields.Str()
@@ -174,6 +218,13 @@ class ContractSchema(Schema):
     activated_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     end_reason = fields.Str(allow_none=True)
+    paused_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Hourly: paused since (no time is logged)."}
+    )
+    pause_reason = fields.Str(
+        allow_none=True,
+        metadata={"description": "Hourly: who paused it (`client`, `freelancer`) or `payment_failed`."},
+    )
     created_at = fields.DateTime()
 
 

@@ -455,6 +455,21 @@ def entries_of_week(contract: Contract, week_start: date) -> list[TimeEntry]:
     )
 
 
+def entries_between(contract: Contract, first: date, last: date) -> list[TimeEntry]:
+    """The contract's entries from ``first`` to ``last`` (local days, both included)."""
+    return list(
+        db.session.scalars(
+            sa.select(TimeEntry)
+            .where(
+                TimeEntry.contract_id == contract.id,
+                TimeEntry.work_date >= first,
+                TimeEntry.work_date <= last,
+            )
+            .order_by(TimeEntry.work_date, TimeEntry.started_at.nulls_last(), TimeEntry.id)
+        )
+    )
+
+
 def entries_of_timesheet(sheet: Timesheet) -> list[TimeEntry]:
     return list(
         db.session.scalars(
@@ -906,6 +921,18 @@ def resume(user: User, contract_id: Any, *, now: datetime | None = None) -> Cont
 def pending_rate_change(contract: Contract) -> RateChange | None:
     return db.session.scalar(
         sa.select(RateChange).where(RateChange.contract_id == contract.id, RateChange.status == "pending")
+    )
+
+
+def rate_changes_of(contract: Contract, *, limit: int = 100) -> list[RateChange]:
+    """The contract's proposed rate and limit changes, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(RateChange)
+            .where(RateChange.contract_id == contract.id)
+            .order_by(RateChange.id.desc())
+            .limit(limit)
+        )
     )
 
 

@@ -83,10 +83,13 @@ read in that tenant: a user of another tenant with an equal id is never told.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
+from werkzeug.routing import BuildError
 
 from app.accounts.models import SELLER_LEVELS, User
 from app.contracts.models import Contract
@@ -861,3 +864,228 @@ def notify_payout_kyc_changed(event) -> None:
         data["note"] = account.kyc_note[:1000]
     url = path_for("payments.earnings")
     notify(user_id, "payout_kyc_changed", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+# --- hourly contracts -------------------------------------------------------------------
+#
+# Hourly contracts (``app/hourly/services.py``), payload ``{"contract_id", ...}``, de-duplicated
+# by ``event:<id>``; each handler reads the timesheet or contract fresh and tells only what is
+# still true (a timesheet approved before its ``timesheet.submitted`` is handled is not offered
+# for review; a pause already lifted is not told):
+#
+# - ``timesheet.submitted``: the client gets ``timesheet_submitted`` ("Ann's timesheet for the
+#   week of 2 Mar: 10 h, $450.00 — review by 7 Mar ...");
+# - ``timesheet.approved`` ``{"by"}``: the freelancer gets ``timesheet_approved`` ("approved
+#   automatically" when ``by`` is null);
+# - ``timesheet.billed``: both get ``timesheet_billed`` (charged / paid);
+# - ``timesheet.payment_failed``: both get ``timesheet_payment_failed`` (the client: update the
+#   card; the freelancer: the contract is paused);
+# - ``contract.paused`` / ``contract.resumed`` ``{"reason", "by"}``: the other party gets
+#   ``contract_paused`` / ``contract_resumed``; both when the reason is ``payment_failed`` /
+#   ``payment_received`` (the marketplace acted);
+# - ``contract.rate_change_proposed`` / ``contract.rate_change_answered`` ``{"change_id", "by"}``:
+#   the other party gets ``contract_rate_change_proposed`` / ``..._answered``.
+#
+# Links go to the hourly pages (``/contracts/<id>/time``, ``/timesheets/<id>``) when the web
+# app has them, else to the contract's page.
+
+
+def _page_for(rule: str, **values) -> str | None:
+    """The path of the web page whose URL rule is ``rule`` (converters ignored), or None."""
+    for candidate in current_app.url_map.iter_rules():
+        if "GET" in (candidate.methods or ()) and _plain_rule(candidate.rule) == rule:
+            try:
+                return path_for(candidate.endpoint, **values)
+            except BuildError:  # a rule that wants other values: not this page
+                return None
+    return None
+
+
+def _plain_rule(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"<\1>", rule)
+
+
+def _hourly_url(contract_id: int, sheet_id: int | None = None) -> str:
+    if sheet_id is not None:
+        url = _page_for("/timesheets/<sheet_id>", sheet_id=sheet_id) or _page_for(
+            "/timesheets/<timesheet_id>", timesheet_id=sheet_id
+        )
+        if url:
+            return url
+    return _page_for("/contracts/<contract_id>/time", contract_id=contract_id) or path_for(
+        "contracts.contract_page", contract_id=contract_id
+    )
+
+
+def _duration_text(minutes: int) -> str:
+    hours, mins = divmod(int(minutes), 60)
+    return f"{hours} h {mins:02d} min" if mins else f"{hours} h"
+
+
+def _day_text(value) -> str:
+    return f"{value.day} {value:%b}"
+
+
+def _sheet_of(event):
+    from app.hourly.models import Timesheet
+
+    sheet_id = (event.payload or {}).get("timesheet_id")
+    if not isinstance(sheet_id, int) or isinstance(sheet_id, bool):
+        return None, None
+    sheet = db.session.get(Timesheet, sheet_id, populate_existing=True)
+    contract = db.session.get(Contract, sheet.contract_id) if sheet is not None else None
+    return sheet, contract
+
+
+def _sheet_data(sheet, contract, **extra) -> dict:
+    from app.core import money
+
+    data = {
+        "contract_id": contract.id,
+        "timesheet_id": sheet.id,
+        "title": contract.title[:80],
+        "week": _day_text(sheet.week_start),
+        "hours": _duration_text(sheet.minutes_billable),
+        "amount": money.format(sheet.amount_minor, sheet.currency),
+        **extra,
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _tell_hourly(user_ids, kind: str, data: dict, url: str, event) -> None:
+    for user_id in dict.fromkeys(user_ids):
+        notify(user_id, kind, data, url=url, dedupe_key=f"event:{event.id}")
+
+
+@handles("timesheet.submitted")
+def notify_timesheet_submitted(event) -> None:
+    sheet, contract = _sheet_of(event)
+    if sheet is None or sheet.status != "submitted":
+        return
+    data = _sheet_data(
+        sheet,
+        contract,
+        actor_name=_name(contract.freelancer_id, "The freelancer"),
+        review_by=_day_text(sheet.review_due_at.date()),
+    )
+    _tell_hourly([contract.client_id], "timesheet_submitted", data, _hourly_url(contract.id, sheet.id), event)
+
+
+@handles("timesheet.approved")
+def notify_timesheet_approved(event) -> None:
+    sheet, contract = _sheet_of(event)
+    if sheet is None or sheet.approved_at is None:
+        return
+    by = (event.payload or {}).get("by")
+    extra = {"auto": True} if by is None else {"actor_name": _name(by, "The client")}
+    data = _sheet_data(sheet, contract, **extra)
+    url = _hourly_url(contract.id, sheet.id)
+    _tell_hourly([contract.freelancer_id], "timesheet_approved", data, url, event)
+
+
+@handles("timesheet.billed")
+def notify_timesheet_billed(event) -> None:
+    sheet, contract = _sheet_of(event)
+    if sheet is None or sheet.billed_at is None:
+        return
+    url = _hourly_url(contract.id, sheet.id)
+    for user_id, role in ((contract.client_id, "client"), (contract.freelancer_id, "freelancer")):
+        _tell_hourly([user_id], "timesheet_billed", _sheet_data(sheet, contract, role=role), url, event)
+
+
+@handles("timesheet.payment_failed")
+def notify_timesheet_payment_failed(event) -> None:
+    sheet, contract = _sheet_of(event)
+    if sheet is None or sheet.status != "payment_failed":
+        return  # paid since: nothing to do
+    url = _hourly_url(contract.id, sheet.id)
+    reason = sheet.failure_reason or (event.payload or {}).get("reason")
+    for user_id, role in ((contract.client_id, "client"), (contract.freelancer_id, "freelancer")):
+        data = _sheet_data(sheet, contract, role=role, reason=str(reason)[:255] if reason else None)
+        _tell_hourly([user_id], "timesheet_payment_failed", data, url, event)
+
+
+def _hourly_contract_of(event) -> Contract | None:
+    contract_id = (event.payload or {}).get("contract_id")
+    if not isinstance(contract_id, int) or isinstance(contract_id, bool):
+        return None
+    return db.session.get(Contract, contract_id, populate_existing=True)
+
+
+def _others(contract: Contract, actor_id) -> list[int]:
+    parties = [contract.client_id, contract.freelancer_id]
+    return parties if actor_id is None else [uid for uid in parties if uid != actor_id]
+
+
+@handles("contract.paused")
+def notify_contract_paused(event) -> None:
+    contract = _hourly_contract_of(event)
+    payload = event.payload or {}
+    if contract is None or contract.paused_at is None or contract.pause_reason != payload.get("reason"):
+        return  # resumed (or paused again by someone else) since
+    by = payload.get("by") if payload.get("reason") != "payment_failed" else None
+    data = {"contract_id": contract.id, "title": contract.title[:80], "reason": payload.get("reason")}
+    if by is not None:
+        data["actor_name"] = _name(by)
+    _tell_hourly(_others(contract, by), "contract_paused", data, _hourly_url(contract.id), event)
+
+
+@handles("contract.resumed")
+def notify_contract_resumed(event) -> None:
+    contract = _hourly_contract_of(event)
+    payload = event.payload or {}
+    if contract is None or contract.paused_at is not None or contract.status != "active":
+        return
+    by = payload.get("by") if payload.get("reason") != "payment_received" else None
+    data = {"contract_id": contract.id, "title": contract.title[:80]}
+    if payload.get("reason"):
+        data["reason"] = payload["reason"]
+    if by is not None:
+        data["actor_name"] = _name(by)
+    _tell_hourly(_others(contract, by), "contract_resumed", data, _hourly_url(contract.id), event)
+
+
+def _rate_change_of(event):
+    from app.hourly.models import RateChange
+
+    change_id = (event.payload or {}).get("change_id")
+    if not isinstance(change_id, int) or isinstance(change_id, bool):
+        return None, None
+    change = db.session.get(RateChange, change_id, populate_existing=True)
+    contract = db.session.get(Contract, change.contract_id) if change is not None else None
+    return change, contract
+
+
+@handles("contract.rate_change_proposed")
+def notify_rate_change_proposed(event) -> None:
+    from app.core import money
+
+    change, contract = _rate_change_of(event)
+    if change is None or change.status != "pending":
+        return  # answered or withdrawn since
+    data = {
+        "contract_id": contract.id,
+        "title": contract.title[:80],
+        "actor_name": _name(change.proposed_by),
+        "rate": money.format(change.rate_minor, contract.currency),
+        "cap": change.weekly_cap_hours,
+    }
+    url = path_for("contracts.contract_page", contract_id=contract.id)
+    _tell_hourly(_others(contract, change.proposed_by), "contract_rate_change_proposed", data, url, event)
+
+
+@handles("contract.rate_change_answered")
+def notify_rate_change_answered(event) -> None:
+    change, contract = _rate_change_of(event)
+    if change is None or change.status == "pending":
+        return
+    data = {
+        "contract_id": contract.id,
+        "title": contract.title[:80],
+        "actor_name": _name(change.responded_by),
+        "status": change.status,
+    }
+    if change.effective_week is not None:
+        data["effective"] = _day_text(change.effective_week)
+    url = path_for("contracts.contract_page", contract_id=contract.id)
+    _tell_hourly(_others(contract, change.responded_by), "contract_rate_change_answered", data, url, event)

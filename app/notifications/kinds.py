@@ -482,6 +482,105 @@ KINDS: dict[str, Kind] = {
             ),
         }.items()
     },
+    # Hourly contracts (app/hourly/services.py): timesheets, pauses and rate changes; handlers
+    # in notifications/events.py. ``data``: contract_id (and timesheet_id), the contract's title,
+    # the week ("2 Mar"), the hours ("10 h") and the amount formatted when they are known.
+    **{
+        name: Kind(
+            name=name,
+            label=label,
+            category="hourly",
+            default_in_app=True,
+            default_email=True,
+            required=("contract_id",),
+            render=render,
+            group_key=lambda d: f"contract:{int(d['contract_id'])}",
+            action_label=action,
+        )
+        for name, (label, render, action) in {
+            "timesheet_submitted": (
+                "A timesheet to review",
+                lambda d: (
+                    f"{_who(d, 'The freelancer')}'s timesheet for the week of {d.get('week', '?')}: "
+                    f"{d.get('hours', '?')}, {d.get('amount', '?')}"
+                    + (f" — review by {d['review_by']}" if d.get("review_by") else "")
+                    + (", or it is approved automatically." if d.get("review_by") else ".")
+                ),
+                "Review the timesheet",
+            ),
+            "timesheet_approved": (
+                "Your timesheet was approved",
+                lambda d: (
+                    f"Your timesheet for the week of {d.get('week', '?')} ({d.get('amount', '?')}) was "
+                    + ("approved automatically" if d.get("auto") else f"approved by {_who(d, 'the client')}")
+                    + f" on {_contract(d)}: the payment follows."
+                ),
+                "See the timesheet",
+            ),
+            "timesheet_billed": (
+                "A timesheet was paid",
+                lambda d: (
+                    f"{d.get('amount', '?')} for the week of {d.get('week', '?')} on {_contract(d)} "
+                    + (
+                        "was charged to your card."
+                        if d.get("role") == "client"
+                        else "is paid to you (it clears after the marketplace's clearance delay)."
+                    )
+                ),
+                "See the timesheet",
+            ),
+            "timesheet_payment_failed": (
+                "A timesheet's payment failed",
+                lambda d: (
+                    f"The charge of {d.get('amount', '?')} for the week of {d.get('week', '?')} on "
+                    f"{_contract(d)} failed"
+                    + (f" ({_snippet(d['reason'], 200)})" if d.get("reason") else "")
+                    + (
+                        ": update your card and pay it again; the contract is paused until then."
+                        if d.get("role") == "client"
+                        else ": the contract is paused until the client pays it. Do not log more time yet."
+                    )
+                ),
+                "See the timesheet",
+            ),
+            "contract_paused": (
+                "An hourly contract was paused",
+                lambda d: (
+                    f"{_first_upper(_contract(d))} is paused: a weekly payment failed."
+                    if d.get("reason") == "payment_failed"
+                    else f"{_who(d)} paused {_contract(d)}: no time is logged until it resumes."
+                ),
+                "See the contract",
+            ),
+            "contract_resumed": (
+                "An hourly contract resumed",
+                lambda d: (
+                    f"{_first_upper(_contract(d))} resumed: the failed payment was made."
+                    if d.get("reason") == "payment_received"
+                    else f"{_who(d)} resumed {_contract(d)}: time can be logged again."
+                ),
+                "See the contract",
+            ),
+            "contract_rate_change_proposed": (
+                "A new rate or weekly limit proposed",
+                lambda d: (
+                    f"{_who(d)} proposed new terms for {_contract(d)}: "
+                    f"{d.get('rate', '?')} an hour, at most {d.get('cap', '?')} h a week, from the next week."
+                ),
+                "Answer it",
+            ),
+            "contract_rate_change_answered": (
+                "An answer to a rate change",
+                lambda d: (
+                    f"{_who(d)} withdrew the new terms they proposed for {_contract(d)}."
+                    if d.get("status") == "withdrawn"
+                    else f"{_who(d)} {d.get('status') or 'answered'} the new terms for {_contract(d)}"
+                    + (f": they apply from the week of {d['effective']}." if d.get("effective") else ".")
+                ),
+                "See the contract",
+            ),
+        }.items()
+    },
     # Disputes (app/disputes/services.py): handlers in notifications/events.py.
     **{
         name: Kind(
@@ -633,6 +732,7 @@ CATEGORIES = (
     ("reviews", "Reviews and seller level"),
     ("gigs", "Gigs"),
     ("jobs", "Jobs, proposals and contracts"),
+    ("hourly", "Hourly contracts and timesheets"),
     ("disputes", "Disputes"),
     ("account", "Account"),
 )

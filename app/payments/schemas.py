@@ -53,3 +53,42 @@ class PaymentSchema(Schema):
     failure_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
     succeeded_at = fields.DateTime(allow_none=True)
+
+
+class BillingMethodSchema(Schema):
+    provider = fields.String(metadata={"description": "sandbox or stripe", "example": "sandbox"})
+    brand = fields.String(metadata={"example": "visa"})
+    last4 = fields.String(metadata={"example": "4242"})
+    exp_month = fields.Integer(metadata={"example": 12})
+    exp_year = fields.Integer(metadata={"example": 2030})
+    label = fields.String(metadata={"example": "Visa •••• 4242 (expires 12/30)"})
+    updated_at = fields.DateTime()
+
+
+class SandboxCardSchema(Schema):
+    card_number = fields.String(
+        required=True,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "A test card: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, "
+            "4000 0025 0000 3155 asks for authentication (charges fail).",
+            "example": "4242 4242 4242 4242",
+        },
+    )
+    expiry = fields.String(required=True, validate=validate.Length(max=10), metadata={"example": "12/30"})
+    cvc = fields.String(required=True, validate=validate.Length(max=8), metadata={"example": "123"})
+
+
+class StripeSetupSchema(Schema):
+    client_secret = fields.String(metadata={"description": "For Stripe.js `confirmCardSetup`."})
+    publishable_key = fields.String(allow_none=True)
+
+
+class StripeCompleteSchema(Schema):
+    setup_intent = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^seti_[A-Za-z0-9_]{1,250}$", error="Give the SetupIntent's id (seti_...)."
+        ),
+        metadata={"example": "seti_1Abc"},
+    )

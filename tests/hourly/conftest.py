@@ -12,6 +12,7 @@ from tests.contracts.conftest import contract_in, user  # noqa: F401  (fixtures)
 from tests.contracts.conftest import hiring as hiring  # noqa: F401  (fixture)
 from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
 from tests.jobs.conftest import JOB, PROPOSAL, people  # noqa: F401  (fixtures)
+from tests.payments.conftest import stripe_emulator, use_stripe  # noqa: F401  (fixtures)
 
 # Monday 2 March 2026, 08:00 UTC (09:00 in Berlin): the contract starts on a week's first day.
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

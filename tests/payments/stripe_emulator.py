@@ -14,6 +14,14 @@ ISK is charged, and HUF, TWD and ISK are transferred, in whole units (an ``amoun
 divisible by 100, Stripe still counting hundredths); the three-decimal currencies are
 charged and refunded in steps of ten thousandths.
 
+Saved cards (hourly contracts): ``customers`` (create), ``setup_intents`` (create, retrieve;
+``confirm_setup(api_key, seti, "pm_card_visa")`` plays Stripe.js confirming one with a test
+payment method: ``pm_card_visa``, ``pm_card_chargeDeclined``, ``pm_card_authenticationRequired``),
+``payment_methods`` (retrieve: the card's brand, last4 and expiry), and PaymentIntents created
+with ``customer`` + ``payment_method`` + ``confirm=true`` + ``off_session=true``: succeeded, or
+like Stripe a 402 ``card_error`` (``card_declined`` / ``authentication_required``) carrying the
+PaymentIntent; ``processing = True`` leaves such charges ``processing`` (a webhook confirms).
+
 ``sign(payload, secret)`` and ``event(...)`` build webhook deliveries exactly as
 Stripe signs them: ``Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<payload>" under the endpoint's signing secret>``.
@@ -80,6 +88,7 @@ class StripeEmulator:
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     base_url: str = ""
+    processing: bool = False  # off-session charges stay "processing" (their webhook confirms)
 
     # --- control from tests ---------------------------------------------------------------
 
@@ -108,6 +117,23 @@ class StripeEmulator:
             capabilities={"transfers": "active"},
         )
         return account
+
+    def confirm_setup(self, api_key: str, setup_intent_id: str, test_method: str = "pm_card_visa") -> dict:
+        """Stripe.js confirmed the SetupIntent with a test payment method: a PaymentMethod
+        of that test card is attached to the customer and the intent succeeded."""
+        card = TEST_PAYMENT_METHODS[test_method]
+        intent = self.objects[(api_key, setup_intent_id)]
+        method = {
+            "id": self._id("pm"),
+            "object": "payment_method",
+            "type": "card",
+            "customer": intent["customer"],
+            "card": {k: v for k, v in card.items() if k != "outcome"},
+            "_outcome": card["outcome"],
+        }
+        self.objects[(api_key, method["id"])] = method
+        intent.update(status="succeeded", payment_method=method["id"])
+        return intent
 
     # --- the server -----------------------------------------------------------------------
 
@@ -177,6 +203,79 @@ class StripeEmulator:
         self.objects[(api_key, obj["id"])] = obj
         return 200, obj
 
+    def _create_customers(self, params, api_key):
+        return self._store(
+            api_key,
+            {
+                "id": self._id("cus"),
+                "object": "customer",
+                "email": params.get("email"),
+                "metadata": params.get("metadata", {}),
+            },
+        )
+
+    def _create_setup_intents(self, params, api_key):
+        customer = params.get("customer", "")
+        if (api_key, customer) not in self.objects:
+            return self._error(400, f"No such customer: '{customer}'", code="resource_missing")
+        sid = self._id("seti")
+        return self._store(
+            api_key,
+            {
+                "id": sid,
+                "object": "setup_intent",
+                "customer": customer,
+                "usage": params.get("usage", "off_session"),
+                "status": "requires_payment_method",
+                "payment_method": None,
+                "client_secret": f"{sid}_secret_{hashlib.sha256(sid.encode()).hexdigest()[:12]}",
+                "metadata": params.get("metadata", {}),
+            },
+        )
+
+    def _charge_saved(self, params, api_key, intent):
+        """An off-session PaymentIntent confirmed at once with a saved card."""
+        method = self.objects.get((api_key, params.get("payment_method", "")))
+        if method is None or method["object"] != "payment_method":
+            return self._error(400, "No such PaymentMethod.", code="resource_missing")
+        if method.get("customer") != params.get("customer"):
+            return self._error(
+                400, "The PaymentMethod does not belong to this Customer.", code="payment_method_invalid"
+            )
+        intent.update(customer=params["customer"], payment_method=method["id"])
+        outcome = method["_outcome"]
+        if outcome == "succeeds":
+            if self.processing:
+                intent.update(status="processing")
+            else:
+                intent.update(
+                    status="succeeded",
+                    amount_received=intent["amount"],
+                    latest_charge=f"ch_{intent['id'][3:]}",
+                )
+            return self._store(api_key, intent)
+        code, message = {
+            "declined": ("card_declined", "Your card was declined."),
+            "authenticate": (
+                "authentication_required",
+                "Your card was declined. This transaction requires authentication.",
+            ),
+        }[outcome]
+        intent.update(
+            status="requires_payment_method",
+            last_payment_error={"type": "card_error", "code": code, "message": message},
+        )
+        self.objects[(api_key, intent["id"])] = intent
+        error = {
+            "type": "card_error",
+            "code": code,
+            "message": message,
+            "payment_intent": json.loads(json.dumps(intent)),
+        }
+        if code == "card_declined":
+            error["decline_code"] = "generic_decline"
+        return 402, {"error": error}
+
     def _create_payment_intents(self, params, api_key):
         amount = int(params.get("amount", 0))
         if amount < 1 or not params.get("currency"):
@@ -185,6 +284,22 @@ class StripeEmulator:
         if problem:
             return self._error(400, problem, code="invalid_amount")
         pid = self._id("pi")
+        if params.get("confirm") == "true" and params.get("payment_method"):
+            if params.get("off_session") != "true" or not params.get("customer"):
+                return self._error(400, "Emulated: saved cards are charged off-session with a customer.")
+            intent = {
+                "id": pid,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": 0,
+                "currency": params["currency"],
+                "status": "requires_payment_method",
+                "client_secret": f"{pid}_secret_{hashlib.sha256(pid.encode()).hexdigest()[:12]}",
+                "transfer_group": params.get("transfer_group"),
+                "metadata": params.get("metadata", {}),
+                "livemode": False,
+            }
+            return self._charge_saved(params, api_key, intent)
         return self._store(
             api_key,
             {
@@ -303,7 +418,35 @@ class StripeEmulator:
         }
 
 
+# Stripe's test PaymentMethods (docs.stripe.com/testing) and what charging them does.
+TEST_PAYMENT_METHODS = {
+    "pm_card_visa": {
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "outcome": "succeeds",
+    },
+    "pm_card_chargeDeclined": {
+        "brand": "visa",
+        "last4": "0002",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "outcome": "declined",
+    },
+    "pm_card_authenticationRequired": {
+        "brand": "visa",
+        "last4": "3184",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "outcome": "authenticate",
+    },
+}
+
 _OBJECT_OF = {
+    "customers": "customer",
+    "setup_intents": "setup_intent",
+    "payment_methods": "payment_method",
     "payment_intents": "payment_intent",
     "refunds": "refund",
     "transfers": "transfer",
