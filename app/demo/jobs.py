@@ -60,6 +60,10 @@ CARD = "4242 4242 4242 4242"
 INLINE_HANDLERS = frozenset(
     {"app.contracts.events.end_with_engagement", "app.reviews.events.order_completed"}
 )
+# The active contract's first submission: a pull request of the repository the demo links to the
+# contract (app/demo/hourly.py: merged, its checks green) and a preview deployment.
+DEMO_REPO = "gigforge-demo/booking-tool"
+ACTIVE_LINKS = [f"https://github.com/{DEMO_REPO}/pull/7", "https://booking-tool-preview.vercel.app"]
 # Handlers that tell people about steps (bells, emails, system messages): skipped for history.
 SKIPPED_PREFIXES = ("app.notifications.", "app.messaging.")
 
@@ -641,7 +645,9 @@ class _Story:
             order.paid_at = when
         self.clock.stamp(when)
 
-    def _submit(self, freelancer: User, order, milestone, text: str, when: datetime) -> None:
+    def _submit(
+        self, freelancer: User, order, milestone, text: str, when: datetime, links: list[str] | None = None
+    ) -> None:
         from app.orders import milestones as engine
 
         engine.submit_milestone(
@@ -649,7 +655,7 @@ class _Story:
             order.id,
             milestone.id,
             text,
-            ["https://example.com/demo/handover"],
+            links or ["https://example.com/demo/handover"],
             dod_done=list(range(1, len(milestone.dod or []) + 1)),
             now=when,
         )
@@ -662,7 +668,7 @@ class _Story:
         contract, order, signed = self._hire_and_sign(client, freelancer, job, template, posted, dues)
         first, second = order.milestones[0], order.milestones[1]
         self._fund(client, order, first, signed + 40 * MINUTE)
-        self._submit(freelancer, order, first, SUBMISSIONS["active"], self.now - 26 * HOUR)
+        self._submit(freelancer, order, first, SUBMISSIONS["active"], self.now - 26 * HOUR, ACTIVE_LINKS)
         self._fund(client, order, second, self.now - 20 * HOUR)
         self.report.contracts[contract.status] += 1
 

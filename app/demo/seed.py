@@ -193,6 +193,7 @@ def _fill_tenant(
     jobs and contracts; returns lines to print. The search index is rebuilt once at the end,
     with the gigs' ratings."""
     from app.demo.disputes import seed_disputes
+    from app.demo.hourly import seed_hourly
     from app.demo.jobs import seed_jobs
     from app.demo.orders import seed_orders
     from app.demo.reviews import seed_reviews
@@ -208,6 +209,9 @@ def _fill_tenant(
     progress(slug, "disputes", 0, 1)
     disputed = seed_disputes(slug)
     progress(slug, "disputes", 1, 1)
+    progress(slug, "hourly and workroom", 0, 1)
+    hourly = seed_hourly(slug, seller_email=report["seller_login"])
+    progress(slug, "hourly and workroom", 1, 1)
     if report["sellers"] or report["buyers"] or reviewed is not None:
         progress(slug, "search index", 0, 1)
         indexing = time.perf_counter()
@@ -220,7 +224,7 @@ def _fill_tenant(
             f"({report['images']} images), {report['buyers']} buyers; {report['indexed']} "
             f"in search ({seconds:.1f} s)"
         )
-    elif history is None and reviewed is None and jobs is None and disputed is None:
+    elif history is None and reviewed is None and jobs is None and disputed is None and hourly is None:
         done = f"{slug}: demo content already there"
     else:
         done = f"{slug}: demo people and gigs already there"
@@ -232,6 +236,8 @@ def _fill_tenant(
         done += f"; added {jobs.summary()}"
     if disputed is not None:
         done += f"; added {disputed.summary()}"
+    if hourly is not None:
+        done += f"; added {hourly.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
     login = (
