@@ -457,3 +457,35 @@ def test_tenants_never_meet_with_equal_ids(acme, globex, hourly_in, tenant_clien
         assert db.session.get(Timesheet, acme_sheet).status == "submitted"
     with in_tenant(globex):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Timesheet)) == 0
+
+
+def test_hire_form_prefills_hourly_terms_from_an_hourly_job(acme, people, tenant_client, in_tenant):
+    from app.jobs import proposals
+    from app.jobs import services as jobs
+    from tests.jobs.conftest import JOB, PROPOSAL
+
+    p = people(acme)
+    _, db, *_ = _models()
+    hourly_job = {
+        **JOB,
+        "budget_type": "hourly",
+        "budget_min_minor": None,
+        "budget_max_minor": None,
+        "rate_min_minor": 3000,
+        "rate_max_minor": 6000,
+        "hours_per_week": 25,
+    }
+    with in_tenant(acme):
+        job = jobs.post_job(user(p.client), hourly_job, publish_now=True, now=_now())
+        proposal = proposals.submit_proposal(
+            user(p.ann),
+            job.id,
+            {**PROPOSAL, "total_minor": None, "milestones": [], "rate_minor": 5250},
+            now=_now(),
+        )
+        db.session.commit()
+        pid = proposal.id
+    client = login(tenant_client("acme"), p.emails["client"])
+    form = client.get(f"/proposals/{pid}/hire").get_data(as_text=True)
+    assert 'value="hourly" checked' in form and 'value="52.50"' in form and 'value="25"' in form
+    assert "an hour</strong>" in form
