@@ -111,6 +111,9 @@ def test_hourly_pages_on_phone_and_desktop(browser, live_server, acme, hourly_in
         assert page.get_by_test_id("form-errors").count() == 0, page.content()[:3000]
         assert "Early fix for the payment webhook" in page.content()
         _shot(page, "hourly-time-freelancer")
+        page.locator("details.time-entry-edit summary").last.click()
+        assert page.locator("details.time-entry-edit[open] form").first.is_visible()
+        _shot(page, "hourly-time-edit-open")
         page.goto(
             live_server.url("acme.localhost", f"/contracts/{h.contract_id}/time?week={last.isoformat()}")
         )
