@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tests.contracts.conftest import user
 from tests.helpers import form_tokens, login
 from tests.hourly.conftest import HOURLY
+from tests.payments.conftest import use_stripe  # noqa: F401  (fixture)
 
 
 def _now():
@@ -489,3 +490,64 @@ def test_hire_form_prefills_hourly_terms_from_an_hourly_job(acme, people, tenant
     form = client.get(f"/proposals/{pid}/hire").get_data(as_text=True)
     assert 'value="hourly" checked' in form and 'value="52.50"' in form and 'value="25"' in form
     assert "an hour</strong>" in form
+
+
+def test_billing_with_stripe_confirms_a_setup_intent(
+    acme,
+    people,
+    tenant_client,
+    in_tenant,
+    monkeypatch,
+    use_stripe,  # noqa: F811
+):
+    """Stripe's card form: Stripe.js as on the checkout page (its CSP), then the return saves
+    the card; Stripe's refusals are shown on the billing page (Stripe itself is stubbed here)."""
+    from types import SimpleNamespace
+
+    from app.payments import billing
+    from app.payments.services import PaymentError
+
+    p = people(acme)
+    use_stripe(acme)
+    client = login(tenant_client("acme"), p.emails["client"])
+    page = client.get("/account/billing").get_data(as_text=True)
+    assert 'data-testid="stripe-add-card"' in page and 'data-testid="card-form"' not in page
+    # The sandbox's form is refused with Stripe (no 500).
+    r = _post(
+        client,
+        "/account/billing",
+        "/account/billing/card",
+        {"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"},
+    )
+    assert r.status_code == 409 and "Stripe" in r.get_data(as_text=True)
+
+    monkeypatch.setattr(billing, "start_stripe_setup", lambda user: ("seti_1_secret_abc", "pk_test_123"))
+    r = client.get("/account/billing/stripe?next=/contracts")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'data-client-secret="seti_1_secret_abc"' in html and "https://js.stripe.com/v3/" in html
+    assert "confirmSetup" in html and "/account/billing/stripe-return?next=" in html and "contracts" in html
+    assert "https://js.stripe.com" in r.headers["Content-Security-Policy"]
+
+    saved = []
+    monkeypatch.setattr(
+        billing,
+        "complete_stripe_setup",
+        lambda user, ref: saved.append(ref) or SimpleNamespace(last4="4242"),
+    )
+    r = client.get("/account/billing/stripe-return?setup_intent=seti_1&next=/contracts")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/contracts") and saved == ["seti_1"]
+
+    def refused(user, ref):
+        raise PaymentError(409, "The card was not saved: try again.")
+
+    monkeypatch.setattr(billing, "complete_stripe_setup", refused)
+    r = client.get("/account/billing/stripe-return?setup_intent=seti_2")
+    assert r.status_code == 409 and "The card was not saved" in r.get_data(as_text=True)
+
+    def down(user):
+        raise PaymentError(503, "Stripe could not start saving the card: down.")
+
+    monkeypatch.setattr(billing, "start_stripe_setup", down)
+    r = client.get("/account/billing/stripe")
+    assert r.status_code == 503 and "could not start" in r.get_data(as_text=True)
