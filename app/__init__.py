@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.gigs import views as gig_views
     from app.home import views as home_views
     from app.hourly import api as hourly_api
+    from app.hourly import views as hourly_views
     from app.jobs import api as jobs_api
     from app.jobs import views as job_views
     from app.messaging import api as messaging_api
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.orders import api as orders_api
     from app.orders import views as order_views
     from app.payments import api as payments_api
+    from app.payments import billing_views
     from app.payments import views as payment_views
     from app.reviews import api as reviews_api
     from app.reviews import views as review_views
@@ -119,11 +121,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(order_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(payment_views.bp)
+    app.register_blueprint(billing_views.bp)  # /account/billing: the card for hourly weeks
     app.register_blueprint(job_views.bp)
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(dispute_views.bp)
     app.register_blueprint(workroom_views.bp)
     app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
+    app.register_blueprint(hourly_views.bp)  # time & timesheets of hourly contracts
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
@@ -286,6 +290,10 @@ def _register_domain_hooks() -> None:
 
     register_contract_section(code_views.contract_section)
     register_milestone_note(code_views.milestone_note)
+    # The contract page's hourly part: this week against the limit, timesheets to review.
+    from app.hourly import views as hourly_views
+
+    register_contract_section(hourly_views.contract_section)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 

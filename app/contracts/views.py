@@ -29,6 +29,52 @@ from tenants.db import db
 
 bp = Blueprint("contracts", __name__, template_folder="templates")
 MAX_ROWS = services.MAX_MILESTONES
+# The hire form's time zone choice (any IANA name is accepted; these cover most clients). The
+# browser's own zone is picked by static/js/timezone.js when it is in the list.
+COMMON_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Lisbon",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Kyiv",
+    "Europe/Istanbul",
+    "Africa/Lagos",
+    "Africa/Cairo",
+    "Africa/Nairobi",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Singapore",
+    "Asia/Manila",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "America/Bogota",
+    "America/Mexico_City",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+)
 
 
 class CsrfForm(Form):
@@ -58,9 +104,44 @@ def engagement_url(order) -> str | None:
 # --------------------------------------------------------------------------- hiring
 
 
+def _hourly_from_form(currency: str, errors: dict) -> dict:
+    """The hourly fields of the hire form: the rate (an amount in the marketplace's currency),
+    the weekly limit (whole hours) and the time zone; what the form alone can tell goes to
+    ``errors`` (the services check the rest)."""
+    try:
+        rate = money.parse_optional(request.form.get("rate"), currency, allow_negative=True)
+    except money.MoneyError as exc:
+        errors["rate_minor"] = str(exc)
+        rate = None
+    if rate is None and "rate_minor" not in errors:
+        errors["rate_minor"] = "Give the hourly rate."
+    raw_cap = (request.form.get("weekly_cap_hours") or "").strip()
+    cap = None
+    if raw_cap.lstrip("-").isdigit() and len(raw_cap) <= 6:
+        cap = services.clean_cap(int(raw_cap), "weekly_cap_hours", errors)
+    else:
+        errors["weekly_cap_hours"] = (
+            f"Give the weekly limit as a whole number of hours (1 to {services.MAX_CAP_HOURS})."
+        )
+    if rate is not None and "rate_minor" not in errors:
+        services.clean_rate(rate, "rate_minor", errors)
+    zone = (request.form.get("timezone") or "").strip() or None
+    services.clean_timezone(zone, "timezone", errors)
+    return {"payment_model": "hourly", "rate_minor": rate, "weekly_cap_hours": cap, "timezone": zone}
+
+
 def _terms_from_form(currency: str) -> tuple[dict, dict]:
     """The hire form's fields as the services' terms, and amount errors the form alone can tell."""
     errors: dict[str, str] = {}
+    if request.form.get("payment_model") == "hourly":
+        data = {
+            "scope": request.form.get("scope"),
+            "nda": request.form.get("nda") == "on",
+            "ip_assignment": request.form.get("ip_assignment") == "on",
+            "message": request.form.get("message") or "",
+            **_hourly_from_form(currency, errors),
+        }
+        return data, errors
     rows = []
     for i in range(MAX_ROWS):
         title = (request.form.get(f"m{i}_title") or "").strip()
@@ -158,13 +239,22 @@ def _offer_page(freelancer, send, *, prefill: dict, job=None, proposal=None, job
             "ip_assignment": data["ip_assignment"],
             "title": request.form.get("title", ""),
             "job_id": request.form.get("job_id", ""),
+            "payment_model": "hourly" if request.form.get("payment_model") == "hourly" else "fixed",
+            "rate": request.form.get("rate", ""),
+            "weekly_cap_hours": request.form.get("weekly_cap_hours", ""),
+            "timezone": request.form.get("timezone", ""),
         }
         rows = _hire_rows_from_request()
         message = request.form.get("message", "")
     else:
-        terms = prefill
+        terms = dict(prefill)
+        rate = terms.get("rate_minor")
+        terms["rate"] = money.input_value(rate, currency) if isinstance(rate, int) else ""
         rows = _form_rows(terms, currency)
         message = ""
+    zones = COMMON_ZONES
+    if terms.get("timezone") and terms["timezone"] not in zones:
+        zones = (terms["timezone"], *zones)
     return render_template(
         "contracts/hire.html",
         proposal=proposal,
@@ -176,8 +266,23 @@ def _offer_page(freelancer, send, *, prefill: dict, job=None, proposal=None, job
         message=message,
         errors=errors,
         currency=currency,
+        zones=zones,
         form=CsrfForm(),
     ), status
+
+
+def _hourly_prefill(terms: dict, proposal=None, job=None) -> dict:
+    """Hourly terms from an hourly proposal (its rate) or job (its rate range and hours a week)."""
+    if proposal is not None and proposal.payment_type == "hourly" and proposal.rate_minor:
+        terms.update(payment_model="hourly", rate_minor=proposal.rate_minor)
+    elif job is not None and job.budget_type == "hourly" and job.rate_max_minor:
+        terms.update(payment_model="hourly", rate_minor=job.rate_max_minor)
+    if terms.get("payment_model") == "hourly":
+        hours = job.hours_per_week if job is not None else None
+        terms["weekly_cap_hours"] = (
+            hours if isinstance(hours, int) and 1 <= hours <= services.MAX_CAP_HOURS else 40
+        )
+    return terms
 
 
 @bp.route("/proposals/<int:proposal_id>/hire", methods=["GET", "POST"])
@@ -192,7 +297,7 @@ def hire(proposal_id: int):
     return _offer_page(
         db.session.get(services.User, proposal.freelancer_id),
         lambda data: services.offer_from_proposal(me, proposal_id, data),
-        prefill=services.prefill_from_proposal(proposal, job),
+        prefill=_hourly_prefill(services.prefill_from_proposal(proposal, job), proposal, job),
         job=job,
         proposal=proposal,
     )

@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 
 from app.contracts import services as contracts
 from app.disputes import services as disputes
+from app.hourly import pages as hourly_pages
+from app.hourly import services as hourly
 from app.messaging import services as messaging
 from app.notifications import services as notifications
 from app.orders import services as orders
@@ -79,6 +81,7 @@ def _reviews_to_write(user) -> list[ReviewToWrite]:
 
 
 DISPUTES_LIMIT = 5
+TIMESHEETS_LIMIT = 10
 
 
 @dataclass
@@ -110,4 +113,6 @@ def dashboard():
         reviews_to_write=_reviews_to_write(user),
         contracts=contracts.to_do(user),
         disputes=_open_disputes(user),
+        timesheets=hourly.timesheets_to_review(user, limit=TIMESHEETS_LIMIT),
+        hourly_weeks=hourly_pages.freelancer_weeks(user) if user.is_seller else [],
     )
