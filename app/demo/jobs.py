@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from app.accounts.models import SellerProfile, User
 from app.core import money
 from app.demo import people
+from app.demo.orders import HOURLY_HANDLERS
 from tenants.db import db
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -58,7 +59,7 @@ CARD = "4242 4242 4242 4242"
 # Handlers run in the seed: a contract ends with its engagement (``order.completed``) and the
 # engagement's review window opens from its completion date.
 INLINE_HANDLERS = frozenset(
-    {"app.contracts.events.end_with_engagement", "app.reviews.events.order_completed"}
+    {"app.contracts.events.end_with_engagement", "app.reviews.events.order_completed", *HOURLY_HANDLERS}
 )
 # The active contract's first submission: a pull request of the repository the demo links to the
 # contract (app/demo/hourly.py: merged, its checks green) and a preview deployment.

@@ -68,6 +68,13 @@ SKIPPED_HANDLERS = frozenset(
         "app.notifications.events.notify_payout_held",
     }
 )
+# The hourly domain follows escrow and dispute steps of its weeks; run here, they find no week
+# of a gig order or a fixed contract and change nothing (the demo hourly weeks are billed inline).
+HOURLY_HANDLERS = (
+    "app.hourly.events.bill_funded_week",
+    "app.hourly.events.settle_disputed_week",
+    "app.hourly.events.pay_undisputed_week",
+)
 # The reviews' window of a completed order opens in the seed too (from the order's own
 # completion date), so the demo reviews (app/demo/reviews.py) are written into it; the
 # contracts' handler of order.completed / order.cancelled runs too (a gig order is no contract's
@@ -77,6 +84,7 @@ INLINE_HANDLERS = frozenset(
         "app.payments.events.refund_at_provider",
         "app.reviews.events.order_completed",
         "app.contracts.events.end_with_engagement",
+        *HOURLY_HANDLERS,
     }
 )
 
