@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.gigs import views as gig_views
     from app.home import views as home_views
     from app.hourly import api as hourly_api
+    from app.hourly import panels as hourly_panels
     from app.jobs import api as jobs_api
     from app.jobs import views as job_views
     from app.messaging import api as messaging_api
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(dispute_views.bp)
     app.register_blueprint(workroom_views.bp)
+    app.register_blueprint(hourly_panels.panels_bp)  # no routes: the workroom card's template
     app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
@@ -286,6 +288,11 @@ def _register_domain_hooks() -> None:
 
     register_contract_section(code_views.contract_section)
     register_milestone_note(code_views.milestone_note)
+    # Hourly's card in the workroom's side panel (this week's time vs the limit).
+    from app.hourly.panels import workroom_panel as hourly_workroom_panel
+    from app.workroom.services import register_side_panel
+
+    register_side_panel(hourly_workroom_panel)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 
