@@ -294,6 +294,11 @@ def _register_domain_hooks() -> None:
     from app.hourly import views as hourly_views
 
     register_contract_section(hourly_views.contract_section)
+    # Hourly's card in the workroom's side panel (this week's time vs the limit).
+    from app.hourly.panels import workroom_panel as hourly_workroom_panel
+    from app.workroom.services import register_side_panel
+
+    register_side_panel(hourly_workroom_panel)
     register_gig_section(review_views.gig_section)
     register_profile_section(review_views.profile_section)
 

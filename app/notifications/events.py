@@ -15,7 +15,8 @@ its own (``ORDER_NOTIFICATIONS``) notifies the other side of the actor, or both 
 when the marketplace acted (auto-completion, an operator) or money moved (paid,
 completed, cancelled). Steps without a kind (requirements, a declined cancellation, a
 refund) are told in the order's conversation only (``app.messaging.events``).
-De-duplicated by ``order-event:<id>``.
+De-duplicated by ``order-event:<id>``. An open-ended engagement's (an hourly contract's)
+``milestone.*`` steps notify no one here: each is a billed week, told by ``timesheet_*``.
 
 Gig moderation (``app/gigs/moderation.py``, ``app/gigs/services.py``):
 
@@ -266,6 +267,8 @@ def notify_order_step(event) -> None:
     if step is None:  # gone since: nothing to tell
         return
     kind, both = ORDER_NOTIFICATIONS[event.name]
+    if event.name.startswith("milestone.") and _open_ended(step.order_id):
+        return  # an hourly engagement's weekly milestone: the timesheet_* kinds tell it
     if both or step.actor_id is None:
         recipients = [step.buyer_id, step.seller_id]
     else:
@@ -276,6 +279,11 @@ def notify_order_step(event) -> None:
         notify(user_id, kind, data, url=url, dedupe_key=f"order-event:{step.order_event_id}")
     if event.name == "order.completed":
         _ask_for_reviews(step)
+
+
+def _open_ended(order_id: int) -> bool:
+    order = db.session.get(Order, order_id)
+    return order is not None and bool(order.open_ended)
 
 
 for _event_name in ORDER_NOTIFICATIONS:
@@ -820,6 +828,95 @@ def notify_task_assigned(event) -> None:
     }
     url = path_for("workroom.page", contract_id=contract.id, tab="tasks")
     notify(assignee, "task_assigned", data, url=url, dedupe_key=f"event:{event.id}")
+
+
+# --- code & CI ---------------------------------------------------------------------------
+#
+# The repository's webhook (``app/code/services.py``), payloads ``{"contract_id", "link_id",
+# "pull_request_id", ...}``; each handler reads the pull request fresh:
+#
+# - ``pr.updated`` ``{"state"}``: when the pull request is merged, the client gets ``pr_merged``
+#   ("PR #12 “Add booking API” was merged in acme/booking"); once per pull request
+#   (``pr-merged:<id>``: a later edit of a merged one reports "merged" again);
+# - ``ci.updated`` ``{"ci_run_id", "status", "head_sha"}``: when a run fails on a pull request
+#   that is still open (and the run is of its current head), the freelancer gets ``ci_failed``
+#   with the head's summary ("lint failed"); once per pull request and head commit
+#   (``ci-failed:<pr>:<sha>``: a suite and its check runs failing together tell once).
+#
+# Links go to the contract page's Repository section (all its PRs, merged ones too).
+
+
+def _pr_data(pr, link, contract, **extra) -> dict:
+    data = {
+        "contract_id": contract.id,
+        "pull_request_id": pr.id,
+        "number": pr.number,
+        "pr_title": pr.title[:120],
+        "repo": link.full_name[:120],
+        "provider": link.provider,
+        "title": contract.title[:80],
+        **extra,
+    }
+    return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+def _pr_of(pull_request_id):
+    from app.code.models import PullRequest, RepoLink
+
+    if not isinstance(pull_request_id, int) or isinstance(pull_request_id, bool):
+        return None, None, None
+    pr = db.session.get(PullRequest, pull_request_id, populate_existing=True)
+    link = db.session.get(RepoLink, pr.link_id) if pr is not None else None
+    contract = db.session.get(Contract, link.contract_id) if link is not None else None
+    if contract is None:
+        return None, None, None
+    return pr, link, contract
+
+
+def _repository_url(contract_id: int) -> str:
+    return path_for("contracts.contract_page", contract_id=contract_id) + "#repository"
+
+
+@handles("pr.updated")
+def notify_pr_merged(event) -> None:
+    payload = event.payload or {}
+    if payload.get("state") != "merged":
+        return
+    pr, link, contract = _pr_of(payload.get("pull_request_id"))
+    if pr is None or pr.state != "merged":
+        return
+    notify(
+        contract.client_id,
+        "pr_merged",
+        _pr_data(pr, link, contract),
+        url=_repository_url(contract.id),
+        dedupe_key=f"pr-merged:{pr.id}",
+    )
+
+
+@handles("ci.updated")
+def notify_ci_failed(event) -> None:
+    from app.code import services as code
+    from app.code.models import CiRun
+
+    payload = event.payload or {}
+    run_id = payload.get("ci_run_id")
+    if payload.get("status") != "failed" or not isinstance(run_id, int) or isinstance(run_id, bool):
+        return
+    run = db.session.get(CiRun, run_id, populate_existing=True)
+    if run is None or run.status != "failed":
+        return  # re-run and passed since
+    pr, link, contract = _pr_of(run.pull_request_id)
+    if pr is None or pr.state != "open" or (run.head_sha and pr.head_sha and run.head_sha != pr.head_sha):
+        return  # merged or closed, or an older commit's run
+    ci = code.ci_of(pr)
+    notify(
+        contract.freelancer_id,
+        "ci_failed",
+        _pr_data(pr, link, contract, summary=ci.text if ci.status == "failed" else None),
+        url=_repository_url(contract.id),
+        dedupe_key=f"ci-failed:{pr.id}:{(run.head_sha or pr.head_sha)[:64]}",
+    )
 
 
 # --- payouts ---------------------------------------------------------------------------

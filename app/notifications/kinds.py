@@ -64,6 +64,11 @@ def _dispute(data: dict) -> str:
     return f"dispute D-{int(data['dispute_id']):06d}" + (f" (“{title}”)" if title else "")
 
 
+def _pr(data: dict) -> str:
+    """ "PR #12" (GitHub) or "MR !12" (GitLab merge requests)."""
+    return f"MR !{data['number']}" if data.get("provider") == "gitlab" else f"PR #{data['number']}"
+
+
 def _first_upper(text: str) -> str:
     """``text`` with its first letter capitalised and the rest as written (a gig title keeps its
     capitals, which ``str.capitalize`` would lower)."""
@@ -681,6 +686,36 @@ KINDS: dict[str, Kind] = {
         ),
         group_key=lambda d: f"contract:{int(d['contract_id'])}",
         action_label="Open the board",
+    ),
+    # Code & CI (app/code: the repository's webhook), handlers in notifications/events.py: the
+    # client hears of a merged pull request, the freelancer of CI failing on an open one.
+    "pr_merged": Kind(
+        name="pr_merged",
+        label="A pull request of your contract was merged",
+        category="jobs",
+        default_in_app=True,
+        default_email=True,
+        required=("contract_id", "pull_request_id", "number", "repo"),
+        render=lambda d: (
+            f"{_pr(d)} “{_snippet(d.get('pr_title', ''), 120)}” was merged in {d['repo']} ({_contract(d)})."
+        ),
+        group_key=lambda d: f"contract:{int(d['contract_id'])}",
+        action_label="See the repository",
+    ),
+    "ci_failed": Kind(
+        name="ci_failed",
+        label="CI failed on one of your open pull requests",
+        category="jobs",
+        default_in_app=True,
+        default_email=False,
+        required=("contract_id", "pull_request_id", "number", "repo"),
+        render=lambda d: (
+            f"CI failed on {_pr(d)} “{_snippet(d.get('pr_title', ''), 120)}” in {d['repo']}"
+            + (f": {_snippet(d['summary'], 120)}" if d.get("summary") else "")
+            + "."
+        ),
+        group_key=lambda d: f"contract:{int(d['contract_id'])}",
+        action_label="See the repository",
     ),
     # Payouts (app/payments/backoffice.py): an operator held or released the seller's payouts,
     # or the seller's identity check (KYC) changed. The hold's reason is the operators' (not

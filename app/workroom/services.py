@@ -11,9 +11,11 @@ The parts live in their own modules: ``board`` (kanban tasks), ``calendar`` (eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from markupsafe import Markup
 
 from app.accounts.models import User
 from app.contracts import services as contracts
@@ -89,3 +91,24 @@ def milestones_of(contract: Contract) -> list:
 
 def parties(contract: Contract) -> dict[int, User]:
     return contracts.users_by_id({contract.client_id, contract.freelancer_id})
+
+
+# --------------------------------------------------------------------------- side panels
+
+# A higher domain's card in the workroom's side panel (hourly: this week's time), registered
+# in app/__init__.py::_register_domain_hooks: ``panel(contract, viewer) -> Markup | None``
+# (None: nothing to show for this contract). Called on every tab, for a party only.
+SidePanel = Callable[[Contract, User], Markup | None]
+_side_panels: list[SidePanel] = []
+
+
+def register_side_panel(panel: SidePanel) -> None:
+    if panel not in _side_panels:
+        _side_panels.append(panel)
+
+
+def side_panels(contract: Contract, viewer: User) -> list[Markup]:
+    """The registered side-panel cards of ``contract`` as ``viewer`` (a party) sees them."""
+    if contract.party(viewer.id) is None:
+        return []
+    return [html for html in (panel(contract, viewer) for panel in _side_panels) if html]

@@ -2,6 +2,11 @@
 server-rendered with real links, so it works without JavaScript), its forms, the JSON move of
 the board's drag and drop, and the private ``.ics`` feed.
 
+The Messages tab embeds messaging's live conversation (``messaging/_conversation.html``: its
+no-JavaScript form posts to messaging and comes back here through ``next``). The side panel
+shows, on every tab, the milestones, the linked repositories (``code.services.repo_summary``)
+and the cards higher domains register (``services.register_side_panel``: hourly's week).
+
 Thin: parse the form, call one service, redirect back to the tab; the request's unit of work
 commits. A refused form is flashed on the tab (the request rolled back).
 """
@@ -14,11 +19,12 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from app.code import services as code
 from app.core import unit_of_work
 from app.core.domain_errors import DomainError
 from app.core.forms import Form
 from app.messaging import services as messaging
-from app.messaging.text import render_body
+from app.messaging.views import conversation_context
 from app.storage.uploads import read_uploads
 from app.workroom import board, calendar, files, services
 from app.workroom.models import TASK_STATUSES
@@ -26,7 +32,6 @@ from app.workroom.models import TASK_STATUSES
 bp = Blueprint("workroom", __name__, template_folder="templates")
 TABS = ("messages", "files", "tasks", "calendar")
 CALENDAR_DAYS = 60
-MESSAGES_SHOWN = 30
 
 
 class CsrfForm(Form):
@@ -96,6 +101,10 @@ def page(contract_id: int):
         "form": CsrfForm(),
         "statuses": TASK_STATUSES,
         "status_labels": board.STATUS_LABELS,
+        "repos": code.repo_summary(contract.id),
+        "can_link_repo": contract.status in code.LINKABLE_STATUSES,
+        "provider_labels": code.PROVIDER_LABELS,
+        "side_panels": services.side_panels(contract, me),
     }
     if tab == "tasks":
         context["columns"] = board.board(contract)
@@ -128,15 +137,12 @@ def page(contract_id: int):
         )
     else:
         conversation = messaging.order_conversation_of(me, contract.order_id)
-        messages, has_more = (
-            messaging.history(me, conversation.id, None) if conversation is not None else ([], False)
-        )
-        context.update(
-            conversation=conversation,
-            messages=[messaging.serialize_message(m) for m in messages[-MESSAGES_SHOWN:]],
-            has_more=has_more or len(messages) > MESSAGES_SHOWN,
-            render_body=render_body,
-        )
+        context["conversation"] = conversation
+        if conversation is not None:
+            summary = messaging.conversation_summary(me, conversation.id)
+            messages, has_more = messaging.history(me, conversation.id)
+            here = url_for("workroom.page", contract_id=contract.id, tab="messages")
+            context.update(conversation_context(summary, messages, has_more, embedded=True, next_url=here))
     return render_template("workroom/page.html", **context)
 
 
@@ -146,12 +152,20 @@ def page(contract_id: int):
 @bp.post("/contracts/<int:contract_id>/workroom/messages")
 @login_required
 def post_message(contract_id: int):
+    """A plain post to the contract's conversation (the embedded chat's own form posts to
+    messaging; this one stays for forms and links made before it)."""
+
     def call(me):
         contract = services.open_workroom(me, contract_id)
         conversation = messaging.order_conversation_of(me, contract.order_id)
         if conversation is None:
             abort(404)
-        messaging.post_message(me, conversation.id, request.form.get("body", ""))
+        messaging.post_message(
+            me,
+            conversation.id,
+            request.form.get("body", ""),
+            reply_to_id=request.form.get("reply_to_id") or None,
+        )
 
     return _do(contract_id, "messages", call)
 

@@ -10,8 +10,10 @@ import pytest
 
 from app.accounts.models import User
 from tenants.db import db
+from tests.code.conftest import linked  # noqa: F401  (fixture: a contract with a linked repo)
 from tests.contracts.conftest import TERMS, contract_in, hiring  # noqa: F401  (fixtures)
 from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
+from tests.hourly.conftest import hourly_in  # noqa: F401  (fixture: an active hourly contract)
 from tests.jobs.conftest import people  # noqa: F401  (fixture)
 
 TODAY = datetime.now(UTC).date()
