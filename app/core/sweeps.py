@@ -16,12 +16,20 @@ It runs on its own connections, outside any tenant binding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
+from app.core.jobs import app_job_context, enqueue_once
+from app.extensions import get_queue
 from tenants.db import db
+
+log = logging.getLogger(__name__)
 
 CHUNK = 200  # tenant schemas per UNION ALL
 
@@ -82,3 +90,53 @@ def claim_due(
             ).all()
         if rows:
             yield tenant_id, [tuple(row) for row in rows]
+
+
+def sweep_interval(config_key: str, default: int) -> int:
+    """A sweep's period in seconds (config ``config_key``), at least 1."""
+    return max(1, int(current_app.config.get(config_key, default)))
+
+
+def enqueue_per_tenant(
+    tenant_ids: Iterable[int],
+    job: Callable,
+    *,
+    name: str,
+    interval: int,
+    now: datetime,
+    description: str,
+    timeout: int = 600,
+) -> int:
+    """Enqueue ``job(tenant_id)`` for each tenant under the job id ``<name>-t<tenant>-<slot>``
+    (``slot``: the sweep's time slot), so several workers sweeping at once queue it once;
+    returns how many were queued. ``description`` names the job (``{tenant_id}`` filled in)."""
+    slot = int(now.timestamp()) // interval
+    count = 0
+    with app_job_context():
+        queue = get_queue("default")
+        for tenant_id in tenant_ids:
+            count += enqueue_once(
+                queue,
+                job,
+                tenant_id,
+                job_id=f"{name}-t{tenant_id}-{slot}",
+                job_timeout=timeout,
+                result_ttl=interval * 2,
+                description=description.format(tenant_id=tenant_id),
+            )
+    return count
+
+
+def run_periodically(
+    app, stop: threading.Event, config_key: str, default: int, sweep: Callable, name: str
+) -> None:
+    """A worker's periodic loop thread (started by ``flask worker``): ``sweep()`` every
+    ``config_key`` seconds in an app context until ``stop`` is set; a failure is logged and the
+    loop goes on."""
+    interval = app.config.get(config_key, default)
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                sweep()
+        except Exception:
+            log.exception("%s failed", name)

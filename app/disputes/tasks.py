@@ -15,12 +15,9 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from flask import current_app
-
-from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
-from app.core.sweeps import tenants_with_due
+from app.core.jobs import tenant_job_context
+from app.core.sweeps import enqueue_per_tenant, run_periodically, sweep_interval, tenants_with_due
 from app.disputes import services
-from app.extensions import get_queue
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -51,30 +48,16 @@ def apply_due_deadlines(tenant_id: int, now: datetime | None = None) -> dict:
 def sweep(now: datetime | None = None) -> int:
     """Enqueue ``apply_due_deadlines`` for each tenant with a deadline due; returns how many."""
     now = now or datetime.now(UTC)
-    interval = max(1, int(current_app.config.get("DISPUTES_SWEEP_SECONDS", 60)))
-    slot = int(now.timestamp()) // interval
-    count = 0
-    with app_job_context():
-        queue = get_queue("default")
-        for tenant_id in tenants_with_due("disputes", DUE, {"now": now}):
-            count += enqueue_once(
-                queue,
-                apply_due_deadlines,
-                tenant_id,
-                job_id=f"disputes-deadlines-t{tenant_id}-{slot}",
-                job_timeout=600,
-                result_ttl=interval * 2,
-                description=f"dispute deadlines of tenant {tenant_id}",
-            )
-    return count
+    return enqueue_per_tenant(
+        tenants_with_due("disputes", DUE, {"now": now}),
+        apply_due_deadlines,
+        name="disputes-deadlines",
+        interval=sweep_interval("DISPUTES_SWEEP_SECONDS", 60),
+        now=now,
+        description="dispute deadlines of tenant {tenant_id}",
+    )
 
 
 def run_sweep_loop(app, stop: threading.Event) -> None:
     """The worker's periodic loop thread (started by ``flask worker``)."""
-    interval = app.config.get("DISPUTES_SWEEP_SECONDS", 60)
-    while not stop.wait(interval):
-        try:
-            with app.app_context():
-                sweep()
-        except Exception:
-            log.exception("disputes sweep failed")
+    run_periodically(app, stop, "DISPUTES_SWEEP_SECONDS", 60, sweep, "disputes sweep")

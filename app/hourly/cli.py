@@ -11,15 +11,13 @@ import time
 from datetime import UTC, datetime
 
 import click
-import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from app.core.cli import tenant_refs
 from app.core.unit_of_work import job_unit
 from app.hourly import services
 from app.hourly.tasks import _each
-from tenants.db import db, tenant_context
-from tenants.models import Tenant
-from tenants.resolver import get_tenant_by_slug
+from tenants.db import tenant_context
 
 hourly_cli = click.Group("hourly", help="Hourly contracts: weeks and timesheets.")
 
@@ -29,15 +27,7 @@ hourly_cli = click.Group("hourly", help="Hourly contracts: weeks and timesheets.
 @with_appcontext
 def close_weeks_command(slug):
     """Close every finished week into a timesheet and approve the timesheets whose review ran out."""
-    if slug is not None:
-        ref = get_tenant_by_slug(slug)
-        if ref is None:
-            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
-        refs = [ref]
-    else:
-        tenants = db.session.scalars(sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.id))
-        refs = [t.ref() for t in tenants]
-        db.session.remove()
+    refs = tenant_refs(slug)
     now = datetime.now(UTC)
     started = time.perf_counter()
     closed = approved = 0

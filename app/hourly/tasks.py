@@ -18,11 +18,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
-
-from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
-from app.core.sweeps import tenants_with_due
-from app.extensions import get_queue
+from app.core.jobs import tenant_job_context
+from app.core.sweeps import enqueue_per_tenant, run_periodically, sweep_interval, tenants_with_due
 from app.hourly import services
 from tenants.db import db
 
@@ -73,32 +70,18 @@ def _earliest_monday(now: datetime):
 def sweep(now: datetime | None = None) -> int:
     """Enqueue ``run_due`` for each tenant with a week to close or a review period over."""
     now = now or datetime.now(UTC)
-    interval = max(1, int(current_app.config.get("HOURLY_SWEEP_SECONDS", 300)))
-    slot = int(now.timestamp()) // interval
     tenants = set(tenants_with_due("time_entries", WEEKS_DUE, {"monday": _earliest_monday(now)}))
     tenants |= set(tenants_with_due("timesheets", REVIEWS_DUE, {"now": now}))
-    count = 0
-    with app_job_context():
-        queue = get_queue("default")
-        for tenant_id in sorted(tenants):
-            count += enqueue_once(
-                queue,
-                run_due,
-                tenant_id,
-                job_id=f"hourly-due-t{tenant_id}-{slot}",
-                job_timeout=600,
-                result_ttl=interval * 2,
-                description=f"hourly weeks and timesheets of tenant {tenant_id}",
-            )
-    return count
+    return enqueue_per_tenant(
+        sorted(tenants),
+        run_due,
+        name="hourly-due",
+        interval=sweep_interval("HOURLY_SWEEP_SECONDS", 300),
+        now=now,
+        description="hourly weeks and timesheets of tenant {tenant_id}",
+    )
 
 
 def run_sweep_loop(app, stop: threading.Event) -> None:
     """The worker's periodic loop thread (started by ``flask worker``)."""
-    interval = app.config.get("HOURLY_SWEEP_SECONDS", 300)
-    while not stop.wait(interval):
-        try:
-            with app.app_context():
-                sweep()
-        except Exception:
-            log.exception("hourly sweep failed")
+    run_periodically(app, stop, "HOURLY_SWEEP_SECONDS", 300, sweep, "hourly sweep")

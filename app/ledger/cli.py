@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from app.core.cli import tenant_refs
 from app.ledger.verify import verify
-from tenants.db import db, tenant_context
-from tenants.models import Tenant
-from tenants.resolver import get_tenant_by_slug
+from tenants.db import tenant_context
 
 ledger_cli = click.Group("ledger", help="Ledger: check the double-entry invariants.")
 
@@ -22,14 +20,7 @@ ledger_cli = click.Group("ledger", help="Ledger: check the double-entry invarian
 def verify_command(slug):
     """Check that every transaction balances, no forbidden negative, cached = replayed,
     escrow = paid − released − refunded. Exits 1 listing the problems."""
-    if slug is not None:
-        ref = get_tenant_by_slug(slug)
-        if ref is None:
-            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
-        refs = [ref]
-    else:
-        refs = [t.ref() for t in db.session.scalars(sa.select(Tenant).order_by(Tenant.id))]
-        db.session.remove()
+    refs = tenant_refs(slug, active_only=False)
     failed = 0
     for ref in refs:
         with tenant_context(ref):

@@ -11,14 +11,12 @@ import time
 from datetime import UTC, datetime
 
 import click
-import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from app.core.cli import tenant_refs
 from app.core.unit_of_work import job_unit
 from app.reviews import reputation
-from tenants.db import db, tenant_context
-from tenants.models import Tenant
-from tenants.resolver import get_tenant_by_slug
+from tenants.db import tenant_context
 
 reviews_cli = click.Group("reviews", help="Reviews and reputation.")
 
@@ -28,15 +26,7 @@ reviews_cli = click.Group("reviews", help="Reviews and reputation.")
 @with_appcontext
 def reputation_command(slug):
     """Snapshot every seller's reputation for today (UTC) and assign their levels."""
-    if slug is not None:
-        ref = get_tenant_by_slug(slug)
-        if ref is None:
-            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
-        refs = [ref]
-    else:
-        tenants = db.session.scalars(sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.id))
-        refs = [t.ref() for t in tenants]
-        db.session.remove()
+    refs = tenant_refs(slug)
     now = datetime.now(UTC)
     started = time.perf_counter()
     sellers = changes = 0

@@ -24,10 +24,8 @@ import logging
 import threading
 from datetime import UTC, date, datetime
 
-from flask import current_app
-
 from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
-from app.core.sweeps import tenants_with_due
+from app.core.sweeps import enqueue_per_tenant, run_periodically, sweep_interval, tenants_with_due
 from app.extensions import get_queue, redis_store
 from app.reviews import reputation, services
 from tenants.db import db
@@ -68,36 +66,20 @@ def sweep(now: datetime | None = None) -> int:
     """Enqueue ``publish_due_windows`` for each tenant with a window to publish or remind;
     returns how many jobs were enqueued."""
     now = now or datetime.now(UTC)
-    interval = max(1, int(current_app.config.get("REVIEWS_SWEEP_SECONDS", 60)))
-    slot = int(now.timestamp()) // interval
-    count = 0
-    with app_job_context():
-        queue = get_queue("default")
-        due = DUE + " AND (closes_at <= :now OR reminded_at IS NULL)"
-        for tenant_id in tenants_with_due(
-            "review_windows", due, {"horizon": now + services.REMIND_BEFORE, "now": now}
-        ):
-            count += enqueue_once(
-                queue,
-                publish_due_windows,
-                tenant_id,
-                job_id=f"reviews-publish_due_windows-t{tenant_id}-{slot}",
-                job_timeout=600,
-                result_ttl=interval * 2,
-                description=f"publish_due_windows for tenant {tenant_id}",
-            )
-    return count
+    due = DUE + " AND (closes_at <= :now OR reminded_at IS NULL)"
+    return enqueue_per_tenant(
+        tenants_with_due("review_windows", due, {"horizon": now + services.REMIND_BEFORE, "now": now}),
+        publish_due_windows,
+        name="reviews-publish_due_windows",
+        interval=sweep_interval("REVIEWS_SWEEP_SECONDS", 60),
+        now=now,
+        description="publish_due_windows for tenant {tenant_id}",
+    )
 
 
 def run_sweep_loop(app, stop: threading.Event) -> None:
     """The worker's periodic loop thread (started by ``flask worker``)."""
-    interval = app.config.get("REVIEWS_SWEEP_SECONDS", 60)
-    while not stop.wait(interval):
-        try:
-            with app.app_context():
-                sweep()
-        except Exception:
-            log.exception("reviews sweep failed")
+    run_periodically(app, stop, "REVIEWS_SWEEP_SECONDS", 60, sweep, "reviews sweep")
 
 
 # --------------------------------------------------------------------------- reputation

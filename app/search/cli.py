@@ -5,13 +5,11 @@ from __future__ import annotations
 import time
 
 import click
-import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from app.core.cli import tenant_refs
 from app.search.services import index_state, reindex_tenant
-from tenants.db import db, tenant_context
-from tenants.models import Tenant
-from tenants.resolver import get_tenant_by_slug
+from tenants.db import tenant_context
 
 search_cli = click.Group("search", help="Search: rebuild the per-tenant indexes.")
 
@@ -28,15 +26,7 @@ search_cli = click.Group("search", help="Search: rebuild the per-tenant indexes.
 @with_appcontext
 def reindex(slug, outdated):
     """Rebuild into a fresh index and swap it in (searches keep working meanwhile)."""
-    if slug is not None:
-        ref = get_tenant_by_slug(slug)
-        if ref is None:
-            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
-        refs = [ref]
-    else:
-        tenants = db.session.scalars(sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.id))
-        refs = [t.ref() for t in tenants]
-        db.session.remove()
+    refs = tenant_refs(slug)
     for ref in refs:
         if outdated and index_state(ref.id) == "ok":
             continue

@@ -14,11 +14,8 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
-
-from app.core.jobs import app_job_context, enqueue_once, tenant_job_context
-from app.core.sweeps import tenants_with_due
-from app.extensions import get_queue
+from app.core.jobs import tenant_job_context
+from app.core.sweeps import enqueue_per_tenant, run_periodically, sweep_interval, tenants_with_due
 from app.workroom import calendar
 
 log = logging.getLogger(__name__)
@@ -42,35 +39,22 @@ def send_reminders(tenant_id: int, now: datetime | None = None) -> int:
 def sweep(now: datetime | None = None) -> int:
     """Enqueue ``send_reminders`` for each tenant with an event to remind of; returns how many."""
     now = now or datetime.now(UTC)
-    interval = max(1, int(current_app.config.get("WORKROOM_REMINDER_SWEEP_SECONDS", 60)))
-    slot = int(now.timestamp()) // interval
     params = {
         "horizon": now + timedelta(minutes=1440),
         "past": now - calendar.GRACE,
         "today": (now - timedelta(days=1)).date(),
     }
-    count = 0
-    with app_job_context():
-        queue = get_queue("default")
-        for tenant_id in tenants_with_due("workroom_events", DUE, params):
-            count += enqueue_once(
-                queue,
-                send_reminders,
-                tenant_id,
-                job_id=f"workroom-reminders-t{tenant_id}-{slot}",
-                job_timeout=300,
-                result_ttl=interval * 2,
-                description=f"calendar reminders of tenant {tenant_id}",
-            )
-    return count
+    return enqueue_per_tenant(
+        tenants_with_due("workroom_events", DUE, params),
+        send_reminders,
+        name="workroom-reminders",
+        interval=sweep_interval("WORKROOM_REMINDER_SWEEP_SECONDS", 60),
+        now=now,
+        description="calendar reminders of tenant {tenant_id}",
+        timeout=300,
+    )
 
 
 def run_sweep_loop(app, stop: threading.Event) -> None:
     """The worker's periodic loop thread (started by ``flask worker``)."""
-    interval = app.config.get("WORKROOM_REMINDER_SWEEP_SECONDS", 60)
-    while not stop.wait(interval):
-        try:
-            with app.app_context():
-                sweep()
-        except Exception:
-            log.exception("workroom reminder sweep failed")
+    run_periodically(app, stop, "WORKROOM_REMINDER_SWEEP_SECONDS", 60, sweep, "workroom reminder sweep")
