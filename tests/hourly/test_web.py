@@ -261,8 +261,9 @@ def test_approve_from_the_page_pays_the_freelancer(acme, hourly_in, tenant_clien
     sheet_page = f"/timesheets/{sheet_id}"
     shown = client.get(sheet_page).get_data(as_text=True)
     assert "4 h" in shown and "180.00" in shown.replace(",", "") and 'data-testid="frozen-entry"' in shown
-    # The disputes form is linked only once the disputes domain offers it.
-    assert 'data-testid="dispute"' not in shown
+    # The client may dispute the week instead (the freelancer may not).
+    assert f'href="/timesheets/{sheet_id}/dispute" data-testid="dispute"' in shown
+    assert 'data-testid="dispute"' not in ann.get(sheet_page).get_data(as_text=True)
     # Contract page section and dashboard card tell the client.
     contract_page = client.get(f"/contracts/{h.contract_id}").get_data(as_text=True)
     assert 'data-testid="hourly-section"' in contract_page and "1 timesheet to review" in contract_page

@@ -122,7 +122,9 @@ def test_without_a_repository_the_panel_links_the_contract_page(acme, room, tena
     assert 'data-testid="workroom-hourly"' not in html  # a fixed-price contract: no week
 
 
-def test_the_hourly_panel_shows_this_weeks_time_against_the_limit(acme, hourly_in, tenant_client, in_tenant):
+def test_the_hourly_panel_shows_this_weeks_time_against_the_limit(
+    app, acme, hourly_in, tenant_client, in_tenant
+):
     from app.contracts.models import Contract
     from app.hourly import services
     from app.hourly.panels import workroom_panel
@@ -143,6 +145,8 @@ def test_the_hourly_panel_shows_this_weeks_time_against_the_limit(acme, hourly_i
         )
         db.session.commit()
         contract = db.session.get(Contract, h.contract_id)
+        request = app.test_request_context(base_url="http://acme.localhost")  # the panel links the time page
+        request.push()
         html = str(workroom_panel(contract, user(h.client), now=T0 + timedelta(days=3)))
         assert "11 h 30 min</strong> of 10 h" in html and "Week of 2 Mar 2026" in html
         assert (
@@ -153,6 +157,7 @@ def test_the_hourly_panel_shows_this_weeks_time_against_the_limit(acme, hourly_i
         assert "0 h</strong> of 10 h" in str(
             workroom_panel(contract, user(h.ann), now=T0 + timedelta(days=7, hours=1))
         )
+        request.pop()
     client = tenant_client("acme")
     login(client, h.emails["ann"])
     html = _page(client, h.contract_id, "tasks")
