@@ -477,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
 
         SQL.install(db.engine)
     print(f"  built in {pop.build_seconds:.1f} s", flush=True)
+    # Growing the population and the build load the machine too: the load when measuring starts.
+    env["loadavg_at_measure"] = [round(x, 2) for x in os.getloadavg()]
     log_runs = []
     for day_index, threads in enumerate(args.thread_counts):
         n = len(pop.contracts) * args.entries_per_day
