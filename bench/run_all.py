@@ -6,7 +6,9 @@ The population grown by ``tenant_create`` (1,000+ tenants) is reused by
 ``searchbench`` with 50,000 gigs; ``order_flow`` rebuilds ``orderbench`` (200 sellers,
 400 buyers) on every run; ``reviews`` adds ``reviewbench`` (10,000 sellers, 151,000 orders);
 ``jobs_bench`` adds ``jobbench`` (60,000 jobs, 10,000 freelancers); ``milestone_flow`` rebuilds
-``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it.
+``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it;
+``hourly_flow`` rebuilds ``hourlybench`` (300 hourly contracts) on every run: log time, close the
+week, approve and bill, the Monday sweep's cross-tenant scan.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -18,6 +20,7 @@ import sys
 import time
 
 from bench import (
+    hourly_flow,
     jobs_bench,
     migrate_noop,
     milestone_flow,
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         ("reviews", reviews.main, shared),
         ("jobs_bench", jobs_bench.main, shared),
         ("milestone_flow", milestone_flow.main, shared),
+        ("hourly_flow", hourly_flow.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:
