@@ -238,3 +238,35 @@ def token_auth_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "required": False,
+    "description": "Retry-safe key: the same key and body replay the first answer.",
+}
+
+
+def api_auth(blp, descriptions: dict[int, str]):
+    """The ``auth_required(*codes, mutating=False)`` decorator of the API blueprint ``blp``: a
+    bearer token is required (401 documented), the refusals ``codes`` are documented with
+    ``descriptions[code]``, and ``mutating`` views are idempotent by ``Idempotency-Key``
+    (``app.core.idempotency``), the header documented."""
+    from app.core.idempotency import idempotent
+
+    def auth_required(*codes: int, mutating: bool = False):
+        def decorate(view):
+            if mutating:
+                view = idempotent(view)
+                view = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(view)
+            for code in codes:
+                view = blp.alt_response(code, response="DEFAULT_ERROR", description=descriptions[code])(view)
+            view = blp.alt_response(401, response="UNAUTHORIZED")(view)
+            view = blp.doc(security=[{"bearerAuth": []}])(view)
+            return token_auth_required(view)
+
+        return decorate
+
+    return auth_required

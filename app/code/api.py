@@ -36,15 +36,7 @@ EVENTS = {
 }
 
 
-def auth_required(*codes: int):
-    def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, response="DEFAULT_ERROR", description=DESCRIPTIONS[code])(view)
-        view = blp.alt_response(401, response="UNAUTHORIZED")(view)
-        view = blp.doc(security=[{"bearerAuth": []}])(view)
-        return tokens.token_auth_required(view)
-
-    return decorate
+auth_required = tokens.api_auth(blp, DESCRIPTIONS)
 
 
 def _out(link):

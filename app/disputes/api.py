@@ -23,7 +23,6 @@ from marshmallow import ValidationError
 
 from app.accounts import tokens
 from app.core.api import Blueprint
-from app.core.idempotency import HEADER, idempotent
 from app.disputes import schemas, services
 from app.disputes.services import MAX_FILES
 from app.storage.uploads import read_uploads
@@ -46,27 +45,8 @@ DESCRIPTIONS = {
     413: "The request body is larger than the files allowed",
     422: "Invalid fields (errors.json.<field>; errors.code)",
 }
-IDEMPOTENCY_PARAMETER = {
-    "in": "header",
-    "name": HEADER,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "required": False,
-    "description": "Retry-safe key: the same key and body replay the first answer.",
-}
 
-
-def auth_required(*codes: int, mutating: bool = False):
-    def decorate(view):
-        if mutating:
-            view = idempotent(view)
-            view = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(view)
-        for code in codes:
-            view = blp.alt_response(code, response="DEFAULT_ERROR", description=DESCRIPTIONS[code])(view)
-        view = blp.alt_response(401, response="UNAUTHORIZED")(view)
-        view = blp.doc(security=[{"bearerAuth": []}])(view)
-        return tokens.token_auth_required(view)
-
-    return decorate
+auth_required = tokens.api_auth(blp, DESCRIPTIONS)
 
 
 def _with_urls(rows):

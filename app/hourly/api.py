@@ -22,7 +22,6 @@ from app.accounts import tokens
 from app.contracts.models import Contract
 from app.contracts.schemas import ContractSchema
 from app.core.api import Blueprint
-from app.core.idempotency import HEADER, idempotent
 from app.hourly import schemas, services
 from tenants.db import db
 
@@ -45,27 +44,8 @@ DESCRIPTIONS = {
     409: "Not possible in the current status (named in the message and errors.current_status)",
     422: "Invalid fields (errors.json.<field>)",
 }
-KEY_PARAMETER = {
-    "in": "header",
-    "name": HEADER,
-    "schema": {"type": "string"},
-    "required": False,
-    "description": "Retry-safe key: the same key and body replay the first answer.",
-}
 
-
-def auth_required(*codes: int, money: bool = False):
-    def decorate(view):
-        if money:
-            view = idempotent(view)
-            view = blp.doc(parameters=[KEY_PARAMETER])(view)
-        for code in codes:
-            view = blp.alt_response(code, response="DEFAULT_ERROR", description=DESCRIPTIONS[code])(view)
-        view = blp.alt_response(401, response="UNAUTHORIZED")(view)
-        view = blp.doc(security=[{"bearerAuth": []}])(view)
-        return tokens.token_auth_required(view)
-
-    return decorate
+auth_required = tokens.api_auth(blp, DESCRIPTIONS)
 
 
 def _entry(contract, entry):
@@ -215,7 +195,7 @@ class TimesheetResource(MethodView):
 
 @blp.route(f"{SHEET_ID}/approve")
 class TimesheetApprove(MethodView):
-    @auth_required(403, 404, 409, 422, money=True)
+    @auth_required(403, 404, 409, 422, mutating=True)
     @blp.arguments(schemas.HourlyStepSchema, example={})
     @blp.response(200, schemas.TimesheetDetailSchema)
     def post(self, body, sheet_id):
@@ -228,7 +208,7 @@ class TimesheetApprove(MethodView):
 
 @blp.route(f"{SHEET_ID}/retry")
 class TimesheetRetry(MethodView):
-    @auth_required(403, 404, 409, 422, money=True)
+    @auth_required(403, 404, 409, 422, mutating=True)
     @blp.arguments(schemas.HourlyStepSchema, example={})
     @blp.response(200, schemas.TimesheetDetailSchema)
     def post(self, body, sheet_id):
