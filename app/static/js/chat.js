@@ -411,7 +411,13 @@
   }
 
   input.addEventListener("input", updateMentions);
-  input.addEventListener("blur", function () { setTimeout(closeMentions, 150); });
+  // Close the list when the focus has really left (a click on an option keeps it; a blur
+  // followed by a quick return to the input, e.g. after the Reply button, must not close it).
+  input.addEventListener("blur", function () {
+    setTimeout(function () {
+      if (document.activeElement !== input) closeMentions();
+    }, 150);
+  });
   if (replyTo) setReply(replyTo);
 
   log.scrollTop = log.scrollHeight;
