@@ -73,28 +73,14 @@ from app.orders import milestones as engine
 from app.orders.models import Milestone, Order
 from app.orders.services import OrderError
 from app.storage import storage
-from app.storage.uploads import DOCX, XLSX, Upload, UploadRefused, check_upload
+from app.storage.uploads import DOCUMENT_TYPES, Upload, UploadRefused, check_upload
 from tenants.db import db
 
 MAX_EVIDENCE = 50  # pieces per dispute
 MAX_FILES = 5  # per request
 URL_MAX = 500
 FILE_URL_SECONDS = 3600
-EVIDENCE_TYPES = frozenset(
-    (
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "application/zip",
-        "text/csv",
-        "text/plain",
-        "text/markdown",
-        DOCX,
-        XLSX,
-    )
-)
+EVIDENCE_TYPES = DOCUMENT_TYPES
 STAGE_LABELS = {
     "self_resolution": "Self-resolution",
     "mediation": "Mediation",

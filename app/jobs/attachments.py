@@ -34,8 +34,7 @@ from app.core.domain_errors import DomainError
 from app.jobs.models import JobAttachment
 from app.storage import delete_after_commit, storage
 from app.storage.uploads import (
-    DOCX,
-    XLSX,
+    DOCUMENT_TYPES,
     Upload,
     UploadRefused,
     accept_attribute,
@@ -44,21 +43,7 @@ from app.storage.uploads import (
     human_size,
 )
 
-ATTACHMENT_TYPES = frozenset(
-    (
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "application/zip",
-        "text/csv",
-        "text/plain",
-        "text/markdown",
-        DOCX,
-        XLSX,
-    )
-)
+ATTACHMENT_TYPES = DOCUMENT_TYPES
 FIELD = "files"
 URL_SECONDS = 3600
 NAMESPACE = {"job": "jobs/attachments", "proposal": "jobs/proposal-attachments"}

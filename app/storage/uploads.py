@@ -33,6 +33,23 @@ from app.core.domain_errors import DomainError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What people share as documents (job and proposal attachments, dispute evidence, workroom
+# files): PDF, images, ZIP, CSV, text, Markdown, Word and Excel.
+DOCUMENT_TYPES = frozenset(
+    (
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/zip",
+        "text/csv",
+        "text/plain",
+        "text/markdown",
+        DOCX,
+        XLSX,
+    )
+)
 
 
 def _starts_with(*magic: bytes) -> Callable[[bytes], bool]:

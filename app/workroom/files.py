@@ -30,8 +30,7 @@ from app.core.ids import parse_id
 from app.messaging.order_attachments import attachments_of_order
 from app.storage import delete_after_commit, storage
 from app.storage.uploads import (
-    DOCX,
-    XLSX,
+    DOCUMENT_TYPES,
     Upload,
     UploadRefused,
     accept_attribute,
@@ -44,21 +43,7 @@ from app.workroom.models import WorkroomFile
 from app.workroom.services import WorkroomError
 from tenants.db import db
 
-FILE_TYPES = frozenset(
-    (
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "application/zip",
-        "text/csv",
-        "text/plain",
-        "text/markdown",
-        DOCX,
-        XLSX,
-    )
-)
+FILE_TYPES = DOCUMENT_TYPES
 NAMESPACE = "workroom"
 URL_SECONDS = 3600
 MAX_FILES = 500  # per contract
