@@ -184,6 +184,7 @@ def _register_domain_hooks() -> None:
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
+    from app.discovery import models as _discovery_models  # noqa: F401  (saved lists, views, featured)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
     from app.events.cli import register_periodic_loop

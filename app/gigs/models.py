@@ -74,6 +74,25 @@ class Gig(TenantModel):
         sa.CheckConstraint("cardinality(tags) <= 5", name="tag_count"),
         sa.Index("ix_gigs_status_category", "status", "category_id"),
         sa.Index("ix_gigs_seller_status", "seller_id", "status"),
+        sa.CheckConstraint("delivery_mode in ('online', 'on_site')", name="delivery_mode"),
+        # An on-site gig has its service area: a base point and a radius (app.core.geo).
+        sa.CheckConstraint(
+            "delivery_mode = 'online' OR (latitude IS NOT NULL AND longitude IS NOT NULL "
+            "AND service_radius_km IS NOT NULL)",
+            name="on_site_area",
+        ),
+        sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
+        sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
+        sa.CheckConstraint("service_radius_km BETWEEN 1 AND 500", name="service_radius"),
+        # The PostgreSQL search backend's bounding-box prefilter (active on-site gigs only).
+        sa.Index(
+            "ix_gigs_service_area",
+            "latitude",
+            "longitude",
+            postgresql_where=sa.text(
+                "(status)::text = 'active'::text AND (delivery_mode)::text = 'on_site'::text"
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +116,15 @@ class Gig(TenantModel):
     rating_avg: Mapped[Decimal] = mapped_column(sa.Numeric(3, 2), default=0, server_default="0")
     rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Where the work happens (#18): "online" (anywhere) or "on_site" within the service area, a
+    # circle of ``service_radius_km`` around the base (a gazetteer city or a point), stored as
+    # degrees. ``location_name`` / ``location_country`` say it for people ("Berlin", "DE").
+    delivery_mode: Mapped[str] = mapped_column(sa.String(10), default="online", server_default="online")
+    location_name: Mapped[str | None] = mapped_column(sa.String(120))
+    location_country: Mapped[str | None] = mapped_column(sa.String(2))
+    latitude: Mapped[float | None] = mapped_column(sa.Double)
+    longitude: Mapped[float | None] = mapped_column(sa.Double)
+    service_radius_km: Mapped[int | None] = mapped_column(sa.SmallInteger)
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Moderation (app/gigs/moderation.py): the last decision, its reason (shown to the seller) and who.
     moderation_reason: Mapped[str | None] = mapped_column(sa.String(1000))

@@ -16,7 +16,9 @@ uses the write-only ``get_emitter()``, which only publishes.
 Presence: each connected socket refreshes ``t:<tenant>:presence:<user>`` (a
 Redis hash of socket id -> expiry) with a TTL; ``is_online`` is true while at
 least one live socket of the user is recorded. A crashed process leaves entries
-that expire after ``SOCKETIO_PRESENCE_TTL`` seconds.
+that expire after ``SOCKETIO_PRESENCE_TTL`` seconds. ``t:<tenant>:online`` (a sorted set of
+user id -> expiry, refreshed with the hash) answers "who is online now" for search filters
+(``online_user_ids``).
 
 Production: async mode ``threading`` (simple-websocket), one gunicorn worker per
 process with many threads (``--worker-class gthread --workers 1 --threads 100``),
@@ -50,6 +52,7 @@ __all__ = [
     "mark_offline",
     "mark_online",
     "mark_online_many",
+    "online_user_ids",
     "socketio",
     "user_room",
 ]
@@ -193,6 +196,12 @@ def _presence_key(tenant_id: int, user_id: int) -> str:
     return f"t:{int(tenant_id)}:presence:{int(user_id)}"
 
 
+def _online_key(tenant_id: int) -> str:
+    """The tenant's sorted set of users with a live socket (score: when their presence expires),
+    for "online now" in search (``online_user_ids``)."""
+    return f"t:{int(tenant_id)}:online"
+
+
 def _ttl() -> int:
     return int(current_app.config.get("SOCKETIO_PRESENCE_TTL", 90))
 
@@ -201,9 +210,12 @@ def mark_online(tenant_id: int, user_id: int, sid: str) -> None:
     """Record one live socket of the user (at connect, then every TTL/3 by the process)."""
     ttl = _ttl()
     key = _presence_key(tenant_id, user_id)
+    expires = int(time.time()) + ttl
     pipe = redis_store.client.pipeline()
-    pipe.hset(key, sid, int(time.time()) + ttl)
+    pipe.hset(key, sid, expires)
     pipe.expire(key, ttl)
+    pipe.zadd(_online_key(tenant_id), {str(int(user_id)): expires})
+    pipe.expire(_online_key(tenant_id), ttl)
     pipe.execute()
 
 
@@ -218,11 +230,30 @@ def mark_online_many(sockets: list[tuple[int, int, str]]) -> None:
         key = _presence_key(tenant_id, user_id)
         pipe.hset(key, sid, expires)
         pipe.expire(key, ttl)
+        pipe.zadd(_online_key(tenant_id), {str(int(user_id)): expires})
+        pipe.expire(_online_key(tenant_id), ttl)
     pipe.execute()
 
 
 def mark_offline(tenant_id: int, user_id: int, sid: str) -> None:
-    redis_store.client.hdel(_presence_key(tenant_id, user_id), sid)
+    client = redis_store.client
+    key = _presence_key(tenant_id, user_id)
+    client.hdel(key, sid)
+    if not is_online(tenant_id, user_id):
+        # The last socket closed (a socket opening meanwhile re-adds the user within TTL/3).
+        client.zrem(_online_key(tenant_id), str(int(user_id)))
+
+
+def online_user_ids(tenant_id: int) -> set[int]:
+    """Every user of the tenant with a live socket right now (any web process)."""
+    client = redis_store.client
+    key = _online_key(tenant_id)
+    now = int(time.time())
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(key, "-inf", now)
+    pipe.zrange(key, 0, -1)
+    _removed, members = pipe.execute()
+    return {int(member) for member in members}
 
 
 def is_online(tenant_id: int, user_id: int) -> bool:

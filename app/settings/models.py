@@ -24,6 +24,7 @@ class MarketplaceSettings(TenantModel):
             "milestone_auto_release_days BETWEEN 1 AND 90", name="milestone_auto_release_days"
         ),
         sa.CheckConstraint("timesheet_review_days BETWEEN 1 AND 30", name="timesheet_review_days"),
+        sa.CheckConstraint("default_country ~ '^[A-Z]{2}$'", name="default_country"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -53,6 +54,11 @@ class MarketplaceSettings(TenantModel):
     # A submitted hourly timesheet the client leaves unanswered this long is approved (#17).
     timesheet_review_days: Mapped[int] = mapped_column(default=5, server_default="5")
     payout_schedule: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    # Location search (#18): when on, gigs may be delivered on site within a service area and
+    # buyers search near a place; ``default_country`` (ISO code) is preferred among same-named
+    # cities and preselected on forms.
+    location_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    default_country: Mapped[str | None] = mapped_column(sa.String(2))
     # When on, a seller's "publish" sends the gig to the console's moderation queue.
     gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # When on (the default), ordering, publishing, offers and messages need a verified email.
