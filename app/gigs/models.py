@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.geo import country_name
 from tenants.db import TENANT_SCHEMA, TenantModel, tenant_table_args
 
 if TYPE_CHECKING:
@@ -163,6 +164,22 @@ class Gig(TenantModel):
     @property
     def cover(self) -> GigImage | None:
         return self.images[0] if self.images else None
+
+    @property
+    def is_on_site(self) -> bool:
+        return self.delivery_mode == "on_site" and self.latitude is not None
+
+    @property
+    def location_label(self) -> str | None:
+        """Where an on-site gig is based, for people: "Berlin, Germany" (the coordinates when the
+        seller gave a point far from any known city); None for an online gig."""
+        if not self.is_on_site:
+            return None
+        if self.location_name:
+            country = country_name(self.location_country) if self.location_country else ""
+            return f"{self.location_name}, {country}" if country else self.location_name
+        lat, lng = self.latitude, self.longitude
+        return f"{abs(lat):.2f}° {'N' if lat >= 0 else 'S'}, {abs(lng):.2f}° {'E' if lng >= 0 else 'W'}"
 
     def __repr__(self) -> str:
         return f"<Gig {self.id} {self.status} {self.slug}>"

@@ -13,7 +13,7 @@ Every state change publishes an event in the same transaction (payload
   ``app/gigs/moderation.approve_gig`` when an operator approves a pending gig)
 - ``gig.submitted``: the seller published but the gig needs an operator's review first
   (it is ``pending_approval`` and not public; see ``publish_gig``)
-- ``gig.updated``: an edit (details, packages, extras, FAQ, images) of any gig
+- ``gig.updated``: an edit (details, packages, extras, FAQ, images, where it is delivered) of any gig
 - ``gig.paused``: an active gig stopped taking orders and left the catalog
   (``{"gig_id", "by_operator": true, "reason"}`` when an operator paused it)
 - ``gig.archived``: the gig is gone for good (terminal)
@@ -45,7 +45,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
-from app.core import money
+from app.core import geo, money
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
 from app.core.text import strip_controls
@@ -81,7 +81,11 @@ MAX_EXTRAS = 10
 MAX_FAQS = 10
 QUESTION_MAX, ANSWER_MAX = 200, 1000
 MAX_PAGE = 10_000  # deeper pages are empty rather than an absurd OFFSET
-GIG_FIELDS = ("title", "description", "category_id", "tags", "packages", "extras", "faqs")
+LOCATION_FIELDS = ("delivery_mode", "location", "latitude", "longitude", "service_radius_km")
+GIG_FIELDS = ("title", "description", "category_id", "tags", "packages", "extras", "faqs", *LOCATION_FIELDS)
+DELIVERY_MODES = ("online", "on_site")
+LOCATION_TEXT_MAX = 120
+NEAREST_CITY_KM = 25  # a point within this of a known city is named after it
 # A pending gig stays editable (the operator reviews its latest version); a rejected
 # one is edited and published again, which sends it back to review.
 EDITABLE_STATUSES = ("draft", "pending_approval", "rejected", "active", "paused")
@@ -531,8 +535,11 @@ def _clean_faqs(value: Any, errors: dict) -> list[dict]:
     return faqs
 
 
-def _clean(data: dict, *, creating: bool) -> dict:
-    """Validate the given fields; raises GigError with every problem at once."""
+def _clean(data: dict, *, creating: bool, gig: Gig | None = None) -> dict:
+    """Validate the given fields; raises GigError with every problem at once.
+
+    Location fields given alone on an edit are completed from ``gig``'s stored ones
+    (``{"service_radius_km": 20}`` keeps the place); see ``_clean_location``."""
     if not isinstance(data, dict):
         raise GigError("The gig must be given as an object.")
     errors: dict[str, str] = {}
@@ -558,9 +565,166 @@ def _clean(data: dict, *, creating: bool) -> dict:
         clean["extras"] = _clean_extras(data["extras"], errors)
     if "faqs" in data:
         clean["faqs"] = _clean_faqs(data["faqs"], errors)
+    if any(field in data for field in LOCATION_FIELDS):
+        given = {field: data[field] for field in LOCATION_FIELDS if field in data}
+        clean["location"] = _clean_location(given, errors, current=gig)
     if errors:
         raise GigError(errors)
     return clean
+
+
+# --------------------------------------------------------------------------- where it is delivered
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _resolve_place(value: Any, errors: dict) -> geo.City | None:
+    """The gazetteer city a seller named (text, "City, Country" or a GeoNames id)."""
+    if _is_int(value):
+        value = str(value)
+    if not isinstance(value, str):
+        errors["location"] = "Give the place as text, like “Berlin” or “Berlin, Germany”."
+        return None
+    text = " ".join(strip_controls(value).split())
+    if len(text) > LOCATION_TEXT_MAX:
+        errors["location"] = f"The place must be at most {LOCATION_TEXT_MAX} characters."
+        return None
+    from app.settings.services import location_settings
+
+    city = geo.find_city(text, prefer_country=location_settings().default_country)
+    if city is None:
+        errors["location"] = "We don't know that place. Pick a city from the list."
+    return city
+
+
+def _nearest_city(lat: float, lng: float) -> geo.City | None:
+    """The most populous known city within ``NEAREST_CITY_KM`` of a point (to name it), or None."""
+    box = geo.bounding_box(lat, lng, NEAREST_CITY_KM)
+    near = [
+        city
+        for city in geo.gazetteer().by_id.values()
+        if box.contains(city.lat, city.lng)
+        and geo.haversine_km(lat, lng, city.lat, city.lng) <= NEAREST_CITY_KM
+    ]
+    return max(near, key=lambda c: (c.population, -c.id), default=None)
+
+
+def _clean_location(data: dict, errors: dict, *, current: Gig | None = None) -> dict:
+    """``data`` (some of ``LOCATION_FIELDS``) -> the gig's location columns, problems on ``errors``.
+
+    - ``delivery_mode``: ``online`` (anywhere; clears the place and radius) or ``on_site``
+      (only when the marketplace has location on);
+    - on site, the place: ``location`` (a city of the gazetteer: "Berlin", "Berlin, Germany",
+      a GeoNames id; the marketplace's default country wins among same-named cities) or
+      ``latitude`` and ``longitude`` (degrees; named after the nearest big city), not both;
+    - ``service_radius_km``: a whole number of km, 1 to ``geo.MAX_RADIUS_KM``.
+
+    What ``data`` leaves out is taken from ``current`` (an edit), else missing."""
+    mode = data.get("delivery_mode", current.delivery_mode if current is not None else "online")
+    if mode not in DELIVERY_MODES:
+        errors["delivery_mode"] = "Choose online or on site."
+        return {}
+    if mode == "online":
+        for field in ("location", "latitude", "longitude", "service_radius_km"):
+            if not _blank(data.get(field)):
+                errors[field] = "An online gig has no place or radius: choose on site to give one."
+                return {}
+        return dict.fromkeys(
+            ("location_name", "location_country", "latitude", "longitude", "service_radius_km"), None
+        ) | {"delivery_mode": "online"}
+    from app.settings.services import location_settings
+
+    if not location_settings().enabled:
+        errors["delivery_mode"] = "This marketplace lists online services only."
+        return {}
+    clean: dict[str, Any] = {"delivery_mode": "on_site"}
+    place, lat, lng = data.get("location"), data.get("latitude"), data.get("longitude")
+    has_place, has_point = not _blank(place), not (_blank(lat) and _blank(lng))
+    if has_place and has_point:
+        errors["location"] = "Give a city or a point (latitude and longitude), not both."
+    elif has_place:
+        city = _resolve_place(place, errors)
+        if city is not None:
+            clean.update(
+                location_name=city.name, location_country=city.country, latitude=city.lat, longitude=city.lng
+            )
+    elif has_point:
+        try:
+            lat, lng = geo.check_point(lat, lng, lat_field="latitude", lng_field="longitude")
+        except geo.GeoError as exc:
+            errors[exc.field] = str(exc)
+        else:
+            city = _nearest_city(lat, lng)
+            clean.update(
+                location_name=city.name if city else None,
+                location_country=city.country if city else None,
+                latitude=lat,
+                longitude=lng,
+            )
+    elif any(field in data for field in ("location", "latitude", "longitude")) or (
+        current is None or current.latitude is None
+    ):
+        errors["location"] = "Say where you work: pick a city."
+    # else: an edit that keeps the stored place
+    radius = data.get("service_radius_km", current.service_radius_km if current is not None else None)
+    if _blank(radius):
+        errors["service_radius_km"] = f"Say how far you travel: 1 to {geo.MAX_RADIUS_KM} km."
+    elif not _is_int(radius) or not 1 <= radius <= geo.MAX_RADIUS_KM:
+        errors["service_radius_km"] = (
+            f"The radius must be a whole number of km from 1 to {geo.MAX_RADIUS_KM}."
+        )
+    else:
+        clean["service_radius_km"] = radius
+    return clean
+
+
+def _apply_location(gig: Gig, clean: dict) -> bool:
+    """Set the location columns; whether anything changed."""
+    changed = False
+    for field, value in clean.items():
+        if getattr(gig, field) != value:
+            setattr(gig, field, value)
+            changed = True
+    return changed
+
+
+def set_gig_location(
+    gig: Gig,
+    *,
+    delivery_mode: str,
+    location: str | int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    radius_km: int | None = None,
+) -> Gig:
+    """Say where ``gig`` is delivered: ``online``, or ``on_site`` from a place (``location``, a
+    city text or GeoNames id, or ``latitude`` + ``longitude``) within ``radius_km`` (1-500).
+
+    The arguments are the whole location (nothing is kept from before); online clears it. The
+    caller checks who may edit the gig (``update_gig`` does, with the same fields). A change
+    bumps the version and publishes ``gig.updated`` (for a gig already stored).
+    Raises GigStateError (archived), GigError with field errors (``delivery_mode``,
+    ``location``, ``latitude``, ``longitude``, ``service_radius_km``): an unknown city, a bad
+    point or radius, on site when the marketplace lists online services only.
+    """
+    _require_editable(gig)
+    errors: dict[str, str] = {}
+    data = {
+        "delivery_mode": delivery_mode,
+        "location": location,
+        "latitude": latitude,
+        "longitude": longitude,
+    }
+    clean = _clean_location({**data, "service_radius_km": radius_km}, errors)
+    if errors:
+        raise GigError(errors)
+    if _apply_location(gig, clean) and gig.id is not None:
+        _bump(gig)
+        _flush_versioned()
+        publish("gig.updated", {"gig_id": gig.id})
+    return gig
 
 
 # --------------------------------------------------------------------------- gigs: reading
@@ -771,6 +935,8 @@ def _apply(gig: Gig, clean: dict) -> None:
         gig.extras = [GigExtra(**e) for e in clean["extras"]]
     if "faqs" in clean:
         gig.faqs = [GigFaq(**f) for f in clean["faqs"]]
+    if "location" in clean:
+        _apply_location(gig, clean["location"])
 
 
 def _validate_result(gig: Gig, clean: dict) -> None:
@@ -788,8 +954,10 @@ def create_gig(seller: User, data: dict) -> Gig:
 
     ``data``: title (required, 15-100 characters), description (Markdown),
     category_id, tags (up to 5), packages (list of {tier, title, description,
-    price_minor, delivery_days, revisions, features}), extras, faqs; all but
-    the title may come later. Publishes nothing (drafts are private).
+    price_minor, delivery_days, revisions, features}), extras, faqs, and where it is
+    delivered (``delivery_mode``, ``location`` or ``latitude``/``longitude``,
+    ``service_radius_km``: see ``set_gig_location``); all but the title may come later.
+    Publishes nothing (drafts are private).
     Raises GigForbidden when ``seller`` has no seller profile, GigError with
     field errors for bad input.
     """
@@ -817,7 +985,7 @@ def update_gig(actor: User, gig: Gig, data: dict, expected_version: int | None =
     _require_owner(actor, gig)
     _require_editable(gig)
     _check_version(gig, expected_version)
-    clean = _clean(data, creating=False)
+    clean = _clean(data, creating=False, gig=gig)
     _validate_result(gig, clean)
     if gig.status in PUBLISHABLE_STATUSES and (
         "packages" in clean or "description_html" in clean or "category_id" in clean

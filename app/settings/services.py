@@ -683,3 +683,26 @@ def seed_settings(_sender, *, session, tenant, options) -> list[str]:
         )
     )
     return []
+
+
+# --------------------------------------------------------------------------- location (#18)
+
+
+@dataclass(frozen=True)
+class LocationSettings:
+    """Whether the marketplace lists on-site gigs and searches near places (``enabled``), and
+    the ISO country preferred among same-named cities (``default_country``, or None)."""
+
+    enabled: bool
+    default_country: str | None
+
+
+def location_settings() -> LocationSettings:
+    """The bound marketplace's location settings, read fresh (one small query, like the other
+    business settings): the gig form, the gig services and the search page consult them."""
+    enabled, country = db.session.execute(
+        sa.select(MarketplaceSettings.location_enabled, MarketplaceSettings.default_country).where(
+            MarketplaceSettings.id == 1
+        )
+    ).one()
+    return LocationSettings(bool(enabled), country)

@@ -187,3 +187,18 @@ def kit():
     return SimpleNamespace(
         gig_data=gig_data, png=png, snapshot=snapshot, first_subcategory_id=first_subcategory_id
     )
+
+
+@pytest.fixture
+def location_on(in_tenant):
+    """``location_on(tenant, on=True, country=None)``: switch the marketplace's location
+    search (and its default country) on the settings row."""
+    from app.settings.models import MarketplaceSettings
+
+    def switch(tenant, on=True, country=None):
+        with in_tenant(tenant):
+            row = db.session.get(MarketplaceSettings, 1)
+            row.location_enabled, row.default_country = on, country
+            db.session.commit()
+
+    return switch
