@@ -181,6 +181,19 @@ class Gig(TenantModel):
         lat, lng = self.latitude, self.longitude
         return f"{abs(lat):.2f}° {'N' if lat >= 0 else 'S'}, {abs(lng):.2f}° {'E' if lng >= 0 else 'W'}"
 
+    @property
+    def place(self) -> dict | None:
+        """An on-site gig's base as the API shows it (None when online)."""
+        if not self.is_on_site:
+            return None
+        return {
+            "name": self.location_name,
+            "country": self.location_country,
+            "label": self.location_label,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+        }
+
     def __repr__(self) -> str:
         return f"<Gig {self.id} {self.status} {self.slug}>"
 

@@ -8,7 +8,7 @@ Their limits are repeated here as OpenAPI ``minimum`` / ``maximum`` for clients.
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from app.core.schema import Schema
 from app.gigs import services
@@ -121,6 +121,23 @@ class SellerCardSchema(Schema):
         return profile.level if profile is not None else "new"
 
 
+class PlaceField(fields.Field):
+    """A place as a seller names it: text ("Berlin", "Berlin, Germany") or a GeoNames id."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError("Give a city name or a GeoNames id.")
+        return value
+
+
+class LocationSchema(Schema):
+    name = fields.Str(allow_none=True, metadata={"example": "Berlin"})
+    country = fields.Str(allow_none=True, metadata={"description": "ISO 3166-1 alpha-2", "example": "DE"})
+    label = fields.Str(metadata={"example": "Berlin, Germany"})
+    latitude = fields.Float(metadata={"example": 52.52437})
+    longitude = fields.Float(metadata={"example": 13.41053})
+
+
 class GigInputSchema(Schema):
     """The fields a seller writes. On PATCH every field is optional; lists are replaced whole."""
 
@@ -152,6 +169,35 @@ class GigInputSchema(Schema):
     )
     extras = fields.List(fields.Nested(ExtraSchema), metadata={"maxItems": services.MAX_EXTRAS})
     faqs = fields.List(fields.Nested(FaqSchema), metadata={"maxItems": services.MAX_FAQS})
+    delivery_mode = fields.Str(
+        metadata={
+            "description": "`online` (delivered anywhere, the default) or `on_site` within a service "
+            "area (only when the marketplace has location search on)",
+            "enum": list(services.DELIVERY_MODES),
+            "example": "on_site",
+        }
+    )
+    location = PlaceField(
+        allow_none=True,
+        metadata={
+            "description": "On site: the city the seller works from, as text (`Berlin`, `Berlin, Germany`) "
+            "or a GeoNames id; or give `latitude` and `longitude` instead",
+            "type": "string",
+            "example": "Berlin, Germany",
+        },
+    )
+    latitude = fields.Float(allow_none=True, metadata={"minimum": -90, "maximum": 90, "example": None})
+    longitude = fields.Float(allow_none=True, metadata={"minimum": -180, "maximum": 180, "example": None})
+    service_radius_km = fields.Int(
+        strict=True,
+        allow_none=True,
+        metadata={
+            "description": "On site: how far the seller travels",
+            "minimum": 1,
+            "maximum": 500,
+            "example": 15,
+        },
+    )
 
 
 class GigPatchSchema(GigInputSchema):
@@ -194,6 +240,16 @@ class GigSchema(Schema):
     faqs = fields.List(fields.Nested(FaqSchema))
     images = fields.List(fields.Nested(ImageSchema))
     seller = fields.Nested(SellerCardSchema)
+    delivery_mode = fields.Str(metadata={"enum": list(services.DELIVERY_MODES), "example": "on_site"})
+    location = fields.Nested(
+        LocationSchema,
+        attribute="place",
+        allow_none=True,
+        metadata={"description": "Where an on-site gig is based (null when online)"},
+    )
+    service_radius_km = fields.Int(
+        allow_none=True, metadata={"description": "On site: how far the seller travels (km)", "example": 15}
+    )
     published_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
