@@ -16,6 +16,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -23,7 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from app.core import money
+from app.core import geo, money
 from app.core.forms import Form as PageForm
 from app.gigs import services
 from app.gigs.models import TIERS, UNLIMITED_REVISIONS
@@ -81,7 +82,53 @@ class FaqForm(Form):
         return not ((self.question.data or "").strip() or (self.answer.data or "").strip())
 
 
-class GigDetailsForm(PageForm):
+class LocationFields:
+    """Where the gig is delivered (#18), shown only when the marketplace has location on.
+
+    The city box works without JavaScript ("Berlin" or "Berlin, Germany" is resolved by the
+    service); with it, picking a suggestion also fills ``place_id`` (its GeoNames id), so that
+    of two towns with one label the one picked is kept."""
+
+    delivery_mode = RadioField(
+        "How do you deliver?",
+        choices=[SelectChoice("online", "Online"), SelectChoice("on_site", "On site")],
+        default="online",
+        validate_choice=False,  # the service refuses another value with its own message
+    )
+    location = StringField(
+        "City you work from",
+        validators=[Optional(), Length(max=200)],
+        description="Type a few letters and pick your city, like “Berlin, Germany”.",
+    )
+    place_id = HiddenField()
+    service_radius_km = StringField(
+        "How far you travel (km)",
+        validators=[Optional(), Length(max=10)],
+        description=f"Buyers within this distance of your city find the gig: 1 to {geo.MAX_RADIUS_KM} km.",
+    )
+
+    def fill_location(self, gig) -> None:
+        self.delivery_mode.data = gig.delivery_mode
+        self.location.data = gig.location_label or ""
+        self.service_radius_km.data = str(gig.service_radius_km or "")
+
+    def location_data(self, gig=None) -> dict:
+        """The location fields for create_gig/update_gig. Online sends only the mode (the place
+        typed before switching is dropped); the city text unchanged from ``gig``'s label keeps
+        the stored place (which may be a point the seller gave through the API)."""
+        mode = self.delivery_mode.data or "online"
+        if mode != "on_site":
+            return {"delivery_mode": mode}
+        data = {"delivery_mode": mode, "service_radius_km": _int_or_none(self.service_radius_km.data)}
+        text = " ".join((self.location.data or "").split())
+        if gig is not None and gig.is_on_site and text and text == gig.location_label:
+            return data
+        picked = geo.city_by_id(self.place_id.data) if (self.place_id.data or "").isdigit() else None
+        data["location"] = picked.id if picked is not None and picked.label == text else text
+        return data
+
+
+class GigDetailsForm(LocationFields, PageForm):
     title = StringField(
         "Title",
         validators=[Length(max=200)],
@@ -123,6 +170,7 @@ class GigEditForm(GigDetailsForm):
 
     def fill(self, gig, currency: str) -> None:
         """Put the gig's current values in the form (GET)."""
+        self.fill_location(gig)
         self.title.data = gig.title
         self.category_id.data = str(gig.category_id or "")
         self.description.data = gig.description_source

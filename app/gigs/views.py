@@ -9,16 +9,16 @@ one a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.accounts.forms import ConfirmForm
-from app.core import unit_of_work
+from app.core import geo, unit_of_work
 from app.core.domain_errors import refuse_form
 from app.gigs import services
 from app.gigs.forms import GigDetailsForm, GigEditForm, ImageForm
 from app.gigs.models import TIERS
-from app.settings.services import get_branding
+from app.settings.services import get_branding, location_settings
 
 bp = Blueprint("gigs", __name__, template_folder="templates")
 
@@ -78,16 +78,22 @@ def new_gig():
         return render_template("gigs/not_a_seller.html"), 403
     form = GigDetailsForm(categories=services.category_choices())
     form_errors: list[str] = []
+    location = location_settings()
     if form.validate_on_submit():
+        data = form.details_data()
+        if location.enabled:
+            data.update(form.location_data())
         try:
-            gig = services.create_gig(user, form.details_data())
+            gig = services.create_gig(user, data)
         except services.GigError as exc:
             form_errors = refuse_form(exc, form)
         else:
             flash("Your draft is saved. Add packages and images, then publish it.", "success")
             return redirect(url_for("gigs.edit_gig", gig_id=gig.id))
     status = INVALID if form.errors or form_errors or getattr(form, "refused", False) else 200
-    return render_template("gigs/new.html", form=form, form_errors=form_errors), status
+    return render_template(
+        "gigs/new.html", form=form, form_errors=form_errors, location_enabled=location.enabled
+    ), status
 
 
 @bp.route("/seller/gigs/<int:gig_id>/edit", methods=["GET", "POST"])
@@ -100,10 +106,13 @@ def edit_gig(gig_id: int):
     currency = _currency()
     form = GigEditForm(categories=services.category_choices())
     form_errors: list[str] = []
+    location = location_settings()
     if request.method == "GET":
         form.fill(gig, currency)
     elif form.validate_on_submit():
         data, parse_errors, aliases = form.to_data(currency)
+        if location.enabled:
+            data.update(form.location_data(gig))
         version = services.parse_version(form.version.data)
         try:
             if parse_errors:
@@ -125,6 +134,7 @@ def edit_gig(gig_id: int):
         action_form=ConfirmForm(),
         currency=currency,
         missing=services.completeness_errors(gig) if gig.status == "draft" else {},
+        location_enabled=location.enabled,
     ), status
 
 
@@ -197,6 +207,15 @@ def preview_gig(gig_id: int):
 # --------------------------------------------------------------------------- public pages
 
 
+@bp.get("/places/suggest")
+def suggest_places():
+    """Cities for a place box (the gig form's, the search page's): ``[{"id", "label"}]``, the
+    marketplace's default country first. Read-only and public, like the gazetteer it reads."""
+    prefix = request.args.get("q", "")[:100]
+    cities = geo.suggest_cities(prefix, prefer_country=location_settings().default_country)
+    return jsonify([{"id": city.id, "label": city.label} for city in cities])
+
+
 @bp.get("/gigs/<slug>")
 def gig_page(slug: str):
     try:
@@ -209,6 +228,7 @@ def gig_page(slug: str):
         is_owner=_me() is not None and _me().id == gig.seller_id,
         packages=gig.packages,
         sections=services.gig_sections(gig, _me()),
+        location_enabled=location_settings().enabled,
     )
 
 
