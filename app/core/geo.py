@@ -184,8 +184,11 @@ def _countries() -> dict[str, str]:
     """ISO code -> English name (Babel's CLDR data), two-letter codes only."""
     from babel import Locale
 
+    not_countries = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}  # CLDR's groupings and pseudo-regions
     return {
-        code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()
+        code: name
+        for code, name in Locale("en").territories.items()
+        if len(code) == 2 and code.isalpha() and code not in not_countries
     }
 
 

@@ -13,6 +13,8 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app.demo.local import PALETTES as LOCAL_PALETTES
+
 GIG_SIZE = (640, 400)
 AVATAR_SIDE = 256
 
@@ -27,6 +29,7 @@ PALETTES = {
     "Business": ((6, 78, 59), (16, 185, 129), (255, 255, 255)),
     "Data": ((30, 41, 59), (20, 184, 166), (240, 253, 250)),
 }
+PALETTES.update(LOCAL_PALETTES)  # the local-services demo's categories
 DEFAULT_PALETTE = ((71, 85, 105), (148, 163, 184), (255, 255, 255))
 AVATAR_COLOURS = [
     (14, 116, 144),

@@ -49,9 +49,9 @@ from app.accounts.services import (
     upsert_seller_profile,
 )
 from app.core import money
-from app.demo import catalog, people
+from app.demo import catalog, local, people
 from app.demo.images import avatar_picture, gig_picture
-from app.settings.services import get_branding, update_branding
+from app.settings.services import get_branding, update_branding, update_marketplace_settings
 from tenants.db import db, tenant_context
 from tenants.provisioning import create_tenant
 from tenants.resolver import get_tenant_by_slug
@@ -85,6 +85,19 @@ DEMO_TENANTS = [
             "primary_color": "#6d28d9",
             "accent_color": "#3b0764",
         },
+    },
+    {
+        # A local-services marketplace (app/demo/local.py): on-site gigs around five UK cities.
+        "slug": "homehero",
+        "name": "HomeHero",
+        "branding": {
+            "tagline": "Trusted local pros for every job around the house",
+            "hero_text": "Cleaners, plumbers, electricians, gardeners and tutors near you.",
+            "primary_color": "#0369a1",
+            "accent_color": "#0c4a6e",
+        },
+        "settings": {"currency": "GBP", "locale": "en_GB", "location_enabled": True, "default_country": "GB"},
+        "local": True,
     },
 ]
 
@@ -169,6 +182,10 @@ def _ensure_tenant(spec: dict, lines: list[str]):
     )
     with tenant_context(result.tenant):
         update_branding(**spec["branding"])
+        if spec.get("settings"):
+            update_marketplace_settings(**spec["settings"])
+        if spec.get("local"):
+            _local_categories()
         db.session.commit()
     lines.append(f"{spec['slug']}: created ({', '.join(result.notes)})")
     return result.tenant
@@ -205,13 +222,15 @@ def _fill_tenant(
     history = seed_orders(slug, orders)
     progress(slug, "orders", 1, 1)
     reviewed, review_events = seed_reviews(slug, settings=review_settings, progress=progress)
-    jobs = seed_jobs(slug, seller_email=report["seller_login"], progress=progress)
-    progress(slug, "disputes", 0, 1)
-    disputed = seed_disputes(slug)
-    progress(slug, "disputes", 1, 1)
-    progress(slug, "hourly and workroom", 0, 1)
-    hourly = seed_hourly(slug, seller_email=report["seller_login"])
-    progress(slug, "hourly and workroom", 1, 1)
+    jobs = disputed = hourly = None
+    if not _is_local(slug):  # a local-services marketplace is gigs only (jobs are for online work)
+        jobs = seed_jobs(slug, seller_email=report["seller_login"], progress=progress)
+        progress(slug, "disputes", 0, 1)
+        disputed = seed_disputes(slug)
+        progress(slug, "disputes", 1, 1)
+        progress(slug, "hourly and workroom", 0, 1)
+        hourly = seed_hourly(slug, seller_email=report["seller_login"])
+        progress(slug, "hourly and workroom", 1, 1)
     if report["sellers"] or report["buyers"] or reviewed is not None:
         progress(slug, "search index", 0, 1)
         indexing = time.perf_counter()
@@ -299,8 +318,31 @@ def _email(name: str, slug: str) -> str:
     return f"{_ascii(name)}@{slug}.test"
 
 
+def _is_local(slug: str) -> bool:
+    return any(spec["slug"] == slug and spec.get("local") for spec in DEMO_TENANTS)
+
+
 def _mix(slug: str) -> dict[str, float]:
+    if _is_local(slug):
+        return local.MIX
     return people.TENANT_MIX.get(slug) or {name: 1 for name in people.HEADLINES}
+
+
+def _catalog(slug: str) -> dict:
+    return local.SUBCATEGORIES if _is_local(slug) else catalog.SUBCATEGORIES
+
+
+def _local_categories() -> None:
+    """The local marketplace's category tree instead of the starter one (hidden, not deleted)."""
+    from app.gigs.categories import create_category, tree, update_category
+
+    for category in tree():
+        if category.parent_id is None:
+            update_category(category.id, is_hidden=True)
+    for top, children in local.TREE:
+        parent = create_category(top)
+        for child in children:
+            create_category(child, parent_id=parent.id)
 
 
 def _seller_plan(slug: str, count: int) -> list[tuple[tuple, str]]:
@@ -369,20 +411,23 @@ def _seed_content(
         email = _email(name, slug)
         if email in existing:
             continue
+        is_local = _is_local(slug)
         user = _new_person(
             name,
             email,
             password_hash,
-            country=country,
+            country=local.COUNTRY if is_local else country,
             languages=languages,
             bio=person_rng.choice(people.BIOS),
         )
-        subs = [s for s in _subcategories(top) if s in catalog.SUBCATEGORIES]
-        skills = list(dict.fromkeys(tag for s in subs for tag in catalog.SUBCATEGORIES[s]["tags"][:3]))[:12]
-        low, high = people.HOURLY_RATES[top]
+        specs = _catalog(slug)
+        subs = [s for s in _subcategories(top, slug) if s in specs]
+        skills = list(dict.fromkeys(tag for s in subs for tag in specs[s]["tags"][:3]))[:12]
+        low, high = (local.HOURLY_RATES if is_local else people.HOURLY_RATES)[top]
+        headlines = local.HEADLINES if is_local else people.HEADLINES
         upsert_seller_profile(
             user,
-            headline=person_rng.choice(people.HEADLINES[top]).format(years=person_rng.randint(3, 15)),
+            headline=person_rng.choice(headlines[top]).format(years=person_rng.randint(3, 15)),
             description=" ".join(person_rng.sample(people.BIOS, 2)),
             skills=skills,
             hourly_rate_minor=person_rng.randrange(low, high + 1, 5) * unit,
@@ -407,15 +452,17 @@ def _seed_content(
             per_seller[i] for i, ((name, _c, _l), _t) in enumerate(plan) if _email(name, slug) not in existing
         )
         index_of = {_email(name, slug): i for i, ((name, _c, _l), _t) in enumerate(plan)}
+        specs = _catalog(slug)
         for user, top, person_rng in new_sellers:
-            subs = [s for s in _subcategories(top) if s in catalog.SUBCATEGORIES and s in by_name]
+            subs = [s for s in _subcategories(top, slug) if s in specs and s in by_name]
             if not subs:
                 continue
+            base = local.place(person_rng, index_of[user.email]) if _is_local(slug) else None
             for _ in range(per_seller[index_of[user.email]]):
                 sub = person_rng.choice(subs)
-                gig = create_gig(
-                    user, _gig_data(catalog.SUBCATEGORIES[sub], by_name[sub].id, unit, person_rng)
-                )
+                gig = create_gig(user, _gig_data(specs[sub], by_name[sub].id, unit, person_rng))
+                if base is not None and person_rng.random() >= local.ONLINE_SHARE.get(top, 0):
+                    _place_gig(user, gig, base)
                 count = rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
                 for variant in rng.sample(range(IMAGE_VARIANTS), count):
                     key = (sub, top, variant)
@@ -432,10 +479,20 @@ def _seed_content(
     return report, pending
 
 
-def _subcategories(top: str) -> list[str]:
+def _subcategories(top: str, slug: str = "") -> list[str]:
     from app.gigs.starter_categories import STARTER_CATEGORIES
 
-    return next((children for name, children in STARTER_CATEGORIES if name == top), [])
+    tree = local.TREE if _is_local(slug) else STARTER_CATEGORIES
+    return next((children for name, children in tree if name == top), [])
+
+
+def _place_gig(user: User, gig, base: tuple[str, float, float, int]) -> None:
+    """An on-site gig of the local demo: the seller's base point near their city, their radius."""
+    from app.gigs.services import set_gig_location
+
+    city, lat, lng, radius = base
+    set_gig_location(gig, delivery_mode="on_site", latitude=lat, longitude=lng, radius_km=radius)
+    gig.location_name, gig.location_country = city, local.COUNTRY
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -518,7 +575,8 @@ def _gig_data(spec: dict, category_id: int, unit: int, rng: random.Random) -> di
             " ".join(rng.sample(spec["intro"], len(spec["intro"]))),
             f"In short: {title}.",
             "**What you get**\n\n" + "\n".join(f"- {f}" for f in features[: max(3, len(features) - 2)]),
-            "**How I work**\n\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(catalog.PROCESS, 1)),
+            "**How I work**\n\n"
+            + "\n".join(f"{i}. {step}" for i, step in enumerate(spec.get("process", catalog.PROCESS), 1)),
             rng.choice(catalog.CLOSINGS),
         ]
     )

@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.core import money
 from app.core.forms import Form
+from app.core.geo import country_codes
 from app.settings.services import CURRENCIES, DAY_RANGES, LOCALE_CHOICES, PAYOUT_SCHEDULES
 
 
@@ -112,9 +113,21 @@ class SettingsForm(Form):
         validators=[Optional(), Length(max=254)],
         description="Shown in the footer and used as Reply-To of every email.",
     )
+    location_enabled = BooleanField(
+        "Local services: gigs can be delivered on site, buyers search near a place"
+    )
+    default_country = SelectField(
+        "Default country",
+        choices=[],  # filled in __init__: every country, by name
+        validate_choice=False,
+        description="Preferred among cities of the same name, and preselected on forms.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.default_country.choices = [SelectChoice("", "None")] + [
+            SelectChoice(code, name) for code, name in country_codes()
+        ]
         current = self.locale.data
         if current and current not in LOCALE_CHOICES:  # set through the API: keep it selectable
             self.locale.choices = [*self.locale.choices, SelectChoice(current, current)]

@@ -23,7 +23,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app, g
 
-from app.core import money
+from app.core import geo, money
 from app.core.after_commit import on_commit
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.core.domain_errors import DomainError
@@ -52,6 +52,10 @@ class Branding:
     currency: str
     favicon_url: str | None = None
     locale: str = money.DEFAULT_LOCALE
+    # Location search (#18): on-site gigs and "near" searches; the country preferred among
+    # same-named cities. Defaults, so entries cached before they existed still load.
+    location_enabled: bool = False
+    default_country: str | None = None
 
 
 def _cache_key(tenant_id: int) -> str:
@@ -82,6 +86,8 @@ def _branding_of(row: MarketplaceSettings) -> Branding:
         currency=row.currency,
         favicon_url=brand_file_url("favicon", row.favicon_key),
         locale=row.locale,
+        location_enabled=row.location_enabled,
+        default_country=row.default_country,
     )
 
 
@@ -373,6 +379,8 @@ SETTINGS_FIELDS = (
     "gigs_require_approval",
     "require_verified_email",
     "support_email",
+    "location_enabled",
+    "default_country",
 )
 MAX_COMMISSION_PERCENT = Decimal(50)
 MAX_MIN_FEE_MINOR = 1_000_000  # 10,000.00 in a two-decimal currency, ¥1,000,000 in yen
@@ -528,7 +536,16 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
             errors["payout_schedule"] = "must be one of " + ", ".join(PAYOUT_SCHEDULES)
         else:
             clean["payout_schedule"] = changes["payout_schedule"]
-    for flag in ("gigs_require_approval", "require_verified_email"):
+    if "default_country" in changes:
+        value = changes["default_country"]
+        code = value.strip().upper() if isinstance(value, str) else value
+        if code in (None, ""):
+            clean["default_country"] = None
+        elif not geo.is_country(code):
+            errors["default_country"] = "must be a country code like US, DE or FR"
+        else:
+            clean["default_country"] = code
+    for flag in ("gigs_require_approval", "require_verified_email", "location_enabled"):
         if flag in changes:
             if not isinstance(changes[flag], bool):
                 errors[flag] = "must be true or false"
@@ -559,6 +576,8 @@ def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
         "gigs_require_approval": row.gigs_require_approval,
         "require_verified_email": row.require_verified_email,
         "support_email": row.support_email,
+        "location_enabled": row.location_enabled,
+        "default_country": row.default_country,
     }
 
 
@@ -576,7 +595,9 @@ def update_marketplace_settings(**changes) -> MarketplaceSettings:
     - ``payout_schedule``: manual, daily or weekly; ``gigs_require_approval``: bool;
     - ``require_verified_email``: bool, whether ordering, publishing, offers and messages need a
       verified email address;
-    - ``support_email``: an address or empty.
+    - ``support_email``: an address or empty;
+    - ``location_enabled``: bool, whether gigs may be delivered on site and buyers search near a
+      place; ``default_country``: an ISO 3166 code (preferred among same-named cities) or empty.
 
     Raises SettingsError (422, or 409 for a locked currency) with every field's problem;
     nothing changes then. New values apply to what happens next (orders placed, earnings

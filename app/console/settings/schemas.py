@@ -155,6 +155,16 @@ class SettingsSchema(Schema):
         }
     )
     support_email = fields.Str(allow_none=True, metadata={"example": "help@acme.com"})
+    location_enabled = fields.Bool(
+        metadata={
+            "description": "Gigs may be delivered on site; buyers search near a place",
+            "example": False,
+        }
+    )
+    default_country = fields.Str(
+        allow_none=True,
+        metadata={"description": "ISO 3166 code preferred among same-named cities", "example": "US"},
+    )
     currency_locked = fields.Str(
         allow_none=True,
         dump_only=True,
@@ -182,6 +192,10 @@ class SettingsPatchSchema(Schema):
     require_verified_email = fields.Bool(metadata={"example": False})
     support_email = fields.Str(
         allow_none=True, validate=validate.Length(max=300), metadata={"example": "help@acme.com"}
+    )
+    location_enabled = fields.Bool(metadata={"example": True})
+    default_country = fields.Str(
+        allow_none=True, validate=validate.Length(max=10), metadata={"example": "DE"}
     )
 
 

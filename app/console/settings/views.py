@@ -252,6 +252,8 @@ def update_settings():
             gigs_require_approval=bool(form.gigs_require_approval.data),
             require_verified_email=bool(form.require_verified_email.data),
             support_email=form.support_email.data or None,
+            location_enabled=bool(form.location_enabled.data),
+            default_country=form.default_country.data or None,
         )
     except settings.SettingsError as exc:
         leftovers = refuse_form(exc, form, aliases={"commission_min_fee_minor": "commission_min_fee"})
