@@ -719,11 +719,8 @@ class LocationSettings:
 
 
 def location_settings() -> LocationSettings:
-    """The bound marketplace's location settings, read fresh (one small query, like the other
-    business settings): the gig form, the gig services and the search page consult them."""
-    enabled, country = db.session.execute(
-        sa.select(MarketplaceSettings.location_enabled, MarketplaceSettings.default_country).where(
-            MarketplaceSettings.id == 1
-        )
-    ).one()
-    return LocationSettings(bool(enabled), country)
+    """The bound marketplace's location settings (from the cached branding, which every change
+    through ``update_marketplace_settings`` refreshes): the gig form, the gig services and the
+    search page consult them."""
+    branding = get_branding()
+    return LocationSettings(branding.location_enabled, branding.default_country)

@@ -14,7 +14,7 @@ import pytest
 from app.accounts.models import User
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
-from app.settings.models import MarketplaceSettings
+from app.settings.services import update_marketplace_settings
 from tenants.db import db
 from tests.gigs.conftest import PASSWORD, gig_data
 from tests.helpers import watched_page
@@ -37,8 +37,7 @@ def _shot(page, name: str) -> None:
 def seller_gig(acme, make_seller, in_tenant):
     seller_id = make_seller(acme, email="tuner@example.com", display_name="Tia Tuner")
     with in_tenant(acme):
-        row = db.session.get(MarketplaceSettings, 1)
-        row.location_enabled, row.default_country = True, "DE"
+        update_marketplace_settings(location_enabled=True, default_country="DE")
         gig = gig_services.create_gig(
             db.session.get(User, seller_id), gig_data(title="I will tune your piano at your home")
         )

@@ -192,13 +192,13 @@ def kit():
 @pytest.fixture
 def location_on(in_tenant):
     """``location_on(tenant, on=True, country=None)``: switch the marketplace's location
-    search (and its default country) on the settings row."""
-    from app.settings.models import MarketplaceSettings
+    search (and its default country) through the settings service (which refreshes the
+    cached branding)."""
+    from app.settings.services import update_marketplace_settings
 
     def switch(tenant, on=True, country=None):
         with in_tenant(tenant):
-            row = db.session.get(MarketplaceSettings, 1)
-            row.location_enabled, row.default_country = on, country
+            update_marketplace_settings(location_enabled=on, default_country=country)
             db.session.commit()
 
     return switch
