@@ -8,6 +8,7 @@ more. Everything is committed, like a request's unit of work.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -32,7 +33,8 @@ def subcategories(count: int = 2) -> list[int]:
 @pytest.fixture
 def add_gig(in_tenant):
     """``add_gig(tenant, seller_id, title, category=0, tags=(), status="active", image=False)``
-    -> gig id. ``category`` is an index into ``subcategories()``."""
+    -> gig id. ``category`` is an index into ``subcategories()``; ``image`` True or an RGB
+    colour adds a cover image."""
 
     def make(tenant, seller_id, title, *, category=0, tags=(), status="active", image=False):
         with in_tenant(tenant):
@@ -40,7 +42,8 @@ def add_gig(in_tenant):
             data = gig_data(title=title, tags=list(tags), category_id=subcategories(3)[category])
             gig = gig_services.create_gig(seller, data)
             if image:
-                gig_services.add_gig_image(seller, gig, png(size=(64, 48)))
+                color = image if isinstance(image, tuple) else (30, 120, 200)
+                gig_services.add_gig_image(seller, gig, png(size=(64, 48), color=color))
             if status in ("active", "paused"):
                 gig_services.publish_gig(seller, gig)
             if status == "paused":
@@ -68,6 +71,31 @@ def shop(make_seller, make_user, add_gig):
         return SimpleNamespace(ada=ada, bob=bob, buyer=buyer, logo=logo, cards=cards, icon=icon, site=site)
 
     return build
+
+
+JOB = {
+    "title": "Build a booking tool for gyms",
+    "description": "We need a booking tool for small gyms: calendar, payments and reminders by email.",
+    "skills": ["python", "react"],
+    "budget_type": "fixed",
+    "budget_min_minor": 200000,
+    "budget_max_minor": 500000,
+    "duration": "1_to_3_months",
+    "experience_level": "intermediate",
+}
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def post_job(in_tenant, tenant, client_id, title=JOB["title"]) -> int:
+    """An open public job of ``client_id`` (published now: ``job.posted``)."""
+    from app.jobs import services as job_services
+
+    with in_tenant(tenant):
+        job = job_services.post_job(
+            db.session.get(User, client_id), {**JOB, "title": title}, publish_now=True, now=NOW
+        )
+        db.session.commit()
+        return job.id
 
 
 def gig_status(in_tenant, tenant, gig_id) -> str:
