@@ -177,7 +177,7 @@ def test_recently_viewed_and_because_you_viewed_for_a_signed_in_buyer(
     html = page(tenant_client, client=buyer)
     assert LOGO in section(html, "home-recently-viewed")
     because = section(html, "because-you-viewed")
-    assert f'Because you viewed <a href="/gigs/{slug}">{LOGO}</a>' in because
+    assert f'Because you viewed <a class="home-because-title" href="/gigs/{slug}">{LOGO}</a>' in because
     assert CARDS in because and ICON in because and SITE not in because
 
     anonymous = page(tenant_client)
