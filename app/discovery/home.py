@@ -127,22 +127,13 @@ def _popular_categories(limit: int) -> list[dict]:
         return []
     members = {cid: top for cid, top in top_of.items() if top in chosen}
     top_column = sa.case(*((Gig.category_id == cid, top) for cid, top in members.items())).label("top")
-    cover = (
-        sa.select(GigImage.thumb_key)
-        .where(GigImage.gig_id == Gig.id)
-        .order_by(GigImage.position)
-        .limit(1)
-        .scalar_subquery()
-    )
+    # The cover is the image at position 0 (positions are renumbered when one is removed): a
+    # join, not a subquery per gig.
     best = (
-        sa.select(top_column, Gig.id, cover.label("thumb_key"))
+        sa.select(top_column, Gig.id, GigImage.thumb_key)
         .join(User, User.id == Gig.seller_id)
-        .where(
-            Gig.status == "active",
-            User.status == "active",
-            Gig.category_id.in_(list(members)),
-            sa.exists().where(GigImage.gig_id == Gig.id),
-        )
+        .join(GigImage, sa.and_(GigImage.gig_id == Gig.id, GigImage.position == 0))
+        .where(Gig.status == "active", User.status == "active", Gig.category_id.in_(list(members)))
         .order_by(top_column, Gig.rating_count.desc(), Gig.rating_avg.desc(), Gig.id.desc())
         .ext(distinct_on(top_column))
     )
