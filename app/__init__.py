@@ -79,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.contracts import views as contract_views
     from app.core import api_docs, health
     from app.dashboard import views as dashboard_views
+    from app.discovery import saved_api
+    from app.discovery import saved_views as saved_gig_views
     from app.disputes import api as disputes_api
     from app.disputes import views as dispute_views
     from app.gigs import api as gigs_api
@@ -129,6 +131,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
     app.register_blueprint(hourly_views.bp)  # time & timesheets of hourly contracts
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
+    # Saved gigs: /saved pages, and the Jinja globals the gig card and gig page call (gig_heart...).
+    app.register_blueprint(saved_gig_views.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -153,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
         code_api.blp,
         hourly_api.blp,
         disputes_api.blp,
+        saved_api.blp,
         workroom_api.blp,
         console.api_blueprint(),
     ):
