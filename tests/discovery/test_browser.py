@@ -16,6 +16,7 @@ from app.discovery import saved
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
 from tenants.db import db
+from tests.browser.test_phone_layout import MEASURE
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -39,8 +40,8 @@ def _shot(page, name: str) -> None:
         page.set_viewport_size(viewport)
         page.evaluate(FRAMES)
         if viewport is PHONE:
-            wide = page.evaluate("document.documentElement.scrollWidth")
-            assert wide <= PHONE["width"], f"{name} is {wide} px wide at 390 px"
+            m = page.evaluate(MEASURE)  # no sideways scrolling, nothing cut off at the right edge
+            assert m["scrollWidth"] <= PHONE["width"] and not m["wide"], (name, m)
         if folder:
             os.makedirs(folder, exist_ok=True)
             page.screenshot(path=os.path.join(folder, f"{name}-{viewport['width']}.png"), full_page=True)
