@@ -134,10 +134,12 @@ def get_list(user: User, list_id: Any, *, field: str | None = None, lock: bool =
     return found
 
 
-def lists_of(user: User) -> list[ListSummary]:
+def lists_of(user: User, *, make_default: bool = True) -> list[ListSummary]:
     """The user's lists, the default one first then oldest first, with their counts and covers
-    (three queries whatever the number of lists). Makes the default list if there is none."""
-    default_list(user)
+    (three queries whatever the number of lists). Makes the default list if there is none,
+    unless ``make_default`` is False (a page that only offers to save writes nothing)."""
+    if make_default:
+        default_list(user)
     lists = list(
         db.session.scalars(
             sa.select(SavedList)

@@ -14,6 +14,8 @@ the request's unit of work commits.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -77,7 +79,11 @@ def gig_save_bar(gig) -> Markup:
     me = _me()
     is_owner = me is not None and me.id == gig.seller_id
     available = services.is_available(gig)
-    lists = services.lists_of(me) if me is not None and available else []
+    chooser = me is not None and available
+    lists = services.lists_of(me, make_default=False) if chooser else []
+    if chooser and not any(summary.is_default for summary in lists):
+        # Not made yet: the row saves without a list id, which makes it on the first save.
+        lists.insert(0, SimpleNamespace(id=None, name=services.DEFAULT_LIST_NAME, count=0, is_default=True))
     return _fragment(
         "discovery/_gig_save.html",
         gig=gig,
@@ -85,9 +91,9 @@ def gig_save_bar(gig) -> Markup:
         large=True,
         available=available,
         lists=lists,
-        in_lists=services.lists_with(me, gig.id) if lists else set(),
+        chooser=chooser,
+        in_lists=services.lists_with(me, gig.id) if chooser else set(),
         saved_by=services.save_counts([gig.id]).get(gig.id, 0) if is_owner else None,
-        form=ListNameForm(formdata=None),
     )
 
 

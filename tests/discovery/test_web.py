@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from app.discovery import saved
+from app.discovery.models import SavedList
 from app.gigs.models import Gig
 from tenants.db import db
 from tests.helpers import csrf_token, login
@@ -243,3 +245,21 @@ def test_sellers_see_how_many_buyers_saved_their_gigs(acme, shop, tenant_client,
     buyer = tenant_client("acme")
     login(buyer, "buyer@acme.test")
     assert 'data-testid="saved-by"' not in buyer.get(gig_page).get_data(as_text=True)
+
+
+def test_looking_at_a_gig_writes_nothing_and_the_first_save_makes_the_default_list(
+    acme, shop, buyer_client, pages, in_tenant
+):
+    s = shop(acme)
+    gig_page, _ = pages(acme, s.gigs[0])
+    client = buyer_client(acme)
+    html = client.get(gig_page).get_data(as_text=True)
+    assert 'data-testid="save-to-list-default"' in html
+    with in_tenant(acme):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedList)) == 0
+    token = csrf_token(client, gig_page)
+    client.post(f"/saved/gigs/{s.gigs[0]}", data={"csrf_token": token, "action": "save"})
+    html = client.get(gig_page).get_data(as_text=True)
+    with in_tenant(acme):
+        default_id = db.session.scalar(sa.select(SavedList.id).where(SavedList.is_default))
+    assert re.search(rf'data-testid="save-to-list-{default_id}">Saved', html)
