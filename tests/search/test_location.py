@@ -267,9 +267,7 @@ def test_the_page_reads_location_parameters_leniently(acme, in_tenant):
         )
         # lat is refused, so near is tried, and refused; then sorting by distance has no place
         assert set(errors) == {"within", "lat", "near", "sort"} and query.near is None
-        query, errors = services.query_from_args(
-            MultiDict([("near", "Narnia"), ("sort", "distance")]), "USD"
-        )
+        query, errors = services.query_from_args(MultiDict([("near", "Narnia"), ("sort", "distance")]), "USD")
         assert set(errors) == {"near", "sort"} and query.near is None and query.sort == "relevance"
         query, errors = services.query_from_args(MultiDict([("within", "-3"), ("near", "Paris")]), "USD")
         assert set(errors) == {"within"} and query.within_km is None and query.near is not None
