@@ -95,8 +95,9 @@ def place_half_on_site() -> dict:
     updated = db.session.execute(
         sa.text(
             f"UPDATE \"{schema}\".gigs g SET delivery_mode = 'on_site', "
-            "latitude = c.lat + (((g.id * 7919) % 1000) / 1000.0 - 0.5) * 0.7, "
-            "longitude = c.lng + (((g.id * 104729) % 1000) / 1000.0 - 0.5) * 0.7 / cos(radians(c.lat)), "
+            "latitude = c.lat + (((CAST(g.id AS bigint) * 7919) % 1000) / 1000.0 - 0.5) * 0.7, "
+            "longitude = c.lng "
+            "+ (((CAST(g.id AS bigint) * 104729) % 1000) / 1000.0 - 0.5) * 0.7 / cos(radians(c.lat)), "
             "service_radius_km = 5 + (g.id * 31) % 46, location_name = 'Bench city' "
             f"FROM (VALUES {values}) AS c(i, lat, lng) "
             f"WHERE g.id % 2 = 0 AND g.delivery_mode = 'online' AND c.i = (g.id / 2) % {len(cities)}"

@@ -108,3 +108,13 @@ def test_openapi_documents_the_new_parameters_and_paths(tenant_client):
     assert "/api/v1/places" in spec["paths"] and "/api/v1/search/suggest" in spec["paths"]
     for path in ("/api/v1/places", "/api/v1/search/suggest"):
         assert spec["paths"][path]["get"].get("description") or spec["paths"][path]["get"].get("summary")
+
+
+def test_the_search_page_takes_the_new_parameters_without_a_500(located, tenant_client):
+    client = tenant_client("acme")
+    for query in (
+        "near=Berlin&within=25&mode=on_site&language=en&country=DE&online=1&sort=distance",
+        "lat=91&lng=abc&within=-1&mode=teleport&language=english&country=XX&sort=distance",
+        "near=Narnia&sort=distance",
+    ):
+        assert client.get(f"/search?{query}").status_code == 200, query
