@@ -465,10 +465,11 @@ class _Filtered:
         self.kept, self.facets, self.facet_counts, self.distances = kept, facets, facet_counts, distances
 
 
-def _within_reach(snapshot: _Snapshot, query: SearchQuery) -> dict[int, float]:
-    """Live on-site documents that a search near ``query.near`` reaches, with their distances:
-    the bounding box on the latitude-sorted documents and the longitude column first, then the
-    exact ``geo.haversine_km`` (d <= the gig's radius and d <= within)."""
+def _within_reach(snapshot: _Snapshot, query: SearchQuery, candidates: set[int] | None) -> dict[int, float]:
+    """Live on-site documents (of ``candidates`` when given) that a search near ``query.near``
+    reaches, with their distances: the bounding box on the latitude-sorted documents and the
+    longitude column first, then the exact ``geo.haversine_km`` (d <= the gig's radius and
+    d <= within)."""
     lat0, lng0 = query.near
     within = effective_within(query)
     box = geo.bounding_box(lat0, lng0, within)
@@ -478,7 +479,14 @@ def _within_reach(snapshot: _Snapshot, query: SearchQuery) -> dict[int, float]:
     ranges = box.lng_ranges
     haversine = geo.haversine_km
     out: dict[int, float] = {}
-    for d in ordered[bisect_left(lats, box.lat_min) : bisect_right(lats, box.lat_max)]:
+    band = ordered[bisect_left(lats, box.lat_min) : bisect_right(lats, box.lat_max)]
+    if candidates is not None:
+        band = (
+            [d for d in band if d in candidates]
+            if len(band) <= len(candidates)
+            else sorted(candidates.intersection(band))
+        )
+    for d in band:
         x = lng[d]
         if any(lo <= x <= hi for lo, hi in ranges):
             km = haversine(lat0, lng0, lat[d], x)
@@ -878,7 +886,9 @@ class WhooshBackend(SearchBackend):
             refused["category"] = [d for d in docs if category[d] not in wanted and top[d] not in wanted]
         distances: dict[int, float] = {}
         if query.near is not None:
-            distances = _within_reach(snapshot, query)
+            # Only the documents the keywords matched need a distance (all of them without keywords).
+            candidates = None if len(docs) == snapshot.doccount else set(docs)
+            distances = _within_reach(snapshot, query, candidates)
             mode = cols["mode"]
             refused["near"] = [d for d in docs if mode[d] == ON_SITE and d not in distances]
         modes = set(query.delivery_modes)
