@@ -220,10 +220,11 @@ def _listed_values(value: Any) -> tuple[str, ...]:
 
 
 def default_country() -> str | None:
-    """The marketplace's default country (preferred among same-named cities), or None."""
-    from app.settings.services import settings_row
+    """The marketplace's default country (preferred among same-named cities), or None (from the
+    cached branding: no query)."""
+    from app.settings.services import get_branding
 
-    return settings_row().default_country
+    return get_branding().default_country
 
 
 def _place(near, lat, lng, within_km, errors: dict) -> tuple[tuple | None, str | None, float | None]:
