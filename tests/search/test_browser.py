@@ -65,7 +65,7 @@ def test_buyer_finds_a_gig_through_suggestions_and_filters(
 
         page.get_by_label("From").fill("10")
         page.get_by_label("to", exact=True).fill("100.00")
-        page.get_by_label("Delivery time").select_option("7")
+        page.get_by_role("group", name="Delivery time").get_by_label("Up to 7 days").check()
         page.get_by_test_id("apply-filters").click()
         page.wait_for_url(re.compile(r"delivery=7"))
         cards = page.get_by_test_id("gig-card")
