@@ -89,6 +89,15 @@ def _facet_values(counts: dict, chosen, name) -> list[tuple[str, str, int]]:
     return [(code, name(code), counts.get(code, 0)) for code in chosen + others[:FACET_VALUES_SHOWN]]
 
 
+def _active_filters(args) -> int:
+    """How many filters the search uses (a place is one, however given; the keywords and the
+    sort are not filters): the phone's "Filters (n)" button."""
+    keys = {key for key, value in args.items(multi=True) if value and key in FILTER_KEYS}
+    if keys & {"lat", "lng", "near"}:
+        keys = (keys - {"lat", "lng", "near"}) | {"place"}
+    return len(keys - {"q", "sort"})
+
+
 def _relaxations(query, result, location_enabled: bool) -> list[tuple[str, str, int]]:
     """(url, label, hits) for each filter whose removal finds something (no results only)."""
     if result.total or not hasattr(services, "relaxations"):
@@ -144,6 +153,7 @@ def search_page():
         countries=_facet_values(counts.get("country", {}), getattr(query, "countries", ()), geo.country_name),
         distances=getattr(result, "distances", None) or {},
         relaxations=_relaxations(query, result, location.enabled),
+        active_filters=_active_filters(args),
     )
 
 
