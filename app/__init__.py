@@ -79,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.contracts import views as contract_views
     from app.core import api_docs, health
     from app.dashboard import views as dashboard_views
+    from app.discovery import viewed_api as recently_viewed_api
+    from app.discovery import viewed_views as recently_viewed_views
     from app.disputes import api as disputes_api
     from app.disputes import views as dispute_views
     from app.gigs import api as gigs_api
@@ -129,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(code_views.bp)  # a contract's repositories (and app/code/templates)
     app.register_blueprint(hourly_views.bp)  # time & timesheets of hourly contracts
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
+    app.register_blueprint(recently_viewed_views.bp)  # /recently-viewed
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -154,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
         hourly_api.blp,
         disputes_api.blp,
         workroom_api.blp,
+        recently_viewed_api.blp,
         console.api_blueprint(),
     ):
         csrf.exempt(blp)
@@ -184,6 +188,7 @@ def _register_domain_hooks() -> None:
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
     from app.core import after_commit  # noqa: F401  (session listeners)
+    from app.discovery import events as _discovery_events  # noqa: F401  (gig.*, job.*, home.changed ... -> home cache)
     from app.discovery import models as _discovery_models  # noqa: F401  (saved lists, views, featured)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
@@ -301,6 +306,10 @@ def _register_domain_hooks() -> None:
 
     register_side_panel(hourly_workroom_panel)
     register_gig_section(review_views.gig_section)
+    # Discovery (above gigs): a signed-in visitor's gig page view, for "Recently viewed" (renders nothing).
+    from app.discovery.viewed import gig_page_section as record_gig_view
+
+    register_gig_section(record_gig_view)
     register_profile_section(review_views.profile_section)
 
 

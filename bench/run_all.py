@@ -8,7 +8,8 @@ The population grown by ``tenant_create`` (1,000+ tenants) is reused by
 ``jobs_bench`` adds ``jobbench`` (60,000 jobs, 10,000 freelancers); ``milestone_flow`` rebuilds
 ``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it;
 ``hourly_flow`` rebuilds ``hourlybench`` (300 hourly contracts) on every run: log time, close the
-week, approve and bill, the Monday sweep's cross-tenant scan.
+week, approve and bill, the Monday sweep's cross-tenant scan; ``home_page`` adds ``homebench``
+(50,000 gigs) and times the home page, warm and cold.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -20,6 +21,7 @@ import sys
 import time
 
 from bench import (
+    home_page,
     hourly_flow,
     jobs_bench,
     migrate_noop,
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         ("jobs_bench", jobs_bench.main, shared),
         ("milestone_flow", milestone_flow.main, shared),
         ("hourly_flow", hourly_flow.main, shared),
+        ("home_page", home_page.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:

@@ -31,6 +31,8 @@ the same resource of the API in its ``api.py``:
   dispute's timeline) and the operator's steps (assign, write, propose, ask an expert, hand
   over; admins decide and dismiss), the ladder's settings and the experts; ``actions.py``
   calls app/disputes/services.py and app/disputes/admin.py and audits;
+- ``featured/``    the featured gigs of the home page (list, add by id or title search, reorder,
+  remove); ``actions.py`` calls app/discovery/featured.py and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -77,6 +79,8 @@ ROUTE_MODULES = (
     "payouts.api",
     "disputes.views",
     "disputes.api",
+    "featured.views",
+    "featured.api",
 )
 
 

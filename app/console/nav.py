@@ -18,6 +18,7 @@ NAV = (
     ("console.payments", "Payments", ADMIN),
     ("console.users", "Users", MODERATOR),
     ("console.gigs", "Gigs", MODERATOR),
+    ("console.featured_gigs", "Featured gigs", MODERATOR),
     ("console.reviews", "Reviews", MODERATOR),
     ("console.reputation_settings", "Reputation", ADMIN),
     ("console.orders", "Orders", MODERATOR),

@@ -16,6 +16,6 @@ def demo_cli():
 @demo_cli.command("seed")
 @with_appcontext
 def seed_command():
-    """Create the demo tenants (acme, globex) with their data, if missing."""
+    """Create the demo tenants (acme, globex, homehero) with their data, if missing."""
     for line in seed_demo():
         click.echo(line)

@@ -4,8 +4,10 @@ Two levels only (category -> subcategory). Names are unique among siblings
 (case-insensitive) and slugs across the tree (they are the category pages' URLs,
 ``/c/<slug>``, so a rename keeps the slug unless a new one is given).
 Hiding a category hides its subcategories from buyers and from sellers' choices;
-gigs already in it stay as they are. Every change flushes and drops the tenant's
-cached category tree (``invalidate_category_cache``); the caller commits.
+gigs already in it stay as they are. Every change flushes, drops the tenant's
+cached category tree (``invalidate_category_cache``) and publishes ``category.changed``
+``{"category_id": id}`` (``null`` for a reorder of a level; discovery refreshes the home
+page); the caller commits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.core.domain_errors import DomainError
+from app.events import publish
 from app.gigs.models import Category, Gig
 from app.gigs.services import invalidate_category_cache, slugify
 from tenants.db import db
@@ -174,6 +177,7 @@ def create_category(name, *, parent_id=None, slug=None, description=None) -> Cat
     db.session.add(category)
     db.session.flush()
     invalidate_category_cache()
+    publish("category.changed", {"category_id": category.id})
     return category
 
 
@@ -220,6 +224,7 @@ def update_category(category_id, **changes) -> Category:
         _move(category, clean["position"])
     db.session.flush()
     invalidate_category_cache()
+    publish("category.changed", {"category_id": category.id})
     return category
 
 
@@ -257,6 +262,7 @@ def reorder(parent_id, ordered_ids) -> list[Category]:
         by_id[category_id].position = position
     db.session.flush()
     invalidate_category_cache()
+    publish("category.changed", {"category_id": parent_id})
     return [by_id[i] for i in ordered_ids]
 
 

@@ -27,6 +27,7 @@ from app.core import geo, money
 from app.core.after_commit import on_commit
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.core.domain_errors import DomainError
+from app.events import publish
 from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from app.storage import delete_after_commit, storage
@@ -242,6 +243,7 @@ def update_branding(**changes) -> MarketplaceSettings:
         setattr(row, field, value)
     db.session.flush()
     invalidate_branding()
+    publish("branding.changed", {})
     return row
 
 
@@ -285,6 +287,7 @@ def set_brand_image(kind: str, upload) -> MarketplaceSettings:
         row.logo_url = None  # the upload replaces an external logo
     db.session.flush()
     invalidate_branding()
+    publish("branding.changed", {})
     return row
 
 
@@ -299,6 +302,7 @@ def remove_brand_image(kind: str) -> MarketplaceSettings:
         row.logo_url = None
     db.session.flush()
     invalidate_branding()
+    publish("branding.changed", {})
     return row
 
 
