@@ -79,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.contracts import views as contract_views
     from app.core import api_docs, health
     from app.dashboard import views as dashboard_views
+    from app.discovery import saved_api
+    from app.discovery import saved_views as saved_gig_views
     from app.discovery import viewed_api as recently_viewed_api
     from app.discovery import viewed_views as recently_viewed_views
     from app.disputes import api as disputes_api
@@ -132,6 +134,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(hourly_views.bp)  # time & timesheets of hourly contracts
     app.register_blueprint(review_views.bp)  # also serves app/reviews/templates to the page sections
     app.register_blueprint(recently_viewed_views.bp)  # /recently-viewed
+    # Saved gigs: /saved pages, and the Jinja globals the gig card and gig page call (gig_heart...).
+    app.register_blueprint(saved_gig_views.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -156,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
         code_api.blp,
         hourly_api.blp,
         disputes_api.blp,
+        saved_api.blp,
         workroom_api.blp,
         recently_viewed_api.blp,
         console.api_blueprint(),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from app.core.domain_errors import DomainError
+from app.core.domain_errors import CodedError
 
 
-class DiscoveryError(DomainError):
-    """A save, list or featured-gig operation that cannot be done (422, field errors)."""
+class DiscoveryError(CodedError):
+    """A save, list or featured-gig operation that cannot be done (422, field errors; the stable
+    ``code`` also goes into the API's ``errors.code``)."""
 
     code = "discovery_invalid"
 

@@ -85,6 +85,22 @@ class Gig(TenantModel):
         sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
         sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
         sa.CheckConstraint("service_radius_km BETWEEN 1 AND 500", name="service_radius"),
+        # The home page's rows (app/discovery/home.py): best rated and newest active gigs read
+        # from an index in order, with no sort over every active gig.
+        sa.Index(
+            "ix_gigs_active_best",
+            sa.text("rating_count DESC"),
+            sa.text("rating_avg DESC"),
+            sa.text("published_at DESC NULLS LAST"),
+            sa.text("id DESC"),
+            postgresql_where=sa.text("(status)::text = 'active'::text"),
+        ),
+        sa.Index(
+            "ix_gigs_active_newest",
+            sa.text("published_at DESC NULLS LAST"),
+            sa.text("id DESC"),
+            postgresql_where=sa.text("(status)::text = 'active'::text"),
+        ),
         # The PostgreSQL search backend's bounding-box prefilter (active on-site gigs only).
         sa.Index(
             "ix_gigs_service_area",

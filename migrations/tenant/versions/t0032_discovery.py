@@ -116,6 +116,24 @@ def upgrade():
             "(status)::text = 'active'::text AND (delivery_mode)::text = 'on_site'::text"
         ),
     )
+    active = sa.text("(status)::text = 'active'::text")
+    op.create_index(
+        "ix_gigs_active_best",
+        "gigs",
+        [
+            sa.literal_column("rating_count DESC"),
+            sa.literal_column("rating_avg DESC"),
+            sa.literal_column("published_at DESC NULLS LAST"),
+            sa.literal_column("id DESC"),
+        ],
+        postgresql_where=active,
+    )
+    op.create_index(
+        "ix_gigs_active_newest",
+        "gigs",
+        [sa.literal_column("published_at DESC NULLS LAST"), sa.literal_column("id DESC")],
+        postgresql_where=active,
+    )
     op.add_column(
         "marketplace_settings",
         sa.Column("location_enabled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -148,6 +166,8 @@ def downgrade():
         op.drop_constraint(op.f(f"ck_gigs_{name}"), "gigs", type_="check")
     op.drop_column("marketplace_settings", "default_country")
     op.drop_column("marketplace_settings", "location_enabled")
+    op.drop_index("ix_gigs_active_newest", table_name="gigs")
+    op.drop_index("ix_gigs_active_best", table_name="gigs")
     op.drop_index(
         "ix_gigs_service_area",
         table_name="gigs",
