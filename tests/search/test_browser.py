@@ -72,7 +72,7 @@ def test_buyer_finds_a_gig_through_suggestions_and_filters(
         assert cards.count() == 1
         assert "modern minimalist logo" in cards.first.inner_text()
 
-        cards.first.get_by_role("link").click()
+        cards.first.get_by_role("link", name="I will design a modern minimalist logo", exact=True).click()
         page.wait_for_url(re.compile(r"/gigs/i-will-design-a-modern-minimalist-logo-"))
         assert page.get_by_role("heading", level=1).inner_text() == "I will design a modern minimalist logo"
         assert errors == []  # the autocomplete ran under the CSP without errors
