@@ -3,7 +3,8 @@
 Options after ``--`` go to every benchmark (e.g. ``-- --database-url URL``).
 The population grown by ``tenant_create`` (1,000+ tenants) is reused by
 ``migrate_noop``; ``request_throughput`` adds the demo tenant ``acme``; ``search_bench`` adds
-``searchbench`` with 50,000 gigs; ``order_flow`` rebuilds ``orderbench`` (200 sellers,
+``searchbench`` with 50,000 gigs; ``search_near`` adds ``nearbench`` (50,000 gigs, half on site
+around real cities: location search on both backends); ``order_flow`` rebuilds ``orderbench`` (200 sellers,
 400 buyers) on every run; ``reviews`` adds ``reviewbench`` (10,000 sellers, 151,000 orders);
 ``jobs_bench`` adds ``jobbench`` (60,000 jobs, 10,000 freelancers); ``milestone_flow`` rebuilds
 ``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it;
@@ -30,6 +31,7 @@ from bench import (
     request_throughput,
     reviews,
     search_bench,
+    search_near,
     tenant_create,
 )
 
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate_noop", migrate_noop.main, ["--real", *shared]),
         ("request_throughput", request_throughput.main, shared),
         ("search_bench", search_bench.main, shared),
+        ("search_near", search_near.main, shared),
         ("order_flow", order_flow.main, shared),
         ("reviews", reviews.main, shared),
         ("jobs_bench", jobs_bench.main, shared),

@@ -773,7 +773,8 @@ def update_profile(user: User, **fields) -> User:
     for field, value in clean.items():
         setattr(user, field, value)
     db.session.flush()
-    if changed & {"display_name", "handle"} and user.seller_profile is not None:
+    # Search shows the seller's name and handle, and filters on their languages and country.
+    if changed & {"display_name", "handle", "languages", "country"} and user.seller_profile is not None:
         _seller_updated(user)
     return user
 

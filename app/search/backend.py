@@ -27,7 +27,14 @@ from flask import current_app
 
 log = logging.getLogger(__name__)
 
-SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
+SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest", "distance")
+# Where a gig is delivered (``gigs.delivery_mode``), and its rank as the Whoosh index stores it.
+DELIVERY_MODES = ("online", "on_site")
+MODE_RANK = {"online": 0, "on_site": 1}
+# The delivery-time facet's presets: gigs delivered within N days.
+DELIVERY_PRESETS = (1, 3, 7)
+# The facet dimensions of ``SearchResult.facet_counts`` (categories are ``SearchResult.facets``).
+FACET_DIMENSIONS = ("level", "language", "country", "mode", "delivery", "online")
 # The seller levels a search can filter on (``SearchQuery.seller_levels``), and every level's rank
 # as the Whoosh index stores it (accounts.models.SELLER_LEVELS names them).
 SELLER_LEVEL_FILTERS = ("level_1", "level_2", "top_rated")
@@ -57,6 +64,14 @@ def bayesian_rating(average: float, count: int, mean: float) -> float:
     return (RATING_PRIOR_WEIGHT * mean + average * count) / (RATING_PRIOR_WEIGHT + count)
 
 
+def effective_within(query: SearchQuery) -> float:
+    """The "within" distance of a near search: the buyer's, else ``geo.MAX_RADIUS_KM``, at most that."""
+    from app.core.geo import MAX_RADIUS_KM
+
+    within = query.within_km
+    return float(MAX_RADIUS_KM) if within is None else float(min(within, MAX_RADIUS_KM))
+
+
 @dataclass(frozen=True)
 class GigDocument:
     """What the index knows of one active gig (built from the database row)."""
@@ -74,6 +89,13 @@ class GigDocument:
     rating_count: int
     published_at: datetime
     seller_level: str = "new"  # one of accounts.models.SELLER_LEVELS
+    seller_id: int = 0
+    delivery_mode: str = "online"  # DELIVERY_MODES
+    latitude: float | None = None  # the on-site gig's base (degrees); None when online
+    longitude: float | None = None
+    radius_km: int | None = None  # the on-site gig's service radius
+    languages: tuple[str, ...] = ()  # the seller's (ISO 639-1 codes, lower case)
+    country: str | None = None  # the seller's (ISO 3166-1 alpha-2)
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,18 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24
+    # Location (docs/design/discovery.md, "Membership rule"): an on-site gig matches a search
+    # near P within D km iff d(P, gig) <= its service radius and <= D; online gigs always do.
+    near: tuple[float, float] | None = None  # (lat, lng)
+    within_km: float | None = None  # None: geo.MAX_RADIUS_KM
+    place_label: str | None = None  # "Berlin, Germany" or "your location": for the page
+    delivery_modes: tuple[str, ...] = ()  # subset of DELIVERY_MODES; empty: both
+    languages: tuple[str, ...] = ()  # the seller speaks any of these
+    countries: tuple[str, ...] = ()  # the seller lives in any of these
+    online: bool = False  # "online now": the services fill ``seller_ids``
+    seller_ids: frozenset[int] | None = None  # only these sellers' gigs; None: no filter
+    # Sellers online now, for the "online" facet count (set by the services; None: not counted).
+    online_sellers: frozenset[int] | None = None
 
     @property
     def offset(self) -> int:
@@ -111,6 +145,13 @@ class SearchResult:
     total: int = 0
     facets: dict[int, int] = field(default_factory=dict)
     corrected: str | None = None
+    # With ``near``: the distance (km) of each on-site gig of the page.
+    distances: dict[int, float] = field(default_factory=dict)
+    # Per dimension (FACET_DIMENSIONS), value -> hits, each counted over the documents passing
+    # every *other* filter (disjunctive faceting): "level" (level_1, level_2, top_rated),
+    # "language" (codes), "country" (codes), "mode" (online, on_site), "delivery" ("1", "3",
+    # "7": delivered within N days) and "online" ("online": sellers online now).
+    facet_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # Filled in by ``app.search.services.search_gigs``: the live Gig rows, in order.
     gigs: list = field(default_factory=list)
 

@@ -18,6 +18,7 @@ is queued.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import logging
 import math
@@ -35,11 +36,12 @@ from redis.exceptions import LockError
 from sqlalchemy.orm import joinedload, raiseload
 
 from app.accounts.models import SellerProfile, User
-from app.core import money
+from app.core import geo, money
 from app.core.domain_errors import DomainError
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
 from app.search.backend import (
+    DELIVERY_MODES,
     SELLER_LEVEL_FILTERS,
     SORTS,
     GigDocument,
@@ -57,6 +59,8 @@ PER_PAGE_DEFAULT, PER_PAGE_MAX = 24, 100
 DELIVERY_MAX = 90
 RATING_MAX = 5
 SUGGEST_LIMIT = 8
+FILTER_VALUES_MAX = 10  # languages or countries a search may name
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}\Z")
 SEARCH_QUEUE = "default"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -91,9 +95,26 @@ def build_query(
     sort: Any = None,
     page: Any = 1,
     per_page: Any = PER_PAGE_DEFAULT,
+    near: Any = None,
+    lat: Any = None,
+    lng: Any = None,
+    within_km: Any = None,
+    delivery: Any = None,
+    language: Any = None,
+    country: Any = None,
+    online: Any = False,
 ) -> SearchQuery:
     """A validated ``SearchQuery`` from typed values (prices in minor units, ``category`` a slug,
     ``seller_level`` one level or a list of them: ``level_1``, ``level_2``, ``top_rated``).
+
+    Location (docs/design/discovery.md): ``near`` a city ("Berlin", "Berlin, DE" or a GeoNames
+    id; same-named cities resolve to the marketplace's default country first) or ``lat`` and
+    ``lng`` (both; they win over ``near``), ``within_km`` (> 0, above ``geo.MAX_RADIUS_KM``
+    clamped; ignored without a place). ``delivery``: ``online`` / ``on_site`` (one or both),
+    ``language``: language codes (``en``), ``country``: ISO country codes of the seller,
+    ``online``: only sellers online now (``search_gigs`` fills the set). Errors are keyed by the
+    API's parameter names (``near``, ``lat``, ``lng``, ``within_km``, ``mode``, ``language``,
+    ``country``).
 
     Raises SearchError naming every bad parameter. Clamps rather than refuses
     where a clamp is what the buyer meant: a price ceiling above any possible
@@ -139,9 +160,27 @@ def build_query(
             errors["seller_level"] = f"Seller level: any of {', '.join(SELLER_LEVEL_FILTERS)}."
         else:
             seller_levels = tuple(level for level in SELLER_LEVEL_FILTERS if level in wanted)
+    point, place_label, within = _place(near, lat, lng, within_km, errors)
+    delivery_modes = _listed_values(delivery)
+    if any(mode not in DELIVERY_MODES for mode in delivery_modes):
+        errors["mode"] = f"Delivery: any of {', '.join(DELIVERY_MODES)}."
+        delivery_modes = ()
+    delivery_modes = tuple(mode for mode in DELIVERY_MODES if mode in delivery_modes)
+    if len(delivery_modes) == len(DELIVERY_MODES):
+        delivery_modes = ()  # both: no filter
+    languages = tuple(dict.fromkeys(code.lower() for code in _listed_values(language)))
+    if len(languages) > FILTER_VALUES_MAX or not all(_LANGUAGE_CODE.match(code) for code in languages):
+        errors["language"] = f"Give up to {FILTER_VALUES_MAX} language codes, like en or fr."
+    countries = tuple(dict.fromkeys(code.upper() for code in _listed_values(country)))
+    if len(countries) > FILTER_VALUES_MAX or not all(geo.is_country(code) for code in countries):
+        errors["country"] = f"Give up to {FILTER_VALUES_MAX} country codes, like DE or FR."
+    if not isinstance(online, bool):
+        errors["online"] = "Online now: true or false."
     sort = sort or "relevance"
     if sort not in SORTS:
         errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+    elif sort == "distance" and point is None and not errors.get("near") and "lat" not in errors:
+        errors["sort"] = "Choose a place to sort by distance."
     if not isinstance(page, int) or page < 1:
         errors["page"] = "Pages start at 1."
     if not isinstance(per_page, int) or not 1 <= per_page <= PER_PAGE_MAX:
@@ -159,7 +198,66 @@ def build_query(
         sort=sort,
         page=page,
         per_page=per_page,
+        near=point,
+        within_km=within,
+        place_label=place_label,
+        delivery_modes=delivery_modes,
+        languages=languages,
+        countries=countries,
+        online=online,
     )
+
+
+def _listed_values(value: Any) -> tuple[str, ...]:
+    """A string or a list of strings as a tuple of stripped, non-empty strings (``a,b`` splits);
+    anything else as one value that no check accepts."""
+    if value in (None, "", (), []):
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset) or not all(isinstance(v, str) for v in items):
+        return ("?",)
+    return tuple(part.strip() for v in items for part in v[:200].split(",") if part.strip())
+
+
+def default_country() -> str | None:
+    """The marketplace's default country (preferred among same-named cities), or None (from the
+    cached branding: no query)."""
+    from app.settings.services import get_branding
+
+    return get_branding().default_country
+
+
+def _place(near, lat, lng, within_km, errors: dict) -> tuple[tuple | None, str | None, float | None]:
+    """(point, label, within) of a search's location input; problems go to ``errors``."""
+    point = label = None
+    if lat not in (None, "") or lng not in (None, ""):
+        if lat in (None, ""):
+            errors["lat"] = "Give both lat and lng."
+        elif lng in (None, ""):
+            errors["lng"] = "Give both lat and lng."
+        else:
+            try:
+                point = geo.check_point(lat, lng)
+                label = "your location"
+            except geo.GeoError as exc:
+                errors[exc.field] = str(exc)
+    elif near not in (None, ""):
+        city = None
+        if isinstance(near, str | int) and not isinstance(near, bool):
+            city = geo.find_city(str(near), prefer_country=default_country())
+        if city is None:
+            errors["near"] = "We don't know that place. Pick a city from the list."
+        else:
+            point, label = (city.lat, city.lng), city.label
+    within = None
+    if within_km is not None:
+        if not isinstance(within_km, int | float) or isinstance(within_km, bool) or math.isnan(within_km):
+            errors["within_km"] = "Give a distance in km."
+        elif within_km <= 0:
+            errors["within_km"] = "The distance must be more than 0 km."
+        elif point is not None:
+            within = float(min(within_km, geo.MAX_RADIUS_KM))
+    return point, label, within
 
 
 def major_to_minor(raw: str, currency: str) -> int:
@@ -200,6 +298,22 @@ def query_from_args(args: Mapping[str, str], currency: str) -> tuple[SearchQuery
     if any(level not in SELLER_LEVEL_FILTERS for level in levels):
         errors["seller_level"] = "Choose seller levels from the list."
     values["seller_level"] = [level for level in levels if level in SELLER_LEVEL_FILTERS]
+    for field in ("near", "lat", "lng"):
+        raw = (args.get(field) or "").strip()
+        if raw:
+            values[field] = raw[:120]
+    raw = (args.get("within") or "").strip()
+    if raw:
+        try:
+            values["within_km"] = float(raw[:20])
+        except ValueError:
+            errors["within"] = "Choose a distance from the list."
+    values["delivery"] = [mode for mode in _listed(args, "mode") if mode in DELIVERY_MODES]
+    if len(values["delivery"]) != len(_listed(args, "mode")):
+        errors["mode"] = "Choose online or on site."
+    values["language"] = [code.lower() for code in _listed(args, "language")]
+    values["country"] = [code.upper() for code in _listed(args, "country")]
+    values["online"] = args.get("online") in ("1", "true", "on")
     values["sort"] = args.get("sort") or None
     raw_page = args.get("page", "1")
     values["page"] = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 and int(raw_page) > 0 else 1
@@ -208,10 +322,24 @@ def query_from_args(args: Mapping[str, str], currency: str) -> tuple[SearchQuery
             return build_query(**values), errors
         except SearchError as exc:
             # Report each bad parameter once, drop it and try again without it.
-            errors.update(exc.errors)
+            errors.update({_WEB_FIELD.get(field, field): message for field, message in exc.errors.items()})
             for field in exc.errors:
-                key = {"q": "text", "delivery": "max_delivery_days", "rating": "min_rating"}.get(field, field)
-                values[key] = {"text": "", "page": 1, "per_page": PER_PAGE_DEFAULT}.get(key)
+                for key in _VALUE_KEYS.get(field, (field,)):
+                    values[key] = _RESET.get(key)
+
+
+_RESET = {"text": "", "page": 1, "per_page": PER_PAGE_DEFAULT, "online": False}
+# build_query's error keys -> the search page's parameters, and the values dropped with each.
+_WEB_FIELD = {"within_km": "within"}
+_VALUE_KEYS = {
+    "q": ("text",),
+    "delivery": ("max_delivery_days",),
+    "rating": ("min_rating",),
+    "lat": ("lat", "lng"),
+    "lng": ("lat", "lng"),
+    "mode": ("delivery",),
+    "online": ("online",),
+}
 
 
 def _listed(args: Mapping[str, str], name: str) -> list[str]:
@@ -241,11 +369,7 @@ def search_gigs(query: SearchQuery, *, cards: bool = False) -> SearchResult:
     if touched, rather than being loaded one query each.
     """
     tenant = current_tenant()
-    try:
-        result = get_backend().search(tenant.id, query)
-    except IndexUnavailable:
-        schedule_rebuild(tenant.id)
-        result = _database_backend().search(tenant.id, query)
+    result = _run(tenant.id, with_online_sellers(query, tenant.id))
     if result.ids:
         statement = (
             sa.select(Gig)
@@ -265,6 +389,93 @@ def search_gigs(query: SearchQuery, *, cards: bool = False) -> SearchResult:
             result.ids = [gig.id for gig in result.gigs]
             _enqueue_repair(tenant.id, stale)
     return result
+
+
+def with_online_sellers(query: SearchQuery, tenant_id: int) -> SearchQuery:
+    """``query`` with the sellers online now (``app.realtime.online_user_ids``): the "online"
+    facet's set, and the filter's when the buyer asked for sellers online now (Redis down:
+    nobody is online)."""
+    from app.realtime import online_user_ids
+
+    try:
+        online = frozenset(online_user_ids(tenant_id))
+    except Exception:  # presence is a nicety: a Redis hiccup must not fail the search
+        log.warning("could not read who is online in tenant %s", tenant_id, exc_info=True)
+        online = frozenset()
+    return dataclasses.replace(
+        query, online_sellers=online, seller_ids=online if query.online else query.seller_ids
+    )
+
+
+def _run(tenant_id: int, query: SearchQuery) -> SearchResult:
+    """The backend's answer, or the database's while the index cannot answer (rebuild queued)."""
+    try:
+        return get_backend().search(tenant_id, query)
+    except IndexUnavailable:
+        schedule_rebuild(tenant_id)
+        return _database_backend().search(tenant_id, query)
+
+
+# What each relaxation drops: the search page's parameters (``relaxations``).
+RELAXATION_PARAMS = {
+    "category": ("category",),
+    "price": ("min_price", "max_price"),
+    "delivery": ("delivery",),
+    "rating": ("rating",),
+    "seller_level": ("seller_level",),
+    "near": ("near", "lat", "lng", "within"),
+    "mode": ("mode",),
+    "language": ("language",),
+    "country": ("country",),
+    "online": ("online",),
+}
+
+
+def relaxations(query: SearchQuery) -> list[tuple[str, str, int]]:
+    """For a search without results: ``(param_name, label, hits)`` for each active filter (the
+    keywords excepted), the hits being what the search gives without that one filter.
+    ``param_name`` is a key of ``RELAXATION_PARAMS`` (the page's parameters to drop). One
+    count-only search per filter (a one-gig page), in the order of the filters above."""
+    from app.accounts.reference import LANGUAGES
+
+    tenant_id = current_tenant().id
+    base = with_online_sellers(dataclasses.replace(query, page=1, per_page=1), tenant_id)
+    candidates: list[tuple[str, str, dict]] = []
+    if base.category_ids:
+        found = db.session.scalars(sa.select(Category).where(Category.id.in_(base.category_ids)))
+        names = [category.name for category in found]
+        candidates.append(("category", f"Category: {', '.join(names)}", {"category_ids": ()}))
+    if base.min_price is not None or base.max_price is not None:
+        candidates.append(("price", "Price", {"min_price": None, "max_price": None}))
+    if base.max_delivery_days is not None:
+        candidates.append(
+            ("delivery", f"Delivery within {base.max_delivery_days} days", {"max_delivery_days": None})
+        )
+    if base.min_rating is not None:
+        candidates.append(("rating", f"Rating {base.min_rating:g}+", {"min_rating": None}))
+    if base.seller_levels:
+        candidates.append(("seller_level", "Seller level", {"seller_levels": ()}))
+    if base.near is not None:
+        within = f" within {base.within_km:g} km" if base.within_km is not None else ""
+        changes = {"near": None, "within_km": None, "place_label": None}
+        if base.sort == "distance":
+            changes["sort"] = "relevance"
+        candidates.append(("near", f"Near {base.place_label or 'your location'}{within}", changes))
+    if base.delivery_modes:
+        label = "On site" if base.delivery_modes == ("on_site",) else "Online"
+        candidates.append(("mode", label, {"delivery_modes": ()}))
+    if base.languages:
+        names = ", ".join(LANGUAGES.get(code, code) for code in base.languages)
+        candidates.append(("language", f"Speaks {names}", {"languages": ()}))
+    if base.countries:
+        names = ", ".join(geo.country_name(code) for code in base.countries)
+        candidates.append(("country", f"Based in {names}", {"countries": ()}))
+    if base.online:
+        candidates.append(("online", "Online now", {"online": False, "seller_ids": None}))
+    return [
+        (name, label, _run(tenant_id, dataclasses.replace(base, **changes)).total)
+        for name, label, changes in candidates
+    ]
 
 
 def suggest(prefix: Any, limit: int = SUGGEST_LIMIT) -> list[str]:
@@ -480,6 +691,13 @@ def gig_document(gig: Gig) -> GigDocument | None:
         rating_count=gig.rating_count,
         published_at=gig.published_at or gig.created_at,
         seller_level=gig.seller.seller_profile.level if gig.seller.seller_profile else None,
+        seller_id=gig.seller_id,
+        delivery_mode=gig.delivery_mode,
+        latitude=gig.latitude,
+        longitude=gig.longitude,
+        radius_km=gig.service_radius_km,
+        languages=gig.seller.languages,
+        country=gig.seller.country,
     )
 
 
@@ -499,7 +717,15 @@ def _document(
     rating_count,
     published_at,
     seller_level,
+    seller_id,
+    delivery_mode,
+    latitude,
+    longitude,
+    radius_km,
+    languages,
+    country,
 ) -> GigDocument:
+    on_site = delivery_mode == "on_site" and None not in (latitude, longitude, radius_km)
     return GigDocument(
         id=gig_id,
         title=title,
@@ -514,6 +740,13 @@ def _document(
         rating_count=rating_count or 0,
         published_at=published_at,
         seller_level=seller_level or "new",
+        seller_id=seller_id or 0,
+        delivery_mode="on_site" if on_site else "online",
+        latitude=float(latitude) if on_site else None,
+        longitude=float(longitude) if on_site else None,
+        radius_km=int(radius_km) if on_site else None,
+        languages=tuple(dict.fromkeys(str(code).lower() for code in languages or ())),
+        country=(country or "").upper() or None,
     )
 
 
@@ -538,6 +771,13 @@ def _indexable():
         Gig.rating_count,
         sa.func.coalesce(Gig.published_at, Gig.created_at),
         SellerProfile.level,
+        Gig.seller_id,
+        Gig.delivery_mode,
+        Gig.latitude,
+        Gig.longitude,
+        Gig.service_radius_km,
+        User.languages,
+        User.country,
     )
     return (
         sa.select(*columns)
@@ -564,6 +804,13 @@ def _row_document(row) -> GigDocument:
         rating_count=row[11],
         published_at=row[12],
         seller_level=row[13],
+        seller_id=row[14],
+        delivery_mode=row[15],
+        latitude=row[16],
+        longitude=row[17],
+        radius_km=row[18],
+        languages=row[19],
+        country=row[20],
     )
 
 

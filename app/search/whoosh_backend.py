@@ -71,15 +71,20 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.query import And, NullQuery, Or, Phrase, Term
 from whoosh.scoring import BM25F
 
+from app.core import geo
 from app.search import whoosh_internals as internals  # raises UnsupportedWhoosh on another Whoosh
 from app.search.backend import (
+    DELIVERY_PRESETS,
     LEVEL_RANK,
+    MODE_RANK,
+    SELLER_LEVEL_FILTERS,
     GigDocument,
     IndexUnavailable,
     SearchBackend,
     SearchQuery,
     SearchResult,
     bayesian_rating,
+    effective_within,
     rating_mean,
     remove_whoosh_index,
     whoosh_index_link,
@@ -93,6 +98,8 @@ from app.search.whoosh_schema import (
     TEXT_FIELDS,
     document_fields,
     make_schema,
+    pack_country,
+    unpack_country,
 )
 
 log = logging.getLogger(__name__)
@@ -121,6 +128,7 @@ _DISABLED_PLUGINS = (
 )
 _GENERATION_RE = re.compile(r"^t(\d+)-v(\d+)-[0-9a-f]+$")
 _LENGTH_OF_BYTE = internals.LENGTH_OF_BYTE
+ON_SITE = MODE_RANK["on_site"]
 
 
 # --------------------------------------------------------------------------- storage
@@ -253,6 +261,8 @@ class _Snapshot:
                     merged.extend(leaf.data.columns[name])
                 self.columns[name] = merged
         self._live: list[int] | None = None
+        self._geo: tuple[array, array] | None = None
+        self._languages: dict[str, frozenset[int]] | None = None
         self._rating_mean: tuple[float | None] | None = None
         self._scorers: dict[tuple[str, str], object] = {}
         self.corrections: dict[str, str | None] = {}
@@ -273,6 +283,35 @@ class _Snapshot:
                 else list(range(self.doccount))
             )
         return self._live
+
+    def geo(self) -> tuple[array, array]:
+        """The live on-site documents sorted by latitude: (latitudes, documents), for the
+        latitude band of a near search (a bisection instead of a scan)."""
+        if self._geo is None:
+            mode, lat = self.columns["mode"], self.columns["lat"]
+            deleted = self.deleted
+            on_site = sorted(
+                (lat[d], d) for d in range(self.doccount) if mode[d] == ON_SITE and d not in deleted
+            )
+            self._geo = (array("d", (x for x, _ in on_site)), array("q", (d for _, d in on_site)))
+        return self._geo
+
+    def languages(self) -> dict[str, frozenset[int]]:
+        """Language code -> the documents of sellers speaking it (``lang`` postings; deleted
+        documents included: callers intersect with live ones)."""
+        if self._languages is None:
+            codes: set[str] = set()
+            for leaf in self.leaves:
+                for term in leaf.reader.lexicon("lang"):
+                    codes.add(term.decode() if isinstance(term, bytes) else term)
+            out = {}
+            for code in sorted(codes):
+                docs: set[int] = set()
+                for leaf, ids, _weights in self.term("lang", code):
+                    docs.update(ids if not leaf.base else (leaf.base + d for d in ids))
+                out[code] = frozenset(docs)
+            self._languages = out
+        return self._languages
 
     def rating_mean(self) -> float | None:
         """The marketplace's mean rating over this snapshot's live gigs ("Top rated"; see
@@ -417,6 +456,109 @@ class _FastQuery:
         lengths = leaf.data.lengths(leaf.reader, fieldname)
         length = _LENGTH_OF_BYTE[lengths[local]] if lengths is not None else 1
         return internals.term_score(snapshot.scorer(fieldname, text), weights[i], length)
+
+
+class _Filtered:
+    __slots__ = ("kept", "facets", "facet_counts", "distances")
+
+    def __init__(self, kept, facets, facet_counts, distances):
+        self.kept, self.facets, self.facet_counts, self.distances = kept, facets, facet_counts, distances
+
+
+def _within_reach(snapshot: _Snapshot, query: SearchQuery, candidates: set[int] | None) -> dict[int, float]:
+    """Live on-site documents (of ``candidates`` when given) that a search near ``query.near``
+    reaches, with their distances: the bounding box on the latitude-sorted documents and the
+    longitude column first, then the exact ``geo.haversine_km`` (d <= the gig's radius and
+    d <= within)."""
+    lat0, lng0 = query.near
+    within = effective_within(query)
+    box = geo.bounding_box(lat0, lng0, within)
+    lats, ordered = snapshot.geo()
+    lng, radius = snapshot.columns["lng"], snapshot.columns["radius"]
+    lat = snapshot.columns["lat"]
+    ranges = box.lng_ranges
+    haversine = geo.haversine_km
+    out: dict[int, float] = {}
+    band = ordered[bisect_left(lats, box.lat_min) : bisect_right(lats, box.lat_max)]
+    if candidates is not None:
+        band = (
+            [d for d in band if d in candidates]
+            if len(band) <= len(candidates)
+            else sorted(candidates.intersection(band))
+        )
+    for d in band:
+        x = lng[d]
+        if any(lo <= x <= hi for lo, hi in ranges):
+            km = haversine(lat0, lng0, lat[d], x)
+            if km <= radius[d] and km <= within:
+                out[d] = km
+    return out
+
+
+def _count_dimensions(snapshot: _Snapshot, docs: list[int], query: SearchQuery) -> dict[str, Counter]:
+    """Raw counts of every facet dimension over ``docs`` (column values, not yet labelled)."""
+    cols = snapshot.columns
+    out: dict[str, Counter] = {}
+    category = cols["category_id"]
+    counts = Counter(map(category.__getitem__, docs))
+    counts.update(map(cols["top_other"].__getitem__, docs))
+    out["category"] = counts
+    out["level"] = Counter(map(cols["level"].__getitem__, docs))
+    out["country"] = Counter(map(cols["country"].__getitem__, docs))
+    out["mode"] = Counter(map(cols["mode"].__getitem__, docs))
+    out["delivery"] = Counter(map(cols["delivery_days"].__getitem__, docs))
+    if query.online_sellers:
+        online = query.online_sellers
+        out["online"] = Counter(1 for s in map(cols["seller_id"].__getitem__, docs) if s in online)
+    else:
+        out["online"] = Counter()
+    by_language = snapshot.languages()
+    if by_language and docs:
+        docset = set(docs)
+        out["language"] = Counter({code: len(docset & members) for code, members in by_language.items()})
+    else:
+        out["language"] = Counter()
+    return out
+
+
+_DIMENSION_OF_FILTER = {
+    "category": "category",
+    "level": "level",
+    "country": "country",
+    "mode": "mode",
+    "delivery": "delivery",
+    "online": "online",
+    "language": "language",
+}
+
+
+def _facet_counts(snapshot: _Snapshot, kept: list[int], only: dict[str, list[int]], query: SearchQuery):
+    """(category facets, facet_counts): the counts over ``kept`` plus, per dimension, over the
+    documents refused by that dimension's own filter only."""
+    counts = _count_dimensions(snapshot, kept, query)
+    for name, docs in only.items():
+        dimension = _DIMENSION_OF_FILTER.get(name)
+        if dimension is not None and docs:
+            counts[dimension] += _count_dimensions(snapshot, docs, query)[dimension]
+    categories = dict(counts["category"])
+    categories.pop(0, None)
+    rank_name = {rank: name for name, rank in LEVEL_RANK.items()}
+    delivery = counts["delivery"]
+    facet_counts = {
+        "level": {
+            rank_name[rank]: n
+            for rank, n in sorted(counts["level"].items())
+            if n and rank_name.get(rank) in SELLER_LEVEL_FILTERS
+        },
+        "language": {code: n for code, n in sorted(counts["language"].items()) if n},
+        "country": {unpack_country(c): n for c, n in sorted(counts["country"].items()) if c and n},
+        "mode": {name: counts["mode"].get(rank, 0) for name, rank in MODE_RANK.items()},
+        "delivery": {
+            str(days): sum(n for value, n in delivery.items() if value <= days) for days in DELIVERY_PRESETS
+        },
+        "online": {"online": counts["online"].get(1, 0)},
+    }
+    return categories, facet_counts
 
 
 def _phrases_as_words(query, schema):
@@ -695,60 +837,115 @@ class WhooshBackend(SearchBackend):
             docs = fast.docs() - snapshot.deleted if snapshot.deleted else fast.docs()
         else:
             docs = snapshot.searcher.docs_for_query(text_query)  # live documents only
-        kept, result.facets = self._filter(snapshot, docs, query)
+        filtered = self._filter(snapshot, docs, query)
+        kept = filtered.kept
+        result.facets, result.facet_counts = filtered.facets, filtered.facet_counts
         result.total = len(kept)
         window = current_app.config.get("SEARCH_MAX_RESULTS_WINDOW", 10_000)
         limit = min(query.offset + query.per_page, window)
         if kept and query.offset < limit:
-            ordered = self._order(snapshot, kept, query, text_query, fast, limit)
+            ordered = self._order(snapshot, kept, query, text_query, fast, limit, filtered.distances)
             gid = snapshot.columns["gid"]
-            result.ids = [gid[d] for d in ordered[query.offset : limit]]
+            page = ordered[query.offset : limit]
+            result.ids = [gid[d] for d in page]
+            result.distances = {gid[d]: filtered.distances[d] for d in page if d in filtered.distances}
         if query.text and result.total < CORRECT_BELOW:
             result.corrected = self._correct(snapshot, query.text)
         return result
 
     @staticmethod
-    def _filter(snapshot: _Snapshot, docs: Iterable[int], query: SearchQuery) -> tuple[list[int], dict]:
-        """Documents passing the price / delivery / rating / category filters, and the category
-        facets (counted before the category filter, so the buyer sees where else to look)."""
+    def _filter(snapshot: _Snapshot, docs: Iterable[int], query: SearchQuery) -> _Filtered:
+        """Documents passing every filter, the category facets (every filter but the category),
+        the facet counts of each dimension (every filter but the dimension's own: see
+        ``SearchResult.facet_counts``) and, near a point, the distance of each on-site document
+        within reach.
+
+        Each active filter yields the documents it refuses; a document refused by exactly one
+        filter counts in that filter's dimension only, one refused by none is kept and counts
+        everywhere."""
         cols = snapshot.columns
         docs = docs if isinstance(docs, list) else sorted(docs)
+        refused: dict[str, list[int]] = {}
         if query.min_price is not None or query.max_price is not None:
             price = cols["price"]
             lo = query.min_price if query.min_price is not None else -(2**63)
             hi = query.max_price if query.max_price is not None else 2**63
-            docs = [d for d in docs if lo <= price[d] <= hi]
+            refused["price"] = [d for d in docs if not lo <= price[d] <= hi]
         if query.max_delivery_days is not None:
             delivery, most = cols["delivery_days"], query.max_delivery_days
-            docs = [d for d in docs if delivery[d] <= most]
+            refused["delivery"] = [d for d in docs if delivery[d] > most]
         if query.min_rating is not None:
             rating, least = cols["rating"], round(query.min_rating * 100)
-            docs = [d for d in docs if rating[d] >= least]
+            refused["rating"] = [d for d in docs if rating[d] < least]
         if query.seller_levels:
             level, wanted_levels = cols["level"], {LEVEL_RANK[name] for name in query.seller_levels}
-            docs = [d for d in docs if level[d] in wanted_levels]
-        category = cols["category_id"]
-        counts = Counter(map(category.__getitem__, docs))
-        counts.update(map(cols["top_other"].__getitem__, docs))
-        counts.pop(0, None)
+            refused["level"] = [d for d in docs if level[d] not in wanted_levels]
         if query.category_ids:
             wanted = set(query.category_ids)
-            top = cols["top_category_id"]
-            docs = [d for d in docs if category[d] in wanted or top[d] in wanted]
-        return docs, dict(counts)
+            category, top = cols["category_id"], cols["top_category_id"]
+            refused["category"] = [d for d in docs if category[d] not in wanted and top[d] not in wanted]
+        distances: dict[int, float] = {}
+        if query.near is not None:
+            # Only the documents the keywords matched need a distance (all of them without keywords).
+            candidates = None if len(docs) == snapshot.doccount else set(docs)
+            distances = _within_reach(snapshot, query, candidates)
+            mode = cols["mode"]
+            refused["near"] = [d for d in docs if mode[d] == ON_SITE and d not in distances]
+        modes = set(query.delivery_modes)
+        if modes and modes != set(MODE_RANK):
+            mode, wanted_mode = cols["mode"], MODE_RANK[next(iter(modes))]
+            refused["mode"] = [d for d in docs if mode[d] != wanted_mode]
+        if query.languages:
+            by_language = snapshot.languages()
+            speaking = set().union(*(by_language.get(code, ()) for code in query.languages))
+            refused["language"] = [d for d in docs if d not in speaking]
+        if query.countries:
+            country, wanted_countries = cols["country"], {pack_country(c) for c in query.countries}
+            refused["country"] = [d for d in docs if country[d] not in wanted_countries]
+        if query.seller_ids is not None:
+            seller, wanted_sellers = cols["seller_id"], query.seller_ids
+            refused["online"] = [d for d in docs if seller[d] not in wanted_sellers]
+        refused = {name: out for name, out in refused.items() if out}
+        if not refused:
+            kept, only = docs, {}
+        elif len(refused) == 1:
+            ((name, out),) = refused.items()
+            drop = set(out)
+            kept, only = [d for d in docs if d not in drop], {name: out}
+        else:
+            times = Counter()
+            for out in refused.values():
+                times.update(out)
+            kept = [d for d in docs if d not in times]
+            only = {name: [d for d in out if times[d] == 1] for name, out in refused.items()}
+        facets, facet_counts = _facet_counts(snapshot, kept, only, query)
+        return _Filtered(kept, facets, facet_counts, distances)
 
-    def _order(self, snapshot, kept, query: SearchQuery, text_query, fast, limit: int) -> list[int]:
+    def _order(
+        self, snapshot, kept, query: SearchQuery, text_query, fast, limit: int, distances: dict
+    ) -> list[int]:
         cols = snapshot.columns
-        published = cols["published"]
+        published, gid = cols["published"], cols["gid"]
         sort = query.sort if (query.sort != "relevance" or text_query is not None) else "newest"
+        if sort == "distance" and query.near is None:
+            sort = "newest"  # build_query refuses it; a hand-made query falls back
         if sort == "newest":
-            return heapq.nlargest(limit, kept, key=published.__getitem__)
+            return heapq.nsmallest(limit, kept, key=lambda d: (-published[d], -gid[d]))
         if sort == "price_asc":
             price = cols["price"]
-            return heapq.nsmallest(limit, kept, key=lambda d: (price[d], -published[d]))
+            return heapq.nsmallest(limit, kept, key=lambda d: (price[d], -published[d], -gid[d]))
         if sort == "price_desc":
             price = cols["price"]
-            return heapq.nsmallest(limit, kept, key=lambda d: (-price[d], -published[d]))
+            return heapq.nsmallest(limit, kept, key=lambda d: (-price[d], -published[d], -gid[d]))
+        if sort == "distance":
+            # On-site gigs by distance (ties: the higher id), then online gigs newest first.
+            def nearest(d: int) -> tuple:
+                km = distances.get(d)
+                if km is None:
+                    return (1, 0.0, -published[d], -gid[d])
+                return (0, km, 0, -gid[d])
+
+            return heapq.nsmallest(limit, kept, key=nearest)
         if sort == "rating":
             # Rated gigs by their Bayesian average, then the unrated, newest first (see
             # backend.RATING_PRIOR_WEIGHT); the PostgreSQL backend orders exactly the same way.

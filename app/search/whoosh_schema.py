@@ -6,7 +6,15 @@ changes the format recognises an index of the previous format without
 opening it (it is rebuilt from the database; searches are answered by the
 PostgreSQL backend meanwhile).
 
-Format 3 (this one) adds the seller's level as a column (``level``: the rank in
+Format 4 (this one) adds what location search and the discovery filters read
+(docs/design/discovery.md): columns ``seller_id`` (q), ``mode`` (i: 0 online, 1 on
+site), ``lat`` / ``lng`` (d: the very doubles PostgreSQL holds, so both backends
+compute the same distance), ``radius`` (i: km), ``country`` (i: the seller's
+country, two letters packed ``ord(a) * 256 + ord(b)``, 0 for none) and a KEYWORD
+field ``lang`` (the seller's language codes: each language's postings are its
+documents). Everything else is format 3.
+
+Format 3 adds the seller's level as a column (``level``: the rank in
 ``backend.LEVEL_RANK``) for the "seller level" filter; everything else is format 2.
 
 Format 2, against format 1 (no version in the directory name):
@@ -42,9 +50,9 @@ from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.formats import Frequency, Positions
 
 from app.search import whoosh_internals
-from app.search.backend import LEVEL_RANK, GigDocument
+from app.search.backend import LEVEL_RANK, MODE_RANK, GigDocument
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 NGRAM_MIN, NGRAM_MAX = 2, 15
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,6 +113,12 @@ COLUMNS = (
     ("rating_count", "i"),
     ("published", "q"),  # microseconds since the epoch
     ("level", "i"),  # the seller's level: backend.LEVEL_RANK (format 3)
+    ("seller_id", "q"),  # format 4 from here
+    ("mode", "i"),  # backend.MODE_RANK: 0 online, 1 on site
+    ("lat", "d"),  # degrees (0.0 for an online gig)
+    ("lng", "d"),
+    ("radius", "i"),  # the service radius in km (0 for an online gig)
+    ("country", "i"),  # the seller's country: pack_country
 )
 TEXT_FIELDS = ("title", "description", "tags", "seller")
 
@@ -123,6 +137,8 @@ def make_schema() -> fields.Schema:
         words=FastText(stem=False, phrase=False),
         # Edge n-grams of title and tag words: completions.
         ngrams=FastNgramWords(NGRAM_MIN, NGRAM_MAX),
+        # The seller's languages (ISO 639-1 codes): filter and facet from the postings.
+        lang=fields.KEYWORD(lowercase=True),
     )
     for name, typecode in COLUMNS:
         schema.add(name, fields.COLUMN(columns.NumericColumn(typecode)))
@@ -136,9 +152,27 @@ def to_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def pack_country(code: str | None) -> int:
+    """ "DE" -> ord("D") * 256 + ord("E"); 0 for none (the column's default)."""
+    if not code or len(code) != 2:
+        return 0
+    code = code.upper()
+    return ord(code[0]) * 256 + ord(code[1])
+
+
+def unpack_country(value: int) -> str:
+    return chr(value >> 8) + chr(value & 0xFF)
+
+
 def document_fields(doc: GigDocument) -> dict:
     """The field values ``writer.add_document`` takes for one gig."""
     tags = ", ".join(doc.tags)
+    on_site = (
+        doc.delivery_mode == "on_site"
+        and doc.latitude is not None
+        and doc.longitude is not None
+        and doc.radius_km is not None
+    )
     return {
         "id": str(doc.id),
         "title": doc.title,
@@ -157,6 +191,13 @@ def document_fields(doc: GigDocument) -> dict:
         "rating_count": doc.rating_count,
         "published": to_micros(doc.published_at),
         "level": LEVEL_RANK.get(doc.seller_level, 0),
+        "seller_id": doc.seller_id,
+        "mode": MODE_RANK["on_site"] if on_site else MODE_RANK["online"],
+        "lat": float(doc.latitude) if on_site else 0.0,
+        "lng": float(doc.longitude) if on_site else 0.0,
+        "radius": int(doc.radius_km) if on_site else 0,
+        "country": pack_country(doc.country),
+        "lang": " ".join(doc.languages),
     }
 
 
@@ -170,4 +211,6 @@ __all__ = [
     "FastText",
     "document_fields",
     "make_schema",
+    "pack_country",
+    "unpack_country",
 ]

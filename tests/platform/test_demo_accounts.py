@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, moderator_email, seed_demo
+from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.platform.models import PlatformAdmin
 from tenants.db import db
 
@@ -14,7 +14,8 @@ from .conftest import csrf_token, platform_login
 
 def _seed(app) -> list[str]:
     with app.app_context():
-        return seed_demo(sellers_per_tenant=1, gigs_per_tenant=1)
+        # The suite's tenants (acme, globex); the local demo (homehero) has its own test.
+        return seed_demo(sellers_per_tenant=1, gigs_per_tenant=1, tenants=DEMO_TENANTS[:2])
 
 
 def test_demo_seeds_a_platform_admin_and_moderators_once(

@@ -277,10 +277,13 @@ def user_handle(tenant, in_tenant, user_id) -> str:
 
 
 def test_an_index_of_the_previous_format_is_outdated(leveled, acme, search_index_dir, index_state, app):
-    """Format 3 added the level column: a format-2 index is rebuilt, never read without levels."""
+    """Format 3 added the level column (format 4 the location columns): an index of the previous
+    format is rebuilt, never read without them."""
+    from app.search.whoosh_schema import FORMAT_VERSION
+
     link = search_index_dir / f"t{acme.id}"
     current = link.resolve()
-    old = current.with_name(current.name.replace("-v3-", "-v2-"))
+    old = current.with_name(current.name.replace(f"-v{FORMAT_VERSION}-", f"-v{FORMAT_VERSION - 1}-"))
     current.rename(old)
     link.unlink()
     link.symlink_to(old.name)
