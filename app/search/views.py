@@ -100,9 +100,9 @@ def _active_filters(args) -> int:
 
 def _relaxations(query, result, location_enabled: bool) -> list[tuple[str, str, int]]:
     """(url, label, hits) for each filter whose removal finds something (no results only)."""
-    if result.total or not hasattr(services, "relaxations"):
+    if result.total:
         return []
-    params = getattr(services, "RELAXATION_PARAMS", {})
+    params = services.RELAXATION_PARAMS
     found = []
     for name, label, hits in services.relaxations(query):
         if hits and (location_enabled or name not in ("near", "mode")):
@@ -124,11 +124,11 @@ def search_page():
     query, errors = services.query_from_args(args, get_branding().currency)
     result = services.search_gigs(query, cards=True)
     pages = max(1, -(-result.total // query.per_page))
-    near = getattr(query, "near", None)
+    near = query.near
     sort_labels = dict(SORT_LABELS)
     if near is not None:
         sort_labels[DISTANCE_SORT[0]] = DISTANCE_SORT[1]
-    counts = getattr(result, "facet_counts", None) or {}
+    counts = result.facet_counts
     return render_template(
         "search/search.html",
         query=query,
@@ -146,12 +146,12 @@ def search_page():
         within_choices=WITHIN_CHOICES,
         mode_labels=MODE_LABELS,
         near=near,
-        place_label=getattr(query, "place_label", None),
+        place_label=query.place_label,
         located=near is not None and bool(args.get("lat")) and bool(args.get("lng")),
         counts=counts,
-        languages=_facet_values(counts.get("language", {}), getattr(query, "languages", ()), language_name),
-        countries=_facet_values(counts.get("country", {}), getattr(query, "countries", ()), geo.country_name),
-        distances=getattr(result, "distances", None) or {},
+        languages=_facet_values(counts.get("language", {}), query.languages, language_name),
+        countries=_facet_values(counts.get("country", {}), query.countries, geo.country_name),
+        distances=result.distances,
         relaxations=_relaxations(query, result, location.enabled),
         active_filters=_active_filters(args),
     )

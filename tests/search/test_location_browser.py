@@ -6,7 +6,6 @@ fits a 390 px phone. Set GIGFORGE_SCREENSHOTS=<folder> to keep screenshots at 13
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from urllib.parse import parse_qs, urlparse
@@ -16,19 +15,11 @@ import pytest
 from app.accounts.models import User
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
-from app.search.backend import SearchResult
 from app.settings.services import update_marketplace_settings
 from tenants.db import db
 from tests.helpers import watched_page
 
-pytestmark = [
-    pytest.mark.browser,
-    # Distances come with the search domain's discovery contract (wt-search).
-    pytest.mark.skipif(
-        "distances" not in {f.name for f in dataclasses.fields(SearchResult)},
-        reason="the search services' discovery contract (wt-search) is not merged yet",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}

@@ -6,7 +6,6 @@ location search on."""
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 
@@ -15,16 +14,8 @@ import pytest
 from app.accounts.models import User
 from app.gigs import services as gig_services
 from app.gigs.models import Gig
-from app.search.backend import SearchResult
 from app.settings.services import update_marketplace_settings
 from tenants.db import db
-
-# The counts, distances and relaxations come with the search domain's discovery contract
-# (SearchResult.facet_counts and friends); the page renders without them.
-needs_contract = pytest.mark.skipif(
-    "facet_counts" not in {f.name for f in dataclasses.fields(SearchResult)},
-    reason="the search services' discovery contract (wt-search) is not merged yet",
-)
 
 
 def _location(tenant, in_tenant, on=True, country=None):
@@ -108,7 +99,6 @@ def test_location_parameters_are_ignored_where_location_is_off(market, acme, in_
     assert 'data-testid="result-count" aria-live="polite">4 gigs' in body
 
 
-@needs_contract
 def test_near_a_city_shows_distances_and_offers_the_distance_sort(market, tenant_client):
     _sellers, gigs = market
     body = _page(tenant_client, "?q=task&near=Potsdam&within=50&sort=distance")
@@ -126,7 +116,6 @@ def test_near_a_city_shows_distances_and_offers_the_distance_sort(market, tenant
     assert "task anna 1" not in body and 'result-count" aria-live="polite">3 gigs' in body
 
 
-@needs_contract
 def test_a_position_is_your_location(market, tenant_client):
     body = _page(tenant_client, "?q=task&lat=52.40&lng=13.06&sort=distance")
     assert "Near your location" in body
@@ -134,7 +123,6 @@ def test_a_position_is_your_location(market, tenant_client):
     assert 'data-testid="locate-status" aria-live="polite">Your location</span>' in body
 
 
-@needs_contract
 def test_filters_show_their_counts(market, sellers_online, tenant_client):
     sellers, _gigs = market
     sellers_online(sellers["chloe"])
@@ -156,7 +144,6 @@ def test_filters_show_their_counts(market, sellers_online, tenant_client):
     assert count("online") == 2
 
 
-@needs_contract
 def test_no_results_offer_to_drop_a_filter(market, tenant_client):
     body = _page(tenant_client, "?q=task&online=1&language=fr")
     assert 'data-testid="no-results"' in body
@@ -177,8 +164,7 @@ def test_bad_location_input_is_explained_not_a_500(acme, in_tenant, tenant_clien
         "?mode=teleport",
     ):
         body = _page(tenant_client, query)
-        if "facet_counts" in {f.name for f in dataclasses.fields(SearchResult)}:
-            assert 'data-testid="search-errors"' in body, query
+        assert 'data-testid="search-errors"' in body, query
     body = _page(tenant_client, "?near=Qwxyzville")
     assert 'value="Qwxyzville"' in body  # kept in the box, to correct it
 
