@@ -262,3 +262,14 @@ def test_the_card_renders_a_distance(app, acme, make_seller, make_gig, in_tenant
             gig=gig,
         )
     assert html.count("3.2 km away") == 1 and html.count('data-testid="gig-card-place"') == 1
+
+
+def test_each_marketplace_completes_places_with_its_own_default_country(
+    acme, globex, tenant_client, location_on
+):
+    location_on(acme, country="CA")
+    location_on(globex, country="GB")
+    assert tenant_client("acme").get("/places/suggest?q=london").json[0]["label"] == "London, Canada"
+    assert (
+        tenant_client("globex").get("/places/suggest?q=london").json[0]["label"] == "London, United Kingdom"
+    )

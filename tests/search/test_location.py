@@ -274,11 +274,11 @@ def test_the_page_reads_location_parameters_leniently(acme, in_tenant):
 
 
 def test_a_city_resolves_in_the_marketplace_default_country(acme, in_tenant):
-    from app.settings.services import settings_row
+    from app.settings.services import update_marketplace_settings
 
     with in_tenant(acme):
         assert services.build_query(near="Perth").place_label == "Perth, Australia"  # the most populous
-        settings_row().default_country = "GB"
+        update_marketplace_settings(default_country="GB")  # refreshes the cached branding
         assert services.build_query(near="Perth").place_label == "Perth, United Kingdom"
         assert services.build_query(near="Perth, AU").place_label == "Perth, Australia"
         assert services.build_query(near="Perth, Australia").place_label == "Perth, Australia"

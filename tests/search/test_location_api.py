@@ -93,10 +93,10 @@ def test_suggest_and_places(located, tenant_client, in_tenant, acme):
     assert {g["id"] for g in by_id} == {located["berlin"], located["potsdam"]}
     assert client.get("/api/v1/places?q=B").json == []
     assert client.get("/api/v1/places?q=Berl&limit=0").status_code == 422
-    from app.settings.services import settings_row
+    from app.settings.services import update_marketplace_settings
 
     with in_tenant(acme):
-        settings_row().default_country = "GB"
+        update_marketplace_settings(default_country="GB")  # refreshes the cached branding
         db.session.commit()
     assert client.get("/api/v1/places?q=Perth").json[0]["label"] == "Perth, United Kingdom"
 

@@ -74,6 +74,9 @@ def test_buyer_narrows_to_top_rated_sellers_and_sees_their_reputation(browser, l
         page.goto(live_server.url("acme.localhost", "/search?q=logo"))
         assert page.get_by_test_id("gig-card").count() == 3
         assert page.get_by_test_id("gig-card-level").count() == 2  # "new" shows no badge
+        toggle = page.get_by_test_id("filters-toggle")
+        if toggle.is_visible():  # on a phone the filters fold behind a button
+            toggle.click()
         page.get_by_label("Top Rated").check()
         page.get_by_label("Level 2").check()
         page.get_by_label("Sort by").select_option("rating")
@@ -89,7 +92,7 @@ def test_buyer_narrows_to_top_rated_sellers_and_sees_their_reputation(browser, l
         _no_sideways_scroll(page)
         _shot(page, f"reputation-search-{device}")
 
-        cards.nth(0).get_by_role("link").first.click()
+        cards.nth(0).locator(".gig-card-link").click()  # the title (the heart is a link too)
         box = page.get_by_test_id("seller-card")
         assert box.get_by_test_id("seller-level").inner_text() == "Top Rated"
         assert "(212)" in box.get_by_test_id("seller-rating").inner_text()

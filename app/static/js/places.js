@@ -14,6 +14,17 @@
 
   function byId(id) { return id ? document.getElementById(id) : null; }
 
+  // A search form's "Sort by" offers "Distance" once there is a place to measure from.
+  function offerDistanceSort(form) {
+    var sort = form && form.querySelector("select[name=sort]");
+    if (sort && !sort.querySelector("option[value=distance]")) {
+      var option = document.createElement("option");
+      option.value = "distance";
+      option.textContent = "Distance";
+      sort.appendChild(option);
+    }
+  }
+
   function setupPlaces(input) {
     var hiddenId = byId(input.getAttribute("data-place-id-input"));
     var listId = "places-list-" + (++counter);
@@ -58,7 +69,7 @@
       lastQuery = item.label;
       if (hiddenId) { hiddenId.value = String(item.id); }
       close();
-      input.dispatchEvent(new CustomEvent("place:picked", { bubbles: true, detail: item }));
+      offerDistanceSort(input.form);
     }
 
     function render(found) {
@@ -114,7 +125,9 @@
     var near = byId(button.getAttribute("data-near-input"));
     var scope = button.closest("form") || document;
     var status = scope.querySelector("[data-locate-status]");
-    if (!("geolocation" in navigator) || !lat || !lng) { button.hidden = true; return; }
+    // The button is rendered hidden: it does nothing without this script or a geolocation API.
+    if (!("geolocation" in navigator) || !lat || !lng) { return; }
+    button.hidden = false;
 
     function say(text) { if (status) { status.textContent = text; status.hidden = !text; } }
 
@@ -125,6 +138,7 @@
         lat.value = position.coords.latitude.toFixed(5);
         lng.value = position.coords.longitude.toFixed(5);
         if (near) { near.value = ""; near.placeholder = "Your location"; }
+        offerDistanceSort(near && near.form);
         button.disabled = false;
         say("Your location");
         button.dispatchEvent(new CustomEvent("place:located", { bubbles: true }));
@@ -135,7 +149,7 @@
     });
     if (near) {
       near.addEventListener("input", function () {
-        if (lat.value || lng.value) { lat.value = ""; lng.value = ""; near.placeholder = ""; say(""); }
+        if (lat.value || lng.value) { lat.value = ""; lng.value = ""; near.placeholder = "City"; say(""); }
       });
     }
   }
