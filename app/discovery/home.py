@@ -32,7 +32,6 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import SellerProfile, User
@@ -101,6 +100,9 @@ def _newest_ids(limit: int) -> list[int]:
     return list(db.session.scalars(query.limit(limit)))
 
 
+PICTURE_SCAN = 500  # best rated gigs with a cover looked at for the category tiles
+
+
 def _popular_categories(limit: int) -> list[dict]:
     """Visible top-level categories ranked by their active gigs (their subcategories' included),
     each with the thumbnail of its best rated gig that has one."""
@@ -126,18 +128,28 @@ def _popular_categories(limit: int) -> list[dict]:
     if not chosen:
         return []
     members = {cid: top for cid, top in top_of.items() if top in chosen}
-    top_column = sa.case(*((Gig.category_id == cid, top) for cid, top in members.items())).label("top")
-    # The cover is the image at position 0 (positions are renumbered when one is removed): a
-    # join, not a subquery per gig.
+    # Each tile's picture: the cover (the image at position 0; positions are renumbered when one
+    # is removed) of the category's best rated gig that has one. The best rated gigs are read in
+    # the order of ``ix_gigs_active_best`` and the first cover of each category wins: no sort over
+    # every gig of the categories; a category none of the first PICTURE_SCAN gigs covers gets none.
     best = (
-        sa.select(top_column, Gig.id, GigImage.thumb_key)
+        sa.select(Gig.category_id, Gig.id, GigImage.thumb_key)
         .join(User, User.id == Gig.seller_id)
         .join(GigImage, sa.and_(GigImage.gig_id == Gig.id, GigImage.position == 0))
         .where(Gig.status == "active", User.status == "active", Gig.category_id.in_(list(members)))
-        .order_by(top_column, Gig.rating_count.desc(), Gig.rating_avg.desc(), Gig.id.desc())
-        .ext(distinct_on(top_column))
+        .order_by(
+            Gig.rating_count.desc(),
+            Gig.rating_avg.desc(),
+            Gig.published_at.desc().nulls_last(),
+            Gig.id.desc(),
+        )
+        .limit(PICTURE_SCAN)
     )
-    pictures = {row.top: (row.id, row.thumb_key) for row in db.session.execute(best)}
+    pictures: dict[int, tuple[int, str]] = {}
+    for row in db.session.execute(best):
+        pictures.setdefault(members[row.category_id], (row.id, row.thumb_key))
+        if len(pictures) == len(chosen):
+            break
     return [
         {
             "id": top_id,

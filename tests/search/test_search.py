@@ -207,7 +207,12 @@ def test_postgres_search_uses_the_expression_index(catalog, acme, in_tenant):
     with in_tenant(acme):
         # Inside a transaction that is rolled back: no seq scans and no other index to prefer.
         db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        for name in ("ix_gigs_status_category", "ix_gigs_seller_status"):
+        for name in (
+            "ix_gigs_status_category",
+            "ix_gigs_seller_status",
+            "ix_gigs_active_best",
+            "ix_gigs_active_newest",
+        ):
             db.session.execute(sa.text(f"DROP INDEX {acme.schema}.{name}"))
         plan = "\n".join(
             db.session.execute(
