@@ -7,6 +7,7 @@ same search, the saved list and the home page's featured gig answer through the 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -19,7 +20,7 @@ from app.gigs import services as gig_services
 from app.gigs.models import Gig
 from app.settings.services import update_marketplace_settings
 from tenants.db import db
-from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
+from tests.gigs.conftest import api_token, make_gig  # noqa: F401  (fixtures)
 from tests.helpers import PASSWORD, watched_page
 
 pytestmark = pytest.mark.browser
@@ -43,12 +44,12 @@ def _shot(page, name: str) -> None:
 
 def _offset(km_north: float, km_east: float) -> tuple[float, float]:
     lat = MANCHESTER.lat + km_north / geo.KM_PER_DEGREE
-    lng = MANCHESTER.lng + km_east / (geo.KM_PER_DEGREE * 0.6157)  # cos(53.48°)
+    lng = MANCHESTER.lng + km_east / (geo.KM_PER_DEGREE * math.cos(math.radians(MANCHESTER.lat)))
     return round(lat, 6), round(lng, 6)
 
 
 @pytest.fixture
-def plumbers(acme, make_seller, make_user, make_gig, run_jobs, in_tenant):
+def plumbers(acme, make_seller, make_user, make_gig, run_jobs, in_tenant):  # noqa: F811
     with in_tenant(acme):
         update_marketplace_settings(location_enabled=True, default_country="GB")
         db.session.commit()
@@ -135,7 +136,7 @@ def test_a_buyer_finds_a_plumber_near_manchester_and_saves_one(
         page.get_by_test_id("saved-lists").get_by_role("link").first.click()
         page.wait_for_load_state()
         assert page.get_by_test_id("list-count").inner_text().startswith("1 gig")
-        assert "unblock your sink" in page.get_by_test_id("gig-card").first.inner_text()
+        assert "unblock your sink" in page.get_by_test_id(f"saved-item-{plumbers['nearer']}").inner_text()
         _shot(page, "done-when-18-saved")
         assert errors == []
     finally:
