@@ -66,7 +66,11 @@ INLINE_HANDLERS = frozenset(
 DEMO_REPO = "gigforge-demo/booking-tool"
 ACTIVE_LINKS = [f"https://github.com/{DEMO_REPO}/pull/7", "https://booking-tool-preview.vercel.app"]
 # Handlers that tell people about steps (bells, emails, system messages): skipped for history.
-SKIPPED_PREFIXES = ("app.notifications.", "app.messaging.")
+SKIPPED_PREFIXES = (
+    "app.notifications.",
+    "app.messaging.",
+    "app.discovery.events.",
+)  # home: bumped at the end
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,9 @@ def _fill_tenant(
         report["indexed"] = _settle_events(pending + review_events)
         seconds += time.perf_counter() - indexing
         progress(slug, "search index", 1, 1)
+    from app.discovery.home import bump_generation
+
+    bump_generation()  # the home page's cache (the demo's events skip its handler)
     if report["sellers"] or report["gigs"] or report["buyers"]:
         done = (
             f"{slug}: added {report['sellers']} sellers, {report['gigs']} gigs "
@@ -641,7 +644,8 @@ def _take_pending_events() -> list[tuple[int, int]]:
 
 def _settle_events(pending: list[tuple[int, int]]) -> str:
     """Rebuild the search index once, then mark the events whose only handlers are the
-    search domain's as dispatched (the rebuild did their work); others are delivered.
+    search domain's and the home page cache's as dispatched (the rebuild did their work, the
+    cache is bumped once when the tenant is filled); others are delivered.
     Returns a summary. If the index writer is busy, every event is left to the worker.
     """
     from app.events.models import OutboxEvent
@@ -663,7 +667,7 @@ def _settle_events(pending: list[tuple[int, int]]) -> str:
         i
         for i in ids
         if handlers_for(names.get(i, ""))
-        and all(h.key.startswith("app.search.") for h in handlers_for(names[i]))
+        and all(h.key.startswith(("app.search.", "app.discovery.events.")) for h in handlers_for(names[i]))
     ]
     if covered:
         db.session.execute(

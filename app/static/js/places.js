@@ -1,7 +1,7 @@
 /* Place boxes (#18): city completion, "Use my location", the gig form's online / on-site switch.
 
    - <input data-places-url="/places/suggest" data-place-id-input="ID">: a listbox of cities
-     (ARIA 1.2 combobox: arrow keys move, Enter picks, Escape closes). Picking one writes its
+     (combobox.js: arrow keys move, Enter picks, Escape closes). Picking one writes its
      label into the box and its GeoNames id into the hidden input ID (cleared as soon as the
      text is edited: the server then resolves the text itself, so the box works without JS).
    - <button data-locate data-lat-input="ID" data-lng-input="ID" data-near-input="ID">: asks the
@@ -10,7 +10,6 @@
    - [data-gig-location]: the place and radius show only while "On site" is picked. */
 (function () {
   "use strict";
-  var counter = 0;
 
   function byId(id) { return id ? document.getElementById(id) : null; }
 
@@ -27,96 +26,19 @@
 
   function setupPlaces(input) {
     var hiddenId = byId(input.getAttribute("data-place-id-input"));
-    var listId = "places-list-" + (++counter);
-    var list = document.createElement("ul");
-    list.id = listId;
-    list.className = "suggest-list";
-    list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", "Cities");
-    list.hidden = true;
-    var host = document.createElement("div");
-    host.className = "suggest-host";
-    input.parentNode.insertBefore(host, input);
-    host.appendChild(input);
-    host.appendChild(list);
-    input.setAttribute("role", "combobox");
-    input.setAttribute("aria-autocomplete", "list");
-    input.setAttribute("aria-expanded", "false");
-    input.setAttribute("aria-controls", listId);
-
-    var active = -1, timer = null, lastQuery = null, controller = null, items = [];
-
-    function options() { return list.querySelectorAll("[role=option]"); }
-
-    function close() {
-      list.hidden = true;
-      list.textContent = "";
-      active = -1;
-      input.setAttribute("aria-expanded", "false");
-      input.removeAttribute("aria-activedescendant");
-    }
-
-    function highlight(index) {
-      var opts = options();
-      if (!opts.length) { return; }
-      active = (index + opts.length) % opts.length;
-      opts.forEach(function (opt, i) { opt.setAttribute("aria-selected", i === active ? "true" : "false"); });
-      input.setAttribute("aria-activedescendant", opts[active].id);
-    }
-
-    function pick(item) {
-      input.value = item.label;
-      lastQuery = item.label;
-      if (hiddenId) { hiddenId.value = String(item.id); }
-      close();
-      offerDistanceSort(input.form);
-    }
-
-    function render(found) {
-      items = found;
-      list.textContent = "";
-      active = -1;
-      if (!found.length) { close(); return; }
-      found.forEach(function (item, i) {
-        var li = document.createElement("li");
-        li.id = listId + "-" + i;
-        li.setAttribute("role", "option");
-        li.setAttribute("aria-selected", "false");
-        li.textContent = item.label;  // never innerHTML
-        li.addEventListener("mousedown", function (event) { event.preventDefault(); pick(item); });
-        list.appendChild(li);
-      });
-      list.hidden = false;
-      input.setAttribute("aria-expanded", "true");
-    }
-
-    function fetchPlaces() {
-      var q = input.value.trim();
-      if (q.length < 2) { lastQuery = null; close(); return; }
-      if (q === lastQuery) { return; }
-      lastQuery = q;
-      if (controller) { controller.abort(); }
-      controller = new AbortController();
-      var url = input.getAttribute("data-places-url") + "?q=" + encodeURIComponent(q);
-      fetch(url, { headers: { Accept: "application/json" }, signal: controller.signal })
-        .then(function (r) { return r.ok ? r.json() : []; })
-        .then(function (found) { if (input.value.trim() === q) { render(Array.isArray(found) ? found : []); } })
-        .catch(function () { /* aborted or offline: the typed text still works */ });
-    }
-
-    input.addEventListener("input", function () {
-      if (hiddenId) { hiddenId.value = ""; }
-      clearTimeout(timer);
-      timer = setTimeout(fetchPlaces, 150);
+    window.gigforgeCombobox(input, {
+      url: input.getAttribute("data-places-url"),
+      label: "Cities",
+      idPrefix: "places-list",
+      wrap: true,
+      items: function (found) { return Array.isArray(found) ? found : []; },
+      text: function (city) { return city.label; },
+      pick: function (city) {
+        if (hiddenId) { hiddenId.value = String(city.id); }
+        offerDistanceSort(input.form);
+      },
+      onInput: function () { if (hiddenId) { hiddenId.value = ""; } },
     });
-    input.addEventListener("keydown", function (event) {
-      var open = !list.hidden;
-      if (event.key === "ArrowDown") { event.preventDefault(); if (open) { highlight(active + 1); } else { lastQuery = null; fetchPlaces(); } }
-      else if (event.key === "ArrowUp" && open) { event.preventDefault(); highlight(active - 1); }
-      else if (event.key === "Enter" && open && active >= 0) { event.preventDefault(); pick(items[active]); }
-      else if (event.key === "Escape" && open) { event.preventDefault(); close(); }
-    });
-    input.addEventListener("blur", function () { setTimeout(close, 100); });
   }
 
   function setupLocate(button) {
