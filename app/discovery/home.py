@@ -25,6 +25,7 @@ generation); jobs walk ``ix_jobs_public_open_published_at``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -310,7 +311,29 @@ def home_sections(user: Any = None) -> HomeSections:
         sections.recently_viewed = recently_viewed(user, RECENT_SIZE)
         if sections.recently_viewed:
             sections.because_of = sections.recently_viewed[0]
-            sections.because_you_viewed = because_you_viewed(
-                user, BECAUSE_SIZE, basis=sections.recently_viewed
-            )
+            sections.because_you_viewed = _because_you_viewed(user, sections.recently_viewed)
     return sections
+
+
+def _because_you_viewed(user: User, basis: list[Gig]) -> list[Gig]:
+    """``because_you_viewed`` kept in Redis for ``HOME_TTL`` under the tenant's home generation,
+    the user and their recent views (a new view, or any event that bumps the generation, makes a
+    new key: nothing to invalidate). The cached ids are loaded as cards, so a gig paused since
+    is left out. Redis down: computed every time."""
+    tenant_id = current_tenant().id
+    client = redis_store.client
+    views = hashlib.sha256(",".join(str(gig.id) for gig in basis).encode()).hexdigest()[:16]
+    try:
+        generation = client.get(generation_key(tenant_id)) or b"0"
+        generation = generation.decode() if isinstance(generation, bytes) else generation
+        key = f"{home_key(tenant_id, generation)}:because:{int(user.id)}:{views}"
+        raw = client.get(key)
+    except redis.RedisError:
+        return because_you_viewed(user, BECAUSE_SIZE, basis=basis)
+    if raw is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            return load_cards([int(i) for i in json.loads(raw)])
+    gigs = because_you_viewed(user, BECAUSE_SIZE, basis=basis)
+    with contextlib.suppress(redis.RedisError):
+        client.set(key, json.dumps([gig.id for gig in gigs]), ex=HOME_TTL)
+    return gigs

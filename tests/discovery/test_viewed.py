@@ -197,3 +197,30 @@ def test_views_of_equal_ids_stay_in_their_tenant(acme, globex, tenant_client, in
     acme_client = tenant_client("acme")
     headers = bearer_headers(acme_client, "buyer@example.com")
     assert [i["id"] for i in acme_client.get("/api/v1/me/recently-viewed", headers=headers).json] == [a.logo]
+
+
+def test_the_home_page_keeps_because_you_viewed_per_user_and_views_and_drops_paused_gigs(
+    acme, in_tenant, shop, add_gig
+):
+    from app.discovery import home
+
+    s = shop(acme)
+    both_tags = add_gig(acme, s.bob, "I will design a logo and full branding kit", tags=["logo", "branding"])
+    view(in_tenant, acme, s.buyer, s.logo, T0)
+    with in_tenant(acme):
+        buyer = db.session.get(User, s.buyer)
+        first = [g.id for g in home.home_sections(buyer).because_you_viewed]
+        assert first[0] == both_tags
+        keys = home.redis_store.client.keys(f"t:{acme.id}:home:*:because:{s.buyer}:*")
+        assert len(keys) == 1  # kept under the tenant, the generation, the user and their views
+        # Paused without its event handled (the generation is unchanged): the cached ids are
+        # reloaded as cards, so the paused gig is left out at once.
+        gig_services.pause_gig(db.session.get(User, s.bob), db.session.get(Gig, both_tags))
+        db.session.commit()
+        again = [g.id for g in home.home_sections(db.session.get(User, s.buyer)).because_you_viewed]
+        assert again == [i for i in first if i != both_tags]
+    # A new view makes a new key (the suggestions follow the views).
+    view(in_tenant, acme, s.buyer, s.icon, T0 + timedelta(minutes=1))
+    with in_tenant(acme):
+        home.home_sections(db.session.get(User, s.buyer))
+        assert len(home.redis_store.client.keys(f"t:{acme.id}:home:*:because:{s.buyer}:*")) == 2
