@@ -22,10 +22,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from app.accounts.models import AVAILABILITIES
-from app.accounts.reference import COUNTRIES
 from app.accounts.services import AccountError, validate_email_address, validate_password
 from app.core import money
 from app.core.forms import Form
+from app.core.reference import COUNTRIES
 
 AVAILABILITY_LABELS = {
     "full_time": "Full time",

@@ -34,8 +34,8 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import AVAILABILITIES, ROLES, SELLER_LEVELS, PortfolioItem, SellerProfile, User
-from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.core.domain_errors import FORM, DomainError
+from app.core.reference import COUNTRIES, LANGUAGES
 from app.core.urls import tenant_url
 from app.settings.models import MarketplaceSettings
 from tenants.db import current_tenant, db

@@ -42,10 +42,10 @@ from app.accounts.forms import (
 )
 from app.accounts.limits import account_key, configured, ip_key, login_limits
 from app.accounts.models import SELLER_LEVELS
-from app.accounts.reference import COUNTRIES, LANGUAGES
 from app.accounts.services import AccountError
 from app.core import money, unit_of_work
 from app.core.domain_errors import apply_to_form, refuse_form
+from app.core.reference import COUNTRIES, LANGUAGES
 from app.extensions import limiter
 from tenants.db import current_tenant
 

@@ -23,7 +23,8 @@ import threading
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
-from functools import lru_cache
+
+from app.core.reference import COUNTRIES
 
 EARTH_RADIUS_KM = 6371.0088  # the mean Earth radius (IUGG)
 MAX_RADIUS_KM = 500  # the largest service area and the widest "within" a search accepts
@@ -179,17 +180,11 @@ def gazetteer() -> _Gazetteer:
     return _gazetteer
 
 
-@lru_cache(maxsize=1)
 def _countries() -> dict[str, str]:
-    """ISO code -> English name (Babel's CLDR data), two-letter codes only."""
-    from babel import Locale
-
-    not_countries = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}  # CLDR's groupings and pseudo-regions
-    return {
-        code: name
-        for code, name in Locale("en").territories.items()
-        if len(code) == 2 and code.isalpha() and code not in not_countries
-    }
+    """ISO code -> English name: the project's one country list (``app.core.reference``, the
+    list members' profiles use), so a seller's country, a search filter and a marketplace's
+    default country accept the same codes."""
+    return COUNTRIES
 
 
 def country_name(code: str | None) -> str:

@@ -14,7 +14,7 @@ from flask import render_template
 from markupsafe import Markup
 
 from app.accounts.models import User
-from app.accounts.reference import LANGUAGES
+from app.core.reference import LANGUAGES
 from app.reviews.reputation import cached_seller_stats
 
 

@@ -436,7 +436,7 @@ def relaxations(query: SearchQuery) -> list[tuple[str, str, int]]:
     keywords excepted), the hits being what the search gives without that one filter.
     ``param_name`` is a key of ``RELAXATION_PARAMS`` (the page's parameters to drop). One
     count-only search per filter (a one-gig page), in the order of the filters above."""
-    from app.accounts.reference import LANGUAGES
+    from app.core.reference import LANGUAGES
 
     tenant_id = current_tenant().id
     base = with_online_sellers(dataclasses.replace(query, page=1, per_page=1), tenant_id)

@@ -13,12 +13,11 @@ on. A search without results offers to drop one filter at a time (``services.rel
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from flask import Blueprint, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.core import geo
+from app.core.reference import LANGUAGES
 from app.gigs.services import category_tree
 from app.search import services
 from app.settings.services import get_branding, location_settings
@@ -56,15 +55,8 @@ MODE_LABELS = {"online": "Online", "on_site": "On site"}
 FACET_VALUES_SHOWN = 8  # languages / countries listed (the chosen ones always are)
 
 
-@lru_cache(maxsize=1)
-def _language_names() -> dict[str, str]:
-    from babel import Locale
-
-    return dict(Locale("en").languages)
-
-
 def language_name(code: str) -> str:
-    return _language_names().get(code, code)
+    return LANGUAGES.get(code, code)
 
 
 def _search_url(**changes) -> str:

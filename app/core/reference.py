@@ -1,4 +1,4 @@
-"""Reference lists for profiles: ISO 3166-1 countries and ISO 639-1 languages.
+"""Reference lists: ISO 3166-1 countries and ISO 639-1 languages (profiles, search filters, places).
 
 Generated once from Debian's iso-codes data (LGPL-2.1+); names are English.
 """
