@@ -212,6 +212,7 @@ def _register_domain_hooks() -> None:
     from app.messaging.services import offer_conversation
     from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
     from app.notifications.tasks import run_email_sweep_loop
+    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.orders.services import currency_lock as orders_currency_lock
     from app.orders.services import register_checkout, register_conversation_lookup
     from app.orders.tasks import run_tick_loop

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tenants.db import TenantRef, db, public_table_args
 
 TENANT_STATUSES = ("active", "suspended")
+# The platform's price plans: each sets the tenant's API rate limits (config RATELIMIT_API_PLANS).
+TENANT_PLANS = ("standard", "growth", "scale")
 # A custom domain resolves only once verified; the default <slug>.<BASE_DOMAIN> is verified at birth.
 DOMAIN_STATUSES = ("pending", "verified")
 
@@ -22,6 +24,7 @@ class Tenant(db.Model):
     __tablename__ = "tenants"
     __table_args__ = public_table_args(
         sa.CheckConstraint("status in ('active', 'suspended')", name="status"),
+        sa.CheckConstraint("plan in ('standard', 'growth', 'scale')", name="plan"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,6 +33,7 @@ class Tenant(db.Model):
     schema_name: Mapped[str] = mapped_column(sa.String(63), unique=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="active", server_default="active")
     suspended_reason: Mapped[str | None] = mapped_column(sa.Text)
+    plan: Mapped[str] = mapped_column(sa.String(16), default="standard", server_default="standard")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()

@@ -196,3 +196,57 @@ class ApiToken(TenantModel):
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.kind} user={self.user_id}>"
+
+
+API_KEY_NAME_MAX = 80
+API_KEYS_PER_TENANT = 50
+
+
+class ApiKey(TenantModel):
+    """A partner's API key: made by an operator, acting as ``user_id`` within ``scopes``.
+
+    Only the SHA-256 of the secret is stored (shown once, at creation); ``prefix`` is its first
+    characters, to recognise it in lists. A key lives in the tenant's schema, so on any other
+    host its hash is simply not there. ``app.accounts.api_keys`` issues and checks keys.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("length(btrim(name)) > 0", name="name_present"),
+        sa.CheckConstraint("cardinality(scopes) > 0", name="scopes_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(API_KEY_NAME_MAX))
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(sa.String(40)))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+
+class ApiKeyCall(TenantModel):
+    """Every call made with a key (the key's audit trail), written outside the request's unit of
+    work so refused and read-only calls are kept too; purged after 30 days."""
+
+    __tablename__ = "api_key_calls"
+    __table_args__ = tenant_table_args(
+        sa.Index("ix_api_key_calls_key_at", "key_id", "at"),
+        sa.Index("ix_api_key_calls_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    key_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.api_keys.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    method: Mapped[str] = mapped_column(sa.String(8))
+    route: Mapped[str] = mapped_column(sa.String(200))  # the URL rule, never the raw path
+    status: Mapped[int] = mapped_column(sa.SmallInteger)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
