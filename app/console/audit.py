@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.console.models import AuditEntry
+from app.core import pagination
 from app.core.text import escape_like
 from tenants.db import db
 
@@ -125,14 +126,19 @@ def _audit_query(
     return query
 
 
-def search_audit(page: int = 1, per_page: int = 50, **filters) -> tuple[list[AuditEntry], int]:
-    """Entries matching ``filters`` (see ``_audit_query``), newest first, and the total count.
+def search_audit(
+    page: int = 1, per_page: int = 50, window: pagination.Window | None = None, **filters
+) -> tuple[list[AuditEntry], int]:
+    """Entries matching ``filters`` (see ``_audit_query``), newest first, and the total count
+    (from the API's cursor position and inside its created range when ``window`` is given).
 
     ``page`` below 1 is page 1; ``per_page`` is kept within 1..500.
     """
     page = page if isinstance(page, int) and page >= 1 else 1
     per_page = max(1, min(500, int(per_page)))
-    query = _audit_query(**filters)
+    query = _audit_query(**filters).where(
+        *pagination.where(window, AuditEntry.created_at, AuditEntry.id, created=AuditEntry.created_at)
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
         query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())

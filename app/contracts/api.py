@@ -90,16 +90,18 @@ class Contracts(MethodView):
     @auth_required(422)
     @blp.arguments(schemas.ContractListArgs, location="query")
     @blp.response(200, schemas.ContractSchema(many=True))
-    @blp.paginate()
+    @blp.paginate(keyset=("created_at", "id"), created=True)
     def get(self, args, pagination_parameters):
         """Your contracts (as client and as freelancer; `role` narrows it), newest first.
-        `tab`: offers, active (awaiting signatures or active), ended."""
+        `tab`: offers, active (awaiting signatures or active), ended; or one `status`."""
         rows, total = services.list_contracts(
             g.api_user,
             role=args["role"],
             tab=args["tab"],
+            status=args["status"],
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
+            window=pagination_parameters,
         )
         pagination_parameters.item_count = total
         return rows

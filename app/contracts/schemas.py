@@ -109,6 +109,11 @@ class EndSchema(Schema):
 class ContractListArgs(Schema):
     role = fields.Str(load_default=None, validate=validate.OneOf(("client", "freelancer")))
     tab = fields.Str(load_default=None, validate=validate.OneOf(tuple(TABS)))
+    status = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(CONTRACT_STATUSES),
+        metadata={"description": "One status: " + ", ".join(CONTRACT_STATUSES) + "."},
+    )
 
 
 class RateHistorySchema(Schema):

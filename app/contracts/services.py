@@ -43,6 +43,7 @@ from app.contracts.models import (
     ContractChange,
     SowSignature,
 )
+from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.ids import parse_id
 from app.core.text import strip_controls, text_field
@@ -892,18 +893,29 @@ TABS = {
 
 
 def list_contracts(
-    user: User, *, role: str | None = None, tab: str | None = None, page: int = 1, per_page: int = 20
+    user: User,
+    *,
+    role: str | None = None,
+    tab: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    window: pagination.Window | None = None,
 ) -> tuple[list[Contract], int]:
-    """The user's contracts (as client, as freelancer, or both), newest first, with the total."""
+    """The user's contracts (as client, as freelancer, or both), newest first, with the total;
+    narrowed by ``tab`` or one ``status`` (and, from the API, by its cursor and created range)."""
     if role == "client":
         who = Contract.client_id == user.id
     elif role == "freelancer":
         who = Contract.freelancer_id == user.id
     else:
         who = sa.or_(Contract.client_id == user.id, Contract.freelancer_id == user.id)
-    query = sa.select(Contract).where(who)
+    in_window = pagination.where(window, Contract.created_at, Contract.id, created=Contract.created_at)
+    query = sa.select(Contract).where(who, *in_window)
     if tab in TABS:
         query = query.where(Contract.status.in_(TABS[tab]))
+    if status is not None:
+        query = query.where(Contract.status == status)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
         query.order_by(Contract.created_at.desc(), Contract.id.desc())

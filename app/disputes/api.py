@@ -91,15 +91,16 @@ class Disputes(MethodView):
     @auth_required(422)
     @blp.arguments(schemas.DisputeListArgs, location="query")
     @blp.response(200, schemas.DisputeSchema(many=True))
-    @blp.paginate()
+    @blp.paginate(keyset=("id",), created=True)
     def get(self, args, pagination_parameters):
         """Your disputes (as buyer or seller), newest first, each with its next step.
-        `status`: `open` or `closed`. Paginated (`page`, `page_size`); the total is in `X-Pagination`."""
+        `status`: `open` or `closed`. Paginated with `limit` and `cursor`."""
         rows, total = services.list_for_user(
             g.api_user,
             status=args["status"],
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
+            window=pagination_parameters,
         )
         pagination_parameters.item_count = total
         return [summary(d) for d in rows]
@@ -180,6 +181,7 @@ EVIDENCE_BODY = {
 class Evidence(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.DisputeEvidenceSchema(many=True))
+    @blp.paginate_list()
     def get(self, dispute_id):
         """The dispute's evidence, oldest first, attributed and timestamped (files with signed
         download URLs valid one hour). Evidence is append-only: never changed or removed."""
@@ -237,6 +239,7 @@ class Messages(MethodView):
 class Proposals(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.DisputeProposalSchema(many=True))
+    @blp.paginate_list()
     def get(self, dispute_id):
         """Every proposal of the dispute, oldest first, with its status and answers."""
         return services.proposals_of(_mine(dispute_id))

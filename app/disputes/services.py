@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.code import services as code
 from app.contracts.services import ContractForbidden, ContractNotFound, contract_of_order
+from app.core import pagination
 from app.core.domain_errors import CodedError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
 from app.core.text import text_field
@@ -1231,10 +1232,19 @@ def timeline(d: Dispute) -> list[DisputeEvent]:
 
 
 def list_for_user(
-    user: User, *, status: str | None = None, page: int = 1, per_page: int = 20
+    user: User,
+    *,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    window: pagination.Window | None = None,
 ) -> tuple[list[Dispute], int]:
-    """Disputes ``user`` is a party to, newest first (``status``: open / closed)."""
-    query = sa.select(Dispute).where(sa.or_(Dispute.buyer_id == user.id, Dispute.seller_id == user.id))
+    """Disputes ``user`` is a party to, newest first (``status``: open / closed; from the API,
+    also its cursor and created range)."""
+    query = sa.select(Dispute).where(
+        sa.or_(Dispute.buyer_id == user.id, Dispute.seller_id == user.id),
+        *pagination.where(window, Dispute.id, created=Dispute.opened_at),
+    )
     if status == "open":
         query = query.where(Dispute.status == "open")
     elif status == "closed":

@@ -154,7 +154,7 @@ class MyJobs(MethodView):
     @auth_required(422)
     @blp.arguments(schemas.MyJobsArgs, location="query")
     @blp.response(200, schemas.JobSchema(many=True))
-    @blp.paginate()
+    @blp.paginate(keyset=("created_at", "id"), created=True)
     def get(self, args, pagination_parameters):
         """Your jobs as a client, newest first (all states; filter by `status`)."""
         jobs, total = services.list_my_jobs(
@@ -162,6 +162,7 @@ class MyJobs(MethodView):
             status=args.get("status"),
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
+            window=pagination_parameters,
         )
         pagination_parameters.item_count = total
         return jobs
@@ -171,6 +172,7 @@ class MyJobs(MethodView):
 class Templates(MethodView):
     @auth_required()
     @blp.response(200, schemas.TemplateSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """The marketplace's job templates (scope, suggested skills, milestones with a DoD)."""
         return services.list_templates()
@@ -215,6 +217,7 @@ class CloseJob(MethodView):
 class JobAttachments(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.JobAttachmentSchema(many=True))
+    @blp.paginate_list()
     def get(self, job_id):
         """The files attached to a job, for whoever may see the job, with signed download URLs."""
         return services.get_job(g.api_user, job_id).attachments
@@ -252,6 +255,7 @@ class JobProposals(MethodView):
     @auth_required(403, 404, 422)
     @blp.arguments(schemas.ProposalListArgs, location="query")
     @blp.response(200, schemas.ProposalSchema(many=True))
+    @blp.paginate_list()
     def get(self, args, job_id):
         """The proposals of your job, best match first, each with its score and explanation."""
         return _with_match(proposals.list_job_proposals(g.api_user, job_id, status=args.get("status")))
@@ -284,6 +288,7 @@ class MyProposals(MethodView):
     @auth_required(422)
     @blp.arguments(schemas.ProposalListArgs, location="query")
     @blp.response(200, schemas.ProposalSchema(many=True))
+    @blp.paginate_list()
     def get(self, args):
         """Your proposals as a freelancer, newest first."""
         return proposals.list_my_proposals(g.api_user, status=args.get("status"))
@@ -331,6 +336,7 @@ class ReviewProposal(MethodView):
 class ProposalAttachments(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.JobAttachmentSchema(many=True))
+    @blp.paginate_list()
     def get(self, proposal_id):
         """The files attached to a proposal, for its freelancer and the job's client."""
         return proposals.get_proposal(g.api_user, proposal_id).attachments
@@ -364,6 +370,7 @@ class ProposalAttachmentResource(MethodView):
 class JobInvites(MethodView):
     @auth_required(403, 404)
     @blp.response(200, schemas.InviteSchema(many=True))
+    @blp.paginate_list()
     def get(self, job_id):
         """The invites of your job."""
         return services.list_invites(g.api_user, job_id=job_id)
@@ -380,6 +387,7 @@ class JobInvites(MethodView):
 class MyInvites(MethodView):
     @auth_required()
     @blp.response(200, schemas.InviteSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Invites you received as a freelancer, newest first."""
         return services.list_invites(g.api_user)

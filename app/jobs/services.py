@@ -57,6 +57,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import SellerProfile, User
 from app.accounts.services import require_verified, users_by_id  # noqa: F401  (users_by_id re-exported)
+from app.core import pagination
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.text import strip_controls
@@ -602,10 +603,17 @@ def remove_job_attachment(client: User, job_id: int, attachment_id: int, *, now:
 
 
 def list_my_jobs(
-    client: User, *, status: str | None = None, page: int = 1, per_page: int = 20
+    client: User,
+    *,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    window: pagination.Window | None = None,
 ) -> tuple[list[Job], int]:
-    """The client's jobs, newest first, with their total."""
-    query = sa.select(Job).where(Job.client_id == client.id)
+    """The client's jobs, newest first, with their total (from the API, from its cursor and
+    inside its created range)."""
+    in_window = pagination.where(window, Job.created_at, Job.id, created=Job.created_at)
+    query = sa.select(Job).where(Job.client_id == client.id, *in_window)
     if status:
         query = query.where(Job.status == status)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))

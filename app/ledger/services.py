@@ -28,6 +28,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.settings.models import MarketplaceSettings
@@ -585,9 +586,12 @@ BUYER_KINDS = ("payment", "refund")
 SELLER_KINDS = ("release", "clearance", "payout")
 
 
-def transactions_for_user(user_id, page: int = 1, per_page: int = 20) -> HistoryPage:
+def transactions_for_user(
+    user_id, page: int = 1, per_page: int = 20, *, window: pagination.Window | None = None
+) -> HistoryPage:
     """The user's wallet history, newest first: payments and refunds as a buyer,
-    releases, clearances and payouts as a seller."""
+    releases, clearances and payouts as a seller (from the API's cursor position and inside
+    its created range when ``window`` is given; ``total`` counts from there)."""
     page = max(1, int(page))
     per_page = max(1, min(100, int(per_page)))
     t = LedgerTransaction
@@ -595,6 +599,7 @@ def transactions_for_user(user_id, page: int = 1, per_page: int = 20) -> History
         sa.and_(t.buyer_id == user_id, t.kind.in_(BUYER_KINDS)),
         sa.and_(t.seller_id == user_id, t.kind.in_(SELLER_KINDS)),
     )
+    mine = sa.and_(mine, *pagination.where(window, t.created_at, t.id, created=t.created_at))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(t).where(mine))
     chosen = sa.select(t).where(mine).order_by(t.created_at.desc(), t.id.desc()).limit(per_page)
     chosen = chosen.offset((page - 1) * per_page).subquery()

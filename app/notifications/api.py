@@ -65,7 +65,7 @@ class Notifications(MethodView):
     @auth_required
     @blp.arguments(NotificationListArgsSchema, location="query")
     @blp.response(200, NotificationSchema(many=True))
-    @blp.paginate(page_size=20, max_page_size=100)
+    @blp.paginate(page_size=20, max_page_size=100, keyset=("id",), created=True)
     def get(self, args, pagination_parameters):
         """Your notifications, newest first (paginated: `page`, `page_size`; `unread=true` for unread only).
 
@@ -76,6 +76,7 @@ class Notifications(MethodView):
             pagination_parameters.page,
             pagination_parameters.page_size,
             unread_only=args["unread"],
+            window=pagination_parameters,
         )
         pagination_parameters.item_count = total
         return [services.serialize(row) for row in rows]

@@ -45,6 +45,7 @@ from rq import Retry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import User
+from app.core import pagination
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
 from app.core.urls import path_for
@@ -331,9 +332,15 @@ def _visible(user: User):
 
 
 def list_notifications(
-    user: User, page: int = 1, per_page: int | None = None, *, unread_only: bool = False
+    user: User,
+    page: int = 1,
+    per_page: int | None = None,
+    *,
+    unread_only: bool = False,
+    window: pagination.Window | None = None,
 ) -> tuple[list[Notification], int]:
-    """One page of the user's in-app notifications, newest first, and the total count.
+    """One page of the user's in-app notifications, newest first, and the total count
+    (from the API's cursor position and inside its created range when ``window`` is given).
 
     Raises NotificationError for a page or page size below 1.
     """
@@ -343,6 +350,9 @@ def list_notifications(
     condition = _visible(user)
     if unread_only:
         condition = sa.and_(condition, Notification.read_at.is_(None))
+    condition = sa.and_(
+        condition, *pagination.where(window, Notification.id, created=Notification.created_at)
+    )
     total = db.session.scalar(sa.select(sa.func.count(Notification.id)).where(condition))
     rows = db.session.scalars(
         sa.select(Notification)

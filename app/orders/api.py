@@ -73,7 +73,7 @@ class Orders(MethodView):
     @auth_required
     @blp.arguments(schemas.OrderListArgs, location="query")
     @blp.response(200, schemas.OrderSchema(many=True))
-    @blp.paginate()
+    @blp.paginate(keyset=("id",), created=True)
     def get(self, args, pagination_parameters):
         """Your orders as buyer (default) or seller (`role=seller`), newest first.
 
@@ -87,6 +87,7 @@ class Orders(MethodView):
             status=args.get("status"),
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
+            window=pagination_parameters,
         )
         pagination_parameters.item_count = total
         return orders
@@ -272,6 +273,7 @@ _milestone_step(
 class Deliveries(MethodView):
     @auth_required
     @blp.response(200, schemas.DeliverySchema(many=True))
+    @blp.paginate_list()
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, order_id):
         """The order's deliveries, oldest first, with signed file URLs (24 hours)."""

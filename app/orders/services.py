@@ -42,6 +42,7 @@ from flask import current_app
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
+from app.core import pagination
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
@@ -271,15 +272,19 @@ def list_orders(
     status: str | None = None,
     page: int = 1,
     per_page: int = 20,
+    window: pagination.Window | None = None,
 ) -> tuple[list[Order], int]:
-    """The user's orders as buyer or seller, newest first, filtered by tab or status.
+    """The user's orders as buyer or seller, newest first, filtered by tab or status (and
+    from the API's cursor position, inside its created range, when ``window`` is given).
 
     Returns ``(orders, total)``. Raises OrderError for an unknown role, tab or status.
     """
     if role not in ("buyer", "seller"):
         raise OrderError({"role": "Choose buyer or seller."})
     column = Order.buyer_id if role == "buyer" else Order.seller_id
-    query = sa.select(Order).where(column == user.id)
+    query = sa.select(Order).where(
+        column == user.id, *pagination.where(window, Order.id, created=Order.created_at)
+    )
     if tab is not None:
         if tab not in TABS:
             raise OrderError({"tab": "Choose active, completed or cancelled."})

@@ -59,12 +59,12 @@ class Balances(MethodView):
 class Transactions(MethodView):
     @auth_required
     @blp.response(200, TransactionSchema(many=True))
-    @blp.paginate(page_size=20, max_page_size=100)
+    @blp.paginate(page_size=20, max_page_size=100, keyset=("created_at", "transaction_id"), created=True)
     def get(self, pagination_parameters):
         """Your wallet history, newest first: payments and refunds as a buyer, releases
         (net of the fee), clearances and payouts as a seller (paginated: `page`, `page_size`)."""
         history = services.transaction_history(
-            g.api_user, pagination_parameters.page, pagination_parameters.page_size
+            g.api_user, pagination_parameters.page, pagination_parameters.page_size, pagination_parameters
         )
         pagination_parameters.item_count = history.total
         return history.items
@@ -74,11 +74,11 @@ class Transactions(MethodView):
 class Payouts(MethodView):
     @auth_required
     @blp.response(200, PayoutSchema(many=True))
-    @blp.paginate(page_size=20, max_page_size=100)
+    @blp.paginate(page_size=20, max_page_size=100, keyset=("id",), created=True)
     def get(self, pagination_parameters):
         """Your payouts, newest first (paginated)."""
         rows, total = services.list_payouts(
-            g.api_user, pagination_parameters.page, pagination_parameters.page_size
+            g.api_user, pagination_parameters.page, pagination_parameters.page_size, pagination_parameters
         )
         pagination_parameters.item_count = total
         return rows

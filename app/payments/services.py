@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
+from app.core import pagination
 from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
@@ -619,17 +620,26 @@ def earnings(user: User, page: int = 1) -> Earnings:
     )
 
 
-def transaction_history(user: User, page: int = 1, per_page: int = 20):
+def transaction_history(
+    user: User, page: int = 1, per_page: int = 20, window: pagination.Window | None = None
+):
     """The user's ledger history (``ledger.transactions_for_user``); a page past
     ``MAX_PAGE`` is empty, with the real total."""
     page = max(1, page)
     if page <= MAX_PAGE:
-        return ledger.transactions_for_user(user.id, page, per_page)
-    return dataclasses.replace(ledger.transactions_for_user(user.id, 1, per_page), items=[], page=page)
+        return ledger.transactions_for_user(user.id, page, per_page, window=window)
+    history = ledger.transactions_for_user(user.id, 1, per_page, window=window)
+    return dataclasses.replace(history, items=[], page=page)
 
 
-def list_payouts(user: User, page: int = 1, per_page: int = 20) -> tuple[list[Payout], int]:
-    query = sa.select(Payout).where(Payout.seller_id == user.id)
+def list_payouts(
+    user: User, page: int = 1, per_page: int = 20, window: pagination.Window | None = None
+) -> tuple[list[Payout], int]:
+    """The seller's payouts, newest first, and their count (from the API's cursor position
+    and inside its created range when ``window`` is given)."""
+    query = sa.select(Payout).where(
+        Payout.seller_id == user.id, *pagination.where(window, Payout.id, created=Payout.created_at)
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     if page > MAX_PAGE:
         return [], int(total)

@@ -123,14 +123,17 @@ class ConsoleAuditLog(MethodView):
     @blp.arguments(schemas.ConsoleAuditArgs, location="query")
     @blp.response(200, schemas.ConsoleAuditEntrySchema(many=True))
     @blp.alt_response(422, response="DEFAULT_ERROR", description="Bad filters")
-    @blp.paginate()
+    @blp.paginate(keyset=("created_at", "id"), created=True)
     def get(self, args, pagination_parameters):
         """Every console action (web, API, CLI), newest first: who, when, which target and the
         change. Search with `q`; filter by `action` (or its prefix), `actor_id`, `target_type`,
         `target_id` and days (`from`, `to`)."""
         filters = _audit_filters(args)
         entries, total = audit.search_audit(
-            page=pagination_parameters.page, per_page=pagination_parameters.page_size, **filters
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
+            window=pagination_parameters,
+            **filters,
         )
         pagination_parameters.item_count = total
         return entries
