@@ -48,6 +48,7 @@ def _out(link):
 class Repos(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.RepoLinkSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """The repositories linked to a contract you are a party to."""
         return [_out(link) for link in services.list_links(g.api_user, contract_id)]
@@ -84,6 +85,7 @@ class Repo(MethodView):
 class PullRequests(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.PullRequestSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """The pull (merge) requests of the contract's repositories, most recently updated first
         (at most 100), each with the latest CI of its head commit."""

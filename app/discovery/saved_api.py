@@ -39,6 +39,7 @@ auth_required = tokens.api_auth(blp, DESCRIPTIONS)
 class SavedLists(MethodView):
     @auth_required()
     @blp.response(200, saved_schemas.SavedListSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Your lists, the default one first, then oldest first, each with its gig count and
         a cover (at most 50 lists: not paginated)."""

@@ -56,6 +56,7 @@ class RecentlyViewedGigSchema(GigSchema):
 class RecentlyViewed(MethodView):
     @auth_required()
     @blp.response(200, RecentlyViewedGigSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """The live gigs you opened last, most recent first (up to 30; paused or archived ones
         are left out). Opening a gig's page on the web records it; your own gigs never appear."""

@@ -43,6 +43,7 @@ gigs_blp = Blueprint(
 @blp.route("")
 class Categories(MethodView):
     @blp.response(200, CategorySchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """List the visible categories with their subcategories."""
         return services.category_tree()

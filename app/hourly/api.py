@@ -107,6 +107,7 @@ class TimeEntries(MethodView):
     @auth_required(404, 409, 422)
     @blp.arguments(schemas.EntryFilterArgs, location="query")
     @blp.response(200, schemas.TimeEntrySchema(many=True))
+    @blp.paginate_list()
     def get(self, args, contract_id):
         """The contract's time entries (both parties): `week` (a Monday), or `from` and `to`
         (local days, at most 366 days); by default the running week."""
@@ -177,6 +178,7 @@ class Week(MethodView):
 class Timesheets(MethodView):
     @auth_required(404, 409)
     @blp.response(200, schemas.TimesheetSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """The contract's timesheets, newest week first (at most 60)."""
         contract = services.get_hourly_contract(g.api_user, contract_id)
@@ -246,6 +248,7 @@ class Resume(MethodView):
 class RateChanges(MethodView):
     @auth_required(404, 409)
     @blp.response(200, schemas.RateChangeSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """Proposed rate and weekly-limit changes, newest first."""
         contract = services.get_hourly_contract(g.api_user, contract_id)

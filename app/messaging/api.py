@@ -72,6 +72,7 @@ def conversation_json(summary: services.ConversationSummary, last_message: dict 
 class Conversations(MethodView):
     @auth_required
     @blp.response(200, ConversationSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Your conversations, most recent first, with unread counts."""
         summaries = services.list_conversations(g.api_user)

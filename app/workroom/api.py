@@ -48,6 +48,7 @@ auth_required = tokens.api_auth(blp, DESCRIPTIONS)
 class Tasks(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.TaskSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """The board: every task, column by column (todo, doing, done), each column in order."""
         return board.list_tasks(g.api_user, contract_id)
@@ -170,6 +171,7 @@ class CalendarFeed(MethodView):
 class Files(MethodView):
     @auth_required(404)
     @blp.response(200, schemas.SharedFileSchema(many=True))
+    @blp.paginate_list()
     def get(self, contract_id):
         """Everything shared in the contract: workroom uploads, the conversation's attachments
         and milestone submissions, newest first, with signed download URLs."""

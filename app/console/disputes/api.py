@@ -249,6 +249,7 @@ class ConsoleDisputeSettings(MethodView):
 class ConsoleDisputeExperts(MethodView):
     @api_console_required(ADMIN)
     @blp.response(200, s.ConsoleDisputeExpertRowSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Admins: the appointed experts."""
         return dispute_admin.list_experts()

@@ -99,6 +99,7 @@ class ConsoleJobClose(MethodView):
 class ConsoleJobTemplates(MethodView):
     @api_console_required(ADMIN)
     @blp.response(200, s.ConsoleJobTemplateSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Every job template in the order clients see them (`position`), hidden ones too, with
         how many jobs were posted from each."""

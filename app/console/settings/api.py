@@ -119,6 +119,7 @@ blp.route("/branding/favicon", endpoint="brand_favicon")(_image_resource("favico
 class Domains(MethodView):
     @admin_only
     @blp.response(200, DomainSchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """The marketplace's hostnames: the default one and custom domains, with their status
         and, while pending, the DNS record to publish."""
@@ -239,6 +240,7 @@ def _category_dict(category, counts: dict[int, int], *, with_children: bool = Tr
 class Categories(MethodView):
     @admin_only
     @blp.response(200, ConsoleCategorySchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """The whole category tree, hidden categories included, in display order."""
         counts = categories.gig_counts()
