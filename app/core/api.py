@@ -16,6 +16,7 @@ Every API module uses ``from app.core.api import Blueprint``.
 from __future__ import annotations
 
 import http
+import inspect
 import json
 from copy import deepcopy
 from functools import wraps
@@ -120,6 +121,8 @@ class Blueprint(flask_smorest.Blueprint):
                     headers.update(pagination.next_headers(token, limit))
                 return result, status, headers
 
+            note = pagination.doc_note(keyset=bool(keyset) and pager is None, legacy=legacy, created=created)
+            wrapper.__doc__ = f"{inspect.cleandoc(func.__doc__ or '')}\n\n{note}".strip()
             wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
             wrapper._apidoc["pagination"] = {
                 "parameters": {"in": "query", "schema": schema},

@@ -61,6 +61,21 @@ NEXT_CURSOR_HEADER_DOC = {
 }
 
 
+def doc_note(*, keyset: bool, legacy: bool, created: bool) -> str:
+    """The line every list's description ends with (docs/api.md, Pagination)."""
+    how = (
+        "by position (rows added while you page neither repeat nor push others out)"
+        if keyset
+        else "by offset"
+    )
+    note = f"Paged with `limit` and `cursor`, {how}: the next page's cursor is in `X-Next-Cursor` and `Link`."
+    if created:
+        note += " `created_after` / `created_before` narrow it by creation time."
+    if legacy:
+        note += " `page` / `page_size` (with `X-Pagination`) are deprecated."
+    return note
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
