@@ -638,7 +638,7 @@ def list_payouts(
     """The seller's payouts, newest first, and their count (from the API's cursor position
     and inside its created range when ``window`` is given)."""
     query = sa.select(Payout).where(
-        Payout.seller_id == user.id, *pagination.where(window, Payout.id, created=Payout.created_at)
+        Payout.seller_id == user.id, *pagination.where(window, Payout.id, created=Payout.requested_at)
     )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     if page > MAX_PAGE:
