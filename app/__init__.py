@@ -51,6 +51,9 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     # After tenant resolution, so rate-limit keys can name the bound tenant.
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
     limiter.init_app(app)
+    from app.core import rate_limits
+
+    rate_limits.init_app(app)  # the API's RateLimit-* headers (the limits: app.core.api.Blueprint)
     _register_realtime(app)
     _register_blueprints(app)
     _register_domain_hooks()
@@ -145,6 +148,9 @@ def _register_blueprints(app: Flask) -> None:
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
     accounts_api.register_security_scheme(api)
+    from app.core import rate_limits
+
+    rate_limits.register_spec(api)  # the 429 every operation may answer
     for blp in (
         accounts_api.blp,
         gigs_api.blp,
@@ -249,6 +255,11 @@ def _register_domain_hooks() -> None:
     register_checkout(start_checkout)
     register_delivery_source(latest_on_time_rates)  # job matching's delivery term
     register_conversation_lookup(offer_conversation)
+    # The API's per-credential rate limit names the bearer's key or token family before the view.
+    from app.accounts.credentials import bearer_credential
+    from app.core.rate_limits import register_credential_resolver
+
+    register_credential_resolver(bearer_credential)
     # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
     # (the tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine).
     # Payments: hourly earnings clearance and scheduled payouts, enqueued once per period.

@@ -7,6 +7,10 @@
   JSON (``{"total", "total_pages", "first_page", "last_page", "page", "previous_page",
   "next_page"}``); flask-smorest documents it as an object, which no header can be.
 
+- Rate limits: every blueprint checks its requests against the tenant's plan
+  (``app.core.rate_limits.check_api_request``) and documents the shared 429 and the
+  ``RateLimit-*`` headers on each operation, so no view is decorated for it.
+
 Every API module uses ``from app.core.api import Blueprint``.
 """
 
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import flask_smorest
 from marshmallow import validate
+
+from app.core import rate_limits
 
 MAX_PAGE = 10_000
 
@@ -25,6 +31,11 @@ PAGINATION_HEADER_DOC = {
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.before_request(rate_limits.check_api_request)
+        self._prepare_doc_cbks.append(rate_limits.document_operation)
+
     def paginate(self, *args, **kwargs):
         decorate = super().paginate(*args, **kwargs)
 

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.accounts.services import require_verified, require_verified_id
+from app.core import rate_limits
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
@@ -669,7 +670,8 @@ def post_message(
     Raises ConversationNotFound (unknown conversation or not a participant) and
     MessagingError (empty or oversized text, bad attachments, a ``reply_to_id`` that
     is no user message of this conversation: code ``invalid_reply``, field
-    ``reply_to_id``). Nothing is stored when it raises.
+    ``reply_to_id``; the user's ``RATELIMIT_MESSAGES`` spent: code ``rate_limited``, 429).
+    Nothing is stored when it raises.
     """
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
@@ -679,7 +681,20 @@ def post_message(
     _check_reply(participant.conversation_id, reply_to)
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
+    _spend_message_budget(current_tenant().id, user.id)
     return _store(participant.conversation_id, user.id, "user", text, attachments, reply_to)
+
+
+def _spend_message_budget(tenant_id: int, user_id: int) -> None:
+    """One message of the user's ``RATELIMIT_MESSAGES``; MessagingError ``rate_limited`` (429)
+    when it is spent. Every door that posts a user's message comes through here."""
+    spent = rate_limits.hit_messages(tenant_id, user_id)
+    if spent is not None:
+        raise MessagingError(
+            f"You are sending messages too fast. Wait {spent.reset} s and try again.",
+            code="rate_limited",
+            status=429,
+        )
 
 
 def send_message(
@@ -699,7 +714,7 @@ def send_message(
     insert (a reply's parent is checked in the same statement; its summary and
     the mentioned participants each cost one query, only when there are any).
     Messages with attachments take ``post_message``'s ORM path. Raises what
-    ``post_message`` raises; nothing is stored when it raises.
+    ``post_message`` raises (``rate_limited`` too); nothing is stored when it raises.
     """
     if attachment_ids not in (None, "", [], ()):
         sender = db.session.get(User, sender_id)
@@ -714,6 +729,7 @@ def send_message(
         _check_sender(sender_id, cid)  # "not found" wins over bad input, as in post_message
         raise
     require_verified_id(sender_id)
+    _spend_message_budget(tenant_id, sender_id)
     now = _now()
     stored = _insert_message(cid, sender_id, text, now, reply_to)
     if not stored:
