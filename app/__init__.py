@@ -218,7 +218,6 @@ def _register_domain_hooks() -> None:
     from app.messaging.services import offer_conversation
     from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
     from app.notifications.tasks import run_email_sweep_loop
-    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.orders.services import currency_lock as orders_currency_lock
     from app.orders.services import register_checkout, register_conversation_lookup
     from app.orders.tasks import run_tick_loop
@@ -236,6 +235,7 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
