@@ -46,6 +46,7 @@ PREFIX_LENGTH = 12
 _MAX_KEY_LENGTH = 128
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CALLS_KEPT = timedelta(days=30)
+MAX_LIFETIME = timedelta(days=3653)
 INSUFFICIENT_SCOPE = "insufficient_scope"
 
 SCOPES: dict[str, str] = {
@@ -199,6 +200,20 @@ def _clean_scopes(scopes: Any) -> tuple[list[str], str | None]:
     return sorted(set(scopes), key=list(SCOPES).index), None
 
 
+def _clean_expiry(expires_at: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+        return None, "Give a date and time with a timezone."
+    try:
+        expires_at = expires_at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None, "This date is out of range."
+    if expires_at <= now:
+        return None, "The expiry must be in the future."
+    if expires_at > now + MAX_LIFETIME:
+        return None, "At most 10 years ahead (leave it empty for a key that does not expire)."
+    return expires_at, None
+
+
 def create_key(
     actor: User,
     *,
@@ -232,10 +247,9 @@ def create_key(
     if user_error:
         errors["user_handle"] = user_error
     if expires_at is not None:
-        if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
-            errors["expires_at"] = "Give a date and time with a timezone."
-        elif expires_at <= now:
-            errors["expires_at"] = "The expiry must be in the future."
+        expires_at, expiry_error = _clean_expiry(expires_at, now)
+        if expiry_error:
+            errors["expires_at"] = expiry_error
     if errors:
         raise ApiKeyError(errors)
     live = db.session.scalar(
