@@ -48,6 +48,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         any_host_blueprints=ANY_HOST_BLUEPRINTS,
         any_host_endpoints=ANY_HOST_ENDPOINTS,
     )
+    from app.accounts import api_keys
+
+    # After the tenant binding, before the rate limiter: partner API keys (scopes, call log).
+    api_keys.init_app(app)
     # After tenant resolution, so rate-limit keys can name the bound tenant.
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
     limiter.init_app(app)
@@ -173,6 +177,8 @@ def _register_blueprints(app: Flask) -> None:
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
+    # Any operation answers 403 to an API key outside its scopes (documented where not already).
+    accounts_api.document_key_refusals(api)
 
 
 def _register_realtime(app: Flask) -> None:
@@ -279,6 +285,10 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("workroom-reminders", run_workroom_reminders_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
+    # API keys: their call log is kept 30 days.
+    from app.accounts.tasks import run_api_key_calls_loop
+
+    register_periodic_loop("api-key-calls-purge", run_api_key_calls_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the

@@ -42,13 +42,33 @@ blp = Blueprint(
 BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",
-    "description": "An access token from `POST /api/v1/auth/token` (valid on the issuing marketplace only).",
+    "description": "An access token from `POST /api/v1/auth/token`, or a partner API key "
+    "(`gfk_...`, made by an operator admin in the console) sent the same way: "
+    "`Authorization: Bearer gfk_...`. Both are valid on the issuing marketplace only. A key acts "
+    "as one member within its scopes: `GET` needs `<area>:read`, other methods `<area>:write` "
+    "(which includes read); the areas are catalog, orders, payments, messaging, jobs, disputes, "
+    "account, console and webhooks. A call outside the key's scopes answers 403 with "
+    "`errors.code` `insufficient_scope`, `errors.scope` naming the scope needed and "
+    '`WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`; the token and sign-up '
+    "operations refuse keys (403, `errors.scope` null).",
 }
 
 
 def register_security_scheme(api) -> None:
     """Declare the bearer scheme in the spec (once per app, when the blueprint is registered)."""
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+
+
+def document_key_refusals(api) -> None:
+    """Every operation may answer 403 to an API key outside its scopes: document it where the
+    operation does not already (call once, after every API blueprint is registered)."""
+    ref = api.spec.components.get_ref("response", "FORBIDDEN")
+    for item in api.spec._paths.values():
+        for method, operation in item.items():
+            if method in ("get", "put", "post", "delete", "patch") and isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                if "403" not in responses and 403 not in responses:
+                    responses["403"] = dict(ref)
 
 
 def auth_required(view):
