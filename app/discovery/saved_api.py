@@ -13,6 +13,7 @@ from flask.views import MethodView
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import created
 from app.discovery import saved, saved_schemas
 
 blp = Blueprint(
@@ -94,11 +95,12 @@ class SavedListGigs(MethodView):
 
     @auth_required(404, 422)
     @blp.arguments(saved_schemas.SaveGigSchema, example={"gig_id": 42})
-    @blp.response(201, saved_schemas.SavedGigSchema)
+    @blp.response(201, saved_schemas.SavedGigSchema, headers=LOCATION)
     def post(self, body, list_id):
         """Save a gig in the list (idempotent: a gig already there is answered as it is). Only an
         active gig of this marketplace can be saved; a list holds at most 500 gigs."""
-        return saved.save_gig(g.api_user, body["gig_id"], list_id)
+        saved_gig = saved.save_gig(g.api_user, body["gig_id"], list_id)
+        return created(saved_gig, "saved_lists_api.SavedListGigs", list_id=list_id)  # the list's gigs
 
 
 @blp.route(f"{LIST}{GIG}")

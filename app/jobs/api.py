@@ -21,6 +21,7 @@ from flask.views import MethodView
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.jobs import attachments, proposals, schemas, services
 from app.jobs.matching import jobs_for_skills
 from app.jobs.models import MAX_JOB_ATTACHMENTS, MAX_PROPOSAL_ATTACHMENTS
@@ -135,7 +136,7 @@ class Jobs(MethodView):
             "publish": True,
         },
     )
-    @blp.response(201, schemas.JobSchema)
+    @blp.response(201, schemas.JobSchema, headers=LOCATION)
     def post(self, body):
         """Post a job: a draft, or open at once with `publish: true`.
 
@@ -144,9 +145,10 @@ class Jobs(MethodView):
         """
         template_id = body.pop("template_id", None)
         publish_now = body.pop("publish", False)
-        return services.post_job(
+        job = services.post_job(
             g.api_user, body, template_id=template_id, publish_now=publish_now, now=_now()
         )
+        return created(job, "jobs_api.JobResource", job_id=job.id)
 
 
 @blp.route("/jobs/mine")
@@ -221,7 +223,7 @@ class JobAttachments(MethodView):
 
     @auth_required(403, 404, 409, 413, 422)
     @blp.doc(requestBody=schemas.upload_body(MAX_JOB_ATTACHMENTS))
-    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True), headers=LOCATION)
     def post(self, job_id):
         """Attach files (specs, mockups, datasets) to your draft or open job.
 
@@ -232,7 +234,8 @@ class JobAttachments(MethodView):
         or content that is not what its type claims, an empty or too large file, or too many
         files (`errors.code`: `no_file`, `forbidden_type`, `empty_file`, `too_large`,
         `too_many_files`). Nothing is stored when refused."""
-        return services.add_job_attachments(g.api_user, job_id, _uploads(), now=_now())
+        rows = services.add_job_attachments(g.api_user, job_id, _uploads(), now=_now())
+        return created(rows, "jobs_api.JobAttachments", job_id=job_id)  # the job's attachments
 
 
 @blp.route(JOB_ID + ATTACHMENT_ID)
@@ -269,14 +272,15 @@ class JobProposals(MethodView):
             "delivery_days": 30,
         },
     )
-    @blp.response(201, schemas.ProposalSchema)
+    @blp.response(201, schemas.ProposalSchema, headers=LOCATION)
     def post(self, body, job_id):
         """Apply to an open job (sellers only; not your own job; one live proposal per job).
 
         Fixed price: `total_minor` and `milestones` adding up to it; hourly: `rate_minor`.
         Event `proposal.submitted` (the client is notified).
         """
-        return proposals.submit_proposal(g.api_user, job_id, body, now=_now())
+        proposal = proposals.submit_proposal(g.api_user, job_id, body, now=_now())
+        return created(proposal, "jobs_api.ProposalResource", proposal_id=proposal.id)
 
 
 @blp.route("/proposals")
@@ -337,7 +341,7 @@ class ProposalAttachments(MethodView):
 
     @auth_required(403, 404, 409, 413, 422)
     @blp.doc(requestBody=schemas.upload_body(MAX_PROPOSAL_ATTACHMENTS))
-    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True), headers=LOCATION)
     def post(self, proposal_id):
         """Attach files to your proposal while it is submitted or shortlisted and the job open.
 
@@ -345,7 +349,8 @@ class ProposalAttachments(MethodView):
         limit of job attachments. Only you and the job's client can download them. Answers the
         new attachments. 403 for the job's client; 409 once the proposal or the job moved on;
         422 as for job attachments (`errors.code` says why). Nothing is stored when refused."""
-        return proposals.add_proposal_attachments(g.api_user, proposal_id, _uploads(), now=_now())
+        rows = proposals.add_proposal_attachments(g.api_user, proposal_id, _uploads(), now=_now())
+        return created(rows, "jobs_api.ProposalAttachments", proposal_id=proposal_id)
 
 
 @blp.route(PROPOSAL_ID + ATTACHMENT_ID)
@@ -370,10 +375,11 @@ class JobInvites(MethodView):
 
     @auth_required(403, 404, 409, 422)
     @blp.arguments(schemas.InviteInputSchema)
-    @blp.response(201, schemas.InviteSchema)
+    @blp.response(201, schemas.InviteSchema, headers=LOCATION)
     def post(self, body, job_id):
         """Invite a freelancer to apply to your open job (event `job.invite_sent`)."""
-        return services.send_invite(g.api_user, job_id, body["freelancer_id"], body["message"], now=_now())
+        invite = services.send_invite(g.api_user, job_id, body["freelancer_id"], body["message"], now=_now())
+        return created(invite, "jobs_api.JobInvites", job_id=job_id)  # the job's invites list it
 
 
 @blp.route("/invites")

@@ -34,6 +34,7 @@ from app.console.settings.schemas import (
     SettingsPatchSchema,
     SettingsSchema,
 )
+from app.core.http import LOCATION, created
 from app.core.urls import tenant_url
 from app.gigs import categories
 from app.settings import services as settings
@@ -126,13 +127,13 @@ class Domains(MethodView):
 
     @admin_only
     @blp.arguments(DomainCreateSchema, example={"hostname": "shop.acme.com"})
-    @blp.response(201, DomainSchema)
+    @blp.response(201, DomainSchema, headers=LOCATION)
     @blp.alt_response(409, response="CONFLICT", description="Already attached here or to another marketplace")
     def post(self, body):
         """Add a custom domain. It is `pending` (and does not resolve) until its TXT record
         `_gigforge.<hostname>` holds the `dns_record` value and `POST .../verify` succeeds."""
         domain = domain_actions.add_domain(console_user(), body["hostname"])
-        return domain_actions.domain_view(domain)
+        return created(domain_actions.domain_view(domain), "console_api.DomainItem", domain_id=domain.id)
 
 
 DOMAIN_ID = "/domains/<int(max=2147483647):domain_id>"
@@ -246,7 +247,7 @@ class Categories(MethodView):
 
     @admin_only
     @blp.arguments(CategoryCreateSchema, example={"name": "Packaging Design", "parent_id": 3})
-    @blp.response(201, ConsoleSubcategorySchema)
+    @blp.response(201, ConsoleSubcategorySchema, headers=LOCATION)
     @blp.alt_response(404, response="NOT_FOUND", description="No such parent")
     @blp.alt_response(409, response="CONFLICT", description="The name or slug is taken")
     def post(self, body):
@@ -258,7 +259,11 @@ class Categories(MethodView):
             slug=body.get("slug"),
             description=body.get("description"),
         )
-        return _category_dict(category, {}, with_children=False)
+        return created(
+            _category_dict(category, {}, with_children=False),
+            "console_api.CategoryItem",
+            category_id=category.id,
+        )
 
 
 @blp.route("/categories/order")
