@@ -20,6 +20,7 @@ from flask import g, request
 from flask.views import MethodView
 
 from app.accounts import tokens
+from app.core import http
 from app.core.api import Blueprint
 from app.core.http import LOCATION, created
 from app.jobs import attachments, proposals, schemas, services
@@ -83,6 +84,12 @@ def _with_match(ranked):
 
 
 # --------------------------------------------------------------------------- jobs
+
+
+def _version(row) -> dict:
+    """What a job's or a proposal's ETag follows: its last change (``updated_at``, bumped by
+    every UPDATE of the row) and status."""
+    return {"id": row.id, "updated_at": row.updated_at.isoformat(), "status": row.status}
 
 
 @blp.route("/jobs")
@@ -181,18 +188,26 @@ class Templates(MethodView):
 @blp.route(JOB_ID)
 class JobResource(MethodView):
     @auth_required(404)
+    @http.conditional(blp)
     @blp.response(200, schemas.JobSchema)
     def get(self, job_id):
         """A job: open public ones for everyone; drafts for their client; invite-only ones for the
         client, invited freelancers and those who applied."""
-        return services.get_job(g.api_user, job_id)
+        job = services.get_job(g.api_user, job_id)
+        http.tag(_version(job))
+        return job
 
     @auth_required(403, 404, 409, 422)
+    @http.conditional(blp)
     @blp.arguments(schemas.JobInputSchema)
     @blp.response(200, schemas.JobSchema)
     def put(self, body, job_id):
-        """Replace a draft or open job's fields (409 once hired or closed)."""
-        return services.edit_job(g.api_user, job_id, body, now=_now())
+        """Replace a draft or open job's fields (409 once hired or closed). `If-Match`
+        (optional): 412 when the job changed since you read it."""
+        http.check(_version(services.get_job(g.api_user, job_id)))
+        job = services.edit_job(g.api_user, job_id, body, now=_now())
+        http.tag(_version(job))
+        return job
 
 
 @blp.route(JOB_ID + "/publish")
@@ -296,17 +311,25 @@ class MyProposals(MethodView):
 @blp.route(PROPOSAL_ID)
 class ProposalResource(MethodView):
     @auth_required(404)
+    @http.conditional(blp)
     @blp.response(200, schemas.ProposalSchema)
     def get(self, proposal_id):
         """A proposal, for its freelancer or the job's client."""
-        return proposals.get_proposal(g.api_user, proposal_id)
+        proposal = proposals.get_proposal(g.api_user, proposal_id)
+        http.tag(_version(proposal))
+        return proposal
 
     @auth_required(403, 404, 409, 422)
+    @http.conditional(blp)
     @blp.arguments(schemas.ProposalInputSchema)
     @blp.response(200, schemas.ProposalSchema)
     def put(self, body, proposal_id):
-        """Change your proposal while it is submitted or shortlisted and the job open."""
-        return proposals.edit_proposal(g.api_user, proposal_id, body, now=_now())
+        """Change your proposal while it is submitted or shortlisted and the job open.
+        `If-Match` (optional): 412 when the proposal changed since you read it."""
+        http.check(_version(proposals.get_proposal(g.api_user, proposal_id)))
+        proposal = proposals.edit_proposal(g.api_user, proposal_id, body, now=_now())
+        http.tag(_version(proposal))
+        return proposal
 
 
 @blp.route(PROPOSAL_ID + "/withdraw")
