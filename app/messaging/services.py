@@ -190,6 +190,64 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
     return conversation
 
 
+def open_conversation(
+    user: User, *, user_id: Any = None, handle: str | None = None, gig_id: Any = None
+) -> Conversation:
+    """The direct conversation with another member named by ``user_id`` or by ``handle`` (their
+    public handle, as profiles show it), or with the seller of ``gig_id`` (the gig recorded on a
+    new conversation: "Contact seller" on a gig page). With a member *and* a gig, the gig must be
+    that member's (the gig it is about, as before). Flushes; one conversation per pair.
+
+    Raises MessagingError: 422 ``one_recipient`` (neither a member nor a gig, or both a user id
+    and a handle), 404 ``unknown_user`` (no active member with that id or handle), 404
+    ``unknown_gig`` (no gig you can see), 422 ``self`` (yourself, or your own gig), and as
+    ``start_direct_conversation``.
+    """
+    if user_id is None and handle is None and gig_id is None:
+        raise MessagingError(
+            "Say who to talk to: user_id, handle or gig_id.",
+            {"user_id": "Give one of user_id, handle or gig_id."},
+            code="one_recipient",
+        )
+    if user_id is not None and handle is not None:
+        raise MessagingError(
+            "Give either user_id or handle, not both.",
+            {"handle": "Give either user_id or handle, not both."},
+            code="one_recipient",
+        )
+    gig = None
+    if gig_id is not None:
+        from app.gigs import services as gigs
+
+        gig = gigs.get_gig(gig_id)
+        if gig is None or not gigs.can_view(gig, user):
+            raise MessagingError(
+                "No such gig.", {"gig_id": "No gig with this id."}, code="unknown_gig", status=404
+            )
+    if handle is not None:
+        from app.accounts.services import get_user_by_handle
+
+        recipient = get_user_by_handle(handle.strip().lstrip("@"))
+        if recipient is None:
+            raise MessagingError(
+                "No member has this handle.",
+                {"handle": "No member has this handle."},
+                code="unknown_user",
+                status=404,
+            )
+    elif user_id is not None:
+        recipient = user_id
+    else:
+        recipient = gig.seller_id
+        if recipient == user.id:
+            raise MessagingError(
+                "This is your own gig.",
+                {"gig_id": "You cannot contact yourself about your own gig."},
+                code="self",
+            )
+    return start_direct_conversation(user, recipient, gig.id if gig is not None else None)
+
+
 def offers_by_message(
     user: User, summary: ConversationSummary, messages: list[dict], has_more: bool
 ) -> dict[int | None, list]:
