@@ -26,6 +26,17 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _rate_plans(defaults: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The API's rate limits per plan, each one overridable by RATELIMIT_API_<PLAN>_<LIMIT>."""
+    return {
+        plan: {
+            name: os.environ.get(f"RATELIMIT_API_{plan.upper()}_{name.upper()}") or value
+            for name, value in limits.items()
+        }
+        for plan, limits in defaults.items()
+    }
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     INSTANCE_DIR = os.environ.get("INSTANCE_DIR", str(BASE_DIR / "instance"))
@@ -210,6 +221,34 @@ class Config:
     RATELIMIT_RESET_PER_IP = os.environ.get("RATELIMIT_RESET_PER_IP", "10 per minute")
     RATELIMIT_RESET_PER_ACCOUNT = os.environ.get("RATELIMIT_RESET_PER_ACCOUNT", "3 per 15 minutes")
     RATELIMIT_VERIFY_RESEND = os.environ.get("RATELIMIT_VERIFY_RESEND", "3 per hour")
+    # The API's limits by the tenant's plan (public.tenants.plan; app/core/rate_limits.py): per
+    # credential (API key, token family; anonymous: per IP) and per IP, reads (GET/HEAD/OPTIONS)
+    # and writes counted apart. One value: RATELIMIT_API_<PLAN>_<LIMIT>, e.g.
+    # RATELIMIT_API_STANDARD_CREDENTIAL_READ="900/minute" (several: "600/minute;20000/day").
+    RATELIMIT_API_PLANS = _rate_plans(
+        {
+            "standard": {
+                "credential_read": "600/minute",
+                "credential_write": "120/minute",
+                "ip_read": "1200/minute",
+                "ip_write": "240/minute",
+            },
+            "growth": {
+                "credential_read": "1800/minute",
+                "credential_write": "360/minute",
+                "ip_read": "3600/minute",
+                "ip_write": "720/minute",
+            },
+            "scale": {
+                "credential_read": "6000/minute",
+                "credential_write": "1200/minute",
+                "ip_read": "12000/minute",
+                "ip_write": "2400/minute",
+            },
+        }
+    )
+    # Posting a message (web, API, Socket.IO, workroom), per user and tenant.
+    RATELIMIT_MESSAGES = os.environ.get("RATELIMIT_MESSAGES", "30/minute;500/hour")
 
     # Payments (app/payments). Tenants' Stripe secrets are Fernet-encrypted with
     # PAYMENT_SECRETS_KEY (comma-separated keys rotate: the first encrypts); development
@@ -278,6 +317,12 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_size": 5, "max_overflow": 20}
+    # Far above what the suite sends (schemathesis makes thousands of calls from one IP); the
+    # rate-limit tests set small limits themselves.
+    RATELIMIT_API_PLANS = {
+        plan: dict.fromkeys(limits, "100000/minute") for plan, limits in Config.RATELIMIT_API_PLANS.items()
+    }
+    RATELIMIT_MESSAGES = "100000/minute"
 
 
 class ProductionConfig(Config):

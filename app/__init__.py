@@ -48,9 +48,16 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         any_host_blueprints=ANY_HOST_BLUEPRINTS,
         any_host_endpoints=ANY_HOST_ENDPOINTS,
     )
+    from app.accounts import api_keys
+
+    # After the tenant binding, before the rate limiter: partner API keys (scopes, call log).
+    api_keys.init_app(app)
     # After tenant resolution, so rate-limit keys can name the bound tenant.
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
     limiter.init_app(app)
+    from app.core import rate_limits
+
+    rate_limits.init_app(app)  # the API's RateLimit-* headers (the limits: app.core.api.Blueprint)
     _register_realtime(app)
     _register_blueprints(app)
     _register_domain_hooks()
@@ -145,6 +152,9 @@ def _register_blueprints(app: Flask) -> None:
 
     # The API is JSON only and authenticates by token: no CSRF cookie involved.
     accounts_api.register_security_scheme(api)
+    from app.core import rate_limits
+
+    rate_limits.register_spec(api)  # the 429 every operation may answer
     for blp in (
         accounts_api.blp,
         gigs_api.blp,
@@ -167,6 +177,8 @@ def _register_blueprints(app: Flask) -> None:
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
+    # Any operation answers 403 to an API key outside its scopes (documented where not already).
+    accounts_api.document_key_refusals(api)
 
 
 def _register_realtime(app: Flask) -> None:
@@ -212,7 +224,6 @@ def _register_domain_hooks() -> None:
     from app.messaging.services import offer_conversation
     from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
     from app.notifications.tasks import run_email_sweep_loop
-    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.orders.services import currency_lock as orders_currency_lock
     from app.orders.services import register_checkout, register_conversation_lookup
     from app.orders.tasks import run_tick_loop
@@ -230,6 +241,7 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
@@ -249,6 +261,11 @@ def _register_domain_hooks() -> None:
     register_checkout(start_checkout)
     register_delivery_source(latest_on_time_rates)  # job matching's delivery term
     register_conversation_lookup(offer_conversation)
+    # The API's per-credential rate limit names the bearer's key or token family before the view.
+    from app.accounts.credentials import bearer_credential
+    from app.core.rate_limits import register_credential_resolver
+
+    register_credential_resolver(bearer_credential)
     # The worker's periodic threads. Orders: auto-complete, auto-resolve cancellations, late flags
     # (the tick only enqueues per-tenant jobs under per-slot job ids, so many workers are fine).
     # Payments: hourly earnings clearance and scheduled payouts, enqueued once per period.
@@ -268,6 +285,10 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("workroom-reminders", run_workroom_reminders_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
+    # API keys: their call log is kept 30 days.
+    from app.accounts.tasks import run_api_key_calls_loop
+
+    register_periodic_loop("api-key-calls-purge", run_api_key_calls_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the

@@ -48,6 +48,8 @@ class TenantRef:
     schema: str
     name: str
     status: str
+    # The price plan (standard / growth / scale): sets the API's rate limits (app/core/rate_limits.py).
+    plan: str = "standard"
 
     @property
     def is_active(self) -> bool:

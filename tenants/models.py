@@ -45,7 +45,12 @@ class Tenant(db.Model):
 
     def ref(self) -> TenantRef:
         return TenantRef(
-            id=self.id, slug=self.slug, schema=self.schema_name, name=self.name, status=self.status
+            id=self.id,
+            slug=self.slug,
+            schema=self.schema_name,
+            name=self.name,
+            status=self.status,
+            plan=self.plan,
         )
 
     @property

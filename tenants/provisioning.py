@@ -24,7 +24,7 @@ from tenants.db import (
     schema_for_slug,
 )
 from tenants.migrations import create_tenant_tables, stamp_tenant_schema
-from tenants.models import TENANT_STATUSES, Tenant, TenantDomain
+from tenants.models import TENANT_PLANS, TENANT_STATUSES, Tenant, TenantDomain
 from tenants.resolver import get_tenant_by_slug, normalize_domain
 from tenants.spares import take_spare
 
@@ -129,7 +129,9 @@ def create_tenant(
                 create_tenant_tables(conn, schema)
                 stamp_tenant_schema(conn, schema)
             conn.execution_options(schema_translate_map={TENANT_SCHEMA: schema})
-            ref = TenantRef(id=tenant_id, slug=slug, schema=schema, name=name, status="active")
+            ref = TenantRef(
+                id=tenant_id, slug=slug, schema=schema, name=name, status="active", plan="standard"
+            )
             notes = _seed(conn, ref, options or {})
     except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:
         # A concurrent creation won the race for the slug, a hostname or the schema.
@@ -179,6 +181,20 @@ def set_status(slug: str, status: str, reason: str | None = None) -> TenantRef:
     ref = tenant.ref()  # before commit: reading expired attributes after it would begin a new transaction
     db.session.commit()
     signals.tenant_status_changed.send(None, tenant=ref)
+    return ref
+
+
+def set_plan(slug: str, plan: str) -> TenantRef:
+    """Put a tenant on another price plan (its API rate limits follow it); commits.
+
+    The caller drops its host-resolution cache: requests read the plan from the resolved
+    ``TenantRef``."""
+    if plan not in TENANT_PLANS:
+        raise ProvisioningError(f"plan must be one of {', '.join(TENANT_PLANS)}", "plan")
+    tenant = _get_tenant(slug)
+    tenant.plan = plan
+    ref = tenant.ref()  # before commit, as in set_status
+    db.session.commit()
     return ref
 
 

@@ -70,7 +70,7 @@ def normalize_domain(raw: str) -> str | None:
     return host
 
 
-_TENANT_COLUMNS = "t.id, t.slug, t.schema_name, t.name, t.status"
+_TENANT_COLUMNS = "t.id, t.slug, t.schema_name, t.name, t.status, t.plan"  # TenantRef's fields, in order
 
 
 class TenantResolver:

@@ -234,6 +234,7 @@ def _truncate_and_reseed(app) -> None:
                 params,
             )
             conn.execute(sa.text("DELETE FROM public.platform_admins"))
+            conn.execute(sa.text("UPDATE public.tenants SET plan = 'standard' WHERE plan <> 'standard'"))
         redis_store.client.flushdb()
         app.extensions["tenants"].invalidate()
 

@@ -16,6 +16,7 @@ from app.accounts.limits import configured, ip_key, login_limits
 from app.accounts.schemas import (
     ME_ETAG_SCHEMA,
     SELLER_ETAG_SCHEMA,
+    DeleteAccountSchema,
     MeSchema,
     PortfolioItemCreateSchema,
     PortfolioItemSchema,
@@ -30,6 +31,7 @@ from app.accounts.schemas import (
 )
 from app.core import unit_of_work
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.extensions import limiter
 
 blp = Blueprint(
@@ -42,13 +44,33 @@ blp = Blueprint(
 BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",
-    "description": "An access token from `POST /api/v1/auth/token` (valid on the issuing marketplace only).",
+    "description": "An access token from `POST /api/v1/auth/token`, or a partner API key "
+    "(`gfk_...`, made by an operator admin in the console) sent the same way: "
+    "`Authorization: Bearer gfk_...`. Both are valid on the issuing marketplace only. A key acts "
+    "as one member within its scopes: `GET` needs `<area>:read`, other methods `<area>:write` "
+    "(which includes read); the areas are catalog, orders, payments, messaging, jobs, disputes, "
+    "account, console and webhooks. A call outside the key's scopes answers 403 with "
+    "`errors.code` `insufficient_scope`, `errors.scope` naming the scope needed and "
+    '`WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`; the token and sign-up '
+    "operations refuse keys (403, `errors.scope` null).",
 }
 
 
 def register_security_scheme(api) -> None:
     """Declare the bearer scheme in the spec (once per app, when the blueprint is registered)."""
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+
+
+def document_key_refusals(api) -> None:
+    """Every operation may answer 403 to an API key outside its scopes: document it where the
+    operation does not already (call once, after every API blueprint is registered)."""
+    ref = api.spec.components.get_ref("response", "FORBIDDEN")
+    for item in api.spec._paths.values():
+        for method, operation in item.items():
+            if method in ("get", "put", "post", "delete", "patch") and isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                if "403" not in responses and 403 not in responses:
+                    responses["403"] = dict(ref)
 
 
 def auth_required(view):
@@ -126,13 +148,14 @@ class Revoke(MethodView):
 class Users(MethodView):
     @limit_signup_per_ip
     @blp.arguments(SignupSchema)
-    @blp.response(201, MeSchema)
+    @blp.response(201, MeSchema, headers=LOCATION)
     def post(self, body):
-        """Sign up. A verification email is sent; sign in with `POST /auth/token`."""
+        """Sign up. A verification email is sent; sign in with `POST /auth/token`.
+        `Location`: the account (`/me`, once signed in)."""
         user = services.register_user(
             body["email"], body["password"], body["display_name"], handle=body.get("handle")
         )
-        return user
+        return created(user, "accounts_api.Me")
 
 
 @blp.route("/me")
@@ -157,6 +180,23 @@ class Me(MethodView):
         services.update_profile(user, **fields)
         blp.set_etag(user, ME_ETAG_SCHEMA)
         return user
+
+    @auth_required
+    @blp.arguments(DeleteAccountSchema, example={"password": "correct-horse-battery"})
+    @blp.response(204)
+    @blp.alt_response(
+        422,
+        response="UNPROCESSABLE_ENTITY",
+        description="Wrong password (errors.json.password), or an operator admin (who cannot delete "
+        "their own account): nothing changes",
+    )
+    def delete(self, body):
+        """Delete your account (GDPR), as the web's privacy page does: your personal data is
+        erased (email, password, name, handle, profile, seller profile, avatar, portfolio),
+        every token of yours stops working, and your gigs leave search. Orders and ledger
+        entries keep pointing at the anonymised account. Download your data first
+        (`GET /me/export`)."""
+        services.delete_account(_current_user(), body["password"])
 
 
 @blp.route("/me/export")
@@ -207,12 +247,14 @@ class MySellerProfile(MethodView):
 class MyPortfolio(MethodView):
     @auth_required
     @blp.arguments(PortfolioItemCreateSchema)
-    @blp.response(201, PortfolioItemSchema)
+    @blp.response(201, PortfolioItemSchema, headers=LOCATION)
     def post(self, body):
-        """Add a piece of work (by link) to your portfolio. You must be a seller."""
-        return services.add_portfolio_item(
+        """Add a piece of work (by link) to your portfolio. You must be a seller.
+        `Location`: the item (its URL removes it)."""
+        item = services.add_portfolio_item(
             _current_user(), body["title"], body["description"], link=body["link"]
         )
+        return created(item, "accounts_api.MyPortfolioItem", item_id=item.id)
 
 
 @blp.route("/me/seller-profile/portfolio/<int(max=2147483647):item_id>")

@@ -47,6 +47,18 @@ class RefreshRequestSchema(Schema):
     )
 
 
+class DeleteAccountSchema(Schema):
+    password = fields.Str(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={
+            "description": "Your password: the confirmation the web page asks for too.",
+            "example": "correct-horse-battery",
+        },
+    )
+
+
 class RevokeRequestSchema(Schema):
     token = fields.Str(
         required=True,

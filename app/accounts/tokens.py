@@ -23,9 +23,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_smorest import abort
 
+from app.accounts import api_keys
 from app.accounts.models import ApiToken, User
 from app.core.domain_errors import DomainError
 from tenants.db import TENANT_SCHEMA, current_tenant, db
@@ -197,13 +198,22 @@ def _touch(row: ApiToken, now: datetime) -> None:
 
 
 def authenticate_bearer(header: str | None) -> User | None:
-    """The active user behind an ``Authorization: Bearer <access token>`` header, or None."""
+    """The active user behind an ``Authorization: Bearer <access token>`` header, or None.
+
+    A partner API key (``gfk_...``, ``app.accounts.api_keys``) is accepted too, inside a request
+    to a route: the user is the member the key acts as, ``g.api_key`` the key, and a key whose
+    scopes do not cover the route is refused here with 403 ``insufficient_scope`` (so every
+    caller, optional-user routes included, is held to the scopes). Without a route (Socket.IO)
+    keys are not accepted."""
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         return None
-    row = _find(token.strip(), "access")
+    if token.startswith(api_keys.KEY_PREFIX):
+        return _key_user(token)
+    row = _find(token, "access")
     now = _now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -215,7 +225,23 @@ def authenticate_bearer(header: str | None) -> User | None:
     return user
 
 
-def _unauthorized(message: str):
+def _key_user(secret: str) -> User | None:
+    if not has_request_context() or request.url_rule is None:
+        return None
+    key = g.get("api_key")
+    if key is not None and key.key_hash == api_keys.hash_key(secret):
+        return g.api_user  # checked already for this request (the before-request hook)
+    found = api_keys.authenticate_key(secret)
+    if found is None:
+        return None
+    key, user = found
+    g.api_key = key
+    g.api_user = user
+    api_keys.require_route_scope(key)
+    return user
+
+
+def unauthorized(message: str):
     abort(
         401,
         message=message,
@@ -224,7 +250,8 @@ def _unauthorized(message: str):
 
 
 def token_auth_required(view):
-    """Reject the request with 401 unless it carries a valid access token; sets ``g.api_user``."""
+    """Reject the request with 401 unless it carries a valid access token or API key; sets
+    ``g.api_user``. A key also needs the route's scope (403 ``insufficient_scope``)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -233,7 +260,9 @@ def token_auth_required(view):
             abort(401, message="Authentication required.", headers={"WWW-Authenticate": TOKEN_TYPE})
         user = authenticate_bearer(header)
         if user is None:
-            _unauthorized("The access token is invalid or has expired.")
+            unauthorized("The access token is invalid or has expired.")
+        if g.get("api_key") is not None:
+            api_keys.require_route_scope(g.api_key)
         g.api_user = user
         return view(*args, **kwargs)
 

@@ -14,6 +14,7 @@ from flask.views import MethodView
 from app.accounts import tokens
 from app.code import schemas, services
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 
 blp = Blueprint(
     "code_api",
@@ -57,7 +58,7 @@ class Repos(MethodView):
     @blp.arguments(
         schemas.RepoLinkInputSchema, example={"provider": "github", "full_name": "acme/booking-tool"}
     )
-    @blp.response(201, schemas.RepoLinkCreatedSchema)
+    @blp.response(201, schemas.RepoLinkCreatedSchema, headers=LOCATION)
     def post(self, body, contract_id):
         """Link a repository (either party, while the contract awaits signatures or is active).
         The answer holds the webhook secret, shown this once, and the webhook URL to set in
@@ -68,7 +69,7 @@ class Repos(MethodView):
         link.secret = secret
         link.content_type = "application/json"
         link.events = EVENTS[link.provider]
-        return link
+        return created(link, "code_api.Repo", contract_id=contract_id, link_id=link.id)
 
 
 @blp.route(f"{CONTRACT_ID}/repos/<int(max=2147483647):link_id>")

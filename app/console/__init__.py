@@ -33,6 +33,8 @@ the same resource of the API in its ``api.py``:
   calls app/disputes/services.py and app/disputes/admin.py and audits;
 - ``featured/``    the featured gigs of the home page (list, add by id or title search, reorder,
   remove); ``actions.py`` calls app/discovery/featured.py and audits;
+- ``api_keys/``    partner API keys (list, create with the secret shown once, revoke, a key's
+  recent calls); ``actions.py`` calls app/accounts/api_keys.py and audits. Admins only;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -81,6 +83,8 @@ ROUTE_MODULES = (
     "disputes.api",
     "featured.views",
     "featured.api",
+    "api_keys.views",
+    "api_keys.api",
 )
 
 

@@ -19,6 +19,7 @@ from app.accounts import tokens
 from app.contracts import changes, schemas, services
 from app.contracts import sow as statements
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 
 blp = Blueprint(
     "contracts_api",
@@ -77,12 +78,13 @@ EXAMPLE_TERMS = {
 class Hire(MethodView):
     @auth_required(403, 404, 409, 422)
     @blp.arguments(schemas.HireSchema, example=EXAMPLE_TERMS)
-    @blp.response(201, schemas.ContractDetailSchema)
+    @blp.response(201, schemas.ContractDetailSchema, headers=LOCATION)
     def post(self, body, proposal_id):
         """The job's client offers a contract to a proposal's freelancer, with the terms
         (milestones summing to the total; due dates today or later). The freelancer accepts or
         declines; 409 when the job is not open or an offer to this proposal is already open."""
-        return detail(services.offer_from_proposal(g.api_user, proposal_id, body))
+        contract = detail(services.offer_from_proposal(g.api_user, proposal_id, body))
+        return created(contract, "contracts_api.ContractResource", contract_id=contract.id)
 
 
 @blp.route("/contracts")
@@ -110,12 +112,13 @@ class Contracts(MethodView):
     @blp.arguments(
         schemas.DirectOfferSchema, example={"freelancer_id": 7, "title": "Landing page", **EXAMPLE_TERMS}
     )
-    @blp.response(201, schemas.ContractDetailSchema)
+    @blp.response(201, schemas.ContractDetailSchema, headers=LOCATION)
     def post(self, body):
         """A direct offer to a freelancer (optionally for one of your open jobs)."""
-        return detail(
+        contract = detail(
             services.direct_offer(g.api_user, body.pop("freelancer_id"), body, job_id=body.pop("job_id"))
         )
+        return created(contract, "contracts_api.ContractResource", contract_id=contract.id)
 
 
 @blp.route(CONTRACT_ID)

@@ -9,6 +9,9 @@
 - Every list takes ``limit`` and an opaque ``cursor`` and answers ``X-Next-Cursor`` and
   ``Link: <...>; rel="next"`` (``app.core.pagination``); ``paginate(keyset=...)`` pages by the
   sort key, ``paginate_list()`` pages a short list the view returns whole.
+- Rate limits: every blueprint checks its requests against the tenant's plan
+  (``app.core.rate_limits.check_api_request``) and documents the shared 429 and the
+  ``RateLimit-*`` headers on each operation, so no view is decorated for it.
 
 Every API module uses ``from app.core.api import Blueprint``.
 """
@@ -25,7 +28,7 @@ import flask_smorest
 from flask import current_app, request
 from flask_smorest.utils import unpack_tuple_response
 
-from app.core import pagination
+from app.core import pagination, rate_limits
 
 MAX_PAGE = 10_000
 
@@ -37,6 +40,11 @@ PAGINATION_HEADER_DOC = {
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.before_request(rate_limits.check_api_request)
+        self._prepare_doc_cbks.append(rate_limits.document_operation)
+
     def paginate(
         self,
         pager=None,

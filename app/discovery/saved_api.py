@@ -12,7 +12,9 @@ from flask import g, url_for
 from flask.views import MethodView
 
 from app.accounts import tokens
+from app.core import http
 from app.core.api import Blueprint
+from app.core.http import created
 from app.discovery import saved, saved_schemas
 
 blp = Blueprint(
@@ -55,27 +57,41 @@ class SavedLists(MethodView):
         return saved.list_summary(g.api_user, created.id), {"Location": location}
 
 
+def _version(summary) -> dict:
+    """What a list's ETag follows: its name, gig count and cover (not the cover's signed URL)."""
+    return {"id": summary.id, "name": summary.name, "count": summary.count, "cover": summary.cover_key}
+
+
 @blp.route(LIST)
 class SavedList(MethodView):
     @auth_required(404)
+    @http.conditional(blp)
     @blp.response(200, saved_schemas.SavedListSchema)
     def get(self, list_id):
-        """One of your lists."""
-        return saved.list_summary(g.api_user, list_id)
+        """One of your lists. `ETag`; `If-None-Match` answers 304 while it is current."""
+        summary = saved.list_summary(g.api_user, list_id)
+        http.tag(_version(summary))
+        return summary
 
     @auth_required(404, 422)
+    @http.conditional(blp)
     @blp.arguments(saved_schemas.SavedListInputSchema, example={"name": "Logos for the launch"})
     @blp.response(200, saved_schemas.SavedListSchema)
     def patch(self, body, list_id):
-        """Rename a list (the default one too)."""
+        """Rename a list (the default one too). `If-Match` (optional): 412 when it changed since."""
+        http.check(_version(saved.list_summary(g.api_user, list_id)))
         saved.rename_list(g.api_user, list_id, body["name"])
-        return saved.list_summary(g.api_user, list_id)
+        summary = saved.list_summary(g.api_user, list_id)
+        http.tag(_version(summary))
+        return summary
 
     @auth_required(404, 409)
+    @http.conditional(blp)
     @blp.response(204)
     def delete(self, list_id):
         """Delete a list and the gigs saved in it (they stay in your other lists). The default
-        list cannot be deleted (409)."""
+        list cannot be deleted (409). `If-Match` (optional): 412 when it changed since."""
+        http.check(_version(saved.list_summary(g.api_user, list_id)))
         saved.delete_list(g.api_user, list_id)
 
 
@@ -95,11 +111,12 @@ class SavedListGigs(MethodView):
 
     @auth_required(404, 422)
     @blp.arguments(saved_schemas.SaveGigSchema, example={"gig_id": 42})
-    @blp.response(201, saved_schemas.SavedGigSchema)
+    @blp.response(201, saved_schemas.SavedGigSchema, headers=LOCATION)
     def post(self, body, list_id):
         """Save a gig in the list (idempotent: a gig already there is answered as it is). Only an
         active gig of this marketplace can be saved; a list holds at most 500 gigs."""
-        return saved.save_gig(g.api_user, body["gig_id"], list_id)
+        saved_gig = saved.save_gig(g.api_user, body["gig_id"], list_id)
+        return created(saved_gig, "saved_lists_api.SavedListGigs", list_id=list_id)  # the list's gigs
 
 
 @blp.route(f"{LIST}{GIG}")

@@ -23,6 +23,7 @@ from marshmallow import ValidationError
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.disputes import schemas, services
 from app.disputes.services import MAX_FILES
 from app.storage.uploads import read_uploads
@@ -107,7 +108,7 @@ class Disputes(MethodView):
 
     @auth_required(404, 409, 422, mutating=True)
     @blp.arguments(schemas.OpenDisputeSchema, example=EXAMPLE_OPEN)
-    @blp.response(201, schemas.DisputeDetailSchema)
+    @blp.response(201, schemas.DisputeDetailSchema, headers=LOCATION)
     def post(self, body):
         """Open a dispute about the money of your paid order (a gig order's only milestone) or of
         one funded, submitted or sent-back milestone (`milestone_id`) of a contract or offer.
@@ -118,7 +119,7 @@ class Disputes(MethodView):
         d = services.open_dispute(
             g.api_user, body["order_id"], body["reason"], body["statement"], milestone_id=body["milestone_id"]
         )
-        return detail(d)
+        return created(detail(d), "disputes_api.DisputeResource", dispute_id=d.id)
 
 
 @blp.route("/timesheets/<int(max=2147483647):timesheet_id>/dispute")
@@ -131,14 +132,14 @@ class TimesheetDispute(MethodView):
             "statement": "I was billed for hours nobody worked: no commits on Thursday or Friday.",
         },
     )
-    @blp.response(201, schemas.DisputeDetailSchema)
+    @blp.response(201, schemas.DisputeDetailSchema, headers=LOCATION)
     def post(self, body, timesheet_id):
         """Dispute an hourly week you have not approved yet (the client): the week is charged to
         your saved card into escrow and held, and a dispute opens on that money. 404 not your
         timesheet; 409 not waiting for your review, or `payment_failed` (the card was declined:
         nothing is recorded; update the card and try again)."""
         d = services.open_timesheet_dispute(g.api_user, timesheet_id, body["reason"], body["statement"])
-        return detail(d)
+        return created(detail(d), "disputes_api.DisputeResource", dispute_id=d.id)
 
 
 @blp.route(DISPUTE_ID)
@@ -189,7 +190,7 @@ class Evidence(MethodView):
 
     @auth_required(404, 409, 413, 422, mutating=True)
     @blp.doc(requestBody=EVIDENCE_BODY)
-    @blp.response(201, schemas.DisputeEvidenceSchema(many=True))
+    @blp.response(201, schemas.DisputeEvidenceSchema(many=True), headers=LOCATION)
     def post(self, dispute_id):
         """Add evidence to an open dispute. JSON: `note` (`text`), `link` (`url`, optional
         `text`), `message` (`message_id` of the order's conversation, quoted as it is now) or
@@ -221,18 +222,19 @@ class Evidence(MethodView):
                 pull_request_id=body["pull_request_id"],
                 ci_run_id=body["ci_run_id"],
             )
-        return _with_urls(rows)
+        return created(_with_urls(rows), "disputes_api.Evidence", dispute_id=dispute_id)
 
 
 @blp.route(f"{DISPUTE_ID}/messages")
 class Messages(MethodView):
     @auth_required(404, 409, 422, mutating=True)
     @blp.arguments(schemas.DisputeMessageInputSchema, example={"body": "I can fix the colour by Friday."})
-    @blp.response(201, schemas.DisputeEventSchema)
+    @blp.response(201, schemas.DisputeEventSchema, headers=LOCATION)
     def post(self, body, dispute_id):
         """Write in the dispute: both parties and the marketplace's mediator read it (it is on
         the timeline, kind `message`)."""
-        return services.post_message(g.api_user, dispute_id, body["body"])
+        event = services.post_message(g.api_user, dispute_id, body["body"])
+        return created(event, "disputes_api.DisputeResource", dispute_id=dispute_id)  # on its timeline
 
 
 @blp.route(f"{DISPUTE_ID}/proposals")
@@ -249,13 +251,13 @@ class Proposals(MethodView):
         schemas.DisputeProposalInputSchema,
         example={"refund_minor": 4000, "release_minor": 6000, "message": "60/40 for the work done."},
     )
-    @blp.response(201, schemas.DisputeProposalSchema)
+    @blp.response(201, schemas.DisputeProposalSchema, headers=LOCATION)
     def post(self, body, dispute_id):
         """Propose a way out: `refund_minor` back to the buyer and `release_minor` to the seller,
         adding up to the dispute's `amount_minor` (release all, refund all, or a split). Your
         earlier open proposal is superseded. In self-resolution and mediation only (409 after).
         422 `split_mismatch` when the amounts do not add up or the currency is not the dispute's."""
-        return services.propose(
+        proposal = services.propose(
             g.api_user,
             dispute_id,
             body["refund_minor"],
@@ -263,6 +265,7 @@ class Proposals(MethodView):
             body["message"],
             currency=body["currency"],
         )
+        return created(proposal, "disputes_api.Proposals", dispute_id=dispute_id)
 
 
 @blp.route(f"{DISPUTE_ID}/proposals/<int(max=2147483647):proposal_id>/answer")

@@ -21,6 +21,7 @@ from flask_smorest import abort
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.gigs import services
 from app.gigs.schemas import CategorySchema, GigInputSchema, GigPatchSchema, GigSchema, gig_etag_data
 
@@ -112,13 +113,13 @@ class Gigs(MethodView):
     @auth_required
     @gigs_blp.etag
     @gigs_blp.arguments(GigInputSchema, example=GIG_EXAMPLE)
-    @gigs_blp.response(201, GigSchema)
+    @gigs_blp.response(201, GigSchema, headers=LOCATION)
     @gigs_blp.alt_response(403, response="FORBIDDEN", description="You have no seller profile")
     def post(self, body):
         """Create a gig (as a draft). Only the title is required now; publishing checks the rest."""
         gig = services.create_gig(g.api_user, body)
         gigs_blp.set_etag(gig_etag_data(gig))
-        return gig
+        return created(gig, "gigs_api.GigResource", gig_id=gig.id)
 
 
 @gigs_blp.route("/gigs/<int(max=2147483647):gig_id>")

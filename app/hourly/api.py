@@ -22,6 +22,7 @@ from app.accounts import tokens
 from app.contracts.models import Contract
 from app.contracts.schemas import ContractSchema
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.hourly import schemas, services
 from tenants.db import db
 
@@ -124,14 +125,15 @@ class TimeEntries(MethodView):
         schemas.TimeEntryInputSchema,
         example={"work_date": "2026-03-02", "start": "09:00", "end": "12:30", "memo": "Booking API"},
     )
-    @blp.response(201, schemas.TimeEntrySchema)
+    @blp.response(201, schemas.TimeEntrySchema, headers=LOCATION)
     def post(self, body, contract_id):
         """The freelancer logs time: `work_date` (the local day) with `start` and `end`, or
         `minutes`. Refused: in the future, overlapping another entry, more than 24 hours on a
         day, a week already submitted (422); the client (403); a paused or ended contract (409)."""
         body["work_date"] = body["work_date"].isoformat()
         entry = services.log_time(g.api_user, contract_id, body)
-        return _entry(entry_contract(entry), entry)
+        body = _entry(entry_contract(entry), entry)
+        return created(body, "hourly_api.TimeEntryResource", entry_id=entry.id)
 
 
 def entry_contract(entry):
@@ -256,11 +258,12 @@ class RateChanges(MethodView):
 
     @auth_required(404, 409, 422)
     @blp.arguments(schemas.RateChangeInputSchema, example={"rate_minor": 5000, "weekly_cap_hours": 20})
-    @blp.response(201, schemas.RateChangeSchema)
+    @blp.response(201, schemas.RateChangeSchema, headers=LOCATION)
     def post(self, body, contract_id):
         """Propose a new rate and/or weekly limit; once the other party accepts, it applies
         from the next Monday. One at a time (409 while one waits)."""
-        return services.propose_rate_change(g.api_user, contract_id, body)
+        change = services.propose_rate_change(g.api_user, contract_id, body)
+        return created(change, "hourly_api.RateChanges", contract_id=contract_id)  # the list of changes
 
 
 @blp.route(f"{CONTRACT_ID}/rate-changes/answer")

@@ -20,7 +20,9 @@ from flask import g, request
 from flask.views import MethodView
 
 from app.accounts import tokens
+from app.core import http
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.jobs import attachments, proposals, schemas, services
 from app.jobs.matching import jobs_for_skills
 from app.jobs.models import MAX_JOB_ATTACHMENTS, MAX_PROPOSAL_ATTACHMENTS
@@ -84,6 +86,12 @@ def _with_match(ranked):
 # --------------------------------------------------------------------------- jobs
 
 
+def _version(row) -> dict:
+    """What a job's or a proposal's ETag follows: its last change (``updated_at``, bumped by
+    every UPDATE of the row) and status."""
+    return {"id": row.id, "updated_at": row.updated_at.isoformat(), "status": row.status}
+
+
 @blp.route("/jobs")
 class Jobs(MethodView):
     @auth_required(422)
@@ -135,7 +143,7 @@ class Jobs(MethodView):
             "publish": True,
         },
     )
-    @blp.response(201, schemas.JobSchema)
+    @blp.response(201, schemas.JobSchema, headers=LOCATION)
     def post(self, body):
         """Post a job: a draft, or open at once with `publish: true`.
 
@@ -144,9 +152,10 @@ class Jobs(MethodView):
         """
         template_id = body.pop("template_id", None)
         publish_now = body.pop("publish", False)
-        return services.post_job(
+        job = services.post_job(
             g.api_user, body, template_id=template_id, publish_now=publish_now, now=_now()
         )
+        return created(job, "jobs_api.JobResource", job_id=job.id)
 
 
 @blp.route("/jobs/mine")
@@ -181,18 +190,26 @@ class Templates(MethodView):
 @blp.route(JOB_ID)
 class JobResource(MethodView):
     @auth_required(404)
+    @http.conditional(blp)
     @blp.response(200, schemas.JobSchema)
     def get(self, job_id):
         """A job: open public ones for everyone; drafts for their client; invite-only ones for the
         client, invited freelancers and those who applied."""
-        return services.get_job(g.api_user, job_id)
+        job = services.get_job(g.api_user, job_id)
+        http.tag(_version(job))
+        return job
 
     @auth_required(403, 404, 409, 422)
+    @http.conditional(blp)
     @blp.arguments(schemas.JobInputSchema)
     @blp.response(200, schemas.JobSchema)
     def put(self, body, job_id):
-        """Replace a draft or open job's fields (409 once hired or closed)."""
-        return services.edit_job(g.api_user, job_id, body, now=_now())
+        """Replace a draft or open job's fields (409 once hired or closed). `If-Match`
+        (optional): 412 when the job changed since you read it."""
+        http.check(_version(services.get_job(g.api_user, job_id)))
+        job = services.edit_job(g.api_user, job_id, body, now=_now())
+        http.tag(_version(job))
+        return job
 
 
 @blp.route(JOB_ID + "/publish")
@@ -224,7 +241,7 @@ class JobAttachments(MethodView):
 
     @auth_required(403, 404, 409, 413, 422)
     @blp.doc(requestBody=schemas.upload_body(MAX_JOB_ATTACHMENTS))
-    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True), headers=LOCATION)
     def post(self, job_id):
         """Attach files (specs, mockups, datasets) to your draft or open job.
 
@@ -235,7 +252,8 @@ class JobAttachments(MethodView):
         or content that is not what its type claims, an empty or too large file, or too many
         files (`errors.code`: `no_file`, `forbidden_type`, `empty_file`, `too_large`,
         `too_many_files`). Nothing is stored when refused."""
-        return services.add_job_attachments(g.api_user, job_id, _uploads(), now=_now())
+        rows = services.add_job_attachments(g.api_user, job_id, _uploads(), now=_now())
+        return created(rows, "jobs_api.JobAttachments", job_id=job_id)  # the job's attachments
 
 
 @blp.route(JOB_ID + ATTACHMENT_ID)
@@ -273,14 +291,15 @@ class JobProposals(MethodView):
             "delivery_days": 30,
         },
     )
-    @blp.response(201, schemas.ProposalSchema)
+    @blp.response(201, schemas.ProposalSchema, headers=LOCATION)
     def post(self, body, job_id):
         """Apply to an open job (sellers only; not your own job; one live proposal per job).
 
         Fixed price: `total_minor` and `milestones` adding up to it; hourly: `rate_minor`.
         Event `proposal.submitted` (the client is notified).
         """
-        return proposals.submit_proposal(g.api_user, job_id, body, now=_now())
+        proposal = proposals.submit_proposal(g.api_user, job_id, body, now=_now())
+        return created(proposal, "jobs_api.ProposalResource", proposal_id=proposal.id)
 
 
 @blp.route("/proposals")
@@ -297,17 +316,25 @@ class MyProposals(MethodView):
 @blp.route(PROPOSAL_ID)
 class ProposalResource(MethodView):
     @auth_required(404)
+    @http.conditional(blp)
     @blp.response(200, schemas.ProposalSchema)
     def get(self, proposal_id):
         """A proposal, for its freelancer or the job's client."""
-        return proposals.get_proposal(g.api_user, proposal_id)
+        proposal = proposals.get_proposal(g.api_user, proposal_id)
+        http.tag(_version(proposal))
+        return proposal
 
     @auth_required(403, 404, 409, 422)
+    @http.conditional(blp)
     @blp.arguments(schemas.ProposalInputSchema)
     @blp.response(200, schemas.ProposalSchema)
     def put(self, body, proposal_id):
-        """Change your proposal while it is submitted or shortlisted and the job open."""
-        return proposals.edit_proposal(g.api_user, proposal_id, body, now=_now())
+        """Change your proposal while it is submitted or shortlisted and the job open.
+        `If-Match` (optional): 412 when the proposal changed since you read it."""
+        http.check(_version(proposals.get_proposal(g.api_user, proposal_id)))
+        proposal = proposals.edit_proposal(g.api_user, proposal_id, body, now=_now())
+        http.tag(_version(proposal))
+        return proposal
 
 
 @blp.route(PROPOSAL_ID + "/withdraw")
@@ -343,7 +370,7 @@ class ProposalAttachments(MethodView):
 
     @auth_required(403, 404, 409, 413, 422)
     @blp.doc(requestBody=schemas.upload_body(MAX_PROPOSAL_ATTACHMENTS))
-    @blp.response(201, schemas.JobAttachmentSchema(many=True))
+    @blp.response(201, schemas.JobAttachmentSchema(many=True), headers=LOCATION)
     def post(self, proposal_id):
         """Attach files to your proposal while it is submitted or shortlisted and the job open.
 
@@ -351,7 +378,8 @@ class ProposalAttachments(MethodView):
         limit of job attachments. Only you and the job's client can download them. Answers the
         new attachments. 403 for the job's client; 409 once the proposal or the job moved on;
         422 as for job attachments (`errors.code` says why). Nothing is stored when refused."""
-        return proposals.add_proposal_attachments(g.api_user, proposal_id, _uploads(), now=_now())
+        rows = proposals.add_proposal_attachments(g.api_user, proposal_id, _uploads(), now=_now())
+        return created(rows, "jobs_api.ProposalAttachments", proposal_id=proposal_id)
 
 
 @blp.route(PROPOSAL_ID + ATTACHMENT_ID)
@@ -377,10 +405,11 @@ class JobInvites(MethodView):
 
     @auth_required(403, 404, 409, 422)
     @blp.arguments(schemas.InviteInputSchema)
-    @blp.response(201, schemas.InviteSchema)
+    @blp.response(201, schemas.InviteSchema, headers=LOCATION)
     def post(self, body, job_id):
         """Invite a freelancer to apply to your open job (event `job.invite_sent`)."""
-        return services.send_invite(g.api_user, job_id, body["freelancer_id"], body["message"], now=_now())
+        invite = services.send_invite(g.api_user, job_id, body["freelancer_id"], body["message"], now=_now())
+        return created(invite, "jobs_api.JobInvites", job_id=job_id)  # the job's invites list it
 
 
 @blp.route("/invites")

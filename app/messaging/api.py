@@ -19,6 +19,7 @@ from flask.views import MethodView
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.messaging import services
 from app.messaging.schemas import (
     AttachmentSchema,
@@ -82,18 +83,31 @@ class Conversations(MethodView):
 
     @auth_required
     @blp.arguments(ConversationCreateSchema)
-    @blp.response(201, ConversationSchema)
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.response(201, ConversationSchema, headers=LOCATION)
+    @blp.alt_response(
+        404, response="NOT_FOUND", description="No member with this id or handle, or no such gig"
+    )
+    @blp.alt_response(
+        422,
+        response="UNPROCESSABLE_ENTITY",
+        description="None of user_id, handle, gig_id, or both user_id and handle (errors.code "
+        "`one_recipient`); yourself or your own gig (`self`); a gig that is not that member's",
+    )
     def post(self, data):
-        """Open (or reopen) your direct conversation with another user.
+        """Open (or reopen) your direct conversation with another member.
 
-        There is one direct conversation per pair of users: asking again returns
-        the same one.
+        Name them by `user_id`, by `handle` (the one their public profile shows), or give a
+        `gig_id` alone to talk to the gig's seller (the gig is recorded on a new conversation).
+        There is one direct conversation per pair of members: asking again returns the same
+        one. `Location`: the conversation.
         """
-        conversation = services.start_direct_conversation(g.api_user, data["user_id"], data["gig_id"])
+        conversation = services.open_conversation(
+            g.api_user, user_id=data["user_id"], handle=data["handle"], gig_id=data["gig_id"]
+        )
         summary = services.conversation_summary(g.api_user, conversation.id)
-        return conversation_json(summary)
+        return created(
+            conversation_json(summary), "messaging_api.ConversationResource", conversation_id=conversation.id
+        )
 
 
 @blp.route("/conversations/unread")
@@ -134,20 +148,21 @@ class Messages(MethodView):
 
     @auth_required
     @blp.arguments(MessageInputSchema)
-    @blp.response(201, MessageSchema)
+    @blp.response(201, MessageSchema, headers=LOCATION)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, data, conversation_id):
         """Post a message (text, attachments or both); it is broadcast live after it is stored.
 
         `reply_to_id` makes it a reply (threads); `@handle` mentions of the conversation's
-        participants notify them (`message.mentioned`).
+        participants notify them (`message.mentioned`). `Location`: the conversation's history.
         """
         message = services.post_message(
             g.api_user, conversation_id, data["body"], data["attachment_ids"], data["reply_to_id"]
         )
         body = services.serialize_message(message)
-        return body
+        # A message has no URL of its own: the conversation's history lists it.
+        return created(body, "messaging_api.Messages", conversation_id=message.conversation_id)
 
 
 @blp.route("/conversations/<int:conversation_id>/read")
@@ -172,14 +187,14 @@ class ReadMark(MethodView):
 class Attachments(MethodView):
     @auth_required
     @blp.arguments(UploadSchema, location="files")
-    @blp.response(201, AttachmentSchema)
+    @blp.response(201, AttachmentSchema, headers=LOCATION)
     @blp.alt_response(413, response="DEFAULT_ERROR")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self, files):
         """Upload a file (multipart field `file`) to reference in a message by its id.
 
         Allowed: PNG, JPEG, GIF, WebP, PDF, ZIP and UTF-8 text, up to
-        MESSAGE_ATTACHMENT_MAX_BYTES (10 MB by default).
+        MESSAGE_ATTACHMENT_MAX_BYTES (10 MB by default). `Location`: the file's signed URL.
         """
         upload = files["file"]
         data = upload.read(current_app.config["MESSAGE_ATTACHMENT_MAX_BYTES"] + 1)
@@ -191,4 +206,4 @@ class Attachments(MethodView):
             "size": attachment.size,
             "url": services.attachment_url(attachment),
         }
-        return body
+        return body, 201, {"Location": body["url"]}

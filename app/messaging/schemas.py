@@ -101,8 +101,25 @@ class ConversationSchema(Schema):
 
 
 class ConversationCreateSchema(Schema):
-    user_id = fields.Integer(required=True, strict=True, metadata={"description": "Who to talk to."})
-    gig_id = fields.Integer(load_default=None, strict=True, metadata={"description": "Gig it is about."})
+    """Who to talk to: a member by ``user_id`` or by ``handle``, or the seller of ``gig_id``."""
+
+    user_id = fields.Integer(load_default=None, strict=True, metadata={"description": "A member's id."})
+    handle = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "A member's public handle, as profiles show it (`@` optional).",
+            "example": "ada",
+        },
+    )
+    gig_id = fields.Integer(
+        load_default=None,
+        strict=True,
+        metadata={
+            "description": "A gig: alone, opens the conversation with its seller; with `user_id` or "
+            "`handle`, the gig it is about (that member's)."
+        },
+    )
 
 
 class ConversationReadSchema(Schema):

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.accounts.models import User
 from app.accounts.services import require_verified, require_verified_id
+from app.core import rate_limits
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
@@ -187,6 +188,64 @@ def start_direct_conversation(buyer: User, seller: User | int, gig_id: int | Non
         return existing
     publish("conversation.created", {"conversation_id": conversation.id})
     return conversation
+
+
+def open_conversation(
+    user: User, *, user_id: Any = None, handle: str | None = None, gig_id: Any = None
+) -> Conversation:
+    """The direct conversation with another member named by ``user_id`` or by ``handle`` (their
+    public handle, as profiles show it), or with the seller of ``gig_id`` (the gig recorded on a
+    new conversation: "Contact seller" on a gig page). With a member *and* a gig, the gig must be
+    that member's (the gig it is about, as before). Flushes; one conversation per pair.
+
+    Raises MessagingError: 422 ``one_recipient`` (neither a member nor a gig, or both a user id
+    and a handle), 404 ``unknown_user`` (no active member with that id or handle), 404
+    ``unknown_gig`` (no gig you can see), 422 ``self`` (yourself, or your own gig), and as
+    ``start_direct_conversation``.
+    """
+    if user_id is None and handle is None and gig_id is None:
+        raise MessagingError(
+            "Say who to talk to: user_id, handle or gig_id.",
+            {"user_id": "Give one of user_id, handle or gig_id."},
+            code="one_recipient",
+        )
+    if user_id is not None and handle is not None:
+        raise MessagingError(
+            "Give either user_id or handle, not both.",
+            {"handle": "Give either user_id or handle, not both."},
+            code="one_recipient",
+        )
+    gig = None
+    if gig_id is not None:
+        from app.gigs import services as gigs
+
+        gig = gigs.get_gig(gig_id)
+        if gig is None or not gigs.can_view(gig, user):
+            raise MessagingError(
+                "No such gig.", {"gig_id": "No gig with this id."}, code="unknown_gig", status=404
+            )
+    if handle is not None:
+        from app.accounts.services import get_user_by_handle
+
+        recipient = get_user_by_handle(handle.strip().lstrip("@"))
+        if recipient is None:
+            raise MessagingError(
+                "No member has this handle.",
+                {"handle": "No member has this handle."},
+                code="unknown_user",
+                status=404,
+            )
+    elif user_id is not None:
+        recipient = user_id
+    else:
+        recipient = gig.seller_id
+        if recipient == user.id:
+            raise MessagingError(
+                "This is your own gig.",
+                {"gig_id": "You cannot contact yourself about your own gig."},
+                code="self",
+            )
+    return start_direct_conversation(user, recipient, gig.id if gig is not None else None)
 
 
 def offers_by_message(
@@ -669,7 +728,8 @@ def post_message(
     Raises ConversationNotFound (unknown conversation or not a participant) and
     MessagingError (empty or oversized text, bad attachments, a ``reply_to_id`` that
     is no user message of this conversation: code ``invalid_reply``, field
-    ``reply_to_id``). Nothing is stored when it raises.
+    ``reply_to_id``; the user's ``RATELIMIT_MESSAGES`` spent: code ``rate_limited``, 429).
+    Nothing is stored when it raises.
     """
     if not user.is_active:
         raise MessagingError("Your account cannot send messages.", code="inactive", status=403)
@@ -679,7 +739,20 @@ def post_message(
     _check_reply(participant.conversation_id, reply_to)
     attachments = _claim_attachments(user, attachment_ids)
     text = _clean_text(body, allow_empty=bool(attachments))
+    _spend_message_budget(current_tenant().id, user.id)
     return _store(participant.conversation_id, user.id, "user", text, attachments, reply_to)
+
+
+def _spend_message_budget(tenant_id: int, user_id: int) -> None:
+    """One message of the user's ``RATELIMIT_MESSAGES``; MessagingError ``rate_limited`` (429)
+    when it is spent. Every door that posts a user's message comes through here."""
+    spent = rate_limits.hit_messages(tenant_id, user_id)
+    if spent is not None:
+        raise MessagingError(
+            f"You are sending messages too fast. Wait {spent.reset} s and try again.",
+            code="rate_limited",
+            status=429,
+        )
 
 
 def send_message(
@@ -699,7 +772,7 @@ def send_message(
     insert (a reply's parent is checked in the same statement; its summary and
     the mentioned participants each cost one query, only when there are any).
     Messages with attachments take ``post_message``'s ORM path. Raises what
-    ``post_message`` raises; nothing is stored when it raises.
+    ``post_message`` raises (``rate_limited`` too); nothing is stored when it raises.
     """
     if attachment_ids not in (None, "", [], ()):
         sender = db.session.get(User, sender_id)
@@ -714,6 +787,7 @@ def send_message(
         _check_sender(sender_id, cid)  # "not found" wins over bad input, as in post_message
         raise
     require_verified_id(sender_id)
+    _spend_message_budget(tenant_id, sender_id)
     now = _now()
     stored = _insert_message(cid, sender_id, text, now, reply_to)
     if not stored:

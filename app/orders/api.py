@@ -19,6 +19,7 @@ from flask_smorest import abort
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.core.idempotency import HEADER, idempotent
 from app.orders import milestones, schemas, services
 
@@ -104,7 +105,7 @@ class Orders(MethodView):
             "currency": "USD",
         },
     )
-    @blp.response(201, schemas.OrderSchema)
+    @blp.response(201, schemas.OrderSchema, headers=LOCATION)
     def post(self, body):
         """Order a gig package with extras and quantity.
 
@@ -124,7 +125,7 @@ class Orders(MethodView):
             expected_currency=body.get("currency"),
         )
         order.checkout_url = services.checkout_url(order)
-        return order
+        return created(order, "orders_api.OrderResource", order_id=order.id)
 
 
 @blp.route(ORDER_ID)
@@ -300,7 +301,7 @@ class Deliveries(MethodView):
             }
         }
     )
-    @blp.response(201, schemas.DeliverySchema)
+    @blp.response(201, schemas.DeliverySchema, headers=LOCATION)
     def post(self, order_id):
         """The seller delivers: a message and up to 5 files (multipart `files`), or JSON
         with a message only. The order becomes `delivered`."""
@@ -316,7 +317,9 @@ class Deliveries(MethodView):
             if not isinstance(body, dict):
                 abort(422, message='Send JSON {"message": ...} or a multipart form.')
             message, files = body.get("message"), []
-        return services.deliver(g.api_user, order_id, message, files)
+        delivery = services.deliver(g.api_user, order_id, message, files)
+        # A delivery has no URL of its own: the order's deliveries list it.
+        return created(delivery, "orders_api.Deliveries", order_id=order_id)
 
 
 # --- offers ---------------------------------------------------------------------------
@@ -340,13 +343,14 @@ class Offers(MethodView):
             ],
         },
     )
-    @blp.response(201, schemas.OfferSchema)
+    @blp.response(201, schemas.OfferSchema, headers=LOCATION)
     def post(self, body):
         """A seller sends a custom offer to the other person of a direct conversation.
 
         Up to 3 milestones summing to `total_minor` (default: one for the total).
         """
-        return services.send_offer(g.api_user, body.pop("conversation_id"), body)
+        offer = services.send_offer(g.api_user, body.pop("conversation_id"), body)
+        return created(offer, "orders_api.OfferResource", offer_id=offer.id)
 
 
 @blp.route("/offers/<int(max=9223372036854775807):offer_id>")
@@ -362,12 +366,12 @@ class OfferResource(MethodView):
 @blp.route("/offers/<int(max=9223372036854775807):offer_id>/accept")
 class OfferAccept(MethodView):
     @money_view
-    @blp.response(201, schemas.OrderSchema)
+    @blp.response(201, schemas.OrderSchema, headers=LOCATION)
     def post(self, offer_id):
         """The buyer accepts an open offer: an order awaiting payment (`checkout_url` to pay)."""
         order = services.accept_offer(g.api_user, offer_id)
         order.checkout_url = services.checkout_url(order)
-        return order
+        return created(order, "orders_api.OrderResource", order_id=order.id)
 
 
 def _offer_step(action: str, call, doc: str):

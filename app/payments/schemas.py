@@ -92,3 +92,39 @@ class StripeCompleteSchema(Schema):
         ),
         metadata={"example": "seti_1Abc"},
     )
+
+
+class PaymentSessionSchema(Schema):
+    """A payment session: how the buyer pays an order (or one milestone) with the provider."""
+
+    id = fields.Integer(metadata={"description": "The payment's id (`GET /payments/{id}`)."})
+    order_id = fields.Integer()
+    milestone_id = fields.Integer(
+        allow_none=True, metadata={"description": "The milestone this session funds; null: the order."}
+    )
+    provider = fields.String(metadata={"enum": ["sandbox", "stripe"], "example": "sandbox"})
+    status = fields.String(
+        metadata={"description": "pending, requires_action, failed or succeeded", "example": "pending"}
+    )
+    amount_minor = fields.Integer(metadata={"example": 5000})
+    currency = fields.String(metadata={"example": "USD"})
+    failure_reason = fields.String(allow_none=True, metadata={"description": "Why the last attempt failed."})
+    client_secret = fields.String(
+        allow_none=True,
+        metadata={"description": "Stripe: the PaymentIntent's client secret; null in the sandbox."},
+    )
+    publishable_key = fields.String(
+        allow_none=True,
+        metadata={"description": "Stripe: the marketplace's publishable key; null in the sandbox."},
+    )
+    confirm_url = fields.String(
+        allow_none=True,
+        metadata={"description": "Sandbox: POST a test card here to pay; null with Stripe."},
+    )
+
+
+class SandboxAuthenticateSchema(Schema):
+    approve = fields.Boolean(
+        required=True,
+        metadata={"description": "true passes the second step (pays), false fails it.", "example": True},
+    )

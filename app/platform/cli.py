@@ -1,4 +1,5 @@
-"""``flask platform ...``: platform admins (create, list, set a password, disable, enable)."""
+"""``flask platform ...``: platform admins (create, list, set a password, disable, enable); and
+``flask tenants set-plan``, a platform action (audited like the console's) on the engine's group."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import click
 from flask.cli import with_appcontext
 
 from app.platform import services
-from app.platform.services import PlatformError
+from app.platform.services import PlatformError, TenantNotFound
+from tenants.cli import tenants_cli
 from tenants.db import db
+from tenants.models import TENANT_PLANS
 
 
 def _fail(exc: PlatformError) -> None:
@@ -92,3 +95,20 @@ def enable_admin(email):
     """Re-enable a disabled platform admin."""
     admin = _apply(services.set_platform_admin_status, email, "active")
     click.echo(f"Enabled {admin.email}")
+
+
+@tenants_cli.command("set-plan")
+@click.argument("slug")
+@click.argument("plan", type=click.Choice(TENANT_PLANS))
+@with_appcontext
+def set_plan(slug, plan):
+    """Put a tenant on a price plan (standard, growth, scale): its API rate limits."""
+    try:
+        ref = services.set_tenant_plan(slug, plan, actor=None)
+    except TenantNotFound:
+        db.session.rollback()
+        click.secho(f"Error: no tenant with slug {slug!r}", fg="red", err=True)
+        sys.exit(1)
+    except PlatformError as exc:
+        _fail(exc)
+    click.echo(f"{ref.slug} is on the {ref.plan} plan")

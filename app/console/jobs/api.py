@@ -21,6 +21,7 @@ from app.console.access import ADMIN, MODERATOR, api_console_required, console_u
 from app.console.blueprints import blp
 from app.console.jobs import actions, reads
 from app.console.jobs import schemas as s
+from app.core.http import LOCATION, created
 
 JOB_ID = "/jobs/<int(max=2147483647):job_id>"
 TEMPLATE_ID = "/job-templates/<int(max=2147483647):template_id>"
@@ -131,7 +132,7 @@ class ConsoleJobTemplates(MethodView):
             ],
         },
     )
-    @blp.response(201, s.ConsoleJobTemplateSchema)
+    @blp.response(201, s.ConsoleJobTemplateSchema, headers=LOCATION)
     @_documented(
         (409, "Another template with the same name was added at the same moment"),
         (422, "Invalid fields, or milestone shares that do not add up to 100"),
@@ -140,7 +141,7 @@ class ConsoleJobTemplates(MethodView):
         """Add a template, last in the order; its `key` is made from the name (unique).
         Written to the audit log as `job_template.create`."""
         template = actions.create_template(console_user(), body)
-        return reads.template_item(template.id)
+        return created(reads.template_item(template.id), "console_api.job_template", template_id=template.id)
 
 
 @blp.route(TEMPLATE_ID, endpoint="job_template")

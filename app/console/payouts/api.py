@@ -22,6 +22,7 @@ from app.console.access import ADMIN, api_console_required, console_user
 from app.console.blueprints import blp
 from app.console.payouts import actions, reads
 from app.console.payouts import schemas as s
+from app.core.http import LOCATION, created
 from app.core.idempotency import HEADER, idempotent
 from app.payments.models import PayoutHold
 from app.payments.services import PaymentError
@@ -79,7 +80,7 @@ class ConsolePayoutRetry(MethodView):
     @api_console_required(ADMIN)
     @idempotent
     @IDEMPOTENCY_DOC
-    @blp.response(201, s.ConsolePayoutSchema)
+    @blp.response(201, s.ConsolePayoutSchema, headers=LOCATION)
     @_documented(
         (404, "No such payout"),
         (
@@ -95,7 +96,7 @@ class ConsolePayoutRetry(MethodView):
         to the seller's available balance, so nothing is paid twice. A failed payout is retried
         once. Written to the audit log as `payout.retry`."""
         new = actions.retry_payout(console_user(), payout_id)
-        return reads.payout_row(new.id)
+        return created(reads.payout_row(new.id), "console_api.payouts")  # the payouts list it
 
 
 @blp.route("/payout-accounts", endpoint="payout_accounts")
@@ -169,7 +170,7 @@ class ConsolePayoutHolds(MethodView):
     @blp.arguments(
         s.ConsoleHoldPlaceSchema, example={"user_id": 12, "reason": "Chargebacks on three orders."}
     )
-    @blp.response(201, s.ConsoleHoldSchema)
+    @blp.response(201, s.ConsoleHoldSchema, headers=LOCATION)
     @_documented(
         (404, "No such user"),
         (409, "Not a seller, or their payouts are already held (`errors.code` `hold_active`)"),
@@ -180,7 +181,7 @@ class ConsolePayoutHolds(MethodView):
         the hold is released; the money stays on the seller's available balance. The seller is
         told to contact support (not the reason). Written to the audit log as `payout.hold`."""
         hold = actions.place_hold(console_user(), body["user_id"], body["reason"])
-        return reads.hold_row(hold.id)
+        return created(reads.hold_row(hold.id), "console_api.payout_holds")  # the holds list it
 
 
 @blp.route(f"/holds/<{MAX_ID}:hold_id>/release", endpoint="payout_hold_release")

@@ -34,6 +34,8 @@ from app.console.settings.schemas import (
     SettingsPatchSchema,
     SettingsSchema,
 )
+from app.core import http
+from app.core.http import LOCATION, created
 from app.core.urls import tenant_url
 from app.gigs import categories
 from app.settings import services as settings
@@ -56,12 +58,14 @@ def _branding() -> dict:
 @blp.route("/branding")
 class Branding(MethodView):
     @admin_only
+    @http.conditional(blp)
     @blp.response(200, BrandingSchema)
     def get(self):
         """The marketplace's branding: name, tagline, hero text, colours, logo and favicon."""
-        return _branding()
+        return http.tagged(_branding())
 
     @admin_only
+    @http.conditional(blp)
     @blp.arguments(
         BrandingPatchSchema,
         example={"name": "Acme Talent", "primary_color": "#0f766e", "accent_color": "#134e4a"},
@@ -71,10 +75,12 @@ class Branding(MethodView):
         """Change branding fields. The site and the next email use them at once.
 
         Colours are `#rrggbb`; the name is required (at most 120 characters), the tagline
-        one line of at most 200, the hero text at most 2000 characters.
+        one line of at most 200, the hero text at most 2000 characters. `If-Match` (optional):
+        412 when the branding changed since you read it.
         """
+        http.check(_branding())
         branding_actions.update_branding(console_user(), **body)
-        return _branding()
+        return http.tagged(_branding())
 
 
 def _image_resource(kind: str):
@@ -127,13 +133,13 @@ class Domains(MethodView):
 
     @admin_only
     @blp.arguments(DomainCreateSchema, example={"hostname": "shop.acme.com"})
-    @blp.response(201, DomainSchema)
+    @blp.response(201, DomainSchema, headers=LOCATION)
     @blp.alt_response(409, response="CONFLICT", description="Already attached here or to another marketplace")
     def post(self, body):
         """Add a custom domain. It is `pending` (and does not resolve) until its TXT record
         `_gigforge.<hostname>` holds the `dns_record` value and `POST .../verify` succeeds."""
         domain = domain_actions.add_domain(console_user(), body["hostname"])
-        return domain_actions.domain_view(domain)
+        return created(domain_actions.domain_view(domain), "console_api.DomainItem", domain_id=domain.id)
 
 
 DOMAIN_ID = "/domains/<int(max=2147483647):domain_id>"
@@ -197,12 +203,14 @@ def _settings() -> dict:
 @blp.route("/settings")
 class MarketplaceSettings(MethodView):
     @admin_only
+    @http.conditional(blp)
     @blp.response(200, SettingsSchema)
     def get(self):
         """Currency, commission, delays, payout schedule, gig approval and support email."""
-        return _settings()
+        return http.tagged(_settings())
 
     @admin_only
+    @http.conditional(blp)
     @blp.arguments(
         SettingsPatchSchema,
         example={"commission_percent": 12.5, "commission_min_fee_minor": 150, "gigs_require_approval": True},
@@ -212,9 +220,10 @@ class MarketplaceSettings(MethodView):
     def patch(self, body):
         """Change settings; they apply to what happens next (orders placed, earnings released,
         gigs published after the change). The currency cannot change once the marketplace has
-        orders (409)."""
+        orders (409). `If-Match` (optional): 412 when the settings changed since you read them."""
+        http.check(_settings())
         marketplace_actions.update_settings(console_user(), **body)
-        return _settings()
+        return http.tagged(_settings())
 
 
 # --------------------------------------------------------------------------- categories
@@ -248,7 +257,7 @@ class Categories(MethodView):
 
     @admin_only
     @blp.arguments(CategoryCreateSchema, example={"name": "Packaging Design", "parent_id": 3})
-    @blp.response(201, ConsoleSubcategorySchema)
+    @blp.response(201, ConsoleSubcategorySchema, headers=LOCATION)
     @blp.alt_response(404, response="NOT_FOUND", description="No such parent")
     @blp.alt_response(409, response="CONFLICT", description="The name or slug is taken")
     def post(self, body):
@@ -260,7 +269,11 @@ class Categories(MethodView):
             slug=body.get("slug"),
             description=body.get("description"),
         )
-        return _category_dict(category, {}, with_children=False)
+        return created(
+            _category_dict(category, {}, with_children=False),
+            "console_api.CategoryItem",
+            category_id=category.id,
+        )
 
 
 @blp.route("/categories/order")
@@ -278,13 +291,15 @@ class CategoryOrder(MethodView):
 @blp.route("/categories/<int(max=2147483647):category_id>")
 class CategoryItem(MethodView):
     @admin_only
+    @http.conditional(blp)
     @blp.response(200, ConsoleCategorySchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, category_id):
         """One category (with its subcategories when top-level)."""
-        return _category_dict(categories.get_category(category_id), categories.gig_counts())
+        return http.tagged(_category_dict(categories.get_category(category_id), categories.gig_counts()))
 
     @admin_only
+    @http.conditional(blp)
     @blp.arguments(
         CategoryPatchSchema, example={"name": "Logos & Identity", "is_hidden": False, "position": 0}
     )
@@ -293,9 +308,11 @@ class CategoryItem(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="The name or slug is taken")
     def patch(self, body, category_id):
         """Rename (the slug stays unless given), describe, hide or show, or move a category
-        among its siblings (`position`). Hiding a category hides its subcategories too."""
+        among its siblings (`position`). Hiding a category hides its subcategories too.
+        `If-Match` (optional): 412 when the category changed since you read it."""
+        http.check(_category_dict(categories.get_category(category_id), categories.gig_counts()))
         category = marketplace_actions.update_category(console_user(), category_id, **body)
-        return _category_dict(category, categories.gig_counts())
+        return http.tagged(_category_dict(category, categories.gig_counts()))
 
 
 # --------------------------------------------------------------------------- payments

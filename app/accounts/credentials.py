@@ -1,0 +1,37 @@
+"""Which credential a request's bearer names, for the API's per-credential rate limit
+(``app.core.rate_limits``), before the view authenticates it.
+
+A partner API key (``gfk_...``) is its key's id; a person's token (``gfa_`` / ``gfr_``) is its
+family, so a refreshed pair keeps the same budget. This only names the credential: it checks
+neither expiry nor revocation (the view's own authentication refuses those with a 401, and a
+refused call still spends the budget of the credential it claimed). An unknown bearer names
+none: the call counts as anonymous (per IP). One indexed look-up by hash.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import request
+
+from app.accounts.models import ApiKey, ApiToken
+from app.accounts.tokens import ACCESS_PREFIX, REFRESH_PREFIX, hash_token
+from tenants.db import db
+
+API_KEY_PREFIX = "gfk_"
+MAX_BEARER_LENGTH = 128
+
+
+def bearer_credential() -> str | None:
+    """``key:<id>`` or ``family:<family id>`` of the request's ``Authorization: Bearer``, or None."""
+    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_LENGTH:
+        return None
+    digest = hash_token(token)
+    if token.startswith(API_KEY_PREFIX):
+        key_id = db.session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == digest))
+        return f"key:{key_id}" if key_id is not None else None
+    if token.startswith((ACCESS_PREFIX, REFRESH_PREFIX)):
+        family = db.session.scalar(sa.select(ApiToken.family_id).where(ApiToken.token_hash == digest))
+        return f"family:{family}" if family is not None else None
+    return None
