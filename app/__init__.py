@@ -212,7 +212,6 @@ def _register_domain_hooks() -> None:
     from app.messaging.services import offer_conversation
     from app.notifications import events as _notification_events  # noqa: F401  (messages, orders, gigs, accounts)
     from app.notifications.tasks import run_email_sweep_loop
-    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.orders.services import currency_lock as orders_currency_lock
     from app.orders.services import register_checkout, register_conversation_lookup
     from app.orders.tasks import run_tick_loop
@@ -230,6 +229,9 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
+    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
+    from app.webhooks.tasks import run_sweep_loop as run_webhooks_sweep_loop
     from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
@@ -268,6 +270,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("workroom-reminders", run_workroom_reminders_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
     register_periodic_loop("reputation-daily", run_reputation_loop)
+    # Webhooks: drains of endpoints with due deliveries (retries, dead senders' leases), the purge.
+    register_periodic_loop("webhooks-sweep", run_webhooks_sweep_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the
