@@ -41,7 +41,7 @@ from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.core.after_commit import on_commit
-from app.core.jobs import tenant_job_context
+from app.core.jobs import app_job_context, tenant_job_context
 from app.core.sweeps import tenants_with_due
 from app.core.urls import tenant_url
 from app.events.registry import handles
@@ -543,7 +543,11 @@ def run_drain(tenant_id: int, endpoint_id: int, *, now: datetime | None = None) 
 def sweep(now: datetime | None = None) -> int:
     """Enqueue drains of every endpoint with due deliveries (retries come due, leases of dead
     senders run out) and purge old events; returns how many drains it enqueued."""
-    now = _now(now)
+    with app_job_context():
+        return _sweep(_now(now))
+
+
+def _sweep(now: datetime) -> int:
     count = 0
     due = "status = 'pending' AND next_attempt_at <= :now"
     for tenant_id in tenants_with_due("webhook_deliveries", due, {"now": now}):
@@ -571,6 +575,13 @@ def purge(now: datetime | None = None, *, batch: int = 1000) -> int:
     """Delete events older than ``LOG_RETENTION_DAYS`` in every tenant (their deliveries and
     attempts cascade); returns how many."""
     cutoff = _now(now) - timedelta(days=LOG_RETENTION_DAYS)
+    removed = 0
+    with app_job_context():
+        removed = _purge(cutoff, batch)
+    return removed
+
+
+def _purge(cutoff: datetime, batch: int) -> int:
     removed = 0
     for tenant_id in tenants_with_due("webhook_events", "created_at < :cutoff", {"cutoff": cutoff}):
         with tenant_job_context(tenant_id) as tenant:
