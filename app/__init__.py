@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.search import views as search_views
     from app.settings import views as branding_files
     from app.storage import views as storage_views
+    from app.webhooks import api as webhooks_api
     from app.workroom import api as workroom_api
     from app.workroom import views as workroom_views
 
@@ -164,6 +165,7 @@ def _register_blueprints(app: Flask) -> None:
         workroom_api.blp,
         recently_viewed_api.blp,
         console.api_blueprint(),
+        webhooks_api.blp,  # GET /api/v1/webhook-event-types
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)

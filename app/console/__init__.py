@@ -81,6 +81,8 @@ ROUTE_MODULES = (
     "disputes.api",
     "featured.views",
     "featured.api",
+    "webhooks.views",
+    "webhooks.api",
 )
 
 

@@ -33,6 +33,7 @@ NAV = (
     ("console.job_templates", "Job templates", ADMIN),
     ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),
+    ("console.webhooks", "Webhooks", ADMIN),
 )
 
 
