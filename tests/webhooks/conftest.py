@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.webhooks import services
 from tenants.db import db
+from tests.gigs.conftest import make_gig  # noqa: F401  (fixture: a complete, active gig)
 
 
 @dataclass
