@@ -19,7 +19,7 @@ blp = Blueprint(
 )
 
 
-class EventTypeSchema(Schema):
+class WebhookEventTypeSchema(Schema):
     name = fields.Str(metadata={"example": "order.paid"})
     object = fields.Str(metadata={"example": "order", "description": "The kind of `data.object`"})
     description = fields.Str()
@@ -27,7 +27,7 @@ class EventTypeSchema(Schema):
 
 @blp.route("/webhook-event-types")
 class WebhookEventTypes(MethodView):
-    @blp.response(200, EventTypeSchema(many=True))
+    @blp.response(200, WebhookEventTypeSchema(many=True))
     @blp.doc(security=[])
     def get(self):
         """Every event type an endpoint may subscribe to, with the object its body carries.

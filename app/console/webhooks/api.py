@@ -66,21 +66,21 @@ def _detail(delivery_id: int) -> SimpleNamespace:
 @blp.route("/webhook-endpoints", endpoint="webhook_endpoints")
 class ConsoleWebhookEndpoints(MethodView):
     @api_console_required(ADMIN)
-    @blp.response(200, s.EndpointSchema(many=True))
+    @blp.response(200, s.WebhookEndpointSchema(many=True))
     def get(self):
         """The marketplace's webhook endpoints, oldest first (at most 20; not paginated)."""
         return services.list_endpoints()
 
     @api_console_required(ADMIN)
     @blp.arguments(
-        s.EndpointInputSchema,
+        s.WebhookEndpointInputSchema,
         example={
             "url": "https://partner.example.com/hooks",
             "event_types": ["order.paid"],
             "description": "ERP",
         },
     )
-    @blp.response(201, s.EndpointCreatedSchema, headers=LOCATION)
+    @blp.response(201, s.WebhookEndpointCreatedSchema, headers=LOCATION)
     @blp.alt_response(409, response="CONFLICT", description="The marketplace has 20 endpoints already")
     @blp.alt_response(
         422,
@@ -95,7 +95,7 @@ class ConsoleWebhookEndpoints(MethodView):
         db.session.flush()
         location = url_for("console_api.webhook_endpoint", endpoint_id=endpoint.id)
         view = SimpleNamespace(
-            **{name: getattr(endpoint, name) for name in s.EndpointSchema().fields}, secret=secret
+            **{name: getattr(endpoint, name) for name in s.WebhookEndpointSchema().fields}, secret=secret
         )
         return view, {"Location": location}
 
@@ -104,7 +104,7 @@ class ConsoleWebhookEndpoints(MethodView):
 class ConsoleWebhookEndpoint(MethodView):
     @api_console_required(ADMIN)
     @blp.etag
-    @blp.response(200, s.EndpointSchema)
+    @blp.response(200, s.WebhookEndpointSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, endpoint_id):
         """One endpoint (no secret). The `ETag` goes into `If-Match` of a PATCH."""
@@ -114,8 +114,8 @@ class ConsoleWebhookEndpoint(MethodView):
 
     @api_console_required(ADMIN)
     @blp.etag
-    @blp.arguments(s.EndpointPatchSchema, example={"event_types": ["*"], "enabled": True})
-    @blp.response(200, s.EndpointSchema)
+    @blp.arguments(s.WebhookEndpointPatchSchema, example={"event_types": ["*"], "enabled": True})
+    @blp.response(200, s.WebhookEndpointSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="DEFAULT_ERROR", description="Field errors, as on create")
     def patch(self, body, endpoint_id):
@@ -141,8 +141,8 @@ class ConsoleWebhookEndpoint(MethodView):
 @blp.route(f"/webhook-endpoints/{ID}/roll-secret", endpoint="webhook_roll_secret")
 class ConsoleWebhookRoll(MethodView):
     @api_console_required(ADMIN)
-    @blp.arguments(s.RollInputSchema, example={"overlap_hours": 24})
-    @blp.response(200, s.SecretSchema)
+    @blp.arguments(s.WebhookRollInputSchema, example={"overlap_hours": 24})
+    @blp.response(200, s.WebhookSecretSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, body, endpoint_id):
         """A new signing secret (in this answer only). The old one keeps signing beside it for
@@ -155,7 +155,7 @@ class ConsoleWebhookRoll(MethodView):
 @blp.route(f"/webhook-endpoints/{ID}/reveal-secret", endpoint="webhook_reveal_secret")
 class ConsoleWebhookReveal(MethodView):
     @api_console_required(ADMIN)
-    @blp.response(200, s.SecretSchema)
+    @blp.response(200, s.WebhookSecretSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, endpoint_id):
         """The current signing secret. Audited as `webhook.reveal_secret`."""
@@ -167,7 +167,7 @@ class ConsoleWebhookReveal(MethodView):
 @blp.route(f"/webhook-endpoints/{ID}/ping", endpoint="webhook_ping")
 class ConsoleWebhookPing(MethodView):
     @api_console_required(ADMIN)
-    @blp.response(201, s.DeliverySchema, headers=LOCATION)
+    @blp.response(201, s.WebhookDeliverySchema, headers=LOCATION)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, endpoint_id):
         """Send a `ping` event to this endpoint now (only to it; disabled endpoints too). The
@@ -180,8 +180,8 @@ class ConsoleWebhookPing(MethodView):
 @blp.route("/webhook-deliveries", endpoint="webhook_deliveries")
 class ConsoleWebhookDeliveries(MethodView):
     @api_console_required(ADMIN)
-    @blp.arguments(s.DeliveryListArgs, location="query")
-    @blp.response(200, s.DeliverySchema(many=True))
+    @blp.arguments(s.WebhookDeliveryListArgs, location="query")
+    @blp.response(200, s.WebhookDeliverySchema(many=True))
     @blp.alt_response(404, response="NOT_FOUND", description="No such endpoint")
     def get(self, args):
         """The delivery log, newest first (kept 30 days): filter by endpoint, status and event
@@ -199,7 +199,7 @@ class ConsoleWebhookDeliveries(MethodView):
 @blp.route(f"/webhook-deliveries/{DELIVERY_ID}", endpoint="webhook_delivery")
 class ConsoleWebhookDelivery(MethodView):
     @api_console_required(ADMIN)
-    @blp.response(200, s.DeliveryDetailSchema)
+    @blp.response(200, s.WebhookDeliveryDetailSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, delivery_id):
         """One delivery: the body sent and every attempt (request headers, status, duration,
@@ -210,7 +210,7 @@ class ConsoleWebhookDelivery(MethodView):
 @blp.route(f"/webhook-deliveries/{DELIVERY_ID}/replay", endpoint="webhook_replay")
 class ConsoleWebhookReplay(MethodView):
     @api_console_required(ADMIN)
-    @blp.response(200, s.DeliveryDetailSchema)
+    @blp.response(200, s.WebhookDeliveryDetailSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, delivery_id):
         """Send a delivery again, whatever its status (same body; the attempt is marked

@@ -13,7 +13,7 @@ from app.webhooks.services import LIST_LIMIT_MAX, OVERLAP_MAX_HOURS
 TYPES_DOC = 'Names from `GET /api/v1/webhook-event-types`, or `["*"]` for every type.'
 
 
-class EndpointSchema(Schema):
+class WebhookEndpointSchema(Schema):
     id = fields.Int(metadata={"example": 3})
     url = fields.Str(metadata={"example": "https://partner.example.com/gigforge/hooks"})
     description = fields.Str(metadata={"example": "Orders into our ERP"})
@@ -43,13 +43,13 @@ class EndpointSchema(Schema):
     version = fields.Int(metadata={"description": "Bumped by every change (the ETag)"})
 
 
-class EndpointCreatedSchema(EndpointSchema):
+class WebhookEndpointCreatedSchema(WebhookEndpointSchema):
     secret = fields.Str(
         metadata={"description": "The signing secret: shown only in this answer", "example": "whsec_..."}
     )
 
 
-class EndpointInputSchema(Schema):
+class WebhookEndpointInputSchema(Schema):
     url = fields.Str(
         required=True, validate=validate.Length(max=URL_MAX + 100), metadata={"description": "https://"}
     )
@@ -60,7 +60,7 @@ class EndpointInputSchema(Schema):
     enabled = fields.Bool(load_default=True)
 
 
-class EndpointPatchSchema(Schema):
+class WebhookEndpointPatchSchema(Schema):
     url = fields.Str(validate=validate.Length(max=URL_MAX + 100))
     event_types = fields.List(
         fields.Str(validate=validate.Length(max=100)), metadata={"description": TYPES_DOC}
@@ -71,7 +71,7 @@ class EndpointPatchSchema(Schema):
     )
 
 
-class RollInputSchema(Schema):
+class WebhookRollInputSchema(Schema):
     overlap_hours = fields.Int(
         strict=True,
         load_default=24,
@@ -80,12 +80,12 @@ class RollInputSchema(Schema):
     )
 
 
-class SecretSchema(Schema):
+class WebhookSecretSchema(Schema):
     secret = fields.Str(metadata={"example": "whsec_..."})
     previous_secret_expires_at = fields.DateTime(allow_none=True)
 
 
-class DeliverySchema(Schema):
+class WebhookDeliverySchema(Schema):
     id = fields.Int()
     endpoint_id = fields.Int()
     endpoint_url = fields.Str()
@@ -101,7 +101,7 @@ class DeliverySchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
 
 
-class AttemptSchema(Schema):
+class WebhookAttemptSchema(Schema):
     attempt = fields.Int()
     attempted_at = fields.DateTime()
     duration_ms = fields.Int()
@@ -112,16 +112,16 @@ class AttemptSchema(Schema):
     replay = fields.Bool()
 
 
-class DeliveryDetailSchema(DeliverySchema):
+class WebhookDeliveryDetailSchema(WebhookDeliverySchema):
     body = fields.Dict(
         metadata={"description": "The event body sent (byte for byte: compact JSON, sorted keys)"}
     )
     attempt_log = fields.List(
-        fields.Nested(AttemptSchema), data_key="attempt_log", metadata={"description": "Newest first"}
+        fields.Nested(WebhookAttemptSchema), data_key="attempt_log", metadata={"description": "Newest first"}
     )
 
 
-class DeliveryListArgs(Schema):
+class WebhookDeliveryListArgs(Schema):
     endpoint_id = fields.Int(validate=validate.Range(1, 2**31 - 1))
     status = fields.Str(validate=validate.OneOf(DELIVERY_STATUSES))
     event_type = fields.Str(validate=validate.Length(max=100))
@@ -129,9 +129,3 @@ class DeliveryListArgs(Schema):
         validate=validate.Range(1, 2**62), metadata={"description": "The page after this id"}
     )
     limit = fields.Int(load_default=50, validate=validate.Range(1, LIST_LIMIT_MAX))
-
-
-class EventTypeSchema(Schema):
-    name = fields.Str(metadata={"example": "order.paid"})
-    object = fields.Str(metadata={"example": "order"})
-    description = fields.Str()
