@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.search import views as search_views
     from app.settings import views as branding_files
     from app.storage import views as storage_views
+    from app.webhooks import api as webhooks_api
     from app.workroom import api as workroom_api
     from app.workroom import views as workroom_views
 
@@ -174,6 +175,7 @@ def _register_blueprints(app: Flask) -> None:
         workroom_api.blp,
         recently_viewed_api.blp,
         console.api_blueprint(),
+        webhooks_api.blp,  # GET /api/v1/webhook-event-types
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
@@ -241,7 +243,9 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
     from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
+    from app.webhooks.tasks import run_sweep_loop as run_webhooks_sweep_loop
     from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
@@ -289,6 +293,9 @@ def _register_domain_hooks() -> None:
     from app.accounts.tasks import run_api_key_calls_loop
 
     register_periodic_loop("api-key-calls-purge", run_api_key_calls_loop)
+
+    # Webhooks: drains of endpoints with due deliveries (retries, dead senders' leases), the purge.
+    register_periodic_loop("webhooks-sweep", run_webhooks_sweep_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the
