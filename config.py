@@ -282,6 +282,7 @@ class Config:
 
     # Outbound webhooks (app/webhooks, docs/webhooks.md). Drains run on their own RQ queue.
     WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "webhooks")
+    DEMO_WEBHOOK_INBOX = False  # app/demo/inbox.py (development and testing only)
     # http:// only to localhost/loopback, and only where this is true (development and tests).
     WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", False)
     # Refuse hosts resolving to private, loopback, link-local, multicast or reserved addresses
@@ -313,12 +314,14 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = _bool("FLASK_DEBUG", False)
+    DEMO_WEBHOOK_INBOX = True  # app/demo/inbox.py: the demo endpoints' receiver on the platform host
     WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", True)
     WEBHOOK_BLOCK_PRIVATE = _bool("WEBHOOK_BLOCK_PRIVATE", False)
 
 
 class TestingConfig(Config):
     TESTING = True
+    DEMO_WEBHOOK_INBOX = True
     SECRET_KEY = "test-secret-key"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None

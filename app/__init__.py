@@ -15,7 +15,7 @@ from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_ma
 from config import BASE_DIR, Config, config_from_env
 
 # Blueprints that exist only on the bare platform host.
-PLATFORM_BLUEPRINTS = {"platform"}
+PLATFORM_BLUEPRINTS = {"platform", "demo_inbox"}  # demo_inbox: development only
 # Blueprints served on every host, before and without tenant resolution.
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
@@ -144,6 +144,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(recently_viewed_views.bp)  # /recently-viewed
     # Saved gigs: /saved pages, and the Jinja globals the gig card and gig page call (gig_heart...).
     app.register_blueprint(saved_gig_views.bp)
+    if app.config["DEMO_WEBHOOK_INBOX"]:  # development and tests: the demo's webhook receiver
+        from app.demo import inbox as demo_inbox
+
+        csrf.exempt(demo_inbox.bp)  # signed by the sender; no session
+        app.register_blueprint(demo_inbox.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
