@@ -280,6 +280,27 @@ class Config:
     # (someone who cannot publish the DNS record must not block the real owner for ever).
     DOMAIN_PENDING_CLAIM_DAYS = _int("DOMAIN_PENDING_CLAIM_DAYS", 7)
 
+    # Outbound webhooks (app/webhooks, docs/webhooks.md). Drains run on their own RQ queue.
+    WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "webhooks")
+    DEMO_WEBHOOK_INBOX = False  # app/demo/inbox.py (development and testing only)
+    # http:// only to localhost/loopback, and only where this is true (development and tests).
+    WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", False)
+    # Refuse hosts resolving to private, loopback, link-local, multicast or reserved addresses
+    # (at registration and before every request: SSRF, DNS rebinding). Off in development/tests.
+    WEBHOOK_BLOCK_PRIVATE = _bool("WEBHOOK_BLOCK_PRIVATE", True)
+    WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "3"))
+    WEBHOOK_READ_TIMEOUT = float(os.environ.get("WEBHOOK_READ_TIMEOUT", "10"))
+    # Minutes between attempts of one delivery (about 3 days in all), then it is failed.
+    WEBHOOK_RETRY_SCHEDULE = [
+        int(x)
+        for x in os.environ.get("WEBHOOK_RETRY_SCHEDULE", "1,5,30,120,300,600,600,720,720,720").split(",")
+    ]
+    WEBHOOK_DISABLE_AFTER = _int("WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600)  # seconds of continuous failure
+    WEBHOOK_DRAIN_BUDGET_SECONDS = float(os.environ.get("WEBHOOK_DRAIN_BUDGET_SECONDS", "20"))
+    WEBHOOK_LEASE_SECONDS = _int("WEBHOOK_LEASE_SECONDS", 120)  # a claimed delivery's lease
+    WEBHOOK_BATCH = _int("WEBHOOK_BATCH", 100)  # deliveries claimed at once by a drain
+    WEBHOOK_SWEEP_SECONDS = _int("WEBHOOK_SWEEP_SECONDS", 30)
+
     LOG_JSON = _bool("LOG_JSON", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
@@ -293,10 +314,14 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = _bool("FLASK_DEBUG", False)
+    DEMO_WEBHOOK_INBOX = True  # app/demo/inbox.py: the demo endpoints' receiver on the platform host
+    WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", True)
+    WEBHOOK_BLOCK_PRIVATE = _bool("WEBHOOK_BLOCK_PRIVATE", False)
 
 
 class TestingConfig(Config):
     TESTING = True
+    DEMO_WEBHOOK_INBOX = True
     SECRET_KEY = "test-secret-key"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
@@ -323,6 +348,9 @@ class TestingConfig(Config):
         plan: dict.fromkeys(limits, "100000/minute") for plan, limits in Config.RATELIMIT_API_PLANS.items()
     }
     RATELIMIT_MESSAGES = "100000/minute"
+
+    WEBHOOK_ALLOW_HTTP = True
+    WEBHOOK_BLOCK_PRIVATE = False
 
 
 class ProductionConfig(Config):

@@ -15,7 +15,7 @@ from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_ma
 from config import BASE_DIR, Config, config_from_env
 
 # Blueprints that exist only on the bare platform host.
-PLATFORM_BLUEPRINTS = {"platform"}
+PLATFORM_BLUEPRINTS = {"platform", "demo_inbox"}  # demo_inbox: development only
 # Blueprints served on every host, before and without tenant resolution.
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.search import views as search_views
     from app.settings import views as branding_files
     from app.storage import views as storage_views
+    from app.webhooks import api as webhooks_api
     from app.workroom import api as workroom_api
     from app.workroom import views as workroom_views
 
@@ -143,6 +144,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(recently_viewed_views.bp)  # /recently-viewed
     # Saved gigs: /saved pages, and the Jinja globals the gig card and gig page call (gig_heart...).
     app.register_blueprint(saved_gig_views.bp)
+    if app.config["DEMO_WEBHOOK_INBOX"]:  # development and tests: the demo's webhook receiver
+        from app.demo import inbox as demo_inbox
+
+        csrf.exempt(demo_inbox.bp)  # signed by the sender; no session
+        app.register_blueprint(demo_inbox.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)
@@ -174,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
         workroom_api.blp,
         recently_viewed_api.blp,
         console.api_blueprint(),
+        webhooks_api.blp,  # GET /api/v1/webhook-event-types
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)
@@ -241,7 +248,9 @@ def _register_domain_hooks() -> None:
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import remove_tenant_files
+    from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
     from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
+    from app.webhooks.tasks import run_sweep_loop as run_webhooks_sweep_loop
     from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
     from tenants.signals import tenant_created, tenant_dropped, tenant_seed
@@ -289,6 +298,9 @@ def _register_domain_hooks() -> None:
     from app.accounts.tasks import run_api_key_calls_loop
 
     register_periodic_loop("api-key-calls-purge", run_api_key_calls_loop)
+
+    # Webhooks: drains of endpoints with due deliveries (retries, dead senders' leases), the purge.
+    register_periodic_loop("webhooks-sweep", run_webhooks_sweep_loop)
 
     # Reviews on other domains' pages (reviews sits above orders, gigs and accounts): the order
     # page's review banner and forms, the gig page's reviews, and, on a public profile, the

@@ -92,6 +92,7 @@ AREAS: dict[str, str] = {
     "saved_lists_api": "account",
     "recently_viewed_api": "account",
     "console_api": "console",
+    "webhooks_api": "webhooks",
 }
 API = "/api/v1"
 CONSOLE = f"{API}/console"

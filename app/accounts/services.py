@@ -363,6 +363,7 @@ def register_user(email: str, password: str, display_name: str, handle: str | No
         # A concurrent sign-up took the email or handle between the check and the insert.
         raise AccountError({"email": "An account with this email or handle already exists."}) from None
     send_verification_email(user)
+    _account_event("user.registered", user)  # partners' webhooks (app/webhooks/catalogue.py)
     log.info("account registered", extra={"user_id": user.id})
     return user
 
@@ -1246,6 +1247,7 @@ def delete_account(user: User, password: str) -> None:
     revoke_api_tokens(user)
     if was_seller:
         _seller_updated(user)  # their gigs leave search
+    _account_event("user.deleted", user)  # partners' webhooks (app/webhooks/catalogue.py)
     log.info("account deleted", extra={"user_id": user.id})
 
 

@@ -85,6 +85,9 @@ ROUTE_MODULES = (
     "featured.api",
     "api_keys.views",
     "api_keys.api",
+
+    "webhooks.views",
+    "webhooks.api",
 )
 
 

@@ -262,11 +262,14 @@ def _fill_tenant(
         done += f"; added {hourly.summary()}"
     if report["moderator"]:
         done += f"; moderator {moderator_email(slug)} added"
+    from app.demo.partners import seed_partners
+
+    partner = seed_partners(slug, report["buyer_login"])
     login = (
         f"{slug}: log in as admin@{slug}.test (operator), {moderator_email(slug)} (moderator), "
         f"{report['seller_login']} (seller), {report['buyer_login']} (buyer); password {DEMO_PASSWORD}"
     )
-    return [done, login]
+    return [done, login, *partner]
 
 
 # --------------------------------------------------------------------------- staff

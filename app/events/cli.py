@@ -23,7 +23,7 @@ from tenants.spares import ensure_spares
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUES = ("events", "default")
+DEFAULT_QUEUES = ("events", "default", "webhooks")  # webhooks: app/webhooks drains
 
 # Periodic loops the worker runs next to the outbox relay, each in its own thread:
 # ``loop(app, stop)`` runs until the ``stop`` event is set. The domains that own them

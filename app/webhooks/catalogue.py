@@ -62,8 +62,8 @@ CATALOGUE: tuple[EventType, ...] = tuple(
     + _types(
         "payment",
         {
-            "escrow.funded": "Money was paid into escrow for an order or a milestone.",
-            "escrow.released": "Escrowed money was released to the seller (less the commission).",
+            "escrow.funded": "A milestone was paid into escrow (a gig order's payment is `order.paid`).",
+            "escrow.released": "A milestone's escrow was released to the freelancer (less the commission).",
             "refund.completed": "A refund reached the buyer's payment method.",
         },
     )

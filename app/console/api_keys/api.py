@@ -17,6 +17,7 @@ from app.console.access import ADMIN, api_console_required, console_user
 from app.console.api_keys import actions
 from app.console.api_keys import schemas as s
 from app.console.blueprints import blp
+from app.core.http import LOCATION
 
 KEY_ID = "<int(max=2147483647):key_id>"
 
@@ -35,7 +36,7 @@ class ConsoleApiKeys(MethodView):
 
     @api_console_required(ADMIN)
     @blp.arguments(s.ApiKeyCreateSchema, example={"name": "Order sync", "scopes": ["orders:read"]})
-    @blp.response(201, s.ApiKeyCreatedSchema)
+    @blp.response(201, s.ApiKeyCreatedSchema, headers=LOCATION)
     @blp.alt_response(
         422,
         response="DEFAULT_ERROR",
