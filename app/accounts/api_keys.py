@@ -36,6 +36,7 @@ from flask import Flask, g, has_app_context, request
 from flask_smorest import abort
 
 from app.accounts.models import API_KEY_NAME_MAX, API_KEYS_PER_TENANT, ApiKey, ApiKeyCall, User
+from app.core import pagination
 from app.core.domain_errors import CodedError, Forbidden, NotFound
 from tenants.db import TENANT_SCHEMA, current_tenant, current_tenant_or_none, db
 
@@ -310,10 +311,28 @@ def recent_calls(key_id: Any, limit: int = 50) -> list[ApiKeyCall]:
         db.session.scalars(
             sa.select(ApiKeyCall)
             .where(ApiKeyCall.key_id == key.id)
-            .order_by(ApiKeyCall.at.desc(), ApiKeyCall.id.desc())
+            .order_by(ApiKeyCall.id.desc())
             .limit(max(1, min(int(limit), 500)))
         )
     )
+
+
+def page_calls(key_id: Any, window: pagination.Window) -> tuple[list[ApiKeyCall], int]:
+    """One page of the key's calls for the API, newest first (keyset on the id, inside the
+    created range), and how many are left from the cursor's position."""
+    key = get_key(key_id)
+    condition = sa.and_(
+        ApiKeyCall.key_id == key.id, *pagination.where(window, ApiKeyCall.id, created=ApiKeyCall.at)
+    )
+    total = db.session.scalar(sa.select(sa.func.count(ApiKeyCall.id)).where(condition))
+    rows = db.session.scalars(
+        sa.select(ApiKeyCall)
+        .where(condition)
+        .order_by(ApiKeyCall.id.desc())
+        .limit(window.page_size)
+        .offset(window.first_item)
+    )
+    return list(rows), total
 
 
 def users_by_id(ids) -> dict[int, User]:

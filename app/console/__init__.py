@@ -85,7 +85,6 @@ ROUTE_MODULES = (
     "featured.api",
     "api_keys.views",
     "api_keys.api",
-
     "webhooks.views",
     "webhooks.api",
 )

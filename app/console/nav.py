@@ -34,7 +34,6 @@ NAV = (
     ("console.matching_settings", "Matching", ADMIN),
     ("console.audit_log", "Audit log", MODERATOR),
     ("console.api_keys", "API keys", ADMIN),
-
     ("console.webhooks", "Webhooks", ADMIN),
 )
 

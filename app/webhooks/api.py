@@ -28,6 +28,7 @@ class WebhookEventTypeSchema(Schema):
 @blp.route("/webhook-event-types")
 class WebhookEventTypes(MethodView):
     @blp.response(200, WebhookEventTypeSchema(many=True))
+    @blp.paginate_list()
     @blp.doc(security=[])
     def get(self):
         """Every event type an endpoint may subscribe to, with the object its body carries.

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.core import pagination
 from app.core.after_commit import on_commit
 from app.core.crypto import decrypt_secret, encrypt_secret
 from app.core.domain_errors import PreconditionFailed
@@ -278,6 +279,30 @@ class DeliveryRow:
     endpoint_url: str
 
 
+def _deliveries_query(endpoint_id, status: str | None, event_type: str | None):
+    errors = {}
+    if status is not None and status not in DELIVERY_STATUSES:
+        errors["status"] = f"One of {', '.join(DELIVERY_STATUSES)}."
+    if event_type is not None and event_type != PING and event_type not in catalogue.BY_NAME:
+        errors["event_type"] = "Not an event type of the catalogue."
+    if errors:
+        raise WebhookError(errors, location="query")
+    if endpoint_id is not None:
+        get_endpoint(endpoint_id)
+    query = (
+        sa.select(WebhookDelivery, WebhookEvent, WebhookEndpoint.url)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    )
+    if endpoint_id is not None:
+        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if event_type is not None:
+        query = query.where(WebhookEvent.type == event_type)
+    return query
+
+
 def list_deliveries(
     endpoint_id=None,
     status: str | None = None,
@@ -288,32 +313,27 @@ def list_deliveries(
 ) -> list[DeliveryRow]:
     """Deliveries newest first (``before_id``: the page after one ending there). Filters: an
     endpoint, a status (pending / succeeded / failed), an event type (``ping`` too)."""
-    errors = {}
-    if status is not None and status not in DELIVERY_STATUSES:
-        errors["status"] = f"One of {', '.join(DELIVERY_STATUSES)}."
-    if event_type is not None and event_type != PING and event_type not in catalogue.BY_NAME:
-        errors["event_type"] = "Not an event type of the catalogue."
-    if errors:
-        raise WebhookError(errors, location="query")
-    if endpoint_id is not None:
-        get_endpoint(endpoint_id)
+    query = _deliveries_query(endpoint_id, status, event_type)
     limit = max(1, min(int(limit), LIST_LIMIT_MAX))
-    query = (
-        sa.select(WebhookDelivery, WebhookEvent, WebhookEndpoint.url)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .order_by(WebhookDelivery.id.desc())
-        .limit(limit)
-    )
-    if endpoint_id is not None:
-        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
-    if status is not None:
-        query = query.where(WebhookDelivery.status == status)
-    if event_type is not None:
-        query = query.where(WebhookEvent.type == event_type)
     if before_id is not None:
         query = query.where(WebhookDelivery.id < before_id)
+    query = query.order_by(WebhookDelivery.id.desc()).limit(limit)
     return [DeliveryRow(d, e, url) for d, e, url in db.session.execute(query)]
+
+
+def page_deliveries(
+    endpoint_id, status: str | None, event_type: str | None, window: pagination.Window
+) -> tuple[list[DeliveryRow], int]:
+    """One page of ``list_deliveries`` for the API (keyset on the id, inside the created range)
+    and how many are left from the cursor's position."""
+    query = _deliveries_query(endpoint_id, status, event_type).where(
+        *pagination.where(window, WebhookDelivery.id, created=WebhookDelivery.created_at)
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.execute(
+        query.order_by(WebhookDelivery.id.desc()).limit(window.page_size).offset(window.first_item)
+    )
+    return [DeliveryRow(d, e, url) for d, e, url in rows], total
 
 
 @dataclass

@@ -99,7 +99,7 @@ def main() -> int:
 
     # 1. Find a gig.
     query = os.environ.get("GIGFORGE_QUERY", "")
-    hits = items(api.call("GET", "/gigs", params={"q": query, "page_size": 5} if query else {"page_size": 5}))
+    hits = items(api.call("GET", "/gigs", params={"q": query, "limit": 5} if query else {"limit": 5}))
     if not hits:
         print(f"No gig matches {query!r}.", file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ def _one(key) -> dict:
 class ConsoleApiKeys(MethodView):
     @api_console_required(ADMIN)
     @blp.response(200, s.ApiKeySchema(many=True))
+    @blp.paginate_list()
     def get(self):
         """Every API key of the marketplace, newest first (revoked and expired ones too)."""
         return actions.describe(api_keys.list_keys())
@@ -89,10 +90,11 @@ class ConsoleRevokeApiKey(MethodView):
 @blp.route(f"/api-keys/{KEY_ID}/calls", endpoint="api_key_calls")
 class ConsoleApiKeyCalls(MethodView):
     @api_console_required(ADMIN)
-    @blp.arguments(s.ApiKeyCallsArgs, location="query")
     @blp.response(200, s.ApiKeyCallSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=100, keyset=("id",), created=True)
     @blp.alt_response(404, response="NOT_FOUND")
-    def get(self, args, key_id):
-        """The key's latest calls, newest first (kept 30 days): method, URL rule, status, IP,
-        request id. Refused calls are listed too."""
-        return api_keys.recent_calls(key_id, args["limit"])
+    def get(self, key_id, pagination_parameters):
+        """The key's calls, newest first (kept 30 days): method, URL rule, status, IP, request
+        id. Refused calls are listed too. Pages by `limit` and `cursor`."""
+        rows, pagination_parameters.item_count = api_keys.page_calls(key_id, pagination_parameters)
+        return rows

@@ -76,13 +76,10 @@ class ApiKeyCreateSchema(Schema):
 
 
 class ApiKeyCallSchema(Schema):
+    id = fields.Int(metadata={"example": 1201})
     at = fields.DateTime()
     method = fields.Str(metadata={"example": "GET"})
     route = fields.Str(metadata={"description": "The URL rule called", "example": "/api/v1/orders"})
     status = fields.Int(metadata={"example": 200})
     ip = fields.Str(allow_none=True)
     request_id = fields.Str(allow_none=True)
-
-
-class ApiKeyCallsArgs(Schema):
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))

@@ -67,8 +67,9 @@ def _detail(delivery_id: int) -> SimpleNamespace:
 class ConsoleWebhookEndpoints(MethodView):
     @api_console_required(ADMIN)
     @blp.response(200, s.WebhookEndpointSchema(many=True))
+    @blp.paginate_list()
     def get(self):
-        """The marketplace's webhook endpoints, oldest first (at most 20; not paginated)."""
+        """The marketplace's webhook endpoints, oldest first (at most 20)."""
         return services.list_endpoints()
 
     @api_console_required(ADMIN)
@@ -182,16 +183,13 @@ class ConsoleWebhookDeliveries(MethodView):
     @api_console_required(ADMIN)
     @blp.arguments(s.WebhookDeliveryListArgs, location="query")
     @blp.response(200, s.WebhookDeliverySchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=100, keyset=("id",), created=True)
     @blp.alt_response(404, response="NOT_FOUND", description="No such endpoint")
-    def get(self, args):
+    def get(self, args, pagination_parameters):
         """The delivery log, newest first (kept 30 days): filter by endpoint, status and event
-        type; `before_id` (the last id of a page) gives the next page."""
-        rows = services.list_deliveries(
-            args.get("endpoint_id"),
-            args.get("status"),
-            args.get("event_type"),
-            limit=args["limit"],
-            before_id=args.get("before_id"),
+        type; pages by `limit` and `cursor`."""
+        rows, pagination_parameters.item_count = services.page_deliveries(
+            args.get("endpoint_id"), args.get("status"), args.get("event_type"), pagination_parameters
         )
         return [delivery_view(r.delivery, r.event, r.endpoint_url) for r in rows]
 

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from app.core.schema import Schema
 from app.webhooks.models import DELIVERY_STATUSES, DESCRIPTION_MAX, URL_MAX
-from app.webhooks.services import LIST_LIMIT_MAX, OVERLAP_MAX_HOURS
+from app.webhooks.services import OVERLAP_MAX_HOURS
 
 TYPES_DOC = 'Names from `GET /api/v1/webhook-event-types`, or `["*"]` for every type.'
 
@@ -125,7 +125,3 @@ class WebhookDeliveryListArgs(Schema):
     endpoint_id = fields.Int(validate=validate.Range(1, 2**31 - 1))
     status = fields.Str(validate=validate.OneOf(DELIVERY_STATUSES))
     event_type = fields.Str(validate=validate.Length(max=100))
-    before_id = fields.Int(
-        validate=validate.Range(1, 2**62), metadata={"description": "The page after this id"}
-    )
-    limit = fields.Int(load_default=50, validate=validate.Range(1, LIST_LIMIT_MAX))
