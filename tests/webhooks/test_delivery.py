@@ -262,7 +262,7 @@ def test_a_sender_killed_mid_delivery_leaves_it_for_the_sweep(
     # its job is gone from Redis with it.
     with app.app_context():
         get_queue("webhooks").empty()
-        redis_store.client.delete(f"t:{acme.id}:wh:queued:{endpoint_id}")
+        redis_store.client.delete(f"t:{acme.id}:wh:queued")  # the tenant drain's key
     lease = app.config["WEBHOOK_LEASE_SECONDS"]
     with in_tenant(acme):
         [claimed] = delivery.claim(endpoint_id, datetime.now(UTC))
