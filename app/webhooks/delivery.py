@@ -3,10 +3,15 @@
 **Fan-out** (``fan_out``, a handler of every catalogue type, run by ``deliver_event`` at most
 once per outbox event): renders the body once (``render``), stores the ``webhook_events`` row
 (``outbox_event_id`` unique) and one pending delivery per enabled endpoint that wants the
-type; after the commit, a drain of each such endpoint is enqueued on the ``webhooks`` queue
-(``enqueue_drain``: deduplicated per endpoint by a short Redis key carrying the tenant).
+type; after the commit, the tenant's drain is woken (``enqueue_drain``: one ``drain_tenant`` job
+queued or running per tenant, Redis key ``t:<tenant>:wh:queued``; a running one is told to look
+again, ``t:<tenant>:wh:more``).
 
-**Draining** (``drain``; the RQ job is ``tasks.drain_endpoint``): one drainer per endpoint at
+**Draining a tenant** (``drain_tenant``; the RQ job is ``tasks.drain_tenant``): every endpoint
+with due deliveries is drained in a thread of its own (up to ``WEBHOOK_DRAIN_THREADS`` at once),
+so endpoints are sent to side by side and a slow one holds only its thread.
+
+**Draining an endpoint** (``drain``): one drainer per endpoint at
 a time (Redis lock ``t:<tenant>:wh:drain:<endpoint>``: the endpoint's concurrency limit, and
 what keeps its events in order). A pass claims up to ``WEBHOOK_BATCH`` due deliveries in event
 order (``FOR UPDATE SKIP LOCKED``), skipping those whose object has an earlier delivery to the
@@ -14,12 +19,12 @@ endpoint still waiting, leases them (``next_attempt_at`` pushed ``WEBHOOK_LEASE_
 ahead) and commits; POSTs them one by one over one keep-alive session; then records every
 attempt and outcome in one transaction. A failed attempt blocks the endpoint until the next
 step of the back-off (``blocked_until``; the rest of the batch is handed back unsent). A
-drain stops after ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and enqueues itself again. A sender killed
+drain stops after ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and wakes the tenant's drain. A sender killed
 mid-batch leaves leased rows that come due again when the lease runs out (the sweep finds
 them): delivery is at least once.
 
-**Sweep** (``sweep``, a periodic loop of ``flask worker``): enqueues drains of endpoints with
-due deliveries, purges events older than ``LOG_RETENTION_DAYS`` (cascading to deliveries and
+**Sweep** (``sweep``, a periodic loop of ``flask worker``): enqueues the drain of every tenant
+with due deliveries, purges events older than ``LOG_RETENTION_DAYS`` (cascading to deliveries and
 attempts).
 
 Every time-dependent function takes ``now`` (tests move the clock; HTTP stays real).
@@ -66,7 +71,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "Gigforge-Webhooks/1"
 RESPONSE_EXCERPT = 2000
 READ_LIMIT = 64 * 1024
-QUEUED_TTL = 60  # seconds a queued drain suppresses another enqueue of the same endpoint
+QUEUED_TTL = 60  # seconds a queued (or running, renewed) drain suppresses another of the tenant
 REPLAY_TTL = 7 * 24 * 3600
 
 
@@ -628,7 +633,7 @@ def drain_tenant(tenant_id: int) -> DrainResult | None:
             redis.delete(queued)
             return None
     with ThreadPoolExecutor(
-        max_workers=int(config.get("WEBHOOK_DRAIN_THREADS", DRAIN_THREADS)), thread_name_prefix="wh-drain"
+        max_workers=int(config.get("WEBHOOK_DRAIN_THREADS") or DRAIN_THREADS), thread_name_prefix="wh-drain"
     ) as pool:
         while True:
             redis.expire(queued, QUEUED_TTL)  # still running: no second job meanwhile
