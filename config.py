@@ -299,6 +299,7 @@ class Config:
     WEBHOOK_DRAIN_BUDGET_SECONDS = float(os.environ.get("WEBHOOK_DRAIN_BUDGET_SECONDS", "20"))
     WEBHOOK_LEASE_SECONDS = _int("WEBHOOK_LEASE_SECONDS", 120)  # a claimed delivery's lease
     WEBHOOK_BATCH = _int("WEBHOOK_BATCH", 100)  # deliveries claimed at once by a drain
+    WEBHOOK_DRAIN_THREADS = _int("WEBHOOK_DRAIN_THREADS", 8)  # endpoints of a tenant sent to at once
     WEBHOOK_SWEEP_SECONDS = _int("WEBHOOK_SWEEP_SECONDS", 30)
 
     LOG_JSON = _bool("LOG_JSON", False)

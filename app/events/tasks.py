@@ -27,11 +27,13 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
     """Run every handler of one outbox event that has not run yet.
 
     Each handler runs in its own transaction together with its ProcessedEvent
-    row: the commits below are that, on purpose, inside the job's unit of work
-    (which commits the final "dispatched" mark). A failing handler raises, so RQ
-    retries the job with backoff; after the last retry the event is marked
-    failed and the job stays in RQ's failed registry. Safe to run any number
-    of times.
+    row: the commits below are that, on purpose, inside the job's unit of work.
+    The first handler's transaction also holds the read of the event (nothing
+    to undo there), and the last one's the "dispatched" mark: one commit per
+    handler and no more (a common event has one handler; this job runs once
+    per event). A failing handler raises, so RQ retries the job with backoff;
+    after the last retry the event is marked failed and the job stays in RQ's
+    failed registry. Safe to run any number of times.
     """
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
@@ -41,23 +43,24 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
             return "no such event"
         if event.status == "dispatched":
             return "already dispatched"
-        name, done = (
-            event.name,
-            set(
-                db.session.execute(
-                    sa.select(ProcessedEvent.handler).where(ProcessedEvent.event_id == event_id)
-                ).scalars()
-            ),
+        done = set(
+            db.session.execute(
+                sa.select(ProcessedEvent.handler).where(ProcessedEvent.event_id == event_id)
+            ).scalars()
         )
-        db.session.commit()  # end the read: each handler below starts a transaction of its own
-        for handler in handlers_for(name):
-            if handler.key in done:
-                continue
+        todo = [handler for handler in handlers_for(event.name) if handler.key not in done]
+        marked = False
+        for index, handler in enumerate(todo):
+            last = index == len(todo) - 1
             try:
-                event = db.session.get(OutboxEvent, event_id)
+                if index:  # expired by the previous handler's commit
+                    event = db.session.get(OutboxEvent, event_id)
                 handler.fn(event)
                 db.session.add(ProcessedEvent(event_id=event_id, handler=handler.key))
+                if last:
+                    _mark_dispatched(event_id)
                 db.session.commit()  # this handler's work and its ProcessedEvent row, together
+                marked = last
             except sa.exc.IntegrityError as exc:
                 db.session.rollback()
                 if _already_processed(event_id, handler.key):
@@ -70,11 +73,18 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
                 db.session.rollback()
                 _record_failure(event_id, handler.key, exc)
                 raise
-        event = db.session.get(OutboxEvent, event_id, with_for_update=True)
-        event.status = "dispatched"
-        event.dispatched_at = sa.func.now()
-        event.attempts += 1
+        if not marked:
+            _mark_dispatched(event_id)  # committed by the job's unit of work
         return "dispatched"
+
+
+def _mark_dispatched(event_id: int) -> None:
+    db.session.execute(
+        sa.update(OutboxEvent)
+        .where(OutboxEvent.id == event_id)
+        .values(status="dispatched", dispatched_at=sa.func.now(), attempts=OutboxEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _already_processed(event_id: int, handler_key: str) -> bool:

@@ -3,10 +3,15 @@
 **Fan-out** (``fan_out``, a handler of every catalogue type, run by ``deliver_event`` at most
 once per outbox event): renders the body once (``render``), stores the ``webhook_events`` row
 (``outbox_event_id`` unique) and one pending delivery per enabled endpoint that wants the
-type; after the commit, a drain of each such endpoint is enqueued on the ``webhooks`` queue
-(``enqueue_drain``: deduplicated per endpoint by a short Redis key carrying the tenant).
+type; after the commit, the tenant's drain is woken (``enqueue_drain``: one ``drain_tenant`` job
+queued or running per tenant, Redis key ``t:<tenant>:wh:queued``; a running one is told to look
+again, ``t:<tenant>:wh:more``).
 
-**Draining** (``drain``; the RQ job is ``tasks.drain_endpoint``): one drainer per endpoint at
+**Draining a tenant** (``drain_tenant``; the RQ job is ``tasks.drain_tenant``): every endpoint
+with due deliveries is drained in a thread of its own (up to ``WEBHOOK_DRAIN_THREADS`` at once),
+so endpoints are sent to side by side and a slow one holds only its thread.
+
+**Draining an endpoint** (``drain``): one drainer per endpoint at
 a time (Redis lock ``t:<tenant>:wh:drain:<endpoint>``: the endpoint's concurrency limit, and
 what keeps its events in order). A pass claims up to ``WEBHOOK_BATCH`` due deliveries in event
 order (``FOR UPDATE SKIP LOCKED``), skipping those whose object has an earlier delivery to the
@@ -14,12 +19,12 @@ endpoint still waiting, leases them (``next_attempt_at`` pushed ``WEBHOOK_LEASE_
 ahead) and commits; POSTs them one by one over one keep-alive session; then records every
 attempt and outcome in one transaction. A failed attempt blocks the endpoint until the next
 step of the back-off (``blocked_until``; the rest of the batch is handed back unsent). A
-drain stops after ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and enqueues itself again. A sender killed
+drain stops after ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and wakes the tenant's drain. A sender killed
 mid-batch leaves leased rows that come due again when the lease runs out (the sweep finds
 them): delivery is at least once.
 
-**Sweep** (``sweep``, a periodic loop of ``flask worker``): enqueues drains of endpoints with
-due deliveries, purges events older than ``LOG_RETENTION_DAYS`` (cascading to deliveries and
+**Sweep** (``sweep``, a periodic loop of ``flask worker``): enqueues the drain of every tenant
+with due deliveries, purges events older than ``LOG_RETENTION_DAYS`` (cascading to deliveries and
 attempts).
 
 Every time-dependent function takes ``now`` (tests move the clock; HTTP stays real).
@@ -34,9 +39,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import requests
+import certifi
 import sqlalchemy as sa
+import urllib3
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
@@ -64,7 +71,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "Gigforge-Webhooks/1"
 RESPONSE_EXCERPT = 2000
 READ_LIMIT = 64 * 1024
-QUEUED_TTL = 60  # seconds a queued drain suppresses another enqueue of the same endpoint
+QUEUED_TTL = 60  # seconds a queued (or running, renewed) drain suppresses another of the tenant
 REPLAY_TTL = 7 * 24 * 3600
 
 
@@ -80,77 +87,94 @@ def _key(tenant_id: int, kind: str, endpoint_id: int) -> str:
     return f"t:{int(tenant_id)}:wh:{kind}:{int(endpoint_id)}"
 
 
+def _tenant_key(tenant_id: int, kind: str) -> str:
+    return f"t:{int(tenant_id)}:wh:{kind}"
+
+
 # --- fan-out --------------------------------------------------------------------------------
 
 
 def fan_out(event) -> None:
     """Outbox handler of every catalogue type: store the rendered event and one delivery per
-    enabled endpoint that wants it; enqueue their drains after the commit. Nothing when no
-    endpoint wants it."""
+    enabled endpoint that wants it; enqueue the tenant's drain after the commit. Nothing when
+    no endpoint wants it. Core statements (no ORM flushes): it runs once per outbox event."""
     event_type = catalogue.BY_NAME.get(event.name)
     if event_type is None:
         return
-    endpoints = [
-        e
-        for e in db.session.scalars(sa.select(WebhookEndpoint).where(WebhookEndpoint.status == "enabled"))
-        if catalogue.wants(e.event_types, event.name)
+    endpoint_ids = [
+        endpoint_id
+        for endpoint_id, types in db.session.execute(
+            sa.select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+            .where(WebhookEndpoint.status == "enabled")
+            .order_by(WebhookEndpoint.id)
+        )
+        if catalogue.wants(types, event.name)
     ]
-    if not endpoints:
+    if not endpoint_ids:
         return
-    if db.session.scalar(sa.select(WebhookEvent.id).where(WebhookEvent.outbox_event_id == event.id)):
-        return  # fanned out already (the unique outbox_event_id is the backstop)
     payload = event.payload or {}
+    key = render.object_key(event_type, payload)[:80]
+    created = event.created_at or datetime.now(UTC)
+    events = WebhookEvent.__table__
+    event_id = db.session.execute(
+        pg_insert(events)
+        .values(outbox_event_id=event.id, type=event.name, object_key=key, body={}, created_at=created)
+        .on_conflict_do_nothing(index_elements=[events.c.outbox_event_id])
+        .returning(events.c.id)
+    ).scalar()
+    if event_id is None:
+        return  # fanned out already (the unique outbox_event_id)
     try:
         obj = render.render_object(event_type, payload)
     except Exception:  # a rendering bug must not lose the event: send the reference
         log.exception("rendering %s of outbox event %s failed", event.name, event.id)
         obj = {"object": event_type.object, "id": render.object_id(event_type.object, payload)}
-    key = render.object_key(event_type, payload)[:80]
-    created = event.created_at or datetime.now(UTC)
-    row = WebhookEvent(outbox_event_id=event.id, type=event.name, object_key=key, body={}, created_at=created)
-    db.session.add(row)
-    db.session.flush()
-    row.body = render.event_body(
-        event_id=row.id,
+    body = render.event_body(
+        event_id=event_id,
         type_=event.name,
         created=created,
         tenant_slug=current_tenant().slug,
         obj=obj,
         payload=payload,
     )
-    db.session.flush()
+    db.session.execute(sa.update(events).where(events.c.id == event_id).values(body=body))
     db.session.execute(
-        sa.insert(WebhookDelivery),
-        [{"endpoint_id": e.id, "event_id": row.id, "object_key": key} for e in endpoints],
+        sa.insert(WebhookDelivery.__table__),
+        [{"endpoint_id": e, "event_id": event_id, "object_key": key} for e in endpoint_ids],
     )
-    on_commit(enqueue_drains, current_tenant().id, [e.id for e in endpoints])
+    on_commit(enqueue_drains, current_tenant().id, endpoint_ids)
 
 
 for _event_type in catalogue.CATALOGUE:
     handles(_event_type.name)(fan_out)
 
 
-def enqueue_drains(tenant_id: int, endpoint_ids: list[int]) -> None:
-    for endpoint_id in endpoint_ids:
-        enqueue_drain(tenant_id, endpoint_id)
+def enqueue_drains(tenant_id: int, endpoint_ids: list[int] | None = None) -> None:
+    """After a commit that made deliveries due: wake the tenant's drain (one for all endpoints)."""
+    enqueue_drain(tenant_id)
 
 
-def enqueue_drain(tenant_id: int, endpoint_id: int) -> bool:
-    """Put a drain of the endpoint on the webhooks queue unless one is queued already (a Redis
-    key ``t:<tenant>:wh:queued:<endpoint>``, deleted when the drain starts). Returns whether
-    it enqueued. A lost job is the sweep's to redo."""
-    from app.webhooks.tasks import drain_endpoint
+def enqueue_drain(tenant_id: int, endpoint_id: int | None = None) -> bool:
+    """Put a drain of the tenant's endpoints on the webhooks queue unless one is queued or
+    running already (Redis key ``t:<tenant>:wh:queued``, held from the enqueue until that drain
+    ends). When one is, flag ``t:<tenant>:wh:more``: the running drain looks for due endpoints
+    again instead of a new job being queued. Returns whether it enqueued. A lost job is the
+    sweep's to redo (the key expires). ``endpoint_id`` is accepted for the callers that know
+    which endpoint became due; the tenant's drain finds it."""
+    from app.webhooks.tasks import drain_tenant
 
-    if not _redis().set(_key(tenant_id, "queued", endpoint_id), b"1", nx=True, ex=QUEUED_TTL):
+    redis = _redis()
+    if not redis.set(_tenant_key(tenant_id, "queued"), b"1", nx=True, ex=QUEUED_TTL):
+        redis.set(_tenant_key(tenant_id, "more"), b"1", ex=QUEUED_TTL)
         return False
+    redis.delete(_tenant_key(tenant_id, "more"))
     budget = current_app.config["WEBHOOK_DRAIN_BUDGET_SECONDS"]
     get_queue(current_app.config["WEBHOOK_QUEUE"]).enqueue(
-        drain_endpoint,
+        drain_tenant,
         tenant_id,
-        endpoint_id,
         job_timeout=int(budget + 4 * current_app.config["WEBHOOK_READ_TIMEOUT"] + 60),
         result_ttl=60,
-        description=f"drain webhook endpoint {endpoint_id} of tenant {tenant_id}",
+        description=f"drain webhook endpoints of tenant {tenant_id}",
     )
     return True
 
@@ -162,32 +186,34 @@ def mark_replay(tenant_id: int, delivery_id: int) -> None:
 
 # --- sending --------------------------------------------------------------------------------
 
-_local = threading.local()
 SESSIONS_MAX = 64
+_sessions: OrderedDict[tuple[int, int], urllib3.PoolManager] = OrderedDict()
+_sessions_lock = threading.Lock()
 
 
-def _session(tenant_id: int, endpoint_id: int) -> requests.Session:
-    """A keep-alive session per endpoint, kept per thread (the worker runs jobs one by one)."""
-    sessions = getattr(_local, "sessions", None)
-    if sessions is None:
-        sessions = _local.sessions = OrderedDict()
+def _session(tenant_id: int, endpoint_id: int) -> urllib3.PoolManager:
+    """A keep-alive connection pool per endpoint (urllib3 straight: a request costs half the
+    CPU it costs through ``requests``), shared by the process's drain threads: only the
+    endpoint's one drainer uses it at a time (the drain lock). No proxies from the
+    environment (the URL is the destination), certifi's CAs like ``requests``."""
     key = (tenant_id, endpoint_id)
-    session = sessions.get(key)
-    if session is None:
-        session = requests.Session()
-        session.trust_env = False  # no proxies from the environment: the URL is the destination
-        sessions[key] = session
-        while len(sessions) > SESSIONS_MAX:
-            sessions.popitem(last=False)[1].close()
-    else:
-        sessions.move_to_end(key)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = urllib3.PoolManager(num_pools=4, maxsize=1, retries=False, ca_certs=certifi.where())
+            _sessions[key] = session
+            while len(_sessions) > SESSIONS_MAX:
+                _sessions.popitem(last=False)  # not cleared: a drain may still use it (GC closes it)
+        else:
+            _sessions.move_to_end(key)
     return session
 
 
 def close_sessions() -> None:
-    for session in getattr(_local, "sessions", {}).values():
-        session.close()
-    _local.sessions = OrderedDict()
+    with _sessions_lock:
+        for session in _sessions.values():
+            session.clear()
+        _sessions.clear()
 
 
 @dataclass
@@ -288,26 +314,43 @@ def _post(session, url: str, item: Claimed, secrets_: list[str], now: datetime, 
     status = response_text = error = None
     try:
         check_destination(url)
-        timeout = (current_app.config["WEBHOOK_CONNECT_TIMEOUT"], current_app.config["WEBHOOK_READ_TIMEOUT"])
-        with session.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-        ) as response:
-            status = response.status_code
-            chunk = response.raw.read(READ_LIMIT, decode_content=True) or b""
-            response_text = chunk[: RESPONSE_EXCERPT * 4].decode("utf-8", "replace")[:RESPONSE_EXCERPT]
-            if len(chunk) >= READ_LIMIT:
-                response.close()  # a huge answer: don't read on, don't reuse the connection
+        timeout = urllib3.Timeout(
+            connect=current_app.config["WEBHOOK_CONNECT_TIMEOUT"],
+            read=current_app.config["WEBHOOK_READ_TIMEOUT"],
+        )
+        response = session.urlopen(
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        status, chunk, whole = response.status, b"", False
+        try:
+            chunk = response.read(READ_LIMIT, decode_content=True) or b""
+            whole = len(chunk) < READ_LIMIT
+        finally:
+            if whole:
+                response.release_conn()  # read to the end: the connection is kept alive
+            else:
+                response.close()  # a huge answer or a failed read: don't reuse the connection
+        response_text = chunk[: RESPONSE_EXCERPT * 4].decode("utf-8", "replace")[:RESPONSE_EXCERPT]
     except UnsafeDestination as exc:
         error = f"refused: {exc}"
-    except requests.exceptions.ConnectTimeout:
-        error = "connect timeout"
-    except (requests.exceptions.ReadTimeout, TimeoutError):
-        error = "read timeout"
-    except requests.exceptions.ConnectionError as exc:
+    except urllib3.exceptions.NewConnectionError as exc:  # (a subclass of ConnectTimeoutError)
         error = "connection failed: " + _short(exc)
-    except requests.exceptions.RequestException as exc:
+    except urllib3.exceptions.ConnectTimeoutError:
+        error = "connect timeout"
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        error = "read timeout"
+    except urllib3.exceptions.ProtocolError as exc:
+        error = "connection failed: " + _short(exc)
+    except urllib3.exceptions.HTTPError as exc:
         error = "request failed: " + _short(exc)
-    except Exception as exc:  # e.g. a read timeout surfacing from urllib3 while reading the body
+    except Exception as exc:
         error = f"{type(exc).__name__}: {_short(exc)}"
     duration = int((time.monotonic() - started) * 1000)
     if status is not None and not 200 <= status < 300 and error is None:
@@ -461,7 +504,6 @@ def drain(tenant_id: int, endpoint_id: int, *, now: datetime | None = None) -> D
     of work, so a sender killed mid-way loses at most one batch's records (sent again)."""
     result = DrainResult()
     redis = _redis()
-    redis.delete(_key(tenant_id, "queued", endpoint_id))
     config = current_app.config
     budget = config["WEBHOOK_DRAIN_BUDGET_SECONDS"]
     lock = redis.lock(
@@ -537,6 +579,109 @@ def run_drain(tenant_id: int, endpoint_id: int, *, now: datetime | None = None) 
         return drain(tenant_id, endpoint_id, now=now)
 
 
+DRAIN_THREADS = 8  # endpoints of one tenant sent to at once by its drain (WEBHOOK_DRAIN_THREADS)
+MORE_POLL_SECONDS = 0.02  # how often a tenant's drain looks for newly due endpoints while sending
+
+
+def due_endpoints(now: datetime) -> list[int]:
+    """The bound tenant's enabled, unblocked endpoints with due deliveries."""
+    return db.session.scalars(
+        sa.select(WebhookDelivery.endpoint_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.status == "enabled",
+            sa.or_(WebhookEndpoint.blocked_until.is_(None), WebhookEndpoint.blocked_until <= now),
+        )
+        .distinct()
+    ).all()
+
+
+def _drain_in_thread(app, tenant_id: int, endpoint_id: int) -> DrainResult | None:
+    with app.app_context():
+        try:
+            return run_drain(tenant_id, endpoint_id)
+        finally:
+            db.session.remove()
+
+
+def drain_tenant(tenant_id: int) -> DrainResult | None:
+    """The drain job's body: drain every endpoint of the tenant with due deliveries, several
+    endpoints at once (a thread each, up to ``WEBHOOK_DRAIN_THREADS``; each endpoint still by
+    ``drain``: its lock, its order, its batches). While it runs it holds the tenant's
+    ``queued`` key, so fan-outs only flag ``more`` and it looks again for due endpoints
+    instead of another job being queued. Stops taking new endpoints after
+    ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and enqueues itself again when work is left. None when the
+    tenant is gone."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    config = current_app.config
+    app = current_app._get_current_object()
+    redis = _redis()
+    queued, more = _tenant_key(tenant_id, "queued"), _tenant_key(tenant_id, "more")
+    budget = config["WEBHOOK_DRAIN_BUDGET_SECONDS"]
+    started = time.monotonic()
+    total = DrainResult()
+    inflight: dict = {}
+    skip_until: dict[int, float] = {}  # endpoints another process is draining (busy)
+    recheck: set[int] = set()  # due again while their drain ran: look again when it ends
+    look = True
+    out_of_budget = False
+    with tenant_job_context(tenant_id) as tenant:
+        if tenant is None:
+            redis.delete(queued)
+            return None
+    with ThreadPoolExecutor(
+        max_workers=int(config.get("WEBHOOK_DRAIN_THREADS") or DRAIN_THREADS), thread_name_prefix="wh-drain"
+    ) as pool:
+        while True:
+            redis.expire(queued, QUEUED_TTL)  # still running: no second job meanwhile
+            if redis.getdel(more):
+                look = True
+            out_of_budget = time.monotonic() - started > budget
+            if look and not out_of_budget:
+                look = False
+                with tenant_job_context(tenant_id) as tenant:
+                    due = due_endpoints(datetime.now(UTC)) if tenant is not None else []
+                clock = time.monotonic()
+                for endpoint_id in due:
+                    if endpoint_id in inflight:
+                        recheck.add(endpoint_id)  # its drain may have looked before this commit
+                    elif skip_until.get(endpoint_id, 0) <= clock:
+                        inflight[endpoint_id] = pool.submit(_drain_in_thread, app, tenant_id, endpoint_id)
+            if not inflight:
+                break
+            done, _ = wait(list(inflight.values()), timeout=MORE_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for endpoint_id, future in list(inflight.items()):
+                if future not in done:
+                    continue
+                del inflight[endpoint_id]
+                if endpoint_id in recheck:
+                    recheck.discard(endpoint_id)
+                    look = True
+                try:
+                    result = future.result()
+                except Exception:
+                    log.exception("webhook drain of endpoint %s of tenant %s failed", endpoint_id, tenant_id)
+                    skip_until[endpoint_id] = time.monotonic() + 1.0
+                    continue
+                if result is None:
+                    continue
+                if result.reason == "budget":
+                    look = True  # its own budget ran out with work left
+                elif result.reason == "busy":  # another process drains it (and is told "again")
+                    skip_until[endpoint_id] = time.monotonic() + 1.0
+                total.sent += result.sent
+                total.succeeded += result.succeeded
+                total.failed += result.failed
+    redis.delete(queued)
+    if redis.getdel(more) or out_of_budget:
+        enqueue_drain(tenant_id)  # work came after the last look, or the budget ran out
+    total.reason = "budget" if out_of_budget else "done"
+    return total
+
+
 # --- the sweep ------------------------------------------------------------------------------
 
 
@@ -554,19 +699,9 @@ def _sweep(now: datetime) -> int:
         with tenant_job_context(tenant_id) as tenant:
             if tenant is None:
                 continue
-            endpoint_ids = db.session.scalars(
-                sa.select(WebhookDelivery.endpoint_id)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now,
-                    WebhookEndpoint.status == "enabled",
-                    sa.or_(WebhookEndpoint.blocked_until.is_(None), WebhookEndpoint.blocked_until <= now),
-                )
-                .distinct()
-            ).all()
-        for endpoint_id in endpoint_ids:
-            count += enqueue_drain(tenant_id, endpoint_id)
+            has_due = bool(due_endpoints(now))
+        if has_due:
+            count += enqueue_drain(tenant_id)
     purge(now)
     return count
 

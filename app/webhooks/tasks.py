@@ -11,8 +11,18 @@ from app.core.sweeps import run_periodically
 from app.webhooks import delivery
 
 
+def drain_tenant(tenant_id: int) -> str:
+    """Send the due deliveries of every endpoint of one tenant (queue ``webhooks``); idempotent,
+    any number of times."""
+    with app_job_context():
+        result = delivery.drain_tenant(tenant_id)
+    if result is None:
+        return "tenant gone"
+    return f"sent {result.sent} ({result.succeeded} ok, {result.failed} failed): {result.reason}"
+
+
 def drain_endpoint(tenant_id: int, endpoint_id: int) -> str:
-    """Send one endpoint's due deliveries (queue ``webhooks``); idempotent, any number of times."""
+    """Send one endpoint's due deliveries (jobs queued before drains were per tenant)."""
     with app_job_context():
         result = delivery.run_drain(tenant_id, endpoint_id)
     if result is None:

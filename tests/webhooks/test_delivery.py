@@ -262,7 +262,7 @@ def test_a_sender_killed_mid_delivery_leaves_it_for_the_sweep(
     # its job is gone from Redis with it.
     with app.app_context():
         get_queue("webhooks").empty()
-        redis_store.client.delete(f"t:{acme.id}:wh:queued:{endpoint_id}")
+        redis_store.client.delete(f"t:{acme.id}:wh:queued")  # the tenant drain's key
     lease = app.config["WEBHOOK_LEASE_SECONDS"]
     with in_tenant(acme):
         [claimed] = delivery.claim(endpoint_id, datetime.now(UTC))
@@ -377,3 +377,26 @@ def test_stats_count_successes_and_failures_per_hour(acme, in_tenant, receiver, 
     assert stats[-2]["hour"] == t.replace(minute=0, second=0, microsecond=0)
     assert [(s["succeeded"], s["failed"]) for s in stats[-2:]] == [(0, 1), (1, 0)]
     assert sum(s["succeeded"] + s["failed"] for s in stats) == 2
+
+
+def test_a_fan_out_while_the_tenants_drain_runs_is_sent_by_it_not_queued_again(
+    acme, in_tenant, receiver, make_endpoint, run_jobs, app
+):
+    """One drain job per tenant: a fan-out that finds it queued or running flags ``more``, and
+    the running drain looks again for due endpoints (here: two, sent side by side)."""
+    first, second = receiver(), receiver()
+    make_endpoint(acme, first.url)
+    make_endpoint(acme, second.url)
+    with app.app_context():
+        redis_store.client.set(f"t:{acme.id}:wh:queued", b"1", ex=60)  # as while a drain runs
+    _publish(in_tenant, acme)
+    run_jobs(("events",))
+    with app.app_context():
+        assert get_queue("webhooks").count == 0  # not queued a second time ...
+        assert redis_store.client.get(f"t:{acme.id}:wh:more") == b"1"  # ... but told
+        result = delivery.drain_tenant(acme.id)  # the running drain's look
+        assert (result.sent, result.succeeded) == (2, 2)
+        assert redis_store.client.get(f"t:{acme.id}:wh:queued") is None  # ended: the next one queues
+        assert get_queue("webhooks").count == 0  # nothing left to wake it for
+    assert len(first.received) == 1 and len(second.received) == 1
+    assert first.received[0].body == second.received[0].body
