@@ -70,6 +70,7 @@ SKIPPED_PREFIXES = (
     "app.notifications.",
     "app.messaging.",
     "app.discovery.events.",
+    "app.webhooks.",  # partners' webhooks: history is told to no endpoint
 )  # home: bumped at the end
 
 
