@@ -13,11 +13,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import request
 
+from app.accounts.api_keys import KEY_PREFIX, hash_key
 from app.accounts.models import ApiKey, ApiToken
 from app.accounts.tokens import ACCESS_PREFIX, REFRESH_PREFIX, hash_token
 from tenants.db import db
 
-API_KEY_PREFIX = "gfk_"
 MAX_BEARER_LENGTH = 128
 
 
@@ -27,11 +27,12 @@ def bearer_credential() -> str | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_LENGTH:
         return None
-    digest = hash_token(token)
-    if token.startswith(API_KEY_PREFIX):
-        key_id = db.session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == digest))
+    if token.startswith(KEY_PREFIX):
+        key_id = db.session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == hash_key(token)))
         return f"key:{key_id}" if key_id is not None else None
     if token.startswith((ACCESS_PREFIX, REFRESH_PREFIX)):
-        family = db.session.scalar(sa.select(ApiToken.family_id).where(ApiToken.token_hash == digest))
+        family = db.session.scalar(
+            sa.select(ApiToken.family_id).where(ApiToken.token_hash == hash_token(token))
+        )
         return f"family:{family}" if family is not None else None
     return None
