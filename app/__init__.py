@@ -247,6 +247,7 @@ def _register_domain_hooks() -> None:
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
     from app.search.services import remove_tenant_index
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
+    from app.storage import models as _storage_models  # noqa: F401  (stored_files: antivirus status)
     from app.storage import remove_tenant_files
     from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
     from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)

@@ -250,3 +250,116 @@ class ApiKeyCall(TenantModel):
     status: Mapped[int] = mapped_column(sa.SmallInteger)
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+# --------------------------------------------------------------------------- identity (#22)
+
+
+class TwoFactor(TenantModel):
+    """A user's TOTP authenticator (app/accounts/two_factor.py). On once ``confirmed_at`` is set
+    (the person typed a code from the scanned QR); ``last_step`` is the 30-second step of the
+    last accepted code, so a code works once. The secret is encrypted (app/core/crypto.py)."""
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(sa.Text)
+    confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class RecoveryCode(TenantModel):
+    """One single-use recovery code (SHA-256 of it, app/core/otp.py); ten per enrolment."""
+
+    __tablename__ = "user_recovery_codes"
+    __table_args__ = tenant_table_args(
+        sa.UniqueConstraint("user_id", "code_hash", name="ux_user_recovery_codes")
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+SESSION_KINDS = ("web", "api")
+
+
+class UserSession(TenantModel):
+    """A signed-in device: a web login (its secret id lives in the signed session cookie, the
+    hash here) or an API token family (``secret_hash`` = the family id's hash). Ending a session
+    (``revoked_at``) signs that device out at its next request (app/accounts/sessions.py)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("kind in ('web', 'api')", name="kind"),
+        sa.Index(
+            "ix_user_sessions_user_live",
+            "user_id",
+            "last_seen_at",
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    method: Mapped[str] = mapped_column(sa.String(16), default="password", server_default="password")
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+    device: Mapped[str | None] = mapped_column(sa.String(120))  # "Firefox on Windows"
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+IDENTITY_PROVIDERS = ("github", "google")
+
+
+class IdentityProvider(TenantModel):
+    """A sign-in provider the operator configured for this marketplace (console "Sign-in").
+    The client secret is encrypted at rest like the Stripe keys (app/core/crypto.py)."""
+
+    __tablename__ = "identity_providers"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("provider in ('github', 'google')", name="provider"),
+        sa.CheckConstraint("length(btrim(client_id)) > 0", name="client_id_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    client_id: Mapped[str] = mapped_column(sa.String(255))
+    client_secret_encrypted: Mapped[str] = mapped_column(sa.Text)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+
+class UserIdentity(TenantModel):
+    """An account at a provider linked to a user: ``subject`` is the provider's stable id (OIDC
+    ``sub``, GitHub's numeric id); ``login`` is the GitHub username shown on profiles."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = tenant_table_args(
+        sa.CheckConstraint("provider in ('github', 'google')", name="provider"),
+        sa.UniqueConstraint("provider", "subject", name="ux_user_identities_subject"),
+        sa.UniqueConstraint("user_id", "provider", name="ux_user_identities_user_provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey(f"{TENANT_SCHEMA}.users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    login: Mapped[str | None] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    email_verified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

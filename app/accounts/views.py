@@ -21,10 +21,9 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from app.accounts import services
-from app.accounts.auth import SESSION_TENANT_KEY
 from app.accounts.forms import (
     AVAILABILITY_LABELS,
     AvatarForm,
@@ -43,6 +42,7 @@ from app.accounts.forms import (
 from app.accounts.limits import account_key, configured, ip_key, login_limits
 from app.accounts.models import SELLER_LEVELS
 from app.accounts.services import AccountError
+from app.accounts.signin import finish_login, landing_url, start_session
 from app.core import money, unit_of_work
 from app.core.domain_errors import apply_to_form, refuse_form
 from app.core.reference import COUNTRIES, LANGUAGES
@@ -52,13 +52,6 @@ from tenants.db import current_tenant
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
 INVALID = 422  # the status of a page re-shown with errors on its form
-
-
-LANDING = "dashboard.dashboard"  # where a member lands after login without a ``next``
-
-
-def landing_url() -> str:
-    return url_for(LANDING)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -82,13 +75,6 @@ def safe_next(target: str | None) -> str | None:
 
 def _render(template: str, status: int = 200, **context):
     return render_template(f"accounts/{template}", **context), status
-
-
-def _start_session(user, remember: bool = False) -> None:
-    """Log ``user`` in on a brand-new session (no fixation), bound to this tenant."""
-    session.clear()
-    session[SESSION_TENANT_KEY] = current_tenant().id
-    login_user(user, remember=remember)
 
 
 @bp.app_context_processor
@@ -118,7 +104,7 @@ def signup():
         except AccountError as exc:
             form_errors = refuse_form(exc, form)
         else:
-            _start_session(user)
+            start_session(user, method="password")
             flash(f"Welcome! We sent a link to {user.email}: follow it to confirm your address.", "success")
             return redirect(url_for("accounts.profile"))
     status = INVALID if form.errors or form_errors else 200
@@ -140,10 +126,9 @@ def login():
             unit_of_work.keep()  # the failed attempt counts toward the lockout (see authenticate)
             form_errors = apply_to_form(form, exc.errors)
         else:
-            _start_session(user, remember=bool(form.remember.data))
-            greeting = "Welcome" if getattr(user, "first_login", False) else "Welcome back"
-            flash(f"{greeting}, {user.display_name}.", "success")
-            return redirect(safe_next(form.next.data) or landing_url())
+            return finish_login(
+                user, remember=bool(form.remember.data), method="password", next_url=safe_next(form.next.data)
+            )
     status = INVALID if form.errors or form_errors else 200
     return _render("login.html", status, form=form, form_errors=form_errors)
 
@@ -314,7 +299,7 @@ def change_password():
         except AccountError as exc:
             form_errors = refuse_form(exc, form)
         else:
-            _start_session(user)  # other sessions end with the old password; this one goes on
+            start_session(user)  # other sessions end with the old password; this one goes on
             flash("Your password is changed.", "success")
             return redirect(url_for("accounts.profile"))
     status = INVALID if form.errors or form_errors else 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.db import db, public_table_args
@@ -28,6 +29,15 @@ class PlatformAdmin(db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default="active", server_default="active")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Two-factor sign-in, always required of platform admins (app/core/otp.py): the secret is
+    # encrypted (app/core/crypto.py); ``totp_last_step`` makes each code single use; the
+    # recovery codes are SHA-256 hashes, removed as they are used.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    recovery_code_hashes: Mapped[list[str]] = mapped_column(
+        ARRAY(sa.String(64)), default=list, server_default=sa.text("'{}'")
+    )
 
     def __repr__(self) -> str:
         return f"<PlatformAdmin {self.id} {self.email}>"

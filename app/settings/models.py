@@ -25,6 +25,7 @@ class MarketplaceSettings(TenantModel):
         ),
         sa.CheckConstraint("timesheet_review_days BETWEEN 1 AND 30", name="timesheet_review_days"),
         sa.CheckConstraint("default_country ~ '^[A-Z]{2}$'", name="default_country"),
+        sa.CheckConstraint("bot_protection in ('off', 'auto', 'always')", name="bot_protection"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -63,6 +64,11 @@ class MarketplaceSettings(TenantModel):
     gigs_require_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # When on (the default), ordering, publishing, offers and messages need a verified email.
     require_verified_email: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Identity (#22): admins and moderators must use two-factor sign-in to open the console.
+    require_2fa_staff: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Bot protection on sign-up, login, password reset and checkout (app/accounts/bot.py):
+    # "auto" challenges an IP after suspicious volume, "always" everyone, "off" nobody.
+    bot_protection: Mapped[str] = mapped_column(sa.String(8), default="auto", server_default="auto")
     # Payment provider of the tenant: "sandbox" (default, no network) or "stripe".
     payment_provider: Mapped[str] = mapped_column(sa.String(16), default="sandbox", server_default="sandbox")
     stripe_publishable_key: Mapped[str | None] = mapped_column(sa.String(255))
