@@ -204,7 +204,7 @@ def test_eicar_upload_is_pending_then_quarantined_the_uploader_told_and_the_cons
 def test_moderators_see_the_quarantine_but_only_admins_delete(
     acme, scanning, make_user, access_token, tenant_client, in_tenant, run_jobs
 ):
-    uploader = make_user(acme)
+    uploader = make_user(acme, email="member@acme.test")
     _upload(tenant_client, access_token, acme, uploader, EICAR)
     run_jobs()
     row = _row(in_tenant, acme)
@@ -215,7 +215,7 @@ def test_moderators_see_the_quarantine_but_only_admins_delete(
     refused = post_form(moderator, "/console/quarantine", {}, action=f"/console/quarantine/{row.id}/delete")
     assert refused.status_code == 403
     assert _row(in_tenant, acme).status == "quarantined"
-    member = login(tenant_client("acme"), f"user{uploader}@example.com", "correct-horse-battery")
+    member = login(tenant_client("acme"), "member@acme.test", "correct-horse-battery")
     assert member.get("/console/quarantine").status_code == 403
 
 
@@ -381,10 +381,13 @@ def test_the_brand_logo_is_not_served_while_pending(app, acme, scanning, tenant_
 
     admin = login(tenant_client("acme"), "admin@acme.test", ADMIN_PASSWORD)
     buffer = io.BytesIO()
-    Image.new("RGB", (400, 100), "red").save(buffer, "PNG")
+    Image.new("RGB", (1600, 400), "red").save(buffer, "PNG")
     saved = admin.post(
         "/console/branding/logo",
-        data={"logo-csrf_token": csrf_token(admin, "/console/branding"), "logo-image": (buffer, "logo.png")},
+        data={
+            "logo-csrf_token": csrf_token(admin, "/console/branding"),
+            "logo-image": (io.BytesIO(buffer.getvalue()), "logo.png"),
+        },
         content_type="multipart/form-data",
     )
     assert saved.status_code == 302, saved.get_data(as_text=True)[:500]
