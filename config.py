@@ -152,6 +152,21 @@ class Config:
     # File storage (app/storage). "local": INSTANCE_DIR/files/t<tenant_id>/...
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     STORAGE_LOCAL_DIR = os.environ.get("STORAGE_LOCAL_DIR") or None  # default INSTANCE_DIR/files
+    # Antivirus on every stored upload (app/storage/scanning.py, docs/operator/uploads.md):
+    # "clamd" (files wait as pending until clamd finds them clean) or "none" (clean at once).
+    UPLOAD_SCANNER = os.environ.get("UPLOAD_SCANNER", "none")
+    CLAMD_SOCKET = os.environ.get("CLAMD_SOCKET") or None  # a unix socket path; else host:port
+    CLAMD_HOST = os.environ.get("CLAMD_HOST", "127.0.0.1")
+    CLAMD_PORT = _int("CLAMD_PORT", 3310)
+    CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
+    # Keep at most clamd's StreamMaxLength (25 MB by default): a larger file is never sent and
+    # is quarantined as unscannable (fail closed).
+    CLAMD_STREAM_MAX_BYTES = _int("CLAMD_STREAM_MAX_BYTES", 25 * 1024 * 1024)
+    UPLOAD_SCAN_RETRY_INTERVALS = [
+        int(x) for x in os.environ.get("UPLOAD_SCAN_RETRY_INTERVALS", "30,120,600,1800").split(",")
+    ]
+    UPLOAD_SCAN_SWEEP_SECONDS = _int("UPLOAD_SCAN_SWEEP_SECONDS", 300)
+    UPLOAD_SCAN_STALE_MINUTES = _int("UPLOAD_SCAN_STALE_MINUTES", 10)  # pending longer: scanned again
 
     # Accounts (app/accounts): signed-link lifetimes, lockout, rate limits.
     VERIFY_TOKEN_MAX_AGE = _int("VERIFY_TOKEN_MAX_AGE", 3 * 24 * 3600)
@@ -312,6 +327,11 @@ class Config:
     def validate(cls) -> None:
         """Raise RuntimeError when the configuration cannot run safely."""
 
+    @classmethod
+    def startup_warnings(cls) -> list[str]:
+        """Configuration that runs but should be fixed (logged at startup)."""
+        return []
+
 
 class DevelopmentConfig(Config):
     DEBUG = _bool("FLASK_DEBUG", False)
@@ -337,6 +357,8 @@ class TestingConfig(Config):
     MAIL_DEFAULT_SENDER = "no-reply@gigforge.test"
     OUTBOX_RELAY_GRACE_SECONDS = 0
     PAYMENT_JOB_RETRY_INTERVALS = [0, 0]
+    UPLOAD_SCANNER = "none"  # tests/storage/test_scanning.py switches to a real clamd
+    UPLOAD_SCAN_RETRY_INTERVALS = [0, 0]
     STRIPE_MAX_NETWORK_RETRIES = 1
     # Cheap hashing keeps the suite fast; production parameters are tested separately.
     ARGON2_TIME_COST = 1
@@ -362,6 +384,18 @@ class ProductionConfig(Config):
     PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https").lower()
     PREFERRED_URL_SCHEME = PUBLIC_URL_SCHEME
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    UPLOAD_SCANNER = os.environ.get("UPLOAD_SCANNER", "clamd")
+
+    @classmethod
+    def startup_warnings(cls) -> list[str]:
+        """What may run but should not in production (logged by create_app, never refused)."""
+        warnings = []
+        if cls.UPLOAD_SCANNER == "none":
+            warnings.append(
+                "UPLOAD_SCANNER=none: uploads are served without an antivirus scan; run clamd and "
+                "set UPLOAD_SCANNER=clamd (docs/operator/uploads.md)"
+            )
+        return warnings
 
     @classmethod
     def validate(cls) -> None:

@@ -33,6 +33,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     embedded.configure(app.config)
 
     configure_logging(app)
+    for warning in config_class.startup_warnings():  # runs, but should not in production
+        app.logger.warning(warning)
     db.init_app(app)
     with app.app_context():
         embedded.init_app(app, db.engines.values())
@@ -249,6 +251,7 @@ def _register_domain_hooks() -> None:
     from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
     from app.storage import models as _storage_models  # noqa: F401  (stored_files: antivirus status)
     from app.storage import remove_tenant_files
+    from app.storage.tasks import run_sweep_loop as run_upload_scan_sweep_loop
     from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
     from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.webhooks.tasks import run_sweep_loop as run_webhooks_sweep_loop
@@ -291,6 +294,8 @@ def _register_domain_hooks() -> None:
     register_periodic_loop("disputes-sweep", run_disputes_sweep_loop)
     # Hourly contracts: close finished weeks into timesheets, approve (and bill) unanswered ones.
     register_periodic_loop("hourly-sweep", run_hourly_sweep_loop)
+    # Antivirus: uploads left pending (scan job lost or clamd down) are queued for a scan again.
+    register_periodic_loop("upload-scan-sweep", run_upload_scan_sweep_loop)
     # Workroom: calendar reminders, once per occurrence of an event.
     register_periodic_loop("workroom-reminders", run_workroom_reminders_loop)
     # Reputation: once per tenant and UTC day, snapshot every seller and assign levels.
@@ -365,6 +370,7 @@ def _register_cli(app: Flask) -> None:
     from app.platform.cli import platform_cli
     from app.reviews.cli import reviews_cli
     from app.search.cli import search_cli
+    from app.storage.cli import storage_cli
 
     for command in (
         worker_command,
@@ -378,6 +384,7 @@ def _register_cli(app: Flask) -> None:
         platform_cli,
         reviews_cli,
         hourly_cli,
+        storage_cli,
     ):
         app.cli.add_command(command)
     # The idempotency_keys table, and idempotency_field() for the money forms' templates.

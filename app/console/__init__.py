@@ -35,6 +35,8 @@ the same resource of the API in its ``api.py``:
   remove); ``actions.py`` calls app/discovery/featured.py and audits;
 - ``api_keys/``    partner API keys (list, create with the secret shown once, revoke, a key's
   recent calls); ``actions.py`` calls app/accounts/api_keys.py and audits. Admins only;
+- ``files/``       the Quarantine page: files the antivirus blocked (moderators see them, admins
+  delete them for good); ``actions.py`` calls app/storage/files.py and audits;
 - ``settings/``    branding, domains, marketplace settings, categories and the payment
   provider (``branding.py``, ``domains.py``, ``marketplace.py`` call app/settings,
   tenants/domains.py, app/gigs/categories.py and app/payments, and audit).
@@ -87,6 +89,7 @@ ROUTE_MODULES = (
     "api_keys.api",
     "webhooks.views",
     "webhooks.api",
+    "files.views",
 )
 
 

@@ -29,6 +29,7 @@ NAV = (
     ("console.payout_accounts", "Payout accounts", ADMIN),
     ("console.payout_holds", "Payout holds", ADMIN),
     ("console.disputes", "Disputes", MODERATOR),
+    ("console.quarantine", "Quarantine", MODERATOR),
     ("console.dispute_settings", "Dispute settings", ADMIN),
     ("console.job_templates", "Job templates", ADMIN),
     ("console.matching_settings", "Matching", ADMIN),

@@ -77,6 +77,11 @@ told as held):
 - ``payout_account.kyc_changed`` ``{"user_id", "old", "new"}``: the seller gets
   ``payout_kyc_changed`` when the status is ``verified`` or ``rejected`` (with the note).
 
+The antivirus (``app/storage/files.py``): ``file.quarantined`` ``{"file_id", "uploaded_by_id"}``:
+the uploader (none for files of unknown origin) gets ``file_quarantined`` ("A file you uploaded
+was blocked: it contained <signature>"), de-duplicated by ``event:<id>``; only while the file
+is still quarantined (an operator may have deleted it since: then nothing is told).
+
 The event's tenant is bound when a handler runs, and every row (review, window, user) is
 read in that tenant: a user of another tenant with an equal id is never told.
 """
@@ -107,6 +112,7 @@ from app.payments.models import PayoutHold
 from app.payments.services import payout_account_of
 from app.reviews import services as reviews
 from app.reviews.models import Review, ReviewWindow
+from app.storage.models import StoredFile
 from app.workroom.models import WorkroomEvent, WorkroomTask
 from tenants.db import db
 
@@ -1186,3 +1192,14 @@ def notify_rate_change_answered(event) -> None:
         data["effective"] = _day_text(change.effective_week)
     url = path_for("contracts.contract_page", contract_id=contract.id)
     _tell_hourly(_others(contract, change.responded_by), "contract_rate_change_answered", data, url, event)
+
+
+@handles("file.quarantined")
+def notify_file_quarantined(event) -> None:
+    payload = event.payload or {}
+    file_id = payload.get("file_id")
+    row = db.session.get(StoredFile, file_id) if isinstance(file_id, int) else None
+    if row is None or row.status != "quarantined" or row.uploaded_by_id is None:
+        return
+    data = {"file_id": row.id, "filename": row.filename or "", "signature": row.signature or "a virus"}
+    notify(row.uploaded_by_id, "file_quarantined", data, dedupe_key=f"event:{event.id}")

@@ -717,6 +717,22 @@ KINDS: dict[str, Kind] = {
         group_key=lambda d: f"contract:{int(d['contract_id'])}",
         action_label="See the repository",
     ),
+    # The antivirus (app/storage/files.py) blocked a file the user uploaded: its bytes were
+    # moved out of reach. Handler in notifications/events.py (``file.quarantined``).
+    "file_quarantined": Kind(
+        name="file_quarantined",
+        label="A file you uploaded was blocked by the virus scanner",
+        category="account",
+        default_in_app=True,
+        default_email=True,
+        required=("file_id", "signature"),
+        render=lambda d: (
+            "A file you uploaded"
+            + (f" (“{_snippet(d['filename'], 80)}”)" if d.get("filename") else "")
+            + f" was blocked: it contained {_snippet(d['signature'], 120)}."
+        ),
+        group_key=lambda d: "files",
+    ),
     # Payouts (app/payments/backoffice.py): an operator held or released the seller's payouts,
     # or the seller's identity check (KYC) changed. The hold's reason is the operators' (not
     # told: "contact support"). Handlers in notifications/events.py.

@@ -29,7 +29,7 @@ def _serve(kind: str, token: str):
     if key is None:
         abort(404)
     try:
-        data = storage.open(key)
+        data = storage.open_clean(key)  # pending or blocked by the antivirus: not found
     except StorageError:
         abort(404)
     response = Response(data, content_type="image/png")

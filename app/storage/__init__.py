@@ -6,6 +6,12 @@
 All calls act for the bound tenant. Images are validated and re-encoded by
 ``app.storage.images.process_image`` before they are saved; other uploads are checked by
 ``app.storage.uploads.check_upload`` (types by content, sizes, clean display names).
+
+``storage`` is the backend wrapped by ``ScannedStorage``: ``save`` also records the file's
+``StoredFile`` row in the current transaction (the antivirus, ``app/storage/files.py``),
+``open_clean(key)`` returns the bytes only of a file the antivirus found clean (raising
+StorageNotFound otherwise: what is handed to people goes through it), and ``delete`` also
+forgets the row. Every domain saves through it, so no upload escapes the scan.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "LocalStorage",
     "StorageBackend",
     "StorageError",
+    "ScannedStorage",
     "StorageNotFound",
     "get_storage",
     "storage",
@@ -45,7 +52,40 @@ def get_storage() -> StorageBackend:
     return cached[1]
 
 
-storage: StorageBackend = LocalProxy(get_storage)  # type: ignore[assignment]
+class ScannedStorage:
+    """The configured backend plus the antivirus record of each file (see the module docstring);
+    every other call goes to the backend unchanged."""
+
+    def __init__(self, backend: StorageBackend):
+        self.backend = backend
+
+    def save(self, data: bytes, *, namespace: str, filename: str, content_type: str) -> str:
+        from app.storage import files
+
+        key = self.backend.save(data, namespace=namespace, filename=filename, content_type=content_type)
+        files.register(key, data, namespace=namespace, filename=filename, content_type=content_type)
+        return key
+
+    def open_clean(self, key: str) -> bytes:
+        from app.storage import files
+
+        return files.open_clean(self.backend, key)
+
+    def delete(self, key: str) -> None:
+        from app.storage import files
+
+        self.backend.delete(key)
+        files.forget(key)
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+
+def get_scanned_storage() -> ScannedStorage:
+    return ScannedStorage(get_storage())
+
+
+storage: StorageBackend = LocalProxy(get_scanned_storage)  # type: ignore[assignment]
 
 
 def remove_tenant_files(_sender=None, *, tenant, **_kwargs) -> None:

@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import current_app, has_request_context, url_for
@@ -127,7 +128,20 @@ class StorageBackend:
         raise NotImplementedError
 
     def delete_tenant(self, tenant_id: int) -> None:
-        """Remove every file of a tenant (after it was dropped)."""
+        """Remove every file of a tenant (after it was dropped), quarantined ones too."""
+        raise NotImplementedError
+
+    def quarantine(self, key: str) -> None:
+        """Move the file out of the tenant's readable files (the antivirus blocked it): ``open``,
+        ``exists`` and ``url`` no longer reach it. Raises InvalidKey, StorageNotFound."""
+        raise NotImplementedError
+
+    def delete_quarantined(self, tenant_id: int, key: str) -> None:
+        """Remove a quarantined file for good; a missing one is not an error."""
+        raise NotImplementedError
+
+    def stored_keys(self) -> Iterator[str]:
+        """Every stored key of the bound tenant (not the quarantined ones)."""
         raise NotImplementedError
 
     @staticmethod
@@ -205,6 +219,36 @@ class LocalStorage(StorageBackend):
 
     def delete_tenant(self, tenant_id: int) -> None:
         shutil.rmtree(self._tenant_dir(tenant_id), ignore_errors=True)
+        shutil.rmtree(self._quarantine_dir(tenant_id), ignore_errors=True)
+
+    # Quarantined files live beside the tenants' folders, never under one: no key of a tenant
+    # can name them (``_path`` stays inside ``t<tenant_id>/``).
+    def _quarantine_dir(self, tenant_id: int) -> Path:
+        return self.root() / "quarantine" / f"t{int(tenant_id)}"
+
+    def quarantine(self, key: str) -> None:
+        source = self._path(key)
+        target = self._quarantine_dir(current_tenant().id) / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            raise StorageNotFound(key) from None
+
+    def delete_quarantined(self, tenant_id: int, key: str) -> None:
+        check_key(key)
+        with contextlib.suppress(FileNotFoundError):
+            (self._quarantine_dir(tenant_id) / key).unlink()
+
+    def stored_keys(self) -> Iterator[str]:
+        base = self._tenant_dir(current_tenant().id)
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                key = path.relative_to(base).as_posix()
+                if KEY_RE.match(key):  # skips a half-written ".tmp-" file
+                    yield key
 
 
 BACKENDS: dict[str, type[StorageBackend]] = {"local": LocalStorage}

@@ -10,6 +10,7 @@ import pytest
 from app.storage import InvalidKey, StorageNotFound, storage
 from app.storage.signing import read_file_token, sign_file_token
 from tenants import provisioning
+from tenants.db import db
 from tenants.resolver import get_tenant_by_slug
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n fake png body"
@@ -18,6 +19,7 @@ PNG_BYTES = b"\x89PNG\r\n\x1a\n fake png body"
 def _save(in_tenant, tenant, data=PNG_BYTES, namespace="avatars", content_type="image/png"):
     with in_tenant(tenant):
         key = storage.save(data, namespace=namespace, filename="me.png", content_type=content_type)
+        db.session.commit()  # the file's StoredFile row: /files/ serves only registered files
         return key, storage.url(key)
 
 
