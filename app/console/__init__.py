@@ -87,6 +87,7 @@ ROUTE_MODULES = (
     "api_keys.api",
     "webhooks.views",
     "webhooks.api",
+    "identity.views",
 )
 
 
