@@ -298,6 +298,12 @@ class Config:
     # Outbound webhooks (app/webhooks, docs/webhooks.md). Drains run on their own RQ queue.
     WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "webhooks")
     DEMO_WEBHOOK_INBOX = False  # app/demo/inbox.py (development and testing only)
+    # Sign in with GitHub / Google (app/accounts/oauth.py): the providers' URLs, overriding the
+    # built-in real ones per provider ({"github": {"authorize_url": ..., "token_url": ...,
+    # "api_base": ...}, "google": {..., "jwks_uri": ..., "issuer": ...}}); a path means the
+    # platform host. Development points at the local provider (DEMO_OIDC_PROVIDER).
+    OAUTH_PROVIDER_ENDPOINTS: dict = {}
+    DEMO_OIDC_PROVIDER = False  # app/demo/oidc_provider.py (development and testing only)
     # http:// only to localhost/loopback, and only where this is true (development and tests).
     WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", False)
     # Refuse hosts resolving to private, loopback, link-local, multicast or reserved addresses
@@ -336,6 +342,20 @@ class Config:
 class DevelopmentConfig(Config):
     DEBUG = _bool("FLASK_DEBUG", False)
     DEMO_WEBHOOK_INBOX = True  # app/demo/inbox.py: the demo endpoints' receiver on the platform host
+    DEMO_OIDC_PROVIDER = True  # app/demo/oidc_provider.py: a local GitHub / Google on the platform host
+    OAUTH_PROVIDER_ENDPOINTS = {
+        "github": {
+            "authorize_url": "/dev/oauth-provider/github/authorize",
+            "token_url": "/dev/oauth-provider/github/token",
+            "api_base": "/dev/oauth-provider/github",
+        },
+        "google": {
+            "authorize_url": "/dev/oauth-provider/google/authorize",
+            "token_url": "/dev/oauth-provider/google/token",
+            "jwks_uri": "/dev/oauth-provider/google/jwks",
+            "issuer": "/dev/oauth-provider/google",
+        },
+    }
     WEBHOOK_ALLOW_HTTP = _bool("WEBHOOK_ALLOW_HTTP", True)
     WEBHOOK_BLOCK_PRIVATE = _bool("WEBHOOK_BLOCK_PRIVATE", False)
 
@@ -343,6 +363,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     TESTING = True
     DEMO_WEBHOOK_INBOX = True
+    DEMO_OIDC_PROVIDER = True
     SECRET_KEY = "test-secret-key"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None

@@ -15,7 +15,7 @@ from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_ma
 from config import BASE_DIR, Config, config_from_env
 
 # Blueprints that exist only on the bare platform host.
-PLATFORM_BLUEPRINTS = {"platform", "demo_inbox"}  # demo_inbox: development only
+PLATFORM_BLUEPRINTS = {"platform", "demo_inbox", "demo_oidc"}  # demo_*: development only
 # Blueprints served on every host, before and without tenant resolution.
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
@@ -81,6 +81,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
+    from app.accounts import oauth_views
     from app.accounts import views as account_views
     from app.code import api as code_api
     from app.code import views as code_views
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(storage_views.bp)
     app.register_blueprint(branding_files.bp)  # the uploaded logo and favicon
     app.register_blueprint(account_views.bp)
+    app.register_blueprint(oauth_views.bp)  # sign in with GitHub / Google, the "Sign-in methods" page
     app.register_blueprint(gig_views.bp)
     app.register_blueprint(messaging_views.bp)
     app.register_blueprint(notification_views.bp)
@@ -151,6 +153,11 @@ def _register_blueprints(app: Flask) -> None:
 
         csrf.exempt(demo_inbox.bp)  # signed by the sender; no session
         app.register_blueprint(demo_inbox.bp)
+    if app.config["DEMO_OIDC_PROVIDER"]:  # development and tests: a local GitHub / Google
+        from app.demo import oidc_provider
+
+        csrf.exempt(oidc_provider.bp)  # a provider's endpoints: no session of ours
+        app.register_blueprint(oidc_provider.bp)
     # Stripe signs its webhooks; there is no session or CSRF cookie to check.
     csrf.exempt(payment_views.webhooks_bp)
     app.register_blueprint(payment_views.webhooks_bp)

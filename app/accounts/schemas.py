@@ -196,6 +196,12 @@ class SellerProfileSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
+def _github_login(user_id: int) -> str | None:
+    from app.accounts.oauth import github_login
+
+    return github_login(user_id)
+
+
 class PublicProfileSchema(Schema):
     handle = fields.Str(metadata={"example": "ada"})
     display_name = fields.Str(metadata={"example": "Ada Lovelace"})
@@ -207,6 +213,11 @@ class PublicProfileSchema(Schema):
     )
     member_since = fields.DateTime(attribute="created_at")
     seller_profile = fields.Nested(SellerProfileSchema, allow_none=True)
+    github_login = fields.Function(
+        lambda user: _github_login(user.id),
+        allow_none=True,
+        metadata={"description": "The member's linked GitHub username, if any", "example": "ada-l"},
+    )
 
 
 class MeSchema(ProfileFieldsSchema):

@@ -368,6 +368,50 @@ def register_user(email: str, password: str, display_name: str, handle: str | No
     return user
 
 
+def register_external_user(
+    email: str, display_name: str, *, handle_hint: str | None = None, email_verified: bool = False
+) -> User:
+    """Sign a new member up whose first factor is a provider (GitHub, Google): no password.
+
+    The email is verified only when the provider says so (else the verification email goes out,
+    as for any sign-up); the handle is ``handle_hint`` when it is valid and free, else one derived
+    from the name. Emits ``user.registered`` like ``register_user``. Raises AccountError (email or
+    display name unusable, or taken meanwhile).
+    """
+    clean_email = validate_email_address(email)
+    if _email_taken(clean_email):
+        raise AccountError({"email": "An account with this email already exists. Log in with your password."})
+    try:
+        name = _clean_display_name(display_name)
+    except AccountError:
+        name = _clean_display_name(clean_email.split("@", 1)[0])
+    handle = None
+    if handle_hint:
+        try:
+            handle = _validate_handle(handle_hint)
+        except AccountError:
+            handle = None
+    user = User(
+        email=clean_email,
+        password_hash=None,
+        display_name=name,
+        handle=handle or _suggest_handle(name, clean_email),
+        role="member",
+        status="active",
+        email_verified_at=_now() if email_verified else None,
+    )
+    db.session.add(user)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise AccountError({"email": "An account with this email or handle already exists."}) from None
+    send_verification_email(user)  # nothing for a verified address
+    _account_event("user.registered", user)
+    log.info("account registered through a provider", extra={"user_id": user.id})
+    return user
+
+
 def send_verification_email(user: User) -> None:
     """Email ``user`` a signed link that verifies their current address.
 

@@ -90,6 +90,7 @@ ROUTE_MODULES = (
     "webhooks.views",
     "webhooks.api",
     "files.views",
+    "identity.views",
 )
 
 

@@ -36,6 +36,7 @@ NAV = (
     ("console.audit_log", "Audit log", MODERATOR),
     ("console.api_keys", "API keys", ADMIN),
     ("console.webhooks", "Webhooks", ADMIN),
+    ("console.identity_providers", "Sign-in methods", ADMIN),
 )
 
 
