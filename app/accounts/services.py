@@ -538,6 +538,13 @@ def _has_second_factor(user: User) -> bool:
     return has_two_factor(user)
 
 
+def _forget_second_factor(user: User) -> None:
+    """A deleted account keeps no authenticator secret nor recovery codes (no email is sent)."""
+    from app.accounts.two_factor import _delete
+
+    _delete(user)
+
+
 def _send_lockout_email(user: User) -> None:
     """Tell the owner their account was locked, with a reset link (the lock's one message)."""
     if user.status != "active":
@@ -1253,6 +1260,7 @@ def delete_account(user: User, password: str) -> None:
     user.status = "deleted"
     user.deleted_at = _now()
     db.session.flush()
+    _forget_second_factor(user)
     revoke_api_tokens(user)
     if was_seller:
         _seller_updated(user)  # their gigs leave search

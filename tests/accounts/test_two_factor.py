@@ -424,3 +424,14 @@ def test_acme_pending_login_and_remember_cookie_are_worthless_on_globex(
     asked = signed_in(visitor, "ada@example.com")
     assert asked.headers["Location"].endswith("/login/2fa")
     assert acme_host != visitor.host and globex_secret != secret
+
+
+def test_deleting_the_account_forgets_the_authenticator(enrolled, in_tenant, acme):
+    user_id, _client, _secret, _codes = enrolled
+    with in_tenant(acme):
+        from app.accounts import services
+
+        services.delete_account(db.session.get(User, user_id), PASSWORD)
+        db.session.commit()
+        assert db.session.get(TwoFactor, user_id) is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode)) == 0
