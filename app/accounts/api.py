@@ -11,7 +11,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.accounts import services, tokens
+from app.accounts import services, tokens, two_factor
 from app.accounts.limits import configured, ip_key, login_limits
 from app.accounts.schemas import (
     ME_ETAG_SCHEMA,
@@ -28,6 +28,7 @@ from app.accounts.schemas import (
     SignupSchema,
     TokenPairSchema,
     TokenRequestSchema,
+    TwoFactorStatusSchema,
 )
 from app.core import unit_of_work
 from app.core.api import Blueprint
@@ -98,7 +99,10 @@ class Token(MethodView):
     @blp.alt_response(
         401,
         response="UNAUTHORIZED",
-        description="Unknown email or wrong password (the same answer, also for a locked account)",
+        description="Unknown email or wrong password (the same answer, also for a locked account); "
+        "or, after the right password of an account with two-factor sign-in, `errors.code` "
+        "`two_factor_required` (no `otp` sent) or `two_factor_invalid` (a wrong, reused or expired "
+        "`otp`, which counts toward the lockout like a wrong password)",
     )
     @blp.alt_response(403, response="FORBIDDEN", description="Right password, but the account is suspended")
     @blp.alt_response(423, response="LOCKED", description="Right password, but locked after failed attempts")
@@ -115,7 +119,35 @@ class Token(MethodView):
             if isinstance(exc, services.AccountLocked | services.AccountSuspended):
                 abort(exc.status, message=exc.message)
             abort(401, message=services.LOGIN_FAILED)
+        if two_factor.has_two_factor(user):
+            _second_factor(user, credentials.get("otp"))
         return tokens.issue_token_pair(user)
+
+
+def _second_factor(user, code: str | None) -> None:
+    """The ``otp`` of an account with two-factor sign-in: missing or wrong is a 401 whose
+    ``errors.code`` says which; a wrong one counts toward the lockout."""
+    if not code:
+        abort(
+            401,
+            message="This account has two-factor sign-in: send the same request with `otp`, the code "
+            "of its authenticator app (or a recovery code).",
+            errors={"code": two_factor.TwoFactorRequired.code},
+        )
+    try:
+        two_factor.verify_login_code(user, code, ip=request.remote_addr)
+    except services.AccountError as exc:
+        unit_of_work.keep()  # the wrong code counts toward the lockout
+        if isinstance(exc, services.AccountLocked):
+            abort(exc.status, message=exc.message)
+        abort(
+            401,
+            message=exc.errors.get("code", exc.message),
+            errors={
+                "code": two_factor.TwoFactorError.code,
+                "json": {"otp": [exc.errors.get("code", exc.message)]},
+            },
+        )
 
 
 @blp.route("/auth/refresh")
@@ -197,6 +229,16 @@ class Me(MethodView):
         entries keep pointing at the anonymised account. Download your data first
         (`GET /me/export`)."""
         services.delete_account(_current_user(), body["password"])
+
+
+@blp.route("/me/two-factor")
+class MyTwoFactor(MethodView):
+    @auth_required
+    @blp.response(200, TwoFactorStatusSchema)
+    def get(self):
+        """Whether your account has two-factor sign-in, since when, and how many recovery codes are
+        left. Set it up or turn it off on the web (Account → Security)."""
+        return two_factor.status(_current_user())
 
 
 @blp.route("/me/export")

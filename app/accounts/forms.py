@@ -162,3 +162,37 @@ class DeleteAccountForm(Form):
         "I understand that my account and profile are deleted for good",
         validators=[InputRequired("Tick the box to confirm.")],
     )
+
+
+# --------------------------------------------------------------------------- two-factor sign-in
+
+_CODE_RENDER = {"inputmode": "text", "autocomplete": "one-time-code", "spellcheck": "false"}
+
+
+class TwoFactorLoginForm(Form):
+    code = StringField(
+        "Code",
+        validators=[DataRequired("Enter the code from your authenticator app."), Length(max=32)],
+        description="The 6-digit code your authenticator app shows, or one of your recovery codes.",
+        render_kw=_CODE_RENDER,
+    )
+    remember_device = BooleanField("Remember this device for 30 days")
+
+
+class TwoFactorCodeForm(Form):
+    """Confirm an enrolment, or get new recovery codes: one fresh code."""
+
+    code = StringField(
+        "Code from your app",
+        validators=[DataRequired("Enter the 6-digit code from your authenticator app."), Length(max=32)],
+        render_kw={**_CODE_RENDER, "inputmode": "numeric"},
+    )
+
+
+class TwoFactorDisableForm(Form):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")])
+    code = StringField(
+        "Code from your app (or a recovery code)",
+        validators=[DataRequired("Enter the code from your authenticator app."), Length(max=32)],
+        render_kw=_CODE_RENDER,
+    )

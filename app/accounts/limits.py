@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_limiter.util import get_remote_address
 
 from app.extensions import limiter
@@ -43,11 +43,29 @@ def ip_key(scope: str):
     return key
 
 
+def account_digest(email: str | None) -> str:
+    """The hashed (lower-cased) email naming an account in the per-account keys."""
+    return hashlib.sha256(str(email or "").strip().lower().encode()).hexdigest()[:32]
+
+
+# The session key of a sign-in waiting for its second factor (app/accounts/two_factor_views.py);
+# its ``k`` is the account's digest, so the code step spends the account's login budget.
+PENDING_LOGIN_KEY = "pending_2fa"
+
+
+def _pending_account_digest() -> str | None:
+    pending = session.get(PENDING_LOGIN_KEY)
+    digest = pending.get("k") if isinstance(pending, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
 def account_key(scope: str):
-    """Key function: the tenant, the scope and the submitted email (hashed)."""
+    """Key function: the tenant, the scope and the submitted email (hashed); without an email
+    (the two-factor code step), the account of the pending sign-in."""
 
     def key() -> str:
-        digest = hashlib.sha256(_submitted_email().encode()).hexdigest()[:32]
+        email = _submitted_email()
+        digest = (not email and _pending_account_digest()) or account_digest(email)
         return f"{_tenant_part()}:{scope}:account:{digest}"
 
     return key

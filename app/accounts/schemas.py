@@ -27,6 +27,16 @@ class TokenRequestSchema(Schema):
         validate=validate.Length(min=1, max=1024),
         metadata={"example": "correct-horse-battery"},
     )
+    otp = fields.Str(
+        load_only=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={
+            "description": "For an account with two-factor sign-in: the 6-digit code of its "
+            "authenticator app, or one of its recovery codes (used up). Without it such an account "
+            "answers 401 with `errors.code` `two_factor_required`; send the same body again with it.",
+            "example": "123456",
+        },
+    )
 
 
 class TokenPairSchema(Schema):
@@ -242,3 +252,14 @@ class MeSchema(ProfileFieldsSchema):
 # resource does not, and a changing ETag would make every If-Match fail.
 ME_ETAG_SCHEMA = MeSchema(exclude=("avatar_url",))
 SELLER_ETAG_SCHEMA = SellerProfileSchema(exclude=("portfolio.image_url",))
+
+
+# --- two-factor sign-in ----------------------------------------------------
+
+
+class TwoFactorStatusSchema(Schema):
+    enabled = fields.Bool(metadata={"description": "Two-factor sign-in is on", "example": True})
+    confirmed_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When it was turned on (null: off)"}
+    )
+    recovery_codes_left = fields.Int(metadata={"description": "Unused recovery codes", "example": 9})

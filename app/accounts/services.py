@@ -564,13 +564,29 @@ def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
         raise AccountLocked(ACCOUNT_LOCKED)
     if user.status != "active":
         raise AccountSuspended("This account is suspended. Please contact the marketplace's support.")
-    user.failed_login_count = 0
-    user.locked_until = None
+    if not _has_second_factor(user):
+        # With two-factor sign-in the count is cleared by the right code (two_factor.py): wrong
+        # codes keep counting toward the lockout even between right passwords.
+        user.failed_login_count = 0
+        user.locked_until = None
     # Not a column: lets the login page greet a first visit ("Welcome", not "Welcome back").
     user.first_login = user.last_login_at is None
     user.last_login_at = now
     db.session.flush()
     return user
+
+
+def _has_second_factor(user: User) -> bool:
+    from app.accounts.two_factor import has_two_factor  # two_factor builds on this module
+
+    return has_two_factor(user)
+
+
+def _forget_second_factor(user: User) -> None:
+    """A deleted account keeps no authenticator secret nor recovery codes (no email is sent)."""
+    from app.accounts.two_factor import _delete
+
+    _delete(user)
 
 
 def _send_lockout_email(user: User) -> None:
@@ -1288,6 +1304,7 @@ def delete_account(user: User, password: str) -> None:
     user.status = "deleted"
     user.deleted_at = _now()
     db.session.flush()
+    _forget_second_factor(user)
     revoke_api_tokens(user)
     if was_seller:
         _seller_updated(user)  # their gigs leave search

@@ -486,3 +486,6 @@ def public_profile(handle: str):
         sections=services.profile_sections(user, current_user),
         level_label=SELLER_LEVELS.get(seller.level) if seller else None,
     )
+
+
+from app.accounts import two_factor_views  # noqa: E402, F401  (its routes are on ``bp``)

@@ -6,6 +6,10 @@
 - anyone else (buyers, sellers, anonymous): 403 on the web once signed in (the login page
   first when anonymous), 401/403 on the API.
 
+While the operator requires two-factor sign-in of staff (``MarketplaceSettings.require_2fa_staff``),
+an admin or moderator without it is sent to their Security page to enrol (web) or refused with
+403 ``errors.code`` ``two_factor_required`` (API).
+
 The checks run against the tenant bound to the request: a user row exists only in its
 own tenant's schema, so an operator of one marketplace is nobody on another.
 """
@@ -14,11 +18,11 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, g, request
+from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 from flask_smorest import abort as api_abort
 
-from app.accounts import tokens
+from app.accounts import tokens, two_factor
 from app.accounts.models import User
 from app.console.blueprints import blp
 from app.extensions import login_manager
@@ -26,6 +30,12 @@ from app.extensions import login_manager
 ADMIN = "admin"
 MODERATOR = "moderator"
 _RANK = {"member": 0, MODERATOR: 1, ADMIN: 2}
+
+
+TWO_FACTOR_REQUIRED = (
+    "This marketplace requires two-factor sign-in for admins and moderators: "
+    "set it up on your Security page to open the console."
+)
 
 
 def has_console_role(user: User | None, role: str = MODERATOR) -> bool:
@@ -53,6 +63,9 @@ def console_required(role: str = MODERATOR):
                 return login_manager.unauthorized()
             if not has_console_role(current_user, role):
                 abort(403)
+            if two_factor.staff_must_enrol(current_user):
+                flash(TWO_FACTOR_REQUIRED, "info")
+                return redirect(url_for("accounts.security"))
             return view(*args, **kwargs)
 
         wrapper.console_role = role
@@ -69,6 +82,8 @@ def api_console_required(role: str = MODERATOR):
         def check(*args, **kwargs):
             if not has_console_role(g.api_user, role):
                 api_abort(403, message=f"This needs the marketplace's {role} role.")
+            if two_factor.staff_must_enrol(g.api_user):
+                api_abort(403, message=TWO_FACTOR_REQUIRED, errors={"code": "two_factor_required"})
             return view(*args, **kwargs)
 
         wrapped = tokens.token_auth_required(check)

@@ -123,6 +123,18 @@ class SettingsForm(Form):
         description="Preferred among cities of the same name, and preselected on forms.",
     )
 
+    require_2fa_staff = BooleanField("Require two-factor sign-in for admins and moderators")
+    bot_protection = SelectField(
+        "Bot protection",
+        choices=[
+            SelectChoice("off", "Off"),
+            SelectChoice("auto", "Automatic: challenge an address after suspicious volume"),
+            SelectChoice("always", "Always: every sign-up, login, password reset and checkout"),
+        ],
+        validate_choice=False,  # the service checks it (one message for web and API)
+        description="A small puzzle the browser solves, with no third party; people do not see it.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.default_country.choices = [SelectChoice("", "None")] + [

@@ -385,7 +385,10 @@ SETTINGS_FIELDS = (
     "support_email",
     "location_enabled",
     "default_country",
+    "require_2fa_staff",
+    "bot_protection",
 )
+BOT_PROTECTION_MODES = ("off", "auto", "always")
 MAX_COMMISSION_PERCENT = Decimal(50)
 MAX_MIN_FEE_MINOR = 1_000_000  # 10,000.00 in a two-decimal currency, ¥1,000,000 in yen
 # Offered in the console's list; any locale Babel knows is accepted (the API takes them all).
@@ -549,7 +552,12 @@ def _clean_settings(changes: dict, row: MarketplaceSettings) -> dict:
             errors["default_country"] = "must be a country code like US, DE or FR"
         else:
             clean["default_country"] = code
-    for flag in ("gigs_require_approval", "require_verified_email", "location_enabled"):
+    if "bot_protection" in changes:
+        if changes["bot_protection"] not in BOT_PROTECTION_MODES:
+            errors["bot_protection"] = "must be one of " + ", ".join(BOT_PROTECTION_MODES)
+        else:
+            clean["bot_protection"] = changes["bot_protection"]
+    for flag in ("gigs_require_approval", "require_verified_email", "location_enabled", "require_2fa_staff"):
         if flag in changes:
             if not isinstance(changes[flag], bool):
                 errors[flag] = "must be true or false"
@@ -582,6 +590,8 @@ def settings_snapshot(row: MarketplaceSettings | None = None) -> dict:
         "support_email": row.support_email,
         "location_enabled": row.location_enabled,
         "default_country": row.default_country,
+        "require_2fa_staff": row.require_2fa_staff,
+        "bot_protection": row.bot_protection,
     }
 
 
@@ -601,7 +611,9 @@ def update_marketplace_settings(**changes) -> MarketplaceSettings:
       verified email address;
     - ``support_email``: an address or empty;
     - ``location_enabled``: bool, whether gigs may be delivered on site and buyers search near a
-      place; ``default_country``: an ISO 3166 code (preferred among same-named cities) or empty.
+      place; ``default_country``: an ISO 3166 code (preferred among same-named cities) or empty;
+    - ``require_2fa_staff``: bool, admins and moderators must have two-factor sign-in to use the
+      console; ``bot_protection``: off, auto (challenge an IP after suspicious volume) or always.
 
     Raises SettingsError (422, or 409 for a locked currency) with every field's problem;
     nothing changes then. New values apply to what happens next (orders placed, earnings

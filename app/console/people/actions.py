@@ -6,8 +6,8 @@ The rules, and every refusal, live in ``app/accounts/moderation.py`` (users) and
 ``app/gigs/moderation.py`` (gigs); the web views (``views.py``) and the API (``api.py``)
 call only these actions, so both are audited alike.
 
-Audit actions: ``user.suspend``, ``user.reactivate``, ``user.role``, ``gig.approve``,
-``gig.reject``, ``gig.pause``; target types ``user`` and ``gig``; ``changes`` holds
+Audit actions: ``user.suspend``, ``user.reactivate``, ``user.role``, ``user.two_factor_reset``,
+``gig.approve``, ``gig.reject``, ``gig.pause``; target types ``user`` and ``gig``; ``changes`` holds
 ``{"field": [old, new]}``.
 """
 
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.accounts import moderation as user_rules
+from app.accounts import two_factor
 from app.accounts.models import User
 from app.console.audit import diff, record_audit, search_audit
+from app.console.errors import ConsoleError
 from app.console.models import AuditEntry
 from app.gigs import moderation as gig_rules
 from app.gigs.models import Gig
@@ -90,6 +92,25 @@ def set_user_role(actor: User, user_id: Any, role: Any) -> User:
             f"Changed the role of {_label(user)} from {previous} to {user.role}",
             {"role": [previous, user.role]},
         )
+    return user
+
+
+def reset_two_factor(actor: User, user_id: Any) -> User:
+    """An admin resets a member's two-factor sign-in (they lost their phone and their recovery
+    codes): the authenticator and recovery codes are deleted, remembered devices stop counting,
+    the member is emailed; audited as ``user.two_factor_reset``. Raises UserNotFound (404),
+    ConsoleError 409 when the member has no two-factor sign-in."""
+    user = user_rules.get_user(user_id)
+    if not two_factor.reset_two_factor(user):
+        raise ConsoleError(f"{user.display_name} has no two-factor sign-in to reset.", status=409)
+    record_audit(
+        actor,
+        "user.two_factor_reset",
+        "user",
+        user.id,
+        f"Reset the two-factor sign-in of {_label(user)}",
+        {"two_factor": [True, False]},
+    )
     return user
 
 

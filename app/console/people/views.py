@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from app.accounts import moderation as user_rules
+from app.accounts import two_factor
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError
 from app.console.access import ADMIN, MODERATOR, console_required, console_user, has_console_role
@@ -116,6 +117,8 @@ def _render_user(user_id: int, status: int = 200, **forms):
         form_errors=forms.get("form_errors") or [],
         can_moderate=user_rules.may_moderate(actor, overview.user),
         can_set_role=has_console_role(actor, ADMIN),
+        has_two_factor=two_factor.has_two_factor(overview.user),
+        reset_two_factor_form=ConfirmActionForm(formdata=None),
         role_labels=user_rules.ROLE_LABELS,
         orders_url=_orders_console_url(overview.user),
     ), status
@@ -183,6 +186,20 @@ def set_user_role(user_id: int):
     except AccountError as exc:
         return _refused_user(user_id, exc, form, "role_form")
     flash(f"{target.display_name} is now {user_rules.ROLE_LABELS[target.role].lower()}.", "success")
+    return redirect(url_for("console.user", user_id=user_id), 303)
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/two-factor/reset")
+@console_required(ADMIN)
+def reset_user_two_factor(user_id: int):
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        target = people.reset_two_factor(console_user(), user_id)
+    except DomainError as exc:
+        return _refused_user(user_id, exc, form)
+    flash(f"The two-factor sign-in of {target.display_name} is reset; they were emailed.", "success")
     return redirect(url_for("console.user", user_id=user_id), 303)
 
 

@@ -7,6 +7,7 @@ unit of work commits once. Secrets never reach the audit log: a changed key is `
 
 from __future__ import annotations
 
+from app.accounts import two_factor
 from app.console.audit import diff, record_audit
 from app.console.errors import ConsoleError
 from app.gigs import categories
@@ -20,6 +21,14 @@ def update_settings(actor, **changes):
     """Change currency, commission, delays, payout schedule, approval, support email;
     audited as ``settings.update``. Raises SettingsError (nothing changed)."""
     before = settings.settings_snapshot()
+    turning_on_2fa = changes.get("require_2fa_staff") is True and not before["require_2fa_staff"]
+    if turning_on_2fa and not two_factor.has_two_factor(actor):
+        raise ConsoleError(
+            {
+                "require_2fa_staff": "Turn on two-factor sign-in for your own account first "
+                "(Account → Security): the console would refuse you too."
+            }
+        )
     row = settings.update_marketplace_settings(**changes)
     delta = diff(before, settings.settings_snapshot(row))
     if delta:

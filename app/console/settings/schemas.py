@@ -165,6 +165,18 @@ class SettingsSchema(Schema):
         allow_none=True,
         metadata={"description": "ISO 3166 code preferred among same-named cities", "example": "US"},
     )
+    require_2fa_staff = fields.Bool(
+        metadata={
+            "description": "Admins and moderators need two-factor sign-in to use the console",
+            "example": False,
+        }
+    )
+    bot_protection = fields.Str(
+        metadata={
+            "description": "off, auto (challenge an IP after suspicious volume) or always",
+            "example": "auto",
+        }
+    )
     currency_locked = fields.Str(
         allow_none=True,
         dump_only=True,
@@ -196,6 +208,11 @@ class SettingsPatchSchema(Schema):
     location_enabled = fields.Bool(metadata={"example": True})
     default_country = fields.Str(
         allow_none=True, validate=validate.Length(max=10), metadata={"example": "DE"}
+    )
+    require_2fa_staff = fields.Bool(metadata={"example": True})
+    bot_protection = fields.Str(
+        validate=validate.Length(max=10),
+        metadata={"description": "off, auto or always", "example": "always"},
     )
 
 

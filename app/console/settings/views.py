@@ -254,8 +254,10 @@ def update_settings():
             support_email=form.support_email.data or None,
             location_enabled=bool(form.location_enabled.data),
             default_country=form.default_country.data or None,
+            require_2fa_staff=bool(form.require_2fa_staff.data),
+            **({"bot_protection": form.bot_protection.data} if form.bot_protection.data else {}),
         )
-    except settings.SettingsError as exc:
+    except (settings.SettingsError, ConsoleError) as exc:
         leftovers = refuse_form(exc, form, aliases={"commission_min_fee_minor": "commission_min_fee"})
         return _settings_page(form, exc.status, leftovers)
     flash("Settings saved. They apply to what happens from now on.", "success")
