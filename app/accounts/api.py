@@ -11,7 +11,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.accounts import services, tokens, two_factor
+from app.accounts import services, sessions, tokens, two_factor
 from app.accounts.limits import configured, ip_key, login_limits
 from app.accounts.schemas import (
     ME_ETAG_SCHEMA,
@@ -25,6 +25,7 @@ from app.accounts.schemas import (
     RefreshRequestSchema,
     RevokeRequestSchema,
     SellerProfileSchema,
+    SessionSchema,
     SignupSchema,
     TokenPairSchema,
     TokenRequestSchema,
@@ -252,6 +253,28 @@ class MyData(MethodView):
     def get(self):
         """Download your personal data."""
         return services.export_user_data(_current_user())
+
+
+@blp.route("/me/sessions")
+class MySessions(MethodView):
+    @auth_required
+    @blp.response(200, SessionSchema(many=True))
+    @blp.paginate_list()
+    def get(self):
+        """Where you are signed in: browsers and API token families, live ones first (the one
+        making this request marked `current`), then those ended in the last week."""
+        return sessions.list_sessions(_current_user())
+
+
+@blp.route("/me/sessions/<int(max=9223372036854775807):session_id>")
+class MySession(MethodView):
+    @auth_required
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND", description="No session of yours has this id")
+    def delete(self, session_id):
+        """Sign a session out: a browser is logged out at its next request, an API token family's
+        tokens stop working. Ending an ended session answers 204 too."""
+        sessions.end_session(_current_user(), session_id, "ended")
 
 
 @blp.route("/me/seller-profile")

@@ -88,15 +88,20 @@ class User(UserMixin, TenantModel):
         return self.email_verified_at is not None
 
     def get_id(self) -> str:
-        """Flask-Login's session / remember-cookie id: ``<tenant id>:<user id>:<stamp>``.
+        """Flask-Login's session / remember-cookie id: ``<tenant id>:<user id>:<stamp>:<sid>``.
 
         The tenant id makes a cookie from one marketplace worthless on another;
         the stamp (derived from the password hash) ends every other session and
-        remember cookie when the password changes.
+        remember cookie when the password changes; the session id (``session["sid"]``, set
+        by ``app.accounts.sessions.open_web_session``) ties the remember cookie to its
+        ``user_sessions`` row, so ending the row ends the cookie too.
         """
+        from flask import has_request_context, session
+
         from app.accounts.auth import session_stamp
 
-        return f"{current_tenant().id}:{self.id}:{session_stamp(self)}"
+        sid = session.get("sid", "") if has_request_context() else ""
+        return f"{current_tenant().id}:{self.id}:{session_stamp(self)}:{sid}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import ROLES, USER_STATUSES, User
 from app.accounts.services import AccountError, _external_url, _send, revoke_api_tokens
+from app.accounts.sessions import end_all_sessions
 from app.core.domain_errors import Conflict, Forbidden, NotFound
 from app.core.text import escape_like, strip_controls
 from app.events import publish
@@ -239,6 +240,7 @@ def suspend_user(actor: User, user_id: Any, reason: Any) -> User:
     target.suspended_at = _now()
     target.suspended_reason = text
     db.session.flush()
+    end_all_sessions(target, "suspended")  # every device, web and API, is signed out
     revoke_api_tokens(target)
     if target.seller_profile is not None:
         publish("seller.updated", {"user_id": target.id})

@@ -263,3 +263,33 @@ class TwoFactorStatusSchema(Schema):
         allow_none=True, metadata={"description": "When it was turned on (null: off)"}
     )
     recovery_codes_left = fields.Int(metadata={"description": "Unused recovery codes", "example": 9})
+
+
+# --- sessions ----------------------------------------------------------------
+
+
+class SessionSchema(Schema):
+    """A signed-in device: a web login or an API token family (app/accounts/sessions.py)."""
+
+    id = fields.Int(metadata={"example": 12})
+    kind = fields.Str(
+        metadata={"description": "`web` (a browser) or `api` (a token family)", "example": "web"}
+    )
+    device = fields.Str(metadata={"example": "Firefox on Windows"})
+    ip = fields.Str(allow_none=True, metadata={"example": "203.0.113.7"})
+    method = fields.Str(
+        metadata={"description": "How it signed in: password, github, google, token", "example": "password"}
+    )
+    created_at = fields.DateTime(metadata={"description": "Signed in"})
+    last_seen_at = fields.DateTime(metadata={"description": "Last active (to the minute)"})
+    current = fields.Bool(metadata={"description": "The session making this request"})
+    active = fields.Bool(metadata={"description": "Still signed in"})
+    revoked_at = fields.DateTime(allow_none=True, metadata={"description": "Ended"})
+    revoked_reason = fields.Str(
+        allow_none=True,
+        metadata={
+            "description": "Why it ended: logout, ended, password_changed, password_reset, suspended, "
+            "token_reuse, revoked, expired",
+            "example": None,
+        },
+    )

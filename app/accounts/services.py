@@ -34,6 +34,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import AVAILABILITIES, ROLES, SELLER_LEVELS, PortfolioItem, SellerProfile, User
+from app.accounts.sessions import end_all_sessions, end_other_sessions
 from app.core.domain_errors import FORM, DomainError
 from app.core.reference import COUNTRIES, LANGUAGES
 from app.core.urls import tenant_url
@@ -659,6 +660,7 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = _now()  # the link reached the inbox: the address works
     db.session.flush()
+    end_all_sessions(user, "password_reset")  # the page logs this browser out too
     revoke_api_tokens(user)
     _account_event("account.password_changed", user)
     _send(
@@ -689,6 +691,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise AccountError({"password": "Choose a password different from the current one."})
     user.password_hash = hash_password(new)
     db.session.flush()
+    end_other_sessions(user, "password_changed")  # this device goes on (views.change_password)
     revoke_api_tokens(user)
     _account_event("account.password_changed", user)
     _send(
@@ -1305,6 +1308,7 @@ def delete_account(user: User, password: str) -> None:
     user.deleted_at = _now()
     db.session.flush()
     _forget_second_factor(user)
+    end_all_sessions(user, "account_deleted")
     revoke_api_tokens(user)
     if was_seller:
         _seller_updated(user)  # their gigs leave search

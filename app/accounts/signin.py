@@ -33,10 +33,17 @@ def landing_url() -> str:
 
 
 def start_session(user, *, remember: bool = False, method: str = "password") -> None:
-    """Log ``user`` in on a brand-new session (no fixation), bound to this tenant."""
+    """Log ``user`` in on a brand-new session (no fixation), bound to this tenant, recorded as a
+    device (``user_sessions``). The session id is made before ``login_user`` because the id
+    Flask-Login stores (``User.get_id``, the remember cookie too) carries it."""
+    from app.accounts import sessions  # local: keeps this edit to start_session
+
+    previous = session.get(sessions.SESSION_ID_KEY)
     session.clear()
     session[SESSION_TENANT_KEY] = current_tenant().id
+    row = sessions.open_web_session(user, method)
     login_user(user, remember=remember)
+    sessions.renew_web_session(previous, row)
 
 
 def _welcome(user, first_login: bool) -> None:

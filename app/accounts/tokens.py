@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
 from flask_smorest import abort
 
-from app.accounts import api_keys
+from app.accounts import api_keys, sessions
 from app.accounts.models import ApiToken, User
 from app.core.domain_errors import DomainError
 from tenants.db import TENANT_SCHEMA, current_tenant, db
@@ -86,7 +86,9 @@ def issue_token_pair(user: User, *, family_id: str | None = None) -> dict:
     """
     access_lifetime, refresh_lifetime = _lifetimes()
     now = _now()
-    family_id = family_id or secrets.token_hex(16)
+    if family_id is None:  # a new sign-in: a new device in the user's sessions
+        family_id = secrets.token_hex(16)
+        sessions.open_api_session(user, family_id, now=now)
     access = ACCESS_PREFIX + secrets.token_urlsafe(32)
     refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
     details = _client_details()
@@ -115,12 +117,13 @@ def issue_token_pair(user: User, *, family_id: str | None = None) -> dict:
     }
 
 
-def _revoke_family(family_id: str, now: datetime) -> None:
+def _revoke_family(family_id: str, now: datetime, reason: str) -> None:
     db.session.execute(
         sa.update(ApiToken)
         .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    sessions.api_families_revoked(reason, now, family_id=family_id)
 
 
 def refresh(refresh_token: str) -> dict:
@@ -136,16 +139,17 @@ def refresh(refresh_token: str) -> dict:
     if row is None:
         raise TokenError("The refresh token is invalid.")
     if row.revoked_at is not None:
-        _revoke_family(row.family_id, now)
+        _revoke_family(row.family_id, now, "token_reuse")
         raise TokenError("The refresh token was already used; sign in again.")
     if row.expires_at <= now:
         raise TokenError("The refresh token has expired; sign in again.")
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
-        _revoke_family(row.family_id, now)
+        _revoke_family(row.family_id, now, "revoked")
         raise TokenError("The refresh token is invalid.")
     row.revoked_at = now
     row.last_used_at = now
+    sessions.api_session_refreshed(row.family_id, now)
     return issue_token_pair(user, family_id=row.family_id)
 
 
@@ -161,7 +165,7 @@ def revoke(token: str) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     if kind == "refresh":
-        _revoke_family(row.family_id, now)
+        _revoke_family(row.family_id, now, "logout")
     else:
         row.revoked_at = now
     db.session.flush()
@@ -174,11 +178,13 @@ def revoke_all_for_user(user: User) -> int:
     For the account services to call when the password changes or is reset,
     so a stolen token does not outlive the credentials it was issued for.
     """
+    now = _now()
     result = db.session.execute(
         sa.update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=now)
     )
+    sessions.api_families_revoked("revoked", now, user_id=user.id)
     return result.rowcount
 
 

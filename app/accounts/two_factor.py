@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.accounts import services
+from app.accounts import services, sessions
 from app.accounts.models import RecoveryCode, TwoFactor, User
 from app.core import otp
 from app.core.crypto import decrypt_secret, encrypt_secret
@@ -226,7 +226,7 @@ def confirm_enrolment(user: User, code: str | None, *, now: datetime | None = No
 
 def _after_enable(user: User) -> None:
     """Enabling two-factor sign-in ends the user's other sessions."""
-    # lead: call sessions.end_other_sessions(user, "2fa_enabled") here
+    sessions.end_other_sessions(user, "two_factor_enabled")
 
 
 # --------------------------------------------------------------------------- sign-in

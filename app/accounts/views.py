@@ -8,6 +8,7 @@ request back, so bad input changes nothing.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,7 +24,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
-from app.accounts import services
+from app.accounts import services, sessions
 from app.accounts.forms import (
     AVAILABILITY_LABELS,
     AvatarForm,
@@ -137,6 +138,7 @@ def login():
 def logout():
     form = ConfirmForm()
     if form.validate_on_submit():
+        sessions.end_current_session("logout")
         logout_user()
         session.clear()
         flash("You are logged out.", "info")
@@ -157,7 +159,8 @@ def verify_email(token: str):
 
 def _user_key(scope: str):
     def key() -> str:
-        return f"t{current_tenant().id}:{scope}:user:{current_user.get_id() if current_user else '-'}"
+        who = current_user.id if current_user and current_user.is_authenticated else "-"
+        return f"t{current_tenant().id}:{scope}:user:{who}"
 
     return key
 
@@ -304,6 +307,47 @@ def change_password():
             return redirect(url_for("accounts.profile"))
     status = INVALID if form.errors or form_errors else 200
     return _render("change_password.html", status, form=form, form_errors=form_errors)
+
+
+@bp.get("/account/sessions")
+@login_required
+def sessions_page():
+    """Where you are signed in: this device, other browsers, API clients."""
+    now = datetime.now(UTC)
+    entries = sessions.list_sessions(current_user._get_current_object(), now=now)
+    return _render(
+        "sessions.html",
+        entries=entries,
+        ago=lambda when: sessions.ago(when, now),
+        others=sum(1 for e in entries if e.active and not e.current),
+        end_form=ConfirmForm(),
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            entry = sessions.end_session(current_user._get_current_object(), session_id, "ended")
+        except sessions.SessionNotFound:
+            abort(404)
+        flash(f"{entry.device or 'The device'} is signed out.", "info")
+    return redirect(url_for("accounts.sessions_page"), 303)
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    if ConfirmForm().validate_on_submit():
+        count = sessions.end_other_sessions(current_user._get_current_object(), "ended")
+        flash(
+            f"Signed out of {count} other device{'s' if count != 1 else ''}."
+            if count
+            else "No other device was signed in.",
+            "info",
+        )
+    return redirect(url_for("accounts.sessions_page"), 303)
 
 
 @bp.route("/account/email", methods=["GET", "POST"])

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from flask import session
 
 from app.accounts.auth import SESSION_TENANT_KEY, load_user
-from app.accounts.models import User
+from app.accounts.models import User, UserSession
+from app.accounts.sessions import hash_secret, open_web_session
 from app.events import handles, publish
 from app.events import services as event_services
 from app.events.tasks import relay_outbox
@@ -91,10 +92,20 @@ def test_acme_login_replayed_on_globex_does_not_load_globex_user_with_the_same_i
     acme_user = make_user(acme, email="same@acme.test", display_name="Acme Person")
     globex_user = make_user(globex, email="same@globex.test", display_name="Globex Person")
     assert acme_user == globex_user  # the same id in both schemas
-    with in_tenant(acme):
-        acme_login_id = db.session.get(User, acme_user).get_id()  # what Flask-Login stores
-    with in_tenant(globex):
-        globex_login_id = db.session.get(User, globex_user).get_id()
+    login_ids = {}
+    for tenant, user_id in ((acme, acme_user), (globex, globex_user)):
+        with app.test_request_context("/", base_url=f"http://{tenant.slug}.localhost/"):
+            app.preprocess_request()
+            user = db.session.get(User, user_id)
+            if tenant is acme:
+                open_web_session(user, "password")
+                secret = session["sid"]
+            else:  # the same session id on both marketplaces (a row each)
+                db.session.add(UserSession(user_id=user_id, kind="web", secret_hash=hash_secret(secret)))
+                session["sid"] = secret
+            login_ids[tenant.slug] = user.get_id()  # what Flask-Login stores
+            db.session.commit()
+    acme_login_id, globex_login_id = login_ids["acme"], login_ids["globex"]
 
     # acme's session (or remember cookie) replayed against globex's host.
     with app.test_request_context("/", base_url="http://globex.localhost/"):
