@@ -3,9 +3,10 @@
 It speaks the protocol the real ones do, so the sign-in code (app/accounts/oauth.py) runs
 unchanged against it:
 
-- ``/<provider>/authorize``: a small page listing demo identities to pick (or ``approve=<key>``
-  / ``deny=1`` in the query, for tests); it checks the client, ``response_type=code`` and a
-  PKCE S256 challenge, then sends the browser back to ``redirect_uri`` with ``code`` and ``state``;
+- ``/<provider>/authorize``: a small page listing demo identities to pick (links adding
+  ``approve=<key>`` or ``deny=1`` to the query, which tests use directly); it checks the client,
+  ``response_type=code`` and a PKCE S256 challenge, then sends the browser back to
+  ``redirect_uri`` with ``code`` and ``state``;
 - ``/<provider>/token``: checks the client id and secret (form or HTTP Basic), the code (single
   use, 5 minutes), the same ``redirect_uri`` and the PKCE verifier; answers an access token and,
   for Google, an id token signed RS256 (``iss``, ``aud``, ``exp``, ``iat``, ``nonce``, ``email``,
@@ -132,7 +133,7 @@ def make_blueprint(state: DemoProvider, *, name: str = "demo_oidc", url_prefix: 
         if provider not in state.identities:
             abort(404)
 
-    @bp.route("/<provider>/authorize", methods=["GET", "POST"])
+    @bp.get("/<provider>/authorize")
     def authorize(provider: str):
         known(provider)
         args = request.args
@@ -148,7 +149,7 @@ def make_blueprint(state: DemoProvider, *, name: str = "demo_oidc", url_prefix: 
             return "A PKCE S256 code_challenge is required.", 400
         with state.lock:
             state.issued.append(dict(args))
-        if args.get("deny") or request.form.get("deny"):
+        if args.get("deny"):
             return (
                 "",
                 302,
@@ -158,7 +159,7 @@ def make_blueprint(state: DemoProvider, *, name: str = "demo_oidc", url_prefix: 
                     )
                 },
             )
-        chosen = args.get("approve") or request.form.get("identity")
+        chosen = args.get("approve")
         if not chosen:
             return render_template(
                 "demo/oidc_authorize.html",
@@ -166,6 +167,7 @@ def make_blueprint(state: DemoProvider, *, name: str = "demo_oidc", url_prefix: 
                 identities=state.identities[provider],
                 client_id=client_id,
                 redirect_host=urlsplit(redirect_uri).netloc,
+                here=request.full_path,
             )
         if chosen not in state.identities[provider]:
             return "Unknown identity.", 400
