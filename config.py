@@ -236,6 +236,13 @@ class Config:
     RATELIMIT_RESET_PER_IP = os.environ.get("RATELIMIT_RESET_PER_IP", "10 per minute")
     RATELIMIT_RESET_PER_ACCOUNT = os.environ.get("RATELIMIT_RESET_PER_ACCOUNT", "3 per 15 minutes")
     RATELIMIT_VERIFY_RESEND = os.environ.get("RATELIMIT_VERIFY_RESEND", "3 per hour")
+    # Bot protection of sign-up, login, password reset and checkout (app/accounts/bot.py,
+    # docs/operator/bot-protection.md); the tenant's setting says off / auto / always.
+    BOT_MIN_FILL_SECONDS = _int("BOT_MIN_FILL_SECONDS", 2)
+    BOT_MAX_FORM_AGE_SECONDS = _int("BOT_MAX_FORM_AGE_SECONDS", 2 * 3600)
+    BOT_POW_BITS = _int("BOT_POW_BITS", 18)
+    BOT_AUTO_THRESHOLD = _int("BOT_AUTO_THRESHOLD", 20)  # submissions per IP per window ("auto")
+    BOT_AUTO_WINDOW_SECONDS = _int("BOT_AUTO_WINDOW_SECONDS", 3600)
     # The API's limits by the tenant's plan (public.tenants.plan; app/core/rate_limits.py): per
     # credential (API key, token family; anonymous: per IP) and per IP, reads (GET/HEAD/OPTIONS)
     # and writes counted apart. One value: RATELIMIT_API_<PLAN>_<LIMIT>, e.g.
@@ -392,6 +399,11 @@ class TestingConfig(Config):
         plan: dict.fromkeys(limits, "100000/minute") for plan, limits in Config.RATELIMIT_API_PLANS.items()
     }
     RATELIMIT_MESSAGES = "100000/minute"
+    # The suite posts these forms many times, fast, from one IP: timing off and "auto" never
+    # triggers; tests/accounts/test_bot_protection.py sets them itself.
+    BOT_MIN_FILL_SECONDS = 0
+    BOT_AUTO_THRESHOLD = 1_000_000
+    BOT_POW_BITS = 8
 
     WEBHOOK_ALLOW_HTTP = True
     WEBHOOK_BLOCK_PRIVATE = False

@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
-from app.accounts import services, sessions
+from app.accounts import bot, services, sessions
 from app.accounts.forms import (
     AVAILABILITY_LABELS,
     AvatarForm,
@@ -85,6 +85,7 @@ def _account_helpers():
         "image_url": services.image_url,
         "logout_form": ConfirmForm,
         "needs_verification": services.needs_verification,
+        "bot_fields_for": bot.fields_for,
     }
 
 
@@ -97,7 +98,7 @@ def signup():
         return redirect(url_for("accounts.profile"))
     form = SignupForm()
     form_errors: list[str] = []
-    if form.validate_on_submit():
+    if not bot.refused(form, "signup") and form.validate_on_submit():
         try:
             user = services.register_user(
                 form.email.data, form.password.data, form.display_name.data, form.handle.data or None
@@ -120,7 +121,7 @@ def login():
         return redirect(target or landing_url())
     form = LoginForm(next=target or "")
     form_errors: list[str] = []
-    if form.validate_on_submit():
+    if not bot.refused(form, "login") and form.validate_on_submit():
         try:
             user = services.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
         except AccountError as exc:
@@ -185,7 +186,7 @@ def resend_verification():
 @limiter.limit(configured("RATELIMIT_RESET_PER_ACCOUNT"), key_func=account_key("reset"), methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
+    if not bot.refused(form, "forgot_password") and form.validate_on_submit():
         services.request_password_reset(form.email.data)
         # The same answer whether or not the account exists.
         return _render("forgot_password_sent.html", email=form.email.data)

@@ -154,6 +154,11 @@ def summary_lines() -> list[str]:
     db.session.remove()
     lines = ["Gigforge is running:", f"  platform:          {platform_url('/')}"]
     lines.append(f"  platform console:  {platform_url('/platform/')}   ({DEMO_PLATFORM_ADMIN})")
+    lines.append(
+        "                     two-factor sign-in is required: the first sign-in asks you to set up an"
+        " authenticator app (QR code), then shows recovery codes once;"
+        " reset with `flask platform reset-2fa EMAIL`"
+    )
     lines.append(f"  API docs:          {platform_url('/api/v1/docs')}")
     lines.append(f"  {len(rows)} marketplace(s):")
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(SUMMARY_HEADER)]

@@ -15,6 +15,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.accounts import bot
 from app.core import money, unit_of_work
 from app.core.confirm import Confirmation, confirmation_required
 from app.core.domain_errors import FORM, DomainError, refuse_form
@@ -77,7 +78,7 @@ def sandbox_checkout(payment_id: int):
 def sandbox_pay(payment_id: int):
     form = TestCardForm()
     payment = services.sandbox_payment_for_page(_me(), payment_id)
-    if not form.validate_on_submit():
+    if bot.refused(form, "checkout") or not form.validate_on_submit():
         return _render_checkout(payment, form, 422)
     try:
         result = services.sandbox_pay(

@@ -1,4 +1,5 @@
-"""``flask platform ...``: platform admins (create, list, set a password, disable, enable); and
+"""``flask platform ...``: platform admins (create, list, set a password, disable, enable, reset
+their two-factor sign-in); and
 ``flask tenants set-plan``, a platform action (audited like the console's) on the engine's group."""
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def enable_admin(email):
     """Re-enable a disabled platform admin."""
     admin = _apply(services.set_platform_admin_status, email, "active")
     click.echo(f"Enabled {admin.email}")
+
+
+@platform_cli.command("reset-2fa")
+@click.argument("email")
+@with_appcontext
+def reset_2fa(email):
+    """Forget an admin's two-factor sign-in (lost phone and recovery codes): their sessions end
+    and their next sign-in asks them to enrol again. Audited."""
+    admin = _apply(services.reset_two_factor, email)
+    click.echo(f"Two-factor sign-in of {admin.email} is reset: they enrol again at their next sign-in")
 
 
 @tenants_cli.command("set-plan")

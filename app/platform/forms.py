@@ -48,6 +48,30 @@ class LoginForm(Form):
     next = HiddenField()
 
 
+class CodeForm(Form):
+    """The second factor: a 6-digit code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        validators=[DataRequired("Enter the code."), Length(max=32)],
+        description="The 6-digit code your authenticator app shows, or one of your recovery codes.",
+    )
+
+
+class EnrolForm(Form):
+    code = StringField(
+        "Code from the app",
+        validators=[DataRequired("Enter the code."), Length(max=16)],
+        description="After adding the account, enter the 6-digit code the app shows.",
+    )
+
+
+class ContinueForm(Form):
+    """Leave the recovery codes page ("I have saved them")."""
+
+    next = HiddenField()
+
+
 class ConfirmForm(Form):
     """A form with nothing but its CSRF token (log out)."""
 

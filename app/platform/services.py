@@ -37,6 +37,8 @@ from app.accounts.services import (
     validate_email_address,
     validate_password,
 )
+from app.core import otp
+from app.core.crypto import SecretUnavailable, decrypt_secret, encrypt_secret
 from app.core.domain_errors import FORM, DomainError
 from app.platform.models import PlatformAdmin
 from tenants import provisioning
@@ -219,9 +221,111 @@ def authenticate(email: str, password: str) -> PlatformAdmin:
     return admin
 
 
-def session_stamp(admin: PlatformAdmin) -> str:
-    """Changes when the password changes, which ends the admin's other sessions."""
+def password_stamp(admin: PlatformAdmin) -> str:
+    """Changes when the password changes: a pending sign-in (password given, code not yet) ends."""
     return hashlib.sha256(("platform:" + admin.password_hash).encode()).hexdigest()[:16]
+
+
+def session_stamp(admin: PlatformAdmin) -> str:
+    """Changes when the password changes or two-factor is reset, which ends the admin's sessions."""
+    enrolled = admin.totp_confirmed_at.isoformat() if admin.totp_confirmed_at else "-"
+    return hashlib.sha256(f"platform:{admin.password_hash}:{enrolled}".encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- two-factor sign-in
+# Platform admins always need it (docs/design/identity-and-uploads.md): the first sign-in goes
+# through enrolment, every later one through a code. The rules of codes are app/core/otp.py's.
+
+TOTP_ISSUER = "Gigforge platform"
+WRONG_CODE = "That code is not right. Enter the 6-digit code your app shows now, or a recovery code."
+
+
+def begin_enrolment(admin: PlatformAdmin) -> str:
+    """The TOTP secret to show an admin who has not confirmed two-factor yet (flushes).
+
+    The secret is kept encrypted but unconfirmed; the same one is shown again until a code
+    confirms it (a reload does not invalidate what the app already scanned). Raises
+    PlatformError when the admin is already enrolled."""
+    if admin.totp_confirmed_at is not None:
+        raise PlatformError("Two-factor sign-in is already set up for this account.")
+    secret = None
+    with contextlib.suppress(SecretUnavailable):
+        secret = decrypt_secret(admin.totp_secret_encrypted)
+    if not otp.valid_secret(secret):
+        secret = otp.new_secret()
+        admin.totp_secret_encrypted = encrypt_secret(secret)
+        admin.totp_last_step = None
+        db.session.flush()
+    return secret
+
+
+def enrolment_qr(admin: PlatformAdmin, secret: str) -> str:
+    return otp.qr_svg(otp.provisioning_uri(secret, account=admin.email, issuer=TOTP_ISSUER))
+
+
+def confirm_enrolment(admin: PlatformAdmin, code: str | None, *, now: datetime | None = None) -> list[str]:
+    """Confirm the admin's pending secret with a code from the app (flushes); returns the ten
+    recovery codes, to show once (only their hashes are kept). Raises PlatformError({"code"})
+    for a wrong code, and when the admin is already enrolled or has no pending secret."""
+    if admin.totp_confirmed_at is not None:
+        raise PlatformError("Two-factor sign-in is already set up for this account.")
+    secret = None
+    with contextlib.suppress(SecretUnavailable):
+        secret = decrypt_secret(admin.totp_secret_encrypted)
+    if not otp.valid_secret(secret):
+        raise PlatformError("Start again: the enrolment expired.")
+    step = otp.verify_totp(secret, code, last_step=admin.totp_last_step, now=now)
+    if step is None:
+        log.info("platform 2fa enrolment: wrong code (admin %s)", admin.id)
+        raise PlatformError({"code": "That code is not right. Enter the 6-digit code your app shows now."})
+    codes = otp.new_recovery_codes()
+    admin.totp_last_step = step
+    admin.totp_confirmed_at = now or _now()
+    admin.recovery_code_hashes = [otp.hash_recovery_code(c) for c in codes]
+    db.session.flush()
+    log_action("admin.2fa_enrolled", admin)
+    return codes
+
+
+def verify_second_factor(admin: PlatformAdmin, code: str | None, *, now: datetime | None = None) -> str:
+    """Check the second factor of an enrolled admin's sign-in (flushes): a TOTP code (each works
+    once: ``totp_last_step``) or a recovery code (single use: its hash is removed). Returns
+    ``"totp"`` or ``"recovery"``; raises PlatformError({"code"}) for anything else."""
+    if admin.totp_confirmed_at is None:
+        raise PlatformError("Set up two-factor sign-in first.")
+    if otp.looks_like_totp(code):
+        secret = None
+        with contextlib.suppress(SecretUnavailable):
+            secret = decrypt_secret(admin.totp_secret_encrypted)
+        step = otp.verify_totp(secret or "", code, last_step=admin.totp_last_step, now=now)
+        if step is not None:
+            admin.totp_last_step = step
+            db.session.flush()
+            return "totp"
+    else:
+        stored = otp.match_recovery_code(code, list(admin.recovery_code_hashes or []))
+        if stored is not None:
+            admin.recovery_code_hashes = [h for h in admin.recovery_code_hashes if h != stored]
+            db.session.flush()
+            log_action("admin.recovery_code_used", admin, remaining=len(admin.recovery_code_hashes))
+            return "recovery"
+    log.info("platform login failed: wrong code (admin %s)", admin.id)
+    raise PlatformError({"code": WRONG_CODE})
+
+
+def reset_two_factor(email: str) -> PlatformAdmin:
+    """Forget an admin's two-factor enrolment (flushes): their sessions end and their next
+    sign-in goes through enrolment again. Raises PlatformError for an unknown admin."""
+    admin = get_admin_by_email(email)
+    if admin is None:
+        raise PlatformError({"email": f"No platform admin has the email {email!r}."})
+    admin.totp_secret_encrypted = None
+    admin.totp_confirmed_at = None
+    admin.totp_last_step = None
+    admin.recovery_code_hashes = []
+    db.session.flush()
+    log_action("admin.2fa_reset", None, admin_id=admin.id, admin_email=admin.email)
+    return admin
 
 
 # --------------------------------------------------------------------------- reads across tenants

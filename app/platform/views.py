@@ -1,7 +1,8 @@
 """Platform-host pages: ``/platform/...``. Thin: parse the form, call one service, render.
 
 Only the bare platform host serves this blueprint (``PLATFORM_BLUEPRINTS``); everything
-but ``/about`` and the login page needs a signed-in platform admin (``app.platform.auth``).
+but ``/about`` and the sign-in pages (password, then the two-factor enrolment or code)
+needs a signed-in platform admin (``app.platform.auth``).
 A refused action is shown on its form with status 422 and changes nothing (``refuse_form``
 rolls the request back; a successful one is committed by the request's unit of work).
 """
@@ -11,16 +12,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 
-from app.accounts.limits import account_key, configured, ip_key
 from app.accounts.views import safe_next
 from app.core.domain_errors import apply_to_form, refuse_form
 from app.core.urls import public_origin
-from app.extensions import limiter
 from app.platform import services
-from app.platform.auth import current_platform_admin, end_session, platform_admin_required, start_session
+from app.platform.auth import (
+    clear_pending,
+    current_platform_admin,
+    end_session,
+    login_limits,
+    pending_admin,
+    pending_next,
+    platform_admin_required,
+    start_pending,
+    start_session,
+)
 from app.platform.forms import (
+    CodeForm,
     ConfirmForm,
+    ContinueForm,
+    EnrolForm,
     LoginForm,
     NewTenantForm,
     PlanForm,
@@ -63,15 +76,16 @@ def about():
 # --------------------------------------------------------------------------- sign in
 
 
+def _console_next(value: str | None) -> str | None:
+    """``value`` if it is a safe page of this console, else None."""
+    target = safe_next(value)
+    return target if target and target.startswith(bp.url_prefix + "/") else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(configured("RATELIMIT_LOGIN_PER_IP"), key_func=ip_key("platform-login"), methods=["POST"])
-@limiter.limit(
-    configured("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=account_key("platform-login"), methods=["POST"]
-)
+@login_limits
 def login():
-    target = safe_next(request.values.get("next"))
-    if target and not target.startswith(bp.url_prefix + "/"):
-        target = None  # only ever back into the console
+    target = _console_next(request.values.get("next"))
     if current_platform_admin() is not None:
         return redirect(target or url_for("platform.tenants"))
     form = LoginForm(next=target or "")
@@ -82,14 +96,102 @@ def login():
         except PlatformError as exc:
             form_errors = refuse_form(exc, form)
         else:
-            start_session(admin)
-            services.log_action("admin.login", admin)
-            next_page = safe_next(form.next.data)
-            if not (next_page and next_page.startswith(bp.url_prefix + "/")):
-                next_page = None
-            return redirect(next_page or url_for("platform.tenants"))
+            # The password only opens a pending sign-in: the second factor (or, the first
+            # time, the enrolment) comes before any platform page.
+            start_pending(admin, _console_next(form.next.data))
+            if admin.totp_confirmed_at is None:
+                return redirect(url_for("platform.login_enrol"))
+            return redirect(url_for("platform.login_code"))
     status = INVALID if form.errors or form_errors else 200
     return render_template("platform/login.html", form=form, form_errors=form_errors), status
+
+
+def _pending_or_restart():
+    """The pending sign-in's admin, or a redirect back to the password form."""
+    admin = pending_admin()
+    if admin is None:
+        clear_pending()
+        flash("Your sign-in expired. Please log in again.", "info")
+        return None, redirect(url_for("platform.login"))
+    return admin, None
+
+
+def _signed_in(admin, method: str):
+    next_page = _console_next(pending_next())
+    start_session(admin)
+    services.log_action("admin.login", admin, second_factor=method)
+    return next_page or url_for("platform.tenants")
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@login_limits(only_refusals=True)
+def login_code():
+    admin, restart = _pending_or_restart()
+    if restart is not None:
+        return restart
+    if admin.totp_confirmed_at is None:
+        return redirect(url_for("platform.login_enrol"))
+    form = CodeForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            method = services.verify_second_factor(admin, form.code.data)
+        except PlatformError as exc:
+            form_errors = refuse_form(exc, form)
+        else:
+            target = _signed_in(admin, method)
+            if method == "recovery":
+                left = len(admin.recovery_code_hashes)
+                flash(
+                    f"You used a recovery code: {left} left. When few are left, ask another platform "
+                    "admin to run `flask platform reset-2fa` for you and enrol again.",
+                    "info",
+                )
+            return redirect(target)
+    status = INVALID if form.errors or form_errors else 200
+    return render_template("platform/login_code.html", form=form, form_errors=form_errors), status
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@login_limits(only_refusals=True)
+def login_enrol():
+    admin, restart = _pending_or_restart()
+    if restart is not None:
+        return restart
+    if admin.totp_confirmed_at is not None:
+        return redirect(url_for("platform.login_code"))
+    form = EnrolForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            codes = services.confirm_enrolment(admin, form.code.data)
+        except PlatformError as exc:
+            form_errors = refuse_form(exc, form)
+        else:
+            target = _signed_in(admin, "enrolment")
+            # Shown in this response only: the session never holds them, the database keeps hashes.
+            return render_template(
+                "platform/login_recovery_codes.html", codes=codes, form=ContinueForm(next=target)
+            )
+    secret = services.begin_enrolment(admin)
+    status = INVALID if form.errors or form_errors else 200
+    return render_template(
+        "platform/login_enrol.html",
+        form=form,
+        form_errors=form_errors,
+        admin=admin,
+        secret=secret,
+        qr=Markup(services.enrolment_qr(admin, secret)),  # noqa: S704  (segno's SVG of our own URI)
+    ), status
+
+
+@bp.post("/login/continue")
+@platform_admin_required
+def login_continue():
+    """Leave the recovery codes page for the page the sign-in was for."""
+    form = ContinueForm()
+    target = _console_next(form.next.data) if form.validate_on_submit() else None
+    return redirect(target or url_for("platform.tenants"))
 
 
 @bp.post("/logout")

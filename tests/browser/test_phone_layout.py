@@ -30,7 +30,12 @@ from tenants.db import db
 from tests.gigs.conftest import PASSWORD, png
 from tests.jobs.conftest import JOB, PROPOSAL
 from tests.orders.conftest import drive, make_gig, market  # noqa: F401  (fixtures, helper)
-from tests.platform.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_platform_admin  # noqa: F401
+from tests.platform.conftest import (  # noqa: F401
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    browser_platform_login,
+    make_platform_admin,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -257,10 +262,7 @@ def test_every_main_page_fits_a_390px_phone(browser, live_server, demo, make_pla
         platform = lambda path: live_server.url("localhost", path)  # noqa: E731
         _visit(page, platform("/"), "platform-home", problems, errors)
         _visit(page, platform("/platform/login"), "platform-login", problems, errors)
-        page.fill("#email", ADMIN_EMAIL)
-        page.fill("#password", ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_load_state()
+        browser_platform_login(page, platform("/platform/login"), ADMIN_EMAIL, ADMIN_PASSWORD)
         for name, path in (
             ("platform-tenants", "/platform/"),
             ("platform-tenant", "/platform/tenants/acme"),

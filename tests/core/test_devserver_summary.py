@@ -22,6 +22,7 @@ def test_summary_lists_every_tenant_including_one_created_after_seeding(app):
         finally:
             app.config["PUBLIC_PORT"] = ""
     assert "platform console:  http://localhost:5000/platform/" in text
+    assert "first sign-in asks you to set up an authenticator app" in text
     assert "http://localhost:5000/api/v1/docs" in text
     assert "3 marketplace(s)" in text
     for slug, name in (

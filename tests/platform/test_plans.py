@@ -10,7 +10,7 @@ import pytest
 
 from tenants.resolver import get_tenant_by_slug
 
-from .conftest import post_form, text
+from .conftest import browser_platform_login, post_form, text
 
 PAGE = "/platform/tenants/acme"
 ACTION = "/platform/tenants/acme/plan"
@@ -123,10 +123,7 @@ def test_changing_the_plan_in_the_browser(browser, live_server, make_platform_ad
     context = browser.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
-        page.goto(live_server.url("localhost", "/platform/login"))
-        page.fill("#email", "ops@gigforge.test")
-        page.fill("#password", "platform-lantern-harbor-9")
-        page.get_by_role("button", name="Log in").click()
+        browser_platform_login(page, live_server.url("localhost", "/platform/login"))
         page.wait_for_url("**/platform/")
         page.goto(live_server.url("localhost", "/platform/tenants/acme"))
         page.select_option("#plan", "growth")
