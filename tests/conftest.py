@@ -35,6 +35,7 @@ from tenants.migrations import migrate_all, tenant_head, tenant_tables
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import drop_all_spares
 from tests import pgbouncer
+from tests.clamd import clamd, scanning  # noqa: F401  (fixtures: a real clamd for the antivirus)
 from tests.helpers import LiveServer, SocketServer, wait_until
 
 BASE_TENANTS = {

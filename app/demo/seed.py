@@ -265,6 +265,14 @@ def _fill_tenant(
     from app.demo.partners import seed_partners
 
     partner = seed_partners(slug, report["buyer_login"])
+    from app.demo.identity import seed_identity_providers
+
+    if seed_identity_providers(slug):
+        db.session.commit()
+        partner.append(
+            f"{slug}: sign-in with GitHub and Google goes to the local demo provider "
+            "(pick a demo identity on its page; console: Sign-in methods)"
+        )
     login = (
         f"{slug}: log in as admin@{slug}.test (operator), {moderator_email(slug)} (moderator), "
         f"{report['seller_login']} (seller), {report['buyer_login']} (buyer); password {DEMO_PASSWORD}"

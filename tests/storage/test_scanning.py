@@ -4,18 +4,14 @@
 folder and a database of one ``.hdb`` line (the MD5 of the 68-byte EICAR test string), and
 waits until it answers PING. Without clamd on this machine the tests are skipped with a
 message saying so, except under CI (``CI`` set), where a missing clamd fails them
-(scripts/ensure_packages.sh installs clamav-daemon).
+(scripts/ensure_packages.sh installs clamav-daemon). The fixtures live in tests/clamd.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import signal
-import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,70 +26,12 @@ from app.storage.scanning import UNSCANNABLE, ClamdScanner, ScannerUnavailable
 from app.storage.tasks import rescan_pending, scan_file, sweep
 from config import ProductionConfig
 from tenants.db import db
+from tests.clamd import EICAR
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import csrf_token, login, post_form
 
-CLAMD = "/usr/sbin/clamd"
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 CLEAN = b"Meeting notes: nothing to see here.\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture(scope="session")
-def clamd(tmp_path_factory):
-    """The socket path of a running clamd that knows only the EICAR signature."""
-    if not Path(CLAMD).exists():
-        message = (
-            f"{CLAMD} is missing: install clamav-daemon (scripts/ensure_packages.sh) "
-            "to run the antivirus tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip("SKIPPED LOUDLY: " + message)
-    folder = tmp_path_factory.mktemp("clamd")
-    database = folder / "db"
-    database.mkdir()
-    assert len(EICAR) == 68
-    (database / "eicar.hdb").write_text(f"{hashlib.md5(EICAR).hexdigest()}:68:Eicar-Test-Signature\n")  # noqa: S324
-    sock = folder / "clamd.sock"
-    conf = folder / "clamd.conf"
-    conf.write_text(
-        f"LocalSocket {sock}\nDatabaseDirectory {database}\nLogFile {folder / 'clamd.log'}\n"
-        f"PidFile {folder / 'clamd.pid'}\nForeground yes\nStreamMaxLength 1M\n"
-    )
-    process = subprocess.Popen(  # noqa: S603
-        [CLAMD, "--foreground", f"--config-file={conf}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    scanner = ClamdScanner(socket_path=str(sock), timeout=5)
-    try:
-        deadline = time.monotonic() + 60
-        while not scanner.ping():
-            if process.poll() is not None:
-                pytest.fail(f"clamd exited ({process.returncode}): {process.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("clamd did not answer PING within 60 s")
-            time.sleep(0.1)
-        log = (folder / "clamd.log").read_text()
-        assert "Loaded 1 signature" in log, log[-2000:]
-        yield str(sock)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture
-def scanning(app, clamd, monkeypatch):
-    """This test's uploads are scanned by the session's clamd."""
-    monkeypatch.setitem(app.config, "UPLOAD_SCANNER", "clamd")
-    monkeypatch.setitem(app.config, "CLAMD_SOCKET", clamd)
-    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT", 5.0)
-    return clamd
 
 
 def _upload(tenant_client, access_token, tenant, user_id, data, name="notes.txt", ctype="text/plain"):
