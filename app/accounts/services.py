@@ -356,6 +356,13 @@ def register_user(email: str, password: str, display_name: str, handle: str | No
         role="member",
         status="active",
     )
+    _insert_member(user, "account registered")
+    return user
+
+
+def _insert_member(user: User, what: str) -> None:
+    """Add a new member (flushes), send the verification email unless the address is verified
+    already, and emit ``user.registered`` (partners' webhooks, app/webhooks/catalogue.py)."""
     db.session.add(user)
     try:
         with db.session.begin_nested():
@@ -364,9 +371,8 @@ def register_user(email: str, password: str, display_name: str, handle: str | No
         # A concurrent sign-up took the email or handle between the check and the insert.
         raise AccountError({"email": "An account with this email or handle already exists."}) from None
     send_verification_email(user)
-    _account_event("user.registered", user)  # partners' webhooks (app/webhooks/catalogue.py)
-    log.info("account registered", extra={"user_id": user.id})
-    return user
+    _account_event("user.registered", user)
+    log.info(what, extra={"user_id": user.id})
 
 
 def register_external_user(
@@ -401,15 +407,7 @@ def register_external_user(
         status="active",
         email_verified_at=_now() if email_verified else None,
     )
-    db.session.add(user)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        raise AccountError({"email": "An account with this email or handle already exists."}) from None
-    send_verification_email(user)  # nothing for a verified address
-    _account_event("user.registered", user)
-    log.info("account registered through a provider", extra={"user_id": user.id})
+    _insert_member(user, "account registered through a provider")
     return user
 
 

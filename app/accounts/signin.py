@@ -19,7 +19,7 @@ from datetime import timedelta
 from flask import flash, redirect, request, session, url_for
 from flask_login import login_user
 
-from app.accounts import two_factor
+from app.accounts import sessions, two_factor
 from app.accounts.auth import SESSION_TENANT_KEY, session_stamp
 from app.accounts.limits import PENDING_LOGIN_KEY, account_digest
 from app.accounts.models import User
@@ -36,8 +36,6 @@ def start_session(user, *, remember: bool = False, method: str = "password") -> 
     """Log ``user`` in on a brand-new session (no fixation), bound to this tenant, recorded as a
     device (``user_sessions``). The session id is made before ``login_user`` because the id
     Flask-Login stores (``User.get_id``, the remember cookie too) carries it."""
-    from app.accounts import sessions  # local: keeps this edit to start_session
-
     previous = session.get(sessions.SESSION_ID_KEY)
     session.clear()
     session[SESSION_TENANT_KEY] = current_tenant().id
