@@ -3,8 +3,9 @@
 ``clamd`` (session) starts ``/usr/sbin/clamd --foreground`` with a unix socket in a tmp folder and a
 database of one ``.hdb`` line (the MD5 of the 68-byte EICAR test string), and waits until it
 answers PING. Without clamd the tests that use it are skipped with a message saying so, except
-under CI (``CI`` or ``GIGFORGE_REQUIRE_CLAMD`` set, as .ci/run does), where a missing clamd fails them (scripts/ensure_packages.sh installs
-clamav-daemon). ``scanning`` points this test's uploads at it.
+under CI (``CI`` or ``GIGFORGE_REQUIRE_CLAMD`` set, as .ci/run does), where a missing clamd
+fails them (scripts/ensure_packages.sh installs clamav-daemon). ``scanning`` points this test's
+uploads at it.
 """
 
 from __future__ import annotations

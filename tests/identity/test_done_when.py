@@ -48,9 +48,9 @@ def test_operator_secures_the_console_and_github_sign_in_a_freelancer_manages_de
     access_token,
     run_jobs,
     scanning,
-    idp,
-    clock,
-    device,  # noqa: F811
+    idp,  # noqa: F811  (the imported fixture)
+    clock,  # noqa: F811  (the imported fixture)
+    device,
 ):
     # 1. The operator enrols with the QR code (the page draws it; the code from the app confirms).
     operator = tenant_client("acme")
