@@ -103,12 +103,14 @@ def _attempts(tenant_id: int, ip: str) -> int:
 def _count_attempt(tenant_id: int, ip: str) -> int:
     key = _volume_key(tenant_id, ip)
     try:
+        # The window starts with the first attempt: SET NX EX, then INCR (EXPIRE ... NX needs
+        # Redis 7; the embedded server is 6.2).
         pipe = _redis().pipeline()
+        pipe.set(key, 0, ex=_config("BOT_AUTO_WINDOW_SECONDS", 3600), nx=True)
         pipe.incr(key)
-        pipe.expire(key, _config("BOT_AUTO_WINDOW_SECONDS", 3600), nx=True)
-        return int(pipe.execute()[0])
+        return int(pipe.execute()[1])
     except Exception:  # noqa: BLE001
-        log.warning("bot protection: Redis unavailable, attempt not counted")
+        log.exception("bot protection: Redis unavailable, attempt not counted")
         return 0
 
 
