@@ -14,12 +14,12 @@ import hashlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from app.storage.scanning import ClamdScanner
+from tests.helpers import wait_until
 
 CLAMD = "/usr/sbin/clamd"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -55,13 +55,13 @@ def clamd(tmp_path_factory):
     )
     scanner = ClamdScanner(socket_path=str(sock), timeout=5)
     try:
-        deadline = time.monotonic() + 60
-        while not scanner.ping():
+
+        def answers() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"clamd exited ({process.returncode}): {process.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("clamd did not answer PING within 60 s")
-            time.sleep(0.1)
+            return scanner.ping()
+
+        wait_until(answers, timeout=60, message="clamd did not answer PING within 60 s")
         log = (folder / "clamd.log").read_text()
         assert "Loaded 1 signature" in log, log[-2000:]
         yield str(sock)

@@ -38,7 +38,8 @@ from flask_smorest import abort
 from app.accounts.models import API_KEY_NAME_MAX, API_KEYS_PER_TENANT, ApiKey, ApiKeyCall, User
 from app.core import pagination
 from app.core.domain_errors import CodedError, Forbidden, NotFound
-from tenants.db import TENANT_SCHEMA, current_tenant, current_tenant_or_none, db
+from app.core.unit_of_work import execute_apart
+from tenants.db import current_tenant_or_none, db
 
 log = logging.getLogger(__name__)
 
@@ -365,11 +366,9 @@ def _touch(key: ApiKey, now: datetime) -> None:
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
     table = ApiKey.__table__
-    with db.engine.begin() as conn:
-        conn.execution_options(schema_translate_map={TENANT_SCHEMA: current_tenant().schema})
-        conn.execute(
-            sa.update(table).where(table.c.id == key.id).values(last_used_at=now, last_used_ip=_client_ip())
-        )
+    execute_apart(
+        sa.update(table).where(table.c.id == key.id).values(last_used_at=now, last_used_ip=_client_ip())
+    )
 
 
 def authenticate_key(secret: str, now: datetime | None = None) -> tuple[ApiKey, User] | None:
@@ -456,19 +455,18 @@ def _record_call(response):
     rule = request.url_rule
     table = ApiKeyCall.__table__
     try:
-        with db.engine.begin() as conn:
-            conn.execution_options(schema_translate_map={TENANT_SCHEMA: tenant.schema})
-            conn.execute(
-                sa.insert(table).values(
-                    key_id=key_id,
-                    at=_now(),
-                    method=request.method[:8],
-                    route=(rule.rule if rule is not None else "(no route)")[:200],
-                    status=response.status_code,
-                    ip=_client_ip(),
-                    request_id=(g.get("request_id") or None),
-                )
-            )
+        execute_apart(
+            sa.insert(table).values(
+                key_id=key_id,
+                at=_now(),
+                method=request.method[:8],
+                route=(rule.rule if rule is not None else "(no route)")[:200],
+                status=response.status_code,
+                ip=_client_ip(),
+                request_id=(g.get("request_id") or None),
+            ),
+            tenant,
+        )
     except sa.exc.SQLAlchemyError:
         # The answer stands; a lost audit row is logged (the database is likely down).
         log.exception("could not record API key call %s %s", request.method, request.path)

@@ -29,7 +29,8 @@ from ua_parser import parse as parse_user_agent
 
 from app.accounts.models import ApiToken, User, UserSession
 from app.core.domain_errors import NotFound
-from tenants.db import TENANT_SCHEMA, current_tenant, db
+from app.core.unit_of_work import execute_apart
+from tenants.db import db
 
 SESSION_ID_KEY = "sid"  # the session id in the signed session cookie
 TOUCH_RESOLUTION = timedelta(minutes=1)  # last_seen_at is written at most this often
@@ -177,13 +178,9 @@ def touch(row: UserSession, now: datetime | None = None) -> None:
     if row.last_seen_at is not None and now - row.last_seen_at < TOUCH_RESOLUTION:
         return
     table = UserSession.__table__
-    with db.engine.begin() as conn:
-        conn.execution_options(schema_translate_map={TENANT_SCHEMA: current_tenant().schema})
-        conn.execute(
-            sa.update(table)
-            .where(table.c.id == row.id, table.c.revoked_at.is_(None))
-            .values(last_seen_at=now)
-        )
+    execute_apart(
+        sa.update(table).where(table.c.id == row.id, table.c.revoked_at.is_(None)).values(last_seen_at=now)
+    )
     set_committed_value(row, "last_seen_at", now)
 
 

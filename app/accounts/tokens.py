@@ -29,7 +29,8 @@ from flask_smorest import abort
 from app.accounts import api_keys, sessions
 from app.accounts.models import ApiToken, User
 from app.core.domain_errors import DomainError
-from tenants.db import TENANT_SCHEMA, current_tenant, db
+from app.core.unit_of_work import execute_apart
+from tenants.db import db
 
 ACCESS_PREFIX = "gfa_"
 REFRESH_PREFIX = "gfr_"
@@ -198,9 +199,7 @@ def _touch(row: ApiToken, now: datetime) -> None:
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
         return
     table = ApiToken.__table__
-    with db.engine.begin() as conn:
-        conn.execution_options(schema_translate_map={TENANT_SCHEMA: current_tenant().schema})
-        conn.execute(sa.update(table).where(table.c.id == row.id).values(last_used_at=now))
+    execute_apart(sa.update(table).where(table.c.id == row.id).values(last_used_at=now))
 
 
 def authenticate_bearer(header: str | None) -> User | None:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from flask import Flask, g, request
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
-from tenants.db import db
+from tenants.db import current_tenant, db, translate_map
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +127,13 @@ def job_unit():
         db.session.rollback()
         raise
     db.session.commit()
+
+
+def execute_apart(statement, tenant=None) -> None:
+    """Run ``statement`` in the bound (or given) tenant's schema on its own short connection,
+    committed at once: bookkeeping that must survive the request's rollback (a GET never
+    commits) and must not enlarge its transaction (last used / last seen, call logs, the row of
+    a file deleted after the commit that orphaned it)."""
+    with db.engine.begin() as conn:
+        conn.execution_options(schema_translate_map=translate_map(tenant or current_tenant()))
+        conn.execute(statement)

@@ -29,10 +29,11 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 
 from app.core.after_commit import on_commit
+from app.core.unit_of_work import execute_apart
 from app.storage.backends import StorageBackend, StorageNotFound
 from app.storage.models import StoredFile
 from app.storage.scanning import ScannerUnavailable, get_scanner
-from tenants.db import current_tenant, db, translate_map
+from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,7 @@ def forget(key: str) -> None:
     """Drop the row of a deleted file, in its own short transaction (``storage.delete`` runs
     after the commit that orphaned the file). Quarantined rows stay for the operator."""
     table = StoredFile.__table__
-    with db.engine.begin() as conn:
-        conn = conn.execution_options(schema_translate_map=translate_map(current_tenant()))
-        conn.execute(sa.delete(table).where(table.c.key == key, table.c.status != "quarantined"))
+    execute_apart(sa.delete(table).where(table.c.key == key, table.c.status != "quarantined"))
 
 
 # --- the scan ---------------------------------------------------------------------------
