@@ -26,6 +26,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _list(name: str, default: str) -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
 def _rate_plans(defaults: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """The API's rate limits per plan, each one overridable by RATELIMIT_API_<PLAN>_<LIMIT>."""
     return {
@@ -333,6 +338,38 @@ class Config:
     LOG_JSON = _bool("LOG_JSON", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Observability (docs/observability.md). Metrics: app/core/metrics.py, served at /metrics on
+    # the platform host to a bearer METRICS_TOKEN or an address in METRICS_ALLOW_NETWORKS (CIDRs).
+    METRICS_ENABLED = _bool("METRICS_ENABLED", True)
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    METRICS_ALLOW_NETWORKS = [
+        n.strip()
+        for n in os.environ.get("METRICS_ALLOW_NETWORKS", "127.0.0.1/32,::1/128").split(",")
+        if n.strip()
+    ]
+    # Tenants (slugs) whose requests get their own `tenant` label; every other tenant is "other".
+    METRICS_TENANT_LABELS = [
+        s.strip() for s in os.environ.get("METRICS_TENANT_LABELS", "").split(",") if s.strip()
+    ]
+    DB_SLOW_QUERY_MS = _int("DB_SLOW_QUERY_MS", 500)
+    # Traces (app/core/tracing.py): ids on every log line and carried into jobs; exported with
+    # OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set (otherwise nothing is recorded).
+    TRACING_ENABLED = _bool("TRACING_ENABLED", True)
+    OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "gigforge")
+    OTEL_TRACES_SAMPLE_RATIO = float(os.environ.get("OTEL_TRACES_SAMPLE_RATIO", "1.0"))
+    # Error reports (sentry-sdk), only when set.
+    SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+    SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", "")
+    SENTRY_TRACES_SAMPLE_RATE = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0"))
+    # Readiness (/readyz, flask doctor): the worker's heartbeat may be this old, the outbox may
+    # hold this many undelivered events or one this old (seconds) before they are reported.
+    READY_WORKER_HEARTBEAT_SECONDS = _int("READY_WORKER_HEARTBEAT_SECONDS", 120)
+    READY_OUTBOX_MAX_PENDING = _int("READY_OUTBOX_MAX_PENDING", 10_000)
+    READY_OUTBOX_MAX_AGE_SECONDS = _int("READY_OUTBOX_MAX_AGE_SECONDS", 600)
+    # Scrape-time values read from PostgreSQL (the outbox across every tenant) are cached this long.
+    METRICS_SCRAPE_CACHE_SECONDS = float(os.environ.get("METRICS_SCRAPE_CACHE_SECONDS", "10"))
+
     TESTING = False
     DEBUG = False
 
@@ -411,6 +448,8 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     LOG_JSON = _bool("LOG_JSON", True)
+    # Production: only a bearer token, unless networks are named explicitly.
+    METRICS_ALLOW_NETWORKS = _list("METRICS_ALLOW_NETWORKS", "")
     HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE

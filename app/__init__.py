@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# First of all: the metrics' multiprocess directory must be named before prometheus_client loads.
+from app.core import metrics  # isort: skip
+
 from flask import Flask, g
 
 import tenants
@@ -15,7 +18,7 @@ from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_ma
 from config import BASE_DIR, Config, config_from_env
 
 # Blueprints that exist only on the bare platform host.
-PLATFORM_BLUEPRINTS = {"platform", "demo_inbox", "demo_oidc"}  # demo_*: development only
+PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
 # Blueprints served on every host, before and without tenant resolution.
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
@@ -35,9 +38,13 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     configure_logging(app)
     for warning in config_class.startup_warnings():  # runs, but should not in production
         app.logger.warning(warning)
+    # Early: its after_request hook then runs last of all and sees the final status.
+    metrics.init_app(app)
     db.init_app(app)
     with app.app_context():
         embedded.init_app(app, db.engines.values())
+        if app.config["METRICS_ENABLED"]:
+            metrics.watch_engines(db.engines.values())
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
     redis_store.init_app(app)
     csrf.init_app(app)
@@ -50,6 +57,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         any_host_blueprints=ANY_HOST_BLUEPRINTS,
         any_host_endpoints=ANY_HOST_ENDPOINTS,
     )
+    metrics.watch_resolver(app)
     from app.accounts import api_keys
 
     # After the tenant binding, before the rate limiter: partner API keys (scopes, call log).
@@ -87,7 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.code import views as code_views
     from app.contracts import api as contracts_api
     from app.contracts import views as contract_views
-    from app.core import api_docs, health
+    from app.core import api_docs, health, metrics_views
     from app.dashboard import views as dashboard_views
     from app.discovery import saved_api
     from app.discovery import saved_views as saved_gig_views
@@ -122,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.workroom import views as workroom_views
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics_views.bp)  # /metrics, on the platform host only
     app.register_blueprint(api_docs.bp)  # Swagger UI's files for /api/v1/docs
     app.register_blueprint(home_views.home_bp)
     platform.register(app)

@@ -13,6 +13,7 @@ import ipaddress
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -80,6 +81,8 @@ class TenantResolver:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Resolution]] = {}
         self._lock = threading.Lock()
+        # Told "hit" or "miss" of every cached lookup (the app's metrics; None: nobody listens).
+        self.on_resolve: Callable[[str], None] | None = None
 
     def resolve(self, raw_host: str | None) -> Resolution:
         host = normalize_host(raw_host)
@@ -90,7 +93,11 @@ class TenantResolver:
         if self.ttl > 0:
             hit = self._cache.get(host)
             if hit and hit[0] > time.monotonic():
+                if self.on_resolve is not None:
+                    self.on_resolve("hit")
                 return hit[1]
+        if self.on_resolve is not None:
+            self.on_resolve("miss")
         resolution = self._lookup(host)
         if self.ttl > 0:
             with self._lock:
