@@ -10,7 +10,8 @@ around real cities: location search on both backends); ``order_flow`` rebuilds `
 ``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it;
 ``hourly_flow`` rebuilds ``hourlybench`` (300 hourly contracts) on every run: log time, close the
 week, approve and bill, the Monday sweep's cross-tenant scan; ``home_page`` adds ``homebench``
-(50,000 gigs) and times the home page, warm and cold.
+(50,000 gigs) and times the home page, warm and cold; ``observability_overhead`` compares two
+servers, metrics and tracing on and off, on ``acme``.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -27,6 +28,7 @@ from bench import (
     jobs_bench,
     migrate_noop,
     milestone_flow,
+    observability_overhead,
     order_flow,
     request_throughput,
     reviews,
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         ("milestone_flow", milestone_flow.main, shared),
         ("hourly_flow", hourly_flow.main, shared),
         ("home_page", home_page.main, shared),
+        ("observability_overhead", observability_overhead.main, shared),
     ]
     failed = []
     for name, run, step_argv in steps:

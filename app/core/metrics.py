@@ -53,11 +53,19 @@ def prepare_environment() -> str:
     return path
 
 
-def clean_directory(path: str | None = None) -> str:
-    """Empty the multiprocess directory: only when the deployment starts, before any process
-    of it writes there (values of processes of an earlier start would be added to this one's)."""
+def clean_directory(path: str | None = None, *, keep_pid: int | None = None) -> str:
+    """Empty the multiprocess directory: only when the deployment starts, before the other
+    processes of it write there (values of an earlier start would be added to this one's).
+
+    ``keep_pid``: the calling process's own files stay (it has them open already: a process
+    that imported the app before cleaning, like ``make run``'s server)."""
     path = path or os.environ.get(ENV_DIR) or prepare_environment()
-    shutil.rmtree(path, ignore_errors=True)
+    if keep_pid is None:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        for file in Path(path).glob("*.db"):
+            if not file.name.endswith(f"_{keep_pid}.db"):
+                file.unlink(missing_ok=True)
     Path(path).mkdir(parents=True, exist_ok=True)
     return path
 

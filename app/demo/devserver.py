@@ -18,6 +18,7 @@ import time
 import sqlalchemy as sa
 
 from app import create_app
+from app.core import metrics
 from app.core.embedded import ensure_embedded
 from app.core.urls import platform_url, tenant_url
 from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
@@ -177,6 +178,8 @@ def main() -> int:
     os.environ.setdefault("GIGFORGE_ENV", "development")
     port = int(os.environ.get("PORT", "5000"))
     host = os.environ.get("HOST", "127.0.0.1")
+    # This start's metrics only (the worker below writes to the same directory: /metrics adds up).
+    metrics_dir = metrics.clean_directory(keep_pid=os.getpid())
     app = create_app()
     # Links name this port, in pages and in the emails the worker sends (app/core/urls.py);
     # config.py was read at import, so the app gets it here and the worker through its env.
@@ -200,7 +203,11 @@ def main() -> int:
     worker.start()
     with app.app_context():
         print("\n" + "\n".join(summary_lines()))
-    print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)\n")
+    print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)")
+    print(
+        f"  metrics: {platform_url('/metrics')} (from this machine; web and worker add up in"
+        f" {metrics_dir}); a local Prometheus: scripts/prometheus_dev.sh (docs/observability.md)\n"
+    )
     # `kill` (SIGTERM) stops the worker too, as Ctrl-C does: SystemExit runs the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
