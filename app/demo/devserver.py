@@ -203,11 +203,11 @@ def main() -> int:
     worker.start()
     with app.app_context():
         print("\n" + "\n".join(summary_lines()))
-    print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)")
-    print(
-        f"  metrics: {platform_url('/metrics')} (from this machine; web and worker add up in"
-        f" {metrics_dir}); a local Prometheus: scripts/prometheus_dev.sh (docs/observability.md)\n"
-    )
+        print(f"  worker: RQ worker + outbox relay (pid {worker.pid}; restarted if it exits)")
+        print(
+            f"  metrics: {platform_url('/metrics')} (from this machine; web and worker add up in"
+            f" {metrics_dir}); a local Prometheus: scripts/prometheus_dev.sh (docs/observability.md)\n"
+        )
     # `kill` (SIGTERM) stops the worker too, as Ctrl-C does: SystemExit runs the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
