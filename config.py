@@ -369,6 +369,10 @@ class Config:
     READY_OUTBOX_MAX_AGE_SECONDS = _int("READY_OUTBOX_MAX_AGE_SECONDS", 600)
     # Scrape-time values read from PostgreSQL (the outbox across every tenant) are cached this long.
     METRICS_SCRAPE_CACHE_SECONDS = float(os.environ.get("METRICS_SCRAPE_CACHE_SECONDS", "10"))
+    # `flask worker` on a machine without the web: serve its own /metrics on this port (0: don't;
+    # the web's /metrics already shows the jobs of a worker writing to the same directory).
+    WORKER_METRICS_PORT = _int("WORKER_METRICS_PORT", 0)
+    WORKER_METRICS_ADDR = os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1")
 
     TESTING = False
     DEBUG = False

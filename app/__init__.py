@@ -234,6 +234,7 @@ def _register_domain_hooks() -> None:
     from app.discovery import models as _discovery_models  # noqa: F401  (saved lists, views, featured)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
+    from app.events import metrics as _event_metrics  # noqa: F401  (outbox, RQ queues, workers at scrape time)
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
     from app.hourly import events as _hourly_events  # noqa: F401  (a week funded later, a dispute settled)

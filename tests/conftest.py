@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 
 from app import create_app
 from app.accounts.services import create_user
 from app.core import jobs as app_jobs
 from app.core.embedded import start_postgres, start_redis
+from app.events.worker import Worker
 from app.extensions import redis_store
 from config import TestingConfig
 from tenants import provisioning
@@ -358,7 +358,7 @@ def run_jobs(app):
 
     def run(queues=("events", "default")):
         with app.app_context():
-            worker = SimpleWorker(list(queues), connection=redis_store.client)
+            worker = Worker(list(queues), connection=redis_store.client, stop=threading.Event())
             worker.work(burst=True, with_scheduler=False)
 
     return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.core import metrics
 from app.core.embedded import ensure_embedded
 from app.events.models import OutboxEvent
 from app.events.services import enqueue_delivery
@@ -67,16 +69,38 @@ def worker_command(burst, no_relay, queues):
         threading.Thread(target=_relay_loop, args=(app, stop), daemon=True, name="relay").start()
         for name, loop in _periodic_loops.items():
             threading.Thread(target=loop, args=(app, stop), daemon=True, name=name).start()
+    metrics_server = _serve_metrics(app)
     # Jobs run in this process (SimpleWorker): one warm connection pool serves every tenant,
     # and no forked child inherits the pool's sockets. Redis outages are waited out, and the
     # scheduler is a thread of this process (app/events/worker.py).
-    run_worker(
-        list(queues or DEFAULT_QUEUES),
-        redis_store.client,
-        burst=burst,
-        logging_level=app.config["LOG_LEVEL"],
-        stop=stop,
-    )
+    try:
+        run_worker(
+            list(queues or DEFAULT_QUEUES),
+            redis_store.client,
+            burst=burst,
+            logging_level=app.config["LOG_LEVEL"],
+            stop=stop,
+        )
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        # Its live gauges go; its counters stay (app/core/metrics.py).
+        metrics.mark_process_dead(os.getpid())
+
+
+def _serve_metrics(app):
+    """With ``WORKER_METRICS_PORT``, serve this host's metrics directory at /metrics on
+    ``WORKER_METRICS_ADDR`` (a worker on a machine without the web); returns the server."""
+    port = app.config["WORKER_METRICS_PORT"]
+    if not port:
+        return None
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    server, _thread = start_http_server(port, addr=app.config["WORKER_METRICS_ADDR"], registry=registry)
+    log.info("worker metrics at http://%s:%s/metrics", app.config["WORKER_METRICS_ADDR"], port)
+    return server
 
 
 @click.group("events", help="Inspect and re-deliver outbox events.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,6 +12,7 @@ from flask import current_app
 from rq import Queue, Retry
 from sqlalchemy import event as sa_event
 
+from app.core import metrics
 from app.core.after_commit import in_savepoint, register_transaction_list
 from app.events.models import OutboxEvent
 from app.extensions import get_queue
@@ -17,8 +20,22 @@ from tenants.db import TenantSession, current_tenant, db
 
 log = logging.getLogger(__name__)
 
-_PENDING_KEY = "gigforge_outbox_pending"
-register_transaction_list(_PENDING_KEY)  # a rolled-back savepoint drops its own events only
+_PENDING_KEY = "gigforge_outbox_pending"  # (tenant_id, event_id): deliveries to enqueue
+_COMMITTED_KEY = "gigforge_outbox_committed"  # (name, payload), in step with _PENDING_KEY
+# A rolled-back savepoint drops its own events only, from both lists.
+register_transaction_list(_PENDING_KEY)
+register_transaction_list(_COMMITTED_KEY)
+
+_commit_listeners: list[Callable[[list[tuple[str, dict]]], None]] = []
+
+
+def register_commit_listener(fn: Callable[[list[tuple[str, dict]]], None]) -> None:
+    """Call ``fn(events)`` after each commit that published events, with their ``(name, payload)``
+    in publishing order (never for a rolled-back transaction or savepoint, nor on a savepoint's
+    release). It runs in the committing process after the commit, outside any transaction; an
+    exception it raises is logged and ignored. Business metrics count orders and GMV this way."""
+    if fn not in _commit_listeners:
+        _commit_listeners.append(fn)
 
 
 def publish(name: str, payload: dict | None = None) -> OutboxEvent:
@@ -34,6 +51,7 @@ def publish(name: str, payload: dict | None = None) -> OutboxEvent:
     db.session.add(event)
     db.session.flush()
     db.session.info.setdefault(_PENDING_KEY, []).append((tenant.id, event.id))
+    db.session.info.setdefault(_COMMITTED_KEY, []).append((name, event.payload))
     return event
 
 
@@ -58,6 +76,7 @@ def publish_many(name: str, payloads: list[dict]) -> int:
         statement, [{"name": name, "payload": payload or {}, "status": "pending"} for payload in payloads]
     ).scalars()
     db.session.info.setdefault(_PENDING_KEY, []).extend((tenant.id, event_id) for event_id in ids)
+    db.session.info.setdefault(_COMMITTED_KEY, []).extend((name, payload or {}) for payload in payloads)
     return len(payloads)
 
 
@@ -109,6 +128,9 @@ def enqueue_delivery(tenant_id: int, event_id: int) -> None:
 def _enqueue_after_commit(session):
     if in_savepoint(session):
         return  # a savepoint was released, not the transaction committed
+    committed = session.info.pop(_COMMITTED_KEY, None)
+    if committed:
+        _count_committed(committed)
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
@@ -125,7 +147,18 @@ def _enqueue_after_commit(session):
             log.exception("could not enqueue event %s of tenant %s; left to the relay", event_id, tenant_id)
 
 
+def _count_committed(committed: list[tuple[str, dict]]) -> None:
+    for name, n in Counter(name for name, _payload in committed).items():
+        metrics.events_published.labels(name).inc(n)
+    for listener in _commit_listeners:
+        try:
+            listener(committed)
+        except Exception:
+            log.exception("commit listener %r failed", listener)
+
+
 @sa_event.listens_for(TenantSession, "after_rollback")
 def _forget_after_rollback(session):
     if not in_savepoint(session):  # a savepoint's own events are dropped by app.core.after_commit
         session.info.pop(_PENDING_KEY, None)
+        session.info.pop(_COMMITTED_KEY, None)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from rq import get_current_job
 
+from app.core import metrics
 from app.core.jobs import app_job_context, tenant_job_context
 from app.events.models import OutboxEvent, ProcessedEvent
 from app.events.registry import handlers_for
@@ -38,11 +39,19 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
     with tenant_job_context(tenant_id) as tenant:
         if tenant is None:
             return "tenant gone"
-        event = db.session.get(OutboxEvent, event_id)
-        if event is None:
+        # The database's clock, read with the row: the lag is measured against created_at, which
+        # PostgreSQL set from the same clock (the publishing transaction's start).
+        row = db.session.execute(
+            sa.select(OutboxEvent, sa.func.now()).where(OutboxEvent.id == event_id)
+        ).first()
+        if row is None:
             return "no such event"
+        event, started = row
         if event.status == "dispatched":
             return "already dispatched"
+        if not event.attempts:  # the first delivery to run handlers (a retry's lag is its backoff)
+            metrics.event_lag.observe(max(0.0, (started - event.created_at).total_seconds()))
+        name = event.name
         done = set(
             db.session.execute(
                 sa.select(ProcessedEvent.handler).where(ProcessedEvent.event_id == event_id)
@@ -67,15 +76,18 @@ def deliver_event(tenant_id: int, event_id: int) -> str:
                     # A concurrent delivery applied this handler first: its work stands, ours is undone.
                     continue
                 # The handler's own constraint violation is a failure like any other.
+                metrics.events_handled.labels(name, "failed").inc()
                 _record_failure(event_id, handler.key, exc)
                 raise
             except Exception as exc:
                 db.session.rollback()
+                metrics.events_handled.labels(name, "failed").inc()
                 _record_failure(event_id, handler.key, exc)
                 raise
         if not marked:
             _mark_dispatched(event_id)  # committed by the job's unit of work
-        return "dispatched"
+    metrics.events_handled.labels(name, "dispatched").inc()
+    return "dispatched"
 
 
 def _mark_dispatched(event_id: int) -> None:
@@ -161,5 +173,6 @@ def relay_outbox(limit_per_tenant: int = 500) -> int:
                     enqueue_delivery(tenant_id, event_id)
                     enqueued += 1
     if enqueued:
+        metrics.relay_redeliveries.inc(enqueued)
         log.info("relay re-enqueued %d event(s)", enqueued)
     return enqueued

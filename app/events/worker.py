@@ -30,6 +30,8 @@ from rq.exceptions import StopRequested
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
+from app.core import metrics
+
 log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -41,11 +43,48 @@ LOCK_RETRY_SECONDS = 5.0  # how often a worker without the scheduler lock tries 
 
 class Worker(SimpleWorker):
     """SimpleWorker (jobs run in this process) that honours a stop asked for before its own
-    signal handlers were installed (a SIGTERM while it was starting)."""
+    signal handlers were installed (a SIGTERM while it was starting), and counts its jobs.
+
+    Metrics: each ``perform_job`` counts one ``gigforge_jobs_total{queue,outcome}`` and one
+    ``gigforge_job_duration_seconds{queue}`` observation, whatever happens in it. The outcome is
+    set by RQ's handler that finished the job: ``handle_job_success`` -> success;
+    ``handle_job_failure`` -> retry when RQ will run it again (retries left, not stopped), else
+    failure; ``handle_job_retry`` (the job returned a ``Retry``) -> retry, or failure once its
+    retries are used up. A job whose success handling itself raised goes through
+    ``handle_job_failure`` next, which has the last word.
+    """
 
     def __init__(self, *args, stop: threading.Event, **kwargs):
         super().__init__(*args, **kwargs)
         self._stop_event = stop
+        self._job_outcome: str | None = None
+
+    def perform_job(self, job, queue, execution) -> bool:
+        self._job_outcome = None
+        started = time.perf_counter()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            metrics.job_duration.labels(queue.name).observe(time.perf_counter() - started)
+            metrics.jobs.labels(queue.name, self._job_outcome or "failure").inc()
+            self._job_outcome = None
+
+    def handle_job_success(self, job, queue, started_job_registry, execution):
+        self._job_outcome = "success"
+        return super().handle_job_success(job, queue, started_job_registry, execution)
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        # RQ's own test (BaseWorker.handle_job_failure): retried unless stopped on request.
+        retried = job.should_retry and self._stopped_job_id != job.id
+        self._job_outcome = "retry" if retried else "failure"
+        return super().handle_job_failure(
+            job, queue, started_job_registry=started_job_registry, exc_string=exc_string, execution=execution
+        )
+
+    def handle_job_retry(self, job, queue, retry, started_job_registry, execution):
+        exhausted = bool(job.number_of_retries and job.number_of_retries >= retry.max)
+        self._job_outcome = "failure" if exhausted else "retry"
+        return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
 
     def _install_signal_handlers(self):
         super()._install_signal_handlers()

@@ -39,7 +39,7 @@ from flask_socketio import join_room, leave_room, rooms
 
 from app.accounts.models import User
 from app.accounts.tokens import authenticate_bearer
-from app.core import unit_of_work
+from app.core import metrics, unit_of_work
 from app.core.domain_errors import DomainError
 from app.messaging import services
 from app.realtime import conversation_room, mark_offline, mark_online, mark_online_many, socketio, user_room
@@ -117,25 +117,37 @@ def on_connect(auth=None):
     tenant = _resolve_tenant()
     if tenant is None:
         raise ConnectionRefusedError("unknown marketplace")
-    with _event_unit(tenant):  # commits the token's bookkeeping (last_used_at), if any
-        user = _authenticate(auth)
-        if user is None or not user.is_active:
-            raise ConnectionRefusedError("authentication required")
-        ident = SocketIdentity(tenant.id, user.id, user.display_name)
-        with _identities_lock:
-            _identities[request.sid] = ident
-        join_room(user_room(tenant.id, user.id))
-        mark_online(tenant.id, user.id, request.sid)
-        if not _presence_started.is_set():
-            _presence_started.set()
-            socketio.start_background_task(_presence_loop, current_app._get_current_object())
-        socketio.emit("unread", {"total": services.unread_total(user)}, to=request.sid)
+    try:
+        with _event_unit(tenant):  # commits the token's bookkeeping (last_used_at), if any
+            user = _authenticate(auth)
+            if user is None or not user.is_active:
+                raise ConnectionRefusedError("authentication required")
+            ident = SocketIdentity(tenant.id, user.id, user.display_name)
+            with _identities_lock:
+                _identities[request.sid] = ident
+                metrics.socket_clients.inc()  # the gauge follows _identities: accepted sockets
+            join_room(user_room(tenant.id, user.id))
+            mark_online(tenant.id, user.id, request.sid)
+            if not _presence_started.is_set():
+                _presence_started.set()
+                socketio.start_background_task(_presence_loop, current_app._get_current_object())
+            socketio.emit("unread", {"total": services.unread_total(user)}, to=request.sid)
+    except BaseException:
+        _forget(request.sid)  # not connected after all (no disconnect will come for it)
+        raise
+
+
+def _forget(sid: str) -> SocketIdentity | None:
+    with _identities_lock:
+        ident = _identities.pop(sid, None)
+        if ident is not None:
+            metrics.socket_clients.dec()
+    return ident
 
 
 @socketio.on("disconnect")
 def on_disconnect(*_reason):
-    with _identities_lock:
-        ident = _identities.pop(request.sid, None)
+    ident = _forget(request.sid)
     if ident is not None:
         mark_offline(ident.tenant_id, ident.user_id, request.sid)
 
@@ -165,6 +177,7 @@ def chat_event(name: str, *, load_user: bool = True):
     def decorator(fn):
         @functools.wraps(fn)
         def handler(data=None, *_extra):
+            metrics.socket_messages.labels(name).inc()  # a registered name: a bounded set
             with _identities_lock:
                 ident = _identities.get(request.sid)
             tenant = _resolve_tenant()

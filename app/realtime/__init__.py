@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import socketio as python_socketio
 from flask import current_app, has_app_context
 
+from app.core import metrics
 from app.extensions import redis_store, socketio
 from tenants.resolver import TENANT
 
@@ -174,10 +175,14 @@ def _serving_sockets() -> bool:
 
 def emit_to_room(room: str, event: str, data) -> None:
     """Publish ``event`` to every socket in ``room``, on every web process."""
-    if _serving_sockets():
-        socketio.emit(event, data, to=room)
-    else:
-        get_emitter().emit(event, data, room=room, namespace="/")
+    started = time.perf_counter()
+    try:
+        if _serving_sockets():
+            socketio.emit(event, data, to=room)
+        else:
+            get_emitter().emit(event, data, room=room, namespace="/")
+    finally:
+        metrics.socket_emit.observe(time.perf_counter() - started)
 
 
 def emit_to_user(tenant_id: int, user_id: int, event: str, data) -> None:
