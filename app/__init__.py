@@ -29,6 +29,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     config_class.validate()
     app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
     app.config.from_object(config_class)
+    app.config["CONFIG_CLASS"] = config_class.__name__  # flask doctor names it
     converters.init_app(app)  # before any route: <int:...> ids stay within PostgreSQL integer
     app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
     # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
@@ -234,6 +235,7 @@ def _register_domain_hooks() -> None:
     from app.discovery import models as _discovery_models  # noqa: F401  (saved lists, views, featured)
     from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
+    from app.events import health as _events_health  # noqa: F401  (/readyz, flask doctor: worker, outbox)
     from app.events import metrics as _event_metrics  # noqa: F401  (outbox, RQ queues, workers at scrape time)
     from app.events.cli import register_periodic_loop
     from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
@@ -378,6 +380,7 @@ def _register_domain_hooks() -> None:
 def _register_cli(app: Flask) -> None:
     from app.core import idempotency
     from app.core.cli import embedded_cli
+    from app.core.doctor import doctor_command
     from app.demo.cli import demo_cli
     from app.events.cli import events_cli, worker_command
     from app.hourly.cli import hourly_cli
@@ -390,6 +393,7 @@ def _register_cli(app: Flask) -> None:
     from app.storage.cli import storage_cli
 
     for command in (
+        doctor_command,  # readiness checks and configuration findings
         worker_command,
         events_cli,
         embedded_cli,

@@ -33,8 +33,9 @@ def test_malformed_host_is_404(app):
 def test_healthz_and_readyz_answer_on_any_host(tenant_client):
     assert tenant_client("nobody").get("/healthz").json == {"status": "ok"}
     ready = tenant_client("acme").get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200  # no worker runs here: "degraded", still ready
+    assert ready.json["checks"]["database"]["status"] == "ok"
+    assert ready.json["checks"]["redis"]["status"] == "ok"
 
 
 def test_request_id_is_echoed_or_generated(tenant_client):
