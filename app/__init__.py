@@ -10,7 +10,7 @@ from app.core import metrics  # isort: skip
 from flask import Flask, g
 
 import tenants
-from app.core import converters
+from app.core import converters, sentry_setup, tracing
 from app.core.csp import csp_nonce
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
@@ -46,6 +46,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         embedded.init_app(app, db.engines.values())
         if app.config["METRICS_ENABLED"]:
             metrics.watch_engines(db.engines.values())
+    tracing.init_app(app)  # request spans (+ SQL, Redis when exporting); trace ids on log lines
+    sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
     redis_store.init_app(app)
     csrf.init_app(app)

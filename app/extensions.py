@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from flask import current_app
 from flask_limiter import Limiter
@@ -11,13 +13,30 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from rq import Queue
+from rq.job import Job
 
 from tenants.db import db
 
-__all__ = ["db", "migrate", "api", "csrf", "login_manager", "limiter", "redis_store", "get_queue", "socketio"]
+__all__ = [
+    "db",
+    "migrate",
+    "api",
+    "csrf",
+    "login_manager",
+    "limiter",
+    "redis_store",
+    "get_queue",
+    "socketio",
+    "TracedJob",
+]
+
+log = logging.getLogger(__name__)
 
 migrate = Migrate()
 api = Api()
@@ -64,6 +83,50 @@ class RedisStore:
 redis_store = RedisStore()
 
 
+TRACE_META_KEY = "otel"  # job.meta[TRACE_META_KEY]: the W3C trace context of whoever enqueued the job
+_propagator = TraceContextTextMapPropagator()
+_job_tracer = trace.get_tracer("gigforge.rq")  # a proxy: follows the provider app.core.tracing sets
+
+
+class TracedJob(Job):
+    """An RQ job that carries the trace of whoever enqueued it (the request, or the job that
+    enqueued this one) and runs inside a CONSUMER span continuing that trace, so the log lines
+    of a request and of every job it caused share one trace id (app.core.tracing).
+
+    Enqueueing stores the current span's W3C ``traceparent`` in ``job.meta["otel"]`` (nothing
+    when there is no span: tracing off, a periodic tick). It lives here, the lowest layer,
+    because every queue is built here (``get_queue``); it needs only the OpenTelemetry API.
+    """
+
+    @classmethod
+    def create(cls, *args, **kwargs) -> TracedJob:
+        job = super().create(*args, **kwargs)
+        carrier: dict[str, str] = {}
+        _propagator.inject(carrier)
+        if carrier:
+            job.meta = {**job.meta, TRACE_META_KEY: carrier}
+            log.debug("enqueued job %s %s", job.id, job.func_name)
+        return job
+
+    def perform(self):
+        parent = _propagator.extract(self.meta.get(TRACE_META_KEY) or {}, context=otel_context.Context())
+        with _job_tracer.start_as_current_span(
+            f"rq {self.func_name}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rq",
+                "messaging.destination.name": self.origin,
+                "messaging.message.id": self.id,
+                "code.function.name": self.func_name or "",
+            },
+        ):
+            log.info("job %s %s started", self.id, self.func_name)
+            return super().perform()
+
+
 def get_queue(name: str | None = None) -> Queue:
     name = name or current_app.config["EVENT_QUEUE"]
-    return Queue(name, connection=redis_store.client, is_async=current_app.config["RQ_ASYNC"])
+    return Queue(
+        name, connection=redis_store.client, is_async=current_app.config["RQ_ASYNC"], job_class=TracedJob
+    )

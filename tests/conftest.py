@@ -27,7 +27,7 @@ from app.accounts.services import create_user
 from app.core import jobs as app_jobs
 from app.core.embedded import start_postgres, start_redis
 from app.events.worker import Worker
-from app.extensions import redis_store
+from app.extensions import TracedJob, redis_store
 from config import TestingConfig
 from tenants import provisioning
 from tenants.db import TENANT_SCHEMA, db, tenant_context
@@ -358,7 +358,9 @@ def run_jobs(app):
 
     def run(queues=("events", "default")):
         with app.app_context():
-            worker = Worker(list(queues), connection=redis_store.client, stop=threading.Event())
+            worker = Worker(
+                list(queues), connection=redis_store.client, stop=threading.Event(), job_class=TracedJob
+            )
             worker.work(burst=True, with_scheduler=False)
 
     return run

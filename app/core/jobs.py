@@ -18,6 +18,7 @@ import contextlib
 
 from flask import current_app, has_app_context
 
+from app.core import sentry_setup
 from app.core.unit_of_work import job_unit
 from tenants.db import db, tenant_context
 from tenants.resolver import get_tenant_by_id
@@ -58,6 +59,7 @@ def tenant_job_context(tenant_id: int):
         if tenant is None:
             yield None
             return
+        sentry_setup.tag_job(tenant)  # a failed job's report names its tenant
         with tenant_context(tenant), job_unit():  # committed before tenant_context removes the session
             yield tenant
 

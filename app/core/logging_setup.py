@@ -1,4 +1,8 @@
-"""Logging: a request ID and the tenant on every line; JSON in production."""
+"""Logging: a request ID, the tenant and the trace on every line; JSON in production.
+
+``trace_id`` / ``span_id`` (32 / 16 hex, ``-`` outside a span) come from the current
+OpenTelemetry span (app.core.tracing): a request's lines and those of the jobs it caused
+share the trace id."""
 
 from __future__ import annotations
 
@@ -7,11 +11,18 @@ import sys
 import uuid
 
 from flask import g, has_request_context, request
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from tenants.db import current_tenant_or_none
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s %(tenant)s] %(name)s: %(message)s"
+TEXT_FORMAT = (
+    "%(asctime)s %(levelname)s [%(request_id)s %(tenant)s trace=%(trace_id)s span=%(span_id)s] "
+    "%(name)s: %(message)s"
+)
+JSON_FIELDS = (
+    "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s %(trace_id)s %(span_id)s"
+)
 
 
 class ContextFilter(logging.Filter):
@@ -19,15 +30,19 @@ class ContextFilter(logging.Filter):
         record.request_id = getattr(g, "request_id", "-") if has_request_context() else "-"
         tenant = current_tenant_or_none()
         record.tenant = tenant.slug if tenant else "-"
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            record.trace_id = format(span_context.trace_id, "032x")
+            record.span_id = format(span_context.span_id, "016x")
+        else:
+            record.trace_id = record.span_id = "-"
         return True
 
 
 def configure_logging(app) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if app.config["LOG_JSON"]:
-        handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s")
-        )
+        handler.setFormatter(JsonFormatter(JSON_FIELDS))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())

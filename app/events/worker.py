@@ -31,6 +31,7 @@ from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
 from app.core import metrics
+from app.extensions import TracedJob
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def run_worker(
             worker = None
             started_at = time.monotonic()
             try:
-                worker = Worker(queues, connection=connection, stop=stop)
+                worker = Worker(queues, connection=connection, stop=stop, job_class=TracedJob)
                 # In burst mode RQ moves due scheduled jobs once, in this process, and returns.
                 worker.work(burst=burst, with_scheduler=burst, logging_level=logging_level)
                 if burst or worker.stopped_on_request:
