@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -20,6 +21,21 @@ log = logging.getLogger(__name__)
 _PENDING_KEY = "gigforge_outbox_pending"
 register_transaction_list(_PENDING_KEY)  # a rolled-back savepoint drops its own events only
 
+# Commit listeners: ``fn(events)`` after a commit, ``events`` the ``(name, payload)`` of every event
+# that transaction committed (business metrics). Same savepoint rules as the pending list.
+_COMMITTED_KEY = "gigforge_outbox_committed"
+register_transaction_list(_COMMITTED_KEY)
+_commit_listeners: list[Callable[[list[tuple[str, dict]]], None]] = []
+
+
+def register_commit_listener(fn: Callable[[list[tuple[str, dict]]], None]) -> None:
+    """Call ``fn(events)`` after each commit that committed outbox events, ``events`` being the
+    ``(name, payload)`` of each, in publishing order; never for a rolled-back transaction (nor the
+    events of a rolled-back savepoint). ``fn`` must not touch the database; what it raises is
+    logged."""
+    if fn not in _commit_listeners:
+        _commit_listeners.append(fn)
+
 
 def publish(name: str, payload: dict | None = None) -> OutboxEvent:
     """Record event ``name`` in the outbox of the bound tenant, in the current transaction.
@@ -34,6 +50,7 @@ def publish(name: str, payload: dict | None = None) -> OutboxEvent:
     db.session.add(event)
     db.session.flush()
     db.session.info.setdefault(_PENDING_KEY, []).append((tenant.id, event.id))
+    db.session.info.setdefault(_COMMITTED_KEY, []).append((name, event.payload))
     return event
 
 
@@ -58,6 +75,7 @@ def publish_many(name: str, payloads: list[dict]) -> int:
         statement, [{"name": name, "payload": payload or {}, "status": "pending"} for payload in payloads]
     ).scalars()
     db.session.info.setdefault(_PENDING_KEY, []).extend((tenant.id, event_id) for event_id in ids)
+    db.session.info.setdefault(_COMMITTED_KEY, []).extend((name, payload or {}) for payload in payloads)
     return len(payloads)
 
 
@@ -129,3 +147,23 @@ def _enqueue_after_commit(session):
 def _forget_after_rollback(session):
     if not in_savepoint(session):  # a savepoint's own events are dropped by app.core.after_commit
         session.info.pop(_PENDING_KEY, None)
+
+
+@sa_event.listens_for(TenantSession, "after_commit")
+def _tell_commit_listeners(session):
+    if in_savepoint(session):
+        return  # a savepoint was released, not the transaction committed
+    committed = session.info.pop(_COMMITTED_KEY, None)
+    if not committed:
+        return
+    for fn in _commit_listeners:
+        try:
+            fn(committed)
+        except Exception:
+            log.exception("outbox commit listener %r failed", fn)
+
+
+@sa_event.listens_for(TenantSession, "after_rollback")
+def _forget_committed_after_rollback(session):
+    if not in_savepoint(session):
+        session.info.pop(_COMMITTED_KEY, None)
