@@ -295,6 +295,11 @@ def _register_domain_hooks() -> None:
     register_checkout(start_checkout)
     register_delivery_source(latest_on_time_rates)  # job matching's delivery term
     register_conversation_lookup(offer_conversation)
+    # Business metrics (orders, GMV, refunds, payouts) from the events each commit made.
+    from app.events.business import count_committed
+    from app.events.services import register_commit_listener
+
+    register_commit_listener(count_committed)
     # The API's per-credential rate limit names the bearer's key or token family before the view.
     from app.accounts.credentials import bearer_credential
     from app.core.rate_limits import register_credential_resolver

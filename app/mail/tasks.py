@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from rq import get_current_job
 
+from app.core import metrics
+from app.core.after_commit import on_commit
 from app.core.jobs import app_job_context, tenant_job_context
 from app.core.sweeps import claim_due
 from app.mail.backends import get_backend
@@ -33,7 +35,9 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
     never sent again and two workers never send the same one at once. A
     failure is recorded on the row (attempts, last_error) and re-raised so RQ
     retries with backoff; after the last retry the row is ``failed`` and the
-    job stays in RQ's failed registry. (A crash after the SMTP server accepted
+    job stays in RQ's failed registry. ``emails{sent}`` counts a message once its ``sent``
+    commits, ``emails{failed}`` once it is ``failed`` for good (retried attempts are not
+    counted). (A crash after the SMTP server accepted
     the message but before the commit can still cause one duplicate: SMTP
     offers no way to make that atomic.)
     """
@@ -63,15 +67,20 @@ def send_email_message(tenant_id: int, message_id: int) -> str:
                 message.next_attempt_at = datetime.now(UTC) + timedelta(
                     seconds=wait + current_app.config["MAIL_RELAY_GRACE_SECONDS"]
                 )
+            given_up = message.status == "failed"
             # Kept although the job raises (its unit of work then rolls back): RQ retries on
             # the exception, and the row must show the attempt and the error meanwhile.
             db.session.commit()
+            if given_up:  # counted once, when the row is failed for good (not per retried attempt)
+                metrics.emails.labels("failed").inc()
             log.warning("email %s of tenant %s failed: %s", message_id, tenant.slug, exc)
             raise
         message.attempts += 1
         message.status = "sent"
         message.sent_at = sa.func.now()
         message.last_error = None
+        # Counted with the row's "sent" commit: a message is sent (and counted) once.
+        on_commit(metrics.emails.labels("sent").inc)
         return "sent"
 
 

@@ -16,8 +16,9 @@ transaction, and the milestone is ``paid``. Every posting carries the milestone'
 the ledger refuses one that would take out of escrow more than that milestone put in
 (``app.ledger.services._check_milestone_escrow``): one milestone's money never pays another's.
 
-Events (outbox), besides the order-level ``order.paid`` (first funding) and
-``order.completed`` (last milestone paid):
+Events (outbox), besides the order-level ``order.paid`` (first funding; its payload also
+carries ``amount_minor``, ``currency`` and ``milestone_id``) and ``order.completed`` (last
+milestone paid):
 
 - ``milestone.funding_requested``, ``milestone.funded``, ``milestone.submitted``,
   ``milestone.rejected`` (changes requested), ``milestone.accepted``,
@@ -296,6 +297,8 @@ def mark_milestone_funded(
             "paid",
             order.buyer_id,
             {"amount_minor": m.amount_minor, "payment_ref": payment_ref, "milestone_id": m.id},
+            # milestone_id: its money is counted with escrow.funded (app/events/business.py)
+            extra={"amount_minor": m.amount_minor, "currency": order.currency, "milestone_id": m.id},
         )
     publish(
         "escrow.funded",
@@ -917,7 +920,7 @@ def end_engagement(
             "refunded",
             actor.id,
             {"refund_minor": refunded},
-            extra={"refund_minor": refunded, "refunds": refunds},
+            extra={"refund_minor": refunded, "currency": order.currency, "refunds": refunds},
         )
     data = {
         "reason": text,
@@ -1086,6 +1089,7 @@ def resolve_disputed(
             {"refund_minor": refund_minor, "dispute_id": dispute_id},
             extra={
                 "refund_minor": refund_minor,
+                "currency": order.currency,
                 "refunds": [{"milestone_id": m.id, "amount_minor": refund_minor}],
             },
         )

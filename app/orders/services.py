@@ -15,10 +15,11 @@ so a retried job or a replayed call never moves it twice.
 
 Every state change writes an ``OrderEvent`` timeline row and publishes an
 outbox event with payload ``{"order_id", "order_event_id"}`` (plus the extras
-noted): ``order.placed``, ``order.paid``, ``order.requirements_submitted``,
+noted): ``order.placed``, ``order.paid`` (+ ``amount_minor``, ``currency``: what
+this payment put in escrow), ``order.requirements_submitted``,
 ``order.delivered``, ``order.revision_requested``, ``order.completed``,
 ``order.cancellation_requested``, ``order.cancellation_declined``,
-``order.cancelled``, ``order.refunded`` (+ ``refund_minor``, ``refunds``:
+``order.cancelled``, ``order.refunded`` (+ ``refund_minor``, ``currency``, ``refunds``:
 ``[{"milestone_id", "amount_minor"}]``, for the payments domain to return the
 money through the provider). Offers publish ``offer.sent``, ``offer.declined``,
 ``offer.withdrawn`` ``{"offer_id"}``; an accepted offer publishes ``order.placed``.
@@ -674,7 +675,13 @@ def mark_paid(
     if order.status == "awaiting_payment":
         order.status = "awaiting_requirements"
         order.paid_at = now
-        _record(order, "paid", order.buyer_id, {"amount_minor": due, "payment_ref": payment_ref})
+        _record(
+            order,
+            "paid",
+            order.buyer_id,
+            {"amount_minor": due, "payment_ref": payment_ref},
+            extra={"amount_minor": due, "currency": order.currency},
+        )
     db.session.flush()
     return order
 
@@ -1025,7 +1032,7 @@ def _cancel(
             "refunded",
             actor_id,
             {"refund_minor": refund_minor},
-            extra={"refund_minor": refund_minor, "refunds": refunds},
+            extra={"refund_minor": refund_minor, "currency": order.currency, "refunds": refunds},
         )
     return order
 

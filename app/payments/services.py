@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
-from app.core import pagination
+from app.core import metrics, pagination
 from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
@@ -273,6 +273,7 @@ def confirm_payment(
     payment.succeeded_at = _now()
     payment.failure_reason = None
     db.session.flush()
+    on_commit(metrics.payments.labels("succeeded").inc)  # once: a second call returns above
     return payment
 
 
@@ -284,6 +285,8 @@ def fail_payment(payment_id: int, reason: str, *, status: str = "failed") -> Pay
     payment.status = status
     payment.failure_reason = reason[:255] if reason else None
     db.session.flush()
+    if status == "failed":  # each failed attempt (a retry may then succeed); not a pending step
+        on_commit(metrics.payments.labels("failed").inc)
     return payment
 
 
@@ -772,7 +775,10 @@ def _mark_payout_sent(payout: Payout) -> None:
         return
     payout.status = "sent"
     payout.sent_at = _now()
-    publish("payout.sent", {"payout_id": payout.id})
+    publish(
+        "payout.sent",
+        {"payout_id": payout.id, "amount_minor": payout.amount_minor, "currency": payout.currency},
+    )
 
 
 def _reverse_payout(payout: Payout, status: str, reason: str) -> None:
@@ -792,6 +798,7 @@ def _reverse_payout(payout: Payout, status: str, reason: str) -> None:
     )
     payout.status = status
     payout.failure_reason = reason[:255]
+    on_commit(metrics.payouts.labels("failed").inc)  # no event says it: counted once it commits
 
 
 def send_payout(payout_id: int) -> Payout | None:

@@ -36,7 +36,7 @@ from redis.exceptions import LockError
 from sqlalchemy.orm import joinedload, raiseload
 
 from app.accounts.models import SellerProfile, User
-from app.core import geo, money
+from app.core import geo, metrics, money
 from app.core.domain_errors import DomainError
 from app.extensions import get_queue, redis_store
 from app.gigs.models import MAX_PRICE_MINOR, Category, Gig
@@ -369,7 +369,7 @@ def search_gigs(query: SearchQuery, *, cards: bool = False) -> SearchResult:
     if touched, rather than being loaded one query each.
     """
     tenant = current_tenant()
-    result = _run(tenant.id, with_online_sellers(query, tenant.id))
+    result = _run(tenant.id, with_online_sellers(query, tenant.id), observe=True)
     if result.ids:
         statement = (
             sa.select(Gig)
@@ -407,13 +407,25 @@ def with_online_sellers(query: SearchQuery, tenant_id: int) -> SearchQuery:
     )
 
 
-def _run(tenant_id: int, query: SearchQuery) -> SearchResult:
-    """The backend's answer, or the database's while the index cannot answer (rebuild queued)."""
+def _run(tenant_id: int, query: SearchQuery, *, observe: bool = False) -> SearchResult:
+    """The backend's answer, or the database's while the index cannot answer (rebuild queued).
+
+    ``observe``: a buyer's search (not the count-only ones of ``relaxations``), counted in
+    ``search_queries{backend}`` and timed in ``search_duration{backend}``, the backend being the
+    one that answered (``postgres`` when it stood in for a missing index)."""
+    backend = get_backend()
+    started = time.perf_counter()
     try:
-        return get_backend().search(tenant_id, query)
+        result = backend.search(tenant_id, query)
     except IndexUnavailable:
         schedule_rebuild(tenant_id)
-        return _database_backend().search(tenant_id, query)
+        backend = _database_backend()
+        started = time.perf_counter()
+        result = backend.search(tenant_id, query)
+    if observe:
+        metrics.search_queries.labels(backend.name).inc()
+        metrics.search_duration.labels(backend.name).observe(time.perf_counter() - started)
+    return result
 
 
 # What each relaxation drops: the search page's parameters (``relaxations``).

@@ -17,7 +17,8 @@ what keeps its events in order). A pass claims up to ``WEBHOOK_BATCH`` due deliv
 order (``FOR UPDATE SKIP LOCKED``), skipping those whose object has an earlier delivery to the
 endpoint still waiting, leases them (``next_attempt_at`` pushed ``WEBHOOK_LEASE_SECONDS``
 ahead) and commits; POSTs them one by one over one keep-alive session; then records every
-attempt and outcome in one transaction. A failed attempt blocks the endpoint until the next
+attempt and outcome in one transaction (then counted: ``webhook_deliveries{delivered,failed}``,
+one per attempt). A failed attempt blocks the endpoint until the next
 step of the back-off (``blocked_until``; the rest of the batch is handed back unsent). A
 drain stops after ``WEBHOOK_DRAIN_BUDGET_SECONDS`` and wakes the tenant's drain. A sender killed
 mid-batch leaves leased rows that come due again when the lease runs out (the sweep finds
@@ -47,6 +48,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
+from app.core import metrics
 from app.core.after_commit import on_commit
 from app.core.jobs import app_job_context, tenant_job_context
 from app.core.sweeps import tenants_with_due
@@ -460,6 +462,12 @@ def record(
             if endpoint.status == "enabled" and endpoint.failing_since <= last.attempted_at - disable_after:
                 _disable_failing(endpoint, last.attempted_at)
     db.session.commit()
+    # Counted once the attempts' rows are committed: each attempt once (a batch whose commit
+    # failed is sent again, and counted then).
+    if good:
+        metrics.webhook_deliveries.labels("delivered").inc(len(good))
+    if len(outcomes) > len(good):
+        metrics.webhook_deliveries.labels("failed").inc(len(outcomes) - len(good))
     return endpoint
 
 

@@ -74,7 +74,9 @@ def test_seller_requests_a_payout_of_part_of_the_available_balance(
     assert after.ledger_ok
     with in_tenant(acme):
         sent = db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.name == "payout.sent")).all()
-        assert [e.payload for e in sent] == [{"payout_id": after.payouts[0][0]}]
+        assert [e.payload for e in sent] == [
+            {"payout_id": after.payouts[0][0], "amount_minor": 2000, "currency": "USD"}
+        ]
 
 
 def test_payout_over_the_available_balance_is_refused_and_nothing_moves(market, seller_earnings, money, acme):
