@@ -404,7 +404,6 @@ def init_app(app) -> None:
     import sqlalchemy as sa
     from flask import g, request
 
-    tenant_labels = frozenset(app.config["METRICS_TENANT_LABELS"])
     slow = app.config["DB_SLOW_QUERY_MS"] / 1000.0
     if not getattr(sa.engine.Engine, "_gigforge_metrics", False):  # once per process
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", _before_cursor_execute)
@@ -430,7 +429,8 @@ def init_app(app) -> None:
             suspended_requests.inc()
         tenant = g.get("tenant")
         if tenant is not None:
-            label = tenant.slug if tenant.slug in tenant_labels else OTHER
+            # Read per request (a handful of slugs): an operator's opt-in is a config change.
+            label = tenant.slug if tenant.slug in app.config["METRICS_TENANT_LABELS"] else OTHER
             tenant_requests.labels(label, status).inc()
             tenant_duration.labels(label).observe(elapsed)
         stats = _request_db.get()
