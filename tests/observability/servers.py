@@ -75,8 +75,10 @@ class Process:
     def pid(self) -> int:
         return self.popen.pid
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+    def output(self, limit: int | None = 4000) -> str:
+        """The end of its output (``limit`` characters; None: all of it)."""
+        text = self.log.read_text(errors="replace")
+        return text if limit is None else text[-limit:]
 
     def check_alive(self) -> None:
         if self.popen.poll() is not None:

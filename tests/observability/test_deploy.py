@@ -37,7 +37,6 @@ from tests.observability.servers import (
     PROMETHEUS,
     PROMTOOL,
     ROOT,
-    Gunicorn,
     Process,
     PrometheusServer,
     app_environment,
@@ -244,21 +243,6 @@ def scraped_total(text: str, name: str, **labels: str) -> float:
         for sample in family.samples
         if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
-
-
-@pytest.fixture
-def gunicorn(app, tmp_path):
-    servers = []
-
-    def start(workers: int = 2, **env: str) -> Gunicorn:
-        server = Gunicorn(app, tmp_path, workers, **env)
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @pytest.mark.slow
