@@ -1,4 +1,4 @@
-"""Business metrics derived from committed outbox events (``docs/observability-business.md``).
+"""Business metrics derived from committed outbox events (docs/observability.md, "Business metrics").
 
 ``count_committed`` is a commit listener (``register_commit_listener``, wired in
 ``app/__init__.py``): it sees the ``(name, payload)`` of every event a transaction committed,
