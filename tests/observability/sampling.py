@@ -25,6 +25,22 @@ class Scrape:
     def delta(self, before: Scrape, name: str, **labels) -> float:
         return self.value(name, **labels) - before.value(name, **labels)
 
+    def total(self, name: str, **labels) -> float:
+        """The sum of every sample ``name`` whose labels include ``labels``."""
+        wanted = set(labels.items())
+        return sum(v for (n, ls), v in self.samples.items() if n == name and wanted <= ls)
+
+    def series(self, prefix: str = "gigforge_") -> int:
+        """How many series the metrics whose names start with ``prefix`` have."""
+        return sum(1 for (name, _labels) in self.samples if name.startswith(prefix))
+
+
+def render() -> Scrape:
+    """What ``/metrics`` would answer, without a request (app.core.metrics.render)."""
+    from app.core import metrics
+
+    return Scrape(metrics.render()[0].decode())
+
 
 def scrape(platform_client) -> Scrape:
     response = platform_client.get("/metrics")

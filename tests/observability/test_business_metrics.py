@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.accounts.models import User
 from app.events import publish, publish_many
@@ -24,6 +23,7 @@ from app.webhooks.models import WebhookAttempt
 from tenants.db import db
 from tests.gigs.conftest import make_gig  # noqa: F401  (fixture)
 from tests.helpers import form_tokens
+from tests.observability import sampling
 
 # The payments and webhooks test kits' fixtures (used as parameters below: noqa F811 there).
 from tests.payments.conftest import complete_order, market, seller_earnings  # noqa: F401
@@ -31,18 +31,11 @@ from tests.payments.test_sandbox_checkout import DECLINED, SUCCEEDS, pay
 from tests.webhooks.conftest import admin_of, dead_url, deliver, make_endpoint, receiver  # noqa: F401
 
 
-class Scrape:
-    """The samples of one ``/metrics`` answer: ``value(name, **labels)`` (0 when absent)."""
-
-    def __init__(self, text: str):
-        self.samples = {
-            (s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
+class Scrape(sampling.Scrape):
+    """``value`` by the name without its ``gigforge_`` prefix."""
 
     def value(self, name: str, **labels) -> float:
-        return self.samples.get((f"gigforge_{name}", tuple(sorted(labels.items()))), 0.0)
+        return super().value(f"gigforge_{name}", **labels)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from app.core import metrics
 from tenants import provisioning
 from tenants.db import TenantRef
 from tenants.resolver import TENANT, Resolution
-from tests.observability.helpers import scrape, series, total, value
+from tests.observability.sampling import render as scrape
 
 
 class TestHttpMetrics:
@@ -19,15 +19,15 @@ class TestHttpMetrics:
         assert client.get("/gigs/no-such-gig-999998").status_code == 404
         after = scrape()
         labels = {"route": "/gigs/<slug>", "method": "GET", "status": "4xx"}
-        assert value(after, "gigforge_http_requests_total", **labels) - value(
-            before, "gigforge_http_requests_total", **labels
+        assert after.value("gigforge_http_requests_total", **labels) - before.value(
+            "gigforge_http_requests_total", **labels
         ) == pytest.approx(2)
         hist = {"route": "/gigs/<slug>", "method": "GET"}
-        assert value(after, "gigforge_http_request_duration_seconds_count", **hist) - value(
-            before, "gigforge_http_request_duration_seconds_count", **hist
+        assert after.value("gigforge_http_request_duration_seconds_count", **hist) - before.value(
+            "gigforge_http_request_duration_seconds_count", **hist
         ) == pytest.approx(2)
         # Never the raw path.
-        assert not any("999999" in str(labels) for (_name, labels) in after)
+        assert not any("999999" in str(labels) for (_name, labels) in after.samples)
 
     def test_unmatched_paths_share_one_label_and_odd_methods_are_other(self, tenant_client, acme):
         client = tenant_client("acme")
@@ -37,24 +37,24 @@ class TestHttpMetrics:
         client.open("/", method="PROPFIND")
         after = scrape()
         labels = {"route": "unmatched", "method": "GET", "status": "4xx"}
-        assert value(after, "gigforge_http_requests_total", **labels) - value(
-            before, "gigforge_http_requests_total", **labels
+        assert after.value("gigforge_http_requests_total", **labels) - before.value(
+            "gigforge_http_requests_total", **labels
         ) == pytest.approx(2)
-        assert total(after, "gigforge_http_requests_total", method="other") > total(
-            before, "gigforge_http_requests_total", method="other"
+        assert after.total("gigforge_http_requests_total", method="other") > before.total(
+            "gigforge_http_requests_total", method="other"
         )
 
     def test_statements_per_request_are_observed(self, tenant_client, acme):
         before = scrape()
         assert tenant_client("acme").get("/api/v1/categories").status_code == 200
         after = scrape()
-        assert value(after, "gigforge_db_queries_per_request_count") == pytest.approx(
-            value(before, "gigforge_db_queries_per_request_count") + 1
+        assert after.value("gigforge_db_queries_per_request_count") == pytest.approx(
+            before.value("gigforge_db_queries_per_request_count") + 1
         )
-        assert value(after, "gigforge_db_queries_per_request_sum") > value(
-            before, "gigforge_db_queries_per_request_sum"
+        assert after.value("gigforge_db_queries_per_request_sum") > before.value(
+            "gigforge_db_queries_per_request_sum"
         )
-        assert value(after, "gigforge_db_queries_total") > value(before, "gigforge_db_queries_total")
+        assert after.value("gigforge_db_queries_total") > before.value("gigforge_db_queries_total")
 
     def test_slow_statements_are_counted_and_logged(self, app, tenant_client, acme, caplog):
         before = scrape()
@@ -66,8 +66,8 @@ class TestHttpMetrics:
         with app.app_context(), db.engine.connect() as conn:
             conn.execute(sa.text("SELECT pg_sleep(0.6)"))
         after = scrape()
-        assert value(after, "gigforge_db_slow_queries_total") == pytest.approx(
-            value(before, "gigforge_db_slow_queries_total") + 1
+        assert after.value("gigforge_db_slow_queries_total") == pytest.approx(
+            before.value("gigforge_db_slow_queries_total") + 1
         )
         assert any(
             "slow query" in record.getMessage() and "pg_sleep" in record.getMessage()
@@ -82,11 +82,11 @@ class TestHttpMetrics:
         assert tenant_client("nobody-here").get("/").status_code == 404
         assert tenant_client("dormant").get("/").status_code == 503
         after = scrape()
-        assert value(after, "gigforge_unknown_host_requests_total") == pytest.approx(
-            value(before, "gigforge_unknown_host_requests_total") + 1
+        assert after.value("gigforge_unknown_host_requests_total") == pytest.approx(
+            before.value("gigforge_unknown_host_requests_total") + 1
         )
-        assert value(after, "gigforge_suspended_tenant_requests_total") == pytest.approx(
-            value(before, "gigforge_suspended_tenant_requests_total") + 1
+        assert after.value("gigforge_suspended_tenant_requests_total") == pytest.approx(
+            before.value("gigforge_suspended_tenant_requests_total") + 1
         )
 
     def test_the_resolver_cache_reports_hits_and_misses(self, app, tenant_client, acme, monkeypatch):
@@ -99,11 +99,11 @@ class TestHttpMetrics:
         client.get("/healthz-not-a-page")
         after = scrape()
         resolver.invalidate()
-        assert value(after, "gigforge_tenant_resolutions_total", result="miss") - value(
-            before, "gigforge_tenant_resolutions_total", result="miss"
+        assert after.value("gigforge_tenant_resolutions_total", result="miss") - before.value(
+            "gigforge_tenant_resolutions_total", result="miss"
         ) == pytest.approx(1)
-        assert value(after, "gigforge_tenant_resolutions_total", result="hit") - value(
-            before, "gigforge_tenant_resolutions_total", result="hit"
+        assert after.value("gigforge_tenant_resolutions_total", result="hit") - before.value(
+            "gigforge_tenant_resolutions_total", result="hit"
         ) == pytest.approx(1)
 
 
@@ -190,14 +190,14 @@ class TestBoundedLabels:
         for slug in slugs[10:]:
             visit(slug)
         after_thousand = scrape()
-        assert series(after_thousand) == series(after_ten)
+        assert after_thousand.series() == after_ten.series()
         tenants_seen = {
-            dict(labels).get("tenant") for (name, labels) in after_thousand if "tenant_http" in name
+            dict(labels).get("tenant") for (name, labels) in after_thousand.samples if "tenant_http" in name
         }
         assert tenants_seen <= {"other", None}  # the suite's app opts no tenant in
         assert not any(
             value
-            for (name, labels) in after_thousand
+            for (name, labels) in after_thousand.samples
             for key, value in labels
             if key in {"host", "path", "tenant_id"}
         )
@@ -212,13 +212,19 @@ class TestBoundedLabels:
             client = tenant_client(f"{slug}.{app.config['BASE_DOMAIN']}")
             assert client.get("/api/v1/categories").status_code == 200
         after = scrape()
-        assert value(after, "gigforge_tenant_http_requests_total", tenant="load1", status="2xx") - value(
-            before, "gigforge_tenant_http_requests_total", tenant="load1", status="2xx"
+        assert after.value(
+            "gigforge_tenant_http_requests_total", tenant="load1", status="2xx"
+        ) - before.value(
+            "gigforge_tenant_http_requests_total", tenant="load1", status="2xx"
         ) == pytest.approx(1)
-        assert value(after, "gigforge_tenant_http_requests_total", tenant="other", status="2xx") - value(
-            before, "gigforge_tenant_http_requests_total", tenant="other", status="2xx"
+        assert after.value(
+            "gigforge_tenant_http_requests_total", tenant="other", status="2xx"
+        ) - before.value(
+            "gigforge_tenant_http_requests_total", tenant="other", status="2xx"
         ) == pytest.approx(2)
-        labels = {dict(ls).get("tenant") for (name, ls) in after if name.startswith("gigforge_tenant_http")}
+        labels = {
+            dict(ls).get("tenant") for (name, ls) in after.samples if name.startswith("gigforge_tenant_http")
+        }
         assert labels <= {"load1", "other"}
 
 
