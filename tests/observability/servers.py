@@ -214,3 +214,19 @@ def value_of(result: list[dict]) -> float | None:
 def concurrently(fn, count: int, threads: int = 8) -> list:
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         return list(pool.map(lambda _i: fn(), range(count)))
+
+
+def start_worker(app, server: Gunicorn, tmp_path: Path) -> Process:
+    """``flask worker`` beside ``server``: same database and Redis, same metrics directory."""
+    return Process(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "worker"],
+        app_environment(app, server.metrics_dir),
+        tmp_path / "worker.log",
+    )
+
+
+def write_token(tmp_path: Path, token: str) -> Path:
+    """The file Prometheus reads the bearer token from."""
+    path = tmp_path / "metrics-token"
+    path.write_text(token + "\n")
+    return path

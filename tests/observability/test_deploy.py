@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,12 +36,12 @@ from tests.observability.servers import (
     PROMETHEUS,
     PROMTOOL,
     ROOT,
-    Process,
     PrometheusServer,
-    app_environment,
     concurrently,
     require,
+    start_worker,
     value_of,
+    write_token,
 )
 
 # Computed when /metrics is scraped (app/events/metrics.py), not stored by app/core/metrics.py.
@@ -297,8 +296,7 @@ def test_two_gunicorn_workers_add_up_in_metrics_and_survive_a_restart(gunicorn):
 def test_a_real_prometheus_scrapes_gunicorn_with_the_token(app, gunicorn, tmp_path, acme, in_tenant):
     require(PROMETHEUS)
     token = "a-metrics-token-for-prometheus"  # noqa: S105
-    token_file = tmp_path / "metrics-token"
-    token_file.write_text(token + "\n")
+    token_file = write_token(tmp_path, token)
     # 127.0.0.1 is not an allowed network here: only the token lets Prometheus in.
     server = gunicorn(workers=1, METRICS_TOKEN=token, METRICS_ALLOW_NETWORKS="10.255.255.255/32")
     assert server.get("/metrics", "localhost").status_code == 401
@@ -306,11 +304,7 @@ def test_a_real_prometheus_scrapes_gunicorn_with_the_token(app, gunicorn, tmp_pa
         server.get("/metrics", "localhost", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     )
 
-    worker = Process(
-        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "worker"],
-        app_environment(app, server.metrics_dir),
-        tmp_path / "worker.log",
-    )
+    worker = start_worker(app, server, tmp_path)
     prometheus = PrometheusServer(tmp_path, f"localhost:{server.port}", token_file)
     try:
         prometheus.wait_ready()

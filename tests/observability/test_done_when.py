@@ -25,11 +25,11 @@ from tenants.db import db
 from tests.helpers import wait_until
 from tests.observability.servers import (
     PROMETHEUS,
-    Process,
     PrometheusServer,
-    app_environment,
     require,
+    start_worker,
     value_of,
+    write_token,
 )
 from tests.orders.conftest import PASSWORD, api_token, make_gig, market  # noqa: F401  (fixtures)
 
@@ -70,17 +70,12 @@ def test_prometheus_answers_latency_event_lag_and_orders_paid_and_jobs_share_the
 ):
     require(PROMETHEUS)
     m = market(acme)
-    token_file = tmp_path / "metrics-token"
-    token_file.write_text(TOKEN + "\n")
+    token_file = write_token(tmp_path, TOKEN)
     # DEBUG: the web logs each job it enqueues (app.extensions.TracedJob), with its trace id.
     server = gunicorn(
         workers=2, METRICS_TOKEN=TOKEN, METRICS_ALLOW_NETWORKS="10.255.255.255/32", LOG_LEVEL="DEBUG"
     )
-    worker = Process(
-        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "worker"],
-        app_environment(app, server.metrics_dir),
-        tmp_path / "worker.log",
-    )
+    worker = start_worker(app, server, tmp_path)
     prometheus = PrometheusServer(tmp_path, f"localhost:{server.port}", token_file)
     try:
         prometheus.wait_ready()
