@@ -342,11 +342,12 @@ def _before_cursor_execute(conn, cursor, statement, parameters, context, execute
 def _make_after_cursor_execute(slow_seconds: float):
     def _after_cursor_execute(conn, cursor, statement, parameters, context, executemany):
         elapsed = time.perf_counter() - _statement_started.get()
-        db_queries.inc()
         stats = _request_db.get()
-        if stats is not None:
+        if stats is not None:  # counted into db_queries once, at the request's end
             stats.count += 1
             stats.seconds += elapsed
+        else:  # a job, a CLI command
+            db_queries.inc()
         if elapsed >= slow_seconds:
             db_slow_queries.inc()
             log.warning("slow query (%.0f ms): %s", elapsed * 1000, " ".join(statement.split())[:300])
@@ -354,21 +355,35 @@ def _make_after_cursor_execute(slow_seconds: float):
     return _after_cursor_execute
 
 
-def _watch_pool(engine) -> None:
-    import sqlalchemy as sa
+_engines: list = []  # the engines of this process (watch_engines); their pool is read each time
 
-    pool = engine.pool
 
-    def _update(*_args):
-        checked_out = getattr(pool, "checkedout", None)
-        overflow = getattr(pool, "overflow", None)
-        if checked_out is not None:
-            db_pool_checked_out.set(checked_out())
-        if overflow is not None:
-            db_pool_overflow.set(overflow())
+def sample_pools() -> None:
+    """Set the pool gauges from this process's pools (at the end of each request: a sample, not
+    an event per checkout, which would cost two file writes per connection used)."""
+    checked_out = overflow = 0
+    for engine in _engines:
+        pool = engine.pool  # a dispose() replaces it
+        checked_out += pool.checkedout() if hasattr(pool, "checkedout") else 0
+        overflow += pool.overflow() if hasattr(pool, "overflow") else 0
+    db_pool_checked_out.set(checked_out)
+    db_pool_overflow.set(overflow)
 
-    sa.event.listen(pool, "checkout", _update)
-    sa.event.listen(pool, "checkin", _update)
+
+class _Children(dict):
+    """A metric's labelled children by label values (``labels()`` takes a lock each call)."""
+
+    def __init__(self, metric):
+        super().__init__()
+        self.metric = metric
+
+    def __missing__(self, key):
+        child = self[key] = self.metric.labels(*key)
+        return child
+
+
+_http_requests = _Children(http_requests)
+_http_duration = _Children(http_duration)
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
@@ -420,23 +435,28 @@ def init_app(app) -> None:
         route = rule.rule if rule is not None else "unmatched"
         method = method_label(request.method)
         status = status_label(response.status_code)
-        http_requests.labels(route, method, status).inc()
-        http_duration.labels(route, method).observe(elapsed)
+        _http_requests[route, method, status].inc()
+        _http_duration[route, method].observe(elapsed)
         host_kind = g.get("host_kind")
         if host_kind == "unknown" and response.status_code == 404:
             unknown_hosts.inc()
         elif g.get("suspended_tenant") is not None and response.status_code == 503:
             suspended_requests.inc()
         tenant = g.get("tenant")
-        if tenant is not None:
-            # Read per request (a handful of slugs): an operator's opt-in is a config change.
-            label = tenant.slug if tenant.slug in app.config["METRICS_TENANT_LABELS"] else OTHER
+        # Read per request (a handful of slugs): an operator's opt-in is a config change. Nobody
+        # opted in: nothing to record (the route metrics above already count everyone).
+        opted_in = app.config["METRICS_TENANT_LABELS"]
+        if tenant is not None and opted_in:
+            label = tenant.slug if tenant.slug in opted_in else OTHER
             tenant_requests.labels(label, status).inc()
             tenant_duration.labels(label).observe(elapsed)
         stats = _request_db.get()
         if stats is not None:
+            if stats.count:
+                db_queries.inc(stats.count)
             db_queries_per_request.observe(stats.count)
             db_seconds_per_request.observe(stats.seconds)
+        sample_pools()
         return response
 
     app.wsgi_app = MetricsMiddleware(app.wsgi_app)
@@ -452,6 +472,5 @@ def watch_resolver(app) -> None:
 def watch_engines(engines) -> None:
     """Pool gauges for each engine (after ``db.init_app``)."""
     for engine in engines:
-        if not getattr(engine.pool, "_gigforge_metrics", False):
-            _watch_pool(engine)
-            engine.pool._gigforge_metrics = True
+        if engine not in _engines:
+            _engines.append(engine)

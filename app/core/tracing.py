@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 
 from flask import Flask
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -35,6 +36,7 @@ from opentelemetry.metrics import NoOpMeter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     Decision,
@@ -43,6 +45,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from tenants.db import db
 
@@ -51,6 +54,8 @@ EXCLUDED_URLS = r"/(healthz|readyz|metrics)(\?|$)"
 TRACES_PATH = "/v1/traces"
 
 _lock = threading.Lock()
+_id_generator = RandomIdGenerator()
+_propagator = TraceContextTextMapPropagator()
 _providers: dict[tuple, TracerProvider] = {}
 _global_set = False
 
@@ -123,6 +128,13 @@ def init_app(app: Flask) -> None:
         return
     provider = provider_for(app.config)
     app.extensions["tracing"] = provider
+    if not exporting(app):
+        # Ids only: a span nobody records needs none of the Flask instrumentation's attributes,
+        # semantic conventions and timing (measured: most of tracing's cost per request).
+        if not app.extensions.get("tracing_ids"):  # once: later layers (Socket.IO) wrap it
+            app.wsgi_app = TraceIdsMiddleware(app.wsgi_app)
+            app.extensions["tracing_ids"] = True
+        return
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         FlaskInstrumentor.instrument_app(
             app,
@@ -130,8 +142,6 @@ def init_app(app: Flask) -> None:
             excluded_urls=EXCLUDED_URLS,
             enable_commenter=False,  # it attaches a context it never detaches; SQL stays as written
         )
-    if not exporting(app):
-        return
     with app.app_context():
         engines = list(db.engines.values())
     for engine in engines:
@@ -139,6 +149,37 @@ def init_app(app: Flask) -> None:
     instrumentor = RedisInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=provider)  # the redis client classes: once per process
+
+
+class TraceIdsMiddleware:
+    """Without an exporter: each request runs in a non-recording span with fresh ids (the trace
+    id of an incoming W3C ``traceparent`` kept), so its log lines and the jobs it enqueues carry
+    them; nothing else is done. ``/socket.io`` connections get none (they outlive requests)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/socket.io"):
+            return self.wsgi_app(environ, start_response)
+        trace_id = 0
+        incoming = environ.get("HTTP_TRACEPARENT")
+        if incoming:
+            parent = trace.get_current_span(_propagator.extract({"traceparent": incoming})).get_span_context()
+            trace_id = parent.trace_id if parent.is_valid else 0
+        span = trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id=trace_id or _id_generator.generate_trace_id(),
+                span_id=_id_generator.generate_span_id(),
+                is_remote=False,
+                trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+            )
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            otel_context.detach(token)
 
 
 def trace_engine(engine, provider: TracerProvider) -> None:

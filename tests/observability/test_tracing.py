@@ -199,16 +199,21 @@ def test_with_tracing_on_an_app_is_instrumented_once(app, lines):
     bare = _bare_app(app.extensions["redis"])
     tracing.init_app(bare)
     tracing.init_app(bare)  # create_app runs again, or a second call: nothing stacks
-    hooks = [f for f in bare.before_request_funcs[None] if f.__module__.startswith("opentelemetry")]
-    assert len(hooks) == 1
+    # Without an exporter: the ids middleware, once (the Flask instrumentation only when exporting).
+    assert isinstance(bare.wsgi_app, tracing.TraceIdsMiddleware)
+    assert not isinstance(bare.wsgi_app.wsgi_app, tracing.TraceIdsMiddleware)
 
     response = bare.test_client().get("/work")
     assert response.json == {"traced": True}
     [record] = lines.matching("working")
     assert TRACE_ID.fullmatch(record.trace_id) and SPAN_ID.fullmatch(record.span_id)
-    # The suite's app too: one request hook, however often init_app ran.
+    # The suite's app too: one middleware, however often init_app ran.
     tracing.init_app(app)
-    assert len([f for f in app.before_request_funcs[None] if f.__module__.startswith("opentelemetry")]) == 1
+    layers, wsgi = 0, app.wsgi_app
+    while wsgi is not None:
+        layers += isinstance(wsgi, tracing.TraceIdsMiddleware)
+        wsgi = getattr(wsgi, "wsgi_app", None)
+    assert layers == 1
 
 
 # --- (d) exported over OTLP/HTTP ----------------------------------------------------------------
