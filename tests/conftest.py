@@ -420,6 +420,19 @@ SuiteConfig.SEARCH_INDEX_DIR = str(Path(SuiteConfig.INSTANCE_DIR) / f"search-{_w
 
 
 @pytest.fixture(autouse=True)
+def _metrics_files_kept():
+    """Fails the test that removed this process's metric files (say, a subprocess started with
+    this process's PROMETHEUS_MULTIPROC_DIR that empties it: gunicorn's master does). Its
+    counters would go on writing to unlinked files and every later scrape would miss them."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    suffix = f"_{os.getpid()}.db"
+    before = {p.name for p in folder.glob(f"*{suffix}")}
+    yield
+    gone = sorted(name for name in before if not (folder / name).exists())
+    assert not gone, f"this test removed the test process's metric files {gone} from {folder}"
+
+
+@pytest.fixture(autouse=True)
 def _clean_files():
     yield
     import shutil

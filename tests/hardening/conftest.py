@@ -45,6 +45,9 @@ def production_env(app, instance_dir: Path, **overrides: str) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "GIGFORGE_", "PYTEST"))}
+    # Not this test process's metrics directory: gunicorn's master empties the one it is given
+    # (app/core/gunicorn_conf.py), and this process's counters would write to unlinked files.
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         GIGFORGE_ENV="production",

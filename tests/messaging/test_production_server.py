@@ -35,11 +35,14 @@ def test_procfile_web_command_uses_one_gthread_worker():
 
 
 @pytest.fixture
-def gunicorn_server(app):
+def gunicorn_server(app, tmp_path):
     port = _free_port()
     env = dict(os.environ)
     env.update(
         PORT=str(port),
+        # A directory of its own: gunicorn's master empties the one it is given (the test
+        # process's own would lose its open counter files).
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
         GIGFORGE_ENV="testing",
         TEST_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
         TEST_REDIS_URL=app.config["REDIS_URL"],
