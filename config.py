@@ -352,6 +352,10 @@ class Config:
         s.strip() for s in os.environ.get("METRICS_TENANT_LABELS", "").split(",") if s.strip()
     ]
     DB_SLOW_QUERY_MS = _int("DB_SLOW_QUERY_MS", 500)
+    # Refuse any statement of a tenant-bound request or job that names another schema than the
+    # tenant's (tenants.db.check_one_schema: the rule Citus schema-based sharding needs). A
+    # regular expression per statement: on in the test suite, off by default.
+    TENANT_SQL_GUARD = _bool("TENANT_SQL_GUARD", False)
     # Traces (app/core/tracing.py): ids on every log line and carried into jobs; exported with
     # OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set (otherwise nothing is recorded).
     TRACING_ENABLED = _bool("TRACING_ENABLED", True)
@@ -410,6 +414,7 @@ class DevelopmentConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    TENANT_SQL_GUARD = True  # every tenant statement names one schema (tenants.db.check_one_schema)
     DEMO_WEBHOOK_INBOX = True
     DEMO_OIDC_PROVIDER = True
     SECRET_KEY = "test-secret-key"  # noqa: S105

@@ -16,6 +16,7 @@ from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
 from config import BASE_DIR, Config, config_from_env
+from tenants.db import guard_one_schema
 
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
@@ -46,6 +47,9 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         embedded.init_app(app, db.engines.values())
         if app.config["METRICS_ENABLED"]:
             metrics.watch_engines(db.engines.values())
+        if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement
+            for engine in db.engines.values():
+                guard_one_schema(engine)
     tracing.init_app(app)  # request spans (+ SQL, Redis when exporting); trace ids on log lines
     sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))

@@ -16,6 +16,7 @@ still names the placeholder schema is refused at the cursor.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -116,6 +117,59 @@ _UNTRANSLATED = (f"{TENANT_SCHEMA}.", f'"{TENANT_SCHEMA}".')
 def _refuse_untranslated_tenant_sql(conn, cursor, statement, parameters, context, executemany):
     if TENANT_SCHEMA in statement and any(token in statement for token in _UNTRANSLATED):
         raise TenantNotBound(f"SQL names the tenant placeholder schema, no tenant bound: {statement[:200]}")
+
+
+class CrossSchemaStatement(RuntimeError):
+    """A statement sent with a tenant bound named another tenant's schema, or a public table
+    beside its own schema (``guard_one_schema``)."""
+
+
+# A schema qualifier as SQLAlchemy renders it: ``tenant_acme.orders``, ``"public".tenants``.
+_QUALIFIER_RE = re.compile(r'(?<![\w."$])"?(tenant_[a-z0-9_]+|public)"?\.(?=["a-z_])')
+
+
+def schemas_named(statement: str) -> set[str]:
+    """The tenant schemas and ``public`` that a rendered statement qualifies names with (a public
+    table such as ``tenant_domains`` or its alias ``tenant_domains_1`` qualifying a column is
+    not a schema)."""
+    return {name for name in set(_QUALIFIER_RE.findall(statement)) if not _public_table_alias(name)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_table_alias(name: str) -> bool:
+    base = re.sub(r"_\d+\Z", "", name)
+    return any(t.name == base for t in db.metadata.tables.values() if t.schema == PUBLIC_SCHEMA)
+
+
+def check_one_schema(statement: str, tenant: TenantRef) -> None:
+    """The rule schema-based sharding (Citus ``citus_schema_distribute``) needs of a tenant's
+    statements: each touches its tenant's schema only, never another tenant's and never a
+    public table in the same statement (public-only statements, such as reading the tenant
+    registry, run on the coordinator and are allowed)."""
+    named = schemas_named(statement)
+    tenant_schemas = {name for name in named if name != PUBLIC_SCHEMA}
+    if tenant_schemas - {tenant.schema}:
+        raise CrossSchemaStatement(
+            f"statement of tenant {tenant.slug!r} names {sorted(tenant_schemas)}: {statement[:300]}"
+        )
+    if tenant_schemas and PUBLIC_SCHEMA in named:
+        raise CrossSchemaStatement(
+            f"statement of tenant {tenant.slug!r} joins a public table to its schema: {statement[:300]}"
+        )
+
+
+def _check_bound_statement(conn, cursor, statement, parameters, context, executemany):
+    tenant = _current_tenant.get()
+    if tenant is not None:
+        check_one_schema(statement, tenant)
+
+
+def guard_one_schema(engine: Engine) -> None:
+    """Check every statement ``engine`` sends while a tenant is bound (``check_one_schema``);
+    on in the test suite (``TENANT_SQL_GUARD``), so any request or job that breaks the rule
+    fails its test."""
+    if not event.contains(engine, "before_cursor_execute", _check_bound_statement):
+        event.listen(engine, "before_cursor_execute", _check_bound_statement)
 
 
 # Names never include the schema: the same DDL must fit every tenant schema.
