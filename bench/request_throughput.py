@@ -253,9 +253,16 @@ def main(argv: list[str] | None = None) -> int:
 
         db.engine.dispose()
     servers = [] if args.skip_bare else [(BARE, {})]
-    servers.append(("cache TTL 5 s", {"TENANT_CACHE_TTL": "5"}))
+    # The anonymous reads' budgets raised out of the way (still checked, never spent): a 429
+    # would measure the limit, not the request path.
+    unlimited = {
+        f"RATELIMIT_API_{plan}_{limit}": "10000000/minute"
+        for plan in ("STANDARD", "GROWTH", "SCALE")
+        for limit in ("CREDENTIAL_READ", "IP_READ")
+    }
+    servers.append(("cache TTL 5 s", {"TENANT_CACHE_TTL": "5", **unlimited}))
     if not args.skip_nocache:
-        servers.append(("cache off (TTL 0)", {"TENANT_CACHE_TTL": "0"}))
+        servers.append(("cache off (TTL 0)", {"TENANT_CACHE_TTL": "0", **unlimited}))
     results, commands = [], []
     for label, overrides in servers:
         command, rows = measure_server(services, args, label, **overrides)
