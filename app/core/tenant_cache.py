@@ -12,6 +12,9 @@ kept in each process's memory and validated on every request by a version stamp 
   process's entry. Every process, on every node, sees the new stamp on its next request.
 - **Stamps are random tokens**, never counters: a Redis flushed or restarted hands out new
   stamps, so no entry cached before can match one again.
+- **Uncommitted changes are never cached**: after ``invalidate(name)`` and until the commit, the
+  context that made the change loads ``name`` from its own transaction and keeps nothing (a
+  rollback must not leave its rows in the layer under a current stamp).
 - **Redis down**: the value is loaded from the database on every request (nothing is trusted
   without its stamp), as the pages did before this cache.
 
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import g, has_request_context
+from flask import g, has_app_context, has_request_context
 
 from app.core.after_commit import on_commit
 from app.extensions import redis_store
@@ -41,6 +44,7 @@ _names: list[str] = []
 _local: dict[tuple[int, str, str, str], tuple[bytes, Any]] = {}
 _lock = threading.Lock()
 _MEMO = "_tenant_cache_stamps"
+_DIRTY = "_tenant_cache_dirty"  # invalidated in this context's open transaction
 MAX_ENTRIES = 10_000  # a process serving many marketplaces: the layer is emptied past this
 
 
@@ -84,6 +88,10 @@ def cached(name: str, load: Callable[[], Any], variant: str = "") -> Any:
         log.warning("tenant cache: Redis unavailable, %s of %s loaded from the database", name, tenant.slug)
         return load()
     key = (tenant.id, tenant.schema, name, variant)
+    if has_app_context() and key[:3] in g.get(_DIRTY, ()):
+        # Changed in this transaction, not committed yet: what load() sees now may be rolled
+        # back, so it is neither served from nor kept in the process's layer.
+        return load()
     entry = _local.get(key)
     if entry is not None and entry[0] == stamp:
         return entry[1]
@@ -104,6 +112,8 @@ def _bump(tenant: TenantRef, name: str) -> None:
 
 
 def _bump_after_commit(tenant: TenantRef, name: str) -> None:
+    if has_app_context():
+        g.get(_DIRTY, set()).discard((tenant.id, tenant.schema, name))
     try:
         _bump(tenant, name)
     except redis.RedisError:  # committed already: the first stamp stands (readers reload on it)
@@ -117,6 +127,8 @@ def invalidate(name: str) -> None:
     refused (rolled back) rather than left unseen by the other processes."""
     tenant = current_tenant()
     _bump(tenant, name)
+    if has_app_context():
+        g.setdefault(_DIRTY, set()).add((tenant.id, tenant.schema, name))
     on_commit(_bump_after_commit, tenant, name)
     if has_request_context():
         g.pop(_MEMO, None)

@@ -29,7 +29,7 @@ from app.extensions import redis_store
 from app.gigs.categories import update_category
 from app.gigs.models import Category
 from app.settings.models import MarketplaceSettings
-from app.settings.services import update_branding
+from app.settings.services import get_branding, update_branding
 from tenants.db import TenantNotBound, current_tenant, db
 
 NAMES = {"acme": "Acme Test Market", "globex": "Globex Test Market"}
@@ -345,3 +345,14 @@ def test_a_redis_that_lost_its_stamps_never_revalidates_an_old_copy(app, acme, t
     assert client.get("/api/v1/categories").json[0]["name"] == first["name"]  # the stamp stands
     app.extensions["redis"].flushdb()
     assert client.get("/api/v1/categories").json[0]["name"] == "Changed Behind The Cache"
+
+
+def test_a_change_rolled_back_never_reaches_the_process_copies(acme, tenant_client, in_tenant):
+    client = tenant_client("acme")
+    assert NAMES["acme"] in client.get("/").get_data(as_text=True)
+    with in_tenant(acme):
+        update_branding(name="Never Committed")
+        assert get_branding().name == "Never Committed"  # its own transaction sees it
+        db.session.rollback()
+    page = client.get("/").get_data(as_text=True)
+    assert NAMES["acme"] in page and "Never Committed" not in page
