@@ -10,7 +10,7 @@ from app.core import metrics  # isort: skip
 from flask import Flask, g
 
 import tenants
-from app.core import converters, sentry_setup, tracing
+from app.core import converters, lean, sentry_setup, tracing
 from app.core.csp import csp_nonce
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
@@ -22,7 +22,7 @@ from tenants.db import guard_one_schema
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
 # Blueprints served on every host, before and without tenant resolution.
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
-ANY_HOST_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
+ANY_HOST_ENDPOINTS = set(lean.LEAN_ENDPOINTS)
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
@@ -72,6 +72,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     # After tenant resolution, so rate-limit keys can name the bound tenant.
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
     limiter.init_app(app)
+    lean.init_app(app, limiter)  # probes and static files skip the limiter; cookie-less sessions
     from app.core import rate_limits
 
     rate_limits.init_app(app)  # the API's RateLimit-* headers (the limits: app.core.api.Blueprint)
@@ -443,10 +444,8 @@ def _register_template_context(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
-    @app.before_request
-    def _nonce():
-        csp_nonce()
-
+    # No before_request hook: csp_nonce() makes the nonce on first use (a template's or the
+    # header's below), so JSON, static files and probes never pay for one.
     @app.context_processor
     def _nonce_ctx():
         return {"csp_nonce": csp_nonce()}

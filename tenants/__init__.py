@@ -54,11 +54,13 @@ def init_app(
 
     @app.before_request
     def _bind_request_tenant():
-        request.environ["gigforge.tenancy"] = True  # this request, not a nested test_request_context
         g.tenant = None
         g.host_kind = None
         if request.endpoint in any_host_endpoints:
+            # Health probes and static files: no tenant, no database session, so no unit of
+            # work to finish and no session to remove (the lean path, docs/design/performance.md).
             return None
+        request.environ["gigforge.tenancy"] = True  # this request, not a nested test_request_context
         resolution = resolver.resolve(request.host)
         g.host_kind = resolution.kind
         if resolution.kind == UNKNOWN:

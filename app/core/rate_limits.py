@@ -32,12 +32,18 @@ API's JSON error shape with ``Retry-After`` (seconds).
 ``RATELIMIT_MESSAGES`` budget (key ``t:<tenant>:user:<id>``); the messaging services call it
 before storing a user's message, so the web form, the API, Socket.IO and the workroom share it.
 
+Cost: with the Redis storage (not a cluster) a budget is spent in one script call (every
+window's INCR and TTL, stopping at the first spent one): one round trip per budget, two per API
+request, instead of three per window through ``limits``' own calls; the keys and windows are
+``limits``' fixed windows, so both paths count on the same counters.
+
 Time: fixed windows whose expiry Redis keeps; tests set small limits and spend them, never
 sleep (the suite flushes its Redis database between tests).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -46,6 +52,8 @@ from dataclasses import dataclass
 from flask import Flask, current_app, g, has_request_context, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
+from limits.storage import RedisClusterStorage, RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
@@ -78,16 +86,70 @@ def register_credential_resolver(resolve: Callable[[], str | None]) -> None:
     _resolver = resolve
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(value: str) -> tuple[RateLimitItem, ...]:
+    return tuple(sorted(parse_many(value)))
+
+
 def _limits(value: str) -> list[RateLimitItem]:
-    return parse_many(value)
+    return list(_parsed(value))
+
+
+# One round trip for a whole budget: for each counter in order, INCR (the window starts with
+# its first hit: EXPIRE then) and TTL; stop after the first counter over its limit. The same
+# keys and fixed windows as limits' FixedWindowRateLimiter (hit, then get + ttl: three round
+# trips per counter).
+_HIT_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local expiry = tonumber(ARGV[2 * i - 1])
+  local limit = tonumber(ARGV[2 * i])
+  local current = redis.call("incrby", key, 1)
+  if current == 1 then
+    redis.call("expire", key, expiry)
+  end
+  out[#out + 1] = current
+  out[#out + 1] = redis.call("ttl", key)
+  if current > limit then
+    break
+  end
+end
+return out
+"""
+
+
+def _one_trip_storage(strategy):
+    """The limiter's Redis storage when a budget can be spent in one script call, else None
+    (another strategy or storage, or a cluster whose keys may sit on different nodes)."""
+    storage = strategy.storage
+    if not isinstance(strategy, FixedWindowRateLimiter) or not isinstance(storage, RedisStorage):
+        return None
+    if isinstance(storage, RedisClusterStorage):
+        return None
+    return storage
 
 
 def _hit(items: list[RateLimitItem], key: str, scope: str) -> list[Verdict]:
     """Spend one hit of each limit of ``key`` in ``scope``; stops at the first that is spent."""
     strategy = limiter.limiter
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "gigforge:rl"
+    items = sorted(items)
+    storage = _one_trip_storage(strategy)
+    if storage is not None and items:
+        script = getattr(storage, "_gigforge_hit_script", None)
+        if script is None:
+            script = storage._gigforge_hit_script = storage.get_connection().register_script(_HIT_SCRIPT)
+        keys = [storage.prefixed_key(item.key_for(prefix, key, scope)) for item in items]
+        args = [value for item in items for value in (item.get_expiry(), item.amount)]
+        out = script(keys, args)
+        verdicts = []
+        for item, (current, ttl) in zip(items, zip(out[::2], out[1::2], strict=True), strict=False):
+            current, ttl = int(current), int(ttl)
+            reset = min(item.get_expiry(), max(1, ttl))
+            verdicts.append(Verdict(item.amount, max(0, item.amount - current), reset, current > item.amount))
+        return verdicts
     verdicts = []
-    for item in sorted(items):
+    for item in items:
         allowed = strategy.hit(item, prefix, key, scope)
         stats = strategy.get_window_stats(item, prefix, key, scope)
         # Whole seconds, at least 1 and at most the window (Redis's TTL is whole seconds).

@@ -47,7 +47,7 @@ class Categories(MethodView):
     @blp.paginate_list()
     def get(self):
         """List the visible categories with their subcategories."""
-        return services.category_tree()
+        return services.api_category_tree()
 
 
 # --- helpers -----------------------------------------------------------------------

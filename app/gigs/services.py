@@ -26,18 +26,15 @@ Money is integer minor units of the marketplace currency.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 import secrets
 import unicodedata
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
@@ -45,12 +42,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
-from app.core import geo, money
+from app.core import geo, money, tenant_cache
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
 from app.core.text import strip_controls
 from app.events import publish
-from app.extensions import redis_store
 from app.gigs.models import (
     MAX_PRICE_MINOR,
     TIERS,
@@ -149,28 +145,21 @@ class CategoryNode:
     children: tuple[CategoryNode, ...] = ()
 
 
-_CATEGORY_CACHE_TTL = 300
-
-
-def _category_cache_key(tenant_id: int) -> str:
-    return f"t:{tenant_id}:categories:v1"
+CATEGORY_CACHE = tenant_cache.register("categories")
 
 
 def visible_category_nodes() -> list[CategoryNode]:
-    """The visible category tree of the bound tenant, cached in Redis per tenant.
+    """The visible category tree of the bound tenant (pages: the home page, the header).
 
-    The home page reads it on every request; ``invalidate_category_cache`` drops
-    it whenever categories change.
+    This process's copy while the tenant's ``categories`` stamp in Redis is unchanged
+    (``app.core.tenant_cache``); ``invalidate_category_cache`` renews the stamp whenever
+    categories change. A fresh list each call (the cached tuple is shared by every request).
     """
-    tenant = current_tenant()
-    key = _category_cache_key(tenant.id)
-    try:
-        raw = redis_store.client.get(key)
-    except redis.RedisError:  # only a cache: the home page stays up while Redis is down
-        raw = None
-    if raw is not None:
-        return [_node_from_dict(item) for item in json.loads(raw)]
-    nodes = [
+    return list(tenant_cache.cached(CATEGORY_CACHE, _load_visible_nodes))
+
+
+def _load_visible_nodes() -> tuple[CategoryNode, ...]:
+    return tuple(
         CategoryNode(
             parent.id,
             parent.name,
@@ -181,22 +170,45 @@ def visible_category_nodes() -> list[CategoryNode]:
             ),
         )
         for parent in category_tree()
-    ]
-    with suppress(redis.RedisError):
-        redis_store.client.set(key, json.dumps([asdict(n) for n in nodes]), ex=_CATEGORY_CACHE_TTL)
-    return nodes
+    )
 
 
-def _node_from_dict(item: dict) -> CategoryNode:
-    children = tuple(_node_from_dict(child) for child in item.get("children", ()))
-    return CategoryNode(item["id"], item["name"], item["slug"], item["description"], children)
+@dataclass(frozen=True)
+class ApiCategory:
+    """A category as ``GET /api/v1/categories`` answers it (``CategorySchema``): the visible
+    top-level categories with all their subcategories, as the API always listed them."""
+
+    id: int
+    name: str
+    slug: str
+    position: int
+    description: str = ""
+    children: tuple[ApiCategory, ...] = ()
+
+
+def api_category_tree() -> list[ApiCategory]:
+    """``category_tree()`` as plain data, cached like ``visible_category_nodes`` (same stamp)."""
+    return list(tenant_cache.cached(CATEGORY_CACHE, _load_api_tree, variant="api"))
+
+
+def _load_api_tree() -> tuple[ApiCategory, ...]:
+    return tuple(
+        ApiCategory(
+            p.id,
+            p.name,
+            p.slug,
+            p.position,
+            p.description,
+            tuple(ApiCategory(c.id, c.name, c.slug, c.position) for c in p.children),
+        )
+        for p in category_tree()
+    )
 
 
 def invalidate_category_cache() -> None:
-    """Forget the bound tenant's cached category tree, now and after commit."""
-    tenant_id = current_tenant().id
-    redis_store.client.delete(_category_cache_key(tenant_id))
-    on_commit(lambda: redis_store.client.delete(_category_cache_key(tenant_id)))
+    """Every process reloads the bound tenant's category tree on its next request (pages and
+    API): a new stamp now and again after commit."""
+    tenant_cache.invalidate(CATEGORY_CACHE)
 
 
 def category_choices() -> list[tuple[int, str]]:

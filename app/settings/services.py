@@ -1,9 +1,10 @@
 """Marketplace settings and the one cached branding accessor.
 
 Branding (name, tagline, hero text, colours, logo, favicon) is read on every page
-and in every email through ``get_branding()`` (per request memo -> Redis -> database);
-every change here drops the cache now and again after commit, so the whole site and
-the next email wear it at once. The business settings (currency, commission, delays,
+and in every email through ``get_branding()`` (the process's copy, checked against the
+tenant's stamp in Redis once per request -> database: ``app.core.tenant_cache``); every
+change here renews the stamp now and again after commit, so the whole site and the next
+email wear it at once. The business settings (currency, commission, delays,
 payout schedule, gig approval) are read fresh by the domains that use them.
 
 Everything here flushes and never commits; refusals raise ``SettingsError`` with
@@ -12,28 +13,22 @@ field errors (nothing changed).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-import redis
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app
 
-from app.core import geo, money
-from app.core.after_commit import on_commit
+from app.core import geo, money, tenant_cache
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.core.domain_errors import DomainError
 from app.events import publish
-from app.extensions import redis_store
 from app.settings.models import MarketplaceSettings
 from app.storage import delete_after_commit, storage
 from tenants.db import current_tenant, current_tenant_or_none, db
 
-_BRANDING_TTL = 300
 HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 EMAIL_RE = re.compile(
     r"^[^@\s<>\",;:()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z"
@@ -59,10 +54,7 @@ class Branding:
     default_country: str | None = None
 
 
-def _cache_key(tenant_id: int) -> str:
-    # Every cache key carries the tenant. (favicon_url and locale have defaults, so entries
-    # cached before they existed still load; every locale was the default then.)
-    return f"t:{tenant_id}:branding:v1"
+BRANDING_CACHE = tenant_cache.register("branding")
 
 
 def brand_file_token(key: str) -> str:
@@ -93,30 +85,19 @@ def _branding_of(row: MarketplaceSettings) -> Branding:
 
 
 def get_branding() -> Branding:
-    """Branding of the bound tenant: per request, then Redis, then the database.
+    """Branding of the bound tenant: this process's copy while the tenant's ``branding`` stamp
+    in Redis is unchanged, else the database (``app.core.tenant_cache``).
 
     Also the marketplace's currency and locale, which ``app.core.money`` uses by default
     (see ``money_defaults``)."""
-    tenant = current_tenant()
-    cached = getattr(g, "_branding", None)
-    if cached is not None and cached[0] == tenant.id:
-        return cached[1]
-    key = _cache_key(tenant.id)
-    try:
-        raw = redis_store.client.get(key)
-    except redis.RedisError:  # Redis is a cache here: its outage must not take the pages down
-        raw = None
-    if raw is not None:
-        branding = Branding(**json.loads(raw))
-    else:
-        row = db.session.get(MarketplaceSettings, 1)
-        if row is None:
-            raise LookupError(f"tenant {tenant.slug} has no settings row")
-        branding = _branding_of(row)
-        with suppress(redis.RedisError):
-            redis_store.client.set(key, json.dumps(asdict(branding)), ex=_BRANDING_TTL)
-    g._branding = (tenant.id, branding)
-    return branding
+    return tenant_cache.cached(BRANDING_CACHE, _load_branding)
+
+
+def _load_branding() -> Branding:
+    row = db.session.get(MarketplaceSettings, 1)
+    if row is None:
+        raise LookupError(f"tenant {current_tenant().slug} has no settings row")
+    return _branding_of(row)
 
 
 def money_defaults() -> Branding | None:
@@ -124,16 +105,9 @@ def money_defaults() -> Branding | None:
     return get_branding() if current_tenant_or_none() is not None else None
 
 
-def _delete_cached(tenant_id: int) -> None:
-    redis_store.client.delete(_cache_key(tenant_id))
-
-
 def invalidate_branding() -> None:
-    """Drop the cached branding now and again after commit (a reader may re-cache in between)."""
-    tenant = current_tenant()
-    _delete_cached(tenant.id)
-    on_commit(_delete_cached, tenant.id)
-    g.pop("_branding", None)
+    """Every process reloads the branding on its next request (a new stamp now and after commit)."""
+    tenant_cache.invalidate(BRANDING_CACHE)
 
 
 class SettingsError(DomainError):

@@ -135,6 +135,28 @@ def test_anonymous_clients_are_counted_per_ip(acme, tenant_client, limits):
     assert_rate_limited(client.get(ME, headers=bearer("gfa_not-a-real-token"), **from_ip("10.0.0.7")))
 
 
+def test_one_trip_budget_counts_on_the_same_windows_as_limits_and_stops_at_the_first_spent(
+    app, acme, tenant_client, limits
+):
+    """The one-script spend (app.core.rate_limits._hit) uses limits' fixed-window keys: limits'
+    own strategy reads the same counts; a spent minute window leaves the hour window untouched."""
+    from app.core import rate_limits
+    from app.extensions import limiter
+
+    limits(standard={"credential_read": "2/minute;50/hour"})
+    client = tenant_client("acme")
+    for _ in range(2):
+        assert client.get(GIGS, **from_ip("10.0.0.9")).status_code == 200
+    assert_rate_limited(client.get(GIGS, **from_ip("10.0.0.9")))
+    assert rate_limits._one_trip_storage(limiter.limiter) is not None
+    minute, hour = rate_limits._limits("2/minute;50/hour")
+    prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    key = f"t:{acme.id}:cred:anon:10.0.0.9"
+    with app.app_context():
+        assert limiter.limiter.get_window_stats(minute, prefix, key, "api-read").remaining == 0
+        assert limiter.limiter.get_window_stats(hour, prefix, key, "api-read").remaining == 48
+
+
 def test_tenants_never_share_a_counter(acme, globex, make_user, access_token, tenant_client, limits):
     limits(standard={"credential_read": "1/minute", "ip_read": "1/minute"})
     on_acme, on_globex = make_user(acme), make_user(globex)

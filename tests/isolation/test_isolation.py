@@ -20,13 +20,16 @@ from flask import session
 from app.accounts.auth import SESSION_TENANT_KEY, load_user
 from app.accounts.models import User, UserSession
 from app.accounts.sessions import hash_secret, open_web_session
+from app.core import tenant_cache
+from app.core.tenant_cache import stamp_key
 from app.events import handles, publish
 from app.events import services as event_services
 from app.events.tasks import relay_outbox
 from app.extensions import redis_store
+from app.gigs.categories import update_category
 from app.gigs.models import Category
 from app.settings.models import MarketplaceSettings
-from app.settings.services import update_branding
+from app.settings.services import get_branding, update_branding
 from tenants.db import TenantNotBound, current_tenant, db
 
 NAMES = {"acme": "Acme Test Market", "globex": "Globex Test Market"}
@@ -266,9 +269,12 @@ def test_branding_cache_is_per_tenant_and_acme_rebrand_leaves_globex_alone(
     globex_client.get("/")
 
     keys = {k.decode() for k in redis.keys("*") if not k.startswith(b"rq:")}
-    assert {f"t:{acme.id}:branding:v1", f"t:{globex.id}:branding:v1"} <= keys
+    acme_stamp = stamp_key(acme, "branding")
+    globex_stamp = stamp_key(globex, "branding")
+    assert acme_stamp == f"t:{acme.id}:{acme.schema}:stamp:branding"
+    assert {acme_stamp, globex_stamp} <= keys
     assert all(re.match(r"^t:\d+:", k) for k in keys), keys
-    globex_cached = redis.get(f"t:{globex.id}:branding:v1")
+    globex_cached = redis.get(globex_stamp)
 
     with in_tenant(acme):
         update_branding(name="Acme Rebranded", primary_color="#123456")
@@ -279,4 +285,74 @@ def test_branding_cache_is_per_tenant_and_acme_rebrand_leaves_globex_alone(
     assert "Acme Rebranded" in acme_page and "--brand-primary: #123456" in acme_page
     assert "Globex Test Market" in globex_page and "--brand-primary: #6d28d9" in globex_page
     assert "Acme Rebranded" not in globex_page and "#123456" not in globex_page
-    assert redis.get(f"t:{globex.id}:branding:v1") == globex_cached
+    assert redis.get(globex_stamp) == globex_cached
+
+
+def test_process_cache_entries_carry_the_tenant_and_equal_ids_never_cross(
+    acme, globex, tenant_client, same_id_categories
+):
+    """Both tenants have category 1 and settings row 1: each host's pages and API read only its
+    own cached copies, stored under the tenant's id and schema."""
+    tenant_cache.clear_local()
+    for _ in range(2):  # the second round is served from the process's copies
+        for slug in ("acme", "globex"):
+            client = tenant_client(slug)
+            page = client.get("/").get_data(as_text=True)
+            api = client.get("/api/v1/categories")
+            assert NAMES[slug] in page and NAMES[OTHER[slug]] not in page
+            assert MARKERS[slug] in page and MARKERS[OTHER[slug]] not in page
+            assert {c["id"]: c["name"] for c in api.json}[same_id_categories] == MARKERS[slug]
+            assert MARKERS[OTHER[slug]] not in api.get_data(as_text=True)
+    entries = tenant_cache._local
+    for tenant in (acme, globex):
+        for name, variant in (("branding", ""), ("categories", ""), ("categories", "api")):
+            assert (tenant.id, tenant.schema, name, variant) in entries
+    assert entries[(acme.id, acme.schema, "branding", "")][1].name == NAMES["acme"]
+    assert entries[(globex.id, globex.schema, "branding", "")][1].name == NAMES["globex"]
+
+
+def test_operator_changes_reach_the_next_request_of_every_process(acme, globex, tenant_client, in_tenant):
+    """A rename and a rebrand show on the next request, here and in a process that still holds
+    the old copies (simulated by putting this process's old layer back after the change)."""
+    acme_client, globex_client = tenant_client("acme"), tenant_client("globex")
+    before = acme_client.get("/api/v1/categories").json
+    acme_client.get("/")
+    globex_client.get("/api/v1/categories")
+    other_process = dict(tenant_cache._local)  # another process's layer: the old copies
+    with in_tenant(acme):
+        update_category(before[0]["id"], name="Renamed By The Operator")
+        update_branding(name="Acme Rebranded")
+        db.session.commit()
+
+    assert acme_client.get("/api/v1/categories").json[0]["name"] == "Renamed By The Operator"
+    tenant_cache._local.clear()
+    tenant_cache._local.update(other_process)
+    assert acme_client.get("/api/v1/categories").json[0]["name"] == "Renamed By The Operator"
+    page = acme_client.get("/").get_data(as_text=True)
+    assert "Renamed By The Operator" in page and "Acme Rebranded" in page
+    # Globex's copies stayed valid: its stamp did not move, its data did not change.
+    assert globex_client.get("/api/v1/categories").json[0]["name"] == before[0]["name"]
+    assert "Renamed By The Operator" not in globex_client.get("/").get_data(as_text=True)
+
+
+def test_a_redis_that_lost_its_stamps_never_revalidates_an_old_copy(app, acme, tenant_client, in_tenant):
+    """Stamps are random: after Redis restarts empty, a copy cached before can never match."""
+    client = tenant_client("acme")
+    first = client.get("/api/v1/categories").json[0]
+    with in_tenant(acme):  # a change that bypassed the services (a restore, a manual fix)
+        db.session.get(Category, first["id"]).name = "Changed Behind The Cache"
+        db.session.commit()
+    assert client.get("/api/v1/categories").json[0]["name"] == first["name"]  # the stamp stands
+    app.extensions["redis"].flushdb()
+    assert client.get("/api/v1/categories").json[0]["name"] == "Changed Behind The Cache"
+
+
+def test_a_change_rolled_back_never_reaches_the_process_copies(acme, tenant_client, in_tenant):
+    client = tenant_client("acme")
+    assert NAMES["acme"] in client.get("/").get_data(as_text=True)
+    with in_tenant(acme):
+        update_branding(name="Never Committed")
+        assert get_branding().name == "Never Committed"  # its own transaction sees it
+        db.session.rollback()
+    page = client.get("/").get_data(as_text=True)
+    assert NAMES["acme"] in page and "Never Committed" not in page
