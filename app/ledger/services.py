@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
-from app.settings.models import MarketplaceSettings
+from app.settings.services import current_settings
 from tenants.db import db
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
@@ -261,6 +261,35 @@ def post_transaction(
     LedgerError for an invalid or unbalanced transaction, InsufficientFunds when
     an account that may not go negative would; nothing is written then.
     """
+    return _post(
+        kind,
+        entries,
+        currency=currency,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        memo=memo,
+        compare=True,
+    )[0]
+
+
+def _post(
+    kind: str,
+    entries: list[tuple[str, int]],
+    *,
+    currency: str,
+    idempotency_key: str,
+    order_id: int | None,
+    milestone_id: int | None,
+    buyer_id: int | None,
+    seller_id: int | None,
+    memo: str,
+    compare: bool,
+) -> tuple[LedgerTransaction, bool]:
+    """``post_transaction``; also says whether this call posted it (False: the key was
+    taken, and ``compare`` checks the existing transaction is the same one)."""
     if kind not in TRANSACTION_KINDS:
         raise LedgerError(f"unknown transaction kind {kind!r}")
     if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
@@ -272,16 +301,15 @@ def post_transaction(
             # Keeps "escrow of an order = its paid − released − refunded" true by construction.
             raise LedgerError(f"{code} moves only in transactions of order {escrow_order}")
 
-    existing = get_transaction(idempotency_key)
-    if existing is not None:
-        return _same_or_conflict(existing, kind, currency, rows)
-
+    # No lookup of the key first: the INSERT below claims it or finds it taken (a repeat is
+    # the rare case, and pays for the read after it).
     # A savepoint: on any error below nothing of this posting remains, and the
     # caller's unit of work can still go on (e.g. report the error and commit).
     with db.session.begin_nested():
-        # Claim the key first. A concurrent posting with the same key waits here
-        # until the other transaction ends, then sees its row (ON CONFLICT).
-        transaction_id = db.session.execute(
+        # Claim the key first. A concurrent posting with the same key waits here until the
+        # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
+        # the INSERT (RETURNING): it is never read again.
+        posted = db.session.scalars(
             pg_insert(LedgerTransaction)
             .values(
                 kind=kind,
@@ -294,32 +322,27 @@ def post_transaction(
                 memo=memo or "",
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerTransaction.id)
-        ).scalar_one_or_none()
-        if transaction_id is None:
-            claimed = None
-        else:
+            .returning(LedgerTransaction),
+            execution_options={"populate_existing": True},
+        ).one_or_none()
+        if posted is not None:
             accounts = _lock_accounts(sorted({(c, code) for c, code, _ in rows}))
             changes = Counter()
             for entry_currency, code, amount in rows:
                 changes[(entry_currency, code)] += amount
             for key, amount in sorted(changes.items()):
                 account = accounts[key]
-                new_balance = account.balance_minor + _normal(account.normal_side, amount)
-                if new_balance < 0 and not account.allow_negative:
-                    raise InsufficientFunds(
-                        account.code,
-                        account.currency,
-                        account.balance_minor,
-                        new_balance - account.balance_minor,
-                    )
-                if milestone_id is not None and account.kind == "escrow":
+                change = _normal(account.normal_side, amount)
+                if account.balance_minor + change < 0 and not account.allow_negative:
+                    raise InsufficientFunds(account.code, account.currency, account.balance_minor, change)
+                if milestone_id is not None and account.kind == "escrow" and change < 0:
+                    # Only what takes money out of escrow can take another milestone's.
                     _check_milestone_escrow(account, milestone_id, amount)
             db.session.execute(
                 sa.insert(LedgerEntry),
                 [
                     {
-                        "transaction_id": transaction_id,
+                        "transaction_id": posted.id,
                         "account_id": accounts[(c, code)].id,
                         "amount_minor": amount,
                         "currency": c,
@@ -331,11 +354,10 @@ def post_transaction(
                 account = accounts[key]
                 account.balance_minor = account.balance_minor + _normal(account.normal_side, amount)
             db.session.flush()
-            claimed = transaction_id
-    if claimed is None:
+    if posted is None:
         existing = get_transaction(idempotency_key)
-        return _same_or_conflict(existing, kind, currency, rows)
-    return db.session.get(LedgerTransaction, claimed)
+        return (_same_or_conflict(existing, kind, currency, rows) if compare else existing), False
+    return posted, True
 
 
 # --- the money movements ----------------------------------------------------------------
@@ -396,30 +418,31 @@ def release_escrow(order_id, milestone_id, seller_id, amount_minor, currency) ->
     the escrow holds less than ``amount_minor``.
     """
     _positive(amount_minor, "release amount")
-    key = release_key(order_id, milestone_id)
-    existing = get_transaction(key)
-    if existing is None:
-        settings = db.session.get(MarketplaceSettings, 1)
-        fee = commission_for(amount_minor, settings.commission_bps, settings.commission_min_fee_minor)
-        entries = [(escrow_account(order_id), amount_minor)]
-        if amount_minor - fee:
-            entries.append((seller_pending_account(seller_id), -(amount_minor - fee)))
-        if fee:
-            entries.append((COMMISSION, -fee))
-        existing = post_transaction(
-            "release",
-            entries,
-            currency=currency,
-            idempotency_key=key,
-            order_id=order_id,
-            milestone_id=milestone_id,
-            seller_id=seller_id,
-            memo=f"release of order {order_id}",
-        )
-    split = dict(((code, amount) for _c, code, amount in _entries_of(existing.id)))
+    settings = current_settings()
+    fee = commission_for(amount_minor, settings.commission_bps, settings.commission_min_fee_minor)
+    entries = [(escrow_account(order_id), amount_minor)]
+    if amount_minor - fee:
+        entries.append((seller_pending_account(seller_id), -(amount_minor - fee)))
+    if fee:
+        entries.append((COMMISSION, -fee))
+    transaction, posted = _post(
+        "release",
+        entries,
+        currency=currency,
+        idempotency_key=release_key(order_id, milestone_id),
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=None,
+        seller_id=seller_id,
+        memo=f"release of order {order_id}",
+        compare=False,  # a repeat is judged below, by the first release's own split
+    )
+    if posted:  # the split is the entries just written
+        return Release(amount_minor - fee, fee)
+    split = dict(((code, amount) for _c, code, amount in _entries_of(transaction.id)))
     if (
-        existing.kind != "release"
-        or existing.seller_id != seller_id
+        transaction.kind != "release"
+        or transaction.seller_id != seller_id
         or split.get(escrow_account(order_id)) != amount_minor
     ):
         raise LedgerConflict(f"order {order_id} was already released with another amount or seller")
@@ -462,7 +485,7 @@ def clear_earnings(seller_id, currency, as_of: datetime) -> LedgerTransaction | 
     ).first()
     if account is None or account.balance_minor <= 0:
         return None
-    settings = db.session.get(MarketplaceSettings, 1)
+    settings = current_settings()
     cutoff = as_of - timedelta(days=settings.clearance_days)
     credited, cleared = db.session.execute(
         sa.select(
