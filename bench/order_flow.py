@@ -171,6 +171,8 @@ def build_population(app, args, slug: str = SLUG) -> Population:
         settings = db.session.get(MarketplaceSettings, 1)
         settings.payment_provider = "sandbox"
         settings.commission_bps, settings.commission_min_fee_minor = COMMISSION_BPS, MIN_FEE
+        # The bench posts the login and checkout forms as a script would: no bot check here.
+        settings.bot_protection = "off"
         category_id = db.session.scalar(
             sa.select(Category.id).where(Category.parent_id.is_not(None)).order_by(Category.id).limit(1)
         )
