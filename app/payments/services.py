@@ -250,8 +250,15 @@ def confirm_payment(
     return _confirm_locked(payment, amount_minor=amount_minor, currency=currency)
 
 
-def _confirm_locked(payment: Payment, *, amount_minor: int | None = None, currency: str | None = None):
-    """``confirm_payment`` of a payment this transaction has locked already."""
+def _confirm_locked(
+    payment: Payment,
+    *,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+    count_attempt: bool = False,
+):
+    """``confirm_payment`` of a payment this transaction has locked already (``count_attempt``:
+    one more attempt, written with the success)."""
     if payment.status == "succeeded":
         return payment
     if (amount_minor is not None and amount_minor != payment.amount_minor) or (
@@ -281,6 +288,8 @@ def _confirm_locked(payment: Payment, *, amount_minor: int | None = None, curren
                 )
     except orders.OrderError as exc:
         raise PaymentError(409, exc.message) from exc
+    if count_attempt:
+        payment.attempts += 1
     payment.status = "succeeded"
     payment.succeeded_at = _now()
     payment.failure_reason = None
@@ -414,14 +423,16 @@ def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc
     if payment.status == "succeeded":
         return CardResult("succeeded", payment)
     _order_awaiting_payment(payment)
-    payment.attempts += 1
     behaviour = TEST_CARDS[digits]
     # The payment is locked (``_sandbox_payment_of``): record the outcome on it, no second read.
+    # The attempt is counted with the outcome (one UPDATE of the payment).
     if behaviour == "declined":
+        payment.attempts += 1
         return CardResult("declined", _fail_locked(payment, DECLINED_MESSAGE))
     if behaviour == "authenticate":
+        payment.attempts += 1
         return CardResult("requires_action", _fail_locked(payment, None, status="requires_action"))
-    return CardResult("succeeded", _confirm_locked(payment))
+    return CardResult("succeeded", _confirm_locked(payment, count_attempt=True))
 
 
 def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardResult:
