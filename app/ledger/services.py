@@ -182,11 +182,28 @@ def _same_or_conflict(existing: LedgerTransaction, kind: str, currency: str, row
     return existing
 
 
-def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerAccount]:
-    """Create missing accounts (race-safe) and lock all of them in (currency, code) order."""
-    values = []
-    for currency, code in keys:
+def _changes_of(rows: list[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+    """Entry amounts summed per (currency, account code)."""
+    changes: Counter = Counter()
+    for currency, code, amount in rows:
+        changes[(currency, code)] += amount
+    return dict(changes)
+
+
+def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str], LedgerAccount]:
+    """Add each ``(currency, code) -> entry amount`` to its account's balance, creating the
+    accounts on first use, in one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: it locks
+    every existing row in (currency, code) order (the VALUES order), so concurrent postings never
+    deadlock, and returns the new balances.
+
+    Raises InsufficientFunds when an account that may not go negative would: an existing one
+    is refused by its CHECK constraint (the statement fails; see ``_post``), a new one here
+    (it is created at 0, since PostgreSQL checks the proposed row before it knows of a
+    conflict, and the change is then refused)."""
+    values, deltas = [], []
+    for currency, code in sorted(changes):
         spec = account_spec(code)
+        delta = _normal(spec.normal_side, changes[(currency, code)])
         values.append(
             {
                 "code": code,
@@ -196,21 +213,61 @@ def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerA
                 "owner_user_id": spec.owner_user_id,
                 "order_id": spec.order_id,
                 "allow_negative": spec.allow_negative,
-                "balance_minor": 0,
+                "balance_minor": delta if delta >= 0 or spec.allow_negative else 0,
             }
         )
-    db.session.execute(
-        pg_insert(LedgerAccount).values(values).on_conflict_do_nothing(index_elements=["code", "currency"])
+        deltas.append(((currency, code), delta))
+    upsert = pg_insert(LedgerAccount).values(values)
+    change_of = sa.case(
+        *[
+            (
+                sa.and_(upsert.excluded.currency == c, upsert.excluded.code == code),
+                sa.literal(delta, sa.BigInteger),
+            )
+            for (c, code), delta in deltas
+        ],
+        else_=sa.literal(0, sa.BigInteger),
     )
-    condition = sa.tuple_(LedgerAccount.currency, LedgerAccount.code).in_(keys)
-    accounts = db.session.scalars(
-        sa.select(LedgerAccount)
-        .where(condition)
-        .order_by(LedgerAccount.currency, LedgerAccount.code)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["code", "currency"],
+        set_={"balance_minor": LedgerAccount.balance_minor + change_of},
+    ).returning(LedgerAccount, sa.literal_column("xmax = 0").label("created"))
+    rows = db.session.execute(upsert, execution_options={"populate_existing": True}).all()
+    accounts = {(account.currency, account.code): account for account, _created in rows}
+    delta_of = dict(deltas)
+    for account, created in rows:
+        delta = delta_of[(account.currency, account.code)]
+        if created and delta < 0 and not account.allow_negative:
+            for loaded in accounts.values():  # the savepoint takes the new balances back
+                db.session.expire(loaded)
+            raise InsufficientFunds(account.code, account.currency, 0, delta)
+    return accounts
+
+
+def _is_negative_balance(exc: sa.exc.IntegrityError) -> bool:
+    diag = getattr(exc.orig, "diag", None)
+    return (getattr(diag, "constraint_name", None) or "").endswith("non_negative")
+
+
+def _insufficient(changes: dict[tuple[str, str], int]) -> InsufficientFunds:
+    """The refusal of a posting the non-negative CHECK stopped: the first account (in lock
+    order) that cannot take its change, with its balance (read after the savepoint's rollback)."""
+    rows = db.session.execute(
+        sa.select(LedgerAccount.currency, LedgerAccount.code, LedgerAccount.balance_minor).where(
+            sa.tuple_(LedgerAccount.currency, LedgerAccount.code).in_(list(changes))
+        )
     ).all()
-    return {(a.currency, a.code): a for a in accounts}
+    balances = {(r.currency, r.code): int(r.balance_minor) for r in rows}
+    takers = []
+    for currency, code in sorted(changes):
+        spec = account_spec(code)
+        change = _normal(spec.normal_side, changes[(currency, code)])
+        if change < 0 and not spec.allow_negative:
+            balance = balances.get((currency, code), 0)
+            takers.append((balance + change >= 0, code, currency, balance, change))
+    # One that cannot take it now first; else (moved since by a concurrent posting) the first taker.
+    _fits, code, currency, balance, change = sorted(takers, key=lambda t: t[0])[0]
+    return InsufficientFunds(code, currency, balance, change)
 
 
 def milestone_escrow_held(account_id: int, milestone_id: int) -> int:
@@ -305,55 +362,58 @@ def _post(
     # the rare case, and pays for the read after it).
     # A savepoint: on any error below nothing of this posting remains, and the
     # caller's unit of work can still go on (e.g. report the error and commit).
-    with db.session.begin_nested():
-        # Claim the key first. A concurrent posting with the same key waits here until the
-        # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
-        # the INSERT (RETURNING): it is never read again.
-        posted = db.session.scalars(
-            pg_insert(LedgerTransaction)
-            .values(
-                kind=kind,
-                idempotency_key=idempotency_key,
-                currency=currency,
-                order_id=order_id,
-                milestone_id=milestone_id,
-                buyer_id=buyer_id,
-                seller_id=seller_id,
-                memo=memo or "",
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerTransaction),
-            execution_options={"populate_existing": True},
-        ).one_or_none()
-        if posted is not None:
-            accounts = _lock_accounts(sorted({(c, code) for c, code, _ in rows}))
-            changes = Counter()
-            for entry_currency, code, amount in rows:
-                changes[(entry_currency, code)] += amount
-            for key, amount in sorted(changes.items()):
-                account = accounts[key]
-                change = _normal(account.normal_side, amount)
-                if account.balance_minor + change < 0 and not account.allow_negative:
-                    raise InsufficientFunds(account.code, account.currency, account.balance_minor, change)
-                if milestone_id is not None and account.kind == "escrow" and change < 0:
-                    # Only what takes money out of escrow can take another milestone's.
-                    _check_milestone_escrow(account, milestone_id, amount)
-            db.session.execute(
-                sa.insert(LedgerEntry),
-                [
-                    {
-                        "transaction_id": posted.id,
-                        "account_id": accounts[(c, code)].id,
-                        "amount_minor": amount,
-                        "currency": c,
-                    }
-                    for c, code, amount in rows
-                ],
-            )
-            for key, amount in changes.items():
-                account = accounts[key]
-                account.balance_minor = account.balance_minor + _normal(account.normal_side, amount)
-            db.session.flush()
+    try:
+        with db.session.begin_nested():
+            # Claim the key first. A concurrent posting with the same key waits here until the
+            # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
+            # the INSERT (RETURNING): it is never read again.
+            posted = db.session.scalars(
+                pg_insert(LedgerTransaction)
+                .values(
+                    kind=kind,
+                    idempotency_key=idempotency_key,
+                    currency=currency,
+                    order_id=order_id,
+                    milestone_id=milestone_id,
+                    buyer_id=buyer_id,
+                    seller_id=seller_id,
+                    memo=memo or "",
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(LedgerTransaction),
+                execution_options={"populate_existing": True},
+            ).one_or_none()
+            if posted is not None:
+                changes = _changes_of(rows)
+                accounts = _apply_changes(changes)
+                try:
+                    if milestone_id is not None:
+                        for key, amount in changes.items():
+                            account = accounts[key]
+                            if account.kind == "escrow" and _normal(account.normal_side, amount) < 0:
+                                # Only what takes money out of escrow can take another milestone's.
+                                _check_milestone_escrow(account, milestone_id, amount)
+                except DomainError:
+                    # The savepoint takes the new balances back: the loaded rows forget them.
+                    for account in accounts.values():
+                        db.session.expire(account)
+                    raise
+                db.session.execute(
+                    sa.insert(LedgerEntry),
+                    [
+                        {
+                            "transaction_id": posted.id,
+                            "account_id": accounts[(c, code)].id,
+                            "amount_minor": amount,
+                            "currency": c,
+                        }
+                        for c, code, amount in rows
+                    ],
+                )
+    except sa.exc.IntegrityError as exc:
+        if not _is_negative_balance(exc):
+            raise
+        raise _insufficient(_changes_of(rows)) from exc
     if posted is None:
         existing = get_transaction(idempotency_key)
         return (_same_or_conflict(existing, kind, currency, rows) if compare else existing), False
