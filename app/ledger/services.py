@@ -309,8 +309,9 @@ def post_transaction(
 
     ``entries`` are ``(account_code, amount_minor)`` (debit positive, credit
     negative; an optional third item overrides ``currency``). Accounts are
-    created on first use and locked in a fixed order, so concurrent postings
-    never deadlock with each other and read exact balances.
+    created on first use, locked in a fixed order and moved in one statement
+    (``_apply_changes``), so concurrent postings never deadlock with each other
+    and every balance is exact.
 
     Idempotent: the same key with the same kind, currency and entries returns
     the transaction already posted (even one committed concurrently).
