@@ -32,7 +32,7 @@ from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.settings.services import current_settings
-from tenants.db import db
+from tenants.db import TenantSession, db
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 MAX_KEY_LENGTH = 200
@@ -242,6 +242,16 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
                 db.session.expire(loaded)
             raise InsufficientFunds(account.code, account.currency, 0, delta)
     return accounts
+
+
+@sa.event.listens_for(TenantSession, "after_rollback")
+def _forget_balances(session) -> None:
+    """Balances move by the rows ``_apply_changes`` gets back (RETURNING), which the session
+    does not count as its own changes: a rolled-back savepoint (a refused ``mark_paid``, a
+    view's refusal) would leave the new balances in loaded accounts. Forget them instead."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, LedgerAccount):
+            session.expire(instance)
 
 
 def _is_negative_balance(exc: sa.exc.IntegrityError) -> bool:
