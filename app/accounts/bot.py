@@ -29,13 +29,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.extensions import redis_store
-from app.settings.models import MarketplaceSettings
-from tenants.db import current_tenant, db
+from app.settings.services import current_settings
+from tenants.db import current_tenant
 
 log = logging.getLogger("app.accounts.bot")
 
@@ -82,10 +81,7 @@ def _redis():
 
 def mode() -> str:
     """The bound tenant's setting: off, auto or always."""
-    value = db.session.scalar(
-        sa.select(MarketplaceSettings.bot_protection).where(MarketplaceSettings.id == 1)
-    )
-    return value or "auto"
+    return current_settings().bot_protection or "auto"
 
 
 def _volume_key(tenant_id: int, ip: str) -> str:

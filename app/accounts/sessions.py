@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from babel.dates import format_timedelta
 from flask import current_app, g, has_request_context, request, session
+from sqlalchemy import orm
 from sqlalchemy.orm.attributes import set_committed_value
 from ua_parser import parse as parse_user_agent
 
@@ -161,6 +162,8 @@ def load_web_user(user_id: int, secret: str) -> tuple[User, UserSession] | None:
     found = db.session.execute(
         sa.select(User, UserSession)
         .join(UserSession, UserSession.user_id == User.id)
+        # Every signed-in page asks ``is_seller`` (the header): the profile comes with the user.
+        .options(orm.joinedload(User.seller_profile))
         .where(
             User.id == user_id,
             UserSession.secret_hash == hash_secret(secret),

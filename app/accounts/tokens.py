@@ -61,11 +61,17 @@ def _lifetimes() -> tuple[int, int]:
     return int(cfg["API_ACCESS_TOKEN_LIFETIME"]), int(cfg["API_REFRESH_TOKEN_LIFETIME"])
 
 
-def _find(token: str, kind: str, *, for_update: bool = False) -> ApiToken | None:
+def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = False):
+    """The token row (``with_user``: ``(row, user)``, read in the same query), or None."""
     prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
     if not isinstance(token, str) or not token.startswith(prefix) or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    query = sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.kind == kind)
+    where = (ApiToken.token_hash == hash_token(token), ApiToken.kind == kind)
+    if with_user:
+        return db.session.execute(
+            sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(*where)
+        ).first()
+    query = sa.select(ApiToken).where(*where)
     if for_update:
         query = query.with_for_update()
     return db.session.scalars(query).first()
@@ -218,11 +224,11 @@ def authenticate_bearer(header: str | None) -> User | None:
         return None
     if token.startswith(api_keys.KEY_PREFIX):
         return _key_user(token)
-    row = _find(token, "access")
+    found = _find(token, "access", with_user=True)
+    row, user = found if found is not None else (None, None)
     now = _now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
-    user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
     _touch(row, now)

@@ -172,6 +172,29 @@ def request_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _claim_statement(key: str, user_id: int, method_path: str, fingerprint: str, wait_ms: int):
+    """``SELECT previous lock_timeout, claimed id`` of: set a short lock_timeout, then
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (None: the key is taken)."""
+    fenced = sa.select(sa.func.current_setting("lock_timeout").label("previous")).offset(0).subquery()
+    wait = sa.select(
+        fenced.c.previous, sa.func.set_config("lock_timeout", f"{wait_ms}ms", True).label("applied")
+    ).cte("lock_wait")
+    row = sa.select(
+        sa.literal(key, IdempotencyKey.key.type),
+        sa.literal(user_id, IdempotencyKey.user_id.type),
+        sa.literal(method_path, IdempotencyKey.method_path.type),
+        sa.literal(fingerprint, IdempotencyKey.request_hash.type),
+    ).select_from(wait)
+    inserted = (
+        pg_insert(IdempotencyKey)
+        .from_select(["key", "user_id", "method_path", "request_hash"], row)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+        .cte("claimed")
+    )
+    return sa.select(wait.c.previous, sa.select(inserted.c.id).scalar_subquery())
+
+
 def _claim(
     key: str, user_id: int, method_path: str, fingerprint: str
 ) -> tuple[int | None, IdempotencyKey | None]:
@@ -184,15 +207,6 @@ def _claim(
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
     session = db.session
-    # One round trip: remember the transaction's lock_timeout and shorten it for the claim
-    # (the fenced subquery, OFFSET 0, is evaluated before set_config).
-    previous = session.execute(
-        sa.text(
-            "SELECT s.previous, set_config('lock_timeout', :wait, true) "
-            "FROM (SELECT current_setting('lock_timeout') AS previous OFFSET 0) AS s"
-        ),
-        {"wait": f"{wait_ms}ms"},
-    ).first()[0]
     claim = (
         pg_insert(IdempotencyKey)
         .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
@@ -200,7 +214,12 @@ def _claim(
         .returning(IdempotencyKey.id)
     )
     try:
-        claimed = session.execute(claim).scalar_one_or_none()
+        # One round trip: remember the transaction's lock_timeout, shorten it and claim the key
+        # (the fenced subquery, OFFSET 0, is read before set_config; the INSERT takes its row
+        # from that CTE, so it runs, and may wait, under the short timeout).
+        previous, claimed = session.execute(
+            _claim_statement(key, user_id, method_path, fingerprint, wait_ms)
+        ).one()
         if claimed is None:
             # Taken: by an attempt older than the TTL (drop it and claim the key again), or by
             # a live one (replayed below). Only this rare path pays for the DELETE.

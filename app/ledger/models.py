@@ -4,7 +4,8 @@ Entries are signed, debit positive and credit negative; the entries of a
 transaction sum to zero per currency. What the database enforces on its own:
 non-zero entries, three-letter currencies, an entry's currency equal to its
 account's (composite foreign key), one transaction per idempotency key, and no
-cached balance below zero on an account that may not go negative. That every
+cached balance below zero on an account that may not go negative (the CHECK
+``post_transaction`` relies on to refuse an overdraft of an existing account). That every
 transaction balances is guaranteed by ``post_transaction`` (the only writer) and
 checked by ``verify()``: provisioning builds tenant schemas from the models'
 CREATE TABLE statements alone, so a trigger would exist in migrated schemas

@@ -31,8 +31,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
-from app.settings.models import MarketplaceSettings
-from tenants.db import db
+from app.settings.services import current_settings
+from tenants.db import TenantSession, db
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 MAX_KEY_LENGTH = 200
@@ -182,11 +182,28 @@ def _same_or_conflict(existing: LedgerTransaction, kind: str, currency: str, row
     return existing
 
 
-def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerAccount]:
-    """Create missing accounts (race-safe) and lock all of them in (currency, code) order."""
-    values = []
-    for currency, code in keys:
+def _changes_of(rows: list[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+    """Entry amounts summed per (currency, account code)."""
+    changes: Counter = Counter()
+    for currency, code, amount in rows:
+        changes[(currency, code)] += amount
+    return dict(changes)
+
+
+def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str], LedgerAccount]:
+    """Add each ``(currency, code) -> entry amount`` to its account's balance, creating the
+    accounts on first use, in one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: it locks
+    every existing row in (currency, code) order (the VALUES order), so concurrent postings never
+    deadlock, and returns the new balances.
+
+    Raises InsufficientFunds when an account that may not go negative would: an existing one
+    is refused by its CHECK constraint (the statement fails; see ``_post``), a new one here
+    (it is created at 0, since PostgreSQL checks the proposed row before it knows of a
+    conflict, and the change is then refused)."""
+    values, deltas = [], []
+    for currency, code in sorted(changes):
         spec = account_spec(code)
+        delta = _normal(spec.normal_side, changes[(currency, code)])
         values.append(
             {
                 "code": code,
@@ -196,21 +213,71 @@ def _lock_accounts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerA
                 "owner_user_id": spec.owner_user_id,
                 "order_id": spec.order_id,
                 "allow_negative": spec.allow_negative,
-                "balance_minor": 0,
+                "balance_minor": delta if delta >= 0 or spec.allow_negative else 0,
             }
         )
-    db.session.execute(
-        pg_insert(LedgerAccount).values(values).on_conflict_do_nothing(index_elements=["code", "currency"])
+        deltas.append(((currency, code), delta))
+    upsert = pg_insert(LedgerAccount).values(values)
+    change_of = sa.case(
+        *[
+            (
+                sa.and_(upsert.excluded.currency == c, upsert.excluded.code == code),
+                sa.literal(delta, sa.BigInteger),
+            )
+            for (c, code), delta in deltas
+        ],
+        else_=sa.literal(0, sa.BigInteger),
     )
-    condition = sa.tuple_(LedgerAccount.currency, LedgerAccount.code).in_(keys)
-    accounts = db.session.scalars(
-        sa.select(LedgerAccount)
-        .where(condition)
-        .order_by(LedgerAccount.currency, LedgerAccount.code)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["code", "currency"],
+        set_={"balance_minor": LedgerAccount.balance_minor + change_of},
+    ).returning(LedgerAccount, sa.literal_column("xmax = 0").label("created"))
+    rows = db.session.execute(upsert, execution_options={"populate_existing": True}).all()
+    accounts = {(account.currency, account.code): account for account, _created in rows}
+    delta_of = dict(deltas)
+    for account, created in rows:
+        delta = delta_of[(account.currency, account.code)]
+        if created and delta < 0 and not account.allow_negative:
+            for loaded in accounts.values():  # the savepoint takes the new balances back
+                db.session.expire(loaded)
+            raise InsufficientFunds(account.code, account.currency, 0, delta)
+    return accounts
+
+
+@sa.event.listens_for(TenantSession, "after_rollback")
+def _forget_balances(session) -> None:
+    """Balances move by the rows ``_apply_changes`` gets back (RETURNING), which the session
+    does not count as its own changes: a rolled-back savepoint (a refused ``mark_paid``, a
+    view's refusal) would leave the new balances in loaded accounts. Forget them instead."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, LedgerAccount):
+            session.expire(instance)
+
+
+def _is_negative_balance(exc: sa.exc.IntegrityError) -> bool:
+    diag = getattr(exc.orig, "diag", None)
+    return (getattr(diag, "constraint_name", None) or "").endswith("non_negative")
+
+
+def _insufficient(changes: dict[tuple[str, str], int]) -> InsufficientFunds:
+    """The refusal of a posting the non-negative CHECK stopped: the first account (in lock
+    order) that cannot take its change, with its balance (read after the savepoint's rollback)."""
+    rows = db.session.execute(
+        sa.select(LedgerAccount.currency, LedgerAccount.code, LedgerAccount.balance_minor).where(
+            sa.tuple_(LedgerAccount.currency, LedgerAccount.code).in_(list(changes))
+        )
     ).all()
-    return {(a.currency, a.code): a for a in accounts}
+    balances = {(r.currency, r.code): int(r.balance_minor) for r in rows}
+    takers = []
+    for currency, code in sorted(changes):
+        spec = account_spec(code)
+        change = _normal(spec.normal_side, changes[(currency, code)])
+        if change < 0 and not spec.allow_negative:
+            balance = balances.get((currency, code), 0)
+            takers.append((balance + change >= 0, code, currency, balance, change))
+    # One that cannot take it now first; else (moved since by a concurrent posting) the first taker.
+    _fits, code, currency, balance, change = sorted(takers, key=lambda t: t[0])[0]
+    return InsufficientFunds(code, currency, balance, change)
 
 
 def milestone_escrow_held(account_id: int, milestone_id: int) -> int:
@@ -252,8 +319,9 @@ def post_transaction(
 
     ``entries`` are ``(account_code, amount_minor)`` (debit positive, credit
     negative; an optional third item overrides ``currency``). Accounts are
-    created on first use and locked in a fixed order, so concurrent postings
-    never deadlock with each other and read exact balances.
+    created on first use, locked in a fixed order and moved in one statement
+    (``_apply_changes``), so concurrent postings never deadlock with each other
+    and every balance is exact.
 
     Idempotent: the same key with the same kind, currency and entries returns
     the transaction already posted (even one committed concurrently).
@@ -261,6 +329,35 @@ def post_transaction(
     LedgerError for an invalid or unbalanced transaction, InsufficientFunds when
     an account that may not go negative would; nothing is written then.
     """
+    return _post(
+        kind,
+        entries,
+        currency=currency,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        memo=memo,
+        compare=True,
+    )[0]
+
+
+def _post(
+    kind: str,
+    entries: list[tuple[str, int]],
+    *,
+    currency: str,
+    idempotency_key: str,
+    order_id: int | None,
+    milestone_id: int | None,
+    buyer_id: int | None,
+    seller_id: int | None,
+    memo: str,
+    compare: bool,
+) -> tuple[LedgerTransaction, bool]:
+    """``post_transaction``; also says whether this call posted it (False: the key was
+    taken, and ``compare`` checks the existing transaction is the same one)."""
     if kind not in TRANSACTION_KINDS:
         raise LedgerError(f"unknown transaction kind {kind!r}")
     if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
@@ -272,70 +369,66 @@ def post_transaction(
             # Keeps "escrow of an order = its paid − released − refunded" true by construction.
             raise LedgerError(f"{code} moves only in transactions of order {escrow_order}")
 
-    existing = get_transaction(idempotency_key)
-    if existing is not None:
-        return _same_or_conflict(existing, kind, currency, rows)
-
+    # No lookup of the key first: the INSERT below claims it or finds it taken (a repeat is
+    # the rare case, and pays for the read after it).
     # A savepoint: on any error below nothing of this posting remains, and the
     # caller's unit of work can still go on (e.g. report the error and commit).
-    with db.session.begin_nested():
-        # Claim the key first. A concurrent posting with the same key waits here
-        # until the other transaction ends, then sees its row (ON CONFLICT).
-        transaction_id = db.session.execute(
-            pg_insert(LedgerTransaction)
-            .values(
-                kind=kind,
-                idempotency_key=idempotency_key,
-                currency=currency,
-                order_id=order_id,
-                milestone_id=milestone_id,
-                buyer_id=buyer_id,
-                seller_id=seller_id,
-                memo=memo or "",
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerTransaction.id)
-        ).scalar_one_or_none()
-        if transaction_id is None:
-            claimed = None
-        else:
-            accounts = _lock_accounts(sorted({(c, code) for c, code, _ in rows}))
-            changes = Counter()
-            for entry_currency, code, amount in rows:
-                changes[(entry_currency, code)] += amount
-            for key, amount in sorted(changes.items()):
-                account = accounts[key]
-                new_balance = account.balance_minor + _normal(account.normal_side, amount)
-                if new_balance < 0 and not account.allow_negative:
-                    raise InsufficientFunds(
-                        account.code,
-                        account.currency,
-                        account.balance_minor,
-                        new_balance - account.balance_minor,
-                    )
-                if milestone_id is not None and account.kind == "escrow":
-                    _check_milestone_escrow(account, milestone_id, amount)
-            db.session.execute(
-                sa.insert(LedgerEntry),
-                [
-                    {
-                        "transaction_id": transaction_id,
-                        "account_id": accounts[(c, code)].id,
-                        "amount_minor": amount,
-                        "currency": c,
-                    }
-                    for c, code, amount in rows
-                ],
-            )
-            for key, amount in changes.items():
-                account = accounts[key]
-                account.balance_minor = account.balance_minor + _normal(account.normal_side, amount)
-            db.session.flush()
-            claimed = transaction_id
-    if claimed is None:
+    try:
+        with db.session.begin_nested():
+            # Claim the key first. A concurrent posting with the same key waits here until the
+            # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
+            # the INSERT (RETURNING): it is never read again.
+            posted = db.session.scalars(
+                pg_insert(LedgerTransaction)
+                .values(
+                    kind=kind,
+                    idempotency_key=idempotency_key,
+                    currency=currency,
+                    order_id=order_id,
+                    milestone_id=milestone_id,
+                    buyer_id=buyer_id,
+                    seller_id=seller_id,
+                    memo=memo or "",
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(LedgerTransaction),
+                execution_options={"populate_existing": True},
+            ).one_or_none()
+            if posted is not None:
+                changes = _changes_of(rows)
+                accounts = _apply_changes(changes)
+                try:
+                    if milestone_id is not None:
+                        for key, amount in changes.items():
+                            account = accounts[key]
+                            if account.kind == "escrow" and _normal(account.normal_side, amount) < 0:
+                                # Only what takes money out of escrow can take another milestone's.
+                                _check_milestone_escrow(account, milestone_id, amount)
+                except DomainError:
+                    # The savepoint takes the new balances back: the loaded rows forget them.
+                    for account in accounts.values():
+                        db.session.expire(account)
+                    raise
+                db.session.execute(
+                    sa.insert(LedgerEntry),
+                    [
+                        {
+                            "transaction_id": posted.id,
+                            "account_id": accounts[(c, code)].id,
+                            "amount_minor": amount,
+                            "currency": c,
+                        }
+                        for c, code, amount in rows
+                    ],
+                )
+    except sa.exc.IntegrityError as exc:
+        if not _is_negative_balance(exc):
+            raise
+        raise _insufficient(_changes_of(rows)) from exc
+    if posted is None:
         existing = get_transaction(idempotency_key)
-        return _same_or_conflict(existing, kind, currency, rows)
-    return db.session.get(LedgerTransaction, claimed)
+        return (_same_or_conflict(existing, kind, currency, rows) if compare else existing), False
+    return posted, True
 
 
 # --- the money movements ----------------------------------------------------------------
@@ -396,30 +489,31 @@ def release_escrow(order_id, milestone_id, seller_id, amount_minor, currency) ->
     the escrow holds less than ``amount_minor``.
     """
     _positive(amount_minor, "release amount")
-    key = release_key(order_id, milestone_id)
-    existing = get_transaction(key)
-    if existing is None:
-        settings = db.session.get(MarketplaceSettings, 1)
-        fee = commission_for(amount_minor, settings.commission_bps, settings.commission_min_fee_minor)
-        entries = [(escrow_account(order_id), amount_minor)]
-        if amount_minor - fee:
-            entries.append((seller_pending_account(seller_id), -(amount_minor - fee)))
-        if fee:
-            entries.append((COMMISSION, -fee))
-        existing = post_transaction(
-            "release",
-            entries,
-            currency=currency,
-            idempotency_key=key,
-            order_id=order_id,
-            milestone_id=milestone_id,
-            seller_id=seller_id,
-            memo=f"release of order {order_id}",
-        )
-    split = dict(((code, amount) for _c, code, amount in _entries_of(existing.id)))
+    settings = current_settings()
+    fee = commission_for(amount_minor, settings.commission_bps, settings.commission_min_fee_minor)
+    entries = [(escrow_account(order_id), amount_minor)]
+    if amount_minor - fee:
+        entries.append((seller_pending_account(seller_id), -(amount_minor - fee)))
+    if fee:
+        entries.append((COMMISSION, -fee))
+    transaction, posted = _post(
+        "release",
+        entries,
+        currency=currency,
+        idempotency_key=release_key(order_id, milestone_id),
+        order_id=order_id,
+        milestone_id=milestone_id,
+        buyer_id=None,
+        seller_id=seller_id,
+        memo=f"release of order {order_id}",
+        compare=False,  # a repeat is judged below, by the first release's own split
+    )
+    if posted:  # the split is the entries just written
+        return Release(amount_minor - fee, fee)
+    split = dict(((code, amount) for _c, code, amount in _entries_of(transaction.id)))
     if (
-        existing.kind != "release"
-        or existing.seller_id != seller_id
+        transaction.kind != "release"
+        or transaction.seller_id != seller_id
         or split.get(escrow_account(order_id)) != amount_minor
     ):
         raise LedgerConflict(f"order {order_id} was already released with another amount or seller")
@@ -462,7 +556,7 @@ def clear_earnings(seller_id, currency, as_of: datetime) -> LedgerTransaction | 
     ).first()
     if account is None or account.balance_minor <= 0:
         return None
-    settings = db.session.get(MarketplaceSettings, 1)
+    settings = current_settings()
     cutoff = as_of - timedelta(days=settings.clearance_days)
     credited, cleared = db.session.execute(
         sa.select(

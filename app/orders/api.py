@@ -145,7 +145,10 @@ def _step(path: str, name: str, schema, example: dict | None, doc: str, call):
         @blp.arguments(schema, example=example)
         @blp.response(200, schemas.OrderDetailSchema)
         def post(self, body, order_id):
-            call(g.api_user, order_id, body)
+            _kept = call(g.api_user, order_id, body)
+            # ``_kept`` keeps the step's result referenced until the answer is built: the
+            # session holds rows weakly, and the order it locked is then read from the
+            # identity map instead of again from the database.
             return services.get_order(g.api_user, order_id)
 
     Step.post.__doc__ = doc

@@ -40,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import orm
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
@@ -62,6 +63,7 @@ from app.orders.models import (
     OrderEvent,
 )
 from app.settings.models import MarketplaceSettings
+from app.settings.services import current_settings
 from app.storage import storage
 from tenants.db import db
 
@@ -140,7 +142,20 @@ def _now(now: datetime | None = None) -> datetime:
 def _gig(gig_id: Any) -> Gig | None:
     """The gig of an untrusted id, or None (``gigs.id`` is an INTEGER: a larger id names nothing)."""
     gid = parse_id(gig_id)
-    return db.session.get(Gig, gid) if gid and gid <= MAX_INT4 else None
+    if not gid or gid > MAX_INT4:
+        return None
+    # One query: the seller (joined by the mapper), packages and extras joined here; an order
+    # never needs the gig's images or FAQ (loaded only if something asks).
+    return db.session.get(
+        Gig,
+        gid,
+        options=[
+            orm.joinedload(Gig.packages),
+            orm.joinedload(Gig.extras),
+            orm.lazyload(Gig.images),
+            orm.lazyload(Gig.faqs),
+        ],
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -165,10 +180,8 @@ def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, req
 
 
 def settings() -> MarketplaceSettings:
-    row = db.session.get(MarketplaceSettings, 1)
-    if row is None:
-        raise LookupError("the tenant has no settings row")
-    return row
+    """The tenant's settings row, read once per unit of work."""
+    return current_settings()
 
 
 def marketplace_currency() -> str:
@@ -240,8 +253,9 @@ def lock_order(order_id: Any) -> Order:
     )
     if order is None:
         raise OrderNotFound("This order does not exist.")
-    # The milestones are read fresh too: another transaction may have just funded them.
-    db.session.refresh(order, ["milestones"])
+    # The milestones are read fresh too (another transaction may have just funded them): their
+    # selectin load runs after the lock is granted and carries ``populate_existing``, so it
+    # replaces whatever the session held. No second read is needed.
     return order
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -42,8 +43,11 @@ def _check_csrf() -> None:
 
 def _gig_url(order) -> str | None:
     """The page of the gig an order was placed from (None for offers or a removed gig)."""
-    gig = db.session.get(services.Gig, order.gig_id) if order.gig_id else None
-    return url_for("gigs.gig_page", slug=gig.slug) if gig is not None else None
+    if not order.gig_id:
+        return None
+    # The slug alone: loading the gig would load its packages, extras, images and FAQ too.
+    slug = db.session.scalar(sa.select(services.Gig.slug).where(services.Gig.id == order.gig_id))
+    return url_for("gigs.gig_page", slug=slug) if slug is not None else None
 
 
 def _profile_url(user_id: int) -> str | None:

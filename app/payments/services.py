@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import orm
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
@@ -45,6 +46,7 @@ from app.payments.providers import (
     transfer_group_for_order,
 )
 from app.settings.models import MarketplaceSettings
+from app.settings.services import current_settings
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ def _now() -> datetime:
 
 
 def _settings() -> MarketplaceSettings:
-    return db.session.get(MarketplaceSettings, 1)
+    return current_settings()
 
 
 def _positive_minor(amount_minor, field: str = "amount_minor") -> int:
@@ -186,13 +188,18 @@ def open_checkout(order, milestone=None) -> PaymentSession:
             index_elements=["milestone_id"], index_where=sa.text("milestone_id IS NOT NULL")
         )
         mine = Payment.milestone_id == milestone_id
-    db.session.execute(insert)
+    # A new payment comes back from the INSERT itself (this transaction's row: nobody else
+    # sees it yet); an existing one (a checkout opened again) is read and locked.
     payment = db.session.scalars(
-        sa.select(Payment)
-        .where(Payment.order_id == order.id, mine)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+        insert.returning(Payment), execution_options={"populate_existing": True}
+    ).one_or_none()
+    if payment is None:
+        payment = db.session.scalars(
+            sa.select(Payment)
+            .where(Payment.order_id == order.id, mine)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
     if payment.status == "succeeded":
         raise PaymentError(409, f"Order {order.number} is already paid.")
     if (payment.amount_minor, payment.currency) != (amount, order.currency):
@@ -240,6 +247,18 @@ def confirm_payment(
     payment = _lock_payment(payment_id)
     if payment is None:
         raise PaymentError(404, "No such payment.")
+    return _confirm_locked(payment, amount_minor=amount_minor, currency=currency)
+
+
+def _confirm_locked(
+    payment: Payment,
+    *,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+    count_attempt: bool = False,
+):
+    """``confirm_payment`` of a payment this transaction has locked already (``count_attempt``:
+    one more attempt, written with the success)."""
     if payment.status == "succeeded":
         return payment
     if (amount_minor is not None and amount_minor != payment.amount_minor) or (
@@ -269,6 +288,8 @@ def confirm_payment(
                 )
     except orders.OrderError as exc:
         raise PaymentError(409, exc.message) from exc
+    if count_attempt:
+        payment.attempts += 1
     payment.status = "succeeded"
     payment.succeeded_at = _now()
     payment.failure_reason = None
@@ -279,7 +300,11 @@ def confirm_payment(
 
 def fail_payment(payment_id: int, reason: str, *, status: str = "failed") -> Payment | None:
     """Record a failed attempt (or a pending second step). Never undoes a success."""
-    payment = _lock_payment(payment_id)
+    return _fail_locked(_lock_payment(payment_id), reason, status=status)
+
+
+def _fail_locked(payment: Payment | None, reason: str, *, status: str = "failed") -> Payment | None:
+    """``fail_payment`` of a payment this transaction has locked already."""
     if payment is None or payment.status == "succeeded":
         return payment
     payment.status = status
@@ -362,7 +387,8 @@ def _sandbox_payment_of(buyer: User, payment_id: int) -> Payment:
 
 
 def _order_awaiting_payment(payment: Payment):
-    order = db.session.get(Order, payment.order_id)
+    # The order's status only: its milestones are read (locked) by orders.mark_paid.
+    order = db.session.get(Order, payment.order_id, options=[orm.lazyload(Order.milestones)])
     if payment.milestone_id is not None:  # a milestone's own payment: that milestone must wait for it
         milestone = db.session.get(Milestone, payment.milestone_id)
         if order.status in ("completed", "cancelled") or milestone.status not in (
@@ -397,13 +423,16 @@ def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc
     if payment.status == "succeeded":
         return CardResult("succeeded", payment)
     _order_awaiting_payment(payment)
-    payment.attempts += 1
     behaviour = TEST_CARDS[digits]
+    # The payment is locked (``_sandbox_payment_of``): record the outcome on it, no second read.
+    # The attempt is counted with the outcome (one UPDATE of the payment).
     if behaviour == "declined":
-        return CardResult("declined", fail_payment(payment.id, DECLINED_MESSAGE))
+        payment.attempts += 1
+        return CardResult("declined", _fail_locked(payment, DECLINED_MESSAGE))
     if behaviour == "authenticate":
-        return CardResult("requires_action", fail_payment(payment.id, None, status="requires_action"))
-    return CardResult("succeeded", confirm_payment(payment.id))
+        payment.attempts += 1
+        return CardResult("requires_action", _fail_locked(payment, None, status="requires_action"))
+    return CardResult("succeeded", _confirm_locked(payment, count_attempt=True))
 
 
 def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardResult:
@@ -418,8 +447,8 @@ def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardRes
         raise PaymentError(409, "This payment is not waiting for authentication.")
     _order_awaiting_payment(payment)
     if not approve:
-        return CardResult("declined", fail_payment(payment.id, AUTH_FAILED_MESSAGE))
-    return CardResult("succeeded", confirm_payment(payment.id))
+        return CardResult("declined", _fail_locked(payment, AUTH_FAILED_MESSAGE))
+    return CardResult("succeeded", _confirm_locked(payment))
 
 
 def sandbox_payment_for_page(buyer: User, payment_id: int) -> Payment:

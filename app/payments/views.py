@@ -77,9 +77,8 @@ def sandbox_checkout(payment_id: int):
 @idempotent
 def sandbox_pay(payment_id: int):
     form = TestCardForm()
-    payment = services.sandbox_payment_for_page(_me(), payment_id)
     if bot.refused(form, "checkout") or not form.validate_on_submit():
-        return _render_checkout(payment, form, 422)
+        return _render_checkout(services.sandbox_payment_for_page(_me(), payment_id), form, 422)
     try:
         result = services.sandbox_pay(
             _me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data

@@ -5,7 +5,8 @@ and in every email through ``get_branding()`` (the process's copy, checked again
 tenant's stamp in Redis once per request -> database: ``app.core.tenant_cache``); every
 change here renews the stamp now and again after commit, so the whole site and the next
 email wear it at once. The business settings (currency, commission, delays,
-payout schedule, gig approval) are read fresh by the domains that use them.
+payout schedule, gig approval) are read by the domains that use them through
+``current_settings()``: once per transaction (unit of work), never cached across them.
 
 Everything here flushes and never commits; refusals raise ``SettingsError`` with
 field errors (nothing changed).
@@ -27,7 +28,7 @@ from app.core.domain_errors import DomainError
 from app.events import publish
 from app.settings.models import MarketplaceSettings
 from app.storage import delete_after_commit, storage
-from tenants.db import current_tenant, current_tenant_or_none, db
+from tenants.db import TenantSession, current_tenant, current_tenant_or_none, db
 
 HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 EMAIL_RE = re.compile(
@@ -116,6 +117,35 @@ class SettingsError(DomainError):
 
     def __init__(self, errors: dict[str, str], status: int | None = None):
         super().__init__(errors, status=status)
+
+
+_UNIT_KEY = "gigforge_settings_row"
+
+
+def current_settings() -> MarketplaceSettings:
+    """The bound tenant's settings row, read at most once per transaction.
+
+    The money path reads the currency, the commission and the provider several times in one
+    unit of work, and the session's identity map holds rows weakly, so each
+    ``session.get`` could read the row again. The row is kept in ``session.info`` with the
+    tenant's id until the transaction ends (never across tenants or transactions); it is the
+    identity map's own object, so a change made in this unit of work is seen."""
+    session = db.session()
+    tenant_id = current_tenant().id
+    cached = session.info.get(_UNIT_KEY)
+    if cached is not None and cached[0] == tenant_id and cached[1] in session:
+        return cached[1]
+    row = session.get(MarketplaceSettings, 1)
+    if row is None:
+        raise LookupError("the tenant has no settings row")
+    session.info[_UNIT_KEY] = (tenant_id, row)
+    return row
+
+
+@sa.event.listens_for(TenantSession, "after_transaction_end")
+def _forget_settings_row(session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work's transaction, not a savepoint
+        session.info.pop(_UNIT_KEY, None)
 
 
 def settings_row(*, lock: bool = False) -> MarketplaceSettings:

@@ -179,3 +179,26 @@ def test_an_entry_in_another_currency_than_its_account_is_refused_by_the_databas
             )
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) == 1
+
+
+def test_a_rolled_back_posting_leaves_no_balance_in_loaded_accounts(acme, in_tenant):
+    """Balances come back from the accounts' upsert (RETURNING): a savepoint rolled back after
+    a posting must not leave its balances on the account rows the session holds."""
+    from app.ledger.models import LedgerAccount
+
+    with in_tenant(acme):
+        post_transaction("payment", PAY, currency="USD", idempotency_key="k-kept", order_id=1)
+        db.session.commit()
+        clearing = db.session.scalars(
+            sa.select(LedgerAccount).where(LedgerAccount.code == "provider:clearing")
+        ).one()
+        assert clearing.balance_minor == 1000
+        savepoint = db.session.begin_nested()
+        post_transaction("payment", PAY, currency="USD", idempotency_key="k-dropped", order_id=1)
+        assert clearing.balance_minor == 2000
+        savepoint.rollback()
+        again = db.session.scalars(
+            sa.select(LedgerAccount).where(LedgerAccount.code == "provider:clearing")
+        ).one()
+        assert again is clearing and clearing.balance_minor == 1000
+        assert account_balance("provider:clearing", "USD") == 1000 and verify().ok

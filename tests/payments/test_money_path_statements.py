@@ -1,0 +1,111 @@
+"""The money path stays lean: how many SQL statements one order -> paid and one
+complete -> released send, through HTTP as a buyer does it (bench/order_flow.py's steps).
+
+A ceiling, not a timing: the count is deterministic for one request sequence. It is the
+measured count plus a small margin (docs/design/performance.md, "The money path"); a change
+that needs more statements should say why there and raise the ceiling with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.orders import services as orders
+from tenants.db import db
+from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
+from tests.payments.conftest import form_tokens
+
+# Measured here (the test tenant; the bench counts 49 and 24): 52 and 26. Before the lean
+# money path: 76 and 37 in the bench.
+ORDER_TO_PAID_CEILING = 54
+COMPLETE_TO_RELEASED_CEILING = 28
+
+
+class StatementCounter:
+    """Statements this thread sends to PostgreSQL while counting (``with counter:``)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[str] = []
+        self.thread = threading.get_ident()
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() == self.thread:
+            self.statements.append(" ".join(statement.split())[:120])
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def __len__(self):
+        return len(self.statements)
+
+    def listing(self) -> str:
+        return "\n".join(f"{n:3d} {s}" for n, s in enumerate(self.statements, 1))
+
+
+def _engine(app):
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def paid_order_steps(market, api_token, in_tenant, app, acme):  # noqa: F811
+    m = market(acme)
+    api, headers = api_token(acme, m.buyer_email)
+    web = m.client(m.buyer_email)
+    # Warm up once (first-use caches: compiled SQL, branding, templates), as a served process is.
+    _order_and_pay(api, headers, web, m.gig_id)
+    return m, api, headers, web
+
+
+def _order_and_pay(api, headers, web, gig_id) -> int:
+    placed = api.post(
+        "/api/v1/orders",
+        json={"gig_id": gig_id, "tier": "basic"},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert placed.status_code == 201, placed.json
+    checkout = placed.json["checkout_url"]
+    assert checkout.startswith("/checkout/sandbox/")
+    tokens = form_tokens(web, checkout)  # the checkout page
+    paid = web.post(
+        checkout, data={**tokens, "card_number": "4242 4242 4242 4242", "expiry": "12/40", "cvc": "123"}
+    )
+    assert paid.status_code == 302, paid.get_data(as_text=True)[:300]
+    return placed.json["id"]
+
+
+def test_order_to_paid_stays_under_its_statement_ceiling(paid_order_steps, app, acme):
+    m, api, headers, web = paid_order_steps
+    with StatementCounter(_engine(app)) as counter:  # no app context: each request has its own
+        _order_and_pay(api, headers, web, m.gig_id)
+    assert len(counter) <= ORDER_TO_PAID_CEILING, counter.listing()
+
+
+def test_complete_to_released_stays_under_its_statement_ceiling(paid_order_steps, app, in_tenant, acme):
+    m, api, headers, web = paid_order_steps
+    order_id = _order_and_pay(api, headers, web, m.gig_id)
+    with in_tenant(acme):
+        order = db.session.get(orders.Order, order_id)
+        buyer, seller = db.session.get(User, order.buyer_id), db.session.get(User, order.seller_id)
+        orders.submit_requirements(buyer, order_id, "Make it blue.")
+        orders.deliver(seller, order_id, "Here it is.", [])
+        db.session.commit()
+    with StatementCounter(_engine(app)) as counter:
+        done = api.post(
+            f"/api/v1/orders/{order_id}/complete",
+            json={},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert done.status_code == 200, done.json
+    assert done.json["status"] == "completed" and done.json["money"]["escrow_minor"] == 0
+    assert len(counter) <= COMPLETE_TO_RELEASED_CEILING, counter.listing()
