@@ -33,7 +33,7 @@ from tests.observability.servers import Process, app_environment, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
-LOGIN_LIMIT = 3  # per account and minute, on both nodes (one budget in Redis)
+LOGIN_LIMIT = 3  # per account and day (a fixed window: no boundary within the test), on both nodes
 
 
 def _procfile(kind: str) -> str:
@@ -56,7 +56,7 @@ class Node(Process):
             PORT=str(self.port),
             WEB_THREADS="16",
             SEARCH_BACKEND="postgres",
-            RATELIMIT_LOGIN_PER_ACCOUNT=f"{LOGIN_LIMIT} per minute",
+            RATELIMIT_LOGIN_PER_ACCOUNT=f"{LOGIN_LIMIT} per day",
         )
         expanded = subprocess.run(
             ["bash", "-c", f"echo {_procfile('web')}"], env=env, capture_output=True, text=True, check=True
