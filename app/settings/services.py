@@ -95,10 +95,7 @@ def get_branding() -> Branding:
 
 
 def _load_branding() -> Branding:
-    row = db.session.get(MarketplaceSettings, 1)
-    if row is None:
-        raise LookupError(f"tenant {current_tenant().slug} has no settings row")
-    return _branding_of(row)
+    return _branding_of(current_settings())
 
 
 def money_defaults() -> Branding | None:
@@ -137,7 +134,7 @@ def current_settings() -> MarketplaceSettings:
         return cached[1]
     row = session.get(MarketplaceSettings, 1)
     if row is None:
-        raise LookupError("the tenant has no settings row")
+        raise LookupError(f"tenant {current_tenant().slug} has no settings row")
     session.info[_UNIT_KEY] = (tenant_id, row)
     return row
 
