@@ -202,7 +202,8 @@ class Config:
     MESSAGE_MAX_ATTACHMENTS = _int("MESSAGE_MAX_ATTACHMENTS", 5)
     MESSAGE_ATTACHMENT_MAX_BYTES = _int("MESSAGE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
     MESSAGE_HISTORY_PAGE = _int("MESSAGE_HISTORY_PAGE", 30)
-    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    # None: "gevent" in a process gevent has patched (the realtime process), else "threading".
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE") or None
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL") or None  # default names the Redis db
     SOCKETIO_PRESENCE_TTL = _int("SOCKETIO_PRESENCE_TTL", 90)  # seconds
     SOCKETIO_MAX_PAYLOAD = _int("SOCKETIO_MAX_PAYLOAD", 64 * 1024)  # bytes per packet

@@ -88,7 +88,12 @@ class Server:
     """gunicorn serving wsgi:app on a free loopback port."""
 
     def __init__(
-        self, services: Services, args: argparse.Namespace, wsgi: str = "wsgi:app", **env_overrides: str
+        self,
+        services: Services,
+        args: argparse.Namespace,
+        wsgi: str = "wsgi:app",
+        worker_args: tuple[str, ...] | None = None,
+        **env_overrides: str,
     ):
         self.port = free_port()
         env = {
@@ -104,12 +109,9 @@ class Server:
             sys.executable,
             "-m",
             "gunicorn",
-            "--worker-class",
-            "gthread",
+            *(worker_args or ("--worker-class", "gthread", "--threads", str(args.threads))),
             "--workers",
             str(args.workers),
-            "--threads",
-            str(args.threads),
             "--bind",
             f"{LOOPBACK}:{self.port}",
             "--log-level",

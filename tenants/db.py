@@ -172,6 +172,11 @@ def guard_one_schema(engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", _check_bound_statement)
 
 
+def guarded(engine: Engine) -> bool:
+    """Whether ``guard_one_schema`` checks ``engine``'s statements."""
+    return event.contains(engine, "before_cursor_execute", _check_bound_statement)
+
+
 # Names never include the schema: the same DDL must fit every tenant schema.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

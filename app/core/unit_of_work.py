@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 
 import sqlalchemy as sa
 from flask import Flask, g, request
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
-from tenants.db import current_tenant, db, translate_map
+from tenants.db import current_tenant, db, guard_one_schema, guarded, translate_map
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,29 @@ def execute_apart(statement, tenant=None) -> None:
     """Run ``statement`` in the bound (or given) tenant's schema on its own short connection,
     committed at once: bookkeeping that must survive the request's rollback (a GET never
     commits) and must not enlarge its transaction (last used / last seen, call logs, the row of
-    a file deleted after the commit that orphaned it)."""
-    with db.engine.begin() as conn:
+    a file deleted after the commit that orphaned it).
+
+    The connection comes from a pool of its own (``_apart_engine``): the caller usually holds
+    one of the main pool's connections already, and taking a second from the same pool is a
+    deadlock once every connection is held by a caller waiting for its second (a burst of
+    sockets connecting with fresh tokens did exactly that: the pool's 30 s timeout, then
+    errors)."""
+    with _apart_engine().begin() as conn:
         conn.execution_options(schema_translate_map=translate_map(tenant or current_tenant()))
         conn.execute(statement)
+
+
+_apart_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _apart_engine() -> sa.engine.Engine:
+    """The app engine's twin for ``execute_apart``: the same connection factory (URL, connect
+    arguments, the embedded server's hook) and settings, its own pool, made on first use."""
+    engine = db.engine
+    apart = _apart_engines.get(engine)
+    if apart is None:
+        apart = sa.create_engine(engine.url, pool=engine.pool.recreate())
+        if guarded(engine):
+            guard_one_schema(apart)
+        _apart_engines[engine] = apart
+    return apart

@@ -24,6 +24,7 @@ participant's user room.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,11 +41,12 @@ from app.core import rate_limits
 from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError, NotFound
 from app.core.ids import parse_id
-from app.events import publish
+from app.events import publish, publish_many
 from app.messaging.models import Conversation, ConversationParticipant, Message, MessageAttachment
 from app.messaging.text import clean_body, mentioned_handles, render_body
 from app.orders.services import OfferConversation, OrderNotFound, get_order, offers_in_conversation
 from app.realtime import conversation_room, emit_to_room, emit_to_user
+from app.settings.models import MarketplaceSettings
 from app.storage.uploads import Upload, UploadRefused, check_upload
 from tenants.db import current_tenant, db
 
@@ -786,16 +788,18 @@ def send_message(
     except MessagingError:
         _check_sender(sender_id, cid)  # "not found" wins over bad input, as in post_message
         raise
-    require_verified_id(sender_id)
     _spend_message_budget(tenant_id, sender_id)
     now = _now()
     stored = _insert_message(cid, sender_id, text, now, reply_to)
     if not stored:
+        require_verified_id(sender_id)
         _check_sender(sender_id, cid)
         _check_reply(cid, reply_to)
         raise ConversationNotFound()
     message_id = stored[0].message_id
-    publish("message.posted", {"conversation_id": cid, "message_id": message_id, "sender_id": sender_id})
+    publish_many(
+        "message.posted", [{"conversation_id": cid, "message_id": message_id, "sender_id": sender_id}]
+    )
     mentioned = _mentioned(cid, text)
     if mentioned:
         _publish_mentions(cid, message_id, sender_id, mentioned)
@@ -829,36 +833,63 @@ def _check_sender(sender_id: int, conversation_id: int) -> None:
 
 
 def _insert_message(
-    conversation_id: int, sender_id: int, text: str, now: datetime, reply_to_id: int | None = None
+    conversation_id: int,
+    sender_id: int,
+    text: str,
+    now: datetime,
+    reply_to_id: int | None = None,
 ) -> list:
     """Store a user message in one statement; rows ``(message_id, user_id, unread_count, total)``
     (one per recipient, ``user_id`` None when there is none), or no row when the sender
-    is not an active participant or ``reply_to_id`` is no user message of the conversation."""
+    is not an active participant with a confirmed address (when the marketplace asks for one,
+    ``require_verified_id``) or ``reply_to_id`` is no user message of the conversation."""
+    statement = _insert_message_statement(reply_to_id is not None)
+    params = {"cid": conversation_id, "sender": sender_id, "body": text, "now": now, "reply_to": reply_to_id}
+    return db.session.execute(statement, params).all()
+
+
+@functools.cache
+def _insert_message_statement(with_reply: bool) -> sa.Select:
+    """``_insert_message``'s statement, built once per shape (building it cost more than
+    running it): every value is a bound parameter, the tables are the tenant's by its
+    schema translation."""
     p = ConversationParticipant.__table__
     users = User.__table__
     messages = Message.__table__
     conversations = Conversation.__table__
+    cid = sa.bindparam("cid", type_=sa.BigInteger)
+    sender_id = sa.bindparam("sender", type_=sa.BigInteger)
+    now = sa.bindparam("now", type_=sa.DateTime(timezone=True))
+    reply_to = sa.bindparam("reply_to", type_=sa.BigInteger)
+    verification_asked = sa.select(MarketplaceSettings.require_verified_email).scalar_subquery()
     sender = (
         sa.select(p.c.conversation_id, p.c.user_id)
         .join(users, users.c.id == p.c.user_id)
-        .where(p.c.conversation_id == conversation_id, p.c.user_id == sender_id, users.c.status == "active")
+        .where(
+            p.c.conversation_id == cid,
+            p.c.user_id == sender_id,
+            users.c.status == "active",
+            sa.or_(
+                users.c.email_verified_at.is_not(None), sa.func.coalesce(verification_asked, True).is_(False)
+            ),
+        )
         .cte("sender")
     )
     row = sa.select(
         sender.c.conversation_id,
         sender.c.user_id,
         sa.literal("user"),
-        sa.literal(text, sa.Text),
-        sa.literal(now, sa.DateTime(timezone=True)),
-        sa.literal(reply_to_id, sa.BigInteger),
+        sa.bindparam("body", type_=sa.Text),
+        now,
+        reply_to,
     )
-    if reply_to_id is not None:
+    if with_reply:
         parent = messages.alias("parent")
         row = row.where(
             sa.exists(
                 sa.select(parent.c.id).where(
-                    parent.c.id == reply_to_id,
-                    parent.c.conversation_id == conversation_id,
+                    parent.c.id == reply_to,
+                    parent.c.conversation_id == cid,
                     parent.c.kind == "user",
                 )
             )
@@ -892,10 +923,10 @@ def _insert_message(
     others = p.alias("others")
     elsewhere = (
         sa.select(sa.func.coalesce(sa.func.sum(others.c.unread_count), 0))
-        .where(others.c.user_id == counted.c.user_id, others.c.conversation_id != conversation_id)
+        .where(others.c.user_id == counted.c.user_id, others.c.conversation_id != cid)
         .scalar_subquery()
     )
-    query = (
+    return (
         sa.select(
             inserted.c.id.label("message_id"),
             counted.c.user_id,
@@ -906,7 +937,6 @@ def _insert_message(
         .outerjoin(counted, counted.c.user_id != sender_id)
         .where(sa.exists(sa.select(touched.c.id)))
     )
-    return db.session.execute(query).all()
 
 
 def post_system_message(conversation_id: int, body: str) -> Message:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -87,13 +88,24 @@ def _client_manager(app, *, write_only: bool) -> python_socketio.RedisManager:
     )
 
 
+def async_mode(configured: str | None) -> str:
+    """The Socket.IO async mode: the configured one, else ``gevent`` where gevent has patched
+    the standard library (the ``realtime`` process, ``app.core.gunicorn_realtime``), else
+    ``threading`` (the web process: gthread, a thread per socket). Never guessed from what is
+    installed: gevent is installed everywhere, patched only in the realtime process."""
+    if configured:
+        return configured
+    monkey = sys.modules.get("gevent.monkey")
+    return "gevent" if monkey is not None and monkey.is_module_patched("socket") else "threading"
+
+
 def init_app(app) -> None:
     """Bind the app's ``socketio`` (called by create_app)."""
     # RedisManager directly: Flask-SocketIO would pick Kombu for a unix:// URL
     # (the embedded Redis), and this way the channel carries the database.
     socketio.init_app(
         app,
-        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
+        async_mode=async_mode(app.config.get("SOCKETIO_ASYNC_MODE")),
         client_manager=_client_manager(app, write_only=False),
         # A browser's socket may only come from the marketplace it connects to (see
         # origin_allowed); an empty list would switch engine.io's Origin check off.

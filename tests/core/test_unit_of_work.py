@@ -198,3 +198,35 @@ def test_a_failed_login_still_counts_toward_the_lockout(tenant_client, make_user
     with in_tenant(acme):
         failures = db.session.scalar(sa.select(User.failed_login_count).where(User.id == user_id))
     assert failures == 2
+
+
+def test_bookkeeping_apart_never_waits_for_the_pool_its_caller_holds(app, acme, in_tenant, make_user):
+    """``execute_apart`` takes its connection from a pool of its own: with every connection of
+    the app's pool checked out (each caller holding one and wanting a second, the deadlock a
+    burst of sockets with fresh tokens caused), the bookkeeping still commits at once."""
+    from app.core.unit_of_work import execute_apart
+
+    user_id = make_user(acme)
+    with app.app_context():
+        pool = db.engine.pool
+        held = []
+        try:
+            for _ in range(pool.size() + pool._max_overflow):
+                held.append(db.engine.connect())
+            assert pool.checkedout() == len(held)
+            with in_tenant(acme):
+                execute_apart(sa.update(User.__table__).where(User.id == user_id).values(display_name="Apart"))
+        finally:
+            for conn in held:
+                conn.close()
+    with in_tenant(acme):
+        assert db.session.get(User, user_id).display_name == "Apart"
+
+
+def test_socketio_async_mode_follows_the_process():
+    """gevent only where gevent has patched the standard library (the realtime process);
+    the configured mode wins; this test process is not patched."""
+    from app.realtime import async_mode
+
+    assert async_mode(None) == "threading"
+    assert async_mode("gevent") == "gevent"
