@@ -214,8 +214,9 @@ def test_bookkeeping_apart_never_waits_for_the_pool_its_caller_holds(app, acme, 
             for _ in range(pool.size() + pool._max_overflow):
                 held.append(db.engine.connect())
             assert pool.checkedout() == len(held)
+            rename = sa.update(User.__table__).where(User.id == user_id).values(display_name="Apart")
             with in_tenant(acme):
-                execute_apart(sa.update(User.__table__).where(User.id == user_id).values(display_name="Apart"))
+                execute_apart(rename)
         finally:
             for conn in held:
                 conn.close()
