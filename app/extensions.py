@@ -56,6 +56,14 @@ def limiter_storage_uri(redis_url: str) -> str:
     return redis_url
 
 
+# Connections per Redis client pool in one process. redis-py 8 caps a pool at 100 and answers
+# "Too many connections" past it; a process with more threads or greenlets talking to Redis at
+# once (the web's 100 threads plus its sockets' events, the realtime process's hundreds of
+# sockets) got errors and, in python-socketio's publisher, "Cannot publish to redis...
+# retrying" with a reconnect each time. A pool only grows to the concurrency it sees.
+REDIS_MAX_CONNECTIONS = 2000
+
+
 def connect_redis(url: str) -> redis.Redis:
     """The app's Redis client for ``url``.
 
@@ -65,7 +73,10 @@ def connect_redis(url: str) -> redis.Redis:
     back to the database, the sweeps catch up on what was not enqueued, the rest answers 503).
     """
     return redis.Redis.from_url(
-        url, retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2), socket_connect_timeout=2
+        url,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+        socket_connect_timeout=2,
+        max_connections=REDIS_MAX_CONNECTIONS,
     )
 
 

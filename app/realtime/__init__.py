@@ -39,7 +39,7 @@ import socketio as python_socketio
 from flask import current_app, has_app_context
 
 from app.core import metrics
-from app.extensions import redis_store, socketio
+from app.extensions import REDIS_MAX_CONNECTIONS, redis_store, socketio
 from tenants.resolver import TENANT
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,12 @@ def channel_for(redis_url: str, configured: str | None = None) -> str:
 def _client_manager(app, *, write_only: bool) -> python_socketio.RedisManager:
     url = app.config["REDIS_URL"]
     return python_socketio.RedisManager(
-        url, channel=channel_for(url, app.config.get("SOCKETIO_CHANNEL")), write_only=write_only
+        url,
+        channel=channel_for(url, app.config.get("SOCKETIO_CHANNEL")),
+        write_only=write_only,
+        # Every thread or greenlet that emits publishes on this client's pool (see
+        # app.extensions.REDIS_MAX_CONNECTIONS: past redis-py's default of 100 it failed and retried).
+        redis_options={"max_connections": REDIS_MAX_CONNECTIONS},
     )
 
 
