@@ -11,8 +11,8 @@ shape: see its ``marketplace/models.py``), run with its own venv (``make bench-p
    schemas: it builds the schema itself; ``--argon2 cheap`` by default, so its admin's
    password hash does not count, the peer has no users). django-tenants:
    ``Client.save()`` (``CREATE SCHEMA`` + ``migrate_schemas``), its domain and one row, in a
-   ``manage.py`` process per batch; the last ``--peer-clone`` of them with django-tenants'
-   cloning option instead (``TENANT_BASE_SCHEMA`` + ``TENANT_CREATION_FAKES_MIGRATIONS``).
+   ``manage.py`` process per batch; ``--peer-clone`` of them (spread over the run) with
+   django-tenants' cloning option instead (``TENANT_BASE_SCHEMA`` + ``TENANT_CREATION_FAKES_MIGRATIONS``).
    Each creation is timed inside its process.
 2. No-op migration over the population, ``--repeat`` times each: Gigforge's ``migrate_all``
    with ``--jobs`` processes (what ``flask tenants migrate`` runs), django-tenants'
@@ -33,6 +33,7 @@ shape: see its ``marketplace/models.py``), run with its own venv (``make bench-p
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -236,7 +237,11 @@ def create_both(args, peer: Peer) -> dict:
     first = None
     peer_info: dict = {}
     index = next_bench_index()
-    clone_from = args.tenants - args.peer_clone
+    # The peer's clones spread evenly over the run (not all at its end, where the load differs).
+    clones = [
+        (j + 1) * args.peer_clone // args.tenants > j * args.peer_clone // args.tenants
+        for j in range(args.tenants)
+    ]
     made = 0
     while made < args.tenants:
         size = min(args.batch, args.tenants - made)
@@ -246,20 +251,20 @@ def create_both(args, peer: Peer) -> dict:
             gigforge.append(time.perf_counter() - started)
             first = first or result
             index += 1
-        # The peer's batch, split where its creations switch to cloning.
-        done = 0
-        while done < size:
-            clone = made + done >= clone_from
-            part = size - done if clone else min(size - done, clone_from - made - done)
+        # The peer's batch: one manage.py process per run of creations of one mode.
+        for clone, group in itertools.groupby(clones[made : made + size]):
             extra = {"PEER_BASE_SCHEMA": PEER_BASE_SCHEMA} if clone else {}
             out, _ = peer.manage(
-                "peer_create_tenants", "--count", str(part), *(["--clone"] if clone else []), **extra
+                "peer_create_tenants",
+                "--count",
+                str(len(list(group))),
+                *(["--clone"] if clone else []),
+                **extra,
             )
             peer_runs[out["mode"]] += out["seconds"]
             peer_info.setdefault("tables", out["tables"])
             peer_info.setdefault("first_host", f"bench-{out['first']:05d}.localhost")
             peer_info.update(versions=out["versions"], tenants=out["tenants"])
-            done += part
         made += size
         print(f"  ... {made}/{args.tenants} tenants on each side", flush=True)
     return {
