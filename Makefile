@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # pytest-xdist workers: each gets its own database, Redis db and folders.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-pgbouncer lint install browser stop bench clean
+.PHONY: run test test-pgbouncer lint install browser stop bench bench-peer clean
 
 run: install ## Set up and run the product with demo tenants (http://acme.localhost:5000)
 	$(BIN)/python -m app.demo.devserver
@@ -44,6 +44,20 @@ stop: install ## Stop the embedded PostgreSQL and Redis
 
 bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(BIN)/python -m bench.run_all
+
+# The django-tenants peer: its own venv (bench/peer/.venv, from bench/peer/requirements.txt),
+# which nothing but this target installs. BENCH_PEER_ARGS go to bench.peer_compare.
+PEER_VENV  := bench/peer/.venv
+PEER_STAMP := $(PEER_VENV)/.installed
+
+bench-peer: install $(PEER_STAMP) ## Gigforge beside django-tenants, in one run (docs/benchmarks.md)
+	$(BIN)/python -m bench.peer_compare $(BENCH_PEER_ARGS)
+
+$(PEER_STAMP): bench/peer/requirements.txt
+	test -d $(PEER_VENV) || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet -r bench/peer/requirements.txt
+	touch $(PEER_STAMP)
 
 clean: stop
 	rm -rf instance
