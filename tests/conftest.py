@@ -28,6 +28,7 @@ from app.core import jobs as app_jobs
 from app.core.embedded import start_postgres, start_redis
 from app.events.worker import Worker
 from app.extensions import TracedJob, redis_store
+from app.home.views import forget_anonymous_pages
 from config import TestingConfig
 from tenants import provisioning
 from tenants.db import TENANT_SCHEMA, db, tenant_context
@@ -238,6 +239,7 @@ def _truncate_and_reseed(app) -> None:
             conn.execute(sa.text("UPDATE public.tenants SET plan = 'standard' WHERE plan <> 'standard'"))
         redis_store.client.flushdb()
         app.extensions["tenants"].invalidate()
+        forget_anonymous_pages()  # keyed on the home generation, which the flush just reset
 
 
 @pytest.fixture(autouse=True)

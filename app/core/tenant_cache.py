@@ -104,6 +104,21 @@ def cached(name: str, load: Callable[[], Any], variant: str = "") -> Any:
     return value
 
 
+def current_stamps() -> tuple[bytes, ...] | None:
+    """Every registered value's stamp for the bound tenant (this request's one MGET), to key
+    something derived from them all (the anonymous home page); None when Redis does not answer
+    or a value changed in this context's open transaction (nothing may be kept then)."""
+    tenant = current_tenant()
+    try:
+        stamps = _stamps(tenant)
+    except redis.RedisError:
+        return None
+    dirty = g.get(_DIRTY, ()) if has_app_context() else ()
+    if any(key[:2] == (tenant.id, tenant.schema) for key in dirty) or None in stamps.values():
+        return None
+    return tuple(stamps[name] for name in _names)
+
+
 def _bump(tenant: TenantRef, name: str) -> None:
     with _lock:
         for key in [k for k in _local if k[:3] == (tenant.id, tenant.schema, name)]:

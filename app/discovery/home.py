@@ -66,6 +66,16 @@ def home_key(tenant_id: int, generation: int | str) -> str:
     return f"t:{tenant_id}:home:{generation}"
 
 
+def current_generation(tenant_id: int) -> str | None:
+    """The tenant's home generation as Redis holds it ("0" before the first bump); None when
+    Redis does not answer (nothing may be cached then)."""
+    try:
+        generation = redis_store.client.get(generation_key(tenant_id)) or b"0"
+    except redis.RedisError:
+        return None
+    return generation.decode() if isinstance(generation, bytes) else str(generation)
+
+
 def bump_generation(tenant_id: int | None = None) -> int | None:
     """Make the tenant's cached home stale (the next request computes it afresh)."""
     tenant_id = tenant_id if tenant_id is not None else current_tenant().id
@@ -230,6 +240,27 @@ def cached_home() -> dict:
     with contextlib.suppress(redis.RedisError):
         client.set(key, json.dumps(data), ex=HOME_TTL)
     return data
+
+
+def shown_state(data: dict) -> tuple:
+    """What decides which of the cached part's candidates the page shows, in one statement: how
+    many of its gigs are live (active, of an active seller) and their latest change, how many of
+    its sellers are active, how many of its jobs are open. A rendered page is current while this
+    is unchanged (``app.home.views``): a gig paused, edited or back, a seller suspended or a job
+    closed a moment ago changes it before any event is handled."""
+    gig_ids = list({*data["featured"], *data["best_rated"], *data["newest"]})
+    live = (
+        sa.select(sa.func.count(), sa.func.max(Gig.updated_at))
+        .join(User, User.id == Gig.seller_id)
+        .where(Gig.id.in_(gig_ids), Gig.status == "active", User.status == "active")
+        .subquery()
+    )
+    sellers = sa.select(sa.func.count()).where(User.id.in_(data["sellers"]), User.status == "active")
+    jobs = sa.select(sa.func.count()).where(
+        Job.id.in_(data["jobs"]), Job.status == "open", Job.visibility == "public"
+    )
+    row = db.session.execute(sa.select(*live.c, sellers.scalar_subquery(), jobs.scalar_subquery())).one()
+    return tuple(row)
 
 
 # --------------------------------------------------------------------------- the page

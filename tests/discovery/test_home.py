@@ -209,28 +209,75 @@ def test_the_cache_holds_ids_and_plain_values_under_the_tenants_generation(
     assert all(isinstance(tile["thumb_key"], str | None) for tile in cached["categories"])
 
 
-def test_a_warm_home_page_costs_a_few_queries(acme, tenant_client, in_tenant, shop, run_jobs):
-    s = shop(acme)
-    set_featured(in_tenant, acme, [s.logo, s.site])
-    run_jobs()
-    client = tenant_client("acme")
-    page(tenant_client, client=client)  # warms the cache
+def _selects(in_tenant, tenant, fetch) -> list[str]:
     statements = []
 
     def count(conn, cursor, statement, *args):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    with in_tenant(acme):
+    with in_tenant(tenant):
         engine = db.engine
     sa_event.listen(engine, "before_cursor_execute", count)
     try:
-        page(tenant_client, client=client)
+        fetch()
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
+    return statements
+
+
+def test_a_warm_home_page_costs_a_few_queries(acme, tenant_client, in_tenant, shop, run_jobs):
+    s = shop(acme)
+    set_featured(in_tenant, acme, [s.logo, s.site])
+    run_jobs()
+    client = tenant_client("acme")
+    client.set_cookie("session", "x", domain="acme.localhost")  # a session: rendered every time
+    page(tenant_client, client=client)  # warms the cache
+    statements = _selects(in_tenant, acme, lambda: page(tenant_client, client=client))
     gig_loads = [q for q in statements if "FROM" in q and ".gigs" in q.split("FROM", 1)[1][:200]]
     assert len(gig_loads) == 1, gig_loads  # every card of the page in one query
     assert len(statements) <= 8, statements
+
+
+def test_an_anonymous_visitor_gets_the_kept_page_with_a_nonce_of_its_own(
+    acme, tenant_client, in_tenant, shop, run_jobs
+):
+    s = shop(acme)
+    set_featured(in_tenant, acme, [s.logo, s.site])
+    run_jobs()
+    first = tenant_client("acme").get("/")
+    responses = []
+    statements = _selects(in_tenant, acme, lambda: responses.append(tenant_client("acme").get("/")))
+    tenant_statements = [q for q in statements if "tenant_acme." in q]
+    assert len(tenant_statements) == 1, tenant_statements  # shown_state only: the page was kept
+    second = responses[0]
+    nonces = [
+        r.headers["Content-Security-Policy"].split("'nonce-", 1)[1].split("'", 1)[0] for r in (first, second)
+    ]
+    assert nonces[0] != nonces[1]
+    for response, nonce in zip((first, second), nonces, strict=True):
+        assert f'nonce="{nonce}"' in response.get_data(as_text=True)
+    assert first.get_data(as_text=True).replace(nonces[0], "N") == second.get_data(as_text=True).replace(
+        nonces[1], "N"
+    )
+
+
+def test_a_kept_page_follows_a_gig_edited_or_paused_before_its_event_is_handled(
+    acme, tenant_client, in_tenant, shop, run_jobs
+):
+    s = shop(acme)
+    set_featured(in_tenant, acme, [s.logo, s.site])
+    run_jobs()
+    assert "Renamed at once" not in page(tenant_client)
+    with in_tenant(acme):
+        gig = db.session.get(Gig, s.logo)
+        gig.title = "Renamed at once"
+        db.session.commit()
+    assert "Renamed at once" in page(tenant_client)  # no job run: the page saw the change itself
+    with in_tenant(acme):
+        db.session.get(Gig, s.logo).status = "paused"
+        db.session.commit()
+    assert "Renamed at once" not in page(tenant_client)
 
 
 def test_category_and_branding_changes_refresh_the_home_page(
