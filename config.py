@@ -227,6 +227,10 @@ class Config:
     DISPUTES_SWEEP_SECONDS = _int("DISPUTES_SWEEP_SECONDS", 60)  # dispute deadlines: the ladder moves on
     HOURLY_SWEEP_SECONDS = _int("HOURLY_SWEEP_SECONDS", 300)  # hourly weeks closed, timesheets auto-approved
     ORDER_DELIVERY_FILE_MAX_BYTES = _int("ORDER_DELIVERY_FILE_MAX_BYTES", 25 * 1024 * 1024)
+    # Ledger (app/ledger): the rows provider:clearing and platform:commission are spread over
+    # (1 to 64), so one tenant's concurrent payments and releases lock different rows. Raise it
+    # freely; lowering it is safe too (readers sum every shard row there is).
+    LEDGER_HOT_SHARDS = _int("LEDGER_HOT_SHARDS", 8)
     # Jobs (app/jobs): the per-file limit of job and proposal attachments (specs, mockups, datasets).
     JOB_ATTACHMENT_MAX_BYTES = _int("JOB_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
     WORKROOM_FILE_MAX_BYTES = _int("WORKROOM_FILE_MAX_BYTES", 25 * 1024 * 1024)  # one workroom upload

@@ -355,20 +355,33 @@ def _check_completed(response) -> None:
 
 
 class SqlCounter:
-    """Statements sent to PostgreSQL by this process (all threads)."""
+    """Statements sent to PostgreSQL by this process (all threads), and the seconds spent in the
+    ledger's accounts upsert (``INSERT INTO ... ledger_accounts``: it locks the accounts a posting
+    moves, so its time is mostly the wait for another posting's locks on the same rows)."""
 
     def __init__(self):
         self.count = 0
+        self.ledger_s = 0.0
         self.lock = threading.Lock()
 
     def install(self, engine) -> None:
         import sqlalchemy as sa
 
         sa.event.listen(engine, "before_cursor_execute", self._count)
+        sa.event.listen(engine, "after_cursor_execute", self._timed)
 
-    def _count(self, *args) -> None:
+    def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:
         with self.lock:
             self.count += 1
+        if statement.startswith("INSERT INTO") and ".ledger_accounts " in statement[:80]:
+            conn.info["ledger_upsert_started"] = time.perf_counter()
+
+    def _timed(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        started = conn.info.pop("ledger_upsert_started", None)
+        if started is not None:
+            elapsed = time.perf_counter() - started
+            with self.lock:
+                self.ledger_s += elapsed
 
 
 SQL = SqlCounter()
@@ -394,7 +407,7 @@ def run_phase(chunks: list[list], work) -> dict:
                     if failures <= 5:
                         print(f"    step failed: {exc!r}"[:400], flush=True)
 
-    started, cpu, sql = time.perf_counter(), time.process_time(), SQL.count
+    started, cpu, sql, ledger_s = time.perf_counter(), time.process_time(), SQL.count, SQL.ledger_s
     with ThreadPoolExecutor(len(chunks)) as pool:
         list(pool.map(run, range(len(chunks))))
     return {
@@ -402,6 +415,7 @@ def run_phase(chunks: list[list], work) -> dict:
         "failed": failures,
         "cpu_s": time.process_time() - cpu,
         "sql": SQL.count - sql,
+        "ledger_s": SQL.ledger_s - ledger_s,
     }
 
 
@@ -436,6 +450,7 @@ def measure(app, pop: Population, threads: int, orders: int, gig_cycle) -> dict:
             ops_per_s=ops / phase["wall_s"],
             cpu_ms_per_op=phase["cpu_s"] * 1000 / max(ops, 1),
             sql_per_op=phase["sql"] / max(ops, 1),
+            ledger_ms_per_op=phase["ledger_s"] * 1000 / max(ops, 1),
         )
     steps = {
         name: {
@@ -641,10 +656,15 @@ def main(argv: list[str] | None = None) -> int:
                     d["ops_per_s"],
                     d["cpu_ms_per_op"],
                     d["sql_per_op"],
+                    d["ledger_ms_per_op"],
                     d["failed"],
                 ]
             )
-    print_table(["threads", "operation", "ops", "wall s", "ops/s", "cpu ms/op", "sql/op", "failed"], rows)
+    # ledger ms/op: time in the accounts upsert (mostly waiting for the hot accounts' row locks)
+    print_table(
+        ["threads", "operation", "ops", "wall s", "ops/s", "cpu ms/op", "sql/op", "ledger ms/op", "failed"],
+        rows,
+    )
     print()
     # The statements per operation, on their own line: the count that must not creep back
     # (tests/payments/test_money_path_statements.py holds a ceiling; docs/design/performance.md).

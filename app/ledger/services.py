@@ -13,19 +13,37 @@ Account codes (kind and normal side follow from the prefix):
     platform:commission        the operator's commission revenue          (credit)
 
 None of them may go negative.
+
+The two accounts every payment and every release of a tenant touch, ``provider:clearing`` and
+``platform:commission`` (``HOT_ACCOUNTS``), are kept on shard rows: ``provider:clearing#0`` ..
+``#N-1`` (N = ``LEDGER_HOT_SHARDS``), so concurrent units of work lock different rows. Callers
+name the account, never a shard; ``_post`` picks the shard from the idempotency key of the unit
+of work's first posting to a hot account (``_unit_shard``), and every reader sums the account's
+rows (the shards and the unsharded row that holds what was posted before the shards existed) and
+shows its code without the suffix. A shard may go below zero on its own (a refund can land on a
+shard its payment did not); the account as a whole may not:
+
+- ``provider:clearing`` is the only debit-normal account, so per currency its balance equals
+  the sum of every other account's balance (each transaction balances), and none of those may
+  go negative: the sum of its rows cannot go below zero while theirs do not.
+- ``platform:commission`` is credit-normal: a release adds to it (on the shard); a posting that
+  takes from it (a reversal; the app has none yet) takes from shard ``#0``, locks every row of
+  the account in the same statement and is refused when their sum would go below zero.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.core import pagination
@@ -38,6 +56,12 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 MAX_KEY_LENGTH = 200
 CLEARING = "provider:clearing"
 COMMISSION = "platform:commission"
+HOT_ACCOUNTS = (CLEARING, COMMISSION)
+SHARD_MARK = "#"
+DEFAULT_HOT_SHARDS = 8
+# Readers read every shard up to this bound, whatever LEDGER_HOT_SHARDS is now: lowering it
+# never hides money left on the higher shards.
+MAX_HOT_SHARDS = 64
 
 
 class LedgerError(DomainError):
@@ -82,19 +106,54 @@ class AccountSpec:
 
 _ESCROW_RE = re.compile(r"^escrow:order:([1-9][0-9]{0,17})\Z")
 _SELLER_RE = re.compile(r"^seller:([1-9][0-9]{0,17}):(pending|available)\Z")
+_SHARD_RE = re.compile(r"^(provider:clearing|platform:commission)#(0|[1-9][0-9]?)\Z")
 
 
 def account_spec(code: str) -> AccountSpec:
-    """What an account code means; raises LedgerError for an unknown code."""
+    """What an account code (or a hot account's shard row) means; raises LedgerError for an
+    unknown code. A shard row may go negative on its own (see the module docstring)."""
     if code == CLEARING:
         return AccountSpec(code, "provider_clearing", "debit")
     if code == COMMISSION:
         return AccountSpec(code, "platform_commission", "credit")
+    if (match := _SHARD_RE.match(code)) and int(match[2]) < MAX_HOT_SHARDS:
+        return replace(account_spec(match[1]), code=code, allow_negative=True)
     if match := _ESCROW_RE.match(code):
         return AccountSpec(code, "escrow", "credit", order_id=int(match[1]))
     if match := _SELLER_RE.match(code):
         return AccountSpec(code, f"seller_{match[2]}", "credit", owner_user_id=int(match[1]))
     raise LedgerError(f"unknown account code {code!r}")
+
+
+def hot_shards() -> int:
+    """N, the shard rows of each hot account new postings spread over (``LEDGER_HOT_SHARDS``)."""
+    n = current_app.config.get("LEDGER_HOT_SHARDS", DEFAULT_HOT_SHARDS)
+    if type(n) is not int or not 1 <= n <= MAX_HOT_SHARDS:
+        raise LedgerError(f"LEDGER_HOT_SHARDS must be an integer from 1 to {MAX_HOT_SHARDS}, not {n!r}")
+    return n
+
+
+def shard_code(code: str, shard: int) -> str:
+    return f"{code}{SHARD_MARK}{shard}"
+
+
+def shard_of(idempotency_key: str, shards: int) -> int:
+    """The shard a posting's key lands on: the same key always on the same shard (a retry
+    locks what the first attempt locked), different keys spread evenly."""
+    return zlib.crc32(idempotency_key.encode()) % shards
+
+
+def account_codes(code: str) -> tuple[str, ...]:
+    """The rows an account's balance is the sum of: the code itself, and for a hot account
+    every shard row it may have (readers select ``code IN account_codes(...)``)."""
+    if code not in HOT_ACCOUNTS:
+        return (code,)
+    return (code, *(shard_code(code, i) for i in range(MAX_HOT_SHARDS)))
+
+
+def account_of(code: str) -> str:
+    """The account a row belongs to: a shard row's code without its suffix."""
+    return code.partition(SHARD_MARK)[0]
 
 
 def escrow_account(order_id: int) -> str:
@@ -135,7 +194,8 @@ def _normalize(entries: Iterable[Sequence], currency: str) -> list[tuple[str, st
             raise LedgerError(f"zero amount on {code!r}")
         if abs(amount) >= 2**62:
             raise LedgerError(f"amount on {code!r} is out of range")
-        account_spec(code)
+        if account_spec(code).allow_negative:  # a shard row: the ledger picks it, callers never
+            raise LedgerError(f"post to the account {account_of(code)!r}, not to one of its shards")
         rows.append((entry_currency, code, amount))
     if len(rows) < 2:
         raise LedgerError("a transaction needs at least two entries")
@@ -162,12 +222,14 @@ def get_transaction(idempotency_key: str) -> LedgerTransaction | None:
 
 
 def _entries_of(transaction_id: int) -> list[tuple[str, str, int]]:
+    """A transaction's entries as ``(currency, account code, amount)``, shard rows named by
+    their account (a repeat is compared with what its caller posts, not with a shard)."""
     rows = db.session.execute(
         sa.select(LedgerEntry.currency, LedgerAccount.code, LedgerEntry.amount_minor)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(LedgerEntry.transaction_id == transaction_id)
     ).all()
-    return [tuple(r) for r in rows]
+    return [(currency, account_of(code), amount) for currency, code, amount in rows]
 
 
 def _same_or_conflict(existing: LedgerTransaction, kind: str, currency: str, rows) -> LedgerTransaction:
@@ -188,6 +250,91 @@ def _changes_of(rows: list[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
     for currency, code, amount in rows:
         changes[(currency, code)] += amount
     return dict(changes)
+
+
+_UNIT_SHARD = "gigforge_ledger_shard"
+
+
+def _unit_shard(idempotency_key: str) -> int:
+    """The hot accounts' shard of this unit of work: picked from the key of its first posting
+    to one of them, kept by its later postings until the transaction ends.
+
+    One shard per transaction, not per posting: a unit of work that posts several times (an
+    order's milestones paid or released together, a refund and a release of one cancellation)
+    then locks one row of each hot account, as before the shards, and two units of work can
+    never lock two shards in opposite orders (a deadlock). A retried unit of work posts the
+    same keys in the same order, so it lands on the same shard."""
+    session = db.session()
+    shard = session.info.get(_UNIT_SHARD)
+    if shard is None:
+        shard = session.info[_UNIT_SHARD] = shard_of(idempotency_key, hot_shards())
+    return shard
+
+
+@sa.event.listens_for(TenantSession, "after_transaction_end")
+def _forget_unit_shard(session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work's transaction, not a savepoint
+        session.info.pop(_UNIT_SHARD, None)
+
+
+def _place(rows: list[tuple[str, str, int]], idempotency_key: str) -> list[tuple[str, str, int]]:
+    """The entries on the rows they are written to: a hot account's entry on its shard.
+
+    Clearing, either way, and what a release adds to commission land on the unit of work's
+    shard (``_unit_shard``); what a posting takes from commission lands on shard 0 (see
+    ``_commission_takers``). Sorted again: the rows are locked in this order."""
+    changes = _changes_of(rows)
+    earlier = db.session().info.get(_UNIT_SHARD) is not None
+    placed = []
+    for currency, code, amount in rows:
+        if code in HOT_ACCOUNTS:
+            if code == COMMISSION and changes[(currency, code)] > 0:
+                if earlier:
+                    # It locks every commission row: after this unit of work locked one of them,
+                    # it could wait for a unit that waits for it.
+                    raise LedgerError(
+                        f"a posting that takes from {COMMISSION} must come before any other posting"
+                        f" to {CLEARING} or {COMMISSION} in its unit of work"
+                    )
+                code = shard_code(code, 0)  # a debit: commission's money is taken from #0
+                _unit_shard(idempotency_key)  # and the unit of work has had its hot posting
+            else:
+                code = shard_code(code, _unit_shard(idempotency_key))
+        placed.append((currency, code, amount))
+    return sorted(placed)
+
+
+def _commission_takers(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """A posting that takes money from commission (a reversal) locks every row of the account
+    (its unsharded row and shards 0..N-1, with a change of 0 but the one it takes from) in the
+    same upsert as its own accounts and in the same order, and checks their sum after it
+    (``_check_commission``). Only shard 0 ever goes below zero, so a shard above N (left from a
+    higher LEDGER_HOT_SHARDS) holds money and leaving it out makes the check only stricter.
+    A posting that does not take from commission comes back unchanged."""
+    taken = [c for (c, code), amount in changes.items() if code == shard_code(COMMISSION, 0) and amount > 0]
+    if not taken:
+        return changes
+    widened = dict(changes)
+    for currency in taken:
+        for code in (COMMISSION, *(shard_code(COMMISSION, i) for i in range(hot_shards()))):
+            widened.setdefault((currency, code), 0)
+    return widened
+
+
+def _check_commission(
+    changes: dict[tuple[str, str], int], accounts: dict[tuple[str, str], LedgerAccount]
+) -> None:
+    """Refuse a posting that left the commission account (the sum of its rows) below zero."""
+    for (currency, code), amount in changes.items():
+        if code != shard_code(COMMISSION, 0) or amount <= 0:
+            continue
+        total = sum(
+            account.balance_minor
+            for (c, row), account in accounts.items()
+            if c == currency and account_of(row) == COMMISSION
+        )
+        if total < 0:
+            raise InsufficientFunds(COMMISSION, currency, total + amount, -amount)
 
 
 def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str], LedgerAccount]:
@@ -225,6 +372,7 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
                 sa.literal(delta, sa.BigInteger),
             )
             for (c, code), delta in deltas
+            if delta  # the rows a reversal of commission only locks keep their balance (else_)
         ],
         else_=sa.literal(0, sa.BigInteger),
     )
@@ -368,6 +516,7 @@ def _post(
         if escrow_order is not None and escrow_order != order_id:
             # Keeps "escrow of an order = its paid − released − refunded" true by construction.
             raise LedgerError(f"{code} moves only in transactions of order {escrow_order}")
+    placed = _place(rows, idempotency_key)  # the rows written: a hot account's on its shard
 
     # No lookup of the key first: the INSERT below claims it or finds it taken (a repeat is
     # the rare case, and pays for the read after it).
@@ -395,9 +544,10 @@ def _post(
                 execution_options={"populate_existing": True},
             ).one_or_none()
             if posted is not None:
-                changes = _changes_of(rows)
-                accounts = _apply_changes(changes)
+                changes = _changes_of(placed)
+                accounts = _apply_changes(_commission_takers(changes))
                 try:
+                    _check_commission(changes, accounts)
                     if milestone_id is not None:
                         for key, amount in changes.items():
                             account = accounts[key]
@@ -418,13 +568,13 @@ def _post(
                             "amount_minor": amount,
                             "currency": c,
                         }
-                        for c, code, amount in rows
+                        for c, code, amount in placed
                     ],
                 )
     except sa.exc.IntegrityError as exc:
         if not _is_negative_balance(exc):
             raise
-        raise _insufficient(_changes_of(rows)) from exc
+        raise _insufficient(_changes_of(placed)) from exc
     if posted is None:
         existing = get_transaction(idempotency_key)
         return (_same_or_conflict(existing, kind, currency, rows) if compare else existing), False
@@ -608,10 +758,11 @@ def record_payout(seller_id, amount_minor, currency, payout_ref) -> LedgerTransa
 
 
 def account_balance(code: str, currency: str) -> int:
-    """Cached normal-side balance of an account (0 when it does not exist yet)."""
+    """Cached normal-side balance of an account (0 when it does not exist yet); a hot
+    account's is the sum of its rows (``account_codes``)."""
     balance = db.session.scalar(
-        sa.select(LedgerAccount.balance_minor).where(
-            LedgerAccount.code == code, LedgerAccount.currency == currency
+        sa.select(sa.func.sum(LedgerAccount.balance_minor)).where(
+            LedgerAccount.code.in_(account_codes(code)), LedgerAccount.currency == currency
         )
     )
     return int(balance or 0)
@@ -832,7 +983,7 @@ def order_transactions(order_id: int) -> list[TransactionLines]:
                 entries=[],
             )
         transactions[row.id].entries.append(
-            EntryLine(row.code, row.account_kind, int(row.amount_minor), row.entry_currency)
+            EntryLine(account_of(row.code), row.account_kind, int(row.amount_minor), row.entry_currency)
         )
     return list(transactions.values())
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from app.ledger.services import CLEARING, COMMISSION, SHARD_MARK, account_codes
 from tenants.db import db
 
 SAMPLE = 20
@@ -40,12 +41,20 @@ def _offenders(query, describe, label: str, report: VerifyReport) -> None:
     report.problems.extend("  " + describe(row) for row in rows)
 
 
+def _named(code: str) -> str:
+    """A row as an account: ``provider:clearing (shard 3)`` for a hot account's shard row."""
+    account, _mark, shard = code.partition(SHARD_MARK)
+    return f"{account} (shard {shard})" if shard else account
+
+
 def verify() -> VerifyReport:
     """Check the bound tenant's ledger. Problems are listed in the report (``ok`` is False):
 
     - a transaction whose entries do not sum to zero (per currency), or with fewer than two entries;
-    - a cached balance that differs from the replay of its entries;
-    - an account that may not go negative below zero;
+    - a cached balance that differs from the replay of its entries (per row: a hot
+      account's shard rows each carry their own entries);
+    - an account that may not go negative below zero: a hot account (``provider:clearing``,
+      ``platform:commission``) as the sum of its rows, whose shards alone may be;
     - an order's escrow that differs from paid − released − refunded, or that
       moved in a transaction that is not one of its order's payments, releases
       or refunds;
@@ -61,7 +70,11 @@ def verify() -> VerifyReport:
     db.session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True)))
     report.transactions = db.session.scalar(sa.select(sa.func.count()).select_from(t))
     report.entries = db.session.scalar(sa.select(sa.func.count()).select_from(e))
-    report.accounts = db.session.scalar(sa.select(sa.func.count()).select_from(a))
+    # Accounts, not rows: a hot account's shards and unsharded row count once.
+    account = sa.func.split_part(a.code, SHARD_MARK, 1)
+    report.accounts = db.session.scalar(
+        sa.select(sa.func.count()).select_from(sa.select(account, a.currency).distinct().subquery())
+    )
 
     per_currency = (
         sa.select(
@@ -119,11 +132,23 @@ def verify() -> VerifyReport:
             )
         ),
         lambda r: (
-            f"{r.code} ({r.currency}): cached {r.balance_minor}, entries replay to {r.replayed}"
+            f"{_named(r.code)} ({r.currency}): cached {r.balance_minor}, entries replay to {r.replayed}"
             if r.balance_minor != r.replayed
-            else f"{r.code} ({r.currency}): negative balance {r.balance_minor}"
+            else f"{_named(r.code)} ({r.currency}): negative balance {r.balance_minor}"
         ),
         "cached balances that differ from their entries, or negative balances that may not be",
+        report,
+    )
+    # The hot accounts as wholes: their rows' cached balances (each checked against its
+    # entries above) may not sum below zero.
+    hot = account_codes(CLEARING) + account_codes(COMMISSION)
+    _offenders(
+        sa.select(account.label("code"), a.currency, sa.func.sum(a.balance_minor).label("balance"))
+        .where(a.code.in_(hot))
+        .group_by(account, a.currency)
+        .having(sa.func.sum(a.balance_minor) < 0),
+        lambda r: f"{r.code} ({r.currency}): negative balance {r.balance} over its shards",
+        "accounts whose shards sum below zero",
         report,
     )
 

@@ -298,3 +298,58 @@ def test_each_tenant_sees_only_its_own_figures(acme, globex, shop, in_tenant, ap
     # acme's token is nobody on globex's host
     _client, a_headers = api_as(acme, a.admin_email, ADMIN_PASSWORD)
     assert tenant_client("globex").get("/api/v1/console/dashboard", headers=a_headers).status_code == 401
+
+
+def test_money_on_every_shard_and_on_the_unsharded_rows_counts_as_one_account(
+    app, acme, in_tenant, monkeypatch
+):
+    """Clearing and commission are kept on shard rows (plus the unsharded row an existing tenant
+    still has): GMV, refunds and commission read them all as one account, and only them."""
+    from app.ledger import services as ledger
+    from app.ledger.models import LedgerAccount
+    from tests.ledger.test_hot_shards import SHARDS, payment_ref, ref_on, release_order
+
+    monkeypatch.setitem(app.config, "LEDGER_HOT_SHARDS", SHARDS)
+    with in_tenant(acme):
+        settings = db.session.get(MarketplaceSettings, 1)
+        settings.commission_bps, settings.commission_min_fee_minor = 1000, 0
+        db.session.commit()
+        # Paid in before the shards: on the unsharded rows, as the code then wrote them.
+        old = release_order(7, start=500)
+        ledger.record_payment(old, old, 5, 9_000, "USD", "pi_old")
+        db.session.commit()
+        ledger.release_escrow(old, old, 6, 9_000, "USD")
+        db.session.commit()
+        for code in (ledger.CLEARING, ledger.COMMISSION):
+            db.session.execute(
+                sa.update(LedgerAccount)
+                .where(LedgerAccount.code.in_(ledger.account_codes(code)[1:]))
+                .values(code=code, allow_negative=False)
+            )
+        db.session.commit()
+        # Since: payments and releases on different shards, a refund on another one.
+        for order, shard in ((1, 1), (2, 5)):
+            ledger.record_payment(order, order, 5, 10_000, "USD", payment_ref(shard))
+            db.session.commit()
+        for order in (release_order(2, start=100), release_order(6, start=100)):
+            ledger.record_payment(order, order, 5, 4_000, "USD", f"pi_{order}")
+            db.session.commit()
+            ledger.release_escrow(order, order, 6, 4_000, "USD")
+            db.session.commit()
+        ledger.refund_escrow(1, 1, 5, 3_000, "USD", f"re_{ref_on(4, lambda n: f'refund:re_{n}')}")
+        db.session.commit()
+        codes = set(
+            db.session.scalars(
+                sa.select(LedgerAccount.code).where(
+                    LedgerAccount.code.in_(ledger.account_codes(ledger.CLEARING))
+                )
+            )
+        )
+        assert len(codes) >= 4 and ledger.CLEARING in codes  # the unsharded row and three shards at least
+
+        f = kpis.dashboard("7d").figures
+        assert f["gmv"].value == 9_000 + 2 * 10_000 + 2 * 4_000
+        assert f["refunds"].value == 3_000
+        assert f["commission"].value == 900 + 2 * 400
+        assert ledger.account_balance(ledger.COMMISSION, "USD") == 900 + 2 * 400
+        assert ledger.verify().ok

@@ -26,7 +26,7 @@ def damage(kind: str) -> None:
     if kind == "cached balance":
         db.session.execute(
             sa.update(LedgerAccount)
-            .where(LedgerAccount.code == "platform:commission")
+            .where(LedgerAccount.code.in_(ledger.account_codes(ledger.COMMISSION)))
             .values(balance_minor=1)
         )
     elif kind == "unbalanced":
@@ -47,8 +47,8 @@ def damage(kind: str) -> None:
             .values(kind="adjustment", idempotency_key="sneaky", currency="USD")
             .returning(LedgerTransaction.id)
         ).scalar_one()
-        clearing = (
-            sa.select(LedgerAccount.id).where(LedgerAccount.code == "provider:clearing").scalar_subquery()
+        clearing = db.session.scalar(
+            sa.select(LedgerAccount.id).where(LedgerAccount.code.in_(ledger.account_codes(ledger.CLEARING)))
         )
         db.session.execute(
             sa.insert(LedgerEntry),
@@ -61,16 +61,16 @@ def damage(kind: str) -> None:
                 },
                 {
                     "transaction_id": tx,
-                    "account_id": db.session.scalar(sa.select(clearing)),
+                    "account_id": clearing,
                     "amount_minor": -100,
                     "currency": "USD",
                 },
             ],
         )
-        for code, delta in (("escrow:order:1", -100), ("provider:clearing", -100)):
+        for account_id, delta in ((escrow, -100), (clearing, -100)):
             db.session.execute(
                 sa.update(LedgerAccount)
-                .where(LedgerAccount.code == code)
+                .where(LedgerAccount.id == account_id)
                 .values(balance_minor=LedgerAccount.balance_minor + delta)
             )
     elif kind == "lonely entry":

@@ -68,7 +68,7 @@ from app.disputes.models import Dispute
 from app.gigs.models import Category, Gig
 from app.jobs.models import Job
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from app.ledger.services import CLEARING, COMMISSION
+from app.ledger.services import CLEARING, COMMISSION, account_codes, account_of
 from app.orders.models import ORDER_STATUSES, Milestone, Order
 from app.orders.services import STATUS_LABELS
 from app.reviews.models import Review
@@ -385,7 +385,8 @@ MONEY_KINDS = ("payment", "refund", "release", "adjustment")
 
 def _money_scope(period: Period) -> tuple[dict[int, tuple[str, str]], int | None]:
     """``({account id: (code, currency)}, first transaction id)``: the clearing and commission
-    accounts (a few rows), and the smallest id of a money transaction in either period.
+    accounts' rows (a few: each hot account's shards and unsharded row, all named by the
+    account's code), and the smallest id of a money transaction in either period.
 
     The id bounds the scans that follow (``transaction_id >= first``): with no index on
     ``created_at``, it lets PostgreSQL read only the entries from that id on through the
@@ -401,10 +402,10 @@ def _money_scope(period: Period) -> tuple[dict[int, tuple[str, str]], int | None
     )
     rows = db.session.execute(
         sa.select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.currency, first.label("first")).where(
-            LedgerAccount.code.in_((CLEARING, COMMISSION))
+            LedgerAccount.code.in_(account_codes(CLEARING) + account_codes(COMMISSION))
         )
     ).all()
-    return {row.id: (row.code, row.currency) for row in rows}, (rows[0].first if rows else None)
+    return {row.id: (account_of(row.code), row.currency) for row in rows}, (rows[0].first if rows else None)
 
 
 def dashboard(period=None, date_from=None, date_to=None, *, today: date | None = None) -> Dashboard:
