@@ -53,10 +53,17 @@ class Config:
         "pool_pre_ping": True,
         "pool_size": _int("DB_POOL_SIZE", 10),
         "max_overflow": _int("DB_MAX_OVERFLOW", 10),
+        # A PostgreSQL backend keeps every relation it has opened in its relation cache for its
+        # whole life, and one pooled connection serves every tenant: it opens each tenant's
+        # tables in turn. Connections are replaced after DB_POOL_RECYCLE seconds (-1: never)
+        # and after DB_POOL_MAX_USES checkouts (1000; 0: no limit; tenants.db.limit_connection_uses),
+        # which bounds a backend's memory (docs/design/performance.md, "10,000 tenants").
+        "pool_recycle": _int("DB_POOL_RECYCLE", 3600),
         # Behind PgBouncer in transaction mode (before 1.21), set DB_PREPARED_STATEMENTS=0:
         # a statement psycopg prepared on one server connection is unknown on the next.
         "connect_args": {} if _bool("DB_PREPARED_STATEMENTS", True) else {"prepare_threshold": None},
     }
+    DB_POOL_MAX_USES = _int("DB_POOL_MAX_USES", 1000)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Hostnames: `<slug>.<BASE_DOMAIN>` resolves to a tenant; BASE_DOMAIN itself

@@ -16,7 +16,7 @@ from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
 from config import BASE_DIR, Config, config_from_env
-from tenants.db import guard_one_schema
+from tenants.db import guard_one_schema, limit_connection_uses
 
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
@@ -45,6 +45,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         embedded.init_app(app, db.engines.values())
+        for engine in db.engines.values():  # bounds each backend's relation cache
+            limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
         if app.config["METRICS_ENABLED"]:
             metrics.watch_engines(db.engines.values())
         if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement

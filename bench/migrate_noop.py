@@ -129,12 +129,12 @@ def revert_bench_revision(app, head: str, jobs: int) -> tuple[int, float, list[s
     import sqlalchemy as sa
 
     from tenants.db import db
-    from tenants.migrations import tenant_versions
+    from tenants.migrations import read_tenant_versions
 
     started = time.perf_counter()
     with db.engine.connect() as conn:
         schemas = conn.execute(sa.text("SELECT schema_name FROM public.tenants")).scalars().all()
-        versions = tenant_versions(conn, list(schemas))
+    versions = read_tenant_versions(list(schemas))
     todo = [(s, head) for s, v in versions.items() if v == BENCH_REVISION]
     if not todo:
         return 0, 0.0, []
@@ -171,6 +171,19 @@ def real_migration(app, jobs: int) -> dict:
     }
 
 
+def noop_runs(jobs: int, repeat: int) -> list:
+    """``repeat`` runs of ``migrate_all`` (no-op when every schema is at head); their reports."""
+    from tenants.migrations import migrate_all
+
+    runs = []
+    for _ in range(repeat):
+        report = migrate_all(jobs=jobs)
+        if report.upgraded or report.failed:
+            print(f"note: this run was not a no-op ({len(report.upgraded)} upgraded)")
+        runs.append(report)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     from tenants.migrations import migrate_all
 
@@ -185,12 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"creating tenants up to {args.tenants} (a few minutes for 1,000)", flush=True)
             fill_tenants(args.tenants)
         population = tenant_count()
-        runs = []
-        for _ in range(args.repeat):
-            report = migrate_all(jobs=args.jobs)
-            if report.upgraded or report.failed:
-                print(f"note: this run was not a no-op ({len(report.upgraded)} upgraded)")
-            runs.append(report)
+        runs = noop_runs(args.jobs, args.repeat)
         seconds = [r.seconds for r in runs]
         print()
         print_table(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import socket
 import subprocess
@@ -157,8 +158,15 @@ class Server:
             self.process.wait()
 
 
-def drive(port: int, path: str, host: str, *, concurrency: int, warmup: float, duration: float) -> dict:
-    """Closed-loop load: each thread sends its next request when the last one is answered."""
+def drive(
+    port: int, path: str, host: str | list[str], *, concurrency: int, warmup: float, duration: float
+) -> dict:
+    """Closed-loop load: each thread sends its next request when the last one is answered.
+
+    ``host`` may be a list: the requests then go to its hosts in turn (``bench.tenant_scale``
+    spreads them over 1,000 tenants)."""
+    hosts = [host] if isinstance(host, str) else list(host)
+    turn = itertools.count()
     start = time.perf_counter()
     measure_from = start + warmup
     end = measure_from + duration
@@ -174,7 +182,7 @@ def drive(port: int, path: str, host: str, *, concurrency: int, warmup: float, d
             if t0 >= end:
                 break
             try:
-                conn.request("GET", path, headers={"Host": host})
+                conn.request("GET", path, headers={"Host": hosts[next(turn) % len(hosts)]})
                 resp = conn.getresponse()
                 resp.read()
                 ok = resp.status == 200
@@ -197,12 +205,13 @@ def drive(port: int, path: str, host: str, *, concurrency: int, warmup: float, d
     errors = sum(e for _, e in results)
     return {
         "path": path,
-        "host": host,
+        "host": host if isinstance(host, str) else f"{len(hosts)} hosts in turn",
         "requests": len(latencies),
         "errors": errors,
         "seconds": duration,
         "rps": len(latencies) / duration,
         "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
     }
 

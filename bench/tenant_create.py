@@ -52,6 +52,16 @@ def argon2_hash_seconds(repeat: int = 10) -> float:
     return statistics.median(timings)
 
 
+def time_creations(first_index: int, count: int) -> list[float]:
+    """Create ``count`` bench tenants from ``bench-<first_index>`` on, timing each (seconds)."""
+    timings = []
+    for i in range(count):
+        started = time.perf_counter()
+        create_bench_tenant(first_index + i)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -77,12 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 existing = tenant_count()
             elif existing > checkpoint:
                 print(f"note: {existing} tenants exist already; measuring at {existing}, not {checkpoint}")
-            index = next_bench_index()
-            samples = []
-            for i in range(args.samples):
-                started = time.perf_counter()
-                create_bench_tenant(index + i)
-                samples.append(time.perf_counter() - started)
+            samples = time_creations(next_bench_index(), args.samples)
             all_timings += samples
             stats = summarize(samples)
             results.append({"checkpoint": checkpoint, "existing_at_start": existing, **stats})

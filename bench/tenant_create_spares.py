@@ -14,6 +14,21 @@ import sys
 import time
 
 from bench import _common as c
+from bench.tenant_create import time_creations
+
+
+def time_spare_creations(first_index: int, count: int) -> list[float]:
+    """Create ``count`` bench tenants, each on a spare built just before it (untimed), as the
+    worker keeps them; returns each creation's seconds."""
+    from tenants.spares import ensure_spares
+
+    timings = []
+    for k in range(count):
+        ensure_spares(1)
+        started = time.perf_counter()
+        c.create_bench_tenant(first_index + k)
+        timings.append(time.perf_counter() - started)
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,24 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     app = c.make_app(c.Services(args))
     with app.app_context():
         from tenants.migrations import migrate_all
-        from tenants.spares import drop_all_spares, ensure_spares
+        from tenants.spares import drop_all_spares
 
         c.ensure_public_schema()
         migrate_all(jobs=2)
         drop_all_spares()
         index = c.next_bench_index()
         existing = c.tenant_count()
-        cold, warm = [], []
-        for k in range(args.samples):
-            started = time.perf_counter()
-            c.create_bench_tenant(index + k)
-            cold.append(time.perf_counter() - started)
-        index += args.samples
-        for k in range(args.samples):
-            ensure_spares(1)
-            started = time.perf_counter()
-            c.create_bench_tenant(index + k)
-            warm.append(time.perf_counter() - started)
+        cold = time_creations(index, args.samples)
+        warm = time_spare_creations(index + args.samples, args.samples)
         rows = []
         for label, values in (("spare renamed", warm), ("cold (built in request)", cold)):
             summary = c.summarize(values)

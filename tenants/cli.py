@@ -18,8 +18,8 @@ from tenants.migrations import (
     alembic_config,
     default_jobs,
     migrate_all,
+    read_tenant_versions,
     tenant_head,
-    tenant_versions,
     upgrade_tenant_schema,
 )
 from tenants.models import Tenant
@@ -77,7 +77,7 @@ def create(slug, name, domain, admin_email, admin_password):
 def list_tenants():
     """List tenants (by slug) with status, schema version and hostnames."""
     tenants = db.session.execute(sa.select(Tenant).order_by(Tenant.slug)).scalars().all()
-    versions = tenant_versions(db.session.connection(), [t.schema_name for t in tenants])
+    versions = read_tenant_versions([t.schema_name for t in tenants])
     head = tenant_head()
     click.echo(f"{'slug':<24} {'status':<10} {'version':<14} hosts")
     for t in tenants:

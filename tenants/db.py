@@ -177,6 +177,48 @@ def guarded(engine: Engine) -> bool:
     return event.contains(engine, "before_cursor_execute", _check_bound_statement)
 
 
+_USES = "gigforge_checkouts"
+
+
+def limit_connection_uses(engine: Engine, max_uses: int) -> None:
+    """Replace a pooled connection once it has been checked out ``max_uses`` times (0: never).
+
+    A PostgreSQL backend caches the definition of every relation it opens until it ends, and
+    a pooled connection serves every tenant in turn, so its memory grows with the number of
+    tenant schemas it has touched (docs/benchmarks.md, "10,000 tenants"). Time-based
+    recycling (``pool_recycle``, ``DB_POOL_RECYCLE``) bounds it by age; this bounds it by use,
+    whatever the request rate. The checkout that finds the limit reached raises
+    ``DisconnectionError``, on which the pool closes that connection and opens a new one for
+    the same checkout (SQLAlchemy's documented way to refuse a connection on checkout)."""
+    if max_uses <= 0:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _new_connection(dbapi_connection, record):
+        record.info[_USES] = 0
+
+    @event.listens_for(engine, "checkout")
+    def _count_use(dbapi_connection, record, proxy):
+        uses = record.info.get(_USES, 0)
+        if uses >= max_uses:
+            raise sa.exc.DisconnectionError(f"connection used {uses} times: replaced (DB_POOL_MAX_USES)")
+        record.info[_USES] = uses + 1
+
+
+def analyze_tenant() -> None:
+    """``ANALYZE`` every table of the bound tenant's schema, in the session's transaction.
+
+    For bulk loads (the demo seed, imports): the planner's statistics of a table come from
+    ANALYZE (autovacuum's, or this), and a schema filled in one go has none until then, so
+    its first queries are planned on guesses (a search took seconds instead of milliseconds).
+    One statement for the whole schema."""
+    schema = current_tenant().schema
+    names = ", ".join(
+        f'"{schema}"."{table.name}"' for table in db.metadata.sorted_tables if _is_tenant_table(table)
+    )
+    db.session.connection().exec_driver_sql(f"ANALYZE {names}")
+
+
 # Names never include the schema: the same DDL must fit every tenant schema.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -6,7 +6,8 @@ Each tenant schema has its own ``alembic_version`` table. ``migrate_all``:
    it holds behind PgBouncer too);
 2. upgrades ``public`` (Flask-Migrate's directory ``migrations/public``);
 3. reads every tenant's version in a handful of ``UNION ALL`` queries, so a
-   no-op run over thousands of tenants costs a few round trips;
+   no-op run over thousands of tenants costs a few round trips (each in a transaction of
+   its own, so the locks they take never pile up: ``read_tenant_versions``);
 4. upgrades the tenants that are behind, each in its own transaction, in
    ``jobs`` worker processes. A failing tenant is reported and skipped; the
    others go on, and a re-run resumes where each one stands.
@@ -149,6 +150,23 @@ def tenant_versions(conn, schemas: list[str]) -> dict[str, str | None]:
     return versions
 
 
+def read_tenant_versions(schemas: list[str]) -> dict[str, str | None]:
+    """``tenant_versions`` of any number of schemas, in transactions of ``_VERSION_QUERY_CHUNK``
+    schemas each (on a connection of its own).
+
+    Reading a table locks it until the transaction ends, and PostgreSQL's lock table is one
+    for the whole server (``max_locks_per_transaction`` x connections: 6,400 by default): the
+    versions of 10,000 schemas read in one transaction took two locks each and failed with
+    "out of shared memory" (docs/benchmarks.md, "10,000 tenants"), leaving other sessions
+    without locks meanwhile."""
+    versions: dict[str, str | None] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(schemas), _VERSION_QUERY_CHUNK):
+            with conn.begin():
+                versions.update(tenant_versions(conn, schemas[i : i + _VERSION_QUERY_CHUNK]))
+    return versions
+
+
 @dataclass
 class MigrationReport:
     public_before: str | None = None
@@ -238,7 +256,8 @@ def migrate_all(jobs: int = 4, slug: str | None = None, public: bool = True) -> 
             params["slug"] = slug
         rows = lock_conn.execute(sa.text(query + " ORDER BY id"), params).all()
         schemas = {schema: s for s, schema in rows}
-        versions = tenant_versions(lock_conn, list(schemas))
+        # Read outside the lock's transaction, which would hold a lock per schema to its end.
+        versions = read_tenant_versions(list(schemas))
         report.checked = len(schemas)
         todo = [schema for schema, version in versions.items() if version != report.head]
         results: list[tuple[str, str | None]]

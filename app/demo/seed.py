@@ -21,7 +21,8 @@ Idempotent: a demo person who already exists (by email) is skipped with their
 gigs, orders are only added to a tenant that has none, reviews to one that has none and jobs
 to one that has none, so re-running `make run` adds nothing. Search is indexed once per
 tenant by ``reindex_tenant()``, after the reviews (the gigs' ratings), instead of one index
-write per event (see ``_settle_events``).
+write per event (see ``_settle_events``). Each filled schema is then analysed (``ANALYZE``), so
+the planner has statistics of the freshly loaded tables from the first query on.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from app.core import money
 from app.demo import catalog, local, people
 from app.demo.images import avatar_picture, gig_picture
 from app.settings.services import get_branding, update_branding, update_marketplace_settings
-from tenants.db import db, tenant_context
+from tenants.db import analyze_tenant, db, tenant_context
 from tenants.provisioning import create_tenant
 from tenants.resolver import get_tenant_by_slug
 
@@ -273,6 +274,9 @@ def _fill_tenant(
             f"{slug}: sign-in with GitHub and Google goes to the local demo provider "
             "(pick a demo identity on its page; console: Sign-in methods)"
         )
+    # A bulk load: the planner has no statistics of these tables until they are analysed.
+    analyze_tenant()
+    db.session.commit()
     login = (
         f"{slug}: log in as admin@{slug}.test (operator), {moderator_email(slug)} (moderator), "
         f"{report['seller_login']} (seller), {report['buyer_login']} (buyer); password {DEMO_PASSWORD}"

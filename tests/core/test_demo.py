@@ -32,6 +32,7 @@ from app.reviews import services as reviews
 from app.reviews.models import Review, ReviewReport, ReviewWindow
 from app.search.services import build_query, search_gigs
 from tenants.db import db
+from tenants.migrations import tenant_tables
 from tests.conftest import ADMIN_PASSWORD
 from tests.console.conftest import web_as  # noqa: F401  (fixture)
 
@@ -376,3 +377,27 @@ def test_seeded_sellers_have_todays_reputation_and_the_demo_thresholds(seeded, i
                 "days_active": snapshot.days_active,
             }
             assert reputation.level_for(figures, thresholds) == snapshot.level
+
+
+def test_the_seeded_schemas_are_analysed(app, in_tenant, acme, globex):
+    """A bulk load leaves the planner without statistics until ANALYZE: the seed runs it."""
+    with app.app_context():
+        before = db.session.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+        db.session.rollback()
+        seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=ORDERS)
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            analysed = dict(
+                db.session.execute(
+                    sa.text("SELECT relname, last_analyze FROM pg_stat_user_tables WHERE schemaname = :s"),
+                    {"s": tenant.schema},
+                ).all()
+            )
+            assert analysed["gigs"] is not None and analysed["gigs"] > before
+            missed = [t.name for t in tenant_tables() if not (analysed[t.name] and analysed[t.name] > before)]
+            assert missed == []
+            estimated = db.session.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                {"t": f"{tenant.schema}.gigs"},
+            ).scalar_one()
+            assert estimated == db.session.scalar(sa.select(sa.func.count()).select_from(Gig)) == GIGS

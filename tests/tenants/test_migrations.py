@@ -248,3 +248,37 @@ class TestNoOpRun:
                 conn.exec_driver_sql(f'CREATE TABLE "{empty}".alembic_version (version_num varchar(32))')
                 versions = tenant_versions(conn, [no_table, empty, "tenant_acme"])
             assert versions == {no_table: None, empty: None, "tenant_acme": tenant_head()}
+
+    def test_versions_are_read_without_piling_up_locks(self, app, monkeypatch):
+        """Each chunk of the version read ends its transaction, so its table locks go with it:
+        PostgreSQL's lock table is one for the server, and 10,000 schemas' locks held by one
+        transaction exhaust it ("out of shared memory")."""
+        import tenants.migrations as migrations
+
+        monkeypatch.setattr(migrations, "_VERSION_QUERY_CHUNK", 1)  # acme, then globex
+        held_before_each_chunk: list[int] = []
+        with app.app_context():
+            watcher = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+
+            def count_held(conn, cursor, statement, parameters, context, executemany):
+                if "AS schema, version_num" not in statement:
+                    return
+                with watcher.connect() as other:
+                    held_before_each_chunk.append(
+                        other.execute(
+                            sa.text(
+                                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                "WHERE l.pid = :pid AND c.relname = 'alembic_version'"
+                            ),
+                            {"pid": conn.connection.driver_connection.info.backend_pid},
+                        ).scalar_one()
+                    )
+
+            sa.event.listen(db.engine, "before_cursor_execute", count_held)
+            try:
+                report = migrate_all(jobs=1)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", count_held)
+                watcher.dispose()
+        assert report.ok and report.checked == 2
+        assert held_before_each_chunk == [0, 0]
