@@ -23,7 +23,7 @@ from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import db, limiter_storage_uri, redis_store
 from config import BASE_DIR, Config, config_from_env
-from tenants.db import guard_one_schema
+from tenants.db import add_metadata_loader, guard_one_schema
 
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
@@ -32,8 +32,8 @@ ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = set(lean.LEAN_ENDPOINTS)
 
 # Every module that declares tables (public and tenant): the metadata new tenant schemas and
-# spares are built from must be whole in every app, the lean CLI's included
-# (tests/tenants/test_cli_startup.py compares the two).
+# spares are built from must be whole in every app, the lean CLI's included (it declares them
+# on demand; tests/core/test_cli_startup.py compares the two).
 MODEL_MODULES = (
     "app.accounts.models",
     "app.code.models",
@@ -111,9 +111,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
 def create_cli_app(config_class: type[Config] | None = None) -> Flask:
     """The app of ``flask tenants ...``: configuration, logging, the database (and the embedded
-    servers), Redis, error reports, every table, the tenancy engine with its commands and the
-    marketplace's receivers of its signals (a new tenant's seeds and admin invitation, a dropped
-    tenant's files, outbox and index), and ``tenants set-plan``.
+    servers), Redis, error reports, the tenancy engine with its commands and the marketplace's
+    receivers of its signals (a new tenant's seeds and admin invitation, a dropped tenant's
+    files, outbox and index), and ``tenants set-plan``. Every table too, the models the
+    receivers do not use declared when first needed (``_register_tenant_hooks``).
 
     Not here: blueprints, the API and its OpenAPI document, the console, Socket.IO, CSRF,
     logins, rate limits, metrics and tracing of requests, templates, request hooks: nothing of
@@ -128,7 +129,7 @@ def create_cli_app(config_class: type[Config] | None = None) -> Flask:
     sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
     redis_store.init_app(app)
     _init_tenancy(app)  # also adds the `tenants` group
-    _register_tenant_hooks()
+    _register_tenant_hooks(models_on_demand=True)
     from app.platform import cli as _platform_cli  # noqa: F401  (adds `tenants set-plan`)
 
     return app
@@ -303,11 +304,18 @@ def _register_realtime(app: Flask) -> None:
     realtime.init_app(app)
 
 
-def _register_tenant_hooks() -> None:
+def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
     """Every table, and the marketplace's receivers of the tenancy engine's signals: what
-    ``flask tenants ...`` needs (``create_cli_app``) and the first part of the domain hooks."""
-    for module in MODEL_MODULES:
-        __import__(module)  # not importlib.import_module: `python -X importtime` sees these
+    ``flask tenants ...`` needs (``create_cli_app``) and the first part of the domain hooks.
+
+    ``models_on_demand``: declare now only the models the receivers' modules import, the rest
+    when the engine first needs every table (``tenants.db.whole_metadata``: building a schema,
+    a migration, the one-schema guard). Half of the models are a tenant command's largest
+    import, and creating a tenant from a spare schema uses a few of them."""
+    if models_on_demand:
+        add_metadata_loader(_import_models)
+    else:
+        _import_models()
     from app.accounts.services import invite_admin, seed_admin
     from app.core import after_commit  # noqa: F401  (session listeners)
     from app.gigs.services import seed_categories
@@ -323,6 +331,11 @@ def _register_tenant_hooks() -> None:
     for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
         tenant_dropped.connect(receiver, weak=False)
     tenant_created.connect(invite_admin, weak=False)
+
+
+def _import_models() -> None:
+    for module in MODEL_MODULES:
+        __import__(module)  # not importlib.import_module: `python -X importtime` sees these
 
 
 def _register_domain_hooks() -> None:

@@ -31,7 +31,7 @@ from flask import current_app
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-from tenants.db import TENANT_SCHEMA, db
+from tenants.db import TENANT_SCHEMA, db, whole_metadata
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _VERSION_QUERY_CHUNK = 500
 
 
 def tenant_tables() -> list[sa.Table]:
-    return [t for t in db.metadata.sorted_tables if t.schema == TENANT_SCHEMA]
+    return [t for t in whole_metadata().sorted_tables if t.schema == TENANT_SCHEMA]
 
 
 def _migrations_dir() -> Path:

@@ -22,7 +22,9 @@ from app.gigs.models import Category
 from app.jobs.models import JobTemplate
 from app.settings.models import MarketplaceSettings
 from tenants.db import db, tenant_context
+from tenants.migrations import tenant_head, tenant_tables, tenant_versions
 from tenants.resolver import get_tenant_by_slug
+from tenants.spares import create_spare, ready_spares
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -123,15 +125,17 @@ def test_the_lean_app_has_every_table_and_receiver_of_the_whole_app(app, tmp_pat
 import json
 from app import create_cli_app
 from tenants import signals
-from tenants.db import db
+from tenants.db import db, whole_metadata
 
 def receivers(signal):
     return sorted(f"{r.__module__}.{r.__qualname__}" for r in signal.receivers_for(None))
 
 app = create_cli_app()
 names = ("tenant_seed", "tenant_created", "tenant_dropped", "tenant_status_changed")
+declared_first = sorted(db.metadata.tables)
 print(json.dumps({
-    "tables": sorted(db.metadata.tables),
+    "declared_first": declared_first,
+    "tables": sorted(whole_metadata().tables),
     "receivers": {name: receivers(getattr(signals, name)) for name in names},
     "tenant_commands": sorted(app.cli.commands["tenants"].commands),
 }))
@@ -143,6 +147,9 @@ print(json.dumps({
     lean = json.loads(result.stdout)
     assert lean["tables"] == sorted(db.metadata.tables)
     assert len(lean["tables"]) > 80
+    # Declared on demand: the receivers' models at start, the rest when every table is needed.
+    assert "__tenant__.users" in lean["declared_first"] and "public.tenants" in lean["declared_first"]
+    assert "__tenant__.orders" not in lean["declared_first"]
     for name in ("tenant_seed", "tenant_created", "tenant_dropped", "tenant_status_changed"):
         assert lean["receivers"][name] == receivers(getattr(signals, name)), name
     assert lean["receivers"]["tenant_seed"]  # the seeds are connected at all
@@ -150,7 +157,11 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app, tmp_path):
+@pytest.mark.parametrize("spare", [False, True], ids=["building-its-schema", "from-a-spare"])
+def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app, tmp_path, spare):
+    if spare:
+        with app.app_context():
+            create_spare()
     env = _child_env(app, tmp_path)
     modules, out = _imported(
         [
@@ -173,6 +184,14 @@ def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app
     with app.app_context():
         tenant = get_tenant_by_slug("leanco")
         assert tenant is not None and tenant.name == "Lean Co"
+        assert ready_spares() == 0
+        assert tenant_versions(db.session.connection(), [tenant.schema]) == {tenant.schema: tenant_head()}
+        db.session.rollback()
+        with db.engine.connect() as conn:
+            tables = conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": tenant.schema}
+            ).scalars()
+            assert set(tables) == {t.name for t in tenant_tables()} | {"alembic_version"}
         with tenant_context(tenant):
             assert db.session.scalar(sa.select(MarketplaceSettings.name)) == "Lean Co"
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Category)) > 0
