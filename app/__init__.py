@@ -1,4 +1,12 @@
-"""The Gigforge application factory."""
+"""The Gigforge application factory.
+
+``create_app`` builds the whole app: what gunicorn serves and every ``flask`` command but one
+group runs. ``create_cli_app`` builds the app of ``flask tenants ...`` only: the database,
+Redis and the receivers of the tenancy engine's signals, without the web (blueprints, the API
+and its OpenAPI document, the console, Socket.IO, rate limits, request hooks), so that a
+command like ``tenants create`` does not import what it does not use (``wsgi.py`` picks one;
+docs/design/performance.md, "CLI startup").
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,12 @@ from app.core import metrics  # isort: skip
 from flask import Flask, g
 
 import tenants
-from app.core import converters, lean, sentry_setup, tracing
-from app.core.csp import csp_nonce
+from app.core import converters, lean, sentry_setup
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
-from app.extensions import api, csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_store
+from app.extensions import db, limiter_storage_uri, redis_store
 from config import BASE_DIR, Config, config_from_env
-from tenants.db import guard_one_schema, limit_connection_uses
+from tenants.db import add_metadata_loader, guard_one_schema, limit_connection_uses
 
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
@@ -24,34 +31,45 @@ PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo
 ANY_HOST_BLUEPRINTS = {"api-docs", "api-docs-assets", "home"}
 ANY_HOST_ENDPOINTS = set(lean.LEAN_ENDPOINTS)
 
+# Every module that declares tables (public and tenant): the metadata new tenant schemas and
+# spares are built from must be whole in every app, the lean CLI's included (it declares them
+# on demand; tests/core/test_cli_startup.py compares the two).
+MODEL_MODULES = (
+    "app.accounts.models",
+    "app.code.models",
+    "app.console.models",
+    "app.contracts.models",
+    "app.core.idempotency",
+    "app.discovery.models",
+    "app.disputes.models",
+    "app.events.models",
+    "app.gigs.models",
+    "app.hourly.models",
+    "app.jobs.models",
+    "app.ledger.models",
+    "app.mail.models",
+    "app.messaging.models",
+    "app.notifications.models",
+    "app.orders.models",
+    "app.payments.models",
+    "app.platform.models",
+    "app.reviews.models",
+    "app.search.models",
+    "app.settings.models",
+    "app.storage.models",
+    "app.webhooks.models",
+    "app.workroom.models",
+)
+
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
-    config_class = config_class or config_from_env()
-    config_class.validate()
-    app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
-    app.config.from_object(config_class)
-    app.config["CONFIG_CLASS"] = config_class.__name__  # flask doctor names it
-    converters.init_app(app)  # before any route: <int:...> ids stay within PostgreSQL integer
-    app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
-    # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
-    embedded = EmbeddedServices(app.config)
-    embedded.configure(app.config)
-
-    configure_logging(app)
-    for warning in config_class.startup_warnings():  # runs, but should not in production
-        app.logger.warning(warning)
+    app, embedded = _base_app(config_class)
     # Early: its after_request hook then runs last of all and sees the final status.
     metrics.init_app(app)
-    db.init_app(app)
-    with app.app_context():
-        embedded.init_app(app, db.engines.values())
-        for engine in db.engines.values():  # bounds each backend's relation cache
-            limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
-        if app.config["METRICS_ENABLED"]:
-            metrics.watch_engines(db.engines.values())
-        if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement
-            for engine in db.engines.values():
-                guard_one_schema(engine)
+    _init_database(app, embedded, watch_metrics=app.config["METRICS_ENABLED"])
+    from app.core import tracing
+    from app.extensions import api, csrf, limiter, login_manager, migrate
+
     tracing.init_app(app)  # request spans (+ SQL, Redis when exporting); trace ids on log lines
     sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations" / "public"))
@@ -60,12 +78,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     login_manager.init_app(app)
     api.init_app(app)
 
-    tenants.init_app(
-        app,
-        platform_blueprints=PLATFORM_BLUEPRINTS,
-        any_host_blueprints=ANY_HOST_BLUEPRINTS,
-        any_host_endpoints=ANY_HOST_ENDPOINTS,
-    )
+    _init_tenancy(app)
     metrics.watch_resolver(app)
     from app.accounts import api_keys
 
@@ -96,6 +109,73 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     return app
 
 
+def create_cli_app(config_class: type[Config] | None = None) -> Flask:
+    """The app of ``flask tenants ...``: configuration, logging, the database (and the embedded
+    servers), Redis, error reports, the tenancy engine with its commands and the marketplace's
+    receivers of its signals (a new tenant's seeds and admin invitation, a dropped tenant's
+    files, outbox and index), and ``tenants set-plan``. Every table too, the models the
+    receivers do not use declared when first needed (``_register_tenant_hooks``).
+
+    Not here: blueprints, the API and its OpenAPI document, the console, Socket.IO, CSRF,
+    logins, rate limits, metrics and tracing of requests, templates, request hooks: nothing of
+    them runs in a tenant command. With ``RQ_ASYNC`` off (benchmarks) a queued job runs inline
+    and may need any of them (the admin's invitation builds a page's URL): the whole app then.
+    """
+    config_class = config_class or config_from_env()
+    if not config_class.RQ_ASYNC:
+        return create_app(config_class)
+    app, embedded = _base_app(config_class)
+    _init_database(app, embedded, watch_metrics=False)
+    sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
+    redis_store.init_app(app)
+    _init_tenancy(app)  # also adds the `tenants` group
+    _register_tenant_hooks(models_on_demand=True)
+    from app.platform import cli as _platform_cli  # noqa: F401  (adds `tenants set-plan`)
+
+    return app
+
+
+def _base_app(config_class: type[Config] | None) -> tuple[Flask, EmbeddedServices]:
+    """The Flask object with its configuration and logging (both factories start here)."""
+    config_class = config_class or config_from_env()
+    config_class.validate()
+    app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_DIR).resolve()))
+    app.config.from_object(config_class)
+    app.config["CONFIG_CLASS"] = config_class.__name__  # flask doctor names it
+    converters.init_app(app)  # before any route: <int:...> ids stay within PostgreSQL integer
+    app.config.setdefault("MIGRATIONS_DIR", str(BASE_DIR / "migrations"))
+    # Unset DATABASE_URL / REDIS_URL: embedded servers, started on first need (not here).
+    embedded = EmbeddedServices(app.config)
+    embedded.configure(app.config)
+
+    configure_logging(app)
+    for warning in config_class.startup_warnings():  # runs, but should not in production
+        app.logger.warning(warning)
+    return app, embedded
+
+
+def _init_database(app: Flask, embedded: EmbeddedServices, *, watch_metrics: bool) -> None:
+    db.init_app(app)
+    with app.app_context():
+        embedded.init_app(app, db.engines.values())
+        for engine in db.engines.values():  # bounds each backend's relation cache
+            limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
+        if watch_metrics:
+            metrics.watch_engines(db.engines.values())
+        if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement
+            for engine in db.engines.values():
+                guard_one_schema(engine)
+
+
+def _init_tenancy(app: Flask) -> None:
+    tenants.init_app(
+        app,
+        platform_blueprints=PLATFORM_BLUEPRINTS,
+        any_host_blueprints=ANY_HOST_BLUEPRINTS,
+        any_host_endpoints=ANY_HOST_ENDPOINTS,
+    )
+
+
 def _register_blueprints(app: Flask) -> None:
     from app import console, platform
     from app.accounts import api as accounts_api
@@ -113,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.discovery import viewed_views as recently_viewed_views
     from app.disputes import api as disputes_api
     from app.disputes import views as dispute_views
+    from app.extensions import api, csrf
     from app.gigs import api as gigs_api
     from app.gigs import views as gig_views
     from app.home import views as home_views
@@ -225,37 +306,57 @@ def _register_realtime(app: Flask) -> None:
     realtime.init_app(app)
 
 
+def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
+    """Every table, and the marketplace's receivers of the tenancy engine's signals: what
+    ``flask tenants ...`` needs (``create_cli_app``) and the first part of the domain hooks.
+
+    ``models_on_demand``: declare now only the models the receivers' modules import, the rest
+    when the engine first needs every table (``tenants.db.whole_metadata``: building a schema,
+    a migration, the one-schema guard). Half of the models are a tenant command's largest
+    import, and creating a tenant from a spare schema uses a few of them."""
+    if models_on_demand:
+        add_metadata_loader(_import_models)
+    else:
+        _import_models()
+    from app.accounts.services import invite_admin, seed_admin
+    from app.core import after_commit  # noqa: F401  (session listeners)
+    from app.gigs.services import seed_categories
+    from app.jobs.services import seed_job_templates
+    from app.mail.backends import remove_tenant_outbox
+    from app.search.services import remove_tenant_index
+    from app.settings.services import seed_settings
+    from app.storage import remove_tenant_files
+    from tenants.signals import tenant_created, tenant_dropped, tenant_seed
+
+    for receiver in (seed_settings, seed_categories, seed_job_templates, seed_admin):
+        tenant_seed.connect(receiver, weak=False)
+    for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
+        tenant_dropped.connect(receiver, weak=False)
+    tenant_created.connect(invite_admin, weak=False)
+
+
+def _import_models() -> None:
+    for module in MODEL_MODULES:
+        __import__(module)  # not importlib.import_module: `python -X importtime` sees these
+
+
 def _register_domain_hooks() -> None:
     """Connect tenant seeds, event handlers and the hooks a lower domain offers a higher one:
     one explicit list, in order (the domain graph is in docs/architecture.md)."""
+    _register_tenant_hooks()  # every model, the seeds, the receivers of tenant creation and drops
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
-    from app.accounts.services import (
-        invite_admin,
-        register_profile_section,
-        register_seller_listing,
-        seed_admin,
-    )
-    from app.code import models as _code_models  # noqa: F401  (repo links, PRs, CI runs, deliveries)
-    from app.console import models as _console_models  # noqa: F401  (audit_log table)
+    from app.accounts.services import register_profile_section, register_seller_listing
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
-    from app.contracts import models as _contract_models  # noqa: F401  (contracts, SoWs, signatures)
-    from app.core import after_commit  # noqa: F401  (session listeners)
     from app.discovery import events as _discovery_events  # noqa: F401  (gig.*, job.*, home.changed ... -> home cache)
-    from app.discovery import models as _discovery_models  # noqa: F401  (saved lists, views, featured)
-    from app.disputes import models as _dispute_models  # noqa: F401  (disputes, evidence, proposals)
     from app.disputes.tasks import run_sweep_loop as run_disputes_sweep_loop
     from app.events import health as _events_health  # noqa: F401  (/readyz, flask doctor: worker, outbox)
     from app.events import metrics as _event_metrics  # noqa: F401  (outbox, RQ queues, workers at scrape time)
     from app.events.cli import register_periodic_loop
-    from app.gigs.services import currency_decimals_lock, seed_categories, seller_listing
+    from app.gigs.services import currency_decimals_lock, seller_listing
     from app.hourly import events as _hourly_events  # noqa: F401  (a week funded later, a dispute settled)
-    from app.hourly import models as _hourly_models  # noqa: F401  (time entries, timesheets, rate changes)
     from app.hourly.tasks import run_sweep_loop as run_hourly_sweep_loop
     from app.jobs.matching import register_delivery_source
-    from app.jobs.services import seed_job_templates
     from app.ledger.services import currency_lock as ledger_currency_lock
-    from app.mail import models as _mail_models  # noqa: F401  (email_messages table)
-    from app.mail.backends import remove_tenant_outbox
     from app.mail.tasks import run_mail_relay_loop
     from app.messaging import events as _messaging_events  # noqa: F401  (order.* / offer.* -> system messages)
     from app.messaging.services import offer_conversation
@@ -267,31 +368,17 @@ def _register_domain_hooks() -> None:
     from app.payments import events as _payment_events  # noqa: F401  (order.refunded -> provider refund)
     from app.payments.services import start_checkout
     from app.payments.tasks import run_payments_tick_loop
-    from app.platform import models as _platform_models  # noqa: F401  (platform_admins table)
     from app.reviews import events as _review_events  # noqa: F401  (order.completed -> review window)
-    from app.reviews import models as _review_models  # noqa: F401  (reviews, windows, snapshots)
     from app.reviews.delivery import latest_on_time_rates
     from app.reviews.sections import profile_stats_section
     from app.reviews.tasks import run_reputation_loop
     from app.reviews.tasks import run_sweep_loop as run_reviews_sweep_loop
     from app.search import events as _search_events  # noqa: F401  (gig.* / seller.updated handlers)
-    from app.search.services import remove_tenant_index
-    from app.settings.services import register_currency_lock, register_decimals_lock, seed_settings
-    from app.storage import models as _storage_models  # noqa: F401  (stored_files: antivirus status)
-    from app.storage import remove_tenant_files
+    from app.settings.services import register_currency_lock, register_decimals_lock
     from app.storage.tasks import run_sweep_loop as run_upload_scan_sweep_loop
     from app.webhooks import delivery as _webhook_delivery  # noqa: F401  (fan-out: every catalogue event)
-    from app.webhooks import models as _webhook_models  # noqa: F401  (endpoints, events, deliveries, attempts)
     from app.webhooks.tasks import run_sweep_loop as run_webhooks_sweep_loop
-    from app.workroom import models as _workroom_models  # noqa: F401  (tasks, events, reminders, files)
     from app.workroom.tasks import run_sweep_loop as run_workroom_reminders_loop
-    from tenants.signals import tenant_created, tenant_dropped, tenant_seed
-
-    for receiver in (seed_settings, seed_categories, seed_job_templates, seed_admin):
-        tenant_seed.connect(receiver, weak=False)
-    for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
-        tenant_dropped.connect(receiver, weak=False)
-    tenant_created.connect(invite_admin, weak=False)
 
     # Answers a lower domain needs from a higher one (see "Domain graph" in docs/architecture.md).
     register_currency_lock(orders_currency_lock)  # checked first: its reason says the most
@@ -446,6 +533,8 @@ def _register_template_context(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
+    from app.core.csp import csp_nonce
+
     # No before_request hook: csp_nonce() makes the nonce on first use (a template's or the
     # header's below), so JSON, static files and probes never pay for one.
     @app.context_processor

@@ -1,18 +1,19 @@
-"""Extensions, created unbound; ``create_app`` binds them."""
+"""Extensions, created unbound; ``create_app`` binds them.
+
+The web's extensions (``migrate``, ``api``, ``csrf``, ``login_manager``, ``socketio``,
+``limiter``) are made on first use, each once per process (``__getattr__`` below): a process
+that never serves a request, like ``flask tenants create``, does not import Flask-Smorest,
+Flask-SocketIO, Flask-Limiter, Flask-WTF or Flask-Migrate (Alembic) for them.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from typing import TYPE_CHECKING
 
 import redis
 from flask import current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_migrate import Migrate
-from flask_smorest import Api
-from flask_socketio import SocketIO
-from flask_wtf import CSRFProtect
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -22,6 +23,14 @@ from rq import Queue
 from rq.job import Job
 
 from tenants.db import db
+
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+    from flask_login import LoginManager
+    from flask_migrate import Migrate
+    from flask_smorest import Api
+    from flask_socketio import SocketIO
+    from flask_wtf import CSRFProtect
 
 __all__ = [
     "db",
@@ -38,15 +47,76 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-migrate = Migrate()
-api = Api()
-csrf = CSRFProtect()
-login_manager = LoginManager()
-# Bound by app.realtime.init_app (Redis message queue, threading async mode).
-socketio = SocketIO()
-# No default limits: routes opt in with keys that carry the tenant (see app/accounts/views.py).
-# Storage is the app's Redis: create_app sets RATELIMIT_STORAGE_URI from REDIS_URL.
-limiter = Limiter(key_func=get_remote_address)
+# Made on first use (``__getattr__``): declared here for readers and type checkers only.
+migrate: Migrate
+api: Api
+csrf: CSRFProtect
+login_manager: LoginManager
+socketio: SocketIO
+limiter: Limiter
+
+
+def _make_migrate():
+    from flask_migrate import Migrate
+
+    return Migrate()
+
+
+def _make_api():
+    from flask_smorest import Api
+
+    return Api()
+
+
+def _make_csrf():
+    from flask_wtf import CSRFProtect
+
+    return CSRFProtect()
+
+
+def _make_login_manager():
+    from flask_login import LoginManager
+
+    return LoginManager()
+
+
+def _make_socketio():
+    from flask_socketio import SocketIO
+
+    # Bound by app.realtime.init_app (Redis message queue, threading async mode).
+    return SocketIO()
+
+
+def _make_limiter():
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    # No default limits: routes opt in with keys that carry the tenant (see app/accounts/views.py).
+    # Storage is the app's Redis: create_app sets RATELIMIT_STORAGE_URI from REDIS_URL.
+    return Limiter(key_func=get_remote_address)
+
+
+_LAZY = {
+    "migrate": _make_migrate,
+    "api": _make_api,
+    "csrf": _make_csrf,
+    "login_manager": _make_login_manager,
+    "socketio": _make_socketio,
+    "limiter": _make_limiter,
+}
+_lazy_lock = threading.Lock()
+
+
+def __getattr__(name: str):
+    """``from app.extensions import api`` (and the others in ``_LAZY``): the one instance of the
+    process, made on first use. Once made it is a module global, so this runs once per name."""
+    make = _LAZY.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _lazy_lock:
+        if name not in globals():
+            globals()[name] = make()
+        return globals()[name]
 
 
 def limiter_storage_uri(redis_url: str) -> str:

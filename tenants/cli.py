@@ -8,7 +8,6 @@ import tempfile
 
 import click
 import sqlalchemy as sa
-from alembic import command
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -177,6 +176,8 @@ def migrate(slug, jobs):
 @with_appcontext
 def revision(message, autogenerate, rev_id):
     """Create a tenant-level migration script."""
+    from alembic import command
+
     cfg = alembic_config("tenant")
     if not autogenerate:
         command.revision(cfg, message=message, rev_id=rev_id)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -138,7 +140,7 @@ def schemas_named(statement: str) -> set[str]:
 @functools.lru_cache(maxsize=1024)
 def _public_table_alias(name: str) -> bool:
     base = re.sub(r"_\d+\Z", "", name)
-    return any(t.name == base for t in db.metadata.tables.values() if t.schema == PUBLIC_SCHEMA)
+    return any(t.name == base for t in whole_metadata().tables.values() if t.schema == PUBLIC_SCHEMA)
 
 
 def check_one_schema(statement: str, tenant: TenantRef) -> None:
@@ -233,6 +235,29 @@ db = SQLAlchemy(
     session_options={"class_": TenantSession},
 )
 
+# An app may declare some of its models only when they are needed (the lean app of the tenant
+# commands imports those its receivers use); what needs every table asks ``whole_metadata()``.
+_metadata_loaders: list[Callable[[], object]] = []
+_metadata_lock = threading.RLock()
+
+
+def add_metadata_loader(loader: Callable[[], object]) -> None:
+    """Register ``loader``, which declares the models not declared yet; ``whole_metadata()``
+    calls it (once) before anything that needs every table."""
+    with _metadata_lock:
+        _metadata_loaders.append(loader)
+
+
+def whole_metadata() -> sa.MetaData:
+    """``db.metadata`` with every table declared: new tenant schemas, spares, migrations and the
+    one-schema guard read it, never a part of it."""
+    if _metadata_loaders:
+        with _metadata_lock:
+            while _metadata_loaders:
+                _metadata_loaders[0]()
+                _metadata_loaders.pop(0)
+    return db.metadata
+
 
 class TenantModel(db.Model):
     """Base for every table that lives in a tenant's schema."""
@@ -293,7 +318,7 @@ def tenant_context(tenant: TenantRef):
 def public_metadata() -> sa.MetaData:
     """A MetaData with only the public tables (for Alembic's public level)."""
     md = sa.MetaData(naming_convention=NAMING_CONVENTION)  # names must match db.metadata's
-    for table in db.metadata.sorted_tables:
+    for table in whole_metadata().sorted_tables:
         if table.schema == PUBLIC_SCHEMA:
             table.to_metadata(md)
     return md
@@ -302,7 +327,7 @@ def public_metadata() -> sa.MetaData:
 def tenant_metadata(schema: str | None = None) -> sa.MetaData:
     """The tenant tables copied into ``schema`` (None: unqualified, for migrations)."""
     md = sa.MetaData(naming_convention=NAMING_CONVENTION)  # names must match db.metadata's
-    for table in db.metadata.sorted_tables:
+    for table in whole_metadata().sorted_tables:
         if _is_tenant_table(table):
             table.to_metadata(
                 md,

@@ -15,22 +15,24 @@ Each tenant schema has its own ``alembic_version`` table. ``migrate_all``:
 
 from __future__ import annotations
 
+import ast
 import functools
 import logging
 import multiprocessing
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 
-from tenants.db import TENANT_SCHEMA, db
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+from tenants.db import TENANT_SCHEMA, db, whole_metadata
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ _VERSION_QUERY_CHUNK = 500
 
 
 def tenant_tables() -> list[sa.Table]:
-    return [t for t in db.metadata.sorted_tables if t.schema == TENANT_SCHEMA]
+    return [t for t in whole_metadata().sorted_tables if t.schema == TENANT_SCHEMA]
 
 
 def _migrations_dir() -> Path:
@@ -47,6 +49,10 @@ def _migrations_dir() -> Path:
 
 
 def alembic_config(level: str, migrations_dir: Path | None = None) -> AlembicConfig:
+    # Alembic (and Mako, Pygments under it) is imported when a command migrates or writes a
+    # revision, not by every process that creates a tenant (docs/design/performance.md, "CLI").
+    from alembic.config import Config as AlembicConfig
+
     directory = (migrations_dir or _migrations_dir()) / level
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(directory))
@@ -55,13 +61,66 @@ def alembic_config(level: str, migrations_dir: Path | None = None) -> AlembicCon
     return cfg
 
 
+# A version script's module-level assignments, as Alembic's template writes them
+# (``revision = 't0034'``; an annotation such as ``revision: str = ...`` is allowed).
+_HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+_HEADER_RE = re.compile(rf"^({'|'.join(_HEADER_NAMES)})\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def read_head(directory: Path) -> str | None:
+    """The head revision of the version scripts in ``directory`` (``migrations/<level>``).
+
+    Read from the scripts' ``revision`` / ``down_revision`` lines, without importing Alembic:
+    creating a tenant needs the head (to stamp it, to pick a spare), not Alembic. Anything
+    beyond one straight line of revisions (branches, merges, dependencies, a script written
+    another way) is left to Alembic, which also raises on several heads.
+    """
+    head = _linear_head(directory / "versions")
+    if head is not None:
+        return head
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(directory.name, directory.parent)).get_current_head()
+
+
+def _linear_head(versions: Path) -> str | None:
+    """The last revision of a single unbranched line of scripts; None when they say anything else."""
+    parents: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        if path.name == "__init__.py" or path.name.startswith(".#"):
+            continue  # what Alembic skips too
+        found = _HEADER_RE.findall(path.read_text(encoding="utf-8"))
+        if sorted(name for name, _value in found) != sorted(_HEADER_NAMES):
+            return None  # a name missing or assigned twice
+        try:
+            values = {name: ast.literal_eval(value) for name, value in found}
+        except (ValueError, SyntaxError):
+            return None
+        revision, down = values["revision"], values["down_revision"]
+        if values["branch_labels"] is not None or values["depends_on"] is not None:
+            return None
+        if not isinstance(revision, str) or not isinstance(down, str | None) or revision in parents:
+            return None
+        parents[revision] = down
+    heads = set(parents) - set(parents.values())
+    if len(heads) != 1:
+        return None
+    (head,) = heads
+    walked, revision = 0, head
+    while revision is not None and walked <= len(parents):  # head -> root must visit every script
+        if revision not in parents:
+            return None
+        walked, revision = walked + 1, parents[revision]
+    return head if walked == len(parents) else None
+
+
 def tenant_head() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("tenant")).get_current_head()
+    return read_head(_migrations_dir() / "tenant")
 
 
 @functools.cache
 def _stamp_head(directory: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config("tenant")).get_current_head()
+    return read_head(Path(directory) / "tenant")
 
 
 @functools.cache
@@ -183,6 +242,9 @@ class MigrationReport:
 
 
 def upgrade_public() -> tuple[str | None, str | None]:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     cfg = alembic_config("public")
     with db.engine.begin() as conn:
         before = MigrationContext.configure(
@@ -202,6 +264,8 @@ def upgrade_tenant_schema(schema: str, revision: str = "head") -> None:
 
 
 def _upgrade_schema_on(engine, migrations_dir: Path, schema: str, revision: str = "head") -> None:
+    from alembic import command
+
     cfg = alembic_config("tenant", migrations_dir)
     with engine.begin() as conn:
         # SET LOCAL lasts until this transaction ends: nothing leaks to the pool.

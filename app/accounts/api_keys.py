@@ -33,7 +33,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context, request
-from flask_smorest import abort
 
 from app.accounts.models import API_KEY_NAME_MAX, API_KEYS_PER_TENANT, ApiKey, ApiKeyCall, User
 from app.core import pagination
@@ -393,6 +392,9 @@ def authenticate_key(secret: str, now: datetime | None = None) -> tuple[ApiKey, 
 def insufficient_scope(needed: str | None):
     """Abort with 403 ``insufficient_scope`` (RFC 6750): ``needed`` is the scope the route wants,
     None when no key may call it."""
+    # Imported here: the admin invitation's job module imports this one, in `flask tenants create` too.
+    from flask_smorest import abort
+
     if needed is None:
         message = "API keys can't call this operation; it needs a member's own sign-in."
         header = f'Bearer error="{INSUFFICIENT_SCOPE}"'

@@ -35,7 +35,6 @@ from urllib.parse import urlencode
 import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app, request
-from flask_smorest import abort
 from itsdangerous import BadData, URLSafeSerializer
 
 from tenants.db import current_tenant_or_none
@@ -241,6 +240,8 @@ def decode(token: str, *, keyset: tuple[str, ...] | None) -> dict:
 
 
 def refuse_cursor(message: str = BAD_CURSOR):
+    from flask_smorest import abort  # here: services import this module, `flask tenants` among them
+
     abort(422, message=message, errors={"query": {"cursor": [message]}})
 
 

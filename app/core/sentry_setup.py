@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import re
 
-import sentry_sdk
 from flask import Flask, g, has_request_context
-from sentry_sdk.integrations.flask import FlaskIntegration
-from sentry_sdk.integrations.rq import RqIntegration
 
-from app.core.tracing import current_ids
 from tenants.db import TenantRef, current_tenant_or_none
+
+# sentry-sdk (and its RQ integration, and OpenTelemetry's SDK through app.core.tracing) is
+# imported when reports are on or asked about, not by every process that imports this module.
 
 EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 EMAIL_SUBSTITUTE = "[email]"
@@ -52,6 +51,10 @@ def init_app(app: Flask) -> None:
     key = (dsn, app.config["SENTRY_ENVIRONMENT"], float(app.config["SENTRY_TRACES_SAMPLE_RATE"]))
     if _configured == key:
         return
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+    from sentry_sdk.integrations.rq import RqIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         environment=app.config["SENTRY_ENVIRONMENT"] or None,
@@ -69,6 +72,12 @@ def init_app(app: Flask) -> None:
 def tag_job(tenant: TenantRef) -> None:
     """Tag what a job reports with its tenant (app.core.jobs.tenant_job_context calls it): RQ's
     integration reports a failed job after the job left its tenant context."""
+    if _configured is None:
+        return  # never started in this process: nothing reports
+    import sentry_sdk
+
+    from app.core.tracing import current_ids
+
     if not sentry_sdk.get_client().is_active():
         return
     scope = sentry_sdk.get_current_scope()  # RqIntegration gives each job a scope of its own
@@ -81,6 +90,8 @@ def tag_job(tenant: TenantRef) -> None:
 
 def scrub_event(event: dict, hint: dict | None = None) -> dict:
     """``before_send``: tag the event with what is bound now, then remove personal data."""
+    from app.core.tracing import current_ids
+
     tags = event.setdefault("tags", {})
     if has_request_context():
         tags["request_id"] = getattr(g, "request_id", "-")

@@ -1,0 +1,207 @@
+"""``flask --app wsgi tenants ...`` runs on the lean app (``app.create_cli_app``): it does not
+import the web (views, the API and its OpenAPI machinery, the console, Socket.IO, forms, Alembic,
+sentry-sdk), yet it has every table and every receiver of the tenancy engine's signals that the
+whole app has, and creates a tenant exactly as before (docs/design/performance.md, "CLI startup")."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.core.cli_mode import first_command
+from app.extensions import get_queue
+from app.gigs.models import Category
+from app.jobs.models import JobTemplate
+from app.settings.models import MarketplaceSettings
+from tenants.db import db, tenant_context
+from tenants.migrations import tenant_head, tenant_tables, tenant_versions
+from tenants.resolver import get_tenant_by_slug
+from tenants.spares import create_spare, ready_spares
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = str(Path(sys.executable).parent / "flask")
+
+# Never imported by a tenant command: the web's libraries and our views, APIs and console.
+WEB_PACKAGES = (
+    "flask_smorest",
+    "apispec",
+    "flask_socketio",
+    "engineio",
+    "flask_wtf",
+    "wtforms",
+    "flask_migrate",
+    "alembic",
+    "mako",
+    "sentry_sdk",
+)
+WEB_MODULE_RE = re.compile(r"^app\.(\w+\.(views|api|.*_views|.*_api)|console\.(?!models$).+|core\.api_docs)$")
+
+
+def _child_env(app, tmp_path: Path) -> dict[str, str]:
+    """The testing configuration on this worker's database and Redis, in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_"))}
+    env.update(
+        GIGFORGE_ENV="testing",
+        TEST_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        TEST_REDIS_URL=app.config["REDIS_URL"],
+        TEST_INSTANCE_DIR=str(tmp_path / "instance"),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _imported(args: list[str], env: dict[str, str]) -> tuple[set[str], str]:
+    """(every module the process imported, its stdout), read from ``python -X importtime``."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "self [us]" not in line
+    }
+    assert "flask" in modules and "app" in modules  # the report was read
+    return modules, result.stdout
+
+
+def _web(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in WEB_PACKAGES or WEB_MODULE_RE.match(m))
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["--app", "wsgi", "tenants", "create", "acme"], "tenants"),
+        (["-A", "wsgi", "--debug", "tenants", "list"], "tenants"),
+        (["--app=wsgi", "-e", ".env", "tenants", "--help"], "tenants"),
+        (["-Awsgi", "--no-debug", "--", "tenants", "list"], "tenants"),
+        (["--app", "tenants", "worker"], "worker"),  # an option's value is not the command
+        (["--app", "wsgi", "--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_the_first_argument_after_flasks_options(args, command):
+    assert first_command(args) == command
+
+
+@pytest.mark.slow
+def test_a_tenant_command_imports_none_of_the_web_and_the_whole_app_does(app, tmp_path):
+    env = _child_env(app, tmp_path)
+    lean, out = _imported([FLASK, "--app", "wsgi", "tenants", "--help"], env)
+    assert _web(lean) == []
+    for command in ("create", "migrate", "spares", "drop", "set-plan"):
+        assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), out
+    # The control: any other command (here the command list) builds the whole app.
+    whole, out = _imported([FLASK, "--app", "wsgi", "--help"], env)
+    assert {"flask_smorest", "app.gigs.views", "app.console.blueprints", "alembic"} <= set(_web(whole))
+    assert "worker" in out and "tenants" in out
+
+
+@pytest.mark.slow
+def test_the_lean_app_has_every_table_and_receiver_of_the_whole_app(app, tmp_path):
+    from tenants import signals
+
+    def receivers(signal) -> list[str]:
+        return sorted(f"{r.__module__}.{r.__qualname__}" for r in signal.receivers_for(None))
+
+    def commands(group) -> list[str]:
+        return sorted(group.commands)
+
+    probe = """
+import json
+from app import create_cli_app
+from tenants import signals
+from tenants.db import db, whole_metadata
+
+def receivers(signal):
+    return sorted(f"{r.__module__}.{r.__qualname__}" for r in signal.receivers_for(None))
+
+app = create_cli_app()
+names = ("tenant_seed", "tenant_created", "tenant_dropped", "tenant_status_changed")
+declared_first = sorted(db.metadata.tables)
+print(json.dumps({
+    "declared_first": declared_first,
+    "tables": sorted(whole_metadata().tables),
+    "receivers": {name: receivers(getattr(signals, name)) for name in names},
+    "tenant_commands": sorted(app.cli.commands["tenants"].commands),
+}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=_child_env(app, tmp_path), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lean = json.loads(result.stdout)
+    assert lean["tables"] == sorted(db.metadata.tables)
+    assert len(lean["tables"]) > 80
+    # Declared on demand: the receivers' models at start, the rest when every table is needed.
+    assert "__tenant__.users" in lean["declared_first"] and "public.tenants" in lean["declared_first"]
+    assert "__tenant__.orders" not in lean["declared_first"]
+    for name in ("tenant_seed", "tenant_created", "tenant_dropped", "tenant_status_changed"):
+        assert lean["receivers"][name] == receivers(getattr(signals, name)), name
+    assert lean["receivers"]["tenant_seed"]  # the seeds are connected at all
+    assert lean["tenant_commands"] == commands(app.cli.commands["tenants"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spare", [False, True], ids=["building-its-schema", "from-a-spare"])
+def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app, tmp_path, spare):
+    if spare:
+        with app.app_context():
+            create_spare()
+    env = _child_env(app, tmp_path)
+    modules, out = _imported(
+        [
+            FLASK,
+            "--app",
+            "wsgi",
+            "tenants",
+            "create",
+            "leanco",
+            "--name",
+            "Lean Co",
+            "--admin-email",
+            "boss@lean.test",
+        ],
+        env,
+    )
+    assert _web(modules) == []
+    assert "Created tenant leanco" in out
+    assert "admin: boss@lean.test (invited: a set-password link is emailed)" in out
+    with app.app_context():
+        tenant = get_tenant_by_slug("leanco")
+        assert tenant is not None and tenant.name == "Lean Co"
+        assert ready_spares() == 0
+        assert tenant_versions(db.session.connection(), [tenant.schema]) == {tenant.schema: tenant_head()}
+        db.session.rollback()
+        with db.engine.connect() as conn:
+            tables = conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": tenant.schema}
+            ).scalars()
+            assert set(tables) == {t.name for t in tenant_tables()} | {"alembic_version"}
+        with tenant_context(tenant):
+            assert db.session.scalar(sa.select(MarketplaceSettings.name)) == "Lean Co"
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Category)) > 0
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(JobTemplate)) == 9
+            admin = db.session.execute(sa.select(User.email, User.role, User.password_hash)).one()
+            assert tuple(admin) == ("boss@lean.test", "admin", None)
+            db.session.rollback()
+        # The invitation is queued for the worker (the whole app), not sent by the command.
+        # (Only this tenant's: a shared Redis may hold other processes' jobs.)
+        jobs = [job for job in get_queue("default").get_jobs() if job.description.endswith(" of leanco")]
+        assert [(job.func_name, job.args) for job in jobs] == [
+            ("app.accounts.tasks.invite_tenant_admins", (tenant.id,))
+        ]
