@@ -21,7 +21,7 @@ import tenants
 from app.core import converters, lean, sentry_setup
 from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
-from app.extensions import db, limiter_storage_uri, redis_store
+from app.extensions import REDIS_MAX_CONNECTIONS, db, limiter_storage_uri, redis_store
 from config import BASE_DIR, Config, config_from_env
 from tenants.db import add_metadata_loader, guard_one_schema, limit_connection_uses
 
@@ -86,6 +86,9 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     api_keys.init_app(app)
     # After tenant resolution, so rate-limit keys can name the bound tenant.
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
+    # The limits' own Redis pool: past redis-py's 100 connections a busy process's checks failed
+    # (app.extensions.REDIS_MAX_CONNECTIONS).
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"max_connections": REDIS_MAX_CONNECTIONS})
     limiter.init_app(app)
     lean.init_app(app, limiter)  # probes and static files skip the limiter; cookie-less sessions
     from app.core import rate_limits

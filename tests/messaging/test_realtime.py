@@ -268,14 +268,17 @@ def test_system_message_from_an_rq_worker_process_reaches_connected_clients(
 
 def test_many_threads_publish_and_talk_to_redis_at_once(app):
     """More than redis-py's default 100 connections at once, from the Socket.IO publishers'
-    pools and the app's client: past 100 each refused ("Too many connections"), which
+    pools, the rate limits' and the app's client: past 100 each refused ("Too many connections"), which
     python-socketio logged as "Cannot publish to redis... retrying" under a few hundred sockets."""
     from app.extensions import redis_store
     from app.extensions import socketio as app_socketio
     from app.realtime import get_emitter
 
     with app.app_context():
-        pools = [redis_store.client.connection_pool]
+        from app.extensions import limiter
+
+        # The app's client, the rate limits' storage, and below Socket.IO's publishers.
+        pools = [redis_store.client.connection_pool, limiter.storage.storage.connection_pool]
         for manager in (app_socketio.server.manager, get_emitter()):
             if manager.redis is None:
                 manager._redis_connect()  # the publisher connects on its first publish
