@@ -10,6 +10,7 @@ and to no other, and Redis publishing never retries.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import requests
@@ -125,7 +126,13 @@ def test_realtime_process_holds_hundreds_of_sockets(app, acme, in_tenant, proces
     wait_until(serving, 60, message=lambda: realtime.output()[-3000:])
     prepared = _prepare(in_tenant, acme, PAIRS)
 
-    received, acks = asyncio.run(_exchange(port, f"acme.gigforge.test:{port}", prepared, per_buyer=2))
+    # A loop of its own in a thread of its own: another test of this worker (Playwright's sync
+    # API) may have left an event loop running in this thread, where asyncio.run refuses.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        exchange = pool.submit(
+            lambda: asyncio.run(_exchange(port, f"acme.gigforge.test:{port}", prepared, per_buyer=2))
+        )
+        received, acks = exchange.result(timeout=300)
 
     assert all(ack["ok"] for ack in acks), [ack for ack in acks if not ack["ok"]][:3]
     assert len(acks) == PAIRS * 3
