@@ -119,6 +119,27 @@ def current_stamps() -> tuple[bytes, ...] | None:
     return tuple(stamps[name] for name in _names)
 
 
+def stamp(name: str) -> str | None:
+    """The bound tenant's current stamp of ``name`` (this request's one MGET) as text, to key
+    something shared between processes by it (the home page's cached part in Redis); None when
+    Redis does not answer."""
+    try:
+        value = _stamps(current_tenant())[name]
+    except redis.RedisError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def renew(name: str) -> None:
+    """A new stamp for the bound tenant's ``name`` now, for a change already committed (an event
+    handler, a commit listener): every process reloads it on its next request. Unlike
+    ``invalidate`` nothing waits for a commit. Raises ``redis.RedisError``."""
+    tenant = current_tenant()
+    _bump(tenant, name)
+    if has_request_context():
+        g.pop(_MEMO, None)
+
+
 def _bump(tenant: TenantRef, name: str) -> None:
     with _lock:
         for key in [k for k in _local if k[:3] == (tenant.id, tenant.schema, name)]:

@@ -6,10 +6,12 @@ Two parts:
   picture each, the top sellers, the newest gigs and the newest open jobs. Computed by
   ``compute_home`` and kept in Redis as JSON of ids and plain values (never ORM objects, never
   signed URLs, which expire) under ``t:<tenant_id>:home:<generation>`` for ``HOME_TTL`` seconds.
-  The generation (``t:<tenant_id>:home:gen``) is bumped (INCR) by discovery's event handlers
-  (``app/discovery/events.py``) whenever something shown could change (gigs, reviews, jobs,
-  sellers, featured, categories, branding): the next request misses and computes afresh. A
-  stale entry under an old generation is never read again and expires.
+  The generation is the tenant cache's ``home`` stamp (``app.core.tenant_cache``: a random token
+  read in the request's one MGET), renewed whenever something shown could change (gigs, reviews,
+  jobs, sellers, featured, categories, branding): at the commit that published the event, in
+  the committing process, and again when discovery's handler delivers it
+  (``app/discovery/events.py``). The next request misses and computes afresh; a stale entry
+  under an old generation is never read again and expires.
 - **per user, uncached**: recently viewed and "because you viewed" (signed-in users only).
 
 Rendering loads the cached gig ids of every gig row in one query (cards: seller and level,
@@ -36,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import SellerProfile, User
+from app.core import tenant_cache
 from app.discovery.featured import featured_ids
 from app.discovery.viewed import because_you_viewed, load_cards, recently_viewed
 from app.extensions import redis_store
@@ -58,32 +61,29 @@ BECAUSE_SIZE = 8
 LEVEL_RANK = {"top_rated": 3, "level_2": 2, "level_1": 1, "new": 0}
 
 
-def generation_key(tenant_id: int) -> str:
-    return f"t:{tenant_id}:home:gen"
+# The home generation is a stamp of the tenant cache (``app.core.tenant_cache``): read in the
+# request's one MGET with the branding's and the categories', a random token, renewed by every
+# change the page shows.
+HOME_CACHE = tenant_cache.register("home")
 
 
-def home_key(tenant_id: int, generation: int | str) -> str:
+def home_key(tenant_id: int, generation: str) -> str:
     return f"t:{tenant_id}:home:{generation}"
 
 
-def current_generation(tenant_id: int) -> str | None:
-    """The tenant's home generation as Redis holds it ("0" before the first bump); None when
-    Redis does not answer (nothing may be cached then)."""
-    try:
-        generation = redis_store.client.get(generation_key(tenant_id)) or b"0"
-    except redis.RedisError:
-        return None
-    return generation.decode() if isinstance(generation, bytes) else str(generation)
+def current_generation() -> str | None:
+    """The bound tenant's home generation (its tenant-cache stamp, from the request's one MGET);
+    None when Redis does not answer (nothing may be cached then)."""
+    return tenant_cache.stamp(HOME_CACHE)
 
 
-def bump_generation(tenant_id: int | None = None) -> int | None:
-    """Make the tenant's cached home stale (the next request computes it afresh)."""
-    tenant_id = tenant_id if tenant_id is not None else current_tenant().id
+def bump_generation() -> None:
+    """Make the bound tenant's cached home stale: every process computes it afresh (and renders
+    its kept anonymous page again) on its next request."""
     try:
-        return int(redis_store.client.incr(generation_key(tenant_id)))
-    except redis.RedisError:  # the entry expires on its own within HOME_TTL
-        log.warning("could not bump the home generation of tenant %s", tenant_id)
-        return None
+        tenant_cache.renew(HOME_CACHE)
+    except redis.RedisError:  # the entries expire on their own (HOME_TTL, ANONYMOUS_PAGE_TTL)
+        log.warning("could not bump the home generation of tenant %s", current_tenant().id)
 
 
 # --------------------------------------------------------------------------- the cached part
@@ -221,11 +221,12 @@ def compute_home() -> dict:
 def cached_home() -> dict:
     """The cached part of the bound tenant's home page: from Redis under the current
     generation, or computed and stored there. Redis down: computed every time."""
-    tenant_id = current_tenant().id
+    generation = current_generation()
+    if generation is None:
+        return compute_home()
     client = redis_store.client
+    key = home_key(current_tenant().id, generation)
     try:
-        generation = client.get(generation_key(tenant_id)) or b"0"
-        key = home_key(tenant_id, generation.decode() if isinstance(generation, bytes) else generation)
         raw = client.get(key)
     except redis.RedisError:
         return compute_home()
@@ -240,27 +241,6 @@ def cached_home() -> dict:
     with contextlib.suppress(redis.RedisError):
         client.set(key, json.dumps(data), ex=HOME_TTL)
     return data
-
-
-def shown_state(data: dict) -> tuple:
-    """What decides which of the cached part's candidates the page shows, in one statement: how
-    many of its gigs are live (active, of an active seller) and their latest change, how many of
-    its sellers are active, how many of its jobs are open. A rendered page is current while this
-    is unchanged (``app.home.views``): a gig paused, edited or back, a seller suspended or a job
-    closed a moment ago changes it before any event is handled."""
-    gig_ids = list({*data["featured"], *data["best_rated"], *data["newest"]})
-    live = (
-        sa.select(sa.func.count(), sa.func.max(Gig.updated_at))
-        .join(User, User.id == Gig.seller_id)
-        .where(Gig.id.in_(gig_ids), Gig.status == "active", User.status == "active")
-        .subquery()
-    )
-    sellers = sa.select(sa.func.count()).where(User.id.in_(data["sellers"]), User.status == "active")
-    jobs = sa.select(sa.func.count()).where(
-        Job.id.in_(data["jobs"]), Job.status == "open", Job.visibility == "public"
-    )
-    row = db.session.execute(sa.select(*live.c, sellers.scalar_subquery(), jobs.scalar_subquery())).one()
-    return tuple(row)
 
 
 # --------------------------------------------------------------------------- the page
@@ -351,13 +331,13 @@ def _because_you_viewed(user: User, basis: list[Gig]) -> list[Gig]:
     the user and their recent views (a new view, or any event that bumps the generation, makes a
     new key: nothing to invalidate). The cached ids are loaded as cards, so a gig paused since
     is left out. Redis down: computed every time."""
-    tenant_id = current_tenant().id
+    generation = current_generation()
+    if generation is None:
+        return because_you_viewed(user, BECAUSE_SIZE, basis=basis)
     client = redis_store.client
     views = hashlib.sha256(",".join(str(gig.id) for gig in basis).encode()).hexdigest()[:16]
+    key = f"{home_key(current_tenant().id, generation)}:because:{int(user.id)}:{views}"
     try:
-        generation = client.get(generation_key(tenant_id)) or b"0"
-        generation = generation.decode() if isinstance(generation, bytes) else generation
-        key = f"{home_key(tenant_id, generation)}:because:{int(user.id)}:{views}"
         raw = client.get(key)
     except redis.RedisError:
         return because_you_viewed(user, BECAUSE_SIZE, basis=basis)

@@ -11,7 +11,7 @@ State machine (``JOB_TRANSITIONS``, consulted by ``_move``):
 | from | to | who | event |
 | --- | --- | --- | --- |
 | draft | open | the client (``publish_job``) | ``job.posted`` ``{"job_id"}`` |
-| draft, open | cancelled | the client (``close_job``) | |
+| draft, open | cancelled | the client (``close_job``) | ``job.closed`` (from open) |
 | open | cancelled | an operator, with a reason (``operator_close_job``) | ``job.closed`` |
 | open | in_progress | contracts (``hire_for_job``: an offer accepted) | ``job.filled`` |
 | in_progress | open | contracts (``reopen_job``: the contract was called off before it started) | |
@@ -29,8 +29,11 @@ Events (outbox, ``app.events.publish``), documented where published:
 - ``job.posted`` ``{"job_id"}``: a job was published (draft -> open);
 - ``job.invite_sent`` ``{"invite_id", "job_id", "freelancer_id"}``: a client invited a
   freelancer (``app.notifications.events`` tells the freelancer);
-- ``job.closed`` ``{"job_id", "by_operator": true, "reason"}``: an operator closed an open job
-  (``app.notifications.events`` tells the client, with the reason);
+- ``job.updated`` ``{"job_id"}``: the client edited an open job (the home page and partners'
+  webhooks follow it);
+- ``job.closed`` ``{"job_id", "by_operator"}``: an open job was closed, by its client
+  (``"by_operator": false``) or by an operator (``true``, with ``"reason"``:
+  ``app.notifications.events`` tells the client, with the reason);
 - ``job.filled`` ``{"job_id", "proposal_id"}``: a contract on the job was accepted.
 
 Attachments (specs, mockups, datasets): the client adds and removes them while the job is a
@@ -486,6 +489,7 @@ def edit_job(client: User, job_id: int, data: dict, *, now: datetime) -> Job:
     job.updated_at = now
     db.session.flush()
     if job.status == "open":
+        publish("job.updated", {"job_id": job.id})
         forget_skill_vocabulary()
     return job
 
@@ -550,9 +554,12 @@ def publish_job(client: User, job_id: int, *, now: datetime) -> Job:
 def close_job(client: User, job_id: int, *, now: datetime) -> Job:
     """Close (cancel) a draft or open job: no more proposals. 409 once hired, completed or closed."""
     job = get_own_job(client, job_id)
+    was_open = job.status == "open"
     _move(job, "cancelled", "closed")
     job.closed_at = now
     db.session.flush()
+    if was_open:  # a draft was never public: nobody was told of it
+        publish("job.closed", {"job_id": job.id, "by_operator": False})
     return job
 
 

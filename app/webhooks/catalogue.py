@@ -106,6 +106,7 @@ CATALOGUE: tuple[EventType, ...] = tuple(
         "job",
         {
             "job.posted": "A client posted a job.",
+            "job.updated": "A client edited an open job.",
             "job.closed": "A job was closed to proposals.",
             "job.filled": "A job's hiring is done.",
             "job.invite_sent": "A client invited a freelancer to a job.",
