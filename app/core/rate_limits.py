@@ -131,25 +131,34 @@ def _one_trip_storage(strategy):
 
 def _hit(items: list[RateLimitItem], key: str, scope: str) -> list[Verdict]:
     """Spend one hit of each limit of ``key`` in ``scope``; stops at the first that is spent."""
+    return _hit_budgets([(items, key, scope)])
+
+
+def _hit_budgets(budgets: list[tuple[list[RateLimitItem], str, str]]) -> list[Verdict]:
+    """Spend one hit of each limit of each budget ``(items, key, scope)`` in turn; stops at the
+    first limit that is spent (a later budget is then left untouched). One script call for all
+    of them when the storage allows it."""
     strategy = limiter.limiter
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "gigforge:rl"
-    items = sorted(items)
+    plan = [(item, key, scope) for items, key, scope in budgets for item in sorted(items)]
     storage = _one_trip_storage(strategy)
-    if storage is not None and items:
+    if storage is not None and plan:
         script = getattr(storage, "_gigforge_hit_script", None)
         if script is None:
             script = storage._gigforge_hit_script = storage.get_connection().register_script(_HIT_SCRIPT)
-        keys = [storage.prefixed_key(item.key_for(prefix, key, scope)) for item in items]
-        args = [value for item in items for value in (item.get_expiry(), item.amount)]
+        keys = [storage.prefixed_key(item.key_for(prefix, key, scope)) for item, key, scope in plan]
+        args = [value for item, _key, _scope in plan for value in (item.get_expiry(), item.amount)]
         out = script(keys, args)
         verdicts = []
-        for item, (current, ttl) in zip(items, zip(out[::2], out[1::2], strict=True), strict=False):
+        for (item, _key, _scope), (current, ttl) in zip(
+            plan, zip(out[::2], out[1::2], strict=True), strict=False
+        ):
             current, ttl = int(current), int(ttl)
             reset = min(item.get_expiry(), max(1, ttl))
             verdicts.append(Verdict(item.amount, max(0, item.amount - current), reset, current > item.amount))
         return verdicts
     verdicts = []
-    for item in items:
+    for item, key, scope in plan:
         allowed = strategy.hit(item, prefix, key, scope)
         stats = strategy.get_window_stats(item, prefix, key, scope)
         # Whole seconds, at least 1 and at most the window (Redis's TTL is whole seconds).
@@ -208,9 +217,14 @@ def check_api_request() -> None:
     limits = plan_limits(tenant.plan)
     ip = get_remote_address()
     who = credential() or f"anon:{ip}"
-    verdicts = _hit(_limits(limits[f"credential_{kind}"]), f"t:{tenant.id}:cred:{who}", f"api-{kind}")
-    if not any(v.breached for v in verdicts):
-        verdicts += _hit(_limits(limits[f"ip_{kind}"]), f"t:{tenant.id}:ip:{ip}", f"api-{kind}")
+    # The credential's budget, then the IP's (untouched when the credential's is spent): one
+    # round trip for both.
+    verdicts = _hit_budgets(
+        [
+            (_limits(limits[f"credential_{kind}"]), f"t:{tenant.id}:cred:{who}", f"api-{kind}"),
+            (_limits(limits[f"ip_{kind}"]), f"t:{tenant.id}:ip:{ip}", f"api-{kind}"),
+        ]
+    )
     headline = _headline(verdicts)
     _record(headline)
     if headline is not None and headline.breached:

@@ -8,6 +8,8 @@ Their limits are repeated here as OpenAPI ``minimum`` / ``maximum`` for clients.
 
 from __future__ import annotations
 
+import functools
+
 from marshmallow import ValidationError, fields, validate
 
 from app.core.schema import Schema
@@ -29,8 +31,24 @@ class SubcategorySchema(Schema):
 
 
 class CategorySchema(SubcategorySchema):
+    """A category of ``GET /api/v1/categories``. The tree comes from the tenant cache as
+    immutable values (``services.ApiCategory``), so the dump of each is kept too, keyed by the
+    value itself (equal values dump equally, whatever the tenant: nothing of one marketplace can
+    reach another's answer). Anything else is dumped as usual. The dumps are shared: read only."""
+
     description = fields.Str()
     children = fields.List(fields.Nested(SubcategorySchema), dump_only=True)
+
+    def dump(self, obj, *, many=None):
+        many = self.many if many is None else bool(many)
+        if many and all(type(item) is services.ApiCategory for item in obj):
+            return [_dumped_category(item) for item in obj]
+        return super().dump(obj, many=many)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dumped_category(category: services.ApiCategory) -> dict:
+    return CategorySchema().dump(category)
 
 
 class CategoryRefSchema(Schema):

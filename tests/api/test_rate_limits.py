@@ -138,8 +138,9 @@ def test_anonymous_clients_are_counted_per_ip(acme, tenant_client, limits):
 def test_one_trip_budget_counts_on_the_same_windows_as_limits_and_stops_at_the_first_spent(
     app, acme, tenant_client, limits
 ):
-    """The one-script spend (app.core.rate_limits._hit) uses limits' fixed-window keys: limits'
-    own strategy reads the same counts; a spent minute window leaves the hour window untouched."""
+    """The one-script spend (app.core.rate_limits._hit_budgets: the credential's budget then the
+    IP's, one round trip) uses limits' fixed-window keys: limits' own strategy reads the same
+    counts; a spent minute window leaves the hour window and the IP's budget untouched."""
     from app.core import rate_limits
     from app.extensions import limiter
 
@@ -155,6 +156,12 @@ def test_one_trip_budget_counts_on_the_same_windows_as_limits_and_stops_at_the_f
     with app.app_context():
         assert limiter.limiter.get_window_stats(minute, prefix, key, "api-read").remaining == 0
         assert limiter.limiter.get_window_stats(hour, prefix, key, "api-read").remaining == 48
+        (ip_minute,) = rate_limits._limits(app.config["RATELIMIT_API_PLANS"]["standard"]["ip_read"])
+        ip_key = f"t:{acme.id}:ip:10.0.0.9"
+        # Two requests counted on the IP; the third stopped at the credential's spent window.
+        assert limiter.limiter.get_window_stats(ip_minute, prefix, ip_key, "api-read").remaining == (
+            ip_minute.amount - 2
+        )
 
 
 def test_tenants_never_share_a_counter(acme, globex, make_user, access_token, tenant_client, limits):
