@@ -109,6 +109,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     # Registered last, so it runs first of the after_request hooks: a failed commit's
     # error response still gets the security headers.
     unit_of_work.init_app(app)
+    from app.core.health import LivenessProbe
+
+    # Outermost: the liveness probe is answered before Socket.IO, tracing and Flask.
+    app.wsgi_app = LivenessProbe(app.wsgi_app, app.config, security_headers(app.config))
     return app
 
 
@@ -535,6 +539,20 @@ def _register_template_context(app: Flask) -> None:
         return {"branding": get_branding() if tenant else None, "current_tenant": tenant}
 
 
+def security_headers(config) -> list[tuple[str, str]]:
+    """The headers every response carries (HTML pages add framing and CSP rules): HSTS when
+    configured, no MIME sniffing, the referrer policy. The liveness probe's answer
+    (``app.core.health.LivenessProbe``) carries them too."""
+    headers = []
+    hsts_seconds = int(config.get("HSTS_SECONDS") or 0)
+    if hsts_seconds > 0:
+        subdomains = "; includeSubDomains" if config.get("HSTS_INCLUDE_SUBDOMAINS") else ""
+        headers.append(("Strict-Transport-Security", f"max-age={hsts_seconds}{subdomains}"))
+    headers.append(("X-Content-Type-Options", "nosniff"))
+    headers.append(("Referrer-Policy", "strict-origin-when-cross-origin"))
+    return headers
+
+
 def _register_security_headers(app: Flask) -> None:
     from app.core.csp import csp_nonce
 
@@ -546,12 +564,8 @@ def _register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
-        if hsts_seconds > 0:
-            subdomains = "; includeSubDomains" if app.config.get("HSTS_INCLUDE_SUBDOMAINS") else ""
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}{subdomains}")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        for name, value in security_headers(app.config):
+            response.headers.setdefault(name, value)
         # Every HTML page, the API's docs page (/api/v1/docs) included.
         if response.mimetype == "text/html":
             response.headers.setdefault("X-Frame-Options", "DENY")

@@ -277,6 +277,8 @@ def public_table_args(*args, **kwargs):
 
 def _session_map():
     """The translate map of the session's open transaction, or None when none is open."""
+    if not db.session.registry.has():
+        return None  # no session in this context (a request's start): nothing is open
     session = db.session()
     if not session.in_transaction():
         return None

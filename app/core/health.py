@@ -25,6 +25,7 @@ from flask import Blueprint, current_app, jsonify
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.core import logging_setup
 from app.extensions import redis_store
 from tenants.db import db
 
@@ -89,7 +90,41 @@ def run_checks() -> tuple[str, dict[str, dict]]:
 
 @bp.get("/healthz")
 def healthz():
+    """Flask's own answer; ``LivenessProbe`` answers GET and HEAD before Flask is reached."""
     return jsonify(status="ok")
+
+
+class LivenessProbe:
+    """The outermost WSGI layer: ``GET``/``HEAD /healthz`` (the liveness probe, asked every few
+    seconds by every load balancer) answered with the route's own body and headers (the
+    security headers, ``X-Request-ID``) and counted in the HTTP metrics under ``/healthz``,
+    without Socket.IO's, tracing's or Flask's per-request work (docs/design/performance.md, "The
+    request path"). Any other path or method goes on to the application."""
+
+    BODY = b'{"status":"ok"}\n'
+    ROUTE = "/healthz"
+
+    def __init__(self, wsgi_app, config, headers: list[tuple[str, str]]):
+        from app.core import metrics
+
+        self.wsgi_app = wsgi_app
+        self.headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(self.BODY))),
+            *headers,
+        ]
+        self.observe = metrics.observe_request if config["METRICS_ENABLED"] else None
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") != self.ROUTE or method not in ("GET", "HEAD"):
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        request_id = logging_setup.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        start_response("200 OK", [*self.headers, ("X-Request-ID", request_id)])
+        if self.observe is not None:
+            self.observe(self.ROUTE, method, 200, time.perf_counter() - started)
+        return [b""] if method == "HEAD" else [self.BODY]
 
 
 @bp.get("/readyz")

@@ -56,10 +56,15 @@ def configure_logging(app) -> None:
 
     @app.before_request
     def _assign_request_id():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _echo_request_id(response):
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
         return response
+
+
+def request_id(incoming: str) -> str:
+    """The request's id: the caller's ``X-Request-ID`` when it is printable and at most 64
+    characters, else a new one."""
+    return incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex

@@ -387,6 +387,13 @@ _http_duration = _Children(http_duration)
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
+def observe_request(route: str, method: str, status: int, elapsed: float) -> None:
+    """Count one answered request and its duration under its route template."""
+    method = method_label(method)
+    _http_requests[route, method, status_label(status)].inc()
+    _http_duration[route, method].observe(elapsed)
+
+
 class MetricsMiddleware:
     """The outermost WSGI layer: the request's start, the in-flight gauge and the per-request
     statement counter. The observation itself is made in ``after_request`` (the route template
@@ -432,11 +439,9 @@ def init_app(app) -> None:
             return response
         elapsed = time.perf_counter() - started
         rule = request.url_rule
-        route = rule.rule if rule is not None else "unmatched"
-        method = method_label(request.method)
-        status = status_label(response.status_code)
-        _http_requests[route, method, status].inc()
-        _http_duration[route, method].observe(elapsed)
+        observe_request(
+            rule.rule if rule is not None else "unmatched", request.method, response.status_code, elapsed
+        )
         host_kind = g.get("host_kind")
         if host_kind == "unknown" and response.status_code == 404:
             unknown_hosts.inc()
@@ -448,7 +453,7 @@ def init_app(app) -> None:
         opted_in = app.config["METRICS_TENANT_LABELS"]
         if tenant is not None and opted_in:
             label = tenant.slug if tenant.slug in opted_in else OTHER
-            tenant_requests.labels(label, status).inc()
+            tenant_requests.labels(label, status_label(response.status_code)).inc()
             tenant_duration.labels(label).observe(elapsed)
         stats = _request_db.get()
         if stats is not None:

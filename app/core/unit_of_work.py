@@ -103,6 +103,8 @@ def init_app(app: Flask) -> None:
         if not request.environ.get("gigforge.tenancy") or g.get("_uow_done"):
             return response
         g._uow_done = True
+        if not db.session.registry.has():
+            return response  # the request never used the database (a kept page): nothing to end
         session = db.session
         commit = not g.get(_ABANDONED) and (response.status_code < 400 or g.get(_KEEP))
         if not commit:

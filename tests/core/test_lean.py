@@ -1,0 +1,74 @@
+"""The lean request path (app/core/lean.py, docs/design/performance.md "The request path"):
+what requests skip, and that nothing they skip was doing work."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_limiter import Limit
+
+from app.core import lean
+from app.extensions import limiter
+
+
+def test_flask_limiters_before_request_check_runs_only_when_it_has_limits(app, tenant_client, acme):
+    """Ours are all decorated limits (checked by their decorators) and the API's own: Flask-
+    Limiter's before_request check has nothing to evaluate and is skipped. A default limit
+    configured later brings it back: the check is skipped only while it would find nothing.
+    (Decorated limits counting without it: tests/accounts/test_security.py.)"""
+    hooks = app.before_request_funcs[None]
+    assert limiter._check_request_limit not in hooks
+    assert not lean.middleware_has_limits(limiter)
+    manager = limiter.limit_manager
+    saved = manager._default_limits
+    prefix = f"lean-{uuid.uuid4().hex[:8]}"
+    manager.set_default_limits(
+        [Limit(limit_provider="2/minute", key_function=lambda: prefix, finalized=False).bind(limiter)]
+    )
+    try:
+        assert lean.middleware_has_limits(limiter)
+        client = tenant_client("acme")
+        codes = [client.get("/login").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+    finally:
+        manager.set_default_limits(saved)
+    assert tenant_client("acme").get("/login").status_code == 200
+
+
+def test_the_liveness_probe_is_answered_before_flask_as_flask_would(
+    app, tenant_client, platform_client, monkeypatch
+):
+    """GET and HEAD /healthz: the route's body and headers (security headers, the request id)
+    from the outermost WSGI layer, counted under /healthz; Flask's hooks never run for it. Other
+    methods still reach Flask."""
+    from werkzeug.test import Client
+
+    from app.core import health
+    from tests.observability.sampling import render as scrape
+
+    probe = app.wsgi_app
+    assert isinstance(probe, health.LivenessProbe)
+    flask_answer = Client(probe.wsgi_app).get(
+        "/healthz", headers={"Host": "acme.localhost", "X-Request-ID": "r1"}
+    )
+    seen = []
+    monkeypatch.setattr(app, "before_request_funcs", {None: [lambda: seen.append("hook")]})
+    before = scrape()
+    for client in (tenant_client("acme"), platform_client):
+        answer = client.get("/healthz", headers={"X-Request-ID": "r1"})
+        assert (answer.status_code, answer.data) == (200, flask_answer.data) == (200, b'{"status":"ok"}\n')
+        ours = {k: v for k, v in answer.headers.items() if k != "Vary"}
+        assert ours == {k: v for k, v in flask_answer.headers.items() if k != "Vary"}
+        head = client.head("/healthz")
+        assert (head.status_code, head.data, head.headers["Content-Length"]) == (200, b"", "16")
+        assert len(head.headers["X-Request-ID"]) == 32  # a fresh id when none is given
+    assert seen == []
+    after = scrape()
+    for method in ("GET", "HEAD"):
+        labels = {"route": "/healthz", "method": method, "status": "2xx"}
+        counted = after.value("gigforge_http_requests_total", **labels) - before.value(
+            "gigforge_http_requests_total", **labels
+        )
+        assert counted == 2
+    assert tenant_client("acme").post("/healthz").status_code == 405
+    assert seen == ["hook"]  # through Flask
