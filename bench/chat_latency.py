@@ -6,6 +6,8 @@ connects ``--clients`` python-socketio clients over websockets with API
 tokens (half buyers, half sellers, one conversation per pair, every client
 joined to its conversation), then measures:
 
+0. warm-up (``--warmup`` seconds, unmeasured): the paced load, so that every conversation's first
+   message (its rows and the process's caches read cold) is not in the measured phases;
 1. paced: every buyer sends one message per ``--interval`` seconds for
    ``--duration`` seconds; latency = buyer's emit -> seller's ``message`` event;
 2. closed loop: every buyer sends its next message as soon as the previous ack
@@ -43,6 +45,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
     parser.add_argument(
         "--interval", type=float, default=2.0, help="paced phase: seconds between a buyer's messages"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=4.0,
+        help="unmeasured paced seconds first (0: none; the first message of each conversation is cold)",
     )
     parser.add_argument("--tenant", default="acme")
     parser.add_argument(
@@ -201,6 +209,13 @@ async def measure(prepared: list[tuple[str, str, int]], port: int, host: str, ar
         await connect_all(pairs, port)
         connect_s = time.perf_counter() - started
         print(f"{len(pairs) * 2} clients connected and joined in {connect_s:.1f} s", flush=True)
+        if args.warmup > 0:
+            warm = await run_phase(pairs, args.warmup, interval=args.interval)
+            print(
+                f"warm-up ({args.warmup:.0f} s, unmeasured): {warm['delivered']} delivered, "
+                f"p50 {warm['p50_ms'] or 0:.1f} ms, p99 {warm['p99_ms'] or 0:.0f} ms",
+                flush=True,
+            )
         paced = await run_phase(pairs, args.duration, interval=args.interval)
         closed = await run_phase(pairs, args.duration, interval=None)
     finally:
