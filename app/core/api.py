@@ -84,7 +84,13 @@ class Blueprint(flask_smorest.Blueprint):
         def decorator(func):
             @wraps(func)
             def wrapper(*args, **kwargs):
-                params = self.PAGINATION_ARGUMENTS_PARSER.parse(schema, request, location="query")
+                # No query string: nothing to parse (the schema has no defaults; unknown keys
+                # are excluded), the first page at the default limit.
+                params = (
+                    self.PAGINATION_ARGUMENTS_PARSER.parse(schema, request, location="query")
+                    if request.args
+                    else {}
+                )
                 old_style = "page" in params or "page_size" in params
                 if old_style and ("cursor" in params or "limit" in params):
                     pagination.refuse_cursor(pagination.MIXED)
