@@ -6,9 +6,10 @@ closed-loop load generator (``--concurrency`` threads, each with one keep-alive
 ``http.client`` connection), ``--warmup`` seconds unmeasured, then
 ``--duration`` seconds measured per endpoint:
 
-- ``GET /healthz``: bare Flask endpoint, no tenant resolution, no database;
-- ``GET /`` with ``Host: acme.localhost``: host resolution (per-process TTL
-  cache), tenant binding, branding (Redis cache) and the category tree query.
+- ``GET /healthz``: the liveness probe (answered by the outermost WSGI layer);
+- ``GET /`` with ``Host: acme.localhost``: an anonymous visitor's home page: host
+  resolution (per-process TTL cache), tenant binding, the tenant cache's stamps
+  (one Redis MGET) and the page the process keeps (docs/design/performance.md).
 
 - ``GET /static/css/app.css``: a static file (any host);
 - ``GET /api/v1/categories`` with ``Host: acme.localhost``: an anonymous API read

@@ -6,7 +6,8 @@ on the PostgreSQL backend, the multi-node default (docs/architecture.md, "Past o
 The test shows what a load balancer in front of them needs: a web session and an API token
 issued by one node work on the other; a rate limit counts the attempts of both; a chat message
 sent through node A reaches a client connected to node B; a gig published through node A is
-found by search on node B within 2 s; the worker handles the events both nodes commit.
+found by search on node B within 2 s and is on the anonymous home page node B's process keeps
+at its next request; the worker handles the events both nodes commit.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _csrf(html: str) -> str:
 
 
 @pytest.mark.slow
-def test_two_nodes_share_sessions_tokens_limits_chat_search_and_the_worker(
+def test_two_nodes_share_sessions_tokens_limits_chat_search_home_pages_and_the_worker(
     app, acme, nodes, make_user, in_tenant
 ):
     import socketio
@@ -196,6 +197,12 @@ def test_two_nodes_share_sessions_tokens_limits_chat_search_and_the_worker(
         for client in clients:
             client.disconnect()
 
+    # An anonymous visitor's home page, kept by node B's process...
+    visitor = _session(host)
+    for _ in range(2):
+        home = visitor.get(b.url("/"), timeout=30)
+        assert home.status_code == 200 and "quokka" not in home.text and not visitor.cookies
+
     # A gig published through node A is found by search on node B within 2 s.
     with in_tenant(acme):
         upsert_seller_profile(db.session.get_one(User, seller), headline="Two nodes", skills=["design"])
@@ -220,6 +227,8 @@ def test_two_nodes_share_sessions_tokens_limits_chat_search_and_the_worker(
     published = api.post(a.url(f"/api/v1/gigs/{gig_id}/publish"), headers=seller_auth, timeout=30)
     assert published.status_code == 200, published.text
     started = time.monotonic()
+    # ...shows it on node B's next request: node A's commit renewed the home stamp in Redis.
+    assert "I will paint a quokka mural for your office" in visitor.get(b.url("/"), timeout=30).text
 
     def found_on_b():
         hits = api.get(b.url("/api/v1/gigs"), params={"q": "quokka"}, timeout=30).json()
