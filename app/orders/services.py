@@ -460,7 +460,8 @@ _checkout: Callable[..., str] | None = None
 def register_checkout(start: Callable[..., str]) -> None:
     """Let ``checkout_url`` open payments with ``start(order, milestone=None) -> URL to send the
     buyer to`` (``milestone``: fund that milestone of a milestone order; None: the order's
-    checkout, which funds the first milestone of a milestone order)."""
+    checkout, which funds the first milestone of a milestone order). ``start`` refuses with a
+    ``DomainError`` and leaves nothing written then (the order goes on without a checkout)."""
     global _checkout
     _checkout = start
 
@@ -475,8 +476,9 @@ def checkout_url(order: Order, milestone: Milestone | None = None) -> str | None
     if _checkout is None:
         return None
     try:
-        with db.session.begin_nested():  # a refused checkout leaves the order intact
-            return _checkout(order, milestone) if milestone is not None else _checkout(order)
+        # A refused checkout leaves the order intact: the checkout writes nothing when it refuses
+        # (``register_checkout``; payments keeps a savepoint for a provider that calls out).
+        return _checkout(order, milestone) if milestone is not None else _checkout(order)
     except DomainError as exc:
         log.warning("checkout of order %s could not start: %s", order.id, exc.message)
         return None

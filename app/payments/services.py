@@ -134,8 +134,14 @@ def start_checkout(order, milestone=None) -> str:
     checkout funds). Calling it again returns the same payment (a declined card is retried
     on it). Raises PaymentError: 409 when the order or milestone is not waiting for money or
     is already paid, 503 when the tenant's provider is not configured or unreachable.
+
+    A refusal leaves nothing behind (``orders.checkout_url`` goes on without a checkout): the
+    refusals before the payment row is written write nothing, and a provider that calls out
+    (which may fail after the row is written) runs in a savepoint; the sandbox needs none.
     """
-    return open_checkout(order, milestone).redirect_url
+    guard = db.session.begin_nested() if _provider().calls_out else contextlib.nullcontext()
+    with guard:
+        return open_checkout(order, milestone).redirect_url
 
 
 def _checkout_target(order, milestone):
