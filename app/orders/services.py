@@ -48,7 +48,7 @@ from app.core import pagination
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
-from app.events import publish
+from app.events import publish, publish_with_row
 from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders.models import (
@@ -228,13 +228,17 @@ def _record(
     *,
     event: str | None = None,
     extra: dict | None = None,
-) -> OrderEvent:
-    """A timeline row and its outbox event ``event`` (default ``order.<kind>``)."""
-    row = OrderEvent(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
-    db.session.add(row)
-    db.session.flush()
-    publish(event or f"order.{kind}", {"order_id": order.id, "order_event_id": row.id, **(extra or {})})
-    return row
+) -> int:
+    """A timeline row and its outbox event ``event`` (default ``order.<kind>``, payload
+    ``order_id``, ``order_event_id`` and ``extra``), written by one statement; returns the row's id."""
+    row = (
+        sa.insert(OrderEvent.__table__)
+        .values(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
+        .returning(OrderEvent.__table__.c.id)
+    )
+    return publish_with_row(
+        row, event or f"order.{kind}", {"order_id": order.id, **(extra or {})}, "order_event_id"
+    )
 
 
 def lock_order(order_id: Any) -> Order:
