@@ -22,7 +22,9 @@ Requests without a key run as usual. Responses of 500 and above, and views
 that raise, are not stored: the work is rolled back and the key can be retried.
 A 4xx the view answers itself (a form shown again with its errors) is stored
 and replayed; its work is rolled back (the view runs in a savepoint) unless
-the view called ``unit_of_work.keep()`` (a declined card's attempt is kept).
+the view called ``unit_of_work.keep()`` (a declined card's attempt is kept). A view that
+raises every refusal it does not keep (the API's) runs without that savepoint:
+``@idempotent(savepoint=False)``.
 The stored response is written in the view's transaction and the request's unit
 of work (``app.core.unit_of_work``) commits both at once.
 
@@ -174,7 +176,16 @@ def request_fingerprint() -> str:
 
 def _claim_statement(key: str, user_id: int, method_path: str, fingerprint: str, wait_ms: int):
     """``SELECT previous lock_timeout, claimed id`` of: set a short lock_timeout, then
-    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (None: the key is taken)."""
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (None: the key is taken), then set the
+    previous lock_timeout back.
+
+    Three steps in one statement, each fenced so it runs after the one before: the previous
+    value is read in a subquery (OFFSET 0) before ``set_config`` shortens it; the INSERT takes
+    its row from that CTE, so it runs, and may wait, under the short timeout; the outer SELECT
+    restores the previous value from the row the fenced inner SELECT produced, whose claimed id
+    exists only once the INSERT has finished (a data-modifying CTE's row comes back when its
+    INSERT is done). A refused wait (55P03) aborts the statement, and the rollback that follows
+    drops the short timeout with it."""
     fenced = sa.select(sa.func.current_setting("lock_timeout").label("previous")).offset(0).subquery()
     wait = sa.select(
         fenced.c.previous, sa.func.set_config("lock_timeout", f"{wait_ms}ms", True).label("applied")
@@ -192,7 +203,16 @@ def _claim_statement(key: str, user_id: int, method_path: str, fingerprint: str,
         .returning(IdempotencyKey.id)
         .cte("claimed")
     )
-    return sa.select(wait.c.previous, sa.select(inserted.c.id).scalar_subquery())
+    claimed = (
+        sa.select(wait.c.previous, sa.select(inserted.c.id).scalar_subquery().label("claimed"))
+        .offset(0)
+        .subquery("claim")
+    )
+    return sa.select(
+        claimed.c.previous,
+        claimed.c.claimed,
+        sa.func.set_config("lock_timeout", claimed.c.previous, True).label("restored"),
+    )
 
 
 def _claim(
@@ -214,15 +234,17 @@ def _claim(
         .returning(IdempotencyKey.id)
     )
     try:
-        # One round trip: remember the transaction's lock_timeout, shorten it and claim the key
-        # (the fenced subquery, OFFSET 0, is read before set_config; the INSERT takes its row
-        # from that CTE, so it runs, and may wait, under the short timeout).
-        previous, claimed = session.execute(
+        # One round trip: remember the transaction's lock_timeout, shorten it, claim the key and
+        # set the timeout back (``_claim_statement``).
+        previous, claimed, _restored = session.execute(
             _claim_statement(key, user_id, method_path, fingerprint, wait_ms)
         ).one()
         if claimed is None:
             # Taken: by an attempt older than the TTL (drop it and claim the key again), or by
-            # a live one (replayed below). Only this rare path pays for the DELETE.
+            # a live one (replayed below). Only this rare path pays for the DELETE, and for
+            # shortening the timeout again around it (a concurrent retry of the same expired key
+            # may hold the row).
+            session.execute(sa.select(sa.func.set_config("lock_timeout", f"{wait_ms}ms", True)))
             expired = session.execute(
                 sa.delete(IdempotencyKey)
                 .where(
@@ -234,12 +256,12 @@ def _claim(
             ).first()
             if expired is not None:
                 claimed = session.execute(claim).scalar_one_or_none()
+            session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
         session.rollback()
         _error(Conflict, f"a request with this {HEADER} is still in progress; retry later")
-    session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
     if claimed is not None:
         return claimed, None
     row = session.scalars(
@@ -258,8 +280,19 @@ def _replay(row: IdempotencyKey):
     return response
 
 
-def idempotent(view):
-    """Make a mutating view idempotent by key (see the module docstring)."""
+def idempotent(view=None, *, savepoint: bool = True):
+    """Make a mutating view idempotent by key (see the module docstring).
+
+    ``savepoint=False`` (``@idempotent(savepoint=False)``) is for views that answer every
+    refusal by raising it, or by returning it after ``unit_of_work.keep()`` (the API's
+    views: one success code, errors raised; a declined card's kept 402): a raised refusal rolls
+    back the claim with the work anyway, and a kept one commits both, so the view savepoint
+    would guard nothing and costs two statements (SAVEPOINT, RELEASE). Should such a view
+    still return an error it did not keep, or ``abandon()``, the whole request is rolled back,
+    claim included, and the answer is not stored: as for a raised error, the key can be retried.
+    """
+    if view is None:
+        return lambda view: idempotent(view, savepoint=savepoint)
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -291,16 +324,23 @@ def idempotent(view):
         # back its work and the claim together, so the key can be retried. The view runs in a
         # savepoint: a refusal it answers itself (a 4xx page, ``abandon()``) drops its work
         # but not the claim, so the refusal is stored and replayed like a success.
-        with unit_of_work.view_savepoint() as savepoint:
+        if savepoint:
+            with unit_of_work.view_savepoint() as view_savepoint:
+                response = make_response(view(*args, **kwargs))
+        else:
             response = make_response(view(*args, **kwargs))
         if response.status_code >= 500 or response.is_streamed:
             unit_of_work.abandon()
             return response
-        if savepoint.is_active:
-            if response.status_code >= 400 and not unit_of_work.kept():
-                savepoint.rollback()  # as without a key: a refusal's work is not committed
-            else:
-                savepoint.commit()
+        if savepoint:
+            if view_savepoint.is_active:
+                if response.status_code >= 400 and not unit_of_work.kept():
+                    view_savepoint.rollback()  # as without a key: a refusal's work is not committed
+                else:
+                    view_savepoint.commit()
+        elif unit_of_work.abandoned() or (response.status_code >= 400 and not unit_of_work.kept()):
+            unit_of_work.abandon()  # no savepoint to keep the claim apart: nothing is stored
+            return response
         db.session.execute(
             sa.update(IdempotencyKey)
             .where(IdempotencyKey.id == claimed_id)

@@ -53,6 +53,11 @@ def kept() -> bool:
     return bool(g.get(_KEEP))
 
 
+def abandoned() -> bool:
+    """True when ``abandon()`` was called in this request (and not undone by ``keep()``)."""
+    return bool(g.get(_ABANDONED))
+
+
 def abandon() -> None:
     """Roll back this request's work now; nothing of it is committed later.
 

@@ -9,6 +9,6 @@ domain's ``events.py`` and run once per event (``ProcessedEvent``).
 """
 
 from app.events.registry import handles
-from app.events.services import publish, publish_many
+from app.events.services import publish, publish_many, publish_with_row
 
-__all__ = ["handles", "publish", "publish_many"]
+__all__ = ["handles", "publish", "publish_many", "publish_with_row"]

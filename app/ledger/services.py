@@ -50,7 +50,7 @@ from app.core import pagination
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.settings.services import current_settings
-from tenants.db import TenantSession, db
+from tenants.db import TenantSession, current_tenant, db
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 MAX_KEY_LENGTH = 200
@@ -389,7 +389,33 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
             for loaded in accounts.values():  # the savepoint takes the new balances back
                 db.session.expire(loaded)
             raise InsufficientFunds(account.code, account.currency, 0, delta)
+    # This transaction now holds these rows' locks and their balances as they are: a balance read
+    # later in the unit of work (the order's escrow in an answer) needs no second read.
+    tenant_id = current_tenant().id
+    held = db.session.info.setdefault(_HELD_KEY, {})
+    for (currency, code), account in accounts.items():
+        held[(tenant_id, currency, code)] = account
     return accounts
+
+
+_HELD_KEY = "gigforge_ledger_held_accounts"  # (tenant id, currency, code) -> the locked account
+
+
+def _held_balance(codes: Sequence[str], currency: str) -> int | None:
+    """The summed balance of ``codes`` when this transaction has locked and moved every one of
+    them (``_apply_changes``: nobody else can change them until it ends, and its RETURNING
+    brought back their balances), else None (read them)."""
+    held = db.session.info.get(_HELD_KEY)
+    if not held:
+        return None
+    tenant_id = current_tenant().id
+    total = 0
+    for code in codes:
+        account = held.get((tenant_id, currency, code))
+        if account is None or account not in db.session or "balance_minor" not in account.__dict__:
+            return None  # not locked here, or expired (a rollback): read it
+        total += account.balance_minor
+    return total
 
 
 @sa.event.listens_for(TenantSession, "after_rollback")
@@ -397,9 +423,16 @@ def _forget_balances(session) -> None:
     """Balances move by the rows ``_apply_changes`` gets back (RETURNING), which the session
     does not count as its own changes: a rolled-back savepoint (a refused ``mark_paid``, a
     view's refusal) would leave the new balances in loaded accounts. Forget them instead."""
+    session.info.pop(_HELD_KEY, None)  # a rolled-back savepoint's locks are released too
     for instance in list(session.identity_map.values()):
         if isinstance(instance, LedgerAccount):
             session.expire(instance)
+
+
+@sa.event.listens_for(TenantSession, "after_transaction_end")
+def _forget_held_accounts(session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work's transaction ends: its locks with it
+        session.info.pop(_HELD_KEY, None)
 
 
 def _is_negative_balance(exc: sa.exc.IntegrityError) -> bool:
@@ -759,10 +792,15 @@ def record_payout(seller_id, amount_minor, currency, payout_ref) -> LedgerTransa
 
 def account_balance(code: str, currency: str) -> int:
     """Cached normal-side balance of an account (0 when it does not exist yet); a hot
-    account's is the sum of its rows (``account_codes``)."""
+    account's is the sum of its rows (``account_codes``). Accounts this transaction has
+    moved are not read again (``_held_balance``)."""
+    codes = account_codes(code)
+    held = _held_balance(codes, currency)
+    if held is not None:
+        return held
     balance = db.session.scalar(
         sa.select(sa.func.sum(LedgerAccount.balance_minor)).where(
-            LedgerAccount.code.in_(account_codes(code)), LedgerAccount.currency == currency
+            LedgerAccount.code.in_(codes), LedgerAccount.currency == currency
         )
     )
     return int(balance or 0)

@@ -394,13 +394,19 @@ def conversation_summary(user: User, conversation_id: Any) -> ConversationSummar
     return _summaries(user, [participant_of(user, conversation_id)])[0]
 
 
+def unread_total_query(user: User) -> sa.ScalarSelect:
+    """``unread_total`` as a scalar subquery, for a page's header to read with its other counts
+    in one statement (``app.notifications.services.header``)."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0))
+        .where(ConversationParticipant.user_id == user.id)
+        .scalar_subquery()
+    )
+
+
 def unread_total(user: User) -> int:
     """Unread messages across all of the user's conversations."""
-    total = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0)).where(
-            ConversationParticipant.user_id == user.id
-        )
-    )
+    total = db.session.scalar(sa.select(unread_total_query(user)))
     return int(total or 0)
 
 

@@ -16,19 +16,15 @@ from app.accounts.views import safe_next
 from app.core import unit_of_work
 from app.messaging import services
 from app.messaging.text import render_body
-from tenants.db import current_tenant_or_none
 
 bp = Blueprint("messaging", __name__, template_folder="templates")
 
 
 @bp.app_context_processor
-def _inbox_badge():
-    def inbox_unread() -> int:
-        if current_tenant_or_none() is None or not current_user.is_authenticated:
-            return 0
-        return services.unread_total(current_user)
-
-    return {"inbox_unread": inbox_unread, "render_message_body": render_body}
+def _message_helpers():
+    # The header's inbox badge (``inbox_unread``) comes from app.notifications.views: one
+    # statement reads it with the bell's count and dropdown.
+    return {"render_message_body": render_body}
 
 
 @bp.get("/inbox")

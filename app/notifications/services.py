@@ -42,6 +42,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq import Retry
+from sqlalchemy import orm
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import User
@@ -50,6 +51,7 @@ from app.core.after_commit import on_commit
 from app.core.domain_errors import DomainError
 from app.core.urls import path_for
 from app.extensions import get_queue, redis_store
+from app.messaging import services as messaging
 from app.notifications.kinds import CATEGORIES, KINDS, Kind, get_kind
 from app.notifications.models import Notification, NotificationPreference
 from app.realtime import emit_to_user, is_online
@@ -374,6 +376,51 @@ def latest(user: User, limit: int | None = None) -> list[Notification]:
             .order_by(Notification.id.desc())
             .limit(limit or current_app.config["NOTIFY_DROPDOWN_SIZE"])
         )
+    )
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a page's header shows of a signed-in user: the inbox's unread messages, the bell's
+    unread notifications and the bell's dropdown (the newest notifications)."""
+
+    inbox_unread: int
+    notifications_unread: int
+    notifications_latest: list[Notification]
+
+
+def header(user: User, limit: int | None = None) -> Header:
+    """The header's two counts and the bell's dropdown in one statement: both counts are
+    uncorrelated scalar subqueries (evaluated once), beside the newest notifications joined to
+    a one-row FROM so that a user without notifications still gets the counts."""
+    latest = (
+        sa.select(Notification)
+        .where(_visible(user))
+        .order_by(Notification.id.desc())
+        .limit(limit or current_app.config["NOTIFY_DROPDOWN_SIZE"])
+        .subquery("latest")
+    )
+    notification = orm.aliased(Notification, latest)
+    unread = (
+        sa.select(sa.func.count(Notification.id))
+        .where(_visible(user), Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
+    rows = db.session.execute(
+        sa.select(
+            messaging.unread_total_query(user).label("inbox_unread"),
+            unread.label("notifications_unread"),
+            notification,
+        )
+        .select_from(one_row)
+        .outerjoin(latest, sa.true())
+        .order_by(latest.c.id.desc())
+    ).all()
+    return Header(
+        inbox_unread=int(rows[0].inbox_unread or 0),
+        notifications_unread=int(rows[0].notifications_unread or 0),
+        notifications_latest=[row[2] for row in rows if row[2] is not None],
     )
 
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from app.core import unit_of_work
@@ -23,16 +34,30 @@ bp = Blueprint("notifications", __name__, template_folder="templates")
 
 @bp.app_context_processor
 def _bell():
-    def signed_in() -> bool:
-        return current_tenant_or_none() is not None and current_user.is_authenticated
+    """The header's counts and the bell's dropdown, read in one statement the first time a
+    page's template asks for any of them (``services.header``), then kept for the request."""
+
+    def header() -> services.Header | None:
+        if current_tenant_or_none() is None or not current_user.is_authenticated:
+            return None
+        if "_header" not in g:
+            g._header = services.header(current_user)
+        return g._header
+
+    def inbox_unread() -> int:
+        return header().inbox_unread if header() is not None else 0
 
     def notifications_unread() -> int:
-        return services.unread_count(current_user) if signed_in() else 0
+        return header().notifications_unread if header() is not None else 0
 
     def notifications_latest() -> list:
-        return [services.serialize(n) for n in services.latest(current_user)] if signed_in() else []
+        return [services.serialize(n) for n in header().notifications_latest] if header() is not None else []
 
-    return {"notifications_unread": notifications_unread, "notifications_latest": notifications_latest}
+    return {
+        "inbox_unread": inbox_unread,
+        "notifications_unread": notifications_unread,
+        "notifications_latest": notifications_latest,
+    }
 
 
 def _wants_json() -> bool:

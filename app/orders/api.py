@@ -39,8 +39,9 @@ def auth_required(view):
 
 
 def money_view(view):
-    """Authenticated, idempotent by key, with the refusals documented."""
-    view = idempotent(view)
+    """Authenticated, idempotent by key, with the refusals documented. The views raise their
+    refusals, so they need no view savepoint (``idempotent(savepoint=False)``)."""
+    view = idempotent(view, savepoint=False)
     view = blp.doc(
         parameters=[
             {

@@ -48,7 +48,7 @@ from app.core import pagination
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
-from app.events import publish
+from app.events import publish, publish_with_row
 from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders.models import (
@@ -228,13 +228,17 @@ def _record(
     *,
     event: str | None = None,
     extra: dict | None = None,
-) -> OrderEvent:
-    """A timeline row and its outbox event ``event`` (default ``order.<kind>``)."""
-    row = OrderEvent(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
-    db.session.add(row)
-    db.session.flush()
-    publish(event or f"order.{kind}", {"order_id": order.id, "order_event_id": row.id, **(extra or {})})
-    return row
+) -> int:
+    """A timeline row and its outbox event ``event`` (default ``order.<kind>``, payload
+    ``order_id``, ``order_event_id`` and ``extra``), written by one statement; returns the row's id."""
+    row = (
+        sa.insert(OrderEvent.__table__)
+        .values(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
+        .returning(OrderEvent.__table__.c.id)
+    )
+    return publish_with_row(
+        row, event or f"order.{kind}", {"order_id": order.id, **(extra or {})}, "order_event_id"
+    )
 
 
 def lock_order(order_id: Any) -> Order:
@@ -460,7 +464,8 @@ _checkout: Callable[..., str] | None = None
 def register_checkout(start: Callable[..., str]) -> None:
     """Let ``checkout_url`` open payments with ``start(order, milestone=None) -> URL to send the
     buyer to`` (``milestone``: fund that milestone of a milestone order; None: the order's
-    checkout, which funds the first milestone of a milestone order)."""
+    checkout, which funds the first milestone of a milestone order). ``start`` refuses with a
+    ``DomainError`` and leaves nothing written then (the order goes on without a checkout)."""
     global _checkout
     _checkout = start
 
@@ -475,8 +480,9 @@ def checkout_url(order: Order, milestone: Milestone | None = None) -> str | None
     if _checkout is None:
         return None
     try:
-        with db.session.begin_nested():  # a refused checkout leaves the order intact
-            return _checkout(order, milestone) if milestone is not None else _checkout(order)
+        # A refused checkout leaves the order intact: the checkout writes nothing when it refuses
+        # (``register_checkout``; payments keeps a savepoint for a provider that calls out).
+        return _checkout(order, milestone) if milestone is not None else _checkout(order)
     except DomainError as exc:
         log.warning("checkout of order %s could not start: %s", order.id, exc.message)
         return None

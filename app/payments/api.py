@@ -236,7 +236,8 @@ IDEMPOTENCY_PARAMETER = {
 def session_view(*codes: int, mutating: bool = False):
     def decorate(view):
         if mutating:
-            view = idempotent(view)
+            # Refusals are raised, or returned kept (``_paid_or_refused``): no view savepoint.
+            view = idempotent(view, savepoint=False)
             view = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(view)
         for code in codes:
             view = blp.alt_response(code, response="DEFAULT_ERROR", description=SESSION_ERRORS[code])(view)

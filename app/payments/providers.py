@@ -84,6 +84,8 @@ class PaymentProvider(abc.ABC):
     instant_payouts: bool = False
     #: Sellers must onboard (a connected account) before a payout.
     requires_onboarding: bool = False
+    #: ``create_payment`` calls out, so it may fail after the payment row is written.
+    calls_out: bool = True
 
     @abc.abstractmethod
     def create_payment(self, payment, *, transfer_group: str, idempotency_key: str) -> PaymentSession:
@@ -128,6 +130,7 @@ class SandboxProvider(PaymentProvider):
 
     name = "sandbox"
     instant_payouts = True
+    calls_out = False  # create_payment names the payment; it cannot fail
 
     def create_payment(self, payment, *, transfer_group, idempotency_key):
         return PaymentSession(

@@ -14,6 +14,7 @@ Refusals raise ``PaymentError`` with an HTTP status and a message safe to show
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -31,6 +32,7 @@ from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
 from app.events import publish
+from app.gigs.models import Gig
 from app.ledger import services as ledger
 from app.orders import milestones
 from app.orders import services as orders
@@ -132,8 +134,14 @@ def start_checkout(order, milestone=None) -> str:
     checkout funds). Calling it again returns the same payment (a declined card is retried
     on it). Raises PaymentError: 409 when the order or milestone is not waiting for money or
     is already paid, 503 when the tenant's provider is not configured or unreachable.
+
+    A refusal leaves nothing behind (``orders.checkout_url`` goes on without a checkout): the
+    refusals before the payment row is written write nothing, and a provider that calls out
+    (which may fail after the row is written) runs in a savepoint; the sandbox needs none.
     """
-    return open_checkout(order, milestone).redirect_url
+    guard = db.session.begin_nested() if _provider().calls_out else contextlib.nullcontext()
+    with guard:
+        return open_checkout(order, milestone).redirect_url
 
 
 def _checkout_target(order, milestone):
@@ -256,9 +264,12 @@ def _confirm_locked(
     amount_minor: int | None = None,
     currency: str | None = None,
     count_attempt: bool = False,
+    savepoint: bool = True,
 ):
     """``confirm_payment`` of a payment this transaction has locked already (``count_attempt``:
-    one more attempt, written with the success)."""
+    one more attempt, written with the success). ``savepoint=False`` when the caller does not go
+    on after a refusal (the sandbox card pages and API: their request, or the demo's seed, ends
+    with the error and rolls back): marking the order paid then needs no savepoint of its own."""
     if payment.status == "succeeded":
         return payment
     if (amount_minor is not None and amount_minor != payment.amount_minor) or (
@@ -269,8 +280,10 @@ def _confirm_locked(
             f"Captured {amount_minor} {currency} does not match payment {payment.id} "
             f"of {payment.amount_minor} {payment.currency}.",
         )
+    # A refused mark_paid leaves the caller's transaction usable (a webhook then refunds).
+    guard = db.session.begin_nested() if savepoint else contextlib.nullcontext()
     try:
-        with db.session.begin_nested():  # a refused mark_paid leaves the caller's transaction usable
+        with guard:
             if payment.milestone_id is not None:  # one milestone's payment: the milestone engine
                 milestones.mark_milestone_funded(
                     payment.order_id,
@@ -379,16 +392,25 @@ def validate_test_card(number: str, expiry: str, cvc: str, today: date | None = 
     return digits
 
 
-def _sandbox_payment_of(buyer: User, payment_id: int) -> Payment:
-    payment = _lock_payment(payment_id)
+def _sandbox_payment_of(buyer: User, payment_id: int) -> tuple[Payment, Order]:
+    """The buyer's sandbox payment, locked, and its order as it stands (not locked: its status
+    is checked here and again under the order's lock by ``mark_paid``), in one query."""
+    found = db.session.execute(
+        sa.select(Payment, Order)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.id == payment_id)
+        .with_for_update(of=Payment)
+        # The order's status only: its milestones are read (locked) by orders.mark_paid.
+        .options(orm.lazyload(Order.milestones))
+        .execution_options(populate_existing=True)
+    ).first()
+    payment, order = found if found is not None else (None, None)
     if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
         raise PaymentError(404, "No such payment.")
-    return payment
+    return payment, order
 
 
-def _order_awaiting_payment(payment: Payment):
-    # The order's status only: its milestones are read (locked) by orders.mark_paid.
-    order = db.session.get(Order, payment.order_id, options=[orm.lazyload(Order.milestones)])
+def _order_awaiting_payment(payment: Payment, order: Order) -> None:
     if payment.milestone_id is not None:  # a milestone's own payment: that milestone must wait for it
         milestone = db.session.get(Milestone, payment.milestone_id)
         if order.status in ("completed", "cancelled") or milestone.status not in (
@@ -400,12 +422,11 @@ def _order_awaiting_payment(payment: Payment):
                 f"Milestone {milestone.seq} of order {order.number} cannot be paid: "
                 f"it is {milestone.status.replace('_', ' ')}.",
             )
-        return order
+        return
     if order.status != "awaiting_payment":
         raise PaymentError(
             409, f"Order {order.number} cannot be paid: it is {order.status.replace('_', ' ')}."
         )
-    return order
 
 
 def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc: str) -> CardResult:
@@ -416,13 +437,14 @@ def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc
     step (``sandbox_authenticate``). A payment already paid is returned as
     succeeded without moving money again. Raises PaymentError: 422 for bad card
     details (nothing recorded), 404 someone else's payment, 409 an order no
-    longer awaiting payment.
+    longer awaiting payment (the caller rolls back: no savepoint keeps the
+    transaction usable after it).
     """
     digits = validate_test_card(card_number, expiry, cvc)
-    payment = _sandbox_payment_of(buyer, payment_id)
+    payment, order = _sandbox_payment_of(buyer, payment_id)
     if payment.status == "succeeded":
         return CardResult("succeeded", payment)
-    _order_awaiting_payment(payment)
+    _order_awaiting_payment(payment, order)
     behaviour = TEST_CARDS[digits]
     # The payment is locked (``_sandbox_payment_of``): record the outcome on it, no second read.
     # The attempt is counted with the outcome (one UPDATE of the payment).
@@ -432,7 +454,7 @@ def sandbox_pay(buyer: User, payment_id: int, card_number: str, expiry: str, cvc
     if behaviour == "authenticate":
         payment.attempts += 1
         return CardResult("requires_action", _fail_locked(payment, None, status="requires_action"))
-    return CardResult("succeeded", _confirm_locked(payment, count_attempt=True))
+    return CardResult("succeeded", _confirm_locked(payment, count_attempt=True, savepoint=False))
 
 
 def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardResult:
@@ -440,15 +462,15 @@ def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardRes
 
     Raises PaymentError 409 when no second step is pending.
     """
-    payment = _sandbox_payment_of(buyer, payment_id)
+    payment, order = _sandbox_payment_of(buyer, payment_id)
     if payment.status == "succeeded":
         return CardResult("succeeded", payment)
     if payment.status != "requires_action":
         raise PaymentError(409, "This payment is not waiting for authentication.")
-    _order_awaiting_payment(payment)
+    _order_awaiting_payment(payment, order)
     if not approve:
         return CardResult("declined", _fail_locked(payment, AUTH_FAILED_MESSAGE))
-    return CardResult("succeeded", _confirm_locked(payment))
+    return CardResult("succeeded", _confirm_locked(payment, savepoint=False))
 
 
 def sandbox_payment_for_page(buyer: User, payment_id: int) -> Payment:
@@ -456,6 +478,31 @@ def sandbox_payment_for_page(buyer: User, payment_id: int) -> Payment:
     if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
         raise PaymentError(404, "No such payment.")
     return payment
+
+
+@dataclass(frozen=True)
+class SandboxCheckout:
+    """What the sandbox card page shows: the payment, its order and the slug of the order's gig
+    (None for an offer, or a gig since removed)."""
+
+    payment: Payment
+    order: Order
+    gig_slug: str | None
+
+
+def sandbox_checkout_page(buyer: User, payment_id: int) -> SandboxCheckout:
+    """The buyer's sandbox payment with its order and gig slug, in one query (the order's
+    milestones load only if the page lists them: an offer's). Raises PaymentError 404."""
+    found = db.session.execute(
+        sa.select(Payment, Order, Gig.slug)
+        .join(Order, Order.id == Payment.order_id)
+        .outerjoin(Gig, Gig.id == Order.gig_id)
+        .where(Payment.id == payment_id)
+        .options(orm.lazyload(Order.milestones))
+    ).first()
+    if found is None or found[0].buyer_id != buyer.id or found[0].provider != "sandbox":
+        raise PaymentError(404, "No such payment.")
+    return SandboxCheckout(*found)
 
 
 def stripe_payment_for_page(buyer: User, payment_id: int) -> tuple[Payment, str | None]:

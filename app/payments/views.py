@@ -46,16 +46,16 @@ def _order_url(order_id: int) -> str:
 # --------------------------------------------------------------------------- sandbox checkout
 
 
-def _render_checkout(payment, form, status=200, message=None):
-    order = db.session.get(Order, payment.order_id)
+def _render_checkout(page: services.SandboxCheckout, form, status=200, message=None):
     return (
         render_template(
             "payments/sandbox_checkout.html",
-            payment=payment,
-            order=order,
+            payment=page.payment,
+            order=page.order,
+            gig_url=url_for("gigs.gig_page", slug=page.gig_slug) if page.gig_slug else None,
             form=form,
             message=message,
-            order_url=_order_url(payment.order_id),
+            order_url=_order_url(page.payment.order_id),
         ),
         status,
     )
@@ -64,11 +64,12 @@ def _render_checkout(payment, form, status=200, message=None):
 @bp.get("/checkout/sandbox/<int(max=2147483647):payment_id>")
 @login_required
 def sandbox_checkout(payment_id: int):
-    payment = services.sandbox_payment_for_page(_me(), payment_id)
+    page = services.sandbox_checkout_page(_me(), payment_id)
+    payment = page.payment
     if payment.status == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment.id))
     return _render_checkout(
-        payment, TestCardForm(), message=payment.failure_reason if payment.status == "failed" else None
+        page, TestCardForm(), message=payment.failure_reason if payment.status == "failed" else None
     )
 
 
@@ -78,7 +79,7 @@ def sandbox_checkout(payment_id: int):
 def sandbox_pay(payment_id: int):
     form = TestCardForm()
     if bot.refused(form, "checkout") or not form.validate_on_submit():
-        return _render_checkout(services.sandbox_payment_for_page(_me(), payment_id), form, 422)
+        return _render_checkout(services.sandbox_checkout_page(_me(), payment_id), form, 422)
     try:
         result = services.sandbox_pay(
             _me(), payment_id, form.card_number.data, form.expiry.data, form.cvc.data
@@ -87,14 +88,17 @@ def sandbox_pay(payment_id: int):
         if exc.status != 422:
             raise  # the central handler: the error page (or back to the page, with the message)
         leftovers = refuse_form(exc, form)
-        payment = services.sandbox_payment_for_page(_me(), payment_id)
-        return _render_checkout(payment, form, 422, message=" ".join(leftovers) or None)
+        page = services.sandbox_checkout_page(_me(), payment_id)
+        return _render_checkout(page, form, 422, message=" ".join(leftovers) or None)
     if result.outcome == "requires_action":
         return redirect(url_for("payments.sandbox_authenticate", payment_id=payment_id))
     if result.outcome == "declined":
         unit_of_work.keep()  # the declined attempt is recorded although the answer is 402
         return _render_checkout(
-            result.payment, TestCardForm(formdata=None), 402, message=result.payment.failure_reason
+            services.sandbox_checkout_page(_me(), payment_id),
+            TestCardForm(formdata=None),
+            402,
+            message=result.payment.failure_reason,
         )
     flash(
         "Payment received (test mode). The money is held in escrow until the order is completed.", "success"
