@@ -401,11 +401,7 @@ def header(user: User, limit: int | None = None) -> Header:
         .subquery("latest")
     )
     notification = orm.aliased(Notification, latest)
-    unread = (
-        sa.select(sa.func.count(Notification.id))
-        .where(_visible(user), Notification.read_at.is_(None))
-        .scalar_subquery()
-    )
+    unread = _unread_query(user).scalar_subquery()
     one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
     rows = db.session.execute(
         sa.select(
@@ -424,11 +420,13 @@ def header(user: User, limit: int | None = None) -> Header:
     )
 
 
+def _unread_query(user: User) -> sa.Select:
+    return sa.select(sa.func.count(Notification.id)).where(_visible(user), Notification.read_at.is_(None))
+
+
 def unread_count(user: User) -> int:
     """How many in-app notifications the user has not read (the bell's badge)."""
-    return db.session.scalar(
-        sa.select(sa.func.count(Notification.id)).where(_visible(user), Notification.read_at.is_(None))
-    )
+    return db.session.scalar(_unread_query(user))
 
 
 def _parse_ids(ids: Any) -> list[int]:
