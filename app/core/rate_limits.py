@@ -32,10 +32,12 @@ API's JSON error shape with ``Retry-After`` (seconds).
 ``RATELIMIT_MESSAGES`` budget (key ``t:<tenant>:user:<id>``); the messaging services call it
 before storing a user's message, so the web form, the API, Socket.IO and the workroom share it.
 
-Cost: with the Redis storage (not a cluster) a budget is spent in one script call (every
-window's INCR and TTL, stopping at the first spent one): one round trip per budget, two per API
-request, instead of three per window through ``limits``' own calls; the keys and windows are
-``limits``' fixed windows, so both paths count on the same counters.
+Cost: with the Redis storage (not a cluster) both budgets are spent in one script call (every
+window's INCR and TTL, stopping at the first spent one) instead of three round trips per window
+through ``limits``' own calls; the keys and windows are ``limits``' fixed windows, so both paths
+count on the same counters. When the limiter counts on the app's own Redis, the same call also
+reads the bound tenant's cache stamps (``app.core.tenant_cache``), so a cached API read makes
+one round trip to Redis in all.
 
 Time: fixed windows whose expiry Redis keeps; tests set small limits and spend them, never
 sleep (the suite flushes its Redis database between tests).
@@ -56,7 +58,8 @@ from limits.storage import RedisClusterStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
-from app.extensions import limiter
+from app.core import tenant_cache
+from app.extensions import limiter, limiter_storage_uri
 from tenants.db import current_tenant_or_none
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -98,10 +101,14 @@ def _limits(value: str) -> list[RateLimitItem]:
 # One round trip for a whole budget: for each counter in order, INCR (the window starts with
 # its first hit: EXPIRE then) and TTL; stop after the first counter over its limit. The same
 # keys and fixed windows as limits' FixedWindowRateLimiter (hit, then get + ttl: three round
-# trips per counter).
+# trips per counter). KEYS past the counters (one per ARGV pair) are read with one MGET in the
+# same call (the tenant cache's stamps: an API request's only other round trip), whatever the
+# counters said. Returns {counts and TTLs, values read}.
 _HIT_SCRIPT = """
+local counters = #ARGV / 2
 local out = {}
-for i, key in ipairs(KEYS) do
+for i = 1, counters do
+  local key = KEYS[i]
   local expiry = tonumber(ARGV[2 * i - 1])
   local limit = tonumber(ARGV[2 * i])
   local current = redis.call("incrby", key, 1)
@@ -114,7 +121,11 @@ for i, key in ipairs(KEYS) do
     break
   end
 end
-return out
+local reads = {}
+if #KEYS > counters then
+  reads = redis.call("mget", unpack(KEYS, counters + 1, #KEYS))
+end
+return {out, reads}
 """
 
 
@@ -131,13 +142,23 @@ def _one_trip_storage(strategy):
 
 def _hit(items: list[RateLimitItem], key: str, scope: str) -> list[Verdict]:
     """Spend one hit of each limit of ``key`` in ``scope``; stops at the first that is spent."""
-    return _hit_budgets([(items, key, scope)])
+    return _hit_budgets([(items, key, scope)])[0]
 
 
-def _hit_budgets(budgets: list[tuple[list[RateLimitItem], str, str]]) -> list[Verdict]:
+def _shares_app_redis(storage) -> bool:
+    """Whether the limiter counts on the app's own Redis (same server and database), so a read
+    of the app's keys may ride on the budget's script call."""
+    config = current_app.config
+    return config.get("RATELIMIT_STORAGE_URI") == limiter_storage_uri(config["REDIS_URL"])
+
+
+def _hit_budgets(
+    budgets: list[tuple[list[RateLimitItem], str, str]], reads: list[str] | None = None
+) -> tuple[list[Verdict], list[bytes | None] | None]:
     """Spend one hit of each limit of each budget ``(items, key, scope)`` in turn; stops at the
     first limit that is spent (a later budget is then left untouched). One script call for all
-    of them when the storage allows it."""
+    of them when the storage allows it; the app's Redis keys ``reads`` are then read in the same
+    call when the limiter counts on the app's Redis (their values, else None: not read)."""
     strategy = limiter.limiter
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "gigforge:rl"
     plan = [(item, key, scope) for items, key, scope in budgets for item in sorted(items)]
@@ -148,7 +169,8 @@ def _hit_budgets(budgets: list[tuple[list[RateLimitItem], str, str]]) -> list[Ve
             script = storage._gigforge_hit_script = storage.get_connection().register_script(_HIT_SCRIPT)
         keys = [storage.prefixed_key(item.key_for(prefix, key, scope)) for item, key, scope in plan]
         args = [value for item, _key, _scope in plan for value in (item.get_expiry(), item.amount)]
-        out = script(keys, args)
+        reads = reads if reads and _shares_app_redis(storage) else []
+        out, values = script(keys + reads, args)
         verdicts = []
         for (item, _key, _scope), (current, ttl) in zip(
             plan, zip(out[::2], out[1::2], strict=True), strict=False
@@ -156,7 +178,7 @@ def _hit_budgets(budgets: list[tuple[list[RateLimitItem], str, str]]) -> list[Ve
             current, ttl = int(current), int(ttl)
             reset = min(item.get_expiry(), max(1, ttl))
             verdicts.append(Verdict(item.amount, max(0, item.amount - current), reset, current > item.amount))
-        return verdicts
+        return verdicts, (values if reads else None)
     verdicts = []
     for item, key, scope in plan:
         allowed = strategy.hit(item, prefix, key, scope)
@@ -166,7 +188,7 @@ def _hit_budgets(budgets: list[tuple[list[RateLimitItem], str, str]]) -> list[Ve
         verdicts.append(Verdict(item.amount, stats.remaining, reset, not allowed))
         if not allowed:
             break
-    return verdicts
+    return verdicts, None
 
 
 def _headline(verdicts: list[Verdict]) -> Verdict | None:
@@ -217,14 +239,17 @@ def check_api_request() -> None:
     limits = plan_limits(tenant.plan)
     ip = get_remote_address()
     who = credential() or f"anon:{ip}"
-    # The credential's budget, then the IP's (untouched when the credential's is spent): one
-    # round trip for both.
-    verdicts = _hit_budgets(
+    # The credential's budget, then the IP's (untouched when the credential's is spent), and the
+    # tenant cache's stamps the view will ask for: one round trip for the three.
+    verdicts, stamps = _hit_budgets(
         [
             (_limits(limits[f"credential_{kind}"]), f"t:{tenant.id}:cred:{who}", f"api-{kind}"),
             (_limits(limits[f"ip_{kind}"]), f"t:{tenant.id}:ip:{ip}", f"api-{kind}"),
-        ]
+        ],
+        reads=tenant_cache.stamp_keys(tenant),
     )
+    if stamps is not None:
+        tenant_cache.remember_stamps(tenant, stamps)
     headline = _headline(verdicts)
     _record(headline)
     if headline is not None and headline.breached:

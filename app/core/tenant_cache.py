@@ -59,6 +59,21 @@ def stamp_key(tenant: TenantRef, name: str) -> str:
     return f"t:{tenant.id}:{tenant.schema}:stamp:{name}"
 
 
+def stamp_keys(tenant: TenantRef) -> list[str]:
+    """The Redis keys of the tenant's stamps, in the order ``remember_stamps`` takes them."""
+    return [stamp_key(tenant, name) for name in _names]
+
+
+def remember_stamps(tenant: TenantRef, values: list[bytes | str | None]) -> None:
+    """Keep the stamps another round trip read (the API's rate-limit script: ``stamp_keys``'
+    values, in order) as this request's, so no MGET of its own follows. A missing stamp is left
+    to the next read, which creates it."""
+    if not has_request_context() or len(values) != len(_names) or None in values:
+        return
+    stamps = {name: v.encode() if isinstance(v, str) else v for name, v in zip(_names, values, strict=True)}
+    setattr(g, _MEMO, ((tenant.id, tenant.schema), stamps))
+
+
 def _stamps(tenant: TenantRef) -> dict[str, bytes | None]:
     """The tenant's stamps, read once per request; a missing stamp is created (SET NX)."""
     memo = g.get(_MEMO) if has_request_context() else None

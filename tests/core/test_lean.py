@@ -72,3 +72,34 @@ def test_the_liveness_probe_is_answered_before_flask_as_flask_would(
         assert counted == 2
     assert tenant_client("acme").post("/healthz").status_code == 405
     assert seen == ["hook"]  # through Flask
+
+
+def test_a_cached_api_read_makes_one_redis_round_trip(app, tenant_client, acme, in_tenant, monkeypatch):
+    """The API's rate-limit script also reads the tenant cache's stamps (both on the app's
+    Redis): a cached read of the category tree sends Redis one command, the script, and no MGET
+    of its own. A category created afterwards still shows on the very next read."""
+    import redis
+
+    from app.gigs.categories import create_category
+    from tenants.db import db
+
+    client = tenant_client("acme")
+    first = client.get("/api/v1/categories")
+    assert first.status_code == 200  # the tree is now kept in this process
+    sent = []
+    execute = redis.Redis.execute_command
+
+    def spy(self, *args, **options):
+        sent.append(args[0])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    again = client.get("/api/v1/categories")
+    assert (again.status_code, again.get_json()) == (200, first.get_json())
+    assert sent == ["EVALSHA"]
+    monkeypatch.setattr(redis.Redis, "execute_command", execute)
+    with in_tenant(acme):
+        create_category("Lean round trips")
+        db.session.commit()
+    names = [category["name"] for category in client.get("/api/v1/categories").get_json()]
+    assert "Lean round trips" in names
