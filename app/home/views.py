@@ -10,31 +10,44 @@ the page shows (a gig paused or edited, a seller suspended, a job closed: ``app.
 by the committing process, so the next request of any process renders afresh; no statement is
 sent for a kept page. At most ``ANONYMOUS_PAGE_TTL`` seconds in any case. Signed-in visitors,
 and anyone with a session (flashed messages live there), get it rendered.
+
+A page one process renders is shared with the others through Redis (``t:<tenant id>:<schema>:
+home:page:<digest of the stamps>``, expiring with the page): a process that does not hold it
+yet, on this node or another, takes it from there with one GET instead of rendering it again.
+The stored page carries its own random mark and its expiry (wall-clock time, so every process
+agrees on it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 import threading
 import time
 
+import redis
 from flask import Blueprint, current_app, g, render_template, request
 from flask_login import current_user
 
 from app.core import tenant_cache
 from app.core.csp import csp_nonce
 from app.discovery.home import home_sections
+from app.extensions import redis_store
 from app.gigs.services import visible_category_nodes
+
+log = logging.getLogger(__name__)
 
 # Served on tenant and platform hosts alike (tenant bound when there is one).
 home_bp = Blueprint("home", __name__, template_folder="templates")
 
 ANONYMOUS_PAGE_TTL = 30  # seconds; a change that published no event shows within it
-ANONYMOUS_PAGES_MAX = 500  # pages kept per process (one per tenant in use)
-_NONCE_MARK = secrets.token_urlsafe(24)  # per process: no content can carry it
-_pages: dict[tuple, tuple[float, str]] = {}
+ANONYMOUS_PAGES_MAX = 500  # pages kept per process (one per tenant in use; more wait in Redis)
+# A kept page: (expires at, its nonce mark, the page). The mark is random per render: no content
+# can carry it.
+_pages: dict[tuple, tuple[float, str, str]] = {}
 _pages_lock = threading.Lock()
-_clock = time.monotonic  # tests move it
+_clock = time.time  # wall-clock: processes compare a shared page's expiry; tests move it
 
 
 @home_bp.get("/")
@@ -61,19 +74,57 @@ def _anonymous_page() -> str:
     now = _clock()
     hit = _pages.get(key)
     if hit is None or hit[0] <= now:
-        previous = g.pop("csp_nonce", None)
-        g.csp_nonce = _NONCE_MARK
-        try:
-            page = _render(home_sections(None), None)
-        finally:
-            g.pop("csp_nonce", None)
-            if previous:
-                g.csp_nonce = previous
+        shared_key = _shared_key(key)
+        hit = _shared_page(shared_key, now)
+        if hit is None:
+            hit = _render_kept(now)
+            _share(shared_key, hit)
         with _pages_lock:
             if len(_pages) >= ANONYMOUS_PAGES_MAX and key not in _pages:
                 _pages.pop(next(iter(_pages)))  # the oldest entry
-            _pages[key] = hit = (now + ANONYMOUS_PAGE_TTL, page)
-    return hit[1].replace(_NONCE_MARK, csp_nonce())
+            _pages[key] = hit
+    _expires, mark, page = hit
+    return page.replace(mark, csp_nonce())
+
+
+def _render_kept(now: float) -> tuple[float, str, str]:
+    """The anonymous page rendered with a fresh random mark where the nonce goes."""
+    mark = secrets.token_urlsafe(24)
+    previous = g.pop("csp_nonce", None)
+    g.csp_nonce = mark
+    try:
+        page = _render(home_sections(None), None)
+    finally:
+        g.pop("csp_nonce", None)
+        if previous:
+            g.csp_nonce = previous
+    return now + ANONYMOUS_PAGE_TTL, mark, page
+
+
+def _shared_key(key: tuple) -> str:
+    tenant_id, schema, stamps = key
+    digest = hashlib.sha256(b"\0".join(stamps)).hexdigest()[:32]
+    return f"t:{tenant_id}:{schema}:home:page:{digest}"
+
+
+def _shared_page(shared_key: str, now: float) -> tuple[float, str, str] | None:
+    """The page another process rendered under these stamps, while it has not expired."""
+    try:
+        value = redis_store.client.get(shared_key)
+    except redis.RedisError:
+        return None
+    if value is None:
+        return None
+    expires, mark, page = value.decode().split("\n", 2)
+    return (float(expires), mark, page) if float(expires) > now else None
+
+
+def _share(shared_key: str, kept: tuple[float, str, str]) -> None:
+    expires, mark, page = kept
+    try:
+        redis_store.client.set(shared_key, f"{expires!r}\n{mark}\n{page}", ex=ANONYMOUS_PAGE_TTL)
+    except redis.RedisError:  # kept by this process alone
+        log.warning("home: could not share the anonymous page of tenant %s", g.tenant.slug)
 
 
 def forget_anonymous_pages() -> None:

@@ -266,6 +266,38 @@ def test_an_anonymous_visitor_gets_the_kept_page_with_a_nonce_of_its_own(
     )
 
 
+def test_a_page_one_process_rendered_is_served_by_another_from_redis(
+    acme, tenant_client, in_tenant, shop, run_jobs, monkeypatch
+):
+    """Another process (this one with its kept pages forgotten) takes the page from Redis:
+    no statement, no rendering, its own nonce; once the page expires there too, it renders."""
+    from app.home import views
+
+    s = shop(acme)
+    set_featured(in_tenant, acme, [s.logo, s.site])
+    run_jobs()
+    clock = [1000.0]
+    monkeypatch.setattr(views, "_clock", lambda: clock[0])
+    first = tenant_client("acme").get("/")
+    views.forget_anonymous_pages()  # "another process"
+    rendered = []
+    render = views._render
+    monkeypatch.setattr(views, "_render", lambda *a: rendered.append(1) or render(*a))
+    responses = []
+    statements = _selects(in_tenant, acme, lambda: responses.append(tenant_client("acme").get("/")))
+    assert [q for q in statements if "tenant_acme." in q] == [] and rendered == []
+    nonces = [
+        r.headers["Content-Security-Policy"].split("'nonce-", 1)[1].split("'", 1)[0]
+        for r in (first, responses[0])
+    ]
+    assert nonces[0] != nonces[1] and f'nonce="{nonces[1]}"' in responses[0].get_data(as_text=True)
+    second = responses[0].get_data(as_text=True)
+    assert first.get_data(as_text=True).replace(nonces[0], "N") == second.replace(nonces[1], "N")
+    clock[0] += views.ANONYMOUS_PAGE_TTL
+    views.forget_anonymous_pages()
+    assert tenant_client("acme").get("/").status_code == 200 and rendered == [1]
+
+
 def test_a_kept_page_follows_a_gig_edited_or_paused_before_its_event_is_handled(
     acme, tenant_client, in_tenant, shop, run_jobs
 ):
