@@ -16,7 +16,7 @@ test: install ## Set up and run lint plus the whole test suite (then isolation a
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -rs --durations=25 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pgbouncer
 
 # Tenant isolation and the order flow again, through PgBouncer in transaction mode (tests/pgbouncer.py).
