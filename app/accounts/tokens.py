@@ -61,6 +61,9 @@ def _lifetimes() -> tuple[int, int]:
     return int(cfg["API_ACCESS_TOKEN_LIFETIME"]), int(cfg["API_REFRESH_TOKEN_LIFETIME"])
 
 
+_ACCESS_MEMO = "_access_token_lookup"  # g: (token hash, (row, user) or None) of this request
+
+
 def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = False):
     """The token row (``with_user``: ``(row, user)``, read in the same query), or None."""
     prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
@@ -224,7 +227,7 @@ def authenticate_bearer(header: str | None) -> User | None:
         return None
     if token.startswith(api_keys.KEY_PREFIX):
         return _key_user(token)
-    found = _find(token, "access", with_user=True)
+    found = find_access(token)
     row, user = found if found is not None else (None, None)
     now = _now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
@@ -234,6 +237,20 @@ def authenticate_bearer(header: str | None) -> User | None:
     _touch(row, now)
     g.api_token = row
     return user
+
+
+def find_access(token: str):
+    """``(row, user)`` of the access token ``token`` (in one query), or None; checks nothing else.
+    Read once per request: the API's rate limit names the token's family before the view
+    authenticates it (``app.accounts.credentials``), and both use this look-up."""
+    key = hash_token(token) if isinstance(token, str) else None
+    memo = g.get(_ACCESS_MEMO) if has_request_context() else None
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    found = _find(token, "access", with_user=True)
+    if has_request_context():
+        setattr(g, _ACCESS_MEMO, (key, found))
+    return found
 
 
 def _key_user(secret: str) -> User | None:

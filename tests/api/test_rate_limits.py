@@ -306,3 +306,30 @@ def test_sending_messages_over_socketio_is_limited(
     finally:
         close_all([client])
     assert messages_in(in_tenant, acme) == 2
+
+
+def test_the_rate_limit_and_the_views_authentication_read_the_token_once(
+    app, acme, make_user, access_token, tenant_client
+):
+    """The per-credential budget names the token's family before the view; the view's
+    authentication takes the token and its user from that same look-up: one statement reads
+    api_tokens in the request, and the budget is the family's."""
+    import sqlalchemy as sa
+
+    auth = bearer(access_token(acme, make_user(acme)))
+    client = tenant_client("acme")
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(ME, headers=auth)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200 and headers_of(response)[0] > 0
+    token_reads = [s for s in seen if "api_tokens" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(token_reads) == 1, token_reads
