@@ -26,9 +26,12 @@ At the last checkpoint:
   way, without recycling and with each ``DB_POOL_MAX_USES`` of ``--max-uses`` (each run in a
   forked child on an emptied Redis db, so no run inherits another's caches);
 - the tenant page under gunicorn (``bench.request_throughput``'s server and load generator):
-  requests to one tenant, then spread over ``--spread`` tenants, without recycling and with each
-  ``DB_POOL_MAX_USES`` (Redis emptied before each server); p50/p95 and the private memory of the
-  server's backends after each run.
+  requests to one tenant; the first visit of each of ``--spread`` tenants, each once (what a
+  tenant's first page costs a server that has not served it); then requests spread over them
+  (the server serving those tenants: ``--no-first-visits`` leaves their first pages in the
+  measured window), without recycling and with each ``DB_POOL_MAX_USES`` (Redis emptied before
+  each server); p50/p95 and the private memory of the server's backends after each run.
+  ``--skip-memory`` leaves out the in-process memory runs (a second run on the same population).
 
 ``--skip-checkpoints`` measures only the end part on the population already there.
 
@@ -87,6 +90,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="dump the whole database even past the server's lock table (fails, and fails others' locks)",
     )
     parser.add_argument("--skip-page", action="store_true", help="no gunicorn page runs")
+    parser.add_argument("--skip-memory", action="store_true", help="no in-process backend memory runs")
+    parser.add_argument(
+        "--no-first-visits",
+        action="store_true",
+        help="measure the spread run without first visiting each tenant once (cold pages in the window)",
+    )
     parser.add_argument(
         "--skip-checkpoints", action="store_true", help="measure the existing population's end part only"
     )
@@ -340,6 +349,56 @@ def server_backends(services) -> list[dict]:
     return [{"pid": pid, "rss_anon_kib": _rss_anon_kib(pid)} for pid in pids]
 
 
+def first_visits(port: int, path: str, hosts: list[str], concurrency: int) -> dict:
+    """Each host requested once (``concurrency`` connections): what a tenant's first page costs a
+    server that has not served it yet (nothing of it kept: no resolution, no cached values, no
+    kept page; its backend has not touched the schema)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.request_throughput import LOOPBACK
+
+    queue = iter(hosts)
+
+    def worker() -> tuple[list[float], int]:
+        latencies, errors = [], 0
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
+        for host in queue:
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Host": host})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors += 1
+        conn.close()
+        return latencies, errors
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(lambda _: worker(), range(concurrency)))
+    seconds = time.perf_counter() - started
+    latencies = [x for lat, _ in results for x in lat]
+    return {
+        "path": path,
+        "host": f"{len(hosts)} hosts, each once",
+        "requests": len(latencies),
+        "errors": sum(e for _, e in results),
+        "seconds": seconds,
+        "rps": len(latencies) / seconds,
+        "p50_ms": c.percentile(latencies, 50) * 1000,
+        "p95_ms": c.percentile(latencies, 95) * 1000,
+        "p99_ms": c.percentile(latencies, 99) * 1000,
+    }
+
+
 def page_runs(services, args, slugs: list[str], max_uses: int) -> list[dict]:
     """The tenant page under gunicorn: one tenant, then ``slugs`` in turn, on one server."""
     sep = "&" if "?" in services.database_url else "?"
@@ -357,16 +416,25 @@ def page_runs(services, args, slugs: list[str], max_uses: int) -> list[dict]:
         status, _ = server.get("/", f"{slugs[0]}.localhost")
         if status != 200:
             raise RuntimeError(f"GET / on {slugs[0]}.localhost answered {status}")
-        for name, hosts in (("one tenant", f"{slugs[0]}.localhost"), (f"{len(slugs)} tenants", None)):
-            hosts = hosts or [f"{s}.localhost" for s in slugs]
-            result = drive(
-                server.port,
-                "/",
-                hosts,
-                concurrency=args.concurrency,
-                warmup=args.warmup,
-                duration=args.duration,
-            )
+        spread = [f"{s}.localhost" for s in slugs]
+        runs = [("one tenant", f"{slugs[0]}.localhost")]
+        if not args.no_first_visits:
+            # The spread run measures a server serving these tenants, not its first pages: those
+            # are measured apart, each tenant once, before it.
+            runs.append((f"first visit of {len(slugs)}", None))
+        runs.append((f"{len(slugs)} tenants", spread))
+        for name, hosts in runs:
+            if hosts is None:
+                result = first_visits(server.port, "/", spread, args.concurrency)
+            else:
+                result = drive(
+                    server.port,
+                    "/",
+                    hosts,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                )
             backends = server_backends(services)
             rss = [b["rss_anon_kib"] for b in backends if b["rss_anon_kib"] is not None]
             result.update(
@@ -489,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         db.engine.dispose()
     memory = []
     bounds = [0] + [int(n) for n in args.max_uses.split(",") if n.strip()]
-    for max_uses in bounds:
+    for max_uses in [] if args.skip_memory else bounds:
         run = memory_in_child(services, args.argon2, slugs, max_uses)
         memory.append(run)
         first, last = run["samples"][0], max(run["samples"], key=lambda sample: sample["total_bytes"])
