@@ -115,8 +115,12 @@ def _shared_page(shared_key: str, now: float) -> tuple[float, str, str] | None:
         return None
     if value is None:
         return None
-    expires, mark, page = value.decode().split("\n", 2)
-    return (float(expires), mark, page) if float(expires) > now else None
+    try:
+        expires, mark, page = value.decode().split("\n", 2)
+        kept = (float(expires), mark, page)
+    except ValueError:  # not a page this code stored: render instead
+        return None
+    return kept if kept[0] > now else None
 
 
 def _share(shared_key: str, kept: tuple[float, str, str]) -> None:
