@@ -82,10 +82,13 @@ def _stamps(tenant: TenantRef) -> dict[str, bytes | None]:
     client = redis_store.client
     values = client.mget([stamp_key(tenant, name) for name in _names])
     stamps = dict(zip(_names, values, strict=True))
-    for name, value in stamps.items():
-        if value is None:
-            client.set(stamp_key(tenant, name), secrets.token_hex(8), nx=True)
-            stamps[name] = client.get(stamp_key(tenant, name))
+    missing = [name for name, value in stamps.items() if value is None]
+    if missing:  # created where nobody did meanwhile, then read back: one round trip
+        pipe = client.pipeline(transaction=False)
+        for name in missing:
+            pipe.set(stamp_key(tenant, name), secrets.token_hex(8), nx=True)
+        pipe.mget([stamp_key(tenant, name) for name in missing])
+        stamps.update(zip(missing, pipe.execute()[-1], strict=True))
     if has_request_context():
         setattr(g, _MEMO, ((tenant.id, tenant.schema), stamps))
     return stamps
