@@ -159,6 +159,21 @@ class Server:
             self.process.wait()
 
 
+def fetch(
+    conn: http.client.HTTPConnection, port: int, path: str, host: str, timeout: float = 10.0
+) -> tuple[http.client.HTTPConnection, bool]:
+    """GET ``path`` with ``Host: host`` on the keep-alive ``conn``: the connection to use next (a
+    new one after a failure) and whether it answered 200."""
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        resp.read()
+        return conn, resp.status == 200
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return http.client.HTTPConnection(LOOPBACK, port, timeout=timeout), False
+
+
 def drive(
     port: int, path: str, host: str | list[str], *, concurrency: int, warmup: float, duration: float
 ) -> dict:
@@ -182,15 +197,7 @@ def drive(
             t0 = time.perf_counter()
             if t0 >= end:
                 break
-            try:
-                conn.request("GET", path, headers={"Host": hosts[next(turn) % len(hosts)]})
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-                ok = False
+            conn, ok = fetch(conn, port, path, hosts[next(turn) % len(hosts)])
             t1 = time.perf_counter()
             if t0 >= measure_from:
                 if ok:

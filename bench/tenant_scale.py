@@ -356,7 +356,7 @@ def first_visits(port: int, path: str, hosts: list[str], concurrency: int) -> di
     import http.client
     from concurrent.futures import ThreadPoolExecutor
 
-    from bench.request_throughput import LOOPBACK
+    from bench.request_throughput import LOOPBACK, fetch
 
     queue = iter(hosts)
 
@@ -365,15 +365,7 @@ def first_visits(port: int, path: str, hosts: list[str], concurrency: int) -> di
         conn = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
         for host in queue:
             t0 = time.perf_counter()
-            try:
-                conn.request("GET", path, headers={"Host": host})
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
-                ok = False
+            conn, ok = fetch(conn, port, path, host, timeout=30)
             if ok:
                 latencies.append(time.perf_counter() - t0)
             else:

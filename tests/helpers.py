@@ -281,3 +281,22 @@ def watched_page(context, errors: list):
         lambda r: r.status >= 400 and "favicon" not in r.url and errors.append(f"{r.status} {r.url}"),
     )
     return page
+
+
+def statements_of(app, call: Callable[[], object]) -> list[str]:
+    """The SQL statements ``call()`` sends through the app's engine, in order."""
+    from tenants.db import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements

@@ -16,7 +16,7 @@ from app.platform import services as platform_services
 from tenants.db import db
 from tenants.models import TENANT_PLANS
 from tenants.resolver import get_tenant_by_slug
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, login, statements_of
 
 LIMIT_NAMES = ("credential_read", "credential_write", "ip_read", "ip_write")
 ME = "/api/v1/me"
@@ -314,22 +314,11 @@ def test_the_rate_limit_and_the_views_authentication_read_the_token_once(
     """The per-credential budget names the token's family before the view; the view's
     authentication takes the token and its user from that same look-up: one statement reads
     api_tokens in the request, and the budget is the family's."""
-    import sqlalchemy as sa
-
     auth = bearer(access_token(acme, make_user(acme)))
     client = tenant_client("acme")
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = client.get(ME, headers=auth)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    answers = []
+    seen = statements_of(app, lambda: answers.append(client.get(ME, headers=auth)))
+    response = answers[0]
     assert response.status_code == 200 and headers_of(response)[0] > 0
     token_reads = [s for s in seen if "api_tokens" in s and s.lstrip().upper().startswith("SELECT")]
     assert len(token_reads) == 1, token_reads

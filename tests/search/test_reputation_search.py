@@ -15,6 +15,7 @@ from app.gigs.services import set_gig_rating
 from app.search import services
 from app.search.backend import RATING_PRIOR_WEIGHT, bayesian_rating
 from tenants.db import db
+from tests.helpers import statements_of
 from tests.orders.conftest import drive, market, user  # noqa: F401  (fixture and helpers)
 
 GOOD = {"rating": 5, "communication": 5, "as_described": 5, "would_recommend": 5, "text": "Superb work."}
@@ -206,19 +207,7 @@ def test_search_page_and_api_filter_by_seller_level(leveled, acme, tenant_client
 
 
 def _count_queries(app, call) -> list[str]:
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        call()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return statements
+    return statements_of(app, call)
 
 
 def test_cards_carry_rating_and_level_without_a_query_per_card(
