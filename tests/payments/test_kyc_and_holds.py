@@ -36,7 +36,12 @@ def _refusal(fn, *args, **kwargs) -> services.PaymentError:
 
 
 def _events(name: str) -> list[dict]:
-    return [e.payload for e in db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.name == name))]
+    return [
+        e.payload
+        for e in db.session.scalars(
+            sa.select(OutboxEvent).where(OutboxEvent.name == name).order_by(OutboxEvent.id)
+        )
+    ]
 
 
 # --- the KYC gate -------------------------------------------------------------------------
