@@ -145,7 +145,7 @@ def _hit(items: list[RateLimitItem], key: str, scope: str) -> list[Verdict]:
     return _hit_budgets([(items, key, scope)])[0]
 
 
-def _shares_app_redis(storage) -> bool:
+def _shares_app_redis() -> bool:
     """Whether the limiter counts on the app's own Redis (same server and database), so a read
     of the app's keys may ride on the budget's script call."""
     config = current_app.config
@@ -169,7 +169,7 @@ def _hit_budgets(
             script = storage._gigforge_hit_script = storage.get_connection().register_script(_HIT_SCRIPT)
         keys = [storage.prefixed_key(item.key_for(prefix, key, scope)) for item, key, scope in plan]
         args = [value for item, _key, _scope in plan for value in (item.get_expiry(), item.amount)]
-        reads = reads if reads and _shares_app_redis(storage) else []
+        reads = reads if reads and _shares_app_redis() else []
         out, values = script(keys + reads, args)
         verdicts = []
         for (item, _key, _scope), (current, ttl) in zip(

@@ -51,9 +51,15 @@ def publish(name: str, payload: dict | None = None) -> OutboxEvent:
     event.next_attempt_at = db.func.now() + timedelta(seconds=grace)
     db.session.add(event)
     db.session.flush()
-    db.session.info.setdefault(_PENDING_KEY, []).append((tenant.id, event.id))
-    db.session.info.setdefault(_COMMITTED_KEY, []).append((name, event.payload))
+    _track(tenant.id, [(event.id, name, event.payload)])
     return event
+
+
+def _track(tenant_id: int, events: list[tuple[int, str, dict]]) -> None:
+    """Remember events ``(id, name, payload)`` written in this transaction: their delivery is
+    enqueued after the commit, and the commit listeners are told of them."""
+    db.session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, event_id) for event_id, _, _ in events)
+    db.session.info.setdefault(_COMMITTED_KEY, []).extend((name, payload) for _, name, payload in events)
 
 
 def publish_with_row(row: sa.Insert, name: str, payload: dict, id_key: str) -> int:
@@ -88,8 +94,7 @@ def publish_with_row(row: sa.Insert, name: str, payload: dict, id_key: str) -> i
         .returning(table.c.id, table.c.payload)
     )
     event_id, stored = db.session.execute(statement).one()
-    db.session.info.setdefault(_PENDING_KEY, []).append((tenant.id, event_id))
-    db.session.info.setdefault(_COMMITTED_KEY, []).append((name, stored))
+    _track(tenant.id, [(event_id, name, stored)])
     return stored[id_key]
 
 
@@ -113,8 +118,9 @@ def publish_many(name: str, payloads: list[dict]) -> int:
     ids = db.session.execute(
         statement, [{"name": name, "payload": payload or {}, "status": "pending"} for payload in payloads]
     ).scalars()
-    db.session.info.setdefault(_PENDING_KEY, []).extend((tenant.id, event_id) for event_id in ids)
-    db.session.info.setdefault(_COMMITTED_KEY, []).extend((name, payload or {}) for payload in payloads)
+    _track(
+        tenant.id, [(event_id, name, payload or {}) for event_id, payload in zip(ids, payloads, strict=True)]
+    )
     return len(payloads)
 
 

@@ -45,13 +45,16 @@ def _bell():
         return g._header
 
     def inbox_unread() -> int:
-        return header().inbox_unread if header() is not None else 0
+        shown = header()
+        return shown.inbox_unread if shown is not None else 0
 
     def notifications_unread() -> int:
-        return header().notifications_unread if header() is not None else 0
+        shown = header()
+        return shown.notifications_unread if shown is not None else 0
 
     def notifications_latest() -> list:
-        return [services.serialize(n) for n in header().notifications_latest] if header() is not None else []
+        shown = header()
+        return [services.serialize(n) for n in shown.notifications_latest] if shown is not None else []
 
     return {
         "inbox_unread": inbox_unread,

@@ -405,9 +405,14 @@ def _sandbox_payment_of(buyer: User, payment_id: int) -> tuple[Payment, Order]:
         .execution_options(populate_existing=True)
     ).first()
     payment, order = found if found is not None else (None, None)
+    _own_sandbox_payment(buyer, payment)
+    return payment, order
+
+
+def _own_sandbox_payment(buyer: User, payment: Payment | None) -> None:
+    """Raises PaymentError 404 unless ``payment`` is ``buyer``'s sandbox payment."""
     if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
         raise PaymentError(404, "No such payment.")
-    return payment, order
 
 
 def _order_awaiting_payment(payment: Payment, order: Order) -> None:
@@ -475,8 +480,7 @@ def sandbox_authenticate(buyer: User, payment_id: int, approve: bool) -> CardRes
 
 def sandbox_payment_for_page(buyer: User, payment_id: int) -> Payment:
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.buyer_id != buyer.id or payment.provider != "sandbox":
-        raise PaymentError(404, "No such payment.")
+    _own_sandbox_payment(buyer, payment)
     return payment
 
 
@@ -500,8 +504,7 @@ def sandbox_checkout_page(buyer: User, payment_id: int) -> SandboxCheckout:
         .where(Payment.id == payment_id)
         .options(orm.lazyload(Order.milestones))
     ).first()
-    if found is None or found[0].buyer_id != buyer.id or found[0].provider != "sandbox":
-        raise PaymentError(404, "No such payment.")
+    _own_sandbox_payment(buyer, found[0] if found is not None else None)
     return SandboxCheckout(*found)
 
 
