@@ -63,7 +63,7 @@ from app.orders.models import (
     OrderEvent,
 )
 from app.settings.models import MarketplaceSettings
-from app.settings.services import current_settings
+from app.settings.services import SettingsSnapshot, current_settings
 from app.storage import storage
 from tenants.db import db
 
@@ -179,7 +179,7 @@ def _text(value: Any, field: str, errors: dict, *, label: str, max_len: int, req
     return text
 
 
-def settings() -> MarketplaceSettings:
+def settings() -> SettingsSnapshot | MarketplaceSettings:
     """The tenant's settings row, read once per unit of work."""
     return current_settings()
 

@@ -6,7 +6,9 @@ tenant's stamp in Redis once per request -> database: ``app.core.tenant_cache``)
 change here renews the stamp now and again after commit, so the whole site and the next
 email wear it at once. The business settings (currency, commission, delays,
 payout schedule, gig approval) are read by the domains that use them through
-``current_settings()``: once per transaction (unit of work), never cached across them.
+``current_settings()``: a read-only snapshot kept the same way under the ``settings`` stamp,
+which every write of the row renews (a flush listener, so no writer can forget it); the unit
+of work that changed the row reads its own version until it commits.
 
 Everything here flushes and never commits; refusals raise ``SettingsError`` with
 field errors (nothing changed).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -117,26 +119,73 @@ class SettingsError(DomainError):
 
 
 _UNIT_KEY = "gigforge_settings_row"
+SETTINGS_CACHE = tenant_cache.register("settings")
+
+# A frozen copy of the settings row, field for field (the columns' attribute names): what
+# ``current_settings()`` hands out, shared by every request of the process.
+SettingsSnapshot = make_dataclass(
+    "SettingsSnapshot",
+    [attr.key for attr in sa.inspect(MarketplaceSettings).column_attrs],
+    frozen=True,
+    slots=True,
+)
+SettingsSnapshot.__doc__ = "A read-only copy of the bound tenant's settings row (``current_settings()``)."
+_ROW_KEY = sa.inspect(MarketplaceSettings).identity_key_from_primary_key((1,))
+_COLUMNS = tuple(sa.inspect(MarketplaceSettings).column_attrs)
 
 
-def current_settings() -> MarketplaceSettings:
-    """The bound tenant's settings row, read at most once per transaction.
+def current_settings() -> SettingsSnapshot | MarketplaceSettings:
+    """The bound tenant's settings, read-only: the process's snapshot while the tenant's
+    ``settings`` stamp is unchanged (``app.core.tenant_cache``), else the row, read once.
 
-    The money path reads the currency, the commission and the provider several times in one
-    unit of work, and the session's identity map holds rows weakly, so each
-    ``session.get`` could read the row again. The row is kept in ``session.info`` with the
-    tenant's id until the transaction ends (never across tenants or transactions); it is the
-    identity map's own object, so a change made in this unit of work is seen."""
+    The money path reads the currency, the commission and the provider several times a
+    request, and pages read the bot check's mode: none of it costs a statement once the
+    process holds the snapshot. Kept per transaction in ``session.info`` with the tenant's id
+    (never across tenants). A unit of work that changed the row sees its change: the row
+    itself while it has unflushed changes, a fresh read once flushed (the flush renewed the
+    stamp and marks the value changed in this context until the commit). Changes go through
+    ``settings_row(lock=True)``, never through what this returns."""
     session = db.session()
+    live = session.identity_map.get(_ROW_KEY)
+    if live is not None and sa.inspect(live).modified:
+        return live  # this unit of work is changing it: its own version, not kept
     tenant_id = current_tenant().id
     cached = session.info.get(_UNIT_KEY)
-    if cached is not None and cached[0] == tenant_id and cached[1] in session:
+    if cached is not None and cached[0] == tenant_id:
         return cached[1]
-    row = session.get(MarketplaceSettings, 1)
+    snapshot = tenant_cache.cached(SETTINGS_CACHE, _load_settings)
+    session.info[_UNIT_KEY] = (tenant_id, snapshot)
+    return snapshot
+
+
+def _load_settings() -> SettingsSnapshot:
+    row = db.session.get(MarketplaceSettings, 1)
     if row is None:
         raise LookupError(f"tenant {current_tenant().slug} has no settings row")
-    session.info[_UNIT_KEY] = (tenant_id, row)
-    return row
+    return SettingsSnapshot(**{attr.key: getattr(row, attr.key) for attr in _COLUMNS})
+
+
+def _settings_changed(session) -> None:
+    """The row changed in this unit of work: every process reloads it (a new stamp now and
+    after commit), and this transaction forgets the snapshot it kept."""
+    session.info.pop(_UNIT_KEY, None)
+    if current_tenant_or_none() is not None:
+        tenant_cache.invalidate(SETTINGS_CACHE)
+
+
+@sa.event.listens_for(TenantSession, "after_flush")
+def _renew_on_write(session, _context) -> None:
+    for rows in (session.new, session.dirty, session.deleted):
+        if any(isinstance(row, MarketplaceSettings) for row in rows):
+            _settings_changed(session)
+            return
+
+
+@sa.event.listens_for(TenantSession, "do_orm_execute")
+def _renew_on_bulk_write(state) -> None:
+    writes = state.is_update or state.is_delete or state.is_insert
+    if writes and state.bind_mapper is not None and state.bind_mapper.class_ is MarketplaceSettings:
+        _settings_changed(state.session)
 
 
 @sa.event.listens_for(TenantSession, "after_transaction_end")

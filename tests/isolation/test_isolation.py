@@ -311,6 +311,36 @@ def test_process_cache_entries_carry_the_tenant_and_equal_ids_never_cross(
     assert entries[(globex.id, globex.schema, "branding", "")][1].name == NAMES["globex"]
 
 
+def test_settings_snapshots_carry_the_tenant_even_under_equal_stamps(app, acme, globex, in_tenant):
+    """Both marketplaces have settings row 1, here with different commissions, and (forced) the
+    very same ``settings`` stamp in Redis: each reads its own snapshot, kept under its own key,
+    and a change of one never moves the other's copy."""
+    from app.settings.services import current_settings, settings_row
+
+    commissions = {"acme": 700, "globex": 2300}
+    for tenant in (acme, globex):
+        with in_tenant(tenant):
+            settings_row(lock=True).commission_bps = commissions[tenant.slug]
+            db.session.commit()
+            redis_store.client.set(stamp_key(tenant, "settings"), "same-settings-stamp")
+    tenant_cache.clear_local()
+    for _ in range(2):  # the second round from the process's copies
+        for tenant in (acme, globex):
+            with in_tenant(tenant):
+                assert current_settings().commission_bps == commissions[tenant.slug]
+    for tenant in (acme, globex):
+        entry = tenant_cache._local[(tenant.id, tenant.schema, "settings", "")]
+        assert entry[1].commission_bps == commissions[tenant.slug]
+    with in_tenant(acme):
+        settings_row(lock=True).commission_bps = 900
+        db.session.commit()
+    with in_tenant(globex):
+        assert redis_store.client.get(stamp_key(globex, "settings")) == b"same-settings-stamp"
+        assert current_settings().commission_bps == 2300
+    with in_tenant(acme):
+        assert current_settings().commission_bps == 900
+
+
 def test_operator_changes_reach_the_next_request_of_every_process(acme, globex, tenant_client, in_tenant):
     """A rename and a rebrand show on the next request, here and in a process that still holds
     the old copies (simulated by putting this process's old layer back after the change)."""
