@@ -298,7 +298,10 @@ def idempotent(view=None, *, savepoint: bool = True):
     def wrapper(*args, **kwargs):
         key = _request_key()
         if key is None:
-            return view(*args, **kwargs)  # the unit of work commits or rolls back as usual
+            if savepoint:
+                return view(*args, **kwargs)  # the unit of work commits or rolls back as usual
+            with unit_of_work.refusals_end_work():
+                return view(*args, **kwargs)
         method_path = f"{request.method} {request.path}"
         fingerprint = request_fingerprint()
         for _attempt in range(2):  # the owner may roll back between our INSERT and SELECT
@@ -328,7 +331,8 @@ def idempotent(view=None, *, savepoint: bool = True):
             with unit_of_work.view_savepoint() as view_savepoint:
                 response = make_response(view(*args, **kwargs))
         else:
-            response = make_response(view(*args, **kwargs))
+            with unit_of_work.refusals_end_work():  # its steps need no savepoints of their own
+                response = make_response(view(*args, **kwargs))
         if response.status_code >= 500 or response.is_streamed:
             unit_of_work.abandon()
             return response

@@ -21,6 +21,14 @@ shape: the client is never told "done" for work that was not saved.
 
 Jobs: ``job_unit()`` is the same for an RQ job (``tenant_job_context`` uses it): commit
 when the job's body returns, roll back when it raises.
+
+Savepoints a refusal does not need: a service step that may refuse after it wrote (the
+ledger's posting) runs in a savepoint so that its caller can go on. A view that raises every
+refusal it does not keep (``@idempotent(savepoint=False)``, the API's money views) declares
+it with ``refusals_end_work()``: such steps then skip their savepoint (two statements each)
+and guard themselves with ``rollback_only_if_refused()`` instead, which marks the transaction
+when the step refuses; a marked transaction can never be committed (``before_commit``
+raises), so a half-done step is rolled back even if a caller caught the refusal.
 """
 
 from __future__ import annotations
@@ -30,16 +38,18 @@ import logging
 import weakref
 
 import sqlalchemy as sa
-from flask import Flask, g, request
+from flask import Flask, g, has_app_context, request
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
-from tenants.db import current_tenant, db, guard_one_schema, guarded, translate_map
+from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guarded, translate_map
 
 log = logging.getLogger(__name__)
 
 _KEEP = "_uow_keep"
 _ABANDONED = "_uow_abandoned"
 _VIEW_SAVEPOINT = "_uow_view_savepoint"
+_REFUSALS_END = "_uow_refusals_end_work"
+_ROLLBACK_ONLY = "gigforge_rollback_only"  # session.info: why this transaction cannot commit
 
 
 def keep() -> None:
@@ -124,6 +134,61 @@ def init_app(app: Flask) -> None:
 
             return app.make_response(handle_http_exception(_commit_failure(exc)))
         return response
+
+
+@contextlib.contextmanager
+def refusals_end_work():
+    """Within the block, a refusal (any exception) ends the unit of work: the view raises it, or
+    returns it unkept, and the request rolls back. Steps that would take a savepoint so that a
+    caller could go on after their refusal take none (``refusal_ends_work``)."""
+    outer = g.get(_REFUSALS_END)
+    setattr(g, _REFUSALS_END, True)
+    try:
+        yield
+    finally:
+        setattr(g, _REFUSALS_END, outer)
+
+
+def refusal_ends_work() -> bool:
+    """True inside ``refusals_end_work()`` (never outside a request or job's app context)."""
+    return bool(g.get(_REFUSALS_END)) if has_app_context() else False
+
+
+@contextlib.contextmanager
+def rollback_only_if_refused(what: str):
+    """Instead of a savepoint: when the block raises, this transaction is marked and can no
+    longer be committed (``before_commit`` raises); only a rollback ends it."""
+    try:
+        yield
+    except BaseException:
+        session = db.session()
+        # With the innermost transaction: rolling back a savepoint around it takes the mark too.
+        session.info[_ROLLBACK_ONLY] = (what, session.get_nested_transaction() or session.get_transaction())
+        raise
+
+
+@sa.event.listens_for(TenantSession, "before_commit")
+def _refuse_marked_commit(session) -> None:
+    mark = session.info.get(_ROLLBACK_ONLY)
+    if mark is not None:
+        raise sa.exc.InvalidRequestError(f"{mark[0]} was refused half-done in this transaction: roll it back")
+
+
+@sa.event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_mark_rolled_back(session, previous_transaction) -> None:
+    mark = session.info.get(_ROLLBACK_ONLY)
+    transaction = mark[1] if mark is not None else None
+    while transaction is not None:  # the rolled back transaction held the marked one: undone
+        if transaction is previous_transaction:
+            session.info.pop(_ROLLBACK_ONLY, None)
+            return
+        transaction = transaction.parent
+
+
+@sa.event.listens_for(TenantSession, "after_transaction_end")
+def _forget_mark(session, transaction) -> None:
+    if transaction.parent is None:  # the whole transaction ended
+        session.info.pop(_ROLLBACK_ONLY, None)
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.core import pagination
+from app.core import pagination, unit_of_work
 from app.core.domain_errors import Conflict, DomainError
 from app.ledger.models import TRANSACTION_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.settings.services import current_settings
@@ -554,9 +554,16 @@ def _post(
     # No lookup of the key first: the INSERT below claims it or finds it taken (a repeat is
     # the rare case, and pays for the read after it).
     # A savepoint: on any error below nothing of this posting remains, and the
-    # caller's unit of work can still go on (e.g. report the error and commit).
+    # caller's unit of work can still go on (e.g. report the error and commit). None when the
+    # caller's refusals end its unit of work (the API's money views, the card form): a refused
+    # posting then marks the transaction, which can only be rolled back.
+    guard = (
+        unit_of_work.rollback_only_if_refused("a ledger posting")
+        if unit_of_work.refusal_ends_work()
+        else db.session.begin_nested()
+    )
     try:
-        with db.session.begin_nested():
+        with guard:
             # Claim the key first. A concurrent posting with the same key waits here until the
             # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
             # the INSERT (RETURNING): it is never read again.

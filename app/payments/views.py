@@ -75,7 +75,9 @@ def sandbox_checkout(payment_id: int):
 
 @bp.post("/checkout/sandbox/<int(max=2147483647):payment_id>")
 @login_required
-@idempotent
+# No view savepoint: a refusal answered here (the form's 422) changed nothing worth keeping,
+# so it is rolled back with its key and a resent form runs again; a declined card is kept.
+@idempotent(savepoint=False)
 def sandbox_pay(payment_id: int):
     form = TestCardForm()
     if bot.refused(form, "checkout") or not form.validate_on_submit():
@@ -108,7 +110,7 @@ def sandbox_pay(payment_id: int):
 
 @bp.route("/checkout/sandbox/<int(max=2147483647):payment_id>/authenticate", methods=["GET", "POST"])
 @login_required
-@idempotent
+@idempotent(savepoint=False)  # every answer is a page or a redirect to keep: no refusal to undo
 def sandbox_authenticate(payment_id: int):
     form = AuthenticateForm()
     payment = services.sandbox_payment_for_page(_me(), payment_id)
