@@ -19,7 +19,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.accounts.models import User
 from app.orders.models import Milestone, Order
 from app.payments.models import BillingMethod, Payment
-from app.payments.providers import ProviderError, idempotency_key, transfer_group_for_order
+from app.payments.providers import (
+    ProviderError,
+    idempotency_key,
+    sandbox_payment_ref,
+    transfer_group_for_order,
+)
 from app.payments.services import (
     TEST_CARDS,
     PaymentError,
@@ -207,7 +212,7 @@ def charge_saved(order: Order, milestone: Milestone) -> ChargeResult:
         return ChargeResult("failed", payment, NO_METHOD_MESSAGE)
     if method.provider == "sandbox":
         if method.sandbox_behaviour == "succeeds":
-            payment.provider_ref = payment.provider_ref or f"sandbox_pay_{payment.id}"
+            payment.provider_ref = payment.provider_ref or sandbox_payment_ref(order.id, milestone.id)
             db.session.flush()
             return ChargeResult("succeeded", confirm_payment(payment.id))
         reason = (

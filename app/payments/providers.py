@@ -78,6 +78,13 @@ def transfer_group_for_order(order_id: int) -> str:
     return f"order_{current_tenant().id}_{order_id}"
 
 
+def sandbox_payment_ref(order_id: int, milestone_id: int | None) -> str:
+    """The sandbox's payment reference: one payment per order, or per milestone of an order
+    worked milestone by milestone (the payments' unique indexes), so the owner names it.
+    (Payments opened before this carry ``sandbox_pay_<payment id>``: no prefix letter.)"""
+    return f"sandbox_pay_o{order_id}" if milestone_id is None else f"sandbox_pay_m{milestone_id}"
+
+
 class PaymentProvider(abc.ABC):
     name: str
     #: Payouts complete inside the request (sandbox) rather than in a job.
@@ -90,6 +97,12 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def create_payment(self, payment, *, transfer_group: str, idempotency_key: str) -> PaymentSession:
         """Open a payment at the provider for ``payment`` (a flushed Payment row)."""
+
+    def reference_before_insert(self, order_id: int, milestone_id: int | None) -> str | None:
+        """The payment's reference when the provider names it without calling out, known before
+        the row exists: written by the row's INSERT (no UPDATE follows). None: ``create_payment``
+        names it, after the row exists (Stripe's PaymentIntent id)."""
+        return None
 
     @abc.abstractmethod
     def refund(self, payment, refund, *, idempotency_key: str) -> ProviderRefund:
@@ -137,8 +150,11 @@ class SandboxProvider(PaymentProvider):
             payment_id=payment.id,
             status=payment.status,
             redirect_url=f"/checkout/sandbox/{payment.id}",
-            provider_ref=f"sandbox_pay_{payment.id}",
+            provider_ref=sandbox_payment_ref(payment.order_id, payment.milestone_id),
         )
+
+    def reference_before_insert(self, order_id, milestone_id):
+        return sandbox_payment_ref(order_id, milestone_id)
 
     def refund(self, payment, refund, *, idempotency_key):
         return ProviderRefund(provider_ref=f"sandbox_re_{refund.id}", status="succeeded")

@@ -48,7 +48,7 @@ from app.payments.providers import (
     transfer_group_for_order,
 )
 from app.settings.models import MarketplaceSettings
-from app.settings.services import current_settings
+from app.settings.services import SettingsSnapshot, current_settings
 from tenants.db import current_tenant, db
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _settings() -> MarketplaceSettings:
+def _settings() -> SettingsSnapshot | MarketplaceSettings:
     return current_settings()
 
 
@@ -182,6 +182,7 @@ def open_checkout(order, milestone=None) -> PaymentSession:
         milestone_id=milestone_id,
         buyer_id=order.buyer_id,
         provider=provider.name,
+        provider_ref=provider.reference_before_insert(order.id, milestone_id),
         amount_minor=amount,
         currency=order.currency,
         status="pending",
