@@ -1162,7 +1162,7 @@ def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
         db.session.scalars(
             sa.select(Dispute.id)
             .where(Dispute.status == "open", Dispute.stage_deadline_at <= now)
-            .order_by(Dispute.stage_deadline_at)
+            .order_by(Dispute.stage_deadline_at, Dispute.id)
             .limit(limit)
         )
     )

@@ -871,7 +871,7 @@ def timesheets_to_review(client: User, *, limit: int = 50) -> list[Timesheet]:
             sa.select(Timesheet)
             .join(Contract, Contract.id == Timesheet.contract_id)
             .where(Contract.client_id == client.id, Timesheet.status.in_(("submitted", "payment_failed")))
-            .order_by(Timesheet.review_due_at)
+            .order_by(Timesheet.review_due_at, Timesheet.id)
             .limit(limit)
         )
     )

@@ -512,7 +512,7 @@ def milestones_due_for_auto_release(now: datetime | None = None, limit: int = 50
         db.session.scalars(
             sa.select(Milestone.id)
             .where(Milestone.status == "submitted", Milestone.auto_release_at <= now)
-            .order_by(Milestone.auto_release_at)
+            .order_by(Milestone.auto_release_at, Milestone.id)  # equal times: a stable order
             .limit(limit)
         )
     )
@@ -564,7 +564,7 @@ def milestones_due_for_reminder(now: datetime | None = None, limit: int = 500) -
                 Milestone.auto_release_at > now,
                 Milestone.auto_release_at <= now + timedelta(days=REMINDER_DAYS),
             )
-            .order_by(Milestone.auto_release_at)
+            .order_by(Milestone.auto_release_at, Milestone.id)
             .limit(limit)
         )
     )

@@ -348,7 +348,7 @@ def windows_due(now: datetime | None = None, limit: int = 500) -> list[int]:
         db.session.scalars(
             sa.select(ReviewWindow.order_id)
             .where(ReviewWindow.status == "open", ReviewWindow.closes_at <= now)
-            .order_by(ReviewWindow.closes_at)
+            .order_by(ReviewWindow.closes_at, ReviewWindow.order_id)
             .limit(limit)
         )
     )
@@ -385,7 +385,7 @@ def windows_to_remind(now: datetime | None = None, limit: int = 500) -> list[int
                 ReviewWindow.closes_at <= now + REMIND_BEFORE,
                 ReviewWindow.closes_at > now,
             )
-            .order_by(ReviewWindow.closes_at)
+            .order_by(ReviewWindow.closes_at, ReviewWindow.order_id)
             .limit(limit)
         )
     )
@@ -870,7 +870,7 @@ def pending_reviews_for(user: User, *, now: datetime | None = None, limit: int =
                 ReviewWindow.closes_at > now,
                 ReviewWindow.order_id.not_in(written),
             )
-            .order_by(ReviewWindow.closes_at)
+            .order_by(ReviewWindow.closes_at, ReviewWindow.order_id)
             .limit(limit)
         )
     )
