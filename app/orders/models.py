@@ -74,6 +74,7 @@ class Order(TenantModel):
         # An open-ended engagement (an hourly contract) starts at zero: each billed week adds to it.
         sa.CheckConstraint("subtotal_minor >= 0 and (total_minor > 0 or open_ended)", name="amounts"),
         sa.CheckConstraint("revisions_allowed >= -1 and revisions_used >= 0", name="revisions"),
+        sa.CheckConstraint("cancellation_requests >= 0", name="cancellation_requests"),
         sa.Index("ix_orders_buyer_status", "buyer_id", "status", "id"),
         sa.Index("ix_orders_seller_status", "seller_id", "status", "id"),
         # The console dashboard's periods and the console's order list by date.
@@ -125,6 +126,10 @@ class Order(TenantModel):
     # An hourly contract's engagement: no milestones up front, one appended per billed week
     # (``milestones.add_billed_milestone``); it never completes by itself (``close_open_ended``).
     open_ended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # How many cancellation requests the order has had (``order_cancellations`` rows), counted by
+    # ``request_cancellation`` under the order's lock: an order with none (nearly every one)
+    # needs no look-up of a pending request, nor of its list for an answer.
+    cancellation_requests: Mapped[int] = mapped_column(default=0, server_default="0")
 
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="order", order_by="Milestone.seq", lazy="selectin", cascade="all, delete-orphan"

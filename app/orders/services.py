@@ -335,6 +335,8 @@ def deliveries(order: Order) -> list[Delivery]:
 
 
 def cancellations(order: Order) -> list[CancellationRequest]:
+    if not order.cancellation_requests:
+        return []  # never asked: nothing to read
     return list(
         db.session.scalars(
             sa.select(CancellationRequest)
@@ -345,6 +347,11 @@ def cancellations(order: Order) -> list[CancellationRequest]:
 
 
 def pending_cancellation(order: Order, *, for_update: bool = False) -> CancellationRequest | None:
+    """The order's open cancellation request. An order that never had one answers None without
+    a statement (``Order.cancellation_requests``; callers that act on the answer hold the
+    order's lock, under which requests are created and counted)."""
+    if not order.cancellation_requests:
+        return None
     query = sa.select(CancellationRequest).where(
         CancellationRequest.order_id == order.id, CancellationRequest.status == "pending"
     )
@@ -914,7 +921,7 @@ def orders_due_for_auto_complete(now: datetime | None = None, limit: int = 500) 
         db.session.scalars(
             sa.select(Order.id)
             .where(Order.status == "delivered", Order.auto_complete_at <= now)
-            .order_by(Order.auto_complete_at)
+            .order_by(Order.auto_complete_at, Order.id)
             .limit(limit)
         )
     )
@@ -1095,6 +1102,7 @@ def request_cancellation(
         resolve_at=now + timedelta(days=settings().cancellation_auto_resolve_days),
     )
     db.session.add(request)
+    order.cancellation_requests += 1
     db.session.flush()
     if order.status == "awaiting_payment":  # nothing paid: nothing to agree on
         request.status = "accepted"
@@ -1205,7 +1213,7 @@ def cancellations_due(now: datetime | None = None, limit: int = 500) -> list[int
         db.session.scalars(
             sa.select(CancellationRequest.id)
             .where(CancellationRequest.status == "pending", CancellationRequest.resolve_at <= now)
-            .order_by(CancellationRequest.resolve_at)
+            .order_by(CancellationRequest.resolve_at, CancellationRequest.id)
             .limit(limit)
         )
     )

@@ -241,6 +241,39 @@ def test_declined_cancellation_keeps_the_order_going(acme, market, in_tenant):
         assert info.value.code == "no_cancellation_pending"
 
 
+def test_completion_withdraws_a_pending_request_and_counts_every_request(app, acme, market, in_tenant):
+    """``Order.cancellation_requests`` counts the order's requests (under its lock): an order that
+    never had one is completed without a look at ``order_cancellations``; one that had them
+    withdraws the pending one and still lists them all."""
+    from tests.helpers import statements_of
+
+    m = market(acme)
+    with in_tenant(acme):
+        quiet, asked = drive(m, "delivered"), drive(m, "delivered")
+        services.request_cancellation(user(m.seller_id), asked, "Too busy")
+        services.respond_cancellation(user(m.buyer_id), asked, False)
+        db.session.commit()
+        services.request_cancellation(user(m.buyer_id), asked, "Changed my mind")
+        db.session.commit()
+        per_order = sa.select(CancellationRequest.order_id, sa.func.count())
+        counts = dict(db.session.execute(per_order.group_by(CancellationRequest.order_id)).all())
+        assert counts == {asked: 2}
+        assert (_order(quiet).cancellation_requests, _order(asked).cancellation_requests) == (0, 2)
+
+        def complete_quiet():
+            services.complete(user(m.buyer_id), quiet)
+            assert services.cancellations(_order(quiet)) == []
+
+        sent = statements_of(app, complete_quiet)
+        assert not any("order_cancellations" in s for s in sent), sent
+        services.complete(user(m.buyer_id), asked)
+        db.session.commit()
+        listed = services.cancellations(_order(asked))
+        assert [r.status for r in listed] == ["declined", "withdrawn"]
+        assert services.pending_cancellation(_order(asked)) is None
+        assert verify().ok
+
+
 def test_unpaid_order_is_cancelled_at_once_without_money(acme, market, in_tenant):
     m = market(acme)
     with in_tenant(acme):

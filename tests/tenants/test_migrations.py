@@ -133,6 +133,32 @@ class TestScriptsMatchModels:
             )
             assert compare_metadata(context, models) == []
 
+    def test_t0035_counts_the_cancellation_requests_orders_already_had(self, scratch_schema):
+        upgrade_tenant_schema(scratch_schema, "t0034")
+        q = f'"{scratch_schema}"'
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"INSERT INTO {q}.users (id, email, display_name) "
+                "VALUES (1, 'b@x.test', 'B'), (2, 's@x.test', 'S')"
+            )
+            for order_id in (1, 2, 3):
+                conn.exec_driver_sql(
+                    f"INSERT INTO {q}.orders (id, kind, buyer_id, seller_id, title, currency, "
+                    "subtotal_minor, total_minor, status, delivery_days, revisions_allowed) "
+                    f"VALUES ({order_id}, 'gig', 1, 2, 'Logo', 'USD', 5000, 5000, 'in_progress', 3, 1)"
+                )
+            for order_id, status in ((1, "declined"), (1, "pending"), (3, "withdrawn")):
+                conn.exec_driver_sql(
+                    f"INSERT INTO {q}.order_cancellations (order_id, requested_by, reason, refund_minor, "
+                    f"resolve_at, status) VALUES ({order_id}, 1, 'Too slow', 0, now(), '{status}')"
+                )
+        upgrade_tenant_schema(scratch_schema)
+        with db.engine.connect() as conn:
+            counts = conn.exec_driver_sql(
+                f"SELECT id, cancellation_requests FROM {q}.orders ORDER BY id"
+            ).all()
+        assert [tuple(row) for row in counts] == [(1, 2), (2, 0), (3, 1)]
+
     def test_tenant_migrations_never_name_a_schema(self, scratch_schema):
         # Scripts use unqualified names under SET LOCAL search_path: the scratch
         # schema got every table and the connection's default path is untouched.
