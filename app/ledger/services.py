@@ -364,7 +364,10 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
             }
         )
         deltas.append(((currency, code), delta))
-    upsert = pg_insert(LedgerAccount).values(values)
+    # The rows go as parameters (one multi-row INSERT all the same: SQLAlchemy's "insertmanyvalues",
+    # RETURNING in their order), so the statement is compiled once per number of rows and then
+    # taken from the cache; rows written into it (``.values([...])``) made it uncacheable.
+    upsert = pg_insert(LedgerAccount)
     change_of = sa.case(
         *[
             (
@@ -379,8 +382,10 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
     upsert = upsert.on_conflict_do_update(
         index_elements=["code", "currency"],
         set_={"balance_minor": LedgerAccount.balance_minor + change_of},
-    ).returning(LedgerAccount, sa.literal_column("xmax = 0").label("created"))
-    rows = db.session.execute(upsert, execution_options={"populate_existing": True}).all()
+    ).returning(LedgerAccount, sa.literal_column("xmax = 0").label("created"), sort_by_parameter_order=True)
+    rows = db.session.execute(
+        upsert, values, execution_options={"populate_existing": True, "render_nulls": True}
+    ).all()
     accounts = {(account.currency, account.code): account for account, _created in rows}
     delta_of = dict(deltas)
     for account, created in rows:
