@@ -30,6 +30,10 @@ match the orders: clearing = everything paid, commission + sellers' pending =
 everything released, no escrow left on completed orders.
 
     .venv/bin/python -m bench.order_flow [--threads 1,2,4] [--orders 150] [--sellers 200] [--buyers 400]
+                                         [--calls 50]
+
+``--calls N`` also counts the Python function calls of N more orders per operation under
+cProfile in one thread: a count of the CPU work that the machine's neighbours do not move.
 """
 
 from __future__ import annotations
@@ -75,6 +79,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sellers", type=int, default=200, help="sellers, one gig each")
     parser.add_argument("--buyers", type=int, default=400, help="buyers (each with a web session)")
     parser.add_argument("--races", type=int, default=20, help="orders raced in the sanity check")
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=0,
+        help="also count Python function calls per operation over this many orders, one thread, "
+        "under cProfile (the CPU work, independent of the machine's noise); 0: skip",
+    )
     add_service_args(parser)
     args = parser.parse_args(argv)
     args.thread_counts = [int(n) for n in args.threads.split(",") if n.strip()]
@@ -470,6 +481,41 @@ def measure(app, pop: Population, threads: int, orders: int, gig_cycle) -> dict:
     }
 
 
+def count_calls(app, pop: Population, orders: int, gig_cycle) -> dict:
+    """Python function calls per operation (cProfile's count, primitive and recursive), over
+    ``orders`` orders in this thread: the same request sequence always makes the same calls
+    give or take a few, so this compares code, where ops/s on a shared machine compare its
+    neighbours. The work steps between the two phases are not counted."""
+    import cProfile
+    import pstats
+
+    timings = Timings()
+    api = app.test_client(use_cookies=False)
+    buyers = itertools.cycle(pop.buyers)
+
+    def calls_of(run) -> int:
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            run()
+        finally:
+            profile.disable()
+        return pstats.Stats(profile).total_calls
+
+    placed: list[tuple[int, Buyer, tuple]] = []
+
+    def pay_all():
+        for _ in range(orders):
+            buyer, gig = next(buyers), next(gig_cycle)
+            placed.append((order_and_pay(pop, api, buyer, gig, timings), buyer, gig))
+
+    paid = calls_of(pay_all)
+    for order_id, buyer, gig in placed:
+        do_the_work(pop, api, buyer, pop.seller_auth[gig[1]], order_id, timings)
+    done = calls_of(lambda: [_check_completed(complete(pop, api, b, o, timings)) for o, b, _g in placed])
+    return {"orders": orders, "order_to_paid": paid / orders, "complete_to_released": done / orders}
+
+
 # --------------------------------------------------------------------------- sanity
 
 
@@ -634,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     for threads in args.thread_counts:
         print(f"threads={threads}: {args.orders} orders ...", flush=True)
         runs.append(measure(app, pop, threads, args.orders, gig_cycle))
+    calls = count_calls(app, pop, args.calls, gig_cycle) if args.calls else None
     print(f"sanity: {args.races} orders paid twice and completed twice at once ...", flush=True)
     races = race_check(app, pop, min(args.races, len(pop.buyers)), gig_cycle)
     with app.app_context():
@@ -682,6 +729,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print_table(["threads", "step", "n", "p50 ms", "p95 ms"], step_rows)
     print()
+    if calls:
+        print(
+            f"Python function calls per operation ({calls['orders']} orders, one thread, cProfile): "
+            f"order -> paid {calls['order_to_paid']:,.0f}; complete -> released "
+            f"{calls['complete_to_released']:,.0f}"
+        )
+        print()
     print(
         f"sanity: {races['pay_pairs']} double payments, {races['complete_pairs']} double completions "
         f"{races['complete_outcomes']}; ledger {'OK' if check['ok'] else 'BROKEN'}: "
@@ -703,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                 "build_seconds": pop.build_seconds,
             },
             "runs": runs,
+            "calls_per_op": calls,
             "sanity": {"races": races, "ledger": check},
         },
     )
