@@ -42,10 +42,15 @@ log = logging.getLogger(__name__)
 home_bp = Blueprint("home", __name__, template_folder="templates")
 
 ANONYMOUS_PAGE_TTL = 30  # seconds; a change that published no event shows within it
-ANONYMOUS_PAGES_MAX = 500  # pages kept per process (one per tenant in use; more wait in Redis)
+# What the pages kept by one process may weigh together (characters of HTML, one page per tenant
+# in use, ~10-40 KB each): 32 MiB keeps ~1,000-3,000 marketplaces' pages; past it the oldest
+# go first and wait in Redis. A budget in bytes, not a count: marketplaces' pages differ in
+# size tenfold, and what a process can spare is memory.
+ANONYMOUS_PAGES_BYTES = 32 * 1024 * 1024
 # A kept page: (expires at, its nonce mark, the page). The mark is random per render: no content
 # can carry it.
 _pages: dict[tuple, tuple[float, str, str]] = {}
+_pages_size = 0  # the characters of every kept page
 _pages_lock = threading.Lock()
 _clock = time.time  # wall-clock: processes compare a shared page's expiry; tests move it
 
@@ -79,12 +84,31 @@ def _anonymous_page() -> str:
         if hit is None:
             hit = _render_kept(now)
             _share(shared_key, hit)
-        with _pages_lock:
-            if len(_pages) >= ANONYMOUS_PAGES_MAX and key not in _pages:
-                _pages.pop(next(iter(_pages)))  # the oldest entry
-            _pages[key] = hit
+        _keep(key, hit)
     _expires, mark, page = hit
     return page.replace(mark, csp_nonce())
+
+
+def _keep(key: tuple, kept: tuple[float, str, str]) -> None:
+    """Keep ``kept`` under ``key``, dropping the oldest pages while the budget would be passed."""
+    global _pages_size
+    size = len(kept[2])
+    with _pages_lock:
+        previous = _pages.pop(key, None)
+        if previous is not None:
+            _pages_size -= len(previous[2])
+        if size > ANONYMOUS_PAGES_BYTES:
+            return  # never kept: it would push out every other page
+        while _pages and _pages_size + size > ANONYMOUS_PAGES_BYTES:
+            _pages_size -= len(_pages.pop(next(iter(_pages)))[2])  # the oldest entry
+        _pages[key] = kept
+        _pages_size += size
+
+
+def kept_pages() -> tuple[int, int]:
+    """(pages, characters) this process keeps (tests, diagnostics)."""
+    with _pages_lock:
+        return len(_pages), _pages_size
 
 
 def _render_kept(now: float) -> tuple[float, str, str]:
@@ -133,5 +157,7 @@ def _share(shared_key: str, kept: tuple[float, str, str]) -> None:
 
 def forget_anonymous_pages() -> None:
     """Drop every page this process keeps (tests)."""
+    global _pages_size
     with _pages_lock:
         _pages.clear()
+        _pages_size = 0

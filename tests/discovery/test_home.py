@@ -409,3 +409,26 @@ def test_the_home_page_stays_up_when_redis_is_down(acme, tenant_client, in_tenan
     monkeypatch.setattr(home, "redis_store", type("Store", (), {"client": Down()})())
     html = page(tenant_client)
     assert LOGO in section(html, "newest")
+
+
+def test_kept_pages_are_held_to_a_byte_budget_oldest_first(monkeypatch):
+    """The process keeps pages up to ``ANONYMOUS_PAGES_BYTES`` characters together, whatever
+    their count: past it the oldest go first (they wait in Redis); one page over the whole
+    budget is never kept (nor pushes the others out); keeping a page again under its key
+    replaces it."""
+    from app.home import views
+
+    views.forget_anonymous_pages()
+    monkeypatch.setattr(views, "ANONYMOUS_PAGES_BYTES", 100)
+    try:
+        for n in range(4):
+            views._keep(("t", n), (0.0, "m", "x" * 30))
+        assert views.kept_pages() == (3, 90) and ("t", 0) not in views._pages
+        views._keep(("t", 3), (0.0, "m", "y" * 50))  # the same key, a bigger page
+        assert views.kept_pages() == (2, 80) and list(views._pages) == [("t", 2), ("t", 3)]
+        views._keep(("t", "huge"), (0.0, "m", "z" * 101))
+        assert views.kept_pages() == (2, 80)  # the others stay
+        views._keep(("t", 5), (0.0, "m", "w" * 100))
+        assert views.kept_pages() == (1, 100)
+    finally:
+        views.forget_anonymous_pages()
