@@ -79,8 +79,12 @@ class Config:
     PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "").strip()
     PREFERRED_URL_SCHEME = PUBLIC_URL_SCHEME
     # Host -> tenant resolutions are cached per process this many seconds, so a
-    # suspension or a new domain takes effect on every process within it.
+    # suspension or a new domain takes effect on every process within it. A tenant's
+    # resolution may be kept up to TENANT_CACHE_MAX_AGE while the shared generation in Redis,
+    # read every TENANT_CACHE_TTL seconds, is unchanged (every change renews it; the bound
+    # when a renewal is lost). tenants/resolver.py.
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))
+    TENANT_CACHE_MAX_AGE = float(os.environ.get("TENANT_CACHE_MAX_AGE", "60"))
     # Spare tenant schemas the worker keeps built, so creating a tenant renames one.
     TENANT_SPARE_SCHEMAS = _int("TENANT_SPARE_SCHEMAS", 2)
 

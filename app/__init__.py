@@ -24,6 +24,7 @@ from app.core.logging_setup import configure_logging
 from app.extensions import REDIS_MAX_CONNECTIONS, db, limiter_storage_uri, redis_store
 from config import BASE_DIR, Config, config_from_env
 from tenants.db import add_metadata_loader, guard_one_schema, limit_connection_uses
+from tenants.resolver import SharedGeneration
 
 # Blueprints that exist only on the bare platform host.
 PLATFORM_BLUEPRINTS = {"platform", "metrics", "demo_inbox", "demo_oidc"}  # demo_*: development only
@@ -181,6 +182,9 @@ def _init_tenancy(app: Flask) -> None:
         any_host_blueprints=ANY_HOST_BLUEPRINTS,
         any_host_endpoints=ANY_HOST_ENDPOINTS,
     )
+    # Every process checks its cached resolutions against one generation in Redis
+    # (tenants.resolver): changes renew it, so resolutions may be kept TENANT_CACHE_MAX_AGE.
+    app.extensions["tenants"].shared = SharedGeneration(lambda: redis_store.client)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -48,7 +48,10 @@ def init_app(
     - tenant host: platform blueprints do not exist; a suspended tenant is 503.
     """
     resolver = TenantResolver(
-        app.config["BASE_DOMAIN"], app.config["PLATFORM_HOSTS"], app.config["TENANT_CACHE_TTL"]
+        app.config["BASE_DOMAIN"],
+        app.config["PLATFORM_HOSTS"],
+        app.config["TENANT_CACHE_TTL"],
+        app.config.get("TENANT_CACHE_MAX_AGE"),
     )
     app.extensions["tenants"] = resolver
 

@@ -1,16 +1,30 @@
-"""Host header -> tenant resolution, with a short per-process cache.
+"""Host header -> tenant resolution, with a per-process cache.
 
 Resolution never falls back to a default tenant: a host is the platform, one
 exact tenant, or unknown. Only ``verified`` hostnames of ``public.tenant_domains``
 resolve: a custom domain added in the console stays unknown until its DNS record
 is checked (``tenants.domains``), so nobody can point a hostname they do not own
 at a marketplace.
+
+The cache: a resolution is kept ``ttl`` seconds (``TENANT_CACHE_TTL``). With a shared
+generation (``SharedGeneration``: a token in Redis, set by the app), a tenant's resolution is
+kept up to ``max_age`` (``TENANT_CACHE_MAX_AGE``) instead, as long as the process reads the
+generation unchanged at least every ``ttl`` seconds: every change of a tenant or a domain
+renews it after its commit (``invalidate()``), and a process that reads a new generation forgets
+everything it resolved. So a change still reaches every process within ``ttl``, and a server
+serving many marketplaces in turn stops looking each one up again every ``ttl`` seconds (one
+GET of the generation per process per ``ttl`` instead). A resolution looked up under an older
+generation than the one read since, an unknown host, or any resolution while the generation
+cannot be read, lives ``ttl`` as before.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
+import math
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +33,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from tenants.db import TenantRef, db
+
+log = logging.getLogger(__name__)
 
 # \Z, not $: "$" also matches before a trailing newline.
 _HOST_RE = re.compile(
@@ -74,15 +90,43 @@ def normalize_domain(raw: str) -> str | None:
 _TENANT_COLUMNS = "t.id, t.slug, t.schema_name, t.name, t.status, t.plan"  # TenantRef's fields, in order
 
 
+class SharedGeneration:
+    """The resolutions' generation shared by every process (a Redis key): ``read()`` the current
+    token, ``renew()`` it after a committed change. ``client`` returns the Redis client; either
+    call raises what Redis raises."""
+
+    KEY = "platform:resolution:generation"  # a random token, no tenant's data
+
+    def __init__(self, client: Callable[[], object]):
+        self._client = client
+
+    def read(self) -> bytes:
+        client = self._client()
+        value = client.get(self.KEY)
+        if value is None:  # first use, or Redis emptied: a new generation for everyone
+            client.set(self.KEY, secrets.token_hex(8), nx=True)
+            value = client.get(self.KEY)
+        return value
+
+    def renew(self) -> None:
+        self._client().set(self.KEY, secrets.token_hex(8))
+
+
 class TenantResolver:
-    def __init__(self, base_domain: str, platform_hosts: list[str], ttl: float):
+    def __init__(self, base_domain: str, platform_hosts: list[str], ttl: float, max_age: float | None = None):
         self.base_domain = base_domain
         self.platform_hosts = {base_domain, *platform_hosts}
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Resolution]] = {}
+        self.max_age = max(ttl, max_age or 0.0)
+        # host -> (looked up at, the generation it was looked up under, resolution)
+        self._cache: dict[str, tuple[float, object, Resolution]] = {}
         self._lock = threading.Lock()
         # Told "hit" or "miss" of every cached lookup (the app's metrics; None: nobody listens).
         self.on_resolve: Callable[[str], None] | None = None
+        self.shared: SharedGeneration | None = None  # set by the app (Redis)
+        self._generation: object = None  # last read; None: not read, or unreadable
+        self._read_at = -math.inf
+        self.clock: Callable[[], float] = time.monotonic  # tests move it
 
     def resolve(self, raw_host: str | None) -> Resolution:
         host = normalize_host(raw_host)
@@ -90,12 +134,15 @@ class TenantResolver:
             return Resolution(UNKNOWN)
         if host in self.platform_hosts:
             return Resolution(PLATFORM)
+        generation = None
         if self.ttl > 0:
+            now = self.clock()
+            generation = self._current_generation(now)
             hit = self._cache.get(host)
-            if hit and hit[0] > time.monotonic():
+            if hit is not None and self._fresh(hit, now, generation):
                 if self.on_resolve is not None:
                     self.on_resolve("hit")
-                return hit[1]
+                return hit[2]
         if self.on_resolve is not None:
             self.on_resolve("miss")
         resolution = self._lookup(host)
@@ -103,12 +150,49 @@ class TenantResolver:
             with self._lock:
                 if len(self._cache) > 10_000:  # unknown hosts must not grow it without bound
                     self._cache.clear()
-                self._cache[host] = (time.monotonic() + self.ttl, resolution)
+                self._cache[host] = (self.clock(), generation, resolution)
         return resolution
 
+    def _fresh(self, hit: tuple[float, object, Resolution], now: float, generation: object) -> bool:
+        looked_up_at, looked_up_under, resolution = hit
+        age = now - looked_up_at
+        if age < self.ttl:
+            return True
+        return (
+            age < self.max_age
+            and generation is not None
+            and looked_up_under == generation
+            and resolution.kind == TENANT
+        )
+
+    def _current_generation(self, now: float) -> object:
+        """The shared generation, read at most every ``ttl`` seconds (None: none, or Redis did not
+        answer: every resolution then lives ``ttl``). A new one drops every cached resolution."""
+        if self.shared is None or self.max_age <= self.ttl:
+            return None
+        if now - self._read_at < self.ttl:
+            return self._generation
+        try:
+            generation = self.shared.read()
+        except Exception:  # noqa: BLE001  (Redis down: resolve as without it)
+            log.warning("tenant resolution: the shared generation cannot be read; caching %ss", self.ttl)
+            generation = None
+        with self._lock:
+            if generation is None or generation != self._generation:
+                self._cache.clear()
+            self._generation, self._read_at = generation, now
+        return generation
+
     def invalidate(self) -> None:
+        """Forget this process's resolutions, and (after a committed change) renew the shared
+        generation so that every other process forgets theirs within ``ttl``."""
         with self._lock:
             self._cache.clear()
+        if self.shared is not None:
+            try:
+                self.shared.renew()
+            except Exception:  # noqa: BLE001  (the others follow within max_age)
+                log.warning("tenant resolution: the shared generation could not be renewed")
 
     def _lookup(self, host: str) -> Resolution:
         suffix = "." + self.base_domain

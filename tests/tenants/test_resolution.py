@@ -206,3 +206,102 @@ def test_cli_changes_invalidate_the_app_resolver_cache(app, tenant_client):
     finally:
         resolver.ttl = 0
         resolver.invalidate()
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _resolver_with_shared_generation(app, clock, client=None) -> TenantResolver:
+    """A process's resolver (TTL 5 s, kept up to 60 s) on the app's Redis, time injected."""
+    from tenants.resolver import SharedGeneration
+
+    resolver = TenantResolver("localhost", [], ttl=5, max_age=60)
+    resolver.shared = SharedGeneration(client or (lambda: app.extensions["redis"]))
+    resolver.clock = clock
+    return resolver
+
+
+def _counting(resolver) -> list[str]:
+    seen: list[str] = []
+    resolver.on_resolve = seen.append
+    return seen
+
+
+def test_a_resolution_outlives_its_ttl_while_the_shared_generation_stands(app, acme):
+    """Many marketplaces served in turn: a tenant is looked up once per ``max_age``, not once per
+    ``ttl``; an unknown host still only ``ttl``."""
+    clock = _Clock()
+    resolver = _resolver_with_shared_generation(app, clock)
+    seen = _counting(resolver)
+    with app.app_context():
+        assert resolver.resolve("acme.localhost").kind == TENANT
+        assert resolver.resolve("nobody.localhost").kind == UNKNOWN
+        clock.now += 30
+        assert resolver.resolve("acme.localhost").kind == TENANT
+        assert resolver.resolve("nobody.localhost").kind == UNKNOWN
+        assert seen == ["miss", "miss", "hit", "miss"]
+        clock.now += 31  # 61 s old: past max_age
+        resolver.resolve("acme.localhost")
+        assert seen[-1] == "miss"
+
+
+def test_a_change_in_another_process_reaches_this_one_within_the_ttl(app, acme):
+    clock = _Clock()
+    here, there = (_resolver_with_shared_generation(app, clock) for _ in range(2))
+    seen = _counting(here)
+    with app.app_context():
+        assert here.resolve("acme.localhost").tenant.status == "active"
+        clock.now += 30  # kept: the generation read again, unchanged
+        assert here.resolve("acme.localhost").tenant.status == "active"
+        provisioning.set_status("acme", "suspended")
+        try:
+            there.invalidate()  # the process that suspended it renews the shared generation
+            clock.now += 4  # within the TTL this process has not read the generation again
+            assert here.resolve("acme.localhost").tenant.status == "active"
+            clock.now += 1  # the TTL since its last read: the new generation drops the old answer
+            assert here.resolve("acme.localhost").tenant.status == "suspended"
+            assert seen == ["miss", "hit", "hit", "miss"]
+        finally:
+            provisioning.set_status("acme", "active")
+            there.invalidate()
+
+
+def test_a_resolution_looked_up_under_an_older_generation_lives_only_the_ttl(app, acme):
+    """A look-up that started before a change's renewal may carry the old rows: it is tagged
+    with the generation it started under, and not kept past the TTL once a newer one is read."""
+    clock = _Clock()
+    here, there = (_resolver_with_shared_generation(app, clock) for _ in range(2))
+    seen = _counting(here)
+    with app.app_context():
+        here.resolve("globex.localhost")  # reads the generation
+        there.invalidate()
+        clock.now += 5  # the TTL: the next resolve reads the new generation and forgets everything
+        here.resolve("acme.localhost")
+        here._cache["acme.localhost"] = (clock.now, b"an older generation", here._cache["acme.localhost"][2])
+        clock.now += 6
+        here.resolve("acme.localhost")
+        assert seen == ["miss", "miss", "miss"]
+
+
+def test_without_redis_every_resolution_lives_the_ttl(app, acme):
+    import redis
+
+    def unreachable():
+        return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+
+    clock = _Clock()
+    resolver = _resolver_with_shared_generation(app, clock, client=unreachable)
+    seen = _counting(resolver)
+    with app.app_context():
+        resolver.resolve("acme.localhost")
+        clock.now += 4
+        resolver.resolve("acme.localhost")
+        clock.now += 2
+        resolver.resolve("acme.localhost")
+        resolver.invalidate()  # a lost renewal is logged, not raised
+    assert seen == ["miss", "hit", "miss"]
