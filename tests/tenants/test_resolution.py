@@ -290,9 +290,11 @@ def test_a_resolution_looked_up_under_an_older_generation_lives_only_the_ttl(app
 
 def test_without_redis_every_resolution_lives_the_ttl(app, acme):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    def unreachable():
-        return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    def unreachable():  # refused at once, no retries: the test waits for nothing
+        return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
 
     clock = _Clock()
     resolver = _resolver_with_shared_generation(app, clock, client=unreachable)
