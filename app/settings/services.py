@@ -121,17 +121,15 @@ class SettingsError(DomainError):
 _UNIT_KEY = "gigforge_settings_row"
 SETTINGS_CACHE = tenant_cache.register("settings")
 
+_MAPPER = sa.inspect(MarketplaceSettings)
+_COLUMNS = tuple(_MAPPER.column_attrs)
+_ROW_KEY = _MAPPER.identity_key_from_primary_key((1,))
 # A frozen copy of the settings row, field for field (the columns' attribute names): what
 # ``current_settings()`` hands out, shared by every request of the process.
 SettingsSnapshot = make_dataclass(
-    "SettingsSnapshot",
-    [attr.key for attr in sa.inspect(MarketplaceSettings).column_attrs],
-    frozen=True,
-    slots=True,
+    "SettingsSnapshot", [attr.key for attr in _COLUMNS], frozen=True, slots=True
 )
 SettingsSnapshot.__doc__ = "A read-only copy of the bound tenant's settings row (``current_settings()``)."
-_ROW_KEY = sa.inspect(MarketplaceSettings).identity_key_from_primary_key((1,))
-_COLUMNS = tuple(sa.inspect(MarketplaceSettings).column_attrs)
 
 
 def current_settings() -> SettingsSnapshot | MarketplaceSettings:
