@@ -40,10 +40,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.core import pagination, unit_of_work
@@ -337,59 +339,57 @@ def _check_commission(
             raise InsufficientFunds(COMMISSION, currency, total + amount, -amount)
 
 
-def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str], LedgerAccount]:
-    """Add each ``(currency, code) -> entry amount`` to its account's balance, creating the
-    accounts on first use, in one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: it locks
-    every existing row in (currency, code) order (the VALUES order), so concurrent postings never
-    deadlock, and returns the new balances.
+def _apply_changes(
+    changes: dict[tuple[str, str], int], placed: list[tuple[str, str, int]], transaction: dict
+) -> tuple[LedgerTransaction | None, dict[tuple[str, str], LedgerAccount]]:
+    """Claim the posting's key with its transaction row (``transaction``: its columns as
+    ``t_<name>`` parameters), add each ``(currency, code) -> entry amount`` to its account's
+    balance, creating the accounts on first use, and write the entries (``placed``), in one
+    statement of three data-modifying WITHs: the transaction's ``INSERT ... ON CONFLICT DO
+    NOTHING``, the accounts' ``INSERT ... ON CONFLICT DO UPDATE`` (only when the claim
+    succeeded) and the entries' INSERT from what both return. The accounts' upsert locks every
+    existing row in (currency, code) order (the order of its rows), so concurrent postings
+    never deadlock. Returns the transaction (None: the key was taken, nothing moved) and the
+    accounts with their new balances.
 
     Raises InsufficientFunds when an account that may not go negative would: an existing one
     is refused by its CHECK constraint (the statement fails; see ``_post``), a new one here
     (it is created at 0, since PostgreSQL checks the proposed row before it knows of a
-    conflict, and the change is then refused)."""
-    values, deltas = [], []
+    conflict, and the change is then refused: the caller's savepoint, or its rollback, takes
+    the entries back with it)."""
+    rows = {name: [] for name in _ACCOUNT_ROW}
+    deltas = {}
     for currency, code in sorted(changes):
         spec = account_spec(code)
         delta = _normal(spec.normal_side, changes[(currency, code)])
-        values.append(
-            {
-                "code": code,
-                "currency": currency,
-                "kind": spec.kind,
-                "normal_side": spec.normal_side,
-                "owner_user_id": spec.owner_user_id,
-                "order_id": spec.order_id,
-                "allow_negative": spec.allow_negative,
-                "balance_minor": delta if delta >= 0 or spec.allow_negative else 0,
-            }
-        )
-        deltas.append(((currency, code), delta))
-    # The rows go as parameters (one multi-row INSERT all the same: SQLAlchemy's "insertmanyvalues",
-    # RETURNING in their order), so the statement is compiled once per number of rows and then
-    # taken from the cache; rows written into it (``.values([...])``) made it uncacheable.
-    upsert = pg_insert(LedgerAccount)
-    change_of = sa.case(
-        *[
-            (
-                sa.and_(upsert.excluded.currency == c, upsert.excluded.code == code),
-                sa.literal(delta, sa.BigInteger),
-            )
-            for (c, code), delta in deltas
-            if delta  # the rows a reversal of commission only locks keep their balance (else_)
-        ],
-        else_=sa.literal(0, sa.BigInteger),
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["code", "currency"],
-        set_={"balance_minor": LedgerAccount.balance_minor + change_of},
-    ).returning(LedgerAccount, sa.literal_column("xmax = 0").label("created"), sort_by_parameter_order=True)
-    rows = db.session.execute(
-        upsert, values, execution_options={"populate_existing": True, "render_nulls": True}
+        deltas[(currency, code)] = delta
+        for name, value in (
+            ("code", code),
+            ("currency", currency),
+            ("kind", spec.kind),
+            ("normal_side", spec.normal_side),
+            ("owner_user_id", spec.owner_user_id),
+            ("order_id", spec.order_id),
+            ("allow_negative", spec.allow_negative),
+            ("opening", delta if delta >= 0 or spec.allow_negative else 0),
+            ("delta", delta),  # 0 for the rows a reversal of commission only locks
+        ):
+            rows[name].append(value)
+    params = {
+        **transaction,
+        **{f"a_{name}": values for name, values in rows.items()},
+        "e_currency": [c for c, _code, _amount in placed],
+        "e_code": [code for _c, code, _amount in placed],
+        "e_amount": [amount for _c, _code, amount in placed],
+    }
+    found = db.session.execute(
+        _posting_statement(), params, execution_options={"populate_existing": True}
     ).all()
-    accounts = {(account.currency, account.code): account for account, _created in rows}
-    delta_of = dict(deltas)
-    for account, created in rows:
-        delta = delta_of[(account.currency, account.code)]
+    if not found:
+        return None, {}  # the key was taken
+    accounts = {(account.currency, account.code): account for _posted, account, _created in found}
+    for _posted, account, created in found:
+        delta = deltas[(account.currency, account.code)]
         if created and delta < 0 and not account.allow_negative:
             for loaded in accounts.values():  # the savepoint takes the new balances back
                 db.session.expire(loaded)
@@ -400,7 +400,121 @@ def _apply_changes(changes: dict[tuple[str, str], int]) -> dict[tuple[str, str],
     held = db.session.info.setdefault(_HELD_KEY, {})
     for (currency, code), account in accounts.items():
         held[(tenant_id, currency, code)] = account
-    return accounts
+    return found[0][0], accounts
+
+
+# The transaction row of a posting (``t_<name>``).
+_TRANSACTION_ROW = {
+    "kind": sa.Text,
+    "idempotency_key": sa.Text,
+    "currency": sa.Text,
+    "order_id": sa.BigInteger,
+    "milestone_id": sa.BigInteger,
+    "buyer_id": sa.BigInteger,
+    "seller_id": sa.BigInteger,
+    "memo": sa.Text,
+}
+
+
+# The account rows of a posting, one array parameter each (``a_<name>``).
+_ACCOUNT_ROW = {
+    "code": sa.Text,
+    "currency": sa.Text,
+    "kind": sa.Text,
+    "normal_side": sa.Text,
+    "owner_user_id": sa.BigInteger,
+    "order_id": sa.BigInteger,
+    "allow_negative": sa.Boolean,
+    "opening": sa.BigInteger,
+    "delta": sa.BigInteger,
+}
+
+
+@cache
+def _posting_statement() -> sa.Select:
+    """One posting as one statement, built once: the transaction's claim, the accounts' upsert
+    and the entries' insert. The rows go as array parameters (``unnest``), so one compiled
+    statement serves every posting, whatever its number of rows."""
+
+    def arrays(prefix: str, columns: dict) -> list:
+        return [sa.bindparam(f"{prefix}_{name}", type_=ARRAY(kind)) for name, kind in columns.items()]
+
+    claim = (
+        pg_insert(LedgerTransaction)
+        .values({name: sa.bindparam(f"t_{name}", type_=kind) for name, kind in _TRANSACTION_ROW.items()})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(*LedgerTransaction.__table__.c)
+        .cte("claim")
+    )
+    account_rows = (
+        sa.func.unnest(*arrays("a", _ACCOUNT_ROW))
+        .table_valued(*_ACCOUNT_ROW, name="account_rows")
+        .render_derived()
+    )
+    deltas = (
+        sa.func.unnest(*arrays("a", {k: _ACCOUNT_ROW[k] for k in ("code", "currency", "delta")}))
+        .table_valued("code", "currency", "delta", name="deltas")
+        .render_derived()
+    )
+    columns = ("code", "currency", "kind", "normal_side", "owner_user_id", "order_id", "allow_negative")
+    upsert = pg_insert(LedgerAccount).from_select(
+        [*columns, "balance_minor"],
+        sa.select(*(account_rows.c[name] for name in columns), account_rows.c.opening)
+        # Nothing moves when the key was taken (the claim returned no row).
+        .where(sa.exists(sa.select(claim.c.id))),
+    )
+    change_of = (
+        sa.select(deltas.c.delta)
+        # The row that met its conflict, named as PostgreSQL names it (not a FROM of its own).
+        .where(
+            deltas.c.code == sa.literal_column("excluded.code"),
+            deltas.c.currency == sa.literal_column("excluded.currency"),
+        )
+        .scalar_subquery()
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["code", "currency"],
+        set_={"balance_minor": LedgerAccount.balance_minor + change_of},
+    )
+    accounts = upsert.returning(
+        *LedgerAccount.__table__.c, sa.literal_column("xmax = 0").label("created")
+    ).cte("accounts")
+    entry_rows = (
+        sa.func.unnest(*arrays("e", {"currency": sa.Text, "code": sa.Text, "amount": sa.BigInteger}))
+        .table_valued("currency", "code", "amount", with_ordinality="n", name="entry_rows")
+        .render_derived()
+    )
+    entries = (
+        sa.insert(LedgerEntry)
+        .from_select(
+            ["transaction_id", "account_id", "amount_minor", "currency"],
+            sa.select(claim.c.id, accounts.c.id, entry_rows.c.amount, entry_rows.c.currency)
+            .select_from(
+                claim.join(
+                    entry_rows.join(
+                        accounts,
+                        sa.and_(
+                            accounts.c.code == entry_rows.c.code,
+                            accounts.c.currency == entry_rows.c.currency,
+                        ),
+                    ),
+                    sa.true(),
+                )
+            )
+            .order_by(entry_rows.c.n),  # the entries' ids in the posting's order
+        )
+        .cte("entries")
+    )
+    return (
+        sa.select(
+            sa.orm.aliased(LedgerTransaction, claim),
+            sa.orm.aliased(LedgerAccount, accounts),
+            accounts.c.created,
+        )
+        .select_from(claim.join(accounts, sa.true()))
+        .add_cte(entries)
+        .order_by(accounts.c.currency, accounts.c.code)
+    )
 
 
 _HELD_KEY = "gigforge_ledger_held_accounts"  # (tenant id, currency, code) -> the locked account
@@ -480,9 +594,10 @@ def milestone_escrow_held(account_id: int, milestone_id: int) -> int:
 def _check_milestone_escrow(account: LedgerAccount, milestone_id: int, amount: int) -> None:
     """Per-milestone escrow: a posting of milestone M may take out of the order's escrow only
     what M itself put in, so one milestone's money never pays another's. Runs after the escrow
-    account row is locked, so the sum is exact (every posting on that escrow waits for it)."""
-    held = milestone_escrow_held(account.id, milestone_id)
-    after = held + _normal(account.normal_side, amount)
+    account row is locked and the posting's entries are written (``_apply_changes``), so the
+    sum is exact (every posting on that escrow waits for it) and counts this posting."""
+    after = milestone_escrow_held(account.id, milestone_id)
+    held = after - _normal(account.normal_side, amount)
     if after < 0:
         raise InsufficientFunds(
             f"{account.code}:milestone:{milestone_id}", account.currency, held, after - held
@@ -569,28 +684,26 @@ def _post(
     )
     try:
         with guard:
-            # Claim the key first. A concurrent posting with the same key waits here until the
-            # other transaction ends, then sees its row (ON CONFLICT). The row comes back from
-            # the INSERT (RETURNING): it is never read again.
-            posted = db.session.scalars(
-                pg_insert(LedgerTransaction)
-                .values(
-                    kind=kind,
-                    idempotency_key=idempotency_key,
-                    currency=currency,
-                    order_id=order_id,
-                    milestone_id=milestone_id,
-                    buyer_id=buyer_id,
-                    seller_id=seller_id,
-                    memo=memo or "",
-                )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(LedgerTransaction),
-                execution_options={"populate_existing": True},
-            ).one_or_none()
+            # Claim the key, move the balances and write the entries: one statement. A
+            # concurrent posting with the same key waits at its claim until the other
+            # transaction ends, then sees its row (ON CONFLICT) and moves nothing. The rows come
+            # back from the statement (RETURNING): they are never read again.
+            changes = _changes_of(placed)
+            posted, accounts = _apply_changes(
+                _commission_takers(changes),
+                placed,
+                {
+                    "t_kind": kind,
+                    "t_idempotency_key": idempotency_key,
+                    "t_currency": currency,
+                    "t_order_id": order_id,
+                    "t_milestone_id": milestone_id,
+                    "t_buyer_id": buyer_id,
+                    "t_seller_id": seller_id,
+                    "t_memo": memo or "",
+                },
+            )
             if posted is not None:
-                changes = _changes_of(placed)
-                accounts = _apply_changes(_commission_takers(changes))
                 try:
                     _check_commission(changes, accounts)
                     if milestone_id is not None:
@@ -604,18 +717,6 @@ def _post(
                     for account in accounts.values():
                         db.session.expire(account)
                     raise
-                db.session.execute(
-                    sa.insert(LedgerEntry),
-                    [
-                        {
-                            "transaction_id": posted.id,
-                            "account_id": accounts[(c, code)].id,
-                            "amount_minor": amount,
-                            "currency": c,
-                        }
-                        for c, code, amount in placed
-                    ],
-                )
     except sa.exc.IntegrityError as exc:
         if not _is_negative_balance(exc):
             raise

@@ -65,7 +65,7 @@ from app.orders.models import (
 from app.settings.models import MarketplaceSettings
 from app.settings.services import SettingsSnapshot, current_settings
 from app.storage import storage
-from tenants.db import db
+from tenants.db import TenantSession, current_tenant, db
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +241,45 @@ def _record(
     )
 
 
+_LOCKED_KEY = "gigforge_orders_locked"  # (tenant id, order id) -> the order a caller locked
+
+
+def note_locked(order: Order) -> None:
+    """Say that this transaction holds ``order``'s row lock and read it and its milestones
+    after the lock was granted (a caller that locks the order in its own statement, beside the
+    row it came for: the card form's payment). The next ``lock_order`` of it in this
+    transaction takes it as it is, without a statement of its own."""
+    if "milestones" not in order.__dict__:
+        raise RuntimeError("note_locked: the order's milestones were not read with its lock")
+    db.session.info.setdefault(_LOCKED_KEY, {})[(current_tenant().id, order.id)] = order
+
+
+def _noted(oid: int) -> Order | None:
+    held = db.session.info.get(_LOCKED_KEY)
+    order = held.pop((current_tenant().id, oid), None) if held else None
+    if order is None or order not in db.session or sa.inspect(order).expired_attributes:
+        return None
+    return order if "milestones" in order.__dict__ else None
+
+
+@sa.event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_locked(session, previous_transaction) -> None:
+    session.info.pop(_LOCKED_KEY, None)  # a rolled-back savepoint released the locks it took
+
+
+@sa.event.listens_for(TenantSession, "after_transaction_end")
+def _forget_locked_at_end(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_LOCKED_KEY, None)
+
+
 def lock_order(order_id: Any) -> Order:
     """The order with this id, locked FOR UPDATE and read fresh with its milestones (for the
     operator console's cancel as well as every transition here). Raises OrderNotFound."""
     oid = parse_id(order_id)
+    noted = _noted(oid) if oid else None
+    if noted is not None:
+        return noted
     order = (
         db.session.execute(
             sa.select(Order)

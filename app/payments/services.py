@@ -394,19 +394,20 @@ def validate_test_card(number: str, expiry: str, cvc: str, today: date | None = 
 
 
 def _sandbox_payment_of(buyer: User, payment_id: int) -> tuple[Payment, Order]:
-    """The buyer's sandbox payment, locked, and its order as it stands (not locked: its status
-    is checked here and again under the order's lock by ``mark_paid``), in one query."""
+    """The buyer's sandbox payment and its order, both locked by one statement, and the order's
+    milestones read after the locks are granted (their selectin load): what ``mark_paid`` would
+    lock and read again, so it is told (``orders.note_locked``) and sends nothing for it."""
     found = db.session.execute(
         sa.select(Payment, Order)
         .join(Order, Order.id == Payment.order_id)
         .where(Payment.id == payment_id)
-        .with_for_update(of=Payment)
-        # The order's status only: its milestones are read (locked) by orders.mark_paid.
-        .options(orm.lazyload(Order.milestones))
+        .with_for_update(of=(Payment, Order))
+        .options(orm.selectinload(Order.milestones))
         .execution_options(populate_existing=True)
     ).first()
     payment, order = found if found is not None else (None, None)
     _own_sandbox_payment(buyer, payment)
+    orders.note_locked(order)
     return payment, order
 
 
