@@ -118,7 +118,13 @@ def sandbox_authenticate(payment_id: int):
         if payment.status != "requires_action":
             return redirect(url_for("payments.sandbox_checkout", payment_id=payment_id))
         order = db.session.get(Order, payment.order_id)
-        return render_template("payments/sandbox_authenticate.html", payment=payment, order=order, form=form)
+        return render_template(
+            "payments/sandbox_authenticate.html",
+            payment=payment,
+            order=order,
+            form=form,
+            order_url=_order_url(payment.order_id),
+        )
     result = services.sandbox_authenticate(_me(), payment_id, approve="approve" in request.form)
     if result.outcome == "succeeded":
         flash(

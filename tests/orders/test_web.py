@@ -8,6 +8,7 @@ import re
 
 from app.orders.models import Order
 from tenants.db import db
+from tests.helpers import CSRF_RE
 
 from .conftest import BASIC, EXTRA, PASSWORD, STANDARD, money_snapshot
 
@@ -16,8 +17,8 @@ KEY_RE = re.compile(r'name="idempotency_key" value="([0-9a-f]+)"')
 
 def form_tokens(client, path):
     html = client.get(path).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    return csrf, KEY_RE.search(html).group(1), html
+    csrf = CSRF_RE.search(html)
+    return csrf.group(1) or csrf.group(2), KEY_RE.search(html).group(1), html
 
 
 def post_on(client, page, action, data, **kwargs):

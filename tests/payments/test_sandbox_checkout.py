@@ -3,6 +3,7 @@ card validation, and a replayed submit that pays once."""
 
 from __future__ import annotations
 
+from tests.helpers import statements_of
 from tests.payments.conftest import form_tokens
 
 SUCCEEDS = "4242 4242 4242 4242"
@@ -25,6 +26,26 @@ def test_checkout_page_is_labelled_test_mode_and_lists_the_test_cards(market, ac
     for card in (SUCCEEDS, DECLINED, AUTHENTICATE):
         assert card in page
     assert "$50.00" in page
+
+
+def test_checkout_pages_show_a_focused_header_and_read_no_header_counts(market, acme, app):
+    """As on Stripe Checkout: the brand, a secure-checkout note and the way back to the order;
+    no menu, search, inbox or bell, so the page reads none of their counts."""
+    m = market(acme)
+    order_id = m.place()
+    url = m.checkout(order_id)
+    client = m.client(m.buyer_email)
+    sent = statements_of(app, lambda: client.get(url))
+    page = client.get(url).get_data(as_text=True)
+    assert 'data-testid="checkout-header"' in page and 'data-testid="brand"' in page
+    assert f'href="/orders/{order_id}" data-testid="checkout-back"' in page
+    for gone in ("header-search", "inbox-link", "notification-bell", "logout", "socket.io.min.js"):
+        assert gone not in page, gone
+    assert not any("unread_count" in statement for statement in sent), sent
+    # The authentication step (3-D Secure) is a checkout page too.
+    pay(client, url, AUTHENTICATE)
+    step = client.get(f"{url}/authenticate").get_data(as_text=True)
+    assert 'data-testid="checkout-header"' in step and "inbox-link" not in step
 
 
 def test_card_that_succeeds_pays_the_order_into_escrow(market, money, acme):
@@ -107,8 +128,9 @@ def test_replayed_submit_pays_once(market, money, acme):
     second = pay(client, url, SUCCEEDS, tokens=tokens)  # a double click: same form, same key
     assert first.status_code == second.status_code == 302
     assert second.headers.get("Idempotent-Replayed") == "true"
-    # Even a fresh form on an already paid payment moves nothing.
-    third = pay(client, url, SUCCEEDS)
+    # Even a fresh form on an already paid payment moves nothing (the page shows no form now: a
+    # token from the order's page).
+    third = pay(client, url, SUCCEEDS, tokens=form_tokens(client, f"/orders/{order_id}"))
     assert third.status_code in (302, 409)
     after = money(acme, order_id)
     assert after.escrow == 5000 and after.ledger_transactions == 1 and after.ledger_ok
