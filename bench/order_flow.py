@@ -367,8 +367,9 @@ def _check_completed(response) -> None:
 
 class SqlCounter:
     """Statements sent to PostgreSQL by this process (all threads), and the seconds spent in the
-    ledger's accounts upsert (``INSERT INTO ... ledger_accounts``: it locks the accounts a posting
-    moves, so its time is mostly the wait for another posting's locks on the same rows)."""
+    ledger's posting statement (its accounts' upsert, ``INSERT INTO ... ledger_accounts``, locks
+    the accounts it moves, so its time is mostly the wait for another posting's locks on the same
+    rows)."""
 
     def __init__(self):
         self.count = 0
@@ -384,7 +385,7 @@ class SqlCounter:
     def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:
         with self.lock:
             self.count += 1
-        if statement.startswith("INSERT INTO") and ".ledger_accounts " in statement[:80]:
+        if ".ledger_accounts (" in statement and statement.startswith(("INSERT INTO", "WITH")):
             conn.info["ledger_upsert_started"] = time.perf_counter()
 
     def _timed(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -707,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
                     d["failed"],
                 ]
             )
-    # ledger ms/op: time in the accounts upsert (mostly waiting for the hot accounts' row locks)
+    # ledger ms/op: time in the posting statement (mostly waiting for the hot accounts' row locks)
     print_table(
         ["threads", "operation", "ops", "wall s", "ops/s", "cpu ms/op", "sql/op", "ledger ms/op", "failed"],
         rows,
