@@ -295,11 +295,55 @@ def _truncate_and_reseed(app) -> None:
         forget_anonymous_pages()  # keyed on the home generation, which the flush just reset
 
 
+class _Kept:
+    """The state tests marked ``keeps_state(key)`` share on this worker (``kept``): its key, and
+    what built it returned. None: the state is the base tenants' as every teardown leaves it."""
+
+    key: str | None = None
+    value: object = None
+
+
+def _keeps_state(request) -> str | None:
+    marker = request.node.get_closest_marker("keeps_state")
+    return marker.args[0] if marker is not None else None
+
+
+def _forget_kept(app) -> None:
+    """Back to the base state from a kept one (what the kept tests' teardowns skipped)."""
+    _Kept.key, _Kept.value = None, None
+    _truncate_and_reseed(app)
+    _remove_files()
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(request):
+    """Every test starts from the base tenants' state and its teardown goes back to it, except
+    between tests marked ``keeps_state`` with the same key: they only read what ``kept`` built
+    once (the demo's seed, ~10 s), so the first builds it, the next ones find it in place, and
+    the first test of any other kind drops it before it starts."""
+    key = _keeps_state(request)
+    if _Kept.key is not None and _Kept.key != key:
+        _forget_kept(request.getfixturevalue("app"))
     yield
-    if "app" in request.fixturenames:
+    if "app" in request.fixturenames and (key is None or _Kept.key != key):
         _truncate_and_reseed(request.getfixturevalue("app"))
+
+
+@pytest.fixture
+def kept(request):
+    """``kept(build)`` -> what ``build()`` returned for the first test of a row of tests marked
+    ``keeps_state(key)`` on this worker; the next ones get it without building again. For state
+    the tests only read: a test that changes it must not carry the mark."""
+    key = _keeps_state(request)
+
+    def get(build):
+        assert key is not None, "kept() is for tests marked keeps_state(key)"
+        if _Kept.key != key:
+            value = build()
+            _Kept.key, _Kept.value = key, value
+        return _Kept.value
+
+    return get
 
 
 @pytest.fixture
@@ -487,13 +531,19 @@ def _metrics_files_kept():
     assert not gone, f"this test removed the test process's metric files {gone} from {folder}"
 
 
-@pytest.fixture(autouse=True)
-def _clean_files():
-    yield
+def _remove_files() -> None:
     import shutil
 
     for folder in (SuiteConfig.STORAGE_LOCAL_DIR, SuiteConfig.MAIL_OUTBOX_DIR, SuiteConfig.SEARCH_INDEX_DIR):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_files(request):
+    yield
+    key = _keeps_state(request)
+    if key is None or _Kept.key != key:  # a kept state keeps its files (the search index) too
+        _remove_files()
 
 
 @pytest.fixture

@@ -40,16 +40,19 @@ SELLERS, GIGS, ORDERS = 3, 6, 30
 BUYERS = len(people.BUYERS)
 
 
-@pytest.fixture(autouse=True)
-def _empty_search_index(search_index_dir):
-    """Every test here starts with this worker's index folder empty (tests/conftest.py)."""
-    return search_index_dir
+# The tests that only read the demo seed share one (~10 s) per worker: each starts from it as
+# seeded and leaves it as it found it (tests/conftest.py, ``keeps_state``). Every other test
+# here starts from the base state, its search index folder empty, as everywhere.
+reads_the_seed = pytest.mark.keeps_state("core-demo")
 
 
 @pytest.fixture
-def seeded(app):
-    with app.app_context():
-        return seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=ORDERS)
+def seeded(app, request, kept):
+    def seed():
+        with app.app_context():
+            return seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=ORDERS)
+
+    return kept(seed) if request.node.get_closest_marker("keeps_state") else seed()
 
 
 def _demo_users(slug: str) -> list[User]:
@@ -58,6 +61,7 @@ def _demo_users(slug: str) -> list[User]:
     return list(db.session.scalars(query))
 
 
+@reads_the_seed
 def test_seed_creates_verified_sellers_buyers_and_published_gigs(seeded, in_tenant, acme):
     with in_tenant(acme):
         users = _demo_users("acme")
@@ -79,6 +83,7 @@ def test_seed_creates_verified_sellers_buyers_and_published_gigs(seeded, in_tena
     assert any("acme: log in as" in line and DEMO_PASSWORD in line for line in seeded)
 
 
+@reads_the_seed
 def test_seeded_gigs_are_searchable_and_their_events_consumed(seeded, in_tenant, acme):
     with in_tenant(acme):
         gigs = list(db.session.scalars(sa.select(Gig)).unique())
@@ -107,6 +112,7 @@ def _gig_orders() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Order).where(NOT_CONTRACT))
 
 
+@reads_the_seed
 def test_seed_is_idempotent(seeded, app, in_tenant, acme, globex):
     def state():
         counts = [_count(m) for m in (Gig, Order, LedgerTransaction, Payout)]
@@ -123,6 +129,7 @@ def test_seed_is_idempotent(seeded, app, in_tenant, acme, globex):
     assert after == before
 
 
+@reads_the_seed
 def test_each_tenant_gets_its_own_people_and_gigs(seeded, in_tenant, acme, globex):
     with in_tenant(acme):
         acme_seller = next(u for u in _demo_users("acme") if u.seller_profile is not None)
@@ -140,6 +147,7 @@ def test_each_tenant_gets_its_own_people_and_gigs(seeded, in_tenant, acme, globe
 # --------------------------------------------------------------------------- orders
 
 
+@reads_the_seed
 def test_demo_orders_are_in_every_state_with_their_money(seeded, in_tenant, acme, globex):
     assert any(line.startswith("acme: added") and f"added {ORDERS} orders" in line for line in seeded)
     for tenant in (acme, globex):
@@ -212,6 +220,7 @@ def test_demo_orders_are_in_every_state_with_their_money(seeded, in_tenant, acme
             assert pending == 0
 
 
+@reads_the_seed
 def test_demo_orders_are_spread_over_months_with_consistent_dates(seeded, in_tenant, acme):
     now = datetime.now(UTC)
     with in_tenant(acme):
@@ -261,6 +270,7 @@ def test_demo_orders_are_spread_over_months_with_consistent_dates(seeded, in_ten
         assert len({b.created_at.date() for b in buyers}) > 5
 
 
+@reads_the_seed
 def test_demo_ledger_verifies(seeded, app, in_tenant, acme, globex):
     for tenant in (acme, globex):
         with in_tenant(tenant):
@@ -272,31 +282,10 @@ def test_demo_ledger_verifies(seeded, app, in_tenant, acme, globex):
     assert "acme: OK" in result.output and "globex: OK" in result.output
 
 
-def test_console_dashboard_shows_the_demo_business(seeded, in_tenant, acme, web_as):
-    with in_tenant(acme):
-        board = kpis.dashboard("90d")
-        gmv = board.figures["gmv"].value
-        assert gmv > 0 and board.figures["commission"].value > 0 and board.figures["refunds"].value > 0
-        assert board.figures["orders"].value > ORDERS / 2 and board.figures["new_users"].value > 0
-        assert len([point for point in board.series if point.gmv_minor]) > 5  # a shape, not one bar
-        assert board.top_categories
-    admin = web_as(acme, "admin@acme.test", ADMIN_PASSWORD)
-    response = admin.get("/console/?period=90d")
-    assert response.status_code == 200
-    shown = re.search(r'data-testid="kpi-gmv" data-value="(\d+)"', response.get_data(as_text=True))
-    assert shown and int(shown.group(1)) == gmv
-
-
-def test_without_orders_the_demo_still_seeds_its_catalog(app, in_tenant, acme):
-    with app.app_context():
-        seed_demo(sellers_per_tenant=1, gigs_per_tenant=1)  # scaled down: no orders for one gig
-    with in_tenant(acme):
-        assert _count(Gig) == 1 and _count(Order) == 0
-
-
 # --------------------------------------------------------------------------- reviews
 
 
+@reads_the_seed
 def test_demo_reviews_rate_the_completed_orders_through_the_rules(seeded, in_tenant, acme, globex):
     assert any("reviews (" in line and "replies" in line for line in seeded)
     now = datetime.now(UTC)
@@ -345,16 +334,7 @@ def test_demo_reviews_rate_the_completed_orders_through_the_rules(seeded, in_ten
         assert sum(1 for r in ratings if r >= 4) > len(ratings) / 2  # mostly good
 
 
-def test_demo_reviews_leave_windows_open_with_one_side_written(app, in_tenant, acme):
-    with app.app_context():
-        seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=60)
-    with in_tenant(acme):
-        waiting = db.session.scalars(sa.select(Review).where(Review.status == "submitted")).all()
-        assert waiting, "an open window with one review written, unseen by the other side"
-        for review in waiting:
-            assert db.session.get(ReviewWindow, review.order_id).status == "open"
-
-
+@reads_the_seed
 def test_seeded_sellers_have_todays_reputation_and_the_demo_thresholds(seeded, in_tenant, acme):
     from app.accounts.models import SellerProfile
     from app.reviews import reputation
@@ -379,6 +359,10 @@ def test_seeded_sellers_have_todays_reputation_and_the_demo_thresholds(seeded, i
             assert reputation.level_for(figures, thresholds) == snapshot.level
 
 
+# --------------------------------------------------------------------------- own seeds or writes
+# (after the tests that read the shared seed: the suite's workers take tests in file order)
+
+
 def test_the_seeded_schemas_are_analysed(app, in_tenant, acme, globex):
     """A bulk load leaves the planner without statistics until ANALYZE: the seed runs it."""
     with app.app_context():
@@ -401,3 +385,35 @@ def test_the_seeded_schemas_are_analysed(app, in_tenant, acme, globex):
                 {"t": f"{tenant.schema}.gigs"},
             ).scalar_one()
             assert estimated == db.session.scalar(sa.select(sa.func.count()).select_from(Gig)) == GIGS
+
+
+def test_console_dashboard_shows_the_demo_business(seeded, in_tenant, acme, web_as):
+    with in_tenant(acme):
+        board = kpis.dashboard("90d")
+        gmv = board.figures["gmv"].value
+        assert gmv > 0 and board.figures["commission"].value > 0 and board.figures["refunds"].value > 0
+        assert board.figures["orders"].value > ORDERS / 2 and board.figures["new_users"].value > 0
+        assert len([point for point in board.series if point.gmv_minor]) > 5  # a shape, not one bar
+        assert board.top_categories
+    admin = web_as(acme, "admin@acme.test", ADMIN_PASSWORD)
+    response = admin.get("/console/?period=90d")
+    assert response.status_code == 200
+    shown = re.search(r'data-testid="kpi-gmv" data-value="(\d+)"', response.get_data(as_text=True))
+    assert shown and int(shown.group(1)) == gmv
+
+
+def test_without_orders_the_demo_still_seeds_its_catalog(app, in_tenant, acme):
+    with app.app_context():
+        seed_demo(sellers_per_tenant=1, gigs_per_tenant=1)  # scaled down: no orders for one gig
+    with in_tenant(acme):
+        assert _count(Gig) == 1 and _count(Order) == 0
+
+
+def test_demo_reviews_leave_windows_open_with_one_side_written(app, in_tenant, acme):
+    with app.app_context():
+        seed_demo(sellers_per_tenant=SELLERS, gigs_per_tenant=GIGS, orders_per_tenant=60)
+    with in_tenant(acme):
+        waiting = db.session.scalars(sa.select(Review).where(Review.status == "submitted")).all()
+        assert waiting, "an open window with one review written, unseen by the other side"
+        for review in waiting:
+            assert db.session.get(ReviewWindow, review.order_id).status == "open"
