@@ -50,6 +50,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench._common import (
     Services,
@@ -85,6 +86,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=0,
         help="also count Python function calls per operation over this many orders, one thread, "
         "under cProfile (the CPU work, independent of the machine's noise); 0: skip",
+    )
+    parser.add_argument(
+        "--profile-dir",
+        help="with --calls: also write the two phases' profiles there "
+        "(order_to_paid.pstats, complete_to_released.pstats; read them with python -m pstats)",
     )
     add_service_args(parser)
     args = parser.parse_args(argv)
@@ -482,11 +488,12 @@ def measure(app, pop: Population, threads: int, orders: int, gig_cycle) -> dict:
     }
 
 
-def count_calls(app, pop: Population, orders: int, gig_cycle) -> dict:
+def count_calls(app, pop: Population, orders: int, gig_cycle, profile_dir: str | None = None) -> dict:
     """Python function calls per operation (cProfile's count, primitive and recursive), over
     ``orders`` orders in this thread: the same request sequence always makes the same calls
     give or take a few, so this compares code, where ops/s on a shared machine compare its
-    neighbours. The work steps between the two phases are not counted."""
+    neighbours. The work steps between the two phases are not counted. ``profile_dir``: the two
+    phases' profiles are written there too."""
     import cProfile
     import pstats
 
@@ -494,13 +501,16 @@ def count_calls(app, pop: Population, orders: int, gig_cycle) -> dict:
     api = app.test_client(use_cookies=False)
     buyers = itertools.cycle(pop.buyers)
 
-    def calls_of(run) -> int:
+    def calls_of(run, name: str) -> int:
         profile = cProfile.Profile()
         profile.enable()
         try:
             run()
         finally:
             profile.disable()
+        if profile_dir:
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            profile.dump_stats(Path(profile_dir) / f"{name}.pstats")
         return pstats.Stats(profile).total_calls
 
     placed: list[tuple[int, Buyer, tuple]] = []
@@ -510,10 +520,13 @@ def count_calls(app, pop: Population, orders: int, gig_cycle) -> dict:
             buyer, gig = next(buyers), next(gig_cycle)
             placed.append((order_and_pay(pop, api, buyer, gig, timings), buyer, gig))
 
-    paid = calls_of(pay_all)
+    paid = calls_of(pay_all, "order_to_paid")
     for order_id, buyer, gig in placed:
         do_the_work(pop, api, buyer, pop.seller_auth[gig[1]], order_id, timings)
-    done = calls_of(lambda: [_check_completed(complete(pop, api, b, o, timings)) for o, b, _g in placed])
+    done = calls_of(
+        lambda: [_check_completed(complete(pop, api, b, o, timings)) for o, b, _g in placed],
+        "complete_to_released",
+    )
     return {"orders": orders, "order_to_paid": paid / orders, "complete_to_released": done / orders}
 
 
@@ -681,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     for threads in args.thread_counts:
         print(f"threads={threads}: {args.orders} orders ...", flush=True)
         runs.append(measure(app, pop, threads, args.orders, gig_cycle))
-    calls = count_calls(app, pop, args.calls, gig_cycle) if args.calls else None
+    calls = count_calls(app, pop, args.calls, gig_cycle, args.profile_dir) if args.calls else None
     print(f"sanity: {args.races} orders paid twice and completed twice at once ...", flush=True)
     races = race_check(app, pop, min(args.races, len(pop.buyers)), gig_cycle)
     with app.app_context():
