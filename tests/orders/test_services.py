@@ -421,3 +421,48 @@ def test_cancellation_auto_resolve_respects_the_delay(acme, market, in_tenant):
             )
             == 1
         )
+
+
+def test_an_order_noted_as_locked_is_taken_once_and_forgotten_on_rollback(app, acme, market, in_tenant):
+    """``note_locked``: a caller that locked the order (and read its milestones after the lock)
+    in its own statement spares the next ``lock_order`` its statements, once; a rolled-back
+    savepoint (whose locks PostgreSQL released) and the end of the transaction forget it."""
+    from sqlalchemy import orm
+
+    from tests.helpers import statements_of
+
+    m = market(acme)
+    with in_tenant(acme):
+        order_id = drive(m, "awaiting_payment")
+
+        def lock_with_milestones() -> Order:
+            return db.session.scalars(
+                sa.select(Order)
+                .where(Order.id == order_id)
+                .with_for_update()
+                .options(orm.selectinload(Order.milestones))
+                .execution_options(populate_existing=True)
+            ).one()
+
+        order = lock_with_milestones()
+        services.note_locked(order)
+        taken = []
+        assert statements_of(app, lambda: taken.append(services.lock_order(order_id))) == []
+        assert taken == [order] and order.milestones
+        assert statements_of(app, lambda: services.lock_order(order_id))  # once only: read again
+
+        services.note_locked(lock_with_milestones())
+        with db.session.begin_nested() as savepoint:
+            savepoint.rollback()
+        assert statements_of(app, lambda: services.lock_order(order_id))  # forgotten
+        services.note_locked(lock_with_milestones())
+        db.session.rollback()
+        assert statements_of(app, lambda: services.lock_order(order_id))  # a new transaction
+        db.session.rollback()
+
+        unloaded = db.session.scalars(
+            sa.select(Order).where(Order.id == order_id).options(orm.lazyload(Order.milestones))
+        ).one()
+        db.session.expire(unloaded, ["milestones"])
+        with pytest.raises(RuntimeError, match="milestones"):
+            services.note_locked(unloaded)
