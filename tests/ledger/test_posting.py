@@ -205,3 +205,32 @@ def test_a_rolled_back_posting_leaves_no_balance_in_loaded_accounts(app, acme, i
         ).one()
         assert again is clearing and clearing.balance_minor == 1000
         assert account_balance("provider:clearing", "USD") == 1000 and verify().ok
+
+
+def test_a_posting_is_one_statement_and_a_repeat_moves_nothing(app, acme, in_tenant):
+    """The claim, the accounts' upsert and the entries go in one statement (the savepoint around
+    it aside), the same compiled statement for postings of any number of rows; a repeated key
+    sends it again, finds the key taken and moves nothing, then reads the first posting."""
+    from tests.helpers import statements_of
+
+    three = [("provider:clearing", 1500), ("escrow:order:1", -1000), ("escrow:order:1", -500)]
+    with in_tenant(acme):
+        sent = statements_of(
+            app, lambda: post_transaction("payment", PAY, currency="USD", idempotency_key="one", order_id=1)
+        )
+        writes = [s for s in sent if "ledger_" in s]
+        assert len(writes) == 1 and all(
+            f"INSERT INTO {acme.schema}.ledger_{table}" in writes[0]
+            for table in ("transactions", "accounts", "entries")
+        ), sent
+        more = statements_of(
+            app, lambda: post_transaction("payment", three, currency="USD", idempotency_key="two", order_id=1)
+        )
+        assert [s for s in more if "ledger_" in s] == writes  # the same statement, three entries
+        again = statements_of(
+            app, lambda: post_transaction("payment", PAY, currency="USD", idempotency_key="one", order_id=1)
+        )
+        assert writes[0] in again and len([s for s in again if "ledger_" in s]) >= 2  # + the read
+        db.session.commit()
+        assert account_balance("escrow:order:1", "USD") == 2500
+        assert ledger_counts() == (2, 2, 5) and verify().ok
