@@ -20,6 +20,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from babel.dates import format_timedelta
@@ -160,18 +161,26 @@ def current_session_row() -> UserSession | None:
 def load_web_user(user_id: int, secret: str) -> tuple[User, UserSession] | None:
     """The user and their live web session row for ``secret``, in one query (the user loader)."""
     found = db.session.execute(
+        _web_user_statement(), {"user_id": user_id, "secret_hash": hash_secret(secret)}
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
+@cache
+def _web_user_statement() -> sa.Select:
+    """``load_web_user``'s query, built once (every signed-in request sends it)."""
+    return (
         sa.select(User, UserSession)
         .join(UserSession, UserSession.user_id == User.id)
         # Every signed-in page asks ``is_seller`` (the header): the profile comes with the user.
         .options(orm.joinedload(User.seller_profile))
         .where(
-            User.id == user_id,
-            UserSession.secret_hash == hash_secret(secret),
+            User.id == sa.bindparam("user_id"),
+            UserSession.secret_hash == sa.bindparam("secret_hash"),
             UserSession.kind == "web",
             UserSession.revoked_at.is_(None),
         )
-    ).first()
-    return (found[0], found[1]) if found else None
+    )
 
 
 def touch(row: UserSession, now: datetime | None = None) -> None:

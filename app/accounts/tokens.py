@@ -69,15 +69,20 @@ def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = 
     prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
     if not isinstance(token, str) or not token.startswith(prefix) or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    where = (ApiToken.token_hash == hash_token(token), ApiToken.kind == kind)
+    params = {"token_hash": hash_token(token), "kind": kind}
     if with_user:
-        return db.session.execute(
-            sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(*where)
-        ).first()
+        return db.session.execute(_find_statement(True, False), params).first()
+    return db.session.scalars(_find_statement(False, for_update), params).first()
+
+
+@functools.cache
+def _find_statement(with_user: bool, for_update: bool) -> sa.Select:
+    """``_find``'s query, built once (every API request sends it) with its values as parameters."""
+    where = (ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.kind == sa.bindparam("kind"))
+    if with_user:
+        return sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(*where)
     query = sa.select(ApiToken).where(*where)
-    if for_update:
-        query = query.with_for_update()
-    return db.session.scalars(query).first()
+    return query.with_for_update() if for_update else query
 
 
 def _client_details() -> dict:

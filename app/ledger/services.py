@@ -584,11 +584,21 @@ def milestone_escrow_held(account_id: int, milestone_id: int) -> int:
     """What one milestone holds in its order's escrow account (normal side): its payments less
     its releases and refunds, i.e. the entries of transactions carrying its ``milestone_id``."""
     total = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_minor), 0))
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerEntry.account_id == account_id, LedgerTransaction.milestone_id == milestone_id)
+        _milestone_escrow_statement(), {"account_id": account_id, "milestone_id": milestone_id}
     )
     return -int(total)  # escrow is credit-normal
+
+
+@cache
+def _milestone_escrow_statement() -> sa.Select:
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_minor), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerEntry.account_id == sa.bindparam("account_id"),
+            LedgerTransaction.milestone_id == sa.bindparam("milestone_id"),
+        )
+    )
 
 
 def _check_milestone_escrow(account: LedgerAccount, milestone_id: int, amount: int) -> None:

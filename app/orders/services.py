@@ -36,6 +36,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -273,6 +274,23 @@ def _forget_locked_at_end(session, transaction) -> None:
         session.info.pop(_LOCKED_KEY, None)
 
 
+# The statements every order transition and answer sends, built once with their values as
+# parameters: building one (and its cache key) costs more than SQLAlchemy's cached compile.
+@cache
+def _lock_statement() -> sa.Select:
+    return (
+        sa.select(Order)
+        .where(Order.id == sa.bindparam("order_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _rows_of_order(model) -> sa.Select:
+    return sa.select(model).where(model.order_id == sa.bindparam("order_id")).order_by(model.id)
+
+
 def lock_order(order_id: Any) -> Order:
     """The order with this id, locked FOR UPDATE and read fresh with its milestones (for the
     operator console's cancel as well as every transition here). Raises OrderNotFound."""
@@ -280,16 +298,7 @@ def lock_order(order_id: Any) -> Order:
     noted = _noted(oid) if oid else None
     if noted is not None:
         return noted
-    order = (
-        db.session.execute(
-            sa.select(Order)
-            .where(Order.id == oid)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if oid
-        else None
-    )
+    order = db.session.execute(_lock_statement(), {"order_id": oid}).scalar_one_or_none() if oid else None
     if order is None:
         raise OrderNotFound("This order does not exist.")
     # The milestones are read fresh too (another transaction may have just funded them): their
@@ -356,17 +365,11 @@ def list_orders(
 
 
 def timeline(order: Order) -> list[OrderEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
-        )
-    )
+    return list(db.session.scalars(_rows_of_order(OrderEvent), {"order_id": order.id}))
 
 
 def deliveries(order: Order) -> list[Delivery]:
-    return list(
-        db.session.scalars(sa.select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id))
-    )
+    return list(db.session.scalars(_rows_of_order(Delivery), {"order_id": order.id}))
 
 
 def cancellations(order: Order) -> list[CancellationRequest]:
