@@ -49,7 +49,18 @@ _KEEP = "_uow_keep"
 _ABANDONED = "_uow_abandoned"
 _VIEW_SAVEPOINT = "_uow_view_savepoint"
 _REFUSALS_END = "_uow_refusals_end_work"
-_ROLLBACK_ONLY = "gigforge_rollback_only"  # session.info: why this transaction cannot commit
+_TRANSACTION_SCOPED: set[str] = set()  # session.info keys dropped when the transaction ends
+
+
+def transaction_scoped(key: str) -> str:
+    """Register ``key`` as a ``session.info`` entry that lives as long as the unit of work's
+    transaction: it is dropped when that transaction ends (commit or rollback; a savepoint's
+    end leaves it). Returns ``key``."""
+    _TRANSACTION_SCOPED.add(key)
+    return key
+
+
+_ROLLBACK_ONLY = transaction_scoped("gigforge_rollback_only")  # why this transaction cannot commit
 
 
 def keep() -> None:
@@ -186,9 +197,10 @@ def _forget_mark_rolled_back(session, previous_transaction) -> None:
 
 
 @sa.event.listens_for(TenantSession, "after_transaction_end")
-def _forget_mark(session, transaction) -> None:
-    if transaction.parent is None:  # the whole transaction ended
-        session.info.pop(_ROLLBACK_ONLY, None)
+def _forget_transaction_scoped(session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work's transaction, not a savepoint
+        for key in _TRANSACTION_SCOPED:
+            session.info.pop(key, None)
 
 
 @contextlib.contextmanager

@@ -254,7 +254,7 @@ def _changes_of(rows: list[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
     return dict(changes)
 
 
-_UNIT_SHARD = "gigforge_ledger_shard"
+_UNIT_SHARD = unit_of_work.transaction_scoped("gigforge_ledger_shard")
 
 
 def _unit_shard(idempotency_key: str) -> int:
@@ -271,12 +271,6 @@ def _unit_shard(idempotency_key: str) -> int:
     if shard is None:
         shard = session.info[_UNIT_SHARD] = shard_of(idempotency_key, hot_shards())
     return shard
-
-
-@sa.event.listens_for(TenantSession, "after_transaction_end")
-def _forget_unit_shard(session, transaction) -> None:
-    if transaction.parent is None:  # the unit of work's transaction, not a savepoint
-        session.info.pop(_UNIT_SHARD, None)
 
 
 def _place(rows: list[tuple[str, str, int]], idempotency_key: str) -> list[tuple[str, str, int]]:
@@ -339,7 +333,7 @@ def _check_commission(
             raise InsufficientFunds(COMMISSION, currency, total + amount, -amount)
 
 
-def _apply_changes(
+def _write_posting(
     changes: dict[tuple[str, str], int], placed: list[tuple[str, str, int]], transaction: dict
 ) -> tuple[LedgerTransaction | None, dict[tuple[str, str], LedgerAccount]]:
     """Claim the posting's key with its transaction row (``transaction``: its columns as
@@ -517,12 +511,13 @@ def _posting_statement() -> sa.Select:
     )
 
 
-_HELD_KEY = "gigforge_ledger_held_accounts"  # (tenant id, currency, code) -> the locked account
+# (tenant id, currency, code) -> the locked account; the transaction's end releases the locks.
+_HELD_KEY = unit_of_work.transaction_scoped("gigforge_ledger_held_accounts")
 
 
 def _held_balance(codes: Sequence[str], currency: str) -> int | None:
     """The summed balance of ``codes`` when this transaction has locked and moved every one of
-    them (``_apply_changes``: nobody else can change them until it ends, and its RETURNING
+    them (``_write_posting``: nobody else can change them until it ends, and its RETURNING
     brought back their balances), else None (read them)."""
     held = db.session.info.get(_HELD_KEY)
     if not held:
@@ -539,19 +534,13 @@ def _held_balance(codes: Sequence[str], currency: str) -> int | None:
 
 @sa.event.listens_for(TenantSession, "after_rollback")
 def _forget_balances(session) -> None:
-    """Balances move by the rows ``_apply_changes`` gets back (RETURNING), which the session
+    """Balances move by the rows ``_write_posting`` gets back (RETURNING), which the session
     does not count as its own changes: a rolled-back savepoint (a refused ``mark_paid``, a
     view's refusal) would leave the new balances in loaded accounts. Forget them instead."""
     session.info.pop(_HELD_KEY, None)  # a rolled-back savepoint's locks are released too
     for instance in list(session.identity_map.values()):
         if isinstance(instance, LedgerAccount):
             session.expire(instance)
-
-
-@sa.event.listens_for(TenantSession, "after_transaction_end")
-def _forget_held_accounts(session, transaction) -> None:
-    if transaction.parent is None:  # the unit of work's transaction ends: its locks with it
-        session.info.pop(_HELD_KEY, None)
 
 
 def _is_negative_balance(exc: sa.exc.IntegrityError) -> bool:
@@ -604,7 +593,7 @@ def _milestone_escrow_statement() -> sa.Select:
 def _check_milestone_escrow(account: LedgerAccount, milestone_id: int, amount: int) -> None:
     """Per-milestone escrow: a posting of milestone M may take out of the order's escrow only
     what M itself put in, so one milestone's money never pays another's. Runs after the escrow
-    account row is locked and the posting's entries are written (``_apply_changes``), so the
+    account row is locked and the posting's entries are written (``_write_posting``), so the
     sum is exact (every posting on that escrow waits for it) and counts this posting."""
     after = milestone_escrow_held(account.id, milestone_id)
     held = after - _normal(account.normal_side, amount)
@@ -631,7 +620,7 @@ def post_transaction(
     ``entries`` are ``(account_code, amount_minor)`` (debit positive, credit
     negative; an optional third item overrides ``currency``). Accounts are
     created on first use, locked in a fixed order and moved in one statement
-    (``_apply_changes``), so concurrent postings never deadlock with each other
+    (``_write_posting``), so concurrent postings never deadlock with each other
     and every balance is exact.
 
     Idempotent: the same key with the same kind, currency and entries returns
@@ -699,7 +688,7 @@ def _post(
             # transaction ends, then sees its row (ON CONFLICT) and moves nothing. The rows come
             # back from the statement (RETURNING): they are never read again.
             changes = _changes_of(placed)
-            posted, accounts = _apply_changes(
+            posted, accounts = _write_posting(
                 _commission_takers(changes),
                 placed,
                 {

@@ -45,7 +45,7 @@ from sqlalchemy import orm
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
-from app.core import pagination
+from app.core import pagination, unit_of_work
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
@@ -242,7 +242,8 @@ def _record(
     )
 
 
-_LOCKED_KEY = "gigforge_orders_locked"  # (tenant id, order id) -> the order a caller locked
+# (tenant id, order id) -> the order a caller locked; the transaction's end releases the lock.
+_LOCKED_KEY = unit_of_work.transaction_scoped("gigforge_orders_locked")
 
 
 def note_locked(order: Order) -> None:
@@ -266,12 +267,6 @@ def _noted(oid: int) -> Order | None:
 @sa.event.listens_for(TenantSession, "after_soft_rollback")
 def _forget_locked(session, previous_transaction) -> None:
     session.info.pop(_LOCKED_KEY, None)  # a rolled-back savepoint released the locks it took
-
-
-@sa.event.listens_for(TenantSession, "after_transaction_end")
-def _forget_locked_at_end(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_LOCKED_KEY, None)
 
 
 # The statements every order transition and answer sends, built once with their values as

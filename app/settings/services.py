@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask import current_app
 
-from app.core import geo, money, tenant_cache
+from app.core import geo, money, tenant_cache, unit_of_work
 from app.core.crypto import SecretUnavailable, decrypt_secret
 from app.core.domain_errors import DomainError
 from app.events import publish
@@ -118,7 +118,7 @@ class SettingsError(DomainError):
         super().__init__(errors, status=status)
 
 
-_UNIT_KEY = "gigforge_settings_row"
+_UNIT_KEY = unit_of_work.transaction_scoped("gigforge_settings_row")
 SETTINGS_CACHE = tenant_cache.register("settings")
 
 _MAPPER = sa.inspect(MarketplaceSettings)
@@ -184,12 +184,6 @@ def _renew_on_bulk_write(state) -> None:
     writes = state.is_update or state.is_delete or state.is_insert
     if writes and state.bind_mapper is not None and state.bind_mapper.class_ is MarketplaceSettings:
         _settings_changed(state.session)
-
-
-@sa.event.listens_for(TenantSession, "after_transaction_end")
-def _forget_settings_row(session, transaction) -> None:
-    if transaction.parent is None:  # the unit of work's transaction, not a savepoint
-        session.info.pop(_UNIT_KEY, None)
 
 
 def settings_row(*, lock: bool = False) -> MarketplaceSettings:
