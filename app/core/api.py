@@ -26,7 +26,7 @@ from functools import wraps
 
 import flask_smorest
 from flask import current_app, request
-from flask_smorest.utils import unpack_tuple_response
+from flask_smorest.utils import resolve_schema_instance, unpack_tuple_response
 
 from app.core import pagination, rate_limits
 
@@ -44,6 +44,12 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         self.before_request(rate_limits.check_api_request)
         self._prepare_doc_cbks.append(rate_limits.document_operation)
+
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's, given an instance: webargs builds an instance of a schema class for
+        every request it parses (a copy and a guard of every field); loading leaves an instance
+        as it was, so the one built here serves every request, as the response schemas do."""
+        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
 
     def paginate(
         self,
@@ -79,6 +85,7 @@ class Blueprint(flask_smorest.Blueprint):
             default_page_size=page_size,
             created=created,
         )
+        parser_schema = schema()  # one instance for every request (the doc keeps the class)
         error_status_code = self.PAGINATION_ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS
 
         def decorator(func):
@@ -87,7 +94,7 @@ class Blueprint(flask_smorest.Blueprint):
                 # No query string: nothing to parse (the schema has no defaults; unknown keys
                 # are excluded), the first page at the default limit.
                 params = (
-                    self.PAGINATION_ARGUMENTS_PARSER.parse(schema, request, location="query")
+                    self.PAGINATION_ARGUMENTS_PARSER.parse(parser_schema, request, location="query")
                     if request.args
                     else {}
                 )
@@ -175,6 +182,22 @@ class Blueprint(flask_smorest.Blueprint):
             items += list(more)[: limit - len(items)]
             window.item_count = following.item_count
         return items[:limit], status, headers, window
+
+    @staticmethod
+    def _make_pagination_metadata(page, page_size, item_count):
+        """flask-smorest's metadata, the same keys in the same order, without building its
+        schema for every request to dump a dict of integers."""
+        metadata = {"total": item_count, "total_pages": 0}
+        if item_count:
+            last_page = (item_count - 1) // page_size + 1
+            metadata.update(total_pages=last_page, first_page=1, last_page=last_page)
+            if page <= last_page:
+                metadata["page"] = page
+                if page > 1:
+                    metadata["previous_page"] = page - 1
+                if page < last_page:
+                    metadata["next_page"] = page + 1
+        return metadata
 
     def _with_total(self, window, headers):
         headers = dict(headers or {})

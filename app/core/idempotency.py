@@ -219,6 +219,22 @@ def _claim_statement() -> sa.Select:
     )
 
 
+@cache
+def _store_statement() -> sa.Update:
+    """``UPDATE`` of the claimed key's row with the answer, built once (parameters
+    ``claimed_id``, ``status``, ``body``, ``headers``)."""
+    columns = IdempotencyKey.__table__.c
+    return (
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == sa.bindparam("claimed_id", type_=columns.id.type))
+        .values(
+            response_status=sa.bindparam("status", type_=columns.response_status.type),
+            response_body=sa.bindparam("body", type_=columns.response_body.type),
+            response_headers=sa.bindparam("headers", type_=columns.response_headers.type),
+        )
+    )
+
+
 def _claim(
     key: str, user_id: int, method_path: str, fingerprint: str
 ) -> tuple[int | None, IdempotencyKey | None]:
@@ -231,12 +247,6 @@ def _claim(
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
     session = db.session
-    claim = (
-        pg_insert(IdempotencyKey)
-        .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyKey.id)
-    )
     try:
         # One round trip: remember the transaction's lock_timeout, shorten it, claim the key and
         # set the timeout back (``_claim_statement``).
@@ -266,6 +276,12 @@ def _claim(
                 .returning(IdempotencyKey.id)
             ).first()
             if expired is not None:
+                claim = (
+                    pg_insert(IdempotencyKey)
+                    .values(key=key, user_id=user_id, method_path=method_path, request_hash=fingerprint)
+                    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+                    .returning(IdempotencyKey.id)
+                )
                 claimed = session.execute(claim).scalar_one_or_none()
             session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
     except sa.exc.OperationalError as exc:
@@ -357,13 +373,13 @@ def idempotent(view=None, *, savepoint: bool = True):
             unit_of_work.abandon()  # no savepoint to keep the claim apart: nothing is stored
             return response
         db.session.execute(
-            sa.update(IdempotencyKey)
-            .where(IdempotencyKey.id == claimed_id)
-            .values(
-                response_status=response.status_code,
-                response_body=response.get_data(),
-                response_headers={h: response.headers[h] for h in STORED_HEADERS if h in response.headers},
-            )
+            _store_statement(),
+            {
+                "claimed_id": claimed_id,
+                "status": response.status_code,
+                "body": response.get_data(),
+                "headers": {h: response.headers[h] for h in STORED_HEADERS if h in response.headers},
+            },
         )
         unit_of_work.keep()  # a returned 4xx is stored and replayed too: commit it with the key
         return response

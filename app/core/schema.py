@@ -14,6 +14,8 @@ A refused value is a 422 with the field named, like any other validation error.
 
 from __future__ import annotations
 
+import functools
+
 from marshmallow import Schema as _MarshmallowSchema
 from marshmallow import ValidationError, fields, validate
 
@@ -65,3 +67,17 @@ class Schema(_MarshmallowSchema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         super().on_bind_field(field_name, field_obj)
         guard_field(field_obj.data_key or field_name, field_obj)
+
+    @classmethod
+    def shared(cls, *, many: bool = False) -> Schema:
+        """The one instance of this schema (per ``many``), built on first use, for code that
+        dumps or loads inside a request or job: an instance costs a copy and a guard of every
+        declared field, which per request is more than the dump itself. Dumping and loading
+        leave an instance as it was (marshmallow 4 keeps no context on it), so every thread
+        shares it, as flask-smorest shares its response schemas."""
+        return _shared_instance(cls, many)
+
+
+@functools.cache
+def _shared_instance(schema: type[Schema], many: bool) -> Schema:
+    return schema(many=many)

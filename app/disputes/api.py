@@ -209,7 +209,7 @@ class Evidence(MethodView):
             if not isinstance(payload, dict):
                 abort(422, message='Send JSON {"kind": ...} or multipart `files`.')
             try:
-                body = schemas.DisputeEvidenceInputSchema().load(payload)
+                body = schemas.DisputeEvidenceInputSchema.shared().load(payload)
             except ValidationError as exc:
                 abort(422, message="The request has invalid fields.", errors={"json": exc.messages})
             rows = services.add_evidence(

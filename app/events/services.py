@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -62,40 +63,57 @@ def _track(tenant_id: int, events: list[tuple[int, str, dict]]) -> None:
     db.session.info.setdefault(_COMMITTED_KEY, []).extend((name, payload) for _, name, payload in events)
 
 
-def publish_with_row(row: sa.Insert, name: str, payload: dict, id_key: str) -> int:
+def publish_with_row(
+    row: sa.Insert, name: str, payload: dict, id_key: str, params: dict | None = None
+) -> int:
     """``publish`` of an event about a row inserted by ``row``, in the same statement: ``row`` is
-    an ``INSERT ... RETURNING id`` into a table of the bound tenant, and the new row's id goes
-    into the payload as ``id_key`` (an order's timeline row and its ``order.<kind>`` event are
-    one round trip instead of two flushes). Returns that id. Same transaction and delivery as
-    ``publish``; the session is flushed first, so the row sees the unit of work's changes.
-    Raises TenantNotBound."""
+    an ``INSERT ... RETURNING id`` into a table of the bound tenant, built once with bind
+    parameters (``params`` holds their values this time: the statement and its cache key are
+    made once per ``row``); the new row's id goes into the payload as ``id_key`` (an order's
+    timeline row and its ``order.<kind>`` event are one round trip instead of two flushes).
+    Returns that id. Same transaction and delivery as ``publish``; the session is flushed
+    first, so the row sees the unit of work's changes. Raises TenantNotBound."""
     tenant = current_tenant()
     grace = current_app.config["OUTBOX_RELAY_GRACE_SECONDS"]
     db.session.flush()
+    event_id, stored = db.session.execute(
+        _with_row_statement(row, id_key),
+        {
+            **(params or {}),
+            "event_name": name,
+            "event_payload": payload,
+            "event_grace": timedelta(seconds=grace),
+        },
+    ).one()
+    _track(tenant.id, [(event_id, name, stored)])
+    return stored[id_key]
+
+
+@functools.lru_cache(maxsize=32)
+def _with_row_statement(row: sa.Insert, id_key: str) -> sa.Insert:
+    """``WITH inserted_row AS (<row>) INSERT INTO outbox_events ... FROM inserted_row
+    RETURNING id, payload``, the event's name, payload and relay grace as parameters
+    (``event_name``, ``event_payload``, ``event_grace``)."""
     inserted = row.cte("inserted_row")
     table = OutboxEvent.__table__
-    full_payload = sa.bindparam("payload", payload, type_=JSONB).op("||", return_type=JSONB)(
+    full_payload = sa.bindparam("event_payload", type_=JSONB).op("||", return_type=JSONB)(
         sa.func.jsonb_build_object(sa.literal(id_key), inserted.c.id)
     )
-    # WITH inserted_row AS (INSERT ... RETURNING id) INSERT INTO outbox_events ... FROM inserted_row
-    statement = (
+    return (
         sa.insert(table)
         .from_select(
             ["name", "payload", "status", "attempts", "next_attempt_at"],
             sa.select(
-                sa.literal(name, table.c.name.type),
+                sa.bindparam("event_name", type_=table.c.name.type),
                 full_payload,
                 sa.literal("pending", table.c.status.type),
                 sa.literal(0, table.c.attempts.type),
-                sa.func.now() + timedelta(seconds=grace),
+                sa.func.now() + sa.bindparam("event_grace", type_=sa.Interval),
             ),
             include_defaults=False,
         )
         .returning(table.c.id, table.c.payload)
     )
-    event_id, stored = db.session.execute(statement).one()
-    _track(tenant.id, [(event_id, name, stored)])
-    return stored[id_key]
 
 
 def publish_many(name: str, payloads: list[dict]) -> int:

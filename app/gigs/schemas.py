@@ -48,7 +48,7 @@ class CategorySchema(SubcategorySchema):
 
 @functools.lru_cache(maxsize=4096)
 def _dumped_category(category: services.ApiCategory) -> dict:
-    return CategorySchema().dump(category)
+    return CategorySchema.shared().dump(category)
 
 
 class CategoryRefSchema(Schema):

@@ -110,7 +110,7 @@ class OrderSchema(Schema):
     )
 
     def _money(self, order):
-        return MoneySchema().dump(services.money(order))
+        return MoneySchema.shared().dump(services.money(order))
 
 
 class TimelineEntrySchema(Schema):
@@ -156,13 +156,13 @@ class OrderDetailSchema(OrderSchema):
     cancellations = fields.Method("_cancellations")
 
     def _timeline(self, order):
-        return TimelineEntrySchema(many=True).dump(services.timeline(order))
+        return TimelineEntrySchema.shared(many=True).dump(services.timeline(order))
 
     def _deliveries(self, order):
-        return DeliverySchema(many=True).dump(services.deliveries(order))
+        return DeliverySchema.shared(many=True).dump(services.deliveries(order))
 
     def _cancellations(self, order):
-        return CancellationSchema(many=True).dump(services.cancellations(order))
+        return CancellationSchema.shared(many=True).dump(services.cancellations(order))
 
 
 class OrderListArgs(Schema):

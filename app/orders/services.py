@@ -232,13 +232,28 @@ def _record(
 ) -> int:
     """A timeline row and its outbox event ``event`` (default ``order.<kind>``, payload
     ``order_id``, ``order_event_id`` and ``extra``), written by one statement; returns the row's id."""
-    row = (
-        sa.insert(OrderEvent.__table__)
-        .values(order_id=order.id, kind=kind, actor_id=actor_id, data=data or {})
-        .returning(OrderEvent.__table__.c.id)
-    )
     return publish_with_row(
-        row, event or f"order.{kind}", {"order_id": order.id, **(extra or {})}, "order_event_id"
+        _timeline_row_statement(),
+        event or f"order.{kind}",
+        {"order_id": order.id, **(extra or {})},
+        "order_event_id",
+        {"row_order_id": order.id, "row_kind": kind, "row_actor_id": actor_id, "row_data": data or {}},
+    )
+
+
+@cache
+def _timeline_row_statement() -> sa.Insert:
+    """The timeline row's ``INSERT ... RETURNING id``, built once (``row_*`` parameters)."""
+    columns = OrderEvent.__table__.c
+    return (
+        sa.insert(OrderEvent.__table__)
+        .values(
+            order_id=sa.bindparam("row_order_id", type_=columns.order_id.type),
+            kind=sa.bindparam("row_kind", type_=columns.kind.type),
+            actor_id=sa.bindparam("row_actor_id", type_=columns.actor_id.type),
+            data=sa.bindparam("row_data", type_=columns.data.type),
+        )
+        .returning(columns.id)
     )
 
 

@@ -20,6 +20,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -177,32 +178,25 @@ def open_checkout(order, milestone=None) -> PaymentSession:
     """``start_checkout`` with the whole session (the Stripe page needs the client secret)."""
     milestone_id, amount = _checkout_target(order, milestone)
     provider = _provider()
-    insert = pg_insert(Payment).values(
-        order_id=order.id,
-        milestone_id=milestone_id,
-        buyer_id=order.buyer_id,
-        provider=provider.name,
-        provider_ref=provider.reference_before_insert(order.id, milestone_id),
-        amount_minor=amount,
-        currency=order.currency,
-        status="pending",
-    )
-    if milestone_id is None:
-        insert = insert.on_conflict_do_nothing(
-            index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL")
-        )
-        mine = Payment.milestone_id.is_(None)
-    else:
-        insert = insert.on_conflict_do_nothing(
-            index_elements=["milestone_id"], index_where=sa.text("milestone_id IS NOT NULL")
-        )
-        mine = Payment.milestone_id == milestone_id
     # A new payment comes back from the INSERT itself (this transaction's row: nobody else
     # sees it yet); an existing one (a checkout opened again) is read and locked.
     payment = db.session.scalars(
-        insert.returning(Payment), execution_options={"populate_existing": True}
+        _open_statement(milestone=milestone_id is not None),
+        {
+            "order_id": order.id,
+            "milestone_id": milestone_id,
+            "buyer_id": order.buyer_id,
+            "provider": provider.name,
+            "provider_ref": provider.reference_before_insert(order.id, milestone_id),
+            "amount_minor": amount,
+            "currency": order.currency,
+        },
+        execution_options={"populate_existing": True},
     ).one_or_none()
     if payment is None:
+        mine = (
+            Payment.milestone_id.is_(None) if milestone_id is None else Payment.milestone_id == milestone_id
+        )
         payment = db.session.scalars(
             sa.select(Payment)
             .where(Payment.order_id == order.id, mine)
@@ -237,6 +231,27 @@ def open_checkout(order, milestone=None) -> PaymentSession:
         client_secret=payment.client_secret,
         provider_ref=payment.provider_ref,
     )
+
+
+@cache
+def _open_statement(*, milestone: bool) -> sa.Insert:
+    """``INSERT INTO payments ... ON CONFLICT DO NOTHING RETURNING *`` of a pending payment of an
+    order (``milestone=False``: one per order) or of a milestone (one per milestone), built once:
+    the values are parameters named after the columns."""
+    columns = Payment.__table__.c
+    names = ("order_id", "milestone_id", "buyer_id", "provider", "provider_ref", "amount_minor", "currency")
+    insert = pg_insert(Payment).values(
+        {**{name: sa.bindparam(name, type_=columns[name].type) for name in names}, "status": "pending"}
+    )
+    if milestone:
+        insert = insert.on_conflict_do_nothing(
+            index_elements=["milestone_id"], index_where=sa.text("milestone_id IS NOT NULL")
+        )
+    else:
+        insert = insert.on_conflict_do_nothing(
+            index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL")
+        )
+    return insert.returning(Payment)
 
 
 def confirm_payment(
@@ -397,18 +412,36 @@ def _sandbox_payment_of(buyer: User, payment_id: int) -> tuple[Payment, Order]:
     """The buyer's sandbox payment and its order, both locked by one statement, and the order's
     milestones read after the locks are granted (their selectin load): what ``mark_paid`` would
     lock and read again, so it is told (``orders.note_locked``) and sends nothing for it."""
-    found = db.session.execute(
-        sa.select(Payment, Order)
-        .join(Order, Order.id == Payment.order_id)
-        .where(Payment.id == payment_id)
-        .with_for_update(of=(Payment, Order))
-        .options(orm.selectinload(Order.milestones))
-        .execution_options(populate_existing=True)
-    ).first()
+    found = db.session.execute(_sandbox_payment_statement(), {"payment_id": payment_id}).first()
     payment, order = found if found is not None else (None, None)
     _own_sandbox_payment(buyer, payment)
     orders.note_locked(order)
     return payment, order
+
+
+@cache
+def _sandbox_payment_statement() -> sa.Select:
+    """``_sandbox_payment_of``'s select, built once (parameter ``payment_id``)."""
+    return (
+        sa.select(Payment, Order)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.id == sa.bindparam("payment_id", type_=Payment.__table__.c.id.type))
+        .with_for_update(of=(Payment, Order))
+        .options(orm.selectinload(Order.milestones))
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _checkout_page_statement() -> sa.Select:
+    """``sandbox_checkout_page``'s select, built once (parameter ``payment_id``)."""
+    return (
+        sa.select(Payment, Order, Gig.slug)
+        .join(Order, Order.id == Payment.order_id)
+        .outerjoin(Gig, Gig.id == Order.gig_id)
+        .where(Payment.id == sa.bindparam("payment_id", type_=Payment.__table__.c.id.type))
+        .options(orm.lazyload(Order.milestones))
+    )
 
 
 def _own_sandbox_payment(buyer: User, payment: Payment | None) -> None:
@@ -499,13 +532,7 @@ class SandboxCheckout:
 def sandbox_checkout_page(buyer: User, payment_id: int) -> SandboxCheckout:
     """The buyer's sandbox payment with its order and gig slug, in one query (the order's
     milestones load only if the page lists them: an offer's). Raises PaymentError 404."""
-    found = db.session.execute(
-        sa.select(Payment, Order, Gig.slug)
-        .join(Order, Order.id == Payment.order_id)
-        .outerjoin(Gig, Gig.id == Order.gig_id)
-        .where(Payment.id == payment_id)
-        .options(orm.lazyload(Order.milestones))
-    ).first()
+    found = db.session.execute(_checkout_page_statement(), {"payment_id": payment_id}).first()
     _own_sandbox_payment(buyer, found[0] if found is not None else None)
     return SandboxCheckout(*found)
 

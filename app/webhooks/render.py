@@ -59,7 +59,7 @@ def _order(object_id):
     order = _get(Order, object_id)
     if order is None:
         return None
-    data = OrderSchema().dump(order)
+    data = OrderSchema.shared().dump(order)
     data.pop("checkout_url", None)  # only in the answer that placed the order
     return data
 
@@ -69,7 +69,7 @@ def _offer(object_id):
     from app.orders.schemas import OfferSchema
 
     row = _get(CustomOffer, object_id)
-    return None if row is None else OfferSchema().dump(row)
+    return None if row is None else OfferSchema.shared().dump(row)
 
 
 def _gig(object_id):
@@ -77,7 +77,7 @@ def _gig(object_id):
     from app.gigs.schemas import GigSchema
 
     row = _get(Gig, object_id)
-    return None if row is None else GigSchema().dump(row)
+    return None if row is None else GigSchema.shared().dump(row)
 
 
 def _job(object_id):
@@ -85,7 +85,7 @@ def _job(object_id):
     from app.jobs.schemas import JobSchema
 
     row = _get(Job, object_id)
-    return None if row is None else JobSchema().dump(row)
+    return None if row is None else JobSchema.shared().dump(row)
 
 
 def _proposal(object_id):
@@ -93,7 +93,7 @@ def _proposal(object_id):
     from app.jobs.schemas import ProposalSchema
 
     row = _get(Proposal, object_id)
-    return None if row is None else ProposalSchema().dump(row)
+    return None if row is None else ProposalSchema.shared().dump(row)
 
 
 def _contract(object_id):
@@ -101,7 +101,7 @@ def _contract(object_id):
     from app.contracts.schemas import ContractSchema
 
     row = _get(Contract, object_id)
-    return None if row is None else ContractSchema().dump(row)
+    return None if row is None else ContractSchema.shared().dump(row)
 
 
 def _review(object_id):
@@ -109,7 +109,7 @@ def _review(object_id):
     from app.reviews.schemas import ReviewSchema
 
     row = _get(Review, object_id)
-    return None if row is None else ReviewSchema().dump(row)
+    return None if row is None else ReviewSchema.shared().dump(row)
 
 
 def _dispute(object_id):
@@ -117,7 +117,7 @@ def _dispute(object_id):
     from app.disputes.schemas import DisputeSchema
 
     row = _get(Dispute, object_id)
-    return None if row is None else DisputeSchema().dump(row)
+    return None if row is None else DisputeSchema.shared().dump(row)
 
 
 def _timesheet(object_id):
@@ -125,7 +125,7 @@ def _timesheet(object_id):
     from app.hourly.schemas import TimesheetSchema
 
     row = _get(Timesheet, object_id)
-    return None if row is None else TimesheetSchema().dump(row)
+    return None if row is None else TimesheetSchema.shared().dump(row)
 
 
 def _payout(object_id):
@@ -133,7 +133,7 @@ def _payout(object_id):
     from app.payments.schemas import PayoutSchema
 
     row = _get(Payout, object_id)
-    return None if row is None else PayoutSchema().dump(row)
+    return None if row is None else PayoutSchema.shared().dump(row)
 
 
 def _message(object_id):

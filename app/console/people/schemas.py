@@ -196,7 +196,7 @@ class ConsoleGigDetailSchema(ConsoleGigSchema):
     def _audit(self, gig):
         from app.console.people.actions import gig_audit
 
-        return ConsoleAuditBriefSchema(many=True).dump(gig_audit(gig.id))
+        return ConsoleAuditBriefSchema.shared(many=True).dump(gig_audit(gig.id))
 
 
 VERSION_DOC = "The version you reviewed (optional): refused with 412 when the gig changed since."
