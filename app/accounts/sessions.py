@@ -27,7 +27,6 @@ from babel.dates import format_timedelta
 from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import orm
 from sqlalchemy.orm.attributes import set_committed_value
-from ua_parser import parse as parse_user_agent
 
 from app.accounts.models import ApiToken, User, UserSession
 from app.core.domain_errors import NotFound
@@ -77,6 +76,8 @@ def device_name(user_agent: str | None) -> str:
     user agent names no browser."""
     if not user_agent:
         return "Unknown device"
+    from ua_parser import parse as parse_user_agent  # on first use: its rules load YAML
+
     result = parse_user_agent(user_agent[:1000])
     browser = result.user_agent.family if result.user_agent else None
     system = result.os.family if result.os else None

@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app, request
 from itsdangerous import BadData, URLSafeSerializer
@@ -79,17 +78,19 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class CreatedRange(ma.fields.AwareDateTime):
-    def __init__(self, description: str):
-        super().__init__(default_timezone=UTC, metadata={"description": description})
-
-
 def parameters_schema(
     *, legacy: bool, default_limit: int, max_page_size: int, default_page_size: int, created
 ):
     """The query schema of one list: limit, cursor (+ page, page_size on the old lists,
     + created_after, created_before on the feeds)."""
+    # marshmallow here, not at the top: the services use this module's windows and cursors,
+    # and a tenant command or a worker that imports them need not load the API's library.
+    import marshmallow as ma
+
     from app.core.api import MAX_PAGE  # the old lists' page bound lives with the Blueprint
+
+    def created_range(description: str) -> ma.fields.AwareDateTime:
+        return ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": description})
 
     fields: dict[str, ma.fields.Field] = {
         "limit": ma.fields.Integer(
@@ -116,8 +117,8 @@ def parameters_schema(
             },
         )
     if created:
-        fields["created_after"] = CreatedRange("Only items created at or after this time (ISO 8601).")
-        fields["created_before"] = CreatedRange("Only items created before this time (ISO 8601).")
+        fields["created_after"] = created_range("Only items created at or after this time (ISO 8601).")
+        fields["created_before"] = created_range("Only items created before this time (ISO 8601).")
 
     class Meta:
         unknown = ma.EXCLUDE

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "ul", "ol", "li", "a", "code", "pre", "blockquote", "h3", "h4", "hr",
@@ -28,6 +31,8 @@ _MARKUP_RE = re.compile(r"<\s*[a-zA-Z!/?]|&#?[a-zA-Z0-9]+;")
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # on first use: a worker or tenant command may render none
+
     # "js-default": CommonMark with raw HTML off, plus tables and strikethrough we do not allow anyway.
     return MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
 

@@ -41,6 +41,12 @@ WEB_PACKAGES = (
     "alembic",
     "mako",
     "sentry_sdk",
+    # Loaded on first use, which a tenant command never reaches: the API's schemas (the
+    # services' windows and cursors do without), Markdown rendering, user-agent parsing.
+    "marshmallow",
+    "markdown_it",
+    "ua_parser",
+    "yaml",
 )
 WEB_MODULE_RE = re.compile(r"^app\.(\w+\.(views|api|.*_views|.*_api)|console\.(?!models$).+|core\.api_docs)$")
 
