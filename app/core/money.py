@@ -306,13 +306,19 @@ def format(minor: int, currency: str, *, locale: str | Locale | None = None) -> 
     """4550 USD -> "$45.50", 5000 JPY -> "¥5,000", 5000 HUF in hu_HU -> "5 000 Ft",
     1234 KWD -> "KWD 1.234": the locale's currency format with the currency's decimals from
     this module's table (not Babel's)."""
-    code = _code(currency)
-    loc = _locale(locale)
+    return _formatted(minor, _code(currency), str(_locale(locale)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(minor: int, code: str, identifier: str) -> str:
+    """``format``'s text, kept per amount, currency and locale: a page lists the same prices
+    again and again, and Babel's formatting is ~100 Python calls each."""
+    loc = _parse_locale(identifier)
     digits = exponent(code)
     text = format_currency(
         to_decimal(minor, code),
         code,
-        format=_currency_pattern(str(loc), digits),
+        format=_currency_pattern(identifier, digits),
         locale=loc,
         currency_digits=False,
     )

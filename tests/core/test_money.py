@@ -138,6 +138,19 @@ def test_parse_defaults_to_en_us_without_a_marketplace():
 )
 def test_format_uses_the_locale_and_the_currencys_decimals(minor, currency, locale, text):
     assert money.format(minor, currency, locale=locale) == text
+    # Kept per amount, currency and locale: the second answer is the kept text, the same one.
+    assert money.format(minor, currency.lower(), locale=money.Locale.parse(locale)) == text
+
+
+def test_a_kept_format_is_keyed_by_amount_currency_and_locale():
+    money._formatted.cache_clear()
+    assert money.format(4550, "USD", locale="en_US") == "$45.50"
+    assert money.format(4550, " usd ", locale="en_US") == "$45.50"
+    assert money._formatted.cache_info().hits == 1
+    assert money.format(4550, "USD", locale="de_DE") == f"45,50{NBSP}$"
+    assert money.format(4551, "USD", locale="en_US") == "$45.51"
+    assert money.format(4550, "EUR", locale="en_US") == "€45.50"
+    assert money._formatted.cache_info().misses == 4
 
 
 @pytest.mark.parametrize(
