@@ -40,6 +40,9 @@ FIRST_RETRY_DELAY = 0.5  # seconds; doubled after each failed attempt
 MAX_RETRY_DELAY = 30.0
 STABLE_SECONDS = 60.0  # a worker that ran this long before failing restarts without a pause
 LOCK_RETRY_SECONDS = 5.0  # how often a worker without the scheduler lock tries to get it
+# The longest single wait for a job (RQ's own is its worker TTL - 15 s, 405 s): see
+# ``Worker.dequeue_timeout``.
+DEQUEUE_WAIT_SECONDS = 5
 
 
 class Worker(SimpleWorker):
@@ -86,6 +89,19 @@ class Worker(SimpleWorker):
         exhausted = bool(job.number_of_retries and job.number_of_retries >= retry.max)
         self._job_outcome = "failure" if exhausted else "retry"
         return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wait for a job ``DEQUEUE_WAIT_SECONDS`` at a time (then RQ heartbeats and waits again).
+
+        A SIGTERM meant for the process may be delivered to any of its threads (the relay, the
+        periodic loops, the scheduler, RQ's pub/sub listener); Python runs the handler only
+        when the main thread next runs Python code, and a main thread blocked in RQ's 405 s
+        BLPOP would not: the worker ignored the stop that long. With short waits it stops
+        within seconds, whichever thread the signal reached. Cost: a BLPOP and a heartbeat
+        every few seconds while idle. It also makes RQ's socket timeout for this client
+        ``dequeue_timeout + 10`` s instead of 415 s."""
+        return min(super().dequeue_timeout, DEQUEUE_WAIT_SECONDS)
 
     def _install_signal_handlers(self):
         super()._install_signal_handlers()

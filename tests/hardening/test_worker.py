@@ -143,3 +143,41 @@ def test_sigterm_stops_the_worker_and_frees_the_scheduler_lock(private_redis, st
     assert worker.wait(timeout=30) == 0, worker.output()[-3000:]
     assert not connection.exists("rq:scheduler-lock:default")
     assert not connection.exists("rq:scheduler-lock:events")
+
+
+# The Procfile's worker, with one more thread that sends SIGTERM to itself once the worker is
+# idle (blocked waiting for a job): a process-directed signal may reach any thread that does
+# not block it, and Python runs its handler only when the main thread comes back to Python.
+SIGNAL_FROM_ANOTHER_THREAD = """
+import signal, sys, threading, time
+from flask.cli import main
+
+def signal_from_here(url):
+    from redis import Redis
+    redis = Redis.from_url(url)
+    while not redis.smembers("rq:workers"):
+        time.sleep(0.1)
+    time.sleep(2)  # the worker is waiting for a job by now
+    print("SIGTERM to a thread that is not the main one", flush=True)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    time.sleep(600)
+
+threading.Thread(target=signal_from_here, args=(sys.argv[1],), daemon=True).start()
+sys.argv = ["flask", "--app", "wsgi", "worker"]
+main()
+"""
+
+
+def test_a_sigterm_that_reaches_another_thread_still_stops_an_idle_worker(
+    app, processes, tmp_path, private_redis
+):
+    """The worker waits for a job at most ``DEQUEUE_WAIT_SECONDS`` at a time, so its main thread
+    comes back to Python, runs the signal's handler and stops: RQ's own wait (405 s) left a
+    worker that got SIGTERM on another thread waiting that long."""
+    env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
+    script = tmp_path / "signal_from_another_thread.py"
+    script.write_text(SIGNAL_FROM_ANOTHER_THREAD)
+    worker = processes.start(f"python {script} {private_redis.url}", env, "worker")
+    worker.wait_for_output("SIGTERM to a thread that is not the main one", 60)
+    assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
+    assert "warm shut down requested" in worker.output()
