@@ -145,25 +145,40 @@ def test_sigterm_stops_the_worker_and_frees_the_scheduler_lock(private_redis, st
     assert not connection.exists("rq:scheduler-lock:events")
 
 
-# The Procfile's worker, with one more thread that sends SIGTERM to itself once the worker is
-# idle (blocked waiting for a job): a process-directed signal may reach any thread that does
-# not block it, and Python runs its handler only when the main thread comes back to Python.
+# The Procfile's worker (without the periodic loops, whose jobs would end its wait), with one
+# more thread that sends SIGTERM to itself once the worker's main thread sleeps in its wait for
+# a job (BLPOP): a process-directed signal may reach any
+# thread that does not block it, and Python runs its handler only when the main thread comes
+# back to Python. The thread waits for events, not for time: the main thread entering BLPOP,
+# then the kernel reporting it asleep (state S in /proc).
 SIGNAL_FROM_ANOTHER_THREAD = """
-import signal, sys, threading, time
+import signal, threading, sys
+import redis
 from flask.cli import main
 
-def signal_from_here(url):
-    from redis import Redis
-    redis = Redis.from_url(url)
-    while not redis.smembers("rq:workers"):
-        time.sleep(0.1)
-    time.sleep(2)  # the worker is waiting for a job by now
+waiting_for_a_job = threading.Event()
+blpop = redis.Redis.blpop
+
+def noted_blpop(self, *args, **kwargs):
+    if threading.current_thread() is threading.main_thread():
+        waiting_for_a_job.set()
+    return blpop(self, *args, **kwargs)
+
+redis.Redis.blpop = noted_blpop
+
+def main_thread_asleep():
+    with open(f"/proc/self/task/{threading.main_thread().native_id}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+
+def signal_from_here():
+    waiting_for_a_job.wait()
+    while not main_thread_asleep():
+        waiting_for_a_job.wait(0.01)  # a poll of the kernel's view (the event is already set)
     print("SIGTERM to a thread that is not the main one", flush=True)
     signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
-    time.sleep(600)
 
-threading.Thread(target=signal_from_here, args=(sys.argv[1],), daemon=True).start()
-sys.argv = ["flask", "--app", "wsgi", "worker"]
+threading.Thread(target=signal_from_here, daemon=True).start()
+sys.argv = ["flask", "--app", "wsgi", "worker", "--no-relay"]  # no periodic jobs to wake it
 main()
 """
 
@@ -177,7 +192,7 @@ def test_a_sigterm_that_reaches_another_thread_still_stops_an_idle_worker(
     env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
     script = tmp_path / "signal_from_another_thread.py"
     script.write_text(SIGNAL_FROM_ANOTHER_THREAD)
-    worker = processes.start(f"python {script} {private_redis.url}", env, "worker")
+    worker = processes.start(f"python {script}", env, "worker")
     worker.wait_for_output("SIGTERM to a thread that is not the main one", 60)
     assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
     assert "warm shut down requested" in worker.output()
