@@ -10,7 +10,11 @@ docs/design/performance.md, "CLI startup").
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 # First of all: the metrics' multiprocess directory must be named before prometheus_client loads.
 from app.core import metrics  # isort: skip
@@ -317,33 +321,66 @@ def _register_realtime(app: Flask) -> None:
     realtime.init_app(app)
 
 
+# The marketplace's receivers of the tenancy engine's signals, in the order they run.
+TENANT_RECEIVERS = {
+    "tenant_seed": (
+        "app.settings.services:seed_settings",
+        "app.gigs.services:seed_categories",
+        "app.jobs.services:seed_job_templates",
+        "app.accounts.services:seed_admin",
+    ),
+    "tenant_created": ("app.accounts.services:invite_admin",),
+    "tenant_dropped": (
+        "app.storage:remove_tenant_files",
+        "app.mail.backends:remove_tenant_outbox",
+        "app.search.services:remove_tenant_index",
+    ),
+}
+
+
 def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
     """Every table, and the marketplace's receivers of the tenancy engine's signals: what
     ``flask tenants ...`` needs (``create_cli_app``) and the first part of the domain hooks.
 
-    ``models_on_demand``: declare now only the models the receivers' modules import, the rest
-    when the engine first needs every table (``tenants.db.whole_metadata``: building a schema,
-    a migration, the one-schema guard). Half of the models are a tenant command's largest
-    import, and creating a tenant from a spare schema uses a few of them."""
+    ``models_on_demand`` (the tenant commands): declare the models when the engine first needs
+    every table (``tenants.db.whole_metadata``: building a schema, a migration, the one-schema
+    guard), and import the receivers' modules (their services, and the models those declare)
+    when the first signal is sent (``_on_first_signal``): ``tenants --help``, ``list``,
+    ``set-plan`` or ``spares`` send none and import neither; creating a tenant from a spare
+    schema uses a few models."""
+    from app.core import after_commit  # noqa: F401  (session listeners)
+    from tenants import signals
+
     if models_on_demand:
         add_metadata_loader(_import_models)
     else:
         _import_models()
-    from app.accounts.services import invite_admin, seed_admin
-    from app.core import after_commit  # noqa: F401  (session listeners)
-    from app.gigs.services import seed_categories
-    from app.jobs.services import seed_job_templates
-    from app.mail.backends import remove_tenant_outbox
-    from app.search.services import remove_tenant_index
-    from app.settings.services import seed_settings
-    from app.storage import remove_tenant_files
-    from tenants.signals import tenant_created, tenant_dropped, tenant_seed
+        _import_receivers()
+    for signal_name, paths in TENANT_RECEIVERS.items():
+        for path in paths:
+            getattr(signals, signal_name).connect(_on_first_signal(path), weak=False)
 
-    for receiver in (seed_settings, seed_categories, seed_job_templates, seed_admin):
-        tenant_seed.connect(receiver, weak=False)
-    for receiver in (remove_tenant_files, remove_tenant_outbox, remove_tenant_index):
-        tenant_dropped.connect(receiver, weak=False)
-    tenant_created.connect(invite_admin, weak=False)
+
+@cache
+def _import_receivers() -> None:
+    """Every receiver's module, together: the models they declare are configured as one set,
+    whichever signal comes first (a receiver's models may relate to another's)."""
+    for paths in TENANT_RECEIVERS.values():
+        for path in paths:
+            __import__(path.split(":")[0])
+
+
+def _on_first_signal(path: str) -> Callable[..., Any]:
+    """The receiver ``module:name``, its module imported (with every receiver's) when a signal
+    first calls it; named as the receiver it stands for."""
+    module_name, name = path.split(":")
+
+    def receiver(sender: Any, **kwargs: Any) -> Any:
+        _import_receivers()
+        return getattr(sys.modules[module_name], name)(sender, **kwargs)
+
+    receiver.__module__, receiver.__qualname__, receiver.__name__ = module_name, name, name
+    return receiver
 
 
 def _import_models() -> None:

@@ -9,17 +9,24 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from app.platform import services
-from app.platform.services import PlatformError, TenantNotFound
 from tenants.cli import tenants_cli
 from tenants.db import db
 from tenants.models import TENANT_PLANS
 
 
-def _fail(exc: PlatformError) -> None:
+def _services():
+    """The platform's services, imported on first use: the tenant commands other than
+    ``set-plan`` (``tenants --help``, ``create``, ``list``) never need them, nor the accounts'
+    services behind them (docs/design/performance.md, "CLI startup")."""
+    from app.platform import services
+
+    return services
+
+
+def _fail(exc) -> None:
     db.session.rollback()
     for field, message in exc.errors.items():
-        label = "" if field == services.FORM else f"{field}: "
+        label = "" if field == _services().FORM else f"{field}: "
         click.secho(f"Error: {label}{message}", fg="red", err=True)
     sys.exit(1)
 
@@ -28,7 +35,7 @@ def _apply(change, *args):
     """Run the service ``change(*args)`` and commit; a refusal is printed and exits 1."""
     try:
         admin = change(*args)
-    except PlatformError as exc:
+    except _services().PlatformError as exc:
         _fail(exc)
     db.session.commit()
     return admin
@@ -53,7 +60,7 @@ def platform_cli():
 def create_admin(email, display_name, password_stdin):
     """Add a platform admin (prompts for the password unless --password-stdin)."""
     password = _read_password(password_stdin)
-    admin = _apply(services.create_platform_admin, email, display_name, password)
+    admin = _apply(_services().create_platform_admin, email, display_name, password)
     click.echo(f"Created platform admin {admin.email} (id {admin.id})")
 
 
@@ -61,7 +68,7 @@ def create_admin(email, display_name, password_stdin):
 @with_appcontext
 def list_admins():
     """List platform admins with status and last login."""
-    admins = services.list_platform_admins()
+    admins = _services().list_platform_admins()
     click.echo(f"{'id':<5} {'email':<40} {'status':<9} {'last login':<20} name")
     for admin in admins:
         last = admin.last_login_at.strftime("%Y-%m-%d %H:%M") if admin.last_login_at else "never"
@@ -76,7 +83,7 @@ def list_admins():
 def set_password(email, password_stdin):
     """Give a platform admin a new password (their open sessions end)."""
     password = _read_password(password_stdin)
-    admin = _apply(services.set_platform_admin_password, email, password)
+    admin = _apply(_services().set_platform_admin_password, email, password)
     click.echo(f"Password of {admin.email} changed; their other sessions have ended")
 
 
@@ -85,7 +92,7 @@ def set_password(email, password_stdin):
 @with_appcontext
 def disable_admin(email):
     """Disable a platform admin: they cannot log in and their sessions end at once."""
-    admin = _apply(services.set_platform_admin_status, email, "disabled")
+    admin = _apply(_services().set_platform_admin_status, email, "disabled")
     click.echo(f"Disabled {admin.email}")
 
 
@@ -94,7 +101,7 @@ def disable_admin(email):
 @with_appcontext
 def enable_admin(email):
     """Re-enable a disabled platform admin."""
-    admin = _apply(services.set_platform_admin_status, email, "active")
+    admin = _apply(_services().set_platform_admin_status, email, "active")
     click.echo(f"Enabled {admin.email}")
 
 
@@ -104,7 +111,7 @@ def enable_admin(email):
 def reset_2fa(email):
     """Forget an admin's two-factor sign-in (lost phone and recovery codes): their sessions end
     and their next sign-in asks them to enrol again. Audited."""
-    admin = _apply(services.reset_two_factor, email)
+    admin = _apply(_services().reset_two_factor, email)
     click.echo(f"Two-factor sign-in of {admin.email} is reset: they enrol again at their next sign-in")
 
 
@@ -114,12 +121,13 @@ def reset_2fa(email):
 @with_appcontext
 def set_plan(slug, plan):
     """Put a tenant on a price plan (standard, growth, scale): its API rate limits."""
+    services = _services()
     try:
         ref = services.set_tenant_plan(slug, plan, actor=None)
-    except TenantNotFound:
+    except services.TenantNotFound:
         db.session.rollback()
         click.secho(f"Error: no tenant with slug {slug!r}", fg="red", err=True)
         sys.exit(1)
-    except PlatformError as exc:
+    except services.PlatformError as exc:
         _fail(exc)
     click.echo(f"{ref.slug} is on the {ref.plan} plan")
