@@ -175,7 +175,7 @@ def test_relay_redelivers_each_lost_event_to_its_own_tenant(
         queue = event_services.get_queue()
         assert queue.count == 0  # every enqueue was lost
         assert relay_outbox() == 2
-        assert sorted(tuple(j.args) for j in queue.get_jobs()) == [(acme.id, 1), (globex.id, 1)]
+        assert sorted(tuple(j.args) for j in queue.get_jobs()) == sorted([(acme.id, 1), (globex.id, 1)])
     run_jobs()
 
     for tenant in (acme, globex):
