@@ -345,9 +345,8 @@ def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
     ``models_on_demand`` (the tenant commands): declare the models when the engine first needs
     every table (``tenants.db.whole_metadata``: building a schema, a migration, the one-schema
     guard), and import the receivers' modules (their services, and the models those declare)
-    when the first signal is sent (``_on_first_signal``): ``tenants --help``, ``list``,
-    ``set-plan`` or ``spares`` send none and import neither; creating a tenant from a spare
-    schema uses a few models."""
+    when the first signal is sent (``_on_first_signal``): ``tenants --help`` and ``list`` send
+    none and import neither; creating a tenant from a spare schema uses a few models."""
     from app.core import after_commit  # noqa: F401  (session listeners)
     from tenants import signals
 
