@@ -604,12 +604,15 @@ def weeks_to_close(now: datetime | None = None) -> list[tuple[int, date]]:
 # --------------------------------------------------------------------------- approval and billing
 
 
-def _lock_sheet(sheet_id: Any) -> Timesheet:
+def _lock_sheet(sheet_id: Any, *, contract_locked: bool = False) -> Timesheet:
+    """The timesheet, row-locked after its contract (``contract_locked``: the caller has just
+    locked the contract in this transaction, and it is not locked again)."""
     sid = parse_id(sheet_id)
     row = db.session.get(Timesheet, sid) if sid else None
     if row is None:
         raise HourlyNotFound("No such timesheet.")
-    contracts.lock(row.contract_id)
+    if not contract_locked:
+        contracts.lock(row.contract_id)
     return db.session.scalars(
         sa.select(Timesheet)
         .where(Timesheet.id == sid)
@@ -624,7 +627,7 @@ def _sheet_for(user: User, sheet_id: Any, role: str | None = None) -> tuple[Cont
     if row is None:
         raise HourlyNotFound("No such timesheet.")
     contract = contracts.lock_for(user, row.contract_id, role)  # ContractNotFound for strangers
-    return contract, _lock_sheet(sid)
+    return contract, _lock_sheet(sid, contract_locked=True)
 
 
 def get_timesheet(user: User, sheet_id: Any) -> tuple[Contract, Timesheet]:
@@ -666,7 +669,9 @@ def _billing_milestone(contract: Contract, sheet: Timesheet, now: datetime):
         )
         sheet.milestone_id = m.id
         db.session.flush()
-    order = orders.lock_order(contract.order_id)
+        order = m.order  # locked and read by ``add_billed_milestone``, the new milestone appended
+    else:
+        order = orders.lock_order(contract.order_id)
     return order, next(m for m in order.milestones if m.id == sheet.milestone_id)
 
 
@@ -680,7 +685,7 @@ def _bill(contract: Contract, sheet: Timesheet, now: datetime) -> Timesheet:
     order, m = _billing_milestone(contract, sheet, now)
     result = billing.charge_saved(order, m)
     if result.outcome == "succeeded":
-        return mark_billed(sheet, now=now)
+        return mark_billed(sheet, now=now, contract=contract)
     if result.outcome == "pending":
         return sheet  # the provider's webhook funds it (``events``: escrow.funded -> mark_billed)
     _move(sheet, "payment_failed", "payments", "record the failed payment")
@@ -696,15 +701,19 @@ def _bill(contract: Contract, sheet: Timesheet, now: datetime) -> Timesheet:
     return sheet
 
 
-def mark_billed(sheet: Timesheet, *, now: datetime | None = None) -> Timesheet:
+def mark_billed(
+    sheet: Timesheet, *, now: datetime | None = None, contract: Contract | None = None
+) -> Timesheet:
     """The week's charge is in escrow: release it to the freelancer (minus commission, through
     the engine) and mark the timesheet billed; resume a contract paused by failed payments once
     none is left; close the engagement of an ended contract once every week is settled.
-    Idempotent (the charge's response and the provider's webhook may both report it)."""
+    Idempotent (the charge's response and the provider's webhook may both report it).
+    ``contract``: the sheet's contract, already locked by the caller in this transaction."""
     now = _now(now)
     if sheet.status == "billed":
         return sheet
-    contract = contracts.lock(sheet.contract_id)
+    if contract is None or contract.id != sheet.contract_id:
+        contract = contracts.lock(sheet.contract_id)
     engine.release_billed(contract.order_id, sheet.milestone_id, now=now)
     if sheet.status == "payment_failed":
         sheet.status = "approved"
@@ -749,7 +758,8 @@ def approve(client: User, sheet_id: Any, *, now: datetime | None = None) -> Time
     now = _now(now)
     contract, sheet = _sheet_for(client, sheet_id, "client")
     _move(sheet, "approved", "client", "approve it")
-    sheet.approved_at, sheet.approved_by = now, client.id
+    # The charge below is this approval's attempt: recorded with it, one UPDATE of the sheet.
+    sheet.approved_at, sheet.approved_by, sheet.last_attempt_at = now, client.id, now
     publish("timesheet.approved", {"timesheet_id": sheet.id, "contract_id": contract.id, "by": client.id})
     return _bill(contract, sheet, now)
 
@@ -762,7 +772,7 @@ def auto_approve(sheet_id: Any, *, now: datetime | None = None) -> Timesheet | N
         return None
     contract = contracts.lock(sheet.contract_id)
     _move(sheet, "approved", "job", "approve it")
-    sheet.approved_at, sheet.approved_by = now, None
+    sheet.approved_at, sheet.approved_by, sheet.last_attempt_at = now, None, now  # as in ``approve``
     publish("timesheet.approved", {"timesheet_id": sheet.id, "contract_id": contract.id, "by": None})
     return _bill(contract, sheet, now)
 
