@@ -312,16 +312,18 @@ IDEMPOTENCY_PARAMETER = {
 
 
 def api_auth(blp, descriptions: dict[int, str]):
-    """The ``auth_required(*codes, mutating=False)`` decorator of the API blueprint ``blp``: a
-    bearer token is required (401 documented), the refusals ``codes`` are documented with
-    ``descriptions[code]``, and ``mutating`` views are idempotent by ``Idempotency-Key``
-    (``app.core.idempotency``), the header documented."""
+    """The ``auth_required(*codes, mutating=False, view_savepoint=True)`` decorator of the API
+    blueprint ``blp``: a bearer token is required (401 documented), the refusals ``codes`` are
+    documented with ``descriptions[code]``, and ``mutating`` views are idempotent by
+    ``Idempotency-Key`` (``app.core.idempotency``), the header documented.
+    ``view_savepoint=False``: the view raises every refusal, so it runs without the view
+    savepoint and its steps without theirs (``idempotent(savepoint=False)``: the money views)."""
     from app.core.idempotency import idempotent
 
-    def auth_required(*codes: int, mutating: bool = False):
+    def auth_required(*codes: int, mutating: bool = False, view_savepoint: bool = True):
         def decorate(view):
             if mutating:
-                view = idempotent(view)
+                view = idempotent(view, savepoint=view_savepoint)
                 view = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(view)
             for code in codes:
                 view = blp.alt_response(code, response="DEFAULT_ERROR", description=descriptions[code])(view)

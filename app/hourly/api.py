@@ -199,7 +199,9 @@ class TimesheetResource(MethodView):
 
 @blp.route(f"{SHEET_ID}/approve")
 class TimesheetApprove(MethodView):
-    @auth_required(403, 404, 409, 422, mutating=True)
+    # Refusals are raised (a declined card is a kept answer): no view savepoint, nor the
+    # ledger's (four statements).
+    @auth_required(403, 404, 409, 422, mutating=True, view_savepoint=False)
     @blp.arguments(schemas.HourlyStepSchema, example={})
     @blp.response(200, schemas.TimesheetDetailSchema)
     def post(self, body, sheet_id):
@@ -212,7 +214,7 @@ class TimesheetApprove(MethodView):
 
 @blp.route(f"{SHEET_ID}/retry")
 class TimesheetRetry(MethodView):
-    @auth_required(403, 404, 409, 422, mutating=True)
+    @auth_required(403, 404, 409, 422, mutating=True, view_savepoint=False)  # as ``approve``'s
     @blp.arguments(schemas.HourlyStepSchema, example={})
     @blp.response(200, schemas.TimesheetDetailSchema)
     def post(self, body, sheet_id):

@@ -28,7 +28,7 @@ from sqlalchemy import orm
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.accounts.models import SellerProfile, User
-from app.core import metrics, pagination
+from app.core import metrics, pagination, unit_of_work
 from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
@@ -296,8 +296,15 @@ def _confirm_locked(
             f"Captured {amount_minor} {currency} does not match payment {payment.id} "
             f"of {payment.amount_minor} {payment.currency}.",
         )
-    # A refused mark_paid leaves the caller's transaction usable (a webhook then refunds).
-    guard = db.session.begin_nested() if savepoint else contextlib.nullcontext()
+    # A refused mark_paid leaves the caller's transaction usable (a webhook then refunds). No
+    # savepoint when the caller's refusals end its unit of work (the API's money views: the
+    # hourly approval's charge): a refusal then marks the transaction, as the ledger's does.
+    if not savepoint:
+        guard = contextlib.nullcontext()
+    elif unit_of_work.refusal_ends_work():
+        guard = unit_of_work.rollback_only_if_refused("a payment's confirmation")
+    else:
+        guard = db.session.begin_nested()
     try:
         with guard:
             if payment.milestone_id is not None:  # one milestone's payment: the milestone engine
