@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.core.ids import parse_id
@@ -175,6 +176,12 @@ def _milestone_of(order: Order, milestone_id: Any) -> Milestone:
     mid = parse_id(milestone_id)
     for m in order.milestones:
         if m.id == mid:
+            # The milestones' load does not set their ``order``: set it to the order they were
+            # read with, so ``m.order`` sends no query and keeps that (locked) order alive (the
+            # session holds an unchanged object only weakly: a caller keeping only ``m`` lost
+            # it, and ``m.order`` then read the order and its milestones again).
+            if "order" not in m.__dict__:
+                set_committed_value(m, "order", order)
             return m
     raise OrderNotFound({"milestone_id": "This order has no such milestone."})
 

@@ -439,3 +439,23 @@ def test_each_milestone_step_tells_the_other_side(acme, offer_in, in_tenant, run
             "milestone_rejected",
         ) not in kinds
         assert (m.buyer_id, "milestone_funded") in kinds and (m.seller_id, "milestone_funded") in kinds
+
+
+def test_a_milestone_step_reads_the_order_once(acme, offer_in, in_tenant, app):
+    """Funding a milestone reads the order with its lock and nothing of it again: the milestone
+    keeps the order it was read with (the session holds an unchanged order only weakly, and
+    ``m.order`` used to read it and its milestones a second time)."""
+    import gc
+
+    from tests.payments.test_money_path_statements import StatementCounter, _engine
+
+    m, order_id, ids = offer_in(acme)
+    with in_tenant(acme):
+        db.session.expire_all()
+        with StatementCounter(_engine(app)) as counter:
+            milestone = milestones.fund_milestone(user(m.buyer_id), order_id, ids[1])
+            gc.collect()  # nothing but the milestone refers to its order now
+            assert milestone.order.id == order_id and len(milestone.order.milestones) == 2
+        orders_read = [s for s in counter.statements if s.startswith("SELECT") and ".orders.id," in s]
+        assert len(orders_read) == 1, counter.listing()
+        db.session.rollback()
