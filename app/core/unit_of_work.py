@@ -25,8 +25,9 @@ when the job's body returns, roll back when it raises.
 Savepoints a refusal does not need: a service step that may refuse after it wrote (the
 ledger's posting) runs in a savepoint so that its caller can go on. A view that raises every
 refusal it does not keep (``@idempotent(savepoint=False)``, the API's money views) declares
-it with ``refusals_end_work()``: such steps then skip their savepoint (two statements each)
-and guard themselves with ``rollback_only_if_refused()`` instead, which marks the transaction
+it with ``refusals_end_work()``: such steps (``step_guard()``: the ledger's posting, a payment's
+confirmation) then skip their savepoint (two statements each) and guard themselves with
+``rollback_only_if_refused()`` instead, which marks the transaction
 when the step refuses; a marked transaction can never be committed (``before_commit``
 raises), so a half-done step is rolled back even if a caller caught the refusal.
 """
@@ -176,6 +177,13 @@ def rollback_only_if_refused(what: str):
         # With the innermost transaction: rolling back a savepoint around it takes the mark too.
         session.info[_ROLLBACK_ONLY] = (what, session.get_nested_transaction() or session.get_transaction())
         raise
+
+
+def step_guard(what: str):
+    """The guard of a step that may refuse after it wrote: a savepoint, so that its caller can
+    go on after the refusal; inside ``refusals_end_work()`` no savepoint (two statements) but
+    ``rollback_only_if_refused(what)``."""
+    return rollback_only_if_refused(what) if refusal_ends_work() else db.session.begin_nested()
 
 
 @sa.event.listens_for(TenantSession, "before_commit")

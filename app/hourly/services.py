@@ -604,15 +604,16 @@ def weeks_to_close(now: datetime | None = None) -> list[tuple[int, date]]:
 # --------------------------------------------------------------------------- approval and billing
 
 
-def _lock_sheet(sheet_id: Any, *, contract_locked: bool = False) -> Timesheet:
-    """The timesheet, row-locked after its contract (``contract_locked``: the caller has just
-    locked the contract in this transaction, and it is not locked again)."""
+def _sheet_row(sheet_id: Any) -> Timesheet:
     sid = parse_id(sheet_id)
     row = db.session.get(Timesheet, sid) if sid else None
     if row is None:
         raise HourlyNotFound("No such timesheet.")
-    if not contract_locked:
-        contracts.lock(row.contract_id)
+    return row
+
+
+def _locked_sheet(sid: int) -> Timesheet:
+    """The timesheet row-locked and read fresh (its contract is locked first, by the caller)."""
     return db.session.scalars(
         sa.select(Timesheet)
         .where(Timesheet.id == sid)
@@ -621,20 +622,21 @@ def _lock_sheet(sheet_id: Any, *, contract_locked: bool = False) -> Timesheet:
     ).one()
 
 
+def _lock_sheet(sheet_id: Any) -> tuple[Contract, Timesheet]:
+    """The timesheet and its contract, both row-locked (the contract first), for jobs."""
+    row = _sheet_row(sheet_id)
+    return contracts.lock(row.contract_id), _locked_sheet(row.id)
+
+
 def _sheet_for(user: User, sheet_id: Any, role: str | None = None) -> tuple[Contract, Timesheet]:
-    sid = parse_id(sheet_id)
-    row = db.session.get(Timesheet, sid) if sid else None
-    if row is None:
-        raise HourlyNotFound("No such timesheet.")
+    """As ``_lock_sheet``, for a party of the contract (``role``: that party only)."""
+    row = _sheet_row(sheet_id)
     contract = contracts.lock_for(user, row.contract_id, role)  # ContractNotFound for strangers
-    return contract, _lock_sheet(sid, contract_locked=True)
+    return contract, _locked_sheet(row.id)
 
 
 def get_timesheet(user: User, sheet_id: Any) -> tuple[Contract, Timesheet]:
-    sid = parse_id(sheet_id)
-    row = db.session.get(Timesheet, sid) if sid else None
-    if row is None:
-        raise HourlyNotFound("No such timesheet.")
+    row = _sheet_row(sheet_id)
     return contracts.get_contract(user, row.contract_id), row
 
 
@@ -685,7 +687,7 @@ def _bill(contract: Contract, sheet: Timesheet, now: datetime) -> Timesheet:
     order, m = _billing_milestone(contract, sheet, now)
     result = billing.charge_saved(order, m)
     if result.outcome == "succeeded":
-        return mark_billed(sheet, now=now, contract=contract)
+        return mark_billed(contract, sheet, now=now)
     if result.outcome == "pending":
         return sheet  # the provider's webhook funds it (``events``: escrow.funded -> mark_billed)
     _move(sheet, "payment_failed", "payments", "record the failed payment")
@@ -701,19 +703,15 @@ def _bill(contract: Contract, sheet: Timesheet, now: datetime) -> Timesheet:
     return sheet
 
 
-def mark_billed(
-    sheet: Timesheet, *, now: datetime | None = None, contract: Contract | None = None
-) -> Timesheet:
+def mark_billed(contract: Contract, sheet: Timesheet, *, now: datetime | None = None) -> Timesheet:
     """The week's charge is in escrow: release it to the freelancer (minus commission, through
     the engine) and mark the timesheet billed; resume a contract paused by failed payments once
     none is left; close the engagement of an ended contract once every week is settled.
     Idempotent (the charge's response and the provider's webhook may both report it).
-    ``contract``: the sheet's contract, already locked by the caller in this transaction."""
+    ``contract`` and ``sheet`` are locked by the caller (``_lock_sheet``, ``_sheet_for``)."""
     now = _now(now)
     if sheet.status == "billed":
         return sheet
-    if contract is None or contract.id != sheet.contract_id:
-        contract = contracts.lock(sheet.contract_id)
     engine.release_billed(contract.order_id, sheet.milestone_id, now=now)
     if sheet.status == "payment_failed":
         sheet.status = "approved"
@@ -767,10 +765,9 @@ def approve(client: User, sheet_id: Any, *, now: datetime | None = None) -> Time
 def auto_approve(sheet_id: Any, *, now: datetime | None = None) -> Timesheet | None:
     """Approve a timesheet whose review period ran out (job); None when no longer due."""
     now = _now(now)
-    sheet = _lock_sheet(sheet_id)
+    contract, sheet = _lock_sheet(sheet_id)
     if sheet.status != "submitted" or sheet.review_due_at > now:
         return None
-    contract = contracts.lock(sheet.contract_id)
     _move(sheet, "approved", "job", "approve it")
     sheet.approved_at, sheet.approved_by, sheet.last_attempt_at = now, None, now  # as in ``approve``
     publish("timesheet.approved", {"timesheet_id": sheet.id, "contract_id": contract.id, "by": None})
@@ -834,12 +831,12 @@ def dispute_settled(milestone_id: int, *, now: datetime | None = None) -> Timesh
     sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.milestone_id == milestone_id))
     if sheet is None or sheet.status != "disputed":
         return sheet
-    sheet = _lock_sheet(sheet.id)
+    contract, sheet = _lock_sheet(sheet.id)
     if sheet.status != "disputed":
         return sheet
     _move(sheet, "resolved", "dispute", "settle it")
     db.session.flush()
-    settle_if_ended(contracts.lock(sheet.contract_id), now=now)
+    settle_if_ended(contract, now=now)
     return sheet
 
 
@@ -849,10 +846,10 @@ def dispute_dismissed(milestone_id: int, *, now: datetime | None = None) -> Time
     sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.milestone_id == milestone_id))
     if sheet is None or sheet.status != "disputed":
         return sheet
-    sheet = _lock_sheet(sheet.id)
+    contract, sheet = _lock_sheet(sheet.id)
     if sheet.status != "disputed":
         return sheet
-    return mark_billed(sheet, now=now)
+    return mark_billed(contract, sheet, now=now)
 
 
 def funded_by_provider(milestone_id: int, *, now: datetime | None = None) -> Timesheet | None:
@@ -860,7 +857,7 @@ def funded_by_provider(milestone_id: int, *, now: datetime | None = None) -> Tim
     sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.milestone_id == milestone_id))
     if sheet is None or sheet.status not in ("approved", "payment_failed"):
         return None
-    return mark_billed(_lock_sheet(sheet.id), now=now)
+    return mark_billed(*_lock_sheet(sheet.id), now=now)
 
 
 def timesheets_of(contract: Contract, *, limit: int = 60) -> list[Timesheet]:

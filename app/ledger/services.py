@@ -676,13 +676,8 @@ def _post(
     # caller's unit of work can still go on (e.g. report the error and commit). None when the
     # caller's refusals end its unit of work (the API's money views, the card form): a refused
     # posting then marks the transaction, which can only be rolled back.
-    guard = (
-        unit_of_work.rollback_only_if_refused("a ledger posting")
-        if unit_of_work.refusal_ends_work()
-        else db.session.begin_nested()
-    )
     try:
-        with guard:
+        with unit_of_work.step_guard("a ledger posting"):
             # Claim the key, move the balances and write the entries: one statement. A
             # concurrent posting with the same key waits at its claim until the other
             # transaction ends, then sees its row (ON CONFLICT) and moves nothing. The rows come

@@ -299,12 +299,7 @@ def _confirm_locked(
     # A refused mark_paid leaves the caller's transaction usable (a webhook then refunds). No
     # savepoint when the caller's refusals end its unit of work (the API's money views: the
     # hourly approval's charge): a refusal then marks the transaction, as the ledger's does.
-    if not savepoint:
-        guard = contextlib.nullcontext()
-    elif unit_of_work.refusal_ends_work():
-        guard = unit_of_work.rollback_only_if_refused("a payment's confirmation")
-    else:
-        guard = db.session.begin_nested()
+    guard = unit_of_work.step_guard("a payment's confirmation") if savepoint else contextlib.nullcontext()
     try:
         with guard:
             if payment.milestone_id is not None:  # one milestone's payment: the milestone engine
