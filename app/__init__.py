@@ -363,10 +363,14 @@ def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
 @cache
 def _import_receivers() -> None:
     """Every receiver's module, together: the models they declare are configured as one set,
-    whichever signal comes first (a receiver's models may relate to another's)."""
-    for paths in TENANT_RECEIVERS.values():
-        for path in paths:
-            __import__(path.split(":")[0])
+    whichever signal comes first (a receiver's models may relate to another's). The collector
+    is paused while they are declared (``app.core.startup``)."""
+    from app.core.startup import collector_paused
+
+    with collector_paused(freeze=False):
+        for paths in TENANT_RECEIVERS.values():
+            for path in paths:
+                __import__(path.split(":")[0])
 
 
 def _on_first_signal(path: str) -> Callable[..., Any]:

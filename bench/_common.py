@@ -127,7 +127,10 @@ def make_app(services: Services, argon2: str = "production", **overrides):
         **overrides,
     }
     config_class = type("BenchConfig", (DevelopmentConfig,), attrs)
-    return create_app(config_class)
+    from app.core.startup import collector_paused
+
+    with collector_paused():  # as wsgi.py builds a served worker's app
+        return create_app(config_class)
 
 
 def ensure_public_schema() -> None:

@@ -26,6 +26,7 @@ from app import create_app
 from app.accounts.services import create_user
 from app.core import jobs as app_jobs
 from app.core.embedded import start_postgres, start_redis
+from app.core.startup import collector_paused
 from app.events.worker import Worker
 from app.extensions import TracedJob, redis_store
 from app.home.views import forget_anonymous_pages
@@ -179,7 +180,8 @@ def app(request):
     _hold_slot_lock()
     if pgbouncer.enabled():
         _through_pgbouncer(request)
-    app = create_app(SuiteConfig)
+    with collector_paused():  # as wsgi.py: the session's app and the collected tests stay
+        app = create_app(SuiteConfig)
     # A job called outside an app context (as RQ runs it) must use this app, not
     # build a development one against another database.
     app_jobs._worker_app = app

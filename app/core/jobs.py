@@ -32,8 +32,10 @@ def _app():
         return current_app._get_current_object()
     if _worker_app is None:
         from app import create_app
+        from app.core.startup import collector_paused
 
-        _worker_app = create_app()
+        with collector_paused():
+            _worker_app = create_app()
     return _worker_app
 
 

@@ -53,6 +53,9 @@ def configure_logging(app) -> None:
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # Alembic 1.20 logs each of its built-in plugins at INFO when it is imported (seven lines at
+    # every start of the whole app); its migrations' own lines stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     @app.before_request
     def _assign_request_id():

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.core import metrics
 from app.core.embedded import ensure_embedded
+from app.core.startup import collector_paused
 from app.core.urls import platform_url, tenant_url
 from app.demo.seed import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, DEMO_TENANTS, moderator_email, seed_demo
 from app.extensions import socketio
@@ -180,7 +181,8 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     # This start's metrics only (the worker below writes to the same directory: /metrics adds up).
     metrics_dir = metrics.clean_directory(keep_pid=os.getpid())
-    app = create_app()
+    with collector_paused():
+        app = create_app()
     # Links name this port, in pages and in the emails the worker sends (app/core/urls.py);
     # config.py was read at import, so the app gets it here and the worker through its env.
     app.config["PUBLIC_PORT"] = app.config["PUBLIC_PORT"] or str(port)
