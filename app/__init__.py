@@ -324,9 +324,9 @@ def _register_realtime(app: Flask) -> None:
 # The marketplace's receivers of the tenancy engine's signals, in the order they run.
 TENANT_RECEIVERS = {
     "tenant_seed": (
-        "app.settings.services:seed_settings",
-        "app.gigs.services:seed_categories",
-        "app.jobs.services:seed_job_templates",
+        "app.settings.seeds:seed_settings",
+        "app.gigs.starter_categories:seed_categories",
+        "app.jobs.starter_templates:seed_job_templates",
         "app.accounts.services:seed_admin",
     ),
     "tenant_created": ("app.accounts.services:invite_admin",),

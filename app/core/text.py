@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # C0 controls and DEL, except tab, newline and carriage return.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -32,3 +33,10 @@ def text_field(value, field: str, errors: dict, *, label: str, max_len: int, req
 def escape_like(value: str) -> str:
     """``value`` for a LIKE pattern: its own ``%``, ``_`` and backslashes match themselves."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def slugify(text: str, fallback: str = "category") -> str:
+    """Lower-case ASCII words joined by hyphens, at most 80 characters (``fallback`` when
+    nothing is left): a category's or a gig's slug."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-") or fallback

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.core.domain_errors import DomainError
+from app.core.text import slugify
 from app.events import publish
 from app.gigs.models import Category, Gig
-from app.gigs.services import invalidate_category_cache, slugify
+from app.gigs.services import invalidate_category_cache
 from tenants.db import db
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?\Z")

@@ -29,7 +29,6 @@ import io
 import logging
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from app.accounts.services import require_verified
 from app.core import geo, money, tenant_cache
 from app.core.after_commit import on_commit
 from app.core.domain_errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
-from app.core.text import strip_controls
+from app.core.text import slugify, strip_controls
 from app.events import publish
 from app.gigs.models import (
     MAX_PRICE_MINOR,
@@ -58,7 +57,6 @@ from app.gigs.models import (
     GigImage,
     GigPackage,
 )
-from app.gigs.starter_categories import STARTER_CATEGORIES
 from app.gigs.text import looks_like_markup, render_description
 from tenants.db import current_tenant, db
 
@@ -114,11 +112,6 @@ class GigVersionConflict(GigError, PreconditionFailed):
 
 
 # --------------------------------------------------------------------------- categories
-
-
-def slugify(text: str, fallback: str = "category") -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-") or fallback
 
 
 def category_tree(include_hidden: bool = False) -> list[Category]:
@@ -226,17 +219,6 @@ def get_category_by_slug(slug: str) -> Category | None:
     """The visible category with this slug, or None."""
     category = db.session.scalar(sa.select(Category).where(Category.slug == slug))
     return category if category is not None and category.is_visible else None
-
-
-def seed_categories(_sender, *, session, tenant, options) -> list[str]:
-    """tenant_seed receiver: the starter category tree."""
-    for position, (name, children) in enumerate(STARTER_CATEGORIES):
-        parent = Category(name=name, slug=slugify(name), position=position)
-        parent.children = [
-            Category(name=child, slug=slugify(child), position=i) for i, child in enumerate(children)
-        ]
-        session.add(parent)
-    return []
 
 
 # --------------------------------------------------------------------------- cleaning input

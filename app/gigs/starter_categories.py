@@ -1,4 +1,11 @@
-"""The category tree every new marketplace starts with (operators edit it later)."""
+"""The category tree every new marketplace starts with (operators edit it later), and its
+``tenant_seed`` receiver: the models alone, not the gigs' services, so that ``flask tenants
+create`` imports no more than it writes (docs/design/performance.md, "CLI startup")."""
+
+from __future__ import annotations
+
+from app.core.text import slugify
+from app.gigs.models import Category
 
 STARTER_CATEGORIES = [
     (
@@ -22,3 +29,14 @@ STARTER_CATEGORIES = [
     ("Business", ["Virtual Assistant", "Market Research", "Business Plans", "Financial Consulting"]),
     ("Data", ["Data Entry", "Data Analysis", "Data Visualization", "Databases"]),
 ]
+
+
+def seed_categories(_sender, *, session, tenant, options) -> list[str]:
+    """tenant_seed receiver: the starter category tree."""
+    for position, (name, children) in enumerate(STARTER_CATEGORIES):
+        parent = Category(name=name, slug=slugify(name), position=position)
+        parent.children = [
+            Category(name=child, slug=slugify(child), position=i) for i, child in enumerate(children)
+        ]
+        session.add(parent)
+    return []

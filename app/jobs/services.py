@@ -86,7 +86,6 @@ from app.jobs.models import (
     JobTemplate,
     Proposal,
 )
-from app.jobs.starter_templates import STARTER_TEMPLATES
 from app.settings.services import get_branding
 from app.storage.uploads import Upload
 from tenants.db import current_tenant, db
@@ -160,13 +159,6 @@ def _move(job: Job, to: str, action: str, who: str = "client") -> None:
 
 
 # --------------------------------------------------------------------------- templates
-
-
-def seed_job_templates(_sender, *, session, tenant, options) -> list[str]:
-    """tenant_seed receiver: the brief's nine job templates."""
-    for position, spec in enumerate(STARTER_TEMPLATES):
-        session.add(JobTemplate(position=position, **spec))
-    return []
 
 
 def list_templates(*, include_hidden: bool = False) -> list[JobTemplate]:

@@ -1,11 +1,15 @@
 """The brief's nine job templates, seeded into every tenant (``seed_job_templates``) and into
 existing tenants by migration t0019 (which keeps its own copy: migrations never import app code).
+The receiver lives here, beside its data, on the models alone: ``flask tenants create`` does not
+import the jobs' services (docs/design/performance.md, "CLI startup").
 
 Each milestone: title, deliverable, a Definition-of-Done checklist and its share of the budget
 (shares sum to 100).
 """
 
 from __future__ import annotations
+
+from app.jobs.models import JobTemplate
 
 
 def _m(title: str, deliverable: str, dod: list[str], share: int) -> dict:
@@ -244,3 +248,10 @@ STARTER_TEMPLATES: list[dict] = [
         ],
     },
 ]
+
+
+def seed_job_templates(_sender, *, session, tenant, options) -> list[str]:
+    """tenant_seed receiver: the brief's nine job templates."""
+    for position, spec in enumerate(STARTER_TEMPLATES):
+        session.add(JobTemplate(position=position, **spec))
+    return []

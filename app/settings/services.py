@@ -746,24 +746,6 @@ def use_sandbox_payments() -> MarketplaceSettings:
     return row
 
 
-def seed_settings(_sender, *, session, tenant, options) -> list[str]:
-    """tenant_seed receiver: the settings row, named after the tenant."""
-    session.add(
-        MarketplaceSettings(
-            id=1,
-            name=tenant.name,
-            tagline=options.get("tagline") or "Find the right freelancer for the job",
-            hero_text=options.get("hero_text") or "",
-            primary_color=options.get("primary_color") or "#1dbf73",
-            accent_color=options.get("accent_color") or "#404145",
-            support_email=options.get("admin_email"),
-            currency=options.get("currency") or "USD",
-            locale=options.get("locale") or money.DEFAULT_LOCALE,
-        )
-    )
-    return []
-
-
 # --------------------------------------------------------------------------- location (#18)
 
 

@@ -190,6 +190,9 @@ def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app
         env,
     )
     assert _web(modules) == []
+    # The seeds import the models they write, not the domains' services.
+    assert not {"app.settings.services", "app.gigs.services", "app.jobs.services"} & modules
+    assert {"app.settings.models", "app.gigs.models", "app.jobs.models"} <= modules
     assert "Created tenant leanco" in out
     assert "admin: boss@lean.test (invited: a set-password link is emailed)" in out
     with app.app_context():
