@@ -12,6 +12,7 @@ that sleeps, in small steps, between two looks at a condition.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -300,3 +301,17 @@ def statements_of(app, call: Callable[[], object]) -> list[str]:
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     return statements
+
+
+def child_env(app, tmp_path) -> dict[str, str]:
+    """The testing configuration on this worker's database and Redis, for a process of its own
+    (its instance folder under ``tmp_path``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_"))}
+    env.update(
+        GIGFORGE_ENV="testing",
+        TEST_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        TEST_REDIS_URL=app.config["REDIS_URL"],
+        TEST_INSTANCE_DIR=str(tmp_path / "instance"),
+        LOG_LEVEL="WARNING",
+    )
+    return env

@@ -6,7 +6,6 @@ whole app has, and creates a tenant exactly as before (docs/design/performance.m
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from tenants.db import db, tenant_context
 from tenants.migrations import tenant_head, tenant_tables, tenant_versions
 from tenants.resolver import get_tenant_by_slug
 from tenants.spares import create_spare, ready_spares
+from tests.helpers import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -50,19 +50,6 @@ WEB_PACKAGES = (
 )
 SERVICES_MODULE_RE = re.compile(r"^app\.\w+\.(services|models|backends)$|^app\.storage$")
 WEB_MODULE_RE = re.compile(r"^app\.(\w+\.(views|api|.*_views|.*_api)|console\.(?!models$).+|core\.api_docs)$")
-
-
-def _child_env(app, tmp_path: Path) -> dict[str, str]:
-    """The testing configuration on this worker's database and Redis, in a process of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_"))}
-    env.update(
-        GIGFORGE_ENV="testing",
-        TEST_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        TEST_REDIS_URL=app.config["REDIS_URL"],
-        TEST_INSTANCE_DIR=str(tmp_path / "instance"),
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 def _imported(args: list[str], env: dict[str, str]) -> tuple[set[str], str]:
@@ -107,7 +94,7 @@ def test_the_command_is_the_first_argument_after_flasks_options(args, command):
 
 @pytest.mark.slow
 def test_a_tenant_command_imports_none_of_the_web_and_the_whole_app_does(app, tmp_path):
-    env = _child_env(app, tmp_path)
+    env = child_env(app, tmp_path)
     lean, out = _imported([FLASK, "--app", "wsgi", "tenants", "--help"], env)
     assert _web(lean) == []
     # Nor the services behind the receivers of the engine's signals, or the tenant's models:
@@ -151,7 +138,7 @@ print(json.dumps({
 }))
 """
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=_child_env(app, tmp_path), capture_output=True, text=True
+        [sys.executable, "-c", probe], cwd=ROOT, env=child_env(app, tmp_path), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lean = json.loads(result.stdout)
@@ -173,7 +160,7 @@ def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app
     if spare:
         with app.app_context():
             create_spare()
-    env = _child_env(app, tmp_path)
+    env = child_env(app, tmp_path)
     modules, out = _imported(
         [
             FLASK,

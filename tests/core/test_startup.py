@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.core.startup import collector_paused
+from tests.helpers import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,18 +79,16 @@ def building():  # our code imported, wsgi's app not built yet (finding wsgi.py 
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and building() and collections.append(info))
 import wsgi
-print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+state = {"collections": len(collections), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+print(json.dumps(state))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_"))}
-    env.update(
-        GIGFORGE_ENV="testing",
-        TEST_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        TEST_REDIS_URL=app.config["REDIS_URL"],
-        TEST_INSTANCE_DIR=str(tmp_path / "instance"),
-        LOG_LEVEL="WARNING",
-    )
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=child_env(app, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads(result.stdout.strip().splitlines()[-1])
