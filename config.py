@@ -26,6 +26,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def _list(name: str, default: str) -> list[str]:
     """A comma-separated list, blanks dropped."""
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
@@ -50,7 +55,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
     REDIS_URL = os.environ.get("REDIS_URL") or None
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True,
+        # No ping before every checkout: DB_PING_AFTER_IDLE below (tenants.db.ping_after_idle).
+        "pool_pre_ping": False,
         "pool_size": _int("DB_POOL_SIZE", 10),
         "max_overflow": _int("DB_MAX_OVERFLOW", 10),
         # A PostgreSQL backend keeps every relation it has opened in its relation cache for its
@@ -64,6 +70,9 @@ class Config:
         "connect_args": {} if _bool("DB_PREPARED_STATEMENTS", True) else {"prepare_threshold": None},
     }
     DB_POOL_MAX_USES = _int("DB_POOL_MAX_USES", 1000)
+    # A pooled connection unused for this many seconds is pinged when it leaves the pool (0: at
+    # every checkout; -1: never): a restarted server is found before a request uses it.
+    DB_PING_AFTER_IDLE = _float("DB_PING_AFTER_IDLE", 2.0)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Hostnames: `<slug>.<BASE_DOMAIN>` resolves to a tenant; BASE_DOMAIN itself

@@ -164,7 +164,8 @@ def _unavailable(kind: str, exc: Exception):
 
     The HTML page is built without templates: the usual page needs the very services that are
     gone (branding, the signed-in user, the bell). The pool recovers on its own
-    (``pool_pre_ping`` and invalidated connections), so the next request after the outage works.
+    (a connection idle for ``DB_PING_AFTER_IDLE`` is pinged on checkout, and one that fails
+    replaces the pool's older connections), so the next request after the outage works.
     """
     log.warning("%s unavailable on %s %s: %s", kind, request.method, request.path, exc)
     with suppress(Exception):

@@ -292,7 +292,7 @@ def test_a_database_outage_answers_503_and_recovers_without_a_restart(acme, db_p
     assert api.json()["code"] == 503 and api.json()["status"] == "Service Unavailable"
     assert api.headers["Retry-After"]
 
-    proxy.restore()  # back: the same processes answer again (pool_pre_ping drops the dead connections)
+    proxy.restore()  # back: the same processes answer again (dead pooled connections are replaced)
     assert wait_until(lambda: get("/").status_code == 200, 20)
     assert get("/api/v1/gigs").status_code == 200
     assert web.alive()
