@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.core import geo
 from app.core.reference import LANGUAGES
-from app.gigs.services import category_tree
+from app.gigs.services import visible_category_nodes
 from app.search import services
 from app.settings.services import get_branding, location_settings
 
@@ -128,7 +128,7 @@ def search_page():
         errors=errors,
         pages=pages,
         args=args,
-        categories=category_tree(),
+        categories=visible_category_nodes(),  # the tenant's cached tree: no query per search
         delivery_choices=DELIVERY_CHOICES,
         rating_choices=RATING_CHOICES,
         seller_level_choices=SELLER_LEVEL_CHOICES,

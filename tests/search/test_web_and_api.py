@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import sqlalchemy as sa
 
 
 @pytest.fixture
@@ -141,3 +144,28 @@ def test_openapi_documents_both_methods_of_gigs(tenant_client):
     spec = tenant_client("acme").get("/api/v1/openapi.json").json
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/gigs"])
     assert any(p["name"] == "max_price" for p in spec["paths"]["/api/v1/gigs"]["get"]["parameters"])
+
+
+def test_the_search_page_lists_the_cached_category_tree_without_a_query(
+    two_gigs, acme, tenant_client, in_tenant, app
+):
+    from app.gigs import categories
+    from app.gigs.models import Category
+    from tenants.db import db
+    from tests.helpers import statements_of
+
+    client = tenant_client("acme")
+    client.get("/search")  # fills the tenant's caches (branding, categories)
+    sent = statements_of(app, lambda: client.get("/search?q=logo"))
+    tree_reads = [s for s in sent if re.search(r"FROM tenant_acme\.categories\b", s)]
+    assert sent and not tree_reads  # the page's other queries still run (the gigs, their cards)
+    with in_tenant(acme):
+        logo = db.session.scalar(sa.select(Category).where(Category.slug == "logo-design"))
+        hidden = categories.create_category("Retro Marks", parent_id=logo.parent_id)
+        categories.create_category("Mascot Logos", parent_id=logo.parent_id)
+        categories.update_category(hidden.id, is_hidden=True)
+        db.session.commit()
+    page = client.get("/search").get_data(as_text=True)  # the change renewed the tree's stamp
+    assert ">&nbsp;&nbsp;Mascot Logos</option>" in page and "Retro Marks" not in page
+    facets = client.get("/search?q=logo").get_data(as_text=True)
+    assert 'data-testid="facet-logo-design">2<' in facets and "facet-mascot-logos" not in facets
