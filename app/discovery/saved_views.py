@@ -70,8 +70,10 @@ def saved_gig_ids() -> set[int]:
 
 
 def gig_heart(gig) -> Markup:
-    """The heart of a gig card: a save / unsave form (a login link for visitors)."""
-    return _fragment("discovery/_heart.html", gig=gig, saved=gig.id in saved_gig_ids(), large=False)
+    """The heart of a gig card: a save / unsave form (a login link for visitors). The macro is
+    called, not a template rendered: a page of cards has one per card."""
+    heart = current_app.jinja_env.get_template("discovery/_macros.html").module.heart
+    return heart(gig, gig.id in saved_gig_ids(), False, _here(), current_user.is_authenticated)
 
 
 def gig_save_bar(gig) -> Markup:
