@@ -27,7 +27,13 @@ from app.core.embedded import EmbeddedServices
 from app.core.logging_setup import configure_logging
 from app.extensions import REDIS_MAX_CONNECTIONS, db, limiter_storage_uri, redis_store
 from config import BASE_DIR, Config, config_from_env
-from tenants.db import add_metadata_loader, guard_one_schema, limit_connection_uses, ping_after_idle
+from tenants.db import (
+    add_metadata_loader,
+    cache_schema_translation,
+    guard_one_schema,
+    limit_connection_uses,
+    ping_after_idle,
+)
 from tenants.resolver import SharedGeneration
 
 # Blueprints that exist only on the bare platform host.
@@ -170,9 +176,10 @@ def _init_database(app: Flask, embedded: EmbeddedServices, *, watch_metrics: boo
     db.init_app(app)
     with app.app_context():
         embedded.init_app(app, db.engines.values())
-        for engine in db.engines.values():  # bounds each backend's relation cache
+        for engine in db.engines.values():  # pool bounds and checks, cached schema translation
             limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
             ping_after_idle(engine, app.config["DB_PING_AFTER_IDLE"])
+            cache_schema_translation(engine)
         if watch_metrics:
             metrics.watch_engines(db.engines.values())
         if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement

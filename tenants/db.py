@@ -249,6 +249,40 @@ def ping_after_idle(engine: Engine, seconds: float, *, clock: Callable[[], float
         record.info[_LAST_USE] = clock()
 
 
+TRANSLATION_CACHE_SIZE = 2048  # (statement, schema) pairs: ~500 hot statements of ~4 busy tenants
+
+
+def cache_schema_translation(engine: Engine, size: int = TRANSLATION_CACHE_SIZE) -> None:
+    """Keep the last ``size`` statements rendered for a schema map, keyed by the statement and
+    the whole map (so by the tenant's schema): SQLAlchemy rewrites every placeholder of a cached
+    statement with a regular expression at each execution (~35 microseconds for an order's
+    SELECT, 20-odd statements an order), where a dictionary look-up finds the same text. The
+    text for one tenant's schema is never served for another's: the schema is in the key. A map
+    with a ``None`` key is left to SQLAlchemy (we use none; its check depends on the compile).
+
+    Replaces the engine's dialect's identifier preparer with a subclass (before any statement is
+    compiled on it: a compiled statement keeps a copy of the preparer it was compiled with)."""
+    dialect = engine.dialect
+    original = dialect.identifier_preparer
+    render = type(original)._render_schema_translates
+
+    @functools.lru_cache(maxsize=size)
+    def translated(statement: str, items: tuple) -> str:
+        return render(original, statement, dict(items))
+
+    def _render_schema_translates(self, statement, schema_translate_map):
+        if None in schema_translate_map:
+            return render(self, statement, schema_translate_map)
+        return translated(statement, tuple(schema_translate_map.items()))
+
+    subclass = type(
+        f"Cached{type(original).__name__}",
+        (type(original),),
+        {"_render_schema_translates": _render_schema_translates, "translation_cache": translated},
+    )
+    dialect.identifier_preparer = subclass(dialect)
+
+
 def analyze_tenant() -> None:
     """``ANALYZE`` every table of the bound tenant's schema, in the session's transaction.
 
