@@ -394,12 +394,14 @@ def conversation_summary(user: User, conversation_id: Any) -> ConversationSummar
     return _summaries(user, [participant_of(user, conversation_id)])[0]
 
 
-def unread_total_query(user: User) -> sa.ScalarSelect:
+def unread_total_query(user: User | sa.BindParameter) -> sa.ScalarSelect:
     """``unread_total`` as a scalar subquery, for a page's header to read with its other counts
-    in one statement (``app.notifications.services.header``)."""
+    in one statement (``app.notifications.services.header``, which passes a bind parameter: its
+    statement is built once)."""
+    user_id = user if isinstance(user, sa.BindParameter) else user.id
     return (
         sa.select(sa.func.coalesce(sa.func.sum(ConversationParticipant.unread_count), 0))
-        .where(ConversationParticipant.user_id == user.id)
+        .where(ConversationParticipant.user_id == user_id)
         .scalar_subquery()
     )
 

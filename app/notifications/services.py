@@ -30,6 +30,7 @@ same job.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -392,31 +393,43 @@ class Header:
 def header(user: User, limit: int | None = None) -> Header:
     """The header's two counts and the bell's dropdown in one statement: both counts are
     uncorrelated scalar subqueries (evaluated once), beside the newest notifications joined to
-    a one-row FROM so that a user without notifications still gets the counts."""
-    latest = (
-        sa.select(Notification)
-        .where(_visible(user))
-        .order_by(Notification.id.desc())
-        .limit(limit or current_app.config["NOTIFY_DROPDOWN_SIZE"])
-        .subquery("latest")
-    )
-    notification = orm.aliased(Notification, latest)
-    unread = _unread_query(user).scalar_subquery()
-    one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
+    a one-row FROM so that a user without notifications still gets the counts. The statement
+    is built once (``_header_statement``): every signed-in page sends it."""
     rows = db.session.execute(
-        sa.select(
-            messaging.unread_total_query(user).label("inbox_unread"),
-            unread.label("notifications_unread"),
-            notification,
-        )
-        .select_from(one_row)
-        .outerjoin(latest, sa.true())
-        .order_by(latest.c.id.desc())
+        _header_statement(),
+        {"user_id": user.id, "latest_limit": limit or current_app.config["NOTIFY_DROPDOWN_SIZE"]},
     ).all()
     return Header(
         inbox_unread=int(rows[0].inbox_unread or 0),
         notifications_unread=int(rows[0].notifications_unread or 0),
         notifications_latest=[row[2] for row in rows if row[2] is not None],
+    )
+
+
+@functools.cache
+def _header_statement() -> sa.Select:
+    """``header``'s select, with parameters ``user_id`` and ``latest_limit``."""
+    user_id = sa.bindparam("user_id", type_=Notification.__table__.c.user_id.type)
+    visible = sa.and_(Notification.user_id == user_id, Notification.in_app.is_(True))
+    latest = (
+        sa.select(Notification)
+        .where(visible)
+        .order_by(Notification.id.desc())
+        .limit(sa.bindparam("latest_limit", type_=sa.Integer))
+        .subquery("latest")
+    )
+    notification = orm.aliased(Notification, latest)
+    unread = sa.select(sa.func.count(Notification.id)).where(visible, Notification.read_at.is_(None))
+    one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
+    return (
+        sa.select(
+            messaging.unread_total_query(user_id).label("inbox_unread"),
+            unread.scalar_subquery().label("notifications_unread"),
+            notification,
+        )
+        .select_from(one_row)
+        .outerjoin(latest, sa.true())
+        .order_by(latest.c.id.desc())
     )
 
 

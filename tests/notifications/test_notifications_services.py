@@ -198,3 +198,23 @@ def test_tenants_with_equal_ids_never_see_each_others_notifications(acme, globex
         assert services.unread_count(user) == 0
         assert services.list_notifications(user) == ([], 0)
         assert _count() == 0
+
+
+def test_the_header_statement_built_once_reads_each_users_own_counts(acme, globex, make_user, in_tenant):
+    ada, bob = make_user(acme), make_user(acme)
+    gil = make_user(globex)
+    assert ada == gil  # equal IDs in the two schemas
+    with in_tenant(acme):
+        ids = [services.notify(ada, "order_paid", {"order_id": n}).id for n in range(1, 5)]
+        services.notify(bob, "order_paid", {"order_id": 9})
+        db.session.commit()
+    for _ in range(2):  # alternately, through the one statement (its parameters differ)
+        with in_tenant(acme):
+            shown = services.header(db.session.get(User, ada), limit=3)
+            assert (shown.inbox_unread, shown.notifications_unread) == (0, 4)
+            assert [n.id for n in shown.notifications_latest] == ids[::-1][:3]
+            other = services.header(db.session.get(User, bob))
+            assert other.notifications_unread == 1 and len(other.notifications_latest) == 1
+        with in_tenant(globex):
+            empty = services.header(db.session.get(User, gil))
+            assert (empty.inbox_unread, empty.notifications_unread, empty.notifications_latest) == (0, 0, [])
