@@ -33,7 +33,7 @@ from pathlib import Path
 
 from flask import current_app, has_request_context, url_for
 
-from app.storage.signing import sign_file_token
+from app.storage.signing import sign_file_token, url_expiry
 from tenants.db import current_tenant
 
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?:/[a-z0-9][a-z0-9_-]{0,63}){0,3}$")
@@ -121,7 +121,9 @@ class StorageBackend:
         raise NotImplementedError
 
     def url(self, key: str, expires_in: int = 3600, *, download_name: str | None = None) -> str:
-        """A URL that serves the file for ``expires_in`` seconds, on the tenant's own host only.
+        """A URL that serves the file for ``expires_in`` seconds (up to a quarter more: the expiry
+        is rounded up so the URL stays the same for a while and browsers keep the file,
+        ``app.storage.signing.url_expiry``), on the tenant's own host only.
 
         ``download_name``: the name a browser saves the file under (the uploader's filename);
         without it, the key's last part."""
@@ -162,6 +164,8 @@ class LocalStorage(StorageBackend):
     Served by the ``storage`` blueprint at ``/files/<signed token>``. Fits one
     machine or a shared volume; several nodes without shared disk need S3.
     """
+
+    clock = staticmethod(time.time)  # the URLs' "now" (tests set their own)
 
     def root(self) -> Path:
         configured = current_app.config.get("STORAGE_LOCAL_DIR")
@@ -210,9 +214,8 @@ class LocalStorage(StorageBackend):
         check_key(key)
         if not 0 < int(expires_in) <= MAX_URL_LIFETIME:
             raise ValueError(f"expires_in must be between 1 and {MAX_URL_LIFETIME} seconds")
-        token = sign_file_token(
-            current_tenant().id, key, int(time.time()) + int(expires_in), download_name=download_name
-        )
+        expires_at = url_expiry(self.clock(), int(expires_in))  # the same URL for a while
+        token = sign_file_token(current_tenant().id, key, expires_at, download_name=download_name)
         if has_request_context():
             return url_for("storage.serve_file", token=token)
         return f"/files/{token}"

@@ -324,8 +324,13 @@ def test_signed_urls_expire(kit, monkeypatch):
     added = _attach(kit, f"/api/v1/jobs/{kit.job_id}/attachments", "client").json[0]
     import time
 
+    from app.storage.signing import STABLE_URL_SECONDS
+
     real = time.time
-    monkeypatch.setattr(time, "time", lambda: real() + attachments.URL_SECONDS + 1)
+    monkeypatch.setattr(time, "time", lambda: real() + attachments.URL_SECONDS - 1)
+    assert kit.c.get(added["url"]).status_code == 200  # never less than asked for
+    # ... nor more than one rounding step longer (the URL stays the same for a while).
+    monkeypatch.setattr(time, "time", lambda: real() + attachments.URL_SECONDS + STABLE_URL_SECONDS + 1)
     assert kit.c.get(added["url"]).status_code == 404
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.storage import InvalidKey, StorageNotFound, storage
-from app.storage.signing import read_file_token, sign_file_token
+from app.storage import InvalidKey, StorageNotFound, signing, storage
+from app.storage.backends import LocalStorage
+from app.storage.signing import read_file_token, sign_file_token, url_expiry
 from tenants import provisioning
 from tenants.db import db
 from tenants.resolver import get_tenant_by_slug
@@ -66,7 +67,7 @@ def test_signed_url_serves_the_file_on_the_tenants_host_with_safe_headers(acme, 
     assert response.headers["Content-Disposition"].startswith("inline")
     assert "sandbox" in response.headers["Content-Security-Policy"]
     cache = response.cache_control
-    assert cache.private and 3500 <= cache.max_age <= 3600
+    assert cache.private and 3500 <= cache.max_age <= 4500  # an hour, rounded up by at most 15 min
     # A conditional request for an unchanged file is answered without the body.
     again = tenant_client("acme").get(url, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
@@ -100,6 +101,48 @@ def test_expired_url_is_not_found(app, acme, in_tenant, tenant_client):
         done = time.time()
         assert read_file_token(short, tenant_id=acme.id, now=issued) is not None
         assert read_file_token(short, tenant_id=acme.id, now=done + 1) is None
+
+
+def test_an_expiry_is_rounded_up_to_a_quarter_of_the_lifetime_at_most_fifteen_minutes():
+    assert url_expiry(1000.7, 3600) == 5400  # 4,600 rounded up to 900 s
+    assert url_expiry(1000.7, 1) == 1001  # a one-second URL stays one second
+    assert url_expiry(1000.7, 40) == 1040  # steps of 10 s
+    for lifetime in (1, 5, 60, 3600, 24 * 3600, 7 * 24 * 3600):
+        for now in (0.0, 899.9, 900.0, 1234.5, 1_780_000_000.25):
+            lived = url_expiry(now, lifetime) - now
+            assert lifetime - 1 < lived <= lifetime * 1.25 + 1, (now, lifetime, lived)
+            assert url_expiry(now, lifetime) - int(now) <= lifetime + 900
+
+
+def test_a_files_url_stays_the_same_within_a_step_and_is_signed_once(
+    app, acme, globex, in_tenant, tenant_client, monkeypatch
+):
+    key, _ = _save(in_tenant, acme)
+    start = int(time.time()) // 900 * 900 + 10  # 10 s into a 15-minute step of the real clock
+    now = {"t": start}
+    monkeypatch.setattr(LocalStorage, "clock", staticmethod(lambda: now["t"]))
+    with in_tenant(acme):
+        first = storage.url(key)
+        hits = signing._signed.cache_info().hits
+        now["t"] = start + 600
+        assert storage.url(key) == first  # the browser's copy of the file is used again
+        assert signing._signed.cache_info().hits == hits + 1  # not signed again
+        now["t"] = start + 900
+        later = storage.url(key)
+        assert later != first
+    assert tenant_client("acme").get(first).status_code == 200
+    assert tenant_client("acme").get(later).status_code == 200
+    with app.app_context():
+        grant = read_file_token(first.removeprefix("/files/"), tenant_id=acme.id)
+    assert grant is not None and grant.expires_at == start - 10 + 4500
+    with in_tenant(globex):  # equal key and expiry in another tenant: another token
+        now["t"] = start
+        assert storage.url(key) != first
+    assert tenant_client("globex").get(first).status_code == 404
+    monkeypatch.setattr(app, "secret_key", "a-rotated-secret-key-of-this-test-0123456789")
+    with in_tenant(acme):  # a new secret signs anew: no token of the old one is handed out
+        assert storage.url(key) != first
+    assert tenant_client("acme").get(first).status_code == 404
 
 
 def test_forged_or_tampered_tokens_are_not_found(app, acme, globex, in_tenant, tenant_client):
