@@ -93,11 +93,14 @@ def populate(target: int) -> dict:
     from app.gigs.models import Gig
     from app.jobs import services as jobs
     from app.jobs.models import Job
+    from app.settings.models import MarketplaceSettings
     from bench.search_bench import populate as populate_gigs
     from tenants.db import current_tenant, db
 
     gigs = populate_gigs(target)
     schema = current_tenant().schema
+    # The bench posts the login form as a script would: no bot check here (as bench.order_flow).
+    db.session.get(MarketplaceSettings, 1).bot_protection = "off"
     started = time.perf_counter()
     db.session.execute(
         sa.text(
