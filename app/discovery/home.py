@@ -71,6 +71,12 @@ def home_key(tenant_id: int, generation: str) -> str:
     return f"t:{tenant_id}:home:{generation}"
 
 
+def because_key(tenant_id: int, user_id: int, views: str) -> str:
+    """Where a user's "because you viewed" ids are kept (``views``: a digest of the gigs they
+    were computed from)."""
+    return f"t:{int(tenant_id)}:home:because:{int(user_id)}:{views}"
+
+
 def current_generation() -> str | None:
     """The bound tenant's home generation (its tenant-cache stamp, from the request's one MGET);
     None when Redis does not answer (nothing may be cached then)."""
@@ -327,16 +333,15 @@ def home_sections(user: Any = None) -> HomeSections:
 
 
 def _because_you_viewed(user: User, basis: list[Gig]) -> list[Gig]:
-    """``because_you_viewed`` kept in Redis for ``HOME_TTL`` under the tenant's home generation,
-    the user and their recent views (a new view, or any event that bumps the generation, makes a
-    new key: nothing to invalidate). The cached ids are loaded as cards, so a gig paused since
-    is left out. Redis down: computed every time."""
-    generation = current_generation()
-    if generation is None:
-        return because_you_viewed(user, BECAUSE_SIZE, basis=basis)
-    client = redis_store.client
+    """``because_you_viewed`` kept in Redis for ``HOME_TTL`` under the tenant, the user and their
+    recent views (a new view makes a new key: nothing to invalidate). Not under the home's
+    generation: every gig change of the marketplace renews that, and each signed-in buyer's
+    suggestions would be computed again on their next home page (~25 ms at 50,000 gigs); a gig
+    published since shows in them within ``HOME_TTL``. The cached ids are loaded as cards, so a
+    gig paused since is left out at once. Redis down: computed every time."""
     views = hashlib.sha256(",".join(str(gig.id) for gig in basis).encode()).hexdigest()[:16]
-    key = f"{home_key(current_tenant().id, generation)}:because:{int(user.id)}:{views}"
+    key = because_key(current_tenant().id, user.id, views)
+    client = redis_store.client
     try:
         raw = client.get(key)
     except redis.RedisError:
