@@ -10,8 +10,10 @@ around real cities: location search on both backends); ``order_flow`` rebuilds `
 ``milestonebench`` (as ``orderbench``) on every run and measures the order flow beside it;
 ``hourly_flow`` rebuilds ``hourlybench`` (300 hourly contracts) on every run: log time, close the
 week, approve and bill, the Monday sweep's cross-tenant scan; ``home_page`` adds ``homebench``
-(50,000 gigs) and times the home page, warm and cold; ``observability_overhead`` compares two
-servers, metrics and tracing on and off, on ``acme``.
+(50,000 gigs) and times the home page, warm and cold; ``signed_in_pages`` rebuilds
+``pagebench`` (40 sellers) and times single requests in-process (token API, signed-in pages,
+search); ``observability_overhead`` compares two servers, metrics and tracing on and off, on
+``acme``.
 
     .venv/bin/python -m bench.run_all [--reset] [-- SERVICE OPTIONS]
 """
@@ -34,6 +36,7 @@ from bench import (
     reviews,
     search_bench,
     search_near,
+    signed_in_pages,
     tenant_create,
 )
 
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         ("milestone_flow", milestone_flow.main, shared),
         ("hourly_flow", hourly_flow.main, shared),
         ("home_page", home_page.main, shared),
+        ("signed_in_pages", signed_in_pages.main, shared),
         ("observability_overhead", observability_overhead.main, shared),
     ]
     failed = []
