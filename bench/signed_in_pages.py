@@ -11,7 +11,8 @@ ones, the kinds interleaved so the machine's load hits each alike:
 - ``GET /healthz`` (the liveness probe: the floor);
 - ``GET /api/v1/me`` with a bearer token, ``GET /api/v1/categories`` (cached tree);
 - a signed-in buyer's ``/orders``, home page and ``/search`` (24 cards with their hearts);
-- an anonymous ``/search``.
+- an anonymous ``/search``;
+- a gig's page, signed in and anonymous.
 
 Reported per kind: wall p50 / p95 (ms) and CPU per request (ms, ``time.process_time`` over the
 kind's requests). Signed-in pages are never kept whole (their header, hearts and rows are the
@@ -56,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def kinds(app, pop) -> dict:
     buyer = pop.buyers[0]
     api = app.test_client()
+    gig = _a_gig_slug(app, pop)
 
     def get(client, path, **kwargs):
         def call():
@@ -74,7 +76,19 @@ def kinds(app, pop) -> dict:
         "signed-in home page": get(buyer.client, "/"),
         "signed-in /search (24 cards)": get(buyer.client, "/search"),
         "anonymous /search (24 cards)": get(app.test_client(), "/search"),
+        "signed-in gig page": get(buyer.client, f"/gigs/{gig}"),
+        "anonymous gig page": get(app.test_client(), f"/gigs/{gig}"),
     }
+
+
+def _a_gig_slug(app, pop) -> str:
+    import sqlalchemy as sa
+
+    from app.gigs.models import Gig
+    from tenants.db import db, tenant_context
+
+    with app.app_context(), tenant_context(pop.tenant):
+        return db.session.scalar(sa.select(Gig.slug).where(Gig.status == "active").order_by(Gig.id).limit(1))
 
 
 def measure(calls: dict, requests: int, warmup: int) -> dict:

@@ -25,6 +25,7 @@ Money is integer minor units of the marketplace currency.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -748,10 +749,24 @@ def get_public_gig(slug: str, viewer: User | None = None) -> Gig:
     Raises GigNotFound for an unknown slug, and for a draft, paused or
     archived gig (or a suspended seller's) unless ``viewer`` owns it.
     """
-    gig = db.session.scalar(sa.select(Gig).where(Gig.slug == slug)) if isinstance(slug, str) else None
+    gig = db.session.scalar(_public_gig_statement(), {"slug": slug}) if isinstance(slug, str) else None
     if gig is None or not can_view(gig, viewer):
         raise GigNotFound("This gig does not exist.")
     return gig
+
+
+@functools.cache
+def _public_gig_statement() -> sa.Select:
+    """``get_public_gig``'s select, built once (parameter ``slug``): the page's seller level and
+    breadcrumb (the seller's profile, the category's parent) come in the same query."""
+    return (
+        sa.select(Gig)
+        .where(Gig.slug == sa.bindparam("slug", type_=Gig.__table__.c.slug.type))
+        .options(
+            joinedload(Gig.seller).joinedload(User.seller_profile),
+            joinedload(Gig.category).joinedload(Category.parent),
+        )
+    )
 
 
 def get_visible_gig(gig_id: Any, viewer: User | None = None) -> Gig:

@@ -238,3 +238,28 @@ def test_equal_ids_in_acme_and_globex_never_meet_on_the_web(
     stranger = tenant_client("globex")
     stranger.set_cookie("session", acme_cookie.value, domain=stranger.host)
     assert stranger.get(f"/seller/gigs/{globex_gig}/edit").status_code == 302  # to the login page
+
+
+def test_the_public_page_reads_the_seller_level_and_breadcrumb_with_the_gig(
+    acme, globex, tenant_client, make_seller, make_gig, gig_row, app
+):
+    from tests.helpers import statements_of
+
+    slugs = {}
+    for tenant in (acme, globex):  # equal gig ids in the two schemas
+        seller = make_seller(tenant, display_name=f"{tenant.slug} seller")
+        slugs[tenant.slug] = gig_row(
+            tenant, make_gig(tenant, seller, title=f"I will draw {tenant.slug} maps")
+        )["slug"]
+    client = tenant_client("acme")
+    client.get(f"/gigs/{slugs['acme']}")  # the tenant's caches filled
+    sent = statements_of(app, lambda: client.get(f"/gigs/{slugs['acme']}"))
+    lazy = [
+        s
+        for s in sent
+        if "FROM tenant_acme.seller_profiles" in s or s.lstrip().startswith("SELECT tenant_acme.categories.")
+    ]
+    assert not lazy, lazy  # the seller's profile and the category's parent came with the gig
+    page = client.get(f"/gigs/{slugs['acme']}").get_data(as_text=True)
+    assert "acme seller" in page and "globex" not in page
+    assert tenant_client("globex").get(f"/gigs/{slugs['acme']}").status_code == 404
