@@ -150,6 +150,24 @@ def lists_of(user: User, *, make_default: bool = True) -> list[ListSummary]:
     return _summaries(user, lists)
 
 
+def chooser_lists(user: User) -> list[ListSummary]:
+    """The user's lists with their counts, without covers, in ``lists_of``'s order, in one
+    query: the gig page's "Save to list" chooser (names and counts only). Makes nothing."""
+    counts = (
+        sa.select(SavedGig.list_id, sa.func.count().label("saved"))
+        .where(SavedGig.user_id == user.id)
+        .group_by(SavedGig.list_id)
+        .subquery("counts")
+    )
+    rows = db.session.execute(
+        sa.select(SavedList, sa.func.coalesce(counts.c.saved, 0))
+        .outerjoin(counts, counts.c.list_id == SavedList.id)
+        .where(SavedList.user_id == user.id)
+        .order_by(SavedList.is_default.desc(), SavedList.created_at, SavedList.id)
+    ).all()
+    return [ListSummary(saved_list, count, None) for saved_list, count in rows]
+
+
 def list_summary(user: User, list_id: Any) -> ListSummary:
     """One of the user's lists with its count and cover. Raises DiscoveryNotFound."""
     return _summaries(user, [get_list(user, list_id)])[0]

@@ -82,19 +82,21 @@ def gig_save_bar(gig) -> Markup:
     is_owner = me is not None and me.id == gig.seller_id
     available = services.is_available(gig)
     chooser = me is not None and available
-    lists = services.lists_of(me, make_default=False) if chooser else []
+    lists = services.chooser_lists(me) if chooser else []
     if chooser and not any(summary.is_default for summary in lists):
         # Not made yet: the row saves without a list id, which makes it on the first save.
         lists.insert(0, SimpleNamespace(id=None, name=services.DEFAULT_LIST_NAME, count=0, is_default=True))
+    in_lists = services.lists_with(me, gig.id) if chooser else set()
     return _fragment(
         "discovery/_gig_save.html",
         gig=gig,
-        saved=gig.id in saved_gig_ids(),
+        # The lists holding the gig say whether it is saved (no read of every saved gig).
+        saved=bool(in_lists) if chooser else gig.id in saved_gig_ids(),
         large=True,
         available=available,
         lists=lists,
         chooser=chooser,
-        in_lists=services.lists_with(me, gig.id) if chooser else set(),
+        in_lists=in_lists,
         saved_by=services.save_counts([gig.id]).get(gig.id, 0) if is_owner else None,
     )
 

@@ -269,3 +269,23 @@ def test_two_saves_of_one_gig_at_once_keep_one_row(app, acme, saved_shop, in_ten
     with in_tenant(acme):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedGig)) == 1
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedList)) == 1
+
+
+def test_the_choosers_lists_carry_the_same_names_order_and_counts_as_lists_of(
+    acme, globex, saved_shop, as_user
+):
+    s = saved_shop(acme, gigs=3)
+    with as_user(acme, s.buyer) as buyer:
+        ideas = saved.create_list(buyer, "Logo ideas")
+        saved.save_gig(buyer, s.gigs[0])
+        saved.save_gig(buyer, s.gigs[1], list_id=ideas.id)
+        saved.save_gig(buyer, s.gigs[2], list_id=ideas.id)
+        saved.create_list(buyer, "Empty")
+        db.session.commit()
+        full = [(x.id, x.name, x.count, x.is_default) for x in saved.lists_of(buyer)]
+        chooser = saved.chooser_lists(buyer)
+        assert [(x.id, x.name, x.count, x.is_default) for x in chooser] == full
+        assert [x.count for x in chooser] == [1, 2, 0] and all(x.cover_key is None for x in chooser)
+    other = saved_shop(globex)  # equal user ids in another schema: none of acme's lists
+    with as_user(globex, other.buyer) as buyer:
+        assert saved.chooser_lists(buyer) == []
