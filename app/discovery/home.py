@@ -40,7 +40,7 @@ from sqlalchemy.orm import joinedload
 from app.accounts.models import SellerProfile, User
 from app.core import tenant_cache
 from app.discovery.featured import featured_ids
-from app.discovery.viewed import because_you_viewed, load_cards, recently_viewed
+from app.discovery.viewed import because_you_viewed, load_cards, recent_view_ids
 from app.extensions import redis_store
 from app.gigs.models import Gig, GigImage
 from app.gigs.services import visible_category_nodes
@@ -305,13 +305,19 @@ def _load_jobs(ids: list[int]) -> list[Job]:
 def home_sections(user: Any = None) -> HomeSections:
     """Everything the home page shows to ``user`` (None or anonymous: no personal rows).
 
-    The tenant's part comes from the cache (``cached_home``); its gigs are loaded in one query
-    and those no longer active left out. Featured gigs are shown when any is live, else the
-    best rated ones (``featured_is_fallback``).
+    The tenant's part comes from the cache (``cached_home``). Its gigs, a signed-in user's
+    recently viewed ones and their kept "because you viewed" are loaded as cards in one query,
+    and those no longer active left out. Featured gigs are shown when any is live, else the best
+    rated ones (``featured_is_fallback``).
     """
     data = cached_home()
     featured_ids_, best, newest = data["featured"], data["best_rated"], data["newest"]
-    cards = {gig.id: gig for gig in load_cards(list(dict.fromkeys([*featured_ids_, *best, *newest])))}
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    views = recent_view_ids(user) if signed_in else []
+    view_ids = [gig_id for gig_id, _ in views]
+    kept_key, because_ids = _kept_because(user, view_ids) if view_ids else (None, None)
+    wanted = [*featured_ids_, *best, *newest, *view_ids, *(because_ids or ())]
+    cards = {gig.id: gig for gig in load_cards(list(dict.fromkeys(wanted)))}
     sections = HomeSections(
         featured=[cards[i] for i in featured_ids_ if i in cards],
         newest=[cards[i] for i in newest if i in cards],
@@ -324,32 +330,48 @@ def home_sections(user: Any = None) -> HomeSections:
     if not sections.featured:
         sections.featured = [cards[i] for i in best if i in cards]
         sections.featured_is_fallback = True
-    if user is not None and getattr(user, "is_authenticated", False):
-        sections.recently_viewed = recently_viewed(user, RECENT_SIZE)
-        if sections.recently_viewed:
-            sections.because_of = sections.recently_viewed[0]
-            sections.because_you_viewed = _because_you_viewed(user, sections.recently_viewed)
+    if signed_in:
+        when = dict(views)
+        recent = [cards[i] for i in view_ids if i in cards][:RECENT_SIZE]
+        for gig in recent:
+            gig.viewed_at = when[gig.id]
+        sections.recently_viewed = recent
+        if recent:
+            sections.because_of = recent[0]
+            if because_ids is not None:
+                sections.because_you_viewed = [cards[i] for i in because_ids if i in cards]
+            else:
+                sections.because_you_viewed = _computed_because(user, recent, kept_key)
     return sections
 
 
-def _because_you_viewed(user: User, basis: list[Gig]) -> list[Gig]:
-    """``because_you_viewed`` kept in Redis for ``HOME_TTL`` under the tenant, the user and their
-    recent views (a new view makes a new key: nothing to invalidate). Not under the home's
-    generation: every gig change of the marketplace renews that, and each signed-in buyer's
-    suggestions would be computed again on their next home page (~25 ms at 50,000 gigs); a gig
-    published since shows in them within ``HOME_TTL``. The cached ids are loaded as cards, so a
-    gig paused since is left out at once. Redis down: computed every time."""
-    views = hashlib.sha256(",".join(str(gig.id) for gig in basis).encode()).hexdigest()[:16]
+def _kept_because(user: User, view_ids: list[int]) -> tuple[str | None, list[int] | None]:
+    """``(key, ids)`` of the user's "because you viewed", kept in Redis for ``HOME_TTL`` under
+    the tenant, the user and their recent views (a new view makes a new key: nothing to
+    invalidate); ``ids`` None when nothing is kept, ``key`` None when Redis does not answer.
+    Not under the home's generation: every gig change of the marketplace renews that, and each
+    signed-in buyer's suggestions would be computed again on their next home page (~25 ms at
+    50,000 gigs); a gig published since shows in them within ``HOME_TTL``. The ids are loaded
+    as cards, so a gig paused since is left out at once."""
+    views = hashlib.sha256(",".join(str(gig_id) for gig_id in view_ids).encode()).hexdigest()[:16]
     key = because_key(current_tenant().id, user.id, views)
-    client = redis_store.client
     try:
-        raw = client.get(key)
+        raw = redis_store.client.get(key)
     except redis.RedisError:
-        return because_you_viewed(user, BECAUSE_SIZE, basis=basis)
-    if raw is not None:
-        with contextlib.suppress(ValueError, TypeError):
-            return load_cards([int(i) for i in json.loads(raw)])
+        return None, None
+    if raw is None:
+        return key, None
+    try:
+        return key, [int(i) for i in json.loads(raw)]
+    except (ValueError, TypeError):
+        return key, None
+
+
+def _computed_because(user: User, basis: list[Gig], key: str | None) -> list[Gig]:
+    """``because_you_viewed`` from the loaded recent views, kept under ``key`` (None: Redis does
+    not answer; computed every time then)."""
     gigs = because_you_viewed(user, BECAUSE_SIZE, basis=basis)
-    with contextlib.suppress(redis.RedisError):
-        client.set(key, json.dumps([gig.id for gig in gigs]), ex=HOME_TTL)
+    if key is not None:
+        with contextlib.suppress(redis.RedisError):
+            redis_store.client.set(key, json.dumps([gig.id for gig in gigs]), ex=HOME_TTL)
     return gigs

@@ -21,6 +21,7 @@ from app.gigs.models import Gig
 from app.settings.services import update_branding
 from tenants.db import db
 from tests.discovery.home_kit import login, post_job
+from tests.helpers import statements_of
 
 LOGO = "I will design a modern minimalist logo"
 CARDS = "I will design your business cards"
@@ -167,7 +168,7 @@ def test_newest_gigs_and_recent_jobs(acme, tenant_client, in_tenant, shop, run_j
 
 
 def test_recently_viewed_and_because_you_viewed_for_a_signed_in_buyer(
-    acme, tenant_client, in_tenant, shop, run_jobs
+    app, acme, tenant_client, in_tenant, shop, run_jobs
 ):
     s = shop(acme)
     run_jobs()
@@ -183,6 +184,10 @@ def test_recently_viewed_and_because_you_viewed_for_a_signed_in_buyer(
     because = section(html, "because-you-viewed")
     assert f'Because you viewed <a class="home-because-title" href="/gigs/{slug}">{LOGO}</a>' in because
     assert CARDS in because and ICON in because and SITE not in because
+    # Kept now: the tenant's cards, the recently viewed and the suggestions in one query.
+    sent = statements_of(app, lambda: page(tenant_client, client=buyer))
+    card_loads = [s for s in sent if "LEFT OUTER JOIN tenant_acme.gig_images" in s]
+    assert len(card_loads) == 1, card_loads
 
     anonymous = page(tenant_client)
     assert 'data-testid="home-recently-viewed"' not in anonymous
