@@ -682,19 +682,25 @@ def discard_queued_jobs(tenant_id: int) -> int:
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+def populated_app(args, slug: str = SLUG) -> tuple:
+    """``(app, environment, population)``: the bench's app (cheap hashing, no login limit) on
+    ``args``' services, with ``slug`` rebuilt (``build_population``)."""
     services = Services(args)
     # Many buyers log in from one address: the per-IP login limit would refuse them.
     app = make_app(services, "cheap", RATELIMIT_ENABLED=False)
     with app.app_context():
         ensure_public_schema()
         env = environment(services)
-        print(
-            f"building {SLUG}: {args.sellers} sellers with a gig each, {args.buyers} buyers ...", flush=True
-        )
-        pop = build_population(app, args)
+        print(f"building {slug}: {args.sellers} sellers, a gig each, {args.buyers} buyers ...", flush=True)
+        pop = build_population(app, args, slug)
+    return app, env, pop
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    app, env, pop = populated_app(args)
+    with app.app_context():
         from tenants.db import db
 
         SQL.install(db.engine)

@@ -28,17 +28,8 @@ import os
 import sys
 import time
 
-from bench._common import (
-    Services,
-    add_service_args,
-    ensure_public_schema,
-    environment,
-    make_app,
-    percentile,
-    print_table,
-    record,
-)
-from bench.order_flow import build_population, log_in_buyers
+from bench._common import add_service_args, percentile, print_table, record
+from bench.order_flow import log_in_buyers, populated_app
 
 SLUG = "pagebench"
 
@@ -117,14 +108,8 @@ def measure(calls: dict, requests: int, warmup: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    services = Services(args)
-    # Many buyers log in from one address: the per-IP login limit would refuse them.
-    app = make_app(services, "cheap", RATELIMIT_ENABLED=False)
+    app, env, pop = populated_app(args, SLUG)
     with app.app_context():
-        ensure_public_schema()
-        env = environment(services)
-        print(f"building {SLUG}: {args.sellers} sellers, a gig each, {args.buyers} buyers ...", flush=True)
-        pop = build_population(app, args, slug=SLUG)
         from app.search.services import reindex_tenant
         from tenants.db import tenant_context
 

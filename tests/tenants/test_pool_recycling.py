@@ -93,13 +93,19 @@ def _pinged_engine(app, seconds: float, clock: Clock, pool_size: int = 1):
     return engine
 
 
+def _used_then_ended(engine) -> int:
+    """A pooled connection used once and back in the pool, then ended by the server: its pid."""
+    with engine.connect() as conn:
+        pid = _pid(conn)
+    _terminate(engine, pid)
+    return pid
+
+
 def test_a_connection_used_a_moment_ago_is_not_pinged_so_a_dead_server_is_found_by_its_statement(app):
     clock = Clock()
     engine = _pinged_engine(app, 2.0, clock)
     try:
-        with engine.connect() as conn:
-            first = _pid(conn)
-        _terminate(engine, first)
+        first = _used_then_ended(engine)
         clock.now += 1.9  # within the window: no round trip before the request's statement
         with pytest.raises(sa.exc.OperationalError), engine.connect() as conn:
             _pid(conn)
@@ -113,9 +119,7 @@ def test_a_connection_idle_past_the_window_is_pinged_and_replaced_when_its_serve
     clock = Clock()
     engine = _pinged_engine(app, 2.0, clock)
     try:
-        with engine.connect() as conn:
-            first = _pid(conn)
-        _terminate(engine, first)
+        first = _used_then_ended(engine)
         clock.now += 2.0
         with engine.connect() as conn:  # no error: the checkout found it dead and opened another
             second = _pid(conn)
