@@ -72,8 +72,8 @@ def home_key(tenant_id: int, generation: str) -> str:
 
 
 def because_key(tenant_id: int, user_id: int, views: str) -> str:
-    """Where a user's "because you viewed" ids are kept (``views``: a digest of the gigs they
-    were computed from)."""
+    """Where a user's "because you viewed" ids are kept (``views``: a digest of the ids of their
+    recent views, which the suggestions follow)."""
     return f"t:{int(tenant_id)}:home:because:{int(user_id)}:{views}"
 
 
