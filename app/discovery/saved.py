@@ -134,6 +134,10 @@ def get_list(user: User, list_id: Any, *, field: str | None = None, lock: bool =
     return found
 
 
+# The user's lists as they are shown: the default one first, then oldest first.
+_LIST_ORDER = (SavedList.is_default.desc(), SavedList.created_at, SavedList.id)
+
+
 def lists_of(user: User, *, make_default: bool = True) -> list[ListSummary]:
     """The user's lists, the default one first then oldest first, with their counts and covers
     (three queries whatever the number of lists). Makes the default list if there is none,
@@ -141,11 +145,7 @@ def lists_of(user: User, *, make_default: bool = True) -> list[ListSummary]:
     if make_default:
         default_list(user)
     lists = list(
-        db.session.scalars(
-            sa.select(SavedList)
-            .where(SavedList.user_id == user.id)
-            .order_by(SavedList.is_default.desc(), SavedList.created_at, SavedList.id)
-        )
+        db.session.scalars(sa.select(SavedList).where(SavedList.user_id == user.id).order_by(*_LIST_ORDER))
     )
     return _summaries(user, lists)
 
@@ -163,7 +163,7 @@ def chooser_lists(user: User) -> list[ListSummary]:
         sa.select(SavedList, sa.func.coalesce(counts.c.saved, 0))
         .outerjoin(counts, counts.c.list_id == SavedList.id)
         .where(SavedList.user_id == user.id)
-        .order_by(SavedList.is_default.desc(), SavedList.created_at, SavedList.id)
+        .order_by(*_LIST_ORDER)
     ).all()
     return [ListSummary(saved_list, count, None) for saved_list, count in rows]
 

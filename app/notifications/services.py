@@ -330,8 +330,11 @@ def _push_count(tenant_id: int, user_id: int, count: int) -> None:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _visible(user: User):
-    return sa.and_(Notification.user_id == user.id, Notification.in_app.is_(True))
+def _visible(user: User | sa.BindParameter):
+    """A user's in-app notifications (``user``: or a bind parameter of their id, for a statement
+    built once)."""
+    user_id = user if isinstance(user, sa.BindParameter) else user.id
+    return sa.and_(Notification.user_id == user_id, Notification.in_app.is_(True))
 
 
 def list_notifications(
@@ -410,21 +413,19 @@ def header(user: User, limit: int | None = None) -> Header:
 def _header_statement() -> sa.Select:
     """``header``'s select, with parameters ``user_id`` and ``latest_limit``."""
     user_id = sa.bindparam("user_id", type_=Notification.__table__.c.user_id.type)
-    visible = sa.and_(Notification.user_id == user_id, Notification.in_app.is_(True))
     latest = (
         sa.select(Notification)
-        .where(visible)
+        .where(_visible(user_id))
         .order_by(Notification.id.desc())
         .limit(sa.bindparam("latest_limit", type_=sa.Integer))
         .subquery("latest")
     )
     notification = orm.aliased(Notification, latest)
-    unread = sa.select(sa.func.count(Notification.id)).where(visible, Notification.read_at.is_(None))
     one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
     return (
         sa.select(
             messaging.unread_total_query(user_id).label("inbox_unread"),
-            unread.scalar_subquery().label("notifications_unread"),
+            _unread_query(user_id).scalar_subquery().label("notifications_unread"),
             notification,
         )
         .select_from(one_row)
@@ -433,7 +434,7 @@ def _header_statement() -> sa.Select:
     )
 
 
-def _unread_query(user: User) -> sa.Select:
+def _unread_query(user: User | sa.BindParameter) -> sa.Select:
     return sa.select(sa.func.count(Notification.id)).where(_visible(user), Notification.read_at.is_(None))
 
 

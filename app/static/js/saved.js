@@ -1,4 +1,4 @@
-// Saved gigs: the heart's form (app/discovery/templates/discovery/_heart.html) sent with fetch and
+// Saved gigs: the heart's form (the heart macro of app/discovery/templates/discovery/_macros.html) sent with fetch and
 // toggled in place, every heart of the same gig on the page with it. Without this script (or if
 // the request fails to arrive) the form posts as usual and the server sends the browser back.
 (function () {
