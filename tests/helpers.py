@@ -12,11 +12,12 @@ that sleeps, in small steps, between two looks at a condition.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
@@ -284,23 +285,38 @@ def watched_page(context, errors: list):
     return page
 
 
-def statements_of(app, call: Callable[[], object]) -> list[str]:
-    """The SQL statements ``call()`` sends through the app's engine, in order."""
+@contextlib.contextmanager
+def counting_statements(app) -> Iterator[list[str]]:
+    """The SQL statements sent through the app's engine from this thread inside the block, in
+    order (another thread's work meanwhile, a pool's or a server's, is not the block's)."""
     from tenants.db import db
 
     statements: list[str] = []
+    thread = threading.get_ident()
 
     def record(conn, cursor, statement, *args):
-        statements.append(statement)
+        if threading.get_ident() == thread:
+            statements.append(statement)
 
     with app.app_context():
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        call()
+        yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_of(app, call: Callable[[], object]) -> list[str]:
+    """The SQL statements ``call()`` sends through the app's engine (``counting_statements``)."""
+    with counting_statements(app) as statements:
+        call()
     return statements
+
+
+def statement_listing(statements: list[str]) -> str:
+    """``statements`` numbered, one line each (an assertion's message)."""
+    return "\n".join(f"{n:3d} {' '.join(s.split())[:120]}" for n, s in enumerate(statements, 1))
 
 
 def child_env(app, tmp_path) -> dict[str, str]:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
 from flask_smorest import abort
+from sqlalchemy import orm
 
 from app.accounts import api_keys, sessions
 from app.accounts.models import ApiToken, User
@@ -80,7 +81,13 @@ def _find_statement(with_user: bool, for_update: bool) -> sa.Select:
     """``_find``'s query, built once (every API request sends it) with its values as parameters."""
     where = (ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.kind == sa.bindparam("kind"))
     if with_user:
-        return sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(*where)
+        # As the web's user loader: views and schemas ask ``is_seller``, so the profile comes along.
+        return (
+            sa.select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .options(orm.joinedload(User.seller_profile))
+            .where(*where)
+        )
     query = sa.select(ApiToken).where(*where)
     return query.with_for_update() if for_update else query
 

@@ -358,11 +358,12 @@ def money_filter(amount: int | None, currency: str | None = None) -> str:
     the currency defaults to the marketplace's. None renders as ""."""
     if amount is None:
         return ""
+    market = _marketplace()  # read once: a page of cards calls this once per price
     if currency is None:
-        currency = getattr(_marketplace(), "currency", None)
+        currency = getattr(market, "currency", None)
         if currency is None:
             raise ValueError("money filter without a currency and no marketplace bound")
-    return format(amount, currency)
+    return format(amount, currency, locale=getattr(market, "locale", None) or DEFAULT_LOCALE)
 
 
 # --------------------------------------------------------------------------- providers

@@ -73,7 +73,22 @@ def gig_heart(gig) -> Markup:
     """The heart of a gig card: a save / unsave form (a login link for visitors). The macro is
     called, not a template rendered: a page of cards has one per card."""
     heart = current_app.jinja_env.get_template("discovery/_macros.html").module.heart
-    return heart(gig, gig.id in saved_gig_ids(), False, _here(), current_user.is_authenticated)
+    here = _here()
+    return heart(
+        gig,
+        gig.id in saved_gig_ids(),
+        False,
+        here,
+        None if current_user.is_authenticated else _login_url(here),
+    )
+
+
+def _login_url(here: str) -> str:
+    """The log-in link of a visitor's hearts, back to ``here``: built once per request."""
+    kept = g.get("_heart_login_url")
+    if kept is None or kept[0] != here:
+        kept = g._heart_login_url = (here, url_for("accounts.login", next=here))
+    return kept[1]
 
 
 def gig_save_bar(gig) -> Markup:
@@ -98,6 +113,7 @@ def gig_save_bar(gig) -> Markup:
         chooser=chooser,
         in_lists=in_lists,
         saved_by=services.save_counts([gig.id]).get(gig.id, 0) if is_owner else None,
+        login_url=None if me is not None else _login_url(_here()),
     )
 
 

@@ -443,3 +443,21 @@ def test_nobody_deletes_anothers_portfolio_item(signed_in, acme, in_tenant):
         response = thief.delete(f"/api/v1/me/seller-profile/portfolio/{item_id}", headers=thief_headers)
         assert response.status_code == 404 and response.is_json
     assert portfolio_count(in_tenant, acme) == 1
+
+
+def test_a_bearer_request_reads_the_token_its_user_and_the_seller_profile_at_once(
+    app, acme, make_seller, access_token, tenant_client
+):
+    """The token's look-up brings its user's seller profile (as the web's user loader does):
+    ``/me`` answers ``is_seller`` without another statement."""
+    from tests.helpers import statement_listing, statements_of
+
+    auth = {"Authorization": f"Bearer {access_token(acme, make_seller(acme))}"}
+    client = tenant_client("acme")
+    assert client.get("/api/v1/me", headers=auth).status_code == 200  # the token's first use is recorded
+    answers = []
+    seen = statements_of(app, lambda: answers.append(client.get("/api/v1/me", headers=auth)))
+    assert answers[0].status_code == 200 and answers[0].json["is_seller"] is True
+    tenant_reads = [s for s in seen if "tenant_acme." in s]
+    assert len(tenant_reads) == 1, statement_listing(seen)
+    assert "seller_profiles" in tenant_reads[0] and "api_tokens" in tenant_reads[0]

@@ -4,6 +4,7 @@ the "Save to list" chooser, /saved and /saved/<id>, the seller's "Saved by N buy
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -92,9 +93,14 @@ def test_visitors_are_sent_to_log_in_and_back(acme, saved_shop, tenant_client, p
     s = saved_shop(acme)
     gig_page, category_page = pages(acme, s.gigs[0])
     client = tenant_client("acme")
-    html = client.get(category_page).get_data(as_text=True)
-    link = re.search(rf'<a href="([^"]+)"[^>]*data-testid="heart-{s.gigs[0]}"', html)
-    assert link and link.group(1).startswith("/login?next=")
+    html = client.get(category_page + "?sort=newest").get_data(as_text=True)
+    # Every card's heart (the link is built once per page) and the gig page's: back to that page.
+    for gig_id in s.gigs[:2]:
+        link = re.search(rf'<a href="([^"]+)"[^>]*data-testid="heart-{gig_id}"', html)
+        assert link and unquote(link.group(1)) == f"/login?next={category_page}?sort=newest"
+    page = client.get(gig_page).get_data(as_text=True)
+    link = re.search(rf'<a href="([^"]+)"[^>]*data-testid="heart-{s.gigs[0]}"', page)
+    assert link and unquote(link.group(1)) == f"/login?next={gig_page}"
     token = csrf_token(client, "/login")  # a visitor's gig page has no form
     response = client.post(f"/saved/gigs/{s.gigs[0]}", data={"csrf_token": token, "next": gig_page})
     assert response.status_code == 303 and "/login?next=" in response.headers["Location"]

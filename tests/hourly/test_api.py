@@ -436,19 +436,19 @@ APPROVE_CEILING = 42
 
 
 def test_approve_and_bill_stays_under_its_statement_ceiling(acme, hourly, in_tenant, app):
-    from tests.payments.test_money_path_statements import StatementCounter, _engine
+    from tests.helpers import counting_statements, statement_listing
 
     h = hourly(acme)
     h.ann_api.post(f"{h.base}/time-entries", json={"work_date": day(2), "minutes": 90}, headers=h.ann_h)
     sid = _close_last_week(in_tenant, h)
-    with StatementCounter(_engine(app)) as counter:
+    with counting_statements(app) as statements:
         r = h.client_api.post(
             f"/api/v1/timesheets/{sid}/approve", json={}, headers={**h.client_h, "Idempotency-Key": "ceiling"}
         )
     assert r.status_code == 200 and r.json["status"] == "billed", r.json
-    assert len(counter) <= APPROVE_CEILING, counter.listing()
+    assert len(statements) <= APPROVE_CEILING, statement_listing(statements)
     # Its refusals are raised: no savepoint is paid for (view, confirmation or ledger).
-    assert not any("SAVEPOINT" in s for s in counter.statements), counter.listing()
+    assert not any("SAVEPOINT" in s for s in statements), statement_listing(statements)
     # The contract is locked once (before, twice by the approval and again by the release).
-    contract_reads = [s for s in counter.statements if s.startswith("SELECT") and ".contracts.id," in s]
-    assert len(contract_reads) == 2, counter.listing()  # the lock, and the answer's read
+    contract_reads = [s for s in statements if s.startswith("SELECT") and ".contracts.id," in s]
+    assert len(contract_reads) == 2, statement_listing(statements)  # the lock, and the answer's read

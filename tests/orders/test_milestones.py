@@ -447,15 +447,15 @@ def test_a_milestone_step_reads_the_order_once(acme, offer_in, in_tenant, app):
     ``m.order`` used to read it and its milestones a second time)."""
     import gc
 
-    from tests.payments.test_money_path_statements import StatementCounter, _engine
+    from tests.helpers import counting_statements, statement_listing
 
     m, order_id, ids = offer_in(acme)
     with in_tenant(acme):
         db.session.expire_all()
-        with StatementCounter(_engine(app)) as counter:
+        with counting_statements(app) as statements:
             milestone = milestones.fund_milestone(user(m.buyer_id), order_id, ids[1])
             gc.collect()  # nothing but the milestone refers to its order now
             assert milestone.order.id == order_id and len(milestone.order.milestones) == 2
-        orders_read = [s for s in counter.statements if s.startswith("SELECT") and ".orders.id," in s]
-        assert len(orders_read) == 1, counter.listing()
+        orders_read = [s for s in statements if s.startswith("SELECT") and ".orders.id," in s]
+        assert len(orders_read) == 1, statement_listing(statements)
         db.session.rollback()

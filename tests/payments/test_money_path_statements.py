@@ -8,16 +8,15 @@ that needs more statements should say why there and raise the ceiling with it.
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.orders import services as orders
 from tenants.db import db
 from tests.gigs.conftest import api_token  # noqa: F401  (fixture)
+from tests.helpers import counting_statements, statement_listing
 from tests.payments.conftest import form_tokens
 
 # Measured here (the test tenant; the bench counts 20 and 12): 23 and 14. The test tenant counts
@@ -29,37 +28,6 @@ from tests.payments.conftest import form_tokens
 # 26 before the second lean pass; the bench's 76 and 37 before the first).
 ORDER_TO_PAID_CEILING = 24
 COMPLETE_TO_RELEASED_CEILING = 15
-
-
-class StatementCounter:
-    """Statements this thread sends to PostgreSQL while counting (``with counter:``)."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.statements: list[str] = []
-        self.thread = threading.get_ident()
-
-    def _count(self, conn, cursor, statement, parameters, context, executemany):
-        if threading.get_ident() == self.thread:
-            self.statements.append(" ".join(statement.split())[:120])
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def __len__(self):
-        return len(self.statements)
-
-    def listing(self) -> str:
-        return "\n".join(f"{n:3d} {s}" for n, s in enumerate(self.statements, 1))
-
-
-def _engine(app):
-    with app.app_context():
-        return db.engine
 
 
 @pytest.fixture
@@ -91,11 +59,11 @@ def _order_and_pay(api, headers, web, gig_id) -> int:
 
 def test_order_to_paid_stays_under_its_statement_ceiling(paid_order_steps, app, acme):
     m, api, headers, web = paid_order_steps
-    with StatementCounter(_engine(app)) as counter:  # no app context: each request has its own
+    with counting_statements(app) as statements:  # no app context: each request has its own
         _order_and_pay(api, headers, web, m.gig_id)
-    assert len(counter) <= ORDER_TO_PAID_CEILING, counter.listing()
+    assert len(statements) <= ORDER_TO_PAID_CEILING, statement_listing(statements)
     # The card form and the API raise their refusals: no savepoint is paid for (view or ledger).
-    assert not any("SAVEPOINT" in s for s in counter.statements), counter.listing()
+    assert not any("SAVEPOINT" in s for s in statements), statement_listing(statements)
 
 
 def test_complete_to_released_stays_under_its_statement_ceiling(paid_order_steps, app, in_tenant, acme):
@@ -107,7 +75,7 @@ def test_complete_to_released_stays_under_its_statement_ceiling(paid_order_steps
         orders.submit_requirements(buyer, order_id, "Make it blue.")
         orders.deliver(seller, order_id, "Here it is.", [])
         db.session.commit()
-    with StatementCounter(_engine(app)) as counter:
+    with counting_statements(app) as statements:
         done = api.post(
             f"/api/v1/orders/{order_id}/complete",
             json={},
@@ -115,5 +83,5 @@ def test_complete_to_released_stays_under_its_statement_ceiling(paid_order_steps
         )
     assert done.status_code == 200, done.json
     assert done.json["status"] == "completed" and done.json["money"]["escrow_minor"] == 0
-    assert len(counter) <= COMPLETE_TO_RELEASED_CEILING, counter.listing()
-    assert not any("SAVEPOINT" in s for s in counter.statements), counter.listing()
+    assert len(statements) <= COMPLETE_TO_RELEASED_CEILING, statement_listing(statements)
+    assert not any("SAVEPOINT" in s for s in statements), statement_listing(statements)
