@@ -263,9 +263,14 @@ _LOCKED_KEY = unit_of_work.transaction_scoped("gigforge_orders_locked")
 
 def note_locked(order: Order) -> None:
     """Say that this transaction holds ``order``'s row lock and read it and its milestones
-    after the lock was granted (a caller that locks the order in its own statement, beside the
-    row it came for: the card form's payment). The next ``lock_order`` of it in this
-    transaction takes it as it is, without a statement of its own."""
+    after the lock was granted (``lock_order`` itself, or a caller that locks the order in its
+    own statement, beside the row it came for: the card form's payment). Every later
+    ``lock_order`` of it in this transaction takes it as it is, without a statement of its own:
+    nobody else can change the row while the lock is held, and this transaction changes it
+    through the session (milestones through ``order.milestones``), so the session's copy is
+    the row; what a flush expired (``updated_at``) or anyone expired loads on first use, from
+    this transaction. An expunged order is read again; a rolled-back savepoint forgets every
+    note (it may have released the lock)."""
     if "milestones" not in order.__dict__:
         raise RuntimeError("note_locked: the order's milestones were not read with its lock")
     db.session.info.setdefault(_LOCKED_KEY, {})[(current_tenant().id, order.id)] = order
@@ -273,10 +278,8 @@ def note_locked(order: Order) -> None:
 
 def _noted(oid: int) -> Order | None:
     held = db.session.info.get(_LOCKED_KEY)
-    order = held.pop((current_tenant().id, oid), None) if held else None
-    if order is None or order not in db.session or sa.inspect(order).expired_attributes:
-        return None
-    return order if "milestones" in order.__dict__ else None
+    order = held.get((current_tenant().id, oid)) if held else None
+    return order if order is not None and order in db.session else None
 
 
 @sa.event.listens_for(TenantSession, "after_soft_rollback")
@@ -303,7 +306,8 @@ def _rows_of_order(model) -> sa.Select:
 
 def lock_order(order_id: Any) -> Order:
     """The order with this id, locked FOR UPDATE and read fresh with its milestones (for the
-    operator console's cancel as well as every transition here). Raises OrderNotFound."""
+    operator console's cancel as well as every transition here); locked already in this
+    transaction, the session's copy (``note_locked``). Raises OrderNotFound."""
     oid = parse_id(order_id)
     noted = _noted(oid) if oid else None
     if noted is not None:
@@ -313,7 +317,9 @@ def lock_order(order_id: Any) -> Order:
         raise OrderNotFound("This order does not exist.")
     # The milestones are read fresh too (another transaction may have just funded them): their
     # selectin load runs after the lock is granted and carries ``populate_existing``, so it
-    # replaces whatever the session held. No second read is needed.
+    # replaces whatever the session held. No second read is needed, in this call or in the
+    # transaction's next ones (a charge's funding, then its release: ``note_locked``).
+    note_locked(order)
     return order
 
 

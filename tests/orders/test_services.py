@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.ledger import services as ledger
 from app.ledger.verify import verify
 from app.orders import milestones, services
-from app.orders.models import CancellationRequest, Order, OrderEvent
+from app.orders.models import CancellationRequest, Milestone, Order, OrderEvent
 from app.settings.models import MarketplaceSettings
 from tenants.db import db
 
@@ -423,9 +423,12 @@ def test_cancellation_auto_resolve_respects_the_delay(acme, market, in_tenant):
         )
 
 
-def test_an_order_noted_as_locked_is_taken_once_and_forgotten_on_rollback(app, acme, market, in_tenant):
+def test_an_order_locked_in_a_transaction_is_not_read_again_until_it_ends_or_rolls_back(
+    app, acme, market, in_tenant
+):
     """``note_locked``: a caller that locked the order (and read its milestones after the lock)
-    in its own statement spares the next ``lock_order`` its statements, once; a rolled-back
+    in its own statement, or ``lock_order`` itself, spares every later ``lock_order`` of this
+    transaction its statements; an expunged order is read again; a rolled-back
     savepoint (whose locks PostgreSQL released) and the end of the transaction forget it."""
     from sqlalchemy import orm
 
@@ -449,9 +452,28 @@ def test_an_order_noted_as_locked_is_taken_once_and_forgotten_on_rollback(app, a
         taken = []
         assert statements_of(app, lambda: taken.append(services.lock_order(order_id))) == []
         assert taken == [order] and order.milestones
-        assert statements_of(app, lambda: services.lock_order(order_id))  # once only: read again
+        assert statements_of(app, lambda: taken.append(services.lock_order(order_id))) == []  # again
+        # This transaction's changes are the session's: a milestone added through the order is
+        # in the order taken next.
+        added = Milestone(seq=99, title="Extra", amount_minor=100, status="planned", dod=[])
+        order.milestones.append(added)
+        db.session.flush()
+        assert statements_of(app, lambda: taken.append(services.lock_order(order_id))) == []
+        assert added in taken[-1].milestones
+        # Expired (by a flush's server-side values, or anyone): loaded on first use, from this
+        # transaction, which holds the lock.
+        db.session.execute(
+            sa.update(Milestone.__table__).where(Milestone.id == added.id).values(title="Changed")
+        )
+        db.session.expire(added)
+        assert statements_of(app, lambda: taken.append(services.lock_order(order_id))) == []
+        assert [x.title for x in taken[-1].milestones if x.id == added.id] == ["Changed"]
+        db.session.expunge(order)
+        assert statements_of(app, lambda: services.lock_order(order_id))  # not in the session: read
+        db.session.rollback()
 
-        services.note_locked(lock_with_milestones())
+        assert statements_of(app, lambda: services.lock_order(order_id))  # a new transaction: read
+        assert statements_of(app, lambda: services.lock_order(order_id)) == []
         with db.session.begin_nested() as savepoint:
             savepoint.rollback()
         assert statements_of(app, lambda: services.lock_order(order_id))  # forgotten
