@@ -4,10 +4,12 @@ Unhandled errors of requests and jobs (and ERROR log lines, sentry's logging int
 reported with the tags ``tenant`` (slug), ``tenant_id``, ``request_id`` and ``trace_id`` (the
 OpenTelemetry trace of app.core.tracing: the same id as on the log lines).
 
-Personal data stays out: ``send_default_pii`` off, no request bodies read, no local variables in
-stack frames, and ``scrub_event`` removes the user, cookies, credentials and client-address
-headers, request bodies and query strings, and replaces email addresses anywhere in the event
-(messages, exception values, breadcrumbs, extras) with ``[email]``.
+Personal data stays out: the SDK's default collection (neither ``send_default_pii``, which
+sentry-sdk 2.75 deprecates, nor its ``data_collection`` given: no user, cookies or personal
+headers), no request bodies read, no local variables in stack frames, and ``scrub_event``
+removes the user, cookies, credentials and client-address headers, request bodies and query
+strings, and replaces email addresses anywhere in the event (messages, exception values,
+breadcrumbs, extras) with ``[email]``.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ def init_app(app: Flask) -> None:
         environment=app.config["SENTRY_ENVIRONMENT"] or None,
         traces_sample_rate=float(app.config["SENTRY_TRACES_SAMPLE_RATE"]),
         integrations=[FlaskIntegration(), RqIntegration()],
-        send_default_pii=False,
         max_request_body_size="never",
         include_local_variables=False,
         before_send=scrub_event,

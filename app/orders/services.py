@@ -319,7 +319,8 @@ def lock_order(order_id: Any) -> Order:
     # selectin load runs after the lock is granted and carries ``populate_existing``, so it
     # replaces whatever the session held. No second read is needed, in this call or in the
     # transaction's next ones (a charge's funding, then its release: ``note_locked``).
-    note_locked(order)
+    if "milestones" in order.__dict__:  # the mapper's selectin load; never noted without them
+        note_locked(order)
     return order
 
 
