@@ -806,20 +806,31 @@ def _page(scope: list, sort: str, page: int, per_page: int, total: int | None = 
     return Page(items, int(total or 0), page, per_page)
 
 
-def gig_reviews(gig_id: int, *, sort: str = "newest", page: int = 1, per_page: int = 10) -> Page:
-    """Published reviews of a gig (by its buyers)."""
+def gig_reviews(
+    gig_id: int, *, sort: str = "newest", page: int = 1, per_page: int = 10, breakdown: dict | None = None
+) -> Page:
+    """Published reviews of a gig (by its buyers). ``breakdown``: the gig's ``rating_breakdown``
+    when the caller has it already (its total is the page's; else it is read, from its cache)."""
     scope = [Review.gig_id == gig_id, Review.status == "published", Review.direction == "of_seller"]
-    total = sum(rating_breakdown(gig_id=gig_id)["histogram"].values())  # cached
-    return _page(scope, sort, page, per_page, total)
+    breakdown = breakdown if breakdown is not None else rating_breakdown(gig_id=gig_id)
+    return _page(scope, sort, page, per_page, sum(breakdown["histogram"].values()))
 
 
 def reviews_of(
-    user_id: int, direction: str, *, sort: str = "newest", page: int = 1, per_page: int = 10
+    user_id: int,
+    direction: str,
+    *,
+    sort: str = "newest",
+    page: int = 1,
+    per_page: int = 10,
+    breakdown: dict | None = None,
 ) -> Page:
-    """Published reviews of a person: as a seller (``of_seller``) or as a buyer (``of_buyer``)."""
+    """Published reviews of a person: as a seller (``of_seller``) or as a buyer (``of_buyer``).
+    ``breakdown``: as in ``gig_reviews``."""
     scope = [Review.subject_id == user_id, Review.status == "published", Review.direction == direction]
-    total = sum(rating_breakdown(subject_id=user_id, direction=direction)["histogram"].values())  # cached
-    return _page(scope, sort, page, per_page, total)
+    if breakdown is None:
+        breakdown = rating_breakdown(subject_id=user_id, direction=direction)
+    return _page(scope, sort, page, per_page, sum(breakdown["histogram"].values()))
 
 
 @dataclass(frozen=True)

@@ -335,7 +335,7 @@ def report(review_id: int):
 def _gig_reviews_context(gig, viewer, *, sort: str, page: int, per_page: int) -> dict:
     breakdown = services.rating_breakdown(gig_id=gig.id)
     histogram = breakdown["histogram"]
-    reviews = services.gig_reviews(gig.id, sort=sort, page=page, per_page=per_page)
+    reviews = services.gig_reviews(gig.id, sort=sort, page=page, per_page=per_page, breakdown=breakdown)
     return {
         "gig": gig,
         "count": sum(histogram.values()),
@@ -382,7 +382,9 @@ def gig_reviews(slug: str):
 def _person_block(person, viewer, direction: str, *, sort: str, page: int, per_page: int) -> dict:
     breakdown = services.rating_breakdown(subject_id=person.id, direction=direction)
     histogram = breakdown["histogram"]
-    reviews = services.reviews_of(person.id, direction, sort=sort, page=page, per_page=per_page)
+    reviews = services.reviews_of(
+        person.id, direction, sort=sort, page=page, per_page=per_page, breakdown=breakdown
+    )
     return {
         "direction": direction,
         "count": sum(histogram.values()),

@@ -296,6 +296,30 @@ def test_the_gig_page_shows_the_rating_the_histogram_and_the_reviews(
     assert tenant_client("acme").get("/gigs/no-such-gig/reviews").status_code == 404
 
 
+def test_the_gig_page_and_the_profile_read_each_rating_breakdown_once(
+    acme, completed, in_tenant, tenant_client, monkeypatch
+):
+    """The section's histogram and its page of reviews share one breakdown (one Redis read; the
+    page's total was a second read of the same key)."""
+    m, first = completed(acme)
+    publish_pair(in_tenant, acme, m, first, GOOD)
+    asked = []
+    real = services.rating_breakdown
+
+    def counted(**scope):
+        asked.append(tuple(sorted(scope.items())))
+        return real(**scope)
+
+    monkeypatch.setattr(services, "rating_breakdown", counted)
+    client = tenant_client("acme")
+    body = html(client.get(f"/gigs/{gig_slug(in_tenant, acme, m.gig_id)}"))
+    assert 'data-testid="gig-rating-average">5.0<' in body and "(1)" in body
+    assert len(asked) == len(set(asked)) == 1, asked
+    asked.clear()
+    assert client.get(f"/u/{handle_of(in_tenant, acme, m.seller_id)}").status_code == 200
+    assert asked and len(asked) == len(set(asked)), asked  # each person's block reads its own once
+
+
 def test_reviews_page_through_on_the_gig_page_and_the_full_list(acme, completed, in_tenant, tenant_client):
     m, first = completed(acme)
     orders = [first]
