@@ -749,7 +749,11 @@ def get_public_gig(slug: str, viewer: User | None = None) -> Gig:
     Raises GigNotFound for an unknown slug, and for a draft, paused or
     archived gig (or a suspended seller's) unless ``viewer`` owns it.
     """
-    gig = db.session.scalar(_public_gig_statement(), {"slug": slug}) if isinstance(slug, str) else None
+    gig = (
+        db.session.scalars(_public_gig_statement(), {"slug": slug}).unique().first()
+        if isinstance(slug, str)
+        else None
+    )
     if gig is None or not can_view(gig, viewer):
         raise GigNotFound("This gig does not exist.")
     return gig
@@ -758,13 +762,16 @@ def get_public_gig(slug: str, viewer: User | None = None) -> Gig:
 @functools.cache
 def _public_gig_statement() -> sa.Select:
     """``get_public_gig``'s select, built once (parameter ``slug``): the page's seller level and
-    breadcrumb (the seller's profile, the category's parent) come in the same query."""
+    breadcrumb (the seller's profile, the category's parent) and the packages (at most three
+    rows) come in the same query; extras, images and FAQs keep their own (joined too, their
+    rows would multiply)."""
     return (
         sa.select(Gig)
         .where(Gig.slug == sa.bindparam("slug", type_=Gig.__table__.c.slug.type))
         .options(
             joinedload(Gig.seller).joinedload(User.seller_profile),
             joinedload(Gig.category).joinedload(Category.parent),
+            joinedload(Gig.packages),
         )
     )
 

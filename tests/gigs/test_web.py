@@ -240,7 +240,7 @@ def test_equal_ids_in_acme_and_globex_never_meet_on_the_web(
     assert stranger.get(f"/seller/gigs/{globex_gig}/edit").status_code == 302  # to the login page
 
 
-def test_the_public_page_reads_the_seller_level_and_breadcrumb_with_the_gig(
+def test_the_public_page_reads_the_seller_level_breadcrumb_and_packages_with_the_gig(
     acme, globex, tenant_client, make_seller, make_gig, gig_row, app
 ):
     from tests.helpers import statements_of
@@ -260,6 +260,8 @@ def test_the_public_page_reads_the_seller_level_and_breadcrumb_with_the_gig(
         if "FROM tenant_acme.seller_profiles" in s or s.lstrip().startswith("SELECT tenant_acme.categories.")
     ]
     assert not lazy, lazy  # the seller's profile and the category's parent came with the gig
+    packages = [s for s in sent if s.lstrip().startswith("SELECT tenant_acme.gig_packages.")]
+    assert not packages, packages  # and the packages
     page = client.get(f"/gigs/{slugs['acme']}").get_data(as_text=True)
     assert "acme seller" in page and "globex" not in page
     assert tenant_client("globex").get(f"/gigs/{slugs['acme']}").status_code == 404
