@@ -701,9 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     app, env, pop = populated_app(args)
     with app.app_context():
+        from app.core.unit_of_work import apart_engine
         from tenants.db import db
 
         SQL.install(db.engine)
+        SQL.install(apart_engine())  # bookkeeping written apart (a refused request's last use) counts too
     # The requests run outside this app context, each in its own, like a served request.
     log_in_buyers(app, pop)
     print(f"  built in {pop.build_seconds:.1f} s", flush=True)

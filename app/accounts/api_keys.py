@@ -37,7 +37,7 @@ from flask import Flask, g, has_app_context, request
 from app.accounts.models import API_KEY_NAME_MAX, API_KEYS_PER_TENANT, ApiKey, ApiKeyCall, User
 from app.core import pagination
 from app.core.domain_errors import CodedError, Forbidden, NotFound
-from app.core.unit_of_work import execute_apart
+from app.core.unit_of_work import execute_apart, skip_locked_update, write_bookkeeping
 from tenants.db import current_tenant_or_none, db
 
 log = logging.getLogger(__name__)
@@ -360,13 +360,12 @@ def _client_ip() -> str | None:
 
 
 def _touch(key: ApiKey, now: datetime) -> None:
-    """Record last use outside the request's unit of work (once a minute at most), as
-    ``tokens._touch`` does: a GET never commits and a refusal rolls back."""
+    """Record last use (once a minute at most) as ``tokens._touch`` does: with the request's
+    commit, or apart when it rolls back."""
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    table = ApiKey.__table__
-    execute_apart(
-        sa.update(table).where(table.c.id == key.id).values(last_used_at=now, last_used_ip=_client_ip())
+    write_bookkeeping(
+        skip_locked_update(ApiKey.__table__, key.id, last_used_at=now, last_used_ip=_client_ip())
     )
 
 

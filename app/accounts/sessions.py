@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import ApiToken, User, UserSession
 from app.core.domain_errors import NotFound
-from app.core.unit_of_work import execute_apart
+from app.core.unit_of_work import skip_locked_update, write_bookkeeping
 from tenants.db import db
 
 SESSION_ID_KEY = "sid"  # the session id in the signed session cookie
@@ -185,15 +185,15 @@ def _web_user_statement() -> sa.Select:
 
 
 def touch(row: UserSession, now: datetime | None = None) -> None:
-    """Record that ``row`` was seen now, at most once a minute, outside the request's unit of
-    work (a GET never commits, a refused request rolls back)."""
+    """Record that ``row`` was seen now, at most once a minute: with the request's commit, or
+    apart when it rolls back (``write_bookkeeping``: a refused request is seen too, and the
+    write never waits for a lock)."""
     now = now or _now()
     if row.last_seen_at is not None and now - row.last_seen_at < TOUCH_RESOLUTION:
         return
     table = UserSession.__table__
-    execute_apart(
-        sa.update(table).where(table.c.id == row.id, table.c.revoked_at.is_(None)).values(last_seen_at=now)
-    )
+    update = skip_locked_update(table, row.id, last_seen_at=now)
+    write_bookkeeping(update.where(table.c.revoked_at.is_(None)))
     set_committed_value(row, "last_seen_at", now)
 
 

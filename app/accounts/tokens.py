@@ -30,7 +30,7 @@ from sqlalchemy import orm
 from app.accounts import api_keys, sessions
 from app.accounts.models import ApiToken, User
 from app.core.domain_errors import DomainError
-from app.core.unit_of_work import execute_apart
+from app.core.unit_of_work import skip_locked_update, write_bookkeeping
 from tenants.db import db
 
 ACCESS_PREFIX = "gfa_"
@@ -211,16 +211,11 @@ def revoke_all_for_user(user: User) -> int:
 
 
 def _touch(row: ApiToken, now: datetime) -> None:
-    """Record last use outside the request's unit of work.
-
-    A GET never commits, and a failed request rolls back; usage bookkeeping
-    must survive both and must not enlarge the request's transaction, so it
-    goes through its own short connection (throttled to once a minute).
-    """
+    """Record last use (at most once a minute): with the request's commit, or apart when it
+    rolls back (``write_bookkeeping``: usage survives a refusal and never waits for a lock)."""
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
         return
-    table = ApiToken.__table__
-    execute_apart(sa.update(table).where(table.c.id == row.id).values(last_used_at=now))
+    write_bookkeeping(skip_locked_update(ApiToken.__table__, row.id, last_used_at=now))
 
 
 def authenticate_bearer(header: str | None) -> User | None:

@@ -39,7 +39,7 @@ import logging
 import weakref
 
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
 from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guarded, translate_map
@@ -47,6 +47,7 @@ from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guar
 log = logging.getLogger(__name__)
 
 _KEEP = "_uow_keep"
+_BOOKKEEPING = "_uow_bookkeeping"  # [(tenant, statement)]: written with this request's commit
 _ABANDONED = "_uow_abandoned"
 _VIEW_SAVEPOINT = "_uow_view_savepoint"
 _REFUSALS_END = "_uow_refusals_end_work"
@@ -130,17 +131,23 @@ def init_app(app: Flask) -> None:
         if not request.environ.get("gigforge.tenancy") or g.get("_uow_done"):
             return response
         g._uow_done = True
+        bookkeeping = g.pop(_BOOKKEEPING, None) or []
         if not db.session.registry.has():
+            _write_apart(bookkeeping)
             return response  # the request never used the database (a kept page): nothing to end
         session = db.session
         commit = not g.get(_ABANDONED) and (response.status_code < 400 or g.get(_KEEP))
         if not commit:
             session.rollback()
+            _write_apart(bookkeeping)
             return response
         try:
+            for _tenant, statement in bookkeeping:
+                session.execute(statement)
             session.commit()
         except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             session.rollback()
+            _write_apart(bookkeeping)
             log.warning("commit failed on %s %s: %s", request.method, request.path, exc)
             from app.core.errors import handle_http_exception
 
@@ -222,18 +229,50 @@ def job_unit():
     db.session.commit()
 
 
+def write_bookkeeping(statement) -> None:
+    """Write ``statement``, bookkeeping of the bound tenant that must survive a refusal (a
+    token's or a session's last use), with this request's commit: run in its transaction just
+    before the commit, it needs no connection, ``BEGIN`` or ``COMMIT`` of its own. A request that
+    rolls back (a refusal, a failed commit) writes it apart afterwards (``execute_apart``), as
+    does a call outside a request's unit of work (Socket.IO, jobs, the CLI). The statement runs
+    inside the request's transaction, so it must never wait for another's lock (an ``UPDATE``
+    of rows selected ``FOR UPDATE SKIP LOCKED``: ``skip_locked_update``) nor fail."""
+    if has_request_context() and request.environ.get("gigforge.tenancy") and not g.get("_uow_done"):
+        g.setdefault(_BOOKKEEPING, []).append((current_tenant(), statement))
+        return
+    execute_apart(statement)
+
+
+def skip_locked_update(table: sa.Table, row_id: int, **values) -> sa.Update:
+    """``UPDATE table SET values WHERE id = (the row, if no other transaction holds it)``: a
+    last-use write never waits (parallel requests of one token at a minute's turn each try it;
+    the one holding the row writes it, the others skip)."""
+    unlocked = (
+        sa.select(table.c.id).where(table.c.id == row_id).with_for_update(skip_locked=True).scalar_subquery()
+    )
+    return sa.update(table).where(table.c.id == unlocked).values(**values)
+
+
+def _write_apart(bookkeeping: list) -> None:
+    for tenant, statement in bookkeeping:
+        try:
+            execute_apart(statement, tenant)
+        except sa.exc.SQLAlchemyError:  # the answer stands; a lost last-use time is logged
+            log.exception("bookkeeping not written: %s", statement)
+
+
 def execute_apart(statement, tenant=None) -> None:
     """Run ``statement`` in the bound (or given) tenant's schema on its own short connection,
     committed at once: bookkeeping that must survive the request's rollback (a GET never
     commits) and must not enlarge its transaction (last used / last seen, call logs, the row of
     a file deleted after the commit that orphaned it).
 
-    The connection comes from a pool of its own (``_apart_engine``): the caller usually holds
+    The connection comes from a pool of its own (``apart_engine``): the caller usually holds
     one of the main pool's connections already, and taking a second from the same pool is a
     deadlock once every connection is held by a caller waiting for its second (a burst of
     sockets connecting with fresh tokens did exactly that: the pool's 30 s timeout, then
     errors)."""
-    with _apart_engine().begin() as conn:
+    with apart_engine().begin() as conn:
         conn.execution_options(schema_translate_map=translate_map(tenant or current_tenant()))
         conn.execute(statement)
 
@@ -241,7 +280,7 @@ def execute_apart(statement, tenant=None) -> None:
 _apart_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _apart_engine() -> sa.engine.Engine:
+def apart_engine() -> sa.engine.Engine:
     """The app engine's twin for ``execute_apart``: the same connection factory (URL, connect
     arguments, the embedded server's hook) and settings, its own pool, made on first use."""
     engine = db.engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -229,6 +230,59 @@ def test_token_use_is_recorded(tenant_client, acme, make_user, in_tenant):
 
     access = next(r for r in token_rows(in_tenant, acme) if r.kind == "access")
     assert access.last_used_at is not None
+
+
+def _last_used(app, token_id) -> datetime | None:
+    with app.app_context(), db.engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT last_used_at FROM tenant_acme.api_tokens WHERE id = :id"), {"id": token_id}
+        ).scalar_one()
+
+
+def test_token_use_is_written_with_the_requests_commit_or_apart_when_it_is_refused(
+    app, tenant_client, acme, make_user, in_tenant, monkeypatch
+):
+    """A used token's "last used" rides on the request's own commit (no connection of its own);
+    a refused request, which rolls back, still records it (apart); neither waits for a lock
+    another transaction holds on the token's row."""
+    from tests.helpers import counting_statements
+
+    make_user(acme, email="ada@example.com")
+    client = tenant_client("acme")
+    body = get_tokens(client, "ada@example.com")
+    access = next(r for r in token_rows(in_tenant, acme) if r.kind == "access")
+    moment = datetime.now(UTC) + timedelta(minutes=2)  # past the once-a-minute throttle
+    set_clock(monkeypatch, moment)
+    with counting_statements(app) as statements:
+        assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 200
+    assert any(s.startswith("UPDATE") and "api_tokens" in s for s in statements), statements
+    assert _last_used(app, access.id) == moment
+
+    later = moment + timedelta(minutes=2)
+    set_clock(monkeypatch, later)
+    with counting_statements(app) as statements:
+        refused = client.get("/api/v1/orders/987654321", headers=bearer(body["access_token"]))
+    assert refused.status_code == 404
+    assert not any(s.startswith("UPDATE") and "api_tokens" in s for s in statements)  # apart
+    assert _last_used(app, access.id) == later
+
+    # Another transaction holds the row: the request neither waits nor fails; the write skips.
+    set_clock(monkeypatch, later + timedelta(minutes=2))
+    answers = []
+    with app.app_context(), db.engine.connect() as holder:
+        holder.execute(
+            sa.text("SELECT id FROM tenant_acme.api_tokens WHERE id = :id FOR UPDATE"), {"id": access.id}
+        )
+        request = threading.Thread(
+            target=lambda: answers.append(client.get("/api/v1/me", headers=bearer(body["access_token"])))
+        )
+        request.start()
+        request.join(timeout=10)  # a request that waited for the lock would still be running
+        waited = request.is_alive()
+        holder.rollback()  # lets a waiting request finish either way
+    request.join()
+    assert not waited and answers[0].status_code == 200
+    assert _last_used(app, access.id) == later
 
 
 # --- refresh rotation ---------------------------------------------------------
