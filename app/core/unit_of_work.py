@@ -263,9 +263,10 @@ def _write_apart(bookkeeping: list) -> None:
 
 def execute_apart(statement, tenant=None) -> None:
     """Run ``statement`` in the bound (or given) tenant's schema on its own short connection,
-    committed at once: bookkeeping that must survive the request's rollback (a GET never
-    commits) and must not enlarge its transaction (last used / last seen, call logs, the row of
-    a file deleted after the commit that orphaned it).
+    committed at once: bookkeeping that must survive the request's rollback and cannot ride on
+    its commit (a refused request's last use, via ``write_bookkeeping``; API key call logs,
+    written once the answer is final; the row of a file deleted after the commit that orphaned
+    it; last use outside a request's unit of work).
 
     The connection comes from a pool of its own (``apart_engine``): the caller usually holds
     one of the main pool's connections already, and taking a second from the same pool is a
