@@ -41,8 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=300, help="measured requests of each kind")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests of each kind first")
     add_service_args(parser)
-    args = parser.parse_args(argv)
-    return args
+    return parser.parse_args(argv)
 
 
 def kinds(app, pop) -> dict:
