@@ -404,6 +404,7 @@ def _register_domain_hooks() -> None:
     one explicit list, in order (the domain graph is in docs/architecture.md)."""
     _register_tenant_hooks()  # every model, the seeds, the receivers of tenant creation and drops
     from app.accounts import auth  # noqa: F401  (Flask-Login user loader)
+    from app.accounts import events as _account_events  # noqa: F401  (tenant.created -> the admin's invitation)
     from app.accounts.services import register_profile_section, register_seller_listing
     from app.contracts import events as _contract_events  # noqa: F401  (order.completed / cancelled -> contract ended)
     from app.discovery import events as _discovery_events  # noqa: F401  (gig.*, job.*, home.changed ... -> home cache)

@@ -1321,10 +1321,13 @@ def seed_admin(_sender, *, session, tenant, options) -> list[str]:
     """tenant_seed receiver: the tenant's first operator admin.
 
     With ``admin_password`` the account gets it (demo and scripted setups).
-    Without one the account has no password yet: ``invite_admin`` emails a
-    set-password link once the tenant exists, which also keeps the costly
-    argon2 hash out of tenant creation.
+    Without one the account has no password yet: the new tenant's outbox gets a
+    ``tenant.created`` event, committed with the tenant, and its handler
+    (``app.accounts.events``) emails a set-password link; that also keeps the
+    costly argon2 hash out of tenant creation.
     """
+    from app.events.services import publish_in_seed
+
     email = options.get("admin_email") or f"admin@{tenant.slug}.{current_app.config['BASE_DOMAIN']}"
     password = options.get("admin_password")
     user = create_user(email, password, "Marketplace admin", role="admin", session=session)
@@ -1332,16 +1335,21 @@ def seed_admin(_sender, *, session, tenant, options) -> list[str]:
     user.handle = "marketplace-admin"
     if password:
         return [f"admin: {email}"]
+    publish_in_seed(session, "tenant.created", {"slug": tenant.slug})
     return [f"admin: {email} (invited: a set-password link is emailed)"]
 
 
 def invite_admin(_sender, *, tenant) -> list[str]:
-    """tenant_created receiver: queue the invitation of the tenant's password-less admins."""
-    from app.accounts.tasks import invite_tenant_admins
-    from app.extensions import get_queue
+    """tenant_created receiver: hand the new tenant's outbox (its ``tenant.created`` event: the
+    admin's invitation) to the worker now. Redis out of reach is no failure of the creation,
+    which has committed: the worker's relay enqueues the event once it can."""
+    from app.events.services import relay_tenant
 
-    queue = get_queue("default")
-    queue.enqueue(invite_tenant_admins, tenant.id, description=f"invite admins of {tenant.slug}")
+    try:
+        relay_tenant(tenant.id, tenant.schema)
+    except Exception as exc:  # noqa: BLE001  (the relay delivers it later)
+        log.warning("tenant %s: its outbox was not queued (%s); left to the relay", tenant.slug, exc)
+        return ["invitation: the queue is out of reach; the worker's relay sends it once it is back"]
     return []
 
 

@@ -7,18 +7,8 @@ import threading
 from datetime import UTC, datetime
 
 from app.accounts import api_keys
-from app.accounts.services import send_admin_invitations
 from app.core.jobs import tenant_job_context
 from app.core.sweeps import enqueue_per_tenant, run_periodically, sweep_interval, tenants_with_due
-
-
-def invite_tenant_admins(tenant_id: int) -> int:
-    """Email the set-password invitation to a new tenant's admins; returns how many."""
-    with tenant_job_context(tenant_id) as tenant:
-        if tenant is None:
-            return 0
-        return send_admin_invitations()
-
 
 # --- API key calls: kept 30 days ------------------------------------------------------------
 

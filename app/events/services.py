@@ -142,6 +142,43 @@ def publish_many(name: str, payloads: list[dict]) -> int:
     return len(payloads)
 
 
+def publish_in_seed(session, name: str, payload: dict | None = None) -> None:
+    """Record event ``name`` in a new tenant's outbox through ``session``, the seeding session of
+    its creation (``tenant_seed`` receivers): it commits with the tenant, or nothing does.
+
+    That session is not ``db.session``, so no delivery is enqueued after its commit: the event is
+    due for the relay at once, and whoever created the tenant hands it over with
+    ``relay_tenant`` (the ``tenant_created`` receivers); if that cannot reach Redis, the
+    worker's relay enqueues it on its next pass (``OUTBOX_RELAY_INTERVAL_SECONDS``)."""
+    session.add(
+        OutboxEvent(name=name, payload=payload or {}, status="pending", next_attempt_at=sa.func.now())
+    )
+
+
+def relay_tenant(tenant_id: int, schema: str, limit: int = 500) -> int:
+    """Enqueue the delivery of the tenant's pending events that are due (``next_attempt_at``
+    passed), at most ``limit``; returns how many. Claims them first by pushing their
+    ``next_attempt_at`` one relay grace forward (its own transaction), so two relays never
+    enqueue one row twice; an enqueue lost after the claim is retried once the grace passes.
+    Raises what Redis raises."""
+    grace = int(current_app.config["OUTBOX_RELAY_GRACE_SECONDS"])
+    with db.engine.begin() as conn:
+        ids = (
+            conn.exec_driver_sql(
+                f'UPDATE "{schema}".outbox_events '
+                f"SET next_attempt_at = now() + interval '{grace} seconds' "
+                f'WHERE id IN (SELECT id FROM "{schema}".outbox_events '
+                "WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY id "
+                f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING id"
+            )
+            .scalars()
+            .all()
+        )
+    for event_id in sorted(ids):
+        enqueue_delivery(tenant_id, event_id)
+    return len(ids)
+
+
 BATCH_ENQUEUE_FROM = 20  # events committed at once: enqueued through one Redis pipeline per batch
 BATCH_ENQUEUE_SIZE = 500
 

@@ -13,7 +13,7 @@ from app.core import metrics
 from app.core.jobs import app_job_context, tenant_job_context
 from app.events.models import OutboxEvent, ProcessedEvent
 from app.events.registry import handlers_for
-from app.events.services import enqueue_delivery
+from app.events.services import relay_tenant
 from tenants.db import db
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,6 @@ def relay_outbox(limit_per_tenant: int = 500) -> int:
     claims them by pushing ``next_attempt_at`` forward (so concurrent relays
     never enqueue the same row twice), then enqueues them.
     """
-    grace = current_app.config["OUTBOX_RELAY_GRACE_SECONDS"]
     enqueued = 0
     with app_job_context():
         with db.engine.connect() as conn:
@@ -156,22 +155,7 @@ def relay_outbox(limit_per_tenant: int = 500) -> int:
                 due = [(tid, n) for tid, n in conn.exec_driver_sql(union) if n]
             schemas = dict(chunk)
             for tenant_id, _n in due:
-                with db.engine.begin() as conn:
-                    ids = (
-                        conn.exec_driver_sql(
-                            f'UPDATE "{schemas[tenant_id]}".outbox_events '
-                            f"SET next_attempt_at = now() + interval '{int(grace)} seconds' "
-                            "WHERE id IN (SELECT id FROM "
-                            f"\"{schemas[tenant_id]}\".outbox_events WHERE status = 'pending' "
-                            "AND next_attempt_at <= now() ORDER BY id "
-                            f"LIMIT {int(limit_per_tenant)} FOR UPDATE SKIP LOCKED) RETURNING id"
-                        )
-                        .scalars()
-                        .all()
-                    )
-                for event_id in sorted(ids):
-                    enqueue_delivery(tenant_id, event_id)
-                    enqueued += 1
+                enqueued += relay_tenant(tenant_id, schemas[tenant_id], limit_per_tenant)
     if enqueued:
         metrics.relay_redeliveries.inc(enqueued)
         log.info("relay re-enqueued %d event(s)", enqueued)

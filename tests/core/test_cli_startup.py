@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.core.cli_mode import first_command
+from app.events.models import OutboxEvent
 from app.extensions import get_queue
 from app.gigs.models import Category
 from app.jobs.models import JobTemplate
@@ -199,10 +200,16 @@ def test_flask_tenants_create_on_the_lean_app_provisions_and_seeds_as_before(app
             assert db.session.scalar(sa.select(sa.func.count()).select_from(JobTemplate)) == 9
             admin = db.session.execute(sa.select(User.email, User.role, User.password_hash)).one()
             assert tuple(admin) == ("boss@lean.test", "admin", None)
+            # The invitation: the tenant's `tenant.created` event, committed with it.
+            event_id = db.session.execute(
+                sa.select(OutboxEvent.id).where(
+                    OutboxEvent.name == "tenant.created", OutboxEvent.status == "pending"
+                )
+            ).scalar_one()
             db.session.rollback()
-        # The invitation is queued for the worker (the whole app), not sent by the command.
+        # Its delivery is queued for the worker (the whole app), not run by the command.
         # (Only this tenant's: a shared Redis may hold other processes' jobs.)
-        jobs = [job for job in get_queue("default").get_jobs() if job.description.endswith(" of leanco")]
+        jobs = [job for job in get_queue().get_jobs() if job.args and job.args[0] == tenant.id]
         assert [(job.func_name, job.args) for job in jobs] == [
-            ("app.accounts.tasks.invite_tenant_admins", (tenant.id,))
+            ("app.events.tasks.deliver_event", (tenant.id, event_id))
         ]

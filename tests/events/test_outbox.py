@@ -342,6 +342,7 @@ def test_job_for_a_dropped_tenant_is_a_no_op(app, in_tenant, events_queue, faile
     with app.app_context():
         provisioning.create_tenant("initech", "Initech", base_domain=app.config["BASE_DOMAIN"])
         initech = get_tenant_by_slug("initech")
+    run_jobs()  # its own `tenant.created` (the admin's invitation)
     _publish_committed(in_tenant, initech, "test.outbox.recorded")
     [job] = events_queue.get_jobs()
     with app.app_context():
