@@ -9,7 +9,8 @@ tenant caches, PostgreSQL, Redis, Jinja), ``--requests`` times after ``--warmup`
 ones, the kinds interleaved so the machine's load hits each alike:
 
 - ``GET /healthz`` (the liveness probe: the floor);
-- ``GET /api/v1/me`` with a bearer token, ``GET /api/v1/categories`` (cached tree);
+- ``GET /api/v1/me`` with a bearer token, and with a partner's API key (its call logged),
+  ``GET /api/v1/categories`` (cached tree);
 - a signed-in buyer's ``/orders``, home page and ``/search`` (24 cards with their hearts);
 - an anonymous ``/search``;
 - a gig's page, signed in and anonymous.
@@ -48,6 +49,7 @@ def kinds(app, pop) -> dict:
     buyer = pop.buyers[0]
     api = app.test_client()
     gig = _a_gig_slug(app, pop)
+    key = {"Authorization": f"Bearer {_an_api_key(app, pop)}"}
 
     def get(client, path, **kwargs):
         def call():
@@ -61,6 +63,7 @@ def kinds(app, pop) -> dict:
     return {
         "GET /healthz": get(api, "/healthz"),
         "GET /api/v1/me (token)": get(api, "/api/v1/me", headers=buyer.auth),
+        "GET /api/v1/me (API key)": get(api, "/api/v1/me", headers=key),
         "GET /api/v1/categories": get(api, "/api/v1/categories"),
         "signed-in /orders": get(buyer.client, "/orders"),
         "signed-in home page": get(buyer.client, "/"),
@@ -69,6 +72,22 @@ def kinds(app, pop) -> dict:
         "signed-in gig page": get(buyer.client, f"/gigs/{gig}"),
         "anonymous gig page": get(app.test_client(), f"/gigs/{gig}"),
     }
+
+
+def _an_api_key(app, pop) -> str:
+    """The secret of a partner's key acting as the first buyer (made by the tenant's admin)."""
+    import sqlalchemy as sa
+
+    from app.accounts.api_keys import create_key
+    from app.accounts.models import User
+    from tenants.db import db, tenant_context
+
+    with app.app_context(), tenant_context(pop.tenant):
+        admin = db.session.scalars(sa.select(User).where(User.role == "admin").limit(1)).one()
+        buyer = db.session.get(User, pop.buyers[0].id)
+        _key, secret = create_key(admin, name="Bench partner", scopes=["account:read"], user=buyer)
+        db.session.commit()
+        return secret
 
 
 def _a_gig_slug(app, pop) -> str:

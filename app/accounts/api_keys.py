@@ -25,6 +25,7 @@ Functions here flush; the request that calls them commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -32,13 +33,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context, request
+from flask import Flask, g, request
+from sqlalchemy import orm
 
 from app.accounts.models import API_KEY_NAME_MAX, API_KEYS_PER_TENANT, ApiKey, ApiKeyCall, User
 from app.core import pagination
 from app.core.domain_errors import CodedError, Forbidden, NotFound
-from app.core.unit_of_work import execute_apart, skip_locked_update, write_bookkeeping
-from tenants.db import current_tenant_or_none, db
+from app.core.unit_of_work import request_unit_open, skip_locked_update, write_bookkeeping
+from tenants.db import db
 
 log = logging.getLogger(__name__)
 
@@ -346,10 +348,23 @@ def users_by_id(ids) -> dict[int, User]:
 # --- authentication ---------------------------------------------------------------------
 
 
-def _find(secret: str) -> ApiKey | None:
+@functools.cache
+def _find_statement() -> sa.Select:
+    """The key and its acting member with their seller profile (views and schemas ask
+    ``is_seller``): one statement, as a token's, built once with the hash as a parameter."""
+    return (
+        sa.select(ApiKey, User)
+        .outerjoin(User, User.id == ApiKey.user_id)
+        .options(orm.joinedload(User.seller_profile))
+        .where(ApiKey.key_hash == sa.bindparam("key_hash"))
+    )
+
+
+def _find(secret: str) -> tuple[ApiKey, User | None] | None:
+    """``(key, acting member)`` of the secret, whatever their state, or None."""
     if not isinstance(secret, str) or not secret.startswith(KEY_PREFIX) or len(secret) > _MAX_KEY_LENGTH:
         return None
-    return db.session.scalars(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+    return db.session.execute(_find_statement(), {"key_hash": hash_key(secret)}).first()
 
 
 def _client_ip() -> str | None:
@@ -373,15 +388,16 @@ def authenticate_key(secret: str, now: datetime | None = None) -> tuple[ApiKey, 
     """``(key, acting user)`` for a live key of the bound tenant, or None (unknown, revoked,
     expired, or the member is no longer active). Inside a request, a key that exists at all is
     remembered for the call log (``g.api_key_call_id``), so refused calls are audited too."""
-    key = _find(secret)
-    if key is None:
+    found = _find(secret)
+    if found is None:
         return None
-    if has_app_context():
+    key, user = found
+    if request_unit_open() and g.get("api_key_call_id") is None:
         g.api_key_call_id = key.id
+        write_bookkeeping(_call_row)  # with the request's commit, its final status known
     now = now or _now()
     if key_status(key, now) != "active":
         return None
-    user = db.session.get(User, key.user_id)
     if user is None or not user.is_active:
         return None
     _touch(key, now)
@@ -445,40 +461,27 @@ def _check_key_before_request():
     return None
 
 
-def _record_call(response):
-    """One ``api_key_calls`` row per call made with a key (refusals included), written on its own
-    connection: the request's transaction may be rolled back or never committed."""
-    key_id = g.get("api_key_call_id")
-    tenant = current_tenant_or_none()
-    if key_id is None or tenant is None or g.get("_api_key_call_written"):
-        return response
-    g._api_key_call_written = True
+def _call_row(response) -> sa.Insert:
+    """The ``api_key_calls`` row of this request (``g.api_key_call_id``'s call): written with the
+    request's commit, or apart when it rolls back (a refusal is audited too), once its answer
+    is final (``write_bookkeeping``)."""
     rule = request.url_rule
-    table = ApiKeyCall.__table__
-    try:
-        execute_apart(
-            sa.insert(table).values(
-                key_id=key_id,
-                at=_now(),
-                method=request.method[:8],
-                route=(rule.rule if rule is not None else "(no route)")[:200],
-                status=response.status_code,
-                ip=_client_ip(),
-                request_id=(g.get("request_id") or None),
-            ),
-            tenant,
-        )
-    except sa.exc.SQLAlchemyError:
-        # The answer stands; a lost audit row is logged (the database is likely down).
-        log.exception("could not record API key call %s %s", request.method, request.path)
-    return response
+    return sa.insert(ApiKeyCall.__table__).values(
+        key_id=g.api_key_call_id,
+        at=_now(),
+        method=request.method[:8],
+        route=(rule.rule if rule is not None else "(no route)")[:200],
+        status=response.status_code,
+        ip=_client_ip(),
+        request_id=(g.get("request_id") or None),
+    )
 
 
 def init_app(app: Flask) -> None:
-    """The key check before a tenant's API routes and the call log after them (register after
-    the tenant binding, before the rate limiter, so limits can key on ``g.api_key``)."""
+    """The key check before a tenant's API routes (register after the tenant binding, before
+    the rate limiter, so limits can key on ``g.api_key``). Its call log rides on the request's
+    unit of work (``_call_row``)."""
     app.before_request(_check_key_before_request)
-    app.after_request(_record_call)
 
 
 # --- the call log's purge ---------------------------------------------------------------

@@ -238,8 +238,8 @@ class ApiKey(TenantModel):
 
 
 class ApiKeyCall(TenantModel):
-    """Every call made with a key (the key's audit trail), written outside the request's unit of
-    work so refused and read-only calls are kept too; purged after 30 days."""
+    """Every call made with a key (the key's audit trail), written with the request's commit, or
+    apart when the request rolls back, so refused calls are kept too; purged after 30 days."""
 
     __tablename__ = "api_key_calls"
     __table_args__ = tenant_table_args(

@@ -40,6 +40,7 @@ import weakref
 
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context, has_request_context, request
+from sqlalchemy.sql.expression import Executable
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
 from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guarded, translate_map
@@ -47,7 +48,7 @@ from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guar
 log = logging.getLogger(__name__)
 
 _KEEP = "_uow_keep"
-_BOOKKEEPING = "_uow_bookkeeping"  # [(tenant, statement)]: written with this request's commit
+_BOOKKEEPING = "_uow_bookkeeping"  # [(tenant, statement or builder)]: written with this request's commit
 _ABANDONED = "_uow_abandoned"
 _VIEW_SAVEPOINT = "_uow_view_savepoint"
 _REFUSALS_END = "_uow_refusals_end_work"
@@ -133,25 +134,26 @@ def init_app(app: Flask) -> None:
         g._uow_done = True
         bookkeeping = g.pop(_BOOKKEEPING, None) or []
         if not db.session.registry.has():
-            _write_apart(bookkeeping)
+            _write_apart(bookkeeping, response)
             return response  # the request never used the database (a kept page): nothing to end
         session = db.session
         commit = not g.get(_ABANDONED) and (response.status_code < 400 or g.get(_KEEP))
         if not commit:
             session.rollback()
-            _write_apart(bookkeeping)
+            _write_apart(bookkeeping, response)
             return response
         try:
-            for _tenant, statement in bookkeeping:
+            for _tenant, statement in _built(bookkeeping, response):
                 session.execute(statement)
             session.commit()
         except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             session.rollback()
-            _write_apart(bookkeeping)
             log.warning("commit failed on %s %s: %s", request.method, request.path, exc)
             from app.core.errors import handle_http_exception
 
-            return app.make_response(handle_http_exception(_commit_failure(exc)))
+            failure = app.make_response(handle_http_exception(_commit_failure(exc)))
+            _write_apart(bookkeeping, failure)
+            return failure
         return response
 
 
@@ -229,17 +231,31 @@ def job_unit():
     db.session.commit()
 
 
+def request_unit_open() -> bool:
+    """True inside a request's unit of work that has not ended yet (a request the tenancy
+    engine bound; not a Socket.IO event, a job, the CLI, or a request context built by code)."""
+    return has_request_context() and bool(request.environ.get("gigforge.tenancy")) and not g.get("_uow_done")
+
+
 def write_bookkeeping(statement) -> None:
     """Write ``statement``, bookkeeping of the bound tenant that must survive a refusal (a
-    token's or a session's last use), with this request's commit: run in its transaction just
-    before the commit, it needs no connection, ``BEGIN`` or ``COMMIT`` of its own. A request that
-    rolls back (a refusal, a failed commit) writes it apart afterwards (``execute_apart``), as
-    does a call outside a request's unit of work (Socket.IO, jobs, the CLI). The statement runs
-    inside the request's transaction, so it must never wait for another's lock (an ``UPDATE``
-    of rows selected ``FOR UPDATE SKIP LOCKED``: ``skip_locked_update``) nor fail."""
-    if has_request_context() and request.environ.get("gigforge.tenancy") and not g.get("_uow_done"):
+    token's or a session's last use, an API key's call), with this request's commit: run in its
+    transaction just before the commit, it needs no connection, ``BEGIN`` or ``COMMIT`` of its
+    own. A request that rolls back (a refusal, a failed commit) writes it apart afterwards
+    (``execute_apart``), as does a call outside a request's unit of work (Socket.IO, jobs, the
+    CLI). The statement runs inside the request's transaction, so it must never wait for
+    another's lock (an ``UPDATE`` of rows selected ``FOR NO KEY UPDATE SKIP LOCKED``:
+    ``skip_locked_update``; an ``INSERT``, whose foreign keys' checks only share the rows) nor
+    fail.
+
+    ``statement`` may instead be a function of the request's final answer returning the
+    statement (``builder(response)``: a call log's status), built when the unit of work ends,
+    with the error answer when the commit failed; only inside a request's unit of work."""
+    if request_unit_open():
         g.setdefault(_BOOKKEEPING, []).append((current_tenant(), statement))
         return
+    if not isinstance(statement, Executable):
+        raise TypeError("a bookkeeping builder needs a request's unit of work (it is given the answer)")
     execute_apart(statement)
 
 
@@ -247,14 +263,26 @@ def skip_locked_update(table: sa.Table, row_id: int, **values) -> sa.Update:
     """``UPDATE table SET values WHERE id = (the row, if no other transaction holds it)``: a
     last-use write never waits (parallel requests of one token at a minute's turn each try it;
     the one holding the row writes it, the others skip)."""
+    # FOR NO KEY UPDATE (an UPDATE's own lock, the columns being no key): a foreign key's check
+    # by another transaction (an API key's call row) shares the row with it, never waits on it.
     unlocked = (
-        sa.select(table.c.id).where(table.c.id == row_id).with_for_update(skip_locked=True).scalar_subquery()
+        sa.select(table.c.id)
+        .where(table.c.id == row_id)
+        .with_for_update(skip_locked=True, key_share=True)
+        .scalar_subquery()
     )
     return sa.update(table).where(table.c.id == unlocked).values(**values)
 
 
-def _write_apart(bookkeeping: list) -> None:
-    for tenant, statement in bookkeeping:
+def _built(bookkeeping: list, response) -> list:
+    """``(tenant, statement)`` of each bookkeeping entry, builders given the final ``response``."""
+    return [
+        (tenant, item if isinstance(item, Executable) else item(response)) for tenant, item in bookkeeping
+    ]
+
+
+def _write_apart(bookkeeping: list, response) -> None:
+    for tenant, statement in _built(bookkeeping, response):
         try:
             execute_apart(statement, tenant)
         except sa.exc.SQLAlchemyError:  # the answer stands; a lost last-use time is logged
@@ -264,9 +292,9 @@ def _write_apart(bookkeeping: list) -> None:
 def execute_apart(statement, tenant=None) -> None:
     """Run ``statement`` in the bound (or given) tenant's schema on its own short connection,
     committed at once: bookkeeping that must survive the request's rollback and cannot ride on
-    its commit (a refused request's last use, via ``write_bookkeeping``; API key call logs,
-    written once the answer is final; the row of a file deleted after the commit that orphaned
-    it; last use outside a request's unit of work).
+    its commit (a refused request's last use or API key call, via ``write_bookkeeping``; the
+    row of a file deleted after the commit that orphaned it; last use outside a request's unit
+    of work).
 
     The connection comes from a pool of its own (``apart_engine``): the caller usually holds
     one of the main pool's connections already, and taking a second from the same pool is a

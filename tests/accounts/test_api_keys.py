@@ -154,6 +154,38 @@ def test_the_call_log_names_the_url_rule_and_the_request_id(
         assert (call.method, call.status, call.request_id, call.ip) == ("GET", 404, "req-abc-1", "127.0.0.1")
 
 
+def test_a_call_reads_its_key_once_and_is_logged_with_the_requests_commit_a_refused_one_apart(
+    app, acme, make_key, make_user, tenant_client, in_tenant
+):
+    """The call row rides on the request's own transaction (no connection, BEGIN or COMMIT of its
+    own); a refusal rolls the request back, and its row is written apart with the refusal's
+    status. The key is read with its member in one statement."""
+    from tests.helpers import counting_statements, statement_listing
+
+    user = make_user(acme)
+    key_id, secret = make_key(acme, ["orders:read", "account:read"], user_id=user)
+    client = tenant_client("acme")
+    with counting_statements(app) as statements:
+        assert client.get("/api/v1/orders", headers=_bearer(secret)).status_code == 200
+    inserts = [s for s in statements if s.startswith("INSERT INTO") and "api_key_calls" in s]
+    assert len(inserts) == 1, statement_listing(statements)
+    # The key, its member and their seller profile come in one statement (as a token's do).
+    with counting_statements(app) as statements:
+        assert client.get("/api/v1/me", headers=_bearer(secret)).status_code == 200
+    tenant_statements = [s for s in statements if "tenant_acme." in s]
+    assert len(tenant_statements) == 2, statement_listing(statements)
+    first = tenant_statements[0]
+    assert all(f"tenant_acme.{t}" in first for t in ("api_keys", "users", "seller_profiles")), first
+    with counting_statements(app) as statements:
+        assert client.post("/api/v1/orders", json={}, headers=_bearer(secret)).status_code == 403
+    assert not [s for s in statements if "api_key_calls" in s], statement_listing(statements)  # apart
+    assert _calls(in_tenant, acme) == [
+        (key_id, "GET", "/api/v1/orders", 200),
+        (key_id, "GET", "/api/v1/me", 200),
+        (key_id, "POST", "/api/v1/orders", 403),
+    ]
+
+
 def test_the_key_acts_as_its_member(acme, make_user, make_key, tenant_client):
     member = make_user(acme, email="partner-bot@example.com", display_name="Partner Bot")
     _key_id, secret = make_key(acme, ["account:read"], user_id=member)
