@@ -186,6 +186,35 @@ def test_a_call_reads_its_key_once_and_is_logged_with_the_requests_commit_a_refu
     ]
 
 
+def test_a_call_never_waits_behind_another_calls_last_use_write(
+    app, acme, make_key, make_user, tenant_client, in_tenant
+):
+    """Another call of the key holds its row for its last-use write until it commits: this call's
+    log row (whose foreign key shares the row) and its own last-use write (which skips) wait for
+    nothing. With the write's lock taken FOR UPDATE, the call row's check waited for it."""
+    import threading
+
+    from app.core.unit_of_work import skip_locked_update
+
+    user = make_user(acme)
+    key_id, secret = make_key(acme, ["account:read"], user_id=user)
+    client = tenant_client("acme")
+    answers = []
+    with in_tenant(acme):
+        db.session.execute(skip_locked_update(ApiKey.__table__, key_id, last_used_ip="10.0.0.9"))
+        call = threading.Thread(
+            target=lambda: answers.append(client.get("/api/v1/me", headers=_bearer(secret)))
+        )
+        call.start()
+        call.join(timeout=10)  # a call that waited for the row would still be running
+        waited = call.is_alive()
+        db.session.rollback()  # lets a waiting call finish either way
+    call.join()
+    assert not waited
+    assert answers[0].status_code == 200
+    assert _calls(in_tenant, acme) == [(key_id, "GET", "/api/v1/me", 200)]
+
+
 def test_the_key_acts_as_its_member(acme, make_user, make_key, tenant_client):
     member = make_user(acme, email="partner-bot@example.com", display_name="Partner Bot")
     _key_id, secret = make_key(acme, ["account:read"], user_id=member)
