@@ -407,7 +407,7 @@ def authenticate_key(secret: str, now: datetime | None = None) -> tuple[ApiKey, 
 def insufficient_scope(needed: str | None):
     """Abort with 403 ``insufficient_scope`` (RFC 6750): ``needed`` is the scope the route wants,
     None when no key may call it."""
-    # Imported here: the admin invitation's job module imports this one, in `flask tenants create` too.
+    # Imported here: Flask-Smorest belongs to the web; a process that only reads keys need not load it.
     from flask_smorest import abort
 
     if needed is None:
