@@ -129,10 +129,13 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
 def create_cli_app(config_class: type[Config] | None = None) -> Flask:
     """The app of ``flask tenants ...``: configuration, logging, the database (and the embedded
-    servers), Redis, error reports, the tenancy engine with its commands and the marketplace's
-    receivers of its signals (a new tenant's seeds and admin invitation, a dropped tenant's
-    files, outbox and index), and ``tenants set-plan``. Every table too, the models the
-    receivers do not use declared when first needed (``_register_tenant_hooks``).
+    servers), error reports, the tenancy engine with its commands and the marketplace's
+    receivers of its signals (a new tenant's seeds, its admin invitation in its outbox among
+    them; a dropped tenant's files, outbox and index), and ``tenants set-plan``. Every table
+    too, the models the receivers do not use declared when first needed
+    (``_register_tenant_hooks``). Redis (and RQ) on first use: a creation leaves the new
+    tenant's outbox to the worker's relay, and a command that never talks to Redis does not
+    import redis-py.
 
     Not here: blueprints, the API and its OpenAPI document, the console, Socket.IO, CSRF,
     logins, rate limits, metrics and tracing of requests, templates, request hooks: nothing of
@@ -145,7 +148,6 @@ def create_cli_app(config_class: type[Config] | None = None) -> Flask:
     app, embedded = _base_app(config_class)
     _init_database(app, embedded, watch_metrics=False)
     sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
-    redis_store.init_app(app)
     _init_tenancy(app)  # also adds the `tenants` group
     _register_tenant_hooks(models_on_demand=True)
     from app.platform import cli as _platform_cli  # noqa: F401  (adds `tenants set-plan`)
@@ -337,13 +339,18 @@ TENANT_RECEIVERS = {
         "app.jobs.starter_templates:seed_job_templates",
         "app.accounts.services:seed_admin",
     ),
-    "tenant_created": ("app.accounts.services:invite_admin",),
     "tenant_dropped": (
         "app.storage:remove_tenant_files",
         "app.mail.backends:remove_tenant_outbox",
         "app.search.services:remove_tenant_index",
     ),
 }
+
+
+# Connected by the web's and the worker's app only: hand a new tenant's due outbox events (the
+# admin's invitation) to the worker at once. A tenant command leaves them to the worker's relay
+# (within OUTBOX_RELAY_INTERVAL_SECONDS) and so imports neither redis-py nor RQ.
+QUEUEING_TENANT_RECEIVERS = {"tenant_created": ("app.accounts.services:invite_admin",)}
 
 
 def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
@@ -354,16 +361,19 @@ def _register_tenant_hooks(*, models_on_demand: bool = False) -> None:
     every table (``tenants.db.whole_metadata``: building a schema, a migration, the one-schema
     guard), and import the receivers' modules (their services, and the models those declare)
     when the first signal is sent (``_on_first_signal``): ``tenants --help`` and ``list`` send
-    none and import neither; creating a tenant from a spare schema uses a few models."""
+    none and import neither; creating a tenant from a spare schema uses a few models. They
+    leave out ``QUEUEING_TENANT_RECEIVERS``."""
     from app.core import after_commit  # noqa: F401  (session listeners)
     from tenants import signals
 
+    receivers = dict(TENANT_RECEIVERS)
     if models_on_demand:
         add_metadata_loader(_import_models)
     else:
         _import_models()
         _import_receivers()
-    for signal_name, paths in TENANT_RECEIVERS.items():
+        receivers.update(QUEUEING_TENANT_RECEIVERS)
+    for signal_name, paths in receivers.items():
         for path in paths:
             getattr(signals, signal_name).connect(_on_first_signal(path), weak=False)
 

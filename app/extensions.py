@@ -3,7 +3,9 @@
 The web's extensions (``migrate``, ``api``, ``csrf``, ``login_manager``, ``socketio``,
 ``limiter``) are made on first use, each once per process (``__getattr__`` below): a process
 that never serves a request, like ``flask tenants create``, does not import Flask-Smorest,
-Flask-SocketIO, Flask-Limiter, Flask-WTF or Flask-Migrate (Alembic) for them.
+Flask-SocketIO, Flask-Limiter, Flask-WTF or Flask-Migrate (Alembic) for them. Likewise the
+app's Redis client (``redis_store.client``) and RQ (``get_queue``, ``TracedJob``): a process
+that never talks to Redis imports neither redis-py nor RQ.
 """
 
 from __future__ import annotations
@@ -12,25 +14,22 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-import redis
 from flask import current_app
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
-from rq import Queue
-from rq.job import Job
 
 from tenants.db import db
 
 if TYPE_CHECKING:
+    import redis
     from flask_limiter import Limiter
     from flask_login import LoginManager
     from flask_migrate import Migrate
     from flask_smorest import Api
     from flask_socketio import SocketIO
     from flask_wtf import CSRFProtect
+    from rq import Queue
 
 __all__ = [
     "db",
@@ -48,6 +47,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Made on first use (``__getattr__``): declared here for readers and type checkers only.
+TracedJob: type  # an rq.job.Job subclass (_make_traced_job)
 migrate: Migrate
 api: Api
 csrf: CSRFProtect
@@ -97,6 +97,7 @@ def _make_limiter():
 
 
 _LAZY = {
+    "TracedJob": lambda: _make_traced_job(),  # defined below, with RQ
     "migrate": _make_migrate,
     "api": _make_api,
     "csrf": _make_csrf,
@@ -142,6 +143,10 @@ def connect_redis(url: str) -> redis.Redis:
     quick retries ride out a blip; a real outage fails fast and is handled (a cache read falls
     back to the database, the sweeps catch up on what was not enqueued, the rest answers 503).
     """
+    import redis
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(
         url,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
@@ -151,14 +156,31 @@ def connect_redis(url: str) -> redis.Redis:
 
 
 class RedisStore:
-    """One Redis client per app (bytes in, bytes out: RQ needs that)."""
+    """One Redis client per app (bytes in, bytes out: RQ needs that), kept in
+    ``app.extensions["redis"]``. The web's and the worker's app make it at start
+    (``init_app``); a tenant command's app on first use (``client``), so a command that never
+    talks to Redis (``flask tenants create``) does not import redis-py. The first use also
+    starts the app's embedded Redis when it runs one (``app.extensions["embedded"]``); redis-py
+    connects on the first command anyway."""
+
+    _lock = threading.Lock()
 
     def init_app(self, app):
         app.extensions["redis"] = connect_redis(app.config["REDIS_URL"])
 
     @property
     def client(self) -> redis.Redis:
-        return current_app.extensions["redis"]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        client = app.extensions.get("redis")
+        if client is None:
+            with self._lock:
+                client = app.extensions.get("redis")
+                if client is None:
+                    embedded = app.extensions.get("embedded")
+                    if embedded is not None:
+                        embedded.ensure(postgres=False)
+                    client = app.extensions["redis"] = connect_redis(app.config["REDIS_URL"])
+        return client
 
 
 redis_store = RedisStore()
@@ -169,45 +191,58 @@ _propagator = TraceContextTextMapPropagator()
 _job_tracer = trace.get_tracer("gigforge.rq")  # a proxy: follows the provider app.core.tracing sets
 
 
-class TracedJob(Job):
-    """An RQ job that carries the trace of whoever enqueued it (the request, or the job that
-    enqueued this one) and runs inside a CONSUMER span continuing that trace, so the log lines
-    of a request and of every job it caused share one trace id (app.core.tracing).
+def _make_traced_job() -> type:
+    """``TracedJob`` (``app.extensions.TracedJob``, made on first use with RQ's import)."""
+    from rq.job import Job
 
-    Enqueueing stores the current span's W3C ``traceparent`` in ``job.meta["otel"]`` (nothing
-    when there is no span: tracing off, a periodic tick). It lives here, the lowest layer,
-    because every queue is built here (``get_queue``); it needs only the OpenTelemetry API.
-    """
+    class TracedJob(Job):
+        """An RQ job that carries the trace of whoever enqueued it (the request, or the job
+        that enqueued this one) and runs inside a CONSUMER span continuing that trace, so the
+        log lines of a request and of every job it caused share one trace id
+        (app.core.tracing).
 
-    @classmethod
-    def create(cls, *args, **kwargs) -> TracedJob:
-        job = super().create(*args, **kwargs)
-        carrier: dict[str, str] = {}
-        _propagator.inject(carrier)
-        if carrier:
-            job.meta = {**job.meta, TRACE_META_KEY: carrier}
-            log.debug("enqueued job %s %s", job.id, job.func_name)
-        return job
+        Enqueueing stores the current span's W3C ``traceparent`` in ``job.meta["otel"]``
+        (nothing when there is no span: tracing off, a periodic tick). It lives here, the lowest
+        layer, because every queue is built here (``get_queue``); it needs only the
+        OpenTelemetry API.
+        """
 
-    def perform(self):
-        parent = _propagator.extract(self.meta.get(TRACE_META_KEY) or {}, context=otel_context.Context())
-        with _job_tracer.start_as_current_span(
-            f"rq {self.func_name}",
-            context=parent,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "rq",
-                "messaging.destination.name": self.origin,
-                "messaging.message.id": self.id,
-                "code.function.name": self.func_name or "",
-            },
-        ):
-            log.info("job %s %s started", self.id, self.func_name)
-            return super().perform()
+        @classmethod
+        def create(cls, *args, **kwargs) -> TracedJob:
+            job = super().create(*args, **kwargs)
+            carrier: dict[str, str] = {}
+            _propagator.inject(carrier)
+            if carrier:
+                job.meta = {**job.meta, TRACE_META_KEY: carrier}
+                log.debug("enqueued job %s %s", job.id, job.func_name)
+            return job
+
+        def perform(self):
+            parent = _propagator.extract(self.meta.get(TRACE_META_KEY) or {}, context=otel_context.Context())
+            with _job_tracer.start_as_current_span(
+                f"rq {self.func_name}",
+                context=parent,
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rq",
+                    "messaging.destination.name": self.origin,
+                    "messaging.message.id": self.id,
+                    "code.function.name": self.func_name or "",
+                },
+            ):
+                log.info("job %s %s started", self.id, self.func_name)
+                return super().perform()
+
+    TracedJob.__module__ = __name__
+    TracedJob.__qualname__ = "TracedJob"  # pickled by reference as app.extensions.TracedJob
+    return TracedJob
 
 
 def get_queue(name: str | None = None) -> Queue:
+    from rq import Queue
+
     name = name or current_app.config["EVENT_QUEUE"]
+    job_class = globals().get("TracedJob") or __getattr__("TracedJob")
     return Queue(
-        name, connection=redis_store.client, is_async=current_app.config["RQ_ASYNC"], job_class=TracedJob
+        name, connection=redis_store.client, is_async=current_app.config["RQ_ASYNC"], job_class=job_class
     )

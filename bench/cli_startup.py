@@ -5,8 +5,9 @@ Every round runs these as separate processes, one after the other, so that all o
 the machine's load of that moment (the ratios between them are what a loaded machine keeps):
 
 - ``python -c pass``: the interpreter alone;
-- the libraries' floor: ``python -c "import flask, flask_sqlalchemy, psycopg, redis, rq"``
-  (what any tenant command needs before our code: below it only by not using Flask);
+- the libraries' floor: ``python -c "import flask, flask_sqlalchemy, sqlalchemy.orm, psycopg"``
+  (what any tenant command needs before our code: below it only by not using Flask; a
+  creation imports neither redis-py nor RQ since 5 December 2026);
 - ``python -c "import wsgi"``: the whole app, as gunicorn loads it;
 - ``flask --app wsgi tenants --help``: the lean app of the tenant commands, no database;
 - ``flask --app wsgi tenants create <slug>``: the lean app, a spare schema ready;
@@ -17,7 +18,7 @@ The bytecode cache is warmed first (one untimed round, ``PYTHONDONTWRITEBYTECODE
 the children's environment: the sessions' shells set it, which makes every import compile from
 source). ``--spares`` (default) builds a spare schema for every creation first
 (``tenants spares``); ``--no-spares`` times creations that build their schema. The created
-tenants, and the admin invitations their creation queued, are removed at the end. With
+tenants, and the admin invitations a creation on the whole app queued, are removed at the end. With
 ``--importtime`` one more lean creation runs under ``python -X importtime`` and the imports it
 still pays for are listed (by top-level package, and the slowest modules).
 
@@ -45,7 +46,7 @@ TARGET_SECONDS = 0.7
 SLUG_PREFIX = "clibench-"
 PYTHON = sys.executable
 FLASK = str(Path(sys.executable).parent / "flask")
-FLOOR_IMPORTS = "import flask, flask_sqlalchemy, sqlalchemy.orm, psycopg, redis, rq"
+FLOOR_IMPORTS = "import flask, flask_sqlalchemy, sqlalchemy.orm, psycopg"
 WHOLE_APP = "python -c 'import wsgi' (the whole app)"
 CREATED_RE = re.compile(r"Created tenant \S+ .* in (\d+) ms")
 
@@ -104,7 +105,7 @@ def commands(slug_of, full: bool) -> list[tuple[str, callable]]:
     rows = [
         ("python -c pass", lambda i: [PYTHON, "-c", "pass"]),
         (
-            "libraries' floor (import flask, SQLAlchemy, psycopg, redis, rq)",
+            "libraries' floor (import flask, SQLAlchemy, psycopg)",
             lambda i: [PYTHON, "-c", FLOOR_IMPORTS],
         ),
         (WHOLE_APP, lambda i: [PYTHON, "-c", "import wsgi"]),
@@ -174,7 +175,8 @@ def importtime_report(argv: list[str], env: dict[str, str], top: int = 25) -> di
 
 
 def cleanup(env: dict[str, str]) -> str:
-    """Drop the bench's tenants (and the admin invitations their creation queued)."""
+    """Drop the bench's tenants (and the admin invitations queued by their creation on the whole
+    app; a lean creation leaves its invitation to the worker's relay)."""
     code = f"""
 import sqlalchemy as sa
 from app import create_cli_app

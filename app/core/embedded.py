@@ -177,7 +177,7 @@ class EmbeddedServices:
         self.socket_dir = _postgres_socket_dir(self.instance_dir / "pgdata")
         self.database_url = f"postgresql+psycopg://postgres@/{self.database}?host={self.socket_dir}"
         self.redis_url = f"unix://{_socket_path(self.instance_dir, 'redis.sock')}"
-        self.started = False
+        self._running: set[str] = set()  # "postgres", "redis": started or found running here
         self._lock = threading.Lock()
 
     @property
@@ -193,26 +193,33 @@ class EmbeddedServices:
             config["REDIS_URL"] = self.redis_url
             config["EMBEDDED_REDIS"] = True
 
-    def ensure(self) -> None:
-        """Start the servers this app needs, once per process (a no-op when they run)."""
-        if self.started or not self.needed:
+    def ensure(self, *, postgres: bool = True, redis: bool = True) -> None:
+        """Start the servers this app needs, each once per process (a no-op when they run).
+        ``postgres=False`` / ``redis=False`` leave that one for later: the first database
+        connection starts PostgreSQL alone, the Redis client's first use Redis alone (a command
+        that never talks to Redis does not start it, nor import redis-py to ping it)."""
+        wanted = [
+            name
+            for name, needed, asked in (("postgres", self.postgres, postgres), ("redis", self.redis, redis))
+            if needed and asked and name not in self._running
+        ]
+        if not wanted:
             return
+        started = []
         with self._lock:
-            if self.started:
-                return
-            started = []
-            if self.postgres:
+            if "postgres" in wanted and "postgres" not in self._running:
                 fresh = not (self.instance_dir / "pgdata" / "postmaster.pid").exists()
                 url = start_postgres(self.instance_dir, self.database, fast_unsafe=self.testing)
                 self.socket_dir = Path(url.split("host=", 1)[1])
+                self._running.add("postgres")
                 if fresh:
                     started.append(f"PostgreSQL ({self.instance_dir / 'pgdata'})")
-            if self.redis:
+            if "redis" in wanted and "redis" not in self._running:
                 fresh = not _redis_ping(_socket_path(self.instance_dir, "redis.sock"))
                 start_redis(self.instance_dir, persist=not self.testing)
+                self._running.add("redis")
                 if fresh:
                     started.append(f"Redis ({self.redis_url})")
-            self.started = True
         if started:
             message = (
                 f"Started the embedded {' and '.join(started)}; they keep running for the next "
@@ -221,12 +228,13 @@ class EmbeddedServices:
             print(message, file=sys.stderr)
 
     def _before_connect(self, dialect, conn_rec, cargs, cparams) -> None:
-        self.ensure()
+        self.ensure(redis=False)
         cparams["host"] = str(self.socket_dir)
 
     def init_app(self, app, engines) -> None:
-        """Start the servers on the first database connection of ``engines`` and on the first
-        request; the worker command calls ``ensure()`` itself."""
+        """Start PostgreSQL on the first database connection of ``engines``, both servers on
+        the first request (Redis alone on the Redis client's first use,
+        ``app.extensions.RedisStore``); the worker command calls ``ensure()`` itself."""
         app.extensions["embedded"] = self
         if not self.needed:
             return

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from rq import Queue, Retry
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -184,6 +183,8 @@ BATCH_ENQUEUE_SIZE = 500
 
 
 def _delivery_options(tenant_id: int, event_id: int) -> dict:
+    from rq import Retry  # RQ on first use: a tenant command that queues nothing never imports it
+
     intervals = current_app.config["EVENT_RETRY_INTERVALS"]
     return {
         "retry": Retry(max=len(intervals), interval=intervals),
@@ -195,6 +196,8 @@ def _delivery_options(tenant_id: int, event_id: int) -> dict:
 def enqueue_deliveries(pending: list[tuple[int, int]]) -> None:
     """``enqueue_delivery`` for many events, a Redis pipeline per batch (one round trip instead of
     several per event). Raises what Redis raises; the caller leaves the rest to the relay."""
+    from rq import Queue
+
     from app.events.tasks import deliver_event
 
     queue = get_queue()

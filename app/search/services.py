@@ -32,7 +32,6 @@ from typing import Any
 import nh3
 import sqlalchemy as sa
 from flask import current_app
-from redis.exceptions import LockError
 from sqlalchemy.orm import joinedload, raiseload
 
 from app.accounts.models import SellerProfile, User
@@ -630,6 +629,10 @@ def writer_lock(tenant_id: int, *, rebuild: bool = False) -> Iterator[Any]:
     try:
         yield lock
     finally:
+        # Imported here: a tenant command imports this module for its drop receiver, and
+        # imports redis-py only once it talks to Redis.
+        from redis.exceptions import LockError
+
         with contextlib.suppress(LockError):  # expired meanwhile: nothing left to release
             lock.release()
 

@@ -87,16 +87,40 @@ def test_urls_are_known_before_anything_starts(tmp_path, monkeypatch):
     assert starters.calls == []
 
 
-def test_the_first_connection_starts_them_once_and_says_so(tmp_path, monkeypatch, capsys):
+def test_the_first_connection_starts_postgres_once_and_says_so(tmp_path, monkeypatch, capsys):
     starters = _Starters(monkeypatch)
     config = {"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": None, "REDIS_URL": None}
     services = EmbeddedServices(config)
     cparams = {"host": str(tmp_path / "pgdata"), "dbname": "gigforge"}
     services._before_connect(None, None, [], cparams)
     services._before_connect(None, None, [], dict(cparams))
-    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
+    assert starters.calls == [("postgres", "gigforge")]  # Redis waits for its own first use
     assert cparams["host"] == "/run/real-socket-dir"  # where the server really listens
     assert "Started the embedded PostgreSQL" in capsys.readouterr().err
+    services.ensure()
+    services.ensure()
+    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
+
+
+def test_the_redis_clients_first_use_starts_redis_alone(tmp_path, monkeypatch):
+    """``redis_store.client`` is made on first use, and starts the app's embedded Redis first."""
+    from flask import Flask
+
+    from app.extensions import redis_store
+
+    starters = _Starters(monkeypatch)
+    config = {"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": None, "REDIS_URL": None}
+    services = EmbeddedServices(config)
+    services.configure(config)
+    app = Flask(__name__)
+    app.config.update(config)
+    services.init_app(app, [])
+    with app.app_context():
+        assert "redis" not in app.extensions and starters.calls == []
+        client = redis_store.client
+        assert redis_store.client is client is app.extensions["redis"]
+    assert starters.calls == [("redis", True)]
+    assert client.connection_pool.connection_kwargs["path"] == str(_socket_path(tmp_path, "redis.sock"))
 
 
 def test_configured_urls_need_no_embedded_server(tmp_path, monkeypatch):
@@ -130,10 +154,10 @@ def test_an_app_starts_them_at_its_first_request_or_database_connection(tmp_path
     assert starters.calls == []  # wiring starts nothing
 
     with pytest.raises(sa.exc.OperationalError, match="nothing-listens-here"):
-        engine.connect()  # the hook started the (fake) servers, then dialled their real socket
-    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
+        engine.connect()  # the hook started the (fake) server, then dialled its real socket
+    assert starters.calls == [("postgres", "gigforge")]
 
-    services.started = False
+    services._running.clear()
     starters.calls.clear()
     assert app.test_client().get("/ping").data == b"pong"
     assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
