@@ -146,7 +146,7 @@ def create_cli_app(config_class: type[Config] | None = None) -> Flask:
     if not config_class.RQ_ASYNC:
         return create_app(config_class)
     app, embedded = _base_app(config_class)
-    _init_database(app, embedded, watch_metrics=False)
+    _init_database(app, embedded, watch_metrics=False, lean=True)
     sentry_setup.init_app(app)  # error reports, when SENTRY_DSN is set
     _init_tenancy(app)  # also adds the `tenants` group
     _register_tenant_hooks(models_on_demand=True)
@@ -174,10 +174,14 @@ def _base_app(config_class: type[Config] | None) -> tuple[Flask, EmbeddedService
     return app, embedded
 
 
-def _init_database(app: Flask, embedded: EmbeddedServices, *, watch_metrics: bool) -> None:
+def _init_database(
+    app: Flask, embedded: EmbeddedServices, *, watch_metrics: bool, lean: bool = False
+) -> None:
     db.init_app(app)
     with app.app_context():
-        embedded.init_app(app, db.engines.values())
+        # The tenant commands' app makes its Redis client on first use: the embedded Redis
+        # starts then, not with the first database connection.
+        embedded.init_app(app, db.engines.values(), redis_on_connect=not lean)
         for engine in db.engines.values():  # pool bounds and checks, cached schema translation
             limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
             ping_after_idle(engine, app.config["DB_PING_AFTER_IDLE"])

@@ -178,6 +178,7 @@ class EmbeddedServices:
         self.database_url = f"postgresql+psycopg://postgres@/{self.database}?host={self.socket_dir}"
         self.redis_url = f"unix://{_socket_path(self.instance_dir, 'redis.sock')}"
         self._running: set[str] = set()  # "postgres", "redis": started or found running here
+        self.redis_on_connect = True
         self._lock = threading.Lock()
 
     @property
@@ -195,9 +196,8 @@ class EmbeddedServices:
 
     def ensure(self, *, postgres: bool = True, redis: bool = True) -> None:
         """Start the servers this app needs, each once per process (a no-op when they run).
-        ``postgres=False`` / ``redis=False`` leave that one for later: the first database
-        connection starts PostgreSQL alone, the Redis client's first use Redis alone (a command
-        that never talks to Redis does not start it, nor import redis-py to ping it)."""
+        ``postgres=False`` / ``redis=False`` leave that one for later (a tenant command that
+        never talks to Redis does not start it, nor import redis-py to ping it)."""
         wanted = [
             name
             for name, needed, asked in (("postgres", self.postgres, postgres), ("redis", self.redis, redis))
@@ -221,21 +221,24 @@ class EmbeddedServices:
                 if fresh:
                     started.append(f"Redis ({self.redis_url})")
         if started:
+            they, them = ("they keep", "them") if len(started) > 1 else ("it keeps", "it")
             message = (
-                f"Started the embedded {' and '.join(started)}; they keep running for the next "
-                "commands (`flask embedded stop` stops them)."
+                f"Started the embedded {' and '.join(started)}; {they} running for the next "
+                f"commands (`flask embedded stop` stops {them})."
             )
             print(message, file=sys.stderr)
 
     def _before_connect(self, dialect, conn_rec, cargs, cparams) -> None:
-        self.ensure(redis=False)
+        self.ensure(redis=self.redis_on_connect)
         cparams["host"] = str(self.socket_dir)
 
-    def init_app(self, app, engines) -> None:
-        """Start PostgreSQL on the first database connection of ``engines``, both servers on
-        the first request (Redis alone on the Redis client's first use,
-        ``app.extensions.RedisStore``); the worker command calls ``ensure()`` itself."""
+    def init_app(self, app, engines, *, redis_on_connect: bool = True) -> None:
+        """Start the servers on the first database connection of ``engines`` and on the first
+        request; the worker command calls ``ensure()`` itself. ``redis_on_connect=False`` (the
+        tenant commands' app, whose Redis client is made on first use): a connection starts
+        PostgreSQL alone, and the Redis client's first use Redis (``app.extensions.RedisStore``)."""
         app.extensions["embedded"] = self
+        self.redis_on_connect = redis_on_connect
         if not self.needed:
             return
         import sqlalchemy as sa

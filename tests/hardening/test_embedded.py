@@ -87,16 +87,28 @@ def test_urls_are_known_before_anything_starts(tmp_path, monkeypatch):
     assert starters.calls == []
 
 
-def test_the_first_connection_starts_postgres_once_and_says_so(tmp_path, monkeypatch, capsys):
+def test_the_first_connection_starts_them_once_and_says_so(tmp_path, monkeypatch, capsys):
     starters = _Starters(monkeypatch)
     config = {"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": None, "REDIS_URL": None}
     services = EmbeddedServices(config)
     cparams = {"host": str(tmp_path / "pgdata"), "dbname": "gigforge"}
     services._before_connect(None, None, [], cparams)
     services._before_connect(None, None, [], dict(cparams))
-    assert starters.calls == [("postgres", "gigforge")]  # Redis waits for its own first use
+    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
     assert cparams["host"] == "/run/real-socket-dir"  # where the server really listens
     assert "Started the embedded PostgreSQL" in capsys.readouterr().err
+
+
+def test_a_tenant_commands_connection_starts_postgres_alone(tmp_path, monkeypatch):
+    """The tenant commands' app (``redis_on_connect=False``) leaves Redis to its first use."""
+    starters = _Starters(monkeypatch)
+    config = {"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": None, "REDIS_URL": None}
+    services = EmbeddedServices(config)
+    services.redis_on_connect = False
+    cparams = {"host": str(tmp_path / "pgdata"), "dbname": "gigforge"}
+    services._before_connect(None, None, [], cparams)
+    services._before_connect(None, None, [], dict(cparams))
+    assert starters.calls == [("postgres", "gigforge")]
     services.ensure()
     services.ensure()
     assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
@@ -114,7 +126,7 @@ def test_the_redis_clients_first_use_starts_redis_alone(tmp_path, monkeypatch):
     services.configure(config)
     app = Flask(__name__)
     app.config.update(config)
-    services.init_app(app, [])
+    services.init_app(app, [], redis_on_connect=False)
     with app.app_context():
         assert "redis" not in app.extensions and starters.calls == []
         client = redis_store.client
@@ -154,8 +166,8 @@ def test_an_app_starts_them_at_its_first_request_or_database_connection(tmp_path
     assert starters.calls == []  # wiring starts nothing
 
     with pytest.raises(sa.exc.OperationalError, match="nothing-listens-here"):
-        engine.connect()  # the hook started the (fake) server, then dialled its real socket
-    assert starters.calls == [("postgres", "gigforge")]
+        engine.connect()  # the hook started the (fake) servers, then dialled their real socket
+    assert starters.calls == [("postgres", "gigforge"), ("redis", True)]
 
     services._running.clear()
     starters.calls.clear()
