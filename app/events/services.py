@@ -146,9 +146,10 @@ def publish_in_seed(session, name: str, payload: dict | None = None) -> None:
     its creation (``tenant_seed`` receivers): it commits with the tenant, or nothing does.
 
     That session is not ``db.session``, so no delivery is enqueued after its commit: the event is
-    due for the relay at once, and whoever created the tenant hands it over with
-    ``relay_tenant`` (the ``tenant_created`` receivers); if that cannot reach Redis, the
-    worker's relay enqueues it on its next pass (``OUTBOX_RELAY_INTERVAL_SECONDS``)."""
+    due for the relay at once. The web's and the worker's app hand it over with
+    ``relay_tenant`` (the ``tenant_created`` receivers); a tenant command, or a hand-over that
+    cannot reach Redis, leaves it to the worker's relay, which enqueues it on its next pass
+    (``OUTBOX_RELAY_INTERVAL_SECONDS``)."""
     session.add(
         OutboxEvent(name=name, payload=payload or {}, status="pending", next_attempt_at=sa.func.now())
     )
