@@ -234,13 +234,15 @@ def open_checkout(order, milestone=None) -> PaymentSession:
 
 
 @cache
-def _open_statement(*, milestone: bool) -> sa.Insert:
+def _open_statement(*, milestone: bool) -> sa.Select:
     """``INSERT INTO payments ... ON CONFLICT DO NOTHING RETURNING *`` of a pending payment of an
     order (``milestone=False``: one per order) or of a milestone (one per milestone), built once:
-    the values are parameters named after the columns."""
+    the values are parameters named after the columns. A Core INSERT of the table, its rows
+    loaded as ``Payment`` (``from_statement``): the ORM's bulk INSERT of the entity did the same
+    through its bulk-persistence machinery, ~2.5 % of an order -> paid's CPU (py-spy)."""
     columns = Payment.__table__.c
     names = ("order_id", "milestone_id", "buyer_id", "provider", "provider_ref", "amount_minor", "currency")
-    insert = pg_insert(Payment).values(
+    insert = pg_insert(Payment.__table__).values(
         {**{name: sa.bindparam(name, type_=columns[name].type) for name in names}, "status": "pending"}
     )
     if milestone:
@@ -251,7 +253,7 @@ def _open_statement(*, milestone: bool) -> sa.Insert:
         insert = insert.on_conflict_do_nothing(
             index_elements=["order_id"], index_where=sa.text("milestone_id IS NULL")
         )
-    return insert.returning(Payment)
+    return sa.select(Payment).from_statement(insert.returning(*columns))
 
 
 def confirm_payment(
