@@ -60,6 +60,9 @@ def production_env(app, instance_dir: Path, **overrides: str) -> dict[str, str]:
         INSTANCE_DIR=str(instance_dir),
         TENANT_SPARE_SCHEMAS="0",  # the suite's database: no spare schemas behind its back
         LOG_JSON="false",
+        # A process that outlives Process.wait's timeout is sent SIGABRT: Python's fault handler
+        # then writes every thread's stack to its output, which the failure shows.
+        PYTHONFAULTHANDLER="1",
     )
     env.update(overrides)
     return env
@@ -96,7 +99,12 @@ class Process:
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            tail = self.output()[-3000:]
+            # Hung: where is every thread? (PYTHONFAULTHANDLER, production_env: SIGABRT dumps
+            # the stacks, even of a main thread blocked outside Python, then ends the process.)
+            self.signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=10)
+            tail = self.output()[-8000:]
             raise AssertionError(f"{self.command!r} still running after {timeout}s:\n{tail}") from None
 
     def _running(self) -> None:
