@@ -31,6 +31,7 @@ from tenants.db import (
     add_metadata_loader,
     cache_schema_translation,
     guard_one_schema,
+    lean_cursor_descriptions,
     limit_connection_uses,
     ping_after_idle,
 )
@@ -182,10 +183,12 @@ def _init_database(
         # The tenant commands' app makes its Redis client on first use: the embedded Redis
         # starts then, not with the first database connection.
         embedded.init_app(app, db.engines.values(), redis_on_connect=not lean)
-        for engine in db.engines.values():  # pool bounds and checks, cached schema translation
+        # Pool bounds and checks, cached schema translation, cursors that make columns on use.
+        for engine in db.engines.values():
             limit_connection_uses(engine, app.config["DB_POOL_MAX_USES"])
             ping_after_idle(engine, app.config["DB_PING_AFTER_IDLE"])
             cache_schema_translation(engine)
+            lean_cursor_descriptions(engine)
         if watch_metrics:
             metrics.watch_engines(db.engines.values())
         if app.config["TENANT_SQL_GUARD"]:  # the test suite: one schema per tenant statement
