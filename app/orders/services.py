@@ -42,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import orm
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.accounts.services import require_verified
@@ -301,8 +302,31 @@ def _lock_statement() -> sa.Select:
         sa.select(Order)
         .where(Order.id == sa.bindparam("order_id"))
         .with_for_update()
+        .options(orm.lazyload(Order.milestones))  # read after the lock: read_locked_milestones
         .execution_options(populate_existing=True)
     )
+
+
+@cache
+def _milestones_statement() -> sa.Select:
+    return (
+        sa.select(Milestone)
+        .where(Milestone.order_id == sa.bindparam("order_id"))
+        .order_by(Milestone.seq)
+        .execution_options(populate_existing=True)
+    )
+
+
+def read_locked_milestones(order: Order) -> Order:
+    """Read ``order``'s milestones into ``order.milestones``, fresh (another transaction may
+    have just funded them), and note the lock (``note_locked``): for a caller holding the order's
+    row lock, so the rows are read after it was granted (one statement would read them from the
+    snapshot taken before it waited). One statement built once: the mapper's selectin load of
+    the same rows builds its criteria again at every load (~0.25 ms of CPU). Returns the order."""
+    rows = db.session.execute(_milestones_statement(), {"order_id": order.id}).scalars().all()
+    set_committed_value(order, "milestones", rows)
+    note_locked(order)
+    return order
 
 
 @cache
@@ -321,13 +345,10 @@ def lock_order(order_id: Any) -> Order:
     order = db.session.execute(_lock_statement(), {"order_id": oid}).scalar_one_or_none() if oid else None
     if order is None:
         raise OrderNotFound("This order does not exist.")
-    # The milestones are read fresh too (another transaction may have just funded them): their
-    # selectin load runs after the lock is granted and carries ``populate_existing``, so it
-    # replaces whatever the session held. No second read is needed, in this call or in the
-    # transaction's next ones (a charge's funding, then its release: ``note_locked``).
-    if "milestones" in order.__dict__:  # the mapper's selectin load; never noted without them
-        note_locked(order)
-    return order
+    # The milestones are read fresh too, after the lock is granted, replacing whatever the
+    # session held. No second read is needed, in this call or in the transaction's next ones (a
+    # charge's funding, then its release: ``note_locked``).
+    return read_locked_milestones(order)
 
 
 def _lock_for(user: User, order_id: Any, role: str | None = None) -> Order:

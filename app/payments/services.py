@@ -414,12 +414,12 @@ def validate_test_card(number: str, expiry: str, cvc: str, today: date | None = 
 
 def _sandbox_payment_of(buyer: User, payment_id: int) -> tuple[Payment, Order]:
     """The buyer's sandbox payment and its order, both locked by one statement, and the order's
-    milestones read after the locks are granted (their selectin load): what ``mark_paid`` would
-    lock and read again, so it is told (``orders.note_locked``) and sends nothing for it."""
+    milestones read after the locks are granted (``orders.read_locked_milestones``, which notes
+    the lock): what ``mark_paid`` would lock and read again, so it sends nothing for it."""
     found = db.session.execute(_sandbox_payment_statement(), {"payment_id": payment_id}).first()
     payment, order = found if found is not None else (None, None)
     _own_sandbox_payment(buyer, payment)
-    orders.note_locked(order)
+    orders.read_locked_milestones(order)
     return payment, order
 
 
@@ -431,7 +431,7 @@ def _sandbox_payment_statement() -> sa.Select:
         .join(Order, Order.id == Payment.order_id)
         .where(Payment.id == sa.bindparam("payment_id", type_=Payment.__table__.c.id.type))
         .with_for_update(of=(Payment, Order))
-        .options(orm.selectinload(Order.milestones))
+        .options(orm.lazyload(Order.milestones))  # read after the locks: orders.read_locked_milestones
         .execution_options(populate_existing=True)
     )
 
