@@ -311,19 +311,21 @@ class ResultColumns(Sequence):
     when one is indexed or iterated (SQLAlchemy's first run of a statement, ``insertmanyvalues``,
     a caller of the DBAPI)."""
 
-    __slots__ = ("_view", "_columns")
+    __slots__ = ("_cursor", "_result", "_columns")
 
     def __init__(self, cursor: psycopg.Cursor, result):
-        self._view = _ResultView(result, cursor._encoding, cursor.adapters)
+        self._cursor, self._result = cursor, result
         self._columns: list[psycopg.Column] | None = None
 
     def _made(self) -> list[psycopg.Column]:
         if self._columns is None:
-            self._columns = [psycopg.Column(self._view, i) for i in range(self._view.pgresult.nfields)]
+            # The connection's encoding and adapters, this result's fields.
+            view = _ResultView(self._result, self._cursor._encoding, self._cursor.adapters)
+            self._columns = [psycopg.Column(view, i) for i in range(self._result.nfields)]
         return self._columns
 
     def __len__(self) -> int:
-        return self._view.pgresult.nfields
+        return self._result.nfields
 
     def __getitem__(self, index):
         return self._made()[index]
