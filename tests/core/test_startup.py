@@ -28,36 +28,45 @@ def collector_on():
         gc.disable()
 
 
+def frozen(obj: object) -> bool:
+    """``obj`` (a tracked container) is in the frozen generation: the collector's generations no
+    longer list it. Not told by ``gc.get_freeze_count()``: frozen objects that die (the session's
+    other objects, any time) leave that count, so it can shrink while a block runs (CI,
+    5 December 2026: 970,659 → 970,415 across a block that froze nothing)."""
+    assert gc.is_tracked(obj)
+    return not any(o is obj for o in gc.get_objects())
+
+
 def test_the_collector_is_off_inside_and_on_after_with_what_was_built_frozen(collector_on):
     gc.collect()  # what this block freezes for the rest of the session is alive anyway
-    frozen = gc.get_freeze_count()
     with collector_paused():
         assert not gc.isenabled()
         built = [[n] for n in range(1000)]  # tracked containers, alive after the block
+        assert not frozen(built) and not frozen(built[-1])
     assert gc.isenabled()
-    assert gc.get_freeze_count() >= frozen + len(built)
+    assert frozen(built) and frozen(built[-1])
 
 
 def test_without_freeze_the_collector_is_only_paused(collector_on):
-    frozen = gc.get_freeze_count()
     with collector_paused(freeze=False):
         assert not gc.isenabled()
-        _built = [[n] for n in range(1000)]
+        built = [[n] for n in range(1000)]
     assert gc.isenabled()
-    assert gc.get_freeze_count() == frozen
+    assert not frozen(built) and not frozen(built[-1])
 
 
 def test_nested_or_with_the_collector_off_it_changes_nothing(collector_on):
-    frozen = gc.get_freeze_count()
     with collector_paused(freeze=False):
         with collector_paused():  # nested: the outer block decides
             assert not gc.isenabled()
+            built = [[n] for n in range(1000)]
         assert not gc.isenabled()
-        assert gc.get_freeze_count() == frozen
+        assert not frozen(built)
     gc.disable()
     with collector_paused():
         assert not gc.isenabled()
-    assert not gc.isenabled() and gc.get_freeze_count() == frozen
+        built_off = [[n] for n in range(1000)]
+    assert not gc.isenabled() and not frozen(built_off)
 
 
 def test_an_error_inside_still_turns_the_collector_back_on(collector_on):
