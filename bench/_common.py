@@ -226,6 +226,31 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _yardstick_work() -> int:
+    """A fixed slice of the kind of work a request does in Python: dicts, calls, f-strings, a
+    sort. Never changed: its time is only comparable with itself."""
+    counts: dict[str, int] = {}
+    total = 0
+    for i in range(20_000):
+        key = f"k{i % 97}:{i % 7}"
+        counts[key] = counts.get(key, 0) + i
+        total += len(key)
+    return total + len(sorted(counts.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+def python_yardstick_ms(repeat: int = 7) -> float:
+    """How fast this machine runs Python now: the best of ``repeat`` timings of a fixed
+    workload, in ms (lower is faster). The same code's ops/s moved 2.3x between two machines
+    of the same kind (5 December 2026): numbers from different sittings compare only beside
+    their yardsticks."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        _yardstick_work()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 2)
+
+
 def environment(services: Services) -> dict:
     """What the numbers were measured on."""
     from tenants.db import db
@@ -252,6 +277,8 @@ def environment(services: Services) -> dict:
         "tenant_tables": len(tenant_tables()),
         # Other work on the machine skews everything: keep the load next to the numbers.
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        # ... and the machine's own speed (machines of one kind differ: ``python_yardstick_ms``).
+        "python_yardstick_ms": python_yardstick_ms(),
     }
 
 
@@ -267,4 +294,10 @@ def record(name: str, argv: list[str], payload: dict) -> Path:
     }
     with open(path, "a") as fh:
         fh.write(json.dumps(entry) + "\n")
+    env = payload.get("environment") or {}
+    if "python_yardstick_ms" in env:  # to copy beside the numbers into docs/benchmarks.md
+        print(
+            f"machine: Python yardstick {env['python_yardstick_ms']} ms (lower is faster), "
+            f"load {env.get('loadavg_1m_at_start')} at start, {os.getloadavg()[0]:.2f} now"
+        )
     return path
