@@ -146,23 +146,30 @@ def _gig(gig_id: Any) -> Gig | None:
     gid = parse_id(gig_id)
     if not gid or gid > MAX_INT4:
         return None
-    return db.session.get(Gig, gid, options=_gig_options())
+    identity = db.session.identity_map.get(db.session.identity_key(Gig, gid))
+    if identity is not None:
+        return identity  # as Session.get: what this session holds is not read again
+    return db.session.execute(_gig_statement(), {"gig_id": gid}).unique().scalar_one_or_none()
 
 
 @cache
-def _gig_options() -> tuple:
-    """``_gig``'s loader options, built once (made per call, they and their cache keys cost a
-    quarter of the read's CPU). One query: the seller (joined by the mapper), packages and
-    extras joined here; an order never needs the gig's category, images or FAQ, nor its
-    description (each loaded only if something asks)."""
+def _gig_statement() -> sa.Select:
+    """``_gig``'s query, built once: ``Session.get`` built a new statement and its cache key at
+    every call. One query: the seller (joined by the mapper), packages and extras joined here;
+    an order never needs the gig's category, images or FAQ, nor its description (each loaded
+    only if something asks)."""
     return (
-        orm.joinedload(Gig.packages),
-        orm.joinedload(Gig.extras),
-        orm.lazyload(Gig.category),
-        orm.lazyload(Gig.images),
-        orm.lazyload(Gig.faqs),
-        orm.defer(Gig.description_source),
-        orm.defer(Gig.description_html),
+        sa.select(Gig)
+        .where(Gig.id == sa.bindparam("gig_id"))
+        .options(
+            orm.joinedload(Gig.packages),
+            orm.joinedload(Gig.extras),
+            orm.lazyload(Gig.category),
+            orm.lazyload(Gig.images),
+            orm.lazyload(Gig.faqs),
+            orm.defer(Gig.description_source),
+            orm.defer(Gig.description_html),
+        )
     )
 
 
