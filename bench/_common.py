@@ -240,9 +240,9 @@ def _yardstick_work() -> int:
 
 def python_yardstick_ms(repeat: int = 7) -> float:
     """How fast this machine runs Python now: the best of ``repeat`` timings of a fixed
-    workload, in ms (lower is faster). The same code's ops/s moved 2.3x between two machines
-    of the same kind (5 December 2026): numbers from different sittings compare only beside
-    their yardsticks."""
+    workload, in ms (lower is faster). The same code took 2.2-3x the CPU per order on one
+    machine of this kind as on another the same day (5 December 2026, docs/benchmarks.md,
+    "Eighth sitting"): numbers from different sittings compare only beside their yardsticks."""
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
