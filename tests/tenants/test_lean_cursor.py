@@ -19,8 +19,7 @@ QUERY = (
 @pytest.fixture
 def raw(app):
     """A plain psycopg connection (autocommit) to the suite's database."""
-    with app.app_context():
-        url = db.engine.url.set(drivername="postgresql")
+    url = _url(app).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
         yield conn
 
