@@ -26,11 +26,18 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
 from flask_smorest import abort
 from sqlalchemy import orm
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts import api_keys, sessions
 from app.accounts.models import ApiToken, User
 from app.core.domain_errors import DomainError
-from app.core.unit_of_work import skip_locked_update, write_bookkeeping
+from app.core.unit_of_work import (
+    bookkeeping_can_ride,
+    bookkeeping_written,
+    skip_locked_update,
+    touched_column,
+    write_bookkeeping,
+)
 from tenants.db import db
 
 ACCESS_PREFIX = "gfa_"
@@ -70,7 +77,7 @@ def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = 
     prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
     if not isinstance(token, str) or not token.startswith(prefix) or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    params = {"token_hash": hash_token(token), "kind": kind}
+    params = {"presented_hash": hash_token(token), "token_kind": kind}
     if with_user:
         return db.session.execute(_find_statement(True, False), params).first()
     return db.session.scalars(_find_statement(False, for_update), params).first()
@@ -79,7 +86,12 @@ def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = 
 @functools.cache
 def _find_statement(with_user: bool, for_update: bool) -> sa.Select:
     """``_find``'s query, built once (every API request sends it) with its values as parameters."""
-    where = (ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.kind == sa.bindparam("kind"))
+    # Parameters named apart from every column: a ``touched_column``'s UPDATE would SET a column
+    # that an execution parameter names (``_find_touching_statement`` builds on this one).
+    where = (
+        ApiToken.token_hash == sa.bindparam("presented_hash"),
+        ApiToken.kind == sa.bindparam("token_kind"),
+    )
     if with_user:
         # As the web's user loader: views and schemas ask ``is_seller``, so the profile comes along.
         return (
@@ -254,10 +266,50 @@ def find_access(token: str):
     memo = g.get(_ACCESS_MEMO) if has_request_context() else None
     if memo is not None and memo[0] == key:
         return memo[1]
-    found = _find(token, "access", with_user=True)
+    found = _find_touching(token) if bookkeeping_can_ride() else _find(token, "access", with_user=True)
     if has_request_context():
         setattr(g, _ACCESS_MEMO, (key, found))
     return found
+
+
+def _find_touching(token: str):
+    """``_find(token, "access", with_user=True)``, writing the token's last use in the same
+    statement when it is due and the token is good (live, unexpired, its user active): the
+    answer's ``_touch`` then finds it written and sends no UPDATE of its own. The write rides on
+    the request's transaction (``bookkeeping_written``: written again apart if that rolls back)
+    and, like ``skip_locked_update``, never waits for a lock another transaction holds."""
+    if not isinstance(token, str) or not token.startswith(ACCESS_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    now = _now()
+    params = {"presented_hash": hash_token(token), "token_kind": "access", "now": now}
+    found = db.session.execute(
+        _find_touching_statement(), {**params, "due": now - LAST_USED_RESOLUTION}
+    ).first()
+    if found is None:
+        return None
+    row, user, touched = found
+    if touched is not None:
+        set_committed_value(row, "last_used_at", now)
+        bookkeeping_written(skip_locked_update(ApiToken.__table__, row.id, last_used_at=now))
+    return row, user
+
+
+@functools.cache
+def _find_touching_statement() -> sa.Select:
+    """``_find_statement(True, False)`` with a ``touched`` column (``touched_column``): the
+    token's ``last_used_at`` written when it is good (live, unexpired, its user active) and due."""
+    table = ApiToken.__table__
+    touched = touched_column(
+        table,
+        table.c.token_hash == sa.bindparam("presented_hash"),
+        table.c.kind == sa.bindparam("token_kind"),
+        table.c.revoked_at.is_(None),
+        table.c.expires_at > sa.bindparam("now"),
+        sa.or_(table.c.last_used_at.is_(None), table.c.last_used_at <= sa.bindparam("due")),
+        sessions.active_user(table.c.user_id),
+        last_used_at=sa.bindparam("now"),
+    )
+    return _find_statement(True, False).add_columns(touched)
 
 
 def _key_user(secret: str) -> User | None:

@@ -48,7 +48,10 @@ from tenants.db import TenantSession, current_tenant, db, guard_one_schema, guar
 log = logging.getLogger(__name__)
 
 _KEEP = "_uow_keep"
-_BOOKKEEPING = "_uow_bookkeeping"  # [(tenant, statement or builder)]: written with this request's commit
+# [(tenant, statement or builder, transaction it was written in or None)]: written with this
+# request's commit (``write_bookkeeping``), or already written by one of its statements
+# (``bookkeeping_written``)
+_BOOKKEEPING = "_uow_bookkeeping"
 _ABANDONED = "_uow_abandoned"
 _VIEW_SAVEPOINT = "_uow_view_savepoint"
 _REFUSALS_END = "_uow_refusals_end_work"
@@ -143,7 +146,8 @@ def init_app(app: Flask) -> None:
             _write_apart(bookkeeping, response)
             return response
         try:
-            for _tenant, statement in _built(bookkeeping, response):
+            committing = session().get_transaction()
+            for _tenant, statement in _built(bookkeeping, response, skip_written_in=committing):
                 session.execute(statement)
             session.commit()
         except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
@@ -252,11 +256,28 @@ def write_bookkeeping(statement) -> None:
     statement (``builder(response)``: a call log's status), built when the unit of work ends,
     with the error answer when the commit failed; only inside a request's unit of work."""
     if request_unit_open():
-        g.setdefault(_BOOKKEEPING, []).append((current_tenant(), statement))
+        g.setdefault(_BOOKKEEPING, []).append((current_tenant(), statement, None))
         return
     if not isinstance(statement, Executable):
         raise TypeError("a bookkeeping builder needs a request's unit of work (it is given the answer)")
     execute_apart(statement)
+
+
+def bookkeeping_can_ride() -> bool:
+    """True when bookkeeping may be written by one of this request's own statements (a read
+    that also writes its row's last use: ``bookkeeping_written``): inside a request's unit of
+    work and outside any savepoint, whose rollback would drop it unseen."""
+    return request_unit_open() and not db.session().in_nested_transaction()
+
+
+def bookkeeping_written(statement: Executable) -> None:
+    """A statement of this request just wrote bookkeeping in its transaction (a read that also
+    wrote its row's last use, when ``bookkeeping_can_ride()``): it commits with the request.
+    Should that transaction not be the one the request commits (rolled back: a refusal, a
+    failed commit, a rollback on the way), ``statement`` writes it again as
+    ``write_bookkeeping`` would, with the request's commit or apart. Costs no statement when the
+    request commits: a due last use is one statement fewer than with ``write_bookkeeping``."""
+    g.setdefault(_BOOKKEEPING, []).append((current_tenant(), statement, db.session().get_transaction()))
 
 
 def skip_locked_update(table: sa.Table, row_id: int, **values) -> sa.Update:
@@ -274,10 +295,36 @@ def skip_locked_update(table: sa.Table, row_id: int, **values) -> sa.Update:
     return sa.update(table).where(table.c.id == unlocked).values(**values)
 
 
-def _built(bookkeeping: list, response) -> list:
-    """``(tenant, statement)`` of each bookkeeping entry, builders given the final ``response``."""
+def touched_column(table: sa.Table, *where, **values) -> sa.Label:
+    """A ``touched`` column that makes a read also write its row's bookkeeping: ``(SELECT id
+    FROM touched)`` with ``WITH touched AS (UPDATE table SET values WHERE id = (SELECT id FROM
+    table WHERE where FOR NO KEY UPDATE SKIP LOCKED) RETURNING id)``, the row's id when it was
+    written, NULL when ``where`` did not hold or another transaction held the row (the write
+    never waits, as ``skip_locked_update``). Add it to the read (``add_columns``); the CTE runs
+    once whether or not the row is read, and the read sees the row as it was. The caller reports
+    a write with ``bookkeeping_written`` (only when ``bookkeeping_can_ride()``).
+
+    Name the whole statement's parameters apart from ``table``'s columns: SQLAlchemy adds
+    ``SET column = :value`` to an UPDATE for every execution parameter that names one of its
+    columns, and does so for an UPDATE in a CTE too."""
+    due = sa.select(table.c.id).where(*where).with_for_update(skip_locked=True, key_share=True)
+    touched = (
+        sa.update(table)
+        .where(table.c.id == due.scalar_subquery())
+        .values(**values)
+        .returning(table.c.id)
+        .cte("touched")
+    )
+    return sa.select(touched.c.id).scalar_subquery().label("touched")
+
+
+def _built(bookkeeping: list, response, *, skip_written_in=None) -> list:
+    """``(tenant, statement)`` of each bookkeeping entry, builders given the final ``response``;
+    without those already written in the transaction ``skip_written_in`` (the one committing)."""
     return [
-        (tenant, item if isinstance(item, Executable) else item(response)) for tenant, item in bookkeeping
+        (tenant, item if isinstance(item, Executable) else item(response))
+        for tenant, item, written_in in bookkeeping
+        if written_in is None or written_in is not skip_written_in
     ]
 
 

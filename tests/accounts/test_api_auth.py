@@ -242,8 +242,9 @@ def _last_used(app, token_id) -> datetime | None:
 def test_token_use_is_written_with_the_requests_commit_or_apart_when_it_is_refused(
     app, tenant_client, acme, make_user, in_tenant, monkeypatch
 ):
-    """A used token's "last used" rides on the request's own commit (no connection of its own);
-    a refused request, which rolls back, still records it (apart); neither waits for a lock
+    """A used token's "last used" is written by the token's own read and rides on the request's
+    commit (no statement or connection of its own: a due write costs the request nothing); a
+    refused request, which rolls back, still records it (apart); neither waits for a lock
     another transaction holds on the token's row."""
     from tests.helpers import counting_statements
 
@@ -251,12 +252,18 @@ def test_token_use_is_written_with_the_requests_commit_or_apart_when_it_is_refus
     client = tenant_client("acme")
     body = get_tokens(client, "ada@example.com")
     access = next(r for r in token_rows(in_tenant, acme) if r.kind == "access")
-    moment = datetime.now(UTC) + timedelta(minutes=2)  # past the once-a-minute throttle
+    moment = datetime.now(UTC) + timedelta(minutes=2)
     set_clock(monkeypatch, moment)
-    with counting_statements(app) as statements:
+    with counting_statements(app) as statements:  # the first use: due
         assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 200
-    assert any(s.startswith("UPDATE") and "api_tokens" in s for s in statements), statements
+    assert not any(s.startswith("UPDATE") and "api_tokens" in s for s in statements), statements
+    assert any(s.startswith("WITH touched AS") and "api_tokens" in s for s in statements), statements
     assert _last_used(app, access.id) == moment
+    set_clock(monkeypatch, moment + timedelta(seconds=30))
+    with counting_statements(app) as not_due:  # within the minute: nothing written
+        assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 200
+    assert _last_used(app, access.id) == moment
+    assert len(statements) == len(not_due), statements
 
     later = moment + timedelta(minutes=2)
     set_clock(monkeypatch, later)

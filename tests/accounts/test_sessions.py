@@ -390,6 +390,45 @@ def test_last_seen_is_written_at_most_once_a_minute(acme, make_user, browser_cli
     assert "This device" in html
 
 
+def test_a_due_last_seen_is_written_by_the_sessions_own_read(
+    app, acme, make_user, browser_client, rows, monkeypatch, in_tenant
+):
+    """A signed-in request's first use each minute writes ``last_seen_at`` in the statement that
+    reads the user and the session (no UPDATE, no statement more than a request within the
+    minute), committed with the request; a refused request, rolled back, still records it
+    apart; a suspended user's row is not written."""
+    from app.accounts import sessions
+    from tests.helpers import counting_statements
+
+    user_id = make_user(acme, email="ada@example.com")
+    client = browser_client("acme", "ada@example.com")
+    [row] = rows(acme, user_id)
+    moment = row["last_seen_at"] + TOUCH_RESOLUTION * 2
+    monkeypatch.setattr(sessions, "_now", lambda: moment)
+    with counting_statements(app) as due:
+        assert client.get("/account").status_code == 200
+    assert rows(acme, user_id)[0]["last_seen_at"] == moment
+    assert not any(s.startswith("UPDATE") and "user_sessions" in s for s in due), due
+    assert any(s.startswith("WITH touched AS") and "user_sessions" in s for s in due), due
+    monkeypatch.setattr(sessions, "_now", lambda: moment + TOUCH_RESOLUTION / 2)
+    with counting_statements(app) as not_due:
+        assert client.get("/account").status_code == 200
+    assert rows(acme, user_id)[0]["last_seen_at"] == moment
+    assert len(due) == len(not_due), due
+
+    later = moment + TOUCH_RESOLUTION * 2
+    monkeypatch.setattr(sessions, "_now", lambda: later)
+    assert client.get("/orders/987654321").status_code == 404  # rolled back: written apart
+    assert rows(acme, user_id)[0]["last_seen_at"] == later
+
+    with in_tenant(acme):  # the status alone (a suspension would also end the session)
+        db.session.get(User, user_id).status = "suspended"
+        db.session.commit()
+    monkeypatch.setattr(sessions, "_now", lambda: later + TOUCH_RESOLUTION * 2)
+    assert client.get("/account").status_code == 302  # anonymous: to the login page
+    assert rows(acme, user_id)[0]["last_seen_at"] == later
+
+
 def test_a_socket_is_refused_once_its_web_session_is_ended(
     acme, make_user, tenant_client, socket_server, rows, in_tenant, web
 ):

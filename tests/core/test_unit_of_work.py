@@ -224,6 +224,35 @@ def test_bookkeeping_apart_never_waits_for_the_pool_its_caller_holds(app, acme, 
         assert db.session.get(User, user_id).display_name == "Apart"
 
 
+def test_bookkeeping_a_read_wrote_is_written_again_when_its_transaction_rolled_back(
+    app, api_user, acme, in_tenant, monkeypatch
+):
+    """A token's last use written by its read (``bookkeeping_written``) commits with the
+    request; should that transaction be rolled back on the way and the request then succeed,
+    the write is made again before the commit, not lost."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.accounts import tokens
+    from app.accounts.models import ApiToken
+
+    client, headers, user_id = api_user
+    moment = datetime.now(UTC) + timedelta(minutes=5)
+    monkeypatch.setattr(tokens, "_now", lambda: moment)
+    touch = tokens._touch
+
+    def rolled_back_on_the_way(row, now):
+        touch(row, now)  # after the token's read, which wrote its last use
+        db.session.rollback()
+
+    monkeypatch.setattr(tokens, "_touch", rolled_back_on_the_way)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with in_tenant(acme):
+        used = db.session.scalars(
+            sa.select(ApiToken.last_used_at).where(ApiToken.user_id == user_id, ApiToken.kind == "access")
+        ).all()
+    assert moment in used
+
+
 def test_socketio_async_mode_follows_the_process():
     """gevent only where gevent has patched the standard library (the realtime process);
     the configured mode wins; this test process is not patched."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.orders import services as orders
@@ -20,8 +21,9 @@ from tests.helpers import counting_statements, statement_listing
 from tests.payments.conftest import form_tokens
 
 # Measured here (the test tenant; the bench counts 20 and 12): 23 and 14, with tokens and a
-# session used within the minute (the warm-up's): a first use after a minute adds its "last used"
-# UPDATE, written with the request's commit (the bench's 20.9). The test tenant counts
+# session used within the minute (the warm-up's); a first use after a minute writes its "last
+# used" in the credential's own read, no statement more (the bench counted 20.9 when it was an
+# UPDATE of its own: test_a_due_last_use_costs_no_statement below). The test tenant counts
 # more than the bench: its host lookups (the bench's process keeps them). Before the card form
 # locked the order with its payment, the ledger posted in one statement and the checkout page
 # showed the focused header: 27 and 15; before the settings snapshot, the card form's and the
@@ -87,3 +89,28 @@ def test_complete_to_released_stays_under_its_statement_ceiling(paid_order_steps
     assert done.json["status"] == "completed" and done.json["money"]["escrow_minor"] == 0
     assert len(statements) <= COMPLETE_TO_RELEASED_CEILING, statement_listing(statements)
     assert not any("SAVEPOINT" in s for s in statements), statement_listing(statements)
+
+
+def test_a_due_last_use_costs_no_statement(paid_order_steps, app, monkeypatch):
+    """A buyer whose token and web session were last used over a minute ago: their last use is
+    written by the credentials' own reads, so order -> paid sends what it sends within the
+    minute, and the writes are committed."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.accounts import sessions, tokens
+
+    m, api, headers, web = paid_order_steps
+    with counting_statements(app) as within_the_minute:
+        _order_and_pay(api, headers, web, m.gig_id)
+    due = datetime.now(UTC) + timedelta(minutes=3)
+    monkeypatch.setattr(tokens, "_now", lambda: due)
+    monkeypatch.setattr(sessions, "_now", lambda: due)
+    with counting_statements(app) as statements:
+        _order_and_pay(api, headers, web, m.gig_id)
+    assert len(statements) == len(within_the_minute), statement_listing(statements)
+    touched = [s for s in statements if s.startswith("WITH touched AS")]
+    assert len(touched) == 3, statement_listing(statements)  # the token's read, two page loads' user
+    with app.app_context(), db.engine.connect() as conn:
+        last_seen = conn.execute(sa.text("SELECT max(last_seen_at) FROM tenant_acme.user_sessions")).scalar()
+        last_used = conn.execute(sa.text("SELECT max(last_used_at) FROM tenant_acme.api_tokens")).scalar()
+    assert last_seen == due and last_used == due
