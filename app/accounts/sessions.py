@@ -191,10 +191,8 @@ def load_web_user(user_id: int, secret: str) -> tuple[User, UserSession] | None:
 
 def active_user(user_id: sa.ColumnElement) -> sa.Exists:
     """``EXISTS`` (the user ``user_id`` is active: ``User.is_active`` in SQL), for a
-    ``touched_column``'s condition. Its value is written into the SQL, not bound: an ORM read
-    carrying a data-modifying CTE lost the CTE's own literal parameters ("a value is required
-    for bind parameter")."""
-    return sa.exists().where(User.id == user_id, User.status == sa.literal_column("'active'"))
+    ``touched_column``'s condition."""
+    return sa.exists().where(User.id == user_id, User.status == "active")
 
 
 @cache
@@ -206,7 +204,7 @@ def _web_user_touching_statement() -> sa.Select:
         table,
         table.c.secret_hash == sa.bindparam("presented_hash"),
         table.c.user_id == sa.bindparam("session_user"),
-        table.c.kind == sa.literal_column("'web'"),  # no bound value: see active_user
+        table.c.kind == "web",
         table.c.revoked_at.is_(None),
         table.c.last_seen_at <= sa.bindparam("due"),
         active_user(table.c.user_id),
