@@ -19,8 +19,8 @@ All run against the same server in the same run, so their ratios are
 meaningful; a bare Flask application (``bench/bare_flask.py``, one JSON route)
 on the same gunicorn settings is measured first and again last as the yardstick,
 and the faster of its two rounds is the ceiling every ratio is taken against (a
-round slowed by something else on the machine, a database vacuuming after a
-benchmark before, would otherwise flatter every ratio; the stricter ceiling can
+round slowed by something else on the machine, as seen right after a benchmark
+that filled a database, would otherwise flatter every ratio; the stricter ceiling can
 only lower them). The page is
 then measured again on a server with the resolution cache disabled
 (``TENANT_CACHE_TTL=0``). Note: the load generator shares the machine's cores
