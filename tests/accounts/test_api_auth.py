@@ -398,8 +398,10 @@ def test_a_token_from_one_tenant_is_worthless_on_another(tenant_client, acme, gl
     acme_tokens = get_tokens(tenant_client("acme"), "ada@example.com")
     assert [r.id for r in token_rows(in_tenant, acme)] == [r.id for r in token_rows(in_tenant, globex)]
 
-    globex = tenant_client("globex")
+    globex_tenant, globex = globex, tenant_client("globex")
     assert globex.get("/api/v1/me", headers=bearer(acme_tokens["access_token"])).status_code == 401
+    # Its read, which writes a good token's first use, wrote nothing on globex's row of that id.
+    assert all(r.last_used_at is None for r in token_rows(in_tenant, globex_tenant))
     response = globex.post("/api/v1/auth/refresh", json={"refresh_token": acme_tokens["refresh_token"]})
     assert response.status_code == 401
     # Revoking acme's token on globex does nothing to either.
