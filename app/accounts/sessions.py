@@ -10,8 +10,10 @@ An API token family (app/accounts/tokens.py) is a row of kind ``api`` whose ``se
 the SHA-256 of the family id: ending it revokes the family's tokens, and revoking a family
 (reuse detection, ``/auth/revoke`` of a refresh token) marks the row ended.
 
-``last_seen_at`` is bookkeeping: written at most once a minute, on a short connection of its own
-(a GET never commits). Functions here flush; the request that calls them commits.
+``last_seen_at`` is bookkeeping: written at most once a minute, by the user loader's own query
+when it is due (committed with the request, written apart when the request rolls back:
+``load_web_user``), on a short connection of its own outside a request. Functions here flush;
+the request that calls them commits.
 """
 
 from __future__ import annotations
