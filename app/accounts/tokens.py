@@ -72,12 +72,19 @@ def _lifetimes() -> tuple[int, int]:
 _ACCESS_MEMO = "_access_token_lookup"  # g: (token hash, (row, user) or None) of this request
 
 
-def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = False):
-    """The token row (``with_user``: ``(row, user)``, read in the same query), or None."""
+def _lookup_params(token: str, kind: str) -> dict | None:
+    """The look-up's parameters for ``token`` of ``kind``, or None when it cannot be one."""
     prefix = ACCESS_PREFIX if kind == "access" else REFRESH_PREFIX
     if not isinstance(token, str) or not token.startswith(prefix) or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    params = {"presented_hash": hash_token(token), "token_kind": kind}
+    return {"presented_hash": hash_token(token), "token_kind": kind}
+
+
+def _find(token: str, kind: str, *, for_update: bool = False, with_user: bool = False):
+    """The token row (``with_user``: ``(row, user)``, read in the same query), or None."""
+    params = _lookup_params(token, kind)
+    if params is None:
+        return None
     if with_user:
         return db.session.execute(_find_statement(True, False), params).first()
     return db.session.scalars(_find_statement(False, for_update), params).first()
@@ -278,12 +285,12 @@ def _find_touching(token: str):
     answer's ``_touch`` then finds it written and sends no UPDATE of its own. The write rides on
     the request's transaction (``bookkeeping_written``: written again apart if that rolls back)
     and, like ``skip_locked_update``, never waits for a lock another transaction holds."""
-    if not isinstance(token, str) or not token.startswith(ACCESS_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
+    params = _lookup_params(token, "access")
+    if params is None:
         return None
     now = _now()
-    params = {"presented_hash": hash_token(token), "token_kind": "access", "now": now}
     found = db.session.execute(
-        _find_touching_statement(), {**params, "due": now - LAST_USED_RESOLUTION}
+        _find_touching_statement(), {**params, "now": now, "due": now - LAST_USED_RESOLUTION}
     ).first()
     if found is None:
         return None
