@@ -1,5 +1,6 @@
 # Gigforge: `make run` (the product with demo data), `make test` (the whole suite).
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The distribution's optimised python3.11 when there is one (scripts/pick_python.sh).
+PYTHON ?= $(shell scripts/pick_python.sh)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -251,6 +251,21 @@ def python_yardstick_ms(repeat: int = 7) -> float:
     return round(best * 1000, 2)
 
 
+def interpreter() -> str:
+    """The Python that runs the benchmark: its executable and whether it calls the interpreter
+    through a shared libpython (a default pyenv build; Debian's /usr/bin/python3.11 is linked
+    statically, with PGO and LTO, and ran this application ~20 % faster on the same machine:
+    docs/design/performance.md, "The interpreter"). Numbers of different builds do not compare."""
+    executable = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    shared = False
+    try:
+        with open("/proc/self/maps") as fh:
+            shared = any("libpython" in line for line in fh)
+    except OSError:  # not Linux: unknown, say so
+        return f"{executable} {platform.python_version()}"
+    return f"{executable} {platform.python_version()} ({'shared' if shared else 'static'} libpython)"
+
+
 def environment(services: Services) -> dict:
     """What the numbers were measured on."""
     from tenants.db import db
@@ -269,6 +284,7 @@ def environment(services: Services) -> dict:
         "cpus": os.cpu_count(),
         "mem_gib": mem_gib,
         "python": platform.python_version(),
+        "python_interpreter": interpreter(),
         "postgresql": pg_version,
         "postgresql_fsync": fsync,
         "postgresql_embedded": services.embedded_postgres,
@@ -298,6 +314,7 @@ def record(name: str, argv: list[str], payload: dict) -> Path:
     if "python_yardstick_ms" in env:  # to copy beside the numbers into docs/benchmarks.md
         print(
             f"machine: Python yardstick {env['python_yardstick_ms']} ms (lower is faster), "
-            f"load {env.get('loadavg_1m_at_start')} at start, {os.getloadavg()[0]:.2f} now"
+            f"load {env.get('loadavg_1m_at_start')} at start, {os.getloadavg()[0]:.2f} now; "
+            f"{env.get('python_interpreter') or interpreter()}"
         )
     return path
