@@ -155,9 +155,7 @@ class PeerServer(Server):
             "warning",
             "peer_project.wsgi:application",
         ]
-        self.command = " ".join(["gunicorn", *cmd[3:]])
-        self.process = subprocess.Popen(cmd, cwd=PEER_DIR, env=peer.env)
-        self._wait_ready()
+        self._launch(cmd, PEER_DIR, peer.env, args.workers)
 
 
 # --- Gigforge's tenant schema ------------------------------------------------------

@@ -35,12 +35,15 @@ import argparse
 import http.client
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from bench._common import (
     Services,
@@ -55,6 +58,7 @@ from bench._common import (
 from config import BASE_DIR
 
 LOOPBACK = "127.0.0.1"
+READY_CONFIG = Path(__file__).resolve().parent / "gunicorn_ready.py"
 BARE = "bare Flask"
 
 
@@ -124,15 +128,27 @@ class Server:
             "warning",
             wsgi,
         ]
-        self.command = " ".join(["gunicorn", *cmd[3:]])
-        self.process = subprocess.Popen(cmd, cwd=BASE_DIR, env=env)
-        self._wait_ready()
+        self._launch(cmd, BASE_DIR, env, args.workers)
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
+    def _launch(self, cmd: list[str], cwd, env: dict, workers: int) -> None:
+        """Start gunicorn (``cmd``: ``python -m gunicorn ...``) with the readiness hook, and
+        return when every one of its ``workers`` has loaded the app and answers."""
+        self.ready_dir = tempfile.mkdtemp(prefix="bench-ready-")
+        cmd = [*cmd[:3], "-c", str(READY_CONFIG), *cmd[3:]]
+        self.command = " ".join(["gunicorn", "-c", "bench/gunicorn_ready.py", *cmd[5:]])
+        self.process = subprocess.Popen(cmd, cwd=cwd, env={**env, "BENCH_READY_DIR": self.ready_dir})
+        self._wait_ready(workers)
+
+    def _wait_ready(self, workers: int, timeout: float = 60.0) -> None:
+        """Until each worker has said it is up (``bench/gunicorn_ready.py``) and ``/healthz``
+        answers: connections opened before a worker is up all go to the others for good."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            if len(os.listdir(self.ready_dir)) < workers:
+                time.sleep(0.1)
+                continue
             try:
                 conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -161,6 +177,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.ready_dir, ignore_errors=True)
 
 
 def fetch(
