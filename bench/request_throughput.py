@@ -133,10 +133,14 @@ class Server:
     def _launch(self, cmd: list[str], cwd, env: dict, workers: int) -> None:
         """Start gunicorn (``cmd``: ``python -m gunicorn ...``) with the readiness hook, and
         return when every one of its ``workers`` has loaded the app and answers."""
+        python, gunicorn_args = cmd[:3], cmd[3:]
+        self.command = " ".join(["gunicorn", "-c", "bench/gunicorn_ready.py", *gunicorn_args])
         self.ready_dir = tempfile.mkdtemp(prefix="bench-ready-")
-        cmd = [*cmd[:3], "-c", str(READY_CONFIG), *cmd[3:]]
-        self.command = " ".join(["gunicorn", "-c", "bench/gunicorn_ready.py", *cmd[5:]])
-        self.process = subprocess.Popen(cmd, cwd=cwd, env={**env, "BENCH_READY_DIR": self.ready_dir})
+        self.process = subprocess.Popen(
+            [*python, "-c", str(READY_CONFIG), *gunicorn_args],
+            cwd=cwd,
+            env={**env, "BENCH_READY_DIR": self.ready_dir},
+        )
         self._wait_ready(workers)
 
     def _wait_ready(self, workers: int, timeout: float = 60.0) -> None:
