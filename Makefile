@@ -29,6 +29,7 @@ test-pgbouncer: install
 	else echo "!!! PgBouncer run skipped: no pgbouncer !!!"; fi
 
 install: $(STAMP)
+	@scripts/venv_note.sh $(VENV) "$(PYTHON)"
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
