@@ -50,6 +50,7 @@ from app.core import pagination, unit_of_work
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
+from app.core.one_insert import insert_with_child
 from app.events import publish, publish_with_row
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -720,8 +721,7 @@ def place_order(
     order.milestones = [
         Milestone(seq=1, title=order.title, amount_minor=q.total_minor, status="funding_required")
     ]
-    db.session.add(order)
-    db.session.flush()
+    insert_with_child(order, "milestones")  # one statement for both rows (app.core.one_insert)
     _record(order, "placed", buyer.id, {"total_minor": q.total_minor, "currency": q.currency})
     return order
 
