@@ -50,7 +50,7 @@ from app.core import pagination, unit_of_work
 from app.core.domain_errors import FORM as FORM  # re-exported: views and the console use services.FORM
 from app.core.domain_errors import CodedError, DomainError, Forbidden, NotFound, StateConflict
 from app.core.ids import parse_id
-from app.core.one_insert import insert_with_child
+from app.core.one_statement import insert_with_child, update_together
 from app.events import publish, publish_with_row
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -246,7 +246,10 @@ def _record(
     extra: dict | None = None,
 ) -> int:
     """A timeline row and its outbox event ``event`` (default ``order.<kind>``, payload
-    ``order_id``, ``order_event_id`` and ``extra``), written by one statement; returns the row's id."""
+    ``order_id``, ``order_event_id`` and ``extra``), written by one statement; returns the row's id.
+    The order's and its loaded milestones' changes go first, together in one statement
+    (``update_together``; the event's flush then finds them written)."""
+    update_together([order, *sa.inspect(order).dict.get("milestones", ())])
     return publish_with_row(
         _timeline_row_statement(),
         event or f"order.{kind}",
@@ -721,7 +724,7 @@ def place_order(
     order.milestones = [
         Milestone(seq=1, title=order.title, amount_minor=q.total_minor, status="funding_required")
     ]
-    insert_with_child(order, "milestones")  # one statement for both rows (app.core.one_insert)
+    insert_with_child(order, "milestones")  # one statement for both rows (app.core.one_statement)
     _record(order, "placed", buyer.id, {"total_minor": q.total_minor, "currency": q.currency})
     return order
 

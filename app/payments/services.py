@@ -32,6 +32,7 @@ from app.core import metrics, pagination, unit_of_work
 from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
+from app.core.one_statement import update_together
 from app.events import publish
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -326,6 +327,7 @@ def _confirm_locked(
     payment.status = "succeeded"
     payment.succeeded_at = _now()
     payment.failure_reason = None
+    update_together([payment])  # without the flush's bookkeeping (app.core.one_statement)
     db.session.flush()
     on_commit(metrics.payments.labels("succeeded").inc)  # once: a second call returns above
     return payment

@@ -1,0 +1,242 @@
+"""Rows written by one statement where the unit of work's flush would send several.
+
+A flush spends most of its time in SQLAlchemy's bookkeeping, not in PostgreSQL: sorting the
+mappers, dependency processors, a compiled statement and a result per table. On the money path
+that was 16 % of an order's CPU (docs/design/performance.md, "One statement for an order and its
+milestone"). Two shapes come back often enough to write by hand, each built once per shape
+(classes and columns) and executed with bind parameters:
+
+- ``insert_with_child(order, "milestones")``: a new row and its one new child::
+
+    WITH parent AS (INSERT INTO <parent table> (...) VALUES (...) RETURNING <every column>),
+         child AS (INSERT INTO <child table> (<fk>, ...) SELECT parent.id, ... FROM parent
+                   RETURNING <every column>)
+    SELECT parent.*, child.* FROM parent JOIN child ON true
+
+  Both objects are filled from the returned row (every column, so nothing is left to load) and
+  attached to the session as persistent rows, as a flush leaves them. Rules: both are new
+  (transient); the parent's primary key is one generated column; the child's foreign key refers
+  to it; plain columns. A column is sent when the object holds a value for it or the column has
+  a Python-side default (evaluated as the flush would); otherwise the table's server default
+  applies and the returned row says what it was.
+
+- ``update_together([order, *order.milestones])``: the pending column changes of persistent
+  rows, of one table or several::
+
+    WITH u0 AS (UPDATE <table> SET <changed columns>, <SQL onupdate columns>
+                WHERE id = ... RETURNING id, <onupdate columns>),
+         u1 AS (...)
+    SELECT u0.*, u1.* FROM u0 JOIN u1 ON true
+
+  Rows without a change are skipped. A row with anything else pending (a relationship's change,
+  a version counter, a Python-side onupdate) is left to the next flush, which then writes it as
+  before. The rows are locked by their caller: a row that is gone raises StaleDataError, as the
+  flush's UPDATE would. No flush listener runs for these rows (none of the callers' tables has
+  one; ``app.settings``' row, which does, must not be passed).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
+from tenants.db import db
+
+
+def insert_with_child(parent: Any, relationship: str) -> None:
+    """Insert ``parent`` and the one object in its ``relationship`` collection with one statement;
+    both are persistent in the session afterwards, every column loaded (ids, server defaults).
+    Raises ValueError when the objects do not follow the module's rules."""
+    mapper = sa.inspect(type(parent))
+    prop = mapper.relationships[relationship]
+    children = getattr(parent, relationship)
+    if len(children) != 1:
+        raise ValueError(f"insert_with_child: {relationship} holds {len(children)} objects, not one")
+    child = children[0]
+    for obj in (parent, child):
+        if not instance_state(obj).transient:
+            raise ValueError(f"insert_with_child: {obj!r} is not new")
+    parent_values, child_values = _values(parent), _values(child)
+    statement, parent_columns, child_columns = _statement(
+        type(parent), relationship, tuple(parent_values), tuple(child_values)
+    )
+    row = db.session.execute(
+        statement,
+        {**{f"p_{k}": v for k, v in parent_values.items()}, **{f"c_{k}": v for k, v in child_values.items()}},
+    ).one()
+    values = iter(row)
+    for obj, columns in ((parent, parent_columns), (child, child_columns)):
+        for key in columns:
+            set_committed_value(obj, key, next(values))
+    set_committed_value(parent, relationship, [child])
+    if prop.back_populates:
+        set_committed_value(child, prop.back_populates, parent)
+    make_transient_to_detached(parent)
+    make_transient_to_detached(child)
+    db.session.add(parent)  # persistent again, child included (cascade), without SQL
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """What an INSERT of ``obj`` sends, by attribute key: the values it holds, else the columns'
+    Python-side defaults; server-generated and server-defaulted columns are left out."""
+    mapper = sa.inspect(type(obj))
+    held = instance_state(obj).dict
+    values = {}
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        value = held.get(attr.key)
+        if value is not None or (attr.key in held and column.type.should_evaluate_none):
+            values[attr.key] = value  # as the flush: None is "not given", except JSON's null
+        elif column.default is not None and column.default.is_scalar:
+            values[attr.key] = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            values[attr.key] = column.default.arg(None)  # default=list, dict...: no context needed
+    return values
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(
+    parent_class: type, relationship: str, parent_keys: tuple[str, ...], child_keys: tuple[str, ...]
+) -> tuple[sa.Select, tuple[str, ...], tuple[str, ...]]:
+    """The statement for these classes and these columns given, and the attribute keys of the
+    parent's and the child's columns in the order it returns them."""
+    mapper = sa.inspect(parent_class)
+    prop = mapper.relationships[relationship]
+    child_mapper = prop.mapper
+    (parent_pk,) = mapper.primary_key
+    pairs = prop.local_remote_pairs
+    if len(pairs) != 1 or pairs[0][0] is not parent_pk:
+        raise ValueError(f"insert_with_child: {relationship} is not one foreign key to the primary key")
+    foreign_key = pairs[0][1]
+    parent_table, child_table = mapper.local_table, child_mapper.local_table
+
+    def column_of(m, key):
+        return m.column_attrs[key].columns[0]
+
+    def keys_of(m):
+        return tuple(attr.key for attr in m.column_attrs)
+
+    given_parent = {k: column_of(mapper, k) for k in parent_keys}
+    parent_cte = (
+        sa.insert(parent_table)
+        .values({c.name: sa.bindparam(f"p_{k}", type_=c.type) for k, c in given_parent.items()})
+        .returning(*(_unqualified(column_of(mapper, k)) for k in keys_of(mapper)))
+        .cte("parent")
+    )
+    given = [k for k in child_keys if column_of(child_mapper, k) is not foreign_key]
+    child_cte = (
+        sa.insert(child_table)
+        .from_select(
+            [foreign_key.name, *(column_of(child_mapper, k).name for k in given)],
+            sa.select(
+                parent_cte.c[parent_pk.name],
+                *(sa.bindparam(f"c_{k}", type_=column_of(child_mapper, k).type) for k in given),
+            ),
+            include_defaults=False,
+        )
+        .returning(*(_unqualified(column_of(child_mapper, k)) for k in keys_of(child_mapper)))
+        .cte("child")
+    )
+    statement = sa.select(
+        *(parent_cte.c[column_of(mapper, k).name] for k in keys_of(mapper)),
+        *(child_cte.c[column_of(child_mapper, k).name] for k in keys_of(child_mapper)),
+    ).select_from(parent_cte.join(child_cte, sa.true()))
+    return statement, keys_of(mapper), keys_of(child_mapper)
+
+
+def _unqualified(column: sa.Column) -> sa.ColumnClause:
+    """``column`` named alone in a RETURNING list (its table is the INSERT's): the statement then
+    stays under psycopg's 4,096 characters, whose conversion of a longer one is not cached."""
+    return sa.column(column.name, column.type)
+
+
+def update_together(objs: Iterable[Any]) -> None:
+    """Write the pending column changes of ``objs`` (persistent rows of this session) with one
+    statement and leave them as a flush does (see the module); what it cannot write is left to
+    the next flush. Raises StaleDataError when a row is gone."""
+    rows = [(obj, state, keys) for obj in objs if (keys := _column_changes(state := instance_state(obj)))]
+    if not rows:
+        return
+    statement, returned = _update_statement(tuple((type(obj), keys) for obj, _state, keys in rows))
+    params = {}
+    for n, (_obj, state, keys) in enumerate(rows):
+        params[f"u{n}_pk"] = state.key[1][0]
+        params.update({f"u{n}_{key}": state.dict.get(key) for key in keys})
+    with db.session.no_autoflush:  # the autoflush would write these rows the slow way first
+        row = db.session.execute(statement, params).one_or_none()
+    if row is None:
+        raise StaleDataError(f"update_together: one of {len(rows)} rows is gone")
+    values = iter(row)
+    for (obj, state, _keys), keys_back in zip(rows, returned, strict=True):
+        for key in keys_back:
+            set_committed_value(obj, key, next(values))
+        # As the flush ends: no history left, the row no longer in the session's modified set.
+        state._commit_all(state.dict, db.session.identity_map)
+
+
+def _column_changes(state) -> tuple[str, ...]:
+    """The attribute keys with a pending change when every one is a plain column of a mapper
+    this module can write; () otherwise (nothing pending, or something for the flush)."""
+    if not state.persistent or not state.committed_state:
+        return ()
+    mapper = state.mapper
+    if mapper.version_id_col is not None or not _writable(mapper):
+        return ()
+    keys = tuple(sorted(state.committed_state))
+    if any(key not in mapper.column_attrs for key in keys):
+        return ()
+    return keys
+
+
+@functools.cache
+def _writable(mapper) -> bool:
+    """One table, one primary key column, no Python-side onupdate (it would need evaluating)."""
+    columns = [attr.columns[0] for attr in mapper.column_attrs]
+    return (
+        mapper.local_table is mapper.persist_selectable
+        and len(mapper.primary_key) == 1
+        and all(len(attr.columns) == 1 for attr in mapper.column_attrs)
+        and not any(c.onupdate is not None and not c.onupdate.is_clause_element for c in columns)
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _update_statement(shape: tuple[tuple[type, tuple[str, ...]], ...]) -> tuple[sa.Select, tuple]:
+    """The statement for rows of these classes with these keys changed, and per row the keys
+    of the columns it returns (the primary key, the onupdate columns), in order."""
+    ctes, returned = [], []
+    for n, (cls, keys) in enumerate(shape):
+        mapper = sa.inspect(cls)
+        (pk,) = mapper.primary_key
+        changed = {mapper.column_attrs[k].columns[0]: k for k in keys}
+        values = {c.name: sa.bindparam(f"u{n}_{k}", type_=c.type) for c, k in changed.items()}
+        back = [mapper.get_property_by_column(pk).key]
+        for attr in mapper.column_attrs:
+            column = attr.columns[0]
+            if column in changed or column is pk:
+                continue
+            if column.onupdate is not None:  # a SQL expression (_writable): now(), for one
+                values[column.name] = column.onupdate.arg
+                back.append(attr.key)
+            elif column.server_onupdate is not None:
+                back.append(attr.key)
+        columns_back = [mapper.column_attrs[k].columns[0] for k in back]
+        ctes.append(
+            sa.update(mapper.local_table)
+            .where(pk == sa.bindparam(f"u{n}_pk", type_=pk.type))
+            .values(values)
+            .returning(*(_unqualified(c) for c in columns_back))
+            .cte(f"u{n}")
+        )
+        returned.append(tuple(back))
+    joined = ctes[0]
+    for cte in ctes[1:]:
+        joined = joined.join(cte, sa.true())
+    statement = sa.select(*(c for cte in ctes for c in cte.c)).select_from(joined)
+    return statement, tuple(returned)

@@ -1,0 +1,169 @@
+"""app.core.one_statement: an order and its milestone inserted, or their changes written, by one
+statement, and left as a flush leaves them."""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core.one_statement import insert_with_child, update_together
+from app.orders.models import Milestone, Order
+from tenants.db import db
+from tests.helpers import statements_of
+
+SKIP = {"id", "order_id", "created_at", "updated_at"}
+
+
+def _pair(buyer_id: int, seller_id: int, **order) -> Order:
+    new = Order(
+        kind="offer",
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        title="Logo (Basic)",
+        currency="USD",
+        subtotal_minor=5000,
+        total_minor=5500,
+        status="awaiting_payment",
+        delivery_days=3,
+        revisions_allowed=1,
+        **order,
+    )
+    new.milestones = [Milestone(seq=1, title="Logo", amount_minor=5500, status="funding_required")]
+    return new
+
+
+def _columns(obj) -> dict:
+    mapper = sa.inspect(type(obj))
+    return {a.key: getattr(obj, a.key) for a in mapper.column_attrs if a.key not in SKIP}
+
+
+def test_the_rows_and_objects_equal_a_flushs(app, acme, make_user, in_tenant):
+    buyer, seller = make_user(acme), make_user(acme)
+    with in_tenant(acme):
+        flushed = _pair(buyer, seller, extras=[{"title": "Source files"}])
+        db.session.add(flushed)
+        db.session.flush()
+        one = _pair(buyer, seller, extras=[{"title": "Source files"}])
+
+        sent = statements_of(app, lambda: insert_with_child(one, "milestones"))
+
+        assert len(sent) == 1 and " ".join(sent[0].split()).startswith("WITH parent AS (INSERT INTO")
+        # Persistent, nothing pending, every column loaded: reading them sends nothing.
+        for obj in (one, one.milestones[0]):
+            state = instance_state(obj)
+            assert state.persistent and not state.expired_attributes and obj not in db.session.dirty
+        read = statements_of(app, lambda: (_columns(one), _columns(one.milestones[0]), one.created_at))
+        assert read == []
+        assert one.milestones[0].order is one and one.milestones[0].order_id == one.id
+        assert _columns(one) == _columns(flushed)  # server and Python defaults alike
+        assert _columns(one.milestones[0]) == _columns(flushed.milestones[0])
+        assert one.created_at is not None and one.version == 1 and one.quantity == 1
+        order_id, milestone_id = one.id, one.milestones[0].id
+        db.session.commit()
+
+        db.session.expire_all()
+        stored = db.session.get(Order, order_id)
+        assert [m.id for m in stored.milestones] == [milestone_id]
+        assert stored.extras == [{"title": "Source files"}] and stored.milestones[0].dod == []
+
+
+def test_a_refused_row_rolls_back_with_the_unit_of_work(app, acme, make_user, in_tenant):
+    buyer = make_user(acme)
+    with in_tenant(acme):
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Order))
+        same_party = _pair(buyer, buyer)  # the table refuses buyer = seller
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_with_child(same_party, "milestones")
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Order)) == before
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Milestone)) == 0
+
+
+def test_only_new_objects_with_one_child(app, acme, make_user, in_tenant):
+    buyer, seller = make_user(acme), make_user(acme)
+    with in_tenant(acme):
+        two = _pair(buyer, seller)
+        two.milestones.append(Milestone(seq=2, title="More", amount_minor=100))
+        with pytest.raises(ValueError, match="holds 2 objects"):
+            insert_with_child(two, "milestones")
+        added = _pair(buyer, seller)
+        db.session.add(added)
+        with pytest.raises(ValueError, match="is not new"):
+            insert_with_child(added, "milestones")
+        db.session.rollback()
+
+
+# --------------------------------------------------------------------------- update_together
+
+
+def _stored_pair(acme, make_user, in_tenant) -> tuple[int, int]:
+    buyer, seller = make_user(acme), make_user(acme)
+    with in_tenant(acme):
+        order = _pair(buyer, seller)
+        insert_with_child(order, "milestones")
+        db.session.commit()
+        return order.id, order.milestones[0].id
+
+
+def test_changes_of_two_tables_in_one_statement_left_as_a_flush_leaves_them(app, acme, make_user, in_tenant):
+    order_id, milestone_id = _stored_pair(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        order = db.session.get(Order, order_id)
+        milestone = order.milestones[0]
+        before = order.updated_at
+        order.status, order.version = "awaiting_requirements", order.version + 1
+        milestone.status, milestone.payment_ref = "funded", "pay_123"
+
+        sent = statements_of(app, lambda: update_together([order, milestone]))
+
+        assert len(sent) == 1 and " ".join(sent[0].split()).startswith("WITH u0 AS (UPDATE")
+        for obj in (order, milestone):
+            state = instance_state(obj)
+            assert not state.committed_state and not state.expired_attributes and obj not in db.session.dirty
+        # The onupdate column came back with the statement: reading it, or flushing, sends nothing.
+        assert statements_of(app, lambda: (order.updated_at, db.session.flush())) == []
+        assert order.updated_at > before
+        db.session.commit()
+
+        db.session.expire_all()
+        stored = db.session.get(Order, order_id)
+        assert (stored.status, stored.version, stored.updated_at) == (
+            "awaiting_requirements",
+            2,
+            order.updated_at,
+        )
+        assert (stored.milestones[0].status, stored.milestones[0].payment_ref) == ("funded", "pay_123")
+        assert stored.milestones[0].id == milestone_id
+
+
+def test_rows_without_changes_send_nothing_and_other_changes_are_left_to_the_flush(
+    app, acme, make_user, in_tenant
+):
+    order_id, _milestone_id = _stored_pair(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        order = db.session.get(Order, order_id)
+        assert statements_of(app, lambda: update_together([order, *order.milestones])) == []
+
+        # A collection's change is the flush's: the order is skipped, then flushed as before.
+        order.milestones.append(Milestone(seq=2, title="More", amount_minor=100))
+        order.title = "Renamed"
+        assert statements_of(app, lambda: update_together([order])) == []
+        assert order in db.session.dirty
+        db.session.flush()
+        db.session.commit()
+        db.session.expire_all()
+        stored = db.session.get(Order, order_id)
+        assert stored.title == "Renamed" and [m.seq for m in stored.milestones] == [1, 2]
+
+
+def test_a_row_that_is_gone_raises_stale_data(app, acme, make_user, in_tenant):
+    order_id, milestone_id = _stored_pair(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        milestone = db.session.get(Milestone, milestone_id)
+        order = db.session.get(Order, order_id)
+        db.session.execute(sa.delete(Milestone.__table__).where(Milestone.__table__.c.id == milestone_id))
+        milestone.status, order.status = "funded", "awaiting_requirements"
+        with pytest.raises(StaleDataError, match="one of 2 rows is gone"):
+            update_together([order, milestone])
+        db.session.rollback()
+        assert db.session.get(Order, order_id).status == "awaiting_payment"
