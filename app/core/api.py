@@ -12,6 +12,8 @@
 - Rate limits: every blueprint checks its requests against the tenant's plan
   (``app.core.rate_limits.check_api_request``) and documents the shared 429 and the
   ``RateLimit-*`` headers on each operation, so no view is decorated for it.
+- ``cached_answer(name)`` keeps a read's whole answer beside the tenant-cached data it is made
+  of (the category tree's), so its dump and JSON encoding run once per change of that data.
 
 Every API module uses ``from app.core.api import Blueprint``.
 """
@@ -28,7 +30,7 @@ import flask_smorest
 from flask import current_app, request
 from flask_smorest.utils import resolve_schema_instance, unpack_tuple_response
 
-from app.core import pagination, rate_limits
+from app.core import pagination, rate_limits, tenant_cache
 
 MAX_PAGE = 10_000
 
@@ -218,3 +220,32 @@ class Blueprint(flask_smorest.Blueprint):
                 if operation.get("legacy"):
                     headers[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
         return doc
+
+
+def cached_answer(cache_name: str):
+    """A GET view's whole answer (body, status, headers) kept in the tenant cache ``cache_name``
+    (``app.core.tenant_cache``: per tenant, dropped with that data's stamp on every node) for
+    requests without a query string, the common case of a short list read whole: the schema's
+    dump, the page cut and the JSON encoding then run once per change instead of at every
+    request. Requests with parameters (a cursor, a limit) run the view. Goes above
+    ``@blp.response``; what the hooks add after the view (rate-limit headers, the request id,
+    security headers) is added to every answer as before."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.args or request.method not in ("GET", "HEAD"):
+                return view(*args, **kwargs)
+
+            def answer():
+                response = view(*args, **kwargs)
+                headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
+                return response.get_data(), response.status_code, headers
+
+            variant = f"answer:{request.endpoint}"
+            body, status, headers = tenant_cache.cached(cache_name, answer, variant=variant)
+            return current_app.response_class(body, status=status, headers=list(headers))
+
+        return wrapper
+
+    return decorator

@@ -20,7 +20,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from app.accounts import tokens
-from app.core.api import Blueprint
+from app.core.api import Blueprint, cached_answer
 from app.core.http import LOCATION, created
 from app.gigs import services
 from app.gigs.schemas import CategorySchema, GigInputSchema, GigPatchSchema, GigSchema, gig_etag_data
@@ -43,6 +43,7 @@ gigs_blp = Blueprint(
 
 @blp.route("")
 class Categories(MethodView):
+    @cached_answer(services.CATEGORY_CACHE)  # the JSON made once per change of the tree
     @blp.response(200, CategorySchema(many=True))
     @blp.paginate_list()
     def get(self):

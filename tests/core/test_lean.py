@@ -157,3 +157,57 @@ def test_the_pagination_header_is_flask_smorests_without_its_schema():
         ours = Blueprint._make_pagination_metadata(page, page_size, count)
         theirs = flask_smorest.Blueprint._make_pagination_metadata(page, page_size, count)
         assert list(ours.items()) == list(theirs.items()), (page, page_size, count)
+
+
+def test_the_category_lists_answer_is_made_once_per_change_and_per_tenant(
+    app, tenant_client, acme, globex, in_tenant, monkeypatch
+):
+    """``GET /api/v1/categories`` without parameters is answered from the tenant cache beside the
+    tree (``app.core.api.cached_answer``): no dump, no JSON encoding at the next read; with a
+    parameter the view runs; a category created afterwards is in the very next answer; each
+    marketplace gets its own."""
+    from app.gigs.categories import create_category
+    from app.gigs.schemas import CategorySchema
+    from tenants.db import db
+
+    with in_tenant(globex):
+        create_category("Only at Globex")
+        db.session.commit()
+    acme_client, globex_client = tenant_client("acme"), tenant_client("globex")
+    first = acme_client.get("/api/v1/categories")
+    assert first.status_code == 200 and first.headers["Content-Type"] == "application/json"
+    dumps = []  # one per dump of the whole list (a new category's own dump is not counted)
+    dump = CategorySchema.dump
+
+    def counted(self, obj, **kw):
+        if isinstance(obj, list):
+            dumps.append(1)
+        return dump(self, obj, **kw)
+
+    monkeypatch.setattr(CategorySchema, "dump", counted)
+
+    again = acme_client.get("/api/v1/categories")
+    assert (again.status_code, again.data, dumps) == (200, first.data, [])
+    assert again.headers["Content-Type"] == "application/json" and "RateLimit-Remaining" in again.headers
+    assert again.headers["X-Request-ID"] != first.headers["X-Request-ID"]  # the hooks still run
+    head = acme_client.head("/api/v1/categories")
+    assert (head.status_code, head.data, head.headers["Content-Length"]) == (200, b"", str(len(first.data)))
+
+    one = acme_client.get("/api/v1/categories?limit=1")
+    assert one.status_code == 200 and len(one.get_json()) == 1 and "X-Next-Cursor" in one.headers
+    assert len(dumps) == 1  # a parameter: the view ran
+
+    globex_names = [c["name"] for c in globex_client.get("/api/v1/categories").get_json()]
+    acme_names = [c["name"] for c in first.get_json()]
+    assert "Only at Globex" in globex_names and "Only at Globex" not in acme_names
+
+    with in_tenant(acme):
+        create_category("New at Acme")
+        db.session.commit()
+    dumps.clear()
+    names = [c["name"] for c in acme_client.get("/api/v1/categories").get_json()]
+    assert "New at Acme" in names and dumps == [1]
+    assert (
+        acme_client.get("/api/v1/categories").get_json() == acme_client.get("/api/v1/categories").get_json()
+    )
+    assert dumps == [1]
