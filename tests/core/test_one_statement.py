@@ -167,3 +167,26 @@ def test_a_row_that_is_gone_raises_stale_data(app, acme, make_user, in_tenant):
             update_together([order, milestone])
         db.session.rollback()
         assert db.session.get(Order, order_id).status == "awaiting_payment"
+
+
+def test_a_savepoints_rollback_undoes_both_as_it_undoes_a_flush(app, acme, make_user, in_tenant):
+    """Registered with the transaction as the flush registers its rows: a savepoint rolled back
+    expunges the rows inserted in it and expires the rows updated in it (their values read again
+    from the database), so no object keeps what the database no longer holds."""
+    order_id, _milestone_id = _stored_pair(acme, make_user, in_tenant)
+    buyer, seller = make_user(acme), make_user(acme)
+    with in_tenant(acme):
+        order = db.session.get(Order, order_id)
+        savepoint = db.session.begin_nested()
+        new = _pair(buyer, seller)
+        insert_with_child(new, "milestones")
+        order.status = "cancelled"
+        update_together([order])
+        assert instance_state(new).persistent and order.status == "cancelled"
+        savepoint.rollback()
+
+        assert instance_state(new).transient and instance_state(new.milestones[0]).transient
+        assert order.status == "awaiting_payment"  # expired, read again
+        count = sa.select(sa.func.count()).select_from(Order).where(Order.id != order_id)
+        assert db.session.scalar(count) == 0
+        db.session.rollback()
