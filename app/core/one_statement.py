@@ -133,38 +133,42 @@ def _statement(
     foreign_key = pairs[0][1]
     parent_table, child_table = mapper.local_table, child_mapper.local_table
 
-    def column_of(m, key):
-        return m.column_attrs[key].columns[0]
-
-    def keys_of(m):
-        return tuple(attr.key for attr in m.column_attrs)
-
-    given_parent = {k: column_of(mapper, k) for k in parent_keys}
+    given_parent = {k: _column(mapper, k) for k in parent_keys}
     parent_cte = (
         sa.insert(parent_table)
         .values({c.name: sa.bindparam(f"p_{k}", type_=c.type) for k, c in given_parent.items()})
-        .returning(*(_unqualified(column_of(mapper, k)) for k in keys_of(mapper)))
+        .returning(*(_unqualified(_column(mapper, k)) for k in _keys(mapper)))
         .cte("parent")
     )
-    given = [k for k in child_keys if column_of(child_mapper, k) is not foreign_key]
+    given = [k for k in child_keys if _column(child_mapper, k) is not foreign_key]
     child_cte = (
         sa.insert(child_table)
         .from_select(
-            [foreign_key.name, *(column_of(child_mapper, k).name for k in given)],
+            [foreign_key.name, *(_column(child_mapper, k).name for k in given)],
             sa.select(
                 parent_cte.c[parent_pk.name],
-                *(sa.bindparam(f"c_{k}", type_=column_of(child_mapper, k).type) for k in given),
+                *(sa.bindparam(f"c_{k}", type_=_column(child_mapper, k).type) for k in given),
             ),
             include_defaults=False,
         )
-        .returning(*(_unqualified(column_of(child_mapper, k)) for k in keys_of(child_mapper)))
+        .returning(*(_unqualified(_column(child_mapper, k)) for k in _keys(child_mapper)))
         .cte("child")
     )
     statement = sa.select(
-        *(parent_cte.c[column_of(mapper, k).name] for k in keys_of(mapper)),
-        *(child_cte.c[column_of(child_mapper, k).name] for k in keys_of(child_mapper)),
+        *(parent_cte.c[_column(mapper, k).name] for k in _keys(mapper)),
+        *(child_cte.c[_column(child_mapper, k).name] for k in _keys(child_mapper)),
     ).select_from(parent_cte.join(child_cte, sa.true()))
-    return statement, keys_of(mapper), keys_of(child_mapper)
+    return statement, _keys(mapper), _keys(child_mapper)
+
+
+def _column(mapper, key: str) -> sa.Column:
+    """The column of ``mapper``'s attribute ``key`` (plain columns: one each)."""
+    return mapper.column_attrs[key].columns[0]
+
+
+def _keys(mapper) -> tuple[str, ...]:
+    """Every column attribute's key of ``mapper``, in mapping order (what RETURNING lists)."""
+    return tuple(attr.key for attr in mapper.column_attrs)
 
 
 def _unqualified(column: sa.Column) -> sa.ColumnClause:
@@ -230,7 +234,7 @@ def _update_statement(shape: tuple[tuple[type, tuple[str, ...]], ...]) -> tuple[
     for n, (cls, keys) in enumerate(shape):
         mapper = sa.inspect(cls)
         (pk,) = mapper.primary_key
-        changed = {mapper.column_attrs[k].columns[0]: k for k in keys}
+        changed = {_column(mapper, k): k for k in keys}
         values = {c.name: sa.bindparam(f"u{n}_{k}", type_=c.type) for c, k in changed.items()}
         back = [mapper.get_property_by_column(pk).key]
         for attr in mapper.column_attrs:
@@ -242,7 +246,7 @@ def _update_statement(shape: tuple[tuple[type, tuple[str, ...]], ...]) -> tuple[
                 back.append(attr.key)
             elif column.server_onupdate is not None:
                 back.append(attr.key)
-        columns_back = [mapper.column_attrs[k].columns[0] for k in back]
+        columns_back = [_column(mapper, k) for k in back]
         ctes.append(
             sa.update(mapper.local_table)
             .where(pk == sa.bindparam(f"u{n}_pk", type_=pk.type))
