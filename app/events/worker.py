@@ -108,6 +108,33 @@ class Worker(SimpleWorker):
         if self._stop_event.is_set():
             self._stop_requested = True
 
+    def request_stop(self, signum, frame):
+        """RQ's SIGTERM/SIGINT handler, with the stop remembered before RQ acts on it.
+
+        An idle RQ worker stops by raising ``StopRequested`` from the handler, wherever its main
+        thread happens to be, and sets nothing else; it also turns the next SIGTERM into a cold
+        shutdown. Where that code swallows exceptions (logging's ``emit`` does, and the worker
+        logs in its loop) the stop was lost for good and the worker idled on. Remembered here,
+        it is honoured at the loop's next check (``work`` checks ``_stop_requested`` before each
+        wait for a job, ``dequeue_job_and_maintain_ttl`` between two waits)."""
+        self._stop_requested = True
+        self._stop_event.set()
+        super().request_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """RQ's wait for a job (heartbeat, maintenance, BLPOP), one ``timeout`` at a time, with
+        a check for a requested stop between two waits: RQ's own loop waits again and again
+        without looking at it. Burst mode (no timeout) and ``max_idle_time`` go to RQ as they are.
+        """
+        if timeout is None or max_idle_time is not None:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            # With the wait as its idle limit RQ returns None after one empty wait.
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=timeout)
+            if result is not None:
+                return result
+        raise StopRequested()
+
     @property
     def stopped_on_request(self) -> bool:
         return self._stop_requested or getattr(self, "_shutdown_requested_date", None) is not None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from rq import Queue
+from rq.exceptions import StopRequested
 
+from app.events.worker import Worker
 from tests.hardening.conftest import procfile, production_env
 from tests.helpers import wait_until
 
@@ -196,3 +199,69 @@ def test_a_sigterm_that_reaches_another_thread_still_stops_an_idle_worker(
     worker.wait_for_output("SIGTERM to a thread that is not the main one", 60)
     assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
     assert "warm shut down requested" in worker.output()
+
+
+# The Procfile's worker with logging's formatter wrapped: the first time RQ logs "cleaning
+# registries" from the main thread (its maintenance, run once its signal handlers are in place),
+# the process sends itself SIGTERM there. Python runs the handler at once, inside logging's
+# ``emit``, which catches what the handler raises ("--- Logging error ---") and carries on.
+SIGNAL_INSIDE_A_LOG_CALL = """
+import logging, signal, sys, threading
+from flask.cli import main
+
+fired = threading.Event()
+format_record = logging.Handler.format
+
+def format_and_signal(self, record):
+    if (
+        not fired.is_set()
+        and threading.current_thread() is threading.main_thread()
+        and "cleaning registries" in record.getMessage()
+    ):
+        fired.set()
+        print("SIGTERM inside a log call", flush=True)
+        signal.raise_signal(signal.SIGTERM)
+    return format_record(self, record)
+
+logging.Handler.format = format_and_signal
+sys.argv = ["flask", "--app", "wsgi", "worker", "--no-relay"]
+main()
+"""
+
+
+def test_a_sigterm_whose_handler_runs_inside_a_log_call_still_stops_the_worker(
+    app, processes, tmp_path, private_redis
+):
+    """RQ stops an idle worker by raising from its signal handler; logging swallowed that when
+    the signal came during a log call, and the worker idled on (a flaky CI run of the SIGTERM
+    test above). The worker now remembers the stop before RQ raises it."""
+    env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
+    script = tmp_path / "signal_inside_a_log_call.py"
+    script.write_text(SIGNAL_INSIDE_A_LOG_CALL)
+    worker = processes.start(f"python {script}", env, "worker")
+    worker.wait_for_output("SIGTERM inside a log call", 60)
+    assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
+    output = worker.output()
+    assert "Logging error" in output  # the handler's exception was swallowed, as in the flaky run
+    assert "warm shut down requested" in output
+    assert not private_redis.client().exists("rq:scheduler-lock:default")
+
+
+def test_the_idle_wait_checks_for_a_requested_stop_between_two_waits(private_redis):
+    """RQ's idle loop waits again and again without looking at ``_stop_requested``; ours looks
+    between two waits, so a stop whose ``StopRequested`` was lost ends the wait."""
+    worker = Worker(["stop-check"], connection=private_redis.client(), stop=threading.Event())
+    worker.register_birth()
+    ended = []
+
+    def wait_for_a_job():
+        try:
+            worker.dequeue_job_and_maintain_ttl(1)
+        except StopRequested:
+            ended.append("stopped")
+
+    waiting = threading.Thread(target=wait_for_a_job, daemon=True)
+    waiting.start()
+    worker._stop_requested = True  # what ``request_stop`` sets before RQ raises
+    waiting.join(timeout=15)
+    assert ended == ["stopped"]
