@@ -33,19 +33,31 @@ milestone"). Two shapes come back often enough to write by hand, each built once
   before. The rows are locked by their caller: a row that is gone raises StaleDataError, as the
   flush's UPDATE would. No flush listener runs for these rows (none of the callers' tables has
   one; ``app.settings``' row, which does, must not be passed).
+
+- ``with write_with_next(payment, status="succeeded", ...): orders.mark_paid(...)``: changes of
+  a row of another domain that join the next ``update_together`` statement of the block (the
+  confirmed payment rides with the order it pays). They are set on the object only there, so
+  no autoflush in between writes them on their own. A block that took no such statement ends
+  with them set (the caller's own ``update_together`` writes them); a block that raises drops
+  them, unless a statement wrote them already (a savepoint around the block undoes that).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core import unit_of_work
 from tenants.db import db
+
+# Changes to write with the transaction's next ``update_together`` (``write_with_next``).
+_RIDERS = unit_of_work.transaction_scoped("gigforge_one_statement_riders")
 
 
 def insert_with_child(parent: Any, relationship: str) -> None:
@@ -177,10 +189,43 @@ def _unqualified(column: sa.Column) -> sa.ColumnClause:
     return sa.column(column.name, column.type)
 
 
+@contextlib.contextmanager
+def write_with_next(obj: Any, **values: Any) -> Iterator[None]:
+    """Within the block, the next ``update_together`` sets ``values`` on ``obj`` and writes
+    them in its statement (see the module)."""
+    rider = (obj, values)
+    db.session.info.setdefault(_RIDERS, []).append(rider)
+    try:
+        yield
+    except BaseException:
+        _take(rider)
+        raise
+    if _take(rider):  # no statement took them: set, for the caller's own update_together
+        for key, value in values.items():
+            setattr(obj, key, value)
+
+
+def _take(rider: tuple) -> bool:
+    """Remove ``rider`` from the waiting changes; False when a statement took it already."""
+    riders = db.session.info.get(_RIDERS, [])
+    for n, waiting in enumerate(riders):
+        if waiting is rider:
+            del riders[n]
+            return True
+    return False
+
+
 def update_together(objs: Iterable[Any]) -> None:
-    """Write the pending column changes of ``objs`` (persistent rows of this session) with one
-    statement and leave them as a flush does (see the module); what it cannot write is left to
-    the next flush. Raises StaleDataError when a row is gone."""
+    """Write the pending column changes of ``objs`` (persistent rows of this session), and the
+    changes waiting in a ``write_with_next`` block, with one statement and leave them as a flush
+    does (see the module); what it cannot write is left to the next flush. Raises
+    StaleDataError when a row is gone."""
+    objs = list(objs)
+    for rider, values in db.session.info.pop(_RIDERS, None) or ():
+        for key, value in values.items():
+            setattr(rider, key, value)
+        if not any(rider is obj for obj in objs):
+            objs.append(rider)
     rows = [(obj, state, keys) for obj in objs if (keys := _column_changes(state := instance_state(obj)))]
     if not rows:
         return

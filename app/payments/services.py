@@ -32,7 +32,7 @@ from app.core import metrics, pagination, unit_of_work
 from app.core.after_commit import on_commit
 from app.core.crypto import encrypt_secret
 from app.core.domain_errors import DomainError
-from app.core.one_statement import update_together
+from app.core.one_statement import update_together, write_with_next
 from app.events import publish
 from app.gigs.models import Gig
 from app.ledger import services as ledger
@@ -303,8 +303,16 @@ def _confirm_locked(
     # savepoint when the caller's refusals end its unit of work (the API's money views: the
     # hourly approval's charge): a refusal then marks the transaction, as the ledger's does.
     guard = unit_of_work.step_guard("a payment's confirmation") if savepoint else contextlib.nullcontext()
+    # The success is written by the order's own UPDATE statement (one statement fewer), or after
+    # the step when it sends none (a payment reported again); a refusal drops it.
+    success = {
+        "status": "succeeded",
+        "succeeded_at": _now(),
+        "failure_reason": None,
+        **({"attempts": payment.attempts + 1} if count_attempt else {}),
+    }
     try:
-        with guard:
+        with guard, write_with_next(payment, **success):
             if payment.milestone_id is not None:  # one milestone's payment: the milestone engine
                 milestones.mark_milestone_funded(
                     payment.order_id,
@@ -322,12 +330,7 @@ def _confirm_locked(
                 )
     except orders.OrderError as exc:
         raise PaymentError(409, exc.message) from exc
-    if count_attempt:
-        payment.attempts += 1
-    payment.status = "succeeded"
-    payment.succeeded_at = _now()
-    payment.failure_reason = None
-    update_together([payment])  # without the flush's bookkeeping (app.core.one_statement)
+    update_together([payment])  # without the flush's bookkeeping; nothing when it was written
     db.session.flush()
     on_commit(metrics.payments.labels("succeeded").inc)  # once: a second call returns above
     return payment

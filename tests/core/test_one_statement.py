@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core.one_statement import insert_with_child, update_together
+from app.core.one_statement import insert_with_child, update_together, write_with_next
 from app.orders.models import Milestone, Order
 from tenants.db import db
 from tests.helpers import statements_of
@@ -190,3 +190,67 @@ def test_a_savepoints_rollback_undoes_both_as_it_undoes_a_flush(app, acme, make_
         count = sa.select(sa.func.count()).select_from(Order).where(Order.id != order_id)
         assert db.session.scalar(count) == 0
         db.session.rollback()
+
+
+def _stored_pairs(acme, make_user, in_tenant) -> tuple[int, int]:
+    """Two stored orders: one to change in a block, the other to ride with it."""
+    return _stored_pair(acme, make_user, in_tenant)[0], _stored_pair(acme, make_user, in_tenant)[0]
+
+
+def test_changes_written_with_the_next_statement_of_the_block(app, acme, make_user, in_tenant):
+    """The rider's changes go out with the block's ``update_together``, not with an autoflush
+    before it (a query in the block), and leave the rider clean."""
+    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        with write_with_next(rider, status="awaiting_requirements", title="Ridden"):
+            assert rider.status == "awaiting_payment"  # nothing set before the statement
+            # An autoflush (this query) finds nothing of the rider's to write.
+            assert len(statements_of(app, lambda: db.session.scalars(sa.select(Order.id)).all())) == 1
+            first.status = "cancelled"
+            sent = statements_of(app, lambda: update_together([first]))
+        assert len(sent) == 1 and "u1 AS (UPDATE" in " ".join(sent[0].split())
+        assert (rider.status, rider.title) == ("awaiting_requirements", "Ridden")
+        assert rider not in db.session.dirty and first not in db.session.dirty
+        assert statements_of(app, lambda: update_together([rider])) == []  # written already
+        db.session.commit()
+        db.session.expire_all()
+        stored = db.session.get(Order, rider_id)
+        assert (stored.status, stored.title) == ("awaiting_requirements", "Ridden")
+
+
+def test_a_block_without_a_statement_leaves_the_changes_set_and_a_raising_one_drops_them(
+    app, acme, make_user, in_tenant
+):
+    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        with write_with_next(rider, title="Set on the way out"):
+            pass
+        assert rider.title == "Set on the way out" and rider in db.session.dirty
+        assert len(statements_of(app, lambda: update_together([rider]))) == 1  # the caller's own
+
+        with pytest.raises(RuntimeError), write_with_next(rider, status="cancelled"):
+            raise RuntimeError("refused")
+        first.title = "Later"
+        sent = statements_of(app, lambda: update_together([first]))  # a later statement: no rider
+        assert len(sent) == 1 and "u1 AS" not in " ".join(sent[0].split())
+        assert rider.status == "awaiting_payment" and rider not in db.session.dirty
+        db.session.rollback()
+
+
+def test_a_rider_is_forgotten_with_its_transaction(app, acme, make_user, in_tenant):
+    """A block left by a rollback that was not an exception of its own (the unit of work ended
+    under it) keeps nothing for the next transaction."""
+    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        rider = db.session.get(Order, rider_id)
+        with write_with_next(rider, status="cancelled"):
+            db.session.rollback()
+        assert rider.status == "awaiting_payment" and rider not in db.session.dirty
+        first = db.session.get(Order, first_id)
+        first.title = "Next transaction"
+        sent = statements_of(app, lambda: update_together([first]))
+        assert len(sent) == 1 and "u1 AS" not in " ".join(sent[0].split())
+        db.session.rollback()
+        assert db.session.get(Order, rider_id).status == "awaiting_payment"
