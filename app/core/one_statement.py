@@ -38,8 +38,9 @@ milestone"). Two shapes come back often enough to write by hand, each built once
   a row of another domain that join the next ``update_together`` statement of the block (the
   confirmed payment rides with the order it pays). They are set on the object only there, so
   no autoflush in between writes them on their own. A block that took no such statement ends
-  with them set (the caller's own ``update_together`` writes them); a block that raises drops
-  them, unless a statement wrote them already (a savepoint around the block undoes that).
+  with them set (the caller's own ``update_together`` writes them), as does a block whose
+  statement a savepoint inside it undid; a block that raises drops them, unless a statement
+  wrote them already (a savepoint around the block undoes that).
 """
 
 from __future__ import annotations
@@ -193,19 +194,42 @@ def _unqualified(column: sa.Column) -> sa.ColumnClause:
 def write_with_next(obj: Any, **values: Any) -> Iterator[None]:
     """Within the block, the next ``update_together`` sets ``values`` on ``obj`` and writes
     them in its statement (see the module)."""
-    rider = (obj, values)
+    rider = _Rider(obj, values)
     db.session.info.setdefault(_RIDERS, []).append(rider)
     try:
         yield
     except BaseException:
-        _take(rider)
+        _forget(rider)
         raise
-    if _take(rider):  # no statement took them: set, for the caller's own update_together
+    if _forget(rider) or rider.undone():  # for the caller's own update_together
         for key, value in values.items():
             setattr(obj, key, value)
 
 
-def _take(rider: tuple) -> bool:
+class _Rider:
+    """Changes waiting for a statement, and the transaction of the statement that took them."""
+
+    __slots__ = ("obj", "values", "taken_in")
+
+    def __init__(self, obj: Any, values: dict[str, Any]):
+        self.obj, self.values, self.taken_in = obj, values, None
+
+    def take(self) -> None:
+        for key, value in self.values.items():
+            setattr(self.obj, key, value)
+        self.taken_in = db.session().get_transaction()
+
+    def undone(self) -> bool:
+        """Taken, then undone by a savepoint rolled back since (it expired the row); not when
+        the whole transaction ended, whose changes the next one must not inherit."""
+        return (
+            self.taken_in is not None
+            and db.session().get_transaction() is self.taken_in
+            and bool(instance_state(self.obj).expired_attributes.intersection(self.values))
+        )
+
+
+def _forget(rider: _Rider) -> bool:
     """Remove ``rider`` from the waiting changes; False when a statement took it already."""
     riders = db.session.info.get(_RIDERS, [])
     for n, waiting in enumerate(riders):
@@ -221,11 +245,10 @@ def update_together(objs: Iterable[Any]) -> None:
     does (see the module); what it cannot write is left to the next flush. Raises
     StaleDataError when a row is gone."""
     objs = list(objs)
-    for rider, values in db.session.info.pop(_RIDERS, None) or ():
-        for key, value in values.items():
-            setattr(rider, key, value)
-        if not any(rider is obj for obj in objs):
-            objs.append(rider)
+    for rider in db.session.info.pop(_RIDERS, None) or ():
+        rider.take()
+        if not any(rider.obj is obj for obj in objs):
+            objs.append(rider.obj)
     rows = [(obj, state, keys) for obj in objs if (keys := _column_changes(state := instance_state(obj)))]
     if not rows:
         return

@@ -254,3 +254,22 @@ def test_a_rider_is_forgotten_with_its_transaction(app, acme, make_user, in_tena
         assert len(sent) == 1 and "u1 AS" not in " ".join(sent[0].split())
         db.session.rollback()
         assert db.session.get(Order, rider_id).status == "awaiting_payment"
+
+
+def test_a_statement_undone_by_a_savepoint_inside_the_block_leaves_the_changes_set(
+    app, acme, make_user, in_tenant
+):
+    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    with in_tenant(acme):
+        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        with write_with_next(rider, title="Kept after the savepoint"):
+            savepoint = db.session.begin_nested()
+            first.title = "Undone"
+            update_together([first])  # takes the rider's change
+            savepoint.rollback()  # and undoes it: the rider is expired
+        assert rider.title == "Kept after the savepoint" and rider in db.session.dirty
+        assert len(statements_of(app, lambda: update_together([rider]))) == 1  # the caller's own
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Order, rider_id).title == "Kept after the savepoint"
+        assert db.session.get(Order, first_id).title != "Undone"
