@@ -192,17 +192,28 @@ def test_a_savepoints_rollback_undoes_both_as_it_undoes_a_flush(app, acme, make_
         db.session.rollback()
 
 
-def _stored_pairs(acme, make_user, in_tenant) -> tuple[int, int]:
-    """Two stored orders: one to change in a block, the other to ride with it."""
+@pytest.fixture
+def two_orders(acme, make_user, in_tenant):
+    """The ids of two stored orders: one to change in a block, the other to ride with it."""
     return _stored_pair(acme, make_user, in_tenant)[0], _stored_pair(acme, make_user, in_tenant)[0]
 
 
-def test_changes_written_with_the_next_statement_of_the_block(app, acme, make_user, in_tenant):
+def _both(ids: tuple[int, int]) -> tuple[Order, Order]:
+    return db.session.get(Order, ids[0]), db.session.get(Order, ids[1])
+
+
+def _left_to_the_caller(app, rider: Order, title: str) -> None:
+    """The block ended with ``title`` set and pending: the caller's own call writes it."""
+    assert rider.title == title and rider in db.session.dirty
+    assert len(statements_of(app, lambda: update_together([rider]))) == 1
+
+
+def test_changes_written_with_the_next_statement_of_the_block(app, acme, in_tenant, two_orders):
     """The rider's changes go out with the block's ``update_together``, not with an autoflush
     before it (a query in the block), and leave the rider clean."""
-    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    first_id, rider_id = two_orders
     with in_tenant(acme):
-        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        first, rider = _both(two_orders)
         with write_with_next(rider, status="awaiting_requirements", title="Ridden"):
             assert rider.status == "awaiting_payment"  # nothing set before the statement
             # An autoflush (this query) finds nothing of the rider's to write.
@@ -220,15 +231,13 @@ def test_changes_written_with_the_next_statement_of_the_block(app, acme, make_us
 
 
 def test_a_block_without_a_statement_leaves_the_changes_set_and_a_raising_one_drops_them(
-    app, acme, make_user, in_tenant
+    app, acme, in_tenant, two_orders
 ):
-    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
     with in_tenant(acme):
-        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        first, rider = _both(two_orders)
         with write_with_next(rider, title="Set on the way out"):
             pass
-        assert rider.title == "Set on the way out" and rider in db.session.dirty
-        assert len(statements_of(app, lambda: update_together([rider]))) == 1  # the caller's own
+        _left_to_the_caller(app, rider, "Set on the way out")
 
         with pytest.raises(RuntimeError), write_with_next(rider, status="cancelled"):
             raise RuntimeError("refused")
@@ -239,10 +248,10 @@ def test_a_block_without_a_statement_leaves_the_changes_set_and_a_raising_one_dr
         db.session.rollback()
 
 
-def test_a_rider_is_forgotten_with_its_transaction(app, acme, make_user, in_tenant):
+def test_a_rider_is_forgotten_with_its_transaction(app, acme, in_tenant, two_orders):
     """A block left by a rollback that was not an exception of its own (the unit of work ended
     under it) keeps nothing for the next transaction."""
-    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    first_id, rider_id = two_orders
     with in_tenant(acme):
         rider = db.session.get(Order, rider_id)
         with write_with_next(rider, status="cancelled"):
@@ -257,18 +266,17 @@ def test_a_rider_is_forgotten_with_its_transaction(app, acme, make_user, in_tena
 
 
 def test_a_statement_undone_by_a_savepoint_inside_the_block_leaves_the_changes_set(
-    app, acme, make_user, in_tenant
+    app, acme, in_tenant, two_orders
 ):
-    first_id, rider_id = _stored_pairs(acme, make_user, in_tenant)
+    first_id, rider_id = two_orders
     with in_tenant(acme):
-        first, rider = db.session.get(Order, first_id), db.session.get(Order, rider_id)
+        first, rider = _both(two_orders)
         with write_with_next(rider, title="Kept after the savepoint"):
             savepoint = db.session.begin_nested()
             first.title = "Undone"
             update_together([first])  # takes the rider's change
             savepoint.rollback()  # and undoes it: the rider is expired
-        assert rider.title == "Kept after the savepoint" and rider in db.session.dirty
-        assert len(statements_of(app, lambda: update_together([rider]))) == 1  # the caller's own
+        _left_to_the_caller(app, rider, "Kept after the savepoint")
         db.session.commit()
         db.session.expire_all()
         assert db.session.get(Order, rider_id).title == "Kept after the savepoint"

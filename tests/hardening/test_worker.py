@@ -192,13 +192,27 @@ def test_a_sigterm_that_reaches_another_thread_still_stops_an_idle_worker(
     """The worker waits for a job at most ``DEQUEUE_WAIT_SECONDS`` at a time, so its main thread
     comes back to Python, runs the signal's handler and stops: RQ's own wait (405 s) left a
     worker that got SIGTERM on another thread waiting that long."""
-    env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
-    script = tmp_path / "signal_from_another_thread.py"
-    script.write_text(SIGNAL_FROM_ANOTHER_THREAD)
-    worker = processes.start(f"python {script}", env, "worker")
-    worker.wait_for_output("SIGTERM to a thread that is not the main one", 60)
-    assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
+    worker = _signalled_worker(
+        app,
+        processes,
+        tmp_path,
+        private_redis,
+        SIGNAL_FROM_ANOTHER_THREAD,
+        "SIGTERM to a thread that is not the main one",
+    )
     assert "warm shut down requested" in worker.output()
+
+
+def _signalled_worker(app, processes, tmp_path, private_redis, script_text: str, signalled: str):
+    """Run ``script_text`` (a worker that signals itself and prints ``signalled``) on the private
+    Redis; returns it once it stopped, within 20 s of the signal, with exit code 0."""
+    env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
+    script = tmp_path / "signalled_worker.py"
+    script.write_text(script_text)
+    worker = processes.start(f"python {script}", env, "worker")
+    worker.wait_for_output(signalled, 60)
+    assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
+    return worker
 
 
 # The Procfile's worker with logging's formatter wrapped: the first time RQ logs "cleaning
@@ -235,12 +249,9 @@ def test_a_sigterm_whose_handler_runs_inside_a_log_call_still_stops_the_worker(
     """RQ stops an idle worker by raising from its signal handler; logging swallowed that when
     the signal came during a log call, and the worker idled on (a flaky CI run of the SIGTERM
     test above). The worker now remembers the stop before RQ raises it."""
-    env = production_env(app, tmp_path / "instance", REDIS_URL=private_redis.url)
-    script = tmp_path / "signal_inside_a_log_call.py"
-    script.write_text(SIGNAL_INSIDE_A_LOG_CALL)
-    worker = processes.start(f"python {script}", env, "worker")
-    worker.wait_for_output("SIGTERM inside a log call", 60)
-    assert worker.wait(timeout=20) == 0, worker.output()[-3000:]
+    worker = _signalled_worker(
+        app, processes, tmp_path, private_redis, SIGNAL_INSIDE_A_LOG_CALL, "SIGTERM inside a log call"
+    )
     output = worker.output()
     assert "Logging error" in output  # the handler's exception was swallowed, as in the flaky run
     assert "warm shut down requested" in output
