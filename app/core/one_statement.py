@@ -202,8 +202,7 @@ def write_with_next(obj: Any, **values: Any) -> Iterator[None]:
         _forget(rider)
         raise
     if _forget(rider) or rider.undone():  # for the caller's own update_together
-        for key, value in values.items():
-            setattr(obj, key, value)
+        rider.apply()
 
 
 class _Rider:
@@ -214,9 +213,12 @@ class _Rider:
     def __init__(self, obj: Any, values: dict[str, Any]):
         self.obj, self.values, self.taken_in = obj, values, None
 
-    def take(self) -> None:
+    def apply(self) -> None:
         for key, value in self.values.items():
             setattr(self.obj, key, value)
+
+    def take(self) -> None:
+        self.apply()
         self.taken_in = db.session().get_transaction()
 
     def undone(self) -> bool:
